@@ -1,0 +1,231 @@
+/* platform.h - the contact-center platform over HTTP: many organizations at once on one
+ * libcurl multi loop (tokens, rate budgets, retries, strategies with ETags, analytics). */
+#ifndef RG_PLATFORM_H
+#define RG_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "rollgate/error.h"
+
+/* ---- the client ---- */
+
+typedef struct rg_platform rg_platform;
+
+typedef struct rg_platform_options {
+    int max_concurrency;          /* ceiling on transfers in flight, all orgs together (32) */
+    int64_t connect_timeout_ms;   /* per attempt (10000) */
+    int64_t request_timeout_ms;   /* per attempt, whole transfer (30000) */
+    int max_retries;              /* retries after 5xx, reset, timeout; then the op fails (6) */
+    int max_429_retries;          /* 429s one op may absorb before failing (20) */
+    int max_412_attempts;         /* PATCH attempts per strategy update, 412 re-reads (3) */
+    int64_t backoff_base_ms;      /* full-jitter backoff: rand(0, min(cap, base*2^n)) (200) */
+    int64_t backoff_cap_ms;       /* (10000) */
+    int64_t retry_after_cap_ms;   /* longest Retry-After honoured (180000) */
+    int64_t rate_reset_margin_ms; /* waited beyond a window reset before sending again (250) */
+    int rate_low_water;           /* remaining budget at which an org drops to one request
+                                   * in flight (10) */
+    uint64_t jitter_seed;         /* backoff jitter seed; 0 = seeded from the clock */
+    int insecure;                 /* disable TLS verification: refused unless every org URL
+                                   * is loopback (0) */
+    const char *ca_file;          /* CA bundle for TLS; NULL = system default. Copied. */
+    const char *strategies_path;  /* "/api/v2/routing/strategies". Copied. */
+} rg_platform_options;
+
+/* Fills `opts` with the defaults above. */
+void rg_platform_options_init(rg_platform_options *opts);
+
+/* @param[out] out  a new client; free with rg_platform_free. `opts` NULL = defaults. */
+int rg_platform_new(rg_platform **out, const rg_platform_options *opts);
+/* Frees the client, its orgs (secrets wiped) and cancels ops still queued (their status
+ * becomes RG_ECONFLICT "cancelled"; the caller still frees them). NULL is a no-op. */
+void rg_platform_free(rg_platform *platform);
+
+/* One organization. `credentials` is "env" (ROLLGATE_<ORG>_CLIENT_ID / _CLIENT_SECRET, <ORG> =
+ * the id upper-cased, every character outside A-Z0-9 as '_') or "file:PATH" (JSON
+ * {"<org id>":{"client_id","client_secret"}}, mode 0600 or stricter). */
+typedef struct rg_platform_org {
+    const char *id;
+    const char *api_url;     /* e.g. "https://api.mypurecloud.com" */
+    const char *login_url;   /* e.g. "https://login.mypurecloud.com" */
+    const char *credentials; /* "env" or "file:PATH" */
+} rg_platform_org;
+
+/* Registers an org and loads its credentials now, so a missing or unsafe source fails here
+ * with the reason. RG_ECONFLICT when the id is already registered; RG_EAUTH for credential
+ * problems; RG_EINVALID for bad URLs or an insecure non-loopback URL. All strings copied. */
+int rg_platform_add_org(rg_platform *platform, const rg_platform_org *org);
+/* As rg_platform_add_org with credentials given directly (a vault, a test). Copied; the
+ * copies are wiped on free. */
+int rg_platform_add_org_secret(rg_platform *platform, const rg_platform_org *org,
+                               const char *client_id, const char *client_secret);
+/* 1 when the org is registered. */
+int rg_platform_has_org(const rg_platform *platform, const char *org_id);
+
+/* The env variable name for an org: "ROLLGATE_<ORG>_<suffix>" (suffix "CLIENT_ID" or
+ * "CLIENT_SECRET"). RG_ELIMIT when `outlen` is too small. */
+int rg_platform_env_name(char *out, size_t outlen, const char *org_id, const char *suffix);
+
+/* Counters since rg_platform_new (the client's own instrumentation). */
+typedef struct rg_platform_stats {
+    uint64_t requests;        /* HTTP attempts sent, token requests included */
+    uint64_t token_fetches;   /* token requests sent */
+    uint64_t retries;         /* attempts repeated after 5xx, reset or timeout */
+    uint64_t status_2xx, status_4xx, status_5xx;
+    uint64_t status_401, status_412, status_429;
+    uint64_t transport_errors; /* resets, timeouts, refused connections */
+    int peak_in_flight;       /* most transfers in flight at once */
+    int in_flight;            /* now */
+} rg_platform_stats;
+
+void rg_platform_get_stats(rg_platform_stats *out, const rg_platform *platform);
+/* Token requests sent for one org (0 for an unknown org). */
+uint64_t rg_platform_org_token_fetches(const rg_platform *platform, const char *org_id);
+
+/* ---- operations: queue many, then run them all concurrently ---- */
+
+typedef struct rg_platform_op rg_platform_op;
+
+/* Called once when an op completes (success or failure), from inside rg_platform_run.
+ * It may queue further ops on the same client; it must not free `op`. */
+typedef void (*rg_platform_done_fn)(rg_platform_op *op, void *payload);
+
+/* Computes a strategy PATCH body from the live strategy (after a 412, or first when the
+ * update was queued without a body). `live` and `live_etag` are borrowed.
+ * @param[out] out_patch  a new reference, the body to PATCH (any of name, settings,
+ *                        targets). Return a negative RG_E* with a message to give up. */
+typedef int (*rg_platform_merge_fn)(json_t **out_patch, const json_t *live,
+                                    const char *live_etag, void *payload);
+
+/* Every queue function makes a caller-owned op (free with rg_platform_op_free after it has
+ * completed, or before rg_platform_run to cancel it) and queues it on the client.
+ * `done` may be NULL. Ids are copied. */
+
+/* GET /api/v2/organizations/me; body = the organization. Fails RG_ECONFLICT when the
+ * returned id differs from the org id registered (credentials reach another org). */
+int rg_platform_queue_org_check(rg_platform_op **out, rg_platform *platform,
+                                const char *org_id, rg_platform_done_fn done, void *payload);
+/* GET /api/v2/routing/queues/{id}; a 404 completes with status RG_ENOTFOUND. */
+int rg_platform_queue_queue_get(rg_platform_op **out, rg_platform *platform,
+                                const char *org_id, const char *queue_id,
+                                rg_platform_done_fn done, void *payload);
+/* Every page of GET {strategies}?pageSize=100&pageNumber=N; body = {"entities":[...]}. */
+int rg_platform_queue_strategy_list(rg_platform_op **out, rg_platform *platform,
+                                    const char *org_id, rg_platform_done_fn done,
+                                    void *payload);
+/* GET {strategies}/{id}; body + ETag. 404 is RG_ENOTFOUND. */
+int rg_platform_queue_strategy_get(rg_platform_op **out, rg_platform *platform,
+                                   const char *org_id, const char *strategy_id,
+                                   rg_platform_done_fn done, void *payload);
+/* Conditional PATCH {strategies}/{id} with If-Match: `etag`. With `patch` NULL (and `etag`
+ * NULL) the op first GETs the strategy and asks `merge` for the body. On 412 it re-reads
+ * and calls `merge` on the fresh body, at most max_412_attempts PATCHes; without `merge` a
+ * 412 fails with RG_ECONFLICT. Success: body = the new full strategy, etag = the new ETag.
+ * A 400 fails with RG_EINVALID carrying the platform's message. `patch` is borrowed only
+ * during the call (the op keeps its own reference). */
+int rg_platform_queue_strategy_update(rg_platform_op **out, rg_platform *platform,
+                                      const char *org_id, const char *strategy_id,
+                                      const char *etag, json_t *patch,
+                                      rg_platform_merge_fn merge, void *merge_payload,
+                                      rg_platform_done_fn done, void *payload);
+
+/* Conversation aggregates for many queues of one org, grouped by queueId. */
+typedef struct rg_platform_aggregates_query {
+    int64_t start_ms;             /* interval [start, end), UTC epoch ms */
+    int64_t end_ms;
+    int64_t granularity_ms;       /* > 0; sent as an ISO-8601 duration */
+    const char *const *queue_ids; /* at least one */
+    size_t nqueues;
+} rg_platform_aggregates_query;
+
+/* One bucket of one queue. Absent metric, bucket or group = zeros. */
+typedef struct rg_platform_bucket {
+    int64_t start_ms;
+    int64_t end_ms;
+    int64_t offered;          /* nOffered.count */
+    int64_t abandoned;        /* tAbandon.count */
+    int64_t answered;         /* tAnswered.count */
+    double answered_sum_ms;   /* tAnswered.sum */
+    int64_t handled;          /* tHandle.count */
+    double handle_sum_ms;     /* tHandle.sum */
+} rg_platform_bucket;
+
+typedef struct rg_platform_queue_series {
+    const char *queue_id;
+    size_t nbuckets;              /* every bucket of the interval, in time order */
+    rg_platform_bucket *buckets;  /* bucket i starts at start_ms + i*granularity_ms */
+} rg_platform_queue_series;
+
+typedef struct rg_platform_aggregates {
+    int64_t start_ms;
+    int64_t end_ms;
+    int64_t granularity_ms;
+    size_t nqueues;
+    rg_platform_queue_series *queues; /* in the order of the query */
+} rg_platform_aggregates;
+
+int rg_platform_queue_aggregates(rg_platform_op **out, rg_platform *platform,
+                                 const char *org_id, const rg_platform_aggregates_query *query,
+                                 rg_platform_done_fn done, void *payload);
+
+/* Queue observations: agents on queue = sum of oOnQueueUsers counts over qualifiers. */
+typedef struct rg_platform_observation {
+    const char *queue_id;
+    int64_t on_queue;   /* oOnQueueUsers, all qualifiers */
+    int64_t active;     /* oActiveUsers */
+    int64_t waiting;    /* oWaiting, all media types */
+} rg_platform_observation;
+
+int rg_platform_queue_observations(rg_platform_op **out, rg_platform *platform,
+                                   const char *org_id, const char *const *queue_ids,
+                                   size_t nqueues, rg_platform_done_fn done, void *payload);
+
+/* Runs the loop until every queued op (including ops queued by callbacks) has completed.
+ * Returns 0 when the loop ran; individual failures are in each op's status. A negative
+ * code means the loop itself failed (curl multi error). */
+int rg_platform_run(rg_platform *platform);
+/* Number of ops queued or in flight. */
+size_t rg_platform_pending(const rg_platform *platform);
+
+/* ---- op results (valid once the op completed; they live as long as the op) ---- */
+
+/* 1 when the op has completed. */
+int rg_platform_op_done(const rg_platform_op *op);
+/* 0, or the negative RG_E* code it failed with. */
+int rg_platform_op_status(const rg_platform_op *op);
+/* The failure message, naming org, call and reason ("" on success). */
+const char *rg_platform_op_error(const rg_platform_op *op);
+/* The last HTTP status seen (0 when none). */
+long rg_platform_op_http_status(const rg_platform_op *op);
+const char *rg_platform_op_org(const rg_platform_op *op);
+/* The response body (borrowed; NULL when none). */
+json_t *rg_platform_op_body(const rg_platform_op *op);
+/* The ETag (strategy get and update; NULL otherwise). */
+const char *rg_platform_op_etag(const rg_platform_op *op);
+/* Number of PATCHes sent by an update (1 = no 412). */
+int rg_platform_op_patch_attempts(const rg_platform_op *op);
+/* The parsed aggregates (NULL unless an aggregates op succeeded). */
+const rg_platform_aggregates *rg_platform_op_aggregates(const rg_platform_op *op);
+/* The parsed observations, one per queried queue in query order. */
+const rg_platform_observation *rg_platform_op_observations(const rg_platform_op *op,
+                                                           size_t *count);
+void rg_platform_op_free(rg_platform_op *op);
+
+/* ---- synchronous wrappers (one op, one run; for the CLI) ---- */
+
+/* @param[out] out_org  the organization body (new reference); may be NULL. */
+int rg_platform_org_check(json_t **out_org, rg_platform *platform, const char *org_id);
+/* 0 when the queue exists, RG_ENOTFOUND when not. */
+int rg_platform_queue_exists(rg_platform *platform, const char *org_id, const char *queue_id);
+/* @param[out] out_body new reference; out_etag caller frees. */
+int rg_platform_strategy_get(json_t **out_body, char **out_etag, rg_platform *platform,
+                             const char *org_id, const char *strategy_id);
+/* @param[out] out_body, out_etag: the result; either may be NULL. */
+int rg_platform_strategy_update(json_t **out_body, char **out_etag, rg_platform *platform,
+                                const char *org_id, const char *strategy_id,
+                                const char *etag, json_t *patch, rg_platform_merge_fn merge,
+                                void *merge_payload);
+
+#endif
