@@ -1,0 +1,171 @@
+/* manifest.h - rollout manifests: what changes, where, in which order, under which policy */
+#ifndef RG_MANIFEST_H
+#define RG_MANIFEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollgate/error.h"
+#include "rollgate/policy.h"
+
+/* Bounds checked at load time (RG_ELIMIT past them, besides the rg_doc limits). */
+#define RG_MANIFEST_MAX_STAGES 20
+#define RG_MANIFEST_MAX_GROUPS 1000
+#define RG_MANIFEST_MAX_ORGS 10000 /* over all groups */
+#define RG_MANIFEST_MAX_TARGETS 256 /* template targets */
+#define RG_MANIFEST_MAX_VARS 256    /* per group, and --var */
+#define RG_MANIFEST_MAX_NOTIFY 16
+#define RG_MANIFEST_MAX_ID 128 /* [A-Za-z0-9_.:-]{1,128} */
+
+/* A template target weight that the engine computes from agents on queue. */
+#define RG_WEIGHT_CAPACITY (-1)
+
+typedef enum {
+    RG_APPROVAL_REQUIRED = 0,
+    RG_APPROVAL_NONE = 1,
+} rg_approval;
+
+typedef enum {
+    RG_CREDENTIALS_ENV = 0,  /* ROLLGATE_<ORG>_CLIENT_ID / _CLIENT_SECRET */
+    RG_CREDENTIALS_FILE = 1, /* JSON {"<org>": {"client_id","client_secret"}}, mode 0600 */
+} rg_credentials_kind;
+
+typedef struct rg_manifest_platform {
+    char *driver; /* "genesys" */
+    char *api_url;
+    char *login_url;
+    rg_credentials_kind credentials;
+    char *credentials_path; /* RG_CREDENTIALS_FILE only, as written (not resolved) */
+    int insecure;           /* skip TLS verification; only ever for loopback hosts */
+} rg_manifest_platform;
+
+typedef struct rg_manifest_org {
+    char *id;
+    char *api_url;   /* NULL: the platform's */
+    char *login_url; /* NULL: the platform's */
+} rg_manifest_org;
+
+typedef struct rg_manifest_var {
+    char *name;
+    char *value;
+} rg_manifest_var;
+
+typedef struct rg_manifest_group {
+    char *name;
+    char **depends_on;
+    size_t depends_on_count;
+    rg_manifest_org *orgs;
+    size_t orgs_count;
+    rg_manifest_var *vars;
+    size_t vars_count;
+    int tier; /* longest depends_on chain below this group: 0 for a group with none */
+} rg_manifest_group;
+
+typedef struct rg_manifest_target {
+    char *type;   /* "Queue" */
+    char *id;     /* may hold {{VAR}} */
+    int weight;   /* 0..100, or RG_WEIGHT_CAPACITY */
+    int priority; /* >= 0 */
+} rg_manifest_target;
+
+typedef struct rg_manifest_notify {
+    char *url;
+    char **events;
+    size_t events_count;
+    char *secret_env; /* the NAME of "env:NAME"; the secret itself is never stored */
+} rg_manifest_notify;
+
+/* A loaded, validated manifest: read-only; free with rg_manifest_free. */
+typedef struct rg_manifest {
+    char *name;
+    char *tenant;
+    char *policy_ref; /* the name or path written, or NULL when the policy was embedded */
+    rg_policy *policy; /* always loaded */
+    int *stages;       /* cumulative percents, strictly increasing, ending at 100 */
+    size_t stages_count;
+    rg_approval approval;
+    rg_manifest_platform platform;
+    rg_manifest_group *groups;
+    size_t groups_count;
+    char *strategy;       /* change.strategy */
+    char **watch_queues;  /* empty: every queue the old or new body targets */
+    size_t watch_queues_count;
+    /* change.template as written ({{VAR}} unresolved; weights 0..100 or "capacity") */
+    json_t *template_json;
+    rg_manifest_target *targets; /* change.template.targets, parsed */
+    size_t targets_count;
+    rg_manifest_notify *notify;
+    size_t notify_count;
+    int has_holdout;
+    double holdout; /* share of targets kept unchanged until the last stage, (0, 0.5] */
+} rg_manifest;
+
+/* Variables given outside the manifest (`--var K=V`); they override group vars. */
+typedef struct rg_manifest_options {
+    const rg_manifest_var *vars;
+    size_t vars_count;
+} rg_manifest_options;
+
+/* Loads and validates a manifest file (YAML or JSON). A policy named by path is read
+ * relative to the manifest's directory. Errors read "file:line:col: field.path: what".
+ * @param[out] out the manifest; free with rg_manifest_free. opts may be NULL. */
+int rg_manifest_load_file(rg_manifest **out, const char *path, const rg_manifest_options *opts);
+/* The same from bytes named `name`; relative policy paths resolve against base_dir
+ * (NULL: the working directory). */
+int rg_manifest_load_buffer(rg_manifest **out, const char *name, const char *data, size_t len,
+                            const char *base_dir, const rg_manifest_options *opts);
+void rg_manifest_free(rg_manifest *manifest);
+
+/* Normalised JSON for storage: every field present in a fixed order, the policy embedded
+ * as an object, --var values folded into each group's vars. Loading it again gives an
+ * equal manifest. @param[out] out a new reference owned by the caller. */
+int rg_manifest_to_json(json_t **out, const rg_manifest *manifest);
+/* 1 when equal field by field (policy included), else 0. */
+int rg_manifest_equal(const rg_manifest *a, const rg_manifest *b);
+
+/* One (organization, strategy) the rollout changes, in rollout order. */
+typedef struct rg_resolved_target {
+    size_t seq;           /* 0-based position in rollout order */
+    size_t group_index;   /* into manifest->groups */
+    const char *group;    /* borrowed from the manifest */
+    int tier;             /* dependency tier of the group */
+    const char *org;      /* borrowed from the manifest */
+    const char *api_url;  /* effective: the org's, else the platform's (borrowed) */
+    const char *login_url;
+    size_t stage;         /* 0-based index of the first stage that covers it */
+    /* The rendered new body {"name"?, "settings"?, "targets":[...]} with every {{VAR}}
+     * substituted; a `capacity` weight stays the string "capacity" for the engine.
+     * Owned by the resolution. */
+    json_t *body;
+} rg_resolved_target;
+
+typedef struct rg_resolution {
+    rg_resolved_target *targets;
+    size_t count;
+    size_t stages_count;
+    size_t *stage_end; /* stage k covers targets [0, stage_end[k]) */
+} rg_resolution;
+
+/* Orders targets by dependency tier, then group order, then listed order; renders each
+ * template; assigns stages: stage k covers the first max(1, ceil(p_k * N / 100)) targets
+ * (with a holdout, every stage but the last leaves the final floor(holdout * N) out).
+ * Borrowed strings live as long as the manifest.
+ * @param[out] out free with rg_resolution_free. */
+int rg_manifest_resolve(rg_resolution **out, const rg_manifest *manifest);
+void rg_resolution_free(rg_resolution *resolution);
+
+/* Renders `text` with the variables of group `group_index` (and opts' overrides folded
+ * in at load). RG_EINVALID naming the variable when one is undefined.
+ * @param[out] out a new string the caller frees. */
+int rg_manifest_render(char **out, const rg_manifest *manifest, size_t group_index,
+                       const char *text);
+
+/* The environment variable names for an org's credentials: ROLLGATE_<ORG>_CLIENT_ID and
+ * ROLLGATE_<ORG>_CLIENT_SECRET, <ORG> upper-cased with every other byte than A-Z0-9 as '_'.
+ * `which` is "CLIENT_ID" or "CLIENT_SECRET". @param[out] out caller frees. */
+int rg_manifest_credentials_env(char **out, const char *org_id, const char *which);
+
+const char *rg_approval_name(rg_approval a);
+
+#endif
