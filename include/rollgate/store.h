@@ -1,0 +1,450 @@
+/* store.h - durable state in SQLite: rollouts, targets, snapshots, telemetry, journal, leases */
+#ifndef RG_STORE_H
+#define RG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollgate/error.h"
+
+/*
+ * Conventions for the whole module:
+ * - Every function takes the tenant id and touches only that tenant's rows; a row of
+ *   another tenant is reported exactly like a missing row (RG_ENOTFOUND, or an empty list).
+ *   The only exceptions are named `..._all_tenants`.
+ * - Times are milliseconds since the Unix epoch (UTC). A time of 0 means "not set" (NULL in
+ *   SQL); insert functions fill a 0 creation time with the current time.
+ * - Strings in row structs are owned by the struct (malloc'd) and freed by its `_dispose`;
+ *   optional strings are NULL when absent. JSON columns hold JSON text, checked on write.
+ * - Doubles that are NaN are stored as NULL and read back as NaN.
+ * - Errors: RG_EINVALID for a missing required field or a value SQL refuses (CHECK);
+ *   RG_ENOTFOUND for a missing row (or a row of another tenant, or a child row whose
+ *   rollout does not exist for that tenant); RG_ECONFLICT for a duplicate key or a stale
+ *   revision; RG_EDB for anything else the database reports (the message names the
+ *   operation and carries SQLite's message).
+ * - Every write is usable on its own (autocommit) or inside rg_store_begin/_commit.
+ */
+
+/* The schema version this build creates and migrates to (PRAGMA user_version). */
+#define RG_STORE_SCHEMA_VERSION 2
+
+/* ---- enums stored as text ---- */
+
+typedef enum {
+    RG_ROLLOUT_AWAITING_APPROVAL = 0,
+    RG_ROLLOUT_RUNNING,
+    RG_ROLLOUT_PAUSED,
+    RG_ROLLOUT_HELD,
+    RG_ROLLOUT_ROLLING_BACK,
+    RG_ROLLOUT_ROLLED_BACK,
+    RG_ROLLOUT_ROLLBACK_INCOMPLETE,
+    RG_ROLLOUT_COMPLETED,
+} rg_rollout_state;
+
+typedef enum {
+    RG_TARGET_PENDING = 0,
+    RG_TARGET_SNAPSHOTTED, /* snapshot committed, apply not yet confirmed */
+    RG_TARGET_APPLIED,
+    RG_TARGET_APPLY_FAILED,
+    RG_TARGET_RESTORED,
+    RG_TARGET_RESTORE_FAILED,
+    RG_TARGET_UNCHANGED, /* never touched */
+} rg_target_state;
+
+typedef enum {
+    RG_COMMAND_ROLLBACK = 0,
+    RG_COMMAND_PAUSE,
+    RG_COMMAND_RESUME,
+    RG_COMMAND_PROMOTE,
+    RG_COMMAND_APPROVE,
+} rg_command_kind;
+
+typedef enum {
+    RG_COMMAND_PENDING = 0,
+    RG_COMMAND_DONE,
+    RG_COMMAND_FAILED,
+} rg_command_state;
+
+/* Lowercase names as stored ("awaiting_approval", "snapshotted", "rollback", "pending");
+ * NULL for a value outside the enum. The parsers return RG_EINVALID naming the text. */
+const char *rg_rollout_state_to_str(rg_rollout_state state);
+int rg_rollout_state_from_str(rg_rollout_state *out, const char *s);
+/* 1 for rolled_back, rollback_incomplete and completed: nothing more will happen. */
+int rg_rollout_state_is_terminal(rg_rollout_state state);
+const char *rg_target_state_to_str(rg_target_state state);
+int rg_target_state_from_str(rg_target_state *out, const char *s);
+const char *rg_command_kind_to_str(rg_command_kind kind);
+int rg_command_kind_from_str(rg_command_kind *out, const char *s);
+const char *rg_command_state_to_str(rg_command_state state);
+int rg_command_state_from_str(rg_command_state *out, const char *s);
+
+/* ---- the store handle ---- */
+
+typedef struct rg_store rg_store;
+
+/* Opens (creating when absent) the database at `path` and migrates it to
+ * RG_STORE_SCHEMA_VERSION. WAL mode, foreign keys on, busy timeout 5 s, synchronous=NORMAL.
+ * A database newer than this build is refused (RG_EDB). One handle per thread. */
+int rg_store_open(rg_store **out, const char *path);
+/* Closes the handle; an open transaction is rolled back. NULL is a no-op. */
+void rg_store_free(rg_store *store);
+/* The database's PRAGMA user_version. */
+int rg_store_schema_version(int *out, rg_store *store);
+
+/* Explicit transactions (BEGIN IMMEDIATE: the write lock is taken at once, waiting up to
+ * the busy timeout). Nesting is refused with RG_EINVALID. */
+int rg_store_begin(rg_store *store);
+/* As rg_store_begin, but the commit is synced with synchronous=FULL. Required for a
+ * transaction that inserts a snapshot (see rg_store_snapshot_insert). */
+int rg_store_begin_durable(rg_store *store);
+int rg_store_commit(rg_store *store);
+/* Rolls back the open transaction; without one it is a no-op returning 0. */
+int rg_store_rollback(rg_store *store);
+/* 1 while an explicit transaction is open. */
+int rg_store_in_transaction(const rg_store *store);
+
+/* ---- ids ---- */
+
+/* "ro_" + 12 lowercase hex digits from the OS random source, NUL-terminated. */
+#define RG_STORE_ROLLOUT_ID_LEN 16
+int rg_store_rollout_id_new(char out[RG_STORE_ROLLOUT_ID_LEN]);
+
+/* ---- tenants ---- */
+
+/* Creates the tenant when absent; an existing tenant keeps its name. */
+int rg_store_tenant_ensure(rg_store *store, const char *tenant_id, const char *name);
+/* @param[out] out the tenant's name, caller frees. RG_ENOTFOUND when absent. */
+int rg_store_tenant_name(char **out, rg_store *store, const char *tenant_id);
+
+/* ---- rollouts ---- */
+
+typedef struct {
+    char *id;
+    char *tenant_id;
+    char *name;
+    char *manifest; /* JSON, normalised */
+    char *policy;   /* JSON */
+    rg_rollout_state state;
+    int stage_index; /* current stage, 0-based */
+    int stage_count;
+    char *created_by;
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+    int64_t revision;       /* bumped on every change of this row */
+    char *hold_reason;      /* optional */
+    char *verification;     /* optional: "passed", "failed" or "inconclusive" */
+    int64_t stage_started_at_ms; /* 0 when the current stage has not started */
+    int64_t stage_applied_at_ms; /* 0 until the stage's last PATCH committed */
+    char *baseline;         /* optional JSON, e.g. agents on queue at start */
+} rg_store_rollout;
+
+typedef struct {
+    rg_store_rollout *items;
+    size_t count;
+    size_t cap;
+} rg_store_rollouts;
+
+void rg_store_rollout_dispose(rg_store_rollout *rollout);
+void rg_store_rollouts_dispose(rg_store_rollouts *list);
+
+/* Inserts a new rollout (the tenant must exist, else RG_ENOTFOUND). Sets
+ * rollout->revision to 1 and fills created_at_ms/updated_at_ms when 0.
+ * RG_ECONFLICT when the id exists. */
+int rg_store_rollout_insert(rg_store *store, rg_store_rollout *rollout);
+/* @param[out] out filled on success; dispose it. */
+int rg_store_rollout_get(rg_store_rollout *out, rg_store *store, const char *tenant_id,
+                         const char *rollout_id);
+/* Optimistic update of the mutable fields (state, stage_index, stage_count, hold_reason,
+ * verification, stage_started_at_ms, stage_applied_at_ms, baseline) of the row named by
+ * rollout->tenant_id and ->id, only when its revision still equals rollout->revision.
+ * On success rollout->revision is incremented and updated_at_ms set to now.
+ * RG_ECONFLICT when the stored revision differs; RG_ENOTFOUND when there is no such row. */
+int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout);
+/* The tenant's rollouts, oldest first. */
+int rg_store_rollout_list(rg_store_rollouts *out, rg_store *store, const char *tenant_id);
+/* For the scheduler, which drives every tenant: the rollouts of ALL tenants whose state is
+ * not terminal (awaiting_approval, running, paused, held, rolling_back), oldest first.
+ * Each row carries its tenant_id; use it for every further call. */
+int rg_store_rollout_list_active_all_tenants(rg_store_rollouts *out, rg_store *store);
+
+/* ---- targets: one (rollout, organization, strategy) ---- */
+
+typedef struct {
+    char *rollout_id;
+    char *tenant_id;
+    int64_t seq; /* global dependency order within the rollout, unique per rollout */
+    char *org_id;
+    char *group_name;
+    int tier;        /* dependency tier, 0 first */
+    int stage_index; /* first stage that covers it */
+    char *strategy_id;
+    char *api_url;
+    char *login_url;
+    rg_target_state state;
+    int attempts;
+    char *last_error;    /* optional */
+    char *applied_etag;  /* optional */
+    char *applied_body;  /* optional JSON: the body we PATCHed */
+    int64_t applied_at_ms;
+    char *restored_etag; /* optional */
+    int64_t restored_at_ms;
+    char *kept_fields;   /* optional JSON: fields a person edited that a restore kept */
+} rg_store_target;
+
+typedef struct {
+    rg_store_target *items;
+    size_t count;
+    size_t cap;
+} rg_store_targets;
+
+void rg_store_target_dispose(rg_store_target *target);
+void rg_store_targets_dispose(rg_store_targets *list);
+
+/* RG_ENOTFOUND when the rollout does not exist for the tenant; RG_ECONFLICT on a duplicate
+ * (rollout, org, strategy) or seq. */
+int rg_store_target_insert(rg_store *store, const rg_store_target *target);
+int rg_store_target_get(rg_store_target *out, rg_store *store, const char *tenant_id,
+                        const char *rollout_id, const char *org_id, const char *strategy_id);
+/* Writes the mutable fields (state, attempts, last_error, applied_etag, applied_body,
+ * applied_at_ms, restored_etag, restored_at_ms, kept_fields) of the row keyed by
+ * tenant_id, rollout_id, org_id, strategy_id. RG_ENOTFOUND when absent. */
+int rg_store_target_update(rg_store *store, const rg_store_target *target);
+/* The rollout's targets in seq order. */
+int rg_store_target_list(rg_store_targets *out, rg_store *store, const char *tenant_id,
+                         const char *rollout_id);
+
+/* ---- snapshots: insert-only pre-change copies ---- */
+
+typedef struct {
+    char *rollout_id;
+    char *tenant_id;
+    char *org_id;
+    char *strategy_id;
+    char *etag;
+    char *body; /* JSON, the full strategy as read */
+    int64_t taken_at_ms;
+} rg_store_snapshot;
+
+typedef struct {
+    rg_store_snapshot *items;
+    size_t count;
+    size_t cap;
+} rg_store_snapshots;
+
+void rg_store_snapshot_dispose(rg_store_snapshot *snapshot);
+void rg_store_snapshots_dispose(rg_store_snapshots *list);
+
+/* Inserts and commits with synchronous=FULL. Outside a transaction it commits at once;
+ * inside one, the transaction must have been opened with rg_store_begin_durable
+ * (RG_EINVALID otherwise). The target must exist (RG_ENOTFOUND). A second snapshot of the
+ * same (rollout, org, strategy) is RG_ECONFLICT and the first is kept. There is no update
+ * or delete; the schema refuses both. A 0 taken_at_ms is stored as the current time. */
+int rg_store_snapshot_insert(rg_store *store, const rg_store_snapshot *snapshot);
+int rg_store_snapshot_get(rg_store_snapshot *out, rg_store *store, const char *tenant_id,
+                          const char *rollout_id, const char *org_id, const char *strategy_id);
+/* The rollout's snapshots, ordered by org_id, strategy_id. */
+int rg_store_snapshot_list(rg_store_snapshots *out, rg_store *store, const char *tenant_id,
+                           const char *rollout_id);
+
+/* ---- measurements: one metric for one org/queue/bucket ---- */
+
+typedef struct {
+    char *rollout_id;
+    char *tenant_id;
+    char *org_id;
+    char *queue_id;
+    char *metric; /* platform metric name, e.g. "nOffered", "tAnswered" */
+    int64_t bucket_start_ms;
+    int64_t bucket_len_ms;
+    int64_t count;
+    double sum; /* NaN when the platform gave none */
+} rg_store_measurement;
+
+typedef struct {
+    rg_store_measurement *items;
+    size_t count;
+    size_t cap;
+} rg_store_measurements;
+
+void rg_store_measurement_dispose(rg_store_measurement *m);
+void rg_store_measurements_dispose(rg_store_measurements *list);
+
+/* Upsert: a re-polled bucket (same rollout, org, queue, metric, start, length) replaces
+ * the stored count and sum. */
+int rg_store_measurement_put(rg_store *store, const rg_store_measurement *m);
+/* The rollout's measurements with from_ms <= bucket_start_ms < to_ms, of one metric or of
+ * all when metric is NULL; ordered by org, queue, metric, bucket start. */
+int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
+                              const char *tenant_id, const char *rollout_id,
+                              const char *metric, int64_t from_ms, int64_t to_ms);
+
+/* ---- verdicts: one metric decision at one poll ---- */
+
+typedef struct {
+    int64_t id; /* assigned on insert */
+    char *rollout_id;
+    char *tenant_id;
+    int stage;
+    int poll;
+    char *metric;
+    char *test; /* e.g. "group_sequential", "msprt", "none" */
+    double estimate;
+    double ci_lo;
+    double ci_hi;
+    double z;
+    double boundary;
+    double p_value;
+    char *decision; /* "pass", "fail", "inconclusive" or "error" */
+    char *reason;   /* optional */
+    int64_t at_ms;
+} rg_store_verdict;
+
+typedef struct {
+    rg_store_verdict *items;
+    size_t count;
+    size_t cap;
+} rg_store_verdicts;
+
+void rg_store_verdict_dispose(rg_store_verdict *verdict);
+void rg_store_verdicts_dispose(rg_store_verdicts *list);
+
+/* @param[out] out_id the new row's id; may be NULL. A 0 at_ms is stored as now. */
+int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_verdict *verdict);
+/* The rollout's verdicts in insertion order; of one stage, or all when stage < 0. */
+int rg_store_verdict_list(rg_store_verdicts *out, rg_store *store, const char *tenant_id,
+                          const char *rollout_id, int stage);
+
+/* ---- events: every state change ---- */
+
+typedef struct {
+    int64_t id; /* increasing; assigned on append */
+    char *rollout_id;
+    char *tenant_id;
+    char *kind;       /* e.g. "state", "stage_applied", "tripped" */
+    char *from_state; /* optional */
+    char *to_state;   /* optional */
+    char *detail;     /* optional JSON */
+    int64_t at_ms;
+} rg_store_event;
+
+typedef struct {
+    rg_store_event *items;
+    size_t count;
+    size_t cap;
+} rg_store_events;
+
+void rg_store_event_dispose(rg_store_event *event);
+void rg_store_events_dispose(rg_store_events *list);
+
+int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event *event);
+/* The rollout's events with id > after_id (0 for all), in id order: resumable streams. */
+int rg_store_event_list(rg_store_events *out, rg_store *store, const char *tenant_id,
+                        const char *rollout_id, int64_t after_id);
+
+/* ---- audit: every human action ---- */
+
+typedef struct {
+    int64_t id;
+    char *rollout_id; /* optional: NULL for tenant-wide actions */
+    char *tenant_id;
+    char *actor;
+    char *action;  /* e.g. "start", "approve", "rollback" */
+    char *reason;  /* optional */
+    char *outcome; /* optional, e.g. "queued", "done", "refused: ..." */
+    char *detail;  /* optional JSON (before/after, kept fields) */
+    int64_t at_ms;
+} rg_store_audit;
+
+typedef struct {
+    rg_store_audit *items;
+    size_t count;
+    size_t cap;
+} rg_store_audits;
+
+void rg_store_audit_dispose(rg_store_audit *entry);
+void rg_store_audits_dispose(rg_store_audits *list);
+
+int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit *entry);
+/* The tenant's audit entries of one rollout, or all of them when rollout_id is NULL, in
+ * id order. */
+int rg_store_audit_list(rg_store_audits *out, rg_store *store, const char *tenant_id,
+                        const char *rollout_id);
+
+/* ---- leases: who drives a rollout now ---- */
+
+typedef struct {
+    char *rollout_id;
+    char *tenant_id;
+    char *owner; /* "host:pid:starttime" */
+    int64_t expires_at_ms;
+    int64_t acquired_at_ms;
+} rg_store_lease;
+
+void rg_store_lease_dispose(rg_store_lease *lease);
+
+/* Takes the lease for `owner` until now_ms + ttl_ms when there is none, it expired
+ * (expires_at_ms <= now_ms), or `owner` already holds it (then it is extended).
+ * @param[out] out_held 1 when `owner` holds the lease afterwards, 0 when another owner does.
+ * RG_ENOTFOUND when the rollout does not exist for the tenant. One atomic statement. */
+int rg_store_lease_acquire(int *out_held, rg_store *store, const char *tenant_id,
+                           const char *rollout_id, const char *owner, int64_t now_ms,
+                           int64_t ttl_ms);
+/* Extends the lease when `owner` still holds it (even if it just expired and nobody took
+ * it). @param[out] out_held 1 when extended, 0 when lost. */
+int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
+                         const char *rollout_id, const char *owner, int64_t now_ms,
+                         int64_t ttl_ms);
+/* Takes the lease from `dead_owner` (a holder known to be gone, e.g. a pid that no longer
+ * runs on this host) whatever its expiry: only when the current owner is exactly
+ * `dead_owner` (or the lease is absent or expired). @param[out] out_held as above. */
+int rg_store_lease_take_over(int *out_held, rg_store *store, const char *tenant_id,
+                             const char *rollout_id, const char *owner,
+                             const char *dead_owner, int64_t now_ms, int64_t ttl_ms);
+/* Drops the lease when `owner` holds it. @param[out] out_released 1 when a row was
+ * removed, 0 when `owner` did not hold it (may be NULL). */
+int rg_store_lease_release(int *out_released, rg_store *store, const char *tenant_id,
+                           const char *rollout_id, const char *owner);
+/* The current lease row, expired or not. RG_ENOTFOUND when there is none. */
+int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_id,
+                       const char *rollout_id);
+
+/* ---- commands: human requests waiting for the driver ---- */
+
+typedef struct {
+    int64_t id;
+    char *rollout_id;
+    char *tenant_id;
+    rg_command_kind kind;
+    char *actor;
+    char *reason; /* optional */
+    int force;    /* promote --force */
+    int64_t created_at_ms;
+    rg_command_state state;
+    char *outcome; /* optional until completed */
+    int64_t done_at_ms;
+} rg_store_command;
+
+typedef struct {
+    rg_store_command *items;
+    size_t count;
+    size_t cap;
+} rg_store_commands;
+
+void rg_store_command_dispose(rg_store_command *command);
+void rg_store_commands_dispose(rg_store_commands *list);
+
+/* Queues a command in state pending (the struct's state and outcome are ignored).
+ * @param[out] out_id the command id; may be NULL. A 0 created_at_ms is stored as now. */
+int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_command *command);
+int rg_store_command_get(rg_store_command *out, rg_store *store, const char *tenant_id,
+                         int64_t command_id);
+/* The rollout's pending commands, oldest first. */
+int rg_store_command_list_pending(rg_store_commands *out, rg_store *store,
+                                  const char *tenant_id, const char *rollout_id);
+/* Marks a pending command done or failed with an outcome text, at now_ms (0: now).
+ * RG_ENOTFOUND when absent; RG_ECONFLICT when it is no longer pending; RG_EINVALID when
+ * state is RG_COMMAND_PENDING. */
+int rg_store_command_complete(rg_store *store, const char *tenant_id, int64_t command_id,
+                              rg_command_state state, const char *outcome, int64_t now_ms);
+
+#endif
