@@ -1,0 +1,195 @@
+/* client.h - private structures of the platform client shared by the files of platform/ */
+#ifndef RG_PLATFORM_CLIENT_H
+#define RG_PLATFORM_CLIENT_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "rollgate/platform.h"
+#include "rollgate/util.h"
+
+#define RG_PLATFORM_COMPONENT "platform"
+#define RG_PLATFORM_MAX_BODY (16u * 1024u * 1024u)
+#define RG_PLATFORM_ORG_BUCKETS 256u
+
+typedef enum {
+    RG_OP_ORG_CHECK,
+    RG_OP_QUEUE_GET,
+    RG_OP_STRATEGY_LIST,
+    RG_OP_STRATEGY_GET,
+    RG_OP_STRATEGY_UPDATE,
+    RG_OP_AGGREGATES,
+    RG_OP_OBSERVATIONS,
+    RG_OP_TOKEN, /* internal: an org's token fetch, owned by the client */
+} rg_op_kind;
+
+typedef enum {
+    RG_OPS_NEW,       /* made, not queued */
+    RG_OPS_QUEUED,    /* waiting for its turn, a token, a budget, or a backoff */
+    RG_OPS_IN_FLIGHT, /* a transfer is running */
+    RG_OPS_DONE,
+} rg_op_state;
+
+/* What the header callback picked out of one response. -1 = absent. */
+typedef struct rg_response_headers {
+    char *etag;
+    int64_t retry_after_s;
+    int64_t rl_allowed;   /* inin-ratelimit-allowed / X-RateLimit-Limit */
+    int64_t rl_count;     /* inin-ratelimit-count */
+    int64_t rl_remaining; /* X-RateLimit-Remaining */
+    int64_t rl_reset;     /* inin-ratelimit-reset (s) / X-RateLimit-Reset (s or epoch s) */
+} rg_response_headers;
+
+typedef struct rg_org rg_org;
+
+struct rg_org {
+    rg_org *next_in_bucket;
+    rg_org *next;         /* registration order */
+    char *id;
+    char *api_url;        /* without a trailing '/' */
+    char *login_url;
+    char *client_id;      /* wiped on free */
+    char *client_secret;  /* wiped on free */
+
+    /* token cache: one token per org, single-flight refresh */
+    char *token;          /* wiped on free */
+    uint64_t token_gen;   /* bumped with every new token */
+    int64_t token_expires_at;  /* mono ms */
+    int64_t token_refresh_at;  /* mono ms: 80% of the lifetime */
+    struct rg_platform_op *token_op; /* the fetch in flight, or NULL */
+    uint64_t token_fetches;
+
+    /* rate budget of the org's token */
+    int rate_known;       /* 1 once a response carried a budget */
+    int64_t rate_allowed;
+    int64_t rate_budget;  /* requests we may still send in this window (conservative) */
+    int64_t rate_reset_at;  /* mono ms; 0 = unknown */
+    int64_t rate_rolled_at; /* mono ms of our last window rollover */
+    int64_t blocked_until;  /* mono ms: a 429's Retry-After */
+    int in_flight;
+};
+
+struct rg_platform_op {
+    rg_platform *platform;  /* NULL once detached from the client */
+    struct rg_platform_op *next, *prev; /* the client's pending list */
+    rg_op_kind kind;
+    rg_op_state state;
+    int internal;           /* owned by the client (token fetch) */
+    rg_org *org;
+    char *org_id;
+    char *resource_id;      /* queue or strategy id */
+    char *call;             /* "GET strategy strat_main": names the call in errors */
+
+    /* the current HTTP step */
+    const char *method;
+    char *url;
+    char *req_body;
+    int needs_token;
+    int64_t ready_at;       /* mono ms: not before */
+    int transient_failures; /* 5xx, resets, timeouts in this step */
+    int rate_limited;       /* 429s absorbed */
+    int retried_401;
+    uint64_t token_gen;     /* token the attempt used */
+    int64_t sent_at;
+
+    /* strategy list and update */
+    int page;
+    json_t *entities;
+    int update_step;        /* 0 = GET, 1 = PATCH */
+    char *etag;
+    json_t *patch;
+    rg_platform_merge_fn merge;
+    void *merge_payload;
+    int patch_attempts;
+
+    /* aggregates and observations queries */
+    rg_platform_aggregates_query query;
+    char **queue_ids;
+    size_t nqueues;
+
+    /* transfer */
+    CURL *easy;
+    struct curl_slist *headers;
+    rg_buf response;
+    rg_response_headers hdr;
+    int body_too_large;
+
+    /* results */
+    int status;
+    char *error;
+    long http_status;
+    json_t *body;
+    char *result_etag;
+    rg_platform_aggregates aggregates;
+    rg_platform_observation *observations;
+
+    rg_platform_done_fn done;
+    void *done_payload;
+};
+
+struct rg_platform {
+    rg_platform_options opts;
+    char *ca_file;
+    char *strategies_path;
+    CURLM *multi;
+    rg_org *buckets[RG_PLATFORM_ORG_BUCKETS];
+    rg_org *orgs;           /* registration order, newest first */
+    struct rg_platform_op *pending_head, *pending_tail;
+    size_t pending;
+    int in_flight;
+    uint64_t rng;           /* xorshift state for jitter */
+    int closing;            /* rg_platform_free is cancelling what is left */
+    int running;            /* inside rg_platform_run */
+    rg_platform_stats stats;
+};
+
+/* client.c */
+rg_org *rg_platform__org(const rg_platform *p, const char *org_id);
+int64_t rg_platform__jitter(rg_platform *p, int64_t ceiling_ms);
+int64_t rg_platform__backoff(rg_platform *p, int failures);
+
+/* credentials.c */
+int rg_platform__load_credentials(char **out_id, char **out_secret, const char *org_id,
+                                  const char *source);
+void rg_platform__wipe_free(char *secret);
+int rg_platform__url_check(char **out, const char *url, const char *what, const char *org_id,
+                           int insecure);
+
+/* ops.c */
+int rg_platform__op_new(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
+                        const char *org_id, const char *resource_id, const char *call);
+void rg_platform__op_enqueue(rg_platform_op *op);
+void rg_platform__op_requeue(rg_platform_op *op, int64_t ready_at);
+void rg_platform__transfer_release(rg_platform_op *op);
+void rg_platform__op_complete(rg_platform_op *op);
+int rg_platform__op_fail(rg_platform_op *op, int code, const char *fmt, ...) RG_PRINTF(3, 4);
+int rg_platform__op_set_request(rg_platform_op *op, const char *method, const char *url_base,
+                                const char *path, char *body);
+void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body);
+int rg_platform__error_body(rg_buf *out, long status, const json_t *body);
+
+/* token.c */
+int rg_platform__token_ready(rg_platform *p, rg_org *org, int64_t now);
+void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body);
+void rg_platform__token_invalidate(rg_org *org, uint64_t gen);
+void rg_platform__token_done(rg_platform_op *op);
+
+/* ratelimit.c */
+void rg_platform__headers_reset(rg_response_headers *hdr);
+size_t rg_platform__header_cb(char *data, size_t size, size_t nitems, void *userdata);
+int rg_platform__rate_admit(rg_platform *p, rg_org *org, int64_t now, int64_t *wake);
+void rg_platform__rate_update(rg_platform *p, rg_org *org, const rg_response_headers *hdr,
+                              int64_t sent_at, int64_t now);
+void rg_platform__rate_block(rg_platform *p, rg_org *org, const rg_response_headers *hdr,
+                             int64_t now, int failures);
+
+/* analytics.c */
+int rg_platform__aggregates_body(char **out, const rg_platform_aggregates_query *q);
+int rg_platform__observations_body(char **out, char *const *queue_ids, size_t n);
+int rg_platform__aggregates_parse(rg_platform_aggregates *out, const rg_platform_op *op,
+                                  const json_t *body);
+int rg_platform__observations_parse(rg_platform_observation **out, const rg_platform_op *op,
+                                    const json_t *body);
+void rg_platform__aggregates_dispose(rg_platform_aggregates *agg);
+
+#endif

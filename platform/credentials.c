@@ -1,0 +1,288 @@
+/* credentials.c - per-organization client credentials (env or a 0600 JSON file) and
+ * the checks on an organization's URLs */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "platform/client.h"
+
+#define CREDENTIALS_FILE_MAX (1024 * 1024)
+
+void rg_platform__wipe_free(char *secret)
+{
+    if (secret == NULL)
+        return;
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+}
+
+int rg_platform_env_name(char *out, size_t outlen, const char *org_id, const char *suffix)
+{
+    size_t need, pos = 0;
+    const char *prefix = "ROLLGATE_";
+
+    if (out == NULL || org_id == NULL || suffix == NULL || *org_id == '\0')
+        return rg_error_set(RG_EINVALID, "env name: org id and suffix are required");
+    need = strlen(prefix) + strlen(org_id) + 1 + strlen(suffix) + 1;
+    if (need > outlen)
+        return rg_error_set(RG_ELIMIT, "env name for org %s: longer than %zu bytes", org_id,
+                            outlen);
+    memcpy(out, prefix, strlen(prefix));
+    pos = strlen(prefix);
+    for (const char *c = org_id; *c; c++) {
+        char ch = *c;
+        if (ch >= 'a' && ch <= 'z')
+            ch = (char)(ch - 'a' + 'A');
+        else if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
+            ch = '_';
+        out[pos++] = ch;
+    }
+    out[pos++] = '_';
+    memcpy(out + pos, suffix, strlen(suffix) + 1);
+    return 0;
+}
+
+static int from_env(char **out_id, char **out_secret, const char *org_id)
+{
+    char id_name[256], secret_name[256];
+    const char *id, *secret;
+    char *id_copy = NULL, *secret_copy = NULL;
+    int error;
+
+    if ((error = rg_platform_env_name(id_name, sizeof(id_name), org_id, "CLIENT_ID")) < 0 ||
+        (error = rg_platform_env_name(secret_name, sizeof(secret_name), org_id,
+                                      "CLIENT_SECRET")) < 0)
+        return error;
+    id = getenv(id_name);
+    secret = getenv(secret_name);
+    if (id == NULL || *id == '\0')
+        return rg_error_set(RG_EAUTH, "org %s: environment variable %s is not set", org_id,
+                            id_name);
+    if (secret == NULL || *secret == '\0')
+        return rg_error_set(RG_EAUTH, "org %s: environment variable %s is not set", org_id,
+                            secret_name);
+    if ((id_copy = rg_strdup(id)) == NULL || (secret_copy = rg_strdup(secret)) == NULL) {
+        rg_platform__wipe_free(id_copy);
+        return RG_ENOMEM;
+    }
+    *out_id = id_copy;
+    *out_secret = secret_copy;
+    return 0;
+}
+
+/* Reads the file only when it is a regular file no one but its owner can read or write. */
+static int read_private_file(char **out, size_t *out_len, const char *org_id, const char *path)
+{
+    struct stat st;
+    char *data = NULL;
+    size_t len = 0;
+    int fd, error = 0;
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return rg_error_set(errno == ENOENT ? RG_ENOTFOUND : RG_EAUTH,
+                            "org %s: credentials file %s: %s", org_id, path, strerror(errno));
+    if (fstat(fd, &st) < 0) {
+        error = rg_error_set(RG_EIO, "org %s: credentials file %s: %s", org_id, path,
+                             strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s is not a regular file",
+                             org_id, path);
+        goto cleanup;
+    }
+    if ((st.st_mode & 077) != 0) {
+        error = rg_error_set(RG_EAUTH,
+                             "org %s: credentials file %s has mode %04o: group or others may "
+                             "access it; it must be 0600 or stricter",
+                             org_id, path, (unsigned)(st.st_mode & 07777));
+        goto cleanup;
+    }
+    if (st.st_size > CREDENTIALS_FILE_MAX) {
+        error = rg_error_set(RG_ELIMIT, "org %s: credentials file %s is larger than %d bytes",
+                             org_id, path, CREDENTIALS_FILE_MAX);
+        goto cleanup;
+    }
+    if ((data = malloc((size_t)st.st_size + 1)) == NULL) {
+        error = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            error = rg_error_set(RG_EIO, "org %s: credentials file %s: short read", org_id,
+                                 path);
+            goto cleanup;
+        }
+        len += (size_t)n;
+    }
+    data[len] = '\0';
+    *out = data;
+    *out_len = len;
+    data = NULL;
+
+cleanup:
+    if (data != NULL) {
+        explicit_bzero(data, (size_t)st.st_size);
+        free(data);
+    }
+    close(fd);
+    return error;
+}
+
+/* Overwrites a JSON string's storage before the document is released. */
+static void wipe_json_string(json_t *value)
+{
+    if (json_is_string(value))
+        explicit_bzero((char *)json_string_value(value), json_string_length(value));
+}
+
+static void wipe_document(json_t *doc)
+{
+    const char *key;
+    json_t *entry, *field;
+    const char *fkey;
+
+    json_object_foreach(doc, key, entry) {
+        json_object_foreach(entry, fkey, field)
+            wipe_json_string(field);
+    }
+}
+
+static int from_file(char **out_id, char **out_secret, const char *org_id, const char *path)
+{
+    char *data = NULL, *id_copy = NULL, *secret_copy = NULL;
+    size_t len = 0;
+    json_t *doc = NULL, *entry, *id, *secret;
+    json_error_t jerr;
+    int error;
+
+    if ((error = read_private_file(&data, &len, org_id, path)) < 0)
+        return error;
+    doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    explicit_bzero(data, len);
+    free(data);
+    if (doc == NULL || !json_is_object(doc)) {
+        /* jerr.text may quote the file's bytes; name only the position. */
+        error = rg_error_set(RG_EINVALID,
+                             "org %s: credentials file %s: not a JSON object (line %d, "
+                             "column %d)",
+                             org_id, path, doc == NULL ? jerr.line : 1,
+                             doc == NULL ? jerr.column : 1);
+        goto cleanup;
+    }
+    entry = json_object_get(doc, org_id);
+    if (!json_is_object(entry)) {
+        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s has no object for it",
+                             org_id, path);
+        goto cleanup;
+    }
+    id = json_object_get(entry, "client_id");
+    secret = json_object_get(entry, "client_secret");
+    if (!json_is_string(id) || json_string_length(id) == 0) {
+        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s: client_id missing or "
+                             "not a non-empty string", org_id, path);
+        goto cleanup;
+    }
+    if (!json_is_string(secret) || json_string_length(secret) == 0) {
+        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s: client_secret missing "
+                             "or not a non-empty string", org_id, path);
+        goto cleanup;
+    }
+    if ((id_copy = rg_strdup(json_string_value(id))) == NULL ||
+        (secret_copy = rg_strdup(json_string_value(secret))) == NULL) {
+        error = RG_ENOMEM;
+        goto cleanup;
+    }
+    *out_id = id_copy;
+    *out_secret = secret_copy;
+    id_copy = secret_copy = NULL;
+
+cleanup:
+    if (json_is_object(doc))
+        wipe_document(doc);
+    json_decref(doc);
+    rg_platform__wipe_free(id_copy);
+    rg_platform__wipe_free(secret_copy);
+    return error;
+}
+
+int rg_platform__load_credentials(char **out_id, char **out_secret, const char *org_id,
+                                  const char *source)
+{
+    if (source == NULL || *source == '\0')
+        return rg_error_set(RG_EINVALID, "org %s: no credentials source (expected \"env\" or "
+                            "\"file:PATH\")", org_id);
+    if (strcmp(source, "env") == 0)
+        return from_env(out_id, out_secret, org_id);
+    if (strncmp(source, "file:", 5) == 0 && source[5] != '\0')
+        return from_file(out_id, out_secret, org_id, source + 5);
+    return rg_error_set(RG_EINVALID, "org %s: credentials source \"%s\": expected \"env\" or "
+                        "\"file:PATH\"", org_id, source);
+}
+
+static int is_loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+}
+
+int rg_platform__url_check(char **out, const char *url, const char *what, const char *org_id,
+                           int insecure)
+{
+    CURLU *u = NULL;
+    char *scheme = NULL, *host = NULL, *query = NULL, *copy = NULL;
+    size_t len;
+    int error = 0;
+
+    if (url == NULL || *url == '\0')
+        return rg_error_set(RG_EINVALID, "org %s: %s is missing", org_id, what);
+    if ((u = curl_url()) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\" is not a URL", org_id, what, url);
+        goto cleanup;
+    }
+    if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
+        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\": scheme must be https", org_id,
+                             what, url);
+        goto cleanup;
+    }
+    if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK) {
+        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\" must not have a query", org_id,
+                             what, url);
+        goto cleanup;
+    }
+    if (!is_loopback(host) && strcmp(scheme, "http") == 0) {
+        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\": plain http is only allowed for "
+                             "loopback addresses", org_id, what, url);
+        goto cleanup;
+    }
+    if (!is_loopback(host) && insecure) {
+        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\": TLS verification may only be "
+                             "disabled for loopback addresses", org_id, what, url);
+        goto cleanup;
+    }
+    if ((copy = rg_strdup(url)) == NULL) {
+        error = RG_ENOMEM;
+        goto cleanup;
+    }
+    len = strlen(copy);
+    while (len > 0 && copy[len - 1] == '/')
+        copy[--len] = '\0';
+    *out = copy;
+
+cleanup:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(query);
+    curl_url_cleanup(u);
+    return error;
+}

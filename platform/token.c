@@ -1,0 +1,135 @@
+/* token.c - per-organization OAuth client-credentials tokens: fetched on first use,
+ * refreshed at 80% of their lifetime, one fetch in flight per organization */
+#include <string.h>
+
+#include "platform/client.h"
+
+static int token_fetch_start(rg_platform *p, rg_org *org)
+{
+    rg_platform_op *op = NULL;
+    char *body = NULL;
+    int error;
+
+    if ((error = rg_platform__op_new(&op, p, RG_OP_TOKEN, org->id, NULL, "POST oauth token")) <
+        0)
+        return error;
+    op->internal = 1;
+    op->needs_token = 0;
+    if ((body = rg_strdup("grant_type=client_credentials")) == NULL ||
+        (error = rg_platform__op_set_request(op, "POST", org->login_url, "/oauth/token",
+                                             body)) < 0) {
+        free(body);
+        rg_platform_op_free(op);
+        return error < 0 ? error : RG_ENOMEM;
+    }
+    org->token_op = op;
+    rg_platform__op_enqueue(op);
+    return 0;
+}
+
+int rg_platform__token_ready(rg_platform *p, rg_org *org, int64_t now)
+{
+    int valid = org->token != NULL && now < org->token_expires_at;
+
+    if (org->token_op == NULL && (!valid || now >= org->token_refresh_at)) {
+        if (token_fetch_start(p, org) < 0) {
+            rg_log(RG_LOG_WARN, RG_PLATFORM_COMPONENT, "org %s: cannot start token fetch: %s",
+                   org->id, rg_error_last());
+        }
+    }
+    return valid;
+}
+
+void rg_platform__token_invalidate(rg_org *org, uint64_t gen)
+{
+    if (org->token != NULL && org->token_gen == gen) {
+        rg_platform__wipe_free(org->token);
+        org->token = NULL;
+    }
+}
+
+static void wipe_token_json(json_t *body)
+{
+    json_t *tok = json_object_get(body, "access_token");
+    if (json_is_string(tok))
+        explicit_bzero((char *)json_string_value(tok), json_string_length(tok));
+}
+
+static void token_store(rg_platform_op *op, const char *token, int64_t expires_in)
+{
+    rg_org *org = op->org;
+    char *copy = rg_strdup(token);
+
+    if (copy == NULL) {
+        rg_platform__op_fail(op, RG_ENOMEM, "org %s: %s: out of memory", org->id, op->call);
+        return;
+    }
+    rg_platform__wipe_free(org->token);
+    org->token = copy;
+    org->token_gen++;
+    /* Lifetime counts from when the request left, so clock skew in flight never extends it. */
+    org->token_expires_at = op->sent_at + expires_in * 1000;
+    org->token_refresh_at = op->sent_at + expires_in * 800;
+    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "org %s: token %llu obtained, expires in %llds",
+           org->id, (unsigned long long)org->token_gen, (long long)expires_in);
+    rg_platform__op_complete(op);
+}
+
+void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body)
+{
+    json_t *tok, *exp, *err;
+    const char *why;
+
+    if (status == 200) {
+        tok = json_object_get(body, "access_token");
+        exp = json_object_get(body, "expires_in");
+        if (!json_is_string(tok) || json_string_length(tok) == 0 ||
+            json_string_length(tok) > 8192) {
+            rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response has no valid "
+                                 "access_token", op->org_id, op->call);
+        } else if (!json_is_integer(exp) || json_integer_value(exp) <= 0 ||
+                   json_integer_value(exp) > 10 * 365 * 86400LL) {
+            rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: expires_in missing or not a "
+                                 "positive integer", op->org_id, op->call);
+        } else {
+            token_store(op, json_string_value(tok), (int64_t)json_integer_value(exp));
+        }
+        wipe_token_json(body);
+        return;
+    }
+    err = json_object_get(body, "error");
+    why = json_is_string(err) ? json_string_value(err) : "no error code";
+    if (status == 400 || status == 401 || status == 403)
+        rg_platform__op_fail(op, RG_EAUTH, "org %s: %s: credentials refused (HTTP %ld, %.64s)",
+                             op->org_id, op->call, status, why);
+    else
+        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: HTTP %ld (%.64s)", op->org_id,
+                             op->call, status, why);
+}
+
+/* The fetch ended (either way): the next one may start; on failure, requests that cannot
+ * proceed without a token fail with the reason instead of waiting forever. */
+void rg_platform__token_done(rg_platform_op *op)
+{
+    rg_platform *p = op->platform;
+    rg_org *org = op->org;
+    rg_platform_op *it, *next;
+    int64_t now = rg_time_mono_ms();
+
+    if (org->token_op == op)
+        org->token_op = NULL;
+    if (op->status == 0 || p == NULL || p->closing)
+        return;
+    rg_log(RG_LOG_WARN, RG_PLATFORM_COMPONENT, "%s", op->error);
+    if (org->token != NULL && now < org->token_expires_at) {
+        /* The old token still works; try the refresh again a little later. */
+        org->token_refresh_at = now + p->opts.backoff_cap_ms;
+        return;
+    }
+    for (it = p->pending_head; it != NULL; it = next) {
+        next = it->next;
+        if (it->org == org && it->state == RG_OPS_QUEUED && it->needs_token && !it->internal)
+            rg_platform__op_fail(it, op->status, "org %s: %s: no token: %s", it->org_id,
+                                 it->call, op->error);
+    }
+}
