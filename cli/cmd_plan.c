@@ -1,0 +1,133 @@
+/* cmd_plan.c - `rollgate plan MANIFEST --offline`: validate, resolve and print the plan */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "rollgate/manifest.h"
+#include "rollgate/util.h"
+
+int rg_cmd_plan(rg_cli *cli, int argc, char **argv);
+
+static const rg_cli_command *self_command(void)
+{
+    for (const rg_cli_command *k = rg_cli_commands; k->name; k++)
+        if (k->run == rg_cmd_plan)
+            return k;
+    return rg_cli_commands;
+}
+
+/* K=V from --var; the strings point into argv. */
+static int add_var(rg_manifest_var *vars, size_t *count, char *arg)
+{
+    char *eq = strchr(arg, '=');
+
+    if (*count >= RG_MANIFEST_MAX_VARS)
+        return rg_error_set(RG_ELIMIT, "--var: more than %d variables", RG_MANIFEST_MAX_VARS);
+    if (eq == NULL || eq == arg)
+        return rg_error_set(RG_EINVALID, "--var '%.64s': expected NAME=VALUE", arg);
+    *eq = '\0';
+    vars[*count].name = arg;
+    vars[*count].value = eq + 1;
+    (*count)++;
+    return 0;
+}
+
+static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
+{
+    json_t *policy = NULL, *stages = json_array(), *targets = json_array();
+
+    if (rg_policy_to_json(&policy, m->policy) < 0 || stages == NULL || targets == NULL)
+        goto fail;
+    for (size_t i = 0; i < m->stages_count; i++)
+        if (json_array_append_new(stages, json_integer(m->stages[i])))
+            goto fail;
+    for (size_t i = 0; i < r->count; i++) {
+        const rg_resolved_target *t = &r->targets[i];
+        if (json_array_append_new(targets,
+                                  json_pack("{s:I, s:s, s:s, s:i, s:I, s:s, s:O}", "seq",
+                                            (json_int_t)t->seq, "org", t->org, "group", t->group,
+                                            "tier", t->tier, "stage", (json_int_t)t->stage,
+                                            "strategy", m->strategy, "body", t->body)))
+            goto fail;
+    }
+    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", m->name, "tenant", m->tenant, "policy",
+                     policy, "stages", stages, "targets", targets);
+fail:
+    json_decref(policy);
+    json_decref(stages);
+    json_decref(targets);
+    return NULL;
+}
+
+static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
+{
+    if (cli->json) {
+        json_t *doc = plan_json(m, r);
+        if (doc == NULL || json_dumpf(doc, cli->out, JSON_COMPACT) != 0) {
+            json_decref(doc);
+            rg_cli_error(cli, "out of memory printing the plan");
+            return RG_EXIT_INFRA;
+        }
+        fputc('\n', cli->out);
+        json_decref(doc);
+        return RG_EXIT_OK;
+    }
+    fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, strategy %s\n",
+            m->name, m->tenant, r->count, r->count == 1 ? "" : "s",
+            m->policy->name ? m->policy->name : "(embedded)", m->strategy);
+    for (size_t k = 0, i = 0; k < r->stages_count; k++) {
+        fprintf(cli->out, "stage %zu (%d%%): %zu organization%s in total\n", k + 1, m->stages[k],
+                r->stage_end[k], r->stage_end[k] == 1 ? "" : "s");
+        for (; i < r->stage_end[k]; i++) {
+            const rg_resolved_target *t = &r->targets[i];
+            char *body = json_dumps(t->body, JSON_COMPACT);
+            fprintf(cli->out, "  %3zu  tier %d  %-16s %-20s %s\n", t->seq + 1, t->tier, t->group,
+                    t->org, body ? body : "?");
+            free(body);
+        }
+    }
+    fprintf(cli->out, "offline: no platform or database was contacted\n");
+    return RG_EXIT_OK;
+}
+
+int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {{"offline", no_argument, NULL, 'O'},
+                                            {"var", required_argument, NULL, 'V'},
+                                            RG_CLI_COMMON_OPTIONS,
+                                            {NULL, 0, NULL, 0}};
+    const rg_cli_command *self = self_command();
+    rg_manifest_var vars[RG_MANIFEST_MAX_VARS];
+    rg_manifest_options opts = {vars, 0};
+    rg_manifest *m = NULL;
+    rg_resolution *r = NULL;
+    int c, code = RG_EXIT_OK, offline = 0;
+
+    while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
+        if (c == 'O') {
+            offline = 1;
+        } else if (c == 'V') {
+            if (add_var(vars, &opts.vars_count, optarg) < 0)
+                return rg_cli_usage(cli, self, rg_error_last());
+        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
+            return c == 'h' ? code : rg_cli_usage(cli, self, NULL);
+        }
+    }
+    if (optind + 1 != argc)
+        return rg_cli_usage(cli, self, "plan takes exactly one MANIFEST");
+    if (!offline)
+        return rg_cli_usage(cli, self,
+                            "plan needs --offline for now: the live plan (reading strategies "
+                            "from the platform) comes with the engine");
+    if (rg_manifest_load_file(&m, argv[optind], &opts) < 0 || rg_manifest_resolve(&r, m) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    code = print_plan(cli, m, r);
+cleanup:
+    rg_resolution_free(r);
+    rg_manifest_free(m);
+    return code;
+}
