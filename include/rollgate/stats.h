@@ -1,0 +1,235 @@
+/* stats.h - fixed-sample tests, group-sequential boundaries, mSPRT and the per-metric verdict */
+#ifndef RG_STATS_H
+#define RG_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollgate/error.h"
+
+/*
+ * Conventions follow SciPy 1.10 (and R 4.2 for Hodges-Lehmann): `x` is the canary sample, `y`
+ * the baseline; RG_ALT_GREATER means "x larger". Every function validates its input: an empty
+ * sample, a NaN or infinite value, or a count above its total is RG_EINVALID with a message that
+ * names the field ("x[3]: not a finite number"). Results are written to `out` only on success.
+ * No function here does I/O or keeps hidden state; the boundary cache is caller-owned.
+ */
+
+typedef enum {
+    RG_ALT_TWO_SIDED = 0,
+    RG_ALT_GREATER = 1, /* canary larger */
+    RG_ALT_LESS = 2,
+} rg_stats_alternative;
+
+/* "two-sided" | "greater" | "less". */
+int rg_stats_alternative_parse(rg_stats_alternative *out, const char *s);
+const char *rg_stats_alternative_name(rg_stats_alternative alt);
+
+/* ---- Mann-Whitney U ---- */
+typedef enum {
+    RG_MWU_AUTO = 0, /* exact when min(nx, ny) <= 8 and no ties, else asymptotic (SciPy 1.10) */
+    RG_MWU_EXACT = 1,
+    RG_MWU_ASYMPTOTIC = 2,
+} rg_stats_mwu_method;
+
+typedef struct {
+    double statistic;          /* U of x: R_x - nx(nx+1)/2, average ranks for ties */
+    double p_value;
+    rg_stats_mwu_method method; /* the method used (never AUTO) */
+} rg_stats_mwu_result;
+
+int rg_stats_mwu_method_parse(rg_stats_mwu_method *out, const char *s);
+const char *rg_stats_mwu_method_name(rg_stats_mwu_method method);
+
+/* As scipy.stats.mannwhitneyu(x, y, use_continuity=continuity, alternative, method). The
+ * asymptotic p uses the tie-corrected variance; when that variance is 0 (every value equal)
+ * there is no evidence of a difference: p = 1. Exact is limited to nx*ny <= 40000 (RG_ELIMIT;
+ * `auto` then uses the normal approximation). */
+int rg_stats_mann_whitney(rg_stats_mwu_result *out, const double *x, size_t nx, const double *y,
+                          size_t ny, rg_stats_alternative alt, rg_stats_mwu_method method,
+                          int continuity);
+
+/* ---- Welch's t ---- */
+typedef struct {
+    double statistic; /* t = (mean_x - mean_y) / se */
+    double df;        /* Welch-Satterthwaite */
+    double p_value;
+} rg_stats_welch_result;
+
+/* As scipy.stats.ttest_ind(x, y, equal_var=False). Both samples constant and equal: t = 0,
+ * p = 1. n = 1 in a sample (variance undefined) or both samples constant but different
+ * (t infinite) is RG_EINVALID with that reason. */
+int rg_stats_welch(rg_stats_welch_result *out, const double *x, size_t nx, const double *y,
+                   size_t ny, rg_stats_alternative alt);
+
+/* ---- pooled two-proportion z ---- */
+typedef struct {
+    double statistic; /* z = (x1/n1 - x2/n2) / sqrt(p(1-p)(1/n1 + 1/n2)), p pooled */
+    double p_value;
+} rg_stats_z_result;
+
+/* Counts must satisfy 0 <= x <= n, n >= 1. Pooled variance 0 (no events or all events in both
+ * arms): z = 0, p = 1. */
+int rg_stats_two_proportion(rg_stats_z_result *out, int64_t x1, int64_t n1, int64_t x2,
+                            int64_t n2, rg_stats_alternative alt);
+
+/* ---- Fisher's exact test on [[a, b], [c, d]] ---- */
+typedef struct {
+    double odds_ratio; /* a*d / (b*c) as SciPy: INFINITY when b or c is 0, NAN when undefined */
+    double p_value;
+} rg_stats_fisher_result;
+
+/* As scipy.stats.fisher_exact: two-sided sums the tables whose probability is at most the
+ * observed one (relative tolerance 1e-4). A zero row or column sum gives p = 1. Cells must be
+ * >= 0 and sum to at most 10^8 (RG_ELIMIT). */
+int rg_stats_fisher(rg_stats_fisher_result *out, const int64_t table[2][2],
+                    rg_stats_alternative alt);
+
+/* ---- Hodges-Lehmann shift with its Wilcoxon interval ---- */
+typedef struct {
+    double estimate; /* median of the pairwise differences x_i - y_j */
+    double ci_lo;    /* -INFINITY for RG_ALT_LESS */
+    double ci_hi;    /* +INFINITY for RG_ALT_GREATER */
+} rg_stats_hl_result;
+
+/* Interval as R wilcox.test(x, y, conf.int=TRUE, conf.level=confidence, exact=FALSE,
+ * correct=TRUE): the roots of the continuity-corrected normal rank statistic, found with GSL's
+ * Brent solver. When every observation is tied at the shift the interval is undefined:
+ * RG_EINVALID. nx*ny is limited to 4,000,000 (RG_ELIMIT). 0 < confidence < 1. */
+int rg_stats_hodges_lehmann(rg_stats_hl_result *out, const double *x, size_t nx,
+                            const double *y, size_t ny, double confidence,
+                            rg_stats_alternative alt);
+
+/* ---- group-sequential boundaries (Lan-DeMets O'Brien-Fleming spending) ---- */
+#define RG_STATS_MAX_LOOKS 100
+
+/* One-sided z boundaries c_1..c_k for overall one-sided level alpha spent as
+ * alpha(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) at the information fractions t (strictly
+ * increasing, in (0, 1]), by recursive numerical integration over the previous look's
+ * sub-density. `out` holds k values. 0 < alpha < 0.5, 1 <= k <= RG_STATS_MAX_LOOKS. */
+int rg_stats_obf_boundaries(double *out, const double *fractions, size_t k, double alpha);
+
+/* A caller-owned, thread-safe cache of boundaries for equally spaced looks, keyed by
+ * (alpha, K). */
+typedef struct rg_stats_cache rg_stats_cache;
+
+int rg_stats_cache_new(rg_stats_cache **out);
+void rg_stats_cache_free(rg_stats_cache *cache);
+/* The K boundaries at t_k = k/K; the array lives as long as the cache. */
+int rg_stats_cache_boundaries(const double **out, rg_stats_cache *cache, double alpha,
+                              size_t planned_looks);
+
+/* ---- mSPRT (normal mixture) ---- */
+typedef struct {
+    double theta;       /* the estimate */
+    double v;           /* its variance */
+    double log_lambda;  /* ln of the mixture likelihood ratio against theta0 */
+    double p_value;     /* always valid: min(prev_p, 1/Lambda) */
+    double ci_lo, ci_hi; /* confidence sequence at level 1 - alpha */
+} rg_stats_msprt_result;
+
+/* Lambda = sqrt(V/(V+tau2)) exp(tau2 (theta-theta0)^2 / (2V(V+tau2))); prev_p is the previous
+ * poll's always-valid p (1 at the first poll). v > 0, tau2 > 0, 0 < alpha < 1. */
+int rg_stats_msprt(rg_stats_msprt_result *out, double theta, double v, double theta0,
+                   double tau2, double alpha, double prev_p);
+
+/* Running sums of one arm of a mean metric. */
+typedef struct {
+    double n;      /* number of observations */
+    double sum;    /* sum of the values */
+    double sumsq;  /* sum of their squares */
+} rg_stats_moments;
+
+/* theta = mean_c - mean_b, V = s_c^2/n_c + s_b^2/n_b (sample variances, n >= 2 each). */
+int rg_stats_mean_difference(double *theta, double *v, const rg_stats_moments *canary,
+                             const rg_stats_moments *baseline);
+/* theta = x_c/n_c - x_b/n_b, V = p_c(1-p_c)/n_c + p_b(1-p_b)/n_b (plug-in). */
+int rg_stats_proportion_difference(double *theta, double *v, int64_t x_c, int64_t n_c,
+                                   int64_t x_b, int64_t n_b);
+
+/* ---- the per-metric verdict (DECISIONS.md "Comparison design", "Sequential test") ---- */
+typedef enum { RG_METRIC_PROPORTION = 0, RG_METRIC_MEAN = 1 } rg_metric_kind;
+typedef enum { RG_TOLERANCE_RELATIVE = 0, RG_TOLERANCE_ABSOLUTE = 1 } rg_tolerance_kind;
+typedef enum {
+    RG_SEQUENTIAL_GROUP = 0, /* Lan-DeMets O'Brien-Fleming over the planned polls */
+    RG_SEQUENTIAL_MSPRT = 1, /* normal-mixture SPRT, open-ended */
+    RG_SEQUENTIAL_NONE = 2,  /* fixed level at every poll: for the decision-quality study */
+} rg_sequential_kind;
+typedef enum {
+    RG_DECISION_INCONCLUSIVE = 0,
+    RG_DECISION_PASS = 1,
+    RG_DECISION_FAIL = 2,
+} rg_decision;
+
+int rg_sequential_kind_parse(rg_sequential_kind *out, const char *s);
+const char *rg_sequential_kind_name(rg_sequential_kind kind);
+const char *rg_decision_name(rg_decision decision);
+
+/* One organization x one time bucket. proportion: `value` events out of `count` trials
+ * (tAbandon.count of nOffered.count). mean: `count` measurements whose sum is `value`, in ms
+ * (tAnswered.count, tAnswered.sum). */
+typedef struct {
+    double count;
+    double value;
+} rg_stats_cell;
+
+/* The cells of one arm in one window (every org, every bucket). Empty: cells NULL, n 0. */
+typedef struct {
+    const rg_stats_cell *cells;
+    size_t n;
+} rg_stats_window;
+
+typedef struct {
+    const char *name;      /* for the reason line */
+    rg_metric_kind kind;
+    int increase_is_bad;   /* 1: an increase is a degradation; 0: a decrease is */
+    rg_tolerance_kind tolerance_kind;
+    /* relative: a fraction (0.15 = 15 %), judged on the log scale; absolute: proportion points
+     * (0.02) for proportions, milliseconds for means (reported in seconds). Must be >= 0. */
+    double tolerance;
+    int critical;          /* carried for the engine; does not change the verdict */
+    rg_stats_window canary_pre, canary_post;
+    /* The concurrent control; has_control 0 (the last stage) makes the effect pre/post. */
+    int has_control;
+    rg_stats_window control_pre, control_post;
+    double msprt_prev_p;   /* msprt: the previous poll's always-valid p (1 at the first poll) */
+} rg_stats_metric_input;
+
+typedef struct {
+    int poll;               /* k, from 1 */
+    int planned_polls;      /* K = soak_limit / poll_interval (group: 1 <= k <= K) */
+    double alpha;           /* overall level, e.g. 0.05 */
+    int n_metrics;          /* Bonferroni: each metric is tested one-sided at alpha / n_metrics */
+    rg_sequential_kind sequential;
+    double tau2;            /* msprt mixture variance on the test scale; 0: tolerance^2 */
+    int min_soak_reached;   /* 1 once the stabilization window has passed: pass allowed */
+    rg_stats_cache *cache;  /* optional boundary cache (group); NULL computes afresh */
+} rg_stats_verdict_params;
+
+#define RG_STATS_REASON_LEN 256
+
+typedef struct {
+    rg_decision decision;
+    int has_estimate;   /* 0 when no traffic or the variance is undefined (see reason) */
+    /* On the test scale: ln(ratio) for relative tolerances; a difference otherwise (proportion
+     * points, or seconds for means). Signed canary minus baseline. */
+    double theta;
+    double v;           /* variance of theta (sum of the window variances) */
+    double z;           /* degradation z: theta / sqrt(v), sign flipped when decrease is bad */
+    double boundary;    /* group: c_k; none: z_{1-alpha_m}; msprt: 0 */
+    double ci_lo, ci_hi; /* theta -/+ boundary*sqrt(v) (msprt: the confidence sequence) */
+    double p_value;     /* msprt: always-valid p; otherwise the one-sided nominal p of z */
+    double tolerance;   /* the tolerance on the test scale */
+    double alpha_metric; /* alpha / n_metrics */
+    /* For people: relative -> exp(theta)-1 (0.31 = +31 %); absolute -> theta (s for means). */
+    double effect, effect_lo, effect_hi;
+    char reason[RG_STATS_REASON_LEN]; /* "abandonment_rate +31% (+12%..+52%) vs control; ..." */
+} rg_stats_verdict;
+
+/* Judges one metric at one poll. Returns 0 with a verdict (inconclusive with its reason when
+ * there is no traffic in the canary post window or the variance is undefined), or RG_EINVALID
+ * for malformed input (negative counts, events above trials, non-finite values, bad params). */
+int rg_stats_verdict_compute(rg_stats_verdict *out, const rg_stats_metric_input *metric,
+                             const rg_stats_verdict_params *params);
+
+#endif

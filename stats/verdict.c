@@ -1,0 +1,272 @@
+/* verdict.c - one metric at one poll: difference-in-differences, sequential boundary, decision, reason */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+
+#include "stats/stats_internal.h"
+
+int rg_sequential_kind_parse(rg_sequential_kind *out, const char *s)
+{
+    if (s && strcmp(s, "group") == 0)
+        *out = RG_SEQUENTIAL_GROUP;
+    else if (s && strcmp(s, "msprt") == 0)
+        *out = RG_SEQUENTIAL_MSPRT;
+    else if (s && strcmp(s, "none") == 0)
+        *out = RG_SEQUENTIAL_NONE;
+    else
+        return rg_error_set(RG_EINVALID, "sequential: expected group, msprt or none");
+    return 0;
+}
+
+const char *rg_sequential_kind_name(rg_sequential_kind kind)
+{
+    switch (kind) {
+    case RG_SEQUENTIAL_MSPRT: return "msprt";
+    case RG_SEQUENTIAL_NONE: return "none";
+    default: return "group";
+    }
+}
+
+const char *rg_decision_name(rg_decision decision)
+{
+    switch (decision) {
+    case RG_DECISION_PASS: return "pass";
+    case RG_DECISION_FAIL: return "fail";
+    default: return "inconclusive";
+    }
+}
+
+/* snprintf that truncates silently: reasons are for people and may be cut at their limit. */
+static void put(char *buf, size_t len, const char *fmt, ...) RG_PRINTF(3, 4);
+static void put(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+static int check_params(const rg_stats_metric_input *m, const rg_stats_verdict_params *p)
+{
+    if (!m->name || !*m->name)
+        return rg_error_set(RG_EINVALID, "metric name: missing");
+    if (!(isfinite(m->tolerance) && m->tolerance >= 0.0))
+        return rg_error_set(RG_EINVALID, "%s: tolerance must be a finite number >= 0", m->name);
+    if (m->tolerance_kind == RG_TOLERANCE_RELATIVE && !m->increase_is_bad && m->tolerance >= 1.0)
+        return rg_error_set(RG_EINVALID, "%s: a relative tolerance on a decrease must be < 1",
+                            m->name);
+    if (!(p->alpha > 0.0 && p->alpha < 1.0))
+        return rg_error_set(RG_EINVALID, "alpha: must be strictly between 0 and 1");
+    if (p->n_metrics < 1)
+        return rg_error_set(RG_EINVALID, "n_metrics: must be at least 1");
+    if (p->poll < 1)
+        return rg_error_set(RG_EINVALID, "poll: must be at least 1, got %d", p->poll);
+    if (p->sequential == RG_SEQUENTIAL_GROUP &&
+        (p->planned_polls < 1 || p->planned_polls > RG_STATS_MAX_LOOKS ||
+         p->poll > p->planned_polls))
+        return rg_error_set(RG_EINVALID, "poll: %d is outside the planned 1..%d polls", p->poll,
+                            p->planned_polls);
+    if (!(isfinite(p->tau2) && p->tau2 >= 0.0))
+        return rg_error_set(RG_EINVALID, "tau2: must be a finite number >= 0");
+    if (m->msprt_prev_p < 0.0 || m->msprt_prev_p > 1.0 || isnan(m->msprt_prev_p))
+        return rg_error_set(RG_EINVALID, "%s: the previous always-valid p must be in [0, 1]",
+                            m->name);
+    return 0;
+}
+
+static int check_windows(const rg_stats_metric_input *m)
+{
+    int rc;
+    if ((rc = rg_stats__check_window(&m->canary_pre, m->kind, "canary_pre")) < 0 ||
+        (rc = rg_stats__check_window(&m->canary_post, m->kind, "canary_post")) < 0)
+        return rg_error_prefix("%s", m->name);
+    if (m->has_control &&
+        ((rc = rg_stats__check_window(&m->control_pre, m->kind, "control_pre")) < 0 ||
+         (rc = rg_stats__check_window(&m->control_post, m->kind, "control_post")) < 0))
+        return rg_error_prefix("%s", m->name);
+    return 0;
+}
+
+/* theta and V over the four (or two) windows; 1 with the reason when undefined. */
+static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m, int log_scale)
+{
+    const rg_stats_window *windows[4] = {&m->canary_post, &m->canary_pre, &m->control_post,
+                                         &m->control_pre};
+    static const char *labels[4] = {"canary post window", "canary pre window",
+                                    "control post window", "control pre window"};
+    static const double signs[4] = {1.0, -1.0, -1.0, 1.0};
+    char why[160] = "";
+    int n = m->has_control ? 4 : 2;
+
+    out->theta = 0.0;
+    out->v = 0.0;
+    for (int i = 0; i < n; i++) {
+        rg_stats__window_estimate e;
+        if (rg_stats__estimate_window(&e, windows[i], m->kind, log_scale, labels[i], why,
+                                      sizeof(why)) != 0) {
+            put(out->reason, sizeof(out->reason), "%s: %s", m->name,
+                     i == 0 ? "no traffic" : why);
+            if (i == 0 && strncmp(why, "no data", 7) == 0)
+                put(out->reason, sizeof(out->reason), "no traffic");
+            return 1;
+        }
+        out->theta += signs[i] * e.estimate;
+        out->v += e.variance;
+    }
+    if (!(out->v > 0.0)) {
+        put(out->reason, sizeof(out->reason),
+                 "%s: variance undefined (every window has zero spread)", m->name);
+        return 1;
+    }
+    return 0;
+}
+
+static int group_boundary(double *out, const rg_stats_verdict_params *p, double alpha_m)
+{
+    double fractions[RG_STATS_MAX_LOOKS], b[RG_STATS_MAX_LOOKS];
+    const double *cached = NULL;
+    int rc;
+
+    if (p->cache) {
+        if ((rc = rg_stats_cache_boundaries(&cached, p->cache, alpha_m,
+                                            (size_t)p->planned_polls)) < 0)
+            return rc;
+        *out = cached[p->poll - 1];
+        return 0;
+    }
+    for (int i = 0; i < p->planned_polls; i++)
+        fractions[i] = (double)(i + 1) / (double)p->planned_polls;
+    if ((rc = rg_stats_obf_boundaries(b, fractions, (size_t)p->planned_polls, alpha_m)) < 0)
+        return rc;
+    *out = b[p->poll - 1];
+    return 0;
+}
+
+/* "+31%" or "+12.3 s" or "+1.20 pp" */
+static void format_effect(char *buf, size_t len, const rg_stats_metric_input *m, double v)
+{
+    if (m->tolerance_kind == RG_TOLERANCE_RELATIVE)
+        put(buf, len, "%+.0f%%", v * 100.0);
+    else if (m->kind == RG_METRIC_MEAN)
+        put(buf, len, "%+.1f s", v);
+    else
+        put(buf, len, "%+.2f pp", v * 100.0);
+}
+
+static double display(const rg_stats_metric_input *m, double theta)
+{
+    return m->tolerance_kind == RG_TOLERANCE_RELATIVE ? expm1(theta) : theta;
+}
+
+static void write_reason(rg_stats_verdict *out, const rg_stats_metric_input *m,
+                         const rg_stats_verdict_params *p, double bad, double bad_upper)
+{
+    char est[32], lo[32], hi[32], tol[32], tail[128];
+    double shown_tol = m->tolerance_kind == RG_TOLERANCE_RELATIVE
+                           ? (m->increase_is_bad ? m->tolerance : -m->tolerance)
+                           : (m->increase_is_bad ? 1.0 : -1.0) *
+                                 (m->kind == RG_METRIC_MEAN ? m->tolerance / 1000.0 : m->tolerance);
+
+    format_effect(est, sizeof(est), m, out->effect);
+    format_effect(lo, sizeof(lo), m, out->effect_lo);
+    format_effect(hi, sizeof(hi), m, out->effect_hi);
+    format_effect(tol, sizeof(tol), m, shown_tol);
+    if (p->sequential == RG_SEQUENTIAL_MSPRT) {
+        put(tail, sizeof(tail), "always-valid p %.3g %s %.3g at poll %d", out->p_value,
+                 out->p_value <= out->alpha_metric ? "<=" : ">", out->alpha_metric, p->poll);
+    } else if (out->decision == RG_DECISION_FAIL) {
+        put(tail, sizeof(tail), "crossed %.2f at poll %d/%d", out->boundary, p->poll,
+                 p->planned_polls);
+    } else if (out->decision == RG_DECISION_PASS) {
+        put(tail, sizeof(tail), "below the %s tolerance at poll %d/%d", tol, p->poll,
+                 p->planned_polls);
+    } else if (out->z >= out->boundary && bad < out->tolerance) {
+        put(tail, sizeof(tail), "z %.2f crossed %.2f but the effect is within the %s "
+                 "tolerance at poll %d/%d", out->z, out->boundary, tol, p->poll, p->planned_polls);
+    } else if (!p->min_soak_reached && bad_upper < out->tolerance) {
+        put(tail, sizeof(tail), "within the %s tolerance, stabilization window not over "
+                 "at poll %d/%d", tol, p->poll, p->planned_polls);
+    } else {
+        put(tail, sizeof(tail), "z %.2f below %.2f at poll %d/%d", out->z, out->boundary,
+                 p->poll, p->planned_polls);
+    }
+    put(out->reason, sizeof(out->reason), "%s %s (%s..%s) vs %s; %s%s", m->name, est, lo,
+             hi, m->has_control ? "control" : "pre-change (no concurrent control)", tail,
+             p->sequential == RG_SEQUENTIAL_NONE ? "; sequential: none, no correction for "
+                                                   "repeated looks" : "");
+}
+
+static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
+                  const rg_stats_verdict_params *p)
+{
+    double sign = m->increase_is_bad ? 1.0 : -1.0, sd = sqrt(out->v), bad = sign * out->theta;
+    double bad_upper;
+    int rc;
+
+    out->z = bad / sd;
+    out->p_value = gsl_cdf_ugaussian_Q(out->z);
+    if (p->sequential == RG_SEQUENTIAL_MSPRT) {
+        rg_stats_msprt_result r;
+        double tau2 = p->tau2 > 0.0 ? p->tau2 : out->tolerance * out->tolerance;
+        if (!(tau2 > 0.0))
+            return rg_error_set(RG_EINVALID, "tau2: required when the tolerance is 0");
+        if ((rc = rg_stats_msprt(&r, out->theta, out->v, 0.0, tau2, out->alpha_metric,
+                                 m->msprt_prev_p > 0.0 ? m->msprt_prev_p : 1.0)) < 0)
+            return rc;
+        out->boundary = 0.0;
+        out->p_value = r.p_value;
+        out->ci_lo = r.ci_lo;
+        out->ci_hi = r.ci_hi;
+        bad_upper = sign > 0 ? r.ci_hi : -r.ci_lo;
+        if (r.p_value <= out->alpha_metric && bad > 0.0 && bad >= out->tolerance)
+            out->decision = RG_DECISION_FAIL;
+    } else {
+        if (p->sequential == RG_SEQUENTIAL_GROUP) {
+            if ((rc = group_boundary(&out->boundary, p, out->alpha_metric)) < 0)
+                return rc;
+        } else {
+            out->boundary = gsl_cdf_ugaussian_Qinv(out->alpha_metric);
+        }
+        out->ci_lo = out->theta - out->boundary * sd;
+        out->ci_hi = out->theta + out->boundary * sd;
+        bad_upper = bad + out->boundary * sd;
+        if (out->z >= out->boundary && bad >= out->tolerance)
+            out->decision = RG_DECISION_FAIL;
+    }
+    if (out->decision != RG_DECISION_FAIL && p->min_soak_reached && bad_upper < out->tolerance)
+        out->decision = RG_DECISION_PASS;
+    out->effect = display(m, out->theta);
+    out->effect_lo = display(m, out->ci_lo);
+    out->effect_hi = display(m, out->ci_hi);
+    write_reason(out, m, p, bad, bad_upper);
+    return 0;
+}
+
+int rg_stats_verdict_compute(rg_stats_verdict *out, const rg_stats_metric_input *metric,
+                             const rg_stats_verdict_params *params)
+{
+    rg_stats_verdict v;
+    int log_scale = metric->tolerance_kind == RG_TOLERANCE_RELATIVE, rc;
+
+    if ((rc = check_params(metric, params)) < 0 || (rc = check_windows(metric)) < 0)
+        return rc;
+    memset(&v, 0, sizeof(v));
+    v.decision = RG_DECISION_INCONCLUSIVE;
+    v.alpha_metric = params->alpha / (double)params->n_metrics;
+    if (log_scale)
+        v.tolerance = metric->increase_is_bad ? log1p(metric->tolerance)
+                                              : -log1p(-metric->tolerance);
+    else
+        v.tolerance = metric->kind == RG_METRIC_MEAN ? metric->tolerance / 1000.0
+                                                     : metric->tolerance;
+    if (effect(&v, metric, log_scale) == 0) {
+        v.has_estimate = 1;
+        if ((rc = decide(&v, metric, params)) < 0)
+            return rc;
+    }
+    *out = v;
+    return 0;
+}
