@@ -1,0 +1,36 @@
+/* simproc.h - starts rollgate-sim for a test, talks to it over loopback HTTP, stops it */
+#ifndef RG_SIMPROC_H
+#define RG_SIMPROC_H
+
+#include <jansson.h>
+
+#include "rollgate/util.h"
+
+typedef struct rg_simproc {
+    int pid;
+    int port;
+    char url[64]; /* "http://127.0.0.1:PORT" */
+} rg_simproc;
+
+/* Starts $RG_BINARY_DIR/sim/rollgate-sim --scenario <path> --port 0 (path relative to the source
+ * dir when not absolute), reads the first stdout line "listening on http://127.0.0.1:PORT".
+ * The simulator gets SIGTERM if the test process dies. 0 or RG_E*. */
+int rg_simproc_start(rg_simproc *out, const char *scenario_path);
+/* SIGTERM, waitpid; returns the exit status (0 on a clean stop, 128+N when killed by N). */
+int rg_simproc_stop(rg_simproc *sim);
+/* One HTTP request to the sim (libcurl easy). body may be NULL. headers: NULL-terminated array
+ * of "Name: value" or NULL (a JSON Content-Type is added for a body unless one is given).
+ * Fills *status and resp (body); resp_headers may be NULL. 0 or RG_E* (RG_EPLATFORM when the
+ * connection failed or was reset, *status then 0). */
+int rg_simproc_request(const rg_simproc *sim, const char *method, const char *path,
+                       const char *body, const char *const *headers, long *status, rg_buf *resp,
+                       rg_buf *resp_headers);
+/* Convenience: POST /sim/faults with a JSON body (200 expected); GET /sim/state parsed
+ * (caller json_decref). */
+int rg_simproc_faults(const rg_simproc *sim, const char *json);
+int rg_simproc_state(const rg_simproc *sim, json_t **out);
+/* Token for an org through POST /oauth/token with its client credentials (caller frees). */
+int rg_simproc_token(const rg_simproc *sim, const char *client_id, const char *client_secret,
+                     char **out);
+
+#endif
