@@ -1,0 +1,198 @@
+/* leases.c - the lease that names the one process driving a rollout, taken by atomic upserts */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rollgate/util.h"
+#include "store/store_private.h"
+
+/* One statement decides: insert when absent; otherwise take over only when the row is ours,
+ * expired, or held by the named dead owner (?6, NULL for none). changes() says who won. */
+static const char lease_take_sql[] =
+    "INSERT INTO leases (rollout_id, tenant_id, owner, expires_at_ms, acquired_at_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (rollout_id) DO UPDATE SET owner = excluded.owner,"
+    " expires_at_ms = excluded.expires_at_ms,"
+    " acquired_at_ms = CASE WHEN leases.owner = excluded.owner THEN leases.acquired_at_ms"
+    "  ELSE excluded.acquired_at_ms END"
+    " WHERE leases.tenant_id = excluded.tenant_id AND (leases.owner = excluded.owner"
+    "  OR leases.expires_at_ms <= ?5 OR leases.owner = ?6)";
+
+void rg_store_lease_dispose(rg_store_lease *lease)
+{
+    if (lease == NULL)
+        return;
+    free(lease->rollout_id);
+    free(lease->tenant_id);
+    free(lease->owner);
+    memset(lease, 0, sizeof(*lease));
+}
+
+static int check_args(const char *tenant_id, const char *rollout_id, const char *owner,
+                      int64_t now_ms, int64_t ttl_ms, const char *op)
+{
+    int rc;
+
+    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
+        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
+        (rc = rg_store__require(owner, op, "owner")) < 0)
+        return rc;
+    if (now_ms <= 0 || ttl_ms <= 0 || now_ms > INT64_MAX - ttl_ms)
+        return rg_error_set(RG_EINVALID, "store: %s: bad time %lld or ttl %lld", op,
+                            (long long)now_ms, (long long)ttl_ms);
+    return 0;
+}
+
+static int take(int *out_held, rg_store *store, const char *tenant_id, const char *rollout_id,
+                const char *owner, const char *dead_owner, int64_t now_ms, int64_t ttl_ms,
+                const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int rc;
+
+    if ((rc = check_args(tenant_id, rollout_id, owner, now_ms, ttl_ms, op)) < 0 ||
+        (rc = rg_store__rollout_exists(store, tenant_id, rollout_id, op)) < 0 ||
+        (rc = rg_store__stmt(&stmt, store, lease_take_sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_text(&b, rollout_id);
+    rg_store__bind_text(&b, tenant_id);
+    rg_store__bind_text(&b, owner);
+    rg_store__bind_int64(&b, now_ms + ttl_ms);
+    rg_store__bind_int64(&b, now_ms);
+    rg_store__bind_text(&b, dead_owner);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        return rc;
+    *out_held = sqlite3_changes(store->db) > 0;
+    return 0;
+}
+
+int rg_store_lease_acquire(int *out_held, rg_store *store, const char *tenant_id,
+                           const char *rollout_id, const char *owner, int64_t now_ms,
+                           int64_t ttl_ms)
+{
+    return take(out_held, store, tenant_id, rollout_id, owner, NULL, now_ms, ttl_ms,
+                "lease acquire");
+}
+
+int rg_store_lease_take_over(int *out_held, rg_store *store, const char *tenant_id,
+                             const char *rollout_id, const char *owner,
+                             const char *dead_owner, int64_t now_ms, int64_t ttl_ms)
+{
+    int rc = rg_store__require(dead_owner, "lease take over", "dead owner");
+    if (rc < 0)
+        return rc;
+    return take(out_held, store, tenant_id, rollout_id, owner, dead_owner, now_ms, ttl_ms,
+                "lease take over");
+}
+
+/* After a statement keyed by owner matched nothing: a missing rollout is an error, a
+ * lease held by someone else is an answer. */
+static int unmatched(rg_store *store, const char *tenant_id, const char *rollout_id,
+                     const char *op)
+{
+    return rg_store__rollout_exists(store, tenant_id, rollout_id, op);
+}
+
+int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
+                         const char *rollout_id, const char *owner, int64_t now_ms,
+                         int64_t ttl_ms)
+{
+    static const char sql[] = "UPDATE leases SET expires_at_ms = ? WHERE rollout_id = ?"
+                              " AND tenant_id = ? AND owner = ?";
+    static const char op[] = "lease renew";
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int rc, held;
+
+    if ((rc = check_args(tenant_id, rollout_id, owner, now_ms, ttl_ms, op)) < 0 ||
+        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_int64(&b, now_ms + ttl_ms);
+    rg_store__bind_text(&b, rollout_id);
+    rg_store__bind_text(&b, tenant_id);
+    rg_store__bind_text(&b, owner);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        return rc;
+    held = sqlite3_changes(store->db) > 0;
+    if (!held && (rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
+        return rc;
+    *out_held = held;
+    return 0;
+}
+
+int rg_store_lease_release(int *out_released, rg_store *store, const char *tenant_id,
+                           const char *rollout_id, const char *owner)
+{
+    static const char sql[] = "DELETE FROM leases WHERE rollout_id = ? AND tenant_id = ?"
+                              " AND owner = ?";
+    static const char op[] = "lease release";
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int rc, released;
+
+    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
+        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
+        (rc = rg_store__require(owner, op, "owner")) < 0 ||
+        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_text(&b, rollout_id);
+    rg_store__bind_text(&b, tenant_id);
+    rg_store__bind_text(&b, owner);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        return rc;
+    released = sqlite3_changes(store->db) > 0;
+    if (!released && (rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
+        return rc;
+    if (out_released)
+        *out_released = released;
+    return 0;
+}
+
+static int read_lease(void *element, sqlite3_stmt *stmt)
+{
+    rg_store_lease *l = element;
+    rg_store__reader r;
+
+    rg_store__reader_init(&r, stmt);
+    l->rollout_id = rg_store__read_text(&r);
+    l->tenant_id = rg_store__read_text(&r);
+    l->owner = rg_store__read_text(&r);
+    l->expires_at_ms = rg_store__read_int64(&r);
+    l->acquired_at_ms = rg_store__read_int64(&r);
+    if (r.rc < 0)
+        rg_store_lease_dispose(l);
+    return r.rc;
+}
+
+int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_id,
+                       const char *rollout_id)
+{
+    static const char sql[] = "SELECT rollout_id, tenant_id, owner, expires_at_ms,"
+                              " acquired_at_ms FROM leases WHERE rollout_id = ?"
+                              " AND tenant_id = ?";
+    static const char op[] = "lease get";
+    rg_store_lease l;
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int rc;
+
+    memset(&l, 0, sizeof(l));
+    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
+        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
+        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_text(&b, rollout_id);
+    rg_store__bind_text(&b, tenant_id);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+        (rc = rg_store__fetch_one(&l, store, stmt, read_lease, op, "lease")) < 0)
+        return rc;
+    *out = l;
+    return 0;
+}

@@ -1,0 +1,226 @@
+/* schema.c - the store's schema as an ordered list of migrations keyed by PRAGMA user_version */
+#include <stddef.h>
+
+#include "rollgate/util.h"
+#include "store/store_private.h"
+
+/* Version 1: every table. Times are INTEGER milliseconds since the epoch (UTC). Every
+ * table with tenant data carries tenant_id and, through the composite key
+ * (rollout_id, tenant_id) -> rollouts(id, tenant_id), cannot point at another tenant's
+ * rollout. JSON columns are checked with json_valid. */
+static const char migration_v1[] =
+    "CREATE TABLE tenants ("
+    " id TEXT PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 128),"
+    " name TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+
+    "CREATE TABLE rollouts ("
+    " id TEXT PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 128),"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " name TEXT NOT NULL,"
+    " manifest TEXT NOT NULL CHECK (json_valid(manifest)),"
+    " policy TEXT NOT NULL CHECK (json_valid(policy)),"
+    " state TEXT NOT NULL CHECK (state IN ('awaiting_approval', 'running', 'paused', 'held',"
+    "  'rolling_back', 'rolled_back', 'rollback_incomplete', 'completed')),"
+    " stage_index INTEGER NOT NULL CHECK (stage_index >= 0),"
+    " stage_count INTEGER NOT NULL CHECK (stage_count >= 1),"
+    " created_by TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " revision INTEGER NOT NULL CHECK (revision >= 1),"
+    " hold_reason TEXT,"
+    " verification TEXT CHECK (verification IN ('passed', 'failed', 'inconclusive')),"
+    " stage_started_at INTEGER,"
+    " stage_applied_at INTEGER,"
+    " baseline TEXT CHECK (baseline IS NULL OR json_valid(baseline)),"
+    " UNIQUE (id, tenant_id));"
+    "CREATE INDEX rollouts_by_tenant ON rollouts (tenant_id, created_at);"
+
+    "CREATE TABLE targets ("
+    " rollout_id TEXT NOT NULL,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " seq INTEGER NOT NULL CHECK (seq >= 0),"
+    " org_id TEXT NOT NULL CHECK (length(org_id) >= 1),"
+    " group_name TEXT NOT NULL,"
+    " tier INTEGER NOT NULL CHECK (tier >= 0),"
+    " stage_index INTEGER NOT NULL CHECK (stage_index >= 0),"
+    " strategy_id TEXT NOT NULL CHECK (length(strategy_id) >= 1),"
+    " api_url TEXT,"
+    " login_url TEXT,"
+    " state TEXT NOT NULL CHECK (state IN ('pending', 'snapshotted', 'applied',"
+    "  'apply_failed', 'restored', 'restore_failed', 'unchanged')),"
+    " attempts INTEGER NOT NULL CHECK (attempts >= 0),"
+    " last_error TEXT,"
+    " applied_etag TEXT,"
+    " applied_body TEXT CHECK (applied_body IS NULL OR json_valid(applied_body)),"
+    " applied_at INTEGER,"
+    " restored_etag TEXT,"
+    " restored_at INTEGER,"
+    " kept_fields TEXT CHECK (kept_fields IS NULL OR json_valid(kept_fields)),"
+    " PRIMARY KEY (rollout_id, org_id, strategy_id),"
+    " UNIQUE (rollout_id, seq),"
+    " FOREIGN KEY (rollout_id, tenant_id) REFERENCES rollouts (id, tenant_id));"
+
+    "CREATE TABLE snapshots ("
+    " rollout_id TEXT NOT NULL,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " org_id TEXT NOT NULL,"
+    " strategy_id TEXT NOT NULL,"
+    " etag TEXT NOT NULL,"
+    " body TEXT NOT NULL CHECK (json_valid(body)),"
+    " taken_at INTEGER NOT NULL,"
+    " PRIMARY KEY (rollout_id, org_id, strategy_id),"
+    " FOREIGN KEY (rollout_id, tenant_id) REFERENCES rollouts (id, tenant_id),"
+    " FOREIGN KEY (rollout_id, org_id, strategy_id)"
+    "  REFERENCES targets (rollout_id, org_id, strategy_id));"
+    /* Insert-only. The insert trigger also stops INSERT OR REPLACE, whose implicit delete
+     * would not fire the delete trigger. */
+    "CREATE TRIGGER snapshots_insert_only BEFORE INSERT ON snapshots"
+    " WHEN EXISTS (SELECT 1 FROM snapshots WHERE rollout_id = NEW.rollout_id"
+    "  AND org_id = NEW.org_id AND strategy_id = NEW.strategy_id)"
+    " BEGIN SELECT RAISE(ABORT, 'snapshot already taken: snapshots are insert-only'); END;"
+    "CREATE TRIGGER snapshots_no_update BEFORE UPDATE ON snapshots"
+    " BEGIN SELECT RAISE(ABORT, 'snapshots are insert-only: update refused'); END;"
+    "CREATE TRIGGER snapshots_no_delete BEFORE DELETE ON snapshots"
+    " BEGIN SELECT RAISE(ABORT, 'snapshots are insert-only: delete refused'); END;"
+
+    "CREATE TABLE measurements ("
+    " rollout_id TEXT NOT NULL,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " org_id TEXT NOT NULL,"
+    " queue_id TEXT NOT NULL,"
+    " metric TEXT NOT NULL CHECK (length(metric) >= 1),"
+    " bucket_start_ms INTEGER NOT NULL,"
+    " bucket_len_ms INTEGER NOT NULL CHECK (bucket_len_ms > 0),"
+    " count INTEGER NOT NULL CHECK (count >= 0),"
+    " sum REAL,"
+    " UNIQUE (rollout_id, org_id, queue_id, metric, bucket_start_ms, bucket_len_ms),"
+    " FOREIGN KEY (rollout_id, tenant_id) REFERENCES rollouts (id, tenant_id));"
+
+    "CREATE TABLE verdicts ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " rollout_id TEXT NOT NULL,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " stage INTEGER NOT NULL CHECK (stage >= 0),"
+    " poll INTEGER NOT NULL CHECK (poll >= 0),"
+    " metric TEXT NOT NULL,"
+    " test TEXT NOT NULL,"
+    " estimate REAL, ci_lo REAL, ci_hi REAL, z REAL, boundary REAL, p_value REAL,"
+    " decision TEXT NOT NULL CHECK (decision IN ('pass', 'fail', 'inconclusive', 'error')),"
+    " reason TEXT,"
+    " at INTEGER NOT NULL,"
+    " FOREIGN KEY (rollout_id, tenant_id) REFERENCES rollouts (id, tenant_id));"
+
+    "CREATE TABLE events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " rollout_id TEXT NOT NULL,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " kind TEXT NOT NULL CHECK (length(kind) >= 1),"
+    " from_state TEXT,"
+    " to_state TEXT,"
+    " detail TEXT CHECK (detail IS NULL OR json_valid(detail)),"
+    " at INTEGER NOT NULL,"
+    " FOREIGN KEY (rollout_id, tenant_id) REFERENCES rollouts (id, tenant_id));"
+
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " rollout_id TEXT,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " actor TEXT NOT NULL CHECK (length(actor) >= 1),"
+    " action TEXT NOT NULL CHECK (length(action) >= 1),"
+    " reason TEXT,"
+    " outcome TEXT,"
+    " detail TEXT CHECK (detail IS NULL OR json_valid(detail)),"
+    " at INTEGER NOT NULL,"
+    " FOREIGN KEY (rollout_id, tenant_id) REFERENCES rollouts (id, tenant_id));"
+
+    "CREATE TABLE leases ("
+    " rollout_id TEXT PRIMARY KEY NOT NULL,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " owner TEXT NOT NULL CHECK (length(owner) >= 1),"
+    " expires_at_ms INTEGER NOT NULL,"
+    " acquired_at_ms INTEGER NOT NULL,"
+    " FOREIGN KEY (rollout_id, tenant_id) REFERENCES rollouts (id, tenant_id));"
+
+    "CREATE TABLE commands ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " rollout_id TEXT NOT NULL,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " kind TEXT NOT NULL CHECK (kind IN ('rollback', 'pause', 'resume', 'promote',"
+    "  'approve')),"
+    " actor TEXT NOT NULL CHECK (length(actor) >= 1),"
+    " reason TEXT,"
+    " force INTEGER NOT NULL CHECK (force IN (0, 1)),"
+    " created_at INTEGER NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),"
+    " outcome TEXT,"
+    " done_at INTEGER,"
+    " FOREIGN KEY (rollout_id, tenant_id) REFERENCES rollouts (id, tenant_id));"
+
+    "PRAGMA user_version = 1;";
+
+/* Version 2: indexes for the per-rollout reads the engine makes every tick. */
+static const char migration_v2[] =
+    "CREATE INDEX commands_pending ON commands (tenant_id, rollout_id, state, id);"
+    "CREATE INDEX verdicts_by_rollout ON verdicts (tenant_id, rollout_id, stage, id);"
+    "CREATE INDEX events_by_rollout ON events (tenant_id, rollout_id, id);"
+    "CREATE INDEX audit_by_tenant ON audit (tenant_id, rollout_id, id);"
+    "PRAGMA user_version = 2;";
+
+/* migrations[i] takes a database from version i to i + 1; each sets user_version. */
+static const char *const migrations[] = {migration_v1, migration_v2};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == RG_STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+int rg_store__user_version(int *out, sqlite3 *db)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL);
+
+    if (rc != SQLITE_OK)
+        return rg_store__db_error(db, rc, "read schema version");
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        rc = rg_store__db_error(db, sqlite3_extended_errcode(db), "read schema version");
+        sqlite3_finalize(stmt);
+        return rc;
+    }
+    *out = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+int rg_store__migrate(sqlite3 *db, int target_version)
+{
+    int version = 0, rc;
+
+    if (target_version < 1 || target_version > RG_STORE_SCHEMA_VERSION)
+        return rg_error_set(RG_EINVALID, "store: migrate: no schema version %d",
+                            target_version);
+    /* The write lock first, then the version: two processes opening a fresh file at the
+     * same moment migrate once. */
+    if ((rc = rg_store__exec(db, "BEGIN IMMEDIATE", "migrate: begin")) < 0)
+        return rc;
+    if ((rc = rg_store__user_version(&version, db)) < 0)
+        goto cleanup;
+    if (version > RG_STORE_SCHEMA_VERSION) {
+        rc = rg_error_set(RG_EDB,
+                          "store: database schema version %d is newer than this build (%d)",
+                          version, RG_STORE_SCHEMA_VERSION);
+        goto cleanup;
+    }
+    for (int v = version; v < target_version; v++) {
+        if ((rc = rg_store__exec(db, migrations[v], "migrate")) < 0) {
+            rg_error_prefix("to schema version %d", v + 1);
+            goto cleanup;
+        }
+        rg_log(RG_LOG_INFO, "store", "migrated schema to version %d", v + 1);
+    }
+    rc = rg_store__exec(db, "COMMIT", "migrate: commit");
+
+cleanup:
+    if (rc < 0 && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}

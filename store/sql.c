@@ -1,0 +1,285 @@
+/* sql.c - the store's SQLite plumbing: statement cache, binding, reading, error mapping */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rollgate/util.h"
+#include "store/store_private.h"
+
+int rg_store__db_error(sqlite3 *db, int rc, const char *op)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    int code;
+
+    switch (rc) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_TRIGGER: code = RG_ECONFLICT; break;
+    case SQLITE_CONSTRAINT_FOREIGNKEY: code = RG_ENOTFOUND; break;
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_NOTNULL:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+    case SQLITE_TOOBIG: code = RG_EINVALID; break;
+    case SQLITE_NOMEM: code = RG_ENOMEM; break;
+    default: code = RG_EDB; break;
+    }
+    /* SQLite's messages name tables, columns and constraints, never bound values, so no
+     * secret or customer data can reach the error record through them. */
+    return rg_error_set(code, "store: %s: %s (%s)", op, msg, sqlite3_errstr(rc));
+}
+
+int rg_store__exec(sqlite3 *db, const char *sql, const char *op)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return rg_store__db_error(db, sqlite3_extended_errcode(db), op);
+    return 0;
+}
+
+int rg_store__stmt(sqlite3_stmt **out, rg_store *store, const char *sql, const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    for (size_t i = 0; i < store->stmt_count; i++) {
+        if (store->stmts[i].sql == sql) {
+            sqlite3_reset(store->stmts[i].stmt);
+            sqlite3_clear_bindings(store->stmts[i].stmt);
+            *out = store->stmts[i].stmt;
+            return 0;
+        }
+    }
+    if (store->stmt_count == store->stmt_cap) {
+        size_t cap = store->stmt_cap ? store->stmt_cap * 2 : 32;
+        rg_store__cached_stmt *grown = realloc(store->stmts, cap * sizeof(*grown));
+        if (grown == NULL)
+            return rg_error_set(RG_ENOMEM, "store: %s: out of memory", op);
+        store->stmts = grown;
+        store->stmt_cap = cap;
+    }
+    rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return rg_store__db_error(store->db, rc, op);
+    store->stmts[store->stmt_count].sql = sql;
+    store->stmts[store->stmt_count].stmt = stmt;
+    store->stmt_count++;
+    *out = stmt;
+    return 0;
+}
+
+void rg_store__stmt_cache_free(rg_store *store)
+{
+    for (size_t i = 0; i < store->stmt_count; i++)
+        sqlite3_finalize(store->stmts[i].stmt);
+    free(store->stmts);
+    store->stmts = NULL;
+    store->stmt_count = store->stmt_cap = 0;
+}
+
+int rg_store__step_done(rg_store *store, sqlite3_stmt *stmt, const char *op)
+{
+    int rc = sqlite3_step(stmt);
+    int err = 0;
+
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        err = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+    /* Reset at once: a statement left mid-way would pin a read snapshot. */
+    sqlite3_reset(stmt);
+    return err;
+}
+
+int rg_store__require(const char *value, const char *op, const char *field)
+{
+    if (value == NULL || value[0] == '\0')
+        return rg_error_set(RG_EINVALID, "store: %s: %s is missing", op, field);
+    return 0;
+}
+
+int rg_store__rollout_exists(rg_store *store, const char *tenant_id, const char *rollout_id,
+                             const char *op)
+{
+    static const char sql[] = "SELECT 1 FROM rollouts WHERE id = ? AND tenant_id = ?";
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int rc, step;
+
+    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_text(&b, rollout_id);
+    rg_store__bind_text(&b, tenant_id);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        return rc;
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        rc = 0;
+    else if (step == SQLITE_DONE)
+        rc = rg_error_set(RG_ENOTFOUND, "store: %s: rollout %s not found", op, rollout_id);
+    else
+        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+    sqlite3_reset(stmt);
+    return rc;
+}
+
+/* ---- binding ---- */
+
+void rg_store__binder_init(rg_store__binder *b, sqlite3_stmt *stmt)
+{
+    b->stmt = stmt;
+    b->index = 0;
+    b->rc = SQLITE_OK;
+}
+
+void rg_store__bind_text(rg_store__binder *b, const char *s)
+{
+    int rc;
+    b->index++;
+    if (b->rc != SQLITE_OK)
+        return;
+    rc = s ? sqlite3_bind_text(b->stmt, b->index, s, -1, SQLITE_TRANSIENT)
+           : sqlite3_bind_null(b->stmt, b->index);
+    b->rc = rc;
+}
+
+void rg_store__bind_int64(rg_store__binder *b, int64_t v)
+{
+    b->index++;
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->stmt, b->index, (sqlite3_int64)v);
+}
+
+void rg_store__bind_time(rg_store__binder *b, int64_t ms)
+{
+    b->index++;
+    if (b->rc != SQLITE_OK)
+        return;
+    b->rc = ms == 0 ? sqlite3_bind_null(b->stmt, b->index)
+                    : sqlite3_bind_int64(b->stmt, b->index, (sqlite3_int64)ms);
+}
+
+void rg_store__bind_double(rg_store__binder *b, double v)
+{
+    b->index++;
+    if (b->rc != SQLITE_OK)
+        return;
+    b->rc = isnan(v) ? sqlite3_bind_null(b->stmt, b->index)
+                     : sqlite3_bind_double(b->stmt, b->index, v);
+}
+
+int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op)
+{
+    if (b->rc == SQLITE_OK)
+        return 0;
+    return rg_store__db_error(db, b->rc, op);
+}
+
+/* ---- reading ---- */
+
+void rg_store__reader_init(rg_store__reader *r, sqlite3_stmt *stmt)
+{
+    r->stmt = stmt;
+    r->col = 0;
+    r->rc = 0;
+}
+
+char *rg_store__read_text(rg_store__reader *r)
+{
+    int col = r->col++;
+    const unsigned char *text;
+    char *copy;
+
+    if (r->rc != 0 || sqlite3_column_type(r->stmt, col) == SQLITE_NULL)
+        return NULL;
+    text = sqlite3_column_text(r->stmt, col);
+    if (text == NULL) {
+        r->rc = rg_error_set(RG_ENOMEM, "store: out of memory reading a column");
+        return NULL;
+    }
+    copy = rg_strndup((const char *)text, (size_t)sqlite3_column_bytes(r->stmt, col));
+    if (copy == NULL)
+        r->rc = RG_ENOMEM;
+    return copy;
+}
+
+int64_t rg_store__read_int64(rg_store__reader *r)
+{
+    int col = r->col++;
+    return (int64_t)sqlite3_column_int64(r->stmt, col);
+}
+
+double rg_store__read_double(rg_store__reader *r)
+{
+    int col = r->col++;
+    if (sqlite3_column_type(r->stmt, col) == SQLITE_NULL)
+        return NAN;
+    return sqlite3_column_double(r->stmt, col);
+}
+
+/* ---- collecting rows ---- */
+
+static int array_grow(rg_store__array *a, size_t elem)
+{
+    size_t cap;
+    void *grown;
+
+    if (a->count < a->cap)
+        return 0;
+    cap = a->cap ? a->cap * 2 : 8;
+    if (cap > SIZE_MAX / elem)
+        return rg_error_set(RG_ENOMEM, "store: row array too large");
+    grown = realloc(a->items, cap * elem);
+    if (grown == NULL)
+        return rg_error_set(RG_ENOMEM, "store: out of memory growing a row array");
+    a->items = grown;
+    a->cap = cap;
+    return 0;
+}
+
+int rg_store__collect(rg_store__array *out, size_t elem, rg_store *store, sqlite3_stmt *stmt,
+                      rg_store__row_reader read, rg_store__row_dispose dispose,
+                      const char *op)
+{
+    rg_store__array a = {NULL, 0, 0};
+    int rc = 0, step;
+
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        void *element;
+        if ((rc = array_grow(&a, elem)) < 0)
+            goto cleanup;
+        element = (char *)a.items + a.count * elem;
+        memset(element, 0, elem);
+        if ((rc = read(element, stmt)) < 0)
+            goto cleanup;
+        a.count++;
+    }
+    if (step != SQLITE_DONE)
+        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+
+cleanup:
+    sqlite3_reset(stmt);
+    if (rc < 0) {
+        for (size_t i = 0; i < a.count; i++)
+            dispose((char *)a.items + i * elem);
+        free(a.items);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+int rg_store__fetch_one(void *element, rg_store *store, sqlite3_stmt *stmt,
+                        rg_store__row_reader read, const char *op, const char *what)
+{
+    int step = sqlite3_step(stmt);
+    int rc;
+
+    if (step == SQLITE_ROW)
+        rc = read(element, stmt);
+    else if (step == SQLITE_DONE)
+        rc = rg_error_set(RG_ENOTFOUND, "store: %s: %s not found", op, what);
+    else
+        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+    sqlite3_reset(stmt);
+    return rc;
+}

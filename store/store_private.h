@@ -1,0 +1,94 @@
+/* store_private.h - the store handle and the SQLite helpers shared by the store files */
+#ifndef RG_STORE_PRIVATE_H
+#define RG_STORE_PRIVATE_H
+
+#include <sqlite3.h>
+
+#include "rollgate/store.h"
+
+typedef struct {
+    const char *sql; /* identity: the address of a static SQL text */
+    sqlite3_stmt *stmt;
+} rg_store__cached_stmt;
+
+struct rg_store {
+    sqlite3 *db;
+    int durable; /* the open transaction commits with synchronous=FULL */
+    rg_store__cached_stmt *stmts;
+    size_t stmt_count;
+    size_t stmt_cap;
+};
+
+/* ---- schema (schema.c) ---- */
+
+/* Migrates an open connection from its user_version to `target_version` inside one
+ * BEGIN IMMEDIATE transaction. Refuses a database newer than RG_STORE_SCHEMA_VERSION.
+ * Exposed so tests can build a database at an older version. */
+int rg_store__migrate(sqlite3 *db, int target_version);
+int rg_store__user_version(int *out, sqlite3 *db);
+
+/* ---- statements and errors (sql.c) ---- */
+
+/* Maps a SQLite result code to an RG_E* code and sets the message
+ * "store: <op>: <sqlite message>". Returns the RG code. */
+int rg_store__db_error(sqlite3 *db, int rc, const char *op);
+/* Runs SQL text that takes no parameters. */
+int rg_store__exec(sqlite3 *db, const char *sql, const char *op);
+/* The cached prepared statement for a static SQL text, reset and unbound. */
+int rg_store__stmt(sqlite3_stmt **out, rg_store *store, const char *sql, const char *op);
+void rg_store__stmt_cache_free(rg_store *store);
+/* Steps a statement that returns no rows; maps errors. */
+int rg_store__step_done(rg_store *store, sqlite3_stmt *stmt, const char *op);
+/* RG_EINVALID "store: <op>: <field> is missing" for NULL or "". */
+int rg_store__require(const char *value, const char *op, const char *field);
+/* RG_ENOTFOUND unless the rollout exists for the tenant. */
+int rg_store__rollout_exists(rg_store *store, const char *tenant_id, const char *rollout_id,
+                             const char *op);
+
+/* Binds positional parameters in order, remembering the first failure. */
+typedef struct {
+    sqlite3_stmt *stmt;
+    int index;
+    int rc; /* SQLITE_OK until a bind fails */
+} rg_store__binder;
+
+void rg_store__binder_init(rg_store__binder *b, sqlite3_stmt *stmt);
+void rg_store__bind_text(rg_store__binder *b, const char *s);  /* NULL binds NULL */
+void rg_store__bind_int64(rg_store__binder *b, int64_t v);
+void rg_store__bind_time(rg_store__binder *b, int64_t ms);     /* 0 binds NULL */
+void rg_store__bind_double(rg_store__binder *b, double v);     /* NaN binds NULL */
+int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op);
+
+/* Reads the columns of the current row in order, remembering the first failure. */
+typedef struct {
+    sqlite3_stmt *stmt;
+    int col;
+    int rc; /* 0 until a read fails (RG_ENOMEM) */
+} rg_store__reader;
+
+void rg_store__reader_init(rg_store__reader *r, sqlite3_stmt *stmt);
+char *rg_store__read_text(rg_store__reader *r); /* NULL for NULL; owned copy */
+int64_t rg_store__read_int64(rg_store__reader *r);  /* 0 for NULL */
+double rg_store__read_double(rg_store__reader *r); /* NaN for NULL */
+
+/* A growable array of `elem`-byte rows, copied into a typed list on success. */
+typedef struct {
+    void *items;
+    size_t count;
+    size_t cap;
+} rg_store__array;
+
+/* Runs a prepared, bound SELECT and hands each row to `read`, which fills the next
+ * element of `out` (rows of `elem` bytes); on failure every row read so far is passed to
+ * `dispose` and `out` is left empty. */
+typedef int (*rg_store__row_reader)(void *element, sqlite3_stmt *stmt);
+typedef void (*rg_store__row_dispose)(void *element);
+int rg_store__collect(rg_store__array *out, size_t elem, rg_store *store, sqlite3_stmt *stmt,
+                      rg_store__row_reader read, rg_store__row_dispose dispose,
+                      const char *op);
+/* Runs a bound SELECT expected to return at most one row into `element`:
+ * RG_ENOTFOUND (message "store: <op>: <what> not found") when none. */
+int rg_store__fetch_one(void *element, rg_store *store, sqlite3_stmt *stmt,
+                        rg_store__row_reader read, const char *op, const char *what);
+
+#endif

@@ -1,0 +1,4 @@
+# store/ unit tests: each runs against real SQLite files in a fresh temporary directory.
+rg_unit_test(test_store
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
