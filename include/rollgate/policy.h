@@ -8,15 +8,15 @@
 
 #include "rollgate/doc.h"
 #include "rollgate/error.h"
+#include "rollgate/stats.h"
 
 /* Bounds checked at load time. */
 #define RG_POLICY_MAX_METRICS 32
 
-typedef enum {
-    RG_SEQUENTIAL_GROUP = 0, /* group-sequential, Lan-DeMets O'Brien-Fleming spending */
-    RG_SEQUENTIAL_MSPRT = 1, /* normal-mixture SPRT, always-valid p */
-    RG_SEQUENTIAL_NONE = 2,  /* fixed alpha at every poll (study only) */
-} rg_sequential;
+/* The metric kinds, tolerance scales and sequential designs are the statistics module's
+ * (stats.h): a policy only names which one applies. */
+typedef rg_sequential_kind rg_sequential;
+typedef rg_tolerance_kind rg_tolerance_scale;
 
 typedef enum {
     RG_ON_INCONCLUSIVE_HOLD = 0,
@@ -24,15 +24,6 @@ typedef enum {
     RG_ON_INCONCLUSIVE_ROLLBACK = 2,
 } rg_on_inconclusive;
 
-typedef enum {
-    RG_METRIC_PROPORTION = 0, /* events / trials per bucket */
-    RG_METRIC_MEAN = 1,       /* sum / count per bucket (milliseconds for durations) */
-} rg_metric_kind;
-
-typedef enum {
-    RG_TOLERANCE_RELATIVE = 0, /* ratio on the log scale: 0.15 = +15 % */
-    RG_TOLERANCE_ABSOLUTE = 1, /* raw units of the metric */
-} rg_tolerance_scale;
 
 /* One gated metric. Strings are owned by the policy. */
 typedef struct rg_policy_metric {
