@@ -107,10 +107,11 @@ static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m, int log
         rg_stats__window_estimate e;
         if (rg_stats__estimate_window(&e, windows[i], m->kind, log_scale, labels[i], why,
                                       sizeof(why)) != 0) {
-            put(out->reason, sizeof(out->reason), "%s: %s", m->name,
-                     i == 0 ? "no traffic" : why);
+            /* DECISIONS.md: no offered calls in the canary post window is "no traffic" */
             if (i == 0 && strncmp(why, "no data", 7) == 0)
                 put(out->reason, sizeof(out->reason), "no traffic");
+            else
+                put(out->reason, sizeof(out->reason), "%s: %s", m->name, why);
             return 1;
         }
         out->theta += signs[i] * e.estimate;
@@ -183,12 +184,12 @@ static void write_reason(rg_stats_verdict *out, const rg_stats_metric_input *m,
     } else if (out->decision == RG_DECISION_PASS) {
         put(tail, sizeof(tail), "below the %s tolerance at poll %d/%d", tol, p->poll,
                  p->planned_polls);
-    } else if (out->z >= out->boundary && bad < out->tolerance) {
-        put(tail, sizeof(tail), "z %.2f crossed %.2f but the effect is within the %s "
-                 "tolerance at poll %d/%d", out->z, out->boundary, tol, p->poll, p->planned_polls);
     } else if (!p->min_soak_reached && bad_upper < out->tolerance) {
         put(tail, sizeof(tail), "within the %s tolerance, stabilization window not over "
                  "at poll %d/%d", tol, p->poll, p->planned_polls);
+    } else if (out->z >= out->boundary && bad < out->tolerance) {
+        put(tail, sizeof(tail), "z %.2f crossed %.2f but the effect is within the %s "
+                 "tolerance at poll %d/%d", out->z, out->boundary, tol, p->poll, p->planned_polls);
     } else {
         put(tail, sizeof(tail), "z %.2f below %.2f at poll %d/%d", out->z, out->boundary,
                  p->poll, p->planned_polls);
