@@ -168,7 +168,8 @@ static int read_weight(rg_manifest_target *t, const rg_doc *doc, const rg_doc_no
         return 0;
     }
     rc = rg_doc_error(RG_EINVALID, doc, node, path,
-                      "expected an integer weight in 0..100 or 'capacity', got '%.64s'",
+                      "expected an integer weight in 0..100 or 'capacity', got %s'%.64s'",
+                      rg_doc_scalar_quoted(node) ? "the string " : "",
                       rg_doc_scalar(node) ? rg_doc_scalar(node) : "a collection");
     return rc;
 }

@@ -1,0 +1,2 @@
+rg_unit_test(test_manifest ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_manifest.c)
+rg_unit_test(test_manifest_resolve ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_manifest_resolve.c)
