@@ -187,6 +187,16 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, sim_reply *reply)
     return ret;
 }
 
+/* libmicrohttpd's own diagnostics, e.g. a connection closed on purpose by reset_rate. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char message[512];
+
+    (void)cls;
+    vsnprintf(message, sizeof(message), fmt, ap);
+    rg_log(RG_LOG_DEBUG, "sim.mhd", "%s", message);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -273,7 +283,8 @@ int sim_http_start(struct MHD_Daemon **out, int *port_out, sim_server *server, c
                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
                          MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (d == NULL)
         return rg_error_set(RG_EIO, "cannot listen on %s:%d", addr, port);
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

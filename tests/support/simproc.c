@@ -274,3 +274,27 @@ int rg_simproc_token(const rg_simproc *sim, const char *client_id, const char *c
     rg_buf_dispose(&resp);
     return rc;
 }
+
+const char *rg_simproc_header(char *out, size_t outlen, const rg_buf *resp_headers,
+                              const char *name)
+{
+    const char *p = rg_buf_cstr(resp_headers), *found = NULL;
+    size_t nlen = strlen(name);
+
+    /* The last occurrence wins: redirects and 100-continue add earlier header blocks. */
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+            const char *v = p + nlen + 1, *end = p + len;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (end > v && (end[-1] == '\r' || end[-1] == ' '))
+                end--;
+            snprintf(out, outlen, "%.*s", (int)(end - v), v);
+            found = out;
+        }
+        p = eol ? eol + 1 : p + len;
+    }
+    return found;
+}

@@ -33,4 +33,9 @@ int rg_simproc_state(const rg_simproc *sim, json_t **out);
 int rg_simproc_token(const rg_simproc *sim, const char *client_id, const char *client_secret,
                      char **out);
 
+/* The value of response header `name` (case-insensitive) from resp_headers, trimmed; NULL when
+ * absent. Lives in the caller's out buffer. */
+const char *rg_simproc_header(char *out, size_t outlen, const rg_buf *resp_headers,
+                              const char *name);
+
 #endif
