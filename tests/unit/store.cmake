@@ -2,3 +2,6 @@
 rg_unit_test(test_store
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store.c
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
+rg_unit_test(test_store_rows
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_rows.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
