@@ -5,3 +5,6 @@ rg_unit_test(test_store
 rg_unit_test(test_store_rows
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_rows.c
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
+rg_unit_test(test_store_isolation
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_isolation.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
