@@ -119,8 +119,7 @@ static void dispatch(sim_reply *reply, sim_server *server, const sim_request *re
         rc = sim_control_handle(reply, server, req, now);
         if (rc < 0)
             sim_reply_error(reply, 500, "internal.server.error", "%s", rg_error_last());
-        sim_reqlog_add(&server->log, req->method, NULL, req->path, reply->status, now);
-        return;
+        return; /* the request log holds platform traffic only, not control calls */
     }
     pthread_rwlock_rdlock(&server->lock);
     world = server->world;
