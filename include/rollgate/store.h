@@ -23,6 +23,8 @@
  *   revision; RG_EDB for anything else the database reports (the message names the
  *   operation and carries SQLite's message).
  * - Every write is usable on its own (autocommit) or inside rg_store_begin/_commit.
+ * - Get functions fill a caller-owned struct only on success. List functions overwrite a
+ *   list struct ({0}, or one just disposed) only on success; dispose it with `_dispose`.
  */
 
 /* The schema version this build creates and migrates to (PRAGMA user_version). */
@@ -160,6 +162,10 @@ int rg_store_rollout_get(rg_store_rollout *out, rg_store *store, const char *ten
  * On success rollout->revision is incremented and updated_at_ms set to now.
  * RG_ECONFLICT when the stored revision differs; RG_ENOTFOUND when there is no such row. */
 int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout);
+/* For local operator tools that name a rollout by id alone (the CLI on the engine host):
+ * the tenant the rollout belongs to. @param[out] out caller frees. RG_ENOTFOUND when no
+ * tenant has it. Every further call takes the returned tenant. */
+int rg_store_rollout_tenant_all_tenants(char **out, rg_store *store, const char *rollout_id);
 /* The tenant's rollouts, oldest first. */
 int rg_store_rollout_list(rg_store_rollouts *out, rg_store *store, const char *tenant_id);
 /* For the scheduler, which drives every tenant: the rollouts of ALL tenants whose state is

@@ -265,16 +265,12 @@ static void test_measurements_upsert_and_filter(void **state)
     rg_store_measurements_dispose(&list);
 }
 
-static void test_verdicts_events_audit_round_trip(void **state)
+static void test_verdicts_round_trip(void **state)
 {
     store_fixture *f = *state;
     rg_store_verdict v;
     rg_store_verdicts verdicts = {0};
-    rg_store_event e;
-    rg_store_events events = {0};
-    rg_store_audit a;
-    rg_store_audits audits = {0};
-    int64_t id1 = 0, id2 = 0;
+    int64_t id1 = 0;
 
     store_seed_rollout(f->store, "acme", ro_id);
     memset(&v, 0, sizeof(v));
@@ -311,7 +307,16 @@ static void test_verdicts_events_audit_round_trip(void **state)
     assert_int_equal(rg_store_verdict_list(&verdicts, f->store, "acme", ro_id, -1), 0);
     assert_int_equal(verdicts.count, 2);
     rg_store_verdicts_dispose(&verdicts);
+}
 
+static void test_events_resume_after_id(void **state)
+{
+    store_fixture *f = *state;
+    rg_store_event e;
+    rg_store_events events = {0};
+    int64_t id1 = 0, id2 = 0;
+
+    store_seed_rollout(f->store, "acme", ro_id);
     memset(&e, 0, sizeof(e));
     e.rollout_id = (char *)ro_id;
     e.tenant_id = (char *)"acme";
@@ -329,7 +334,21 @@ static void test_verdicts_events_audit_round_trip(void **state)
     assert_string_equal(events.items[0].kind, "tripped");
     assert_null(events.items[0].detail);
     rg_store_events_dispose(&events);
+    assert_int_equal(rg_store_event_list(&events, f->store, "acme", ro_id, 0), 0);
+    assert_int_equal(events.count, 2);
+    assert_string_equal(events.items[0].detail, "{\"tripped\":\"abandonment_rate\"}");
+    assert_string_equal(events.items[0].to_state, "rolling_back");
+    rg_store_events_dispose(&events);
+}
 
+static void test_audit_round_trip(void **state)
+{
+    store_fixture *f = *state;
+    rg_store_audit a;
+    rg_store_audits audits = {0};
+    int64_t id1 = 0;
+
+    store_seed_rollout(f->store, "acme", ro_id);
     memset(&a, 0, sizeof(a));
     a.tenant_id = (char *)"acme";
     a.actor = (char *)"carol";
@@ -340,6 +359,9 @@ static void test_verdicts_events_audit_round_trip(void **state)
     a.reason = (char *)"pager";
     a.outcome = (char *)"queued";
     assert_int_equal(rg_store_audit_append(&id1, f->store, &a), 0);
+    a.tenant_id = (char *)"initech";
+    a.rollout_id = NULL;
+    assert_int_equal(rg_store_audit_append(NULL, f->store, &a), RG_ENOTFOUND);
     assert_int_equal(rg_store_audit_list(&audits, f->store, "acme", NULL), 0);
     assert_int_equal(audits.count, 2);
     assert_null(audits.items[0].rollout_id);
@@ -433,6 +455,23 @@ static void test_active_rollouts_across_tenants(void **state)
     rg_store_rollouts_dispose(&list);
 }
 
+static void test_rollout_tenant_lookup_for_local_tools(void **state)
+{
+    store_fixture *f = *state;
+    char *tenant = NULL;
+
+    store_seed_rollout(f->store, "acme", "ro_a1");
+    store_seed_rollout(f->store, "globex", "ro_g1");
+    assert_int_equal(rg_store_rollout_tenant_all_tenants(&tenant, f->store, "ro_g1"), 0);
+    assert_string_equal(tenant, "globex");
+    free(tenant);
+    tenant = NULL;
+    assert_int_equal(rg_store_rollout_tenant_all_tenants(&tenant, f->store, "ro_zz"),
+                     RG_ENOTFOUND);
+    assert_null(tenant);
+    assert_int_equal(rg_store_rollout_tenant_all_tenants(&tenant, f->store, ""), RG_EINVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,11 +483,17 @@ int main(void)
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_measurements_upsert_and_filter,
                                         store_fixture_setup, store_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_verdicts_events_audit_round_trip,
-                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_verdicts_round_trip, store_fixture_setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_events_resume_after_id, store_fixture_setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_round_trip, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_targets_round_trip_in_seq_order,
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_active_rollouts_across_tenants,
+                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rollout_tenant_lookup_for_local_tools,
                                         store_fixture_setup, store_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
