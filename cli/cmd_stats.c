@@ -297,8 +297,9 @@ static int run_msprt(json_t **out, json_t *doc)
     for (i = 0; i < n; i++) {
         poll = polls ? json_array_get(polls, i) : doc;
         if (polls && (!json_is_object(poll) || (rc = check_keys(poll, msprt_poll_keys)) < 0)) {
-            rc = json_is_object(poll) ? rg_error_prefix("polls[%zu]", i)
-                                      : rg_error_set(RG_EINVALID, "polls[%zu]: expected an object", i);
+            rc = json_is_object(poll)
+                     ? rg_error_prefix("polls[%zu]", i)
+                     : rg_error_set(RG_EINVALID, "polls[%zu]: expected an object", i);
             goto cleanup;
         }
         if ((rc = msprt_estimate(&theta, &v, poll, kind)) < 0 ||

@@ -1,4 +1,4 @@
-/* hodges_lehmann.c - Hodges-Lehmann shift and its asymptotic Wilcoxon interval (as R wilcox.test) */
+/* hodges_lehmann.c - Hodges-Lehmann shift and its asymptotic Wilcoxon interval (R wilcox.test) */
 #include <math.h>
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-/* mannwhitney.c - Mann-Whitney U test: exact null distribution and tie-corrected normal approximation */
+/* mannwhitney.c - Mann-Whitney U: exact null distribution and tie-corrected normal approximation */
 #include <math.h>
 #include <stdlib.h>
 

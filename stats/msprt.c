@@ -1,4 +1,4 @@
-/* msprt.c - normal-mixture sequential probability ratio test: always-valid p and confidence sequence */
+/* msprt.c - normal-mixture SPRT: always-valid p and confidence sequence */
 #include <math.h>
 
 #include "stats/stats_internal.h"

@@ -1,4 +1,4 @@
-/* verdict.c - one metric at one poll: difference-in-differences, sequential boundary, decision, reason */
+/* verdict.c - one metric at one poll: difference-in-differences, sequential rule, reason */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -192,7 +192,7 @@ typedef struct {
     /* The concurrent control; has_control 0 (the last stage) makes the effect pre/post. */
     int has_control;
     rg_stats_window control_pre, control_post;
-    double msprt_prev_p;   /* msprt: the previous poll's always-valid p (1, or 0 meaning 1, at the first poll) */
+    double msprt_prev_p;   /* msprt: the previous poll's always-valid p (1 or 0 at the first) */
 } rg_stats_metric_input;
 
 typedef struct {

@@ -130,8 +130,8 @@ static void test_two_sample_tests_match_reference(void **state)
                                            json_object_get(c, "y_baseline")));
     expect_close(json_object_get(out, "p_value"),
                  REF(json_object_get(mwu, "exact_two-sided"), "p"), 1e-9, "mwu p");
-    expect_close(json_object_get(out, "statistic"), REF(json_object_get(mwu, "exact_two-sided"), "U1"),
-                 1e-9, "mwu U");
+    expect_close(json_object_get(out, "statistic"),
+                 REF(json_object_get(mwu, "exact_two-sided"), "U1"), 1e-9, "mwu U");
     assert_string_equal(json_string_value(json_object_get(out, "method")), "exact");
     json_decref(out);
 

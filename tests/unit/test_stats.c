@@ -229,7 +229,8 @@ static void check_proportion_case(json_t *c, json_t *r_ref)
     const char *id = json_string_value(json_object_get(c, "id"));
     int64_t xc = (int64_t)num(c, "xc"), nc = (int64_t)num(c, "nc");
     int64_t xb = (int64_t)num(c, "xb"), nb = (int64_t)num(c, "nb");
-    json_t *t = json_object_get(c, "table_[[canary_events,baseline_events],[canary_non,baseline_non]]");
+    json_t *t = json_object_get(c, "table_[[canary_events,baseline_events],"
+                                   "[canary_non,baseline_non]]");
     int64_t table[2][2];
     rg_stats_z_result z;
     rg_stats_fisher_result f;

@@ -1,4 +1,4 @@
-/* test_stats_mc.c - Monte Carlo: the group-sequential false-fail rate over 12 polls stays at alpha */
+/* test_stats_mc.c - Monte Carlo: the 12-poll group-sequential false-fail rate stays at alpha */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,8 +87,8 @@ static void test_group_sequential_false_fail_rate(void **state)
     for (int seq = 0; seq < 3; seq++) {
         rate[seq] = (double)fails[seq] / REPLICATIONS;
         printf("# false-fail rate over %d polls, %d replications, sequential %s: %.3f "
-               "(bound %.4f)\n", POLLS, REPLICATIONS, rg_sequential_kind_name((rg_sequential_kind)seq),
-               rate[seq], bound);
+               "(bound %.4f)\n", POLLS, REPLICATIONS,
+               rg_sequential_kind_name((rg_sequential_kind)seq), rate[seq], bound);
     }
     assert_true(rate[RG_SEQUENTIAL_GROUP] <= bound);
     assert_true(rate[RG_SEQUENTIAL_MSPRT] <= bound);
