@@ -221,7 +221,8 @@ static int post_faults(sim_reply *reply, sim_server *server, json_t *body)
 
 static int get_requests(sim_reply *reply, sim_server *server, const sim_request *req)
 {
-    const char *since_s = req->query(req->conn, "since"), *limit_s = req->query(req->conn, "limit");
+    const char *since_s = req->query(req->conn, "since");
+    const char *limit_s = req->query(req->conn, "limit");
     int64_t since = 0, limit = SIM_REQUESTS_PAGE, first, from, to;
     sim_log_entry *copy = NULL;
     json_t *list;

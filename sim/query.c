@@ -115,7 +115,8 @@ static int parse_aggregate(agg_query *q, json_t *req)
             return rg_error_set(RG_EINVALID, "unknown key '%s'", key);
     }
     if (!json_is_string(json_object_get(req, "interval")) ||
-        rg_interval_parse(&q->start, &q->end, json_string_value(json_object_get(req, "interval"))) < 0)
+        rg_interval_parse(&q->start, &q->end,
+                          json_string_value(json_object_get(req, "interval"))) < 0)
         return rg_error_prefix("interval");
     gran = json_string_value(json_object_get(req, "granularity"));
     q->gran = q->end - q->start;

@@ -110,7 +110,8 @@ static int load_queue(sim_queue *q, json_t *doc, const char *path)
     int64_t agents = 0;
     int rc;
 
-    if ((rc = check_keys(doc, path, keys)) < 0 || (rc = get_string(&q->id, doc, "id", path, NULL)) < 0)
+    if ((rc = check_keys(doc, path, keys)) < 0 ||
+        (rc = get_string(&q->id, doc, "id", path, NULL)) < 0)
         return rc;
     if ((rc = get_string(&q->name, doc, "name", path, q->id)) < 0 ||
         (rc = get_int(&agents, doc, "agents", path, 0, 1000000, 10, 0)) < 0 ||

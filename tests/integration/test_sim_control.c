@@ -361,7 +361,8 @@ static void test_bad_scenarios_exit_3(void **state)
          "\"q\"}],\"strategies\":[{\"id\":\"s\",\"targets\":[{\"type\":\"Queue\",\"id\":\"nope\","
          "\"weight\":100}]}]}]}", "unknown queue 'nope'"},
         {"{\"orgs\":[{\"id\":\"o\",\"client_id\":\"c\",\"client_secret\":\"s\",\"queues\":[]}],"
-         "\"events\":[{\"orgs\":[\"ghost\"],\"from_s\":0,\"to_s\":1}]}", "scenario.events[0].orgs[0]"},
+         "\"events\":[{\"orgs\":[\"ghost\"],\"from_s\":0,\"to_s\":1}]}",
+         "scenario.events[0].orgs[0]"},
         {"{\"orgs\":[{\"id\":\"o\",\"client_id\":\"c\",\"client_secret\":\"s\",\"queues\":[]}],"
          "\"effects\":[{\"queue\":\"qq\"}]}", "scenario.effects[0].queue"},
         {"{\"seed\":1,", "line"},
