@@ -223,7 +223,7 @@ static int get_requests(sim_reply *reply, sim_server *server, const sim_request 
 {
     const char *since_s = req->query(req->conn, "since");
     const char *limit_s = req->query(req->conn, "limit");
-    int64_t since = 0, limit = SIM_REQUESTS_PAGE, first, from, to;
+    int64_t since = 0, limit = SIM_REQUESTS_PAGE, first, from, to, dropped;
     sim_log_entry *copy = NULL;
     json_t *list;
     char iso[RG_TIME_ISO_LEN];
@@ -253,9 +253,10 @@ static int get_requests(sim_reply *reply, sim_server *server, const sim_request 
                                               "path", e->path, "status", e->status));
     }
     free(copy);
+    dropped = from > since + 1 ? from - since - 1 : 0;
     return sim_reply_json(reply, 200, json_pack("{s:o,s:I,s:I}", "requests", list, "next",
                                                 (json_int_t)(to >= from ? to : since), "dropped",
-                                                (json_int_t)(from > since + 1 ? from - since - 1 : 0)));
+                                                (json_int_t)dropped));
 }
 
 int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *req,
