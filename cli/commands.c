@@ -4,6 +4,17 @@
 int rg_cmd_version(rg_cli *cli, int argc, char **argv);
 int rg_cmd_plan(rg_cli *cli, int argc, char **argv);
 int rg_cmd_stats(rg_cli *cli, int argc, char **argv);
+int rg_cmd_start(rg_cli *cli, int argc, char **argv);
+int rg_cmd_approve(rg_cli *cli, int argc, char **argv);
+int rg_cmd_run(rg_cli *cli, int argc, char **argv);
+int rg_cmd_status(rg_cli *cli, int argc, char **argv);
+int rg_cmd_gate(rg_cli *cli, int argc, char **argv);
+int rg_cmd_rollback(rg_cli *cli, int argc, char **argv);
+int rg_cmd_pause(rg_cli *cli, int argc, char **argv);
+int rg_cmd_resume(rg_cli *cli, int argc, char **argv);
+int rg_cmd_promote(rg_cli *cli, int argc, char **argv);
+int rg_cmd_explain(rg_cli *cli, int argc, char **argv);
+int rg_cmd_audit(rg_cli *cli, int argc, char **argv);
 
 const rg_cli_command rg_cli_commands[] = {
     {"version", "print the version and the library versions", "", NULL, rg_cmd_version},
@@ -14,6 +25,39 @@ const rg_cli_command rg_cli_commands[] = {
      "each. --offline is required for now (no platform or database is touched); --var K=V\n"
      "sets a template variable for every group, overriding the group's own.",
      rg_cmd_plan},
+    {"start", "create a rollout from a manifest", "MANIFEST [--approve] [--actor NAME] [--var K=V]",
+     "Stores the manifest, its policy and the ordered targets. The rollout waits for\n"
+     "`approve` unless --approve is given or the manifest says `approval: none`.\n"
+     "Prints the rollout id on the first line (--json: {\"id\",\"state\"}).",
+     rg_cmd_start},
+    {"approve", "approve a rollout waiting for approval", "ID [--actor NAME]", NULL,
+     rg_cmd_approve},
+    {"run", "drive every active rollout (the scheduler)", "[--once | --until-done] [--tick DUR]",
+     "Without options it runs until SIGINT/SIGTERM. --once: one tick. --until-done: until\n"
+     "every rollout is finished or waits for a person. --tick: how often each rollout is\n"
+     "looked at (default 1s). Narrates each step on stdout unless --quiet.",
+     rg_cmd_run},
+    {"status", "show one rollout in detail, or all active ones", "[ID] [--watch]", NULL,
+     rg_cmd_status},
+    {"gate", "wait for a rollout's outcome", "ID [--timeout DUR]",
+     "Exit 0 completed; 1 rolled back or rollback incomplete; 2 held, or still undecided\n"
+     "at the timeout (default 0: answer now); 3 unknown id; 4 database error.",
+     rg_cmd_gate},
+    {"rollback", "roll a rollout back now", "ID --reason TEXT [--actor NAME]",
+     "Trips the breaker at once: every touched organization is restored from its snapshot.\n"
+     "With a live driver the command is queued and runs within one tick; otherwise this\n"
+     "process restores now. Audited with actor and reason.",
+     rg_cmd_rollback},
+    {"pause", "pause a running rollout", "ID [--actor NAME] [--reason TEXT]", NULL,
+     rg_cmd_pause},
+    {"resume", "resume a paused rollout", "ID [--actor NAME] [--reason TEXT]", NULL,
+     rg_cmd_resume},
+    {"promote", "release a held rollout to its next stage", "ID [--force] [--actor NAME]",
+     "Promotes a held rollout. --force promotes a running one without waiting for verdicts.",
+     rg_cmd_promote},
+    {"explain", "every verdict and event of a rollout, with its numbers", "ID", NULL,
+     rg_cmd_explain},
+    {"audit", "who did what to a rollout, when and why", "ID", NULL, rg_cmd_audit},
     {"stats", "run one statistical test on JSON from stdin", "TEST",
      "TEST and its input object (x = canary, y = baseline; alternative: two-sided | greater |\n"
      "less, default two-sided); the result is one JSON object on stdout:\n"

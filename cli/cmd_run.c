@@ -1,0 +1,71 @@
+/* cmd_run.c - `rollgate run`: the scheduler in the foreground */
+#include <signal.h>
+#include <string.h>
+
+#include "cli/engine_cli.h"
+#include "rollgate/util.h"
+
+int rg_cmd_run(rg_cli *cli, int argc, char **argv);
+
+static volatile sig_atomic_t run_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    run_stop = 1;
+}
+
+int rg_cmd_run(rg_cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {{"once", no_argument, NULL, 'o'},
+                                            {"until-done", no_argument, NULL, 'u'},
+                                            {"tick", required_argument, NULL, 't'},
+                                            {"quiet", no_argument, NULL, 'q'},
+                                            RG_CLI_COMMON_OPTIONS,
+                                            {NULL, 0, NULL, 0}};
+    const rg_cli_command *self = rg_cli_self(rg_cmd_run);
+    rg_engine_options opts;
+    rg_run_mode mode = RG_RUN_FOREVER;
+    rg_store *store = NULL;
+    rg_engine *engine = NULL;
+    struct sigaction sa;
+    int c, code = 0, rc, quiet = 0;
+    int64_t tick;
+
+    rg_engine_options_init(&opts);
+    while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
+        if (c == 'o') {
+            mode = RG_RUN_ONCE;
+        } else if (c == 'u') {
+            mode = RG_RUN_UNTIL_DONE;
+        } else if (c == 'q') {
+            quiet = 1;
+        } else if (c == 't') {
+            if (rg_parse_duration_ms(&tick, optarg) < 0 || tick < 10 || tick > 3600000) {
+                rg_cli_error(cli, "--tick '%s': expected a duration between 10ms and 1h",
+                             optarg);
+                return RG_EXIT_USAGE;
+            }
+            opts.tick_ms = tick;
+        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
+            return code ? code : rg_cli_usage(cli, self, NULL);
+        }
+    }
+    if (optind != argc)
+        return rg_cli_usage(cli, self, "run takes no arguments");
+    if (!quiet) {
+        opts.narrate = rg_cli_narrate;
+        opts.narrate_payload = cli->out;
+    }
+    if ((code = rg_cli_open_engine(cli, &store, &engine, &opts)) != 0)
+        return code;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    rc = rg_engine_run(engine, mode, (volatile int *)&run_stop);
+    if (rc < 0)
+        code = rg_cli_fail(cli);
+    rg_cli_close_engine(store, engine);
+    return code;
+}

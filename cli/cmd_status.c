@@ -1,0 +1,290 @@
+/* cmd_status.c - `status`, `gate`, `explain`, `audit`: reading what the engine did and why */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/engine_cli.h"
+#include "rollgate/util.h"
+
+int rg_cmd_status(rg_cli *cli, int argc, char **argv);
+int rg_cmd_gate(rg_cli *cli, int argc, char **argv);
+int rg_cmd_explain(rg_cli *cli, int argc, char **argv);
+int rg_cmd_audit(rg_cli *cli, int argc, char **argv);
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+static void print_status(rg_cli *cli, const json_t *st)
+{
+    const json_t *stage = json_object_get(st, "stage"), *t, *v;
+    size_t i;
+
+    fprintf(cli->out, "%s %s (tenant %s): %s, stage %lld/%lld (%lld%%)\n", jstr(st, "id"),
+            jstr(st, "name"), jstr(st, "tenant"), jstr(st, "state"),
+            (long long)json_integer_value(json_object_get(stage, "index")) + 1,
+            (long long)json_integer_value(json_object_get(stage, "count")),
+            (long long)json_integer_value(json_object_get(stage, "percent")));
+    if (json_is_string(json_object_get(st, "hold_reason")))
+        fprintf(cli->out, "  waiting for a person: %s\n", jstr(st, "hold_reason"));
+    if (json_is_string(json_object_get(st, "verification")))
+        fprintf(cli->out, "  verification: %s\n", jstr(st, "verification"));
+    fprintf(cli->out, "  targets:\n");
+    json_array_foreach(json_object_get(st, "targets"), i, t) {
+        fprintf(cli->out, "    %-24s %-16s tier %lld stage %lld  %s%s%s\n", jstr(t, "org"),
+                jstr(t, "group"), (long long)json_integer_value(json_object_get(t, "tier")),
+                (long long)json_integer_value(json_object_get(t, "stage")) + 1,
+                jstr(t, "state"), json_is_string(json_object_get(t, "last_error")) ? ": " : "",
+                json_is_string(json_object_get(t, "last_error")) ? jstr(t, "last_error") : "");
+    }
+    if (json_array_size(json_object_get(st, "last_verdicts")))
+        fprintf(cli->out, "  last verdicts:\n");
+    json_array_foreach(json_object_get(st, "last_verdicts"), i, v)
+        fprintf(cli->out, "    %-18s %-12s %s\n", jstr(v, "metric"), jstr(v, "decision"),
+                jstr(v, "reason"));
+}
+
+/* Parses "[options] ID" for the read commands. Returns -1 to go on, else an exit code. */
+static int parse_id(rg_cli *cli, int argc, char **argv, const rg_cli_command *self,
+                    const char **out_id, int id_optional, int64_t *timeout, int *watch)
+{
+    static const struct option options[] = {{"timeout", required_argument, NULL, 'T'},
+                                            {"watch", no_argument, NULL, 'W'},
+                                            RG_CLI_COMMON_OPTIONS,
+                                            {NULL, 0, NULL, 0}};
+    int c, code = 0;
+
+    while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
+        if (c == 'T' && timeout) {
+            if (rg_parse_duration_ms(timeout, optarg) < 0) {
+                rg_cli_error(cli, "--timeout: %s", rg_error_last());
+                return RG_EXIT_USAGE;
+            }
+        } else if (c == 'W' && watch) {
+            *watch = 1;
+        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
+            return code ? code : rg_cli_usage(cli, self, NULL);
+        }
+    }
+    if (optind == argc && id_optional) {
+        *out_id = NULL;
+        return -1;
+    }
+    if (optind + 1 != argc)
+        return rg_cli_usage(cli, self, "expected one rollout ID");
+    *out_id = argv[optind];
+    return -1;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int rg_cmd_status(rg_cli *cli, int argc, char **argv)
+{
+    const char *id = NULL;
+    rg_store *store = NULL;
+    rg_engine *engine = NULL;
+    char *tenant = NULL;
+    json_t *doc = NULL;
+    int code, watch = 0;
+
+    if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_status), &id, 1, NULL, &watch)) >= 0)
+        return code;
+    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+        return code;
+    if (id == NULL) {
+        size_t i;
+        json_t *r;
+        if (rg_engine_list_json(&doc, engine, NULL) < 0) {
+            code = rg_cli_fail(cli);
+        } else if (cli->json) {
+            rg_cli_print_json(cli, doc);
+            doc = NULL;
+        } else {
+            json_array_foreach(doc, i, r)
+                fprintf(cli->out, "%s  %-24s %-8s %-20s stage %lld (%lld%%)\n", jstr(r, "id"),
+                        jstr(r, "name"), jstr(r, "tenant"), jstr(r, "state"),
+                        (long long)json_integer_value(json_object_get(r, "stage")) + 1,
+                        (long long)json_integer_value(json_object_get(r, "percent")));
+        }
+        goto cleanup;
+    }
+    if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
+        goto cleanup;
+    for (;;) {
+        rg_rollout_state state;
+        if (rg_engine_status_json(&doc, engine, tenant, id) < 0) {
+            code = rg_cli_fail(cli);
+            goto cleanup;
+        }
+        if (watch && isatty(fileno(cli->out)))
+            fputs("\033[H\033[2J", cli->out);
+        if (cli->json) {
+            rg_cli_print_json(cli, json_incref(doc));
+        } else {
+            print_status(cli, doc);
+        }
+        fflush(cli->out);
+        rg_rollout_state_from_str(&state, jstr(doc, "state"));
+        json_decref(doc);
+        doc = NULL;
+        if (!watch || rg_rollout_state_is_terminal(state))
+            break;
+        sleep_ms(1000);
+    }
+cleanup:
+    json_decref(doc);
+    free(tenant);
+    rg_cli_close_engine(store, engine);
+    return code;
+}
+
+int rg_cmd_gate(rg_cli *cli, int argc, char **argv)
+{
+    const char *id = NULL;
+    rg_store *store = NULL;
+    rg_engine *engine = NULL;
+    char *tenant = NULL;
+    int64_t timeout = 0, deadline;
+    rg_rollout_state state = RG_ROLLOUT_RUNNING;
+    int code;
+
+    if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_gate), &id, 0, &timeout, NULL)) >= 0)
+        return code;
+    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+        return code;
+    if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
+        goto cleanup;
+    deadline = rg_time_mono_ms() + timeout;
+    for (;;) {
+        rg_store_rollout row = {0};
+        if (rg_store_rollout_get(&row, store, tenant, id) < 0) {
+            code = rg_cli_fail(cli);
+            goto cleanup;
+        }
+        state = row.state;
+        rg_store_rollout_dispose(&row);
+        if (rg_rollout_state_is_terminal(state) || state == RG_ROLLOUT_HELD ||
+            rg_time_mono_ms() >= deadline)
+            break;
+        sleep_ms(250);
+    }
+    code = rg_cli_outcome_exit(state);
+    if (cli->json)
+        rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s}", "id", id, "outcome",
+                                         rg_engine_outcome(state), "state",
+                                         rg_rollout_state_to_str(state)));
+    else
+        fprintf(cli->out, "%s: %s\n", id, rg_engine_outcome(state));
+cleanup:
+    free(tenant);
+    rg_cli_close_engine(store, engine);
+    return code;
+}
+
+static void print_number(rg_cli *cli, const json_t *v)
+{
+    if (json_is_number(v))
+        fprintf(cli->out, "%.4g", json_number_value(v));
+    else
+        fputs("-", cli->out);
+}
+
+int rg_cmd_explain(rg_cli *cli, int argc, char **argv)
+{
+    const char *id = NULL;
+    rg_store *store = NULL;
+    rg_engine *engine = NULL;
+    char *tenant = NULL;
+    json_t *doc = NULL, *v, *e;
+    size_t i;
+    int code;
+
+    if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_explain), &id, 0, NULL, NULL)) >= 0)
+        return code;
+    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+        return code;
+    if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
+        goto cleanup;
+    if (rg_engine_explain_json(&doc, engine, tenant, id) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    if (cli->json) {
+        rg_cli_print_json(cli, doc);
+        doc = NULL;
+        goto cleanup;
+    }
+    fprintf(cli->out, "%s: %s\n", id, jstr(doc, "state"));
+    json_array_foreach(json_object_get(doc, "verdicts"), i, v) {
+        fprintf(cli->out, "  stage %lld poll %2lld  %-18s %-12s test %-6s estimate ",
+                (long long)json_integer_value(json_object_get(v, "stage")) + 1,
+                (long long)json_integer_value(json_object_get(v, "poll")), jstr(v, "metric"),
+                jstr(v, "decision"), jstr(v, "test"));
+        print_number(cli, json_object_get(v, "estimate"));
+        fputs(" ci [", cli->out);
+        print_number(cli, json_array_get(json_object_get(v, "ci"), 0));
+        fputs(", ", cli->out);
+        print_number(cli, json_array_get(json_object_get(v, "ci"), 1));
+        fputs("] z ", cli->out);
+        print_number(cli, json_object_get(v, "z"));
+        fputs(" boundary ", cli->out);
+        print_number(cli, json_object_get(v, "boundary"));
+        fputs(" p ", cli->out);
+        print_number(cli, json_object_get(v, "p_value"));
+        fprintf(cli->out, "\n      %s\n", jstr(v, "reason"));
+    }
+    fprintf(cli->out, "events:\n");
+    json_array_foreach(json_object_get(doc, "events"), i, e)
+        fprintf(cli->out, "  %s %-16s %s\n", jstr(e, "at"), jstr(e, "kind"),
+                jstr(json_object_get(e, "detail"), "line"));
+cleanup:
+    json_decref(doc);
+    free(tenant);
+    rg_cli_close_engine(store, engine);
+    return code;
+}
+
+int rg_cmd_audit(rg_cli *cli, int argc, char **argv)
+{
+    const char *id = NULL;
+    rg_store *store = NULL;
+    rg_engine *engine = NULL;
+    char *tenant = NULL;
+    json_t *doc = NULL, *a;
+    size_t i;
+    int code;
+
+    if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_audit), &id, 0, NULL, NULL)) >= 0)
+        return code;
+    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+        return code;
+    if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
+        goto cleanup;
+    if (rg_engine_audit_json(&doc, engine, tenant, id) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    if (cli->json) {
+        rg_cli_print_json(cli, doc);
+        doc = NULL;
+        goto cleanup;
+    }
+    json_array_foreach(doc, i, a)
+        fprintf(cli->out, "%s %-10s %-10s %s%s%s\n", jstr(a, "at"), jstr(a, "actor"),
+                jstr(a, "action"), jstr(a, "outcome"),
+                json_is_string(json_object_get(a, "reason")) ? " — " : "",
+                json_is_string(json_object_get(a, "reason")) ? jstr(a, "reason") : "");
+cleanup:
+    json_decref(doc);
+    free(tenant);
+    rg_cli_close_engine(store, engine);
+    return code;
+}

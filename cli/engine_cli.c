@@ -1,0 +1,98 @@
+/* engine_cli.c - opening the store and engine for rollout commands; ids, actors, output */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/engine_cli.h"
+#include "rollgate/util.h"
+
+int rg_cli_open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine,
+                       const rg_engine_options *opts)
+{
+    rg_store *store = NULL;
+    int rc;
+
+    if ((rc = rg_store_open(&store, cli->db_path)) < 0) {
+        rg_cli_error(cli, "database %s: %s", cli->db_path, rg_error_last());
+        return RG_EXIT_INFRA;
+    }
+    if ((rc = rg_engine_new(out_engine, store, opts)) < 0) {
+        rg_store_free(store);
+        return rg_cli_fail(cli);
+    }
+    *out_store = store;
+    return 0;
+}
+
+void rg_cli_close_engine(rg_store *store, rg_engine *engine)
+{
+    rg_engine_free(engine);
+    rg_store_free(store);
+}
+
+int rg_cli_rollout_tenant(rg_cli *cli, rg_engine *engine, const char *id, char **out_tenant)
+{
+    int rc = rg_engine_rollout_tenant(out_tenant, engine, id);
+    if (rc == RG_ENOTFOUND) {
+        rg_cli_error(cli, "unknown rollout '%s'", id);
+        return RG_EXIT_USAGE;
+    }
+    return rc < 0 ? rg_cli_fail(cli) : 0;
+}
+
+const char *rg_cli_actor(const char *given)
+{
+    const char *env = getenv("ROLLGATE_ACTOR");
+    struct passwd *pw;
+
+    if (given && *given)
+        return given;
+    if (env && *env)
+        return env;
+    pw = getpwuid(getuid());
+    return pw && pw->pw_name ? pw->pw_name : "unknown";
+}
+
+void rg_cli_print_json(rg_cli *cli, json_t *doc)
+{
+    size_t flags = JSON_SORT_KEYS | (isatty(fileno(cli->out)) ? JSON_INDENT(2) : JSON_COMPACT);
+    char *text = json_dumps(doc, flags);
+    if (text) {
+        fprintf(cli->out, "%s\n", text);
+        free(text);
+    }
+    json_decref(doc);
+}
+
+const rg_cli_command *rg_cli_self(int (*run)(rg_cli *, int, char **))
+{
+    for (const rg_cli_command *k = rg_cli_commands; k->name; k++)
+        if (k->run == run)
+            return k;
+    return rg_cli_commands;
+}
+
+int rg_cli_outcome_exit(rg_rollout_state state)
+{
+    switch (state) {
+    case RG_ROLLOUT_COMPLETED: return RG_EXIT_OK;
+    case RG_ROLLOUT_ROLLED_BACK:
+    case RG_ROLLOUT_ROLLBACK_INCOMPLETE: return RG_EXIT_NEGATIVE;
+    default: return RG_EXIT_UNDECIDED;
+    }
+}
+
+void rg_cli_narrate(const char *rollout_id, const char *kind, const char *line, void *payload)
+{
+    FILE *out = payload ? payload : stdout;
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[16];
+
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+    fprintf(out, "%s %s %-8s %s\n", stamp, rollout_id, kind, line);
+    fflush(out);
+}

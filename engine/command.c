@@ -1,0 +1,165 @@
+/* command.c - people's commands: approve, pause, resume, promote, rollback; executed by the
+ * driver that holds the lease, or queued for it */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_private.h"
+#include "rollgate/util.h"
+
+static int refuse(const char **out, rg_rollout_ctx *ctx, const char *what)
+{
+    *out = "refused";
+    return rg_error_set(RG_ECONFLICT, "cannot %s rollout %s: it is %s", what, ctx->row.id,
+                        rg_rollout_state_to_str(ctx->row.state));
+}
+
+int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *actor,
+                       const char *reason, int force, const char **out_outcome)
+{
+    rg_rollout_state s = ctx->row.state;
+    char why[768];
+
+    *out_outcome = "done";
+    snprintf(why, sizeof(why), "%s by %s%s%s", rg_command_kind_to_str(kind), actor,
+             reason ? ": " : "", reason ? reason : "");
+    switch (kind) {
+    case RG_COMMAND_APPROVE:
+        if (s != RG_ROLLOUT_AWAITING_APPROVAL)
+            return refuse(out_outcome, ctx, "approve");
+        ctx->row.stage_started_at_ms = ctx->now_ms;
+        ctx->next_ms = ctx->now_ms;
+        return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
+    case RG_COMMAND_PAUSE:
+        if (s != RG_ROLLOUT_RUNNING)
+            return refuse(out_outcome, ctx, "pause");
+        return rg_engine__set_state(ctx, RG_ROLLOUT_PAUSED, why);
+    case RG_COMMAND_RESUME:
+        if (s != RG_ROLLOUT_PAUSED)
+            return refuse(out_outcome, ctx, s == RG_ROLLOUT_HELD ? "resume (a hold is released "
+                                                                  "by promote or rollback)"
+                                                                : "resume");
+        ctx->next_ms = ctx->now_ms;
+        return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
+    case RG_COMMAND_PROMOTE:
+        if (s == RG_ROLLOUT_HELD || (s == RG_ROLLOUT_RUNNING && force))
+            return rg_engine__promote(ctx, why);
+        if (s == RG_ROLLOUT_RUNNING)
+            return refuse(out_outcome, ctx, "promote without --force");
+        return refuse(out_outcome, ctx, "promote");
+    case RG_COMMAND_ROLLBACK:
+        if (rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_ROLLING_BACK)
+            return refuse(out_outcome, ctx, "roll back");
+        return rg_engine__trip(ctx, why);
+    }
+    return rg_error_set(RG_EINVALID, "unknown command");
+}
+
+int rg_engine__run_commands(rg_rollout_ctx *ctx)
+{
+    rg_store_commands pending = {0};
+    int rc;
+
+    if ((rc = rg_store_command_list_pending(&pending, ctx->engine->store, ctx->row.tenant_id,
+                                            ctx->row.id)) < 0)
+        return rc;
+    for (size_t i = 0; i < pending.count; i++) {
+        rg_store_command *c = &pending.items[i];
+        const char *outcome = "done";
+        char text[768];
+        int erc = rg_engine__execute(ctx, c->kind, c->actor, c->reason, c->force, &outcome);
+        if (erc < 0 && erc != RG_ECONFLICT) {
+            rc = erc;
+            break;
+        }
+        snprintf(text, sizeof(text), "%s%s%s", outcome, erc < 0 ? ": " : "",
+                 erc < 0 ? rg_error_last() : "");
+        rc = rg_store_command_complete(ctx->engine->store, ctx->row.tenant_id, c->id,
+                                       erc < 0 ? RG_COMMAND_FAILED : RG_COMMAND_DONE, text, 0);
+        if (rc == 0)
+            rc = rg_engine__audit(ctx->engine, ctx->row.tenant_id, ctx->row.id, c->actor,
+                                  rg_command_kind_to_str(c->kind), c->reason, text,
+                                  json_pack("{s:I, s:s}", "command", (json_int_t)c->id,
+                                            "executed_by", ctx->engine->owner));
+        if (rc < 0)
+            break;
+    }
+    rg_store_commands_dispose(&pending);
+    return rc;
+}
+
+/* After a forced rollback taken by the CLI itself: restore now, without a window. */
+static int drive_restore(rg_engine *engine, const char *tenant, const char *id)
+{
+    for (int i = 0; i < 64; i++) {
+        rg_store_rollout row = {0};
+        int64_t next = 0;
+        int rc, busy;
+        if ((rc = rg_engine_tick_rollout(engine, tenant, id, &next)) < 0)
+            return rc;
+        if ((rc = rg_store_rollout_get(&row, engine->store, tenant, id)) < 0)
+            return rc;
+        busy = row.state == RG_ROLLOUT_ROLLING_BACK &&
+               (row.baseline == NULL || strstr(row.baseline, "\"restored_at\"") == NULL);
+        rg_store_rollout_dispose(&row);
+        if (!busy)
+            return 0;
+    }
+    return 0;
+}
+
+int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_id,
+                      const char *rollout_id, rg_command_kind kind, const char *actor,
+                      const char *reason, int force)
+{
+    rg_rollout_ctx ctx;
+    const char *outcome = "queued";
+    int held = 0, rc, erc;
+
+    {
+        rg_store_rollout row = {0};
+        if ((rc = rg_store_rollout_get(&row, engine->store, tenant_id, rollout_id)) < 0)
+            return rc;
+        rg_store_rollout_dispose(&row);
+    }
+    if ((rc = rg_engine__lease(&held, engine, tenant_id, rollout_id)) < 0)
+        return rc;
+    if (!held) {
+        rg_store_command c = {0};
+        c.rollout_id = (char *)rollout_id;
+        c.tenant_id = (char *)tenant_id;
+        c.kind = kind;
+        c.actor = (char *)actor;
+        c.reason = (char *)reason;
+        c.force = force;
+        if ((rc = rg_store_command_enqueue(NULL, engine->store, &c)) < 0 ||
+            (rc = rg_engine__audit(engine, tenant_id, rollout_id, actor,
+                                   rg_command_kind_to_str(kind), reason, "queued for the driver",
+                                   NULL)) < 0)
+            return rc;
+        if (out_outcome)
+            *out_outcome = rg_strdup("queued");
+        return 0;
+    }
+    if ((rc = rg_engine__ctx_load(&ctx, engine, tenant_id, rollout_id)) < 0)
+        goto release;
+    erc = rg_engine__execute(&ctx, kind, actor, reason, force, &outcome);
+    {
+        char text[768];
+        snprintf(text, sizeof(text), "%s%s%s", outcome, erc < 0 ? ": " : "",
+                 erc < 0 ? rg_error_last() : "");
+        rc = rg_engine__audit(engine, tenant_id, rollout_id, actor, rg_command_kind_to_str(kind),
+                              reason, text, NULL);
+        if (erc < 0)
+            rg_error_set(erc, "%s", text + strlen(outcome) + 2);
+    }
+    rg_engine__ctx_dispose(&ctx);
+    rc = erc < 0 ? erc : rc;
+    if (rc == 0 && kind == RG_COMMAND_ROLLBACK)
+        rc = drive_restore(engine, tenant_id, rollout_id);
+    if (rc == 0 && out_outcome)
+        *out_outcome = rg_strdup(outcome);
+release:
+    rg_store_lease_release(NULL, engine->store, tenant_id, rollout_id, engine->owner);
+    return rc;
+}

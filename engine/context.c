@@ -1,0 +1,228 @@
+/* context.c - one rollout's tick context: load from the store, the platform client, state
+ * changes with events, the bookkeeping object */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_private.h"
+#include "rollgate/util.h"
+
+int rg_engine__ctx_load(rg_rollout_ctx *ctx, rg_engine *engine, const char *tenant_id,
+                        const char *rollout_id)
+{
+    json_error_t jerr;
+    int rc;
+
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->engine = engine;
+    ctx->now_ms = rg_time_now_ms();
+    ctx->next_ms = ctx->now_ms + engine->opts.tick_ms;
+    if ((rc = rg_store_rollout_get(&ctx->row, engine->store, tenant_id, rollout_id)) < 0)
+        return rc;
+    rc = rg_manifest_load_buffer(&ctx->manifest, "stored manifest", ctx->row.manifest,
+                                 strlen(ctx->row.manifest), NULL, NULL);
+    if (rc < 0) {
+        rg_error_prefix("rollout %s", rollout_id);
+        goto fail;
+    }
+    if ((rc = rg_manifest_resolve(&ctx->resolution, ctx->manifest)) < 0)
+        goto fail;
+    if ((rc = rg_store_target_list(&ctx->targets, engine->store, tenant_id, rollout_id)) < 0)
+        goto fail;
+    if (ctx->targets.count != ctx->resolution->count) {
+        rc = rg_error_set(RG_EDB, "rollout %s: %zu targets stored but the manifest resolves %zu",
+                          rollout_id, ctx->targets.count, ctx->resolution->count);
+        goto fail;
+    }
+    ctx->book = ctx->row.baseline ? json_loads(ctx->row.baseline, 0, &jerr) : json_object();
+    if (!json_is_object(ctx->book)) {
+        rc = rg_error_set(RG_EDB, "rollout %s: bookkeeping is not a JSON object", rollout_id);
+        goto fail;
+    }
+    return 0;
+fail:
+    rg_engine__ctx_dispose(ctx);
+    return rc;
+}
+
+void rg_engine__ctx_dispose(rg_rollout_ctx *ctx)
+{
+    rg_store_rollout_dispose(&ctx->row);
+    rg_manifest_free(ctx->manifest);
+    rg_resolution_free(ctx->resolution);
+    rg_store_targets_dispose(&ctx->targets);
+    rg_platform_free(ctx->platform);
+    json_decref(ctx->book);
+    memset(ctx, 0, sizeof(*ctx));
+}
+
+int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
+{
+    const rg_manifest_platform *mp = &ctx->manifest->platform;
+    rg_platform_options opts = ctx->engine->opts.platform;
+    rg_buf cred = RG_BUF_INIT;
+    int rc = 0;
+
+    if (ctx->platform) {
+        *out = ctx->platform;
+        return 0;
+    }
+    opts.insecure = mp->insecure;
+    if ((rc = rg_platform_new(&ctx->platform, &opts)) < 0)
+        return rc;
+    if (mp->credentials == RG_CREDENTIALS_FILE)
+        rc = rg_buf_printf(&cred, "file:%s", mp->credentials_path);
+    else
+        rc = rg_buf_puts(&cred, "env");
+    for (size_t i = 0; rc == 0 && i < ctx->targets.count; i++) {
+        const rg_store_target *t = &ctx->targets.items[i];
+        rg_platform_org org = {t->org_id, t->api_url, t->login_url, rg_buf_cstr(&cred)};
+        if (rg_platform_has_org(ctx->platform, t->org_id))
+            continue;
+        rc = rg_platform_add_org(ctx->platform, &org);
+    }
+    rg_buf_dispose(&cred);
+    if (rc < 0) {
+        rg_platform_free(ctx->platform);
+        ctx->platform = NULL;
+        return rc;
+    }
+    *out = ctx->platform;
+    return 0;
+}
+
+const json_t *rg_engine__target_body(const rg_rollout_ctx *ctx, const rg_store_target *t)
+{
+    for (size_t i = 0; i < ctx->resolution->count; i++) {
+        const rg_resolved_target *r = &ctx->resolution->targets[i];
+        if ((int64_t)r->seq == t->seq)
+            return r->body;
+    }
+    return NULL;
+}
+
+void rg_engine__narrate(rg_rollout_ctx *ctx, const char *kind, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    rg_engine *e = ctx->engine;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    rg_log(RG_LOG_INFO, "engine", "%s: %s", ctx->row.id, line);
+    if (e->opts.narrate)
+        e->opts.narrate(ctx->row.id, kind, line, e->opts.narrate_payload);
+}
+
+int rg_engine__event(rg_rollout_ctx *ctx, const char *kind, json_t *detail, const char *fmt,
+                     ...)
+{
+    rg_store_event ev = {0};
+    char line[1024];
+    char *detail_text = NULL;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (detail == NULL)
+        detail = json_object();
+    json_object_set_new(detail, "line", json_string(line));
+    detail_text = json_dumps(detail, JSON_COMPACT);
+    json_decref(detail);
+    ev.rollout_id = ctx->row.id;
+    ev.tenant_id = ctx->row.tenant_id;
+    ev.kind = (char *)kind;
+    ev.detail = detail_text;
+    ev.at_ms = ctx->now_ms;
+    rc = rg_store_event_append(NULL, ctx->engine->store, &ev);
+    free(detail_text);
+    if (rc == 0)
+        rg_engine__narrate(ctx, kind, "%s", line);
+    return rc;
+}
+
+int rg_engine__save(rg_rollout_ctx *ctx)
+{
+    char *book = json_dumps(ctx->book, JSON_COMPACT | JSON_SORT_KEYS);
+    int rc;
+
+    if (book == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory saving rollout bookkeeping");
+    free(ctx->row.baseline);
+    ctx->row.baseline = book;
+    rc = rg_store_rollout_update(ctx->engine->store, &ctx->row);
+    if (rc == RG_ECONFLICT)
+        rg_error_prefix("rollout %s changed under this driver (lease lost?)", ctx->row.id);
+    return rc;
+}
+
+int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char *reason)
+{
+    rg_rollout_state from = ctx->row.state;
+    json_t *detail;
+    char *detail_text;
+    int rc;
+
+    ctx->row.state = state;
+    free(ctx->row.hold_reason);
+    ctx->row.hold_reason = NULL;
+    if ((state == RG_ROLLOUT_HELD || state == RG_ROLLOUT_PAUSED) && reason)
+        ctx->row.hold_reason = rg_strdup(reason);
+    if ((rc = rg_engine__save(ctx)) < 0)
+        return rc;
+    detail = json_pack("{s:s?}", "reason", reason);
+    detail_text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    json_decref(detail);
+    rc = rg_store_event_append(NULL, ctx->engine->store,
+                               &(rg_store_event){.rollout_id = ctx->row.id,
+                                                 .tenant_id = ctx->row.tenant_id,
+                                                 .kind = "state",
+                                                 .from_state = (char *)rg_rollout_state_to_str(from),
+                                                 .to_state = (char *)rg_rollout_state_to_str(state),
+                                                 .detail = detail_text,
+                                                 .at_ms = ctx->now_ms});
+    free(detail_text);
+    if (rc < 0)
+        return rc;
+    rg_engine__narrate(ctx, "state", "%s -> %s%s%s", rg_rollout_state_to_str(from),
+                       rg_rollout_state_to_str(state), reason ? ": " : "", reason ? reason : "");
+    return 0;
+}
+
+int rg_engine__audit(rg_engine *engine, const char *tenant_id, const char *rollout_id,
+                     const char *actor, const char *action, const char *reason,
+                     const char *outcome, json_t *detail)
+{
+    char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    rg_store_audit a = {0};
+    int rc;
+
+    a.rollout_id = (char *)rollout_id;
+    a.tenant_id = (char *)tenant_id;
+    a.actor = (char *)(actor ? actor : "engine");
+    a.action = (char *)action;
+    a.reason = (char *)reason;
+    a.outcome = (char *)outcome;
+    a.detail = text;
+    rc = rg_store_audit_append(NULL, engine->store, &a);
+    free(text);
+    json_decref(detail);
+    return rc;
+}
+
+int64_t rg_engine__book_int(const rg_rollout_ctx *ctx, const char *key)
+{
+    const json_t *v = json_object_get(ctx->book, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+int rg_engine__book_set_int(rg_rollout_ctx *ctx, const char *key, int64_t value)
+{
+    if (json_object_set_new(ctx->book, key, json_integer(value)) < 0)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    return 0;
+}

@@ -1,0 +1,208 @@
+/* engine.c - the engine object, the scheduler tick over every active rollout, and run modes */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine_private.h"
+#include "rollgate/util.h"
+
+void rg_engine_options_init(rg_engine_options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->tick_ms = 1000;
+    opts->lease_ticks = 3;
+    opts->apply_attempts = 3;
+    opts->restore_attempts = 3;
+    rg_platform_options_init(&opts->platform);
+}
+
+int rg_engine_new(rg_engine **out, rg_store *store, const rg_engine_options *opts)
+{
+    rg_engine *e = calloc(1, sizeof(*e));
+    int rc;
+
+    if (e == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if (opts)
+        e->opts = *opts;
+    else
+        rg_engine_options_init(&e->opts);
+    if (e->opts.tick_ms <= 0 || e->opts.lease_ticks < 1 || e->opts.apply_attempts < 1 ||
+        e->opts.restore_attempts < 1) {
+        free(e);
+        return rg_error_set(RG_EINVALID, "engine options: tick, lease ticks and attempts must "
+                                         "be positive");
+    }
+    if (e->opts.owner)
+        snprintf(e->owner, sizeof(e->owner), "%s", e->opts.owner);
+    else
+        rg_engine__owner_self(e->owner, sizeof(e->owner));
+    e->opts.owner = NULL;
+    e->store = store;
+    if ((rc = rg_stats_cache_new(&e->cache)) < 0) {
+        free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+void rg_engine_free(rg_engine *engine)
+{
+    if (engine == NULL)
+        return;
+    rg_stats_cache_free(engine->cache);
+    free(engine);
+}
+
+const char *rg_engine_owner(const rg_engine *engine)
+{
+    return engine->owner;
+}
+
+int rg_engine_rollout_tenant(char **out, rg_engine *engine, const char *rollout_id)
+{
+    return rg_store_rollout_tenant_all_tenants(out, engine->store, rollout_id);
+}
+
+const char *rg_engine_outcome(rg_rollout_state state)
+{
+    switch (state) {
+    case RG_ROLLOUT_COMPLETED: return "completed";
+    case RG_ROLLOUT_ROLLED_BACK: return "rolled_back";
+    case RG_ROLLOUT_ROLLBACK_INCOMPLETE: return "rollback_incomplete";
+    case RG_ROLLOUT_HELD: return "held";
+    default: return "running";
+    }
+}
+
+/* One step of a leased rollout, by state. */
+static int step(rg_rollout_ctx *ctx)
+{
+    int rc;
+
+    if ((rc = rg_engine__run_commands(ctx)) < 0)
+        return rc;
+    switch (ctx->row.state) {
+    case RG_ROLLOUT_RUNNING:
+        if (ctx->row.stage_applied_at_ms == 0)
+            return rg_engine__apply(ctx);
+        return rg_engine__soak(ctx);
+    case RG_ROLLOUT_ROLLING_BACK:
+        return rg_engine__rollback(ctx);
+    default:
+        /* awaiting approval, paused, held: a person acts next; nothing is changed or
+         * polled until then. */
+        ctx->next_ms = ctx->now_ms + ctx->engine->opts.tick_ms;
+        return 0;
+    }
+}
+
+int rg_engine_tick_rollout(rg_engine *engine, const char *tenant_id, const char *rollout_id,
+                           int64_t *out_next_ms)
+{
+    rg_rollout_ctx ctx;
+    int held = 0, rc;
+
+    if ((rc = rg_engine__lease(&held, engine, tenant_id, rollout_id)) < 0)
+        return rc;
+    if (!held) {
+        if (out_next_ms)
+            *out_next_ms = rg_time_now_ms() + engine->opts.tick_ms;
+        return 0; /* another live driver has it */
+    }
+    if ((rc = rg_engine__ctx_load(&ctx, engine, tenant_id, rollout_id)) < 0)
+        return rc;
+    rc = step(&ctx);
+    if (rc < 0)
+        rg_log(RG_LOG_ERROR, "engine", "%s: %s", rollout_id, rg_error_last());
+    if (out_next_ms)
+        *out_next_ms = ctx.next_ms;
+    if (rg_rollout_state_is_terminal(ctx.row.state))
+        rg_store_lease_release(NULL, engine->store, tenant_id, rollout_id, engine->owner);
+    rg_engine__ctx_dispose(&ctx);
+    return rc;
+}
+
+int rg_engine_tick(rg_engine *engine, int64_t *out_next_ms)
+{
+    rg_store_rollouts active = {0};
+    int64_t next = rg_time_now_ms() + engine->opts.tick_ms;
+    int rc, first_rc = 0;
+
+    if ((rc = rg_store_rollout_list_active_all_tenants(&active, engine->store)) < 0)
+        return rc;
+    for (size_t i = 0; i < active.count; i++) {
+        int64_t n = 0;
+        rc = rg_engine_tick_rollout(engine, active.items[i].tenant_id, active.items[i].id, &n);
+        if (rc < 0 && first_rc == 0)
+            first_rc = rc; /* one rollout's failure does not stop the others */
+        if (n > 0 && n < next)
+            next = n;
+    }
+    rg_store_rollouts_dispose(&active);
+    if (out_next_ms)
+        *out_next_ms = next;
+    return first_rc;
+}
+
+/* 1 when some rollout can still move without a person. */
+static int any_progressing(rg_engine *engine, int *out)
+{
+    rg_store_rollouts active = {0};
+    int rc;
+
+    *out = 0;
+    if ((rc = rg_store_rollout_list_active_all_tenants(&active, engine->store)) < 0)
+        return rc;
+    for (size_t i = 0; i < active.count; i++) {
+        rg_rollout_state s = active.items[i].state;
+        if (s == RG_ROLLOUT_RUNNING || s == RG_ROLLOUT_ROLLING_BACK)
+            *out = 1;
+    }
+    rg_store_rollouts_dispose(&active);
+    return 0;
+}
+
+static void sleep_until(int64_t when_ms, volatile int *stop)
+{
+    for (;;) {
+        int64_t left = when_ms - rg_time_now_ms();
+        struct timespec ts;
+        if (left <= 0 || (stop && *stop))
+            return;
+        if (left > 200)
+            left = 200; /* wake often enough to notice a stop request */
+        ts.tv_sec = left / 1000;
+        ts.tv_nsec = (left % 1000) * 1000000L;
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !(stop && *stop))
+            ;
+    }
+}
+
+int rg_engine_run(rg_engine *engine, rg_run_mode mode, volatile int *stop)
+{
+    int64_t next = 0;
+    int rc, progressing;
+
+    for (;;) {
+        rc = rg_engine_tick(engine, &next);
+        if (rc == RG_EDB)
+            return rc; /* the store is gone: nothing can be driven safely */
+        if (mode == RG_RUN_ONCE)
+            return rc;
+        if (mode == RG_RUN_UNTIL_DONE) {
+            int prc = any_progressing(engine, &progressing);
+            if (prc < 0)
+                return prc;
+            if (!progressing)
+                return 0;
+        }
+        if (stop && *stop)
+            return 0;
+        if (next - rg_time_now_ms() > engine->opts.tick_ms)
+            next = rg_time_now_ms() + engine->opts.tick_ms;
+        sleep_until(next, stop);
+    }
+}

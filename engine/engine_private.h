@@ -1,0 +1,79 @@
+/* engine_private.h - what the engine's files share: the engine, one rollout's tick context */
+#ifndef RG_ENGINE_PRIVATE_H
+#define RG_ENGINE_PRIVATE_H
+
+#include "rollgate/engine.h"
+#include "rollgate/stats.h"
+
+struct rg_engine {
+    rg_store *store;
+    rg_engine_options opts;
+    char owner[256];
+    rg_stats_cache *cache;
+};
+
+/* Everything one step of one rollout works on, loaded fresh from the store each tick so
+ * that nothing a crash could lose lives only in memory. */
+typedef struct rg_rollout_ctx {
+    rg_engine *engine;
+    rg_store_rollout row;
+    rg_manifest *manifest;
+    rg_resolution *resolution; /* rendered bodies per target, in seq order */
+    rg_store_targets targets;
+    rg_platform *platform;     /* made on first use; every target org registered */
+    json_t *book;              /* the rollout's bookkeeping object (rollouts.baseline) */
+    int64_t now_ms;
+    int64_t next_ms;           /* when this rollout wants its next step */
+} rg_rollout_ctx;
+
+int rg_engine__ctx_load(rg_rollout_ctx *ctx, rg_engine *engine, const char *tenant_id,
+                        const char *rollout_id);
+void rg_engine__ctx_dispose(rg_rollout_ctx *ctx);
+/* The platform client with every target org registered (credentials loaded). */
+int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx);
+/* The rendered body of a target (borrowed from the resolution). */
+const json_t *rg_engine__target_body(const rg_rollout_ctx *ctx, const rg_store_target *t);
+
+/* Moves the rollout to `state` (hold_reason set when `reason` and state is held), writes
+ * the book back, appends an event and narrates. */
+int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char *reason);
+/* Writes row changes (stage fields, book) without a state change. */
+int rg_engine__save(rg_rollout_ctx *ctx);
+/* Appends an event of `kind` with a JSON detail (stolen; may be NULL) and narrates `line`. */
+int rg_engine__event(rg_rollout_ctx *ctx, const char *kind, json_t *detail, const char *fmt,
+                     ...) RG_PRINTF(4, 5);
+void rg_engine__narrate(rg_rollout_ctx *ctx, const char *kind, const char *fmt, ...)
+    RG_PRINTF(3, 4);
+int rg_engine__audit(rg_engine *engine, const char *tenant_id, const char *rollout_id,
+                     const char *actor, const char *action, const char *reason,
+                     const char *outcome, json_t *detail);
+
+/* Book entries (integers in epoch ms or counts; 0 when absent). */
+int64_t rg_engine__book_int(const rg_rollout_ctx *ctx, const char *key);
+int rg_engine__book_set_int(rg_rollout_ctx *ctx, const char *key, int64_t value);
+
+/* The steps of a rollout, by state. Each may set ctx->next_ms. */
+int rg_engine__apply(rg_rollout_ctx *ctx);    /* running, stage not yet applied */
+int rg_engine__soak(rg_rollout_ctx *ctx);     /* running, stage applied: polls, verdicts */
+int rg_engine__rollback(rg_rollout_ctx *ctx); /* rolling_back: restore, then verify */
+int rg_engine__promote(rg_rollout_ctx *ctx, const char *why);
+int rg_engine__trip(rg_rollout_ctx *ctx, const char *why);
+int rg_engine__run_commands(rg_rollout_ctx *ctx);
+/* Executes one command on a leased rollout. @param[out] out_outcome static text. */
+int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *actor,
+                       const char *reason, int force, const char **out_outcome);
+
+/* Telemetry: fetch [from, to) for the given orgs' watch queues into measurements. */
+int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, size_t norgs,
+                               int64_t from_ms, int64_t to_ms);
+/* The queues whose telemetry is watched for a target org (manifest watch_queues, else the
+ * queues of its snapshot and new body). @param[out] out new array of strings. */
+int rg_engine__watch_queues(json_t **out, rg_rollout_ctx *ctx, const char *org_id);
+
+/* Lease owner helpers (lease.c). */
+void rg_engine__owner_self(char *out, size_t outlen);
+int rg_engine__owner_is_dead(const char *owner);
+int rg_engine__lease(int *out_held, rg_engine *engine, const char *tenant_id,
+                     const char *rollout_id);
+
+#endif

@@ -1,0 +1,194 @@
+/* report.c - what people read: status, the rollout list, explain (verdicts), audit */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_private.h"
+#include "rollgate/util.h"
+
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    char buf[RG_TIME_ISO_LEN];
+    if (ms == 0)
+        return json_null();
+    rg_time_format(buf, ms);
+    return json_string(buf);
+}
+
+static json_t *verdict_json(const rg_store_verdict *v)
+{
+    return json_pack("{s:i, s:i, s:s, s:s, s:s, s:o, s:[o,o], s:o, s:o, s:o, s:s?, s:o}",
+                     "stage", v->stage, "poll", v->poll, "metric", v->metric, "test", v->test,
+                     "decision", v->decision, "estimate", num_or_null(v->estimate), "ci",
+                     num_or_null(v->ci_lo), num_or_null(v->ci_hi), "z", num_or_null(v->z),
+                     "boundary", num_or_null(v->boundary), "p_value", num_or_null(v->p_value),
+                     "reason", v->reason, "at", time_or_null(v->at_ms));
+}
+
+static json_t *target_json(const rg_store_target *t)
+{
+    json_t *kept = t->kept_fields ? json_loads(t->kept_fields, 0, NULL) : NULL;
+    return json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s?, s:i, s:o, s:o, s:o}", "org",
+                     t->org_id, "group", t->group_name, "tier", t->tier, "stage",
+                     t->stage_index, "state", rg_target_state_to_str(t->state), "strategy",
+                     t->strategy_id, "last_error", t->last_error, "attempts", t->attempts,
+                     "applied_at", time_or_null(t->applied_at_ms), "restored_at",
+                     time_or_null(t->restored_at_ms), "kept_fields",
+                     kept ? kept : json_array());
+}
+
+static int stage_percent(const rg_store_rollout *row)
+{
+    json_t *m = json_loads(row->manifest, 0, NULL);
+    json_t *st = json_array_get(json_object_get(m, "stages"), (size_t)row->stage_index);
+    int pct = json_is_integer(st) ? (int)json_integer_value(st) : 0;
+    json_decref(m);
+    return pct;
+}
+
+int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                          const char *rollout_id)
+{
+    rg_store_rollout row = {0};
+    rg_store_targets targets = {0};
+    rg_store_verdicts verdicts = {0};
+    json_t *doc = NULL, *tlist, *vlist;
+    int rc, last_poll = -1, last_stage = -1;
+
+    if ((rc = rg_store_rollout_get(&row, engine->store, tenant_id, rollout_id)) < 0 ||
+        (rc = rg_store_target_list(&targets, engine->store, tenant_id, rollout_id)) < 0 ||
+        (rc = rg_store_verdict_list(&verdicts, engine->store, tenant_id, rollout_id, -1)) < 0)
+        goto cleanup;
+    tlist = json_array();
+    vlist = json_array();
+    for (size_t i = 0; i < targets.count; i++)
+        json_array_append_new(tlist, target_json(&targets.items[i]));
+    if (verdicts.count) {
+        last_stage = verdicts.items[verdicts.count - 1].stage;
+        last_poll = verdicts.items[verdicts.count - 1].poll;
+    }
+    for (size_t i = 0; i < verdicts.count; i++)
+        if (verdicts.items[i].stage == last_stage && verdicts.items[i].poll == last_poll)
+            json_array_append_new(vlist, verdict_json(&verdicts.items[i]));
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:s?, s:s?, s:s?, s:o, s:o,"
+                    " s:o, s:o, s:I}",
+                    "id", row.id, "name", row.name, "tenant", row.tenant_id, "state",
+                    rg_rollout_state_to_str(row.state), "outcome", rg_engine_outcome(row.state),
+                    "stage", "index", row.stage_index, "percent", stage_percent(&row), "count",
+                    row.stage_count, "verification", row.verification, "hold_reason",
+                    row.hold_reason, "created_by", row.created_by, "created_at",
+                    time_or_null(row.created_at_ms), "stage_applied_at",
+                    time_or_null(row.stage_applied_at_ms), "targets", tlist, "last_verdicts",
+                    vlist, "revision", (json_int_t)row.revision);
+    if (doc == NULL)
+        rc = rg_error_set(RG_ENOMEM, "out of memory building status");
+    else
+        *out = doc;
+cleanup:
+    rg_store_rollout_dispose(&row);
+    rg_store_targets_dispose(&targets);
+    rg_store_verdicts_dispose(&verdicts);
+    return rc;
+}
+
+static int list_into(json_t *arr, rg_store_rollouts *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        rg_store_rollout *r = &list->items[i];
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:o}", "id", r->id,
+                                             "name", r->name, "tenant", r->tenant_id, "state",
+                                             rg_rollout_state_to_str(r->state), "stage",
+                                             r->stage_index, "percent", stage_percent(r),
+                                             "created_at", time_or_null(r->created_at_ms)));
+    }
+    return 0;
+}
+
+int rg_engine_list_json(json_t **out, rg_engine *engine, const char *tenant_id)
+{
+    rg_store_rollouts list = {0};
+    json_t *arr = json_array();
+    int rc;
+
+    if (tenant_id)
+        rc = rg_store_rollout_list(&list, engine->store, tenant_id);
+    else
+        rc = rg_store_rollout_list_active_all_tenants(&list, engine->store);
+    if (rc == 0)
+        list_into(arr, &list);
+    rg_store_rollouts_dispose(&list);
+    if (rc < 0) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+int rg_engine_explain_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                           const char *rollout_id)
+{
+    rg_store_rollout row = {0};
+    rg_store_verdicts verdicts = {0};
+    rg_store_events events = {0};
+    json_t *vlist = json_array(), *elist = json_array();
+    int rc;
+
+    if ((rc = rg_store_rollout_get(&row, engine->store, tenant_id, rollout_id)) < 0 ||
+        (rc = rg_store_verdict_list(&verdicts, engine->store, tenant_id, rollout_id, -1)) < 0 ||
+        (rc = rg_store_event_list(&events, engine->store, tenant_id, rollout_id, 0)) < 0)
+        goto cleanup;
+    for (size_t i = 0; i < verdicts.count; i++)
+        json_array_append_new(vlist, verdict_json(&verdicts.items[i]));
+    for (size_t i = 0; i < events.count; i++) {
+        rg_store_event *e = &events.items[i];
+        json_t *detail = e->detail ? json_loads(e->detail, 0, NULL) : NULL;
+        json_array_append_new(elist, json_pack("{s:I, s:s, s:s?, s:s?, s:o, s:o}", "id",
+                                               (json_int_t)e->id, "kind", e->kind, "from",
+                                               e->from_state, "to", e->to_state, "detail",
+                                               detail ? detail : json_null(), "at",
+                                               time_or_null(e->at_ms)));
+    }
+    *out = json_pack("{s:s, s:s, s:s?, s:O, s:O}", "id", row.id, "state",
+                     rg_rollout_state_to_str(row.state), "verification", row.verification,
+                     "verdicts", vlist, "events", elist);
+    if (*out == NULL)
+        rc = rg_error_set(RG_ENOMEM, "out of memory building explain");
+cleanup:
+    json_decref(vlist);
+    json_decref(elist);
+    rg_store_rollout_dispose(&row);
+    rg_store_verdicts_dispose(&verdicts);
+    rg_store_events_dispose(&events);
+    return rc;
+}
+
+int rg_engine_audit_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                         const char *rollout_id)
+{
+    rg_store_audits list = {0};
+    json_t *arr;
+    int rc;
+
+    if ((rc = rg_store_audit_list(&list, engine->store, tenant_id, rollout_id)) < 0)
+        return rc;
+    arr = json_array();
+    for (size_t i = 0; i < list.count; i++) {
+        rg_store_audit *a = &list.items[i];
+        json_t *detail = a->detail ? json_loads(a->detail, 0, NULL) : NULL;
+        json_array_append_new(arr, json_pack("{s:I, s:s?, s:s, s:s, s:s?, s:s?, s:o, s:o}", "id",
+                                             (json_int_t)a->id, "rollout", a->rollout_id,
+                                             "actor", a->actor, "action", a->action, "reason",
+                                             a->reason, "outcome", a->outcome, "detail",
+                                             detail ? detail : json_null(), "at",
+                                             time_or_null(a->at_ms)));
+    }
+    rg_store_audits_dispose(&list);
+    *out = arr;
+    return 0;
+}

@@ -1,0 +1,323 @@
+/* rollback.c - the breaker's work: restore every touched target from its snapshot
+ * (dependents first, a person's later edits kept), then verify by telemetry */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_private.h"
+#include "engine/telemetry.h"
+#include "rollgate/body.h"
+#include "rollgate/util.h"
+
+typedef struct {
+    rg_rollout_ctx *ctx;
+    rg_store_target *target;
+    json_t *snapshot; /* the pre-change body */
+    json_t *applied;  /* what the engine applied (or meant to) */
+    json_t *patch;
+    json_t *kept;
+    rg_platform_op *get;
+    rg_platform_op *update;
+} restore_item;
+
+static int touched(const rg_store_target *t)
+{
+    return t->state == RG_TARGET_SNAPSHOTTED || t->state == RG_TARGET_APPLIED ||
+           t->state == RG_TARGET_APPLY_FAILED || t->state == RG_TARGET_RESTORE_FAILED;
+}
+
+static int merge_restore(json_t **out, const json_t *live, const char *etag, void *payload)
+{
+    restore_item *it = payload;
+    json_t *kept = NULL;
+    int rc;
+    (void)etag;
+    rc = rg_body_restore_patch(out, &kept, it->snapshot, it->applied, live);
+    if (rc == 0) {
+        json_decref(it->kept);
+        it->kept = kept;
+    }
+    return rc;
+}
+
+static int restore_failed(restore_item *it, const char *why)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_store_target *t = it->target;
+    json_t *tries = json_object_get(ctx->book, "restore_tries");
+    json_int_t n;
+
+    if (tries == NULL)
+        json_object_set_new(ctx->book, "restore_tries", tries = json_object());
+    n = json_integer_value(json_object_get(tries, t->org_id)) + 1;
+    json_object_set_new(tries, t->org_id, json_integer(n));
+    free(t->last_error);
+    t->last_error = rg_strdup(why);
+    if (n >= ctx->engine->opts.restore_attempts)
+        t->state = RG_TARGET_RESTORE_FAILED;
+    rg_engine__narrate(ctx, "target", "%s restore %s: %s", t->org_id,
+                       t->state == RG_TARGET_RESTORE_FAILED ? "failed" : "will retry", why);
+    return rg_store_target_update(ctx->engine->store, t);
+}
+
+static int restored(restore_item *it, const char *etag, int patched)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_store_target *t = it->target;
+    int rc;
+
+    t->state = RG_TARGET_RESTORED;
+    free(t->restored_etag);
+    t->restored_etag = etag ? rg_strdup(etag) : NULL;
+    t->restored_at_ms = rg_time_now_ms();
+    free(t->kept_fields);
+    t->kept_fields = it->kept ? json_dumps(it->kept, JSON_COMPACT) : NULL;
+    free(t->last_error);
+    t->last_error = NULL;
+    if ((rc = rg_store_target_update(ctx->engine->store, t)) < 0)
+        return rc;
+    if (json_array_size(it->kept) > 0) {
+        char *kept = json_dumps(it->kept, JSON_COMPACT);
+        rc = rg_engine__audit(ctx->engine, t->tenant_id, t->rollout_id, "engine", "restore",
+                              "fields a person edited after the apply were kept",
+                              "kept", json_pack("{s:s, s:O}", "org", t->org_id, "kept",
+                                                it->kept));
+        rg_engine__narrate(ctx, "target", "%s restored from snapshot; kept a person's edits "
+                                          "to %s", t->org_id, kept ? kept : "?");
+        free(kept);
+        return rc;
+    }
+    rg_engine__narrate(ctx, "target", "%s restored from snapshot%s", t->org_id,
+                       patched ? "" : " (already at its snapshot, no PATCH sent)");
+    return 0;
+}
+
+static int load_bodies(restore_item *it)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_store_target *t = it->target;
+    rg_store_snapshot snap = {0};
+    int rc;
+
+    rc = rg_store_snapshot_get(&snap, ctx->engine->store, t->tenant_id, t->rollout_id,
+                               t->org_id, t->strategy_id);
+    if (rc < 0)
+        return rc;
+    it->snapshot = json_loads(snap.body, 0, NULL);
+    rg_store_snapshot_dispose(&snap);
+    it->applied = t->applied_body ? json_loads(t->applied_body, 0, NULL) : NULL;
+    if (it->snapshot == NULL)
+        return rg_error_set(RG_EDB, "snapshot of %s is not JSON", t->org_id);
+    if (it->applied == NULL)
+        it->applied = json_deep_copy(it->snapshot);
+    return 0;
+}
+
+static int after_get(restore_item *it, rg_platform *pf)
+{
+    const json_t *live;
+    int rc;
+
+    if ((rc = rg_platform_op_status(it->get)) < 0)
+        return restore_failed(it, rg_platform_op_error(it->get));
+    live = rg_platform_op_body(it->get);
+    if ((rc = rg_body_restore_patch(&it->patch, &it->kept, it->snapshot, it->applied, live)) < 0)
+        return rc;
+    if (json_object_size(it->patch) == 0)
+        return restored(it, rg_platform_op_etag(it->get), 0);
+    return rg_platform_queue_strategy_update(&it->update, pf, it->target->org_id,
+                                             it->target->strategy_id,
+                                             rg_platform_op_etag(it->get), it->patch,
+                                             merge_restore, it, NULL, NULL);
+}
+
+/* Restores the touched targets of the highest tier that still has any. */
+static int restore_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
+{
+    restore_item *items = calloc(n, sizeof(*items));
+    rg_platform *pf = NULL;
+    int rc = 0;
+
+    if (items == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if ((rc = rg_engine__platform(&pf, ctx)) < 0)
+        goto cleanup;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        items[i].ctx = ctx;
+        items[i].target = tier[i];
+        if ((rc = load_bodies(&items[i])) == 0)
+            rc = rg_platform_queue_strategy_get(&items[i].get, pf, tier[i]->org_id,
+                                                tier[i]->strategy_id, NULL, NULL);
+    }
+    if (rc == 0)
+        rc = rg_platform_run(pf);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = after_get(&items[i], pf);
+    if (rc == 0)
+        rc = rg_platform_run(pf);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (items[i].update == NULL)
+            continue;
+        if (rg_platform_op_status(items[i].update) < 0)
+            rc = restore_failed(&items[i], rg_platform_op_error(items[i].update));
+        else
+            rc = restored(&items[i], rg_platform_op_etag(items[i].update), 1);
+    }
+cleanup:
+    for (size_t i = 0; i < n; i++) {
+        json_decref(items[i].snapshot);
+        json_decref(items[i].applied);
+        json_decref(items[i].patch);
+        json_decref(items[i].kept);
+        rg_platform_op_free(items[i].get);
+        rg_platform_op_free(items[i].update);
+    }
+    free(items);
+    return rc;
+}
+
+static int restore_step(rg_rollout_ctx *ctx, int *out_done)
+{
+    rg_store_target **tier = NULL;
+    json_t *tries = json_object_get(ctx->book, "restore_tries");
+    size_t n = 0;
+    int high = -1, rc;
+
+    *out_done = 0;
+    for (size_t i = 0; i < ctx->targets.count; i++) {
+        rg_store_target *t = &ctx->targets.items[i];
+        int retry = t->state != RG_TARGET_RESTORE_FAILED ||
+                    json_integer_value(json_object_get(tries, t->org_id)) <
+                        ctx->engine->opts.restore_attempts;
+        if (touched(t) && t->state != RG_TARGET_RESTORE_FAILED && retry && t->tier > high)
+            high = t->tier;
+    }
+    if (high < 0) {
+        *out_done = 1;
+        return 0;
+    }
+    if ((tier = calloc(ctx->targets.count, sizeof(*tier))) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < ctx->targets.count; i++) {
+        rg_store_target *t = &ctx->targets.items[i];
+        if (touched(t) && t->state != RG_TARGET_RESTORE_FAILED && t->tier == high)
+            tier[n++] = t;
+    }
+    rc = restore_tier(ctx, tier, n);
+    free(tier);
+    if (rc == 0)
+        rc = rg_engine__save(ctx);
+    ctx->next_ms = rg_time_now_ms();
+    return rc;
+}
+
+/* After the restore: the restored orgs against their own pre-change window. */
+static int verify(rg_rollout_ctx *ctx)
+{
+    const rg_policy *p = ctx->manifest->policy;
+    int64_t restored_at = rg_engine__book_int(ctx, "restored_at");
+    int64_t first = rg_engine__book_int(ctx, "first_started_at"), g = p->granularity_ms;
+    int64_t from = restored_at + p->settle_ms, due = from + p->verify_window_ms;
+    const char **orgs = calloc(ctx->targets.count + 1, sizeof(*orgs));
+    const char *result = "passed";
+    size_t n = 0;
+    int rc = 0, fails = 0, passes = 0;
+
+    if (orgs == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if (ctx->now_ms < due) {
+        ctx->next_ms = due;
+        free(orgs);
+        return 0;
+    }
+    for (size_t i = 0; i < ctx->targets.count; i++)
+        if (ctx->targets.items[i].state == RG_TARGET_RESTORED &&
+            ctx->targets.items[i].restored_etag != NULL)
+            orgs[n++] = ctx->targets.items[i].org_id;
+    if (n == 0 || first == 0) {
+        free(orgs);
+        return rg_engine__set_state(ctx, RG_ROLLOUT_ROLLED_BACK, "nothing had been changed");
+    }
+    {
+        int64_t pre_to = first - first % g, pre_from = pre_to - p->pre_window_ms;
+        int64_t post_from = from + (g - from % g) % g, post_to = ctx->now_ms - ctx->now_ms % g;
+        rc = rg_engine__fetch_telemetry(ctx, orgs, n, pre_from, pre_to);
+        if (rc == 0)
+            rc = rg_engine__fetch_telemetry(ctx, orgs, n, post_from, post_to);
+        for (size_t i = 0; rc == 0 && i < p->metrics_count; i++) {
+            rg_cells pre = {0}, post = {0};
+            rg_stats_metric_input in = {0};
+            rg_stats_verdict_params params = {1, 1, p->alpha, (int)p->metrics_count,
+                                              RG_SEQUENTIAL_GROUP, 0, 1, ctx->engine->cache};
+            rg_stats_verdict v;
+            const rg_policy_metric *m = &p->metrics[i];
+            if ((rc = rg_engine__window(&pre, ctx, m, orgs, n, pre_from, pre_to)) == 0 &&
+                (rc = rg_engine__window(&post, ctx, m, orgs, n, post_from, post_to)) == 0) {
+                in = (rg_stats_metric_input){.name = m->name, .kind = m->kind,
+                                             .increase_is_bad = m->increase_is_bad,
+                                             .tolerance_kind = m->scale,
+                                             .tolerance = m->tolerance,
+                                             .canary_pre = {pre.cells, pre.n},
+                                             .canary_post = {post.cells, post.n},
+                                             .msprt_prev_p = 1};
+                rc = rg_stats_verdict_compute(&v, &in, &params);
+            }
+            if (rc == 0) {
+                fails += v.decision == RG_DECISION_FAIL;
+                passes += v.decision == RG_DECISION_PASS;
+                rg_engine__narrate(ctx, "verify", "verification %s: %s — %s", m->name,
+                                   rg_decision_name(v.decision), v.reason);
+            }
+            rg_cells_dispose(&pre);
+            rg_cells_dispose(&post);
+        }
+    }
+    free(orgs);
+    if (rc < 0) {
+        rg_engine__narrate(ctx, "verify", "verification could not read telemetry: %s",
+                           rg_error_last());
+        result = "inconclusive";
+    } else if (fails) {
+        result = "failed";
+    } else if (passes < (int)p->metrics_count) {
+        result = "inconclusive";
+    }
+    free(ctx->row.verification);
+    ctx->row.verification = rg_strdup(result);
+    return rg_engine__set_state(ctx, RG_ROLLOUT_ROLLED_BACK, result);
+}
+
+int rg_engine__rollback(rg_rollout_ctx *ctx)
+{
+    rg_buf failed = RG_BUF_INIT;
+    int done = 0, rc;
+
+    if (rg_engine__book_int(ctx, "restored_at") != 0)
+        return verify(ctx);
+    if ((rc = restore_step(ctx, &done)) < 0 || !done)
+        return rc;
+    for (size_t i = 0; i < ctx->targets.count; i++) {
+        rg_store_target *t = &ctx->targets.items[i];
+        if (t->state == RG_TARGET_RESTORE_FAILED)
+            rg_buf_printf(&failed, "%s%s (%s)", failed.len ? "; " : "", t->org_id,
+                          t->last_error ? t->last_error : "unknown");
+    }
+    rg_engine__book_set_int(ctx, "restored_at", rg_time_now_ms());
+    if (failed.len) {
+        rg_engine__event(ctx, "rollback_incomplete", NULL, "rollback incomplete: %s",
+                         failed.ptr);
+        rc = rg_engine__set_state(ctx, RG_ROLLOUT_ROLLBACK_INCOMPLETE, failed.ptr);
+        free(ctx->row.hold_reason);
+        ctx->row.hold_reason = rg_strdup(failed.ptr);
+        if (rc == 0)
+            rc = rg_engine__save(ctx);
+        rg_buf_dispose(&failed);
+        return rc;
+    }
+    rg_buf_dispose(&failed);
+    rg_engine__event(ctx, "restored", NULL, "every touched organization restored from its "
+                                            "snapshot; verifying");
+    ctx->next_ms = ctx->now_ms;
+    return rg_engine__save(ctx);
+}

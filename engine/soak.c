@@ -1,0 +1,313 @@
+/* soak.c - the soak after a stage: polls, measurements, verdicts, and promote / hold / trip */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_private.h"
+#include "engine/telemetry.h"
+#include "rollgate/util.h"
+
+/* Org ids of the targets in stages [lo, hi], each once (borrowed from ctx->targets). */
+static size_t orgs_of(const char **out, const rg_rollout_ctx *ctx, int lo, int hi)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ctx->targets.count; i++) {
+        const rg_store_target *t = &ctx->targets.items[i];
+        int dup = 0;
+        if (t->stage_index < lo || t->stage_index > hi)
+            continue;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = strcmp(out[k], t->org_id) == 0;
+        if (!dup)
+            out[n++] = t->org_id;
+    }
+    return n;
+}
+
+static int64_t align_down(int64_t t, int64_t g)
+{
+    return t - ((t % g) + g) % g;
+}
+
+static int64_t align_up(int64_t t, int64_t g)
+{
+    int64_t d = align_down(t, g);
+    return d == t ? t : d + g;
+}
+
+typedef struct {
+    const char **canary, **control;
+    size_t ncanary, ncontrol;
+    int64_t pre_from, pre_to, post_from, post_to;
+} soak_windows;
+
+static int record_verdict(rg_rollout_ctx *ctx, int poll, const rg_policy_metric *m,
+                          const rg_stats_verdict *v, const char *test)
+{
+    rg_store_verdict row = {0};
+    row.rollout_id = ctx->row.id;
+    row.tenant_id = ctx->row.tenant_id;
+    row.stage = ctx->row.stage_index;
+    row.poll = poll;
+    row.metric = m->name;
+    row.test = (char *)test;
+    row.estimate = v->has_estimate ? v->effect : NAN;
+    row.ci_lo = v->has_estimate ? v->effect_lo : NAN;
+    row.ci_hi = v->has_estimate ? v->effect_hi : NAN;
+    row.z = v->has_estimate ? v->z : NAN;
+    row.boundary = v->boundary;
+    row.p_value = v->has_estimate ? v->p_value : NAN;
+    row.decision = (char *)rg_decision_name(v->decision);
+    row.reason = (char *)v->reason;
+    row.at_ms = ctx->now_ms;
+    return rg_store_verdict_insert(NULL, ctx->engine->store, &row);
+}
+
+/* Judges one metric over the windows. */
+static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_metric *m,
+                 const soak_windows *w, int poll, int planned)
+{
+    const rg_policy *p = ctx->manifest->policy;
+    rg_cells cpre = {0}, cpost = {0}, kpre = {0}, kpost = {0};
+    rg_stats_metric_input in = {0};
+    rg_stats_verdict_params params = {0};
+    const json_t *prev = json_object_get(json_object_get(ctx->book, "msprt_p"), m->name);
+    int rc;
+
+    if ((rc = rg_engine__window(&cpre, ctx, m, w->canary, w->ncanary, w->pre_from,
+                                w->pre_to)) < 0 ||
+        (rc = rg_engine__window(&cpost, ctx, m, w->canary, w->ncanary, w->post_from,
+                                w->post_to)) < 0 ||
+        (rc = rg_engine__window(&kpre, ctx, m, w->control, w->ncontrol, w->pre_from,
+                                w->pre_to)) < 0 ||
+        (rc = rg_engine__window(&kpost, ctx, m, w->control, w->ncontrol, w->post_from,
+                                w->post_to)) < 0)
+        goto cleanup;
+    in.name = m->name;
+    in.kind = m->kind;
+    in.increase_is_bad = m->increase_is_bad;
+    in.tolerance_kind = m->scale;
+    in.tolerance = m->tolerance;
+    in.critical = m->critical;
+    in.canary_pre = (rg_stats_window){cpre.cells, cpre.n};
+    in.canary_post = (rg_stats_window){cpost.cells, cpost.n};
+    in.has_control = w->ncontrol > 0;
+    in.control_pre = (rg_stats_window){kpre.cells, kpre.n};
+    in.control_post = (rg_stats_window){kpost.cells, kpost.n};
+    in.msprt_prev_p = json_is_number(prev) ? json_number_value(prev) : 1.0;
+    params.poll = poll;
+    params.planned_polls = planned;
+    params.alpha = p->alpha;
+    params.n_metrics = (int)p->metrics_count;
+    params.sequential = p->sequential;
+    params.tau2 = p->has_tau2 ? p->tau2 : 0;
+    params.min_soak_reached = (int64_t)poll * p->poll_interval_ms >= p->stabilization_window_ms;
+    params.cache = ctx->engine->cache;
+    rc = rg_stats_verdict_compute(out, &in, &params);
+    if (rc == 0 && p->sequential == RG_SEQUENTIAL_MSPRT && out->has_estimate) {
+        json_t *obj = json_object_get(ctx->book, "msprt_p");
+        if (obj == NULL)
+            json_object_set_new(ctx->book, "msprt_p", obj = json_object());
+        json_object_set_new(obj, m->name, json_real(out->p_value));
+    }
+cleanup:
+    rg_cells_dispose(&cpre);
+    rg_cells_dispose(&cpost);
+    rg_cells_dispose(&kpre);
+    rg_cells_dispose(&kpost);
+    return rc;
+}
+
+/* A failed analytics poll is an error, not data; errors.limit in a row hold the rollout. */
+static int poll_error(rg_rollout_ctx *ctx, int poll)
+{
+    const rg_policy *p = ctx->manifest->policy;
+    int64_t errors = rg_engine__book_int(ctx, "errors") + 1;
+    char reason[768];
+    int rc;
+
+    snprintf(reason, sizeof(reason), "analytics query failed: %s", rg_error_last());
+    rg_engine__book_set_int(ctx, "errors", errors);
+    for (size_t i = 0; i < p->metrics_count; i++) {
+        rg_stats_verdict v = {0};
+        v.decision = RG_DECISION_INCONCLUSIVE;
+        v.boundary = NAN;
+        snprintf(v.reason, sizeof(v.reason), "%.200s", reason);
+        if ((rc = record_verdict(ctx, poll, &p->metrics[i], &v, "error")) < 0)
+            return rc;
+    }
+    rg_engine__narrate(ctx, "poll", "poll %d: %s (%lld of %d in a row)", poll, reason,
+                       (long long)errors, p->errors_limit);
+    if (errors >= p->errors_limit) {
+        snprintf(reason, sizeof(reason), "%d analytics errors in a row; last: %s",
+                 p->errors_limit, rg_error_last());
+        return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, reason);
+    }
+    ctx->next_ms = ctx->now_ms + ctx->engine->opts.tick_ms;
+    return rg_engine__save(ctx);
+}
+
+static int fetch_windows(rg_rollout_ctx *ctx, const soak_windows *w)
+{
+    const char **all = calloc(w->ncanary + w->ncontrol + 1, sizeof(*all));
+    int rc = 0;
+
+    if (all == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    memcpy(all, w->canary, w->ncanary * sizeof(*all));
+    if (w->ncontrol)
+        memcpy(all + w->ncanary, w->control, w->ncontrol * sizeof(*all));
+    /* The pre window is history: fetched once per stage. */
+    if (rg_engine__book_int(ctx, "pre_fetched") != ctx->row.stage_index + 1) {
+        rc = rg_engine__fetch_telemetry(ctx, all, w->ncanary + w->ncontrol, w->pre_from,
+                                        w->pre_to);
+        if (rc == 0)
+            rc = rg_engine__book_set_int(ctx, "pre_fetched", ctx->row.stage_index + 1);
+    }
+    if (rc == 0)
+        rc = rg_engine__fetch_telemetry(ctx, all, w->ncanary + w->ncontrol, w->post_from,
+                                        w->post_to);
+    free(all);
+    return rc;
+}
+
+/* What the poll's verdicts mean for the rollout. */
+static int act(rg_rollout_ctx *ctx, const rg_stats_verdict *v, int poll, int planned)
+{
+    const rg_policy *p = ctx->manifest->policy;
+    json_t *streak = json_object_get(ctx->book, "fail_streak");
+    int all_pass = 1;
+    char why[512] = "";
+
+    if (streak == NULL)
+        json_object_set_new(ctx->book, "fail_streak", streak = json_object());
+    for (size_t i = 0; i < p->metrics_count; i++) {
+        const rg_policy_metric *m = &p->metrics[i];
+        json_int_t n = json_integer_value(json_object_get(streak, m->name));
+        n = v[i].decision == RG_DECISION_FAIL ? n + 1 : 0;
+        json_object_set_new(streak, m->name, json_integer(n));
+        all_pass &= v[i].decision == RG_DECISION_PASS;
+        if (why[0] == '\0' && v[i].decision == RG_DECISION_FAIL &&
+            (m->critical || n >= p->breaker_consecutive))
+            snprintf(why, sizeof(why), "%s failed %s%lld poll(s) in a row at stage %d: %s",
+                     m->name, m->critical ? "(critical) " : "", (long long)n,
+                     ctx->row.stage_index + 1, v[i].reason);
+    }
+    if (why[0])
+        return rg_engine__trip(ctx, why);
+    if (all_pass)
+        return rg_engine__promote(ctx, "every metric passed");
+    if (poll >= planned) {
+        switch (p->on_inconclusive) {
+        case RG_ON_INCONCLUSIVE_PROMOTE:
+            return rg_engine__promote(ctx, "inconclusive at the soak limit; policy promotes");
+        case RG_ON_INCONCLUSIVE_ROLLBACK:
+            return rg_engine__trip(ctx, "inconclusive at the soak limit; policy rolls back");
+        default:
+            snprintf(why, sizeof(why),
+                     "inconclusive at the soak limit (poll %d/%d) of stage %d: promote or "
+                     "rollback", poll, planned, ctx->row.stage_index + 1);
+            return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, why);
+        }
+    }
+    ctx->next_ms = ctx->row.stage_applied_at_ms + (int64_t)(poll + 1) * p->poll_interval_ms;
+    return rg_engine__save(ctx);
+}
+
+int rg_engine__soak(rg_rollout_ctx *ctx)
+{
+    const rg_policy *p = ctx->manifest->policy;
+    int planned = (int)(p->soak_limit_ms / p->poll_interval_ms);
+    int64_t elapsed = ctx->now_ms - ctx->row.stage_applied_at_ms;
+    int last = (int)rg_engine__book_int(ctx, "poll"), poll;
+    const char **canary = NULL, **control = NULL;
+    rg_stats_verdict *v = NULL;
+    soak_windows w = {0};
+    int rc = 0;
+
+    if (planned < 1)
+        planned = 1;
+    /* Polls are looks at the elapsed share of the planned soak: a driver that was away
+     * resumes at the look the clock says, not one behind. */
+    poll = (int)(elapsed / p->poll_interval_ms);
+    if (poll > planned)
+        poll = planned;
+    if (poll <= last) {
+        ctx->next_ms = ctx->row.stage_applied_at_ms + (int64_t)(last + 1) * p->poll_interval_ms;
+        return 0;
+    }
+    canary = calloc(ctx->targets.count + 1, sizeof(*canary));
+    control = calloc(ctx->targets.count + 1, sizeof(*control));
+    v = calloc(p->metrics_count + 1, sizeof(*v));
+    if (canary == NULL || control == NULL || v == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    w.canary = canary;
+    w.control = control;
+    w.ncanary = orgs_of(canary, ctx, ctx->row.stage_index, ctx->row.stage_index);
+    w.ncontrol = orgs_of(control, ctx, ctx->row.stage_index + 1, ctx->row.stage_count);
+    w.pre_to = align_down(ctx->row.stage_started_at_ms, p->granularity_ms);
+    w.pre_from = w.pre_to - align_up(p->pre_window_ms, p->granularity_ms);
+    w.post_from = align_up(ctx->row.stage_applied_at_ms + p->settle_ms, p->granularity_ms);
+    w.post_to = align_down(ctx->now_ms, p->granularity_ms);
+    rg_engine__book_set_int(ctx, "poll", poll);
+    if ((rc = fetch_windows(ctx, &w)) < 0) {
+        rc = poll_error(ctx, poll);
+        goto cleanup;
+    }
+    rg_engine__book_set_int(ctx, "errors", 0);
+    for (size_t i = 0; rc == 0 && i < p->metrics_count; i++) {
+        if ((rc = judge(&v[i], ctx, &p->metrics[i], &w, poll, planned)) < 0)
+            break;
+        rc = record_verdict(ctx, poll, &p->metrics[i], &v[i], rg_sequential_kind_name(p->sequential));
+        rg_engine__narrate(ctx, "verdict", "stage %d poll %d/%d %s: %s — %s",
+                           ctx->row.stage_index + 1, poll, planned, p->metrics[i].name,
+                           rg_decision_name(v[i].decision), v[i].reason);
+    }
+    if (rc == 0)
+        rc = act(ctx, v, poll, planned);
+cleanup:
+    free(canary);
+    free(control);
+    free(v);
+    return rc;
+}
+
+int rg_engine__promote(rg_rollout_ctx *ctx, const char *why)
+{
+    int from = ctx->row.stage_index;
+
+    json_object_del(ctx->book, "fail_streak");
+    json_object_del(ctx->book, "msprt_p");
+    json_object_del(ctx->book, "poll");
+    json_object_del(ctx->book, "errors");
+    if (from + 1 >= ctx->row.stage_count) {
+        rg_engine__event(ctx, "completed", json_pack("{s:s}", "reason", why),
+                         "stage %d/%d passed (%s); rollout completed", from + 1,
+                         ctx->row.stage_count, why);
+        return rg_engine__set_state(ctx, RG_ROLLOUT_COMPLETED, why);
+    }
+    ctx->row.stage_index = from + 1;
+    ctx->row.stage_started_at_ms = ctx->now_ms;
+    ctx->row.stage_applied_at_ms = 0;
+    ctx->next_ms = ctx->now_ms;
+    rg_engine__event(ctx, "promoted",
+                     json_pack("{s:i, s:i, s:s}", "from", from, "to", from + 1, "reason", why),
+                     "stage %d/%d promoted (%s); expanding to %d%%", from + 1,
+                     ctx->row.stage_count, why, ctx->manifest->stages[from + 1]);
+    if (ctx->row.state != RG_ROLLOUT_RUNNING) /* a person released a hold */
+        return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
+    return rg_engine__save(ctx);
+}
+
+int rg_engine__trip(rg_rollout_ctx *ctx, const char *why)
+{
+    json_object_set_new(ctx->book, "trip_reason", json_string(why));
+    json_object_set_new(ctx->book, "tripped_at", json_integer(ctx->now_ms));
+    rg_engine__event(ctx, "tripped", json_pack("{s:s}", "reason", why),
+                     "breaker tripped: %s", why);
+    ctx->next_ms = ctx->now_ms;
+    return rg_engine__set_state(ctx, RG_ROLLOUT_ROLLING_BACK, why);
+}

@@ -1,0 +1,138 @@
+/* start.c - creating a rollout: the normalised manifest, its policy and ordered targets */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine_private.h"
+#include "rollgate/util.h"
+
+/* The analytics metrics the platform client parses (PLATFORM-API.md §3). */
+static int metric_known(const char *name)
+{
+    static const char *const known[] = {"nOffered", "tAbandon", "tAnswered", "tHandle", NULL};
+    for (size_t i = 0; name && known[i]; i++)
+        if (strcmp(name, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_policy(const rg_policy *p)
+{
+    for (size_t i = 0; i < p->metrics_count; i++) {
+        const rg_policy_metric *m = &p->metrics[i];
+        const char *a = m->kind == RG_METRIC_PROPORTION ? m->events : m->source;
+        const char *b = m->kind == RG_METRIC_PROPORTION ? m->trials : "nOffered";
+        if (!metric_known(a) || !metric_known(b))
+            return rg_error_set(RG_EINVALID,
+                                "policy metrics[%zu] (%s): the platform metrics it reads must be "
+                                "nOffered, tAbandon, tAnswered or tHandle",
+                                i, m->name);
+    }
+    if (p->poll_interval_ms <= 0 || p->soak_limit_ms < p->poll_interval_ms)
+        return rg_error_set(RG_EINVALID, "policy: soak_limit must hold at least one poll");
+    return 0;
+}
+
+/* A relative file: credentials path is pinned to where the manifest was given. */
+static int pin_credentials(json_t *manifest_json, const rg_manifest *m, const char *base_dir)
+{
+    json_t *platform = json_object_get(manifest_json, "platform");
+    char cwd[PATH_MAX];
+    rg_buf path = RG_BUF_INIT;
+    int rc;
+
+    if (m->platform.credentials != RG_CREDENTIALS_FILE || m->platform.credentials_path[0] == '/')
+        return 0;
+    if (base_dir == NULL) {
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return rg_error_set(RG_EIO, "cannot read the working directory");
+        base_dir = cwd;
+    }
+    rc = rg_buf_printf(&path, "file:%s/%s", base_dir, m->platform.credentials_path);
+    if (rc == 0 && json_object_set_new(platform, "credentials", json_string(path.ptr)) < 0)
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+    rg_buf_dispose(&path);
+    return rc;
+}
+
+static int insert_targets(rg_engine *e, const char *tenant, const char *id,
+                          const rg_manifest *m, const rg_resolution *res)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < res->count; i++) {
+        const rg_resolved_target *r = &res->targets[i];
+        rg_store_target t = {0};
+        t.rollout_id = (char *)id;
+        t.tenant_id = (char *)tenant;
+        t.seq = (int64_t)r->seq;
+        t.org_id = (char *)r->org;
+        t.group_name = (char *)r->group;
+        t.tier = r->tier;
+        t.stage_index = (int)r->stage;
+        t.strategy_id = m->strategy;
+        t.api_url = (char *)r->api_url;
+        t.login_url = (char *)r->login_url;
+        t.state = RG_TARGET_PENDING;
+        rc = rg_store_target_insert(e->store, &t);
+    }
+    return rc;
+}
+
+int rg_engine_start(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
+                    const rg_manifest *manifest, const char *base_dir, const char *actor,
+                    int approve)
+{
+    rg_store_rollout row = {0};
+    rg_resolution *res = NULL;
+    json_t *mjson = NULL, *pjson = NULL;
+    char id[RG_STORE_ROLLOUT_ID_LEN];
+    char *mtext = NULL, *ptext = NULL;
+    int rc, running = approve || manifest->approval == RG_APPROVAL_NONE;
+    int64_t now = rg_time_now_ms();
+
+    if ((rc = check_policy(manifest->policy)) < 0 ||
+        (rc = rg_manifest_resolve(&res, manifest)) < 0 ||
+        (rc = rg_manifest_to_json(&mjson, manifest)) < 0 ||
+        (rc = pin_credentials(mjson, manifest, base_dir)) < 0 ||
+        (rc = rg_policy_to_json(&pjson, manifest->policy)) < 0 ||
+        (rc = rg_store_rollout_id_new(id)) < 0)
+        goto cleanup;
+    mtext = json_dumps(mjson, JSON_COMPACT);
+    ptext = json_dumps(pjson, JSON_COMPACT);
+    if (mtext == NULL || ptext == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    row.id = id;
+    row.tenant_id = manifest->tenant;
+    row.name = manifest->name;
+    row.manifest = mtext;
+    row.policy = ptext;
+    row.state = running ? RG_ROLLOUT_RUNNING : RG_ROLLOUT_AWAITING_APPROVAL;
+    row.stage_count = (int)manifest->stages_count;
+    row.created_by = (char *)actor;
+    row.stage_started_at_ms = running ? now : 0;
+    row.baseline = "{}";
+    if ((rc = rg_store_begin(engine->store)) < 0)
+        goto cleanup;
+    if ((rc = rg_store_tenant_ensure(engine->store, manifest->tenant, manifest->tenant)) < 0 ||
+        (rc = rg_store_rollout_insert(engine->store, &row)) < 0 ||
+        (rc = insert_targets(engine, manifest->tenant, id, manifest, res)) < 0 ||
+        (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "start", NULL,
+                               running ? "running" : "awaiting_approval",
+                               json_pack("{s:i, s:b}", "targets", (int)res->count, "approved",
+                                         running))) < 0 ||
+        (rc = rg_store_commit(engine->store)) < 0) {
+        rg_store_rollback(engine->store);
+        goto cleanup;
+    }
+    memcpy(out_id, id, sizeof(id));
+cleanup:
+    rg_resolution_free(res);
+    json_decref(mjson);
+    json_decref(pjson);
+    free(mtext);
+    free(ptext);
+    return rc;
+}

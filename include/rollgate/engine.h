@@ -1,0 +1,99 @@
+/* engine.h - rollouts: start, drive (stages, snapshots, soak, verdicts, breaker, restore),
+ * human commands, and the reports people read (status, explain, audit). */
+#ifndef RG_ENGINE_H
+#define RG_ENGINE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "rollgate/error.h"
+#include "rollgate/manifest.h"
+#include "rollgate/platform.h"
+#include "rollgate/store.h"
+
+typedef struct rg_engine rg_engine;
+
+/* Something happened that a person watching may want to read: a state change, a stage
+ * applied, a target applied or restored, a poll's verdict line. `rollout_id` and `line` are
+ * borrowed for the call. Called from inside rg_engine_tick / rg_engine_run. */
+typedef void (*rg_engine_narrate_fn)(const char *rollout_id, const char *kind, const char *line,
+                                     void *payload);
+
+typedef struct rg_engine_options {
+    int64_t tick_ms;          /* how often the driver looks at each rollout (1000) */
+    int lease_ticks;          /* a lease expires after this many missed ticks (3) */
+    int apply_attempts;       /* tries per target before it is apply_failed (3) */
+    int restore_attempts;     /* ticks a restore is retried before it is restore_failed (3) */
+    rg_platform_options platform; /* for every platform client the engine makes */
+    rg_engine_narrate_fn narrate; /* may be NULL */
+    void *narrate_payload;
+    const char *owner;        /* lease owner id; NULL: "host:pid:starttime" of this process */
+} rg_engine_options;
+
+void rg_engine_options_init(rg_engine_options *opts);
+
+/* The engine borrows `store` (it must outlive the engine). `opts` NULL = defaults.
+ * @param[out] out free with rg_engine_free. */
+int rg_engine_new(rg_engine **out, rg_store *store, const rg_engine_options *opts);
+void rg_engine_free(rg_engine *engine);
+/* This process's lease owner id ("host:pid:starttime"). */
+const char *rg_engine_owner(const rg_engine *engine);
+
+/* Creates a rollout from a loaded manifest: stores the normalised manifest and policy and
+ * the ordered targets in one transaction, audited as `actor`. State awaiting_approval, or
+ * running when `approve` or the manifest says `approval: none`. A relative `file:`
+ * credentials path is made absolute against `base_dir` (NULL: the working directory), so
+ * a driver started elsewhere finds it.
+ * @param[out] out_id the new rollout id (RG_STORE_ROLLOUT_ID_LEN bytes). */
+int rg_engine_start(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
+                    const rg_manifest *manifest, const char *base_dir, const char *actor,
+                    int approve);
+
+/* The tenant a rollout belongs to, for local tools that name a rollout by id alone.
+ * @param[out] out caller frees. RG_ENOTFOUND for an unknown id. */
+int rg_engine_rollout_tenant(char **out, rg_engine *engine, const char *rollout_id);
+
+/* One step of every active rollout this process can lease. @param[out] out_next_ms when the
+ * next step is due (epoch ms), for the caller to sleep until. */
+int rg_engine_tick(rg_engine *engine, int64_t *out_next_ms);
+/* One step of one rollout (taking its lease). */
+int rg_engine_tick_rollout(rg_engine *engine, const char *tenant_id, const char *rollout_id,
+                           int64_t *out_next_ms);
+
+typedef enum {
+    RG_RUN_ONCE = 0,       /* one tick */
+    RG_RUN_UNTIL_DONE = 1, /* until every rollout is finished or waits for a person */
+    RG_RUN_FOREVER = 2,    /* the daemon: until *stop becomes non-zero */
+} rg_run_mode;
+
+/* Drives every active rollout. `stop` (may be NULL) is polled between ticks. */
+int rg_engine_run(rg_engine *engine, rg_run_mode mode, volatile int *stop);
+
+/* A person's command. With no live driver holding the rollout's lease, the engine takes
+ * the lease and acts now; otherwise the command is queued and the driver runs it within a
+ * tick. Audited with actor, reason and outcome.
+ * @param[out] out_outcome "done", "queued" (caller frees); may be NULL.
+ * RG_ECONFLICT when the rollout's state does not allow it (message says why). */
+int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_id,
+                      const char *rollout_id, rg_command_kind kind, const char *actor,
+                      const char *reason, int force);
+
+/* `rollgate status ID --json`: {"id","name","tenant","state","stage":{"index","percent"},
+ * "verification","hold_reason","targets":[…],"last_verdicts":[…]}. New reference. */
+int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                          const char *rollout_id);
+/* Every rollout of a tenant (NULL: all tenants), one line each. New reference. */
+int rg_engine_list_json(json_t **out, rg_engine *engine, const char *tenant_id);
+/* `explain`: per stage, per poll, per metric: the verdict's numbers and reason. */
+int rg_engine_explain_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                           const char *rollout_id);
+/* `audit`: who did what, when, why, with outcome. rollout_id NULL: the tenant's whole log. */
+int rg_engine_audit_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                         const char *rollout_id);
+
+/* The gate's view of a state: "completed", "rolled_back", "rollback_incomplete", "held",
+ * "running" (anything still undecided). */
+const char *rg_engine_outcome(rg_rollout_state state);
+
+#endif
