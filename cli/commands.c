@@ -15,6 +15,7 @@ int rg_cmd_resume(rg_cli *cli, int argc, char **argv);
 int rg_cmd_promote(rg_cli *cli, int argc, char **argv);
 int rg_cmd_explain(rg_cli *cli, int argc, char **argv);
 int rg_cmd_audit(rg_cli *cli, int argc, char **argv);
+int rg_cmd_demo(rg_cli *cli, int argc, char **argv);
 
 const rg_cli_command rg_cli_commands[] = {
     {"version", "print the version and the library versions", "", NULL, rg_cmd_version},
@@ -58,6 +59,12 @@ const rg_cli_command rg_cli_commands[] = {
     {"explain", "every verdict and event of a rollout, with its numbers", "ID", NULL,
      rg_cmd_explain},
     {"audit", "who did what to a rollout, when and why", "ID", NULL, rg_cmd_audit},
+    {"demo", "a whole rollout against the bundled simulator, narrated", "",
+     "Starts rollgate-sim with sim/scenarios/demo.json on a free loopback port, uses a\n"
+     "temporary database and a short-window policy, and rolls out a bad routing change:\n"
+     "stages, applies, verdicts, the breaker trip, the restore and its verification.\n"
+     "Exit 0 when the change was rolled back and every organization matches its snapshot.",
+     rg_cmd_demo},
     {"stats", "run one statistical test on JSON from stdin", "TEST",
      "TEST and its input object (x = canary, y = baseline; alternative: two-sided | greater |\n"
      "less, default two-sided); the result is one JSON object on stdout:\n"

@@ -1,0 +1,303 @@
+/* cmd_demo.c - `rollgate demo`: a whole rollout against the bundled simulator, narrated */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/engine_cli.h"
+#include "rollgate/body.h"
+#include "rollgate/util.h"
+
+int rg_cmd_demo(rg_cli *cli, int argc, char **argv);
+
+/* A short-window policy so the whole story fits in well under two minutes. */
+static const char demo_policy[] =
+    "policy:\n"
+    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 6s\n  soak_limit: 12s\n"
+    "  poll_interval: 3s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 20s\n"
+    "  breaker: {consecutive: 2}\n  on_inconclusive: hold\n  errors: {limit: 3}\n"
+    "  verify_window: 10s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
+    "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
+    "       increase_is_bad: true, tolerance: {relative: 0.15}, critical: true}\n"
+    "    - {name: speed_of_answer, kind: mean, source: tAnswered, increase_is_bad: true,\n"
+    "       tolerance: {absolute: 10s}}\n";
+
+typedef struct {
+    pid_t pid;
+    char url[256];
+} demo_sim;
+
+/* Finds a file next to this executable's build or install layout. */
+static int find_beside_self(char *out, size_t outlen, const char *const *candidates)
+{
+    char self[PATH_MAX / 2];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    if ((slash = strrchr(self, '/')) != NULL)
+        *slash = '\0';
+    for (size_t i = 0; candidates[i]; i++) {
+        snprintf(out, outlen, "%s/%s", self, candidates[i]);
+        if (access(out, R_OK) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static int locate(char *sim, size_t simlen, char *scenario, size_t sclen)
+{
+    static const char *const sims[] = {"../sim/rollgate-sim", "rollgate-sim", NULL};
+    static const char *const scenarios[] = {"../share/rollgate/scenarios/demo.json", NULL};
+    const char *env_sim = getenv("ROLLGATE_SIM"), *env_sc = getenv("ROLLGATE_SCENARIO");
+
+    if (env_sim && *env_sim)
+        snprintf(sim, simlen, "%s", env_sim);
+    else if (find_beside_self(sim, simlen, sims) < 0)
+        return rg_error_set(RG_ENOTFOUND, "cannot find rollgate-sim beside this rollgate; "
+                                          "set $ROLLGATE_SIM");
+    if (env_sc && *env_sc)
+        snprintf(scenario, sclen, "%s", env_sc);
+    else if (snprintf(scenario, sclen, "%s/sim/scenarios/demo.json", RG_SOURCE_DIR) > 0 &&
+             access(scenario, R_OK) != 0 && find_beside_self(scenario, sclen, scenarios) < 0)
+        return rg_error_set(RG_ENOTFOUND, "cannot find the demo scenario; set "
+                                          "$ROLLGATE_SCENARIO");
+    return 0;
+}
+
+static int sim_start(demo_sim *sim, const char *binary, const char *scenario)
+{
+    int fds[2];
+    char line[200];
+    size_t len = 0;
+
+    if (pipe(fds) != 0)
+        return rg_error_set(RG_EIO, "pipe: %s", strerror(errno));
+    sim->pid = fork();
+    if (sim->pid < 0)
+        return rg_error_set(RG_EIO, "fork: %s", strerror(errno));
+    if (sim->pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl(binary, binary, "--scenario", scenario, "--port", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    while (len + 1 < sizeof(line)) {
+        ssize_t n = read(fds[0], line + len, 1);
+        if (n <= 0 || line[len] == '\n')
+            break;
+        len++;
+    }
+    line[len] = '\0';
+    close(fds[0]);
+    if (strncmp(line, "listening on ", 13) != 0)
+        return rg_error_set(RG_EPLATFORM, "rollgate-sim did not start (%s)", binary);
+    snprintf(sim->url, sizeof(sim->url), "%s", line + 13);
+    return 0;
+}
+
+static void sim_stop(demo_sim *sim)
+{
+    int status;
+    if (sim->pid > 0) {
+        kill(sim->pid, SIGTERM);
+        waitpid(sim->pid, &status, 0);
+        sim->pid = 0;
+    }
+}
+
+/* Credentials for every org of the scenario, in this process's environment only. */
+static int demo_credentials(json_t **out_orgs, const char *scenario)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(scenario, 0, &jerr), *org, *ids = json_array();
+    size_t i;
+    int rc = 0;
+
+    if (doc == NULL)
+        return rg_error_set(RG_EINVALID, "%s:%d: %s", scenario, jerr.line, jerr.text);
+    json_array_foreach(json_object_get(doc, "orgs"), i, org) {
+        const char *id = json_string_value(json_object_get(org, "id"));
+        char name[256];
+        if (id == NULL)
+            continue;
+        json_array_append_new(ids, json_string(id));
+        if ((rc = rg_platform_env_name(name, sizeof(name), id, "CLIENT_ID")) < 0)
+            break;
+        setenv(name, json_string_value(json_object_get(org, "client_id")), 1);
+        if ((rc = rg_platform_env_name(name, sizeof(name), id, "CLIENT_SECRET")) < 0)
+            break;
+        setenv(name, json_string_value(json_object_get(org, "client_secret")), 1);
+    }
+    json_decref(doc);
+    if (rc == 0 && json_array_size(ids) < 3)
+        rc = rg_error_set(RG_EINVALID, "%s: the demo needs at least 3 organizations", scenario);
+    if (rc < 0) {
+        json_decref(ids);
+        return rc;
+    }
+    *out_orgs = ids;
+    return 0;
+}
+
+/* The parent first; the sub-organizations in two groups that depend on it. */
+static int write_manifest(const char *path, const char *url, const json_t *orgs)
+{
+    rg_buf m = RG_BUF_INIT;
+    size_t n = json_array_size(orgs), half = 1 + (n - 1) / 2;
+    FILE *f;
+    int rc = 0;
+
+    rg_buf_printf(&m, "name: demo-routing-v2\ntenant: demo\nstages: [10, 50, 100]\n"
+                      "approval: none\nplatform: {driver: genesys, api_url: \"%s\", "
+                      "login_url: \"%s\", credentials: env}\ngroups:\n"
+                      "  - {name: parent, orgs: [%s]}\n  - {name: region_a, depends_on: "
+                      "[parent], orgs: [",
+                  url, url, json_string_value(json_array_get(orgs, 0)));
+    for (size_t i = 1; i < half; i++)
+        rg_buf_printf(&m, "%s%s", i > 1 ? ", " : "", json_string_value(json_array_get(orgs, i)));
+    rg_buf_puts(&m, "]}\n  - {name: region_b, depends_on: [parent], orgs: [");
+    for (size_t i = half; i < n; i++)
+        rg_buf_printf(&m, "%s%s", i > half ? ", " : "",
+                      json_string_value(json_array_get(orgs, i)));
+    rg_buf_puts(&m, "]}\nchange:\n  strategy: strat_main\n"
+                    "  watch_queues: [queue_global_001, queue_v2]\n  template:\n"
+                    "    name: Production_Routing_v2\n    targets:\n"
+                    "      - {type: Queue, id: queue_global_001, weight: 0, priority: 1}\n"
+                    "      - {type: Queue, id: queue_v2, weight: 100, priority: 1}\n");
+    rg_buf_puts(&m, demo_policy);
+    if ((f = fopen(path, "w")) == NULL || fputs(rg_buf_cstr(&m), f) < 0)
+        rc = rg_error_set(RG_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (f && fclose(f) != 0 && rc == 0)
+        rc = rg_error_set(RG_EIO, "cannot write %s", path);
+    rg_buf_dispose(&m);
+    return rc;
+}
+
+/* After the story: every touched organization's live strategy against its snapshot. */
+static int check_restored(rg_cli *cli, rg_store *store, const char *tenant, const char *id,
+                          const char *url)
+{
+    rg_store_snapshots snaps = {0};
+    rg_platform *pf = NULL;
+    int rc, bad = 0;
+
+    if ((rc = rg_store_snapshot_list(&snaps, store, tenant, id)) < 0 ||
+        (rc = rg_platform_new(&pf, NULL)) < 0)
+        goto cleanup;
+    fprintf(cli->out, "\nchecking every touched organization against its snapshot:\n");
+    for (size_t i = 0; rc == 0 && i < snaps.count; i++) {
+        rg_platform_org org = {snaps.items[i].org_id, url, url, "env"};
+        json_t *live = NULL, *snap = json_loads(snaps.items[i].body, 0, NULL);
+        char *etag = NULL;
+        int same = 1;
+        if ((rc = rg_platform_add_org(pf, &org)) == 0)
+            rc = rg_platform_strategy_get(&live, &etag, pf, org.id, snaps.items[i].strategy_id);
+        for (size_t f = 0; rc == 0 && rg_body_fields[f]; f++)
+            same &= json_equal(json_object_get(live, rg_body_fields[f]),
+                               json_object_get(snap, rg_body_fields[f]));
+        if (rc == 0)
+            fprintf(cli->out, "  %-20s %s\n", org.id,
+                    same ? "name, settings and targets equal the snapshot"
+                         : "DIFFERS from its snapshot");
+        bad += rc == 0 && !same;
+        json_decref(live);
+        json_decref(snap);
+        free(etag);
+    }
+    if (rc == 0 && bad)
+        rc = rg_error_set(RG_ECONFLICT, "%d organizations differ from their snapshots", bad);
+cleanup:
+    rg_platform_free(pf);
+    rg_store_snapshots_dispose(&snaps);
+    return rc;
+}
+
+int rg_cmd_demo(rg_cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {RG_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    const rg_cli_command *self = rg_cli_self(rg_cmd_demo);
+    char simbin[PATH_MAX], scenario[PATH_MAX], dir[PATH_MAX], db[PATH_MAX + 16],
+        mpath[PATH_MAX + 32], id[RG_STORE_ROLLOUT_ID_LEN];
+    demo_sim sim = {0};
+    rg_engine_options opts;
+    rg_manifest *manifest = NULL;
+    rg_store *store = NULL;
+    rg_engine *engine = NULL;
+    rg_store_rollout row = {0};
+    json_t *orgs = NULL;
+    int c, code = 0;
+    const char *tmp = getenv("TMPDIR");
+
+    while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1)
+        if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0)
+            return code ? code : rg_cli_usage(cli, self, NULL);
+    if (optind != argc)
+        return rg_cli_usage(cli, self, "demo takes no arguments");
+    snprintf(dir, sizeof(dir), "%s/rollgate-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (locate(simbin, sizeof(simbin), scenario, sizeof(scenario)) < 0 ||
+        demo_credentials(&orgs, scenario) < 0)
+        return rg_cli_fail(cli);
+    if (mkdtemp(dir) == NULL) {
+        rg_cli_error(cli, "cannot make a temporary directory: %s", strerror(errno));
+        json_decref(orgs);
+        return RG_EXIT_INFRA;
+    }
+    snprintf(db, sizeof(db), "%s/demo.db", dir);
+    snprintf(mpath, sizeof(mpath), "%s/manifest.yaml", dir);
+    if (sim_start(&sim, simbin, scenario) < 0 || write_manifest(mpath, sim.url, orgs) < 0 ||
+        rg_manifest_load_file(&manifest, mpath, NULL) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    fprintf(cli->out,
+            "rollgate demo: rollgate-sim serves %zu organizations at %s (scenario %s).\n"
+            "The change moves every organization's routing to queue_v2, which abandons\n"
+            "more calls and answers slower. Stages 10%% / 50%% / 100%%, parent first; a\n"
+            "poll every 3 s over 1-second buckets; the breaker trips on a critical failure.\n\n",
+            json_array_size(orgs), sim.url, scenario);
+    rg_engine_options_init(&opts);
+    opts.tick_ms = 500;
+    opts.narrate = rg_cli_narrate;
+    opts.narrate_payload = cli->out;
+    cli->db_path = db;
+    if ((code = rg_cli_open_engine(cli, &store, &engine, &opts)) != 0)
+        goto cleanup;
+    if (rg_engine_start(id, engine, manifest, dir, "demo", 1) < 0 ||
+        rg_engine_run(engine, RG_RUN_UNTIL_DONE, NULL) < 0 ||
+        rg_store_rollout_get(&row, store, manifest->tenant, id) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    fprintf(cli->out, "\nrollout %s ended %s%s%s\n", id, rg_rollout_state_to_str(row.state),
+            row.verification ? ", verification " : "",
+            row.verification ? row.verification : "");
+    if (check_restored(cli, store, manifest->tenant, id, sim.url) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    fprintf(cli->out, "\nexplain it: rollgate --db %s explain %s (the database is removed "
+                      "when the demo ends)\n", db, id);
+    code = row.state == RG_ROLLOUT_ROLLED_BACK ? RG_EXIT_OK : RG_EXIT_NEGATIVE;
+cleanup:
+    rg_store_rollout_dispose(&row);
+    rg_cli_close_engine(store, engine);
+    rg_manifest_free(manifest);
+    json_decref(orgs);
+    sim_stop(&sim);
+    unlink(mpath);
+    unlink(db);
+    snprintf(mpath, sizeof(mpath), "%s-wal", db);
+    unlink(mpath);
+    snprintf(mpath, sizeof(mpath), "%s-shm", db);
+    unlink(mpath);
+    rmdir(dir);
+    return code;
+}
