@@ -52,6 +52,8 @@ void rg_engine__ctx_dispose(rg_rollout_ctx *ctx)
     rg_manifest_free(ctx->manifest);
     rg_resolution_free(ctx->resolution);
     rg_store_targets_dispose(&ctx->targets);
+    if (ctx->platform && ctx->engine)
+        rg_engine__count_platform(ctx->engine, ctx->platform);
     rg_platform_free(ctx->platform);
     json_decref(ctx->book);
     memset(ctx, 0, sizeof(*ctx));
@@ -167,6 +169,11 @@ int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char
     char *detail_text;
     int rc;
 
+    if (state == RG_ROLLOUT_ROLLING_BACK && from != state)
+        rg_engine__count(ctx->engine, 1, 0);
+    if ((state == RG_ROLLOUT_ROLLED_BACK || state == RG_ROLLOUT_ROLLBACK_INCOMPLETE) &&
+        from != state)
+        rg_engine__count(ctx->engine, 0, 1);
     ctx->row.state = state;
     free(ctx->row.hold_reason);
     ctx->row.hold_reason = NULL;

@@ -1,5 +1,6 @@
 /* engine.c - the engine object, the scheduler tick over every active rollout, and run modes */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +41,7 @@ int rg_engine_new(rg_engine **out, rg_store *store, const rg_engine_options *opt
         rg_engine__owner_self(e->owner, sizeof(e->owner));
     e->opts.owner = NULL;
     e->store = store;
+    pthread_mutex_init(&e->metrics_lock, NULL);
     if ((rc = rg_stats_cache_new(&e->cache)) < 0) {
         free(e);
         return rc;
@@ -53,7 +55,55 @@ void rg_engine_free(rg_engine *engine)
     if (engine == NULL)
         return;
     rg_stats_cache_free(engine->cache);
+    pthread_mutex_destroy(&engine->metrics_lock);
     free(engine);
+}
+
+const double rg_engine_latency_bounds_ms[RG_ENGINE_LATENCY_BUCKETS] = {
+    50, 100, 250, 500, 1000, 2500, 10000, INFINITY};
+
+void rg_engine_get_metrics(rg_engine_metrics *out, rg_engine *engine)
+{
+    pthread_mutex_lock(&engine->metrics_lock);
+    *out = engine->metrics;
+    pthread_mutex_unlock(&engine->metrics_lock);
+}
+
+void rg_engine__count_platform(rg_engine *engine, const rg_platform *platform)
+{
+    rg_platform_stats st;
+    rg_engine_metrics *m = &engine->metrics;
+
+    rg_platform_get_stats(&st, platform);
+    pthread_mutex_lock(&engine->metrics_lock);
+    m->platform_requests += st.requests;
+    m->platform_2xx += st.status_2xx;
+    m->platform_4xx += st.status_4xx;
+    m->platform_5xx += st.status_5xx;
+    m->platform_429 += st.status_429;
+    m->platform_transport += st.transport_errors;
+    pthread_mutex_unlock(&engine->metrics_lock);
+}
+
+void rg_engine__count_poll(rg_engine *engine, int64_t elapsed_ms)
+{
+    rg_engine_metrics *m = &engine->metrics;
+
+    pthread_mutex_lock(&engine->metrics_lock);
+    m->polls++;
+    m->poll_latency_sum_ms += (double)elapsed_ms;
+    for (size_t i = 0; i < RG_ENGINE_LATENCY_BUCKETS; i++)
+        if ((double)elapsed_ms <= rg_engine_latency_bounds_ms[i])
+            m->poll_latency_le[i]++;
+    pthread_mutex_unlock(&engine->metrics_lock);
+}
+
+void rg_engine__count(rg_engine *engine, int trips, int rollbacks)
+{
+    pthread_mutex_lock(&engine->metrics_lock);
+    engine->metrics.breaker_trips += (uint64_t)trips;
+    engine->metrics.rollbacks_done += (uint64_t)rollbacks;
+    pthread_mutex_unlock(&engine->metrics_lock);
 }
 
 const char *rg_engine_owner(const rg_engine *engine)

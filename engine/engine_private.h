@@ -2,6 +2,8 @@
 #ifndef RG_ENGINE_PRIVATE_H
 #define RG_ENGINE_PRIVATE_H
 
+#include <pthread.h>
+
 #include "rollgate/engine.h"
 #include "rollgate/stats.h"
 
@@ -10,7 +12,14 @@ struct rg_engine {
     rg_engine_options opts;
     char owner[256];
     rg_stats_cache *cache;
+    pthread_mutex_t metrics_lock;
+    rg_engine_metrics metrics;
 };
+
+/* Adds to the engine's metrics under its lock. */
+void rg_engine__count_platform(rg_engine *engine, const rg_platform *platform);
+void rg_engine__count_poll(rg_engine *engine, int64_t elapsed_ms);
+void rg_engine__count(rg_engine *engine, int trips, int rollbacks);
 
 /* Everything one step of one rollout works on, loaded fresh from the store each tick so
  * that nothing a crash could lose lives only in memory. */

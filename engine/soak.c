@@ -151,6 +151,7 @@ static int poll_error(rg_rollout_ctx *ctx, int poll)
 static int fetch_windows(rg_rollout_ctx *ctx, const soak_windows *w)
 {
     const char **all = calloc(w->ncanary + w->ncontrol + 1, sizeof(*all));
+    int64_t began = rg_time_mono_ms();
     int rc = 0;
 
     if (all == NULL)
@@ -168,6 +169,7 @@ static int fetch_windows(rg_rollout_ctx *ctx, const soak_windows *w)
     if (rc == 0)
         rc = rg_engine__fetch_telemetry(ctx, all, w->ncanary + w->ncontrol, w->post_from,
                                         w->post_to);
+    rg_engine__count_poll(ctx->engine, rg_time_mono_ms() - began);
     free(all);
     return rc;
 }

@@ -92,6 +92,22 @@ int rg_engine_explain_json(json_t **out, rg_engine *engine, const char *tenant_i
 int rg_engine_audit_json(json_t **out, rg_engine *engine, const char *tenant_id,
                          const char *rollout_id);
 
+/* What the engine has done since rg_engine_new, for /metrics. Safe to read from any thread. */
+#define RG_ENGINE_LATENCY_BUCKETS 8
+typedef struct rg_engine_metrics {
+    uint64_t platform_requests;  /* HTTP attempts sent, token requests included */
+    uint64_t platform_2xx, platform_4xx, platform_5xx, platform_429, platform_transport;
+    uint64_t breaker_trips;      /* rollouts tripped (breaker or forced) */
+    uint64_t rollbacks_done;     /* rollouts that reached rolled_back / rollback_incomplete */
+    uint64_t polls;              /* analytics polls */
+    /* Poll latency histogram (one poll = fetching every org's telemetry), cumulative
+     * counts of polls that took <= rg_engine_latency_bounds_ms[i]; the last is +Inf. */
+    uint64_t poll_latency_le[RG_ENGINE_LATENCY_BUCKETS];
+    double poll_latency_sum_ms;
+} rg_engine_metrics;
+extern const double rg_engine_latency_bounds_ms[RG_ENGINE_LATENCY_BUCKETS];
+void rg_engine_get_metrics(rg_engine_metrics *out, rg_engine *engine);
+
 /* The gate's view of a state: "completed", "rolled_back", "rollback_incomplete", "held",
  * "running" (anything still undecided). */
 const char *rg_engine_outcome(rg_rollout_state state);
