@@ -195,7 +195,10 @@ static void start_ready(rg_platform *p, int64_t now, int64_t *wake)
             if (!rg_platform__rate_admit(p, op->org, now, wake))
                 continue;
             if (!rg_platform__token_ready(p, op->org, now)) {
-                *wake = now; /* a fetch was queued at the head: start it next turn */
+                /* A fetch queued at the head starts next turn; one in flight wakes us. */
+                if (op->org->token_op != NULL && op->org->token_op->state == RG_OPS_QUEUED)
+                    wake_at(wake, op->org->token_op->ready_at > now
+                                      ? op->org->token_op->ready_at : now);
                 continue;
             }
         }
