@@ -343,6 +343,11 @@ static int check_json(const rg_doc *doc, const char *data, size_t len)
         json_decref(value);
         return 0;
     }
+    /* Too deep for jansson's own bound is a limit, like RG_DOC_MAX_DEPTH, not a typo. */
+    if (json_error_code(&err) == json_error_stack_overflow)
+        return pos_error(RG_ELIMIT, doc->name, err.line > 0 ? (unsigned)err.line : 1,
+                         err.column > 0 ? (unsigned)err.column : 1,
+                         "nesting deeper than %d levels", RG_DOC_MAX_DEPTH);
     return pos_error(RG_EINVALID, doc->name, err.line > 0 ? (unsigned)err.line : 1,
                      err.column > 0 ? (unsigned)err.column : 1, "JSON syntax: %s", err.text);
 }
