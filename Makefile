@@ -1,10 +1,15 @@
 # Makefile - a thin wrapper over CMake. `make test` and `make demo` are the two set-up commands.
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_WORK ?= $(FUZZ_BUILD)/corpus-work
+FUZZ_TARGETS = manifest policy analytics strategy duration
+VALGRIND_BUILD ?= build-valgrind
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-sanitize demo bench fuzz valgrind clean format
+.PHONY: all deps build test test-sanitize demo bench fuzz fuzz-smoke fuzz-build valgrind clean format
 
 all: build
 
@@ -27,11 +32,47 @@ test-sanitize: deps
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer needs clang; the library is built with -fsanitize=fuzzer-no-link,address,undefined.
+# Each target runs FUZZ_SECONDS on a scratch copy of its seed corpus (the tree's corpus is
+# never written); crashes land in $(FUZZ_BUILD)/artifacts. Keep a reproducer by copying it
+# to tests/fuzz/regressions/<target>/ (fixed) or regressions/open/<target>/ (not yet).
+fuzz-build: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DRG_FUZZ=ON -DRG_BUILD_TESTS=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/artifacts
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf $(FUZZ_WORK)/$$t; mkdir -p $(FUZZ_WORK)/$$t; \
+		cp tests/fuzz/corpus/$$t/* $(FUZZ_WORK)/$$t/; \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+			-rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- $(FUZZ_WORK)/$$t \
+			tests/fuzz/regressions/$$t; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=30
+
+# Every unit and integration test under valgrind memcheck, without sanitizers (they do not
+# mix). A definite leak or any memory error fails the test.
+valgrind: deps
+	cmake -S . -B $(VALGRIND_BUILD) -DRG_WERROR=ON -DRG_SANITIZE= $(CMAKE_FLAGS)
+	cmake --build $(VALGRIND_BUILD) -j $(JOBS)
+	cd $(VALGRIND_BUILD) && ctest --output-on-failure -j $(JOBS) -LE "fuzz|e2e|slow" \
+		-E "test_stats_mc|test_sim_scale" \
+		-T memcheck --overwrite MemoryCheckCommand=$$(command -v valgrind) \
+		--overwrite MemoryCheckCommandOptions="--error-exitcode=1 --leak-check=full \
+			--errors-for-leak-kinds=definite --show-leak-kinds=definite --num-callers=30 \
+			--trace-children=no"
+
 demo: build
 	$(BUILD)/cli/rollgate demo
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(VALGRIND_BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
