@@ -16,6 +16,8 @@ int rg_cmd_promote(rg_cli *cli, int argc, char **argv);
 int rg_cmd_explain(rg_cli *cli, int argc, char **argv);
 int rg_cmd_audit(rg_cli *cli, int argc, char **argv);
 int rg_cmd_demo(rg_cli *cli, int argc, char **argv);
+int rg_cmd_serve(rg_cli *cli, int argc, char **argv);
+int rg_cmd_token(rg_cli *cli, int argc, char **argv);
 
 const rg_cli_command rg_cli_commands[] = {
     {"version", "print the version and the library versions", "", NULL, rg_cmd_version},
@@ -65,6 +67,19 @@ const rg_cli_command rg_cli_commands[] = {
      "stages, applies, verdicts, the breaker trip, the restore and its verification.\n"
      "Exit 0 when the change was rolled back and every organization matches its snapshot.",
      rg_cmd_demo},
+    {"serve", "the scheduler, HTTP API, events, /metrics, webhooks and dashboard",
+     "[--listen 127.0.0.1:8080] [--tokens FILE] [--tick DUR] [--allow-remote]",
+     "Drives every active rollout (as `run`) and serves the HTTP API of docs/serve.md.\n"
+     "Prints `listening on http://ADDR:PORT` first (--listen 127.0.0.1:0 picks a free port).\n"
+     "A non-loopback --listen is refused unless --allow-remote (no TLS in process).\n"
+     "--tokens: the tokens file (default $ROLLGATE_TOKENS, else ./rollgate-tokens.json).\n"
+     "Stops cleanly on SIGTERM or SIGINT.",
+     rg_cmd_serve},
+    {"token", "make an API token for serve", "new --tenant T --role R --name N [--tokens FILE]",
+     "Prints a new random token once and appends only its SHA-256 to the tokens file\n"
+     "(created with mode 0600). Roles: viewer (read), operator (pause, resume, rollback),\n"
+     "release (start, approve, promote).",
+     rg_cmd_token},
     {"stats", "run one statistical test on JSON from stdin", "TEST",
      "TEST and its input object (x = canary, y = baseline; alternative: two-sided | greater |\n"
      "less, default two-sided); the result is one JSON object on stdout:\n"

@@ -1,0 +1,88 @@
+/* cmd_serve.c - `rollgate serve`: the scheduler, the HTTP API, events, metrics, webhooks and
+ * the dashboard in one process, until SIGTERM or SIGINT */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli/engine_cli.h"
+#include "rollgate/server.h"
+#include "rollgate/util.h"
+
+int rg_cmd_serve(rg_cli *cli, int argc, char **argv);
+
+/* --tokens, else $ROLLGATE_TOKENS, else ./rollgate-tokens.json (also used by `token new`). */
+const char *rg_cli_tokens_path(const char *given);
+
+const char *rg_cli_tokens_path(const char *given)
+{
+    const char *env = getenv("ROLLGATE_TOKENS");
+    if (given && *given)
+        return given;
+    return env && *env ? env : "rollgate-tokens.json";
+}
+
+int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {{"listen", required_argument, NULL, 'l'},
+                                            {"tokens", required_argument, NULL, 'T'},
+                                            {"tick", required_argument, NULL, 't'},
+                                            {"allow-remote", no_argument, NULL, 'R'},
+                                            RG_CLI_COMMON_OPTIONS,
+                                            {NULL, 0, NULL, 0}};
+    const rg_cli_command *self = rg_cli_self(rg_cmd_serve);
+    rg_server_options opts;
+    rg_server *server = NULL;
+    const char *tokens = NULL;
+    sigset_t stop_signals;
+    int c, code = 0, sig = 0;
+    int64_t tick;
+
+    rg_server_options_init(&opts);
+    while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
+        if (c == 'l') {
+            opts.listen = optarg;
+        } else if (c == 'T') {
+            tokens = optarg;
+        } else if (c == 'R') {
+            opts.allow_remote = 1;
+        } else if (c == 't') {
+            if (rg_parse_duration_ms(&tick, optarg) < 0 || tick < 10 || tick > 3600000) {
+                rg_cli_error(cli, "--tick '%s': expected a duration between 10ms and 1h",
+                             optarg);
+                return RG_EXIT_USAGE;
+            }
+            opts.tick_ms = tick;
+        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
+            return code ? code : rg_cli_usage(cli, self, NULL);
+        }
+    }
+    if (optind != argc)
+        return rg_cli_usage(cli, self, "serve takes no arguments");
+    opts.db_path = cli->db_path;
+    opts.tokens_path = rg_cli_tokens_path(tokens);
+    /* Every thread inherits this mask; the signals are taken with sigwait below. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rg_server_new(&server, &opts) < 0 || rg_server_start(server) < 0) {
+        int rc = rg_error_code();
+        code = rg_cli_fail(cli);
+        if (rc == RG_EAUTH || rc == RG_ENOTFOUND)
+            code = RG_EXIT_USAGE;
+        goto cleanup;
+    }
+    fprintf(cli->out, "listening on %s\n", rg_server_url(server));
+    fflush(cli->out);
+    while (sigwait(&stop_signals, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
+        ;
+    rg_log(RG_LOG_INFO, "serve", "signal %d: stopping", sig);
+cleanup:
+    rg_server_free(server);
+    curl_global_cleanup();
+    return code;
+}

@@ -1,0 +1,493 @@
+/* hooks.c - webhook delivery: a thread of its own that turns stored events into POSTs to the
+ * manifest's `notify` URLs, signed with HMAC-SHA-256, retried with bounded exponential
+ * backoff; each (event, url) outcome is written to the audit, which is read back on start so
+ * a delivered event is not sent again. It never touches a rollout. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "server/server_private.h"
+
+typedef struct {
+    char *tenant, *id;
+    int64_t cursor; /* last event id examined */
+    int loaded, finished;
+    json_t *notify; /* the manifest's notify list */
+    json_t *done;   /* keys with a final outcome (delivered or given up) or queued */
+} hook_rollout;
+
+typedef struct {
+    char *tenant, *rollout, *key, *event, *url, *secret_env, *body;
+    int notify_index, attempt;
+    int64_t due_mono_ms;
+} hook_job;
+
+struct rg_server__hooks {
+    rg_server *server;
+    rg_store *store;
+    hook_rollout *rollouts;
+    size_t nrollouts, rcap;
+    hook_job *jobs;
+    size_t njobs, jcap;
+    json_t *track; /* [[tenant, id], …] handed over by API threads, under track_lock */
+    pthread_mutex_t track_lock;
+};
+
+static void job_dispose(hook_job *j)
+{
+    free(j->tenant);
+    free(j->rollout);
+    free(j->key);
+    free(j->event);
+    free(j->url);
+    free(j->secret_env);
+    free(j->body);
+}
+
+static void rollout_dispose(hook_rollout *r)
+{
+    free(r->tenant);
+    free(r->id);
+    json_decref(r->notify);
+    json_decref(r->done);
+}
+
+static void track(rg_server__hooks *h, const char *tenant, const char *id)
+{
+    for (size_t i = 0; i < h->nrollouts; i++)
+        if (strcmp(h->rollouts[i].id, id) == 0 && strcmp(h->rollouts[i].tenant, tenant) == 0)
+            return;
+    if (h->nrollouts == h->rcap) {
+        size_t cap = h->rcap ? h->rcap * 2 : 8;
+        hook_rollout *grown = realloc(h->rollouts, cap * sizeof(*grown));
+        if (grown == NULL)
+            return;
+        h->rollouts = grown;
+        h->rcap = cap;
+    }
+    memset(&h->rollouts[h->nrollouts], 0, sizeof(hook_rollout));
+    h->rollouts[h->nrollouts].tenant = rg_strdup(tenant);
+    h->rollouts[h->nrollouts].id = rg_strdup(id);
+    h->rollouts[h->nrollouts].done = json_object();
+    h->nrollouts++;
+}
+
+void rg_server__hooks_track(rg_server *s, const char *tenant, const char *rollout_id)
+{
+    rg_server__hooks *h = s->hooks;
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->track_lock);
+    json_array_append_new(h->track, json_pack("[s,s]", tenant, rollout_id));
+    pthread_mutex_unlock(&h->track_lock);
+}
+
+/* The subscribed names an event maps to (at most two). */
+static size_t hook_names(const char *names[2], const rg_store_event *e)
+{
+    static const char *const same[] = {"rolling_back", "rolled_back", "rollback_incomplete",
+                                       "held", "paused", "completed", NULL};
+    size_t n = 0;
+
+    if (strcmp(e->kind, "tripped") == 0 || strcmp(e->kind, "stage_applied") == 0 ||
+        strcmp(e->kind, "promoted") == 0) {
+        names[n++] = e->kind;
+        return n;
+    }
+    if (strcmp(e->kind, "state") != 0 || e->to_state == NULL)
+        return 0;
+    for (size_t i = 0; same[i]; i++)
+        if (strcmp(e->to_state, same[i]) == 0)
+            names[n++] = same[i];
+    if (strcmp(e->to_state, "running") == 0 && e->from_state) {
+        if (strcmp(e->from_state, "awaiting_approval") == 0)
+            names[n++] = "approved";
+        else if (strcmp(e->from_state, "paused") == 0)
+            names[n++] = "resumed";
+    }
+    if (strcmp(e->to_state, "rolled_back") == 0 && e->detail) {
+        json_t *d = json_loads(e->detail, 0, NULL);
+        const char *why = json_string_value(json_object_get(d, "reason"));
+        if (why && strcmp(why, "failed") == 0)
+            names[n++] = "failed"; /* the restore's verification failed */
+        json_decref(d);
+    }
+    return n;
+}
+
+static int subscribed(const json_t *notify, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(notify, "events"), i, v)
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+            return 1;
+    return 0;
+}
+
+static void enqueue(rg_server__hooks *h, hook_rollout *r, const char *key_base,
+                    const char *name, int stage, const char *reason, int64_t at_ms)
+{
+    size_t i;
+    json_t *n;
+    char at[RG_TIME_ISO_LEN];
+
+    rg_time_format(at, at_ms);
+    json_array_foreach(r->notify, i, n) {
+        char key[96];
+        const char *secret = json_string_value(json_object_get(n, "secret"));
+        json_t *payload;
+        hook_job *j;
+        if (!subscribed(n, name))
+            continue;
+        snprintf(key, sizeof(key), "%s:%s#%zu", key_base, name, i);
+        if (json_object_get(r->done, key))
+            continue;
+        if (h->njobs == h->jcap) {
+            size_t cap = h->jcap ? h->jcap * 2 : 16;
+            hook_job *grown = realloc(h->jobs, cap * sizeof(*grown));
+            if (grown == NULL)
+                return;
+            h->jobs = grown;
+            h->jcap = cap;
+        }
+        json_object_set_new(r->done, key, json_true());
+        payload = json_pack("{s:s, s:s, s:s, s:i, s:s?, s:s}", "event", name, "rollout", r->id,
+                            "tenant", r->tenant, "stage", stage, "reason", reason, "at", at);
+        j = &h->jobs[h->njobs++];
+        memset(j, 0, sizeof(*j));
+        j->tenant = rg_strdup(r->tenant);
+        j->rollout = rg_strdup(r->id);
+        j->key = rg_strdup(key);
+        j->event = rg_strdup(name);
+        j->url = rg_strdup(json_string_value(json_object_get(n, "url")));
+        j->secret_env = rg_strdup(secret && strncmp(secret, "env:", 4) == 0 ? secret + 4 : "");
+        j->body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+        j->notify_index = (int)i;
+        j->due_mono_ms = rg_time_mono_ms();
+        json_decref(payload);
+    }
+}
+
+/* First sight of a rollout: its notify list and what the audit says was already done. */
+static int load_rollout(rg_server__hooks *h, hook_rollout *r, const rg_store_rollout *row)
+{
+    rg_store_audits audits = {0};
+    json_t *manifest = json_loads(row->manifest, 0, NULL);
+    int rc;
+
+    r->notify = json_incref(json_object_get(manifest, "notify"));
+    json_decref(manifest);
+    r->loaded = 1;
+    if (!json_is_array(r->notify) || json_array_size(r->notify) == 0) {
+        r->finished = 1;
+        return 0;
+    }
+    if ((rc = rg_store_audit_list(&audits, h->store, r->tenant, r->id)) < 0)
+        return rc;
+    for (size_t i = 0; i < audits.count; i++) {
+        rg_store_audit *a = &audits.items[i];
+        if (strcmp(a->action, "webhook") == 0 && a->outcome && a->detail &&
+            (strncmp(a->outcome, "delivered", 9) == 0 || strncmp(a->outcome, "failed", 6) == 0)) {
+            json_t *d = json_loads(a->detail, 0, NULL);
+            const char *key = json_string_value(json_object_get(d, "key"));
+            if (key)
+                json_object_set_new(r->done, key, json_true());
+            json_decref(d);
+        } else if (strcmp(a->action, "start") == 0) {
+            char base[40];
+            snprintf(base, sizeof(base), "audit:%lld", (long long)a->id);
+            enqueue(h, r, base, "started", 0, NULL, a->at_ms);
+        }
+    }
+    rg_store_audits_dispose(&audits);
+    return 0;
+}
+
+static int scan_rollout(rg_server__hooks *h, hook_rollout *r)
+{
+    rg_store_rollout row = {0};
+    rg_store_events events = {0};
+    int rc;
+
+    if ((rc = rg_store_rollout_get(&row, h->store, r->tenant, r->id)) < 0)
+        goto cleanup;
+    if (!r->loaded && ((rc = load_rollout(h, r, &row)) < 0 || r->finished))
+        goto cleanup;
+    if ((rc = rg_store_event_list(&events, h->store, r->tenant, r->id, r->cursor)) < 0)
+        goto cleanup;
+    for (size_t i = 0; i < events.count; i++) {
+        const rg_store_event *e = &events.items[i];
+        const char *names[2];
+        size_t n = hook_names(names, e);
+        json_t *d = e->detail ? json_loads(e->detail, 0, NULL) : NULL;
+        const char *why = json_string_value(json_object_get(d, "reason"));
+        char base[40];
+        snprintf(base, sizeof(base), "event:%lld", (long long)e->id);
+        for (size_t k = 0; k < n; k++)
+            enqueue(h, r, base, names[k], row.stage_index, why, e->at_ms);
+        json_decref(d);
+        r->cursor = e->id;
+    }
+    if (rg_rollout_state_is_terminal(row.state) && events.count == 0)
+        r->finished = 1; /* a scan after the terminal row found nothing more */
+cleanup:
+    if (rc == RG_ENOTFOUND)
+        r->finished = 1;
+    rg_store_rollout_dispose(&row);
+    rg_store_events_dispose(&events);
+    return rc;
+}
+
+/* ---- delivery ---- */
+
+static int abort_on_stop(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return rg_server__stopping(p) ? 1 : 0;
+}
+
+static size_t discard(char *ptr, size_t size, size_t n, void *p)
+{
+    (void)ptr, (void)p;
+    return size * n;
+}
+
+/* The URL as the audit shows it: no user info, query or fragment (they may hold secrets). */
+static void url_for_audit(char *out, size_t outlen, const char *url)
+{
+    const char *scheme_end = strstr(url, "://"), *host = scheme_end ? scheme_end + 3 : url;
+    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+    size_t n;
+
+    if (at && (slash == NULL || at < slash))
+        snprintf(out, outlen, "%.*s%s", (int)(host - url), url, at + 1);
+    else
+        snprintf(out, outlen, "%s", url);
+    n = strcspn(out, "?#");
+    out[n] = '\0';
+}
+
+/* One POST. @return the HTTP status, 0 for a transport error, -1 when retrying cannot help. */
+static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errlen)
+{
+    const char *secret = j->secret_env && *j->secret_env ? getenv(j->secret_env) : NULL;
+    struct curl_slist *headers = NULL;
+    uint8_t mac[RG_SHA256_LEN];
+    char sig[64 + 32], ev[96];
+    CURL *curl;
+    CURLcode cc;
+    long status = 0;
+
+    if (secret == NULL || *secret == '\0') {
+        snprintf(err, errlen, "the secret's environment variable %s is not set",
+                 j->secret_env ? j->secret_env : "");
+        return -1;
+    }
+    if (j->body == NULL || j->url == NULL || (curl = curl_easy_init()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rg_hmac_sha256(mac, secret, strlen(secret), j->body, strlen(j->body));
+    memcpy(sig, "X-Rollgate-Signature: sha256=", 29);
+    for (size_t i = 0; i < RG_SHA256_LEN; i++)
+        snprintf(sig + 29 + 2 * i, 3, "%02x", mac[i]);
+    snprintf(ev, sizeof(ev), "X-Rollgate-Event: %s", j->event);
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, sig);
+    headers = curl_slist_append(headers, ev);
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_URL, j->url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "rollgate-webhook/1");
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h->server);
+    if ((cc = curl_easy_perform(curl)) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    else
+        snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+    if (status)
+        snprintf(err, errlen, "HTTP %ld", status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return status;
+}
+
+static void audit(rg_server__hooks *h, const hook_job *j, const char *outcome)
+{
+    char url[512];
+    json_t *detail;
+    char *text;
+    rg_store_audit a = {0};
+
+    url_for_audit(url, sizeof(url), j->url ? j->url : "");
+    detail = json_pack("{s:s, s:s, s:i, s:s, s:i}", "key", j->key, "event", j->event, "notify",
+                       j->notify_index, "url", url, "attempt", j->attempt);
+    text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(detail);
+    a.rollout_id = j->rollout;
+    a.tenant_id = j->tenant;
+    a.actor = "rollgate-webhook";
+    a.action = "webhook";
+    a.reason = j->event;
+    a.outcome = (char *)outcome;
+    a.detail = text;
+    if (rg_store_audit_append(NULL, h->store, &a) < 0)
+        rg_log(RG_LOG_ERROR, "webhook", "cannot audit a delivery: %s", rg_error_last());
+    free(text);
+}
+
+/* 1 when the job is finished (delivered or given up), 0 when it waits for a retry. */
+static int attempt(rg_server__hooks *h, hook_job *j)
+{
+    const rg_server_options *o = &h->server->opts;
+    char err[256] = "", outcome[384];
+    long status;
+    int64_t wait;
+
+    j->attempt++;
+    status = post(h, j, err, sizeof(err));
+    if (status >= 200 && status < 300) {
+        snprintf(outcome, sizeof(outcome), "delivered (HTTP %ld, attempt %d)", status,
+                 j->attempt);
+        audit(h, j, outcome);
+        return 1;
+    }
+    if (rg_server__stopping(h->server))
+        return 0; /* not an outcome: the next start delivers it */
+    if (status < 0 || j->attempt >= o->webhook_attempts) {
+        snprintf(outcome, sizeof(outcome), "failed after %d attempt%s: %s", j->attempt,
+                 j->attempt == 1 ? "" : "s", err);
+        audit(h, j, outcome);
+        rg_log(RG_LOG_WARN, "webhook", "%s for %s: %s", j->event, j->rollout, outcome);
+        return 1;
+    }
+    snprintf(outcome, sizeof(outcome), "retrying (%s, attempt %d)", err, j->attempt);
+    audit(h, j, outcome);
+    wait = o->webhook_backoff_ms;
+    for (int k = 1; k < j->attempt && wait < 30000; k++)
+        wait *= 2;
+    j->due_mono_ms = rg_time_mono_ms() + (wait < 30000 ? wait : 30000);
+    return 0;
+}
+
+/* Runs the due jobs; @return when the next one is due (mono ms), or INT64_MAX. */
+static int64_t deliver_due(rg_server__hooks *h)
+{
+    int64_t next = INT64_MAX;
+    size_t i = 0;
+
+    while (i < h->njobs && !rg_server__stopping(h->server)) {
+        hook_job *j = &h->jobs[i];
+        if (j->due_mono_ms <= rg_time_mono_ms() && attempt(h, j)) {
+            job_dispose(j);
+            memmove(j, j + 1, (h->njobs - i - 1) * sizeof(*j));
+            h->njobs--;
+            continue;
+        }
+        if (j->due_mono_ms < next)
+            next = j->due_mono_ms;
+        i++;
+    }
+    return next;
+}
+
+static void collect(rg_server__hooks *h)
+{
+    rg_store_rollouts active = {0};
+    json_t *pending, *pair;
+    size_t i;
+
+    pthread_mutex_lock(&h->track_lock);
+    pending = h->track;
+    h->track = json_array();
+    pthread_mutex_unlock(&h->track_lock);
+    json_array_foreach(pending, i, pair)
+        track(h, json_string_value(json_array_get(pair, 0)),
+              json_string_value(json_array_get(pair, 1)));
+    json_decref(pending);
+    if (rg_store_rollout_list_active_all_tenants(&active, h->store) == 0)
+        for (i = 0; i < active.count; i++)
+            track(h, active.items[i].tenant_id, active.items[i].id);
+    rg_store_rollouts_dispose(&active);
+}
+
+static void *hooks_main(void *arg)
+{
+    rg_server__hooks *h = arg;
+    rg_server *s = h->server;
+
+    while (!rg_server__stopping(s)) {
+        uint64_t gen;
+        int64_t next, cap = rg_time_mono_ms() + 1000;
+        pthread_mutex_lock(&s->lock);
+        gen = s->generation;
+        pthread_mutex_unlock(&s->lock);
+        collect(h);
+        for (size_t i = 0; i < h->nrollouts; i++)
+            if (!h->rollouts[i].finished && scan_rollout(h, &h->rollouts[i]) < 0)
+                rg_log(RG_LOG_WARN, "webhook", "scan: %s", rg_error_last());
+        next = deliver_due(h);
+        rg_server__wait_change(s, gen, next < cap ? next : cap);
+    }
+    return NULL;
+}
+
+int rg_server__hooks_start(rg_server *s)
+{
+    rg_server__hooks *h = calloc(1, sizeof(*h));
+    int rc;
+
+    if (h == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    h->server = s;
+    h->track = json_array();
+    pthread_mutex_init(&h->track_lock, NULL);
+    if ((rc = rg_store_open(&h->store, s->db_path)) < 0) {
+        pthread_mutex_destroy(&h->track_lock);
+        json_decref(h->track);
+        free(h);
+        return rc;
+    }
+    s->hooks = h;
+    if (pthread_create(&s->hook_thread, NULL, hooks_main, h) != 0) {
+        s->hooks = NULL;
+        rg_store_free(h->store);
+        pthread_mutex_destroy(&h->track_lock);
+        json_decref(h->track);
+        free(h);
+        return rg_error_set(RG_EIO, "cannot start the webhook thread");
+    }
+    s->hook_started = 1;
+    return 0;
+}
+
+void rg_server__hooks_stop(rg_server *s)
+{
+    rg_server__hooks *h = s->hooks;
+
+    if (h == NULL)
+        return;
+    if (s->hook_started)
+        pthread_join(s->hook_thread, NULL);
+    s->hook_started = 0;
+    s->hooks = NULL;
+    for (size_t i = 0; i < h->njobs; i++)
+        job_dispose(&h->jobs[i]);
+    for (size_t i = 0; i < h->nrollouts; i++)
+        rollout_dispose(&h->rollouts[i]);
+    free(h->jobs);
+    free(h->rollouts);
+    json_decref(h->track);
+    pthread_mutex_destroy(&h->track_lock);
+    rg_store_free(h->store);
+    free(h);
+}

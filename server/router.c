@@ -1,0 +1,147 @@
+/* router.c - which handler answers a request: paths, methods (405), tokens (401), roles (403) */
+#include <string.h>
+
+#include "server/server_private.h"
+
+#define API_PREFIX "/api/v1/rollouts"
+
+typedef enum { NEED_READ, NEED_OPERATOR, NEED_RELEASE } need;
+
+static const struct {
+    const char *name;
+    rg_command_kind kind;
+    need role;
+} commands[] = {
+    {"approve", RG_COMMAND_APPROVE, NEED_RELEASE},
+    {"promote", RG_COMMAND_PROMOTE, NEED_RELEASE},
+    {"pause", RG_COMMAND_PAUSE, NEED_OPERATOR},
+    {"resume", RG_COMMAND_RESUME, NEED_OPERATOR},
+    {"rollback", RG_COMMAND_ROLLBACK, NEED_OPERATOR},
+};
+
+static int is_get(const rg_request *req)
+{
+    return strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+}
+
+static enum MHD_Result not_allowed(rg_request *req, const char *allow)
+{
+    req->allow = allow;
+    return rg_server__reply_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                                  "%s %s: allowed methods are %s", req->method, req->url, allow);
+}
+
+static enum MHD_Result not_found(rg_request *req)
+{
+    return rg_server__reply_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such resource: %s",
+                                  req->url);
+}
+
+/* 0 when the token's role may do `n`; otherwise the 403 is queued in *ret. */
+static int allowed(rg_request *req, need n, const char *what, enum MHD_Result *ret)
+{
+    rg_role r = req->token->role;
+    if (n == NEED_READ || (n == NEED_OPERATOR && r == RG_ROLE_OPERATOR) ||
+        (n == NEED_RELEASE && r == RG_ROLE_RELEASE))
+        return 0;
+    *ret = rg_server__reply_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
+                                  "the %s role may not %s (it needs the %s role)",
+                                  rg_role_name(r), what,
+                                  n == NEED_OPERATOR ? "operator" : "release");
+    return -1;
+}
+
+/* Rollout ids are short tokens; anything else cannot name a rollout. */
+static int valid_id(const char *s, size_t n)
+{
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+static enum MHD_Result route_rollout(rg_request *req, const char *id, const char *sub)
+{
+    enum MHD_Result ret = MHD_NO;
+
+    if (*sub == '\0') {
+        if (!is_get(req))
+            return not_allowed(req, "GET");
+        return rg_server__api_status(req, id);
+    }
+    if (strcmp(sub, "gate") == 0 || strcmp(sub, "verdicts") == 0 ||
+        strcmp(sub, "events") == 0) {
+        if (!is_get(req))
+            return not_allowed(req, "GET");
+        if (sub[0] == 'g')
+            return rg_server__api_gate(req, id);
+        return sub[0] == 'v' ? rg_server__api_verdicts(req, id) : rg_server__api_events(req, id);
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(sub, commands[i].name) != 0)
+            continue;
+        if (strcmp(req->method, "POST") != 0)
+            return not_allowed(req, "POST");
+        if (allowed(req, commands[i].role, commands[i].name, &ret) < 0)
+            return ret;
+        return rg_server__api_command(req, id, commands[i].kind);
+    }
+    return not_found(req);
+}
+
+static enum MHD_Result route_api(rg_request *req)
+{
+    const char *rest = req->url + strlen(API_PREFIX), *slash;
+    char id[65];
+    enum MHD_Result ret = MHD_NO;
+    int rc;
+
+    if ((rc = rg_server__authenticate(req)) < 0)
+        return rg_server__reply_rc(req, rc);
+    if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0 ||
+        (*rest != '\0' && *rest != '/'))
+        return not_found(req);
+    if (*rest == '\0' || strcmp(rest, "/") == 0) {
+        if (is_get(req))
+            return rg_server__api_list(req);
+        if (strcmp(req->method, "POST") != 0)
+            return not_allowed(req, "GET, POST");
+        if (allowed(req, NEED_RELEASE, "start a rollout", &ret) < 0)
+            return ret;
+        return rg_server__api_start(req);
+    }
+    rest++;
+    slash = strchr(rest, '/');
+    if (!valid_id(rest, slash ? (size_t)(slash - rest) : strlen(rest)))
+        return not_found(req);
+    memcpy(id, rest, slash ? (size_t)(slash - rest) : strlen(rest));
+    id[slash ? (size_t)(slash - rest) : strlen(rest)] = '\0';
+    return route_rollout(req, id, slash ? slash + 1 : "");
+}
+
+enum MHD_Result rg_server__route(rg_request *req)
+{
+    const char *url = req->url;
+
+    if (strncmp(url, "/api/", 5) == 0)
+        return route_api(req);
+    if (strcmp(url, "/healthz") == 0) {
+        if (!is_get(req))
+            return not_allowed(req, "GET");
+        return rg_server__reply(req, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", 15);
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        if (!is_get(req))
+            return not_allowed(req, "GET");
+        return rg_server__metrics(req);
+    }
+    if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
+        if (!is_get(req))
+            return not_allowed(req, "GET");
+        return rg_server__dashboard(req);
+    }
+    return not_found(req);
+}

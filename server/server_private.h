@@ -1,0 +1,132 @@
+/* server_private.h - what the server's files share: the server, one request, replies */
+#ifndef RG_SERVER_PRIVATE_H
+#define RG_SERVER_PRIVATE_H
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "rollgate/engine.h"
+#include "rollgate/server.h"
+#include "rollgate/util.h"
+
+typedef struct rg_server__hooks rg_server__hooks;
+
+struct rg_server {
+    rg_server_options opts;
+    char *db_path, *listen, *tokens_path; /* owned copies of the option strings */
+    struct sockaddr_storage addr;
+    unsigned addr_len;
+    char url[96];
+
+    /* Tokens, reloaded when the file changes (mtime, size, inode). */
+    pthread_mutex_t tokens_lock;
+    rg_tokens *tokens;
+    struct stat tokens_stat;
+
+    /* `changed` is broadcast whenever a rollout may have changed (after every scheduler
+     * tick, every narrated step and every API command); `generation` counts broadcasts.
+     * `kicked` wakes the scheduler before its next tick is due. */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pthread_cond_t kick;
+    uint64_t generation;
+    int kicked;
+    int stopping;
+
+    /* Serialises driving: the scheduler's tick and an API command executed directly (both
+     * act under this process's lease owner id). */
+    pthread_mutex_t drive_lock;
+
+    /* Metrics: the scheduler's engine (NULL until its thread opened it) and the counts of
+     * request engines that have been freed. Under metrics_lock. */
+    pthread_mutex_t metrics_lock;
+    rg_engine *sched_engine;
+    rg_engine_metrics retired;
+
+    struct MHD_Daemon *daemon;
+    pthread_t sched_thread, hook_thread;
+    int sched_started, hook_started, running;
+    rg_server__hooks *hooks;
+    void *sched; /* scheduler.c's thread state */
+};
+
+/* One HTTP request. */
+typedef struct rg_request {
+    rg_server *server;
+    struct MHD_Connection *conn;
+    const char *method, *url;
+    rg_buf body;
+    int too_large;
+    const char *allow; /* the Allow header of a 405 */
+    const rg_token_entry *token; /* a copy lives in token_copy */
+    rg_token_entry token_copy;
+    rg_store *store; /* opened on first use, for this request only */
+    rg_engine *engine;
+} rg_request;
+
+/* ---- server.c ---- */
+/* Wakes every waiter on `changed` (and the scheduler when `kick`). */
+void rg_server__notify(rg_server *server, int kick);
+/* Waits until the generation moves past `seen`, the server stops, or `deadline_mono_ms`.
+ * @return the current generation. */
+uint64_t rg_server__wait_change(rg_server *server, uint64_t seen, int64_t deadline_mono_ms);
+int rg_server__stopping(rg_server *server);
+/* The request's store and engine, opened on first use. */
+int rg_server__engine(rg_engine **out, rg_request *req);
+/* Adds one engine's counts into `into`. */
+void rg_server__metrics_add(rg_engine_metrics *into, const rg_engine_metrics *m);
+/* The tenants named in the tokens file (a JSON array of strings; new reference). */
+json_t *rg_server__tenants(rg_server *server);
+/* Looks up the bearer token of a request; reloads the tokens file when it changed. Copies
+ * the entry into req->token_copy. 0 found, RG_EAUTH not (message says why). */
+int rg_server__authenticate(rg_request *req);
+
+/* ---- reply.c ---- */
+enum MHD_Result rg_server__reply(rg_request *req, unsigned status, const char *content_type,
+                                 const char *body, size_t len);
+/* Steals `doc`. */
+enum MHD_Result rg_server__reply_json(rg_request *req, unsigned status, json_t *doc);
+/* {"error":{"code","message"}} */
+enum MHD_Result rg_server__reply_error(rg_request *req, unsigned status, const char *code,
+                                       const char *fmt, ...) RG_PRINTF(4, 5);
+/* The HTTP status and code name for a library error code (the message is rg_error_last). */
+enum MHD_Result rg_server__reply_rc(rg_request *req, int rc);
+const char *rg_server__header(rg_request *req, const char *name);
+const char *rg_server__query(rg_request *req, const char *name);
+
+/* ---- router.c ---- */
+enum MHD_Result rg_server__route(rg_request *req);
+
+/* ---- api.c: /api/v1/rollouts... ---- */
+enum MHD_Result rg_server__api_list(rg_request *req);
+enum MHD_Result rg_server__api_start(rg_request *req);
+enum MHD_Result rg_server__api_status(rg_request *req, const char *id);
+enum MHD_Result rg_server__api_verdicts(rg_request *req, const char *id);
+enum MHD_Result rg_server__api_command(rg_request *req, const char *id, rg_command_kind kind);
+
+/* ---- stream.c: gate long-poll and events ---- */
+enum MHD_Result rg_server__api_gate(rg_request *req, const char *id);
+enum MHD_Result rg_server__api_events(rg_request *req, const char *id);
+
+/* ---- metrics.c ---- */
+enum MHD_Result rg_server__metrics(rg_request *req);
+int rg_server__metrics_text(rg_buf *out, rg_server *server, rg_store *store);
+
+/* ---- dashboard.c ---- */
+enum MHD_Result rg_server__dashboard(rg_request *req);
+
+/* ---- hooks.c: webhook delivery ---- */
+int rg_server__hooks_start(rg_server *server);
+void rg_server__hooks_stop(rg_server *server);
+/* A rollout the delivery thread should watch from now on (e.g. just started). */
+void rg_server__hooks_track(rg_server *server, const char *tenant, const char *rollout_id);
+
+/* ---- scheduler.c ---- */
+int rg_server__scheduler_start(rg_server *server);
+void rg_server__scheduler_join(rg_server *server);
+
+#endif

@@ -1,0 +1,232 @@
+/* stream.c - waiting for rollouts: the gate long-poll and Server-Sent Events. Both block the
+ * request's own connection thread on the server's `changed` condition (broadcast after every
+ * scheduler tick and every API command), re-reading the store at least once a second so a
+ * change made by another process is seen too. Nothing spins. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_private.h"
+
+#define GATE_MAX_MS (3600 * 1000)
+#define RECHECK_MS 1000
+#define KEEPALIVE_MS 15000
+
+static uint64_t generation(rg_server *s)
+{
+    uint64_t g;
+    pthread_mutex_lock(&s->lock);
+    g = s->generation;
+    pthread_mutex_unlock(&s->lock);
+    return g;
+}
+
+/* ?timeout=600 (seconds) or a duration ("10m", "PT30S"). */
+static int parse_timeout(int64_t *out, const char *v)
+{
+    if (v == NULL) {
+        *out = 0;
+        return 0;
+    }
+    if (rg_parse_int64(out, v, 0, GATE_MAX_MS / 1000) == 0) {
+        *out *= 1000;
+        return 0;
+    }
+    if (rg_parse_duration_ms(out, v) == 0 && *out <= GATE_MAX_MS)
+        return 0;
+    return rg_error_set(RG_EINVALID, "timeout '%s': expected seconds (0-%d) or a duration up to "
+                        "1h", v, GATE_MAX_MS / 1000);
+}
+
+static int read_state(rg_rollout_state *out, rg_store *store, const char *tenant, const char *id)
+{
+    rg_store_rollout row = {0};
+    int rc = rg_store_rollout_get(&row, store, tenant, id);
+    if (rc == 0)
+        *out = row.state;
+    rg_store_rollout_dispose(&row);
+    return rc;
+}
+
+enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
+{
+    rg_server *s = req->server;
+    rg_engine *engine = NULL;
+    rg_rollout_state state = RG_ROLLOUT_RUNNING;
+    int64_t timeout = 0, deadline;
+    uint64_t gen;
+    int rc;
+
+    if ((rc = parse_timeout(&timeout, rg_server__query(req, "timeout"))) < 0 ||
+        (rc = rg_server__engine(&engine, req)) < 0)
+        return rg_server__reply_rc(req, rc);
+    deadline = rg_time_mono_ms() + timeout;
+    for (;;) {
+        gen = generation(s); /* taken before the read: a change after it wakes the wait */
+        if ((rc = read_state(&state, req->store, req->token->tenant, id)) < 0)
+            return rg_server__reply_rc(req, rc);
+        if (rg_rollout_state_is_terminal(state) || state == RG_ROLLOUT_HELD)
+            break;
+        if (rg_time_mono_ms() >= deadline || rg_server__stopping(s))
+            break;
+        {
+            int64_t until = rg_time_mono_ms() + RECHECK_MS;
+            rg_server__wait_change(s, gen, until < deadline ? until : deadline);
+        }
+    }
+    return rg_server__reply_json(req, MHD_HTTP_OK,
+                                 json_pack("{s:s, s:s, s:s}", "id", id, "outcome",
+                                           rg_engine_outcome(state), "state",
+                                           rg_rollout_state_to_str(state)));
+}
+
+/* ---- Server-Sent Events ---- */
+
+typedef struct {
+    rg_server *server;
+    rg_store *store; /* the stream's own handle, used only by its connection thread */
+    char *tenant;
+    char id[65];
+    int64_t last_id;
+    rg_buf pending;
+    size_t sent; /* bytes of `pending` already handed to MHD */
+    int64_t last_write_ms;
+    int terminal_checks;
+    int done;
+} event_stream;
+
+static void stream_free(void *cls)
+{
+    event_stream *es = cls;
+    rg_store_free(es->store);
+    rg_buf_dispose(&es->pending);
+    free(es->tenant);
+    free(es);
+}
+
+static int format_events(event_stream *es, const rg_store_events *events)
+{
+    for (size_t i = 0; i < events->count; i++) {
+        const rg_store_event *e = &events->items[i];
+        json_t *detail = e->detail ? json_loads(e->detail, 0, NULL) : NULL, *doc;
+        char at[RG_TIME_ISO_LEN], *data;
+        rg_rollout_state to;
+
+        rg_time_format(at, e->at_ms);
+        doc = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o, s:s}", "id", (json_int_t)e->id,
+                        "rollout", es->id, "kind", e->kind, "from", e->from_state, "to",
+                        e->to_state, "detail", detail ? detail : json_null(), "at", at);
+        data = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(doc);
+        if (data == NULL)
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        rg_buf_printf(&es->pending, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)e->id,
+                      e->kind, data);
+        free(data);
+        es->last_id = e->id;
+        if (strcmp(e->kind, "state") == 0 && e->to_state &&
+            rg_rollout_state_from_str(&to, e->to_state) == 0 && rg_rollout_state_is_terminal(to))
+            es->done = 1;
+    }
+    return 0;
+}
+
+/* Fills `pending` with new events, waiting for a change when there are none. 0, or -1 to end
+ * the stream. */
+static int stream_fill(event_stream *es)
+{
+    rg_server *s = es->server;
+
+    while (es->pending.len == 0) {
+        rg_store_events events = {0};
+        rg_rollout_state state = RG_ROLLOUT_RUNNING;
+        uint64_t gen = generation(s);
+        int rc;
+
+        if (es->done || rg_server__stopping(s))
+            return -1;
+        if ((rc = rg_store_event_list(&events, es->store, es->tenant, es->id, es->last_id)) < 0 ||
+            (events.count == 0 && (rc = read_state(&state, es->store, es->tenant, es->id)) < 0)) {
+            rg_log(RG_LOG_WARN, "serve", "event stream: %s", rg_error_last());
+            rg_store_events_dispose(&events);
+            return -1;
+        }
+        rc = format_events(es, &events);
+        rg_store_events_dispose(&events);
+        if (rc < 0)
+            return -1;
+        if (es->pending.len)
+            break;
+        /* A terminal row whose final state event has not appeared within a re-check
+         * (e.g. the stream resumed after it) ends the stream. */
+        if (rg_rollout_state_is_terminal(state) && ++es->terminal_checks > 1)
+            return -1;
+        rg_server__wait_change(s, gen, rg_time_mono_ms() + RECHECK_MS);
+        if (es->pending.len == 0 && rg_time_mono_ms() - es->last_write_ms >= KEEPALIVE_MS)
+            rg_buf_puts(&es->pending, ": keepalive\n\n");
+    }
+    return 0;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    event_stream *es = cls;
+    size_t n;
+
+    (void)pos;
+    if (es->sent == es->pending.len) {
+        rg_buf_clear(&es->pending);
+        es->sent = 0;
+        if (stream_fill(es) < 0)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    n = es->pending.len - es->sent;
+    if (n > max)
+        n = max;
+    memcpy(buf, es->pending.ptr + es->sent, n);
+    es->sent += n;
+    es->last_write_ms = rg_time_mono_ms();
+    return (ssize_t)n;
+}
+
+enum MHD_Result rg_server__api_events(rg_request *req, const char *id)
+{
+    const char *last = rg_server__header(req, "Last-Event-ID");
+    event_stream *es = NULL;
+    struct MHD_Response *resp;
+    rg_rollout_state state;
+    enum MHD_Result ret;
+    int64_t after = 0;
+    int rc;
+
+    if (last == NULL)
+        last = rg_server__query(req, "last_event_id");
+    if (last && rg_parse_int64(&after, last, 0, INT64_MAX) < 0)
+        return rg_server__reply_error(req, 400, "invalid", "Last-Event-ID '%s': expected an "
+                                      "event id (a non-negative integer)", last);
+    if ((es = calloc(1, sizeof(*es))) == NULL)
+        return MHD_NO;
+    es->server = req->server;
+    es->last_id = after;
+    es->last_write_ms = rg_time_mono_ms();
+    snprintf(es->id, sizeof(es->id), "%s", id);
+    if ((es->tenant = rg_strdup(req->token->tenant)) == NULL ||
+        (rc = rg_store_open(&es->store, req->server->db_path)) < 0 ||
+        (rc = read_state(&state, es->store, es->tenant, id)) < 0) {
+        ret = rg_server__reply_rc(req, es->tenant ? rc : RG_ENOMEM);
+        stream_free(es);
+        return ret;
+    }
+    rg_buf_puts(&es->pending, "retry: 2000\n\n");
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, es,
+                                             stream_free);
+    if (resp == NULL) {
+        stream_free(es);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    ret = MHD_queue_response(req->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
