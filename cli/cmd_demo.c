@@ -16,8 +16,8 @@ int rg_cmd_demo(rg_cli *cli, int argc, char **argv);
 /* A short-window policy so the whole story fits in well under two minutes. */
 static const char demo_policy[] =
     "policy:\n"
-    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 6s\n  soak_limit: 12s\n"
-    "  poll_interval: 3s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 20s\n"
+    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 6s\n  soak_limit: 24s\n"
+    "  poll_interval: 3s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
     "  breaker: {consecutive: 2}\n  on_inconclusive: hold\n  errors: {limit: 3}\n"
     "  verify_window: 10s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
     "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
