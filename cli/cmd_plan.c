@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "rollgate/engine.h"
 #include "rollgate/manifest.h"
 #include "rollgate/util.h"
 
@@ -92,6 +93,72 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
     return RG_EXIT_OK;
 }
 
+static void print_live(rg_cli *cli, const json_t *plan)
+{
+    const json_t *t, *c, *f;
+    size_t i, j;
+
+    json_array_foreach(json_object_get(plan, "targets"), i, t) {
+        int changed = 0;
+        fprintf(cli->out, "%3lld  stage %lld  tier %lld  %-16s %s\n",
+                (long long)json_integer_value(json_object_get(t, "seq")) + 1,
+                (long long)json_integer_value(json_object_get(t, "stage")) + 1,
+                (long long)json_integer_value(json_object_get(t, "tier")),
+                json_string_value(json_object_get(t, "group")),
+                json_string_value(json_object_get(t, "org")));
+        json_array_foreach(json_object_get(t, "diff"), j, c) {
+            const char *kind = json_string_value(json_object_get(c, "change"));
+            char *from = json_dumps(json_object_get(c, "from"), JSON_ENCODE_ANY | JSON_COMPACT);
+            char *to = json_dumps(json_object_get(c, "to"), JSON_ENCODE_ANY | JSON_COMPACT);
+            if (strcmp(kind, "unchanged") != 0) {
+                fprintf(cli->out, "       %-9s %s: %s -> %s\n", kind,
+                        json_string_value(json_object_get(c, "path")), from ? from : "-",
+                        to ? to : "-");
+                changed = 1;
+            }
+            free(from);
+            free(to);
+        }
+        if (!changed && json_object_get(t, "diff"))
+            fprintf(cli->out, "       unchanged: the live strategy already matches\n");
+    }
+    json_array_foreach(json_object_get(plan, "findings"), i, f)
+        fprintf(cli->out, "%s: %s: %s\n", json_string_value(json_object_get(f, "severity")),
+                json_string_value(json_object_get(f, "org")),
+                json_string_value(json_object_get(f, "what")));
+    fprintf(cli->out, "%s\n", json_is_true(json_object_get(plan, "blocked"))
+                                  ? "pre-flight BLOCKS this rollout"
+                                  : "pre-flight passed; nothing was written");
+}
+
+/* Reads live strategies and checks queues and credentials; exit 1 when pre-flight blocks. */
+static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
+{
+    char dir[4096];
+    char *slash;
+    json_t *plan = NULL;
+    int blocked;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (rg_engine_plan(&plan, m, dir, NULL) < 0)
+        return rg_cli_fail(cli);
+    blocked = json_is_true(json_object_get(plan, "blocked"));
+    if (cli->json) {
+        char *text = json_dumps(plan, JSON_COMPACT);
+        fprintf(cli->out, "%s\n", text ? text : "{}");
+        free(text);
+    } else {
+        print_live(cli, plan);
+    }
+    json_decref(plan);
+    return blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
+}
+
 int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {{"offline", no_argument, NULL, 'O'},
@@ -117,15 +184,11 @@ int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
     }
     if (optind + 1 != argc)
         return rg_cli_usage(cli, self, "plan takes exactly one MANIFEST");
-    if (!offline)
-        return rg_cli_usage(cli, self,
-                            "plan needs --offline for now: the live plan (reading strategies "
-                            "from the platform) comes with the engine");
     if (rg_manifest_load_file(&m, argv[optind], &opts) < 0 || rg_manifest_resolve(&r, m) < 0) {
         code = rg_cli_fail(cli);
         goto cleanup;
     }
-    code = print_plan(cli, m, r);
+    code = offline ? print_plan(cli, m, r) : live_plan(cli, m, argv[optind]);
 cleanup:
     rg_resolution_free(r);
     rg_manifest_free(m);

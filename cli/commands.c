@@ -25,8 +25,10 @@ const rg_cli_command rg_cli_commands[] = {
      "MANIFEST [--offline] [--var K=V]",
      "Validates MANIFEST (YAML or JSON) and its policy, renders the template for every\n"
      "organization and prints the targets in rollout order with the stage that first covers\n"
-     "each. --offline is required for now (no platform or database is touched); --var K=V\n"
-     "sets a template variable for every group, overriding the group's own.",
+     "each, then reads every organization's live strategy and prints a per-field diff and\n"
+     "the pre-flight findings (credentials, queues that do not exist, queues without agents).\n"
+     "Writes nothing anywhere; exit 1 when pre-flight blocks. --offline: no platform is\n"
+     "contacted. --var K=V sets a template variable for every group, overriding the group's.",
      rg_cmd_plan},
     {"start", "create a rollout from a manifest", "MANIFEST [--approve] [--actor NAME] [--var K=V]",
      "Stores the manifest, its policy and the ordered targets. The rollout waits for\n"

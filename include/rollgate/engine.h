@@ -50,6 +50,16 @@ int rg_engine_start(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
                     const rg_manifest *manifest, const char *base_dir, const char *actor,
                     int approve);
 
+/* `plan` against the live platform: for every target, credentials reach the organization,
+ * its strategy and every queue the new body names exist (agents on queue reported), and a
+ * diff of the live strategy against the rendered template ({"path","change":
+ * added|modified|removed|unchanged,"from","to"}). Writes nothing anywhere.
+ * @param[out] out {"name","tenant","strategy","blocked","findings":[{"org","severity":
+ * "blocker"|"warning","what"}],"targets":[{"seq","org","group","tier","stage","body",
+ * "live_etag","diff"}]}; new reference. `popts` NULL = defaults. */
+int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_dir,
+                   const rg_platform_options *popts);
+
 /* The tenant a rollout belongs to, for local tools that name a rollout by id alone.
  * @param[out] out caller frees. RG_ENOTFOUND for an unknown id. */
 int rg_engine_rollout_tenant(char **out, rg_engine *engine, const char *rollout_id);

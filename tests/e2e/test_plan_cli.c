@@ -150,17 +150,22 @@ static void test_plan_var_overrides(void **state)
     json_decref(doc);
 }
 
-static void test_plan_needs_offline(void **state)
+/* Without --offline the plan is live; with no credentials in the environment every org is
+ * a blocker found before any request is sent, so this test touches no network. */
+static void test_live_plan_without_credentials_blocks(void **state)
 {
     char args[4600];
     run_result r;
     (void)state;
 
+    unsetenv("ROLLGATE_ORG_PARENT_001_CLIENT_ID");
+    unsetenv("ROLLGATE_ORG_PARENT_001_CLIENT_SECRET");
     snprintf(args, sizeof(args), "plan '%s/tests/data/good/routing.yaml'", rg_test_source_dir());
     r = run_rollgate(args);
-    assert_int_equal(r.status, 3);
-    assert_string_equal(r.out, "");
-    assert_non_null(strstr(r.err, "--offline"));
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.out, "blocker: org_parent_001"));
+    assert_non_null(strstr(r.out, "ROLLGATE_ORG_PARENT_001_CLIENT_ID"));
+    assert_non_null(strstr(r.out, "pre-flight BLOCKS this rollout"));
     run_free(&r);
 }
 
@@ -189,7 +194,7 @@ int main(void)
         cmocka_unit_test(test_plan_json_orders_by_tier_and_substitutes),
         cmocka_unit_test(test_plan_json_same_for_yaml_and_json),
         cmocka_unit_test(test_plan_var_overrides),
-        cmocka_unit_test(test_plan_needs_offline),
+        cmocka_unit_test(test_live_plan_without_credentials_blocks),
         cmocka_unit_test(test_plan_invalid_manifest_exits_3),
     };
     return cmocka_run_group_tests(tests, NULL, remove_dir);
