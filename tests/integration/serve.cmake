@@ -1,0 +1,11 @@
+# Integration tests of `rollgate serve`: the real binary over loopback HTTP, with
+# rollgate-sim as the platform (tests/support/simproc) and a webhook receiver in the test.
+foreach(t test_serve_api test_serve_flow)
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/integration/${t}.c AND TARGET rollgate_server)
+        rg_unit_test(${t} ${CMAKE_CURRENT_SOURCE_DIR}/integration/${t}.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_serve_support.c)
+        target_link_libraries(${t} PRIVATE rollgate_server PkgConfig::MHD PkgConfig::CURL)
+        add_dependencies(${t} rollgate rollgate-sim)
+        set_tests_properties(${t} PROPERTIES LABELS "integration;serve" TIMEOUT 300)
+    endif()
+endforeach()

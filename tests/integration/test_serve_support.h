@@ -1,0 +1,64 @@
+/* test_serve_support.h - what the `rollgate serve` tests share: the server as a child
+ * process, HTTP calls with a bearer token, tokens, manifests, a webhook receiver */
+#ifndef RG_TEST_SERVE_SUPPORT_H
+#define RG_TEST_SERVE_SUPPORT_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "rollgate/util.h"
+
+typedef struct serve_proc {
+    int pid;
+    char url[96];
+} serve_proc;
+
+/* Starts $RG_BINARY_DIR/cli/rollgate --db DB serve --listen 127.0.0.1:0 --tokens TOKENS
+ * --tick 200ms and reads its first stdout line. The child inherits this environment. */
+int serve_start(serve_proc *out, const char *db, const char *tokens);
+/* SIGTERM and wait; the exit status (0 for a clean stop). */
+int serve_stop(serve_proc *sp);
+
+/* Sets ROLLGATE_<ORG>_CLIENT_ID/_SECRET for every org of a scenario (relative to the source
+ * dir) in this process's environment, and returns the org ids (caller json_decref). */
+json_t *serve_scenario_credentials(const char *scenario);
+
+/* One HTTP call; token may be NULL (no Authorization), content_type NULL for JSON when a
+ * body is given. 0 or -1 (transport failure). */
+int serve_http(const char *base, const char *method, const char *path, const char *token,
+               const char *content_type, const char *body, long *status, rg_buf *resp,
+               rg_buf *resp_headers);
+/* serve_http + JSON parse of the body (NULL when it is not JSON). */
+json_t *serve_http_json(const char *base, const char *method, const char *path,
+                        const char *token, const char *body, long *status);
+
+/* Makes a token with `rollgate token new` (the real binary); caller frees. */
+char *serve_token_new(const char *tokens, const char *tenant, const char *role,
+                      const char *name);
+
+/* A manifest like `rollgate demo` writes (three groups, the short-window policy), JSON or
+ * YAML, for `tenant`, against the sim at sim_url; `hook_url` adds a notify entry for
+ * tripped and rolled_back with secret env:ROLLGATE_HOOK_SECRET. Caller frees. */
+char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
+                     const json_t *orgs, const char *hook_url, const char *approval, int yaml);
+
+/* A webhook receiver on 127.0.0.1 (libmicrohttpd in this process): verifies every
+ * X-Rollgate-Signature against `secret`, answers 500 to the first `fail_first` requests. */
+typedef struct hook_receiver {
+    void *daemon;
+    char url[96];
+    char secret[64];
+    int fail_first;
+    pthread_mutex_t lock;
+    int requests, bad_signatures;
+    json_t *received; /* payloads answered 2xx, in order */
+} hook_receiver;
+
+int hook_receiver_start(hook_receiver *r, const char *secret, int fail_first);
+void hook_receiver_stop(hook_receiver *r);
+/* How many 2xx-answered payloads had this event name. */
+int hook_receiver_count(hook_receiver *r, const char *event);
+
+#endif
