@@ -323,6 +323,33 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
     }
     if (low < 0)
         return stage_applied(ctx);
+    /* Nothing of this stage changed yet: check capacity before expanding. */
+    {
+        int untouched = 1, paused = 0;
+        for (size_t i = 0; i < ctx->targets.count; i++)
+            if (ctx->targets.items[i].stage_index == ctx->row.stage_index &&
+                ctx->targets.items[i].state != RG_TARGET_PENDING)
+                untouched = 0;
+        if (untouched && (rc = rg_engine__capacity_check(ctx, &paused)) < 0) {
+            /* Unreadable agents are an error, not a reason to expand blind: retried each
+             * tick, held after errors.limit in a row. */
+            int64_t errors = rg_engine__book_int(ctx, "capacity_errors") + 1;
+            char why[768];
+            if (rc == RG_EDB)
+                return rc;
+            snprintf(why, sizeof(why), "capacity check failed %lld time(s): %s",
+                     (long long)errors, rg_error_last());
+            rg_engine__book_set_int(ctx, "capacity_errors", errors);
+            if (errors >= ctx->manifest->policy->errors_limit)
+                return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, why);
+            rg_engine__narrate(ctx, "capacity", "%s", why);
+            return rg_engine__save(ctx);
+        }
+        if (untouched)
+            json_object_del(ctx->book, "capacity_errors");
+        if (paused)
+            return 0;
+    }
     if ((tier = calloc(ctx->targets.count, sizeof(*tier))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     for (size_t i = 0; i < ctx->targets.count; i++) {

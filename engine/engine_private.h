@@ -68,6 +68,9 @@ int rg_engine__rollback(rg_rollout_ctx *ctx); /* rolling_back: restore, then ver
 int rg_engine__promote(rg_rollout_ctx *ctx, const char *why);
 int rg_engine__trip(rg_rollout_ctx *ctx, const char *why);
 int rg_engine__run_commands(rg_rollout_ctx *ctx);
+/* Before a stage's first apply: agents on queue against the start (recorded on the first
+ * call) and projected load; pauses the rollout with the numbers when below the floor. */
+int rg_engine__capacity_check(rg_rollout_ctx *ctx, int *out_paused);
 /* Executes one command on a leased rollout. @param[out] out_outcome static text. */
 int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *actor,
                        const char *reason, int force, const char **out_outcome);

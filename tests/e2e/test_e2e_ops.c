@@ -1,0 +1,260 @@
+/* test_e2e_ops.c - operating rollgate: two drivers on one database, a person's rollback
+ * while a daemon drives, capacity pauses, and a hold that touches nothing */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rollgate/util.h"
+#include "support/e2e.h"
+#include "support/testutil.h"
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* rollgate --db DB ARGS... with stdout to `out` (NULL: /dev/null); returns the pid. */
+static pid_t spawn(const char *db, const char *out, char *const *args)
+{
+    char bin[1024];
+    char *argv[16];
+    size_t n = 0;
+    pid_t pid;
+
+    snprintf(bin, sizeof(bin), "%s/cli/rollgate", rg_test_binary_dir());
+    argv[n++] = bin;
+    argv[n++] = "--db";
+    argv[n++] = (char *)db;
+    for (size_t i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid = fork();
+    if (pid == 0) {
+        int fd = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, STDOUT_FILENO);
+        execv(bin, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static long lease_pid(rg_e2e *e)
+{
+    rg_store_lease lease = {0};
+    long pid = 0;
+    if (rg_store_lease_get(&lease, e->store, e->tenant, e->id) == 0) {
+        const char *c = strchr(lease.owner, ':');
+        if (c)
+            pid = strtol(c + 1, NULL, 10);
+    }
+    rg_store_lease_dispose(&lease);
+    return pid;
+}
+
+static int finished(rg_e2e *e)
+{
+    rg_rollout_state s = rg_e2e_state(e);
+    return rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_HELD || s == RG_ROLLOUT_PAUSED;
+}
+
+/* 1. Two drivers: one at a time; the survivor takes over when the holder is SIGKILLed. */
+static void test_two_drivers_one_at_a_time(void **state)
+{
+    char *run[] = {"run", "--until-done", "--tick", "200ms", "--quiet", NULL};
+    rg_e2e e;
+    pid_t a, b, holder = 0, other;
+    json_t *log;
+    (void)state;
+    assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
+    rg_engine_free(e.engine);
+    e.engine = NULL;
+    a = spawn(e.db, NULL, run);
+    b = spawn(e.db, NULL, run);
+    for (int i = 0; i < 200 && holder == 0; i++) {
+        long p = lease_pid(&e);
+        if (p == a || p == b)
+            holder = (pid_t)p;
+        else
+            sleep_ms(20);
+    }
+    assert_true(holder == a || holder == b);
+    other = holder == a ? b : a;
+    sleep_ms(1500); /* let the holder apply the first stage */
+    kill(holder, SIGKILL);
+    wait_exit(holder);
+    assert_int_equal(wait_exit(other), 0);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
+    log = rg_e2e_requests(&e.sim);
+    for (size_t i = 0; i < json_array_size(e.orgs); i++) {
+        const char *org = json_string_value(json_array_get(e.orgs, i));
+        if (rg_e2e_patches(log, org) != 1)
+            fail_msg("%s received %d successful PATCHes", org, rg_e2e_patches(log, org));
+    }
+    json_decref(log);
+    rg_e2e_end(&e);
+}
+
+/* 2. A person's rollback while a daemon drives: queued, run by the daemon, audited. */
+static void test_rollback_while_daemon_drives(void **state)
+{
+    char *run[] = {"run", "--until-done", "--tick", "200ms", "--quiet", NULL};
+    char out[700];
+    char *rollback[] = {"rollback", NULL, "--reason", "pager says abandonment is up", "--actor",
+                        "alice", NULL};
+    char *gate[] = {"gate", NULL, "--timeout", "60s", NULL};
+    json_t *audit = NULL, *a;
+    rg_e2e e;
+    pid_t daemon;
+    int seen = 0;
+    size_t i;
+    (void)state;
+    assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
+    daemon = spawn(e.db, NULL, run);
+    for (int k = 0; k < 200 && lease_pid(&e) != daemon; k++)
+        sleep_ms(20);
+    assert_int_equal(lease_pid(&e), daemon);
+    snprintf(out, sizeof(out), "%s/rollback.out", e.dir);
+    rollback[1] = e.id;
+    assert_int_equal(wait_exit(spawn(e.db, out, rollback)), 0);
+    {
+        char *text = rg_test_read_file(out, NULL);
+        assert_non_null(strstr(text, "queued"));
+        free(text);
+    }
+    gate[1] = e.id;
+    assert_int_equal(wait_exit(spawn(e.db, NULL, gate)), 1);
+    assert_int_equal(wait_exit(daemon), 0);
+    assert_int_equal(rg_engine_audit_json(&audit, e.engine, e.tenant, e.id), 0);
+    json_array_foreach(audit, i, a) {
+        if (strcmp(json_string_value(json_object_get(a, "action")), "rollback") != 0)
+            continue;
+        assert_string_equal(json_string_value(json_object_get(a, "actor")), "alice");
+        assert_string_equal(json_string_value(json_object_get(a, "reason")),
+                            "pager says abandonment is up");
+        if (strcmp(json_string_value(json_object_get(a, "outcome")), "done") == 0)
+            seen |= 1; /* executed by the daemon */
+        if (strstr(json_string_value(json_object_get(a, "outcome")), "queued"))
+            seen |= 2;
+    }
+    assert_int_equal(seen, 3);
+    json_decref(audit);
+    rg_e2e_end(&e);
+}
+
+/* 3. Agents drop in an org of the next stage: the expansion pauses naming org, queue and
+ * ratio; once the agents are back, resume continues and the rollout completes. */
+static void test_capacity_drop_pauses_expansion(void **state)
+{
+    char dir[512], path[700];
+    rg_e2e e;
+    json_t *doc, *ev, *st = NULL;
+    rg_store_rollout row = {0};
+    char *outcome = NULL;
+    int64_t restore_at;
+    (void)state;
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
+    rg_test_path(path, sizeof(path), "sim/scenarios/capacity-drop.json");
+    assert_non_null(doc = json_load_file(path, 0, NULL));
+    json_object_set_new(doc, "time_scale", json_real(300));
+    ev = json_array_get(json_object_get(doc, "events"), 0);
+    json_object_set_new(ev, "orgs", json_pack("[s]", "org_sub_003"));
+    json_object_set_new(ev, "from_s", json_integer(3));
+    json_object_set_new(ev, "to_s", json_integer(30));
+    snprintf(path, sizeof(path), "%s/capacity.json", dir);
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    json_decref(doc);
+    assert_int_equal(rg_simproc_start(&e.sim, path), 0);
+    restore_at = rg_time_now_ms() + 31000;
+    assert_int_equal(rg_e2e_credentials(&e.orgs, path), 0);
+    assert_int_equal(rg_e2e_begin(&e, NULL, NULL, 200), 0);
+    assert_int_equal(rg_e2e_drive(&e, finished, 400), 0);
+    assert_int_equal(rg_store_rollout_get(&row, e.store, e.tenant, e.id), 0);
+    assert_int_equal(row.state, RG_ROLLOUT_PAUSED);
+    assert_int_equal(row.stage_index, 1);
+    assert_non_null(strstr(row.hold_reason, "org_sub_003"));
+    assert_non_null(strstr(row.hold_reason, "queue_v2"));
+    assert_non_null(strstr(row.hold_reason, "0.50 of the 800"));
+    rg_store_rollout_dispose(&row);
+    assert_int_equal(rg_engine_status_json(&st, e.engine, e.tenant, e.id), 0);
+    assert_non_null(strstr(json_string_value(json_object_get(st, "hold_reason")), "org_sub_003"));
+    json_decref(st);
+    while (rg_time_now_ms() < restore_at)
+        sleep_ms(200);
+    assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_RESUME,
+                                       "bob", "agents are back", 0), 0);
+    free(outcome);
+    assert_int_equal(rg_e2e_drive(&e, finished, 600), 0);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
+    rg_e2e_end(&e);
+    rg_test_rmtree(dir);
+}
+
+static const char strict_policy[] =
+    "policy:\n"
+    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 3s\n  soak_limit: 6s\n"
+    "  poll_interval: 3s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 20s\n"
+    "  breaker: {consecutive: 2}\n  on_inconclusive: hold\n  errors: {limit: 3}\n"
+    "  verify_window: 4s\n  metrics:\n"
+    "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
+    "       increase_is_bad: true, tolerance: {relative: 0.0001}, critical: true}\n";
+
+/* 5. A held rollout neither changes nor polls anything until a person acts. */
+static void test_hold_touches_nothing(void **state)
+{
+    rg_e2e e;
+    rg_store_verdicts before = {0}, after = {0};
+    json_t *log1, *log2;
+    (void)state;
+    assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", strict_policy, 200), 0);
+    assert_int_equal(rg_e2e_drive(&e, finished, 200), 0);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_HELD);
+    assert_int_equal(rg_store_verdict_list(&before, e.store, e.tenant, e.id, -1), 0);
+    log1 = rg_e2e_requests(&e.sim);
+    for (int i = 0; i < 10; i++) {
+        int64_t next = 0;
+        assert_int_equal(rg_engine_tick_rollout(e.engine, e.tenant, e.id, &next), 0);
+        sleep_ms(100);
+    }
+    log2 = rg_e2e_requests(&e.sim);
+    assert_int_equal(json_array_size(json_object_get(log1, "requests")),
+                     json_array_size(json_object_get(log2, "requests")));
+    assert_int_equal(rg_store_verdict_list(&after, e.store, e.tenant, e.id, -1), 0);
+    assert_int_equal(before.count, after.count);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_HELD);
+    json_decref(log1);
+    json_decref(log2);
+    rg_store_verdicts_dispose(&before);
+    rg_store_verdicts_dispose(&after);
+    rg_e2e_end(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_two_drivers_one_at_a_time),
+        cmocka_unit_test(test_rollback_while_daemon_drives),
+        cmocka_unit_test(test_capacity_drop_pauses_expansion),
+        cmocka_unit_test(test_hold_touches_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
