@@ -275,7 +275,7 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     const char *secret = j->secret_env && *j->secret_env ? getenv(j->secret_env) : NULL;
     struct curl_slist *headers = NULL;
     uint8_t mac[RG_SHA256_LEN];
-    char sig[64 + 32], ev[96];
+    char sig[64 + 32], ev[96], dk[160];
     CURL *curl;
     CURLcode cc;
     long status = 0;
@@ -297,6 +297,8 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     headers = curl_slist_append(headers, "Content-Type: application/json");
     headers = curl_slist_append(headers, sig);
     headers = curl_slist_append(headers, ev);
+    snprintf(dk, sizeof(dk), "X-Rollgate-Delivery: %s/%s", j->rollout, j->key);
+    headers = curl_slist_append(headers, dk);
     headers = curl_slist_append(headers, "Expect:");
     curl_easy_setopt(curl, CURLOPT_URL, j->url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");

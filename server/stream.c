@@ -196,7 +196,7 @@ enum MHD_Result rg_server__api_events(rg_request *req, const char *id)
     rg_rollout_state state;
     enum MHD_Result ret;
     int64_t after = 0;
-    int rc;
+    int rc = RG_ENOMEM;
 
     if (last == NULL)
         last = rg_server__query(req, "last_event_id");

@@ -346,6 +346,13 @@ static void test_webhooks(void **state)
     pthread_mutex_lock(&f->hooks.lock);
     assert_int_equal(f->hooks.bad_signatures, 0);
     assert_int_equal(f->hooks.requests, 3); /* one 500, then one delivery of each */
+    /* The retry carries the delivery id of the attempt that got the 500. */
+    assert_string_equal(json_string_value(json_array_get(f->hooks.deliveries, 0)),
+                        json_string_value(json_array_get(f->hooks.deliveries, 1)));
+    assert_string_not_equal(json_string_value(json_array_get(f->hooks.deliveries, 1)),
+                            json_string_value(json_array_get(f->hooks.deliveries, 2)));
+    assert_int_equal(strncmp(json_string_value(json_array_get(f->hooks.deliveries, 0)), f->id,
+                             strlen(f->id)), 0);
     json_array_foreach(f->hooks.received, i, p) {
         assert_string_equal(json_string_value(json_object_get(p, "rollout")), f->id);
         assert_string_equal(json_string_value(json_object_get(p, "tenant")), "demo");

@@ -308,6 +308,11 @@ static enum MHD_Result on_hook(void *cls, struct MHD_Connection *conn, const cha
     sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Rollgate-Signature");
     pthread_mutex_lock(&r->lock);
     r->requests++;
+    {
+        const char *dk = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     "X-Rollgate-Delivery");
+        json_array_append_new(r->deliveries, json_string(dk ? dk : ""));
+    }
     if (strcmp(method, "POST") != 0 || !signature_ok(r, sig, &req->body)) {
         r->bad_signatures++;
         status = 401;
@@ -346,6 +351,7 @@ int hook_receiver_start(hook_receiver *r, const char *secret, int fail_first)
     snprintf(r->secret, sizeof(r->secret), "%s", secret);
     r->fail_first = fail_first;
     r->received = json_array();
+    r->deliveries = json_array();
     pthread_mutex_init(&r->lock, NULL);
     r->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
                                  on_hook, r, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -363,7 +369,9 @@ void hook_receiver_stop(hook_receiver *r)
         MHD_stop_daemon(r->daemon);
     r->daemon = NULL;
     json_decref(r->received);
+    json_decref(r->deliveries);
     r->received = NULL;
+    r->deliveries = NULL;
     pthread_mutex_destroy(&r->lock);
 }
 

@@ -53,7 +53,8 @@ typedef struct hook_receiver {
     int fail_first;
     pthread_mutex_t lock;
     int requests, bad_signatures;
-    json_t *received; /* payloads answered 2xx, in order */
+    json_t *received;   /* payloads answered 2xx, in order */
+    json_t *deliveries; /* the X-Rollgate-Delivery header of every request, in order */
 } hook_receiver;
 
 int hook_receiver_start(hook_receiver *r, const char *secret, int fail_first);
