@@ -174,10 +174,11 @@ static int command_body(json_t **out, rg_request *req, rg_command_kind kind)
                  (strcmp(key, "force") == 0 && json_is_boolean(v) &&
                   kind == RG_COMMAND_PROMOTE);
         if (!ok) {
+            int rc = rg_error_set(RG_EINVALID, "body.%s: expected reason (text up to %d bytes), "
+                                  "actor (1-%d bytes)%s", key, REASON_MAX, ACTOR_MAX,
+                                  kind == RG_COMMAND_PROMOTE ? " or force (boolean)" : "");
             json_decref(doc);
-            return rg_error_set(RG_EINVALID, "body.%s: expected reason (text up to %d bytes), "
-                                "actor (1-%d bytes)%s", key, REASON_MAX, ACTOR_MAX,
-                                kind == RG_COMMAND_PROMOTE ? " or force (boolean)" : "");
+            return rc;
         }
     }
     *out = doc;

@@ -114,9 +114,12 @@ int rg_server_new(rg_server **out, const rg_server_options *opts)
                           "--allow-remote to listen there anyway", s->listen);
         goto fail;
     }
-    if ((rc = rg_tokens_load(&s->tokens, s->tokens_path)) < 0 ||
-        (rc = stat(s->tokens_path, &s->tokens_stat) != 0 ? RG_EIO : 0) < 0)
+    if ((rc = rg_tokens_load(&s->tokens, s->tokens_path)) < 0)
         goto fail;
+    if (stat(s->tokens_path, &s->tokens_stat) != 0) {
+        rc = rg_error_set(RG_EIO, "tokens file %s: %s", s->tokens_path, strerror(errno));
+        goto fail;
+    }
     *out = s;
     return 0;
 fail:

@@ -176,9 +176,11 @@ static int read_private_file(char **out, const char *path)
     ssize_t n;
     int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
 
+    if (fd < 0 && errno == ENOENT)
+        return rg_error_set(RG_ENOTFOUND, "tokens file %s does not exist (make a token with "
+                            "`rollgate token new --tokens %s ...`)", path, path);
     if (fd < 0)
-        return rg_error_set(errno == ENOENT ? RG_ENOTFOUND : RG_EIO, "tokens file %s: %s", path,
-                            strerror(errno));
+        return rg_error_set(RG_EIO, "tokens file %s: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = rg_error_set(RG_EIO, "tokens file %s: not a regular file", path);
     } else if ((st.st_mode & 077) != 0) {
