@@ -31,8 +31,13 @@ static void assert_fields_equal(const json_t *a, const json_t *b, const char *or
 
 static void run_to_end(rg_e2e *e)
 {
+    rg_store_rollout row = {0};
     if (rg_e2e_drive(e, finished, 400) < 0)
         fail_msg("rollout did not finish: %s", rg_error_last());
+    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0 && row.hold_reason)
+        fprintf(stderr, "rollout %s: %s: %s\n", row.id, rg_rollout_state_to_str(row.state),
+                row.hold_reason);
+    rg_store_rollout_dispose(&row);
 }
 
 /* 1. A healthy change completes; every org carries the new body; the gate says completed. */
