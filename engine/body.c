@@ -160,7 +160,7 @@ fail:
 
 int rg_body_capacity_weights(int *out, const double *agents, size_t n, int total)
 {
-    double sum = 0, *rem = NULL;
+    double sum = 0, max = 0, *rem = NULL;
     int given = 0;
 
     if (n == 0 || total < 0)
@@ -168,12 +168,16 @@ int rg_body_capacity_weights(int *out, const double *agents, size_t n, int total
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(agents[i]) || agents[i] < 0)
             return rg_error_set(RG_EINVALID, "agents on queue must be a count >= 0");
-        sum += agents[i];
+        if (agents[i] > max)
+            max = agents[i];
     }
+    /* Shares are taken of values scaled to at most 1, so no sum can overflow. */
+    for (size_t i = 0; i < n && max > 0; i++)
+        sum += agents[i] / max;
     if ((rem = malloc(n * sizeof(*rem))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        double exact = sum > 0 ? total * agents[i] / sum : (double)total / (double)n;
+        double exact = sum > 0 ? total * (agents[i] / max) / sum : (double)total / (double)n;
         out[i] = (int)floor(exact);
         rem[i] = exact - out[i];
         given += out[i];

@@ -309,14 +309,23 @@ static int take_observation(rg_platform_observation *obs, const json_t *d, const
         return rg_error_set(RG_EINVALID, "%s.qualifier is not a string", where);
     if (!json_is_object(stats))
         return rg_error_set(RG_EINVALID, "%s.stats is not an object", where);
+    int64_t *into = NULL;
+
     if ((error = get_count(&count, stats, where)) < 0)
         return error;
     if (strcmp(json_string_value(name), "oOnQueueUsers") == 0)
-        obs->on_queue += count;
+        into = &obs->on_queue;
     else if (strcmp(json_string_value(name), "oActiveUsers") == 0)
-        obs->active += count;
+        into = &obs->active;
     else if (strcmp(json_string_value(name), "oWaiting") == 0)
-        obs->waiting += count;
+        into = &obs->waiting;
+    if (into == NULL)
+        return 0;
+    /* Counts are >= 0 (get_count); their sum must still fit. */
+    if (count > INT64_MAX - *into)
+        return rg_error_set(RG_EINVALID, "%s: %s counts add up beyond 2^63", where,
+                            json_string_value(name));
+    *into += count;
     return 0;
 }
 

@@ -139,6 +139,16 @@ static void test_capacity_weights_sum_exactly(void **state)
     assert_int_equal(w[0], 30);
     assert_int_equal(w[1], 30);
     assert_int_equal(rg_body_capacity_weights(w, bad, 2, 100), RG_EINVALID);
+    {
+        /* Counts near the top of double's range: shares still exact, no overflow. */
+        double huge[] = {1e308, 1e308}, lop[] = {1e307, 1};
+        assert_int_equal(rg_body_capacity_weights(w, huge, 2, 100), 0);
+        assert_int_equal(w[0], 50);
+        assert_int_equal(w[1], 50);
+        assert_int_equal(rg_body_capacity_weights(w, lop, 2, 100), 0);
+        assert_int_equal(w[0], 100);
+        assert_int_equal(w[1], 0);
+    }
     assert_int_equal(rg_body_capacity_weights(w, a2, 0, 100), RG_EINVALID);
 }
 
