@@ -39,7 +39,8 @@ test-sanitize: deps
 # Each target runs FUZZ_SECONDS on a scratch copy of its seed corpus (the tree's corpus is
 # never written); crashes land in $(FUZZ_BUILD)/artifacts. Keep a reproducer by copying it
 # to tests/fuzz/regressions/<target>/ (fixed) or regressions/open/<target>/ (not yet).
-fuzz-build: deps
+fuzz-build:
+	@scripts/deps.sh --with-clang
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DRG_FUZZ=ON -DRG_BUILD_TESTS=OFF $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
 
