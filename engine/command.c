@@ -14,6 +14,29 @@ static int refuse(const char **out, rg_rollout_ctx *ctx, const char *what)
                         rg_rollout_state_to_str(ctx->row.state));
 }
 
+/* A hold during apply (a target the platform refused): promoting means going on without
+ * the failed targets. They were never changed, so they become `unchanged`; the stage then
+ * closes and soaks as usual. */
+static int continue_without_failed(rg_rollout_ctx *ctx, const char *why)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < ctx->targets.count; i++) {
+        rg_store_target *t = &ctx->targets.items[i];
+        if (t->state != RG_TARGET_APPLY_FAILED)
+            continue;
+        t->state = RG_TARGET_UNCHANGED;
+        rc = rg_store_target_update(ctx->engine->store, t);
+        if (rc == 0)
+            rc = rg_engine__event(ctx, "target_skipped",
+                                  json_pack("{s:s, s:s?}", "org", t->org_id, "error",
+                                            t->last_error),
+                                  "%s left unchanged after its apply failed (%s)", t->org_id,
+                                  why);
+    }
+    ctx->next_ms = ctx->now_ms;
+    return rc ? rc : rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
+}
+
 int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *actor,
                        const char *reason, int force, const char **out_outcome)
 {
@@ -42,6 +65,8 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
         ctx->next_ms = ctx->now_ms;
         return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
     case RG_COMMAND_PROMOTE:
+        if (s == RG_ROLLOUT_HELD && ctx->row.stage_applied_at_ms == 0)
+            return continue_without_failed(ctx, why);
         if (s == RG_ROLLOUT_HELD || (s == RG_ROLLOUT_RUNNING && force))
             return rg_engine__promote(ctx, why);
         if (s == RG_ROLLOUT_RUNNING)

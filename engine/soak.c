@@ -15,8 +15,8 @@ static size_t orgs_of(const char **out, const rg_rollout_ctx *ctx, int lo, int h
     for (size_t i = 0; i < ctx->targets.count; i++) {
         const rg_store_target *t = &ctx->targets.items[i];
         int dup = 0;
-        if (t->stage_index < lo || t->stage_index > hi)
-            continue;
+        if (t->stage_index < lo || t->stage_index > hi || t->state == RG_TARGET_UNCHANGED)
+            continue; /* a target left unchanged after a refused apply is no canary */
         for (size_t k = 0; k < n && !dup; k++)
             dup = strcmp(out[k], t->org_id) == 0;
         if (!dup)

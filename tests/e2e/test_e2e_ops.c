@@ -248,6 +248,57 @@ static void test_hold_touches_nothing(void **state)
     rg_e2e_end(&e);
 }
 
+/* A target the platform refuses (its org lacks the new queue) holds the rollout naming it;
+ * promote goes on without it, and it is never PATCHed. */
+static void test_refused_apply_holds_then_promote_skips(void **state)
+{
+    char dir[512], path[700];
+    rg_e2e e;
+    json_t *doc, *org, *log;
+    rg_store_rollout row = {0};
+    rg_store_target t = {0};
+    char *outcome = NULL;
+    size_t i;
+    (void)state;
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
+    rg_test_path(path, sizeof(path), "sim/scenarios/healthy.json");
+    assert_non_null(doc = json_load_file(path, 0, NULL));
+    json_array_foreach(json_object_get(doc, "orgs"), i, org) {
+        json_t *strategy = json_array_get(json_object_get(org, "strategies"), 0);
+        if (strcmp(json_string_value(json_object_get(org, "id")), "org_sub_002") != 0)
+            continue;
+        json_array_remove(json_object_get(org, "queues"), 1); /* queue_v2 */
+        json_array_remove(json_object_get(strategy, "targets"), 1);
+    }
+    snprintf(path, sizeof(path), "%s/no-v2.json", dir);
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    json_decref(doc);
+    assert_int_equal(rg_simproc_start(&e.sim, path), 0);
+    assert_int_equal(rg_e2e_credentials(&e.orgs, path), 0);
+    assert_int_equal(rg_e2e_begin(&e, NULL, NULL, 200), 0);
+    assert_int_equal(rg_e2e_drive(&e, finished, 400), 0);
+    assert_int_equal(rg_store_rollout_get(&row, e.store, e.tenant, e.id), 0);
+    assert_int_equal(row.state, RG_ROLLOUT_HELD);
+    assert_non_null(strstr(row.hold_reason, "apply failed for org_sub_002"));
+    rg_store_rollout_dispose(&row);
+    assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_PROMOTE,
+                                       "ana", "go on without org_sub_002", 0), 0);
+    free(outcome);
+    assert_int_equal(rg_e2e_drive(&e, finished, 600), 0);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
+    assert_int_equal(rg_store_target_get(&t, e.store, e.tenant, e.id, "org_sub_002",
+                                         "strat_main"), 0);
+    assert_int_equal(t.state, RG_TARGET_UNCHANGED);
+    rg_store_target_dispose(&t);
+    log = rg_e2e_requests(&e.sim);
+    assert_int_equal(rg_e2e_patches(log, "org_sub_002"), 0);
+    assert_int_equal(rg_e2e_patches(log, "org_sub_003"), 1);
+    json_decref(log);
+    rg_e2e_end(&e);
+    rg_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_rollback_while_daemon_drives),
         cmocka_unit_test(test_capacity_drop_pauses_expansion),
         cmocka_unit_test(test_hold_touches_nothing),
+        cmocka_unit_test(test_refused_apply_holds_then_promote_skips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
