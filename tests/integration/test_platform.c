@@ -195,7 +195,8 @@ static void test_many_orgs_concurrently(void **state)
                                                         "strat_main", NULL, NULL), 0);
     assert_int_equal(rg_platform_run(fx.platform), 0);
     for (i = 0; i < NORGS; i++) {
-        assert_int_equal(rg_platform_op_status(ops[i]), 0);
+        if (rg_platform_op_status(ops[i]) != 0)
+            fail_msg("op %zu failed: %s", i, rg_platform_op_error(ops[i]));
         assert_string_equal(rg_platform_op_org(ops[i]), org_id_at(&fx, i));
         assert_string_equal(json_string_value(json_object_get(rg_platform_op_body(ops[i]),
                                                               "id")), "strat_main");
