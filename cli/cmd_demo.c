@@ -283,8 +283,8 @@ int rg_cmd_demo(rg_cli *cli, int argc, char **argv)
         code = rg_cli_fail(cli);
         goto cleanup;
     }
-    fprintf(cli->out, "\nexplain it: rollgate --db %s explain %s (the database is removed "
-                      "when the demo ends)\n", db, id);
+    fprintf(cli->out, "\nEvery line above is in the rollout's database too (`rollgate explain`,\n"
+                      "`rollgate audit`); this demo's database was temporary and is removed.\n");
     code = row.state == RG_ROLLOUT_ROLLED_BACK ? RG_EXIT_OK : RG_EXIT_NEGATIVE;
 cleanup:
     rg_store_rollout_dispose(&row);
