@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 /* Median, min and max of n >= 1 values (sorts `v` in place). */
 typedef struct {
     double median, min, max;
@@ -16,3 +18,9 @@ const char *bench_format(char *out, size_t outlen, const bench_summary *s, int d
 double bench_peak_rss_mib(void);
 
 #endif
+
+/* Writes a one-stage manifest ("stages: [100]", approval none) for the orgs in `orgs` (JSON
+ * array of ids), in groups of at most 1,000, against `url` with env credentials; the change
+ * moves all weight to queue_v2. `policy` is the policy block. 0 or RG_E*. */
+int bench_write_manifest(const char *path, const char *url, const json_t *orgs,
+                         const char *policy);
