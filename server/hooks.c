@@ -13,6 +13,8 @@ typedef struct {
     char *tenant, *id;
     int64_t cursor; /* last event id examined */
     int loaded, finished;
+    int saw_terminal_event;   /* the last event examined was a terminal state change */
+    int64_t terminal_seen_ms; /* when the row was first seen terminal (mono), or 0 */
     json_t *notify; /* the manifest's notify list */
     json_t *done;   /* keys with a final outcome (delivered or given up) or queued */
 } hook_rollout;
@@ -229,9 +231,19 @@ static int scan_rollout(rg_server__hooks *h, hook_rollout *r)
             enqueue(h, r, base, names[k], row.stage_index, why, e->at_ms);
         json_decref(d);
         r->cursor = e->id;
+        r->saw_terminal_event = strcmp(e->kind, "state") == 0 && e->to_state &&
+                                (strcmp(e->to_state, "rolled_back") == 0 ||
+                                 strcmp(e->to_state, "rollback_incomplete") == 0 ||
+                                 strcmp(e->to_state, "completed") == 0);
     }
-    if (rg_rollout_state_is_terminal(row.state) && events.count == 0)
-        r->finished = 1; /* a scan after the terminal row found nothing more */
+    /* The row turns terminal a statement before its state event is appended: finish after
+     * that event, or when none came for a while (it was written by an older version). */
+    if (rg_rollout_state_is_terminal(row.state) && events.count == 0) {
+        if (r->terminal_seen_ms == 0)
+            r->terminal_seen_ms = rg_time_mono_ms();
+        if (r->saw_terminal_event || rg_time_mono_ms() - r->terminal_seen_ms > 5000)
+            r->finished = 1;
+    }
 cleanup:
     if (rc == RG_ENOTFOUND)
         r->finished = 1;

@@ -90,7 +90,7 @@ typedef struct {
     rg_buf pending;
     size_t sent; /* bytes of `pending` already handed to MHD */
     int64_t last_write_ms;
-    int terminal_checks;
+    int64_t terminal_seen_ms; /* when the row was first seen terminal (mono), or 0 */
     int done;
 } event_stream;
 
@@ -156,10 +156,15 @@ static int stream_fill(event_stream *es)
             return -1;
         if (es->pending.len)
             break;
-        /* A terminal row whose final state event has not appeared within a re-check
-         * (e.g. the stream resumed after it) ends the stream. */
-        if (rg_rollout_state_is_terminal(state) && ++es->terminal_checks > 1)
-            return -1;
+        /* The row turns terminal a statement before its state event is appended; a
+         * terminal row with no new event for two seconds (the stream resumed after the
+         * final event) ends the stream. */
+        if (rg_rollout_state_is_terminal(state)) {
+            if (es->terminal_seen_ms == 0)
+                es->terminal_seen_ms = rg_time_mono_ms();
+            else if (rg_time_mono_ms() - es->terminal_seen_ms > 2000)
+                return -1;
+        }
         rg_server__wait_change(s, gen, rg_time_mono_ms() + RECHECK_MS);
         if (es->pending.len == 0 && rg_time_mono_ms() - es->last_write_ms >= KEEPALIVE_MS)
             rg_buf_puts(&es->pending, ": keepalive\n\n");
