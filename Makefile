@@ -6,6 +6,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_WORK ?= $(FUZZ_BUILD)/corpus-work
 FUZZ_TARGETS = manifest policy analytics strategy duration
 VALGRIND_BUILD ?= build-valgrind
+BENCH_BUILD ?= build-bench
 # e2e tests check child processes (not traced); the Monte Carlo and 1,000-org scale tests
 # take too long under memcheck to be worth it.
 VALGRIND_SKIP ?= test_e2e_|_cli$$|test_stats_mc|test_sim_scale
@@ -75,8 +76,17 @@ valgrind: deps
 demo: build
 	$(BUILD)/cli/rollgate demo
 
+# Benchmarks (bench/): a Release build without sanitizers, every benchmark run, BENCHMARKS.md
+# rewritten. About 10 minutes on 2 cores; DQ_REPS=200 for a quick look.
+bench:
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DRG_SANITIZE= -DRG_WERROR=OFF \
+		$(CMAKE_FLAGS)
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target sim_throughput rollback_latency \
+		tick_scale stats_speed decision_quality
+	bench/run.sh $(BENCH_BUILD) BENCHMARKS.md
+
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(VALGRIND_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(VALGRIND_BUILD) $(BENCH_BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
