@@ -130,6 +130,7 @@ static int record_snapshot(apply_item *it, const json_t *live, const char *etag)
     t->applied_body = intended_text;
     intended_text = NULL;
     t->state = RG_TARGET_SNAPSHOTTED;
+    rg_engine__crash_point("before_snapshot");
     if ((rc = rg_store_begin_durable(store)) < 0)
         goto cleanup;
     rc = rg_store_snapshot_insert(store, &snap);
@@ -254,6 +255,8 @@ static int apply_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
         goto cleanup;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = after_get(&items[i], &needs[i]);
+    if (rc == 0)
+        rg_engine__crash_point("after_snapshot");
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (needs[i])
             rc = rg_platform_queue_strategy_update(
@@ -262,6 +265,8 @@ static int apply_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
                 NULL, NULL);
     if (rc == 0)
         rc = rg_platform_run(pf);
+    if (rc == 0)
+        rg_engine__crash_point("after_patch");
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (needs[i])
             rc = after_patch(&items[i]);

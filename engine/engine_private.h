@@ -82,6 +82,9 @@ int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, siz
  * queues of its snapshot and new body). @param[out] out new array of strings. */
 int rg_engine__watch_queues(json_t **out, rg_rollout_ctx *ctx, const char *org_id);
 
+/* A named point where crash tests may kill the process (crashpoint.c). */
+void rg_engine__crash_point(const char *point);
+
 /* Lease owner helpers (lease.c). */
 void rg_engine__owner_self(char *out, size_t outlen);
 int rg_engine__owner_is_dead(const char *owner);

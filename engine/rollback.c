@@ -156,6 +156,8 @@ static int restore_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
         rc = after_get(&items[i], pf);
     if (rc == 0)
         rc = rg_platform_run(pf);
+    if (rc == 0)
+        rg_engine__crash_point("after_restore_patch");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (items[i].update == NULL)
             continue;

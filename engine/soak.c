@@ -260,6 +260,7 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
         goto cleanup;
     }
     rg_engine__book_set_int(ctx, "errors", 0);
+    rg_engine__crash_point("mid_poll");
     for (size_t i = 0; rc == 0 && i < p->metrics_count; i++) {
         if ((rc = judge(&v[i], ctx, &p->metrics[i], &w, poll, planned)) < 0)
             break;

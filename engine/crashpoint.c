@@ -1,0 +1,35 @@
+/* crashpoint.c - named points where the crash tests kill the engine (test-only, off unless
+ * $ROLLGATE_TEST_CRASH_AT names one) */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine_private.h"
+
+/*
+ * ROLLGATE_TEST_CRASH_AT=POINT[:N] makes the process SIGKILL itself the N-th time (default 1)
+ * it reaches POINT, so tests/e2e can land a crash between any two steps that a random
+ * instant would rarely hit. Points: before_snapshot, after_snapshot (committed, no PATCH
+ * yet), after_patch (PATCH answered, ETag not recorded), mid_poll (telemetry stored, no
+ * verdict yet), after_restore_patch (restore PATCH answered, not recorded). Read from the
+ * environment each time so nothing global is kept; the count lives in a static counter that
+ * only ever matters in a process that is about to die.
+ */
+void rg_engine__crash_point(const char *point)
+{
+    static int reached;
+    const char *want = getenv("ROLLGATE_TEST_CRASH_AT");
+    size_t n;
+    int nth = 1;
+
+    if (want == NULL || *want == '\0')
+        return;
+    n = strcspn(want, ":");
+    if (strlen(point) != n || strncmp(want, point, n) != 0)
+        return;
+    if (want[n] == ':')
+        nth = atoi(want + n + 1);
+    if (++reached >= nth)
+        kill(getpid(), SIGKILL);
+}
