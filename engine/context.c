@@ -142,7 +142,8 @@ int rg_engine__event(rg_rollout_ctx *ctx, const char *kind, json_t *detail, cons
     ev.at_ms = ctx->now_ms;
     rc = rg_store_event_append(NULL, ctx->engine->store, &ev);
     free(detail_text);
-    if (rc == 0)
+    /* Chart data ("levels") is for machines; a person watching gets the verdict lines. */
+    if (rc == 0 && strcmp(kind, "levels") != 0)
         rg_engine__narrate(ctx, kind, "%s", line);
     return rc;
 }

@@ -143,8 +143,28 @@ int rg_engine_explain_json(json_t **out, rg_engine *engine, const char *tenant_i
         (rc = rg_store_verdict_list(&verdicts, engine->store, tenant_id, rollout_id, -1)) < 0 ||
         (rc = rg_store_event_list(&events, engine->store, tenant_id, rollout_id, 0)) < 0)
         goto cleanup;
-    for (size_t i = 0; i < verdicts.count; i++)
-        json_array_append_new(vlist, verdict_json(&verdicts.items[i]));
+    for (size_t i = 0; i < verdicts.count; i++) {
+        json_t *vj = verdict_json(&verdicts.items[i]);
+        /* The pooled canary and control levels of the same poll, when recorded. */
+        for (size_t k = events.count; vj && k-- > 0;) {
+            rg_store_event *e = &events.items[k];
+            json_t *d;
+            if (strcmp(e->kind, "levels") != 0 || e->detail == NULL)
+                continue;
+            d = json_loads(e->detail, 0, NULL);
+            if (json_integer_value(json_object_get(d, "stage")) == verdicts.items[i].stage &&
+                json_integer_value(json_object_get(d, "poll")) == verdicts.items[i].poll) {
+                json_t *lv = json_object_get(json_object_get(d, "metrics"),
+                                             verdicts.items[i].metric);
+                if (lv)
+                    json_object_set(vj, "levels", lv);
+                json_decref(d);
+                break;
+            }
+            json_decref(d);
+        }
+        json_array_append_new(vlist, vj);
+    }
     for (size_t i = 0; i < events.count; i++) {
         rg_store_event *e = &events.items[i];
         json_t *detail = e->detail ? json_loads(e->detail, 0, NULL) : NULL;

@@ -64,9 +64,22 @@ static int record_verdict(rg_rollout_ctx *ctx, int poll, const rg_policy_metric 
     return rg_store_verdict_insert(NULL, ctx->engine->store, &row);
 }
 
-/* Judges one metric over the windows. */
+/* The pooled level of a window for people: a rate, or a mean in seconds; null when empty. */
+static json_t *level(const rg_cells *c, const rg_policy_metric *m)
+{
+    double count = 0, value = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        count += c->cells[i].count;
+        value += c->cells[i].value;
+    }
+    if (count <= 0)
+        return json_null();
+    return json_real(m->kind == RG_METRIC_MEAN ? value / count / 1000.0 : value / count);
+}
+
+/* Judges one metric over the windows; `levels` gets the four pooled levels for charts. */
 static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_metric *m,
-                 const soak_windows *w, int poll, int planned)
+                 const soak_windows *w, int poll, int planned, json_t *levels)
 {
     const rg_policy *p = ctx->manifest->policy;
     rg_cells cpre = {0}, cpost = {0}, kpre = {0}, kpost = {0};
@@ -105,6 +118,11 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
     params.min_soak_reached = (int64_t)poll * p->poll_interval_ms >= p->stabilization_window_ms;
     params.cache = ctx->engine->cache;
     rc = rg_stats_verdict_compute(out, &in, &params);
+    if (rc == 0)
+        json_object_set_new(levels, m->name,
+                            json_pack("{s:o, s:o, s:o, s:o}", "canary_pre", level(&cpre, m),
+                                      "canary_post", level(&cpost, m), "control_pre",
+                                      level(&kpre, m), "control_post", level(&kpost, m)));
     if (rc == 0 && p->sequential == RG_SEQUENTIAL_MSPRT && out->has_estimate) {
         json_t *obj = json_object_get(ctx->book, "msprt_p");
         if (obj == NULL)
@@ -225,6 +243,7 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     int last = (int)rg_engine__book_int(ctx, "poll"), poll;
     const char **canary = NULL, **control = NULL;
     rg_stats_verdict *v = NULL;
+    json_t *levels = NULL;
     soak_windows w = {0};
     int rc = 0;
 
@@ -261,17 +280,25 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     }
     rg_engine__book_set_int(ctx, "errors", 0);
     rg_engine__crash_point("mid_poll");
+    levels = json_object();
     for (size_t i = 0; rc == 0 && i < p->metrics_count; i++) {
-        if ((rc = judge(&v[i], ctx, &p->metrics[i], &w, poll, planned)) < 0)
+        if ((rc = judge(&v[i], ctx, &p->metrics[i], &w, poll, planned, levels)) < 0)
             break;
         rc = record_verdict(ctx, poll, &p->metrics[i], &v[i], rg_sequential_kind_name(p->sequential));
         rg_engine__narrate(ctx, "verdict", "stage %d poll %d/%d %s: %s — %s",
                            ctx->row.stage_index + 1, poll, planned, p->metrics[i].name,
                            rg_decision_name(v[i].decision), v[i].reason);
     }
+    /* The pooled levels behind this poll's verdicts, for the dashboard's charts. */
+    if (rc == 0)
+        rc = rg_engine__event(ctx, "levels",
+                              json_pack("{s:i, s:i, s:O}", "stage", ctx->row.stage_index,
+                                        "poll", poll, "metrics", levels),
+                              "stage %d poll %d levels", ctx->row.stage_index + 1, poll);
     if (rc == 0)
         rc = act(ctx, v, poll, planned);
 cleanup:
+    json_decref(levels);
     free(canary);
     free(control);
     free(v);

@@ -178,6 +178,10 @@ static void test_dashboard_in_chromium(void **state)
         assert_int_equal(count(dom, "class=\"point decision-fail\""), fails);
     }
     assert_int_equal(count(dom, "class=\"tolerance\""), 2);
+    /* ...and beside each, canary against control per poll from the recorded levels. */
+    assert_int_equal(count(dom, "class=\"levels\""), 2);
+    assert_int_equal(count(dom, "class=\"level-canary_post\""), 2);
+    assert_int_equal(count(dom, "class=\"level-control_post\""), 2);
     /* The token left the address bar and is not in the page. */
     assert_null(strstr(dom, f->viewer));
     free(dom);
