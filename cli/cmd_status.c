@@ -29,6 +29,13 @@ static void print_status(rg_cli *cli, const json_t *st)
             (long long)json_integer_value(json_object_get(stage, "index")) + 1,
             (long long)json_integer_value(json_object_get(stage, "count")),
             (long long)json_integer_value(json_object_get(stage, "percent")));
+    if (json_is_object(json_object_get(st, "soak"))) {
+        const json_t *soak = json_object_get(st, "soak");
+        fprintf(cli->out, "  soaking: poll %lld of %lld, %lld s left in the window\n",
+                (long long)json_integer_value(json_object_get(soak, "poll")),
+                (long long)json_integer_value(json_object_get(soak, "planned")),
+                (long long)json_integer_value(json_object_get(soak, "left_ms")) / 1000);
+    }
     if (json_is_string(json_object_get(st, "hold_reason")))
         fprintf(cli->out, "  waiting for a person: %s\n", jstr(st, "hold_reason"));
     if (json_is_string(json_object_get(st, "verification")))

@@ -51,6 +51,37 @@ static int stage_percent(const rg_store_rollout *row)
     return pct;
 }
 
+static int64_t policy_ms(const json_t *policy, const char *key)
+{
+    int64_t ms = 0;
+    const char *text = json_string_value(json_object_get(policy, key));
+    if (text == NULL || rg_parse_duration_ms(&ms, text) < 0)
+        return 0;
+    return ms;
+}
+
+/* Where the current stage's soak stands: poll k of K, the next poll, time left. */
+static json_t *soak_json(const rg_store_rollout *row)
+{
+    json_t *policy = json_loads(row->policy, 0, NULL), *doc;
+    int64_t poll = policy_ms(policy, "poll_interval"), limit = policy_ms(policy, "soak_limit");
+    int64_t now = rg_time_now_ms(), elapsed = now - row->stage_applied_at_ms, k, planned;
+
+    json_decref(policy);
+    if (row->state != RG_ROLLOUT_RUNNING || row->stage_applied_at_ms == 0 || poll <= 0 ||
+        limit < poll)
+        return json_null();
+    planned = limit / poll;
+    k = elapsed / poll;
+    if (k > planned)
+        k = planned;
+    doc = json_pack("{s:I, s:I, s:o, s:I}", "poll", (json_int_t)k, "planned",
+                    (json_int_t)planned, "next_poll_at",
+                    time_or_null(row->stage_applied_at_ms + (k + 1) * poll), "left_ms",
+                    (json_int_t)(limit - elapsed > 0 ? limit - elapsed : 0));
+    return doc;
+}
+
 int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id,
                           const char *rollout_id)
 {
@@ -85,6 +116,8 @@ int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id
                     time_or_null(row.created_at_ms), "stage_applied_at",
                     time_or_null(row.stage_applied_at_ms), "targets", tlist, "last_verdicts",
                     vlist, "revision", (json_int_t)row.revision);
+    if (doc)
+        json_object_set_new(doc, "soak", soak_json(&row));
     if (doc == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory building status");
     else

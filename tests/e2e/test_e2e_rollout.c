@@ -172,6 +172,16 @@ static void test_manual_edit_survives_rollback(void **state)
     parent = json_string_value(json_array_get(e.orgs, 0));
     assert_int_equal(rg_e2e_drive(&e, stage_one_applied, 100), 0);
     {
+        /* status shows where the soak stands: 24 s soak limit / 3 s polls = 8 looks. */
+        json_t *st = NULL, *soak;
+        assert_int_equal(rg_engine_status_json(&st, e.engine, e.tenant, e.id), 0);
+        soak = json_object_get(st, "soak");
+        assert_int_equal(json_integer_value(json_object_get(soak, "planned")), 8);
+        assert_true(json_integer_value(json_object_get(soak, "left_ms")) > 0);
+        assert_true(json_integer_value(json_object_get(soak, "left_ms")) <= 24000);
+        json_decref(st);
+    }
+    {
         char edit[512];
         snprintf(edit, sizeof(edit),
                  "{\"org\":\"%s\",\"strategy\":\"strat_main\",\"patch\":{\"settings\":"
