@@ -204,31 +204,46 @@ static void print_number(rg_cli *cli, const json_t *v)
         fputs("-", cli->out);
 }
 
-int rg_cmd_explain(rg_cli *cli, int argc, char **argv)
+/* `explain` and `audit`: one rollout's document, as JSON or for people. */
+static int show_document(rg_cli *cli, int argc, char **argv, int (*self)(rg_cli *, int, char **),
+                         int (*get)(json_t **, rg_engine *, const char *, const char *),
+                         void (*print)(rg_cli *, const json_t *, const char *))
 {
     const char *id = NULL;
     rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL;
-    json_t *doc = NULL, *v, *e;
-    size_t i;
+    json_t *doc = NULL;
     int code;
 
-    if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_explain), &id, 0, NULL, NULL)) >= 0)
+    if ((code = parse_id(cli, argc, argv, rg_cli_self(self), &id, 0, NULL, NULL)) >= 0)
         return code;
     if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
         goto cleanup;
-    if (rg_engine_explain_json(&doc, engine, tenant, id) < 0) {
+    if (get(&doc, engine, tenant, id) < 0) {
         code = rg_cli_fail(cli);
         goto cleanup;
     }
     if (cli->json) {
         rg_cli_print_json(cli, doc);
         doc = NULL;
-        goto cleanup;
+    } else {
+        print(cli, doc, id);
     }
+cleanup:
+    json_decref(doc);
+    free(tenant);
+    rg_cli_close_engine(store, engine);
+    return code;
+}
+
+static void print_explain(rg_cli *cli, const json_t *doc, const char *id)
+{
+    json_t *v, *e;
+    size_t i;
+
     fprintf(cli->out, "%s: %s\n", id, jstr(doc, "state"));
     json_array_foreach(json_object_get(doc, "verdicts"), i, v) {
         fprintf(cli->out, "  stage %lld poll %2lld  %-18s %-12s test %-6s estimate ",
@@ -249,49 +264,42 @@ int rg_cmd_explain(rg_cli *cli, int argc, char **argv)
         fprintf(cli->out, "\n      %s\n", jstr(v, "reason"));
     }
     fprintf(cli->out, "events:\n");
-    json_array_foreach(json_object_get(doc, "events"), i, e)
-        fprintf(cli->out, "  %s %-16s %s\n", jstr(e, "at"), jstr(e, "kind"),
-                jstr(json_object_get(e, "detail"), "line"));
-cleanup:
-    json_decref(doc);
-    free(tenant);
-    rg_cli_close_engine(store, engine);
-    return code;
+    json_array_foreach(json_object_get(doc, "events"), i, e) {
+        const json_t *detail = json_object_get(e, "detail");
+        if (strcmp(jstr(e, "kind"), "levels") == 0)
+            continue; /* chart data */
+        if (strcmp(jstr(e, "kind"), "state") == 0)
+            fprintf(cli->out, "  %s %-16s %s -> %s%s%s\n", jstr(e, "at"), "state",
+                    jstr(e, "from"), jstr(e, "to"),
+                    json_is_string(json_object_get(detail, "reason")) ? ": " : "",
+                    json_is_string(json_object_get(detail, "reason")) ? jstr(detail, "reason")
+                                                                      : "");
+        else
+            fprintf(cli->out, "  %s %-16s %s\n", jstr(e, "at"), jstr(e, "kind"),
+                    jstr(detail, "line"));
+    }
 }
 
-int rg_cmd_audit(rg_cli *cli, int argc, char **argv)
+static void print_audit(rg_cli *cli, const json_t *doc, const char *id)
 {
-    const char *id = NULL;
-    rg_store *store = NULL;
-    rg_engine *engine = NULL;
-    char *tenant = NULL;
-    json_t *doc = NULL, *a;
+    json_t *a;
     size_t i;
-    int code;
 
-    if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_audit), &id, 0, NULL, NULL)) >= 0)
-        return code;
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
-        return code;
-    if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
-        goto cleanup;
-    if (rg_engine_audit_json(&doc, engine, tenant, id) < 0) {
-        code = rg_cli_fail(cli);
-        goto cleanup;
-    }
-    if (cli->json) {
-        rg_cli_print_json(cli, doc);
-        doc = NULL;
-        goto cleanup;
-    }
+    (void)id;
     json_array_foreach(doc, i, a)
         fprintf(cli->out, "%s %-10s %-10s %s%s%s\n", jstr(a, "at"), jstr(a, "actor"),
                 jstr(a, "action"), jstr(a, "outcome"),
                 json_is_string(json_object_get(a, "reason")) ? " — " : "",
                 json_is_string(json_object_get(a, "reason")) ? jstr(a, "reason") : "");
-cleanup:
-    json_decref(doc);
-    free(tenant);
-    rg_cli_close_engine(store, engine);
-    return code;
+}
+
+int rg_cmd_explain(rg_cli *cli, int argc, char **argv)
+{
+    return show_document(cli, argc, argv, rg_cmd_explain, rg_engine_explain_json,
+                         print_explain);
+}
+
+int rg_cmd_audit(rg_cli *cli, int argc, char **argv)
+{
+    return show_document(cli, argc, argv, rg_cmd_audit, rg_engine_audit_json, print_audit);
 }
