@@ -153,7 +153,7 @@ static int run_hodges_lehmann(json_t **out, json_t *doc) { return run_two_sample
 
 static int run_two_proportion(json_t **out, json_t *doc)
 {
-    int64_t x1, n1, x2, n2;
+    int64_t x1 = 0, n1 = 0, x2 = 0, n2 = 0;
     rg_stats_alternative alt;
     rg_stats_z_result r;
     int rc;
@@ -202,7 +202,7 @@ static int run_fisher(json_t **out, json_t *doc)
 
 static int run_boundaries(json_t **out, json_t *doc)
 {
-    double alpha, fractions[RG_STATS_MAX_LOOKS], b[RG_STATS_MAX_LOOKS], *given = NULL, k = 0;
+    double alpha = 0, fractions[RG_STATS_MAX_LOOKS], b[RG_STATS_MAX_LOOKS], *given = NULL, k = 0;
     size_t n = 0;
     json_t *arr;
     int rc;
@@ -254,7 +254,7 @@ static int msprt_estimate(double *theta, double *v, json_t *doc, const char *kin
         return rg_stats_mean_difference(theta, v, &c, &b);
     }
     if (strcmp(kind, "proportion") == 0) {
-        int64_t xc, nc, xb, nb;
+        int64_t xc = 0, nc = 0, xb = 0, nb = 0;
         if ((rc = get_count(&xc, doc, "x_c")) < 0 || (rc = get_count(&nc, doc, "n_c")) < 0 ||
             (rc = get_count(&xb, doc, "x_b")) < 0 || (rc = get_count(&nb, doc, "n_b")) < 0)
             return rc;
@@ -276,7 +276,7 @@ static int run_msprt(json_t **out, json_t *doc)
 {
     const char *kind = json_string_value(json_object_get(doc, "kind"));
     json_t *polls = json_object_get(doc, "polls"), *list = NULL, *poll;
-    double tau2, alpha, theta0, prev, theta, v;
+    double tau2 = 0, alpha = 0, theta0 = 0, prev = 1, theta = 0, v = 0;
     rg_stats_msprt_result r = {0};
     size_t i, n = polls ? json_array_size(polls) : 1;
     int rc;

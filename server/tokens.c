@@ -106,7 +106,7 @@ static int string_field(const char **out, const char *path, size_t i, json_t *ob
 
 static int parse_entry(rg_token_entry *e, const char *path, size_t i, json_t *obj)
 {
-    const char *hash, *tenant, *role, *name, *key;
+    const char *hash = NULL, *tenant = NULL, *role = NULL, *name = NULL, *key = NULL;
     json_t *v;
     int rc;
 
