@@ -1,4 +1,5 @@
 /* manifest_groups.c - deployment groups: orgs, variables, dependencies, cycles and tiers */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,15 +62,50 @@ static int read_org(rg_manifest_org *org, const rg_manifest *m, const rg_doc *do
 }
 
 /* Every org id appears once over all groups; seen[] holds the ids read so far. */
+/* Every org id seen so far and its group, so a duplicate is found in O(1), not by scanning
+ * every earlier group (10,000 orgs made that the bulk of loading a manifest). */
+typedef struct {
+    const char *id;
+    const char *group;
+} org_slot;
+
+typedef struct {
+    size_t total;
+    org_slot *slots; /* open addressing, power-of-two size > 2 x RG_MANIFEST_MAX_ORGS */
+    size_t cap;
+} org_index;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The group already holding `id`, or NULL after recording it for `group`. */
+static const char *org_seen(org_index *ix, const char *id, const char *group)
+{
+    size_t i = (size_t)fnv1a(id) & (ix->cap - 1);
+    while (ix->slots[i].id) {
+        if (strcmp(ix->slots[i].id, id) == 0)
+            return ix->slots[i].group;
+        i = (i + 1) & (ix->cap - 1);
+    }
+    ix->slots[i].id = id;
+    ix->slots[i].group = group;
+    return NULL;
+}
+
 static int read_orgs(rg_manifest_group *g, const rg_manifest *m, const rg_doc *doc,
-                     const rg_doc_node *list, const char *path, size_t *total)
+                     const rg_doc_node *list, const char *path, org_index *seen)
 {
     char item[RG_SCHEMA_PATH];
     int rc;
 
     if ((rc = rg_schema__sequence(doc, list, path, 1, RG_DOC_MAX_ITEMS)) < 0)
         return rc;
-    if (*total + rg_doc_count(list) > RG_MANIFEST_MAX_ORGS)
+    if (seen->total + rg_doc_count(list) > RG_MANIFEST_MAX_ORGS)
         return rg_doc_error(RG_ELIMIT, doc, list, path,
                             "more than %d organizations in the manifest", RG_MANIFEST_MAX_ORGS);
     if ((g->orgs = calloc(rg_doc_count(list), sizeof(*g->orgs))) == NULL)
@@ -78,19 +114,15 @@ static int read_orgs(rg_manifest_group *g, const rg_manifest *m, const rg_doc *d
         const rg_doc_node *node = rg_doc_item(list, i);
         rg_schema__index(item, sizeof(item), path, i);
         g->orgs_count = i + 1;
+        const char *other;
         if ((rc = read_org(&g->orgs[i], m, doc, node, item)) < 0)
             return rc;
-        for (size_t a = 0; a <= (size_t)(g - m->groups); a++) {
-            const rg_manifest_group *other = &m->groups[a];
-            size_t n = other == g ? i : other->orgs_count;
-            for (size_t b = 0; b < n; b++)
-                if (strcmp(other->orgs[b].id, g->orgs[i].id) == 0)
-                    return rg_doc_error(RG_EINVALID, doc, node, item,
-                                        "org '%s' is already listed in group '%s'",
-                                        g->orgs[i].id, other->name);
-        }
+        if ((other = org_seen(seen, g->orgs[i].id, g->name)) != NULL)
+            return rg_doc_error(RG_EINVALID, doc, node, item,
+                                "org '%s' is already listed in group '%s'", g->orgs[i].id,
+                                other);
     }
-    *total += rg_doc_count(list);
+    seen->total += rg_doc_count(list);
     return 0;
 }
 
@@ -156,7 +188,7 @@ static int fold_option_vars(rg_manifest_group *g, const rg_manifest_options *opt
 }
 
 static int read_group(rg_manifest *m, rg_manifest_group *g, const rg_doc *doc,
-                      const rg_doc_node *map, const char *path, size_t *total,
+                      const rg_doc_node *map, const char *path, org_index *total,
                       const rg_manifest_options *opts)
 {
     static const char *const keys[] = {"name", "depends_on", "orgs", "vars", NULL};
@@ -295,7 +327,7 @@ int rg_manifest__read_groups(rg_manifest *m, const rg_doc *doc, const rg_doc_nod
 {
     const rg_doc_node *list;
     char item[RG_SCHEMA_PATH];
-    size_t total = 0;
+    org_index seen = {0, NULL, 1};
     int rc;
 
     if ((rc = rg_schema__require(&list, doc, root, NULL, "groups")) < 0 ||
@@ -303,12 +335,17 @@ int rg_manifest__read_groups(rg_manifest *m, const rg_doc *doc, const rg_doc_nod
         return rc;
     if ((m->groups = calloc(rg_doc_count(list), sizeof(*m->groups))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
+    while (seen.cap <= 2 * RG_MANIFEST_MAX_ORGS)
+        seen.cap *= 2;
+    if ((seen.slots = calloc(seen.cap, sizeof(*seen.slots))) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
     for (size_t i = 0; i < rg_doc_count(list); i++) {
         rg_schema__index(item, sizeof(item), "groups", i);
         m->groups_count = i + 1;
-        if ((rc = read_group(m, &m->groups[i], doc, rg_doc_item(list, i), item, &total, opts)) <
+        if ((rc = read_group(m, &m->groups[i], doc, rg_doc_item(list, i), item, &seen, opts)) <
             0)
-            return rc;
+            break;
     }
-    return check_dependencies(m, doc, list);
+    free(seen.slots);
+    return rc < 0 ? rc : check_dependencies(m, doc, list);
 }
