@@ -12,7 +12,7 @@ void rg_platform_options_init(rg_platform_options *opts)
     opts->max_retries = 6;
     opts->max_429_retries = 20;
     opts->max_412_attempts = 3;
-    opts->backoff_base_ms = 200;
+    opts->backoff_base_ms = 100;
     opts->backoff_cap_ms = 10000;
     opts->retry_after_cap_ms = 180000;
     opts->rate_reset_margin_ms = 250;

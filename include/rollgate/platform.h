@@ -21,7 +21,7 @@ typedef struct rg_platform_options {
     int max_retries;              /* retries after 5xx, reset, timeout; then the op fails (6) */
     int max_429_retries;          /* 429s one op may absorb before failing (20) */
     int max_412_attempts;         /* PATCH attempts per strategy update, 412 re-reads (3) */
-    int64_t backoff_base_ms;      /* full-jitter backoff: rand(0, min(cap, base*2^n)) (200) */
+    int64_t backoff_base_ms;      /* full-jitter backoff: rand(0, min(cap, base*2^n)) (100) */
     int64_t backoff_cap_ms;       /* (10000) */
     int64_t retry_after_cap_ms;   /* longest Retry-After honoured (180000) */
     int64_t rate_reset_margin_ms; /* waited beyond a window reset before sending again (250) */
