@@ -56,11 +56,13 @@ static void print_status(rg_cli *cli, const json_t *st)
 }
 
 /* Parses "[options] ID" for the read commands. Returns -1 to go on, else an exit code. */
-static int parse_id(rg_cli *cli, int argc, char **argv, const rg_cli_command *self,
-                    const char **out_id, int id_optional, int64_t *timeout, int *watch)
+static int parse_id_tenant(rg_cli *cli, int argc, char **argv, const rg_cli_command *self,
+                           const char **out_id, int id_optional, int64_t *timeout, int *watch,
+                           const char **tenant)
 {
     static const struct option options[] = {{"timeout", required_argument, NULL, 'T'},
                                             {"watch", no_argument, NULL, 'W'},
+                                            {"tenant", required_argument, NULL, 'N'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
     int c, code = 0;
@@ -73,6 +75,8 @@ static int parse_id(rg_cli *cli, int argc, char **argv, const rg_cli_command *se
             }
         } else if (c == 'W' && watch) {
             *watch = 1;
+        } else if (c == 'N' && tenant) {
+            *tenant = optarg;
         } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
             return code ? code : rg_cli_usage(cli, self, NULL);
         }
@@ -85,6 +89,12 @@ static int parse_id(rg_cli *cli, int argc, char **argv, const rg_cli_command *se
         return rg_cli_usage(cli, self, "expected one rollout ID");
     *out_id = argv[optind];
     return -1;
+}
+
+static int parse_id(rg_cli *cli, int argc, char **argv, const rg_cli_command *self,
+                    const char **out_id, int id_optional, int64_t *timeout, int *watch)
+{
+    return parse_id_tenant(cli, argc, argv, self, out_id, id_optional, timeout, watch, NULL);
 }
 
 static void sleep_ms(int64_t ms)
@@ -209,18 +219,23 @@ static int show_document(rg_cli *cli, int argc, char **argv, int (*self)(rg_cli 
                          int (*get)(json_t **, rg_engine *, const char *, const char *),
                          void (*print)(rg_cli *, const json_t *, const char *))
 {
-    const char *id = NULL;
+    const char *id = NULL, *given_tenant = NULL;
     rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL;
     json_t *doc = NULL;
-    int code;
+    int code, whole_log = self == rg_cmd_audit;
 
-    if ((code = parse_id(cli, argc, argv, rg_cli_self(self), &id, 0, NULL, NULL)) >= 0)
+    if ((code = parse_id_tenant(cli, argc, argv, rg_cli_self(self), &id, whole_log, NULL, NULL,
+                                whole_log ? &given_tenant : NULL)) >= 0)
         return code;
+    if (id == NULL && given_tenant == NULL)
+        return rg_cli_usage(cli, rg_cli_self(self), "audit needs a rollout ID or --tenant T");
     if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
         return code;
-    if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
+    if (id == NULL)
+        tenant = rg_strdup(given_tenant); /* the tenant's whole log */
+    else if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
         goto cleanup;
     if (get(&doc, engine, tenant, id) < 0) {
         code = rg_cli_fail(cli);

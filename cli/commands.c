@@ -62,7 +62,9 @@ const rg_cli_command rg_cli_commands[] = {
      rg_cmd_promote},
     {"explain", "every verdict and event of a rollout, with its numbers", "ID", NULL,
      rg_cmd_explain},
-    {"audit", "who did what to a rollout, when and why", "ID", NULL, rg_cmd_audit},
+    {"audit", "who did what to a rollout, when and why", "ID | --tenant T",
+     "With an ID: that rollout's audit. With --tenant T: the tenant's whole audit log.",
+     rg_cmd_audit},
     {"demo", "a whole rollout against the bundled simulator, narrated", "",
      "Starts rollgate-sim with sim/scenarios/demo.json on a free loopback port, uses a\n"
      "temporary database and a short-window policy, and rolls out a bad routing change:\n"
