@@ -96,6 +96,11 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
 
 const json_t *rg_engine__target_body(const rg_rollout_ctx *ctx, const rg_store_target *t)
 {
+    /* seq is the position in rollout order, so this is a direct look-up; the scan below
+     * is only for a resolution that does not number its targets that way. */
+    if (t->seq >= 0 && (size_t)t->seq < ctx->resolution->count &&
+        (int64_t)ctx->resolution->targets[t->seq].seq == t->seq)
+        return ctx->resolution->targets[t->seq].body;
     for (size_t i = 0; i < ctx->resolution->count; i++) {
         const rg_resolved_target *r = &ctx->resolution->targets[i];
         if ((int64_t)r->seq == t->seq)
