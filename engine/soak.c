@@ -8,19 +8,16 @@
 #include "engine/telemetry.h"
 #include "rollgate/util.h"
 
-/* Org ids of the targets in stages [lo, hi], each once (borrowed from ctx->targets). */
+/* Org ids of the targets in stages [lo, hi] (borrowed from ctx->targets). A manifest changes
+ * one strategy, so each org is one target and appears once. */
 static size_t orgs_of(const char **out, const rg_rollout_ctx *ctx, int lo, int hi)
 {
     size_t n = 0;
     for (size_t i = 0; i < ctx->targets.count; i++) {
         const rg_store_target *t = &ctx->targets.items[i];
-        int dup = 0;
         if (t->stage_index < lo || t->stage_index > hi || t->state == RG_TARGET_UNCHANGED)
             continue; /* a target left unchanged after a refused apply is no canary */
-        for (size_t k = 0; k < n && !dup; k++)
-            dup = strcmp(out[k], t->org_id) == 0;
-        if (!dup)
-            out[n++] = t->org_id;
+        out[n++] = t->org_id;
     }
     return n;
 }

@@ -145,12 +145,15 @@ cleanup:
 
 /* ---- cells: one (org, bucket) of one arm, summed over the watched queues ---- */
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* `orgs` sorted (see rg_engine__window): a binary search per measurement row. */
 static int org_in(const char *org, const char *const *orgs, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(orgs[i], org) == 0)
-            return 1;
-    return 0;
+    return bsearch(&org, orgs, n, sizeof(*orgs), cmp_str) != NULL;
 }
 
 typedef struct {
@@ -200,6 +203,7 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
 {
     rg_store_measurements a = {0}, b = {0};
     const char *count_metric, *value_metric;
+    const char **sorted = NULL;
     cell_acc *acc = NULL;
     size_t n = 0, cap = 0, w = 0;
     int rc;
@@ -219,8 +223,14 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
         (rc = rg_store_measurement_list(&b, ctx->engine->store, ctx->row.tenant_id, ctx->row.id,
                                         value_metric, from_ms, to_ms)) < 0)
         goto cleanup;
-    if ((rc = accumulate(&acc, &n, &cap, &a, orgs, norgs, 1, 0)) < 0 ||
-        (rc = accumulate(&acc, &n, &cap, &b, orgs, norgs, 0,
+    if ((sorted = malloc(norgs * sizeof(*sorted))) == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    memcpy(sorted, orgs, norgs * sizeof(*sorted));
+    qsort(sorted, norgs, sizeof(*sorted), cmp_str);
+    if ((rc = accumulate(&acc, &n, &cap, &a, sorted, norgs, 1, 0)) < 0 ||
+        (rc = accumulate(&acc, &n, &cap, &b, sorted, norgs, 0,
                          metric->kind == RG_METRIC_MEAN)) < 0)
         goto cleanup;
     if (n)
@@ -241,6 +251,7 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
     }
     out->n = w;
 cleanup:
+    free(sorted);
     free(acc);
     rg_store_measurements_dispose(&a);
     rg_store_measurements_dispose(&b);
