@@ -13,12 +13,17 @@ VALGRIND_SKIP ?= test_e2e_|_cli$$|test_stats_mc|test_sim_scale
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-sanitize demo bench fuzz fuzz-smoke fuzz-build valgrind clean format
+.PHONY: all deps deps-test build test test-sanitize demo bench fuzz fuzz-smoke fuzz-build valgrind clean format
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# The dashboard test drives headless Chromium; it is installed when possible and the test
+# skips with a message where it is not.
+deps-test:
+	@scripts/deps.sh --with-chromium --optional
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DRG_WERROR=ON $(CMAKE_FLAGS)
@@ -26,10 +31,10 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-sanitize: deps
+test-sanitize: deps deps-test
 	cmake -S . -B $(SAN_BUILD) -DRG_WERROR=ON -DRG_SANITIZE=address,undefined $(CMAKE_FLAGS)
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
