@@ -175,6 +175,8 @@ static int after_get(apply_item *it, int *out_needs_patch)
     int rc;
 
     *out_needs_patch = 0;
+    if (it->get == NULL)
+        return target_failed(it, "credentials", rg_engine__org_error(it->ctx, t->org_id), 0);
     if ((rc = rg_platform_op_status(it->get)) < 0)
         return target_failed(it, "read strategy", rg_platform_op_error(it->get),
                              rc == RG_ENOTFOUND);
@@ -213,6 +215,8 @@ static int queue_reads(apply_item *items, size_t n, rg_platform *pf)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         apply_item *it = &items[i];
         const json_t *q = json_object_get(it->body, "targets");
+        if (rg_engine__org_error(it->ctx, it->target->org_id))
+            continue; /* no credentials: after_get records why */
         rc = rg_platform_queue_strategy_get(&it->get, pf, it->target->org_id,
                                             it->target->strategy_id, NULL, NULL);
         if (rc == 0 && body_has_capacity(it->body)) {

@@ -38,6 +38,8 @@ static int observe(rg_rollout_ctx *ctx, capacity_item *items, size_t n)
     if ((rc = rg_engine__platform(&pf, ctx)) < 0)
         return rc;
     for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (rg_engine__org_error(ctx, items[i].target->org_id))
+            return rg_error_set(RG_EAUTH, "%s", rg_engine__org_error(ctx, items[i].target->org_id));
         items[i].nqueues = routed_queues(items[i].queues, RG_MANIFEST_MAX_TARGETS,
                                          rg_engine__target_body(ctx, items[i].target));
         if (items[i].nqueues)

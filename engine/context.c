@@ -55,6 +55,7 @@ void rg_engine__ctx_dispose(rg_rollout_ctx *ctx)
     if (ctx->platform && ctx->engine)
         rg_engine__count_platform(ctx->engine, ctx->platform);
     rg_platform_free(ctx->platform);
+    json_decref(ctx->org_errors);
     json_decref(ctx->book);
     memset(ctx, 0, sizeof(*ctx));
 }
@@ -77,12 +78,20 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
         rc = rg_buf_printf(&cred, "file:%s", mp->credentials_path);
     else
         rc = rg_buf_puts(&cred, "env");
+    if (rc == 0 && (ctx->org_errors = json_object()) == NULL)
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < ctx->targets.count; i++) {
         const rg_store_target *t = &ctx->targets.items[i];
         rg_platform_org org = {t->org_id, t->api_url, t->login_url, rg_buf_cstr(&cred)};
-        if (rg_platform_has_org(ctx->platform, t->org_id))
+        if (rg_platform_has_org(ctx->platform, t->org_id) ||
+            json_object_get(ctx->org_errors, t->org_id))
             continue;
-        rc = rg_platform_add_org(ctx->platform, &org);
+        /* One org's missing or unsafe credentials must not stop the others (a rollback
+         * restores every org it can reach); its own steps record why. */
+        if (rg_platform_add_org(ctx->platform, &org) < 0) {
+            rg_log(RG_LOG_WARN, "engine", "%s: %s", ctx->row.id, rg_error_last());
+            json_object_set_new(ctx->org_errors, t->org_id, json_string(rg_error_last()));
+        }
     }
     rg_buf_dispose(&cred);
     if (rc < 0) {
@@ -92,6 +101,11 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
     }
     *out = ctx->platform;
     return 0;
+}
+
+const char *rg_engine__org_error(const rg_rollout_ctx *ctx, const char *org_id)
+{
+    return json_string_value(json_object_get(ctx->org_errors, org_id));
 }
 
 const json_t *rg_engine__target_body(const rg_rollout_ctx *ctx, const rg_store_target *t)

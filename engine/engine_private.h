@@ -30,6 +30,7 @@ typedef struct rg_rollout_ctx {
     rg_resolution *resolution; /* rendered bodies per target, in seq order */
     rg_store_targets targets;
     rg_platform *platform;     /* made on first use; every target org registered */
+    json_t *org_errors;        /* org id -> why its credentials could not be loaded */
     json_t *book;              /* the rollout's bookkeeping object (rollouts.baseline) */
     int64_t now_ms;
     int64_t next_ms;           /* when this rollout wants its next step */
@@ -40,6 +41,9 @@ int rg_engine__ctx_load(rg_rollout_ctx *ctx, rg_engine *engine, const char *tena
 void rg_engine__ctx_dispose(rg_rollout_ctx *ctx);
 /* The platform client with every target org registered (credentials loaded). */
 int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx);
+/* Why an org could not be registered with the platform client (its credentials), or NULL.
+ * Such an org's calls are not queued; the step that needed them records this reason. */
+const char *rg_engine__org_error(const rg_rollout_ctx *ctx, const char *org_id);
 /* The rendered body of a target (borrowed from the resolution). */
 const json_t *rg_engine__target_body(const rg_rollout_ctx *ctx, const rg_store_target *t);
 

@@ -146,14 +146,15 @@ static int restore_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         items[i].ctx = ctx;
         items[i].target = tier[i];
-        if ((rc = load_bodies(&items[i])) == 0)
+        if ((rc = load_bodies(&items[i])) == 0 && !rg_engine__org_error(ctx, tier[i]->org_id))
             rc = rg_platform_queue_strategy_get(&items[i].get, pf, tier[i]->org_id,
                                                 tier[i]->strategy_id, NULL, NULL);
     }
     if (rc == 0)
         rc = rg_platform_run(pf);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = after_get(&items[i], pf);
+        rc = items[i].get ? after_get(&items[i], pf)
+                          : restore_failed(&items[i], rg_engine__org_error(ctx, tier[i]->org_id));
     if (rc == 0)
         rc = rg_platform_run(pf);
     if (rc == 0)

@@ -110,6 +110,10 @@ int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, siz
                                           ctx->manifest->policy->granularity_ms, ids, 0};
         size_t j;
         json_t *v;
+        if (rg_engine__org_error(ctx, orgs[i])) {
+            rc = rg_error_set(RG_EAUTH, "%s", rg_engine__org_error(ctx, orgs[i]));
+            break;
+        }
         if ((rc = rg_engine__watch_queues(&queues[i], ctx, orgs[i])) < 0)
             break;
         json_array_foreach(queues[i], j, v)

@@ -299,6 +299,60 @@ static void test_refused_apply_holds_then_promote_skips(void **state)
     rg_test_rmtree(dir);
 }
 
+static int stage_two_applied(rg_e2e *e)
+{
+    rg_store_rollout row = {0};
+    int yes = 0;
+    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0)
+        yes = (row.stage_index >= 1 && row.stage_applied_at_ms != 0) ||
+              row.state != RG_ROLLOUT_RUNNING;
+    rg_store_rollout_dispose(&row);
+    return yes;
+}
+
+/* The driver lost one org's credentials: the rollback restores every other org and ends
+ * rollback_incomplete, naming that org and why. */
+static void test_rollback_restores_what_it_can_reach(void **state)
+{
+    rg_e2e e;
+    rg_store_rollout row = {0};
+    rg_store_targets targets = {0};
+    char *outcome = NULL;
+    int restored = 0;
+    (void)state;
+    assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
+    assert_int_equal(rg_e2e_drive(&e, stage_two_applied, 300), 0);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_RUNNING);
+    unsetenv("ROLLGATE_ORG_SUB_002_CLIENT_SECRET");
+    assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_ROLLBACK,
+                                       "bob", "credentials drill", 0), 0);
+    free(outcome);
+    assert_int_equal(rg_e2e_drive(&e, finished, 100), 0);
+    assert_int_equal(rg_store_rollout_get(&row, e.store, e.tenant, e.id), 0);
+    assert_int_equal(row.state, RG_ROLLOUT_ROLLBACK_INCOMPLETE);
+    assert_non_null(strstr(row.hold_reason, "org_sub_002"));
+    assert_non_null(strstr(row.hold_reason, "ROLLGATE_ORG_SUB_002_CLIENT_SECRET"));
+    rg_store_rollout_dispose(&row);
+    assert_int_equal(rg_store_target_list(&targets, e.store, e.tenant, e.id), 0);
+    for (size_t i = 0; i < targets.count; i++) {
+        rg_store_target *t = &targets.items[i];
+        if (strcmp(t->org_id, "org_sub_002") == 0) {
+            assert_int_equal(t->state, RG_TARGET_RESTORE_FAILED);
+        } else if (t->stage_index <= 1) {
+            json_t *live = rg_e2e_live(&e.sim, t->org_id), *snap = rg_e2e_snapshot(&e, t->org_id);
+            assert_int_equal(t->state, RG_TARGET_RESTORED);
+            assert_true(json_equal(json_object_get(live, "targets"),
+                                   json_object_get(snap, "targets")));
+            json_decref(live);
+            json_decref(snap);
+            restored++;
+        }
+    }
+    assert_int_equal(restored, 3); /* the parent and the two other region_a orgs */
+    rg_store_targets_dispose(&targets);
+    rg_e2e_end(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_capacity_drop_pauses_expansion),
         cmocka_unit_test(test_hold_touches_nothing),
         cmocka_unit_test(test_refused_apply_holds_then_promote_skips),
+        cmocka_unit_test(test_rollback_restores_what_it_can_reach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
