@@ -68,6 +68,15 @@ static int read_number(double *out, const char **p)
     return 0;
 }
 
+/* Durations are summed in double precision: past 2^53 ms (about 285,000 years) they would
+ * no longer be exact, so a longer one is refused rather than silently rounded. */
+#define RG_DURATION_MAX_MS 9007199254740992.0
+
+static int too_long(const char *s)
+{
+    return rg_error_set(RG_EINVALID, "duration '%s' is out of range (at most 2^53 ms)", s);
+}
+
 static int parse_iso_duration(int64_t *out, const char *s)
 {
     const char *p = s + 1; /* past 'P' */
@@ -95,8 +104,10 @@ static int parse_iso_duration(int64_t *out, const char *s)
         p++;
         parts++;
     }
-    if (parts == 0 || total > 9.2e18)
+    if (parts == 0)
         goto bad;
+    if (total > RG_DURATION_MAX_MS)
+        return too_long(s);
     *out = (int64_t)llround(total);
     return 0;
 bad:
@@ -135,8 +146,10 @@ int rg_parse_duration_ms(int64_t *out, const char *s)
         total += v * unit;
         parts++;
     }
-    if (parts == 0 || total > 9.2e18)
+    if (parts == 0)
         goto bad;
+    if (total > RG_DURATION_MAX_MS)
+        return too_long(s);
     *out = (int64_t)llround(total);
     return 0;
 bad:

@@ -67,7 +67,7 @@ static void test_durations(void **state)
         {"PT1M", 60000}, {"PT30S", 30000}, {"PT0.5S", 500}, {"P1DT2H", 93600000},
         {"PT1H1M1S", 3661000}, {"1.5s", 1500}, {"0s", 0}};
     static const char *bad[] = {"", "15", "m", "15x", "-5m", "PT", "P1H", "PT1D", "P", "1m5",
-                                "PTM", "15 m"};
+                                "PTM", "15 m", "77777777777709m", "P999999999999D"};
     int64_t ms;
     rg_buf b = RG_BUF_INIT;
     (void)state;
@@ -81,6 +81,15 @@ static void test_durations(void **state)
     }
     assert_int_equal(rg_format_duration(&b, 5400000), 0);
     assert_string_equal(rg_buf_cstr(&b), "1h30m");
+    /* the largest exact duration round-trips through its text */
+    assert_int_equal(rg_parse_duration_ms(&ms, "104249991d"), 0);
+    rg_buf_clear(&b);
+    assert_int_equal(rg_format_duration(&b, ms), 0);
+    {
+        int64_t again = 0;
+        assert_int_equal(rg_parse_duration_ms(&again, rg_buf_cstr(&b)), 0);
+        assert_int_equal(again, ms);
+    }
     rg_buf_clear(&b);
     assert_int_equal(rg_format_iso_duration(&b, 60000), 0);
     assert_string_equal(rg_buf_cstr(&b), "PT1M");
