@@ -209,14 +209,15 @@ static void test_capacity_drop_pauses_expansion(void **state)
     rg_test_rmtree(dir);
 }
 
-static const char strict_policy[] =
-    "policy:\n"
-    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 3s\n  soak_limit: 6s\n"
-    "  poll_interval: 3s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 20s\n"
-    "  breaker: {consecutive: 2}\n  on_inconclusive: hold\n  errors: {limit: 3}\n"
-    "  verify_window: 4s\n  metrics:\n"
-    "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
-    "       increase_is_bad: true, tolerance: {relative: 0.0001}, critical: true}\n";
+static int stage_one_applied(rg_e2e *e)
+{
+    rg_store_rollout row = {0};
+    int yes = 0;
+    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0)
+        yes = row.stage_applied_at_ms != 0 || row.state != RG_ROLLOUT_RUNNING;
+    rg_store_rollout_dispose(&row);
+    return yes;
+}
 
 /* 5. A held rollout neither changes nor polls anything until a person acts. */
 static void test_hold_touches_nothing(void **state)
@@ -224,10 +225,18 @@ static void test_hold_touches_nothing(void **state)
     rg_e2e e;
     rg_store_verdicts before = {0}, after = {0};
     json_t *log1, *log2;
+    rg_store_rollout row = {0};
     (void)state;
-    assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", strict_policy, 200), 0);
+    /* A hold that does not depend on chance: once the first stage is applied, every
+     * analytics query fails, and errors.limit (3) failed polls in a row hold the rollout. */
+    assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
+    assert_int_equal(rg_e2e_drive(&e, stage_one_applied, 100), 0);
+    assert_int_equal(rg_simproc_faults(&e.sim, "{\"error_rate\":1.0,\"error_status\":503}"), 0);
     assert_int_equal(rg_e2e_drive(&e, finished, 200), 0);
-    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_HELD);
+    assert_int_equal(rg_store_rollout_get(&row, e.store, e.tenant, e.id), 0);
+    assert_int_equal(row.state, RG_ROLLOUT_HELD);
+    assert_non_null(strstr(row.hold_reason, "analytics errors in a row"));
+    rg_store_rollout_dispose(&row);
     assert_int_equal(rg_store_verdict_list(&before, e.store, e.tenant, e.id, -1), 0);
     log1 = rg_e2e_requests(&e.sim);
     for (int i = 0; i < 10; i++) {
