@@ -124,8 +124,13 @@ static int drive_restore(rg_engine *engine, const char *tenant, const char *id)
             return rc;
         if ((rc = rg_store_rollout_get(&row, engine->store, tenant, id)) < 0)
             return rc;
-        busy = row.state == RG_ROLLOUT_ROLLING_BACK &&
-               (row.baseline == NULL || strstr(row.baseline, "\"restored_at\"") == NULL);
+        {
+            /* restoring until the book records when the restore finished */
+            json_t *book = row.baseline ? json_loads(row.baseline, 0, NULL) : NULL;
+            busy = row.state == RG_ROLLOUT_ROLLING_BACK &&
+                   json_object_get(book, "restored_at") == NULL;
+            json_decref(book);
+        }
         rg_store_rollout_dispose(&row);
         if (!busy)
             return 0;
