@@ -48,9 +48,12 @@ section "4. Decision quality" \
     "$build/bench/decision_quality" --reps "$reps" --threads 2 --svg "$src/bench/decision_quality.svg"
 printf '\n![False-rollback rate vs polls](bench/decision_quality.svg)\n' >>"$tmp/body.md"
 sim_tp() {
+    # POSIX awk only (mawk on a fresh Debian has no asort): sort the numbers first.
     for i in 1 2 3 4 5; do "$build/bench/sim_throughput" --orgs 1000 --seconds 3 | grep 'clients=64'; done |
-        awk '{for (i = 1; i <= NF; i++) if ($i ~ /^requests_per_s=/) {split($i, a, "="); v[NR] = a[2]}}
-             END {n = asort(v); printf "rollgate-sim, 1,000 orgs, 64 concurrent clients, 3 s per run, %d runs: ", n;
+        awk '{for (i = 1; i <= NF; i++) if ($i ~ /^requests_per_s=/) {split($i, a, "="); print a[2]}}' |
+        sort -n |
+        awk '{v[NR] = $1}
+             END {n = NR; printf "rollgate-sim, 1,000 orgs, 64 concurrent clients, 3 s per run, %d runs: ", n;
                   printf "median %d requests/s (min %d, max %d).\n", (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[1], v[n]}'
 }
 section "5. Simulator throughput (reference)" \
