@@ -348,7 +348,7 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
              * tick, held after errors.limit in a row. */
             int64_t errors = rg_engine__book_int(ctx, "capacity_errors") + 1;
             char why[768];
-            if (rc == RG_EDB)
+            if (rc == RG_EDB || rc == RG_ELEASE)
                 return rc;
             snprintf(why, sizeof(why), "capacity check failed %lld time(s): %s",
                      (long long)errors, rg_error_last());

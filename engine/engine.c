@@ -220,7 +220,15 @@ int rg_engine_tick_rollout(rg_engine *engine, const char *tenant_id, const char 
         rg_engine__lease_end(engine);
         return rc;
     }
-    rc = step(&ctx);
+    {
+        /* A step's platform time sizes the lease (rg_engine__lease_ttl): whatever batches it
+         * made, the next lease outlasts twice as long. */
+        int64_t began = rg_time_mono_ms(), took;
+        rc = step(&ctx);
+        took = rg_time_mono_ms() - began;
+        if (took > engine->batch_max_ms)
+            engine->batch_max_ms = took;
+    }
     if (rc == RG_ELEASE) {
         /* Another driver took the rollout (its epoch moved): this one wrote nothing after
          * that and sends nothing more; the new holder redoes whatever was not recorded. */
