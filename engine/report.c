@@ -83,7 +83,8 @@ static json_t *soak_json(const rg_store_rollout *row)
 }
 
 /* Who drives the rollout, at which epoch, for how much longer (by the database's clock),
- * and how long its last platform batch took (ms; 0 before the first); null when nobody holds it. */
+ * and how long its last platform batch took (ms; 0 before the first); null when nobody holds
+ * it. */
 static json_t *lease_json(rg_engine *engine, const char *tenant_id, const char *rollout_id)
 {
     rg_store_lease l = {0};

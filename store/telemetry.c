@@ -197,7 +197,8 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
      * one look, refused. */
     static const char sql[] = "INSERT INTO verdicts (" VERDICT_COLUMNS ")"
                               " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                              " ON CONFLICT (rollout_id, tenant_id, stage, poll, metric) DO UPDATE SET"
+                              " ON CONFLICT (rollout_id, tenant_id, stage, poll, metric)"
+                              " DO UPDATE SET"
                               " test = excluded.test, estimate = excluded.estimate,"
                               " ci_lo = excluded.ci_lo, ci_hi = excluded.ci_hi,"
                               " z = excluded.z, boundary = excluded.boundary,"

@@ -24,7 +24,8 @@
 #include "support/testutil.h"
 
 /* `rollgate run --until-done`; with `narration` its narration goes there, else nowhere. */
-static pid_t spawn_run_to(const char *db, const char *crash_at, const char *narration)
+static pid_t spawn_run_to(const char *db, const char *crash_at, const char *narration,
+                          const char *crash_log)
 {
     char bin[1024];
     pid_t pid;
@@ -38,6 +39,10 @@ static pid_t spawn_run_to(const char *db, const char *crash_at, const char *narr
             setenv("ROLLGATE_TEST_CRASH_AT", crash_at, 1);
         else
             unsetenv("ROLLGATE_TEST_CRASH_AT");
+        if (crash_log)
+            setenv("ROLLGATE_TEST_CRASH_LOG", crash_log, 1);
+        else
+            unsetenv("ROLLGATE_TEST_CRASH_LOG");
         dup2(out, STDOUT_FILENO);
         if (narration)
             execl(bin, bin, "--db", db, "run", "--until-done", "--tick", "200ms",
@@ -52,7 +57,7 @@ static pid_t spawn_run_to(const char *db, const char *crash_at, const char *narr
 
 static pid_t spawn_run_at(const char *db, const char *crash_at)
 {
-    return spawn_run_to(db, crash_at, NULL);
+    return spawn_run_to(db, crash_at, NULL, NULL);
 }
 
 static pid_t spawn_run(const char *db)
@@ -106,20 +111,27 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Runs `rollgate run` and kills it after a random delay; returns 1 once a run ended itself.
- * A kill is counted in `where` by where it landed. */
-static int run_and_kill(rg_e2e *e, unsigned *seed, json_t *where)
+/* Runs `rollgate run` and kills it; returns 1 once a run ended itself. Every other kill is
+ * at a random instant; the others land on work: the process dies at the N-th durable step it
+ * reaches (N random, ROLLGATE_TEST_CRASH_AT=any:N), which names itself. Each kill is counted
+ * in `where` by where it landed. */
+static int run_and_kill(rg_e2e *e, unsigned *seed, json_t *where, int on_work)
 {
-    char narration[700], at[256];
+    char narration[700], crash_log[700], at[256], any[32];
     pid_t pid;
-    long delay = 20 + (long)(rand_r(seed) % 500);
+    long delay = on_work ? 30000 : 20 + (long)(rand_r(seed) % 500);
     int status = 0;
 
     snprintf(narration, sizeof(narration), "%s/narration.txt", e->dir);
-    pid = spawn_run_to(e->db, NULL, narration);
+    snprintf(crash_log, sizeof(crash_log), "%s/crash-point.txt", e->dir);
+    snprintf(any, sizeof(any), "any:%d", 1 + (int)(rand_r(seed) % 8));
+    unlink(crash_log);
+    pid = spawn_run_to(e->db, on_work ? any : NULL, narration, on_work ? crash_log : NULL);
     assert_true(pid > 0);
     for (long waited = 0; waited < delay; waited += 10) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
+            if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && on_work)
+                goto killed; /* it died at its N-th step */
             assert_true(WIFEXITED(status));
             assert_int_equal(WEXITSTATUS(status), 0);
             return 1;
@@ -128,7 +140,18 @@ static int run_and_kill(rg_e2e *e, unsigned *seed, json_t *where)
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    landed(at, sizeof(at), e, narration);
+killed:
+    {
+        char *point = rg_test_read_file(crash_log, NULL);
+        if (point) {
+            snprintf(at, sizeof(at), "at step %s", point);
+            free(point);
+        } else {
+            char step[200];
+            landed(step, sizeof(step), e, narration);
+            snprintf(at, sizeof(at), "instant in %s", step);
+        }
+    }
     json_object_set_new(where, at,
                         json_integer(json_integer_value(json_object_get(where, at)) + 1));
     return 0;
@@ -206,7 +229,7 @@ static void test_killed_at_random_instants(void **state)
         e.engine = NULL;
         while (!rg_rollout_state_is_terminal(rg_e2e_state(&e))) {
             if (killed < kills)
-                killed += !run_and_kill(&e, &seed, where);
+                killed += !run_and_kill(&e, &seed, where, killed % 2);
             else
                 run_to_end(e.db);
         }
