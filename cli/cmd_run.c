@@ -20,6 +20,7 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     static const struct option options[] = {{"once", no_argument, NULL, 'o'},
                                             {"until-done", no_argument, NULL, 'u'},
                                             {"tick", required_argument, NULL, 't'},
+                                            {"lease", required_argument, NULL, 'l'},
                                             {"quiet", no_argument, NULL, 'q'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
@@ -30,7 +31,7 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     rg_engine *engine = NULL;
     struct sigaction sa;
     int c, code = 0, rc, quiet = 0;
-    int64_t tick;
+    int64_t tick, lease;
 
     rg_engine_options_init(&opts);
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
@@ -47,6 +48,13 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
                 return RG_EXIT_USAGE;
             }
             opts.tick_ms = tick;
+        } else if (c == 'l') {
+            if (rg_parse_duration_ms(&lease, optarg) < 0 || lease < 100 || lease > 86400000) {
+                rg_cli_error(cli, "--lease '%s': expected a duration between 100ms and 24h",
+                             optarg);
+                return RG_EXIT_USAGE;
+            }
+            opts.lease_ms = lease;
         } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
             return code ? code : rg_cli_usage(cli, self, NULL);
         }

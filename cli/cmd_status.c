@@ -114,7 +114,7 @@ int rg_cmd_status(rg_cli *cli, int argc, char **argv)
 
     if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_status), &id, 1, NULL, &watch)) >= 0)
         return code;
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
         return code;
     if (id == NULL) {
         size_t i;
@@ -175,7 +175,7 @@ int rg_cmd_gate(rg_cli *cli, int argc, char **argv)
 
     if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_gate), &id, 0, &timeout, NULL)) >= 0)
         return code;
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
         goto cleanup;
@@ -231,7 +231,7 @@ static int show_document(rg_cli *cli, int argc, char **argv, int (*self)(rg_cli 
         return code;
     if (id == NULL && given_tenant == NULL)
         return rg_cli_usage(cli, rg_cli_self(self), "audit needs a rollout ID or --tenant T");
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
         return code;
     if (id == NULL)
         tenant = rg_strdup(given_tenant); /* the tenant's whole log */

@@ -37,10 +37,13 @@ const rg_cli_command rg_cli_commands[] = {
      rg_cmd_start},
     {"approve", "approve a rollout waiting for approval", "ID [--actor NAME]", NULL,
      rg_cmd_approve},
-    {"run", "drive every active rollout (the scheduler)", "[--once | --until-done] [--tick DUR]",
+    {"run", "drive every active rollout (the scheduler)",
+     "[--once | --until-done] [--tick DUR] [--lease DUR]",
      "Without options it runs until SIGINT/SIGTERM. --once: one tick. --until-done: until\n"
      "every rollout is finished or waits for a person. --tick: how often each rollout is\n"
-     "looked at (default 1s). Narrates each step on stdout unless --quiet.",
+     "looked at (default 1s). --lease: the shortest lease on a rollout (default 30s; also at\n"
+     "least 3 ticks and twice the slowest platform batch). Narrates each step on stdout\n"
+     "unless --quiet.",
      rg_cmd_run},
     {"status", "show one rollout in detail, or all active ones", "[ID] [--watch]", NULL,
      rg_cmd_status},

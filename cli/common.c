@@ -42,7 +42,8 @@ int rg_cli_exit_for(int rc)
     case RG_OK: return RG_EXIT_OK;
     case RG_EINVALID:
     case RG_ENOTFOUND:
-    case RG_ELIMIT: return RG_EXIT_USAGE;
+    case RG_ELIMIT:
+    case RG_ECLAIMED: return RG_EXIT_USAGE;
     case RG_ECONFLICT: return RG_EXIT_NEGATIVE;
     default: return RG_EXIT_INFRA;
     }

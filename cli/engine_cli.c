@@ -8,13 +8,15 @@
 #include "cli/engine_cli.h"
 #include "rollgate/util.h"
 
-int rg_cli_open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine,
-                       const rg_engine_options *opts)
+static int open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine,
+                       const rg_engine_options *opts, int readonly)
 {
     rg_store *store = NULL;
     int rc;
 
-    if ((rc = rg_store_open(&store, cli->db_path)) < 0) {
+    rc = readonly ? rg_store_open_readonly(&store, cli->db_path)
+                  : rg_store_open(&store, cli->db_path);
+    if (rc < 0) {
         rg_cli_error(cli, "database %s: %s", cli->db_path, rg_error_last());
         return RG_EXIT_INFRA;
     }
@@ -24,6 +26,17 @@ int rg_cli_open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine
     }
     *out_store = store;
     return 0;
+}
+
+int rg_cli_open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine,
+                       const rg_engine_options *opts)
+{
+    return open_engine(cli, out_store, out_engine, opts, 0);
+}
+
+int rg_cli_open_engine_readonly(rg_cli *cli, rg_store **out_store, rg_engine **out_engine)
+{
+    return open_engine(cli, out_store, out_engine, NULL, 1);
 }
 
 void rg_cli_close_engine(rg_store *store, rg_engine *engine)

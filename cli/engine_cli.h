@@ -11,6 +11,9 @@
  * Returns an exit code (0 on success) after printing the error. */
 int rg_cli_open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine,
                        const rg_engine_options *opts);
+/* As rg_cli_open_engine for commands that only read: no write lock, no migration when the
+ * schema is current (they answer while another client holds the database). */
+int rg_cli_open_engine_readonly(rg_cli *cli, rg_store **out_store, rg_engine **out_engine);
 void rg_cli_close_engine(rg_store *store, rg_engine *engine);
 /* The tenant of rollout `id`; prints "unknown rollout" and returns 3 when there is none. */
 int rg_cli_rollout_tenant(rg_cli *cli, rg_engine *engine, const char *id, char **out_tenant);

@@ -255,7 +255,7 @@ static int apply_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
         }
     }
     if ((rc = rg_engine__platform(&pf, ctx)) < 0 || (rc = queue_reads(items, n, pf)) < 0 ||
-        (rc = rg_platform_run(pf)) < 0)
+        (rc = rg_engine__platform_run(ctx, pf)) < 0)
         goto cleanup;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = after_get(&items[i], &needs[i]);
@@ -268,7 +268,7 @@ static int apply_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
                 rg_platform_op_etag(items[i].get), items[i].patch, merge_on_fresh, &items[i],
                 NULL, NULL);
     if (rc == 0)
-        rc = rg_platform_run(pf);
+        rc = rg_engine__platform_run(ctx, pf);
     if (rc == 0)
         rg_engine__crash_point("after_patch");
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -282,23 +282,27 @@ cleanup:
     return rc;
 }
 
+/* The stage's close and its event commit together. */
 static int stage_applied(rg_rollout_ctx *ctx)
 {
     size_t n = 0;
-    int rc;
+    int rc, own = 0;
 
     for (size_t i = 0; i < ctx->targets.count; i++)
         n += ctx->targets.items[i].stage_index == ctx->row.stage_index;
     ctx->row.stage_applied_at_ms = rg_time_now_ms();
-    if ((rc = rg_engine__save(ctx)) < 0)
+    if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
         return rc;
+    if ((rc = rg_engine__save(ctx)) < 0)
+        return rg_engine__tx_end(ctx, own, rc);
     ctx->next_ms = ctx->row.stage_applied_at_ms + ctx->manifest->policy->poll_interval_ms;
-    return rg_engine__event(ctx, "stage_applied",
-                            json_pack("{s:i, s:i}", "stage", ctx->row.stage_index, "targets",
-                                      (int)n),
-                            "stage %d/%d (%d%%) applied to %zu organizations; soaking",
-                            ctx->row.stage_index + 1, ctx->row.stage_count,
-                            ctx->manifest->stages[ctx->row.stage_index], n);
+    rc = rg_engine__event(ctx, "stage_applied",
+                          json_pack("{s:i, s:i}", "stage", ctx->row.stage_index, "targets",
+                                    (int)n),
+                          "stage %d/%d (%d%%) applied to %zu organizations; soaking",
+                          ctx->row.stage_index + 1, ctx->row.stage_count,
+                          ctx->manifest->stages[ctx->row.stage_index], n);
+    return rg_engine__tx_end(ctx, own, rc);
 }
 
 int rg_engine__apply(rg_rollout_ctx *ctx)
@@ -344,7 +348,7 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
              * tick, held after errors.limit in a row. */
             int64_t errors = rg_engine__book_int(ctx, "capacity_errors") + 1;
             char why[768];
-            if (rc == RG_EDB)
+            if (rc == RG_EDB || rc == RG_ELEASE)
                 return rc;
             snprintf(why, sizeof(why), "capacity check failed %lld time(s): %s",
                      (long long)errors, rg_error_last());

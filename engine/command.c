@@ -88,15 +88,23 @@ int rg_engine__run_commands(rg_rollout_ctx *ctx)
     if ((rc = rg_store_command_list_pending(&pending, ctx->engine->store, ctx->row.tenant_id,
                                             ctx->row.id)) < 0)
         return rc;
+    /* Each command's effect, its completion and its audit commit in one transaction: a
+     * crash before the commit leaves the command pending with no effect (it runs once, on
+     * resume), after it the command is done (it never runs again). */
     for (size_t i = 0; i < pending.count; i++) {
         rg_store_command *c = &pending.items[i];
         const char *outcome = "done";
         char text[768];
-        int erc = rg_engine__execute(ctx, c->kind, c->actor, c->reason, c->force, &outcome);
+        int erc;
+        if ((rc = rg_store_begin(ctx->engine->store)) < 0)
+            break;
+        erc = rg_engine__execute(ctx, c->kind, c->actor, c->reason, c->force, &outcome);
         if (erc < 0 && erc != RG_ECONFLICT) {
+            rg_store_rollback(ctx->engine->store);
             rc = erc;
             break;
         }
+        rg_engine__crash_point("command_effect");
         snprintf(text, sizeof(text), "%s%s%s", outcome, erc < 0 ? ": " : "",
                  erc < 0 ? rg_error_last() : "");
         rc = rg_store_command_complete(ctx->engine->store, ctx->row.tenant_id, c->id,
@@ -106,7 +114,7 @@ int rg_engine__run_commands(rg_rollout_ctx *ctx)
                                   rg_command_kind_to_str(c->kind), c->reason, text,
                                   json_pack("{s:I, s:s}", "command", (json_int_t)c->id,
                                             "executed_by", ctx->engine->owner));
-        if (rc < 0)
+        if ((rc = rg_engine__tx_end(ctx, 1, rc)) < 0)
             break;
     }
     rg_store_commands_dispose(&pending);
@@ -173,13 +181,25 @@ int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_
     }
     if ((rc = rg_engine__ctx_load(&ctx, engine, tenant_id, rollout_id)) < 0)
         goto release;
+    /* The effect and its audit commit together, as for a queued command. */
+    if ((rc = rg_store_begin(engine->store)) < 0) {
+        rg_engine__ctx_dispose(&ctx);
+        goto release;
+    }
     erc = rg_engine__execute(&ctx, kind, actor, reason, force, &outcome);
     {
         char text[768];
         snprintf(text, sizeof(text), "%s%s%s", outcome, erc < 0 ? ": " : "",
                  erc < 0 ? rg_error_last() : "");
-        rc = rg_engine__audit(engine, tenant_id, rollout_id, actor, rg_command_kind_to_str(kind),
-                              reason, text, NULL);
+        if (erc < 0 && erc != RG_ECONFLICT) {
+            rg_store_rollback(engine->store);
+            rc = erc;
+        } else {
+            rg_engine__crash_point("command_effect");
+            rc = rg_engine__audit(engine, tenant_id, rollout_id, actor,
+                                  rg_command_kind_to_str(kind), reason, text, NULL);
+            rc = rg_engine__tx_end(&ctx, 1, rc);
+        }
         if (erc < 0)
             rg_error_set(erc, "%s", text + strlen(outcome) + 2);
     }
@@ -190,6 +210,7 @@ int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_
     if (rc == 0 && out_outcome)
         *out_outcome = rg_strdup(outcome);
 release:
+    rg_engine__lease_end(engine);
     rg_store_lease_release(NULL, engine->store, tenant_id, rollout_id, engine->owner);
     return rc;
 }

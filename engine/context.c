@@ -182,12 +182,40 @@ int rg_engine__save(rg_rollout_ctx *ctx)
     return rc;
 }
 
+int rg_engine__tx_begin(rg_rollout_ctx *ctx, int *out_own)
+{
+    int rc;
+
+    *out_own = 0;
+    if (rg_store_in_transaction(ctx->engine->store))
+        return 0;
+    if ((rc = rg_store_begin(ctx->engine->store)) < 0)
+        return rc;
+    *out_own = 1;
+    return 0;
+}
+
+int rg_engine__tx_end(rg_rollout_ctx *ctx, int own, int rc)
+{
+    if (!own)
+        return rc;
+    if (rc == 0) {
+        rg_engine__crash_point("before_commit");
+        if ((rc = rg_store_commit(ctx->engine->store)) == 0)
+            return 0;
+    }
+    rg_store_rollback(ctx->engine->store);
+    return rc;
+}
+
+/* The state change, its event and (when the rollout ends) the release of its claims commit
+ * together: a crash leaves all of them or none. */
 int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char *reason)
 {
     rg_rollout_state from = ctx->row.state;
     json_t *detail;
     char *detail_text;
-    int rc;
+    int rc, own = 0;
 
     if (state == RG_ROLLOUT_ROLLING_BACK && from != state)
         rg_engine__count(ctx->engine, 1, 0);
@@ -199,8 +227,11 @@ int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char
     ctx->row.hold_reason = NULL;
     if ((state == RG_ROLLOUT_HELD || state == RG_ROLLOUT_PAUSED) && reason)
         ctx->row.hold_reason = rg_strdup(reason);
-    if ((rc = rg_engine__save(ctx)) < 0)
+    if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
         return rc;
+    if ((rc = rg_engine__save(ctx)) < 0)
+        return rg_engine__tx_end(ctx, own, rc);
+    rg_engine__crash_point("after_state_save");
     detail = json_pack("{s:s?}", "reason", reason);
     detail_text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
@@ -213,7 +244,10 @@ int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char
                                                  .detail = detail_text,
                                                  .at_ms = ctx->now_ms});
     free(detail_text);
-    if (rc < 0)
+    /* An ended rollout no longer holds its orgs: after its restore, if it had one. */
+    if (rc == 0 && rg_rollout_state_is_terminal(state))
+        rc = rg_store_claims_release(ctx->engine->store, ctx->row.tenant_id, ctx->row.id);
+    if ((rc = rg_engine__tx_end(ctx, own, rc)) < 0)
         return rc;
     rg_engine__narrate(ctx, "state", "%s -> %s%s%s", rg_rollout_state_to_str(from),
                        rg_rollout_state_to_str(state), reason ? ": " : "", reason ? reason : "");

@@ -1,6 +1,7 @@
 /* crashpoint.c - named points where the crash tests kill the engine (test-only, off unless
  * $ROLLGATE_TEST_CRASH_AT names one) */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,26 +11,35 @@
 /*
  * ROLLGATE_TEST_CRASH_AT=POINT[:N] makes the process SIGKILL itself the N-th time (default 1)
  * it reaches POINT, so tests/e2e can land a crash between any two steps that a random
- * instant would rarely hit. Points: before_snapshot, after_snapshot (committed, no PATCH
- * yet), after_patch (PATCH answered, ETag not recorded), mid_poll (telemetry stored, no
- * verdict yet), after_restore_patch (restore PATCH answered, not recorded). Read from the
- * environment each time so nothing global is kept; the count lives in a static counter that
- * only ever matters in a process that is about to die.
+ * instant would rarely hit; POINT "any" counts every point. The points are listed in
+ * docs/internals/engine.md (one at every durable step). With ROLLGATE_TEST_CRASH_LOG=FILE
+ * the point's name is written there just before the kill, so a test can report where it
+ * landed. Read from the environment each time so nothing global is kept; the count lives in
+ * a static counter that only ever matters in a process that is about to die.
  */
 void rg_engine__crash_point(const char *point)
 {
     static int reached;
-    const char *want = getenv("ROLLGATE_TEST_CRASH_AT");
+    const char *want = getenv("ROLLGATE_TEST_CRASH_AT"), *log;
     size_t n;
     int nth = 1;
 
     if (want == NULL || *want == '\0')
         return;
     n = strcspn(want, ":");
-    if (strlen(point) != n || strncmp(want, point, n) != 0)
+    if (!(n == 3 && strncmp(want, "any", 3) == 0) &&
+        (strlen(point) != n || strncmp(want, point, n) != 0))
         return;
     if (want[n] == ':')
         nth = atoi(want + n + 1);
-    if (++reached >= nth)
-        kill(getpid(), SIGKILL);
+    if (++reached < nth)
+        return;
+    if ((log = getenv("ROLLGATE_TEST_CRASH_LOG")) != NULL && *log) {
+        FILE *f = fopen(log, "w");
+        if (f) {
+            fputs(point, f);
+            fclose(f);
+        }
+    }
+    kill(getpid(), SIGKILL);
 }

@@ -30,7 +30,7 @@ int rg_engine_new(rg_engine **out, rg_store *store, const rg_engine_options *opt
     else
         rg_engine_options_init(&e->opts);
     if (e->opts.tick_ms <= 0 || e->opts.lease_ticks < 1 || e->opts.apply_attempts < 1 ||
-        e->opts.restore_attempts < 1) {
+        e->opts.restore_attempts < 1 || e->opts.lease_ms < 0) {
         free(e);
         return rg_error_set(RG_EINVALID, "engine options: tick, lease ticks and attempts must "
                                          "be positive");
@@ -41,6 +41,7 @@ int rg_engine_new(rg_engine **out, rg_store *store, const rg_engine_options *opt
         rg_engine__owner_self(e->owner, sizeof(e->owner));
     e->opts.owner = NULL;
     e->store = store;
+    e->batch_last_ms = -1;
     pthread_mutex_init(&e->metrics_lock, NULL);
     if ((rc = rg_stats_cache_new(&e->cache)) < 0) {
         free(e);
@@ -210,17 +211,37 @@ int rg_engine_tick_rollout(rg_engine *engine, const char *tenant_id, const char 
         return 0; /* another live driver has it */
     }
     if (idle_tick(engine, tenant_id, rollout_id, &next)) {
+        rg_engine__lease_end(engine);
         if (out_next_ms)
             *out_next_ms = next;
         return 0;
     }
-    if ((rc = rg_engine__ctx_load(&ctx, engine, tenant_id, rollout_id)) < 0)
+    if ((rc = rg_engine__ctx_load(&ctx, engine, tenant_id, rollout_id)) < 0) {
+        rg_engine__lease_end(engine);
         return rc;
-    rc = step(&ctx);
-    if (rc < 0)
+    }
+    {
+        /* A step's platform time sizes the lease (rg_engine__lease_ttl): whatever batches it
+         * made, the next lease outlasts twice as long. */
+        int64_t began = rg_time_mono_ms(), took;
+        rc = step(&ctx);
+        took = rg_time_mono_ms() - began;
+        if (took > engine->batch_max_ms)
+            engine->batch_max_ms = took;
+    }
+    if (rc == RG_ELEASE) {
+        /* Another driver took the rollout (its epoch moved): this one wrote nothing after
+         * that and sends nothing more; the new holder redoes whatever was not recorded. */
+        rg_log(RG_LOG_WARN, "engine", "%s: lease lost to another driver; leaving the rollout "
+                                      "to it (%s)", rollout_id, rg_error_last());
+        rg_error_clear();
+        rc = 0;
+    } else if (rc < 0) {
         rg_log(RG_LOG_ERROR, "engine", "%s: %s", rollout_id, rg_error_last());
+    }
     if (out_next_ms)
         *out_next_ms = ctx.next_ms;
+    rg_engine__lease_end(engine);
     if (rg_rollout_state_is_terminal(ctx.row.state))
         rg_store_lease_release(NULL, engine->store, tenant_id, rollout_id, engine->owner);
     rg_engine__ctx_dispose(&ctx);

@@ -14,6 +14,9 @@ struct rg_engine {
     rg_stats_cache *cache;
     pthread_mutex_t metrics_lock;
     rg_engine_metrics metrics;
+    int64_t epoch;        /* the lease epoch of the rollout being stepped (0: none) */
+    int64_t batch_max_ms; /* the slowest platform batch measured, sizes the lease */
+    int64_t batch_last_ms; /* the last one, recorded in the lease row for status (-1: none) */
 };
 
 /* Adds to the engine's metrics under its lock. */
@@ -92,7 +95,21 @@ void rg_engine__crash_point(const char *point);
 /* Lease owner helpers (lease.c). */
 void rg_engine__owner_self(char *out, size_t outlen);
 int rg_engine__owner_is_dead(const char *owner);
+/* Takes or extends the rollout's lease; when held, its epoch fences every store write
+ * (rg_store_fence) until rg_engine__lease_end. */
 int rg_engine__lease(int *out_held, rg_engine *engine, const char *tenant_id,
                      const char *rollout_id);
+void rg_engine__lease_end(rg_engine *engine);
+/* The lease length this engine asks for now (see rg_engine_options.lease_ms). */
+int64_t rg_engine__lease_ttl(const rg_engine *engine);
+/* Runs one platform batch for the rollout: renews the lease first (RG_ELEASE when it was
+ * lost: nothing is sent), measures the batch to size later leases. */
+int rg_engine__platform_run(rg_rollout_ctx *ctx, rg_platform *pf);
+
+/* A group of writes that commit together: opens a transaction unless one is open (then
+ * *out_own is 0 and the outer one commits). rg_engine__tx_end commits an owned one when rc
+ * is 0 and rolls it back otherwise; returns rc or the commit's error. */
+int rg_engine__tx_begin(rg_rollout_ctx *ctx, int *out_own);
+int rg_engine__tx_end(rg_rollout_ctx *ctx, int own, int rc);
 
 #endif

@@ -82,6 +82,25 @@ static json_t *soak_json(const rg_store_rollout *row)
     return doc;
 }
 
+/* Who drives the rollout, at which epoch, for how much longer (by the database's clock),
+ * and how long its last platform batch took (ms; 0 before the first); null when nobody holds
+ * it. */
+static json_t *lease_json(rg_engine *engine, const char *tenant_id, const char *rollout_id)
+{
+    rg_store_lease l = {0};
+    json_t *doc;
+
+    if (rg_store_lease_get(&l, engine->store, tenant_id, rollout_id) < 0) {
+        rg_error_clear();
+        return json_null();
+    }
+    doc = json_pack("{s:s, s:I, s:I, s:I, s:I}", "owner", l.owner, "epoch", (json_int_t)l.epoch,
+                    "expires_in_ms", (json_int_t)(l.expires_at_ms - l.now_ms), "ttl_ms",
+                    (json_int_t)l.ttl_ms, "batch_ms", (json_int_t)l.batch_ms);
+    rg_store_lease_dispose(&l);
+    return doc ? doc : json_null();
+}
+
 int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id,
                           const char *rollout_id)
 {
@@ -118,6 +137,8 @@ int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id
                     vlist, "revision", (json_int_t)row.revision);
     if (doc)
         json_object_set_new(doc, "soak", soak_json(&row));
+    if (doc)
+        json_object_set_new(doc, "lease", lease_json(engine, tenant_id, rollout_id));
     if (doc == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory building status");
     else

@@ -151,12 +151,12 @@ static int restore_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
                                                 tier[i]->strategy_id, NULL, NULL);
     }
     if (rc == 0)
-        rc = rg_platform_run(pf);
+        rc = rg_engine__platform_run(ctx, pf);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = items[i].get ? after_get(&items[i], pf)
                           : restore_failed(&items[i], rg_engine__org_error(ctx, tier[i]->org_id));
     if (rc == 0)
-        rc = rg_platform_run(pf);
+        rc = rg_engine__platform_run(ctx, pf);
     if (rc == 0)
         rg_engine__crash_point("after_restore_patch");
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -211,6 +211,8 @@ static int restore_step(rg_rollout_ctx *ctx, int *out_done)
     free(tier);
     if (rc == 0)
         rc = rg_engine__save(ctx);
+    if (rc == 0)
+        rg_engine__crash_point("between_restore_tiers");
     ctx->next_ms = rg_time_now_ms();
     return rc;
 }
@@ -294,7 +296,7 @@ static int verify(rg_rollout_ctx *ctx)
 int rg_engine__rollback(rg_rollout_ctx *ctx)
 {
     rg_buf failed = RG_BUF_INIT;
-    int done = 0, rc;
+    int done = 0, rc, own = 0;
 
     if (rg_engine__book_int(ctx, "restored_at") != 0)
         return verify(ctx);
@@ -307,20 +309,28 @@ int rg_engine__rollback(rg_rollout_ctx *ctx)
                           t->last_error ? t->last_error : "unknown");
     }
     rg_engine__book_set_int(ctx, "restored_at", rg_time_now_ms());
+    /* The restore's end, its event and state commit together. */
+    if ((rc = rg_engine__tx_begin(ctx, &own)) < 0) {
+        rg_buf_dispose(&failed);
+        return rc;
+    }
     if (failed.len) {
-        rg_engine__event(ctx, "rollback_incomplete", NULL, "rollback incomplete: %s",
-                         failed.ptr);
-        rc = rg_engine__set_state(ctx, RG_ROLLOUT_ROLLBACK_INCOMPLETE, failed.ptr);
+        rc = rg_engine__event(ctx, "rollback_incomplete", NULL, "rollback incomplete: %s",
+                              failed.ptr);
+        if (rc == 0)
+            rc = rg_engine__set_state(ctx, RG_ROLLOUT_ROLLBACK_INCOMPLETE, failed.ptr);
         free(ctx->row.hold_reason);
         ctx->row.hold_reason = rg_strdup(failed.ptr);
         if (rc == 0)
             rc = rg_engine__save(ctx);
         rg_buf_dispose(&failed);
-        return rc;
+        return rg_engine__tx_end(ctx, own, rc);
     }
     rg_buf_dispose(&failed);
-    rg_engine__event(ctx, "restored", NULL, "every touched organization restored from its "
-                                            "snapshot; verifying");
+    rc = rg_engine__event(ctx, "restored", NULL, "every touched organization restored from its "
+                                                 "snapshot; verifying");
     ctx->next_ms = ctx->now_ms;
-    return rg_engine__save(ctx);
+    if (rc == 0)
+        rc = rg_engine__save(ctx);
+    return rg_engine__tx_end(ctx, own, rc);
 }

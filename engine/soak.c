@@ -134,33 +134,41 @@ cleanup:
     return rc;
 }
 
-/* A failed analytics poll is an error, not data; errors.limit in a row hold the rollout. */
+/* A failed analytics poll is an error, not data, and not a look: the poll number is not
+ * advanced, so the next tick retries the same look (its "error" rows give way to the
+ * retry's verdicts). errors.limit failures in a row hold the rollout, at the last poll as
+ * at any other. The error rows, the count and the hold commit together. */
 static int poll_error(rg_rollout_ctx *ctx, int poll)
 {
     const rg_policy *p = ctx->manifest->policy;
     int64_t errors = rg_engine__book_int(ctx, "errors") + 1;
-    char reason[768];
-    int rc;
+    char reason[768], cause[512];
+    int rc, own = 0;
 
-    snprintf(reason, sizeof(reason), "analytics query failed: %s", rg_error_last());
+    snprintf(cause, sizeof(cause), "%s", rg_error_last());
+    snprintf(reason, sizeof(reason), "analytics query failed: %s", cause);
     rg_engine__book_set_int(ctx, "errors", errors);
-    for (size_t i = 0; i < p->metrics_count; i++) {
+    if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < p->metrics_count; i++) {
         rg_stats_verdict v = {0};
         v.decision = RG_DECISION_INCONCLUSIVE;
         v.boundary = NAN;
         snprintf(v.reason, sizeof(v.reason), "%.200s", reason);
-        if ((rc = record_verdict(ctx, poll, &p->metrics[i], &v, "error")) < 0)
-            return rc;
+        rc = record_verdict(ctx, poll, &p->metrics[i], &v, "error");
     }
-    rg_engine__narrate(ctx, "poll", "poll %d: %s (%lld of %d in a row)", poll, reason,
-                       (long long)errors, p->errors_limit);
-    if (errors >= p->errors_limit) {
+    if (rc == 0)
+        rg_engine__narrate(ctx, "poll", "poll %d: %s (%lld of %d in a row)", poll, reason,
+                           (long long)errors, p->errors_limit);
+    if (rc == 0 && errors >= p->errors_limit) {
         snprintf(reason, sizeof(reason), "%d analytics errors in a row; last: %s",
-                 p->errors_limit, rg_error_last());
-        return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, reason);
+                 p->errors_limit, cause);
+        rc = rg_engine__set_state(ctx, RG_ROLLOUT_HELD, reason);
+    } else if (rc == 0) {
+        ctx->next_ms = ctx->now_ms + ctx->engine->opts.tick_ms;
+        rc = rg_engine__save(ctx);
     }
-    ctx->next_ms = ctx->now_ms + ctx->engine->opts.tick_ms;
-    return rg_engine__save(ctx);
+    return rg_engine__tx_end(ctx, own, rc);
 }
 
 static int fetch_windows(rg_rollout_ctx *ctx, const soak_windows *w)
@@ -184,6 +192,8 @@ static int fetch_windows(rg_rollout_ctx *ctx, const soak_windows *w)
     if (rc == 0)
         rc = rg_engine__fetch_telemetry(ctx, all, w->ncanary + w->ncontrol, w->post_from,
                                         w->post_to);
+    if (rc < 0) /* fetched again with the retry, which does not count as its own look */
+        json_object_del(ctx->book, "pre_fetched");
     rg_engine__count_poll(ctx->engine, rg_time_mono_ms() - began);
     free(all);
     return rc;
@@ -270,13 +280,19 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     w.pre_from = w.pre_to - align_up(p->pre_window_ms, p->granularity_ms);
     w.post_from = align_up(ctx->row.stage_applied_at_ms + p->settle_ms, p->granularity_ms);
     w.post_to = align_down(ctx->now_ms, p->granularity_ms);
-    rg_engine__book_set_int(ctx, "poll", poll);
     if ((rc = fetch_windows(ctx, &w)) < 0) {
-        rc = poll_error(ctx, poll);
+        /* A lost lease or a failed database is not the analytics' fault: nothing to count. */
+        if (rc != RG_ELEASE && rc != RG_EDB)
+            rc = poll_error(ctx, poll);
         goto cleanup;
     }
-    rg_engine__book_set_int(ctx, "errors", 0);
     rg_engine__crash_point("mid_poll");
+    /* The look's verdicts, its levels, the poll number and what they decide commit in one
+     * transaction: a crash before the commit redoes the whole look, never half of it. */
+    rg_engine__book_set_int(ctx, "poll", poll);
+    rg_engine__book_set_int(ctx, "errors", 0);
+    if ((rc = rg_store_begin(ctx->engine->store)) < 0)
+        goto cleanup;
     levels = json_object();
     for (size_t i = 0; rc == 0 && i < p->metrics_count; i++) {
         if ((rc = judge(&v[i], ctx, &p->metrics[i], &w, poll, planned, levels)) < 0)
@@ -293,7 +309,10 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
                                         "poll", poll, "metrics", levels),
                               "stage %d poll %d levels", ctx->row.stage_index + 1, poll);
     if (rc == 0)
+        rg_engine__crash_point("verdicts_stored");
+    if (rc == 0)
         rc = act(ctx, v, poll, planned);
+    rc = rg_engine__tx_end(ctx, 1, rc);
 cleanup:
     json_decref(levels);
     free(canary);
@@ -302,39 +321,63 @@ cleanup:
     return rc;
 }
 
+static int promote(rg_rollout_ctx *ctx, const char *why);
+
+/* A promotion's events and its row change commit together. */
 int rg_engine__promote(rg_rollout_ctx *ctx, const char *why)
 {
-    int from = ctx->row.stage_index;
+    int own = 0, rc;
+
+    if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
+        return rc;
+    return rg_engine__tx_end(ctx, own, promote(ctx, why));
+}
+
+static int promote(rg_rollout_ctx *ctx, const char *why)
+{
+    int from = ctx->row.stage_index, rc;
 
     json_object_del(ctx->book, "fail_streak");
     json_object_del(ctx->book, "msprt_p");
     json_object_del(ctx->book, "poll");
     json_object_del(ctx->book, "errors");
     if (from + 1 >= ctx->row.stage_count) {
-        rg_engine__event(ctx, "completed", json_pack("{s:s}", "reason", why),
-                         "stage %d/%d passed (%s); rollout completed", from + 1,
-                         ctx->row.stage_count, why);
-        return rg_engine__set_state(ctx, RG_ROLLOUT_COMPLETED, why);
+        rc = rg_engine__event(ctx, "completed", json_pack("{s:s}", "reason", why),
+                              "stage %d/%d passed (%s); rollout completed", from + 1,
+                              ctx->row.stage_count, why);
+        return rc < 0 ? rc : rg_engine__set_state(ctx, RG_ROLLOUT_COMPLETED, why);
     }
     ctx->row.stage_index = from + 1;
     ctx->row.stage_started_at_ms = ctx->now_ms;
     ctx->row.stage_applied_at_ms = 0;
     ctx->next_ms = ctx->now_ms;
-    rg_engine__event(ctx, "promoted",
-                     json_pack("{s:i, s:i, s:s}", "from", from, "to", from + 1, "reason", why),
-                     "stage %d/%d promoted (%s); expanding to %d%%", from + 1,
-                     ctx->row.stage_count, why, ctx->manifest->stages[from + 1]);
+    rc = rg_engine__event(ctx, "promoted",
+                          json_pack("{s:i, s:i, s:s}", "from", from, "to", from + 1, "reason",
+                                    why),
+                          "stage %d/%d promoted (%s); expanding to %d%%", from + 1,
+                          ctx->row.stage_count, why, ctx->manifest->stages[from + 1]);
+    if (rc < 0)
+        return rc;
     if (ctx->row.state != RG_ROLLOUT_RUNNING) /* a person released a hold */
         return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
     return rg_engine__save(ctx);
 }
 
+/* The trip's event and the state change commit together. */
 int rg_engine__trip(rg_rollout_ctx *ctx, const char *why)
 {
+    int own = 0, rc;
+
     json_object_set_new(ctx->book, "trip_reason", json_string(why));
     json_object_set_new(ctx->book, "tripped_at", json_integer(ctx->now_ms));
-    rg_engine__event(ctx, "tripped", json_pack("{s:s}", "reason", why),
-                     "breaker tripped: %s", why);
+    if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
+        return rc;
+    rc = rg_engine__event(ctx, "tripped", json_pack("{s:s}", "reason", why),
+                          "breaker tripped: %s", why);
+    if (rc == 0)
+        rg_engine__crash_point("after_trip");
     ctx->next_ms = ctx->now_ms;
-    return rg_engine__set_state(ctx, RG_ROLLOUT_ROLLING_BACK, why);
+    if (rc == 0)
+        rc = rg_engine__set_state(ctx, RG_ROLLOUT_ROLLING_BACK, why);
+    return rg_engine__tx_end(ctx, own, rc);
 }

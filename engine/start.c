@@ -56,6 +56,21 @@ static int pin_credentials(json_t *manifest_json, const rg_manifest *m, const ch
     return rc;
 }
 
+/* The rollout claims what it changes in an org, so two active rollouts never write the
+ * same platform object. The key is "<kind>:<id>" so other kinds of change fit beside. */
+static int claim(rg_engine *e, const char *tenant, const char *id, const char *org,
+                 const char *strategy)
+{
+    char resource[512];
+    int rc;
+
+    snprintf(resource, sizeof(resource), "strategy:%s", strategy);
+    rc = rg_store_claim(e->store, tenant, id, org, resource);
+    if (rc == RG_ECLAIMED)
+        rg_error_prefix("cannot start");
+    return rc;
+}
+
 static int insert_targets(rg_engine *e, const char *tenant, const char *id,
                           const rg_manifest *m, const rg_resolution *res)
 {
@@ -75,6 +90,8 @@ static int insert_targets(rg_engine *e, const char *tenant, const char *id,
         t.login_url = (char *)r->login_url;
         t.state = RG_TARGET_PENDING;
         rc = rg_store_target_insert(e->store, &t);
+        if (rc == 0)
+            rc = claim(e, tenant, id, r->org, m->strategy);
     }
     return rc;
 }

@@ -124,7 +124,7 @@ int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, siz
         rc = rg_platform_queue_aggregates(&ops[i], pf, orgs[i], &q, NULL, NULL);
     }
     if (rc == 0)
-        rc = rg_platform_run(pf);
+        rc = rg_engine__platform_run(ctx, pf);
     for (size_t i = 0; rc == 0 && i < norgs; i++)
         if (ops[i] && rg_platform_op_status(ops[i]) < 0)
             rc = rg_error_set(rg_platform_op_status(ops[i]), "%s",

@@ -81,6 +81,8 @@ enum MHD_Result rg_server__reply_rc(rg_request *req, int rc)
     case RG_ELIMIT: return rg_server__reply_error(req, 400, "limit", "%s", msg);
     case RG_ENOTFOUND: return rg_server__reply_error(req, 404, "not_found", "%s", msg);
     case RG_ECONFLICT: return rg_server__reply_error(req, 409, "conflict", "%s", msg);
+    case RG_ECLAIMED: return rg_server__reply_error(req, 409, "claimed", "%s", msg);
+    case RG_ELEASE: return rg_server__reply_error(req, 409, "lease_lost", "%s", msg);
     case RG_EAUTH: return rg_server__reply_error(req, 401, "unauthorized", "%s", msg);
     case RG_EPLATFORM: return rg_server__reply_error(req, 502, "platform", "%s", msg);
     case RG_ETIMEOUT: return rg_server__reply_error(req, 504, "timeout", "%s", msg);

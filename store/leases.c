@@ -1,21 +1,33 @@
-/* leases.c - the lease that names the one process driving a rollout, taken by atomic upserts */
+/* leases.c - the lease that names the one process driving a rollout: atomic upserts, epochs
+ * that fence a lost holder's writes, expiry by the database's clock */
 #include <stdlib.h>
 #include <string.h>
 
 #include "rollgate/util.h"
 #include "store/store_private.h"
 
+/* The statement's own clock in epoch ms: one clock for every process writing the file (a
+ * WAL database is shared only by processes on its host), read at the moment of the write. */
+#define DB_NOW "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+/* ?5 when a caller gave a time (tests), else the database's. */
+#define NOW_5 "COALESCE(NULLIF(?5, 0), " DB_NOW ")"
+
 /* One statement decides: insert when absent; otherwise take over only when the row is ours,
- * expired, or held by the named dead owner (?6, NULL for none). changes() says who won. */
+ * released, expired, or held by the named dead owner (?6, NULL for none). changes() says
+ * who won. A new holder gets the next epoch; the same holder keeps its own. */
+#define SAME_HOLDER "leases.owner = excluded.owner AND leases.released = 0"
 static const char lease_take_sql[] =
-    "INSERT INTO leases (rollout_id, tenant_id, owner, expires_at_ms, acquired_at_ms)"
-    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    "INSERT INTO leases (rollout_id, tenant_id, owner, expires_at_ms, acquired_at_ms, epoch,"
+    " ttl_ms) VALUES (?1, ?2, ?3, " NOW_5 " + ?4, " NOW_5 ", 1, ?4)"
     " ON CONFLICT (rollout_id) DO UPDATE SET owner = excluded.owner,"
-    " expires_at_ms = excluded.expires_at_ms,"
-    " acquired_at_ms = CASE WHEN leases.owner = excluded.owner THEN leases.acquired_at_ms"
+    " expires_at_ms = excluded.expires_at_ms, ttl_ms = excluded.ttl_ms, released = 0,"
+    " epoch = CASE WHEN " SAME_HOLDER " THEN leases.epoch ELSE leases.epoch + 1 END,"
+    " batch_ms = CASE WHEN " SAME_HOLDER " THEN leases.batch_ms ELSE 0 END,"
+    " acquired_at_ms = CASE WHEN " SAME_HOLDER " THEN leases.acquired_at_ms"
     "  ELSE excluded.acquired_at_ms END"
     " WHERE leases.tenant_id = excluded.tenant_id AND (leases.owner = excluded.owner"
-    "  OR leases.expires_at_ms <= ?5 OR leases.owner = ?6)";
+    "  OR leases.released = 1 OR leases.expires_at_ms <= excluded.acquired_at_ms"
+    "  OR leases.owner = ?6)";
 
 void rg_store_lease_dispose(rg_store_lease *lease)
 {
@@ -36,7 +48,7 @@ static int check_args(const char *tenant_id, const char *rollout_id, const char 
         (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
         (rc = rg_store__require(owner, op, "owner")) < 0)
         return rc;
-    if (now_ms <= 0 || ttl_ms <= 0 || now_ms > INT64_MAX - ttl_ms)
+    if (now_ms < 0 || ttl_ms <= 0 || now_ms > INT64_MAX - ttl_ms)
         return rg_error_set(RG_EINVALID, "store: %s: bad time %lld or ttl %lld", op,
                             (long long)now_ms, (long long)ttl_ms);
     return 0;
@@ -58,11 +70,11 @@ static int take(int *out_held, rg_store *store, const char *tenant_id, const cha
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
-    rg_store__bind_int64(&b, now_ms + ttl_ms);
+    rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_int64(&b, now_ms);
     rg_store__bind_text(&b, dead_owner);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
         return rc;
     *out_held = sqlite3_changes(store->db) > 0;
     return 0;
@@ -99,8 +111,9 @@ int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
                          const char *rollout_id, const char *owner, int64_t now_ms,
                          int64_t ttl_ms)
 {
-    static const char sql[] = "UPDATE leases SET expires_at_ms = ? WHERE rollout_id = ?"
-                              " AND tenant_id = ? AND owner = ?";
+    static const char sql[] = "UPDATE leases SET expires_at_ms = COALESCE(NULLIF(?, 0), "
+                              DB_NOW ") + ?, ttl_ms = ? WHERE rollout_id = ?"
+                              " AND tenant_id = ? AND owner = ? AND released = 0";
     static const char op[] = "lease renew";
     sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
@@ -110,12 +123,14 @@ int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
         (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
         return rc;
     rg_store__binder_init(&b, stmt);
-    rg_store__bind_int64(&b, now_ms + ttl_ms);
+    rg_store__bind_int64(&b, now_ms);
+    rg_store__bind_int64(&b, ttl_ms);
+    rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
         return rc;
     held = sqlite3_changes(store->db) > 0;
     if (!held && (rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
@@ -124,11 +139,46 @@ int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
     return 0;
 }
 
+int rg_store_lease_extend(rg_store *store, const char *tenant_id, const char *rollout_id,
+                          const char *owner, int64_t epoch, int64_t ttl_ms, int64_t batch_ms)
+{
+    static const char sql[] = "UPDATE leases SET expires_at_ms = " DB_NOW " + ?1, ttl_ms = ?1,"
+                              " batch_ms = CASE WHEN ?2 < 0 THEN batch_ms ELSE ?2 END"
+                              " WHERE rollout_id = ?3 AND tenant_id = ?4 AND owner = ?5"
+                              " AND epoch = ?6 AND released = 0";
+    static const char op[] = "lease extend";
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int rc;
+
+    if ((rc = check_args(tenant_id, rollout_id, owner, 0, ttl_ms, op)) < 0 ||
+        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_int64(&b, ttl_ms);
+    rg_store__bind_int64(&b, batch_ms);
+    rg_store__bind_text(&b, rollout_id);
+    rg_store__bind_text(&b, tenant_id);
+    rg_store__bind_text(&b, owner);
+    rg_store__bind_int64(&b, epoch);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
+        return rc;
+    if (sqlite3_changes(store->db) > 0)
+        return 0;
+    if ((rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
+        return rc;
+    return rg_error_set(RG_ELEASE, "store: %s: lease lost: rollout %s is no longer held by "
+                                   "this process at epoch %lld", op, rollout_id,
+                        (long long)epoch);
+}
+
 int rg_store_lease_release(int *out_released, rg_store *store, const char *tenant_id,
                            const char *rollout_id, const char *owner)
 {
-    static const char sql[] = "DELETE FROM leases WHERE rollout_id = ? AND tenant_id = ?"
-                              " AND owner = ?";
+    static const char sql[] = "UPDATE leases SET released = 1, expires_at_ms = " DB_NOW
+                              " WHERE rollout_id = ? AND tenant_id = ? AND owner = ?"
+                              " AND released = 0";
     static const char op[] = "lease release";
     sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
@@ -144,7 +194,7 @@ int rg_store_lease_release(int *out_released, rg_store *store, const char *tenan
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
         return rc;
     released = sqlite3_changes(store->db) > 0;
     if (!released && (rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
@@ -165,6 +215,10 @@ static int read_lease(void *element, sqlite3_stmt *stmt)
     l->owner = rg_store__read_text(&r);
     l->expires_at_ms = rg_store__read_int64(&r);
     l->acquired_at_ms = rg_store__read_int64(&r);
+    l->epoch = rg_store__read_int64(&r);
+    l->ttl_ms = rg_store__read_int64(&r);
+    l->batch_ms = rg_store__read_int64(&r);
+    l->now_ms = rg_store__read_int64(&r);
     if (r.rc < 0)
         rg_store_lease_dispose(l);
     return r.rc;
@@ -174,8 +228,9 @@ int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_
                        const char *rollout_id)
 {
     static const char sql[] = "SELECT rollout_id, tenant_id, owner, expires_at_ms,"
-                              " acquired_at_ms FROM leases WHERE rollout_id = ?"
-                              " AND tenant_id = ?";
+                              " acquired_at_ms, epoch, ttl_ms, batch_ms, " DB_NOW
+                              " FROM leases WHERE rollout_id = ? AND tenant_id = ?"
+                              " AND released = 0";
     static const char op[] = "lease get";
     rg_store_lease l;
     sqlite3_stmt *stmt = NULL;

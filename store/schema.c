@@ -167,8 +167,44 @@ static const char migration_v2[] =
     "CREATE INDEX audit_by_tenant ON audit (tenant_id, rollout_id, id);"
     "PRAGMA user_version = 2;";
 
+/* Version 3: exactly once under faults.
+ * - leases.epoch grows at every acquisition by another owner (or after a release: the row
+ *   is kept, marked released, so the epoch never goes back); every write a driver makes
+ *   checks it (store fencing). ttl_ms and batch_ms record the lease length the holder chose
+ *   and its last measured platform batch, for status.
+ * - one verdict per (rollout, stage, poll, metric): older duplicates are dropped, the
+ *   first kept.
+ * - claims: a non-terminal rollout holds each (org, resource) it targets, across tenants
+ *   (an org is one platform object). Active rollouts of older versions claim theirs, the
+ *   oldest first. */
+static const char migration_v3[] =
+    "ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1 CHECK (epoch >= 1);"
+    "ALTER TABLE leases ADD COLUMN released INTEGER NOT NULL DEFAULT 0"
+    " CHECK (released IN (0, 1));"
+    "ALTER TABLE leases ADD COLUMN ttl_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE leases ADD COLUMN batch_ms INTEGER NOT NULL DEFAULT 0;"
+    "DELETE FROM verdicts WHERE id NOT IN (SELECT MIN(id) FROM verdicts"
+    " GROUP BY rollout_id, tenant_id, stage, poll, metric);"
+    "CREATE UNIQUE INDEX verdicts_one_per_poll ON verdicts (rollout_id, tenant_id, stage, poll,"
+    " metric);"
+    "CREATE TABLE claims ("
+    " org_id TEXT NOT NULL CHECK (length(org_id) >= 1),"
+    " resource TEXT NOT NULL CHECK (length(resource) >= 1),"
+    " rollout_id TEXT NOT NULL,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " claimed_at INTEGER NOT NULL,"
+    " PRIMARY KEY (org_id, resource),"
+    " FOREIGN KEY (rollout_id, tenant_id) REFERENCES rollouts (id, tenant_id));"
+    "CREATE INDEX claims_by_rollout ON claims (tenant_id, rollout_id);"
+    "INSERT OR IGNORE INTO claims (org_id, resource, rollout_id, tenant_id, claimed_at)"
+    " SELECT t.org_id, 'strategy:' || t.strategy_id, t.rollout_id, t.tenant_id, r.created_at"
+    " FROM targets t JOIN rollouts r ON r.id = t.rollout_id AND r.tenant_id = t.tenant_id"
+    " WHERE r.state NOT IN ('rolled_back', 'rollback_incomplete', 'completed')"
+    " ORDER BY r.created_at, r.id, t.seq;"
+    "PRAGMA user_version = 3;";
+
 /* migrations[i] takes a database from version i to i + 1; each sets user_version. */
-static const char *const migrations[] = {migration_v1, migration_v2};
+static const char *const migrations[] = {migration_v1, migration_v2, migration_v3};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == RG_STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rollgate/util.h"
 #include "store/store_private.h"
@@ -77,7 +78,7 @@ void rg_store__stmt_cache_free(rg_store *store)
     store->stmt_count = store->stmt_cap = 0;
 }
 
-int rg_store__step_done(rg_store *store, sqlite3_stmt *stmt, const char *op)
+int rg_store__step_unfenced(rg_store *store, sqlite3_stmt *stmt, const char *op)
 {
     int rc = sqlite3_step(stmt);
     int err = 0;
@@ -87,6 +88,132 @@ int rg_store__step_done(rg_store *store, sqlite3_stmt *stmt, const char *op)
     /* Reset at once: a statement left mid-way would pin a read snapshot. */
     sqlite3_reset(stmt);
     return err;
+}
+
+int rg_store__step_done(rg_store *store, sqlite3_stmt *stmt, const char *op)
+{
+    int rc;
+
+    if (store->fence.tenant_id == NULL)
+        return rg_store__step_unfenced(store, stmt, op);
+    if (!sqlite3_get_autocommit(store->db)) {
+        if ((rc = rg_store__fence_check(store, op)) < 0)
+            return rc;
+        return rg_store__step_unfenced(store, stmt, op);
+    }
+    /* A lone write under a fence: its own transaction, so the check and the write are one
+     * atomic step (no other driver can take the lease between them). */
+    if ((rc = rg_store__begin_immediate(store->db, op)) < 0)
+        return rc;
+    store->fence.checked = 0;
+    if ((rc = rg_store__fence_check(store, op)) == 0 &&
+        (rc = rg_store__step_unfenced(store, stmt, op)) == 0)
+        rc = rg_store__exec(store->db, "COMMIT", op);
+    if (rc < 0 && !sqlite3_get_autocommit(store->db))
+        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+    store->fence.checked = 0;
+    return rc;
+}
+
+static int is_busy(int code)
+{
+    return (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED;
+}
+
+int rg_store__begin_immediate(sqlite3 *db, const char *op)
+{
+    int rc = SQLITE_OK;
+
+    for (int attempt = 0; attempt < 200; attempt++) {
+        struct timespec ts = {0, (long)(attempt < 8 ? 1 << attempt : 250) * 1000000L};
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return 0;
+        rc = sqlite3_extended_errcode(db);
+        if (!is_busy(rc))
+            break;
+        if (attempt == 4)
+            rg_log(RG_LOG_WARN, "store", "%s: the database stays busy (%s); retrying",
+                   op, sqlite3_errstr(rc));
+        nanosleep(&ts, NULL);
+    }
+    return rg_store__db_error(db, rc, op);
+}
+
+int rg_store__fence_check(rg_store *store, const char *op)
+{
+    static const char sql[] = "SELECT epoch FROM leases WHERE rollout_id = ? AND tenant_id = ?"
+                              " AND owner = ? AND released = 0";
+    rg_store__fence *f = &store->fence;
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int64_t epoch = 0;
+    int rc, step;
+
+    if (f->tenant_id == NULL || f->checked)
+        return 0;
+    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_text(&b, f->rollout_id);
+    rg_store__bind_text(&b, f->tenant_id);
+    rg_store__bind_text(&b, f->owner);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        return rc;
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        epoch = sqlite3_column_int64(stmt, 0);
+    else if (step != SQLITE_DONE)
+        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+    sqlite3_reset(stmt);
+    if (rc < 0)
+        return rc;
+    if (epoch != f->epoch)
+        return rg_error_set(RG_ELEASE, "store: %s: lease lost: rollout %s is no longer driven "
+                                       "by this process at epoch %lld (%s)", op, f->rollout_id,
+                            (long long)f->epoch,
+                            epoch ? "this owner holds a newer epoch" : "another driver took it");
+    f->checked = 1;
+    return 0;
+}
+
+void rg_store__fence_clear(rg_store *store)
+{
+    free(store->fence.tenant_id);
+    free(store->fence.rollout_id);
+    free(store->fence.owner);
+    memset(&store->fence, 0, sizeof(store->fence));
+}
+
+int rg_store_fence(rg_store *store, const char *tenant_id, const char *rollout_id,
+                   const char *owner, int64_t epoch)
+{
+    int rc;
+
+    if (store == NULL)
+        return rg_error_set(RG_EINVALID, "store: fence: no store");
+    if ((rc = rg_store__require(tenant_id, "fence", "tenant id")) < 0 ||
+        (rc = rg_store__require(rollout_id, "fence", "rollout id")) < 0 ||
+        (rc = rg_store__require(owner, "fence", "owner")) < 0)
+        return rc;
+    if (epoch < 1)
+        return rg_error_set(RG_EINVALID, "store: fence: bad epoch %lld", (long long)epoch);
+    rg_store__fence_clear(store);
+    store->fence.tenant_id = rg_strdup(tenant_id);
+    store->fence.rollout_id = rg_strdup(rollout_id);
+    store->fence.owner = rg_strdup(owner);
+    store->fence.epoch = epoch;
+    if (!store->fence.tenant_id || !store->fence.rollout_id || !store->fence.owner) {
+        rg_store__fence_clear(store);
+        return rg_error_set(RG_ENOMEM, "store: fence: out of memory");
+    }
+    return 0;
+}
+
+void rg_store_unfence(rg_store *store)
+{
+    if (store)
+        rg_store__fence_clear(store);
 }
 
 int rg_store__require(const char *value, const char *op, const char *field)

@@ -1,28 +1,64 @@
 /* store.c - opening the database (pragmas, migrations), transactions and rollout ids */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
 #include "rollgate/util.h"
 #include "store/store_private.h"
 
-#define STORE_BUSY_TIMEOUT_MS 5000
+/* A wait this long for the lock is worth one line in the log. */
+#define STORE_BUSY_LOG_MS 1000
+#define STORE_BUSY_STEP_MAX_MS 250
 
-/* Connection settings that are not part of the file: applied on every open. */
-static int configure(sqlite3 *db)
+/* The delay before the n-th retry (0-based): 1 ms doubling to STORE_BUSY_STEP_MAX_MS. */
+static int busy_delay_ms(int n)
+{
+    return n >= 8 ? STORE_BUSY_STEP_MAX_MS : 1 << n;
+}
+
+/*
+ * SQLite calls this while another connection holds the lock it needs (a backup, an
+ * operator's sqlite3, another driver's commit). Waiting is always right: the engine's work
+ * is durable only through the database, and a busy database is not an error of the
+ * rollout. So it waits with backoff, without a limit, and says so once per wait, when the
+ * wait passes STORE_BUSY_LOG_MS. SQLite does not call it where waiting could deadlock (a
+ * read transaction upgrading); rg_store_begin retries those itself.
+ */
+static int on_busy(void *payload, int count)
+{
+    int64_t waited = 0;
+    int delay = busy_delay_ms(count);
+    struct timespec ts = {0, (long)delay * 1000000L};
+
+    (void)payload;
+    for (int i = 0; i < count && waited <= STORE_BUSY_LOG_MS; i++)
+        waited += busy_delay_ms(i);
+    if (waited <= STORE_BUSY_LOG_MS && waited + delay > STORE_BUSY_LOG_MS)
+        rg_log(RG_LOG_WARN, "store", "the database is locked by another client; waiting "
+                                     "for it (backing off, no limit)");
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+/* Connection settings that are not part of the file: applied on every open. A read-only
+ * connection only reads the journal mode (a read-only file cannot switch it). */
+static int configure(sqlite3 *db, int readonly)
 {
     sqlite3_stmt *stmt = NULL;
     const unsigned char *mode;
     int rc;
 
     sqlite3_extended_result_codes(db, 1);
-    rc = sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+    rc = sqlite3_busy_handler(db, on_busy, NULL);
     if (rc != SQLITE_OK)
-        return rg_store__db_error(db, rc, "open: busy timeout");
+        return rg_store__db_error(db, rc, "open: busy handler");
     if ((rc = rg_store__exec(db, "PRAGMA foreign_keys = ON", "open: foreign keys")) < 0 ||
         (rc = rg_store__exec(db, "PRAGMA synchronous = NORMAL", "open: synchronous")) < 0)
         return rc;
+    if (readonly)
+        return 0;
     /* journal_mode answers with a row naming the mode it actually set. */
     rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
     if (rc != SQLITE_OK)
@@ -60,7 +96,7 @@ int rg_store_open(rg_store **out, const char *path)
         rg_error_prefix("%s", path);
         goto cleanup;
     }
-    if ((rc = configure(db)) < 0 || (rc = rg_store__migrate(db, RG_STORE_SCHEMA_VERSION)) < 0) {
+    if ((rc = configure(db, 0)) < 0 || (rc = rg_store__migrate(db, RG_STORE_SCHEMA_VERSION)) < 0) {
         rg_error_prefix("%s", path);
         goto cleanup;
     }
@@ -78,10 +114,70 @@ cleanup:
     return rc;
 }
 
+/* The current schema without a migration, or RG_ENOTFOUND when the file is absent or
+ * behind (the caller then opens read-write and migrates). */
+static int open_readonly(rg_store **out, const char *path)
+{
+    rg_store *store = NULL;
+    sqlite3 *db = NULL;
+    int rc, version = 0;
+
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK) {
+        rc = rc == SQLITE_CANTOPEN ? RG_ENOTFOUND : rg_store__db_error(db, rc, "open");
+        goto cleanup;
+    }
+    if ((rc = configure(db, 1)) < 0 || (rc = rg_store__user_version(&version, db)) < 0)
+        goto cleanup;
+    if (version > RG_STORE_SCHEMA_VERSION) {
+        rc = rg_error_set(RG_EDB, "store: database schema version %d is newer than this build "
+                                  "(%d)", version, RG_STORE_SCHEMA_VERSION);
+        goto cleanup;
+    }
+    if (version < RG_STORE_SCHEMA_VERSION) {
+        rc = RG_ENOTFOUND;
+        goto cleanup;
+    }
+    if ((store = calloc(1, sizeof(*store))) == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "store: open: out of memory");
+        goto cleanup;
+    }
+    store->db = db;
+    store->readonly = 1;
+    db = NULL;
+    *out = store;
+    rc = 0;
+cleanup:
+    sqlite3_close(db);
+    return rc;
+}
+
+int rg_store_open_readonly(rg_store **out, const char *path)
+{
+    int rc;
+
+    if (out == NULL)
+        return rg_error_set(RG_EINVALID, "store: open: no output handle");
+    if ((rc = rg_store__require(path, "open", "database path")) < 0)
+        return rc;
+    rc = open_readonly(out, path);
+    if (rc == RG_ENOTFOUND) {
+        /* Absent or behind: only a write can create or migrate it, and that may wait for
+         * the lock like any write. */
+        rg_log(RG_LOG_INFO, "store", "%s is absent or needs a migration: opening it for "
+                                     "writing once", path);
+        return rg_store_open(out, path);
+    }
+    if (rc < 0)
+        rg_error_prefix("%s", path);
+    return rc;
+}
+
 void rg_store_free(rg_store *store)
 {
     if (store == NULL)
         return;
+    rg_store__fence_clear(store);
     rg_store__stmt_cache_free(store);
     if (!sqlite3_get_autocommit(store->db))
         sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
@@ -114,7 +210,10 @@ static int begin(rg_store *store, int durable)
     if (durable &&
         (rc = rg_store__exec(store->db, "PRAGMA synchronous = FULL", "begin durable")) < 0)
         return rc;
-    rc = rg_store__exec(store->db, "BEGIN IMMEDIATE", "begin");
+    store->fence.checked = 0;
+    rc = rg_store__begin_immediate(store->db, "begin");
+    if (rc == 0 && (rc = rg_store__fence_check(store, "begin")) < 0)
+        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
     if (rc < 0) {
         if (durable)
             sqlite3_exec(store->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
@@ -155,6 +254,8 @@ int rg_store_commit(rg_store *store)
     if (sqlite3_get_autocommit(store->db))
         return rg_error_set(RG_EINVALID, "store: commit: no transaction is open");
     rc = rg_store__exec(store->db, "COMMIT", "commit");
+    if (sqlite3_get_autocommit(store->db))
+        store->fence.checked = 0;
     return end_durable(store, rc);
 }
 
@@ -166,6 +267,7 @@ int rg_store_rollback(rg_store *store)
         return rg_error_set(RG_EINVALID, "store: rollback: no store");
     if (!sqlite3_get_autocommit(store->db))
         rc = rg_store__exec(store->db, "ROLLBACK", "rollback");
+    store->fence.checked = 0;
     return end_durable(store, rc);
 }
 

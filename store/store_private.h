@@ -11,9 +11,20 @@ typedef struct {
     sqlite3_stmt *stmt;
 } rg_store__cached_stmt;
 
+/* The lease a driver holds while it writes for one rollout (rg_store_fence). */
+typedef struct {
+    char *tenant_id;  /* NULL: no fence */
+    char *rollout_id;
+    char *owner;
+    int64_t epoch;
+    int checked;      /* the open transaction has checked it */
+} rg_store__fence;
+
 struct rg_store {
     sqlite3 *db;
-    int durable; /* the open transaction commits with synchronous=FULL */
+    int durable;  /* the open transaction commits with synchronous=FULL */
+    int readonly; /* opened by rg_store_open_readonly on a current schema */
+    rg_store__fence fence;
     rg_store__cached_stmt *stmts;
     size_t stmt_count;
     size_t stmt_cap;
@@ -37,8 +48,18 @@ int rg_store__exec(sqlite3 *db, const char *sql, const char *op);
 /* The cached prepared statement for a static SQL text, reset and unbound. */
 int rg_store__stmt(sqlite3_stmt **out, rg_store *store, const char *sql, const char *op);
 void rg_store__stmt_cache_free(rg_store *store);
-/* Steps a statement that returns no rows; maps errors. */
+/* Steps a statement that returns no rows; maps errors. A write: with a fence set it runs
+ * inside a transaction that checked the fence (its own when none is open). */
 int rg_store__step_done(rg_store *store, sqlite3_stmt *stmt, const char *op);
+/* As rg_store__step_done without the fence: the lease statements themselves. */
+int rg_store__step_unfenced(rg_store *store, sqlite3_stmt *stmt, const char *op);
+/* BEGIN IMMEDIATE, retried with backoff while the database answers busy where SQLite's
+ * busy handler does not wait (a busy snapshot or recovery). */
+int rg_store__begin_immediate(sqlite3 *db, const char *op);
+/* Inside an open transaction: RG_ELEASE unless the fence's owner still holds the lease at
+ * its epoch (0 without a fence, or when this transaction already checked). */
+int rg_store__fence_check(rg_store *store, const char *op);
+void rg_store__fence_clear(rg_store *store);
 /* RG_EINVALID "store: <op>: <field> is missing" for NULL or "". */
 int rg_store__require(const char *value, const char *op, const char *field);
 /* RG_ENOTFOUND unless the rollout exists for the tenant. */

@@ -192,8 +192,19 @@ static int read_verdict(void *element, sqlite3_stmt *stmt)
 
 int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_verdict *verdict)
 {
+    /* One verdict per (rollout, stage, poll, metric). A failed poll's "error" rows give way
+     * to the verdicts of its retry; anything else already there is a second verdict for
+     * one look, refused. */
     static const char sql[] = "INSERT INTO verdicts (" VERDICT_COLUMNS ")"
-                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                              " ON CONFLICT (rollout_id, tenant_id, stage, poll, metric)"
+                              " DO UPDATE SET"
+                              " test = excluded.test, estimate = excluded.estimate,"
+                              " ci_lo = excluded.ci_lo, ci_hi = excluded.ci_hi,"
+                              " z = excluded.z, boundary = excluded.boundary,"
+                              " p_value = excluded.p_value, decision = excluded.decision,"
+                              " reason = excluded.reason, at = excluded.at"
+                              " WHERE verdicts.test = 'error'";
     static const char op[] = "verdict insert";
     const rg_store_verdict *v = verdict;
     sqlite3_stmt *stmt = NULL;
@@ -231,6 +242,10 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
             rg_error_set(rc, "store: %s: rollout %s not found", op, v->rollout_id);
         return rc;
     }
+    if (sqlite3_changes(store->db) == 0)
+        return rg_error_set(RG_ECONFLICT, "store: %s: rollout %s stage %d poll %d already has "
+                                          "a verdict for %s", op, v->rollout_id, v->stage,
+                            v->poll, v->metric);
     if (out_id)
         *out_id = (int64_t)sqlite3_last_insert_rowid(store->db);
     return 0;

@@ -76,6 +76,8 @@ const char *rg_error_name(int code)
     case RG_EAUTH: return "EAUTH";
     case RG_ELIMIT: return "ELIMIT";
     case RG_ETIMEOUT: return "ETIMEOUT";
+    case RG_ELEASE: return "ELEASE";
+    case RG_ECLAIMED: return "ECLAIMED";
     default: return "ERROR";
     }
 }

@@ -23,6 +23,9 @@ typedef void (*rg_engine_narrate_fn)(const char *rollout_id, const char *kind, c
 typedef struct rg_engine_options {
     int64_t tick_ms;          /* how often the driver looks at each rollout (1000) */
     int lease_ticks;          /* a lease expires after this many missed ticks (3) */
+    int64_t lease_ms;         /* the shortest lease (RG_ENGINE_LEASE_MS); it is also at least
+                                 lease_ticks ticks and twice the slowest platform batch this
+                                 engine measured, plus a tick */
     int apply_attempts;       /* tries per target before it is apply_failed (3) */
     int restore_attempts;     /* ticks a restore is retried before it is restore_failed (3) */
     rg_platform_options platform; /* for every platform client the engine makes */
@@ -30,6 +33,10 @@ typedef struct rg_engine_options {
     void *narrate_payload;
     const char *owner;        /* lease owner id; NULL: "host:pid:starttime" of this process */
 } rg_engine_options;
+
+/* The default shortest lease: longer than a platform batch under the default timeouts
+ * usually takes; a batch measured slower lengthens it (docs/internals/engine.md). */
+#define RG_ENGINE_LEASE_MS 30000
 
 void rg_engine_options_init(rg_engine_options *opts);
 

@@ -24,6 +24,8 @@ enum {
     RG_EAUTH = -9,      /* credentials refused or missing */
     RG_ELIMIT = -10,    /* a size or count limit was exceeded */
     RG_ETIMEOUT = -11,  /* a deadline passed */
+    RG_ELEASE = -12,    /* lease lost: another driver took the rollout (its epoch moved) */
+    RG_ECLAIMED = -13,  /* a resource is claimed by another active rollout */
 };
 
 /* Sets the calling thread's error record; returns `code` so callers can

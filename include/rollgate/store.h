@@ -28,7 +28,7 @@
  */
 
 /* The schema version this build creates and migrates to (PRAGMA user_version). */
-#define RG_STORE_SCHEMA_VERSION 2
+#define RG_STORE_SCHEMA_VERSION 3
 
 /* ---- enums stored as text ---- */
 
@@ -85,9 +85,16 @@ int rg_command_state_from_str(rg_command_state *out, const char *s);
 typedef struct rg_store rg_store;
 
 /* Opens (creating when absent) the database at `path` and migrates it to
- * RG_STORE_SCHEMA_VERSION. WAL mode, foreign keys on, busy timeout 5 s, synchronous=NORMAL.
- * A database newer than this build is refused (RG_EDB). One handle per thread. */
+ * RG_STORE_SCHEMA_VERSION. WAL mode, foreign keys on, synchronous=NORMAL. While another
+ * client holds the lock every call waits for it (backoff, no limit, one log line per wait
+ * past a second) instead of failing. A database newer than this build is refused (RG_EDB).
+ * One handle per thread. */
 int rg_store_open(rg_store **out, const char *path);
+/* For commands that only read (status, gate, explain, audit): opens without the write lock
+ * and without migrating when the schema is current, so they answer while another client
+ * holds the lock. An absent or older database is opened with rg_store_open (created or
+ * migrated, which waits for the lock). Writes through such a handle fail (RG_EDB). */
+int rg_store_open_readonly(rg_store **out, const char *path);
 /* Closes the handle; an open transaction is rolled back. NULL is a no-op. */
 void rg_store_free(rg_store *store);
 /* The database's PRAGMA user_version. */
@@ -104,6 +111,15 @@ int rg_store_commit(rg_store *store);
 int rg_store_rollback(rg_store *store);
 /* 1 while an explicit transaction is open. */
 int rg_store_in_transaction(const rg_store *store);
+
+/* Fencing. While a fence is set, every write through this handle runs in a transaction
+ * that first checks that `owner` still holds the rollout's lease at `epoch` (a lone write
+ * gets its own BEGIN IMMEDIATE; an explicit transaction checks once, at its begin and its
+ * first write). A mismatch fails the write with RG_ELEASE ("lease lost") and changes
+ * nothing. Copies its strings. rg_store_unfence drops it; NULL is a no-op. */
+int rg_store_fence(rg_store *store, const char *tenant_id, const char *rollout_id,
+                   const char *owner, int64_t epoch);
+void rg_store_unfence(rg_store *store);
 
 /* ---- ids ---- */
 
@@ -384,12 +400,23 @@ typedef struct {
     char *owner; /* "host:pid:starttime" */
     int64_t expires_at_ms;
     int64_t acquired_at_ms;
+    int64_t epoch;    /* grows by one at every acquisition by another owner or after a
+                         release: the fence a holder's writes are checked against */
+    int64_t ttl_ms;   /* the lease length its holder asked for at its last renewal */
+    int64_t batch_ms; /* the holder's last measured platform batch (0: none yet) */
+    int64_t now_ms;   /* the database clock when the row was read */
 } rg_store_lease;
 
 void rg_store_lease_dispose(rg_store_lease *lease);
 
-/* Takes the lease for `owner` until now_ms + ttl_ms when there is none, it expired
- * (expires_at_ms <= now_ms), or `owner` already holds it (then it is extended).
+/* Times: every `now_ms` below may be 0, meaning the clock of the statement itself
+ * (julianday('now') inside the SQL). The engine always passes 0, so lease expiry is
+ * decided by one clock at the moment of the write, never by comparing two processes'
+ * clocks; explicit times are for tests.
+ *
+ * Takes the lease for `owner` until now_ms + ttl_ms when there is none, it expired
+ * (expires_at_ms <= now_ms), or `owner` already holds it (then it is extended; the epoch
+ * stays).
  * @param[out] out_held 1 when `owner` holds the lease afterwards, 0 when another owner does.
  * RG_ENOTFOUND when the rollout does not exist for the tenant. One atomic statement. */
 int rg_store_lease_acquire(int *out_held, rg_store *store, const char *tenant_id,
@@ -406,13 +433,35 @@ int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
 int rg_store_lease_take_over(int *out_held, rg_store *store, const char *tenant_id,
                              const char *rollout_id, const char *owner,
                              const char *dead_owner, int64_t now_ms, int64_t ttl_ms);
-/* Drops the lease when `owner` holds it. @param[out] out_released 1 when a row was
- * removed, 0 when `owner` did not hold it (may be NULL). */
+/* Extends the lease held by `owner` at `epoch` to db-now + ttl_ms and records the last
+ * batch time (batch_ms < 0 keeps it). RG_ELEASE when the owner or epoch no longer match. */
+int rg_store_lease_extend(rg_store *store, const char *tenant_id, const char *rollout_id,
+                          const char *owner, int64_t epoch, int64_t ttl_ms, int64_t batch_ms);
+/* Drops the lease when `owner` holds it (the row stays, marked released, so the next
+ * acquisition gets a new epoch). @param[out] out_released 1 when it was held, 0 when
+ * `owner` did not hold it (may be NULL). */
 int rg_store_lease_release(int *out_released, rg_store *store, const char *tenant_id,
                            const char *rollout_id, const char *owner);
-/* The current lease row, expired or not. RG_ENOTFOUND when there is none. */
+/* The current lease row, expired or not. RG_ENOTFOUND when there is none (or released). */
 int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_id,
                        const char *rollout_id);
+
+/* ---- claims: which active rollout holds an (org, resource) ---- */
+
+/* A resource key names what a rollout changes in an org: "strategy:<id>" today (a data
+ * table row or an IVR flow later gets its own prefix). Claims cross tenants: an org is one
+ * platform object. */
+
+/* Claims (org, resource) for the rollout; a no-op when it holds it already. RG_ECLAIMED when
+ * another rollout holds it: the message names the holder when it is the same tenant's, and
+ * says only "another rollout" when it is not. */
+int rg_store_claim(rg_store *store, const char *tenant_id, const char *rollout_id,
+                   const char *org_id, const char *resource);
+/* Releases every claim of the rollout (none is not an error). */
+int rg_store_claims_release(rg_store *store, const char *tenant_id, const char *rollout_id);
+/* How many claims the rollout holds. */
+int rg_store_claims_count(int64_t *out, rg_store *store, const char *tenant_id,
+                          const char *rollout_id);
 
 /* ---- commands: human requests waiting for the driver ---- */
 

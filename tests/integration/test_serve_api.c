@@ -31,9 +31,26 @@ typedef struct {
     char rollout[64]; /* demo's rollout, awaiting approval */
 } fixture;
 
+/* Each body changes a strategy of its own: active rollouts claim (org, strategy), and these
+ * rollouts are never applied, so the names need not exist in the simulator. */
 static char *start_body(fixture *f, const char *tenant, int yaml)
 {
-    return serve_manifest("api-test", tenant, f->sim.url, f->orgs, NULL, "required", yaml);
+    static int serial;
+    char *text = serve_manifest("api-test", tenant, f->sim.url, f->orgs, NULL, "required", yaml);
+    char *at = text ? strstr(text, "strat_main") : NULL, *out;
+    size_t n;
+
+    if (at == NULL)
+        return text;
+    n = strlen(text) + 16;
+    if ((out = malloc(n)) == NULL) {
+        free(text);
+        return NULL;
+    }
+    snprintf(out, n, "%.*sstrat_api%d%s", (int)(at - text), text, serial++,
+             at + strlen("strat_main"));
+    free(text);
+    return out;
 }
 
 static int setup(void **state)

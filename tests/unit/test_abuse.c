@@ -337,8 +337,13 @@ static void test_sql_in_free_text_round_trips(void **state)
         rg_store_targets targets = {0};
         char id[RG_STORE_ROLLOUT_ID_LEN], *expect;
 
+        char strategy[32];
+
         vars = json_object_get(json_array_get(json_object_get(doc, "groups"), 0), "vars");
         json_object_set_new(vars, "REGION", json_string(sql_payloads[k]));
+        /* one strategy per rollout: an active rollout claims (org, strategy) */
+        snprintf(strategy, sizeof(strategy), "strat_%zu", k);
+        json_object_set_new(json_object_get(doc, "change"), "strategy", json_string(strategy));
         assert_int_equal(load_json(&m, doc), 0);
         assert_int_equal(rg_engine_start(id, f->engine, m, NULL, sql_payloads[k], 0), 0);
         assert_int_equal(rg_store_rollout_get(&row, f->store, "acme", id), 0);

@@ -72,7 +72,6 @@ static void test_open_creates_schema_and_reopen_is_noop(void **state)
     /* The connection's own settings. */
     assert_int_equal(raw_count(f->store->db, "PRAGMA foreign_keys", NULL), 1);
     assert_int_equal(raw_count(f->store->db, "PRAGMA synchronous", NULL), 1); /* NORMAL */
-    assert_int_equal(raw_count(f->store->db, "PRAGMA busy_timeout", NULL), 5000);
 
     store_seed_rollout(f->store, "acme", "ro_000000000001");
     rg_store_free(f->store);
@@ -121,7 +120,7 @@ static void test_older_version_migrates_with_data_intact(void **state)
 
     assert_int_equal(rg_store_open(&store, path), 0);
     assert_int_equal(rg_store_schema_version(&version, store), 0);
-    assert_int_equal(version, 2);
+    assert_int_equal(version, RG_STORE_SCHEMA_VERSION);
     assert_int_equal(raw_count(store->db, "SELECT count(*) FROM sqlite_master WHERE name = ?",
                                "commands_pending"),
                      1);
@@ -140,6 +139,81 @@ static void test_older_version_migrates_with_data_intact(void **state)
         rg_store_commands_dispose(&pending);
     }
     rg_store_free(store);
+}
+
+/* Version 2 to 3: duplicate verdicts of one look are dropped (the first kept), leases get
+ * epoch 1, and active rollouts claim their (org, strategy); ended ones do not. */
+static void test_v2_migrates_to_fenced_leases_and_claims(void **state)
+{
+    store_fixture *f = *state;
+    char path[PATH_MAX + 32];
+    rg_store *store = NULL;
+    rg_store_lease lease = {0};
+    sqlite3 *db = NULL;
+    int64_t n = -1;
+
+    snprintf(path, sizeof(path), "%s/v2.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(rg_store__migrate(db, 2), 0);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO tenants VALUES ('acme', 'Acme', 1);"
+                     "INSERT INTO rollouts (id, tenant_id, name, manifest, policy, state,"
+                     " stage_index, stage_count, created_by, created_at, updated_at, revision)"
+                     " VALUES ('ro_live', 'acme', 'a', '{}', '{}', 'running', 0, 3, 'me', 10,"
+                     " 20, 1), ('ro_done', 'acme', 'b', '{}', '{}', 'completed', 2, 3, 'me',"
+                     " 5, 20, 1);"
+                     "INSERT INTO targets (rollout_id, tenant_id, seq, org_id, group_name, tier,"
+                     " stage_index, strategy_id, state, attempts) VALUES"
+                     " ('ro_live', 'acme', 0, 'org_1', 'g', 0, 0, 's1', 'applied', 0),"
+                     " ('ro_done', 'acme', 0, 'org_2', 'g', 0, 0, 's1', 'applied', 0);"
+                     "INSERT INTO verdicts (rollout_id, tenant_id, stage, poll, metric, test,"
+                     " decision, reason, at) VALUES"
+                     " ('ro_live', 'acme', 0, 1, 'm', 'group', 'pass', 'first', 1),"
+                     " ('ro_live', 'acme', 0, 1, 'm', 'group', 'fail', 'again', 2),"
+                     " ('ro_live', 'acme', 0, 2, 'm', 'group', 'pass', 'next', 3);"
+                     "INSERT INTO leases VALUES ('ro_live', 'acme', 'h:1:1', 100, 50);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(rg_store_open(&store, path), 0);
+    assert_int_equal(raw_count(store->db, "SELECT count(*) FROM verdicts WHERE poll = 1", NULL),
+                     1);
+    assert_int_equal(raw_count(store->db, "SELECT count(*) FROM verdicts WHERE reason = ?",
+                               "first"),
+                     1);
+    assert_int_equal(rg_store_lease_get(&lease, store, "acme", "ro_live"), 0);
+    assert_int_equal(lease.epoch, 1);
+    rg_store_lease_dispose(&lease);
+    assert_int_equal(rg_store_claims_count(&n, store, "acme", "ro_live"), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rg_store_claims_count(&n, store, "acme", "ro_done"), 0);
+    assert_int_equal(n, 0);
+    rg_store_free(store);
+}
+
+/* A read-only open takes no lock and migrates nothing: it reads while another client holds
+ * the write lock, and its writes fail. */
+static void test_readonly_open_reads_under_a_write_lock(void **state)
+{
+    store_fixture *f = *state;
+    rg_store *ro = NULL;
+    rg_store_rollout row;
+    sqlite3 *db;
+
+    /* (A write-open here would wait for the lock for ever: the test would hang, not pass.) */
+    store_seed_rollout(f->store, "acme", "ro_000000000001");
+    db = raw_open(f->path);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(rg_store_open_readonly(&ro, f->path), 0);
+    memset(&row, 0, sizeof(row));
+    assert_int_equal(rg_store_rollout_get(&row, ro, "acme", "ro_000000000001"), 0);
+    rg_store_rollout_dispose(&row);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(rg_store_tenant_ensure(ro, "other", "Other"), RG_EDB);
+    rg_store_free(ro);
+    sqlite3_close(db);
 }
 
 static void test_newer_schema_is_refused(void **state)
@@ -473,6 +547,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_creates_schema_and_reopen_is_noop,
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_older_version_migrates_with_data_intact,
+                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_migrates_to_fenced_leases_and_claims,
+                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_open_reads_under_a_write_lock,
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, store_fixture_setup,
                                         store_fixture_teardown),

@@ -202,7 +202,9 @@ static int call_verdict_list(iso_ctx *c, const char *tenant, size_t *count)
 
 static int call_verdict_insert(iso_ctx *c, const char *tenant, size_t *count)
 {
+    static int poll; /* one verdict per (stage, poll, metric): each call its own look */
     rg_store_verdict v = {0};
+    v.poll = poll++;
     v.rollout_id = (char *)RO;
     v.tenant_id = (char *)tenant;
     v.metric = (char *)"abandonment_rate";

@@ -148,6 +148,115 @@ static void test_lease_exclusive_between_handles(void **state)
     rg_store_free(other);
 }
 
+static int64_t count_events(rg_store *store)
+{
+    rg_store_events list = {0};
+    int64_t n;
+    assert_int_equal(rg_store_event_list(&list, store, "acme", ro_id, 0), 0);
+    n = (int64_t)list.count;
+    rg_store_events_dispose(&list);
+    return n;
+}
+
+static int append_event(rg_store *store)
+{
+    rg_store_event ev = {0};
+    ev.rollout_id = (char *)ro_id;
+    ev.tenant_id = (char *)"acme";
+    ev.kind = (char *)"note";
+    return rg_store_event_append(NULL, store, &ev);
+}
+
+/* A driver whose lease was taken writes nothing more: every write checks its epoch. */
+static void test_fenced_writes_fail_after_a_takeover(void **state)
+{
+    store_fixture *f = *state;
+    rg_store *other = second_handle(f);
+    const char *one = "host-a:100:5000", *two = "host-b:200:6000";
+    rg_store_lease lease = {0};
+    int held = -1;
+
+    store_seed_rollout(f->store, "acme", ro_id);
+    assert_int_equal(rg_store_lease_acquire(&held, f->store, "acme", ro_id, one, 1000, 3000), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(rg_store_lease_get(&lease, f->store, "acme", ro_id), 0);
+    assert_int_equal(lease.epoch, 1);
+    rg_store_lease_dispose(&lease);
+    assert_int_equal(rg_store_fence(f->store, "acme", ro_id, one, 1), 0);
+    assert_int_equal(append_event(f->store), 0); /* a lone write: its own checked tx */
+    assert_int_equal(rg_store_begin(f->store), 0);
+    assert_int_equal(append_event(f->store), 0);
+    assert_int_equal(rg_store_commit(f->store), 0);
+    assert_int_equal(count_events(other), 2);
+    /* Re-acquiring as the same owner keeps the epoch. */
+    assert_int_equal(rg_store_lease_acquire(&held, f->store, "acme", ro_id, one, 1500, 3000), 0);
+    assert_int_equal(append_event(f->store), 0);
+    /* Expired: another driver takes it, at the next epoch. */
+    assert_int_equal(rg_store_lease_acquire(&held, other, "acme", ro_id, two, 9000, 3000), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(rg_store_lease_get(&lease, other, "acme", ro_id), 0);
+    assert_int_equal(lease.epoch, 2);
+    rg_store_lease_dispose(&lease);
+    /* The first driver's writes now fail and change nothing, alone or in a transaction. */
+    assert_int_equal(append_event(f->store), RG_ELEASE);
+    assert_non_null(strstr(rg_error_last(), "lease lost"));
+    assert_int_equal(rg_store_begin(f->store), RG_ELEASE);
+    assert_false(rg_store_in_transaction(f->store));
+    assert_int_equal(rg_store_lease_extend(f->store, "acme", ro_id, one, 1, 3000, 10),
+                     RG_ELEASE);
+    assert_int_equal(count_events(other), 3);
+    /* The new holder writes under its own fence and renews with its batch time. */
+    assert_int_equal(rg_store_fence(other, "acme", ro_id, two, 2), 0);
+    assert_int_equal(append_event(other), 0);
+    assert_int_equal(rg_store_lease_extend(other, "acme", ro_id, two, 2, 5000, 1234), 0);
+    assert_int_equal(rg_store_lease_get(&lease, f->store, "acme", ro_id), 0);
+    assert_int_equal(lease.ttl_ms, 5000);
+    assert_int_equal(lease.batch_ms, 1234);
+    assert_true(lease.expires_at_ms - lease.now_ms > 4000); /* by the database's clock */
+    rg_store_lease_dispose(&lease);
+    /* Released and taken again: the epoch never goes back, so the old fence stays dead. */
+    assert_int_equal(rg_store_lease_release(NULL, other, "acme", ro_id, two), 0);
+    assert_int_equal(rg_store_lease_acquire(&held, f->store, "acme", ro_id, one, 0, 3000), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(rg_store_lease_get(&lease, f->store, "acme", ro_id), 0);
+    assert_int_equal(lease.epoch, 3);
+    rg_store_lease_dispose(&lease);
+    assert_int_equal(append_event(f->store), RG_ELEASE);
+    assert_int_equal(append_event(other), RG_ELEASE);
+    rg_store_unfence(f->store);
+    assert_int_equal(append_event(f->store), 0);
+    assert_int_equal(count_events(other), 5);
+    rg_store_free(other);
+}
+
+/* An (org, resource) is held by one active rollout; the refusal names the holder only to
+ * its own tenant. */
+static void test_claims_refuse_a_second_rollout(void **state)
+{
+    store_fixture *f = *state;
+    int64_t n = -1;
+
+    store_seed_rollout(f->store, "acme", ro_id);
+    store_seed_rollout(f->store, "acme", "ro_bbbbbbbbbbbb");
+    store_seed_rollout(f->store, "globex", "ro_cccccccccccc");
+    assert_int_equal(rg_store_claim(f->store, "acme", ro_id, "org_1", "strategy:s"), 0);
+    assert_int_equal(rg_store_claim(f->store, "acme", ro_id, "org_1", "strategy:s"), 0);
+    assert_int_equal(rg_store_claim(f->store, "acme", "ro_bbbbbbbbbbbb", "org_2", "strategy:s"),
+                     0);
+    assert_int_equal(rg_store_claim(f->store, "acme", "ro_bbbbbbbbbbbb", "org_1", "strategy:s"),
+                     RG_ECLAIMED);
+    assert_non_null(strstr(rg_error_last(), ro_id));
+    assert_int_equal(rg_store_claim(f->store, "globex", "ro_cccccccccccc", "org_1",
+                                    "strategy:s"), RG_ECLAIMED);
+    assert_null(strstr(rg_error_last(), ro_id));
+    assert_non_null(strstr(rg_error_last(), "another rollout"));
+    assert_int_equal(rg_store_claims_count(&n, f->store, "acme", ro_id), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rg_store_claims_release(f->store, "acme", ro_id), 0);
+    assert_int_equal(rg_store_claim(f->store, "globex", "ro_cccccccccccc", "org_1",
+                                    "strategy:s"), 0);
+}
+
 static void test_command_queue_round_trip(void **state)
 {
     store_fixture *f = *state;
@@ -478,6 +587,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revision_conflict_between_handles,
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_lease_exclusive_between_handles,
+                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_fenced_writes_fail_after_a_takeover,
+                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_claims_refuse_a_second_rollout,
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_command_queue_round_trip, store_fixture_setup,
                                         store_fixture_teardown),
