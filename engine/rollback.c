@@ -162,10 +162,13 @@ static int restore_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (items[i].update == NULL)
             continue;
+        /* in place: a re-read (412, or a PATCH whose reply was lost) found the restore
+         * target already live, and no second PATCH was sent */
         if (rg_platform_op_status(items[i].update) < 0)
             rc = restore_failed(&items[i], rg_platform_op_error(items[i].update));
         else
-            rc = restored(&items[i], rg_platform_op_etag(items[i].update), 1);
+            rc = restored(&items[i], rg_platform_op_etag(items[i].update),
+                          !rg_platform_op_in_place(items[i].update));
     }
 cleanup:
     for (size_t i = 0; i < n; i++) {

@@ -76,6 +76,7 @@ const char *rg_error_name(int code)
     case RG_EAUTH: return "EAUTH";
     case RG_ELIMIT: return "ELIMIT";
     case RG_ETIMEOUT: return "ETIMEOUT";
+    case RG_EUNREACHABLE: return "EUNREACHABLE";
     default: return "ERROR";
     }
 }

@@ -24,6 +24,8 @@ enum {
     RG_EAUTH = -9,      /* credentials refused or missing */
     RG_ELIMIT = -10,    /* a size or count limit was exceeded */
     RG_ETIMEOUT = -11,  /* a deadline passed */
+    RG_EUNREACHABLE = -12, /* no HTTP answer: refused, DNS, TLS, resets or timeouts after
+                            * every retry (an outage, not the platform's verdict) */
 };
 
 /* Sets the calling thread's error record; returns `code` so callers can
