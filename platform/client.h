@@ -104,7 +104,6 @@ struct rg_platform_op {
     int unknown_outcomes;   /* PATCHes whose reply never came (reset, timeout, 5xx) */
     int reread_unknown;     /* this re-read follows a PATCH of unknown outcome */
     int in_place;           /* completed without a confirmed PATCH: the live body holds it */
-    int unreachable;        /* failed without any HTTP answer */
 
     /* aggregates and observations queries */
     rg_platform_aggregates_query query;

@@ -237,7 +237,6 @@ static void retry_transient(rg_platform *p, rg_platform_op *op, const char *why,
     }
     op->transient_failures++;
     if (op->transient_failures > p->opts.max_retries) {
-        op->unreachable = transport;
         if (transport)
             rg_platform__op_fail(op, RG_EUNREACHABLE, "org %s: %s: platform unreachable: %s "
                                  "(gave up after %d attempts)", op->org_id, op->call, why,
@@ -335,7 +334,6 @@ static void finish(rg_platform *p, rg_platform_op *op, CURLcode res)
             rg_platform__update_unknown(op, curl_easy_strerror(res), 1, now);
         else {
             /* DNS, TLS, protocol: no answer, and none coming on a retry */
-            op->unreachable = 1;
             rg_platform__op_fail(op, RG_EUNREACHABLE, "org %s: %s: platform unreachable: %s",
                                  op->org_id, op->call, curl_easy_strerror(res));
         }

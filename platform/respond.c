@@ -237,7 +237,6 @@ void rg_platform__update_unknown(rg_platform_op *op, const char *why, int transp
 
     op->unknown_outcomes++;
     if (op->unknown_outcomes > p->opts.max_retries) {
-        op->unreachable = transport;
         rg_platform__op_fail(op, transport ? RG_EUNREACHABLE : RG_EPLATFORM,
                              "org %s: %s: %s%s (outcome unknown, gave up after %d attempts)",
                              op->org_id, op->call, transport ? "platform unreachable: " : "",

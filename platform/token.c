@@ -131,10 +131,8 @@ void rg_platform__token_done(rg_platform_op *op)
     rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "%s", op->error);
     for (it = p->pending_head; it != NULL; it = next) {
         next = it->next;
-        if (it->org == org && it->state == RG_OPS_QUEUED && it->needs_token && !it->internal) {
-            it->unreachable = op->unreachable;
+        if (it->org == org && it->state == RG_OPS_QUEUED && it->needs_token && !it->internal)
             rg_platform__op_fail(it, op->status, "org %s: %s: no token: %s", it->org_id,
                                  it->call, op->error);
-        }
     }
 }
