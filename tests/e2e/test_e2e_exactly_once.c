@@ -82,11 +82,29 @@ static void assert_no_duplicate_rows(rg_e2e *e)
     rg_store_events_dispose(&ev);
 }
 
-/* Drives a rollout under `faults` to its end and checks, from the sim's count, that every
- * touched org got exactly one apply write and (rolled back) exactly one restore write, and
+/* Every target applied (the last stage's PATCHes all recorded). */
+static int fully_applied(rg_e2e *e)
+{
+    rg_store_targets targets = {0};
+    int all;
+
+    if (finished(e))
+        return 1;
+    if (rg_store_target_list(&targets, e->store, e->tenant, e->id) < 0)
+        return 0;
+    all = targets.count > 0;
+    for (size_t i = 0; i < targets.count; i++)
+        all &= targets.items[i].state == RG_TARGET_APPLIED;
+    rg_store_targets_dispose(&targets);
+    return all;
+}
+
+/* Drives a rollout under `faults` to its end (with `rollback_at_full`: until every org is
+ * applied, then a person's rollback) and checks, from the sim's count, that every touched
+ * org got exactly one apply write and (rolled back) exactly one restore write, and
  * untouched orgs none. */
 static void rollout_under(const char *scenario, const char *faults, rg_rollout_state want,
-                          int lost_replies)
+                          int lost_replies, int rollback_at_full)
 {
     rg_e2e e;
     rg_store_targets targets = {0};
@@ -99,6 +117,16 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
     assert_int_equal(rg_e2e_credentials(&e.orgs, scenario), 0);
     assert_int_equal(rg_simproc_faults(&e.sim, faults), 0);
     assert_int_equal(rg_e2e_begin(&e, NULL, NULL, 200), 0);
+    if (rollback_at_full) {
+        char *outcome = NULL;
+        if (rg_e2e_drive(&e, fully_applied, 600) < 0 || finished(&e))
+            fail_msg("%s %s: not every org applied (%s): %s", scenario, faults,
+                     rg_rollout_state_to_str(rg_e2e_state(&e)), rg_error_last());
+        assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id,
+                                           RG_COMMAND_ROLLBACK, "oncall", "exactly-once test",
+                                           0), 0);
+        free(outcome);
+    }
     if (rg_e2e_drive(&e, finished, 600) < 0)
         fail_msg("%s %s: %s", scenario, faults, rg_error_last());
     if (rg_e2e_state(&e) != want)
@@ -148,28 +176,38 @@ static void test_lost_reply_rolls_back_once(void **state)
 {
     (void)state;
     rollout_under("sim/scenarios/demo.json", "{\"apply_drop_rate\":1}", RG_ROLLOUT_ROLLED_BACK,
-                  1);
+                  1, 0);
 }
 
 static void test_reset_after_apply_rolls_back_once(void **state)
 {
     (void)state;
     rollout_under("sim/scenarios/demo.json", "{\"apply_reset_rate\":1}",
-                  RG_ROLLOUT_ROLLED_BACK, 1);
+                  RG_ROLLOUT_ROLLED_BACK, 1, 0);
 }
 
 static void test_503s_roll_back_once(void **state)
 {
     (void)state;
     rollout_under("sim/scenarios/demo.json", "{\"error_rate\":0.2,\"error_status\":503}",
-                  RG_ROLLOUT_ROLLED_BACK, 0);
+                  RG_ROLLOUT_ROLLED_BACK, 0, 0);
 }
 
 static void test_lost_reply_healthy_completes_once(void **state)
 {
     (void)state;
     rollout_under("sim/scenarios/healthy.json", "{\"apply_drop_rate\":1,\"latency_ms\":50,"
-                  "\"latency_on\":\"writes\"}", RG_ROLLOUT_COMPLETED, 1);
+                  "\"latency_on\":\"writes\"}", RG_ROLLOUT_COMPLETED, 1, 0);
+}
+
+/* Every org applied, then rolled back by a person: seven restores, every reply lost (half
+ * closed, half reset), 10% 503s on top; still one write each way per org. */
+static void test_full_rollback_under_lost_replies(void **state)
+{
+    (void)state;
+    rollout_under("sim/scenarios/healthy.json", "{\"apply_drop_rate\":0.5,"
+                  "\"apply_reset_rate\":1,\"error_rate\":0.1,\"error_status\":503}",
+                  RG_ROLLOUT_ROLLED_BACK, 1, 1);
 }
 
 /* The platform client alone: a PATCH committed with its reply dropped, then reset, then
@@ -237,6 +275,45 @@ static void test_client_write_protocol(void **state)
     }
     rg_platform_free(pf);
     json_decref(orgs);
+    rg_simproc_stop(&sim);
+}
+
+/* The new fault keys are validated and echoed; writes are counted per org. */
+static void test_sim_fault_keys(void **state)
+{
+    static const char *const bad[] = {"{\"latency_on\":\"sideways\"}", "{\"error_on\":1}",
+                                      "{\"apply_drop_rate\":1.5}", "{\"apply_reset_rate\":\"x\"}"};
+    rg_simproc sim;
+    rg_buf body = RG_BUF_INIT;
+    long status = 0;
+    json_t *doc, *writes;
+    (void)state;
+
+    assert_int_equal(rg_simproc_start(&sim, "sim/scenarios/demo.json"), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(rg_simproc_request(&sim, "POST", "/sim/faults", bad[i], NULL, &status,
+                                            &body, NULL), 0);
+        if (status != 400)
+            fail_msg("%s accepted (%ld)", bad[i], status);
+        rg_buf_clear(&body);
+    }
+    assert_int_equal(rg_simproc_faults(&sim, "{\"apply_drop_rate\":0.25,\"latency_ms\":5,"
+                                             "\"latency_on\":\"writes\",\"error_on\":\"reads\"}"),
+                     0);
+    assert_int_equal(rg_simproc_request(&sim, "GET", "/sim/faults", NULL, NULL, &status, &body,
+                                        NULL), 0);
+    doc = json_loads(rg_buf_cstr(&body), 0, NULL);
+    assert_non_null(doc);
+    assert_true(json_real_value(json_object_get(doc, "apply_drop_rate")) == 0.25);
+    assert_string_equal(json_string_value(json_object_get(doc, "latency_on")), "writes");
+    assert_string_equal(json_string_value(json_object_get(doc, "error_on")), "reads");
+    json_decref(doc);
+    writes = sim_writes(&sim);
+    assert_int_equal(json_integer_value(json_object_get(writes, "total")), 0);
+    assert_int_equal(writes_of(writes, "org_sub_002", "applied"), 0);
+    assert_true(json_is_object(json_object_get(json_object_get(writes, "orgs"), "org_sub_002")));
+    json_decref(writes);
+    rg_buf_dispose(&body);
     rg_simproc_stop(&sim);
 }
 
@@ -387,6 +464,8 @@ int main(void)
         cmocka_unit_test(test_reset_after_apply_rolls_back_once),
         cmocka_unit_test(test_503s_roll_back_once),
         cmocka_unit_test(test_lost_reply_healthy_completes_once),
+        cmocka_unit_test(test_full_rollback_under_lost_replies),
+        cmocka_unit_test(test_sim_fault_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
