@@ -303,10 +303,18 @@ int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
         return 0;
     if ((rc = route(reply, world, org_index, req, now_ms)) < 0 || reply->written == NULL)
         return rc;
-    /* After the commit: the write stands, its reply is lost (closed or reset). */
+    /* After the commit: the write stands, the client does not learn it (no reply, a reset,
+     * or a gateway error instead of the 200). */
     if (f.apply_drop_rate > 0 && sim_fault_draw(server) < f.apply_drop_rate)
         reply->close = 1;
     else if (f.apply_reset_rate > 0 && sim_fault_draw(server) < f.apply_reset_rate)
         reply->close = 2;
-    return 0;
+    else if (f.apply_error_rate > 0 && sim_fault_draw(server) < f.apply_error_rate) {
+        int status = f.error_status >= 500 ? f.error_status : 504;
+        reply->etag[0] = '\0';
+        rc = sim_reply_error(reply, status, error_code(status),
+                             "injected fault after the commit: status %d", status);
+    }
+    reply->write_hidden = reply->close != 0 || reply->status != 200;
+    return rc;
 }

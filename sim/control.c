@@ -32,7 +32,8 @@ static int parse_scope(sim_faults *f, const char *key, json_t *v, int *err)
 int sim_faults_parse(sim_faults *out, json_t *doc)
 {
     static const char *const numeric[] = {"error_rate", "reset_rate", "apply_drop_rate",
-                                          "apply_reset_rate", "error_status", "latency_ms",
+                                          "apply_reset_rate", "apply_error_rate",
+                                          "error_status", "latency_ms",
                                           "rate_limit", "rate_window_s", "token_ttl_s", NULL};
     sim_faults f = {0};
     const char *key;
@@ -64,6 +65,8 @@ int sim_faults_parse(sim_faults *out, json_t *doc)
             f.apply_drop_rate = x;
         else if (strcmp(key, "apply_reset_rate") == 0 && x >= 0 && x <= 1)
             f.apply_reset_rate = x;
+        else if (strcmp(key, "apply_error_rate") == 0 && x >= 0 && x <= 1)
+            f.apply_error_rate = x;
         else if (strcmp(key, "error_status") == 0 && integer && x >= 400 && x <= 599)
             f.error_status = (int)x;
         else if (strcmp(key, "latency_ms") == 0 && integer && x >= 0 && x <= 60000)
@@ -105,6 +108,8 @@ json_t *sim_faults_json(const sim_faults *f)
         json_object_set_new(doc, "apply_drop_rate", json_real(f->apply_drop_rate));
     if (f->apply_reset_rate > 0)
         json_object_set_new(doc, "apply_reset_rate", json_real(f->apply_reset_rate));
+    if (f->apply_error_rate > 0)
+        json_object_set_new(doc, "apply_error_rate", json_real(f->apply_error_rate));
     if (f->rate_limit > 0)
         json_object_set_new(doc, "rate_limit", json_integer(f->rate_limit));
     if (f->rate_window_s > 0)

@@ -152,7 +152,7 @@ static void dispatch(sim_reply *reply, sim_server *server, const sim_request *re
         sim_org_count_status(org, reply->close ? 0 : reply->status);
         if (reply->written != NULL) {
             reply->written->writes++;
-            reply->written->writes_unanswered += reply->close != 0;
+            reply->written->writes_unanswered += reply->write_hidden;
         }
         pthread_mutex_unlock(&org->lock);
     } else {

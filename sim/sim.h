@@ -40,7 +40,8 @@ typedef struct {
     sim_weights *history;
     size_t nhistory, caphistory;
     int64_t writes;            /* API PATCHes committed, whether or not the reply arrived */
-    int64_t writes_unanswered; /* of those, the ones whose reply a fault dropped or reset */
+    int64_t writes_unanswered; /* of those, the ones whose success a fault hid (reply
+                                * dropped, reset, or replaced by a 5xx) */
 } sim_strategy;
 
 typedef struct {
@@ -123,6 +124,7 @@ typedef struct {
     sim_fault_on reset_on;
     double apply_drop_rate;  /* a committed PATCH: connection closed, no reply */
     double apply_reset_rate; /* a committed PATCH: connection reset (RST), no reply */
+    double apply_error_rate; /* a committed PATCH: answered 5xx (error_status, else 504) */
     int64_t rate_limit;    /* 0: the scenario's */
     int64_t rate_window_s; /* 0: the scenario's */
     int64_t token_ttl_s;   /* 0: the scenario's */
@@ -166,6 +168,7 @@ typedef struct {
     char *body;         /* malloc'd JSON (or NULL for an empty body) */
     int close;          /* drop the connection without a response; 2 = with a TCP reset */
     sim_strategy *written; /* the strategy a committed PATCH changed, else NULL */
+    int write_hidden;      /* a fault kept that success from the client */
     char etag[40];      /* ETag header when set */
     int retry_after;    /* Retry-After header when > 0 */
     int rate_headers;   /* send the inin-ratelimit-* headers below */

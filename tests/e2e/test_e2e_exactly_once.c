@@ -1,6 +1,6 @@
 /* test_e2e_exactly_once.c - exactly one successful write per org per apply and per restore
- * when the platform commits a PATCH and the reply is lost (closed, reset) or when 20% of
- * calls fail with 503, counted by rollgate-sim itself (GET /sim/writes), not by rollgate; and
+ * when the platform commits a PATCH and the reply is lost (closed, reset, a 504 instead of
+ * the 200) or when 20% of calls fail with 503, counted by rollgate-sim itself (GET /sim/writes), not by rollgate; and
  * an unreachable platform is an infrastructure error: `plan` and `run --until-done` exit 4,
  * one line per organization, the hold says "platform unreachable" */
 #include <arpa/inet.h>
@@ -193,6 +193,13 @@ static void test_503s_roll_back_once(void **state)
                   RG_ROLLOUT_ROLLED_BACK, 0, 0);
 }
 
+static void test_5xx_after_commit_rolls_back_once(void **state)
+{
+    (void)state;
+    rollout_under("sim/scenarios/demo.json", "{\"apply_error_rate\":1,\"error_status\":504}",
+                  RG_ROLLOUT_ROLLED_BACK, 1, 0);
+}
+
 static void test_lost_reply_healthy_completes_once(void **state)
 {
     (void)state;
@@ -211,7 +218,8 @@ static void test_full_rollback_under_lost_replies(void **state)
 }
 
 /* The platform client alone: a PATCH committed with its reply dropped, then reset, then
- * refused by 503 on writes only; one committed write each time, the op knows it. */
+ * answered 504 after the commit, then refused by 503 on writes only; one committed write
+ * each time (none for the refused one), and the op knows it. */
 static void test_client_write_protocol(void **state)
 {
     rg_simproc sim;
@@ -221,7 +229,9 @@ static void test_client_write_protocol(void **state)
     json_t *orgs = NULL, *body = NULL, *patch, *writes;
     char *etag = NULL;
     static const char *const faults[] = {"{\"apply_drop_rate\":1}", "{\"apply_reset_rate\":1}",
+                                         "{\"apply_error_rate\":1,\"error_status\":504}",
                                          "{\"error_rate\":1,\"error_on\":\"writes\"}"};
+    static const char *const names[] = {"Lost_Reply", "Reset", "Gateway_Timeout", "Refused"};
     (void)state;
 
     assert_int_equal(rg_simproc_start(&sim, "sim/scenarios/demo.json"), 0);
@@ -233,7 +243,7 @@ static void test_client_write_protocol(void **state)
     opts.max_retries = 3;
     assert_int_equal(rg_platform_new(&pf, &opts), 0);
     assert_int_equal(rg_platform_add_org(pf, &org), 0);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         rg_platform_op *op = NULL;
         int64_t before;
         writes = sim_writes(&sim);
@@ -242,14 +252,14 @@ static void test_client_write_protocol(void **state)
         assert_int_equal(rg_platform_strategy_get(&body, &etag, pf, "org_sub_002", "strat_main"),
                          0);
         assert_int_equal(rg_simproc_faults(&sim, faults[i]), 0);
-        patch = json_pack("{s:s}", "name", i == 0 ? "Lost_Reply" : i == 1 ? "Reset" : "Refused");
+        patch = json_pack("{s:s}", "name", names[i]);
         /* no merge: the op's own patch is what the re-read is compared with */
         assert_int_equal(rg_platform_queue_strategy_update(&op, pf, "org_sub_002", "strat_main",
                                                            etag, patch, NULL, NULL, NULL, NULL),
                          0);
         assert_int_equal(rg_platform_run(pf), 0);
         writes = sim_writes(&sim);
-        if (i < 2) {
+        if (i < 3) {
             if (rg_platform_op_status(op) != 0)
                 fail_msg("%s: %s", faults[i], rg_platform_op_error(op));
             assert_int_equal(rg_platform_op_in_place(op), 1);
@@ -463,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_lost_reply_rolls_back_once),
         cmocka_unit_test(test_reset_after_apply_rolls_back_once),
         cmocka_unit_test(test_503s_roll_back_once),
+        cmocka_unit_test(test_5xx_after_commit_rolls_back_once),
         cmocka_unit_test(test_lost_reply_healthy_completes_once),
         cmocka_unit_test(test_full_rollback_under_lost_replies),
         cmocka_unit_test(test_sim_fault_keys),
