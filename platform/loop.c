@@ -208,6 +208,25 @@ static void start_ready(rg_platform *p, int64_t now, int64_t *wake)
     }
 }
 
+/* Failures that mean no HTTP answer could be had and none will come on a retry: name
+ * resolution and TLS. (Other non-retryable codes are the client's own problems.) */
+static int unreachable(CURLcode res)
+{
+    switch (res) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int retryable(CURLcode res)
 {
     switch (res) {
@@ -329,14 +348,12 @@ static void finish(rg_platform *p, rg_platform_op *op, CURLcode res)
                                  op->org_id, op->call, RG_PLATFORM_MAX_BODY);
         else if (retryable(res))
             retry_transient(p, op, curl_easy_strerror(res), 1, now);
-        else if (op->kind == RG_OP_STRATEGY_UPDATE && op->update_step == 1 &&
-                 res != CURLE_COULDNT_RESOLVE_HOST && res != CURLE_COULDNT_RESOLVE_PROXY)
-            rg_platform__update_unknown(op, curl_easy_strerror(res), 1, now);
-        else {
-            /* DNS, TLS, protocol: no answer, and none coming on a retry */
+        else if (unreachable(res))
             rg_platform__op_fail(op, RG_EUNREACHABLE, "org %s: %s: platform unreachable: %s",
                                  op->org_id, op->call, curl_easy_strerror(res));
-        }
+        else
+            rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: %s", op->org_id, op->call,
+                                 curl_easy_strerror(res));
         return;
     }
     op->http_status = status;
