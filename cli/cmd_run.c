@@ -16,7 +16,7 @@ static void on_signal(int sig)
 }
 
 /* After --until-done: the rollouts this run left held because the platform could not be
- * reached (hold reason "platform unreachable: ..."), one line each. 1 when any. */
+ * reached (the hold reason says "platform unreachable"), one line each. 1 when any. */
 static int report_outage(rg_cli *cli, rg_store *store, int64_t since_ms)
 {
     rg_store_rollouts active = {0};
@@ -26,8 +26,9 @@ static int report_outage(rg_cli *cli, rg_store *store, int64_t since_ms)
         return 0; /* the run itself succeeded; its outcome is in status */
     for (size_t i = 0; i < active.count; i++) {
         const rg_store_rollout *r = &active.items[i];
+        /* anywhere in the reason: an analytics hold quotes the last error after its count */
         if (r->state != RG_ROLLOUT_HELD || r->updated_at_ms < since_ms || !r->hold_reason ||
-            strncmp(r->hold_reason, "platform unreachable", 20) != 0)
+            strstr(r->hold_reason, "platform unreachable") == NULL)
             continue;
         rg_cli_error(cli, "rollout %s held: %s", r->id, r->hold_reason);
         found = 1;
