@@ -51,6 +51,20 @@ static int64_t writes_of(const json_t *doc, const char *org, const char *what)
         what));
 }
 
+/* Committed writes of `org` by the request log's "applied" flag. */
+static int64_t logged_writes(const json_t *log, const char *org)
+{
+    size_t i;
+    json_t *r;
+    int64_t n = 0;
+
+    json_array_foreach(json_object_get(log, "requests"), i, r) {
+        const char *o = json_string_value(json_object_get(r, "org"));
+        n += o && strcmp(o, org) == 0 && json_is_true(json_object_get(r, "applied"));
+    }
+    return n;
+}
+
 /* No verdict twice for one (stage, poll, metric); no stage applied twice; one "restored". */
 static void assert_no_duplicate_rows(rg_e2e *e)
 {
@@ -108,7 +122,7 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
 {
     rg_e2e e;
     rg_store_targets targets = {0};
-    json_t *writes;
+    json_t *writes, *log;
     size_t touched = 0;
     int64_t unanswered = 0;
 
@@ -133,6 +147,8 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
         fail_msg("%s %s: ended %s, not %s", scenario, faults,
                  rg_rollout_state_to_str(rg_e2e_state(&e)), rg_rollout_state_to_str(want));
     writes = sim_writes(&e.sim);
+    log = rg_e2e_requests(&e.sim);
+    assert_non_null(log);
     assert_int_equal(rg_store_target_list(&targets, e.store, e.tenant, e.id), 0);
     for (size_t i = 0; i < targets.count; i++) {
         const rg_store_target *t = &targets.items[i];
@@ -144,6 +160,7 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
             fail_msg("%s %s: %s (%s) got %lld successful writes, expected %lld", scenario,
                      faults, t->org_id, rg_target_state_to_str(t->state), (long long)n,
                      (long long)expect);
+        assert_int_equal(logged_writes(log, t->org_id), n); /* the log agrees */
         touched += t->state != RG_TARGET_PENDING;
         unanswered += writes_of(writes, t->org_id, "unanswered");
         if (want == RG_ROLLOUT_ROLLED_BACK && t->state != RG_TARGET_PENDING) {
@@ -167,6 +184,7 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
             (long long)json_integer_value(json_object_get(writes, "total")),
             (long long)unanswered);
     assert_no_duplicate_rows(&e);
+    json_decref(log);
     json_decref(writes);
     rg_store_targets_dispose(&targets);
     rg_e2e_end(&e);
