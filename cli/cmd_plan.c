@@ -131,12 +131,14 @@ static void print_live(rg_cli *cli, const json_t *plan)
                                   : "pre-flight passed; nothing was written");
 }
 
-/* Reads live strategies and checks queues and credentials; exit 1 when pre-flight blocks. */
+/* Reads live strategies and checks queues and credentials; exit 1 when pre-flight blocks,
+ * 4 when an organization could not be reached at all. */
 static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
 {
     char dir[4096];
     char *slash;
     json_t *plan = NULL;
+    size_t unreachable;
     int blocked;
 
     snprintf(dir, sizeof(dir), "%s", path);
@@ -148,12 +150,23 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
     if (rg_engine_plan(&plan, m, dir, NULL) < 0)
         return rg_cli_fail(cli);
     blocked = json_is_true(json_object_get(plan, "blocked"));
+    unreachable = json_array_size(json_object_get(plan, "unreachable"));
     if (cli->json) {
         char *text = json_dumps(plan, JSON_COMPACT);
         fprintf(cli->out, "%s\n", text ? text : "{}");
         free(text);
-    } else {
+    } else if (unreachable == 0) {
         print_live(cli, plan);
+    }
+    if (unreachable > 0) {
+        /* An outage, not a verdict on the change: one line per org that could not be
+         * reached, exit 4, and no diff a pipeline might mistake for a plan. */
+        const json_t *u;
+        size_t i;
+        json_array_foreach(json_object_get(plan, "unreachable"), i, u)
+            rg_cli_error(cli, "%s", json_string_value(json_object_get(u, "error")));
+        json_decref(plan);
+        return RG_EXIT_INFRA;
     }
     json_decref(plan);
     return blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;

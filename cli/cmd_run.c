@@ -15,6 +15,28 @@ static void on_signal(int sig)
     run_stop = 1;
 }
 
+/* After --until-done: the rollouts this run left held because the platform could not be
+ * reached (the hold reason says "platform unreachable"), one line each. 1 when any. */
+static int report_outage(rg_cli *cli, rg_store *store, int64_t since_ms)
+{
+    rg_store_rollouts active = {0};
+    int found = 0;
+
+    if (rg_store_rollout_list_active_all_tenants(&active, store) < 0)
+        return 0; /* the run itself succeeded; its outcome is in status */
+    for (size_t i = 0; i < active.count; i++) {
+        const rg_store_rollout *r = &active.items[i];
+        /* anywhere in the reason: an analytics hold quotes the last error after its count */
+        if (r->state != RG_ROLLOUT_HELD || r->updated_at_ms < since_ms || !r->hold_reason ||
+            strstr(r->hold_reason, "platform unreachable") == NULL)
+            continue;
+        rg_cli_error(cli, "rollout %s held: %s", r->id, r->hold_reason);
+        found = 1;
+    }
+    rg_store_rollouts_dispose(&active);
+    return found;
+}
+
 int rg_cmd_run(rg_cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {{"once", no_argument, NULL, 'o'},
@@ -31,7 +53,7 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     rg_engine *engine = NULL;
     struct sigaction sa;
     int c, code = 0, rc, quiet = 0;
-    int64_t tick, lease;
+    int64_t tick, lease, started;
 
     rg_engine_options_init(&opts);
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
@@ -71,9 +93,12 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    started = rg_time_now_ms();
     rc = rg_engine_run(engine, mode, (volatile int *)&run_stop);
     if (rc < 0)
         code = rg_cli_fail(cli);
+    else if (mode == RG_RUN_UNTIL_DONE && report_outage(cli, store, started))
+        code = RG_EXIT_INFRA; /* "platform down" is not "held": a pipeline must tell */
     rg_cli_close_engine(store, engine);
     return code;
 }

@@ -7,6 +7,10 @@
 #include "rollgate/body.h"
 #include "rollgate/util.h"
 
+/* What the platform client's RG_EUNREACHABLE messages say; a target failed that way holds
+ * the rollout as "platform unreachable: ...". */
+#define UNREACHABLE_MARK "platform unreachable"
+
 typedef struct {
     rg_rollout_ctx *ctx;
     rg_store_target *target;
@@ -74,11 +78,24 @@ static int fill_capacity(apply_item *it)
     return 0;
 }
 
+/* On a re-read (412, or a PATCH whose reply never came): the desired patch on the fresh
+ * body, or {} when every field of it already holds, so the platform op completes "in place"
+ * and no second PATCH is sent. */
 static int merge_on_fresh(json_t **out_patch, const json_t *live, const char *etag, void *payload)
 {
     apply_item *it = payload;
+    json_t *patch = NULL;
+    int rc;
     (void)etag;
-    return rg_body_desired_patch(out_patch, live, it->body);
+    if ((rc = rg_body_desired_patch(&patch, live, it->body)) < 0)
+        return rc;
+    if (rg_body_patch_applied(live, patch)) {
+        json_decref(patch);
+        if ((patch = json_object()) == NULL)
+            return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    *out_patch = patch;
+    return 0;
 }
 
 static int target_failed(apply_item *it, const char *what, const char *why, int permanent)
@@ -148,6 +165,8 @@ cleanup:
     return rc;
 }
 
+/* patched: 1 = the PATCH's reply confirmed it, 0 = in place before any PATCH, -1 = a
+ * re-read after a lost reply or a 412 found it in place (no second PATCH). */
 static int record_applied(apply_item *it, const json_t *body, const char *etag, int patched)
 {
     rg_store_target *t = it->target;
@@ -162,7 +181,9 @@ static int record_applied(apply_item *it, const json_t *body, const char *etag, 
     free(t->last_error);
     t->last_error = NULL;
     rg_engine__narrate(ctx, "target", "%s applied (%s)", t->org_id,
-                       patched ? "PATCH committed" : "already in place, no PATCH sent");
+                       patched > 0    ? "PATCH committed"
+                       : patched == 0 ? "already in place, no PATCH sent"
+                                      : "a re-read found it in place, no second PATCH sent");
     return rg_store_target_update(ctx->engine->store, t);
 }
 
@@ -205,7 +226,7 @@ static int after_patch(apply_item *it)
         return target_failed(it, "PATCH strategy", rg_platform_op_error(it->update),
                              rc == RG_EINVALID || rc == RG_ENOTFOUND);
     return record_applied(it, rg_platform_op_body(it->update), rg_platform_op_etag(it->update),
-                          1);
+                          rg_platform_op_in_place(it->update) ? -1 : 1);
 }
 
 /* Queues the reads of one tier's unfinished targets. */
@@ -326,7 +347,9 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
             continue;
         if (t->state == RG_TARGET_APPLY_FAILED) {
             char why[768];
-            snprintf(why, sizeof(why), "apply failed for %s: %s", t->org_id,
+            int outage = t->last_error && strstr(t->last_error, UNREACHABLE_MARK) != NULL;
+            snprintf(why, sizeof(why), "%sapply failed for %s: %s",
+                     outage ? "platform unreachable: " : "", t->org_id,
                      t->last_error ? t->last_error : "unknown");
             return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, why);
         }
@@ -350,8 +373,12 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
             char why[768];
             if (rc == RG_EDB || rc == RG_ELEASE)
                 return rc;
-            snprintf(why, sizeof(why), "capacity check failed %lld time(s): %s",
-                     (long long)errors, rg_error_last());
+            if (rc == RG_EUNREACHABLE) /* an outage, not a capacity finding */
+                snprintf(why, sizeof(why), "platform unreachable: agents on queue could not "
+                         "be read %lld time(s): %s", (long long)errors, rg_error_last());
+            else
+                snprintf(why, sizeof(why), "capacity check failed %lld time(s): %s",
+                         (long long)errors, rg_error_last());
             rg_engine__book_set_int(ctx, "capacity_errors", errors);
             if (errors >= ctx->manifest->policy->errors_limit)
                 return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, why);

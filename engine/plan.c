@@ -145,7 +145,23 @@ static int queue_items(plan_item *items, size_t n, rg_platform *pf, const rg_man
     return rc;
 }
 
-static json_t *item_json(plan_item *it, json_t *findings, int *blocked)
+/* The first of an org's calls that got no HTTP answer at all, or NULL. One is enough: the
+ * others failed for the same reason, and the org is reported once. */
+static const rg_platform_op *unreachable_op(const plan_item *it)
+{
+    if (rg_platform_op_unreachable(it->org))
+        return it->org;
+    if (rg_platform_op_unreachable(it->strategy))
+        return it->strategy;
+    for (size_t k = 0; k < it->nqueues; k++)
+        if (rg_platform_op_unreachable(it->queues[k]))
+            return it->queues[k];
+    if (rg_platform_op_unreachable(it->obs))
+        return it->obs;
+    return NULL;
+}
+
+static json_t *item_json(plan_item *it, json_t *findings, json_t *unreachable, int *blocked)
 {
     const rg_resolved_target *t = it->target;
     json_t *doc = json_pack("{s:I, s:s, s:s, s:i, s:I, s:O}", "seq", (json_int_t)t->seq, "org",
@@ -157,6 +173,14 @@ static json_t *item_json(plan_item *it, json_t *findings, int *blocked)
 
     if (!it->credentials_ok) {
         finding(findings, t->org, "blocker", it->credentials_error);
+        *blocked = 1;
+        return doc;
+    }
+    if (unreachable_op(it) != NULL) {
+        const char *why = rg_platform_op_error(unreachable_op(it));
+        finding(findings, t->org, "blocker", why);
+        json_array_append_new(unreachable, json_pack("{s:s, s:s}", "org", t->org, "error",
+                                                     why));
         *blocked = 1;
         return doc;
     }
@@ -203,7 +227,7 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
     rg_resolution *res = NULL;
     rg_platform *pf = NULL;
     plan_item *items = NULL;
-    json_t *targets = json_array(), *findings = json_array();
+    json_t *targets = json_array(), *findings = json_array(), *unreachable = json_array();
     rg_platform_options opts;
     rg_buf cred = RG_BUF_INIT;
     int rc, blocked = 0;
@@ -239,10 +263,10 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
     if ((rc = queue_items(items, res->count, pf, manifest)) < 0 || (rc = rg_platform_run(pf)) < 0)
         goto cleanup;
     for (size_t i = 0; i < res->count; i++)
-        json_array_append_new(targets, item_json(&items[i], findings, &blocked));
-    *out = json_pack("{s:s, s:s, s:s, s:b, s:O, s:O}", "name", manifest->name, "tenant",
+        json_array_append_new(targets, item_json(&items[i], findings, unreachable, &blocked));
+    *out = json_pack("{s:s, s:s, s:s, s:b, s:O, s:O, s:O}", "name", manifest->name, "tenant",
                      manifest->tenant, "strategy", manifest->strategy, "blocked", blocked,
-                     "findings", findings, "targets", targets);
+                     "findings", findings, "targets", targets, "unreachable", unreachable);
     if (*out == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory");
 cleanup:
@@ -261,5 +285,6 @@ cleanup:
     rg_resolution_free(res);
     json_decref(targets);
     json_decref(findings);
+    json_decref(unreachable);
     return rc;
 }

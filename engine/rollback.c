@@ -61,6 +61,8 @@ static int restore_failed(restore_item *it, const char *why)
     return rg_store_target_update(ctx->engine->store, t);
 }
 
+/* patched: 1 = the PATCH's reply confirmed it, 0 = at the snapshot before any PATCH, -1 = a
+ * re-read after a lost reply or a 412 found it restored (no second PATCH). */
 static int restored(restore_item *it, const char *etag, int patched)
 {
     rg_rollout_ctx *ctx = it->ctx;
@@ -89,7 +91,10 @@ static int restored(restore_item *it, const char *etag, int patched)
         return rc;
     }
     rg_engine__narrate(ctx, "target", "%s restored from snapshot%s", t->org_id,
-                       patched ? "" : " (already at its snapshot, no PATCH sent)");
+                       patched > 0    ? ""
+                       : patched == 0 ? " (already at its snapshot, no PATCH sent)"
+                                      : " (a re-read found it at its snapshot, no second "
+                                        "PATCH sent)");
     return 0;
 }
 
@@ -162,10 +167,13 @@ static int restore_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (items[i].update == NULL)
             continue;
+        /* in place: a re-read (412, or a PATCH whose reply was lost) found the restore
+         * target already live, and no second PATCH was sent */
         if (rg_platform_op_status(items[i].update) < 0)
             rc = restore_failed(&items[i], rg_platform_op_error(items[i].update));
         else
-            rc = restored(&items[i], rg_platform_op_etag(items[i].update), 1);
+            rc = restored(&items[i], rg_platform_op_etag(items[i].update),
+                          rg_platform_op_in_place(items[i].update) ? -1 : 1);
     }
 cleanup:
     for (size_t i = 0; i < n; i++) {

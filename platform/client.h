@@ -101,6 +101,9 @@ struct rg_platform_op {
     rg_platform_merge_fn merge;
     void *merge_payload;
     int patch_attempts;
+    int unknown_outcomes;   /* PATCHes whose reply never came (reset, timeout, 5xx) */
+    int reread_unknown;     /* this re-read follows a PATCH of unknown outcome */
+    int in_place;           /* completed without a confirmed PATCH: the live body holds it */
 
     /* aggregates and observations queries */
     rg_platform_aggregates_query query;
@@ -166,6 +169,9 @@ int rg_platform__op_fail(rg_platform_op *op, int code, const char *fmt, ...) RG_
 int rg_platform__op_set_request(rg_platform_op *op, const char *method, const char *url_base,
                                 const char *path, char *body);
 void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body);
+/* A PATCH whose outcome is unknown (`transport`: no HTTP answer): re-read before any retry. */
+void rg_platform__update_unknown(rg_platform_op *op, const char *why, int transport,
+                                 int64_t now);
 int rg_platform__error_body(rg_buf *out, long status, const json_t *body);
 
 /* token.c */

@@ -208,6 +208,25 @@ static void start_ready(rg_platform *p, int64_t now, int64_t *wake)
     }
 }
 
+/* Failures that mean no HTTP answer could be had and none will come on a retry: name
+ * resolution and TLS. (Other non-retryable codes are the client's own problems.) */
+static int unreachable(CURLcode res)
+{
+    switch (res) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int retryable(CURLcode res)
 {
     switch (res) {
@@ -225,12 +244,25 @@ static int retryable(CURLcode res)
     }
 }
 
-static void retry_transient(rg_platform *p, rg_platform_op *op, const char *why, int64_t now)
+/* `transport`: the attempt got no HTTP answer. An op that gives up on those fails
+ * RG_EUNREACHABLE ("platform unreachable"), one that kept getting 5xx RG_EPLATFORM. */
+static void retry_transient(rg_platform *p, rg_platform_op *op, const char *why, int transport,
+                            int64_t now)
 {
+    if (op->kind == RG_OP_STRATEGY_UPDATE && op->update_step == 1) {
+        /* The PATCH may have been applied: never resend it blind. */
+        rg_platform__update_unknown(op, why, transport, now);
+        return;
+    }
     op->transient_failures++;
     if (op->transient_failures > p->opts.max_retries) {
-        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: %s (gave up after %d attempts)",
-                             op->org_id, op->call, why, op->transient_failures);
+        if (transport)
+            rg_platform__op_fail(op, RG_EUNREACHABLE, "org %s: %s: platform unreachable: %s "
+                                 "(gave up after %d attempts)", op->org_id, op->call, why,
+                                 op->transient_failures);
+        else
+            rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: %s (gave up after %d attempts)",
+                                 op->org_id, op->call, why, op->transient_failures);
         return;
     }
     p->stats.retries++;
@@ -280,7 +312,7 @@ static void on_status(rg_platform *p, rg_platform_op *op, long status, json_t *b
         }
     } else if (status == 500 || status == 502 || status == 503 || status == 504) {
         snprintf(why, sizeof(why), "HTTP %ld", status);
-        retry_transient(p, op, why, now);
+        retry_transient(p, op, why, 0, now);
     } else if (status == 401 && op->kind != RG_OP_TOKEN) {
         rg_platform__token_invalidate(op->org, op->token_gen);
         if (op->retried_401)
@@ -315,7 +347,10 @@ static void finish(rg_platform *p, rg_platform_op *op, CURLcode res)
             rg_platform__op_fail(op, RG_ELIMIT, "org %s: %s: response larger than %u bytes",
                                  op->org_id, op->call, RG_PLATFORM_MAX_BODY);
         else if (retryable(res))
-            retry_transient(p, op, curl_easy_strerror(res), now);
+            retry_transient(p, op, curl_easy_strerror(res), 1, now);
+        else if (unreachable(res))
+            rg_platform__op_fail(op, RG_EUNREACHABLE, "org %s: %s: platform unreachable: %s",
+                                 op->org_id, op->call, curl_easy_strerror(res));
         else
             rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: %s", op->org_id, op->call,
                                  curl_easy_strerror(res));

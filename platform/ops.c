@@ -466,6 +466,16 @@ int rg_platform_op_patch_attempts(const rg_platform_op *op)
     return op != NULL ? op->patch_attempts : 0;
 }
 
+int rg_platform_op_in_place(const rg_platform_op *op)
+{
+    return op != NULL && op->state == RG_OPS_DONE && op->status == 0 && op->in_place;
+}
+
+int rg_platform_op_unreachable(const rg_platform_op *op)
+{
+    return op != NULL && op->state == RG_OPS_DONE && op->status == RG_EUNREACHABLE;
+}
+
 const rg_platform_aggregates *rg_platform_op_aggregates(const rg_platform_op *op)
 {
     if (op == NULL || op->kind != RG_OP_AGGREGATES || op->state != RG_OPS_DONE ||

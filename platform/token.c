@@ -120,12 +120,15 @@ void rg_platform__token_done(rg_platform_op *op)
         org->token_op = NULL;
     if (op->status == 0 || p == NULL || p->closing)
         return;
-    rg_log(RG_LOG_WARN, RG_PLATFORM_COMPONENT, "%s", op->error);
     if (org->token != NULL && now < org->token_expires_at) {
-        /* The old token still works; try the refresh again a little later. */
+        /* The old token still works; try the refresh again a little later. Nothing else
+         * reports this failure, so it is logged here. */
+        rg_log(RG_LOG_WARN, RG_PLATFORM_COMPONENT, "%s", op->error);
         org->token_refresh_at = now + p->opts.backoff_cap_ms;
         return;
     }
+    /* Every waiting op fails with the reason; their callers report it, once each. */
+    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "%s", op->error);
     for (it = p->pending_head; it != NULL; it = next) {
         next = it->next;
         if (it->org == org && it->state == RG_OPS_QUEUED && it->needs_token && !it->internal)

@@ -84,7 +84,8 @@ enum MHD_Result rg_server__reply_rc(rg_request *req, int rc)
     case RG_ECLAIMED: return rg_server__reply_error(req, 409, "claimed", "%s", msg);
     case RG_ELEASE: return rg_server__reply_error(req, 409, "lease_lost", "%s", msg);
     case RG_EAUTH: return rg_server__reply_error(req, 401, "unauthorized", "%s", msg);
-    case RG_EPLATFORM: return rg_server__reply_error(req, 502, "platform", "%s", msg);
+    case RG_EPLATFORM:
+    case RG_EUNREACHABLE: return rg_server__reply_error(req, 502, "platform", "%s", msg);
     case RG_ETIMEOUT: return rg_server__reply_error(req, 504, "timeout", "%s", msg);
     case RG_EDB: return rg_server__reply_error(req, 503, "database", "%s", msg);
     default: return rg_server__reply_error(req, 500, "internal", "%s", msg);

@@ -161,6 +161,7 @@ static int patch_strategy(sim_reply *reply, sim_org *org, sim_strategy *s,
         rc = sim_reply_error(reply, 400, "invalid.value", "%s", rg_error_last());
     } else {
         snprintf(reply->etag, sizeof(reply->etag), "%s", s->etag);
+        reply->written = s; /* counted by dispatch, with whether the reply was dropped */
         rc = sim_reply_json(reply, 200, json_deep_copy(s->body));
     }
     pthread_mutex_unlock(&org->lock);
@@ -246,17 +247,21 @@ static const char *error_code(int status)
     }
 }
 
-/* Faults apply after authentication and budget, so every reply still has the rate headers. */
-static int apply_faults(sim_reply *reply, sim_server *server, const sim_faults *f)
+/* Faults apply after authentication and budget, so every reply still has the rate headers.
+ * Each is drawn per request, for the requests its `*_on` scope names. */
+static int apply_faults(sim_reply *reply, sim_server *server, const sim_faults *f,
+                        const sim_request *req)
 {
-    if (f->reset_rate > 0 && sim_fault_draw(server) < f->reset_rate) {
+    if (f->reset_rate > 0 && sim_fault_applies(f->reset_on, req->method, req->path) &&
+        sim_fault_draw(server) < f->reset_rate) {
         reply->close = 1;
         reply->status = 0;
         return 1;
     }
-    if (f->latency_ms > 0)
+    if (f->latency_ms > 0 && sim_fault_applies(f->latency_on, req->method, req->path))
         usleep((useconds_t)(f->latency_ms * 1000));
-    if (f->error_rate > 0 && sim_fault_draw(server) < f->error_rate) {
+    if (f->error_rate > 0 && sim_fault_applies(f->error_on, req->method, req->path) &&
+        sim_fault_draw(server) < f->error_rate) {
         int status = f->error_status ? f->error_status : 503;
         sim_reply_error(reply, status, error_code(status), "injected fault: status %d", status);
         return 1;
@@ -272,6 +277,7 @@ int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
     size_t org_index = 0;
     sim_faults f;
     int64_t allowed, window;
+    int rc;
 
     pthread_mutex_lock(&server->faults_lock);
     f = server->faults;
@@ -293,7 +299,22 @@ int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
                                "Rate limit exceeded the maximum. Retry the request in [%d] "
                                "seconds", reply->retry_after);
     }
-    if (apply_faults(reply, server, &f))
+    if (apply_faults(reply, server, &f, req))
         return 0;
-    return route(reply, world, org_index, req, now_ms);
+    if ((rc = route(reply, world, org_index, req, now_ms)) < 0 || reply->written == NULL)
+        return rc;
+    /* After the commit: the write stands, the client does not learn it (no reply, a reset,
+     * or a gateway error instead of the 200). */
+    if (f.apply_drop_rate > 0 && sim_fault_draw(server) < f.apply_drop_rate)
+        reply->close = 1;
+    else if (f.apply_reset_rate > 0 && sim_fault_draw(server) < f.apply_reset_rate)
+        reply->close = 2;
+    else if (f.apply_error_rate > 0 && sim_fault_draw(server) < f.apply_error_rate) {
+        int status = f.error_status >= 500 ? f.error_status : 504;
+        reply->etag[0] = '\0';
+        rc = sim_reply_error(reply, status, error_code(status),
+                             "injected fault after the commit: status %d", status);
+    }
+    reply->write_hidden = reply->close != 0 || reply->status != 200;
+    return rc;
 }

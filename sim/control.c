@@ -6,23 +6,67 @@
 
 #define SIM_REQUESTS_PAGE 10000
 
+static const char *const fault_on_names[] = {"all", "writes", "reads", NULL};
+
+/* "latency_on": "writes" and the like. 1 when `key` is such a scope key. */
+static int parse_scope(sim_faults *f, const char *key, json_t *v, int *err)
+{
+    static const char *const keys[] = {"error_on", "latency_on", "reset_on", NULL};
+    sim_fault_on *slots[] = {&f->error_on, &f->latency_on, &f->reset_on};
+
+    for (size_t k = 0; keys[k]; k++) {
+        if (strcmp(key, keys[k]) != 0)
+            continue;
+        for (size_t i = 0; json_is_string(v) && fault_on_names[i]; i++)
+            if (strcmp(json_string_value(v), fault_on_names[i]) == 0) {
+                *slots[k] = (sim_fault_on)i;
+                return 1;
+            }
+        *err = rg_error_set(RG_EINVALID, "faults.%s: expected \"all\", \"writes\" or "
+                                         "\"reads\"", key);
+        return 1;
+    }
+    return 0;
+}
+
 int sim_faults_parse(sim_faults *out, json_t *doc)
 {
+    static const char *const numeric[] = {"error_rate", "reset_rate", "apply_drop_rate",
+                                          "apply_reset_rate", "apply_error_rate",
+                                          "error_status", "latency_ms",
+                                          "rate_limit", "rate_window_s", "token_ttl_s", NULL};
     sim_faults f = {0};
     const char *key;
     json_t *v;
+    int err = 0, known;
 
     if (!json_is_object(doc))
         return rg_error_set(RG_EINVALID, "faults: expected a JSON object");
     json_object_foreach(doc, key, v) {
         double x = json_number_value(v);
         int integer = json_is_integer(v);
+        if (parse_scope(&f, key, v, &err)) {
+            if (err < 0)
+                return err;
+            continue;
+        }
+        known = 0;
+        for (size_t i = 0; numeric[i]; i++)
+            known |= strcmp(key, numeric[i]) == 0;
+        if (!known)
+            return rg_error_set(RG_EINVALID, "faults: unknown key '%s'", key);
         if (!json_is_number(v))
             return rg_error_set(RG_EINVALID, "faults.%s: expected a number", key);
         if (strcmp(key, "error_rate") == 0 && x >= 0 && x <= 1)
             f.error_rate = x;
         else if (strcmp(key, "reset_rate") == 0 && x >= 0 && x <= 1)
             f.reset_rate = x;
+        else if (strcmp(key, "apply_drop_rate") == 0 && x >= 0 && x <= 1)
+            f.apply_drop_rate = x;
+        else if (strcmp(key, "apply_reset_rate") == 0 && x >= 0 && x <= 1)
+            f.apply_reset_rate = x;
+        else if (strcmp(key, "apply_error_rate") == 0 && x >= 0 && x <= 1)
+            f.apply_error_rate = x;
         else if (strcmp(key, "error_status") == 0 && integer && x >= 400 && x <= 599)
             f.error_status = (int)x;
         else if (strcmp(key, "latency_ms") == 0 && integer && x >= 0 && x <= 60000)
@@ -33,11 +77,6 @@ int sim_faults_parse(sim_faults *out, json_t *doc)
             f.rate_window_s = (int64_t)x;
         else if (strcmp(key, "token_ttl_s") == 0 && integer && x >= 1 && x <= 1e8)
             f.token_ttl_s = (int64_t)x;
-        else if (strcmp(key, "error_rate") && strcmp(key, "reset_rate") &&
-                 strcmp(key, "error_status") && strcmp(key, "latency_ms") &&
-                 strcmp(key, "rate_limit") && strcmp(key, "rate_window_s") &&
-                 strcmp(key, "token_ttl_s"))
-            return rg_error_set(RG_EINVALID, "faults: unknown key '%s'", key);
         else
             return rg_error_set(RG_EINVALID, "faults.%s: out of range (rates 0..1, error_status "
                                              "400..599, latency_ms 0..60000, positive integers "
@@ -55,10 +94,22 @@ json_t *sim_faults_json(const sim_faults *f)
         json_object_set_new(doc, "error_rate", json_real(f->error_rate));
     if (f->error_status > 0)
         json_object_set_new(doc, "error_status", json_integer(f->error_status));
+    if (f->error_on != SIM_ON_ALL)
+        json_object_set_new(doc, "error_on", json_string(fault_on_names[f->error_on]));
     if (f->latency_ms > 0)
         json_object_set_new(doc, "latency_ms", json_integer(f->latency_ms));
+    if (f->latency_on != SIM_ON_ALL)
+        json_object_set_new(doc, "latency_on", json_string(fault_on_names[f->latency_on]));
     if (f->reset_rate > 0)
         json_object_set_new(doc, "reset_rate", json_real(f->reset_rate));
+    if (f->reset_on != SIM_ON_ALL)
+        json_object_set_new(doc, "reset_on", json_string(fault_on_names[f->reset_on]));
+    if (f->apply_drop_rate > 0)
+        json_object_set_new(doc, "apply_drop_rate", json_real(f->apply_drop_rate));
+    if (f->apply_reset_rate > 0)
+        json_object_set_new(doc, "apply_reset_rate", json_real(f->apply_reset_rate));
+    if (f->apply_error_rate > 0)
+        json_object_set_new(doc, "apply_error_rate", json_real(f->apply_error_rate));
     if (f->rate_limit > 0)
         json_object_set_new(doc, "rate_limit", json_integer(f->rate_limit));
     if (f->rate_window_s > 0)
@@ -96,9 +147,10 @@ static json_t *strategy_json(const sim_world *w, const sim_org *org, const sim_s
                                                  "at", iso, "source", s->history[h].source,
                                                  "weights", weights));
     }
-    return json_pack("{s:s,s:s,s:I,s:f,s:O,s:o}", "id", s->id, "etag", s->etag, "version",
-                     (json_int_t)s->version, "calls_per_min", s->calls_per_min, "body", s->body,
-                     "history", history);
+    return json_pack("{s:s,s:s,s:I,s:f,s:O,s:o,s:I,s:I}", "id", s->id, "etag", s->etag,
+                     "version", (json_int_t)s->version, "calls_per_min", s->calls_per_min,
+                     "body", s->body, "history", history, "writes", (json_int_t)s->writes,
+                     "writes_unanswered", (json_int_t)s->writes_unanswered);
 }
 
 static json_t *org_json(const sim_world *w, sim_org *org)
@@ -219,6 +271,37 @@ static int post_faults(sim_reply *reply, sim_server *server, json_t *body)
     return sim_reply_json(reply, 200, sim_faults_json(&f));
 }
 
+/* Per org and strategy: API writes the sim committed, and how many of them went unanswered
+ * (apply_drop_rate / apply_reset_rate). Counted here, not by the client. */
+static int get_writes(sim_reply *reply, sim_server *server)
+{
+    json_t *orgs = json_object();
+    int64_t total = 0, unanswered = 0;
+    sim_world *w;
+
+    pthread_rwlock_rdlock(&server->lock);
+    w = server->world;
+    for (size_t i = 0; i < w->norgs; i++) {
+        sim_org *org = &w->orgs[i];
+        json_t *strategies = json_object();
+        pthread_mutex_lock(&org->lock);
+        for (size_t k = 0; k < org->nstrategies; k++) {
+            const sim_strategy *s = &org->strategies[k];
+            json_object_set_new(strategies, s->id,
+                                json_pack("{s:I,s:I}", "applied", (json_int_t)s->writes,
+                                          "unanswered", (json_int_t)s->writes_unanswered));
+            total += s->writes;
+            unanswered += s->writes_unanswered;
+        }
+        pthread_mutex_unlock(&org->lock);
+        json_object_set_new(orgs, org->id, strategies);
+    }
+    pthread_rwlock_unlock(&server->lock);
+    return sim_reply_json(reply, 200, json_pack("{s:o,s:I,s:I}", "orgs", orgs, "total",
+                                                (json_int_t)total, "unanswered",
+                                                (json_int_t)unanswered));
+}
+
 static int get_requests(sim_reply *reply, sim_server *server, const sim_request *req)
 {
     const char *since_s = req->query(req->conn, "since");
@@ -246,11 +329,13 @@ static int get_requests(sim_reply *reply, sim_server *server, const sim_request 
     for (int64_t s = from; s <= to; s++) {
         const sim_log_entry *e = &copy[s - from];
         rg_time_format(iso, e->time_ms);
-        json_array_append_new(list, json_pack("{s:I,s:s,s:I,s:s?,s:s,s:s,s:i}", "seq",
-                                              (json_int_t)e->seq, "time", iso, "time_ms",
-                                              (json_int_t)e->time_ms, "org",
-                                              e->org[0] ? e->org : NULL, "method", e->method,
-                                              "path", e->path, "status", e->status));
+        json_t *entry = json_pack("{s:I,s:s,s:I,s:s?,s:s,s:s,s:i}", "seq", (json_int_t)e->seq,
+                                  "time", iso, "time_ms", (json_int_t)e->time_ms, "org",
+                                  e->org[0] ? e->org : NULL, "method", e->method, "path",
+                                  e->path, "status", e->status);
+        if (entry != NULL && e->applied)
+            json_object_set_new(entry, "applied", json_true());
+        json_array_append_new(list, entry);
     }
     free(copy);
     dropped = from > since + 1 ? from - since - 1 : 0;
@@ -271,6 +356,8 @@ int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *
         return get_state(reply, server);
     if (get && strcmp(p, "/sim/requests") == 0)
         return get_requests(reply, server, req);
+    if (get && strcmp(p, "/sim/writes") == 0)
+        return get_writes(reply, server);
     if (get && strcmp(p, "/sim/faults") == 0) {
         sim_faults f;
         pthread_mutex_lock(&server->faults_lock);

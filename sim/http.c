@@ -69,7 +69,7 @@ int sim_reply_error(sim_reply *reply, int status, const char *code, const char *
 }
 
 void sim_reqlog_add(sim_reqlog *log, const char *method, const char *org, const char *path,
-                    int status, int64_t now_ms)
+                    int status, int applied, int64_t now_ms)
 {
     sim_log_entry *e;
 
@@ -78,6 +78,7 @@ void sim_reqlog_add(sim_reqlog *log, const char *method, const char *org, const 
     e->seq = log->next_seq++;
     e->time_ms = now_ms;
     e->status = status;
+    e->applied = applied;
     snprintf(e->method, sizeof(e->method), "%s", method);
     snprintf(e->org, sizeof(e->org), "%s", org ? org : "");
     snprintf(e->path, sizeof(e->path), "%s", path);
@@ -96,6 +97,14 @@ double sim_fault_draw(sim_server *server)
     server->fault_state = x ? x : 1;
     pthread_mutex_unlock(&server->faults_lock);
     return (double)((x * 0x2545f4914f6cdd1dULL) >> 11) / 9007199254740992.0;
+}
+
+int sim_fault_applies(sim_fault_on on, const char *method, const char *path)
+{
+    int write = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+                strncmp(path, "/api/v2/analytics/", 18) != 0;
+
+    return on == SIM_ON_ALL || (on == SIM_ON_WRITES) == write;
 }
 
 static const char *conn_header(void *conn, const char *name)
@@ -141,6 +150,10 @@ static void dispatch(sim_reply *reply, sim_server *server, const sim_request *re
         org_id = org->id;
         pthread_mutex_lock(&org->lock);
         sim_org_count_status(org, reply->close ? 0 : reply->status);
+        if (reply->written != NULL) {
+            reply->written->writes++;
+            reply->written->writes_unanswered += reply->write_hidden;
+        }
         pthread_mutex_unlock(&org->lock);
     } else {
         pthread_mutex_lock(&world->lock);
@@ -148,7 +161,7 @@ static void dispatch(sim_reply *reply, sim_server *server, const sim_request *re
         pthread_mutex_unlock(&world->lock);
     }
     sim_reqlog_add(&server->log, req->method, org_id, req->path, reply->close ? 0 : reply->status,
-                   now);
+                   reply->written != NULL, now);
     pthread_rwlock_unlock(&server->lock);
 }
 
@@ -239,6 +252,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     else
         dispatch(&reply, server, &req, rg_time_now_ms());
     if (reply.close) {
+        if (reply.close == 2) {
+            /* SO_LINGER 0: the close that MHD_NO causes sends a RST, not a FIN. */
+            const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+            struct linger lg = {1, 0};
+            if (ci != NULL)
+                setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
         free(reply.body);
         return MHD_NO;
     }

@@ -39,6 +39,9 @@ typedef struct {
     char etag[40];
     sim_weights *history;
     size_t nhistory, caphistory;
+    int64_t writes;            /* API PATCHes committed, whether or not the reply arrived */
+    int64_t writes_unanswered; /* of those, the ones whose success a fault hid (reply
+                                * dropped, reset, or replaced by a 5xx) */
 } sim_strategy;
 
 typedef struct {
@@ -107,11 +110,21 @@ typedef struct {
     size_t nunauth;
 } sim_world;
 
+/* Which API requests a fault applies to. Writes: every method but GET, except the two
+ * analytics queries (POSTs that read). */
+typedef enum { SIM_ON_ALL = 0, SIM_ON_WRITES, SIM_ON_READS } sim_fault_on;
+
 typedef struct {
     double error_rate;
     int error_status;
+    sim_fault_on error_on;
     int64_t latency_ms;
+    sim_fault_on latency_on;
     double reset_rate;
+    sim_fault_on reset_on;
+    double apply_drop_rate;  /* a committed PATCH: connection closed, no reply */
+    double apply_reset_rate; /* a committed PATCH: connection reset (RST), no reply */
+    double apply_error_rate; /* a committed PATCH: answered 5xx (error_status, else 504) */
     int64_t rate_limit;    /* 0: the scenario's */
     int64_t rate_window_s; /* 0: the scenario's */
     int64_t token_ttl_s;   /* 0: the scenario's */
@@ -121,6 +134,7 @@ typedef struct {
     int64_t seq;
     int64_t time_ms;
     int status;
+    int applied; /* a write the sim committed (its reply may have been dropped) */
     char method[8];
     char org[48];
     char path[104];
@@ -152,7 +166,9 @@ int sim_http_start(struct MHD_Daemon **out, int *port_out, sim_server *server, c
 typedef struct {
     int status;
     char *body;         /* malloc'd JSON (or NULL for an empty body) */
-    int close;          /* drop the connection without a response */
+    int close;          /* drop the connection without a response; 2 = with a TCP reset */
+    sim_strategy *written; /* the strategy a committed PATCH changed, else NULL */
+    int write_hidden;      /* a fault kept that success from the client */
     char etag[40];      /* ETag header when set */
     int retry_after;    /* Retry-After header when > 0 */
     int rate_headers;   /* send the inin-ratelimit-* headers below */
@@ -251,9 +267,11 @@ int sim_reply_json(sim_reply *reply, int status, json_t *doc); /* steals doc */
 int sim_reply_error(sim_reply *reply, int status, const char *code, const char *fmt, ...)
     RG_PRINTF(4, 5);
 void sim_reqlog_add(sim_reqlog *log, const char *method, const char *org, const char *path,
-                    int status, int64_t now_ms);
+                    int status, int applied, int64_t now_ms);
 int sim_faults_parse(sim_faults *out, json_t *doc);
 json_t *sim_faults_json(const sim_faults *faults);
 double sim_fault_draw(sim_server *server);
+/* 1 when a fault scoped `on` applies to this request. */
+int sim_fault_applies(sim_fault_on on, const char *method, const char *path);
 
 #endif

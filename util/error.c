@@ -78,6 +78,7 @@ const char *rg_error_name(int code)
     case RG_ETIMEOUT: return "ETIMEOUT";
     case RG_ELEASE: return "ELEASE";
     case RG_ECLAIMED: return "ECLAIMED";
+    case RG_EUNREACHABLE: return "EUNREACHABLE";
     default: return "ERROR";
     }
 }

@@ -63,7 +63,9 @@ int rg_engine_start(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
  * added|modified|removed|unchanged,"from","to"}). Writes nothing anywhere.
  * @param[out] out {"name","tenant","strategy","blocked","findings":[{"org","severity":
  * "blocker"|"warning","what"}],"targets":[{"seq","org","group","tier","stage","body",
- * "live_etag","diff"}]}; new reference. `popts` NULL = defaults. */
+ * "live_etag","diff"}],"unreachable":[{"org","error"}]}; new reference. An org whose calls
+ * got no HTTP answer (RG_EUNREACHABLE) is in "unreachable" and has exactly one finding.
+ * `popts` NULL = defaults. */
 int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_dir,
                    const rg_platform_options *popts);
 

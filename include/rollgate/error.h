@@ -26,6 +26,8 @@ enum {
     RG_ETIMEOUT = -11,  /* a deadline passed */
     RG_ELEASE = -12,    /* lease lost: another driver took the rollout (its epoch moved) */
     RG_ECLAIMED = -13,  /* a resource is claimed by another active rollout */
+    RG_EUNREACHABLE = -14, /* no HTTP answer: refused, DNS, TLS, resets or timeouts after
+                            * every retry (an outage, not the platform's verdict) */
 };
 
 /* Sets the calling thread's error record; returns `code` so callers can

@@ -92,10 +92,14 @@ typedef struct rg_platform_op rg_platform_op;
  * It may queue further ops on the same client; it must not free `op`. */
 typedef void (*rg_platform_done_fn)(rg_platform_op *op, void *payload);
 
-/* Computes a strategy PATCH body from the live strategy (after a 412, or first when the
- * update was queued without a body). `live` and `live_etag` are borrowed.
+/* Computes a strategy PATCH body from the live strategy (after a 412, after a PATCH whose
+ * outcome is unknown, or first when the update was queued without a body). `live` and
+ * `live_etag` are borrowed.
  * @param[out] out_patch  a new reference, the body to PATCH (any of name, settings,
- *                        targets). Return a negative RG_E* with a message to give up. */
+ *                        targets). `{}`, or a patch every field of which `live` already
+ *                        holds, means "already in place": the op completes with the live
+ *                        body and ETag and writes nothing (rg_platform_op_in_place = 1).
+ *                        Return a negative RG_E* with a message to give up. */
 typedef int (*rg_platform_merge_fn)(json_t **out_patch, const json_t *live,
                                     const char *live_etag, void *payload);
 
@@ -120,11 +124,17 @@ int rg_platform_queue_strategy_get(rg_platform_op **out, rg_platform *platform,
                                    const char *org_id, const char *strategy_id,
                                    rg_platform_done_fn done, void *payload);
 /* Conditional PATCH {strategies}/{id} with If-Match: `etag`. With `patch` NULL (and `etag`
- * NULL) the op first GETs the strategy and asks `merge` for the body. On 412 it re-reads
- * and calls `merge` on the fresh body, at most max_412_attempts PATCHes; without `merge` a
- * 412 fails with RG_ECONFLICT. Success: body = the new full strategy, etag = the new ETag.
- * A 400 fails with RG_EINVALID carrying the platform's message. `patch` is borrowed only
- * during the call (the op keeps its own reference). */
+ * NULL) the op first GETs the strategy and asks `merge` for the body. A PATCH is never
+ * resent blind: after a 412, and after a PATCH whose outcome is unknown (reset, timeout,
+ * closed without a reply, 5xx), the op re-reads the strategy first. If the live body
+ * already holds every field of the patch (`merge`'s result, or `patch` itself without a
+ * merge) the op succeeds with the live body and ETag and writes nothing more
+ * (rg_platform_op_in_place). Otherwise it PATCHes `merge`'s body on the fresh ETag, at
+ * most max_412_attempts PATCHes; without `merge` it resends `patch` only when the ETag is
+ * unchanged (the lost PATCH did not land), else fails RG_ECONFLICT. At most max_retries
+ * unknown outcomes. Success: body = the new full strategy, etag = the new ETag. A 400
+ * fails with RG_EINVALID carrying the platform's message. `patch` is borrowed only during
+ * the call (the op keeps its own reference). */
 int rg_platform_queue_strategy_update(rg_platform_op **out, rg_platform *platform,
                                       const char *org_id, const char *strategy_id,
                                       const char *etag, json_t *patch,
@@ -193,8 +203,12 @@ size_t rg_platform_pending(const rg_platform *platform);
 
 /* 1 when the op has completed. */
 int rg_platform_op_done(const rg_platform_op *op);
-/* 0, or the negative RG_E* code it failed with. */
+/* 0, or the negative RG_E* code it failed with. RG_EUNREACHABLE: no HTTP answer at all
+ * (connection refused, DNS, TLS, resets or timeouts after every retry), also for ops that
+ * failed because their org's token fetch did; an HTTP error answer is never that code. */
 int rg_platform_op_status(const rg_platform_op *op);
+/* 1 when the op failed for want of any HTTP answer (status RG_EUNREACHABLE). */
+int rg_platform_op_unreachable(const rg_platform_op *op);
 /* The failure message, naming org, call and reason ("" on success). */
 const char *rg_platform_op_error(const rg_platform_op *op);
 /* The last HTTP status seen (0 when none). */
@@ -204,8 +218,11 @@ const char *rg_platform_op_org(const rg_platform_op *op);
 json_t *rg_platform_op_body(const rg_platform_op *op);
 /* The ETag (strategy get and update; NULL otherwise). */
 const char *rg_platform_op_etag(const rg_platform_op *op);
-/* Number of PATCHes sent by an update (1 = no 412). */
+/* Number of PATCHes sent by an update (1 = no 412 and no lost reply). */
 int rg_platform_op_patch_attempts(const rg_platform_op *op);
+/* 1 when a successful update wrote nothing it got an answer for: the re-read found the
+ * change already in place (before any PATCH, or after one whose reply was lost). */
+int rg_platform_op_in_place(const rg_platform_op *op);
 /* The parsed aggregates (NULL unless an aggregates op succeeded). */
 const rg_platform_aggregates *rg_platform_op_aggregates(const rg_platform_op *op);
 /* The parsed observations, one per queried queue in query order. */

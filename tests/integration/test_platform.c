@@ -541,9 +541,13 @@ static void test_conditional_patch_412(void **state)
     assert_int_equal(n412, 1);
     json_decref(log);
 
-    /* Without a merge function a stale ETag is a conflict, not a silent overwrite. */
+    /* Without a merge function a stale ETag is a conflict, not a silent overwrite... */
     rg_platform_op_free(op);
     patch = fifty_fifty();
+    json_object_set_new(json_array_get(json_object_get(patch, "targets"), 0), "weight",
+                        json_integer(70));
+    json_object_set_new(json_array_get(json_object_get(patch, "targets"), 1), "weight",
+                        json_integer(30));
     assert_int_equal(rg_platform_queue_strategy_update(&op, fx.platform, "org_sub_002",
                                                        "strat_main", etag, patch, NULL, NULL,
                                                        NULL, NULL), 0);
@@ -551,6 +555,19 @@ static void test_conditional_patch_412(void **state)
     assert_int_equal(rg_platform_run(fx.platform), 0);
     assert_int_equal(rg_platform_op_status(op), RG_ECONFLICT);
     assert_non_null(strstr(rg_platform_op_error(op), "PATCH strategy strat_main"));
+    rg_platform_op_free(op);
+    /* ...but a 412 whose re-read shows the very patch already live completes in place. */
+    patch = fifty_fifty();
+    assert_int_equal(rg_platform_queue_strategy_update(&op, fx.platform, "org_sub_002",
+                                                       "strat_main", etag, patch, NULL, NULL,
+                                                       NULL, NULL), 0);
+    json_decref(patch);
+    assert_int_equal(rg_platform_run(fx.platform), 0);
+    assert_int_equal(rg_platform_op_status(op), 0);
+    assert_int_equal(rg_platform_op_in_place(op), 1);
+    assert_int_equal(rg_platform_op_patch_attempts(op), 1);
+    assert_non_null(rg_platform_op_etag(op));
+    assert_string_not_equal(rg_platform_op_etag(op), etag);
     rg_platform_op_free(op);
     rg_buf_dispose(&resp);
     json_decref(body);
