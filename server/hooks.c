@@ -1,5 +1,6 @@
 /* hooks.c - webhook delivery: a thread of its own that turns stored events into POSTs to the
- * manifest's `notify` URLs, signed with HMAC-SHA-256, retried with bounded exponential
+ * manifest's `notify` URLs, signed with HMAC-SHA-256 over "timestamp.body" with the tenant's
+ * secret from the owner's registry, retried with bounded exponential
  * backoff; each (event, url) outcome is written to the audit, which is read back on start so
  * a delivered event is not sent again. It never touches a rollout. */
 #include <stdlib.h>
@@ -284,24 +285,32 @@ static void url_for_audit(char *out, size_t outlen, const char *url)
 /* One POST. @return the HTTP status, 0 for a transport error, -1 when retrying cannot help. */
 static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errlen)
 {
-    const char *secret = j->secret_env && *j->secret_env ? getenv(j->secret_env) : NULL;
     struct curl_slist *headers = NULL;
     uint8_t mac[RG_SHA256_LEN];
-    char sig[64 + 32], ev[96], dk[160];
+    char sig[64 + 32], ev[96], dk[160], ts[64], *secret = NULL;
+    rg_buf signed_text = RG_BUF_INIT;
     CURL *curl;
     CURLcode cc;
     long status = 0;
 
-    if (secret == NULL || *secret == '\0') {
-        snprintf(err, errlen, "the secret's environment variable %s is not set",
-                 j->secret_env ? j->secret_env : "");
+    /* The tenant's secret from the registry: a manifest cannot name any other. */
+    if (rg_server__webhook_secret(&secret, h->server, j->tenant) < 0) {
+        snprintf(err, errlen, "%s", rg_error_last());
         return -1;
     }
     if (j->body == NULL || j->url == NULL || (curl = curl_easy_init()) == NULL) {
         snprintf(err, errlen, "out of memory");
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
         return -1;
     }
-    rg_hmac_sha256(mac, secret, strlen(secret), j->body, strlen(j->body));
+    /* The signature covers the time it was made, so a receiver can refuse a replay. */
+    snprintf(ts, sizeof(ts), "%lld", (long long)(rg_time_now_ms() / 1000));
+    rg_buf_printf(&signed_text, "%s.%s", ts, j->body);
+    rg_hmac_sha256(mac, secret, strlen(secret), rg_buf_cstr(&signed_text), signed_text.len);
+    rg_buf_dispose(&signed_text);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
     memcpy(sig, "X-Rollgate-Signature: sha256=", 29);
     for (size_t i = 0; i < RG_SHA256_LEN; i++)
         snprintf(sig + 29 + 2 * i, 3, "%02x", mac[i]);
@@ -309,6 +318,9 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     headers = curl_slist_append(headers, "Content-Type: application/json");
     headers = curl_slist_append(headers, sig);
     headers = curl_slist_append(headers, ev);
+    memmove(ts + 22, ts, strlen(ts) + 1);
+    memcpy(ts, "X-Rollgate-Timestamp: ", 22);
+    headers = curl_slist_append(headers, ts);
     snprintf(dk, sizeof(dk), "X-Rollgate-Delivery: %s/%s", j->rollout, j->key);
     headers = curl_slist_append(headers, dk);
     headers = curl_slist_append(headers, "Expect:");
