@@ -11,13 +11,16 @@
 
 #include "rollgate/util.h"
 
-/* Drops group and other bits of an open file we own; a file of someone else is refused. */
-static int tighten(int fd, const char *path, const char *what)
+/* Drops group and other bits of a file we own; a shared file of someone else is refused.
+ * By path, never by opening it: closing any descriptor of a file releases every POSIX lock
+ * this process holds on it, and SQLite keeps its locks on the database and -shm that way. */
+static int tighten(const char *path, const char *what)
 {
     struct stat st;
 
-    if (fstat(fd, &st) != 0)
-        return rg_error_set(RG_EIO, "%s %s: %s", what, path, strerror(errno));
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? RG_ENOTFOUND
+                               : rg_error_set(RG_EIO, "%s %s: %s", what, path, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return rg_error_set(RG_EIO, "%s %s: not a regular file", what, path);
     if ((st.st_mode & 077) == 0)
@@ -26,7 +29,7 @@ static int tighten(int fd, const char *path, const char *what)
         return rg_error_set(RG_EAUTH, "%s %s has mode %04o and belongs to another user: "
                             "it must be private to the user rollgate runs as", what, path,
                             (unsigned)(st.st_mode & 07777));
-    if (fchmod(fd, st.st_mode & 0700) != 0)
+    if (chmod(path, st.st_mode & 0700) != 0)
         return rg_error_set(RG_EIO, "chmod %s: %s", path, strerror(errno));
     return 0;
 }
@@ -37,27 +40,25 @@ int rg_file_private_ensure(const char *path, const char *what)
 
     if (path == NULL || *path == '\0')
         return rg_error_set(RG_EINVALID, "%s: no path", what);
-    /* O_CREAT's mode is masked by the umask but never widened by it: 0600 stays 0600 or
-     * less. An existing file is tightened below. */
-    fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return rg_error_set(errno == EACCES ? RG_EAUTH : RG_EIO, "%s %s: %s", what, path,
-                            strerror(errno));
-    rc = tighten(fd, path, what);
-    close(fd);
-    return rc;
+    if ((rc = tighten(path, what)) != RG_ENOTFOUND)
+        return rc;
+    /* Absent: made here, 0600 whatever the umask (O_CREAT's mode is only ever narrowed by
+     * it). O_EXCL: a file another thread made meanwhile is left to the check above. */
+    fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    if (errno == EEXIST)
+        return tighten(path, what);
+    return rg_error_set(errno == EACCES ? RG_EAUTH : RG_EIO, "%s %s: %s", what, path,
+                        strerror(errno));
 }
 
 int rg_file_private_tighten(const char *path, const char *what)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc;
-
-    if (fd < 0)
-        return errno == ENOENT ? 0 : rg_error_set(RG_EIO, "%s %s: %s", what, path,
-                                                  strerror(errno));
-    rc = tighten(fd, path, what);
-    close(fd);
-    return rc;
+    int rc = tighten(path, what);
+    return rc == RG_ENOTFOUND ? 0 : rc;
 }
 
 int rg_file_write_private(const char *path, const char *data, size_t len, const char *what)

@@ -90,7 +90,9 @@ void rg_hash_id(char out[13], const char *id);
 
 /* ---- private files (util/file.c); `what` names the file in errors ("database") ---- */
 /* Creates `path` with mode 0600 whatever the umask when absent; an existing regular file of
- * ours loses its group and other bits. RG_EAUTH for a shared file of another user. */
+ * ours loses its group and other bits (by path: no descriptor of it is opened, so the
+ * process's POSIX locks on it, SQLite's, stay). RG_EAUTH for a shared file of another
+ * user. */
 int rg_file_private_ensure(const char *path, const char *what);
 /* As rg_file_private_ensure for a file that may be absent (then nothing is done). */
 int rg_file_private_tighten(const char *path, const char *what);
