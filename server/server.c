@@ -146,13 +146,34 @@ fail:
     return rc;
 }
 
+/* MHD's messages; a refused connection is logged at most once a second with a count, so a
+ * flood of connections cannot flood the log too. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    rg_server *s = cls;
     char line[512];
-    (void)cls;
+    uint64_t skipped = 0;
+    int64_t now = rg_time_mono_ms();
+
     vsnprintf(line, sizeof(line), fmt, ap);
     line[strcspn(line, "\n")] = '\0';
-    rg_log(RG_LOG_WARN, "http", "%s", line);
+    if (strstr(line, "connection limit") != NULL) {
+        pthread_mutex_lock(&s->metrics_lock);
+        if (now - s->refused_logged_ms < 1000) {
+            s->refused_unlogged++;
+            pthread_mutex_unlock(&s->metrics_lock);
+            return;
+        }
+        skipped = s->refused_unlogged;
+        s->refused_unlogged = 0;
+        s->refused_logged_ms = now;
+        pthread_mutex_unlock(&s->metrics_lock);
+    }
+    if (skipped)
+        rg_log(RG_LOG_WARN, "http", "%s (and %llu more in the last second)", line,
+               (unsigned long long)skipped);
+    else
+        rg_log(RG_LOG_WARN, "http", "%s", line);
 }
 
 static int bind_http(rg_server *s);
@@ -491,7 +512,7 @@ static int bind_http(rg_server *s)
     if (s->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
                                  MHD_OPTION_CONNECTION_LIMIT, s->opts.connection_limit,
                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->opts.per_ip_limit,

@@ -56,6 +56,8 @@ struct rg_server {
     pthread_mutex_t metrics_lock;
     rg_engine *sched_engine;
     rg_engine_metrics retired;
+    int64_t refused_logged_ms; /* connections refused at a limit: last logged, since then */
+    uint64_t refused_unlogged;
 
     struct MHD_Daemon *daemon;
     pthread_t sched_thread, hook_thread;

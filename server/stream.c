@@ -62,6 +62,10 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
     if (timeout > 0 && (rc = rg_server__stream_acquire(s, req->token->sha256)) < 0)
         return rg_server__reply_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_streams",
                                       "%s", rg_error_last());
+    /* The connection is silent while it waits: its timeout covers the wait. */
+    if (timeout > 0)
+        MHD_set_connection_option(req->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)(timeout / 1000) + s->opts.request_timeout_s);
     deadline = rg_time_mono_ms() + timeout;
     for (;;) {
         gen = generation(s); /* taken before the read: a change after it wakes the wait */

@@ -95,6 +95,11 @@ int serve_register(const char *db, const char *tenant, const json_t *orgs, const
 
 int serve_start(serve_proc *out, const char *db, const char *tokens)
 {
+    return serve_start_mode(out, db, tokens, 1);
+}
+
+int serve_start_mode(serve_proc *out, const char *db, const char *tokens, int test_mode)
+{
     char binary[PATH_MAX], line[90], registry[PATH_MAX];
     int fds[2];
     pid_t pid, parent = getpid();
@@ -121,8 +126,8 @@ int serve_start(serve_proc *out, const char *db, const char *tokens)
         close(fds[0]);
         close(fds[1]);
         execl(binary, binary, "--db", db, "serve", "--listen", "127.0.0.1:0", "--tokens",
-              tokens, "--registry", registry, "--allow-loopback-platform", "--tick", "200ms",
-              (char *)NULL);
+              tokens, "--registry", registry, "--tick", "200ms",
+              test_mode ? "--allow-loopback-platform" : (char *)NULL, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);

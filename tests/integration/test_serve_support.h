@@ -26,6 +26,8 @@ int serve_register(const char *db, const char *tenant, const json_t *orgs, const
  * --registry (beside DB; created empty when absent) --allow-loopback-platform --tick 200ms
  * and reads its first stdout line. The child inherits this environment. */
 int serve_start(serve_proc *out, const char *db, const char *tokens);
+/* As serve_start; test_mode 0 leaves out --allow-loopback-platform. */
+int serve_start_mode(serve_proc *out, const char *db, const char *tokens, int test_mode);
 /* SIGTERM and wait; the exit status (0 for a clean stop). */
 int serve_stop(serve_proc *sp);
 
