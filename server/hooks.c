@@ -293,10 +293,24 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     CURLcode cc;
     long status = 0;
 
-    /* The tenant's secret from the registry: a manifest cannot name any other. */
-    if (rg_server__webhook_secret(&secret, h->server, j->tenant) < 0) {
-        snprintf(err, errlen, "%s", rg_error_last());
-        return -1;
+    /* A served manifest is signed with the tenant's secret from the registry (it cannot
+     * name any other); one the owner started from the CLI with the variable it names. */
+    if (j->secret_env == NULL || strcmp(j->secret_env, RG_SERVER__REGISTRY_SECRET) == 0) {
+        if (rg_server__webhook_secret(&secret, h->server, j->tenant) < 0) {
+            snprintf(err, errlen, "%s", rg_error_last());
+            return -1;
+        }
+    } else {
+        const char *v = *j->secret_env ? getenv(j->secret_env) : NULL;
+        if (v == NULL || *v == '\0') {
+            snprintf(err, errlen, "the secret's environment variable %s is not set",
+                     j->secret_env);
+            return -1;
+        }
+        if ((secret = rg_strdup(v)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     }
     if (j->body == NULL || j->url == NULL || (curl = curl_easy_init()) == NULL) {
         snprintf(err, errlen, "out of memory");

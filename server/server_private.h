@@ -103,6 +103,9 @@ int rg_server__stream_acquire(rg_server *server, const char *token_sha256);
 void rg_server__stream_release(rg_server *server, const char *token_sha256);
 
 /* ---- tenants.c: the registry ---- */
+/* The secret name a served manifest is stored with: "sign with the tenant's registry
+ * secret". A manifest the owner started with `rollgate start` keeps the variable it names. */
+#define RG_SERVER__REGISTRY_SECRET "ROLLGATE_REGISTRY_WEBHOOK_SECRET"
 int rg_server__registry_open(rg_server *server);
 /* rg_engine_options.add_org: the registry entry of (tenant, org), or the reason there is
  * none. `payload` is the server. */

@@ -309,7 +309,7 @@ static int served_notify(served *sv, json_t *mj, const rg_doc_node *root)
      * reads the tenant's from the registry. The manifest format needs a name here. */
     json_array_foreach(json_object_get(mj, "notify"), i, n)
         if (json_is_object(n))
-            json_object_set_new(n, "secret", json_string("env:ROLLGATE_TENANT_WEBHOOK_SECRET"));
+            json_object_set_new(n, "secret", json_string("env:" RG_SERVER__REGISTRY_SECRET));
     return 0;
 }
 
