@@ -357,6 +357,47 @@ static void repoint_error(const rg_doc *doc, const char *name)
                  rg_doc_node_col(node), copy);
 }
 
+/* Equal but for trailing slashes (the manifest reader drops them). */
+static int same_url(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    while (na > 0 && a[na - 1] == '/')
+        na--;
+    while (nb > 0 && b[nb - 1] == '/')
+        nb--;
+    return na == nb && strncmp(a, b, na) == 0;
+}
+
+/* What the engine will store, checked once more as loaded: every org registered to the
+ * tenant with the registry's URLs, no notify secret but the registry's, no insecure. */
+static int check_loaded(rg_server *s, const rg_manifest *m, const char *tenant)
+{
+    int rc = 0;
+
+    if (strcmp(m->tenant, tenant) != 0)
+        return rg_error_set(RG_EAUTH, "the manifest's tenant is not this token's tenant");
+    if (m->platform.insecure || m->platform.credentials != RG_CREDENTIALS_ENV)
+        return rg_error_set(RG_EINVALID, "platform: refused (" HOW_TO_REGISTER ")", tenant);
+    for (size_t i = 0; i < m->notify_count; i++)
+        if (strcmp(m->notify[i].secret_env, RG_SERVER__REGISTRY_SECRET) != 0)
+            return rg_error_set(RG_EINVALID, "notify[%zu].secret: refused", i);
+    pthread_mutex_lock(&s->registry_lock);
+    for (size_t g = 0; rc == 0 && g < m->groups_count; g++)
+        for (size_t j = 0; rc == 0 && j < m->groups[g].orgs_count; j++) {
+            const rg_manifest_org *o = &m->groups[g].orgs[j];
+            const char *api = o->api_url ? o->api_url : m->platform.api_url;
+            const char *login = o->login_url ? o->login_url : m->platform.login_url;
+            rg_registry_org e;
+            if ((rc = rg_registry_find(&e, s->registry, tenant, o->id,
+                                       s->opts.allow_loopback_platform)) == 0 &&
+                (!same_url(api, e.api_url) || !same_url(login, e.login_url)))
+                rc = rg_error_set(RG_EINVALID, "groups[%zu].orgs[%zu]: org %s: URLs are not "
+                                  "the registry's", g, j, o->id);
+        }
+    pthread_mutex_unlock(&s->registry_lock);
+    return rc == RG_ENOTFOUND ? RG_EINVALID : rc;
+}
+
 int rg_server__served_manifest(rg_manifest **out, rg_server *s, const char *tenant,
                                const char *name, const char *text, size_t len)
 {
@@ -408,6 +449,10 @@ int rg_server__served_manifest(rg_manifest **out, rg_server *s, const char *tena
     }
     if ((rc = rg_manifest_load_buffer(out, name, rewritten, strlen(rewritten), NULL, NULL)) < 0)
         repoint_error(doc, name);
+    else if ((rc = check_loaded(s, *out, tenant)) < 0) {
+        rg_manifest_free(*out);
+        *out = NULL;
+    }
 cleanup:
     free(rewritten);
     json_decref(sv.first);
