@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 
 #include "server/server_private.h"
@@ -267,6 +271,50 @@ static size_t discard(char *ptr, size_t size, size_t n, void *p)
     return size * n;
 }
 
+/* A served rollout's webhook may not reach the server's own host or a link-local address
+ * (the cloud metadata service): a tenant writes the URL. Checked on the address curl is
+ * about to connect to, so a DNS name pointing there is refused too. Test mode allows
+ * loopback. */
+typedef struct {
+    rg_server *server;
+    int served, refused;
+} socket_guard;
+
+static int internal_address(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+        return (a >> 24) == 127 || (a >> 24) == 0 || (a >> 16) == 0xA9FE; /* 169.254/16 */
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            struct sockaddr_in v4 = {0};
+            v4.sin_family = AF_INET;
+            memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
+            return internal_address((const struct sockaddr *)&v4);
+        }
+        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
+               IN6_IS_ADDR_LINKLOCAL(a);
+    }
+    return 1;
+}
+
+static curl_socket_t open_guarded(void *payload, curlsocktype purpose,
+                                  struct curl_sockaddr *address)
+{
+    socket_guard *g = payload;
+    int loopback_ok = g->server->opts.allow_loopback_platform;
+
+    if (purpose == CURLSOCKTYPE_IPCXN && g->served && internal_address(&address->addr) &&
+        !(loopback_ok && address->addr.sa_family == AF_INET &&
+          (ntohl(((struct sockaddr_in *)&address->addr)->sin_addr.s_addr) >> 24) == 127)) {
+        g->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
+}
+
 /* The URL as the audit shows it: no user info, query or fragment (they may hold secrets). */
 static void url_for_audit(char *out, size_t outlen, const char *url)
 {
@@ -289,13 +337,15 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     uint8_t mac[RG_SHA256_LEN];
     char sig[64 + 32], ev[96], dk[160], ts[64], *secret = NULL;
     rg_buf signed_text = RG_BUF_INIT;
+    socket_guard guard = {h->server, 0, 0};
     CURL *curl;
     CURLcode cc;
     long status = 0;
 
     /* A served manifest is signed with the tenant's secret from the registry (it cannot
      * name any other); one the owner started from the CLI with the variable it names. */
-    if (j->secret_env == NULL || strcmp(j->secret_env, RG_SERVER__REGISTRY_SECRET) == 0) {
+    guard.served = j->secret_env == NULL || strcmp(j->secret_env, RG_SERVER__REGISTRY_SECRET) == 0;
+    if (guard.served) {
         if (rg_server__webhook_secret(&secret, h->server, j->tenant) < 0) {
             snprintf(err, errlen, "%s", rg_error_last());
             return -1;
@@ -350,12 +400,19 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h->server);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
     if ((cc = curl_easy_perform(curl)) == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     else
         snprintf(err, errlen, "%s", curl_easy_strerror(cc));
     if (status)
         snprintf(err, errlen, "HTTP %ld", status);
+    if (guard.refused) {
+        snprintf(err, errlen, "refused: a webhook of a served rollout may not reach a loopback "
+                              "or link-local address");
+        status = -1;
+    }
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     return status;

@@ -23,6 +23,7 @@
 
 #include "integration/test_serve_support.h"
 #include "rollgate/platform.h"
+#include "rollgate/store.h"
 #include "support/simproc.h"
 #include "support/testutil.h"
 
@@ -795,6 +796,9 @@ static void test_registry_rules(void **state)
     assert_non_null(strstr(out, "\"login_url\":\"https://login.mypurecloud.com.au\""));
     assert_int_equal(cli(db, "org remove --tenant acme --org o2"), 0);
     assert_int_equal(cli(db, "org remove --tenant acme --org o2"), -1);
+    assert_int_equal(cli(db, "org add --tenant acme --org real_org --region us-east-1 "
+                             "--credentials env:ACME_REAL"), 0);
+    assert_int_equal(cli(db, "org webhook --tenant acme --secret env:ACME_HOOK"), 0);
     /* No test mode: the loopback entries are refused with the reason. */
     assert_int_equal(serve_start_mode(&sp, db, tokens, 0), 0);
     body = serve_manifest("no-test-mode", "acme", f->sim.url, f->acme_orgs, NULL, "required", 0);
@@ -802,6 +806,47 @@ static void test_registry_rules(void **state)
                                 &resp, NULL), 0);
     assert_int_equal(status, 400);
     assert_non_null(strstr(rg_buf_cstr(&resp), "--allow-loopback-platform"));
+    /* Outside test mode a served webhook may not reach the host itself: the receiver on
+     * 127.0.0.1 hears nothing and the audit says why. */
+    {
+        hook_receiver rx;
+        rg_buf m = RG_BUF_INIT;
+        rg_store *store = NULL;
+        json_t *doc;
+        char id[64], *mb = manifest_for("acme", "real_org", NULL, NULL);
+        int failed = 0;
+        int64_t deadline = rg_time_mono_ms() + 10000;
+
+        assert_int_equal(hook_receiver_start(&rx, ACME_HOOK, 0), 0);
+        rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started]}\n", mb, rx.url);
+        rg_buf_clear(&resp);
+        assert_int_equal(serve_http(sp.url, "POST", "/api/v1/rollouts", token,
+                                    "application/yaml", m.ptr, &status, &resp, NULL), 0);
+        assert_int_equal(status, 201);
+        doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
+        snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(doc, "id")));
+        json_decref(doc);
+        assert_int_equal(rg_store_open(&store, db), 0);
+        while (!failed && rg_time_mono_ms() < deadline) {
+            rg_store_audits audits = {0};
+            assert_int_equal(rg_store_audit_list(&audits, store, "acme", id), 0);
+            for (size_t i = 0; i < audits.count; i++)
+                failed |= strcmp(audits.items[i].action, "webhook") == 0 &&
+                          audits.items[i].outcome &&
+                          strstr(audits.items[i].outcome, "loopback") != NULL;
+            rg_store_audits_dispose(&audits);
+            if (!failed)
+                poll(NULL, 0, 100);
+        }
+        assert_true(failed);
+        pthread_mutex_lock(&rx.lock);
+        assert_int_equal(rx.requests, 0);
+        pthread_mutex_unlock(&rx.lock);
+        rg_store_free(store);
+        hook_receiver_stop(&rx);
+        rg_buf_dispose(&m);
+        free(mb);
+    }
     assert_int_equal(serve_stop(&sp), 0);
     /* The registry holds names and paths, never a secret value. */
     {
