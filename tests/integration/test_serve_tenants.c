@@ -4,7 +4,6 @@
  * env:EVIL_ORG). Every test asserts on what the other side saw: the simulator's request
  * log, a capturing listener, a webhook receiver, file modes on disk. */
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -642,10 +641,6 @@ static void test_idle_flood(void **state)
     enum { IDLE = 300 };
     int fds[IDLE], open_now = 0, closed_fast = 0;
     rg_buf resp = RG_BUF_INIT;
-    long status = 0;
-    CURL *c;
-    char url[160], auth[128];
-    struct curl_slist *h = NULL;
     int64_t deadline;
 
     /* 300 connections from 127.0.0.1 that never send a byte. */
@@ -653,27 +648,17 @@ static void test_idle_flood(void **state)
         fds[i] = connect_from("127.0.0.1", f->srv.url);
         assert_true(fds[i] >= 0);
     }
-    /* A valid request from another loopback address is answered within a second. */
-    snprintf(url, sizeof(url), "%s/api/v1/rollouts", f->srv.url);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->acme_viewer);
-    h = curl_slist_append(h, auth);
-    c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_INTERFACE, "host!127.0.0.2");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, NULL);
+    /* A valid request from another loopback address is answered within a second (raw, so
+     * the second is the server's, not a client library's). */
     {
-        FILE *sink = fopen("/dev/null", "w");
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
-        assert_int_equal(curl_easy_perform(c), CURLE_OK);
-        fclose(sink);
+        char req[256];
+        int fd = connect_from("127.0.0.2", f->srv.url);
+        assert_true(fd >= 0);
+        snprintf(req, sizeof(req), "GET /api/v1/rollouts HTTP/1.1\r\nHost: x\r\n"
+                                   "Authorization: Bearer %s\r\n\r\n", f->acme_viewer);
+        assert_int_equal(raw_status(fd, req, 1000), 200);
+        close(fd);
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    assert_int_equal(status, 200);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
     /* The per-address cap refused most of them at once; the rest are dropped by the short
      * timeout before authentication (bounded wait, not a timing assertion). */
     for (int i = 0; i < IDLE; i++) {
