@@ -196,9 +196,11 @@ static int check_doc(const json_t *doc, const char *path)
         rc = rg_error_set(RG_EINVALID, "registry %s: expected {\"tenants\":{...}}", path);
         goto done;
     }
-    json_object_foreach((json_t *)doc, key, v) if (strcmp(key, "tenants") != 0) {
-        rc = rg_error_set(RG_EINVALID, "registry %s: unknown key \"%.64s\"", path, key);
-        goto done;
+    json_object_foreach((json_t *)doc, key, v) {
+        if (strcmp(key, "tenants") != 0) {
+            rc = rg_error_set(RG_EINVALID, "registry %s: unknown key \"%.64s\"", path, key);
+            goto done;
+        }
     }
     json_object_foreach(tenants, tenant, t) {
         const char *hook = str(t, "webhook_secret");
