@@ -59,6 +59,9 @@ static int print_list(rg_cli *cli, const char *path, const char *tenant)
                     json_string_value(json_object_get(e, "region")),
                     json_string_value(json_object_get(e, "credentials")));
         json_decref(list);
+        if (tenant && rg_registry_webhook_source(reg, tenant))
+            fprintf(cli->out, "webhook secret of %s: %s\n", tenant,
+                    rg_registry_webhook_source(reg, tenant));
     }
     rg_registry_free(reg);
     return RG_EXIT_OK;

@@ -34,6 +34,8 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
                                             {"registry", required_argument, NULL, 'G'},
                                             {"allow-loopback-platform", no_argument, NULL,
                                              'P'},
+                                            {"connection-limit", required_argument, NULL, 'C'},
+                                            {"per-address-limit", required_argument, NULL, 'A'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(rg_cmd_serve);
@@ -56,6 +58,17 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
             registry = optarg;
         } else if (c == 'P') {
             opts.allow_loopback_platform = 1;
+        } else if (c == 'C' || c == 'A') {
+            int64_t n;
+            if (rg_parse_int64(&n, optarg, 1, 100000) < 0) {
+                rg_cli_error(cli, "--%s '%s': expected a number from 1 to 100000",
+                             c == 'C' ? "connection-limit" : "per-address-limit", optarg);
+                return RG_EXIT_USAGE;
+            }
+            if (c == 'C')
+                opts.connection_limit = (unsigned)n;
+            else
+                opts.per_ip_limit = (unsigned)n;
         } else if (c == 't') {
             if (rg_parse_duration_ms(&tick, optarg) < 0 || tick < 10 || tick > 3600000) {
                 rg_cli_error(cli, "--tick '%s': expected a duration between 10ms and 1h",
