@@ -14,6 +14,8 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv);
 
 /* --tokens, else $ROLLGATE_TOKENS, else ./rollgate-tokens.json (also used by `token new`). */
 const char *rg_cli_tokens_path(const char *given);
+/* cmd_org.c */
+const char *rg_cli_registry_path(rg_cli *cli, const char *given);
 
 const char *rg_cli_tokens_path(const char *given)
 {
@@ -29,12 +31,17 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
                                             {"tokens", required_argument, NULL, 'T'},
                                             {"tick", required_argument, NULL, 't'},
                                             {"allow-remote", no_argument, NULL, 'R'},
+                                            {"registry", required_argument, NULL, 'G'},
+                                            {"allow-loopback-platform", no_argument, NULL,
+                                             'P'},
+                                            {"connection-limit", required_argument, NULL, 'C'},
+                                            {"per-address-limit", required_argument, NULL, 'A'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(rg_cmd_serve);
     rg_server_options opts;
     rg_server *server = NULL;
-    const char *tokens = NULL;
+    const char *tokens = NULL, *registry = NULL;
     sigset_t stop_signals;
     int c, code = 0, sig = 0;
     int64_t tick;
@@ -47,6 +54,21 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
             tokens = optarg;
         } else if (c == 'R') {
             opts.allow_remote = 1;
+        } else if (c == 'G') {
+            registry = optarg;
+        } else if (c == 'P') {
+            opts.allow_loopback_platform = 1;
+        } else if (c == 'C' || c == 'A') {
+            int64_t n;
+            if (rg_parse_int64(&n, optarg, 1, 100000) < 0) {
+                rg_cli_error(cli, "--%s '%s': expected a number from 1 to 100000",
+                             c == 'C' ? "connection-limit" : "per-address-limit", optarg);
+                return RG_EXIT_USAGE;
+            }
+            if (c == 'C')
+                opts.connection_limit = (unsigned)n;
+            else
+                opts.per_ip_limit = (unsigned)n;
         } else if (c == 't') {
             if (rg_parse_duration_ms(&tick, optarg) < 0 || tick < 10 || tick > 3600000) {
                 rg_cli_error(cli, "--tick '%s': expected a duration between 10ms and 1h",
@@ -62,6 +84,7 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
         return rg_cli_usage(cli, self, "serve takes no arguments");
     opts.db_path = cli->db_path;
     opts.tokens_path = rg_cli_tokens_path(tokens);
+    opts.registry_path = rg_cli_registry_path(cli, registry);
     /* Every thread inherits this mask; the signals are taken with sigwait below. */
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);

@@ -18,6 +18,7 @@ int rg_cmd_audit(rg_cli *cli, int argc, char **argv);
 int rg_cmd_demo(rg_cli *cli, int argc, char **argv);
 int rg_cmd_serve(rg_cli *cli, int argc, char **argv);
 int rg_cmd_token(rg_cli *cli, int argc, char **argv);
+int rg_cmd_org(rg_cli *cli, int argc, char **argv);
 
 const rg_cli_command rg_cli_commands[] = {
     {"version", "print the version and the library versions", "", NULL, rg_cmd_version},
@@ -75,13 +76,34 @@ const rg_cli_command rg_cli_commands[] = {
      "Exit 0 when the change was rolled back and every organization matches its snapshot.",
      rg_cmd_demo},
     {"serve", "the scheduler, HTTP API, events, /metrics, webhooks and dashboard",
-     "[--listen 127.0.0.1:8080] [--tokens FILE] [--tick DUR] [--allow-remote]",
+     "[--listen 127.0.0.1:8080] [--tokens FILE] [--registry FILE] [--tick DUR] "
+     "[--allow-remote] [--allow-loopback-platform] [--connection-limit N] "
+     "[--per-address-limit N]",
      "Drives every active rollout (as `run`) and serves the HTTP API of docs/serve.md.\n"
      "Prints `listening on http://ADDR:PORT` first (--listen 127.0.0.1:0 picks a free port).\n"
      "A non-loopback --listen is refused unless --allow-remote (no TLS in process).\n"
      "--tokens: the tokens file (default $ROLLGATE_TOKENS, else ./rollgate-tokens.json).\n"
+     "--registry: the tenants' orgs (`rollgate org`; default $ROLLGATE_REGISTRY, else\n"
+     "rollgate-registry.json beside the database): every org's URLs and credentials and\n"
+     "each tenant's webhook secret come from there, never from a manifest.\n"
+     "--allow-loopback-platform: test mode, registry entries of region loopback are used.\n"
+     "--connection-limit (1024), --per-address-limit (32): connections in all and per\n"
+     "client address (behind a proxy every client has the proxy's address).\n"
      "Stops cleanly on SIGTERM or SIGINT.",
      rg_cmd_serve},
+    {"org", "register tenants' organizations for serve", "add|list|remove|webhook ...",
+     "The server owner's registry (0600 JSON) of which tenant owns which organizations:\n"
+     "  org add --tenant T --org O --region R --credentials env|env:PREFIX|file:/PATH\n"
+     "      R is a Genesys Cloud region (us-east-1, eu-west-1, ...); env:PREFIX reads\n"
+     "      PREFIX_CLIENT_ID and PREFIX_CLIENT_SECRET from serve's environment. Region\n"
+     "      loopback (tests, with --api-url and --login-url) works only under\n"
+     "      serve --allow-loopback-platform.\n"
+     "  org list [--tenant T] [--json]\n"
+     "  org remove --tenant T --org O\n"
+     "  org webhook --tenant T --secret env:NAME|file:/PATH | --clear\n"
+     "--registry FILE (default $ROLLGATE_REGISTRY, else rollgate-registry.json beside the\n"
+     "database). The registry holds names of variables and paths, never a secret.",
+     rg_cmd_org},
     {"token", "make an API token for serve", "new --tenant T --role R --name N [--tokens FILE]",
      "Prints a new random token once and appends only its SHA-256 to the tokens file\n"
      "(created with mode 0600). Roles: viewer (read), operator (pause, resume, rollback),\n"

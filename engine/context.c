@@ -71,7 +71,7 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
         *out = ctx->platform;
         return 0;
     }
-    opts.insecure = mp->insecure;
+    opts.insecure = ctx->engine->opts.add_org ? 0 : mp->insecure;
     if ((rc = rg_platform_new(&ctx->platform, &opts)) < 0)
         return rc;
     if (mp->credentials == RG_CREDENTIALS_FILE)
@@ -88,7 +88,10 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
             continue;
         /* One org's missing or unsafe credentials must not stop the others (a rollback
          * restores every org it can reach); its own steps record why. */
-        if (rg_platform_add_org(ctx->platform, &org) < 0) {
+        if ((ctx->engine->opts.add_org
+                 ? ctx->engine->opts.add_org(ctx->platform, ctx->row.tenant_id, t->org_id,
+                                             ctx->engine->opts.add_org_payload)
+                 : rg_platform_add_org(ctx->platform, &org)) < 0) {
             rg_log(RG_LOG_WARN, "engine", "%s: %s", ctx->row.id, rg_error_last());
             json_object_set_new(ctx->org_errors, t->org_id, json_string(rg_error_last()));
         }

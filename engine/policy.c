@@ -275,14 +275,41 @@ int rg_policy_load_buffer(rg_policy **out, const char *name, const char *data, s
     return rc;
 }
 
+/* 1 when the document's root is a mapping none of whose keys is a policy field: a file
+ * that is not a policy at all (say /etc/shadow, whose first line YAML reads as a key). */
+static int not_a_policy(const rg_doc_node *root)
+{
+    if (rg_doc_node_kind(root) != RG_DOC_MAPPING || rg_doc_count(root) == 0)
+        return 0;
+    for (size_t i = 0; i < rg_doc_count(root); i++)
+        for (size_t k = 0; policy_keys[k]; k++)
+            if (strcmp(rg_doc_scalar(rg_doc_key(root, i)), policy_keys[k]) == 0)
+                return 0;
+    return 1;
+}
+
 int rg_policy_load_file(rg_policy **out, const char *path)
 {
     rg_doc *doc = NULL;
     int rc;
 
-    if ((rc = rg_doc_load_file(&doc, path)) < 0)
+    if ((rc = rg_doc_load_file(&doc, path)) < 0) {
+        /* A JSON syntax error quotes the bytes near the fault: cut them, the position is
+         * enough and the file may not be a policy at all. */
+        char msg[1024], *near;
+        snprintf(msg, sizeof(msg), "%s", rg_error_last());
+        if ((near = strstr(msg, " near '")) != NULL) {
+            *near = '\0';
+            rg_error_set(rc, "%s", msg);
+        }
         return rc;
-    rc = rg_policy_from_doc(out, doc, rg_doc_root(doc), NULL);
+    }
+    if (not_a_policy(rg_doc_root(doc)))
+        rc = rg_doc_error(RG_EINVALID, doc, rg_doc_root(doc), NULL,
+                          "not a policy: none of its keys is a policy field (%s, ...)",
+                          "alpha, metrics, soak_limit");
+    else
+        rc = rg_policy_from_doc(out, doc, rg_doc_root(doc), NULL);
     rg_doc_free(doc);
     return rc;
 }
@@ -312,7 +339,7 @@ static int is_policy_name(const char *ref)
     size_t n = 0;
     for (; ref[n]; n++)
         if (!((ref[n] >= 'a' && ref[n] <= 'z') || (ref[n] >= '0' && ref[n] <= '9') ||
-              ref[n] == '-'))
+              ref[n] == '-' || ref[n] == '_'))
             return 0;
     return n > 0 && n <= 64;
 }
@@ -334,7 +361,7 @@ int rg_policy_load(rg_policy **out, const char *name_or_path, const char *base_d
         rc = rg_buf_printf(&path, "%s/%s.yaml", rg_policy_dir(), name_or_path);
     } else {
         return rg_error_set(RG_EINVALID,
-                            "policy '%.64s': a name must match [a-z0-9-]{1,64}, or give a path",
+                            "policy '%.64s': a name must match [a-z0-9_-]{1,64}, or give a path",
                             name_or_path);
     }
     if (rc < 0)

@@ -28,6 +28,17 @@ void rg_schema__index(char *out, size_t outlen, const char *parent, size_t i)
     snprintf(out, outlen, "%s[%zu]", parent ? parent : "", i);
 }
 
+/* [A-Za-z0-9_-]{1,64}: every key rollgate knows, and what a typo of one looks like. */
+static int plain_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+              (s[n] >= '0' && s[n] <= '9') || s[n] == '_' || s[n] == '-'))
+            return 0;
+    return n > 0 && n <= 64;
+}
+
 int rg_schema__mapping(const rg_doc *doc, const rg_doc_node *node, const char *path,
                        const char *const *allowed)
 {
@@ -50,7 +61,14 @@ int rg_schema__mapping(const rg_doc *doc, const rg_doc_node *node, const char *p
         for (k = 0; allowed[k]; k++)
             if (rg_buf_printf(&list, "%s%s", k ? ", " : "", allowed[k]) < 0)
                 break;
-        rg_schema__join(field, sizeof(field), path, name);
+        /* A key is quoted only when it reads as a field name: a file that is not YAML at
+         * all (a password file, a key) can parse as one long key, and its line must not
+         * come back in an error. */
+        if (plain_name(name))
+            rg_schema__join(field, sizeof(field), path, name);
+        else
+            snprintf(field, sizeof(field), "%s%s(a key that is not a field name)", path,
+                     path && *path ? "." : "");
         rc = rg_doc_error(RG_EINVALID, doc, key, field, "unknown key (expected one of: %s)",
                           rg_buf_cstr(&list));
         rg_buf_dispose(&list);

@@ -2,6 +2,7 @@
  * the checks on an organization's URLs */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,17 +45,26 @@ int rg_platform_env_name(char *out, size_t outlen, const char *org_id, const cha
     return 0;
 }
 
-static int from_env(char **out_id, char **out_secret, const char *org_id)
+/* prefix NULL: ROLLGATE_<ORG>_CLIENT_*; else <prefix>_CLIENT_* (a registry's env:PREFIX). */
+static int from_env(char **out_id, char **out_secret, const char *org_id, const char *prefix)
 {
     char id_name[256], secret_name[256];
     const char *id, *secret;
     char *id_copy = NULL, *secret_copy = NULL;
     int error;
 
-    if ((error = rg_platform_env_name(id_name, sizeof(id_name), org_id, "CLIENT_ID")) < 0 ||
-        (error = rg_platform_env_name(secret_name, sizeof(secret_name), org_id,
-                                      "CLIENT_SECRET")) < 0)
+    if (prefix != NULL) {
+        if (*prefix == '\0' || strlen(prefix) > 128)
+            return rg_error_set(RG_EINVALID, "org %s: credentials source env:PREFIX needs a "
+                                "PREFIX of 1-128 characters", org_id);
+        snprintf(id_name, sizeof(id_name), "%s_CLIENT_ID", prefix);
+        snprintf(secret_name, sizeof(secret_name), "%s_CLIENT_SECRET", prefix);
+    } else if ((error = rg_platform_env_name(id_name, sizeof(id_name), org_id, "CLIENT_ID")) <
+                   0 ||
+               (error = rg_platform_env_name(secret_name, sizeof(secret_name), org_id,
+                                             "CLIENT_SECRET")) < 0) {
         return error;
+    }
     id = getenv(id_name);
     secret = getenv(secret_name);
     if (id == NULL || *id == '\0')
@@ -99,6 +109,11 @@ static int read_private_file(char **out, size_t *out_len, const char *org_id, co
                              "org %s: credentials file %s has mode %04o: group or others may "
                              "access it; it must be 0600 or stricter",
                              org_id, path, (unsigned)(st.st_mode & 07777));
+        goto cleanup;
+    }
+    if (st.st_uid != geteuid()) {
+        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s belongs to uid %u, not to "
+                             "the user rollgate runs as", org_id, path, (unsigned)st.st_uid);
         goto cleanup;
     }
     if (st.st_size > CREDENTIALS_FILE_MAX) {
@@ -216,14 +231,16 @@ int rg_platform__load_credentials(char **out_id, char **out_secret, const char *
                                   const char *source)
 {
     if (source == NULL || *source == '\0')
-        return rg_error_set(RG_EINVALID, "org %s: no credentials source (expected \"env\" or "
-                            "\"file:PATH\")", org_id);
+        return rg_error_set(RG_EINVALID, "org %s: no credentials source (expected \"env\", "
+                            "\"env:PREFIX\" or \"file:PATH\")", org_id);
     if (strcmp(source, "env") == 0)
-        return from_env(out_id, out_secret, org_id);
+        return from_env(out_id, out_secret, org_id, NULL);
+    if (strncmp(source, "env:", 4) == 0)
+        return from_env(out_id, out_secret, org_id, source + 4);
     if (strncmp(source, "file:", 5) == 0 && source[5] != '\0')
         return from_file(out_id, out_secret, org_id, source + 5);
-    return rg_error_set(RG_EINVALID, "org %s: credentials source \"%s\": expected \"env\" or "
-                        "\"file:PATH\"", org_id, source);
+    return rg_error_set(RG_EINVALID, "org %s: credentials source \"%.64s\": expected \"env\", "
+                        "\"env:PREFIX\" or \"file:PATH\"", org_id, source);
 }
 
 static int is_loopback(const char *host)

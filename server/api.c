@@ -83,8 +83,12 @@ enum MHD_Result rg_server__api_start(rg_request *req)
         return rg_server__reply_error(req, 400, "invalid", "request.json:1:1: the body is not a "
                                       "JSON object (send YAML with Content-Type: "
                                       "application/yaml)");
-    rc = rg_manifest_load_buffer(&manifest, format ? "request.yaml" : "request.json", text,
-                                 req->body.len, NULL, NULL);
+    rc = rg_server__served_manifest(&manifest, req->server, req->token->tenant,
+                                    format ? "request.yaml" : "request.json", text,
+                                    req->body.len);
+    if (rc == RG_EAUTH)
+        return rg_server__reply_error(req, MHD_HTTP_FORBIDDEN, "forbidden", "%s",
+                                      rg_error_last());
     if (rc < 0)
         return rg_server__reply_rc(req, rc == RG_ENOTFOUND ? RG_EINVALID : rc);
     if (strcmp(manifest->tenant, req->token->tenant) != 0) {

@@ -1,9 +1,14 @@
 /* hooks.c - webhook delivery: a thread of its own that turns stored events into POSTs to the
- * manifest's `notify` URLs, signed with HMAC-SHA-256, retried with bounded exponential
+ * manifest's `notify` URLs, signed with HMAC-SHA-256 over "timestamp.body" with the tenant's
+ * secret from the owner's registry, retried with bounded exponential
  * backoff; each (event, url) outcome is written to the audit, which is read back on start so
  * a delivered event is not sent again. It never touches a rollout. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -266,6 +271,50 @@ static size_t discard(char *ptr, size_t size, size_t n, void *p)
     return size * n;
 }
 
+/* A served rollout's webhook may not reach the server's own host or a link-local address
+ * (the cloud metadata service): a tenant writes the URL. Checked on the address curl is
+ * about to connect to, so a DNS name pointing there is refused too. Test mode allows
+ * loopback. */
+typedef struct {
+    rg_server *server;
+    int served, refused;
+} socket_guard;
+
+static int internal_address(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+        return (a >> 24) == 127 || (a >> 24) == 0 || (a >> 16) == 0xA9FE; /* 169.254/16 */
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            struct sockaddr_in v4 = {0};
+            v4.sin_family = AF_INET;
+            memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
+            return internal_address((const struct sockaddr *)&v4);
+        }
+        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
+               IN6_IS_ADDR_LINKLOCAL(a);
+    }
+    return 1;
+}
+
+static curl_socket_t open_guarded(void *payload, curlsocktype purpose,
+                                  struct curl_sockaddr *address)
+{
+    socket_guard *g = payload;
+    int loopback_ok = g->server->opts.allow_loopback_platform;
+
+    if (purpose == CURLSOCKTYPE_IPCXN && g->served && internal_address(&address->addr) &&
+        !(loopback_ok && address->addr.sa_family == AF_INET &&
+          (ntohl(((struct sockaddr_in *)&address->addr)->sin_addr.s_addr) >> 24) == 127)) {
+        g->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
+}
+
 /* The URL as the audit shows it: no user info, query or fragment (they may hold secrets). */
 static void url_for_audit(char *out, size_t outlen, const char *url)
 {
@@ -284,24 +333,48 @@ static void url_for_audit(char *out, size_t outlen, const char *url)
 /* One POST. @return the HTTP status, 0 for a transport error, -1 when retrying cannot help. */
 static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errlen)
 {
-    const char *secret = j->secret_env && *j->secret_env ? getenv(j->secret_env) : NULL;
     struct curl_slist *headers = NULL;
     uint8_t mac[RG_SHA256_LEN];
-    char sig[64 + 32], ev[96], dk[160];
+    char sig[64 + 32], ev[96], dk[160], ts[64], *secret = NULL;
+    rg_buf signed_text = RG_BUF_INIT;
+    socket_guard guard = {h->server, 0, 0};
     CURL *curl;
     CURLcode cc;
     long status = 0;
 
-    if (secret == NULL || *secret == '\0') {
-        snprintf(err, errlen, "the secret's environment variable %s is not set",
-                 j->secret_env ? j->secret_env : "");
-        return -1;
+    /* A served manifest is signed with the tenant's secret from the registry (it cannot
+     * name any other); one the owner started from the CLI with the variable it names. */
+    guard.served = j->secret_env == NULL || strcmp(j->secret_env, RG_SERVER__REGISTRY_SECRET) == 0;
+    if (guard.served) {
+        if (rg_server__webhook_secret(&secret, h->server, j->tenant) < 0) {
+            snprintf(err, errlen, "%s", rg_error_last());
+            return -1;
+        }
+    } else {
+        const char *v = *j->secret_env ? getenv(j->secret_env) : NULL;
+        if (v == NULL || *v == '\0') {
+            snprintf(err, errlen, "the secret's environment variable %s is not set",
+                     j->secret_env);
+            return -1;
+        }
+        if ((secret = rg_strdup(v)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     }
     if (j->body == NULL || j->url == NULL || (curl = curl_easy_init()) == NULL) {
         snprintf(err, errlen, "out of memory");
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
         return -1;
     }
-    rg_hmac_sha256(mac, secret, strlen(secret), j->body, strlen(j->body));
+    /* The signature covers the time it was made, so a receiver can refuse a replay. */
+    snprintf(ts, sizeof(ts), "%lld", (long long)(rg_time_now_ms() / 1000));
+    rg_buf_printf(&signed_text, "%s.%s", ts, j->body);
+    rg_hmac_sha256(mac, secret, strlen(secret), rg_buf_cstr(&signed_text), signed_text.len);
+    rg_buf_dispose(&signed_text);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
     memcpy(sig, "X-Rollgate-Signature: sha256=", 29);
     for (size_t i = 0; i < RG_SHA256_LEN; i++)
         snprintf(sig + 29 + 2 * i, 3, "%02x", mac[i]);
@@ -309,6 +382,9 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     headers = curl_slist_append(headers, "Content-Type: application/json");
     headers = curl_slist_append(headers, sig);
     headers = curl_slist_append(headers, ev);
+    memmove(ts + 22, ts, strlen(ts) + 1);
+    memcpy(ts, "X-Rollgate-Timestamp: ", 22);
+    headers = curl_slist_append(headers, ts);
     snprintf(dk, sizeof(dk), "X-Rollgate-Delivery: %s/%s", j->rollout, j->key);
     headers = curl_slist_append(headers, dk);
     headers = curl_slist_append(headers, "Expect:");
@@ -324,12 +400,19 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h->server);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
     if ((cc = curl_easy_perform(curl)) == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     else
         snprintf(err, errlen, "%s", curl_easy_strerror(cc));
     if (status)
         snprintf(err, errlen, "HTTP %ld", status);
+    if (guard.refused) {
+        snprintf(err, errlen, "refused: a webhook of a served rollout may not reach a loopback "
+                              "or link-local address");
+        status = -1;
+    }
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     return status;

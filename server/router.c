@@ -37,11 +37,13 @@ static enum MHD_Result not_found(rg_request *req)
                                   req->url);
 }
 
-/* 0 when the token's role may do `n`; otherwise the 403 is queued in *ret. */
+/* 0 when the token's role may do `n`; otherwise the 403 is queued in *ret. The roles are
+ * ordered: release may do what operator may (who can start a rollout can stop it), operator
+ * what viewer may. */
 static int allowed(rg_request *req, need n, const char *what, enum MHD_Result *ret)
 {
     rg_role r = req->token->role;
-    if (n == NEED_READ || (n == NEED_OPERATOR && r == RG_ROLE_OPERATOR) ||
+    if (n == NEED_READ || (n == NEED_OPERATOR && r >= RG_ROLE_OPERATOR) ||
         (n == NEED_RELEASE && r == RG_ROLE_RELEASE))
         return 0;
     *ret = rg_server__reply_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
@@ -99,7 +101,7 @@ static enum MHD_Result route_api(rg_request *req)
     enum MHD_Result ret = MHD_NO;
     int rc;
 
-    if ((rc = rg_server__authenticate(req)) < 0)
+    if (req->token == NULL && (rc = rg_server__authenticate(req)) < 0)
         return rg_server__reply_rc(req, rc);
     if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0 ||
         (*rest != '\0' && *rest != '/'))

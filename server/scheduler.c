@@ -76,6 +76,8 @@ int rg_server__scheduler_start(rg_server *s)
     eo.tick_ms = s->opts.tick_ms;
     eo.narrate = on_narrate;
     eo.narrate_payload = s;
+    eo.add_org = rg_server__add_org; /* URLs and credentials only from the registry */
+    eo.add_org_payload = s;
     if ((rc = rg_store_open(&st->store, s->db_path)) < 0 ||
         (rc = rg_engine_new(&st->engine, st->store, &eo)) < 0) {
         rg_error_prefix("database %s", s->db_path);

@@ -17,6 +17,11 @@ void rg_server_options_init(rg_server_options *opts)
     opts->body_limit = 1024 * 1024;
     opts->webhook_attempts = 6;
     opts->webhook_backoff_ms = 500;
+    opts->connection_limit = 1024;
+    opts->per_ip_limit = 32;
+    opts->auth_timeout_s = 5;
+    opts->request_timeout_s = 60;
+    opts->streams_per_token = 8;
 }
 
 int rg_server_parse_listen(void *out, unsigned *out_len, int *out_loopback, const char *text)
@@ -75,19 +80,30 @@ int rg_server_new(rg_server **out, const rg_server_options *opts)
     rg_server *s = NULL;
     int loopback = 0, rc;
 
-    if (opts == NULL || opts->db_path == NULL || opts->tokens_path == NULL)
-        return rg_error_set(RG_EINVALID, "serve: a database and a tokens file are required");
+    if (opts == NULL || opts->db_path == NULL || opts->tokens_path == NULL ||
+        opts->registry_path == NULL)
+        return rg_error_set(RG_EINVALID, "serve: a database, a tokens file and a registry "
+                                         "are required");
     if (opts->tick_ms < 10 || opts->body_limit < 1024 || opts->webhook_attempts < 1 ||
         opts->webhook_backoff_ms < 1)
         return rg_error_set(RG_EINVALID, "serve: tick, body limit and webhook settings must "
                                          "be positive");
+    if (opts->connection_limit < 1 || opts->per_ip_limit < 1 ||
+        opts->per_ip_limit > opts->connection_limit || opts->auth_timeout_s < 1 ||
+        opts->request_timeout_s < opts->auth_timeout_s || opts->streams_per_token < 1)
+        return rg_error_set(RG_EINVALID, "serve: connection limits and timeouts must be "
+                                         "positive, the per-address limit at most the total");
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     s->opts = *opts;
     s->db_path = rg_strdup(opts->db_path);
     s->listen = rg_strdup(opts->listen ? opts->listen : "127.0.0.1:8080");
     s->tokens_path = rg_strdup(opts->tokens_path);
+    s->registry_path = rg_strdup(opts->registry_path);
+    s->streams = json_object();
     pthread_mutex_init(&s->tokens_lock, NULL);
+    pthread_mutex_init(&s->registry_lock, NULL);
+    pthread_mutex_init(&s->streams_lock, NULL);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->drive_lock, NULL);
     pthread_mutex_init(&s->metrics_lock, NULL);
@@ -101,7 +117,8 @@ int rg_server_new(rg_server **out, const rg_server_options *opts)
         pthread_cond_init(&s->kick, &ca);
         pthread_condattr_destroy(&ca);
     }
-    if (s->db_path == NULL || s->listen == NULL || s->tokens_path == NULL) {
+    if (s->db_path == NULL || s->listen == NULL || s->tokens_path == NULL ||
+        s->registry_path == NULL || s->streams == NULL) {
         rc = RG_ENOMEM;
         goto fail;
     }
@@ -120,6 +137,8 @@ int rg_server_new(rg_server **out, const rg_server_options *opts)
         rc = rg_error_set(RG_EIO, "tokens file %s: %s", s->tokens_path, strerror(errno));
         goto fail;
     }
+    if ((rc = rg_server__registry_open(s)) < 0)
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -127,13 +146,34 @@ fail:
     return rc;
 }
 
+/* MHD's messages; a refused connection is logged at most once a second with a count, so a
+ * flood of connections cannot flood the log too. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    rg_server *s = cls;
     char line[512];
-    (void)cls;
+    uint64_t skipped = 0;
+    int64_t now = rg_time_mono_ms();
+
     vsnprintf(line, sizeof(line), fmt, ap);
     line[strcspn(line, "\n")] = '\0';
-    rg_log(RG_LOG_WARN, "http", "%s", line);
+    if (strstr(line, "connection limit") != NULL) {
+        pthread_mutex_lock(&s->metrics_lock);
+        if (now - s->refused_logged_ms < 1000) {
+            s->refused_unlogged++;
+            pthread_mutex_unlock(&s->metrics_lock);
+            return;
+        }
+        skipped = s->refused_unlogged;
+        s->refused_unlogged = 0;
+        s->refused_logged_ms = now;
+        pthread_mutex_unlock(&s->metrics_lock);
+    }
+    if (skipped)
+        rg_log(RG_LOG_WARN, "http", "%s (and %llu more in the last second)", line,
+               (unsigned long long)skipped);
+    else
+        rg_log(RG_LOG_WARN, "http", "%s", line);
 }
 
 static int bind_http(rg_server *s);
@@ -186,7 +226,11 @@ void rg_server_free(rg_server *s)
         return;
     rg_server_stop(s);
     rg_tokens_free(s->tokens);
+    rg_registry_free(s->registry);
+    json_decref(s->streams);
     pthread_mutex_destroy(&s->tokens_lock);
+    pthread_mutex_destroy(&s->registry_lock);
+    pthread_mutex_destroy(&s->streams_lock);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->drive_lock);
     pthread_mutex_destroy(&s->metrics_lock);
@@ -195,6 +239,7 @@ void rg_server_free(rg_server *s)
     free(s->db_path);
     free(s->listen);
     free(s->tokens_path);
+    free(s->registry_path);
     free(s);
 }
 
@@ -251,6 +296,8 @@ int rg_server__engine(rg_engine **out, rg_request *req)
             return rc;
         rg_engine_options_init(&eo);
         eo.tick_ms = req->server->opts.tick_ms; /* the same lease lifetime as the scheduler */
+        eo.add_org = rg_server__add_org;
+        eo.add_org_payload = req->server;
         if ((rc = rg_engine_new(&req->engine, req->store, &eo)) < 0)
             return rc;
     }
@@ -345,6 +392,35 @@ int rg_server__authenticate(rg_request *req)
     return rc;
 }
 
+int rg_server__stream_acquire(rg_server *s, const char *sha)
+{
+    json_int_t n;
+    int rc = 0;
+
+    pthread_mutex_lock(&s->streams_lock);
+    n = json_integer_value(json_object_get(s->streams, sha));
+    if (n >= s->opts.streams_per_token)
+        rc = rg_error_set(RG_ELIMIT, "this token already holds %d open long-polls and event "
+                          "streams; close one first", s->opts.streams_per_token);
+    else if (json_object_set_new(s->streams, sha, json_integer(n + 1)) < 0)
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+    pthread_mutex_unlock(&s->streams_lock);
+    return rc;
+}
+
+void rg_server__stream_release(rg_server *s, const char *sha)
+{
+    json_int_t n;
+
+    pthread_mutex_lock(&s->streams_lock);
+    n = json_integer_value(json_object_get(s->streams, sha));
+    if (n <= 1)
+        json_object_del(s->streams, sha);
+    else
+        json_object_set_new(s->streams, sha, json_integer(n - 1));
+    pthread_mutex_unlock(&s->streams_lock);
+}
+
 /* ---- MHD glue ---- */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -364,6 +440,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = method;
         req->url = url;
         *con_cls = req;
+        /* The token is checked before any body is read: a caller without one cannot make
+         * the server buffer a megabyte, nor hold the connection past the short timeout. */
+        if (strncmp(url, "/api/", 5) == 0) {
+            int rc = rg_server__authenticate(req);
+            if (rc < 0)
+                return rg_server__reply_rc(req, rc);
+            MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                      s->opts.request_timeout_s);
+        }
         {
             const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                          "Content-Length");
@@ -421,16 +506,17 @@ static int bind_http(rg_server *s)
 {
     const union MHD_DaemonInfo *info;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
     char host[64] = "";
 
     if (s->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                                 MHD_OPTION_CONNECTION_LIMIT, s->opts.connection_limit,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->opts.per_ip_limit,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, s->opts.auth_timeout_s,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (s->daemon == NULL)
         return rg_error_set(RG_EIO, "cannot listen on %s (in use, or not an address of this "

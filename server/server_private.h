@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 
 #include "rollgate/engine.h"
+#include "rollgate/registry.h"
 #include "rollgate/server.h"
 #include "rollgate/util.h"
 
@@ -17,7 +18,7 @@ typedef struct rg_server__hooks rg_server__hooks;
 
 struct rg_server {
     rg_server_options opts;
-    char *db_path, *listen, *tokens_path; /* owned copies of the option strings */
+    char *db_path, *listen, *tokens_path, *registry_path; /* owned copies of the options */
     struct sockaddr_storage addr;
     unsigned addr_len;
     char url[96];
@@ -26,6 +27,15 @@ struct rg_server {
     pthread_mutex_t tokens_lock;
     rg_tokens *tokens;
     struct stat tokens_stat;
+
+    /* The owner's registry, reloaded when the file changes. */
+    pthread_mutex_t registry_lock;
+    rg_registry *registry;
+    struct stat registry_stat;
+
+    /* Long-polls and event streams open per token: {sha256: count}, under streams_lock. */
+    pthread_mutex_t streams_lock;
+    json_t *streams;
 
     /* `changed` is broadcast whenever a rollout may have changed (after every scheduler
      * tick, every narrated step and every API command); `generation` counts broadcasts.
@@ -46,6 +56,8 @@ struct rg_server {
     pthread_mutex_t metrics_lock;
     rg_engine *sched_engine;
     rg_engine_metrics retired;
+    int64_t refused_logged_ms; /* connections refused at a limit: last logged, since then */
+    uint64_t refused_unlogged;
 
     struct MHD_Daemon *daemon;
     pthread_t sched_thread, hook_thread;
@@ -84,6 +96,30 @@ json_t *rg_server__tenants(rg_server *server);
 /* Looks up the bearer token of a request; reloads the tokens file when it changed. Copies
  * the entry into req->token_copy. 0 found, RG_EAUTH not (message says why). */
 int rg_server__authenticate(rg_request *req);
+
+/* Counts one more long-poll or event stream for the request's token; RG_ELIMIT when it
+ * already holds opts.streams_per_token. Pair with rg_server__stream_release. */
+int rg_server__stream_acquire(rg_server *server, const char *token_sha256);
+void rg_server__stream_release(rg_server *server, const char *token_sha256);
+
+/* ---- tenants.c: the registry ---- */
+/* The secret name a served manifest is stored with: "sign with the tenant's registry
+ * secret". A manifest the owner started with `rollgate start` keeps the variable it names. */
+#define RG_SERVER__REGISTRY_SECRET "ROLLGATE_REGISTRY_WEBHOOK_SECRET"
+int rg_server__registry_open(rg_server *server);
+/* rg_engine_options.add_org: the registry entry of (tenant, org), or the reason there is
+ * none. `payload` is the server. */
+int rg_server__add_org(rg_platform *platform, const char *tenant, const char *org_id,
+                       void *payload);
+/* The tenant's webhook secret from the registry; caller wipes and frees. */
+int rg_server__webhook_secret(char **out, rg_server *server, const char *tenant);
+/* Reads a tenant's manifest body: refuses platform URLs, credentials, insecure, notify
+ * secrets and policy paths (400 naming the field and how the owner registers an org),
+ * refuses an org not registered to `tenant` (named, and the same whether or not another
+ * tenant has it), embeds a named policy of the policy directory and fills the URLs from the
+ * registry. RG_EAUTH when the manifest names another tenant. */
+int rg_server__served_manifest(rg_manifest **out, rg_server *server, const char *tenant,
+                               const char *name, const char *text, size_t len);
 
 /* ---- reply.c ---- */
 enum MHD_Result rg_server__reply(rg_request *req, unsigned status, const char *content_type,

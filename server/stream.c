@@ -59,11 +59,21 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
     if ((rc = parse_timeout(&timeout, rg_server__query(req, "timeout"))) < 0 ||
         (rc = rg_server__engine(&engine, req)) < 0)
         return rg_server__reply_rc(req, rc);
+    if (timeout > 0 && (rc = rg_server__stream_acquire(s, req->token->sha256)) < 0)
+        return rg_server__reply_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_streams",
+                                      "%s", rg_error_last());
+    /* The connection is silent while it waits: its timeout covers the wait. */
+    if (timeout > 0)
+        MHD_set_connection_option(req->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)(timeout / 1000) + s->opts.request_timeout_s);
     deadline = rg_time_mono_ms() + timeout;
     for (;;) {
         gen = generation(s); /* taken before the read: a change after it wakes the wait */
-        if ((rc = read_state(&state, req->store, req->token->tenant, id)) < 0)
+        if ((rc = read_state(&state, req->store, req->token->tenant, id)) < 0) {
+            if (timeout > 0)
+                rg_server__stream_release(s, req->token->sha256);
             return rg_server__reply_rc(req, rc);
+        }
         if (rg_rollout_state_is_terminal(state) || state == RG_ROLLOUT_HELD)
             break;
         if (rg_time_mono_ms() >= deadline || rg_server__stopping(s))
@@ -73,6 +83,8 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
             rg_server__wait_change(s, gen, until < deadline ? until : deadline);
         }
     }
+    if (timeout > 0)
+        rg_server__stream_release(s, req->token->sha256);
     return rg_server__reply_json(req, MHD_HTTP_OK,
                                  json_pack("{s:s, s:s, s:s}", "id", id, "outcome",
                                            rg_engine_outcome(state), "state",
@@ -85,6 +97,7 @@ typedef struct {
     rg_server *server;
     rg_store *store; /* the stream's own handle, used only by its connection thread */
     char *tenant;
+    char token_sha256[65]; /* the stream counts against this token until freed */
     char id[65];
     int64_t last_id;
     rg_buf pending;
@@ -97,6 +110,8 @@ typedef struct {
 static void stream_free(void *cls)
 {
     event_stream *es = cls;
+    if (es->token_sha256[0])
+        rg_server__stream_release(es->server, es->token_sha256);
     rg_store_free(es->store);
     rg_buf_dispose(&es->pending);
     free(es->tenant);
@@ -208,8 +223,14 @@ enum MHD_Result rg_server__api_events(rg_request *req, const char *id)
     if (last && rg_parse_int64(&after, last, 0, INT64_MAX) < 0)
         return rg_server__reply_error(req, 400, "invalid", "Last-Event-ID '%s': expected an "
                                       "event id (a non-negative integer)", last);
-    if ((es = calloc(1, sizeof(*es))) == NULL)
+    if ((rc = rg_server__stream_acquire(req->server, req->token->sha256)) < 0)
+        return rg_server__reply_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_streams",
+                                      "%s", rg_error_last());
+    if ((es = calloc(1, sizeof(*es))) == NULL) {
+        rg_server__stream_release(req->server, req->token->sha256);
         return MHD_NO;
+    }
+    memcpy(es->token_sha256, req->token->sha256, sizeof(es->token_sha256));
     es->server = req->server;
     es->last_id = after;
     es->last_write_ms = rg_time_mono_ms();

@@ -174,7 +174,7 @@ static int read_private_file(char **out, const char *path)
     rg_buf buf = RG_BUF_INIT;
     char chunk[8192];
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
 
     if (fd < 0 && errno == ENOENT)
         return rg_error_set(RG_ENOTFOUND, "tokens file %s does not exist (make a token with "
@@ -187,6 +187,10 @@ static int read_private_file(char **out, const char *path)
         rc = rg_error_set(RG_EAUTH, "tokens file %s has mode %04o; it must be 0600 (only its "
                           "owner may read it): chmod 600 %s", path,
                           (unsigned)(st.st_mode & 07777), path);
+    } else if (st.st_uid != geteuid()) {
+        rc = rg_error_set(RG_EAUTH, "tokens file %s belongs to uid %u, not to the user the "
+                          "server runs as (uid %u)", path, (unsigned)st.st_uid,
+                          (unsigned)geteuid());
     } else if (st.st_size > TOKENS_MAX_BYTES) {
         rc = rg_error_set(RG_ELIMIT, "tokens file %s: larger than %d bytes", path,
                           TOKENS_MAX_BYTES);

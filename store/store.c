@@ -1,4 +1,5 @@
 /* store.c - opening the database (pragmas, migrations), transactions and rollout ids */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -80,6 +81,25 @@ cleanup:
     return rc;
 }
 
+/* The database and its -wal/-shm hold every tenant's manifests and audit: owner-only
+ * whatever the umask. SQLite creates -wal and -shm with the database file's mode. */
+static int private_files(const char *path)
+{
+    char side[4096];
+    int rc;
+
+    if (path[0] == ':' || strncmp(path, "file:", 5) == 0)
+        return 0;
+    if ((rc = rg_file_private_ensure(path, "database")) < 0)
+        return rc;
+    for (int i = 0; i < 2; i++) {
+        snprintf(side, sizeof(side), "%s%s", path, i ? "-shm" : "-wal");
+        if ((rc = rg_file_private_tighten(side, "database")) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int rg_store_open(rg_store **out, const char *path)
 {
     rg_store *store = NULL;
@@ -89,6 +109,8 @@ int rg_store_open(rg_store **out, const char *path)
     if (out == NULL)
         return rg_error_set(RG_EINVALID, "store: open: no output handle");
     if ((rc = rg_store__require(path, "open", "database path")) < 0)
+        return rc;
+    if ((rc = private_files(path)) < 0)
         return rc;
     rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {

@@ -32,6 +32,13 @@ typedef struct rg_engine_options {
     rg_engine_narrate_fn narrate; /* may be NULL */
     void *narrate_payload;
     const char *owner;        /* lease owner id; NULL: "host:pid:starttime" of this process */
+    /* Registers a target's org with a new platform client in place of the stored manifest's
+     * URLs and credentials (`rollgate serve`: from the owner's registry entry of (tenant,
+     * org)); a failure is that org's error, as a missing credential is. NULL: the
+     * manifest's. TLS verification is never disabled for orgs registered this way. */
+    int (*add_org)(rg_platform *platform, const char *tenant, const char *org_id,
+                   void *payload);
+    void *add_org_payload;
 } rg_engine_options;
 
 /* The default shortest lease: longer than a platform batch under the default timeouts

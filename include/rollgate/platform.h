@@ -44,8 +44,9 @@ int rg_platform_new(rg_platform **out, const rg_platform_options *opts);
 void rg_platform_free(rg_platform *platform);
 
 /* One organization. `credentials` is "env" (ROLLGATE_<ORG>_CLIENT_ID / _CLIENT_SECRET, <ORG> =
- * the id upper-cased, every character outside A-Z0-9 as '_') or "file:PATH" (JSON
- * {"<org id>":{"client_id","client_secret"}}, mode 0600 or stricter). */
+ * the id upper-cased, every character outside A-Z0-9 as '_'), "env:PREFIX" (PREFIX_CLIENT_ID /
+ * PREFIX_CLIENT_SECRET, as a registry names them) or "file:PATH" (JSON
+ * {"<org id>":{"client_id","client_secret"}}, ours, mode 0600 or stricter). */
 typedef struct rg_platform_org {
     const char *id;
     const char *api_url;     /* e.g. "https://api.mypurecloud.com" */

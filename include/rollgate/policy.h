@@ -67,7 +67,7 @@ typedef struct rg_policy {
     size_t metrics_count;
 } rg_policy;
 
-/* Loads a policy by name ([a-z0-9-]+, looked up as <dir>/<name>.yaml, where dir is
+/* Loads a policy by name ([a-z0-9_-]+, looked up as <dir>/<name>.yaml, where dir is
  * $ROLLGATE_POLICY_DIR, else the source tree's policies/, else the installed datadir)
  * or by path (anything with a '/' or ending in .yaml/.yml/.json; a relative path is
  * taken relative to `base_dir` when not NULL).

@@ -57,6 +57,8 @@ typedef struct rg_server_options {
     const char *db_path;     /* required */
     const char *listen;      /* "127.0.0.1:8080" (default), "[::1]:0", "0.0.0.0:8080" */
     const char *tokens_path; /* required */
+    const char *registry_path; /* required: the owner's registry of tenants' orgs */
+    int allow_loopback_platform; /* test mode: registry entries of region "loopback" work */
     int allow_remote;        /* accept a listen address that is not loopback */
     int64_t tick_ms;         /* the scheduler's tick (1000) */
     size_t body_limit;       /* request body limit in bytes (1 MiB) */
@@ -64,6 +66,11 @@ typedef struct rg_server_options {
      * each retry doubles the wait, capped at 30 s. */
     int webhook_attempts;
     int64_t webhook_backoff_ms;
+    /* Connections: in all (1024), per client address (32); seconds a connection may stay
+     * silent before its request is authenticated (5) and after (60). Long-polls and event
+     * streams open at once per token (8). */
+    unsigned connection_limit, per_ip_limit, auth_timeout_s, request_timeout_s;
+    int streams_per_token;
 } rg_server_options;
 
 void rg_server_options_init(rg_server_options *opts);

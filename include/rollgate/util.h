@@ -88,6 +88,22 @@ void rg_hmac_sha256(uint8_t out[RG_SHA256_LEN], const void *key, size_t keylen,
 /* A short stable pseudonym for an identifier in logs: first 12 hex digits of its hash. */
 void rg_hash_id(char out[13], const char *id);
 
+/* ---- private files (util/file.c); `what` names the file in errors ("database") ---- */
+/* Creates `path` with mode 0600 whatever the umask when absent; an existing regular file of
+ * ours loses its group and other bits (by path: no descriptor of it is opened, so the
+ * process's POSIX locks on it, SQLite's, stay). RG_EAUTH for a shared file of another
+ * user. */
+int rg_file_private_ensure(const char *path, const char *what);
+/* As rg_file_private_ensure for a file that may be absent (then nothing is done). */
+int rg_file_private_tighten(const char *path, const char *what);
+/* Writes a fresh 0600 file beside `path`, fsyncs it and renames it over `path`. */
+int rg_file_write_private(const char *path, const char *data, size_t len, const char *what);
+/* Reads a regular file (not a symlink) that is ours and mode 0600 or stricter, at most `max`
+ * bytes; RG_ENOTFOUND when absent, RG_EAUTH naming the mode or owner otherwise.
+ * @param[out] out NUL-terminated, caller frees; out_len may be NULL. */
+int rg_file_read_private(char **out, size_t *out_len, const char *path, size_t max,
+                         const char *what);
+
 /* ---- strings ---- */
 /* strdup that sets RG_ENOMEM on failure. */
 char *rg_strdup(const char *s);

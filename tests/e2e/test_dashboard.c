@@ -83,7 +83,9 @@ static int setup(void **state)
         return -1;
     f->viewer = serve_token_new(f->tokens, "demo", "viewer", "dash-viewer");
     f->release = serve_token_new(f->tokens, "demo", "release", "ci-bot");
-    if (!f->viewer || !f->release || serve_start(&f->srv, f->db, f->tokens) < 0)
+    if (!f->viewer || !f->release ||
+        serve_register(f->db, "demo", f->orgs, f->sim.url, NULL) < 0 ||
+        serve_start(&f->srv, f->db, f->tokens) < 0)
         return -1;
     body = serve_manifest("dash-bad-change", "demo", f->sim.url, f->orgs, NULL, "none", 0);
     doc = serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->release, body, &status);

@@ -93,7 +93,9 @@ static int setup(void **state)
         return -1;
     f->viewer = serve_token_new(f->tokens, "demo", "viewer", "watcher");
     f->release = serve_token_new(f->tokens, "demo", "release", "ci-bot");
-    if (!f->viewer || !f->release || serve_start(&f->srv, f->db, f->tokens) < 0)
+    if (!f->viewer || !f->release ||
+        serve_register(f->db, "demo", f->orgs, f->sim.url, "ROLLGATE_HOOK_SECRET") < 0 ||
+        serve_start(&f->srv, f->db, f->tokens) < 0)
         return -1;
     body = serve_manifest("flow-bad", "demo", f->sim.url, f->orgs, f->hooks.url, "none", 0);
     doc = serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->release, body, &status);

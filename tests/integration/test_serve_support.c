@@ -2,6 +2,7 @@
  * and an in-process webhook receiver, shared by the serve tests */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -54,14 +55,66 @@ static int read_line(char *out, size_t outlen, int fd)
     return 0;
 }
 
+void serve_registry_path(char *out, size_t outlen, const char *db)
+{
+    const char *slash = strrchr(db, '/');
+    snprintf(out, outlen, "%.*s/rollgate-registry.json", slash ? (int)(slash - db) : 1,
+             slash ? db : ".");
+}
+
+static int run_cli(const char *db, const char *args)
+{
+    char cmd[PATH_MAX * 4];
+    snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' --db '%s' %s >/dev/null 2>&1",
+             rg_test_binary_dir(), db, args);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int serve_register(const char *db, const char *tenant, const json_t *orgs, const char *sim_url,
+                   const char *hook_env)
+{
+    char args[2048];
+    size_t i;
+    json_t *o;
+
+    json_array_foreach(orgs, i, o) {
+        snprintf(args, sizeof(args), "org add --tenant '%s' --org '%s' --region loopback "
+                 "--api-url '%s' --login-url '%s' --credentials env", tenant,
+                 json_string_value(o), sim_url, sim_url);
+        if (run_cli(db, args) < 0)
+            return -1;
+    }
+    if (hook_env) {
+        snprintf(args, sizeof(args), "org webhook --tenant '%s' --secret 'env:%s'", tenant,
+                 hook_env);
+        if (run_cli(db, args) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int serve_start(serve_proc *out, const char *db, const char *tokens)
 {
-    char binary[PATH_MAX], line[90];
+    return serve_start_mode(out, db, tokens, 1);
+}
+
+int serve_start_mode(serve_proc *out, const char *db, const char *tokens, int test_mode)
+{
+    char binary[PATH_MAX], line[90], registry[PATH_MAX];
     int fds[2];
     pid_t pid, parent = getpid();
 
     pthread_once(&curl_once, curl_init_once);
     snprintf(binary, sizeof(binary), "%s/cli/rollgate", rg_test_binary_dir());
+    serve_registry_path(registry, sizeof(registry), db);
+    if (access(registry, F_OK) != 0) { /* a server with no org registered yet */
+        FILE *fp;
+        int fd = open(registry, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0 || (fp = fdopen(fd, "w")) == NULL)
+            return -1;
+        fputs("{\"tenants\": {}}\n", fp);
+        fclose(fp);
+    }
     if (access(binary, X_OK) != 0 || pipe(fds) != 0)
         return -1;
     if ((pid = fork()) < 0)
@@ -73,7 +126,8 @@ int serve_start(serve_proc *out, const char *db, const char *tokens)
         close(fds[0]);
         close(fds[1]);
         execl(binary, binary, "--db", db, "serve", "--listen", "127.0.0.1:0", "--tokens",
-              tokens, "--tick", "200ms", (char *)NULL);
+              tokens, "--registry", registry, "--tick", "200ms",
+              test_mode ? "--allow-loopback-platform" : (char *)NULL, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -224,10 +278,10 @@ char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
     json_t *doc = NULL;
     char *text;
 
+    /* A served manifest names orgs only: their URLs and credentials are the registry's. */
     rg_buf_printf(&m, "name: %s\ntenant: %s\nstages: [10, 50, 100]\napproval: %s\n"
-                      "platform: {driver: genesys, api_url: \"%s\", login_url: \"%s\", "
-                      "credentials: env}\ngroups:\n  - {name: parent, orgs: [",
-                  name, tenant, approval, sim_url, sim_url);
+                      "platform: {driver: genesys}\ngroups:\n  - {name: parent, orgs: [",
+                  name, tenant, approval);
     org_list(&m, orgs, 0, 1);
     rg_buf_puts(&m, "]}\n  - {name: region_a, depends_on: [parent], orgs: [");
     org_list(&m, orgs, 1, half);
@@ -240,16 +294,42 @@ char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
                     "      - {type: Queue, id: queue_v2, weight: 100, priority: 1}\n");
     rg_buf_puts(&m, policy_yaml);
     if (hook_url)
-        rg_buf_printf(&m, "notify:\n  - {url: \"%s\", events: [tripped, rolled_back], "
-                          "secret: \"env:ROLLGATE_HOOK_SECRET\"}\n", hook_url);
+        rg_buf_printf(&m, "notify:\n  - {url: \"%s\", events: [tripped, rolled_back]}\n",
+                      hook_url);
     if (yaml)
         return rg_buf_detach(&m);
-    /* The JSON form is the library's normalised manifest, which loads back to an equal one. */
+    /* The JSON form is the library's normalised manifest without what only the registry
+     * says (the loader needs a platform and a secret name to read the YAML). */
     text = NULL;
-    if (rg_manifest_load_buffer(&manifest, "test.yaml", m.ptr, m.len, NULL, NULL) == 0 &&
-        rg_manifest_to_json(&doc, manifest) == 0) {
-        text = json_dumps(doc, JSON_COMPACT);
-        json_decref(doc);
+    {
+        char *full = NULL, *at = strstr(m.ptr, "platform: {driver: genesys}");
+        rg_buf f = RG_BUF_INIT;
+        rg_buf_printf(&f, "%.*splatform: {driver: genesys, api_url: \"%s\", login_url: \"%s\", "
+                      "credentials: env}%s", (int)(at - m.ptr), m.ptr, sim_url, sim_url,
+                      at + strlen("platform: {driver: genesys}"));
+        full = rg_buf_detach(&f);
+        if (hook_url && (at = strstr(full, "rolled_back]}")) != NULL) {
+            rg_buf g = RG_BUF_INIT;
+            rg_buf_printf(&g, "%.*srolled_back], secret: \"env:X\"}%s", (int)(at - full), full,
+                          at + strlen("rolled_back]}"));
+            free(full);
+            full = rg_buf_detach(&g);
+        }
+        if (rg_manifest_load_buffer(&manifest, "test.yaml", full, strlen(full), NULL, NULL) ==
+                0 &&
+            rg_manifest_to_json(&doc, manifest) == 0) {
+            json_t *p = json_object_get(doc, "platform"), *nt;
+            size_t i;
+            json_object_del(p, "api_url");
+            json_object_del(p, "login_url");
+            json_object_del(p, "credentials");
+            json_object_del(p, "insecure");
+            json_array_foreach(json_object_get(doc, "notify"), i, nt)
+                json_object_del(nt, "secret");
+            text = json_dumps(doc, JSON_COMPACT);
+            json_decref(doc);
+        }
+        free(full);
     }
     rg_manifest_free(manifest);
     rg_buf_dispose(&m);
@@ -272,14 +352,22 @@ static enum MHD_Result hook_answer(struct MHD_Connection *conn, unsigned status)
     return ret;
 }
 
-static int signature_ok(hook_receiver *r, const char *sig, const rg_buf *body)
+/* HMAC-SHA-256 of "timestamp.body", and the timestamp within 5 minutes of now: what
+ * docs/serve.md tells a receiver to check. */
+static int signature_ok(hook_receiver *r, const char *sig, const char *ts, const rg_buf *body)
 {
     uint8_t mac[RG_SHA256_LEN];
     char hex[65];
+    rg_buf text = RG_BUF_INIT;
+    int64_t t, now = rg_time_now_ms() / 1000;
 
-    if (sig == NULL || strncmp(sig, "sha256=", 7) != 0 || strlen(sig + 7) != 64)
+    if (sig == NULL || strncmp(sig, "sha256=", 7) != 0 || strlen(sig + 7) != 64 || ts == NULL ||
+        rg_parse_int64(&t, ts, 0, INT64_MAX) < 0 || t < now - 300 || t > now + 300)
         return 0;
-    rg_hmac_sha256(mac, r->secret, strlen(r->secret), body->ptr ? body->ptr : "", body->len);
+    rg_buf_printf(&text, "%s.", ts);
+    rg_buf_put(&text, body->ptr ? body->ptr : "", body->len);
+    rg_hmac_sha256(mac, r->secret, strlen(r->secret), text.ptr, text.len);
+    rg_buf_dispose(&text);
     for (size_t i = 0; i < RG_SHA256_LEN; i++)
         snprintf(hex + 2 * i, 3, "%02x", mac[i]);
     return strcmp(hex, sig + 7) == 0;
@@ -313,7 +401,10 @@ static enum MHD_Result on_hook(void *cls, struct MHD_Connection *conn, const cha
                                                      "X-Rollgate-Delivery");
         json_array_append_new(r->deliveries, json_string(dk ? dk : ""));
     }
-    if (strcmp(method, "POST") != 0 || !signature_ok(r, sig, &req->body)) {
+    if (strcmp(method, "POST") != 0 ||
+        !signature_ok(r, sig,
+                      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Rollgate-Timestamp"),
+                      &req->body)) {
         r->bad_signatures++;
         status = 401;
     } else if (r->requests <= r->fail_first) {

@@ -15,9 +15,19 @@ typedef struct serve_proc {
     char url[96];
 } serve_proc;
 
+/* The registry the tests use: rollgate-registry.json beside the database. */
+void serve_registry_path(char *out, size_t outlen, const char *db);
+/* Registers every org of `orgs` (JSON strings) to `tenant` on the loopback platform sim_url
+ * with env credentials, and with hook_env (not NULL) the tenant's webhook secret env:NAME,
+ * through `rollgate org` (the real binary). 0 or -1. */
+int serve_register(const char *db, const char *tenant, const json_t *orgs, const char *sim_url,
+                   const char *hook_env);
 /* Starts $RG_BINARY_DIR/cli/rollgate --db DB serve --listen 127.0.0.1:0 --tokens TOKENS
- * --tick 200ms and reads its first stdout line. The child inherits this environment. */
+ * --registry (beside DB; created empty when absent) --allow-loopback-platform --tick 200ms
+ * and reads its first stdout line. The child inherits this environment. */
 int serve_start(serve_proc *out, const char *db, const char *tokens);
+/* As serve_start; test_mode 0 leaves out --allow-loopback-platform. */
+int serve_start_mode(serve_proc *out, const char *db, const char *tokens, int test_mode);
 /* SIGTERM and wait; the exit status (0 for a clean stop). */
 int serve_stop(serve_proc *sp);
 
@@ -38,9 +48,10 @@ json_t *serve_http_json(const char *base, const char *method, const char *path,
 char *serve_token_new(const char *tokens, const char *tenant, const char *role,
                       const char *name);
 
-/* A manifest like `rollgate demo` writes (three groups, the short-window policy), JSON or
- * YAML, for `tenant`, against the sim at sim_url; `hook_url` adds a notify entry for
- * tripped and rolled_back with secret env:ROLLGATE_HOOK_SECRET. Caller frees. */
+/* A served manifest like `rollgate demo` writes (three groups, the short-window policy),
+ * JSON or YAML, for `tenant`: it names orgs only (their URLs come from the registry; sim_url
+ * only lets the library normalise the JSON form); `hook_url` adds a notify entry for
+ * tripped and rolled_back, signed with the tenant's registry secret. Caller frees. */
 char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
                      const json_t *orgs, const char *hook_url, const char *approval, int yaml);
 

@@ -61,7 +61,7 @@ static const bad_case bad_cases[] = {
     {"policy_missing.yaml", RG_ENOTFOUND,
      ":3:9: policy: @POLICY_DIR@/no-such-policy.yaml: cannot open: No such file or directory"},
     {"policy_name.yaml", RG_EINVALID,
-     ":3:9: policy: policy 'Contact_Center': a name must match [a-z0-9-]{1,64}, or give a path"},
+     ":3:9: policy: policy 'Contact_Center': a name must match [a-z0-9_-]{1,64}, or give a path"},
     {"policy_poll.yaml", RG_EINVALID,
      ":5:16: poll_interval: 20m must be at most stabilization_window (15m)"},
     {"policy_sequential.yaml", RG_EINVALID,

@@ -1,0 +1,867 @@
+/* test_serve_tenants.c - `rollgate serve` among hostile tenants (issue 14): each attack a
+ * tenant holding only its own tokens could make, and what must stop it. Two tenants share
+ * one server and one rollgate-sim: acme (most orgs) and evil (one org, credentials under
+ * env:EVIL_ORG). Every test asserts on what the other side saw: the simulator's request
+ * log, a capturing listener, a webhook receiver, file modes on disk. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "integration/test_serve_support.h"
+#include "rollgate/platform.h"
+#include "rollgate/store.h"
+#include "support/simproc.h"
+#include "support/testutil.h"
+
+#define ACME_HOOK "acme-webhook-secret"
+#define EVIL_HOOK "evil-webhook-secret"
+#define SECRET_LINE "root:$6$SECRETLINE$hash:19000:0:99999:7:::"
+
+typedef struct {
+    char dir[PATH_MAX], db[PATH_MAX + 16], tokens[PATH_MAX + 16], policies[PATH_MAX + 16];
+    rg_simproc sim;
+    serve_proc srv;
+    json_t *orgs;      /* every org of the scenario */
+    json_t *acme_orgs; /* all but the last */
+    char evil_org[128];
+    char *acme_viewer, *acme_operator, *acme_release, *evil_release, *evil_viewer;
+    int capture_fd; /* a listener no request may ever reach */
+    char capture_url[64];
+    char acme_rollout[64]; /* awaiting approval */
+} fixture;
+
+static int cli(const char *db, const char *fmt, ...) RG_PRINTF(2, 3);
+static int cli(const char *db, const char *fmt, ...)
+{
+    char args[2048], cmd[PATH_MAX * 3];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' --db '%s' %s >/dev/null 2>&1",
+             rg_test_binary_dir(), db, args);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int listen_capture(fixture *f)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if ((f->capture_fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+        bind(f->capture_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(f->capture_fd, 16) != 0 ||
+        getsockname(f->capture_fd, (struct sockaddr *)&sa, &len) != 0)
+        return -1;
+    snprintf(f->capture_url, sizeof(f->capture_url), "http://127.0.0.1:%u",
+             (unsigned)ntohs(sa.sin_port));
+    return 0;
+}
+
+/* Sets EVIL_ORG_CLIENT_ID/_SECRET to the last org's client and removes that org's
+ * ROLLGATE_<ORG>_CLIENT_*: the server can reach it only through the registry's source. */
+static int evil_credentials(fixture *f)
+{
+    char path[PATH_MAX], name[256];
+    json_t *doc, *org;
+
+    rg_test_path(path, sizeof(path), "sim/scenarios/healthy.json");
+    if ((doc = json_load_file(path, 0, NULL)) == NULL)
+        return -1;
+    org = json_array_get(json_object_get(doc, "orgs"),
+                         json_array_size(json_object_get(doc, "orgs")) - 1);
+    snprintf(f->evil_org, sizeof(f->evil_org), "%s",
+             json_string_value(json_object_get(org, "id")));
+    setenv("EVIL_ORG_CLIENT_ID", json_string_value(json_object_get(org, "client_id")), 1);
+    setenv("EVIL_ORG_CLIENT_SECRET", json_string_value(json_object_get(org, "client_secret")),
+           1);
+    rg_platform_env_name(name, sizeof(name), f->evil_org, "CLIENT_ID");
+    unsetenv(name);
+    rg_platform_env_name(name, sizeof(name), f->evil_org, "CLIENT_SECRET");
+    unsetenv(name);
+    json_decref(doc);
+    return 0;
+}
+
+static int policy_dir(fixture *f)
+{
+    char src[PATH_MAX], path[PATH_MAX * 2], *text;
+    size_t len = 0;
+
+    snprintf(f->policies, sizeof(f->policies), "%s/policies", f->dir);
+    if (mkdir(f->policies, 0700) != 0)
+        return -1;
+    rg_test_path(src, sizeof(src), "policies/contact-center.yaml");
+    if ((text = rg_test_read_file(src, &len)) == NULL)
+        return -1;
+    snprintf(path, sizeof(path), "%s/contact-center.yaml", f->policies);
+    if (rg_test_write_file(path, text) < 0)
+        return -1;
+    free(text);
+    /* A file in the policy directory that is not a policy: its content must never show. */
+    snprintf(path, sizeof(path), "%s/broken.yaml", f->policies);
+    if (rg_test_write_file(path, SECRET_LINE "\n") < 0)
+        return -1;
+    setenv("ROLLGATE_POLICY_DIR", f->policies, 1); /* inherited by the server */
+    return 0;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    json_t *doc;
+    long status = 0;
+    char *body;
+
+    if (f == NULL || rg_test_mkdtemp(f->dir, sizeof(f->dir)) < 0)
+        return -1;
+    snprintf(f->db, sizeof(f->db), "%s/serve.db", f->dir);
+    snprintf(f->tokens, sizeof(f->tokens), "%s/tokens.json", f->dir);
+    setenv("ACME_HOOK", ACME_HOOK, 1);
+    setenv("EVIL_HOOK", EVIL_HOOK, 1);
+    if ((f->orgs = serve_scenario_credentials("sim/scenarios/healthy.json")) == NULL ||
+        evil_credentials(f) < 0 || policy_dir(f) < 0 || listen_capture(f) < 0 ||
+        rg_simproc_start(&f->sim, "sim/scenarios/healthy.json") < 0)
+        return -1;
+    f->acme_orgs = json_deep_copy(f->orgs);
+    json_array_remove(f->acme_orgs, json_array_size(f->acme_orgs) - 1);
+    f->acme_viewer = serve_token_new(f->tokens, "acme", "viewer", "acme-watcher");
+    f->acme_operator = serve_token_new(f->tokens, "acme", "operator", "acme-oncall");
+    f->acme_release = serve_token_new(f->tokens, "acme", "release", "acme-ci");
+    f->evil_release = serve_token_new(f->tokens, "evil", "release", "evil-ci");
+    f->evil_viewer = serve_token_new(f->tokens, "evil", "viewer", "evil-watcher");
+    if (!f->acme_viewer || !f->acme_operator || !f->acme_release || !f->evil_release ||
+        !f->evil_viewer || serve_register(f->db, "acme", f->acme_orgs, f->sim.url, "ACME_HOOK") < 0 ||
+        cli(f->db, "org add --tenant evil --org '%s' --region loopback --api-url '%s' "
+                   "--login-url '%s' --credentials env:EVIL_ORG", f->evil_org, f->sim.url,
+            f->sim.url) < 0 ||
+        cli(f->db, "org webhook --tenant evil --secret env:EVIL_HOOK") < 0 ||
+        serve_start(&f->srv, f->db, f->tokens) < 0)
+        return -1;
+    body = serve_manifest("acme-wait", "acme", f->sim.url, f->acme_orgs, NULL, "required", 0);
+    doc = serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->acme_release, body, &status);
+    free(body);
+    if (status != 201 || !json_is_string(json_object_get(doc, "id")))
+        return -1;
+    snprintf(f->acme_rollout, sizeof(f->acme_rollout), "%s",
+             json_string_value(json_object_get(doc, "id")));
+    json_decref(doc);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f == NULL)
+        return 0;
+    serve_stop(&f->srv);
+    rg_simproc_stop(&f->sim);
+    close(f->capture_fd);
+    json_decref(f->orgs);
+    json_decref(f->acme_orgs);
+    free(f->acme_viewer);
+    free(f->acme_operator);
+    free(f->acme_release);
+    free(f->evil_release);
+    free(f->evil_viewer);
+    rg_test_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static long call(fixture *f, const char *method, const char *path, const char *token,
+                 const char *content_type, const char *body, rg_buf *resp)
+{
+    long status = 0;
+    rg_buf_clear(resp);
+    if (serve_http(f->srv.url, method, path, token, content_type, body, &status, resp, NULL) < 0)
+        return -1;
+    return status;
+}
+
+static const char *message(const rg_buf *resp, char *out, size_t outlen)
+{
+    json_t *doc = json_loads(rg_buf_cstr(resp), 0, NULL);
+    const char *m = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+    snprintf(out, outlen, "%s", m ? m : "");
+    json_decref(doc);
+    return out;
+}
+
+/* A YAML manifest for one org with extra platform keys and/or a policy line. */
+static char *manifest_for(const char *tenant, const char *org, const char *platform_extra,
+                          const char *policy)
+{
+    rg_buf m = RG_BUF_INIT;
+    rg_buf_printf(&m, "name: attack\ntenant: %s\nstages: [100]\napproval: required\n"
+                      "platform: {driver: genesys%s}\ngroups:\n  - {name: g, orgs: [\"%s\"]}\n"
+                      "change:\n  strategy: strat_main\n  template:\n    name: stolen\n"
+                      "    targets: [{type: Queue, id: queue_v2, weight: 100, priority: 1}]\n"
+                      "policy: %s\n",
+                  tenant, platform_extra ? platform_extra : "", org,
+                  policy ? policy : "contact-center");
+    return rg_buf_detach(&m);
+}
+
+/* Requests the simulator logged for `org` since `since` (path filter NULL: all). */
+static size_t sim_requests(fixture *f, int64_t since, const char *org, int64_t *out_next)
+{
+    char path[64];
+    long status = 0;
+    rg_buf resp = RG_BUF_INIT;
+    json_t *doc, *r;
+    size_t i, n = 0;
+
+    snprintf(path, sizeof(path), "/sim/requests?since=%lld", (long long)since);
+    assert_int_equal(rg_simproc_request(&f->sim, "GET", path, NULL, NULL, &status, &resp, NULL),
+                     0);
+    assert_int_equal(status, 200);
+    doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
+    assert_non_null(doc);
+    json_array_foreach(json_object_get(doc, "requests"), i, r) {
+        const char *o = json_string_value(json_object_get(r, "org"));
+        n += org == NULL || (o && strcmp(o, org) == 0);
+    }
+    if (out_next)
+        *out_next = json_integer_value(json_object_get(doc, "next"));
+    json_decref(doc);
+    rg_buf_dispose(&resp);
+    return n;
+}
+
+/* Nothing connected to the capturing listener (it is polled for a second, long enough for
+ * several 200 ms scheduler ticks to have acted on a rollout that should not exist). */
+static void assert_capture_untouched(fixture *f)
+{
+    struct pollfd p = {f->capture_fd, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 1000), 0);
+}
+
+/* ---- 1. another tenant's org ---- */
+
+static void test_other_tenants_org(void **state)
+{
+    fixture *f = *state;
+    rg_buf resp = RG_BUF_INIT;
+    const char *acme_org = json_string_value(json_array_get(f->acme_orgs, 0));
+    char m1[1024], m2[1024], want[256], *body;
+    int64_t since = 0;
+
+    sim_requests(f, 0, NULL, &since);
+    /* Evil names acme's org: refused, naming the org. */
+    body = manifest_for("evil", acme_org, NULL, NULL);
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          body, &resp), 400);
+    free(body);
+    message(&resp, m1, sizeof(m1));
+    snprintf(want, sizeof(want), "org %s is not registered to tenant evil", acme_org);
+    assert_non_null(strstr(m1, want));
+    assert_non_null(strstr(m1, "rollgate org add"));
+    assert_null(strstr(m1, "acme"));
+    /* An org nobody has reads the same: no oracle of which orgs other tenants own. */
+    {
+        char fake[128];
+        snprintf(fake, sizeof(fake), "%s", acme_org);
+        fake[0] = fake[0] == 'x' ? 'y' : 'x'; /* same length, registered to no one */
+        body = manifest_for("evil", fake, NULL, NULL);
+        assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release,
+                              "application/yaml", body, &resp), 400);
+        free(body);
+        message(&resp, m2, sizeof(m2));
+        for (char *p = strstr(m2, fake); p; p = strstr(p + 1, fake))
+            memcpy(p, acme_org, strlen(acme_org));
+        assert_string_equal(m1, m2);
+    }
+    /* No rollout for evil, and the platform never heard of acme's org from this. */
+    assert_int_equal(call(f, "GET", "/api/v1/rollouts", f->evil_viewer, NULL, NULL, &resp), 200);
+    assert_non_null(strstr(rg_buf_cstr(&resp), "\"rollouts\":[]"));
+    assert_capture_untouched(f);
+    assert_int_equal(sim_requests(f, since, acme_org, NULL), 0);
+    rg_buf_dispose(&resp);
+}
+
+/* ---- 2. tenant-chosen URLs and credentials ---- */
+
+static void test_tenant_urls_and_credentials(void **state)
+{
+    fixture *f = *state;
+    rg_buf resp = RG_BUF_INIT;
+    char extra[256], msg[1024], *body;
+    const char *acme_org = json_string_value(json_array_get(f->acme_orgs, 0));
+    const char *orgs[] = {f->evil_org, acme_org, NULL};
+    int64_t since = 0;
+
+    sim_requests(f, 0, NULL, &since);
+    for (size_t i = 0; orgs[i]; i++) {
+        /* The capturing listener as the platform: the server would send the org's client
+         * id and secret there. */
+        snprintf(extra, sizeof(extra), ", api_url: \"%s\", login_url: \"%s\", credentials: env",
+                 f->capture_url, f->capture_url);
+        body = manifest_for("evil", orgs[i], extra, NULL);
+        assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release,
+                              "application/yaml", body, &resp), 400);
+        free(body);
+        message(&resp, msg, sizeof(msg));
+        assert_non_null(strstr(msg, "request.yaml:5:"));
+        assert_non_null(strstr(msg, "platform.api_url"));
+        assert_non_null(strstr(msg, "rollgate org add --tenant evil"));
+    }
+    /* Each key alone, and per-org URLs, are refused the same way. */
+    {
+        static const char *const extras[] = {", credentials: \"file:/etc/shadow\"",
+                                             ", insecure: true", ", login_url: \"http://127.0.0.1:1\"",
+                                             NULL};
+        for (size_t i = 0; extras[i]; i++) {
+            body = manifest_for("evil", f->evil_org, extras[i], NULL);
+            assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release,
+                                  "application/yaml", body, &resp), 400);
+            free(body);
+            assert_non_null(strstr(message(&resp, msg, sizeof(msg)), "rollgate org add"));
+        }
+    }
+    {
+        rg_buf m = RG_BUF_INIT;
+        rg_buf_printf(&m, "{\"name\":\"x\",\"tenant\":\"evil\",\"stages\":[100],\"platform\":"
+                          "{\"driver\":\"genesys\"},\"groups\":[{\"name\":\"g\",\"orgs\":"
+                          "[{\"id\":\"%s\",\"api_url\":\"%s\"}]}],\"change\":{\"strategy\":"
+                          "\"s\",\"template\":{\"name\":\"n\",\"targets\":[]}}}",
+                      f->evil_org, f->capture_url);
+        assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, NULL, m.ptr,
+                              &resp), 400);
+        message(&resp, msg, sizeof(msg));
+        assert_non_null(strstr(msg, "groups[0].orgs[0].api_url"));
+        assert_non_null(strstr(msg, "rollgate org add"));
+        rg_buf_dispose(&m);
+    }
+    assert_capture_untouched(f);
+    assert_int_equal(sim_requests(f, since, acme_org, NULL), 0);
+    rg_buf_dispose(&resp);
+}
+
+/* ---- 3. policy paths: no content, no oracle ---- */
+
+static void test_policy_paths(void **state)
+{
+    fixture *f = *state;
+    rg_buf resp = RG_BUF_INIT, first = RG_BUF_INIT;
+    char secret[PATH_MAX + 16], missing[PATH_MAX + 16], *body;
+
+    snprintf(secret, sizeof(secret), "%s/shadow", f->dir);
+    snprintf(missing, sizeof(missing), "%s/shadoX", f->dir); /* same length, absent */
+    assert_int_equal(rg_test_write_file(secret, SECRET_LINE "\n"), 0);
+    /* A path: refused before any file is touched, so existing and missing read the same. */
+    body = manifest_for("evil", f->evil_org, NULL, secret);
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          body, &first), 400);
+    free(body);
+    assert_null(strstr(rg_buf_cstr(&first), "SECRETLINE"));
+    assert_non_null(strstr(rg_buf_cstr(&first), "paths are not read"));
+    body = manifest_for("evil", f->evil_org, NULL, missing);
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          body, &resp), 400);
+    free(body);
+    assert_string_equal(rg_buf_cstr(&resp), rg_buf_cstr(&first));
+    body = manifest_for("evil", f->evil_org, NULL, "../../../../etc/passwd");
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          body, &resp), 400);
+    free(body);
+    assert_non_null(strstr(rg_buf_cstr(&resp), "paths are not read"));
+    /* Names: a broken file of the policy directory reads as one that does not exist. */
+    body = manifest_for("evil", f->evil_org, NULL, "broken");
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          body, &first), 400);
+    free(body);
+    assert_null(strstr(rg_buf_cstr(&first), "SECRETLINE"));
+    body = manifest_for("evil", f->evil_org, NULL, "nosuch");
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          body, &resp), 400);
+    free(body);
+    {
+        char *p = strstr(resp.ptr, "nosuch");
+        assert_non_null(p);
+        memcpy(p, "broken", 6);
+        assert_string_equal(rg_buf_cstr(&resp), rg_buf_cstr(&first));
+    }
+    /* A name of the policy directory works. */
+    body = manifest_for("evil", f->evil_org, NULL, "contact-center");
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          body, &resp), 201);
+    free(body);
+    rg_buf_dispose(&resp);
+    rg_buf_dispose(&first);
+}
+
+/* ---- 4. webhook secrets are the tenant's ---- */
+
+static void test_webhook_secret(void **state)
+{
+    fixture *f = *state;
+    hook_receiver as_acme, as_evil;
+    rg_buf resp = RG_BUF_INIT;
+    char msg[1024], *body, *at;
+    rg_buf m = RG_BUF_INIT;
+    int64_t deadline;
+
+    assert_int_equal(hook_receiver_start(&as_acme, ACME_HOOK, 0), 0);
+    assert_int_equal(hook_receiver_start(&as_evil, EVIL_HOOK, 0), 0);
+    body = manifest_for("evil", f->evil_org, NULL, NULL);
+    /* Naming acme's variable: refused. */
+    rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started], secret: \"env:ACME_HOOK\"}\n",
+                  body, as_acme.url);
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          m.ptr, &resp), 400);
+    assert_non_null(strstr(message(&resp, msg, sizeof(msg)), "notify[0].secret"));
+    /* Without a secret: both receivers are sent evil's own signature. */
+    rg_buf_clear(&m);
+    rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started]}\n"
+                      "  - {url: \"%s\", events: [started]}\n",
+                  body, as_acme.url, as_evil.url);
+    at = strstr(m.ptr, "name: attack");
+    memcpy(at, "name: hooked", 12);
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          m.ptr, &resp), 201);
+    deadline = rg_time_mono_ms() + 15000;
+    for (;;) {
+        int done;
+        pthread_mutex_lock(&as_evil.lock);
+        pthread_mutex_lock(&as_acme.lock);
+        done = json_array_size(as_evil.received) >= 1 && as_acme.requests >= 1;
+        pthread_mutex_unlock(&as_acme.lock);
+        pthread_mutex_unlock(&as_evil.lock);
+        if (done || rg_time_mono_ms() > deadline)
+            break;
+        poll(NULL, 0, 50);
+    }
+    pthread_mutex_lock(&as_evil.lock);
+    assert_int_equal(json_array_size(as_evil.received), 1); /* signature and timestamp good */
+    assert_int_equal(as_evil.bad_signatures, 0);
+    pthread_mutex_unlock(&as_evil.lock);
+    pthread_mutex_lock(&as_acme.lock);
+    assert_true(as_acme.requests >= 1);
+    assert_int_equal(json_array_size(as_acme.received), 0); /* never signed with acme's key */
+    assert_int_equal(as_acme.bad_signatures, as_acme.requests);
+    pthread_mutex_unlock(&as_acme.lock);
+    hook_receiver_stop(&as_acme);
+    hook_receiver_stop(&as_evil);
+    free(body);
+    rg_buf_dispose(&m);
+    rg_buf_dispose(&resp);
+}
+
+/* ---- 5. the role matrix of docs/serve.md ---- */
+
+static char *start_acme(fixture *f)
+{
+    char *body = serve_manifest("matrix", "acme", f->sim.url, f->acme_orgs, NULL, "required", 0);
+    long status = 0;
+    json_t *doc = serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->acme_release, body,
+                                  &status);
+    char *id = status == 201 ? rg_strdup(json_string_value(json_object_get(doc, "id"))) : NULL;
+    free(body);
+    json_decref(doc);
+    return id;
+}
+
+static void test_role_matrix(void **state)
+{
+    fixture *f = *state;
+    static const char *const actions[] = {"start", "approve", "promote", "pause", "resume",
+                                          "rollback", NULL};
+    /* 1: allowed (the answer is the state's, never 403), 0: 403. Rows viewer, operator,
+     * release. */
+    static const int may[3][6] = {{0, 0, 0, 0, 0, 0}, {0, 0, 0, 1, 1, 1}, {1, 1, 1, 1, 1, 1}};
+    const char *tokens[3] = {f->acme_viewer, f->acme_operator, f->acme_release};
+    rg_buf resp = RG_BUF_INIT;
+    char path[256], *body = serve_manifest("matrix", "acme", f->sim.url, f->acme_orgs, NULL,
+                                           "required", 0);
+
+    for (int r = 0; r < 3; r++) {
+        char *id = start_acme(f);
+        assert_non_null(id);
+        for (int a = 0; actions[a]; a++) {
+            long status;
+            /* Reads are every role's. */
+            snprintf(path, sizeof(path), "/api/v1/rollouts/%s", id);
+            assert_int_equal(call(f, "GET", path, tokens[r], NULL, NULL, &resp), 200);
+            if (a == 0) {
+                status = call(f, "POST", "/api/v1/rollouts", tokens[r], NULL, body, &resp);
+            } else {
+                snprintf(path, sizeof(path), "/api/v1/rollouts/%s/%s", id, actions[a]);
+                status = call(f, "POST", path, tokens[r], NULL, "{\"reason\":\"matrix\"}",
+                              &resp);
+            }
+            if (may[r][a])
+                assert_true(status != 403 && status >= 200 && status < 500);
+            else
+                assert_int_equal(status, 403);
+        }
+        free(id);
+    }
+    free(body);
+    rg_buf_dispose(&resp);
+}
+
+/* ---- 6. a rollout of evil's own org runs on the registry's credentials ---- */
+
+static void test_registered_org_runs(void **state)
+{
+    fixture *f = *state;
+    rg_buf resp = RG_BUF_INIT;
+    char path[256], *body = manifest_for("evil", f->evil_org, NULL, NULL);
+    int64_t since = 0, deadline = rg_time_mono_ms() + 20000;
+    json_t *doc;
+    size_t seen = 0;
+
+    sim_requests(f, 0, NULL, &since);
+    memcpy(strstr(body, "name: attack"), "name: legit1", 12);
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts?approve=true", f->evil_release,
+                          "application/yaml", body, &resp), 201);
+    doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
+    /* The platform saw evil's org, reached with env:EVIL_ORG (its ROLLGATE_<ORG>_* are
+     * unset): the registry's source, not the org id's. */
+    while ((seen = sim_requests(f, since, f->evil_org, NULL)) == 0 &&
+           rg_time_mono_ms() < deadline)
+        poll(NULL, 0, 100);
+    assert_true(seen > 0);
+    snprintf(path, sizeof(path), "/api/v1/rollouts/%s/rollback",
+             json_string_value(json_object_get(doc, "id")));
+    assert_int_equal(call(f, "POST", path, f->evil_release, NULL, "{\"reason\":\"done\"}", &resp),
+                     200);
+    json_decref(doc);
+    free(body);
+    rg_buf_dispose(&resp);
+}
+
+/* ---- 7. connections: token before body, streams per token, an idle flood ---- */
+
+static int connect_from(const char *src, const char *server_url)
+{
+    struct sockaddr_in sa, from;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unsigned port = (unsigned)atoi(strrchr(server_url, ':') + 1);
+
+    memset(&sa, 0, sizeof(sa));
+    memset(&from, 0, sizeof(from));
+    sa.sin_family = from.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    inet_pton(AF_INET, src, &from.sin_addr);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends `request` and reads the status line within `ms`; the status or -1. */
+static int raw_status(int fd, const char *request, int ms)
+{
+    char buf[256];
+    size_t len = 0;
+    int64_t deadline = rg_time_mono_ms() + ms;
+
+    if (write(fd, request, strlen(request)) != (ssize_t)strlen(request))
+        return -1;
+    while (len + 1 < sizeof(buf)) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int64_t left = deadline - rg_time_mono_ms();
+        ssize_t n;
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0 || (n = read(fd, buf + len, 1)) <= 0)
+            return -1;
+        if (buf[len++] == '\n')
+            break;
+    }
+    buf[len] = '\0';
+    return strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : -1;
+}
+
+static void test_token_before_body(void **state)
+{
+    fixture *f = *state;
+    int fd = connect_from("127.0.0.1", f->srv.url);
+
+    assert_true(fd >= 0);
+    /* The body is announced and never sent: the answer comes from the headers alone. */
+    assert_int_equal(raw_status(fd, "POST /api/v1/rollouts HTTP/1.1\r\nHost: x\r\n"
+                                    "Authorization: Bearer rg_0000000000000000000000000000000000000000\r\n"
+                                    "Content-Type: application/json\r\n"
+                                    "Content-Length: 900000\r\n\r\n", 3000),
+                     401);
+    close(fd);
+}
+
+static void test_streams_per_token(void **state)
+{
+    fixture *f = *state;
+    int fds[9], other;
+    char req[512];
+
+    snprintf(req, sizeof(req), "GET /api/v1/rollouts/%s/events HTTP/1.1\r\nHost: x\r\n"
+                               "Authorization: Bearer %s\r\n\r\n", f->acme_rollout,
+             f->acme_viewer);
+    for (int i = 0; i < 9; i++) {
+        fds[i] = connect_from("127.0.0.1", f->srv.url);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(raw_status(fds[i], req, 5000), i < 8 ? 200 : 429);
+    }
+    /* The cap is per token: another token of the same tenant still gets its stream. */
+    snprintf(req, sizeof(req), "GET /api/v1/rollouts/%s/gate?timeout=0 HTTP/1.1\r\nHost: x\r\n"
+                               "Authorization: Bearer %s\r\n\r\n", f->acme_rollout,
+             f->acme_operator);
+    other = connect_from("127.0.0.1", f->srv.url);
+    assert_int_equal(raw_status(other, req, 5000), 200);
+    close(other);
+    for (int i = 0; i < 9; i++)
+        close(fds[i]);
+}
+
+static void test_idle_flood(void **state)
+{
+    fixture *f = *state;
+    enum { IDLE = 300 };
+    int fds[IDLE], open_now = 0, closed_fast = 0;
+    rg_buf resp = RG_BUF_INIT;
+    int64_t deadline;
+
+    /* 300 connections from 127.0.0.1 that never send a byte. */
+    for (int i = 0; i < IDLE; i++) {
+        fds[i] = connect_from("127.0.0.1", f->srv.url);
+        assert_true(fds[i] >= 0);
+    }
+    /* A valid request from another loopback address is answered within a second (raw, so
+     * the second is the server's, not a client library's). */
+    {
+        char req[256];
+        int fd = connect_from("127.0.0.2", f->srv.url);
+        assert_true(fd >= 0);
+        snprintf(req, sizeof(req), "GET /api/v1/rollouts HTTP/1.1\r\nHost: x\r\n"
+                                   "Authorization: Bearer %s\r\n\r\n", f->acme_viewer);
+        assert_int_equal(raw_status(fd, req, 1000), 200);
+        close(fd);
+    }
+    /* The per-address cap refused most of them at once; the rest are dropped by the short
+     * timeout before authentication (bounded wait, not a timing assertion). */
+    for (int i = 0; i < IDLE; i++) {
+        struct pollfd p = {fds[i], POLLIN, 0};
+        char b;
+        if (poll(&p, 1, 0) == 1 && read(fds[i], &b, 1) <= 0)
+            closed_fast++;
+    }
+    assert_true(closed_fast >= IDLE - 32);
+    deadline = rg_time_mono_ms() + 15000;
+    do {
+        open_now = 0;
+        for (int i = 0; i < IDLE; i++) {
+            struct pollfd p = {fds[i], POLLIN, 0};
+            char b;
+            if (fds[i] >= 0 && poll(&p, 1, 0) == 1 && read(fds[i], &b, 1) <= 0) {
+                close(fds[i]);
+                fds[i] = -1;
+            }
+            open_now += fds[i] >= 0;
+        }
+        if (open_now)
+            poll(NULL, 0, 100);
+    } while (open_now && rg_time_mono_ms() < deadline);
+    assert_int_equal(open_now, 0);
+    /* And 127.0.0.1 itself is served again. */
+    assert_int_equal(call(f, "GET", "/api/v1/rollouts", f->acme_viewer, NULL, NULL, &resp), 200);
+    rg_buf_dispose(&resp);
+}
+
+/* ---- 8. the owner's files ---- */
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (unsigned)(st.st_mode & 0777) : 01000;
+}
+
+static void test_private_files(void **state)
+{
+    char dir[PATH_MAX], db[PATH_MAX + 16], tokens[PATH_MAX + 16], reg[PATH_MAX + 32],
+        side[PATH_MAX + 32];
+    serve_proc sp = {0};
+    mode_t old = umask(022);
+    char *token;
+    int64_t deadline;
+    (void)state;
+
+    assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
+    snprintf(db, sizeof(db), "%s/state.db", dir);
+    snprintf(tokens, sizeof(tokens), "%s/tokens.json", dir);
+    serve_registry_path(reg, sizeof(reg), db);
+    token = serve_token_new(tokens, "acme", "viewer", "v");
+    assert_non_null(token);
+    assert_int_equal(cli(db, "org add --tenant acme --org o1 --region eu-west-1 "
+                             "--credentials env:ACME_O1"), 0);
+    assert_int_equal(mode_of(reg), 0600);
+    assert_int_equal(mode_of(tokens), 0600);
+    assert_int_equal(serve_start(&sp, db, tokens), 0);
+    /* The server made the database under umask 022: it and its -wal and -shm are 0600. */
+    assert_int_equal(mode_of(db), 0600);
+    snprintf(side, sizeof(side), "%s-wal", db);
+    deadline = rg_time_mono_ms() + 5000;
+    while (mode_of(side) == 01000 && rg_time_mono_ms() < deadline)
+        poll(NULL, 0, 50);
+    assert_int_equal(mode_of(side), 0600);
+    snprintf(side, sizeof(side), "%s-shm", db);
+    assert_int_equal(mode_of(side), 0600);
+    assert_int_equal(serve_stop(&sp), 0);
+    /* A registry others can write (or read) is refused: the server does not start. */
+    assert_int_equal(chmod(reg, 0620), 0);
+    assert_true(serve_start(&sp, db, tokens) < 0);
+    assert_int_equal(chmod(reg, 0600), 0);
+    assert_int_equal(chmod(tokens, 0660), 0);
+    assert_true(serve_start(&sp, db, tokens) < 0);
+    umask(old);
+    free(token);
+    rg_test_rmtree(dir);
+}
+
+/* A loopback registry entry is a test platform: without --allow-loopback-platform it is not
+ * used, and the owner's CLI refuses what the registry must never hold. */
+static void test_registry_rules(void **state)
+{
+    fixture *f = *state;
+    char dir[PATH_MAX], db[PATH_MAX + 16], tokens[PATH_MAX + 16], out[PATH_MAX * 3];
+    serve_proc sp = {0};
+    rg_buf resp = RG_BUF_INIT;
+    long status = 0;
+    char *token, *body, *text;
+    FILE *p;
+    size_t n;
+
+    assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
+    snprintf(db, sizeof(db), "%s/state.db", dir);
+    snprintf(tokens, sizeof(tokens), "%s/tokens.json", dir);
+    token = serve_token_new(tokens, "acme", "release", "r");
+    assert_int_equal(serve_register(db, "acme", f->acme_orgs, f->sim.url, NULL), 0);
+    /* One org, one tenant; real regions only; URLs only for loopback, and loopback only. */
+    assert_int_equal(cli(db, "org add --tenant other --org '%s' --region us-east-1 "
+                             "--credentials env",
+                         json_string_value(json_array_get(f->acme_orgs, 0))), -1);
+    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region mars --credentials env"),
+                     -1);
+    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region us-east-1 --api-url "
+                             "https://evil.example --login-url https://evil.example "
+                             "--credentials env"), -1);
+    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region loopback --api-url "
+                             "https://evil.example --login-url https://evil.example "
+                             "--credentials env"), -1);
+    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region ap-southeast-2 "
+                             "--credentials env:ACME_O2"), 0);
+    snprintf(out, sizeof(out), "'%s/cli/rollgate' --db '%s' org list --tenant acme --json",
+             rg_test_binary_dir(), db);
+    assert_non_null(p = popen(out, "r"));
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "\"api_url\":\"https://api.mypurecloud.com.au\""));
+    assert_non_null(strstr(out, "\"login_url\":\"https://login.mypurecloud.com.au\""));
+    assert_int_equal(cli(db, "org remove --tenant acme --org o2"), 0);
+    assert_int_equal(cli(db, "org remove --tenant acme --org o2"), -1);
+    assert_int_equal(cli(db, "org add --tenant acme --org real_org --region us-east-1 "
+                             "--credentials env:ACME_REAL"), 0);
+    assert_int_equal(cli(db, "org webhook --tenant acme --secret env:ACME_HOOK"), 0);
+    /* No test mode: the loopback entries are refused with the reason. */
+    assert_int_equal(serve_start_mode(&sp, db, tokens, 0), 0);
+    body = serve_manifest("no-test-mode", "acme", f->sim.url, f->acme_orgs, NULL, "required", 0);
+    assert_int_equal(serve_http(sp.url, "POST", "/api/v1/rollouts", token, NULL, body, &status,
+                                &resp, NULL), 0);
+    assert_int_equal(status, 400);
+    assert_non_null(strstr(rg_buf_cstr(&resp), "--allow-loopback-platform"));
+    /* Outside test mode a served webhook may not reach the host itself: the receiver on
+     * 127.0.0.1 hears nothing and the audit says why. */
+    {
+        hook_receiver rx;
+        rg_buf m = RG_BUF_INIT;
+        rg_store *store = NULL;
+        json_t *doc;
+        char id[64], *mb = manifest_for("acme", "real_org", NULL, NULL);
+        int failed = 0;
+        int64_t deadline = rg_time_mono_ms() + 10000;
+
+        assert_int_equal(hook_receiver_start(&rx, ACME_HOOK, 0), 0);
+        rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started]}\n", mb, rx.url);
+        rg_buf_clear(&resp);
+        assert_int_equal(serve_http(sp.url, "POST", "/api/v1/rollouts", token,
+                                    "application/yaml", m.ptr, &status, &resp, NULL), 0);
+        assert_int_equal(status, 201);
+        doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
+        snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(doc, "id")));
+        json_decref(doc);
+        assert_int_equal(rg_store_open(&store, db), 0);
+        while (!failed && rg_time_mono_ms() < deadline) {
+            rg_store_audits audits = {0};
+            assert_int_equal(rg_store_audit_list(&audits, store, "acme", id), 0);
+            for (size_t i = 0; i < audits.count; i++)
+                failed |= strcmp(audits.items[i].action, "webhook") == 0 &&
+                          audits.items[i].outcome &&
+                          strstr(audits.items[i].outcome, "loopback") != NULL;
+            rg_store_audits_dispose(&audits);
+            if (!failed)
+                poll(NULL, 0, 100);
+        }
+        assert_true(failed);
+        pthread_mutex_lock(&rx.lock);
+        assert_int_equal(rx.requests, 0);
+        pthread_mutex_unlock(&rx.lock);
+        rg_store_free(store);
+        hook_receiver_stop(&rx);
+        rg_buf_dispose(&m);
+        free(mb);
+    }
+    assert_int_equal(serve_stop(&sp), 0);
+    /* The registry holds names and paths, never a secret value. */
+    {
+        char reg[PATH_MAX + 32];
+        serve_registry_path(reg, sizeof(reg), db);
+        text = rg_test_read_file(reg, NULL);
+        assert_non_null(text);
+        assert_null(strstr(text, "secret-"));
+        free(text);
+    }
+    free(body);
+    free(token);
+    rg_buf_dispose(&resp);
+    rg_test_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_other_tenants_org),
+        cmocka_unit_test(test_tenant_urls_and_credentials),
+        cmocka_unit_test(test_policy_paths),
+        cmocka_unit_test(test_webhook_secret),
+        cmocka_unit_test(test_role_matrix),
+        cmocka_unit_test(test_registered_org_runs),
+        cmocka_unit_test(test_token_before_body),
+        cmocka_unit_test(test_streams_per_token),
+        cmocka_unit_test(test_idle_flood),
+        cmocka_unit_test(test_private_files),
+        cmocka_unit_test(test_registry_rules),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
