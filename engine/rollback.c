@@ -239,18 +239,20 @@ static int verify(rg_rollout_ctx *ctx)
 
     if (orgs == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    if (ctx->now_ms < due) {
-        ctx->next_ms = due;
-        free(orgs);
-        return 0;
-    }
     for (size_t i = 0; i < ctx->targets.count; i++)
         if (ctx->targets.items[i].state == RG_TARGET_RESTORED &&
             ctx->targets.items[i].restored_etag != NULL)
             orgs[n++] = ctx->targets.items[i].org_id;
+    /* Nothing restored: nothing to verify, so the rollout ends now (and frees its claims)
+     * rather than after settle + verify_window. */
     if (n == 0 || first == 0) {
         free(orgs);
         return rg_engine__set_state(ctx, RG_ROLLOUT_ROLLED_BACK, "nothing had been changed");
+    }
+    if (ctx->now_ms < due) {
+        ctx->next_ms = due;
+        free(orgs);
+        return 0;
     }
     {
         int64_t pre_to = first - first % g, pre_from = pre_to - p->pre_window_ms;

@@ -36,6 +36,7 @@ typedef struct {
     serve_proc srv;
     json_t *orgs;      /* every org of the scenario */
     json_t *acme_orgs; /* all but the last */
+    json_t *wait_orgs, *matrix_orgs; /* the first and second half of acme's: claims differ */
     char evil_org[128];
     char *acme_viewer, *acme_operator, *acme_release, *evil_release, *evil_viewer;
     int capture_fd; /* a listener no request may ever reach */
@@ -155,7 +156,15 @@ static int setup(void **state)
         cli(f->db, "org webhook --tenant evil --secret env:EVIL_HOOK") < 0 ||
         serve_start(&f->srv, f->db, f->tokens) < 0)
         return -1;
-    body = serve_manifest("acme-wait", "acme", f->sim.url, f->acme_orgs, NULL, "required", 0);
+    /* The waiting rollout claims its orgs until the end; the role matrix needs others. */
+    f->wait_orgs = json_array();
+    f->matrix_orgs = json_array();
+    for (size_t i = 0; i < json_array_size(f->acme_orgs); i++)
+        json_array_append(i < json_array_size(f->acme_orgs) / 2 ? f->wait_orgs : f->matrix_orgs,
+                          json_array_get(f->acme_orgs, i));
+    if (json_array_size(f->wait_orgs) < 3 || json_array_size(f->matrix_orgs) < 3)
+        return -1;
+    body = serve_manifest("acme-wait", "acme", f->sim.url, f->wait_orgs, NULL, "required", 0);
     doc = serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->acme_release, body, &status);
     free(body);
     if (status != 201 || !json_is_string(json_object_get(doc, "id")))
@@ -177,6 +186,8 @@ static int teardown(void **state)
     close(f->capture_fd);
     json_decref(f->orgs);
     json_decref(f->acme_orgs);
+    json_decref(f->wait_orgs);
+    json_decref(f->matrix_orgs);
     free(f->acme_viewer);
     free(f->acme_operator);
     free(f->acme_release);
@@ -219,6 +230,41 @@ static char *manifest_for(const char *tenant, const char *org, const char *platf
                   tenant, platform_extra ? platform_extra : "", org,
                   policy ? policy : "contact-center");
     return rg_buf_detach(&m);
+}
+
+/* Rolls back the rollout whose 201 reply is in `resp` and waits (bounded) until it is
+ * terminal, so the orgs it claims are free for the next test. */
+static void end_rollout(fixture *f, const char *token, const rg_buf *resp)
+{
+    json_t *doc = json_loads(rg_buf_cstr(resp), 0, NULL);
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    int64_t deadline = rg_time_mono_ms() + 20000;
+    rg_buf r = RG_BUF_INIT;
+    char path[256];
+    int terminal = 0;
+
+    assert_non_null(id);
+    snprintf(path, sizeof(path), "/api/v1/rollouts/%s/rollback", id);
+    {
+        long st = call(f, "POST", path, token, NULL, "{\"reason\":\"test done\"}", &r);
+        assert_true(st == 200 || st == 409); /* 409: already rolling back or ended */
+    }
+    snprintf(path, sizeof(path), "/api/v1/rollouts/%s", id);
+    while (!terminal && rg_time_mono_ms() < deadline) {
+        json_t *st;
+        rg_buf_clear(&r);
+        assert_int_equal(call(f, "GET", path, token, NULL, NULL, &r), 200);
+        st = json_loads(rg_buf_cstr(&r), 0, NULL);
+        terminal = json_is_string(json_object_get(st, "state")) &&
+                   (strcmp(json_string_value(json_object_get(st, "state")), "rolled_back") == 0 ||
+                    strcmp(json_string_value(json_object_get(st, "state")), "completed") == 0);
+        json_decref(st);
+        if (!terminal)
+            poll(NULL, 0, 50);
+    }
+    assert_true(terminal);
+    json_decref(doc);
+    rg_buf_dispose(&r);
 }
 
 /* Requests the simulator logged for `org` since `since` (path filter NULL: all). */
@@ -404,6 +450,7 @@ static void test_policy_paths(void **state)
     body = manifest_for("evil", f->evil_org, NULL, "contact-center");
     assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
                           body, &resp), 201);
+    end_rollout(f, f->evil_release, &resp);
     free(body);
     rg_buf_dispose(&resp);
     rg_buf_dispose(&first);
@@ -459,6 +506,7 @@ static void test_webhook_secret(void **state)
     assert_int_equal(json_array_size(as_acme.received), 0); /* never signed with acme's key */
     assert_int_equal(as_acme.bad_signatures, as_acme.requests);
     pthread_mutex_unlock(&as_acme.lock);
+    end_rollout(f, f->evil_release, &resp); /* resp still holds the 201 */
     hook_receiver_stop(&as_acme);
     hook_receiver_stop(&as_evil);
     free(body);
@@ -470,11 +518,13 @@ static void test_webhook_secret(void **state)
 
 static char *start_acme(fixture *f)
 {
-    char *body = serve_manifest("matrix", "acme", f->sim.url, f->acme_orgs, NULL, "required", 0);
+    char *body = serve_manifest("matrix", "acme", f->sim.url, f->matrix_orgs, NULL, "required", 0);
     long status = 0;
     json_t *doc = serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->acme_release, body,
                                   &status);
     char *id = status == 201 ? rg_strdup(json_string_value(json_object_get(doc, "id"))) : NULL;
+    if (id == NULL)
+        fprintf(stderr, "start_acme: HTTP %ld\n", status);
     free(body);
     json_decref(doc);
     return id;
@@ -490,7 +540,7 @@ static void test_role_matrix(void **state)
     static const int may[3][6] = {{0, 0, 0, 0, 0, 0}, {0, 0, 0, 1, 1, 1}, {1, 1, 1, 1, 1, 1}};
     const char *tokens[3] = {f->acme_viewer, f->acme_operator, f->acme_release};
     rg_buf resp = RG_BUF_INIT;
-    char path[256], *body = serve_manifest("matrix", "acme", f->sim.url, f->acme_orgs, NULL,
+    char path[256], *body = serve_manifest("matrix", "acme", f->sim.url, f->matrix_orgs, NULL,
                                            "required", 0);
 
     for (int r = 0; r < 3; r++) {
@@ -513,6 +563,10 @@ static void test_role_matrix(void **state)
             else
                 assert_int_equal(status, 403);
         }
+        /* The next row starts a rollout on the same orgs: this one must end first. */
+        rg_buf_clear(&resp);
+        rg_buf_printf(&resp, "{\"id\":\"%s\"}", id);
+        end_rollout(f, f->acme_release, &resp);
         free(id);
     }
     free(body);
