@@ -38,14 +38,20 @@ double bench_peak_rss_mib(void)
 int bench_write_manifest(const char *path, const char *url, const json_t *orgs,
                          const char *policy)
 {
+    return bench_write_manifest_stages(path, url, orgs, "[100]", policy);
+}
+
+int bench_write_manifest_stages(const char *path, const char *url, const json_t *orgs,
+                                const char *stages, const char *policy)
+{
     rg_buf m = RG_BUF_INIT;
     size_t n = json_array_size(orgs);
     FILE *f = NULL;
     int rc = 0;
 
-    rg_buf_printf(&m, "name: bench-routing\ntenant: bench\nstages: [100]\napproval: none\n"
+    rg_buf_printf(&m, "name: bench-routing\ntenant: bench\nstages: %s\napproval: none\n"
                       "platform: {driver: genesys, api_url: \"%s\", login_url: \"%s\", "
-                      "credentials: env}\ngroups:\n", url, url);
+                      "credentials: env}\ngroups:\n", stages, url, url);
     for (size_t i = 0; i < n; i++) {
         if (i % 1000 == 0)
             rg_buf_printf(&m, "%s  - {name: g%zu, orgs: [", i ? "]}\n" : "", i / 1000);

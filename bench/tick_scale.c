@@ -14,6 +14,8 @@
 #include "rollgate/util.h"
 
 #define RUNS 5
+#define PER_ROLLOUT 10000 /* RG_MANIFEST_MAX_ORGS: more targets are more rollouts */
+#define MAX_ROLLOUTS 10
 #define POLL_MS 300000 /* 5 m: the policy's poll interval; nothing is due for 4 minutes */
 #define OWNER "bench-tick"
 
@@ -31,7 +33,9 @@ static const char policy[] =
 typedef struct {
     int ok;
     char error[256];
-    char id[RG_STORE_ROLLOUT_ID_LEN];
+    char id[RG_STORE_ROLLOUT_ID_LEN]; /* the first rollout */
+    char ids[MAX_ROLLOUTS][RG_STORE_ROLLOUT_ID_LEN];
+    int nrollouts;
     int64_t applied_at_ms;
     double update_s[RUNS], insert_s[RUNS];
     double tick_ms, rss_mib;
@@ -81,11 +85,26 @@ typedef struct {
 /* rg_store_target_update of every target in one transaction, RUNS times. */
 static int time_target_updates(result *r, rg_store *store)
 {
-    rg_store_targets list = {0};
-    int rc;
+    rg_store_targets list = {0}, more = {0};
+    int rc = 0;
 
-    if ((rc = rg_store_target_list(&list, store, "bench", r->id)) < 0)
-        return rc;
+    for (int k = 0; k < r->nrollouts && rc == 0; k++) {
+        if ((rc = rg_store_target_list(k ? &more : &list, store, "bench", r->ids[k])) < 0)
+            break;
+        if (k > 0) {
+            rg_store_target *grown = realloc(list.items, (list.count + more.count) *
+                                                             sizeof(*grown));
+            if (grown == NULL) {
+                rc = rg_error_set(RG_ENOMEM, "out of memory");
+                break;
+            }
+            list.items = grown;
+            memcpy(list.items + list.count, more.items, more.count * sizeof(*grown));
+            list.count += more.count;
+            free(more.items); /* the strings moved to list */
+            memset(&more, 0, sizeof(more));
+        }
+    }
     for (int run = 0; run < RUNS && rc == 0; run++) {
         double t0 = now_s();
         char etag[32];
@@ -163,7 +182,12 @@ static int time_raw_inserts(result *r, const char *dir, int n)
 
 /* Stage applied a minute ago (no poll due for 4 more), fresh telemetry for the last 5
  * one-minute buckets of both watched queues of every org. */
-static int make_soaking(result *r, rg_store *store, int n)
+static void org_name(char *out, size_t outlen, int rollout, int i)
+{
+    snprintf(out, outlen, "o%d_%05d", rollout, i);
+}
+
+static int make_soaking(result *r, rg_store *store, int k, int n)
 {
     static const char *const metrics[] = {"nOffered", "tAbandon", "tAnswered"};
     static const char *const queues[] = {"queue_global_001", "queue_v2"};
@@ -171,21 +195,23 @@ static int make_soaking(result *r, rg_store *store, int n)
     int64_t now = rg_time_now_ms(), minute = now - now % 60000;
     int rc;
 
-    if ((rc = rg_store_rollout_get(&row, store, "bench", r->id)) < 0)
+    if ((rc = rg_store_rollout_get(&row, store, "bench", r->ids[k])) < 0)
         return rc;
     row.stage_started_at_ms = now - 120000;
-    row.stage_applied_at_ms = r->applied_at_ms = now - 60000;
+    row.stage_applied_at_ms = now - 60000;
+    if (k == 0)
+        r->applied_at_ms = row.stage_applied_at_ms; /* the rollout the tick check follows */
     rc = rg_store_rollout_update(store, &row);
     rg_store_rollout_dispose(&row);
     if (rc < 0 || (rc = rg_store_begin(store)) < 0)
         return rc;
     for (int i = 0; i < n && rc == 0; i++) {
         char org[32];
-        snprintf(org, sizeof(org), "org_%05d", i);
+        org_name(org, sizeof(org), k, i);
         for (int b = 1; b <= 5 && rc == 0; b++)
             for (int q = 0; q < 2 && rc == 0; q++)
                 for (int m = 0; m < 3 && rc == 0; m++) {
-                    rg_store_measurement ms = {r->id, "bench", org, (char *)queues[q],
+                    rg_store_measurement ms = {r->ids[k], "bench", org, (char *)queues[q],
                                                (char *)metrics[m], minute - b * 60000, 60000,
                                                m == 0 ? 120 : (m == 1 ? 10 : 110),
                                                m == 2 ? 110 * 20000.0 : 0};
@@ -202,32 +228,50 @@ static void setup(result *r, void *arg)
 {
     const setup_arg *a = arg;
     char manifest[4200], db[4200];
-    json_t *orgs = json_array();
-    rg_manifest *m = NULL;
     rg_store *store = NULL;
     rg_engine *engine = NULL;
     rg_engine_options opts;
-    int rc;
+    int rc = 0;
 
-    for (int i = 0; i < a->n; i++)
-        json_array_append_new(orgs, json_sprintf("org_%05d", i));
-    snprintf(manifest, sizeof(manifest), "%s/manifest.yaml", a->dir);
     snprintf(db, sizeof(db), "%s/tick.db", a->dir);
     rg_engine_options_init(&opts);
     opts.owner = OWNER;
-    if ((rc = bench_write_manifest(manifest, "http://127.0.0.1:9", orgs, policy)) < 0 ||
-        (rc = rg_manifest_load_file(&m, manifest, NULL)) < 0 ||
-        (rc = rg_store_open(&store, db)) < 0 ||
-        (rc = rg_engine_new(&engine, store, &opts)) < 0 ||
-        (rc = rg_engine_start(r->id, engine, m, a->dir, "bench", 1)) < 0 ||
-        (rc = time_target_updates(r, store)) < 0 || (rc = time_raw_inserts(r, a->dir, a->n)) < 0 ||
-        (rc = make_soaking(r, store, a->n)) < 0)
+    r->nrollouts = (a->n + PER_ROLLOUT - 1) / PER_ROLLOUT;
+    if (r->nrollouts > MAX_ROLLOUTS)
+        rc = rg_error_set(RG_EINVALID, "at most %d targets", MAX_ROLLOUTS * PER_ROLLOUT);
+    if (rc == 0 && ((rc = rg_store_open(&store, db)) < 0 ||
+                    (rc = rg_engine_new(&engine, store, &opts)) < 0))
+        goto out;
+    for (int k = 0; k < r->nrollouts && rc == 0; k++) {
+        int n = a->n - k * PER_ROLLOUT < PER_ROLLOUT ? a->n - k * PER_ROLLOUT : PER_ROLLOUT;
+        json_t *orgs = json_array();
+        rg_manifest *m = NULL;
+        for (int i = 0; i < n; i++) {
+            char org[32];
+            org_name(org, sizeof(org), k, i);
+            json_array_append_new(orgs, json_string(org));
+        }
+        snprintf(manifest, sizeof(manifest), "%s/manifest%d.yaml", a->dir, k);
+        if ((rc = bench_write_manifest(manifest, "http://127.0.0.1:9", orgs, policy)) == 0 &&
+            (rc = rg_manifest_load_file(&m, manifest, NULL)) == 0)
+            rc = rg_engine_start(r->ids[k], engine, m, a->dir, "bench", 1);
+        rg_manifest_free(m);
+        json_decref(orgs);
+    }
+    memcpy(r->id, r->ids[0], sizeof(r->id));
+    if (rc == 0 && ((rc = time_target_updates(r, store)) < 0 ||
+                    (rc = time_raw_inserts(r, a->dir, a->n)) < 0))
+        goto out;
+    for (int k = 0; k < r->nrollouts && rc == 0; k++)
+        rc = make_soaking(r, store, k,
+                          a->n - k * PER_ROLLOUT < PER_ROLLOUT ? a->n - k * PER_ROLLOUT
+                                                               : PER_ROLLOUT);
+out:
+    if (rc < 0)
         snprintf(r->error, sizeof(r->error), "setup of %d targets: %s", a->n, rg_error_last());
     r->ok = rc == 0;
     rg_engine_free(engine);
     rg_store_free(store);
-    rg_manifest_free(m);
-    json_decref(orgs);
 }
 
 typedef struct {
@@ -309,15 +353,16 @@ static int measure(int n, const char *dir)
 int main(int argc, char **argv)
 {
     char dir[256];
-    int rc = 0;
+    int rc = 0, max = 100000;
 
-    (void)argv;
-    if (argc != 1) {
-        fprintf(stderr, "usage: tick_scale\n");
+    if (argc == 3 && strcmp(argv[1], "--max-targets") == 0)
+        max = atoi(argv[2]);
+    else if (argc != 1) {
+        fprintf(stderr, "usage: tick_scale [--max-targets N]\n");
         return 3;
     }
-    printf("One rollout of N targets soaking (stage applied 1 min ago, 5 min polls: no poll "
-           "due), fresh telemetry for the last 5 one-minute buckets (N x 30 measurement rows). "
+    printf("N targets soaking in rollouts of at most 10,000 (the manifest limit; 100,000 = 10 "
+           "rollouts), each stage applied 1 min ago (5 min polls: no poll due), fresh telemetry for the last 5 one-minute buckets (N x 30 measurement rows). "
            "Each tick in its own child process (%d runs): wall time of rg_engine_tick and the "
            "child's peak RSS (getrusage ru_maxrss). Target-state writes: rg_store_target_update"
            " of all N targets in one transaction vs raw sqlite3 prepared INSERTs of the same "
@@ -326,7 +371,7 @@ int main(int argc, char **argv)
            "target updates/s | raw SQLite inserts/s | ratio |\n"
            "|---:|---:|---:|---:|---:|---:|---:|\n", RUNS, RUNS);
     fflush(stdout);
-    for (int n = 1000; n <= 10000 && rc == 0; n *= 10) {
+    for (int n = 1000; n <= max && rc == 0; n *= 10) {
         snprintf(dir, sizeof(dir), "/tmp/rg-tick-XXXXXX");
         if (mkdtemp(dir) == NULL) {
             fprintf(stderr, "tick_scale: cannot make a temporary directory\n");

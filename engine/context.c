@@ -57,6 +57,7 @@ void rg_engine__ctx_dispose(rg_rollout_ctx *ctx)
     rg_platform_free(ctx->platform);
     json_decref(ctx->org_errors);
     json_decref(ctx->book);
+    rg_engine__window_cache_free(ctx);
     memset(ctx, 0, sizeof(*ctx));
 }
 

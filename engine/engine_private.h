@@ -24,6 +24,8 @@ void rg_engine__count_platform(rg_engine *engine, const rg_platform *platform);
 void rg_engine__count_poll(rg_engine *engine, int64_t elapsed_ms);
 void rg_engine__count(rg_engine *engine, int trips, int rollbacks);
 
+typedef struct rg_window_cache rg_window_cache; /* telemetry.c */
+
 /* Everything one step of one rollout works on, loaded fresh from the store each tick so
  * that nothing a crash could lose lives only in memory. */
 typedef struct rg_rollout_ctx {
@@ -37,6 +39,7 @@ typedef struct rg_rollout_ctx {
     json_t *book;              /* the rollout's bookkeeping object (rollouts.baseline) */
     int64_t now_ms;
     int64_t next_ms;           /* when this rollout wants its next step */
+    rg_window_cache *window_cache; /* summed cells per metric; dropped when telemetry is stored */
 } rg_rollout_ctx;
 
 int rg_engine__ctx_load(rg_rollout_ctx *ctx, rg_engine *engine, const char *tenant_id,
@@ -85,6 +88,8 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
 /* Telemetry: fetch [from, to) for the given orgs' watch queues into measurements. */
 int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, size_t norgs,
                                int64_t from_ms, int64_t to_ms);
+/* Frees the tick's summed telemetry cells (telemetry.c); NULL-safe. */
+void rg_engine__window_cache_free(rg_rollout_ctx *ctx);
 /* The queues whose telemetry is watched for a target org (manifest watch_queues, else the
  * queues of its snapshot and new body). @param[out] out new array of strings. */
 int rg_engine__watch_queues(json_t **out, rg_rollout_ctx *ctx, const char *org_id);

@@ -57,32 +57,42 @@ int rg_engine__watch_queues(json_t **out, rg_rollout_ctx *ctx, const char *org_i
 
 static int store_series(rg_rollout_ctx *ctx, const char *org, const rg_platform_aggregates *agg)
 {
-    int rc = 0;
-    for (size_t q = 0; rc == 0 && q < agg->nqueues; q++) {
+    rg_store_measurement *rows;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    for (size_t q = 0; q < agg->nqueues; q++)
+        cap += agg->queues[q].nbuckets * 4;
+    if (cap == 0)
+        return 0;
+    if ((rows = calloc(cap, sizeof(*rows))) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    for (size_t q = 0; q < agg->nqueues; q++) {
         const rg_platform_queue_series *s = &agg->queues[q];
-        for (size_t b = 0; rc == 0 && b < s->nbuckets; b++) {
+        for (size_t b = 0; b < s->nbuckets; b++) {
             const rg_platform_bucket *k = &s->buckets[b];
-            struct { const char *metric; int64_t count; double sum; } rows[] = {
+            struct { const char *metric; int64_t count; double sum; } metrics[] = {
                 {"nOffered", k->offered, 0},
                 {"tAbandon", k->abandoned, 0},
                 {"tAnswered", k->answered, k->answered_sum_ms},
                 {"tHandle", k->handled, k->handle_sum_ms},
             };
-            for (size_t r = 0; rc == 0 && r < sizeof(rows) / sizeof(rows[0]); r++) {
-                rg_store_measurement m = {0};
-                m.rollout_id = ctx->row.id;
-                m.tenant_id = ctx->row.tenant_id;
-                m.org_id = (char *)org;
-                m.queue_id = (char *)s->queue_id;
-                m.metric = (char *)rows[r].metric;
-                m.bucket_start_ms = k->start_ms;
-                m.bucket_len_ms = k->end_ms - k->start_ms;
-                m.count = rows[r].count;
-                m.sum = rows[r].sum;
-                rc = rg_store_measurement_put(ctx->engine->store, &m);
+            for (size_t r = 0; r < sizeof(metrics) / sizeof(metrics[0]); r++) {
+                rg_store_measurement *m = &rows[n++];
+                m->rollout_id = ctx->row.id;
+                m->tenant_id = ctx->row.tenant_id;
+                m->org_id = (char *)org;
+                m->queue_id = (char *)s->queue_id;
+                m->metric = (char *)metrics[r].metric;
+                m->bucket_start_ms = k->start_ms;
+                m->bucket_len_ms = k->end_ms - k->start_ms;
+                m->count = metrics[r].count;
+                m->sum = metrics[r].sum;
             }
         }
     }
+    rc = rg_store_measurement_put_many(ctx->engine->store, rows, n);
+    free(rows); /* the rows borrow every string */
     return rc;
 }
 
@@ -129,6 +139,7 @@ int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, siz
         if (ops[i] && rg_platform_op_status(ops[i]) < 0)
             rc = rg_error_set(rg_platform_op_status(ops[i]), "%s",
                               rg_platform_op_error(ops[i]));
+    rg_engine__window_cache_free(ctx); /* the cells are about to change */
     if (rc == 0 && (rc = rg_store_begin(ctx->engine->store)) == 0) {
         for (size_t i = 0; rc == 0 && i < norgs; i++)
             if (ops[i])
@@ -147,69 +158,182 @@ cleanup:
     return rc;
 }
 
-/* ---- cells: one (org, bucket) of one arm, summed over the watched queues ---- */
+/* ---- cells: one (org, bucket) of one arm, summed over the watched queues ----
+ *
+ * A poll asks for four windows per metric (canary and control, before and after). Each is a
+ * slice of the same table, so the rollout's cells of a metric are summed once by the
+ * database (rg_store_measurement_sums: one row per org and bucket, no row copied per queue
+ * and metric) and kept for the tick; every window is then a binary search per org. Storing
+ * new measurements drops the cache. */
+
+typedef struct {
+    char *count_metric, *value_metric;
+    int value_use_sum;
+    char **orgs;      /* distinct org ids, in the database's (bytewise) order */
+    size_t *first;    /* first cell of orgs[i]; first[norgs] == ncells */
+    size_t norgs, org_cap, first_cap;
+    struct cell {
+        int64_t bucket; /* ascending within an org */
+        double count, value;
+    } *cells;
+    size_t ncells, cell_cap;
+} metric_cells;
+
+struct rg_window_cache {
+    metric_cells *items;
+    size_t count;
+};
+
+static void metric_cells_dispose(metric_cells *m)
+{
+    for (size_t i = 0; i < m->norgs; i++)
+        free(m->orgs[i]);
+    free(m->orgs);
+    free(m->first);
+    free(m->cells);
+    free(m->count_metric);
+    free(m->value_metric);
+    memset(m, 0, sizeof(*m));
+}
+
+void rg_engine__window_cache_free(rg_rollout_ctx *ctx)
+{
+    rg_window_cache *c = ctx->window_cache;
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->count; i++)
+        metric_cells_dispose(&c->items[i]);
+    free(c->items);
+    free(c);
+    ctx->window_cache = NULL;
+}
+
+/* Grows the array whose pointer is at `slot` to hold `need` elements of `elem` bytes. The
+ * pointer is read and written through memcpy, so any element type is fine. */
+static int grow_impl(void *slot, size_t *cap, size_t need, size_t elem)
+{
+    void *p, *q;
+    size_t nc;
+
+    if (need <= *cap)
+        return 0;
+    nc = *cap ? *cap * 2 : 256;
+    while (nc < need)
+        nc *= 2;
+    memcpy(&p, slot, sizeof(p));
+    if ((q = realloc(p, nc * elem)) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    memcpy(slot, &q, sizeof(q));
+    *cap = nc;
+    return 0;
+}
+#define GROW(arr, cap, need) grow_impl(&(arr), &(cap), (need), sizeof(*(arr)))
+
+static int add_cell(const char *org, int64_t bucket, double count, double value, void *payload)
+{
+    metric_cells *m = payload;
+    int rc;
+
+    if (m->norgs == 0 || strcmp(m->orgs[m->norgs - 1], org) != 0) {
+        if ((rc = GROW(m->orgs, m->org_cap, m->norgs + 1)) < 0 ||
+            (rc = GROW(m->first, m->first_cap, m->norgs + 2)) < 0)
+            return rc;
+        if ((m->orgs[m->norgs] = rg_strdup(org)) == NULL)
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        m->first[m->norgs++] = m->ncells;
+    }
+    if ((rc = GROW(m->cells, m->cell_cap, m->ncells + 1)) < 0)
+        return rc;
+    m->cells[m->ncells++] = (struct cell){bucket, count, value};
+    return 0;
+}
+
+/* The rollout's cells of one metric, summed by the database on first use in this tick. */
+static int metric_cells_get(const metric_cells **out, rg_rollout_ctx *ctx,
+                            const char *count_metric, const char *value_metric, int use_sum)
+{
+    rg_window_cache *c = ctx->window_cache;
+    metric_cells *m, *grown;
+    int rc;
+
+    if (c == NULL) {
+        if ((c = calloc(1, sizeof(*c))) == NULL)
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        ctx->window_cache = c;
+    }
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->items[i].count_metric, count_metric) == 0 &&
+            strcmp(c->items[i].value_metric, value_metric) == 0 &&
+            c->items[i].value_use_sum == use_sum) {
+            *out = &c->items[i];
+            return 0;
+        }
+    if ((grown = realloc(c->items, (c->count + 1) * sizeof(*grown))) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    c->items = grown;
+    m = &c->items[c->count];
+    memset(m, 0, sizeof(*m));
+    m->value_use_sum = use_sum;
+    if ((m->count_metric = rg_strdup(count_metric)) == NULL ||
+        (m->value_metric = rg_strdup(value_metric)) == NULL ||
+        GROW(m->first, m->first_cap, 1) < 0) {
+        metric_cells_dispose(m);
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    rc = rg_store_measurement_sums(ctx->engine->store, ctx->row.tenant_id, ctx->row.id,
+                                   count_metric, 0, value_metric, use_sum, add_cell, m);
+    if (rc < 0) {
+        metric_cells_dispose(m);
+        return rc;
+    }
+    m->first[m->norgs] = m->ncells;
+    c->count++;
+    *out = m;
+    return 0;
+}
 
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* `orgs` sorted (see rg_engine__window): a binary search per measurement row. */
-static int org_in(const char *org, const char *const *orgs, size_t n)
+/* The index of `org` among m's orgs, or -1. */
+static long find_org(const metric_cells *m, const char *org)
 {
-    return bsearch(&org, orgs, n, sizeof(*orgs), cmp_str) != NULL;
-}
-
-typedef struct {
-    const char *org; /* borrowed from the measurement lists */
-    int64_t bucket;
-    double count;
-    double value;
-} cell_acc;
-
-static int cmp_acc(const void *a, const void *b)
-{
-    const cell_acc *x = a, *y = b;
-    int c = strcmp(x->org, y->org);
-    if (c)
-        return c;
-    return (x->bucket > y->bucket) - (x->bucket < y->bucket);
-}
-
-/* Adds one list into the accumulator: its counts into `count` (as_count) or `value`. */
-static int accumulate(cell_acc **acc, size_t *n, size_t *cap, const rg_store_measurements *l,
-                      const char *const *orgs, size_t norgs, int into_count, int use_sum)
-{
-    for (size_t i = 0; i < l->count; i++) {
-        const rg_store_measurement *m = &l->items[i];
-        double v = use_sum ? m->sum : (double)m->count;
-        if (!org_in(m->org_id, orgs, norgs))
-            continue;
-        if (v != v)
-            v = 0; /* NaN: the platform gave no sum */
-        if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 256;
-            cell_acc *p = realloc(*acc, nc * sizeof(**acc));
-            if (p == NULL)
-                return rg_error_set(RG_ENOMEM, "out of memory");
-            *acc = p;
-            *cap = nc;
-        }
-        (*acc)[*n] = (cell_acc){m->org_id, m->bucket_start_ms, into_count ? v : 0,
-                                into_count ? 0 : v};
-        (*n)++;
+    size_t lo = 0, hi = m->norgs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(m->orgs[mid], org);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return 0;
+    return -1;
+}
+
+/* The first cell in [lo, hi) whose bucket starts at or after t. */
+static size_t first_at(const metric_cells *m, size_t lo, size_t hi, int64_t t)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->cells[mid].bucket < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric *metric,
                       const char *const *orgs, size_t norgs, int64_t from_ms, int64_t to_ms)
 {
-    rg_store_measurements a = {0}, b = {0};
     const char *count_metric, *value_metric;
     const char **sorted = NULL;
-    cell_acc *acc = NULL;
-    size_t n = 0, cap = 0, w = 0;
+    const metric_cells *m = NULL;
+    size_t n = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -222,44 +346,44 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
     }
     if (norgs == 0 || to_ms <= from_ms)
         return 0;
-    if ((rc = rg_store_measurement_list(&a, ctx->engine->store, ctx->row.tenant_id, ctx->row.id,
-                                        count_metric, from_ms, to_ms)) < 0 ||
-        (rc = rg_store_measurement_list(&b, ctx->engine->store, ctx->row.tenant_id, ctx->row.id,
-                                        value_metric, from_ms, to_ms)) < 0)
-        goto cleanup;
-    if ((sorted = malloc(norgs * sizeof(*sorted))) == NULL) {
-        rc = rg_error_set(RG_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    if ((rc = metric_cells_get(&m, ctx, count_metric, value_metric,
+                               metric->kind == RG_METRIC_MEAN)) < 0)
+        return rc;
+    if ((sorted = malloc(norgs * sizeof(*sorted))) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
     memcpy(sorted, orgs, norgs * sizeof(*sorted));
     qsort(sorted, norgs, sizeof(*sorted), cmp_str);
-    if ((rc = accumulate(&acc, &n, &cap, &a, sorted, norgs, 1, 0)) < 0 ||
-        (rc = accumulate(&acc, &n, &cap, &b, sorted, norgs, 0,
-                         metric->kind == RG_METRIC_MEAN)) < 0)
-        goto cleanup;
-    if (n)
-        qsort(acc, n, sizeof(*acc), cmp_acc);
-    if (n && (out->cells = calloc(n, sizeof(*out->cells))) == NULL) {
-        rc = rg_error_set(RG_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (w > 0 && i > 0 && cmp_acc(&acc[i], &acc[i - 1]) == 0) {
-            out->cells[w - 1].count += acc[i].count;
-            out->cells[w - 1].value += acc[i].value;
-            continue;
+    /* Two passes over the orgs: count, then copy, so the cells are one allocation. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t w = 0;
+        for (size_t i = 0; i < norgs; i++) {
+            long k;
+            size_t lo, hi;
+            if ((i > 0 && strcmp(sorted[i], sorted[i - 1]) == 0) ||
+                (k = find_org(m, sorted[i])) < 0)
+                continue; /* a duplicate, or an org without data */
+            lo = first_at(m, m->first[k], m->first[k + 1], from_ms);
+            hi = first_at(m, lo, m->first[k + 1], to_ms);
+            for (size_t j = lo; pass == 1 && j < hi; j++) {
+                out->cells[w].count = m->cells[j].count;
+                out->cells[w].value = m->cells[j].value;
+                w++;
+            }
+            if (pass == 0)
+                n += hi - lo;
         }
-        out->cells[w].count = acc[i].count;
-        out->cells[w].value = acc[i].value;
-        w++;
+        if (pass == 0) {
+            if (n == 0)
+                break;
+            if ((out->cells = calloc(n, sizeof(*out->cells))) == NULL) {
+                free(sorted);
+                return rg_error_set(RG_ENOMEM, "out of memory");
+            }
+        }
     }
-    out->n = w;
-cleanup:
+    out->n = n;
     free(sorted);
-    free(acc);
-    rg_store_measurements_dispose(&a);
-    rg_store_measurements_dispose(&b);
-    return rc;
+    return 0;
 }
 
 void rg_cells_dispose(rg_cells *cells)

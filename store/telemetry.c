@@ -60,7 +60,31 @@ static int read_measurement(void *element, sqlite3_stmt *stmt)
     return r.rc;
 }
 
+static int put_one(rg_store *store, const rg_store_measurement *m, int check_rollout);
+
 int rg_store_measurement_put(rg_store *store, const rg_store_measurement *m)
+{
+    return put_one(store, m, 1);
+}
+
+int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement *rows, size_t n)
+{
+    int rc = 0;
+
+    if (n > 0 && rows == NULL)
+        return rg_error_set(RG_EINVALID, "store: measurement put: no rows");
+    /* The rollout is looked up once per run of rows that share it, not once per row. */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const rg_store_measurement *p = i ? &rows[i - 1] : NULL;
+        int same = p && p->tenant_id && rows[i].tenant_id && p->rollout_id &&
+                   rows[i].rollout_id && strcmp(p->tenant_id, rows[i].tenant_id) == 0 &&
+                   strcmp(p->rollout_id, rows[i].rollout_id) == 0;
+        rc = put_one(store, &rows[i], !same);
+    }
+    return rc;
+}
+
+static int put_one(rg_store *store, const rg_store_measurement *m, int check_rollout)
 {
     static const char sql[] =
         "INSERT INTO measurements (" MEASUREMENT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -79,7 +103,8 @@ int rg_store_measurement_put(rg_store *store, const rg_store_measurement *m)
         (rc = rg_store__require(m->org_id, op, "org id")) < 0 ||
         (rc = rg_store__require(m->queue_id, op, "queue id")) < 0 ||
         (rc = rg_store__require(m->metric, op, "metric")) < 0 ||
-        (rc = rg_store__rollout_exists(store, m->tenant_id, m->rollout_id, op)) < 0 ||
+        (check_rollout &&
+         (rc = rg_store__rollout_exists(store, m->tenant_id, m->rollout_id, op)) < 0) ||
         (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
         return rc;
     rg_store__binder_init(&b, stmt);
@@ -131,6 +156,56 @@ int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
     out->count = a.count;
     out->cap = a.cap;
     return 0;
+}
+
+int rg_store_measurement_sums(rg_store *store, const char *tenant_id, const char *rollout_id,
+                              const char *metric_a, int a_use_sum, const char *metric_b,
+                              int b_use_sum, rg_store_sum_fn fn, void *payload)
+{
+    /* ?4 / ?6 choose count or sum per metric; a NULL sum (NaN on the way in) adds 0. */
+    static const char sql[] =
+        "SELECT org_id, bucket_start_ms,"
+        " TOTAL(CASE WHEN metric = ?3 THEN (CASE WHEN ?4 THEN sum ELSE count END) END),"
+        " TOTAL(CASE WHEN metric = ?5 THEN (CASE WHEN ?6 THEN sum ELSE count END) END)"
+        " FROM measurements WHERE tenant_id = ?1 AND rollout_id = ?2 AND metric IN (?3, ?5)"
+        " GROUP BY org_id, bucket_start_ms ORDER BY org_id, bucket_start_ms";
+    static const char op[] = "measurement sums";
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int rc, step;
+
+    if (fn == NULL)
+        return rg_error_set(RG_EINVALID, "store: %s: no callback", op);
+    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
+        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
+        (rc = rg_store__require(metric_a, op, "metric")) < 0 ||
+        (rc = rg_store__require(metric_b, op, "metric")) < 0 ||
+        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_text(&b, tenant_id);
+    rg_store__bind_text(&b, rollout_id);
+    rg_store__bind_text(&b, metric_a);
+    rg_store__bind_int64(&b, a_use_sum != 0);
+    rg_store__bind_text(&b, metric_b);
+    rg_store__bind_int64(&b, b_use_sum != 0);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        return rc;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *org = (const char *)sqlite3_column_text(stmt, 0);
+        if (org == NULL) {
+            sqlite3_reset(stmt);
+            return rg_error_set(RG_EDB, "store: %s: out of memory reading a row", op);
+        }
+        if ((rc = fn(org, sqlite3_column_int64(stmt, 1), sqlite3_column_double(stmt, 2),
+                     sqlite3_column_double(stmt, 3), payload)) != 0) {
+            sqlite3_reset(stmt);
+            return rc;
+        }
+    }
+    rc = step == SQLITE_DONE ? 0 : rg_store__db_error(store->db, step, op);
+    sqlite3_reset(stmt);
+    return rc;
 }
 
 /* ---- verdicts ---- */

@@ -215,7 +215,8 @@ const char *rg_platform_op_error(const rg_platform_op *op);
 /* The last HTTP status seen (0 when none). */
 long rg_platform_op_http_status(const rg_platform_op *op);
 const char *rg_platform_op_org(const rg_platform_op *op);
-/* The response body (borrowed; NULL when none). */
+/* The response body (borrowed; NULL when none, and for analytics ops, whose reply is kept
+ * only as the parsed aggregates or observations). */
 json_t *rg_platform_op_body(const rg_platform_op *op);
 /* The ETag (strategy get and update; NULL otherwise). */
 const char *rg_platform_op_etag(const rg_platform_op *op);

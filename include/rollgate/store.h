@@ -294,11 +294,26 @@ void rg_store_measurements_dispose(rg_store_measurements *list);
 /* Upsert: a re-polled bucket (same rollout, org, queue, metric, start, length) replaces
  * the stored count and sum. */
 int rg_store_measurement_put(rg_store *store, const rg_store_measurement *m);
+/* rg_store_measurement_put of n rows in order, the rollout's existence checked once per run
+ * of rows of the same rollout. Stops at the first error (call it inside a transaction to
+ * keep all or none). */
+int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement *rows, size_t n);
 /* The rollout's measurements with from_ms <= bucket_start_ms < to_ms, of one metric or of
  * all when metric is NULL; ordered by org, queue, metric, bucket start. */
 int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
                               const char *tenant_id, const char *rollout_id,
                               const char *metric, int64_t from_ms, int64_t to_ms);
+/* One (org, bucket start) of a rollout summed over its queues: `a` is the sum of metric_a's
+ * counts (its sums when a_use_sum), `b` the same for metric_b; a metric absent from the cell
+ * adds 0, and so does a sum the platform did not give. `org_id` is borrowed for the call. A
+ * non-zero return from fn stops the scan and is returned. */
+typedef int (*rg_store_sum_fn)(const char *org_id, int64_t bucket_start_ms, double a, double b,
+                               void *payload);
+/* Every (org, bucket) cell of the rollout that has metric_a or metric_b, ordered by org id
+ * (bytewise) then bucket start, summed by the database: no row is copied out. */
+int rg_store_measurement_sums(rg_store *store, const char *tenant_id, const char *rollout_id,
+                              const char *metric_a, int a_use_sum, const char *metric_b,
+                              int b_use_sum, rg_store_sum_fn fn, void *payload);
 
 /* ---- verdicts: one metric decision at one poll ---- */
 

@@ -8,3 +8,6 @@ rg_unit_test(test_store_rows
 rg_unit_test(test_store_isolation
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_isolation.c
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
+rg_unit_test(test_store_sums
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_sums.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
