@@ -233,12 +233,12 @@ int rg_cmd_demo(rg_cli *cli, int argc, char **argv)
     rg_engine *engine = NULL;
     rg_store_rollout row = {0};
     json_t *orgs = NULL;
-    int c, code = 0;
+    int c, code = 0, stop;
     const char *tmp = getenv("TMPDIR");
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1)
-        if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0)
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
+            return stop;
     if (optind != argc)
         return rg_cli_usage(cli, self, "demo takes no arguments");
     snprintf(dir, sizeof(dir), "%s/rollgate-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");

@@ -65,15 +65,7 @@ fail:
 static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
 {
     if (cli->json) {
-        json_t *doc = plan_json(m, r);
-        if (doc == NULL || json_dumpf(doc, cli->out, JSON_COMPACT) != 0) {
-            json_decref(doc);
-            rg_cli_error(cli, "out of memory printing the plan");
-            return RG_EXIT_INFRA;
-        }
-        fputc('\n', cli->out);
-        json_decref(doc);
-        return RG_EXIT_OK;
+        return rg_cli_print_json(cli, plan_json(m, r));
     }
     fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, strategy %s\n",
             m->name, m->tenant, r->count, r->count == 1 ? "" : "s",
@@ -149,12 +141,10 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
         return rg_cli_fail(cli);
     blocked = json_is_true(json_object_get(plan, "blocked"));
     if (cli->json) {
-        char *text = json_dumps(plan, JSON_COMPACT);
-        fprintf(cli->out, "%s\n", text ? text : "{}");
-        free(text);
-    } else {
-        print_live(cli, plan);
+        int code = rg_cli_print_json(cli, plan);
+        return code ? code : blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
     }
+    print_live(cli, plan);
     json_decref(plan);
     return blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
 }
@@ -170,7 +160,7 @@ int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
     rg_manifest_options opts = {vars, 0};
     rg_manifest *m = NULL;
     rg_resolution *r = NULL;
-    int c, code = RG_EXIT_OK, offline = 0;
+    int c, code = RG_EXIT_OK, offline = 0, stop;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         if (c == 'O') {
@@ -178,8 +168,8 @@ int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
         } else if (c == 'V') {
             if (add_var(vars, &opts.vars_count, optarg) < 0)
                 return rg_cli_usage(cli, self, rg_error_last());
-        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
-            return c == 'h' ? code : rg_cli_usage(cli, self, NULL);
+        } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
+            return stop;
         }
     }
     if (optind + 1 != argc)

@@ -29,15 +29,16 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     rg_store *store = NULL;
     rg_engine *engine = NULL;
     struct sigaction sa;
-    int c, code = 0, rc, quiet = 0;
+    int c, code = 0, rc, quiet = 0, stop;
     int64_t tick;
 
     rg_engine_options_init(&opts);
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
-        if (c == 'o') {
-            mode = RG_RUN_ONCE;
-        } else if (c == 'u') {
-            mode = RG_RUN_UNTIL_DONE;
+        if (c == 'o' || c == 'u') {
+            rg_run_mode want = c == 'o' ? RG_RUN_ONCE : RG_RUN_UNTIL_DONE;
+            if (mode != RG_RUN_FOREVER && mode != want)
+                return rg_cli_conflict(cli, self, "--once", "--until-done");
+            mode = want;
         } else if (c == 'q') {
             quiet = 1;
         } else if (c == 't') {
@@ -47,8 +48,8 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
                 return RG_EXIT_USAGE;
             }
             opts.tick_ms = tick;
-        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
+            return stop;
         }
     }
     if (optind != argc)

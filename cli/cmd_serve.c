@@ -36,7 +36,7 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
     rg_server *server = NULL;
     const char *tokens = NULL;
     sigset_t stop_signals;
-    int c, code = 0, sig = 0;
+    int c, code = 0, sig = 0, stop;
     int64_t tick;
 
     rg_server_options_init(&opts);
@@ -54,8 +54,8 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
                 return RG_EXIT_USAGE;
             }
             opts.tick_ms = tick;
-        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
+            return stop;
         }
     }
     if (optind != argc)

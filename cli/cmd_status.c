@@ -65,7 +65,7 @@ static int parse_id_tenant(rg_cli *cli, int argc, char **argv, const rg_cli_comm
                                             {"tenant", required_argument, NULL, 'N'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
-    int c, code = 0;
+    int c, stop;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         if (c == 'T' && timeout) {
@@ -77,8 +77,8 @@ static int parse_id_tenant(rg_cli *cli, int argc, char **argv, const rg_cli_comm
             *watch = 1;
         } else if (c == 'N' && tenant) {
             *tenant = optarg;
-        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
+            return stop;
         }
     }
     if (optind == argc && id_optional) {
@@ -198,8 +198,8 @@ int rg_cmd_gate(rg_cli *cli, int argc, char **argv)
         rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s}", "id", id, "outcome",
                                          rg_engine_outcome(state), "state",
                                          rg_rollout_state_to_str(state)));
-    else
-        fprintf(cli->out, "%s: %s\n", id, rg_engine_outcome(state));
+    else /* the state itself: "paused" or "awaiting_approval" says more than "running" */
+        fprintf(cli->out, "%s: %s\n", id, rg_rollout_state_to_str(state));
 cleanup:
     free(tenant);
     rg_cli_close_engine(store, engine);

@@ -35,9 +35,9 @@ const rg_cli_command rg_cli_commands[] = {
      "`approve` unless --approve is given or the manifest says `approval: none`.\n"
      "Prints the rollout id on the first line (--json: {\"id\",\"state\"}).",
      rg_cmd_start},
-    {"approve", "approve a rollout waiting for approval", "ID [--actor NAME]", NULL,
-     rg_cmd_approve},
-    {"run", "drive every active rollout (the scheduler)", "[--once | --until-done] [--tick DUR]",
+    {"approve", "approve a rollout waiting for approval", "ID [--actor NAME] [--reason TEXT]",
+     NULL, rg_cmd_approve},
+    {"run", "drive every active rollout (the scheduler)", "[--once | --until-done] [--tick DUR] [--quiet]",
      "Without options it runs until SIGINT/SIGTERM. --once: one tick. --until-done: until\n"
      "every rollout is finished or waits for a person. --tick: how often each rollout is\n"
      "looked at (default 1s). Narrates each step on stdout unless --quiet.",
@@ -57,7 +57,7 @@ const rg_cli_command rg_cli_commands[] = {
      rg_cmd_pause},
     {"resume", "resume a paused rollout", "ID [--actor NAME] [--reason TEXT]", NULL,
      rg_cmd_resume},
-    {"promote", "release a held rollout to its next stage", "ID [--force] [--actor NAME]",
+    {"promote", "release a held rollout to its next stage", "ID [--force] [--actor NAME] [--reason TEXT]",
      "Promotes a held rollout. --force promotes a running one without waiting for verdicts.",
      rg_cmd_promote},
     {"explain", "every verdict and event of a rollout, with its numbers", "ID", NULL,

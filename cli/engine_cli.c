@@ -37,6 +37,7 @@ int rg_cli_rollout_tenant(rg_cli *cli, rg_engine *engine, const char *id, char *
     int rc = rg_engine_rollout_tenant(out_tenant, engine, id);
     if (rc == RG_ENOTFOUND) {
         rg_cli_error(cli, "unknown rollout '%s'", id);
+        cli->error_code = "not_found";
         return RG_EXIT_USAGE;
     }
     return rc < 0 ? rg_cli_fail(cli) : 0;
@@ -53,17 +54,6 @@ const char *rg_cli_actor(const char *given)
         return env;
     pw = getpwuid(getuid());
     return pw && pw->pw_name ? pw->pw_name : "unknown";
-}
-
-void rg_cli_print_json(rg_cli *cli, json_t *doc)
-{
-    size_t flags = JSON_SORT_KEYS | (isatty(fileno(cli->out)) ? JSON_INDENT(2) : JSON_COMPACT);
-    char *text = json_dumps(doc, flags);
-    if (text) {
-        fprintf(cli->out, "%s\n", text);
-        free(text);
-    }
-    json_decref(doc);
 }
 
 const rg_cli_command *rg_cli_self(int (*run)(rg_cli *, int, char **))

@@ -16,8 +16,6 @@ void rg_cli_close_engine(rg_store *store, rg_engine *engine);
 int rg_cli_rollout_tenant(rg_cli *cli, rg_engine *engine, const char *id, char **out_tenant);
 /* --actor, else $ROLLGATE_ACTOR, else the OS user name, else "unknown". */
 const char *rg_cli_actor(const char *given);
-/* Prints one JSON document (pretty when a terminal) on stdout. Steals `doc`. */
-void rg_cli_print_json(rg_cli *cli, json_t *doc);
 /* The command entry for a run function. */
 const rg_cli_command *rg_cli_self(int (*run)(rg_cli *, int, char **));
 /* The exit code for a rollout outcome: 0 completed, 1 rolled back / incomplete, 2 other. */

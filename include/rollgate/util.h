@@ -88,6 +88,15 @@ void rg_hmac_sha256(uint8_t out[RG_SHA256_LEN], const void *key, size_t keylen,
 /* A short stable pseudonym for an identifier in logs: first 12 hex digits of its hash. */
 void rg_hash_id(char out[13], const char *id);
 
+/* ---- JSON text ---- */
+struct json_t;
+/* The shortest decimal that reads back (strtod) as exactly `value`, with ".0" added when it
+ * would read as an integer: 0.05, 1e-07, 5.0. RG_EINVALID for NaN and infinities. */
+int rg_format_double(char *out, size_t outlen, double value);
+/* json_dumps with every real in the rg_format_double form. Honours JSON_INDENT(n),
+ * JSON_SORT_KEYS and JSON_ENSURE_ASCII; compact otherwise. Caller frees; NULL on error. */
+char *rg_json_dumps(const struct json_t *doc, size_t flags);
+
 /* ---- strings ---- */
 /* strdup that sets RG_ENOMEM on failure. */
 char *rg_strdup(const char *s);
