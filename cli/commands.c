@@ -18,6 +18,7 @@ int rg_cmd_audit(rg_cli *cli, int argc, char **argv);
 int rg_cmd_demo(rg_cli *cli, int argc, char **argv);
 int rg_cmd_serve(rg_cli *cli, int argc, char **argv);
 int rg_cmd_token(rg_cli *cli, int argc, char **argv);
+int rg_cmd_list(rg_cli *cli, int argc, char **argv);
 
 const rg_cli_command rg_cli_commands[] = {
     {"version", "print the version and the library versions", "", NULL, rg_cmd_version},
@@ -44,6 +45,12 @@ const rg_cli_command rg_cli_commands[] = {
      rg_cmd_run},
     {"status", "show one rollout in detail, or all active ones", "[ID] [--watch]", NULL,
      rg_cmd_status},
+    {"list", "rollout history, finished ones included, newest first",
+     "[--state S[,S..]] [--since WHEN] [--tenant T] [--name PATTERN] [--limit N]",
+     "--state: states (running, held, completed, rolled_back, ...), or active / finished.\n"
+     "--since: created at or after an ISO-8601 time, or a duration ago (24h, 7d).\n"
+     "--name: a shell pattern ('checkout-*'). --limit: at most N rows (default 20; 0 = all).",
+     rg_cmd_list},
     {"gate", "wait for a rollout's outcome", "ID [--timeout DUR]",
      "Exit 0 completed; 1 rolled back or rollback incomplete; 2 held, or still undecided\n"
      "at the timeout (default 0: answer now); 3 unknown id; 4 database error.",

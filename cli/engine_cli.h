@@ -23,4 +23,10 @@ int rg_cli_outcome_exit(rg_rollout_state state);
 /* Prints one narration line: "HH:MM:SS kind  line". */
 void rg_cli_narrate(const char *rollout_id, const char *kind, const char *line, void *payload);
 
+/* The newest `limit` rollouts of every tenant, finished ones included, newest first, as a
+ * JSON array of {id, tenant, name, state, stage, stages, created_at, ...} (cli/cmd_list.c). */
+int rg_cli_history(json_t **out, rg_store *store, size_t limit);
+/* One line per row of rg_cli_history. */
+void rg_cli_print_history(rg_cli *cli, const json_t *rows);
+
 #endif
