@@ -1,4 +1,7 @@
 /* engine_cli.c - opening the store and engine for rollout commands; ids, actors, output */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +11,36 @@
 #include "cli/engine_cli.h"
 #include "rollgate/util.h"
 
+/* Why the database at `path` cannot be opened for writing, from the system's own answer:
+ * the file, or the directory its -wal and -shm files go in. Empty when no cause shows. */
+static void open_failure_cause(char *out, size_t outlen, const char *path)
+{
+    char dir[PATH_MAX], probe[PATH_MAX + 32];
+    const char *slash = strrchr(path, '/');
+    int fd = -1;
+
+    out[0] = '\0';
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+    if (access(path, F_OK) == 0) {
+        if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+            snprintf(out, outlen, "%s", strerror(errno));
+            return;
+        }
+        close(fd);
+    }
+    snprintf(probe, sizeof(probe), "%s/.rollgate-probe-XXXXXX", dir);
+    if ((fd = mkstemp(probe)) < 0) {
+        snprintf(out, outlen, "directory %s: %s (the database and its -wal and -shm files "
+                              "are written there)", dir, strerror(errno));
+        return;
+    }
+    close(fd);
+    unlink(probe);
+}
+
 int rg_cli_open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine,
                        const rg_engine_options *opts)
 {
@@ -15,7 +48,18 @@ int rg_cli_open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine
     int rc;
 
     if ((rc = rg_store_open(&store, cli->db_path)) < 0) {
-        rg_cli_error(cli, "database %s: %s", cli->db_path, rg_error_last());
+        const char *msg = rg_error_last();
+        size_t plen = strlen(cli->db_path);
+        char cause[PATH_MAX + 200];
+        /* The store names the path first; say it once, then the system's reason. */
+        if (strncmp(msg, cli->db_path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
+            msg += plen + 2;
+        open_failure_cause(cause, sizeof(cause), cli->db_path);
+        if (cause[0])
+            rg_cli_error(cli, "database %s: cannot open it: %s", cli->db_path, cause);
+        else
+            rg_cli_error(cli, "database %s: %s", cli->db_path, msg);
+        cli->error_code = "database";
         return RG_EXIT_INFRA;
     }
     if ((rc = rg_engine_new(out_engine, store, opts)) < 0) {
