@@ -85,9 +85,60 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
     return RG_EXIT_OK;
 }
 
+/* A finding's text without its "org ID: " lead, so one cause shared by many organizations
+ * (a credentials file of the wrong mode) is printed once with the organizations it hits. */
+static const char *finding_text(const json_t *f)
+{
+    const char *what = json_string_value(json_object_get(f, "what"));
+    const char *org = json_string_value(json_object_get(f, "org"));
+    size_t n = org ? strlen(org) : 0;
+
+    if (what == NULL)
+        return "";
+    if (org && strncmp(what, "org ", 4) == 0 && strncmp(what + 4, org, n) == 0 &&
+        strncmp(what + 4 + n, ": ", 2) == 0)
+        return what + 4 + n + 2;
+    return what;
+}
+
+static int same_finding(const json_t *a, const json_t *b)
+{
+    const char *sa = json_string_value(json_object_get(a, "severity"));
+    const char *sb = json_string_value(json_object_get(b, "severity"));
+    return sa && sb && strcmp(sa, sb) == 0 && strcmp(finding_text(a), finding_text(b)) == 0;
+}
+
+static void print_findings(rg_cli *cli, const json_t *findings)
+{
+    size_t n = json_array_size(findings);
+
+    for (size_t i = 0; i < n; i++) {
+        const json_t *f = json_array_get(findings, i);
+        size_t count = 0, earlier = 0;
+        for (size_t k = 0; k < i && !earlier; k++)
+            earlier = same_finding(json_array_get(findings, k), f);
+        if (earlier)
+            continue; /* printed with the first organization it hit */
+        for (size_t k = i; k < n; k++)
+            count += same_finding(json_array_get(findings, k), f);
+        if (count == 1) {
+            fprintf(cli->out, "%s: %s: %s\n", json_string_value(json_object_get(f, "severity")),
+                    json_string_value(json_object_get(f, "org")), finding_text(f));
+            continue;
+        }
+        fprintf(cli->out, "%s: %s\n  (%zu organizations:",
+                json_string_value(json_object_get(f, "severity")), finding_text(f), count);
+        for (size_t k = i; k < n; k++)
+            if (same_finding(json_array_get(findings, k), f))
+                fprintf(cli->out, " %s",
+                        json_string_value(json_object_get(json_array_get(findings, k), "org")));
+        fputs(")\n", cli->out);
+    }
+}
+
 static void print_live(rg_cli *cli, const json_t *plan)
 {
-    const json_t *t, *c, *f;
+    const json_t *t, *c;
     size_t i, j;
 
     json_array_foreach(json_object_get(plan, "targets"), i, t) {
@@ -114,10 +165,7 @@ static void print_live(rg_cli *cli, const json_t *plan)
         if (!changed && json_object_get(t, "diff"))
             fprintf(cli->out, "       unchanged: the live strategy already matches\n");
     }
-    json_array_foreach(json_object_get(plan, "findings"), i, f)
-        fprintf(cli->out, "%s: %s: %s\n", json_string_value(json_object_get(f, "severity")),
-                json_string_value(json_object_get(f, "org")),
-                json_string_value(json_object_get(f, "what")));
+    print_findings(cli, json_object_get(plan, "findings"));
     fprintf(cli->out, "%s\n", json_is_true(json_object_get(plan, "blocked"))
                                   ? "pre-flight BLOCKS this rollout"
                                   : "pre-flight passed; nothing was written");
