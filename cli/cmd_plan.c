@@ -183,9 +183,8 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
     slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    else
-        snprintf(dir, sizeof(dir), ".");
-    if (rg_engine_plan(&plan, m, dir, NULL) < 0)
+    /* No directory part: paths in the manifest are taken as written (no "./" prefix). */
+    if (rg_engine_plan(&plan, m, slash ? dir : NULL, NULL) < 0)
         return rg_cli_fail(cli);
     blocked = json_is_true(json_object_get(plan, "blocked"));
     if (cli->json) {
