@@ -85,6 +85,10 @@ int main(int argc, char **argv)
     if (cli.db_path == NULL || *cli.db_path == '\0')
         cli.db_path = "rollgate.db";
 
+    /* --json anywhere asks for the error object too, even when an earlier option fails. */
+    for (int k = i + 1; k < argc && strcmp(argv[k], "--") != 0; k++)
+        if (strcmp(argv[k], "--json") == 0)
+            cli.json = 1;
     /* Commands see argv starting at their own name, as getopt expects. */
     optind = 1;
     rg_cli_install_log(&cli);

@@ -190,6 +190,7 @@ static void test_readme_quickstart_completes_a_rollout(void **state)
         assert_non_null(text);
         assert_non_null(strstr(text, "pre-flight passed"));
         assert_non_null(strstr(text, ": completed\n"));
+        assert_non_null(strstr(text, "no active rollouts\nthe last 1 "));
         free(text);
         snprintf(out, sizeof(out), "%s/explain.txt", dir);
         text = rg_test_read_file(out, NULL);
