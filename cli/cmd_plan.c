@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/engine_cli.h"
 #include "rollgate/engine.h"
 #include "rollgate/manifest.h"
 #include "rollgate/util.h"
@@ -136,7 +137,7 @@ static void print_findings(rg_cli *cli, const json_t *findings)
     }
 }
 
-static void print_live(rg_cli *cli, const json_t *plan)
+void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
 {
     const json_t *t, *c;
     size_t i, j;
@@ -191,7 +192,7 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
         int code = rg_cli_print_json(cli, plan);
         return code ? code : blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
     }
-    print_live(cli, plan);
+    rg_cli_print_plan(cli, plan);
     json_decref(plan);
     return blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
 }

@@ -73,10 +73,13 @@ const rg_cli_command rg_cli_commands[] = {
      "With an ID: that rollout's audit. With --tenant T: the tenant's whole audit log.",
      rg_cmd_audit},
     {"demo", "a whole rollout against the bundled simulator, narrated", "",
-     "Starts rollgate-sim with sim/scenarios/demo.json on a free loopback port, uses a\n"
-     "temporary database and a short-window policy, and rolls out a bad routing change:\n"
-     "stages, applies, verdicts, the breaker trip, the restore and its verification.\n"
-     "Exit 0 when the change was rolled back and every organization matches its snapshot.",
+     "Two stories against rollgate-sim on a free loopback port, with a temporary database\n"
+     "and a short-window policy. 1 (sim/scenarios/healthy.json): the plan's diff, a\n"
+     "person's approval, stages of 10/50/100% promoted, completed. 2 (demo.json): the same\n"
+     "change where the new queue is bad: the breaker trips, every touched organization is\n"
+     "restored from its snapshot and verified. Exit 0 when the first completed and the\n"
+     "second was rolled back with every organization equal to its snapshot. --json: the\n"
+     "story on stderr, {\"stories\":[{\"story\",\"rollout\",\"state\",...}]} on stdout.",
      rg_cmd_demo},
     {"serve", "the scheduler, HTTP API, events, /metrics, webhooks and dashboard",
      "[--listen 127.0.0.1:8080] [--tokens FILE] [--tick DUR] [--allow-remote]",

@@ -23,6 +23,8 @@ int rg_cli_outcome_exit(rg_rollout_state state);
 /* Prints one narration line: "HH:MM:SS kind  line". */
 void rg_cli_narrate(const char *rollout_id, const char *kind, const char *line, void *payload);
 
+/* Prints a live plan (rg_engine_plan's document): per-organization diff and findings. */
+void rg_cli_print_plan(rg_cli *cli, const json_t *plan);
 /* The newest `limit` rollouts of every tenant, finished ones included, newest first, as a
  * JSON array of {id, tenant, name, state, stage, stages, created_at, ...} (cli/cmd_list.c). */
 int rg_cli_history(json_t **out, rg_store *store, size_t limit);
