@@ -7,7 +7,7 @@
 
 #include "rollgate/error.h"
 
-/* Exit codes everywhere (INTERFACES.md). */
+/* Exit codes everywhere (docs/cli.md). */
 enum {
     RG_EXIT_OK = 0,        /* success */
     RG_EXIT_NEGATIVE = 1,  /* negative outcome: rolled back, failed, pre-flight blocked */

@@ -145,7 +145,7 @@ static void check_welch_case(json_t *c, json_t *r_ref)
     int rc = rg_stats_welch(&r, x, nx, y, ny, RG_ALT_TWO_SIDED);
 
     if (json_is_null(json_object_get(w, "t"))) {
-        /* SciPy gives NaN/inf here; DECISIONS.md rules: constant and equal -> p = 1, n = 1 or
+        /* SciPy gives NaN/inf here; docs/statistics.md rules: constant and equal -> p = 1, n = 1 or
          * constant and different -> undefined. */
         if (num(w, "mean_x") == num(w, "mean_y") && nx > 1 && ny > 1) {
             assert_int_equal(rc, 0);
