@@ -15,6 +15,29 @@ static void on_signal(int sig)
     run_stop = 1;
 }
 
+/* --json: {"rollouts":[{"id","tenant","name","state"}]} for every rollout that was active
+ * when the run began, with the state it has now. */
+static int print_driven(rg_cli *cli, rg_engine *engine, const json_t *driven)
+{
+    json_t *rows = json_array(), *r;
+    size_t i;
+
+    json_array_foreach(driven, i, r) {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const char *tenant = json_string_value(json_object_get(r, "tenant"));
+        json_t *st = NULL;
+        if (rg_engine_status_json(&st, engine, tenant, id) < 0) {
+            json_decref(rows);
+            return rg_cli_fail(cli);
+        }
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:O, s:O}", "id", id, "tenant", tenant,
+                                              "name", json_object_get(st, "name"), "state",
+                                              json_object_get(st, "state")));
+        json_decref(st);
+    }
+    return rg_cli_print_json(cli, json_pack("{s:o}", "rollouts", rows));
+}
+
 int rg_cmd_run(rg_cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {{"once", no_argument, NULL, 'o'},
@@ -29,6 +52,7 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     rg_store *store = NULL;
     rg_engine *engine = NULL;
     struct sigaction sa;
+    json_t *driven = NULL;
     int c, code = 0, rc, quiet = 0, stop;
     int64_t tick;
 
@@ -54,12 +78,16 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     }
     if (optind != argc)
         return rg_cli_usage(cli, self, "run takes no arguments");
-    if (!quiet) {
+    if (!quiet) { /* under --json the narration goes to stderr: stdout holds one document */
         opts.narrate = rg_cli_narrate;
-        opts.narrate_payload = cli->out;
+        opts.narrate_payload = cli->json ? cli->err : cli->out;
     }
     if ((code = rg_cli_open_engine(cli, &store, &engine, &opts)) != 0)
         return code;
+    if (cli->json && rg_engine_list_json(&driven, engine, NULL) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -67,6 +95,10 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     rc = rg_engine_run(engine, mode, (volatile int *)&run_stop);
     if (rc < 0)
         code = rg_cli_fail(cli);
+    else if (cli->json)
+        code = print_driven(cli, engine, driven);
+cleanup:
+    json_decref(driven);
     rg_cli_close_engine(store, engine);
     return code;
 }

@@ -76,7 +76,10 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
             code = RG_EXIT_USAGE;
         goto cleanup;
     }
-    fprintf(cli->out, "listening on %s\n", rg_server_url(server));
+    if (cli->json) /* one line a supervisor can parse; the logs stay on stderr */
+        rg_cli_print_json(cli, json_pack("{s:s}", "listening", rg_server_url(server)));
+    else
+        fprintf(cli->out, "listening on %s\n", rg_server_url(server));
     fflush(cli->out);
     while (sigwait(&stop_signals, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
         ;

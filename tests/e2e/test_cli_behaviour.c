@@ -348,6 +348,38 @@ static void test_history_gate_state_and_audit(void **state)
     free(second);
 }
 
+/* Every command under --json prints one JSON document on stdout, result or error. Commands
+ * that would run on get arguments that end them at once. */
+static void test_every_command_speaks_json(void **state)
+{
+    json_t *names = command_names(), *v;
+    size_t i;
+    (void)state;
+
+    json_array_foreach(names, i, v) {
+        const char *name = json_string_value(v), *args = "";
+        run_result r;
+        json_t *doc;
+        if (strcmp(name, "run") == 0)
+            args = "--once";
+        else if (strcmp(name, "serve") == 0)
+            args = "--listen 192.0.2.1:1"; /* not loopback: refused */
+        else if (strcmp(name, "demo") == 0)
+            args = "extra";
+        r = run_in("json.db", "%s --json %s", name, args);
+        doc = json_loads(r.out, 0, NULL);
+        if (doc == NULL || strchr(r.out, '\n') != r.out + strlen(r.out) - 1)
+            fail_msg("`rollgate %s --json %s` (exit %d) printed '%s'", name, args, r.status,
+                     r.out);
+        if (r.status != 0 && json_object_get(doc, "error") == NULL)
+            fail_msg("`rollgate %s --json %s` exit %d without an error object", name, args,
+                     r.status);
+        json_decref(doc);
+        run_free(&r);
+    }
+    json_decref(names);
+}
+
 static void test_json_reals_are_shortest(void **state)
 {
     char path[4096];
@@ -372,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_every_command_help_exits_0_on_stdout),
         cmocka_unit_test(test_conflicts_and_errors_exit_3_with_json),
         cmocka_unit_test(test_history_gate_state_and_audit),
+        cmocka_unit_test(test_every_command_speaks_json),
         cmocka_unit_test(test_json_reals_are_shortest),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
