@@ -20,10 +20,10 @@ all: build
 deps:
 	@scripts/deps.sh
 
-# The dashboard test drives headless Chromium; it is installed when possible and the test
-# skips with a message where it is not.
+# The dashboard test drives headless Chromium and test_stats_scipy runs SciPy; both are
+# installed when possible, and the tests report SKIPPED where they are not (.ci/run requires them).
 deps-test:
-	@scripts/deps.sh --with-chromium --optional
+	@scripts/deps.sh --with-chromium --with-scipy --optional
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DRG_WERROR=ON $(CMAKE_FLAGS)
