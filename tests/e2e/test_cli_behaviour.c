@@ -380,6 +380,41 @@ static void test_every_command_speaks_json(void **state)
     json_decref(names);
 }
 
+static int count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)) != NULL; p += strlen(what))
+        n++;
+    return n;
+}
+
+/* One unsafe credentials file is one cause: said once, with the organizations it hits. */
+static void test_one_credentials_error_not_one_per_org(void **state)
+{
+    char cmd[9000];
+    run_result r;
+    (void)state;
+
+    snprintf(cmd, sizeof(cmd),
+             "set -e; cd '%s'; rm -rf qs; cp -R '%s/examples/quickstart' qs; chmod 644 "
+             "qs/credentials.json; sed -i 's/127.0.0.1:47611/127.0.0.1:9/' qs/routing.yaml",
+             dir, rg_test_source_dir());
+    assert_int_equal(system(cmd), 0);
+    r = run_in("c.db", "plan qs/routing.yaml");
+    EXPECT_EXIT(r, 1);
+    assert_int_equal(count_of(r.out, "has mode 0644"), 1);
+    assert_non_null(strstr(r.out, "(7 organizations: org_parent_001 org_sub_002"));
+    assert_non_null(strstr(r.out, "pre-flight BLOCKS this rollout"));
+    run_free(&r);
+    r = run_in("c.db", "start qs/routing.yaml --approve");
+    EXPECT_EXIT(r, 0);
+    run_free(&r);
+    r = run_in("c.db", "run --once --quiet");
+    assert_int_equal(count_of(r.err, "has mode 0644"), 2); /* the first org, then "6 more" */
+    assert_non_null(strstr(r.err, "6 more organizations: credentials file"));
+    run_free(&r);
+}
+
 static void test_json_reals_are_shortest(void **state)
 {
     char path[4096];
@@ -405,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_conflicts_and_errors_exit_3_with_json),
         cmocka_unit_test(test_history_gate_state_and_audit),
         cmocka_unit_test(test_every_command_speaks_json),
+        cmocka_unit_test(test_one_credentials_error_not_one_per_org),
         cmocka_unit_test(test_json_reals_are_shortest),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
