@@ -43,7 +43,10 @@ const rg_cli_command rg_cli_commands[] = {
      "every rollout is finished or waits for a person. --tick: how often each rollout is\n"
      "looked at (default 1s). Narrates each step on stdout unless --quiet.",
      rg_cmd_run},
-    {"status", "show one rollout in detail, or all active ones", "[ID] [--watch]", NULL,
+    {"status", "show one rollout in detail, or all active ones", "[ID] [--watch]",
+     "With ID: the state, the stage, where the soak stands, every target and the last\n"
+     "verdicts; --watch refreshes every second until the rollout ends. Without: the active\n"
+     "rollouts, or, with none, says so and shows the last five (`list` shows more).",
      rg_cmd_status},
     {"list", "rollout history, finished ones included, newest first",
      "[--state S[,S..]] [--since WHEN] [--tenant T] [--name PATTERN] [--limit N]",
