@@ -79,7 +79,7 @@ static int put_object(const writer *w, const json_t *v, int depth)
         return rg_error_set(RG_ENOMEM, "out of memory");
     json_object_foreach((json_t *)v, key, member)
         keys[i++] = key;
-    if (w->flags & JSON_SORT_KEYS)
+    if ((w->flags & JSON_SORT_KEYS) && n > 1)
         qsort(keys, n, sizeof(*keys), compare_keys);
     rc = rg_buf_put(w->out, "{", 1);
     for (i = 0; i < n && rc == 0; i++) {
