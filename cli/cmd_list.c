@@ -8,10 +8,13 @@
 
 int rg_cmd_list(rg_cli *cli, int argc, char **argv);
 
+#define STATE_SLOTS 16 /* more than rg_rollout_state has values */
+_Static_assert(RG_ROLLOUT_COMPLETED < STATE_SLOTS, "a rollout state without a filter slot");
+
 typedef struct {
     const char *tenant;
     const char *name;     /* fnmatch pattern */
-    int states[16];       /* by rg_rollout_state; all zero = any state */
+    int states[STATE_SLOTS]; /* by rg_rollout_state, when !any_state */
     int any_state;
     int64_t since_ms;     /* created at or after; 0 = any time */
     size_t limit;         /* 0 = no limit */
@@ -21,6 +24,8 @@ typedef struct {
 static int parse_states(list_filter *f, const char *arg)
 {
     f->any_state = 0;
+    if (*arg == '\0')
+        return rg_error_set(RG_EINVALID, "--state: expected one state or more, comma-separated");
     for (const char *word = arg; *word;) {
         const char *comma = strchr(word, ',');
         size_t len = comma ? (size_t)(comma - word) : strlen(word);
@@ -30,12 +35,12 @@ static int parse_states(list_filter *f, const char *arg)
         snprintf(one, sizeof(one), "%.*s", (int)(len < sizeof(one) ? len : sizeof(one) - 1),
                  word);
         if (strcmp(one, "active") == 0 || strcmp(one, "finished") == 0) {
-            for (int k = 0; k < 16; k++)
+            for (int k = 0; k < STATE_SLOTS; k++)
                 if (rg_rollout_state_to_str((rg_rollout_state)k) != NULL &&
                     rg_rollout_state_is_terminal((rg_rollout_state)k) == (one[0] == 'f'))
                     f->states[k] = 1;
         } else if (len < sizeof(one) && rg_rollout_state_from_str(&st, one) == 0 &&
-                   (int)st >= 0 && (int)st < 16) {
+                   (int)st >= 0 && (int)st < STATE_SLOTS) {
             f->states[st] = 1;
         } else {
             return rg_error_set(RG_EINVALID,
@@ -65,7 +70,7 @@ static int parse_since(int64_t *out, const char *arg)
 
 static int matches(const list_filter *f, const rg_store_rollout *r)
 {
-    if (!f->any_state && ((int)r->state < 0 || (int)r->state >= 16 || !f->states[r->state]))
+    if (!f->any_state && ((int)r->state < 0 || (int)r->state >= STATE_SLOTS || !f->states[r->state]))
         return 0;
     if (f->tenant && strcmp(f->tenant, r->tenant_id) != 0)
         return 0;
