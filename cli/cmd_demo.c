@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +83,10 @@ static int sim_start(demo_sim *sim, const char *binary, const char *scenario)
     if (sim->pid < 0)
         return rg_error_set(RG_EIO, "fork: %s", strerror(errno));
     if (sim->pid == 0) {
+        /* The simulator goes when the demo does (Ctrl-C, a closed pipe), never left behind. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1)
+            _exit(127);
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
