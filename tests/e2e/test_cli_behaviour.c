@@ -415,6 +415,39 @@ static void test_one_credentials_error_not_one_per_org(void **state)
     run_free(&r);
 }
 
+/* A misspelt analytics metric is refused by plan at its position; paths relative to a
+ * manifest in the working directory print as written, without "././". */
+static void test_errors_name_positions_and_clean_paths(void **state)
+{
+    char cmd[9000];
+    run_result r;
+    (void)state;
+
+    snprintf(cmd, sizeof(cmd),
+             "set -e; cd '%s'; rm -rf pos; mkdir pos; cp '%s/examples/quickstart/'* pos/; "
+             "sed -i 's/events: tAbandon$/events: tAbandonX/' pos/try.yaml; "
+             "sed 's|policy: try.yaml |policy: ./none.yaml|' pos/routing.yaml >pos/missing.yaml",
+             dir, rg_test_source_dir());
+    assert_int_equal(system(cmd), 0);
+    r = run_in("p.db", "plan pos/routing.yaml --offline");
+    EXPECT_EXIT(r, 3);
+    assert_non_null(strstr(r.err, "pos/try.yaml:22:13: metrics[0].events: unknown analytics "
+                                  "metric 'tAbandonX'"));
+    run_free(&r);
+    r = run_in("p.db", "start pos/routing.yaml");
+    EXPECT_EXIT(r, 3);
+    assert_non_null(strstr(r.err, "unknown analytics metric 'tAbandonX'"));
+    run_free(&r);
+    snprintf(cmd, sizeof(cmd), "cd '%s/pos' && '%s/cli/rollgate' plan missing.yaml --offline "
+                               ">out 2>err; test $? -eq 3 && grep -q 'policy: ./none.yaml: ' "
+                               "err && ! grep -q '\\./\\./' err",
+             dir, rg_test_binary_dir());
+    if (system(cmd) != 0) {
+        snprintf(cmd, sizeof(cmd), "%s/pos/err", dir);
+        fail_msg("plan missing.yaml: %s", rg_test_read_file(cmd, NULL));
+    }
+}
+
 static void test_json_reals_are_shortest(void **state)
 {
     char path[4096];
@@ -441,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_history_gate_state_and_audit),
         cmocka_unit_test(test_every_command_speaks_json),
         cmocka_unit_test(test_one_credentials_error_not_one_per_org),
+        cmocka_unit_test(test_errors_name_positions_and_clean_paths),
         cmocka_unit_test(test_json_reals_are_shortest),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
