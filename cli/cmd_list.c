@@ -13,11 +13,11 @@ _Static_assert(RG_ROLLOUT_COMPLETED < STATE_SLOTS, "a rollout state without a fi
 
 typedef struct {
     const char *tenant;
-    const char *name;     /* fnmatch pattern */
+    const char *name;        /* fnmatch pattern */
     int states[STATE_SLOTS]; /* by rg_rollout_state, when !any_state */
     int any_state;
-    int64_t since_ms;     /* created at or after; 0 = any time */
-    size_t limit;         /* 0 = no limit */
+    int64_t since_ms; /* created at or after; 0 = any time */
+    size_t limit;     /* 0 = no limit */
 } list_filter;
 
 /* --state: a comma-separated list of states, or "active" / "finished". */
@@ -32,15 +32,14 @@ static int parse_states(list_filter *f, const char *arg)
         char one[32];
         rg_rollout_state st;
 
-        snprintf(one, sizeof(one), "%.*s", (int)(len < sizeof(one) ? len : sizeof(one) - 1),
-                 word);
+        snprintf(one, sizeof(one), "%.*s", (int)(len < sizeof(one) ? len : sizeof(one) - 1), word);
         if (strcmp(one, "active") == 0 || strcmp(one, "finished") == 0) {
             for (int k = 0; k < STATE_SLOTS; k++)
                 if (rg_rollout_state_to_str((rg_rollout_state)k) != NULL &&
                     rg_rollout_state_is_terminal((rg_rollout_state)k) == (one[0] == 'f'))
                     f->states[k] = 1;
-        } else if (len < sizeof(one) && rg_rollout_state_from_str(&st, one) == 0 &&
-                   (int)st >= 0 && (int)st < STATE_SLOTS) {
+        } else if (len < sizeof(one) && rg_rollout_state_from_str(&st, one) == 0 && (int)st >= 0 &&
+                   (int)st < STATE_SLOTS) {
             f->states[st] = 1;
         } else {
             return rg_error_set(RG_EINVALID,
@@ -64,13 +63,16 @@ static int parse_since(int64_t *out, const char *arg)
         *out = rg_time_now_ms() - ms;
         return 0;
     }
-    return rg_error_set(RG_EINVALID, "--since '%s': expected a duration ago (24h, 7d) or an "
-                                     "ISO-8601 time (2026-12-01T09:00:00Z)", arg);
+    return rg_error_set(RG_EINVALID,
+                        "--since '%s': expected a duration ago (24h, 7d) or an "
+                        "ISO-8601 time (2026-12-01T09:00:00Z)",
+                        arg);
 }
 
 static int matches(const list_filter *f, const rg_store_rollout *r)
 {
-    if (!f->any_state && ((int)r->state < 0 || (int)r->state >= STATE_SLOTS || !f->states[r->state]))
+    if (!f->any_state &&
+        ((int)r->state < 0 || (int)r->state >= STATE_SLOTS || !f->states[r->state]))
         return 0;
     if (f->tenant && strcmp(f->tenant, r->tenant_id) != 0)
         return 0;
@@ -88,8 +90,7 @@ static json_t *row_json(const rg_store_rollout *r)
                      "tenant", r->tenant_id, "name", r->name, "state",
                      rg_rollout_state_to_str(r->state), "stage", r->stage_index + 1, "stages",
                      r->stage_count, "created_at", created, "updated_at", updated, "created_by",
-                     r->created_by, "verification", r->verification, "hold_reason",
-                     r->hold_reason);
+                     r->created_by, "verification", r->verification, "hold_reason", r->hold_reason);
 }
 
 /* Rows matching `f`, newest first, at most f->limit. */
@@ -132,19 +133,18 @@ void rg_cli_print_history(rg_cli *cli, const json_t *rows)
 {
     const json_t *r;
     size_t i;
-    json_array_foreach(rows, i, r)
-        fprintf(cli->out, "%s  %-24s %-10s %-19s stage %lld/%lld  %s%s%s\n",
-                json_string_value(json_object_get(r, "id")),
-                json_string_value(json_object_get(r, "name")),
-                json_string_value(json_object_get(r, "tenant")),
-                json_string_value(json_object_get(r, "state")),
-                (long long)json_integer_value(json_object_get(r, "stage")),
-                (long long)json_integer_value(json_object_get(r, "stages")),
-                json_string_value(json_object_get(r, "created_at")),
-                json_is_string(json_object_get(r, "verification")) ? "  verification " : "",
-                json_is_string(json_object_get(r, "verification"))
-                    ? json_string_value(json_object_get(r, "verification"))
-                    : "");
+    json_array_foreach(rows, i, r) fprintf(
+        cli->out, "%s  %-24s %-10s %-19s stage %lld/%lld  %s%s%s\n",
+        json_string_value(json_object_get(r, "id")), json_string_value(json_object_get(r, "name")),
+        json_string_value(json_object_get(r, "tenant")),
+        json_string_value(json_object_get(r, "state")),
+        (long long)json_integer_value(json_object_get(r, "stage")),
+        (long long)json_integer_value(json_object_get(r, "stages")),
+        json_string_value(json_object_get(r, "created_at")),
+        json_is_string(json_object_get(r, "verification")) ? "  verification " : "",
+        json_is_string(json_object_get(r, "verification"))
+            ? json_string_value(json_object_get(r, "verification"))
+            : "");
 }
 
 int rg_cmd_list(rg_cli *cli, int argc, char **argv)

@@ -77,14 +77,13 @@ static int put_object(const writer *w, const json_t *v, int depth)
 
     if (n && keys == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_object_foreach((json_t *)v, key, member)
-        keys[i++] = key;
+    json_object_foreach((json_t *)v, key, member) keys[i++] = key;
     if ((w->flags & JSON_SORT_KEYS) && n > 1)
         qsort(keys, n, sizeof(*keys), compare_keys);
     rc = rg_buf_put(w->out, "{", 1);
     for (i = 0; i < n && rc == 0; i++) {
-        if ((i && (rc = rg_buf_put(w->out, ",", 1)) < 0) ||
-            (rc = newline(w, depth + 1)) < 0 || (rc = put_string(w, keys[i], strlen(keys[i]))) < 0 ||
+        if ((i && (rc = rg_buf_put(w->out, ",", 1)) < 0) || (rc = newline(w, depth + 1)) < 0 ||
+            (rc = put_string(w, keys[i], strlen(keys[i]))) < 0 ||
             (rc = rg_buf_puts(w->out, w->indent ? ": " : ":")) < 0)
             break;
         rc = put_value(w, json_object_get(v, keys[i]), depth + 1);

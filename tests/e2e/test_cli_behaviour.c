@@ -51,8 +51,9 @@ static run_result run_in(const char *db, const char *fmt, ...)
     va_end(ap);
     snprintf(outp, sizeof(outp), "%s/out", dir);
     snprintf(errp, sizeof(errp), "%s/err", dir);
-    rg_buf_printf(&cmd, "cd '%s' && ROLLGATE_DB='%s/%s' '%s/cli/rollgate' %s </dev/null >'%s' "
-                        "2>'%s'",
+    rg_buf_printf(&cmd,
+                  "cd '%s' && ROLLGATE_DB='%s/%s' '%s/cli/rollgate' %s </dev/null >'%s' "
+                  "2>'%s'",
                   dir, dir, db, rg_test_binary_dir(), args, outp, errp);
     status = system(rg_buf_cstr(&cmd));
     assert_true(status != -1 && WIFEXITED(status));
@@ -65,10 +66,10 @@ static run_result run_in(const char *db, const char *fmt, ...)
     return r;
 }
 
-#define EXPECT_EXIT(r, code)                                                                 \
-    do {                                                                                      \
-        if ((r).status != (code))                                                             \
-            fail_msg("exit %d, not %d; stderr: %s", (r).status, (code), (r).err);             \
+#define EXPECT_EXIT(r, code)                                                                       \
+    do {                                                                                           \
+        if ((r).status != (code))                                                                  \
+            fail_msg("exit %d, not %d; stderr: %s", (r).status, (code), (r).err);                  \
     } while (0)
 
 static void run_free(run_result *r)
@@ -119,8 +120,8 @@ static void check_usage_lists_options(const char *name, const char *help)
             strcmp(opt, "--verbose") != 0 && strcmp(opt, "--help") != 0) {
             char *usage = rg_strndup(help, usage_len);
             if (strstr(usage, opt) == NULL)
-                fail_msg("`rollgate %s --help` mentions %s, which its usage line lacks: %s",
-                         name, opt, usage);
+                fail_msg("`rollgate %s --help` mentions %s, which its usage line lacks: %s", name,
+                         opt, usage);
             free(usage);
         }
         p += n;
@@ -133,7 +134,8 @@ static void test_every_command_help_exits_0_on_stdout(void **state)
     size_t i;
     (void)state;
 
-    json_array_foreach(names, i, v) {
+    json_array_foreach(names, i, v)
+    {
         const char *name = json_string_value(v);
         char want[128];
         run_result r = run_in("help.db", "%s --help", name);
@@ -170,8 +172,8 @@ static void expect_json_error(const run_result *r, int exit_code, const char *co
     assert_string_equal(json_string_value(json_object_get(e, "code")), code);
     assert_int_equal(json_integer_value(json_object_get(e, "exit")), exit_code);
     if (strstr(json_string_value(json_object_get(e, "message")), message_part) == NULL)
-        fail_msg("error message '%s' lacks '%s'",
-                 json_string_value(json_object_get(e, "message")), message_part);
+        fail_msg("error message '%s' lacks '%s'", json_string_value(json_object_get(e, "message")),
+                 message_part);
     json_decref(doc);
 }
 
@@ -356,7 +358,8 @@ static void test_every_command_speaks_json(void **state)
     size_t i;
     (void)state;
 
-    json_array_foreach(names, i, v) {
+    json_array_foreach(names, i, v)
+    {
         const char *name = json_string_value(v), *args = "";
         run_result r;
         json_t *doc;
@@ -369,8 +372,7 @@ static void test_every_command_speaks_json(void **state)
         r = run_in("json.db", "%s --json %s", name, args);
         doc = json_loads(r.out, 0, NULL);
         if (doc == NULL || strchr(r.out, '\n') != r.out + strlen(r.out) - 1)
-            fail_msg("`rollgate %s --json %s` (exit %d) printed '%s'", name, args, r.status,
-                     r.out);
+            fail_msg("`rollgate %s --json %s` (exit %d) printed '%s'", name, args, r.status, r.out);
         if (r.status != 0 && json_object_get(doc, "error") == NULL)
             fail_msg("`rollgate %s --json %s` exit %d without an error object", name, args,
                      r.status);
@@ -438,9 +440,10 @@ static void test_errors_name_positions_and_clean_paths(void **state)
     EXPECT_EXIT(r, 3);
     assert_non_null(strstr(r.err, "unknown analytics metric 'tAbandonX'"));
     run_free(&r);
-    snprintf(cmd, sizeof(cmd), "cd '%s/pos' && '%s/cli/rollgate' plan missing.yaml --offline "
-                               ">out 2>err; test $? -eq 3 && grep -q 'policy: ./none.yaml: ' "
-                               "err && ! grep -q '\\./\\./' err",
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s/pos' && '%s/cli/rollgate' plan missing.yaml --offline "
+             ">out 2>err; test $? -eq 3 && grep -q 'policy: ./none.yaml: ' "
+             "err && ! grep -q '\\./\\./' err",
              dir, rg_test_binary_dir());
     if (system(cmd) != 0) {
         snprintf(cmd, sizeof(cmd), "%s/pos/err", dir);

@@ -27,8 +27,9 @@ static void test_demo_tells_both_stories(void **state)
     assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
     snprintf(out, sizeof(out), "%s/out.json", dir);
     snprintf(err, sizeof(err), "%s/story.txt", dir);
-    snprintf(cmd, sizeof(cmd), "TMPDIR='%s' ROLLGATE_SIM='%s/sim/rollgate-sim' '%s/cli/rollgate' "
-                               "demo --json >'%s' 2>'%s'",
+    snprintf(cmd, sizeof(cmd),
+             "TMPDIR='%s' ROLLGATE_SIM='%s/sim/rollgate-sim' '%s/cli/rollgate' "
+             "demo --json >'%s' 2>'%s'",
              dir, rg_test_binary_dir(), rg_test_binary_dir(), out, err);
     status = system(cmd);
     text = rg_test_read_file(out, NULL);
@@ -58,7 +59,7 @@ static void test_demo_tells_both_stories(void **state)
     json_decref(doc);
     free(text);
     free(story);
-    {   /* the demo removed its temporary directory: only our two files are left */
+    { /* the demo removed its temporary directory: only our two files are left */
         DIR *d = opendir(dir);
         struct dirent *ent;
         int others = 0;

@@ -145,8 +145,9 @@ static void test_readme_quickstart_completes_a_rollout(void **state)
     rg_buf_printf(&cmd, "%s\necho \"$sim\" >'%s'\n", block, pidfile);
     assert_int_equal(rg_test_write_file(script, rg_buf_cstr(&cmd)), 0);
     rg_buf_clear(&cmd);
-    rg_buf_printf(&cmd, "cd '%s' && bash -e quickstart.sh >quickstart.out 2>&1 || "
-                        "{ cat quickstart.out; exit 1; }",
+    rg_buf_printf(&cmd,
+                  "cd '%s' && bash -e quickstart.sh >quickstart.out 2>&1 || "
+                  "{ cat quickstart.out; exit 1; }",
                   dir);
     run("the README quickstart", rg_buf_cstr(&cmd));
 
@@ -158,7 +159,8 @@ static void test_readme_quickstart_completes_a_rollout(void **state)
     {
         json_t *log = rg_e2e_requests(&sim);
         assert_int_equal(json_array_size(json_object_get(st, "orgs")), 7);
-        json_array_foreach(json_object_get(st, "orgs"), i, o) {
+        json_array_foreach(json_object_get(st, "orgs"), i, o)
+        {
             const char *org = json_string_value(json_object_get(o, "id"));
             json_t *body = rg_e2e_live(&sim, org), *t;
             size_t k;
@@ -166,9 +168,10 @@ static void test_readme_quickstart_completes_a_rollout(void **state)
             assert_non_null(body);
             assert_string_equal(json_string_value(json_object_get(body, "name")),
                                 "Production_Routing_v2");
-            json_array_foreach(json_object_get(body, "targets"), k, t)
-                if (strcmp(json_string_value(json_object_get(t, "id")), "queue_v2") == 0)
-                    v2 = (int)json_integer_value(json_object_get(t, "weight"));
+            json_array_foreach(
+                json_object_get(body, "targets"), k,
+                t) if (strcmp(json_string_value(json_object_get(t, "id")), "queue_v2") == 0) v2 =
+                (int)json_integer_value(json_object_get(t, "weight"));
             assert_int_equal(v2, 100);
             assert_int_equal(rg_e2e_patches(log, org), 1);
             json_decref(body);

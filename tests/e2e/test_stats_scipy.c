@@ -106,10 +106,9 @@ static json_t *make_cases(void)
                 json_array_append_new(y, json_real(k * 1.3 + uniform() * 0.5 + 0.02));
             }
         }
-        json_array_append_new(cases,
-                              json_pack("{s:o, s:o, s:s, s:[[i,i],[i,i]]}", "x", x, "y", y,
-                                        "alt", alts[i % 3], "table", a, b,
-                                        (int)(uniform() * 40) + 1, (int)(uniform() * 40) + 1));
+        json_array_append_new(
+            cases, json_pack("{s:o, s:o, s:s, s:[[i,i],[i,i]]}", "x", x, "y", y, "alt", alts[i % 3],
+                             "table", a, b, (int)(uniform() * 40) + 1, (int)(uniform() * 40) + 1));
     }
     return cases;
 }
@@ -127,8 +126,8 @@ static json_t *rollgate_stats(const char *test, json_t *input)
     assert_int_equal(rg_test_write_file(in, text), 0);
     free(text);
     json_decref(input);
-    snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' stats %s <'%s' >'%s'", rg_test_binary_dir(),
-             test, in, out);
+    snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' stats %s <'%s' >'%s'", rg_test_binary_dir(), test,
+             in, out);
     status = system(cmd);
     assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     result = rg_test_read_file(out, NULL);
@@ -139,8 +138,7 @@ static json_t *rollgate_stats(const char *test, json_t *input)
     return doc;
 }
 
-static void expect_close(const json_t *got, const json_t *want, double rel, int i,
-                         const char *what)
+static void expect_close(const json_t *got, const json_t *want, double rel, int i, const char *what)
 {
     double g = json_number_value(got), w = json_number_value(want);
     if (!json_is_number(got) || !json_is_number(want) ||
@@ -177,35 +175,34 @@ static void test_stats_agree_with_scipy(void **state)
     free(text);
     assert_int_equal(json_array_size(want), CASES);
 
-    json_array_foreach(cases, i, c) {
+    json_array_foreach(cases, i, c)
+    {
         const json_t *w = json_array_get(want, i);
         json_t *x = json_object_get(c, "x"), *y = json_object_get(c, "y");
         const char *alt = json_string_value(json_object_get(c, "alt"));
-        json_t *got = rollgate_stats("mann-whitney",
-                                     json_pack("{s:O, s:O, s:s}", "x", x, "y", y,
-                                               "alternative", alt));
-        expect_close(json_object_get(got, "statistic"), json_object_get(w, "mwu_u"), 1e-12,
-                     (int)i, "Mann-Whitney U");
-        expect_close(json_object_get(got, "p_value"), json_object_get(w, "mwu_p"), 1e-9,
-                     (int)i, "Mann-Whitney p");
+        json_t *got = rollgate_stats(
+            "mann-whitney", json_pack("{s:O, s:O, s:s}", "x", x, "y", y, "alternative", alt));
+        expect_close(json_object_get(got, "statistic"), json_object_get(w, "mwu_u"), 1e-12, (int)i,
+                     "Mann-Whitney U");
+        expect_close(json_object_get(got, "p_value"), json_object_get(w, "mwu_p"), 1e-9, (int)i,
+                     "Mann-Whitney p");
         json_decref(got);
         got = rollgate_stats("welch",
                              json_pack("{s:O, s:O, s:s}", "x", x, "y", y, "alternative", alt));
-        expect_close(json_object_get(got, "statistic"), json_object_get(w, "welch_t"), 1e-9,
-                     (int)i, "Welch t");
+        expect_close(json_object_get(got, "statistic"), json_object_get(w, "welch_t"), 1e-9, (int)i,
+                     "Welch t");
         expect_close(json_object_get(got, "df"), json_object_get(w, "welch_df"), 1e-9, (int)i,
                      "Welch df");
-        expect_close(json_object_get(got, "p_value"), json_object_get(w, "welch_p"), 1e-8,
-                     (int)i, "Welch p");
+        expect_close(json_object_get(got, "p_value"), json_object_get(w, "welch_p"), 1e-8, (int)i,
+                     "Welch p");
         json_decref(got);
-        got = rollgate_stats("fisher", json_pack("{s:O, s:s}", "table",
-                                                 json_object_get(c, "table"), "alternative",
-                                                 alt));
-        expect_close(json_object_get(got, "p_value"), json_object_get(w, "fisher_p"), 1e-7,
-                     (int)i, "Fisher p");
+        got = rollgate_stats("fisher", json_pack("{s:O, s:s}", "table", json_object_get(c, "table"),
+                                                 "alternative", alt));
+        expect_close(json_object_get(got, "p_value"), json_object_get(w, "fisher_p"), 1e-7, (int)i,
+                     "Fisher p");
         if (json_is_number(json_object_get(w, "fisher_or"))) /* null: SciPy's inf */
-            expect_close(json_object_get(got, "odds_ratio"), json_object_get(w, "fisher_or"),
-                         1e-12, (int)i, "Fisher odds ratio");
+            expect_close(json_object_get(got, "odds_ratio"), json_object_get(w, "fisher_or"), 1e-12,
+                         (int)i, "Fisher odds ratio");
         json_decref(got);
     }
     json_decref(want);

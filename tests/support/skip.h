@@ -13,10 +13,10 @@
 void rg_test_note_skip(const char *fmt, ...) RG_PRINTF(1, 2);
 
 /* Skips the current cmocka test with a reason; needs <cmocka.h> included first. */
-#define rg_test_skip(...)                                                                     \
-    do {                                                                                      \
-        rg_test_note_skip(__VA_ARGS__);                                                       \
-        skip();                                                                               \
+#define rg_test_skip(...)                                                                          \
+    do {                                                                                           \
+        rg_test_note_skip(__VA_ARGS__);                                                            \
+        skip();                                                                                    \
     } while (0)
 
 /* The program's exit code from cmocka_run_group_tests' result: 1 when a test failed
