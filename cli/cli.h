@@ -7,7 +7,7 @@
 
 #include "rollgate/error.h"
 
-/* Exit codes everywhere (INTERFACES.md). */
+/* Exit codes everywhere (docs/cli.md). */
 enum {
     RG_EXIT_OK = 0,        /* success */
     RG_EXIT_NEGATIVE = 1,  /* negative outcome: rolled back, failed, pre-flight blocked */
@@ -22,6 +22,11 @@ typedef struct rg_cli {
     int verbose;         /* -v: log level info (debug with -vv) to stderr */
     FILE *out;
     FILE *err;
+    /* For --json: the first error printed, its code, and whether a document was printed;
+     * main prints {"error":{"code","exit","message"}} when a command failed without one. */
+    char error[1024];
+    const char *error_code;
+    int printed;
 } rg_cli;
 
 typedef struct rg_cli_command {
@@ -39,12 +44,26 @@ typedef struct rg_cli_command {
 
 /* Handles the common options inside a command's getopt loop. Returns 1 when handled,
  * 0 when `c` is not a common option, -1 when the command must stop now with *exit_code
- * (help printed: 0; unknown option: 3 after the usage line). */
+ * (help printed: 0; unknown option: 3 after the usage line). Prefer rg_cli_other_option. */
 int rg_cli_common_option(rg_cli *cli, const rg_cli_command *cmd, int c, const char *arg,
                          int *exit_code);
 
-/* Prints "rollgate: <message>" to stderr. */
+/* The end of a command's getopt loop: handles the common options for a `c` the command
+ * does not take. Returns -1 when handled (go on), else the exit code to return now
+ * (0 after --help, 3 after an unknown option or one this command does not take). */
+int rg_cli_other_option(rg_cli *cli, const rg_cli_command *cmd, int c, const char *arg);
+
+/* Prints "rollgate: <message>" to stderr (and keeps it for the --json error object). */
 void rg_cli_error(rg_cli *cli, const char *fmt, ...) RG_PRINTF(2, 3);
+/* Refuses two options that exclude each other: a message and RG_EXIT_USAGE. */
+int rg_cli_conflict(rg_cli *cli, const rg_cli_command *cmd, const char *a, const char *b);
+/* Prints one JSON document on stdout (pretty on a terminal, reals in their shortest form).
+ * Steals `doc`; a NULL doc is an out-of-memory error (exit 4). Returns an exit code. */
+struct json_t;
+int rg_cli_print_json(rg_cli *cli, struct json_t *doc);
+/* Prints {"error":{"code","exit","message"}} for a failed --json command that printed no
+ * document (main calls it). */
+void rg_cli_json_error(rg_cli *cli, int exit_code);
 /* Prints the usage line for cmd and returns RG_EXIT_USAGE. */
 int rg_cli_usage(rg_cli *cli, const rg_cli_command *cmd, const char *problem);
 /* Prints the last library error and returns the exit code its code maps to. */

@@ -24,7 +24,7 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
     rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL, *outcome = NULL;
-    int c, code = 0, force = 0;
+    int c, code = 0, force = 0, stop;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         if (c == 'A')
@@ -33,8 +33,8 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
             reason = optarg;
         else if (c == 'F' && kind == RG_COMMAND_PROMOTE)
             force = 1;
-        else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0)
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
+            return stop;
     }
     if (optind + 1 != argc)
         return rg_cli_usage(cli, self, "expected one rollout ID");

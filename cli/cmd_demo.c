@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +83,10 @@ static int sim_start(demo_sim *sim, const char *binary, const char *scenario)
     if (sim->pid < 0)
         return rg_error_set(RG_EIO, "fork: %s", strerror(errno));
     if (sim->pid == 0) {
+        /* The simulator goes when the demo does (Ctrl-C, a closed pipe), never left behind. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1)
+            _exit(127);
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
@@ -148,19 +153,20 @@ static int demo_credentials(json_t **out_orgs, const char *scenario)
 }
 
 /* The parent first; the sub-organizations in two groups that depend on it. */
-static int write_manifest(const char *path, const char *url, const json_t *orgs)
+static int write_manifest(const char *path, const char *url, const json_t *orgs,
+                          const char *name, const char *approval)
 {
     rg_buf m = RG_BUF_INIT;
     size_t n = json_array_size(orgs), half = 1 + (n - 1) / 2;
     FILE *f;
     int rc = 0;
 
-    rg_buf_printf(&m, "name: demo-routing-v2\ntenant: demo\nstages: [10, 50, 100]\n"
-                      "approval: none\nplatform: {driver: genesys, api_url: \"%s\", "
+    rg_buf_printf(&m, "name: %s\ntenant: demo\nstages: [10, 50, 100]\n"
+                      "approval: %s\nplatform: {driver: genesys, api_url: \"%s\", "
                       "login_url: \"%s\", credentials: env}\ngroups:\n"
                       "  - {name: parent, orgs: [%s]}\n  - {name: region_a, depends_on: "
                       "[parent], orgs: [",
-                  url, url, json_string_value(json_array_get(orgs, 0)));
+                  name, approval, url, url, json_string_value(json_array_get(orgs, 0)));
     for (size_t i = 1; i < half; i++)
         rg_buf_printf(&m, "%s%s", i > 1 ? ", " : "", json_string_value(json_array_get(orgs, i)));
     rg_buf_puts(&m, "]}\n  - {name: region_b, depends_on: [parent], orgs: [");
@@ -182,7 +188,7 @@ static int write_manifest(const char *path, const char *url, const json_t *orgs)
 }
 
 /* After the story: every touched organization's live strategy against its snapshot. */
-static int check_restored(rg_cli *cli, rg_store *store, const char *tenant, const char *id,
+static int check_restored(FILE *out, rg_store *store, const char *tenant, const char *id,
                           const char *url)
 {
     rg_store_snapshots snaps = {0};
@@ -192,7 +198,7 @@ static int check_restored(rg_cli *cli, rg_store *store, const char *tenant, cons
     if ((rc = rg_store_snapshot_list(&snaps, store, tenant, id)) < 0 ||
         (rc = rg_platform_new(&pf, NULL)) < 0)
         goto cleanup;
-    fprintf(cli->out, "\nchecking every touched organization against its snapshot:\n");
+    fprintf(out, "\nchecking every touched organization against its snapshot:\n");
     for (size_t i = 0; rc == 0 && i < snaps.count; i++) {
         rg_platform_org org = {snaps.items[i].org_id, url, url, "env"};
         json_t *live = NULL, *snap = json_loads(snaps.items[i].body, 0, NULL);
@@ -204,7 +210,7 @@ static int check_restored(rg_cli *cli, rg_store *store, const char *tenant, cons
             same &= json_equal(json_object_get(live, rg_body_fields[f]),
                                json_object_get(snap, rg_body_fields[f]));
         if (rc == 0)
-            fprintf(cli->out, "  %-20s %s\n", org.id,
+            fprintf(out, "  %-20s %s\n", org.id,
                     same ? "name, settings and targets equal the snapshot"
                          : "DIFFERS from its snapshot");
         bad += rc == 0 && !same;
@@ -220,84 +226,218 @@ cleanup:
     return rc;
 }
 
-int rg_cmd_demo(rg_cli *cli, int argc, char **argv)
+/* Where the demo's two stories happen: one simulator, one temporary directory. */
+typedef struct {
+    rg_cli *cli;
+    FILE *out; /* the story: stdout, or stderr under --json */
+    char simbin[PATH_MAX];
+    char dir[PATH_MAX];
+    char db[PATH_MAX + 16];
+    char mpath[PATH_MAX + 32];
+    demo_sim sim;
+    json_t *orgs;
+    json_t *summary; /* --json: one object per story */
+} demo;
+
+/* The healthy scenario beside the demo scenario: the same organizations, no bad queue. */
+static int healthy_beside(char *out, size_t outlen, const char *scenario)
 {
-    static const struct option options[] = {RG_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
-    const rg_cli_command *self = rg_cli_self(rg_cmd_demo);
-    char simbin[PATH_MAX], scenario[PATH_MAX], dir[PATH_MAX], db[PATH_MAX + 16],
-        mpath[PATH_MAX + 32], id[RG_STORE_ROLLOUT_ID_LEN];
-    demo_sim sim = {0};
+    const char *slash = strrchr(scenario, '/');
+    snprintf(out, outlen, "%.*s/healthy.json", slash ? (int)(slash - scenario) : 1,
+             slash ? scenario : ".");
+    if (access(out, R_OK) != 0)
+        return rg_error_set(RG_ENOTFOUND, "%s: the healthy scenario is missing", out);
+    return 0;
+}
+
+/* Every organization's live strategy carries the new name: the change is in place. */
+static int check_applied(FILE *out, const json_t *orgs, const char *url)
+{
+    rg_platform *pf = NULL;
+    size_t i;
+    json_t *v;
+    int rc, bad = 0;
+
+    if ((rc = rg_platform_new(&pf, NULL)) < 0)
+        return rc;
+    fprintf(out, "\nthe platform's view of every organization now:\n");
+    json_array_foreach(orgs, i, v) {
+        rg_platform_org org = {json_string_value(v), url, url, "env"};
+        json_t *live = NULL;
+        char *etag = NULL;
+        if ((rc = rg_platform_add_org(pf, &org)) < 0 ||
+            (rc = rg_platform_strategy_get(&live, &etag, pf, org.id, "strat_main")) < 0)
+            break;
+        const char *name = json_string_value(json_object_get(live, "name"));
+        int done = name && strcmp(name, "Production_Routing_v2") == 0;
+        fprintf(out, "  %-20s %s\n", org.id, done ? "routes to queue_v2 (Production_Routing_v2)"
+                                                   : "NOT changed");
+        bad += !done;
+        json_decref(live);
+        free(etag);
+    }
+    rg_platform_free(pf);
+    if (rc == 0 && bad)
+        rc = rg_error_set(RG_ECONFLICT, "%d organizations were not changed", bad);
+    return rc;
+}
+
+static void remove_db(demo *d)
+{
+    char p[PATH_MAX + 32];
+    unlink(d->db);
+    snprintf(p, sizeof(p), "%s-wal", d->db);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", d->db);
+    unlink(p);
+}
+
+/* One story: the simulator on `scenario`, a rollout of the change, the outcome checked on
+ * the platform. `healthy`: plan diff, a person's approval, expected to complete; else
+ * started approved, expected to trip and restore. Returns an exit code. */
+static int story(demo *d, const char *scenario, int healthy)
+{
+    rg_cli *cli = d->cli;
     rg_engine_options opts;
     rg_manifest *manifest = NULL;
     rg_store *store = NULL;
     rg_engine *engine = NULL;
     rg_store_rollout row = {0};
-    json_t *orgs = NULL;
-    int c, code = 0;
-    const char *tmp = getenv("TMPDIR");
+    char id[RG_STORE_ROLLOUT_ID_LEN] = "", *outcome = NULL;
+    json_t *plan = NULL;
+    int code = 0, ok = 0;
 
-    while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1)
-        if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0)
-            return code ? code : rg_cli_usage(cli, self, NULL);
-    if (optind != argc)
-        return rg_cli_usage(cli, self, "demo takes no arguments");
-    snprintf(dir, sizeof(dir), "%s/rollgate-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (locate(simbin, sizeof(simbin), scenario, sizeof(scenario)) < 0 ||
-        demo_credentials(&orgs, scenario) < 0)
-        return rg_cli_fail(cli);
-    if (mkdtemp(dir) == NULL) {
-        rg_cli_error(cli, "cannot make a temporary directory: %s", strerror(errno));
-        json_decref(orgs);
-        return RG_EXIT_INFRA;
-    }
-    snprintf(db, sizeof(db), "%s/demo.db", dir);
-    snprintf(mpath, sizeof(mpath), "%s/manifest.yaml", dir);
-    if (sim_start(&sim, simbin, scenario) < 0 || write_manifest(mpath, sim.url, orgs) < 0 ||
-        rg_manifest_load_file(&manifest, mpath, NULL) < 0) {
+    if (sim_start(&d->sim, d->simbin, scenario) < 0 ||
+        write_manifest(d->mpath, d->sim.url, d->orgs,
+                       healthy ? "demo-queue-v2" : "demo-queue-v2-again",
+                       healthy ? "required" : "none") < 0 ||
+        rg_manifest_load_file(&manifest, d->mpath, NULL) < 0) {
         code = rg_cli_fail(cli);
         goto cleanup;
     }
-    fprintf(cli->out,
-            "rollgate demo: rollgate-sim serves %zu organizations at %s (scenario %s).\n"
-            "The change moves every organization's routing to queue_v2, which abandons\n"
-            "more calls and answers slower. Stages 10%% / 50%% / 100%%, parent first; a\n"
-            "poll every 3 s over 1-second buckets; the breaker trips on a critical failure.\n\n",
-            json_array_size(orgs), sim.url, scenario);
     rg_engine_options_init(&opts);
     opts.tick_ms = 500;
     opts.narrate = rg_cli_narrate;
-    opts.narrate_payload = cli->out;
-    cli->db_path = db;
+    opts.narrate_payload = d->out;
+    cli->db_path = d->db;
     if ((code = rg_cli_open_engine(cli, &store, &engine, &opts)) != 0)
         goto cleanup;
-    if (rg_engine_start(id, engine, manifest, dir, "demo", 1) < 0 ||
-        rg_engine_run(engine, RG_RUN_UNTIL_DONE, NULL) < 0 ||
+    if (healthy) {
+        rg_cli plan_cli = *cli;
+        plan_cli.out = d->out;
+        fprintf(d->out, "$ rollgate plan manifest.yaml    # what would change, per organization\n");
+        if (rg_engine_plan(&plan, manifest, d->dir, NULL) < 0) {
+            code = rg_cli_fail(cli);
+            goto cleanup;
+        }
+        rg_cli_print_plan(&plan_cli, plan);
+    }
+    if (rg_engine_start(id, engine, manifest, d->dir, "demo", !healthy) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    if (healthy) {
+        fprintf(d->out, "\n$ rollgate start manifest.yaml   # stored, awaiting approval: nothing "
+                        "touched yet\n%s\n$ rollgate approve %s --actor release-manager "
+                        "--reason \"plan reviewed\"\n",
+                id, id);
+        if (rg_engine_command(&outcome, engine, manifest->tenant, id, RG_COMMAND_APPROVE,
+                              "release-manager", "plan reviewed", 0) < 0) {
+            code = rg_cli_fail(cli);
+            goto cleanup;
+        }
+        fprintf(d->out, "approve %s: %s\n\n$ rollgate run --until-done\n", id, outcome);
+    }
+    if (rg_engine_run(engine, RG_RUN_UNTIL_DONE, NULL) < 0 ||
         rg_store_rollout_get(&row, store, manifest->tenant, id) < 0) {
         code = rg_cli_fail(cli);
         goto cleanup;
     }
-    fprintf(cli->out, "\nrollout %s ended %s%s%s\n", id, rg_rollout_state_to_str(row.state),
-            row.verification ? ", verification " : "",
-            row.verification ? row.verification : "");
-    if (check_restored(cli, store, manifest->tenant, id, sim.url) < 0) {
+    fprintf(d->out, "\nrollout %s ended %s%s%s\n", id, rg_rollout_state_to_str(row.state),
+            row.verification ? ", verification " : "", row.verification ? row.verification : "");
+    if (healthy ? check_applied(d->out, d->orgs, d->sim.url) < 0
+                : check_restored(d->out, store, manifest->tenant, id, d->sim.url) < 0) {
         code = rg_cli_fail(cli);
         goto cleanup;
     }
-    fprintf(cli->out, "\nEvery line above is in the rollout's database too (`rollgate explain`,\n"
-                      "`rollgate audit`); this demo's database was temporary and is removed.\n");
-    code = row.state == RG_ROLLOUT_ROLLED_BACK ? RG_EXIT_OK : RG_EXIT_NEGATIVE;
+    ok = row.state == (healthy ? RG_ROLLOUT_COMPLETED : RG_ROLLOUT_ROLLED_BACK);
+    code = ok ? RG_EXIT_OK : RG_EXIT_NEGATIVE;
 cleanup:
+    if (d->summary && id[0])
+        json_array_append_new(d->summary,
+                              json_pack("{s:s, s:s, s:s, s:s?, s:b}", "story",
+                                        healthy ? "healthy" : "bad", "rollout", id, "state",
+                                        rg_rollout_state_to_str(row.state), "verification",
+                                        row.verification, "as_expected", ok));
+    free(outcome);
+    json_decref(plan);
     rg_store_rollout_dispose(&row);
     rg_cli_close_engine(store, engine);
     rg_manifest_free(manifest);
-    json_decref(orgs);
-    sim_stop(&sim);
-    unlink(mpath);
-    unlink(db);
-    snprintf(mpath, sizeof(mpath), "%s-wal", db);
-    unlink(mpath);
-    snprintf(mpath, sizeof(mpath), "%s-shm", db);
-    unlink(mpath);
-    rmdir(dir);
+    sim_stop(&d->sim);
+    remove_db(d);
+    unlink(d->mpath);
+    return code;
+}
+
+int rg_cmd_demo(rg_cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {RG_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    const rg_cli_command *self = rg_cli_self(rg_cmd_demo);
+    char scenario[PATH_MAX], healthy[PATH_MAX + 16];
+    demo d;
+    json_t *orgs2 = NULL;
+    int c, code = 0, stop;
+    const char *tmp = getenv("TMPDIR");
+
+    while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1)
+        if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
+            return stop;
+    if (optind != argc)
+        return rg_cli_usage(cli, self, "demo takes no arguments");
+    memset(&d, 0, sizeof(d));
+    d.cli = cli;
+    d.out = cli->json ? cli->err : cli->out;
+    snprintf(d.dir, sizeof(d.dir), "%s/rollgate-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (locate(d.simbin, sizeof(d.simbin), scenario, sizeof(scenario)) < 0 ||
+        healthy_beside(healthy, sizeof(healthy), scenario) < 0 ||
+        demo_credentials(&orgs2, healthy) < 0 || demo_credentials(&d.orgs, scenario) < 0) {
+        json_decref(orgs2);
+        return rg_cli_fail(cli);
+    }
+    json_decref(orgs2);
+    if (mkdtemp(d.dir) == NULL) {
+        rg_cli_error(cli, "cannot make a temporary directory: %s", strerror(errno));
+        json_decref(d.orgs);
+        return RG_EXIT_INFRA;
+    }
+    snprintf(d.db, sizeof(d.db), "%s/demo.db", d.dir);
+    snprintf(d.mpath, sizeof(d.mpath), "%s/manifest.yaml", d.dir);
+    d.summary = cli->json ? json_array() : NULL;
+    fprintf(d.out,
+            "rollgate demo: two stories against rollgate-sim, %zu organizations, one routing\n"
+            "change: move each organization's main strategy from queue_global_001 to queue_v2,\n"
+            "in stages of 10%% / 50%% / 100%%, the parent organization first. The gate polls\n"
+            "every 3 s over 1-second buckets (the simulator runs 1200x faster than life).\n\n"
+            "== 1. a healthy change (%s): plan, approval, three stages, completed ==\n\n",
+            json_array_size(d.orgs), strrchr(healthy, '/') ? strrchr(healthy, '/') + 1 : healthy);
+    code = story(&d, healthy, 1);
+    if (code == 0) {
+        fprintf(d.out,
+                "\n== 2. the same change on a day queue_v2 is bad (%s): it abandons 1.5 times\n"
+                "as many calls and answers 20 s slower. The breaker trips and every touched\n"
+                "organization is restored from the snapshot taken before its change ==\n\n",
+                strrchr(scenario, '/') ? strrchr(scenario, '/') + 1 : scenario);
+        code = story(&d, scenario, 0);
+    }
+    if (code == 0)
+        fprintf(d.out, "\nEvery line above is in the rollouts' database too (`rollgate explain`,\n"
+                       "`rollgate audit`); this demo's database was temporary and is removed.\n");
+    if (cli->json && d.summary)
+        rg_cli_print_json(cli, json_pack("{s:o, s:i}", "stories", d.summary, "exit", code));
+    else
+        json_decref(d.summary);
+    json_decref(d.orgs);
+    rmdir(d.dir);
     return code;
 }

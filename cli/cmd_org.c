@@ -83,7 +83,7 @@ int rg_cmd_org(rg_cli *cli, int argc, char **argv)
     const rg_cli_command *self = rg_cli_self(rg_cmd_org);
     rg_registry_org org = {0};
     const char *registry = NULL, *secret = NULL, *verb, *path;
-    int c, code = 0, clear = 0;
+    int c, stop, clear = 0;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         switch (c) {
@@ -97,8 +97,8 @@ int rg_cmd_org(rg_cli *cli, int argc, char **argv)
         case 'C': clear = 1; break;
         case 'R': registry = optarg; break;
         default:
-            if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0)
-                return code ? code : rg_cli_usage(cli, self, NULL);
+            if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
+                return stop;
         }
     }
     if (optind + 1 != argc)

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/engine_cli.h"
 #include "rollgate/engine.h"
 #include "rollgate/manifest.h"
 #include "rollgate/util.h"
@@ -65,15 +66,7 @@ fail:
 static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
 {
     if (cli->json) {
-        json_t *doc = plan_json(m, r);
-        if (doc == NULL || json_dumpf(doc, cli->out, JSON_COMPACT) != 0) {
-            json_decref(doc);
-            rg_cli_error(cli, "out of memory printing the plan");
-            return RG_EXIT_INFRA;
-        }
-        fputc('\n', cli->out);
-        json_decref(doc);
-        return RG_EXIT_OK;
+        return rg_cli_print_json(cli, plan_json(m, r));
     }
     fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, strategy %s\n",
             m->name, m->tenant, r->count, r->count == 1 ? "" : "s",
@@ -93,9 +86,60 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
     return RG_EXIT_OK;
 }
 
-static void print_live(rg_cli *cli, const json_t *plan)
+/* A finding's text without its "org ID: " lead, so one cause shared by many organizations
+ * (a credentials file of the wrong mode) is printed once with the organizations it hits. */
+static const char *finding_text(const json_t *f)
 {
-    const json_t *t, *c, *f;
+    const char *what = json_string_value(json_object_get(f, "what"));
+    const char *org = json_string_value(json_object_get(f, "org"));
+    size_t n = org ? strlen(org) : 0;
+
+    if (what == NULL)
+        return "";
+    if (org && strncmp(what, "org ", 4) == 0 && strncmp(what + 4, org, n) == 0 &&
+        strncmp(what + 4 + n, ": ", 2) == 0)
+        return what + 4 + n + 2;
+    return what;
+}
+
+static int same_finding(const json_t *a, const json_t *b)
+{
+    const char *sa = json_string_value(json_object_get(a, "severity"));
+    const char *sb = json_string_value(json_object_get(b, "severity"));
+    return sa && sb && strcmp(sa, sb) == 0 && strcmp(finding_text(a), finding_text(b)) == 0;
+}
+
+static void print_findings(rg_cli *cli, const json_t *findings)
+{
+    size_t n = json_array_size(findings);
+
+    for (size_t i = 0; i < n; i++) {
+        const json_t *f = json_array_get(findings, i);
+        size_t count = 0, earlier = 0;
+        for (size_t k = 0; k < i && !earlier; k++)
+            earlier = same_finding(json_array_get(findings, k), f);
+        if (earlier)
+            continue; /* printed with the first organization it hit */
+        for (size_t k = i; k < n; k++)
+            count += same_finding(json_array_get(findings, k), f);
+        if (count == 1) {
+            fprintf(cli->out, "%s: %s: %s\n", json_string_value(json_object_get(f, "severity")),
+                    json_string_value(json_object_get(f, "org")), finding_text(f));
+            continue;
+        }
+        fprintf(cli->out, "%s: %s\n  (%zu organizations:",
+                json_string_value(json_object_get(f, "severity")), finding_text(f), count);
+        for (size_t k = i; k < n; k++)
+            if (same_finding(json_array_get(findings, k), f))
+                fprintf(cli->out, " %s",
+                        json_string_value(json_object_get(json_array_get(findings, k), "org")));
+        fputs(")\n", cli->out);
+    }
+}
+
+void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
+{
+    const json_t *t, *c;
     size_t i, j;
 
     json_array_foreach(json_object_get(plan, "targets"), i, t) {
@@ -122,10 +166,7 @@ static void print_live(rg_cli *cli, const json_t *plan)
         if (!changed && json_object_get(t, "diff"))
             fprintf(cli->out, "       unchanged: the live strategy already matches\n");
     }
-    json_array_foreach(json_object_get(plan, "findings"), i, f)
-        fprintf(cli->out, "%s: %s: %s\n", json_string_value(json_object_get(f, "severity")),
-                json_string_value(json_object_get(f, "org")),
-                json_string_value(json_object_get(f, "what")));
+    print_findings(cli, json_object_get(plan, "findings"));
     fprintf(cli->out, "%s\n", json_is_true(json_object_get(plan, "blocked"))
                                   ? "pre-flight BLOCKS this rollout"
                                   : "pre-flight passed; nothing was written");
@@ -145,18 +186,15 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
     slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    else
-        snprintf(dir, sizeof(dir), ".");
-    if (rg_engine_plan(&plan, m, dir, NULL) < 0)
+    /* No directory part: paths in the manifest are taken as written (no "./" prefix). */
+    if (rg_engine_plan(&plan, m, slash ? dir : NULL, NULL) < 0)
         return rg_cli_fail(cli);
     blocked = json_is_true(json_object_get(plan, "blocked"));
     unreachable = json_array_size(json_object_get(plan, "unreachable"));
     if (cli->json) {
-        char *text = json_dumps(plan, JSON_COMPACT);
-        fprintf(cli->out, "%s\n", text ? text : "{}");
-        free(text);
-    } else if (unreachable == 0) {
-        print_live(cli, plan);
+        int code = rg_cli_print_json(cli, plan); /* an outage is listed in "unreachable" */
+        return code ? code : unreachable > 0 ? RG_EXIT_INFRA
+                                             : blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
     }
     if (unreachable > 0) {
         /* An outage, not a verdict on the change: one line per org that could not be
@@ -168,6 +206,7 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
         json_decref(plan);
         return RG_EXIT_INFRA;
     }
+    rg_cli_print_plan(cli, plan);
     json_decref(plan);
     return blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
 }
@@ -183,7 +222,7 @@ int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
     rg_manifest_options opts = {vars, 0};
     rg_manifest *m = NULL;
     rg_resolution *r = NULL;
-    int c, code = RG_EXIT_OK, offline = 0;
+    int c, code = RG_EXIT_OK, offline = 0, stop;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         if (c == 'O') {
@@ -191,8 +230,8 @@ int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
         } else if (c == 'V') {
             if (add_var(vars, &opts.vars_count, optarg) < 0)
                 return rg_cli_usage(cli, self, rg_error_last());
-        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
-            return c == 'h' ? code : rg_cli_usage(cli, self, NULL);
+        } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
+            return stop;
         }
     }
     if (optind + 1 != argc)

@@ -37,6 +37,29 @@ static int report_outage(rg_cli *cli, rg_store *store, int64_t since_ms)
     return found;
 }
 
+/* --json: {"rollouts":[{"id","tenant","name","state"}]} for every rollout that was active
+ * when the run began, with the state it has now. */
+static int print_driven(rg_cli *cli, rg_engine *engine, const json_t *driven)
+{
+    json_t *rows = json_array(), *r;
+    size_t i;
+
+    json_array_foreach(driven, i, r) {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const char *tenant = json_string_value(json_object_get(r, "tenant"));
+        json_t *st = NULL;
+        if (rg_engine_status_json(&st, engine, tenant, id) < 0) {
+            json_decref(rows);
+            return rg_cli_fail(cli);
+        }
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:O, s:O}", "id", id, "tenant", tenant,
+                                              "name", json_object_get(st, "name"), "state",
+                                              json_object_get(st, "state")));
+        json_decref(st);
+    }
+    return rg_cli_print_json(cli, json_pack("{s:o}", "rollouts", rows));
+}
+
 int rg_cmd_run(rg_cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {{"once", no_argument, NULL, 'o'},
@@ -52,15 +75,17 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     rg_store *store = NULL;
     rg_engine *engine = NULL;
     struct sigaction sa;
-    int c, code = 0, rc, quiet = 0;
+    json_t *driven = NULL;
+    int c, code = 0, rc, quiet = 0, stop;
     int64_t tick, lease, started;
 
     rg_engine_options_init(&opts);
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
-        if (c == 'o') {
-            mode = RG_RUN_ONCE;
-        } else if (c == 'u') {
-            mode = RG_RUN_UNTIL_DONE;
+        if (c == 'o' || c == 'u') {
+            rg_run_mode want = c == 'o' ? RG_RUN_ONCE : RG_RUN_UNTIL_DONE;
+            if (mode != RG_RUN_FOREVER && mode != want)
+                return rg_cli_conflict(cli, self, "--once", "--until-done");
+            mode = want;
         } else if (c == 'q') {
             quiet = 1;
         } else if (c == 't') {
@@ -77,18 +102,22 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
                 return RG_EXIT_USAGE;
             }
             opts.lease_ms = lease;
-        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
+            return stop;
         }
     }
     if (optind != argc)
         return rg_cli_usage(cli, self, "run takes no arguments");
-    if (!quiet) {
+    if (!quiet) { /* under --json the narration goes to stderr: stdout holds one document */
         opts.narrate = rg_cli_narrate;
-        opts.narrate_payload = cli->out;
+        opts.narrate_payload = cli->json ? cli->err : cli->out;
     }
     if ((code = rg_cli_open_engine(cli, &store, &engine, &opts)) != 0)
         return code;
+    if (cli->json && rg_engine_list_json(&driven, engine, NULL) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -99,6 +128,11 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
         code = rg_cli_fail(cli);
     else if (mode == RG_RUN_UNTIL_DONE && report_outage(cli, store, started))
         code = RG_EXIT_INFRA; /* "platform down" is not "held": a pipeline must tell */
+
+    else if (cli->json)
+        code = print_driven(cli, engine, driven);
+cleanup:
+    json_decref(driven);
     rg_cli_close_engine(store, engine);
     return code;
 }

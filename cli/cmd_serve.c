@@ -43,7 +43,7 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
     rg_server *server = NULL;
     const char *tokens = NULL, *registry = NULL;
     sigset_t stop_signals;
-    int c, code = 0, sig = 0;
+    int c, code = 0, sig = 0, stop;
     int64_t tick;
 
     rg_server_options_init(&opts);
@@ -76,8 +76,8 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
                 return RG_EXIT_USAGE;
             }
             opts.tick_ms = tick;
-        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
+            return stop;
         }
     }
     if (optind != argc)
@@ -99,7 +99,10 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
             code = RG_EXIT_USAGE;
         goto cleanup;
     }
-    fprintf(cli->out, "listening on %s\n", rg_server_url(server));
+    if (cli->json) /* one line a supervisor can parse; the logs stay on stderr */
+        rg_cli_print_json(cli, json_pack("{s:s}", "listening", rg_server_url(server)));
+    else
+        fprintf(cli->out, "listening on %s\n", rg_server_url(server));
     fflush(cli->out);
     while (sigwait(&stop_signals, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
         ;

@@ -24,7 +24,7 @@ int rg_cmd_start(rg_cli *cli, int argc, char **argv)
     rg_engine *engine = NULL;
     const char *actor = NULL;
     char id[RG_STORE_ROLLOUT_ID_LEN], dir[PATH_MAX];
-    int c, code = 0, approve = 0, rc;
+    int c, code = 0, approve = 0, rc, stop;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         if (c == 'a') {
@@ -37,8 +37,8 @@ int rg_cmd_start(rg_cli *cli, int argc, char **argv)
                 return rg_cli_usage(cli, self, "--var expects NAME=VALUE");
             *eq = '\0';
             vars[mopts.vars_count++] = (rg_manifest_var){optarg, eq + 1};
-        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
+            return stop;
         }
     }
     if (optind + 1 != argc)

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "rollgate/util.h"
 #include "rollgate/stats.h"
 
 int rg_cmd_stats(rg_cli *cli, int argc, char **argv);
@@ -364,11 +365,13 @@ static int run_test(rg_cli *cli, const stats_test *test)
     if ((rc = read_document(&doc)) < 0 || (rc = check_keys(doc, test->keys)) < 0 ||
         (rc = test->run(&result, doc)) < 0)
         goto cleanup;
-    if (!result || !(text = json_dumps(result, JSON_REAL_PRECISION(17) | JSON_COMPACT))) {
+    /* Reals in their shortest round-trip form: exact, and 0.05 reads as 0.05. */
+    if (!result || !(text = rg_json_dumps(result, JSON_COMPACT))) {
         rc = rg_error_set(RG_ENOMEM, "stats: out of memory formatting the result");
         goto cleanup;
     }
     fprintf(cli->out, "%s\n", text);
+    cli->printed = 1;
 cleanup:
     free(text);
     json_decref(result);
@@ -380,14 +383,14 @@ int rg_cmd_stats(rg_cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {RG_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     const rg_cli_command *self = &rg_cli_commands[0];
-    int c, code = 0;
+    int c, stop;
 
     for (const rg_cli_command *k = rg_cli_commands; k->name; k++)
         if (k->run == rg_cmd_stats)
             self = k;
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1)
-        if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0)
-            return c == 'h' ? code : rg_cli_usage(cli, self, NULL);
+        if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
+            return stop;
     if (optind + 1 != argc)
         return rg_cli_usage(cli, self, "stats takes exactly one TEST");
     for (size_t i = 0; i < sizeof(stats_tests) / sizeof(stats_tests[0]); i++)

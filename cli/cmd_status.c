@@ -65,7 +65,7 @@ static int parse_id_tenant(rg_cli *cli, int argc, char **argv, const rg_cli_comm
                                             {"tenant", required_argument, NULL, 'N'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
-    int c, code = 0;
+    int c, stop;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         if (c == 'T' && timeout) {
@@ -77,8 +77,8 @@ static int parse_id_tenant(rg_cli *cli, int argc, char **argv, const rg_cli_comm
             *watch = 1;
         } else if (c == 'N' && tenant) {
             *tenant = optarg;
-        } else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0) {
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
+            return stop;
         }
     }
     if (optind == argc && id_optional) {
@@ -122,8 +122,19 @@ int rg_cmd_status(rg_cli *cli, int argc, char **argv)
         if (rg_engine_list_json(&doc, engine, NULL) < 0) {
             code = rg_cli_fail(cli);
         } else if (cli->json) {
-            rg_cli_print_json(cli, doc);
+            code = rg_cli_print_json(cli, doc);
             doc = NULL;
+        } else if (json_array_size(doc) == 0) {
+            json_t *recent = NULL;
+            fprintf(cli->out, "no active rollouts\n");
+            if (rg_cli_history(&recent, store, 5) < 0) {
+                code = rg_cli_fail(cli);
+            } else if (json_array_size(recent) > 0) {
+                fprintf(cli->out, "the last %zu (`rollgate list` shows more):\n",
+                        json_array_size(recent));
+                rg_cli_print_history(cli, recent);
+            }
+            json_decref(recent);
         } else {
             json_array_foreach(doc, i, r)
                 fprintf(cli->out, "%s  %-24s %-8s %-20s stage %lld (%lld%%)\n", jstr(r, "id"),
@@ -198,8 +209,8 @@ int rg_cmd_gate(rg_cli *cli, int argc, char **argv)
         rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s}", "id", id, "outcome",
                                          rg_engine_outcome(state), "state",
                                          rg_rollout_state_to_str(state)));
-    else
-        fprintf(cli->out, "%s: %s\n", id, rg_engine_outcome(state));
+    else /* the state itself: "paused" or "awaiting_approval" says more than "running" */
+        fprintf(cli->out, "%s: %s\n", id, rg_rollout_state_to_str(state));
 cleanup:
     free(tenant);
     rg_cli_close_engine(store, engine);
@@ -300,9 +311,9 @@ static void print_audit(rg_cli *cli, const json_t *doc, const char *id)
     json_t *a;
     size_t i;
 
-    (void)id;
     json_array_foreach(doc, i, a)
-        fprintf(cli->out, "%s %-10s %-10s %s%s%s\n", jstr(a, "at"), jstr(a, "actor"),
+        fprintf(cli->out, "%s %s%s%-10s %-10s %s%s%s\n", jstr(a, "at"),
+                id ? "" : jstr(a, "rollout"), id ? "" : " ", jstr(a, "actor"),
                 jstr(a, "action"), jstr(a, "outcome"),
                 json_is_string(json_object_get(a, "reason")) ? " — " : "",
                 json_is_string(json_object_get(a, "reason")) ? jstr(a, "reason") : "");

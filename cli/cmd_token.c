@@ -21,7 +21,7 @@ int rg_cmd_token(rg_cli *cli, int argc, char **argv)
     const char *tenant = NULL, *role_text = NULL, *name = NULL, *tokens = NULL, *path;
     char *token = NULL;
     rg_role role;
-    int c, code = 0;
+    int c, stop;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         if (c == 't')
@@ -32,8 +32,8 @@ int rg_cmd_token(rg_cli *cli, int argc, char **argv)
             name = optarg;
         else if (c == 'T')
             tokens = optarg;
-        else if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0)
-            return code ? code : rg_cli_usage(cli, self, NULL);
+        else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
+            return stop;
     }
     if (optind + 1 != argc || strcmp(argv[optind], "new") != 0)
         return rg_cli_usage(cli, self, "expected `token new`");

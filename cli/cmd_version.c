@@ -16,24 +16,25 @@ int rg_cmd_version(rg_cli *cli, int argc, char **argv)
     static const struct option options[] = {RG_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     const rg_cli_command *self = &rg_cli_commands[0];
     curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
-    int c, code = 0;
+    int c, stop;
 
     for (const rg_cli_command *k = rg_cli_commands; k->name; k++)
         if (k->run == rg_cmd_version)
             self = k;
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1)
-        if (rg_cli_common_option(cli, self, c, optarg, &code) <= 0)
-            return c == 'h' ? code : rg_cli_usage(cli, self, NULL);
+        if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
+            return stop;
     if (optind != argc)
         return rg_cli_usage(cli, self, "version takes no arguments");
 
-    if (cli->json) {
-        fprintf(cli->out,
-                "{\"version\":\"%s\",\"libraries\":{\"libcurl\":\"%s\",\"jansson\":\"%s\","
-                "\"gsl\":\"%s\",\"sqlite\":\"%s\",\"libmicrohttpd\":\"%s\",\"libyaml\":\"%s\"}}\n",
-                RG_VERSION, curl->version, jansson_version_str(), GSL_VERSION, sqlite3_libversion(),
-                MHD_get_version(), yaml_get_version_string());
-    } else {
+    if (cli->json)
+        return rg_cli_print_json(
+            cli, json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "version", RG_VERSION,
+                           "libraries", "libcurl", curl->version, "jansson",
+                           jansson_version_str(), "gsl", GSL_VERSION, "sqlite",
+                           sqlite3_libversion(), "libmicrohttpd", MHD_get_version(), "libyaml",
+                           yaml_get_version_string()));
+    {
         fprintf(cli->out, "rollgate %s\n  libcurl %s\n  jansson %s\n  gsl %s\n  sqlite %s\n"
                           "  libmicrohttpd %s\n  libyaml %s\n",
                 RG_VERSION, curl->version, jansson_version_str(), GSL_VERSION,

@@ -19,6 +19,7 @@ int rg_cmd_demo(rg_cli *cli, int argc, char **argv);
 int rg_cmd_serve(rg_cli *cli, int argc, char **argv);
 int rg_cmd_token(rg_cli *cli, int argc, char **argv);
 int rg_cmd_org(rg_cli *cli, int argc, char **argv);
+int rg_cmd_list(rg_cli *cli, int argc, char **argv);
 
 const rg_cli_command rg_cli_commands[] = {
     {"version", "print the version and the library versions", "", NULL, rg_cmd_version},
@@ -36,18 +37,27 @@ const rg_cli_command rg_cli_commands[] = {
      "`approve` unless --approve is given or the manifest says `approval: none`.\n"
      "Prints the rollout id on the first line (--json: {\"id\",\"state\"}).",
      rg_cmd_start},
-    {"approve", "approve a rollout waiting for approval", "ID [--actor NAME]", NULL,
-     rg_cmd_approve},
+    {"approve", "approve a rollout waiting for approval", "ID [--actor NAME] [--reason TEXT]",
+     NULL, rg_cmd_approve},
     {"run", "drive every active rollout (the scheduler)",
-     "[--once | --until-done] [--tick DUR] [--lease DUR]",
+     "[--once | --until-done] [--tick DUR] [--lease DUR] [--quiet]",
      "Without options it runs until SIGINT/SIGTERM. --once: one tick. --until-done: until\n"
      "every rollout is finished or waits for a person. --tick: how often each rollout is\n"
      "looked at (default 1s). --lease: the shortest lease on a rollout (default 30s; also at\n"
      "least 3 ticks and twice the slowest platform batch). Narrates each step on stdout\n"
      "unless --quiet.",
      rg_cmd_run},
-    {"status", "show one rollout in detail, or all active ones", "[ID] [--watch]", NULL,
+    {"status", "show one rollout in detail, or all active ones", "[ID] [--watch]",
+     "With ID: the state, the stage, where the soak stands, every target and the last\n"
+     "verdicts; --watch refreshes every second until the rollout ends. Without: the active\n"
+     "rollouts, or, with none, says so and shows the last five (`list` shows more).",
      rg_cmd_status},
+    {"list", "rollout history, finished ones included, newest first",
+     "[--state S[,S..]] [--since WHEN] [--tenant T] [--name PATTERN] [--limit N]",
+     "--state: states (running, held, completed, rolled_back, ...), or active / finished.\n"
+     "--since: created at or after an ISO-8601 time, or a duration ago (24h, 7d).\n"
+     "--name: a shell pattern ('checkout-*'). --limit: at most N rows (default 20; 0 = all).",
+     rg_cmd_list},
     {"gate", "wait for a rollout's outcome", "ID [--timeout DUR]",
      "Exit 0 completed; 1 rolled back or rollback incomplete; 2 held, or still undecided\n"
      "at the timeout (default 0: answer now); 3 unknown id; 4 database error.",
@@ -61,7 +71,7 @@ const rg_cli_command rg_cli_commands[] = {
      rg_cmd_pause},
     {"resume", "resume a paused rollout", "ID [--actor NAME] [--reason TEXT]", NULL,
      rg_cmd_resume},
-    {"promote", "release a held rollout to its next stage", "ID [--force] [--actor NAME]",
+    {"promote", "release a held rollout to its next stage", "ID [--force] [--actor NAME] [--reason TEXT]",
      "Promotes a held rollout. --force promotes a running one without waiting for verdicts.",
      rg_cmd_promote},
     {"explain", "every verdict and event of a rollout, with its numbers", "ID", NULL,
@@ -70,10 +80,13 @@ const rg_cli_command rg_cli_commands[] = {
      "With an ID: that rollout's audit. With --tenant T: the tenant's whole audit log.",
      rg_cmd_audit},
     {"demo", "a whole rollout against the bundled simulator, narrated", "",
-     "Starts rollgate-sim with sim/scenarios/demo.json on a free loopback port, uses a\n"
-     "temporary database and a short-window policy, and rolls out a bad routing change:\n"
-     "stages, applies, verdicts, the breaker trip, the restore and its verification.\n"
-     "Exit 0 when the change was rolled back and every organization matches its snapshot.",
+     "Two stories against rollgate-sim on a free loopback port, with a temporary database\n"
+     "and a short-window policy. 1 (sim/scenarios/healthy.json): the plan's diff, a\n"
+     "person's approval, stages of 10/50/100% promoted, completed. 2 (demo.json): the same\n"
+     "change where the new queue is bad: the breaker trips, every touched organization is\n"
+     "restored from its snapshot and verified. Exit 0 when the first completed and the\n"
+     "second was rolled back with every organization equal to its snapshot. --json: the\n"
+     "story on stderr, {\"stories\":[{\"story\",\"rollout\",\"state\",...}]} on stdout.",
      rg_cmd_demo},
     {"serve", "the scheduler, HTTP API, events, /metrics, webhooks and dashboard",
      "[--listen 127.0.0.1:8080] [--tokens FILE] [--registry FILE] [--tick DUR] "

@@ -1,4 +1,7 @@
 /* engine_cli.c - opening the store and engine for rollout commands; ids, actors, output */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +10,36 @@
 
 #include "cli/engine_cli.h"
 #include "rollgate/util.h"
+
+/* Why the database at `path` cannot be opened for writing, from the system's own answer:
+ * the file, or the directory its -wal and -shm files go in. Empty when no cause shows. */
+static void open_failure_cause(char *out, size_t outlen, const char *path)
+{
+    char dir[PATH_MAX], probe[PATH_MAX + 32];
+    const char *slash = strrchr(path, '/');
+    int fd = -1;
+
+    out[0] = '\0';
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+    if (access(path, F_OK) == 0) {
+        if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+            snprintf(out, outlen, "%s", strerror(errno));
+            return;
+        }
+        close(fd);
+    }
+    snprintf(probe, sizeof(probe), "%s/.rollgate-probe-XXXXXX", dir);
+    if ((fd = mkstemp(probe)) < 0) {
+        snprintf(out, outlen, "directory %s: %s (the database and its -wal and -shm files "
+                              "are written there)", dir, strerror(errno));
+        return;
+    }
+    close(fd);
+    unlink(probe);
+}
 
 static int open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine,
                        const rg_engine_options *opts, int readonly)
@@ -17,7 +50,20 @@ static int open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine
     rc = readonly ? rg_store_open_readonly(&store, cli->db_path)
                   : rg_store_open(&store, cli->db_path);
     if (rc < 0) {
-        rg_cli_error(cli, "database %s: %s", cli->db_path, rg_error_last());
+        const char *msg = rg_error_last();
+        size_t plen = strlen(cli->db_path);
+        char cause[PATH_MAX + 200];
+        /* The store names the path first; say it once, then the system's reason. */
+        if (strncmp(msg, cli->db_path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
+            msg += plen + 2;
+        cause[0] = '\0';
+        if (!readonly)
+            open_failure_cause(cause, sizeof(cause), cli->db_path);
+        if (cause[0])
+            rg_cli_error(cli, "database %s: cannot open it: %s", cli->db_path, cause);
+        else
+            rg_cli_error(cli, "database %s: %s", cli->db_path, msg);
+        cli->error_code = "database";
         return RG_EXIT_INFRA;
     }
     if ((rc = rg_engine_new(out_engine, store, opts)) < 0) {
@@ -50,6 +96,7 @@ int rg_cli_rollout_tenant(rg_cli *cli, rg_engine *engine, const char *id, char *
     int rc = rg_engine_rollout_tenant(out_tenant, engine, id);
     if (rc == RG_ENOTFOUND) {
         rg_cli_error(cli, "unknown rollout '%s'", id);
+        cli->error_code = "not_found";
         return RG_EXIT_USAGE;
     }
     return rc < 0 ? rg_cli_fail(cli) : 0;
@@ -66,17 +113,6 @@ const char *rg_cli_actor(const char *given)
         return env;
     pw = getpwuid(getuid());
     return pw && pw->pw_name ? pw->pw_name : "unknown";
-}
-
-void rg_cli_print_json(rg_cli *cli, json_t *doc)
-{
-    size_t flags = JSON_SORT_KEYS | (isatty(fileno(cli->out)) ? JSON_INDENT(2) : JSON_COMPACT);
-    char *text = json_dumps(doc, flags);
-    if (text) {
-        fprintf(cli->out, "%s\n", text);
-        free(text);
-    }
-    json_decref(doc);
 }
 
 const rg_cli_command *rg_cli_self(int (*run)(rg_cli *, int, char **))

@@ -19,13 +19,19 @@ void rg_cli_close_engine(rg_store *store, rg_engine *engine);
 int rg_cli_rollout_tenant(rg_cli *cli, rg_engine *engine, const char *id, char **out_tenant);
 /* --actor, else $ROLLGATE_ACTOR, else the OS user name, else "unknown". */
 const char *rg_cli_actor(const char *given);
-/* Prints one JSON document (pretty when a terminal) on stdout. Steals `doc`. */
-void rg_cli_print_json(rg_cli *cli, json_t *doc);
 /* The command entry for a run function. */
 const rg_cli_command *rg_cli_self(int (*run)(rg_cli *, int, char **));
 /* The exit code for a rollout outcome: 0 completed, 1 rolled back / incomplete, 2 other. */
 int rg_cli_outcome_exit(rg_rollout_state state);
 /* Prints one narration line: "HH:MM:SS kind  line". */
 void rg_cli_narrate(const char *rollout_id, const char *kind, const char *line, void *payload);
+
+/* Prints a live plan (rg_engine_plan's document): per-organization diff and findings. */
+void rg_cli_print_plan(rg_cli *cli, const json_t *plan);
+/* The newest `limit` rollouts of every tenant, finished ones included, newest first, as a
+ * JSON array of {id, tenant, name, state, stage, stages, created_at, ...} (cli/cmd_list.c). */
+int rg_cli_history(json_t **out, rg_store *store, size_t limit);
+/* One line per row of rg_cli_history. */
+void rg_cli_print_history(rg_cli *cli, const json_t *rows);
 
 #endif

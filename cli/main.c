@@ -17,6 +17,18 @@ static void top_help(FILE *f)
                "error, 4 infrastructure error\n");
 }
 
+/* A usage error before any command ran: on stderr, and as the --json error object. */
+static int top_usage(rg_cli *cli, const char *fmt, const char *what)
+{
+    rg_cli_error(cli, fmt, what);
+    fprintf(stderr, "usage: rollgate [--db PATH] [--json] COMMAND [ARGS]; "
+                    "`rollgate --help` lists the commands\n");
+    cli->error_code = "usage";
+    if (cli->json)
+        rg_cli_json_error(cli, RG_EXIT_USAGE);
+    return RG_EXIT_USAGE;
+}
+
 static const rg_cli_command *find_command(const char *name)
 {
     for (const rg_cli_command *c = rg_cli_commands; c->name; c++)
@@ -52,9 +64,7 @@ int main(int argc, char **argv)
             argv[i] = "version";
             break;
         } else {
-            rg_cli_error(&cli, "unknown option '%s'", argv[i]);
-            fprintf(stderr, "usage: rollgate [--db PATH] [--json] COMMAND [ARGS]\n");
-            return RG_EXIT_USAGE;
+            return top_usage(&cli, "unknown option '%s'", argv[i]);
         }
     }
     if (i >= argc) {
@@ -70,19 +80,21 @@ int main(int argc, char **argv)
         return RG_EXIT_OK;
     }
     cmd = find_command(argv[i]);
-    if (cmd == NULL) {
-        rg_cli_error(&cli, "unknown command '%s'", argv[i]);
-        fprintf(stderr, "usage: rollgate [--db PATH] [--json] COMMAND [ARGS]; "
-                        "`rollgate --help` lists the commands\n");
-        return RG_EXIT_USAGE;
-    }
+    if (cmd == NULL)
+        return top_usage(&cli, "unknown command '%s'", argv[i]);
     if (cli.db_path == NULL || *cli.db_path == '\0')
         cli.db_path = "rollgate.db";
 
+    /* --json anywhere asks for the error object too, even when an earlier option fails. */
+    for (int k = i + 1; k < argc && strcmp(argv[k], "--") != 0; k++)
+        if (strcmp(argv[k], "--json") == 0)
+            cli.json = 1;
     /* Commands see argv starting at their own name, as getopt expects. */
     optind = 1;
     rg_cli_install_log(&cli);
     rc = cmd->run(&cli, argc - i, argv + i);
+    if (cli.json && rc != RG_EXIT_OK && !cli.printed)
+        rg_cli_json_error(&cli, rc);
     fflush(stdout);
     return rc;
 }

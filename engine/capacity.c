@@ -1,5 +1,5 @@
 /* capacity.c - before a stage expands: agents on queue against the rollout's start, and the
- * projected load per agent (DECISIONS.md "Capacity", seed 002 edge case 3) */
+ * projected load per agent (docs/statistics.md, seed 002 edge case 3) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

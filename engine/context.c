@@ -61,11 +61,24 @@ void rg_engine__ctx_dispose(rg_rollout_ctx *ctx)
     memset(ctx, 0, sizeof(*ctx));
 }
 
+/* A credentials error without its "org ID: " lead: one unsafe file is one cause for every
+ * organization it serves, logged once with how many it hit. */
+static const char *credentials_cause(const char *msg, const char *org_id)
+{
+    size_t n = strlen(org_id);
+    if (strncmp(msg, "org ", 4) == 0 && strncmp(msg + 4, org_id, n) == 0 &&
+        strncmp(msg + 4 + n, ": ", 2) == 0)
+        return msg + 4 + n + 2;
+    return msg;
+}
+
 int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
 {
     const rg_manifest_platform *mp = &ctx->manifest->platform;
     rg_platform_options opts = ctx->engine->opts.platform;
     rg_buf cred = RG_BUF_INIT;
+    char cause[512] = "";
+    size_t same = 0;
     int rc = 0;
 
     if (ctx->platform) {
@@ -93,10 +106,22 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
                  ? ctx->engine->opts.add_org(ctx->platform, ctx->row.tenant_id, t->org_id,
                                              ctx->engine->opts.add_org_payload)
                  : rg_platform_add_org(ctx->platform, &org)) < 0) {
-            rg_log(RG_LOG_WARN, "engine", "%s: %s", ctx->row.id, rg_error_last());
+            const char *why = credentials_cause(rg_error_last(), t->org_id);
+            if (cause[0] && strcmp(why, cause) == 0) {
+                same++;
+            } else {
+                if (same)
+                    rg_log(RG_LOG_WARN, "engine", "%s: %zu more organizations: %s", ctx->row.id,
+                           same, cause);
+                rg_log(RG_LOG_WARN, "engine", "%s: %s", ctx->row.id, rg_error_last());
+                snprintf(cause, sizeof(cause), "%s", why);
+                same = 0;
+            }
             json_object_set_new(ctx->org_errors, t->org_id, json_string(rg_error_last()));
         }
     }
+    if (same)
+        rg_log(RG_LOG_WARN, "engine", "%s: %zu more organizations: %s", ctx->row.id, same, cause);
     rg_buf_dispose(&cred);
     if (rc < 0) {
         rg_platform_free(ctx->platform);

@@ -304,7 +304,31 @@ static void sleep_until(int64_t when_ms, volatile int *stop)
     }
 }
 
+/* A driver that stops on purpose hands its leases back, so the next `run` or CLI command
+ * starts at once and a takeover is logged only when a driver really died holding one. */
+static void release_leases(rg_engine *engine)
+{
+    rg_store_rollouts active = {0};
+
+    if (rg_store_rollout_list_active_all_tenants(&active, engine->store) < 0)
+        return;
+    for (size_t i = 0; i < active.count; i++)
+        rg_store_lease_release(NULL, engine->store, active.items[i].tenant_id, active.items[i].id,
+                               engine->owner);
+    rg_store_rollouts_dispose(&active);
+}
+
+static int run_loop(rg_engine *engine, rg_run_mode mode, volatile int *stop);
+
 int rg_engine_run(rg_engine *engine, rg_run_mode mode, volatile int *stop)
+{
+    int rc = run_loop(engine, mode, stop);
+    if (rc != RG_EDB)
+        release_leases(engine);
+    return rc;
+}
+
+static int run_loop(rg_engine *engine, rg_run_mode mode, volatile int *stop)
 {
     int64_t next = 0;
     int rc, progressing;

@@ -353,7 +353,8 @@ int rg_policy_load(rg_policy **out, const char *name_or_path, const char *base_d
     if (out == NULL || name_or_path == NULL)
         return rg_error_set(RG_EINVALID, "rg_policy_load: invalid arguments");
     if (is_path_ref(name_or_path)) {
-        if (name_or_path[0] != '/' && base_dir && *base_dir)
+        /* "." adds nothing but a "./" to every message naming the file. */
+        if (name_or_path[0] != '/' && base_dir && *base_dir && strcmp(base_dir, ".") != 0)
             rc = rg_buf_printf(&path, "%s/%s", base_dir, name_or_path);
         else
             rc = rg_buf_puts(&path, name_or_path);

@@ -50,6 +50,17 @@ static int read_tolerance(rg_policy_metric *m, const rg_doc *doc, const rg_doc_n
     return 0;
 }
 
+/* The analytics metrics the platform client reads (docs/platform-api.md), so that `plan`
+ * refuses a misspelt one with its position instead of `start` refusing it without. */
+static int analytics_metric_known(const char *name)
+{
+    static const char *const known[] = {"nOffered", "tAbandon", "tAnswered", "tHandle", NULL};
+    for (size_t i = 0; name && known[i]; i++)
+        if (strcmp(name, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* events/trials belong to proportions, source to means; the other kind's keys are errors. */
 static int read_sources(rg_policy_metric *m, const rg_doc *doc, const rg_doc_node *node,
                         const char *path)
@@ -80,6 +91,11 @@ static int read_sources(rg_policy_metric *m, const rg_doc *doc, const rg_doc_nod
         if ((rc = rg_schema__require(&v, doc, node, path, need[i])) < 0 ||
             (rc = rg_schema__id(slot[i], doc, v, field)) < 0)
             return rc;
+        if (!analytics_metric_known(*slot[i]))
+            return rg_doc_error(RG_EINVALID, doc, v, field,
+                                "unknown analytics metric '%.64s': the platform's are nOffered, "
+                                "tAbandon, tAnswered and tHandle",
+                                *slot[i]);
     }
     return 0;
 }

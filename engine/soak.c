@@ -216,10 +216,16 @@ static int act(rg_rollout_ctx *ctx, const rg_stats_verdict *v, int poll, int pla
         json_object_set_new(streak, m->name, json_integer(n));
         all_pass &= v[i].decision == RG_DECISION_PASS;
         if (why[0] == '\0' && v[i].decision == RG_DECISION_FAIL &&
-            (m->critical || n >= p->breaker_consecutive))
-            snprintf(why, sizeof(why), "%s failed %s%lld poll(s) in a row at stage %d: %s",
-                     m->name, m->critical ? "(critical) " : "", (long long)n,
-                     ctx->row.stage_index + 1, v[i].reason);
+            (m->critical || n >= p->breaker_consecutive)) {
+            if (m->critical && n < p->breaker_consecutive)
+                snprintf(why, sizeof(why), "%s failed at stage %d, and a critical metric trips "
+                         "on its first failure: %s", m->name, ctx->row.stage_index + 1,
+                         v[i].reason);
+            else
+                snprintf(why, sizeof(why), "%s failed %lld polls in a row at stage %d "
+                         "(breaker.consecutive: %d): %s", m->name, (long long)n,
+                         ctx->row.stage_index + 1, p->breaker_consecutive, v[i].reason);
+        }
     }
     if (why[0])
         return rg_engine__trip(ctx, why);

@@ -7,7 +7,7 @@
 #include "engine/engine_private.h"
 #include "rollgate/util.h"
 
-/* The analytics metrics the platform client parses (PLATFORM-API.md §3). */
+/* The analytics metrics the platform client parses (docs/platform-api.md). */
 static int metric_known(const char *name)
 {
     static const char *const known[] = {"nOffered", "tAbandon", "tAnswered", "tHandle", NULL};

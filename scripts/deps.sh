@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # deps.sh - install exactly the Debian packages rollgate needs that are missing.
 # Idempotent. As root it installs them; otherwise it prints the apt-get line to run.
-# Usage: scripts/deps.sh [--with-chromium] [--with-clang] [--with-valgrind] [--optional]
+# Usage: scripts/deps.sh [--ci] [--with-chromium] [--with-scipy] [--with-clang]
+#                        [--with-valgrind] [--optional]
 #   --optional: the --with-* extras are nice to have (a test skips without them): failing to
 #   install them prints a note instead of failing. The base packages are always required.
+#   --ci: what CI needs so that no required test skips (.ci/run): Chromium for the
+#   dashboard test and SciPy for the live SciPy comparison, both required.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config
@@ -13,7 +16,9 @@ extras=()
 optional=0
 for arg in "$@"; do
     case "$arg" in
+    --ci) extras+=(chromium python3-scipy) ;;
     --with-chromium) extras+=(chromium) ;;
+    --with-scipy) extras+=(python3-scipy) ;;
     --with-clang) extras+=(clang) ;;
     --with-valgrind) extras+=(valgrind) ;;
     --optional) optional=1 ;;

@@ -1,4 +1,4 @@
-/* api.c - the platform API of PLATFORM-API.md §1-§8: tokens, auth, budgets, faults, routes */
+/* api.c - the platform API of docs/platform-api.md: tokens, auth, budgets, faults, routes */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

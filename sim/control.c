@@ -1,4 +1,4 @@
-/* control.c - the sim-only control plane under /sim/ (PLATFORM-API.md §9) */
+/* control.c - the sim-only control plane under /sim/ (docs/platform-api.md) */
 #include <stdlib.h>
 #include <string.h>
 

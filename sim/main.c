@@ -1,4 +1,4 @@
-/* main.c - rollgate-sim: serves PLATFORM-API.md for a scenario's organizations on loopback */
+/* main.c - rollgate-sim: serves docs/platform-api.md for a scenario's organizations on loopback */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>

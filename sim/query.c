@@ -1,4 +1,4 @@
-/* query.c - analytics aggregate and queue observation queries (PLATFORM-API.md §3, §4) */
+/* query.c - analytics aggregate and queue observation queries (docs/platform-api.md) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* scenario.c - loads and strictly validates a simulator scenario (PLATFORM-API.md §10) */
+/* scenario.c - loads and strictly validates a simulator scenario (docs/platform-api.md) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -55,7 +55,8 @@ static int mean_estimate(rg_stats__window_estimate *out, const rg_stats_window *
         }
     }
     if (buckets < 2) {
-        snprintf(why, whylen, "variance undefined: 1 bucket with data in %s", label);
+        /* verdict.c words it for people: "not enough buckets yet for M (1 of 2) in ..." */
+        snprintf(why, whylen, "not enough buckets yet (%zu of 2) in the %s", buckets, label);
         return 1;
     }
     var_mean = ss / (double)(buckets - 1) / count;

@@ -107,9 +107,12 @@ static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m, int log
         rg_stats__window_estimate e;
         if (rg_stats__estimate_window(&e, windows[i], m->kind, log_scale, labels[i], why,
                                       sizeof(why)) != 0) {
-            /* DECISIONS.md: no offered calls in the canary post window is "no traffic" */
+            /* docs/statistics.md: no offered calls in the canary post window is "no traffic" */
             if (i == 0 && strncmp(why, "no data", 7) == 0)
                 put(out->reason, sizeof(out->reason), "no traffic");
+            else if (strncmp(why, "not enough buckets yet ", 23) == 0)
+                put(out->reason, sizeof(out->reason), "not enough buckets yet for %s %s",
+                    m->name, why + 23);
             else
                 put(out->reason, sizeof(out->reason), "%s: %s", m->name, why);
             return 1;

@@ -328,6 +328,19 @@ int rg_store_rollout_list(rg_store_rollouts *out, rg_store *store, const char *t
     return collect_rollouts(out, store, stmt, op);
 }
 
+int rg_store_rollout_list_all_tenants(rg_store_rollouts *out, rg_store *store)
+{
+    /* For `rollgate list` on the engine host: history across tenants, oldest first. */
+    static const char sql[] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts ORDER BY created_at, id";
+    static const char op[] = "rollout list (all tenants)";
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    return collect_rollouts(out, store, stmt, op);
+}
+
 int rg_store_rollout_list_active_all_tenants(rg_store_rollouts *out, rg_store *store)
 {
     /* The one read that crosses tenants, for the scheduler; callers continue per row with

@@ -407,8 +407,13 @@ static int read_file(char **out, size_t *outlen, const char *path)
     if ((f = fopen(path, "rb")) == NULL)
         return rg_error_set(errno == ENOENT ? RG_ENOTFOUND : RG_EIO, "%s: cannot open: %s",
                             path, strerror(errno));
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = rg_error_set(RG_EIO, "%s: not a regular file", path);
+    if (fstat(fileno(f), &st) != 0) {
+        rc = rg_error_set(RG_EIO, "%s: cannot read: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a directory given as a manifest: the input is wrong */
+        rc = rg_error_set(RG_EINVALID, "%s: %s, not a file", path,
+                          S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
         goto cleanup;
     }
     if (st.st_size > RG_DOC_MAX_BYTES) {

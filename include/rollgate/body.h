@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* The writable fields of a strategy (PLATFORM-API.md §6). A PATCH names any of them. */
+/* The writable fields of a strategy (docs/platform-api.md). A PATCH names any of them. */
 extern const char *const rg_body_fields[];
 
 /* The PATCH body that turns `live` into what `template_body` asks for: every writable field

@@ -42,7 +42,7 @@ typedef struct rg_policy_metric {
 } rg_policy_metric;
 
 /* A whole policy: read-only once loaded; free with rg_policy_free. Every field except
- * `metrics` defaults to the DECISIONS.md value when absent. */
+ * `metrics` defaults to the docs/statistics.md value when absent. */
 typedef struct rg_policy {
     char *name; /* the name or path it was loaded by, or what the document's `name:` says;
                    NULL for an anonymous embedded policy */

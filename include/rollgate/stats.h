@@ -147,7 +147,7 @@ int rg_stats_mean_difference(double *theta, double *v, const rg_stats_moments *c
 int rg_stats_proportion_difference(double *theta, double *v, int64_t x_c, int64_t n_c,
                                    int64_t x_b, int64_t n_b);
 
-/* ---- the per-metric verdict (DECISIONS.md "Comparison design", "Sequential test") ---- */
+/* ---- the per-metric verdict (docs/statistics.md: the comparison, the sequential rule) ---- */
 typedef enum { RG_METRIC_PROPORTION = 0, RG_METRIC_MEAN = 1 } rg_metric_kind;
 typedef enum { RG_TOLERANCE_RELATIVE = 0, RG_TOLERANCE_ABSOLUTE = 1 } rg_tolerance_kind;
 typedef enum {

@@ -188,6 +188,9 @@ int rg_store_rollout_list(rg_store_rollouts *out, rg_store *store, const char *t
  * not terminal (awaiting_approval, running, paused, held, rolling_back), oldest first.
  * Each row carries its tenant_id; use it for every further call. */
 int rg_store_rollout_list_active_all_tenants(rg_store_rollouts *out, rg_store *store);
+/* For local operator tools on the engine host (`rollgate list`): every rollout of every
+ * tenant, finished ones included, oldest first. Each row carries its tenant_id. */
+int rg_store_rollout_list_all_tenants(rg_store_rollouts *out, rg_store *store);
 
 /* ---- targets: one (rollout, organization, strategy) ---- */
 

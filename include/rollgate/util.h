@@ -104,6 +104,15 @@ int rg_file_write_private(const char *path, const char *data, size_t len, const 
 int rg_file_read_private(char **out, size_t *out_len, const char *path, size_t max,
                          const char *what);
 
+/* ---- JSON text ---- */
+struct json_t;
+/* The shortest decimal that reads back (strtod) as exactly `value`, with ".0" added when it
+ * would read as an integer: 0.05, 1e-07, 5.0. RG_EINVALID for NaN and infinities. */
+int rg_format_double(char *out, size_t outlen, double value);
+/* json_dumps with every real in the rg_format_double form. Honours JSON_INDENT(n),
+ * JSON_SORT_KEYS and JSON_ENSURE_ASCII; compact otherwise. Caller frees; NULL on error. */
+char *rg_json_dumps(const struct json_t *doc, size_t flags);
+
 /* ---- strings ---- */
 /* strdup that sets RG_ENOMEM on failure. */
 char *rg_strdup(const char *s);

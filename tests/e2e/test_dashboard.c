@@ -16,6 +16,7 @@
 
 #include "integration/test_serve_support.h"
 #include "support/simproc.h"
+#include "support/skip.h"
 #include "support/testutil.h"
 
 typedef struct {
@@ -133,15 +134,13 @@ static void test_dashboard_in_chromium(void **state)
     size_t len = 0;
 
     if (f->chromium[0] == '\0') {
-        fprintf(stderr, "SKIP: chromium is not installed (scripts/deps.sh --with-chromium)\n");
-        skip();
+        rg_test_skip("chromium is not installed (scripts/deps.sh --with-chromium)");
     }
     snprintf(url, sizeof(url), "%s/#token=%s", f->srv.url, f->viewer);
     snprintf(dom_path, sizeof(dom_path), "%s/dom.html", f->dir);
     if (chromium(f, "--virtual-time-budget=15000 --dump-dom", url, dom_path) != 0 ||
         (dom = rg_test_read_file(dom_path, &len)) == NULL || len == 0) {
-        fprintf(stderr, "SKIP: chromium (%s) cannot run here\n", f->chromium);
-        skip();
+        rg_test_skip("chromium (%s) cannot run here", f->chromium);
         return;
     }
     /* The page loaded its data with the token from the fragment... */
@@ -205,5 +204,5 @@ static void test_dashboard_in_chromium(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_dashboard_in_chromium)};
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return rg_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

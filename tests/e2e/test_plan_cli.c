@@ -179,12 +179,21 @@ static void test_plan_invalid_manifest_exits_3(void **state)
              rg_test_source_dir());
     r = run_rollgate(args);
     assert_int_equal(r.status, 3);
-    assert_string_equal(r.out, "");
     snprintf(want, sizeof(want),
-             "rollgate: %s/tests/data/bad/cycle.yaml:15:18: groups[1].depends_on[0]: cycle: "
-             "parent -> child -> parent\n",
+             "%s/tests/data/bad/cycle.yaml:15:18: groups[1].depends_on[0]: cycle: "
+             "parent -> child -> parent",
              rg_test_source_dir());
-    assert_string_equal(r.err, want);
+    {   /* --json: the error is a JSON object on stdout, and a line on stderr */
+        json_t *doc = json_loads(r.out, 0, NULL), *e = json_object_get(doc, "error");
+        assert_non_null(e);
+        assert_string_equal(json_string_value(json_object_get(e, "code")), "invalid");
+        assert_int_equal(json_integer_value(json_object_get(e, "exit")), 3);
+        assert_string_equal(json_string_value(json_object_get(e, "message")), want);
+        json_decref(doc);
+    }
+    assert_int_equal(strncmp(r.err, "rollgate: ", 10), 0);
+    assert_int_equal(strncmp(r.err + 10, want, strlen(want)), 0);
+    assert_string_equal(r.err + 10 + strlen(want), "\n");
     run_free(&r);
 }
 

@@ -1,4 +1,4 @@
-/* test_stats_edge.c - DECISIONS.md edge cases: errors, not NaNs; p = 1 where no evidence */
+/* test_stats_edge.c - docs/statistics.md edge cases: errors, not NaNs; p = 1 where no evidence */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>

@@ -183,12 +183,12 @@ static void test_mean_metric_in_seconds_and_single_bucket(void **state)
     /* between-bucket variance: 100 * 2^2 s^2 per bucket over 59 -> per window (400*60/59)/6000 */
     assert_true(fabs(v.v - 4.0 * (400.0 * 60.0 / 59.0) / 6000.0) < 1e-9);
     assert_true(strncmp(v.reason, "speed_of_answer +15.0 s (", 25) == 0);
-    /* n = 1: a single bucket with data in the canary post window leaves the variance undefined */
+    /* n = 1: a single bucket with data in the canary post window: no spread to estimate yet */
     s.metric.canary_post.n = 1;
     assert_int_equal(rg_stats_verdict_compute(&v, &s.metric, &p), 0);
     assert_int_equal(v.decision, RG_DECISION_INCONCLUSIVE);
     assert_int_equal(v.has_estimate, 0);
-    assert_string_equal(v.reason, "speed_of_answer: variance undefined: 1 bucket with data in "
+    assert_string_equal(v.reason, "not enough buckets yet for speed_of_answer (1 of 2) in the "
                                   "canary post window");
 }
 

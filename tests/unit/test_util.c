@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 
 #include "rollgate/util.h"
 
@@ -162,10 +165,58 @@ static void test_error_record(void **state)
     assert_string_equal(rg_error_name(RG_EDB), "EDB");
 }
 
+static void test_shortest_round_trip_reals(void **state)
+{
+    static const struct {
+        double value;
+        const char *text;
+    } cases[] = {{0.05, "0.05"},
+                 {0.1 + 0.2, "0.30000000000000004"},
+                 {5.0, "5.0"},
+                 {-2.5, "-2.5"},
+                 {1e-7, "1e-07"},
+                 {1e300, "1e+300"},
+                 {0.0, "0.0"},
+                 {123456789012.0, "123456789012.0"}};
+    char out[64];
+    json_t *doc;
+    char *text;
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(rg_format_double(out, sizeof(out), cases[i].value), 0);
+        assert_string_equal(out, cases[i].text);
+    }
+    /* Any double reads back exactly (xorshift over the bit patterns of finite doubles). */
+    for (int i = 0; i < 20000; i++) {
+        double v;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(&v, &x, sizeof(v));
+        if (!isfinite(v))
+            continue;
+        assert_int_equal(rg_format_double(out, sizeof(out), v), 0);
+        assert_true(strtod(out, NULL) == v);
+    }
+    assert_int_equal(rg_format_double(out, sizeof(out), NAN), RG_EINVALID);
+    assert_int_equal(rg_format_double(out, 4, 0.30000000000000004), RG_ELIMIT);
+
+    doc = json_pack("{s:f, s:[f, i, s, n, b], s:{}}", "b", 0.05, "a", 1.5, 7, "q\"", 1, "c");
+    text = rg_json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"a\":[1.5,7,\"q\\\"\",null,true],\"b\":0.05,\"c\":{}}");
+    free(text);
+    text = rg_json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\n  \"a\": [\n    1.5,\n    7,\n    \"q\\\"\",\n    null,\n"
+                              "    true\n  ],\n  \"b\": 0.05,\n  \"c\": {}\n}");
+    free(text);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_grows_and_detaches),
+        cmocka_unit_test(test_shortest_round_trip_reals),
         cmocka_unit_test(test_parse_int64_checks_everything),
         cmocka_unit_test(test_parse_double),
         cmocka_unit_test(test_durations),
