@@ -104,13 +104,15 @@ const rg_cli_command rg_cli_commands[] = {
      "client address (behind a proxy every client has the proxy's address).\n"
      "Stops cleanly on SIGTERM or SIGINT.",
      rg_cmd_serve},
-    {"org", "register tenants' organizations for serve", "add|list|remove|webhook ...",
+    {"org", "register tenants' organizations for serve",
+     "add|list|remove|webhook [--tenant T] [--org O] [--region R] [--credentials SRC] "
+     "[--api-url URL] [--login-url URL] [--secret SRC | --clear] [--registry FILE]",
      "The server owner's registry (0600 JSON) of which tenant owns which organizations:\n"
      "  org add --tenant T --org O --region R --credentials env|env:PREFIX|file:/PATH\n"
      "      R is a Genesys Cloud region (us-east-1, eu-west-1, ...); env:PREFIX reads\n"
      "      PREFIX_CLIENT_ID and PREFIX_CLIENT_SECRET from serve's environment. Region\n"
      "      loopback (tests, with --api-url and --login-url) works only under\n"
-     "      serve --allow-loopback-platform.\n"
+     "      serve in its loopback test mode.\n"
      "  org list [--tenant T] [--json]\n"
      "  org remove --tenant T --org O\n"
      "  org webhook --tenant T --secret env:NAME|file:/PATH | --clear\n"

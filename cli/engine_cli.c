@@ -56,9 +56,9 @@ static int open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine
         /* The store names the path first; say it once, then the system's reason. */
         if (strncmp(msg, cli->db_path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
             msg += plen + 2;
-        cause[0] = '\0';
-        if (!readonly)
-            open_failure_cause(cause, sizeof(cause), cli->db_path);
+        /* A read-only open of an absent or old database falls back to a write open, so the
+         * same probe explains both. */
+        open_failure_cause(cause, sizeof(cause), cli->db_path);
         if (cause[0])
             rg_cli_error(cli, "database %s: cannot open it: %s", cli->db_path, cause);
         else

@@ -235,6 +235,18 @@ static void write_manifest(const char *file, const char *name)
     assert_non_null(at);
     rg_buf_printf(&out, "%.*sname: %s\n%s", (int)(at - text), text, name,
                   at + strlen("name: routing-v2.1\n"));
+    /* Each rollout changes a strategy of its own: two active rollouts may not claim the
+     * same (org, strategy). */
+    {
+        char *st = strstr(out.ptr, "strategy: strat_main");
+        assert_non_null(st);
+        rg_buf tail = RG_BUF_INIT;
+        rg_buf_puts(&tail, st + strlen("strategy: strat_main"));
+        out.len = (size_t)(st - out.ptr);
+        out.ptr[out.len] = '\0';
+        rg_buf_printf(&out, "strategy: strat_%s%s", name, rg_buf_cstr(&tail));
+        rg_buf_dispose(&tail);
+    }
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     assert_int_equal(rg_test_write_file(path, rg_buf_cstr(&out)), 0);
     rg_buf_dispose(&out);
