@@ -239,7 +239,8 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
         goto cleanup;
     if (n)
         qsort(acc, n, sizeof(*acc), cmp_acc);
-    if (n && (out->cells = calloc(n, sizeof(*out->cells))) == NULL) {
+    if (n && ((out->cells = calloc(n, sizeof(*out->cells))) == NULL ||
+              (out->orgs = calloc(n, sizeof(*out->orgs))) == NULL)) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -251,6 +252,8 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
         }
         out->cells[w].count = acc[i].count;
         out->cells[w].value = acc[i].value;
+        out->orgs[w] = (uint32_t)((const char **)bsearch(&acc[i].org, sorted, norgs,
+                                                         sizeof(*sorted), cmp_str) - sorted);
         w++;
     }
     out->n = w;
@@ -265,5 +268,6 @@ cleanup:
 void rg_cells_dispose(rg_cells *cells)
 {
     free(cells->cells);
+    free(cells->orgs);
     memset(cells, 0, sizeof(*cells));
 }

@@ -161,6 +161,22 @@ typedef enum {
     RG_DECISION_FAIL = 2,
 } rg_decision;
 
+/* How V, the variance of theta, is estimated (docs/internals/stats.md "Cluster variance"). */
+typedef enum {
+    RG_VARIANCE_POOLED = 0,  /* every call and bucket independent: the sum of window variances */
+    RG_VARIANCE_CLUSTER = 1, /* organizations as units: per-org contrasts, random effects, t */
+} rg_variance_kind;
+/* The information fraction t_k a group-sequential boundary is spent at. */
+typedef enum {
+    RG_INFORMATION_CALENDAR = 0, /* t_k = k / K */
+    RG_INFORMATION_OBSERVED = 1, /* t_k = V_K / V_k, V_K predicted from this poll's data */
+} rg_information_kind;
+
+int rg_variance_kind_parse(rg_variance_kind *out, const char *s);
+const char *rg_variance_kind_name(rg_variance_kind kind);
+int rg_information_kind_parse(rg_information_kind *out, const char *s);
+const char *rg_information_kind_name(rg_information_kind kind);
+
 int rg_sequential_kind_parse(rg_sequential_kind *out, const char *s);
 const char *rg_sequential_kind_name(rg_sequential_kind kind);
 const char *rg_decision_name(rg_decision decision);
@@ -193,6 +209,11 @@ typedef struct {
     int has_control;
     rg_stats_window control_pre, control_post;
     double msprt_prev_p;   /* msprt: the previous poll's always-valid p (1 or 0 at the first) */
+    /* variance: cluster: each cell's organization, a key within its arm, one array per window
+     * parallel to its cells; cells of one org in time order. NULL: the window is one org. */
+    struct {
+        const uint32_t *canary_pre, *canary_post, *control_pre, *control_post;
+    } orgs;
 } rg_stats_metric_input;
 
 typedef struct {
@@ -204,6 +225,13 @@ typedef struct {
     double tau2;            /* msprt mixture variance on the test scale; 0: tolerance^2 */
     int min_soak_reached;   /* 1 once the stabilization window has passed: pass allowed */
     rg_stats_cache *cache;  /* optional boundary cache (group); NULL computes afresh */
+    rg_variance_kind variance;
+    int block_buckets;      /* cluster: consecutive cells of one org per block (0: 5) */
+    rg_information_kind information; /* group only */
+    /* observed: (length of the post window now) / (its length at poll K), in (0, 1]. */
+    double post_share;
+    /* observed: the fractions used at polls 1..k-1 (k-1 values, from earlier verdicts). */
+    const double *fractions;
 } rg_stats_verdict_params;
 
 #define RG_STATS_REASON_LEN 256
@@ -224,6 +252,16 @@ typedef struct {
     /* For people: relative -> exp(theta)-1 (0.31 = +31 %); absolute -> theta (s for means). */
     double effect, effect_lo, effect_hi;
     char reason[RG_STATS_REASON_LEN]; /* "abandonment_rate +31% (+12%..+52%) vs control; ..." */
+    /* Reference distribution of z: Student's t with df degrees of freedom (cluster), or the
+     * normal (INFINITY: pooled, or cluster's too-few-orgs fallback). */
+    double df;
+    double fraction;       /* group: the information fraction t_k the boundary was spent at */
+    double v_final;        /* the variance predicted at poll K (observed information) */
+    /* cluster: orgs with both windows, the between-org variance tau^2 and the block
+     * dispersion (proportions: Pearson phi >= 1; means: per-measurement variance). */
+    int orgs_canary, orgs_control;
+    double tau2_between, dispersion;
+    int fallback;          /* cluster: too few orgs for a between-org variance */
 } rg_stats_verdict;
 
 /* Judges one metric at one poll. Returns 0 with a verdict (inconclusive with its reason when
