@@ -126,10 +126,20 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
             json_object_set_new(obj, m->name, list = json_array());
         while (json_array_size(list) >= (size_t)poll) /* a poll judged again after a crash */
             json_array_remove(list, json_array_size(list) - 1);
-        while (json_array_size(list) + 1 < (size_t)poll) /* polls the driver slept through */
-            json_array_append_new(list, json_real((double)(json_array_size(list) + 1) / planned));
-        json_array_append_new(list, json_real(out->has_estimate ? out->fraction
-                                                                : (double)poll / planned));
+        while (json_array_size(list) + 1 < (size_t)poll) { /* polls the driver slept through */
+            const json_t *last = json_array_get(list, json_array_size(list) - 1);
+            rg_stats_verdict none = {0};
+            json_array_append_new(list, json_real(rg_engine__next_fraction(
+                                            &none, json_is_number(last) ? json_number_value(last)
+                                                                        : 0.0,
+                                            (int)json_array_size(list) + 1, planned)));
+        }
+        {
+            const json_t *last = json_array_get(list, json_array_size(list) - 1);
+            json_array_append_new(list, json_real(rg_engine__next_fraction(
+                                            out, json_is_number(last) ? json_number_value(last)
+                                                                      : 0.0, poll, planned)));
+        }
     }
 cleanup:
     rg_cells_dispose(&cpre);

@@ -92,6 +92,17 @@ int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_polic
     return rg_stats_verdict_compute(out, &in, &params);
 }
 
+double rg_engine__next_fraction(const rg_stats_verdict *v, double prev, int poll, int planned)
+{
+    double t = v->has_estimate && v->fraction > 0 ? v->fraction
+                                                  : (double)poll / (double)planned;
+    if (poll >= planned)
+        return 1.0;
+    if (!(t > prev))
+        t = prev + (1.0 - prev) / (double)(planned - poll + 1);
+    return t;
+}
+
 rg_poll_action rg_engine__poll_rule(char *why, size_t whylen, const rg_policy *p,
                                     const rg_stats_verdict *v, int64_t *streaks, int poll,
                                     int planned, int stage_index)

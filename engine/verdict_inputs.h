@@ -57,6 +57,10 @@ double rg_engine__stage_alpha(const rg_policy *p, int stage_count);
 int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_policy_metric *m,
                        const rg_verdict_windows *w, const rg_verdict_state *s);
 
+/* The fraction to remember for poll `poll` (observed information): the verdict's, or when it
+ * had none the calendar's, kept above the previous poll's (`prev`, 0 at the first). */
+double rg_engine__next_fraction(const rg_stats_verdict *v, double prev, int poll, int planned);
+
 typedef enum {
     RG_POLL_CONTINUE = 0, /* soak on */
     RG_POLL_TRIP = 1,     /* roll back */

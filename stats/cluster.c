@@ -81,7 +81,7 @@ static int arm_collect(arm_acc *a, const rg_stats_window *pre, const rg_stats_wi
 }
 
 /* Block dispersion of one window of one arm: adds to *ss and *df. A block is a run of at most
- * `block` consecutive cells of one org. Proportions add Pearson's (e - p n)^2 / (p (1 - p));
+ * `block` consecutive cells of one org. Proportions add Pearson's (e - p n)^2 / (n p (1 - p));
  * means add c (xbar_b / xbar - 1)^2 on the log scale, c (xbar_b - xbar)^2 otherwise. */
 static void window_dispersion(double *ss, double *df, const arm_acc *a, int k,
                               const rg_stats_window *w, rg_metric_kind kind, int log_scale,
@@ -106,7 +106,7 @@ static void window_dispersion(double *ss, double *df, const arm_acc *a, int k,
                 blocks[o]++;
             if (kind == RG_METRIC_PROPORTION) {
                 if (level > 0 && level < 1)
-                    *ss += (e - level * n) * (e - level * n) / (level * (1 - level));
+                    *ss += (e - level * n) * (e - level * n) / (n * level * (1 - level));
             } else if (log_scale) {
                 if (level > 0)
                     *ss += n * (e / n / level - 1) * (e / n / level - 1);

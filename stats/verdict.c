@@ -244,6 +244,9 @@ static int group_boundary(double *out, rg_stats_verdict *v, const rg_stats_verdi
         for (int i = 0; i + 1 < p->poll; i++)
             fractions[i] = p->fractions[i];
         fractions[p->poll - 1] = v->fraction = observed_fraction(v, p);
+        if (p->cache)
+            return rg_stats_cache_boundary_at(out, p->cache, fractions, (size_t)p->poll,
+                                              alpha_m);
         if ((rc = rg_stats_obf_boundaries(b, fractions, (size_t)p->poll, alpha_m)) < 0)
             return rc;
         *out = b[p->poll - 1];

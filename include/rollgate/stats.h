@@ -119,6 +119,12 @@ void rg_stats_cache_free(rg_stats_cache *cache);
 int rg_stats_cache_boundaries(const double **out, rg_stats_cache *cache, double alpha,
                               size_t planned_looks);
 
+/* c_k of the design with looks at fractions[0..k-1] (as rg_stats_obf_boundaries(...)[k-1],
+ * the same arithmetic): the cache keeps the last 64 such designs with their integration
+ * state, so that extending a design by one look costs one step. */
+int rg_stats_cache_boundary_at(double *out, rg_stats_cache *cache, const double *fractions,
+                               size_t k, double alpha);
+
 /* ---- mSPRT (normal mixture) ---- */
 typedef struct {
     double theta;       /* the estimate */
