@@ -515,7 +515,10 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
         return rg_error_set(RG_EINVALID, "%s: the study needs the policy's two metrics "
                             "abandonment (proportion) then speed of answer (mean)", m->policy);
     memset(out, 0, sizeof(*out));
+    out->trip_metric = -1;
     arms_of(&a, m, p);
+    if (j == DQ_POOLED && m->stage == 2)
+        a.ncontrol = 0; /* before issue 17 the last stage was judged pre/post alone */
     for (size_t i = 0; i < p->metrics_count; i++)
         prev_p[i] = 1.0;
     for (int k = 1; k <= planned; k++) {
@@ -541,6 +544,9 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
                                       a.stage_index);
         if (action == RG_POLL_TRIP && out->trip_poll == 0) {
             out->trip_poll = k;
+            for (size_t i = 0; i < p->metrics_count; i++)
+                if (strncmp(why, p->metrics[i].name, strlen(p->metrics[i].name)) == 0)
+                    out->trip_metric = (int)i;
             return 0;
         }
         if (action == RG_POLL_PROMOTE) {

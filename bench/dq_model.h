@@ -59,6 +59,7 @@ typedef struct {
     int trip_poll;    /* 0: no trip */
     int promote_poll; /* 0: no promotion */
     int hold;         /* inconclusive at the soak limit */
+    int trip_metric;  /* the policy metric whose fail tripped (-1: none, or the soak limit) */
 } dq_outcome;
 
 /* The policies of the judges, derived from the model's policy. */
