@@ -220,10 +220,6 @@ static int parse_args(int *reps, int *threads, int *json, const char **models, i
             models[(*nmodels)++] = argv[++i];
             continue;
         }
-        if (strcmp(argv[i], "--svg") == 0) { /* kept for bench/run.sh; no plot any more */
-            i++;
-            continue;
-        }
         if (rg_parse_int64(&v, argv[i + 1], 1, 10000000) < 0)
             return rg_error_set(RG_EINVALID, "%s: %s", argv[i], rg_error_last());
         if (strcmp(argv[i], "--reps") == 0)

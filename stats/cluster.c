@@ -176,10 +176,21 @@ static void random_effects(re_fit *f, const double *d, const double *u, const in
     }
     f->tau2 = tau2;
     memset(w_sum, 0, sizeof(w_sum));
+    memset(w2_sum, 0, sizeof(w2_sum));
     memset(wd, 0, sizeof(wd));
     for (size_t i = 0; i < n; i++) {
         w_sum[arm[i]] += 1 / (u[i] + tau2);
+        w2_sum[arm[i]] += 1 / ((u[i] + tau2) * (u[i] + tau2));
         wd[arm[i]] += d[i] / (u[i] + tau2);
+    }
+    /* Unequal weights leave fewer effective orgs than orgs: df from Kish's effective number
+     * (sum w)^2 / sum w^2 per arm, never above n - A. */
+    if (f->df >= MIN_DF) {
+        double eff = 0;
+        for (int a = 0; a < narms; a++)
+            eff += w_sum[a] * w_sum[a] / w2_sum[a];
+        if (eff - narms < f->df)
+            f->df = eff - narms < MIN_DF ? MIN_DF : eff - narms;
     }
     for (int a = 0; a < narms; a++) {
         mean[a] = wd[a] / w_sum[a];
@@ -190,7 +201,7 @@ static void random_effects(re_fit *f, const double *d, const double *u, const in
         double ss = 0;
         for (size_t i = 0; i < n; i++)
             ss += (d[i] - mean[arm[i]]) * (d[i] - mean[arm[i]]) / (u[i] + tau2);
-        q = f->df >= MIN_DF ? ss / f->df : 1;
+        q = (double)n - narms >= MIN_DF ? ss / ((double)n - narms) : 1;
     }
     f->q = q;
     f->v = (q > 1 ? q : 1) * v0;
@@ -305,7 +316,16 @@ int rg_stats__cluster_effect(rg_stats__cluster *out, const rg_stats_metric_input
     out->fallback = fit.df < MIN_DF;
     if (out->fallback) /* too few orgs: within-org (block) variance and the normal */
         fit.tau2 = 0, fit.q = 1;
-    random_effects(&fin, c.d, c.u_final, c.arm, n, narms, fit.tau2, fit.q);
+    /* V_K: V scaled by how much the within-org (sampling) variance will shrink. The
+     * between-org part is not held fixed: drift and spikes average out over a longer window
+     * too, and holding tau^2 would put t near 1 early and spend the error at once. */
+    {
+        re_fit now0, fin0;
+        random_effects(&now0, c.d, c.u, c.arm, n, narms, 0, 1);
+        random_effects(&fin0, c.d, c.u_final, c.arm, n, narms, 0, 1);
+        fin = fit;
+        fin.v = fit.v * fin0.v / now0.v;
+    }
     out->theta = fit.theta;
     out->v = fit.v;
     out->v_final = fin.v;

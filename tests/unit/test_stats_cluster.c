@@ -69,7 +69,8 @@ static rg_stats_verdict_params none_params(void)
     return p;
 }
 
-/* Values from tests/data/stats/cluster_reference.py (cluster_reference.out). */
+/* Values from tests/data/stats/cluster_reference.py (cluster_reference.out): plain Python for
+ * the estimates, SciPy 1.10 for Student's t. */
 static void test_random_effects_match_reference(void **state)
 {
     static scenario s;
@@ -88,9 +89,11 @@ static void test_random_effects_match_reference(void **state)
     assert_float_equal(v.theta, 0.25622335842346378, 1e-12);
     assert_float_equal(v.v, 0.012103260261450437, 1e-12);
     assert_float_equal(v.z, 2.3289895144561474, 1e-10);
-    assert_float_equal(v.df, 6.0, 0);
-    /* sequential none at alpha/2 = 0.025 one-sided: Student's t_{0.975, 6} (tables) */
-    assert_float_equal(v.boundary, 2.446911851144969, 1e-9);
+    /* Kish's effective orgs: below the 8 - 2 = 6 orgs' df */
+    assert_float_equal(v.df, 5.8948392140601493, 1e-12);
+    /* sequential none at alpha/2 = 0.025 one-sided: scipy.stats.t.ppf(0.975, df) */
+    assert_float_equal(v.boundary, 2.4575321646525867, 1e-9);
+    assert_float_equal(v.p_value, 0.029740510876722595, 1e-9);
     assert_int_equal(v.decision, RG_DECISION_INCONCLUSIVE); /* z < t but effect above tol */
     assert_non_null(strstr(v.reason, "3+5 orgs, t 6 df"));
 }
@@ -109,6 +112,9 @@ static void test_block_overdispersion_matches_reference(void **state)
     assert_float_equal(v.theta, 0.24488845845885579, 1e-12);
     assert_float_equal(v.v, 0.015808444067371641, 1e-12); /* HK q 0.564 floored at 1 */
     assert_float_equal(v.z, 1.9477075776919024, 1e-10);
+    assert_float_equal(v.df, 5.4296070079955054, 1e-12);
+    assert_float_equal(v.boundary, 2.5105941623125165, 1e-9);
+    assert_float_equal(v.p_value, 0.052215865830779876, 1e-9);
 }
 
 /* The pooled variance treats the same data as independent calls: a smaller V. */

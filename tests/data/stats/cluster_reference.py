@@ -2,12 +2,15 @@
 """Reference values for tests/unit/test_stats_cluster.c, computed independently of the C code
 (plain Python floats, the formulas of docs/internals/stats.md "Cluster variance").
 
-Run: python3 tests/data/stats/cluster_reference.py  (prints the values the test pins).
+Run: /usr/bin/python3 tests/data/stats/cluster_reference.py  (prints the values the test
+pins; SciPy 1.10, Debian python3-scipy, only for Student's t quantile).
 Two cases: od = 0 (between-org spread: tau^2 > 0, q > 1) and od = 1 (block-to-block
 overdispersion: phi > 1). Cells: integer formulas shared with the C test (cell()); 3 canary and 5 control orgs,
 10 pre and 10 post 1-minute buckets, blocks of 5 buckets.
 """
 import math
+
+from scipy import stats
 
 BLOCK = 5
 
@@ -85,14 +88,23 @@ def case(od):
     v0 = sum(1 / sum(wi for wi, g in zip(ws, arm_of) if g == a) for a in (0, 1))
     hk = sum(wi * (di - m[g]) ** 2 for wi, di, g in zip(ws, d, arm_of)) / dfq
     v = max(1.0, hk) * v0
+    # Kish's effective number of orgs per arm, (sum w)^2 / sum w^2, for the t reference
+    eff = 0.0
+    for a in (0, 1):
+        wa = [wi for wi, g in zip(ws, arm_of) if g == a]
+        eff += sum(wa) ** 2 / sum(x * x for x in wa)
+    df_t = min(dfq, max(2.0, eff - 2))
+    z = theta / math.sqrt(v)
     print(f"case od={od}")
     print(f"phi      {phi:.17g}")
     print(f"tau2     {tau2:.17g}")
     print(f"q_hk     {hk:.17g}")
     print(f"theta    {theta:.17g}")
     print(f"v        {v:.17g}")
-    print(f"z        {theta / math.sqrt(v):.17g}")
-    print(f"df       {dfq}")
+    print(f"z        {z:.17g}")
+    print(f"df       {df_t:.17g}")
+    print(f"t_bound  {stats.t.ppf(1 - 0.025, df_t):.17g}  (sequential none, alpha/2)")
+    print(f"p        {stats.t.sf(z, df_t):.17g}")
 
 
 if __name__ == "__main__":
