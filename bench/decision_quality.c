@@ -119,6 +119,40 @@ static int healthy(const dq_model *m)
     return m->effect_abandon == 1.0 && m->effect_asa_s == 0.0;
 }
 
+static const char *const metric_names[2] = {"abandonment_rate", "speed_of_answer"};
+
+/* Relative metrics in %, means in seconds. */
+static void print_plan(const dq_plan *pl)
+{
+    printf("\nPlanner forecast (traffic of one pre window, no between-org variance): "
+           "P(promote | healthy) %.3f, P(hold) %.3f, P(trip) %.3f", pl->stage.p_promote,
+           pl->stage.p_hold, pl->stage.p_trip);
+    for (int j = 0; j < 2; j++) {
+        double scale = j ? 1 : 100;
+        const char *unit = j ? " s" : "%";
+        printf("; %s: half-width %.3g%s, MDE %.3g%s, P(trip | 1.5 x tolerance) %.3f%s",
+               metric_names[j], pl->metric[j].half_width * scale, unit,
+               pl->metric[j].mde * scale, unit, pl->metric[j].p_trip_1_5,
+               pl->metric[j].cannot_decide ? " (cannot decide)" : "");
+    }
+    printf(".\n");
+}
+
+static json_t *plan_json(const dq_plan *pl)
+{
+    json_t *metrics = json_object();
+    for (int j = 0; j < 2; j++)
+        json_object_set_new(metrics, metric_names[j],
+                            json_pack("{s:f, s:o, s:f, s:b}", "half_width",
+                                      pl->metric[j].half_width, "mde",
+                                      isfinite(pl->metric[j].mde) ? json_real(pl->metric[j].mde)
+                                                                  : json_null(),
+                                      "p_trip_1_5x", pl->metric[j].p_trip_1_5, "cannot_decide",
+                                      pl->metric[j].cannot_decide));
+    return json_pack("{s:f, s:f, s:f, s:o}", "p_promote", pl->stage.p_promote, "p_hold",
+                     pl->stage.p_hold, "p_trip", pl->stage.p_trip, "metrics", metrics);
+}
+
 static void print_model(const dq_model *m, const dq_tally *tally, int reps, int canary,
                         int control)
 {
@@ -267,7 +301,15 @@ int main(int argc, char **argv)
             break;
         }
         if (json) {
-            json_array_append_new(all, model_json(&m, tally, reps));
+            dq_plan pl;
+            json_t *obj = model_json(&m, tally, reps);
+            if ((rc = dq_plan_model(&pl, &m)) < 0) {
+                fprintf(stderr, "decision_quality: planner: %s\n", rg_error_last());
+                json_decref(obj);
+                break;
+            }
+            json_object_set_new(obj, "planner", plan_json(&pl));
+            json_array_append_new(all, obj);
         } else {
             int canary = 0, control = 0;
             if ((rc = dq_arm_counts(&canary, &control, &m)) < 0) {
@@ -275,6 +317,14 @@ int main(int argc, char **argv)
                 break;
             }
             print_model(&m, tally, reps, canary, control);
+            {
+                dq_plan pl;
+                if ((rc = dq_plan_model(&pl, &m)) < 0) {
+                    fprintf(stderr, "decision_quality: planner: %s\n", rg_error_last());
+                    break;
+                }
+                print_plan(&pl);
+            }
             fflush(stdout);
         }
     }

@@ -560,3 +560,84 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
     }
     return 0;
 }
+
+int dq_plan_model(dq_plan *out, const dq_model *m)
+{
+    dq_policies ps;
+    dq_telemetry t = {0};
+    dq_arms a;
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_taus2);
+    double rates[2][2][DQ_MAX_ORGS], sums[2][2] = {{0, 0}, {0, 0}};
+    rg_stats_plan_metric pm[2];
+    rg_stats_plan_design d;
+    const rg_policy *p;
+    int rc;
+
+    if (rng == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if ((rc = dq_policies_load(&ps, m)) < 0) {
+        gsl_rng_free(rng);
+        return rc;
+    }
+    p = ps.policy[DQ_GROUP];
+    if ((rc = dq_telemetry_new(&t, m)) < 0)
+        goto cleanup;
+    gsl_rng_set(rng, 12345);
+    dq_simulate(&t, m, rng);
+    arms_of(&a, m, p);
+    for (int arm = 0; arm < 2; arm++)
+        for (int o = 0; o < (arm ? a.ncontrol : a.ncanary); o++) {
+            int org = arm ? a.control[o] : a.canary[o];
+            double off = 0, ans = 0, ab = 0, wait = 0;
+            for (int min = 0; min < m->pre_minutes; min++) {
+                int i = org * t.minutes + min;
+                off += t.offered[i];
+                ans += t.answered[i];
+                ab += t.abandoned[i];
+                wait += t.wait_ms[i];
+            }
+            rates[0][arm][o] = (off > 0 ? off : 0.5) / m->pre_minutes;
+            rates[1][arm][o] = (ans > 0 ? ans : 0.5) / m->pre_minutes;
+            sums[0][0] += ab;
+            sums[0][1] += off;
+            sums[1][0] += wait / 1000.0;
+            sums[1][1] += ans;
+        }
+    for (int j = 0; j < 2; j++) {
+        const rg_policy_metric *pmj = &p->metrics[j];
+        memset(&pm[j], 0, sizeof(pm[j]));
+        pm[j].kind = pmj->kind;
+        pm[j].log_scale = pmj->scale == RG_TOLERANCE_RELATIVE;
+        pm[j].tolerance = pm[j].log_scale ? log1p(pmj->tolerance)
+                                          : (pmj->kind == RG_METRIC_MEAN ? pmj->tolerance / 1000
+                                                                         : pmj->tolerance);
+        pm[j].critical = pmj->critical;
+        pm[j].level = sums[j][0] / sums[j][1];
+        /* the simulator's waits are log-normal with sigma DQ_WAIT_SIGMA */
+        pm[j].unit_sd = pm[j].level * sqrt(expm1(DQ_WAIT_SIGMA * DQ_WAIT_SIGMA));
+        pm[j].canary_rate = rates[j][0];
+        pm[j].n_canary = (size_t)a.ncanary;
+        pm[j].control_rate = rates[j][1];
+        pm[j].n_control = (size_t)a.ncontrol;
+    }
+    memset(&d, 0, sizeof(d));
+    d.planned_polls = (int)(p->soak_limit_ms / p->poll_interval_ms);
+    d.poll_minutes = p->poll_interval_ms / 60000.0;
+    d.pre_minutes = p->pre_window_ms / 60000.0;
+    d.settle_minutes = p->settle_ms / 60000.0;
+    d.stabilization_minutes = p->stabilization_window_ms / 60000.0;
+    d.alpha = rg_engine__stage_alpha(p, m->stages);
+    d.n_metrics = (int)p->metrics_count;
+    d.breaker_consecutive = p->breaker_consecutive;
+    d.sequential = p->sequential;
+    d.variance = p->variance;
+    d.information = p->information;
+    d.paths = 4000;
+    d.seed = 99;
+    rc = rg_stats_plan(out->metric, &out->stage, pm, 2, &d);
+cleanup:
+    dq_telemetry_dispose(&t);
+    dq_policies_free(&ps);
+    gsl_rng_free(rng);
+    return rc;
+}

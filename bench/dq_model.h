@@ -73,6 +73,16 @@ void dq_policies_free(dq_policies *p);
 /* How many orgs the engine's role rule makes canary and control for the model's stage. */
 int dq_arm_counts(int *canary, int *control, const dq_model *m);
 
+/* The planner's forecast for the model's stage under the group judge's policy, from the
+ * per-org traffic of one replication's pre window (what `rollgate plan` would read) and no
+ * between-org variance. */
+typedef struct {
+    rg_stats_plan_stage stage;
+    rg_stats_plan_result metric[2];
+} dq_plan;
+
+int dq_plan_model(dq_plan *out, const dq_model *m);
+
 /* Runs one judge over the soak of one replication through the engine's decision path. */
 int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq_policies *p,
              dq_judge_kind j, rg_stats_cache *cache);

@@ -54,9 +54,10 @@ void rg_policy__defaults(rg_policy *p)
     p->errors_limit = 3;
     p->verify_window_ms = 5 * 60000;
     p->capacity_min_ratio = 0.8;
-    p->variance = RG_VARIANCE_CLUSTER;
-    p->information = RG_INFORMATION_OBSERVED;
-    p->alpha_split = RG_ALPHA_SPLIT_STAGES;
+    /* the verdict as before issue 17 unless the policy asks (contact-center.yaml does) */
+    p->variance = RG_VARIANCE_POOLED;
+    p->information = RG_INFORMATION_CALENDAR;
+    p->alpha_split = RG_ALPHA_SPLIT_NONE;
 }
 
 void rg_policy_free(rg_policy *policy)

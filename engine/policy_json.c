@@ -90,13 +90,13 @@ static int add_sections(json_t *obj, const rg_policy *p)
     if (p->has_tau2 && json_object_set_new(obj, "tau2", json_real(p->tau2)))
         goto nomem;
     /* written when not the default, so that older normalised policies stay byte-identical */
-    if ((p->variance != RG_VARIANCE_CLUSTER &&
+    if ((p->variance != RG_VARIANCE_POOLED &&
          json_object_set_new(obj, "variance", json_string(rg_variance_kind_name(p->variance)))) ||
-        (p->information != RG_INFORMATION_OBSERVED &&
+        (p->information != RG_INFORMATION_CALENDAR &&
          json_object_set_new(obj, "information",
                              json_string(rg_information_kind_name(p->information)))) ||
-        (p->alpha_split != RG_ALPHA_SPLIT_STAGES &&
-         json_object_set_new(obj, "alpha_split", json_string("none"))))
+        (p->alpha_split != RG_ALPHA_SPLIT_NONE &&
+         json_object_set_new(obj, "alpha_split", json_string("stages"))))
         goto nomem;
     return 0;
 nomem:

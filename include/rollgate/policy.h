@@ -69,9 +69,11 @@ typedef struct rg_policy {
     double capacity_max_load; /* calls per agent; only when has_capacity_max_load */
     int has_tau2;
     double tau2; /* mSPRT mixing variance; only when has_tau2 (default: tolerance^2) */
-    rg_variance_kind variance;       /* default cluster */
-    rg_information_kind information; /* default observed */
-    rg_alpha_split alpha_split;      /* default stages */
+    /* Absent: pooled, calendar, none (the verdict before issue 17); contact-center.yaml sets
+     * cluster, observed, stages. */
+    rg_variance_kind variance;
+    rg_information_kind information;
+    rg_alpha_split alpha_split;
     rg_policy_metric *metrics;
     size_t metrics_count;
 } rg_policy;

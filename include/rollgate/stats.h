@@ -276,4 +276,47 @@ typedef struct {
 int rg_stats_verdict_compute(rg_stats_verdict *out, const rg_stats_metric_input *metric,
                              const rg_stats_verdict_params *params);
 
+/* ---- the planner: what a stage's soak can decide (docs/internals/stats.md "Planner") ---- */
+typedef struct {
+    rg_metric_kind kind;
+    int log_scale;     /* relative tolerance */
+    double tolerance;  /* on the test scale: ln(1 + tol) relative; proportion points; seconds */
+    int critical;
+    double level;      /* proportion p, or the mean in seconds */
+    double unit_sd;    /* means: the per-measurement sd in seconds */
+    /* expected units (trials or measurements) per minute of each canary / control org */
+    const double *canary_rate, *control_rate;
+    size_t n_canary, n_control;
+    double tau2;       /* between-org variance of a contrast on the test scale (0: none known) */
+} rg_stats_plan_metric;
+
+typedef struct {
+    int planned_polls;
+    double poll_minutes, pre_minutes, settle_minutes, stabilization_minutes;
+    double alpha;      /* the stage's level (after any split over stages) */
+    int n_metrics;     /* Bonferroni divisor */
+    int breaker_consecutive;
+    rg_sequential_kind sequential; /* group or none (msprt is not planned) */
+    rg_variance_kind variance;
+    rg_information_kind information;
+    int paths;         /* Monte Carlo paths, >= 100 */
+    uint64_t seed;
+} rg_stats_plan_design;
+
+typedef struct {
+    double half_width;  /* the interval's half-width c_K sqrt(V_K) at the soak's end (display) */
+    double mde;         /* smallest worsening tripping with probability 0.8 (display); INFINITY
+                           when even 4 x the tolerance does not */
+    double p_trip_1_5;  /* P(trip) when this metric is worse by 1.5 x its tolerance */
+    int cannot_decide;  /* the half-width at the soak's end is not below the tolerance */
+} rg_stats_plan_result;
+
+typedef struct {
+    double p_promote, p_hold, p_trip; /* a healthy change, every metric together */
+} rg_stats_plan_stage;
+
+/* Plans one stage's soak for n metrics: `out` gets n results. 0 or RG_EINVALID. */
+int rg_stats_plan(rg_stats_plan_result *out, rg_stats_plan_stage *stage,
+                  const rg_stats_plan_metric *m, size_t n, const rg_stats_plan_design *d);
+
 #endif

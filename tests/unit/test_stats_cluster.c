@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <gsl/gsl_cdf.h>
 
 #include "engine/verdict_inputs.h"
 #include "rollgate/stats.h"
@@ -294,6 +295,45 @@ static void test_poll_rule(void **state)
     assert_non_null(strstr(why, "soak limit (poll 6/6) of stage 2"));
 }
 
+/* Planner, one look, fixed level, pooled: the half-width and P(trip) in closed form. */
+static void test_planner_closed_form(void **state)
+{
+    const double canary[2] = {200, 600}, control[1] = {400};
+    rg_stats_plan_metric m = {.kind = RG_METRIC_PROPORTION, .log_scale = 1,
+                              .tolerance = log1p(0.15), .critical = 1, .level = 0.08,
+                              .canary_rate = canary, .n_canary = 2, .control_rate = control,
+                              .n_control = 1};
+    rg_stats_plan_design d = {.planned_polls = 1, .poll_minutes = 31, .pre_minutes = 30,
+                              .settle_minutes = 1, .stabilization_minutes = 15, .alpha = 0.05,
+                              .n_metrics = 2, .breaker_consecutive = 2,
+                              .sequential = RG_SEQUENTIAL_NONE,
+                              .variance = RG_VARIANCE_POOLED, .paths = 20000, .seed = 7};
+    rg_stats_plan_result r;
+    rg_stats_plan_stage st;
+    double vu = (1 - 0.08) / 0.08, c = 1.959963984540054, v, sd, tol = log1p(0.15);
+    (void)state;
+
+    /* arms: canary 1/(1/u1 + 1/u2), u_i = vu/(r_i 30) + vu/(r_i 30); control vu/(400 15) */
+    v = 1 / (200 * 15 / vu + 600 * 15 / vu) + vu / (400 * 15.0);
+    sd = sqrt(v);
+    assert_int_equal(rg_stats_plan(&r, &st, &m, 1, &d), 0);
+    assert_float_equal(r.half_width, expm1(c * sd), 1e-12);
+    assert_false(r.cannot_decide);
+    /* P(trip | 1.5 tol) = P(theta >= max(c sd, tol)) = Q((max(c sd, tol) - 1.5 tol) / sd) */
+    assert_float_equal(r.p_trip_1_5, gsl_cdf_ugaussian_Q((fmax(c * sd, tol) - 1.5 * tol) / sd),
+                       0.015);
+    /* healthy: pass when theta + c sd < tol, i.e. P(Z < (tol - c sd) / sd) */
+    assert_float_equal(st.p_promote, gsl_cdf_ugaussian_P((tol - c * sd) / sd), 0.015);
+    assert_float_equal(st.p_promote + st.p_hold + st.p_trip, 1.0, 1e-12);
+    /* half the traffic: the interval at the soak's end is wider than the tolerance */
+    m.canary_rate = (const double[2]){100, 300};
+    m.control_rate = (const double[1]){200};
+    assert_int_equal(rg_stats_plan(&r, &st, &m, 1, &d), 0);
+    assert_true(r.cannot_decide);
+    d.paths = 10;
+    assert_int_equal(rg_stats_plan(&r, &st, &m, 1, &d), RG_EINVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_boundary_memo_equals_full_recursion),
         cmocka_unit_test(test_last_stage_control),
         cmocka_unit_test(test_poll_rule),
+        cmocka_unit_test(test_planner_closed_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
