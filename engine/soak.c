@@ -77,6 +77,7 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
     const rg_policy *p = ctx->manifest->policy;
     rg_cells cpre = {0}, cpost = {0}, kpre = {0}, kpost = {0};
     const json_t *prev = json_object_get(json_object_get(ctx->book, "msprt_p"), m->name);
+    double fractions[RG_STATS_MAX_LOOKS];
     int rc;
 
     if ((rc = rg_engine__window(&cpre, ctx, m, w->canary, w->ncanary, w->pre_from,
@@ -90,7 +91,6 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
         goto cleanup;
     {
         const json_t *f = json_object_get(json_object_get(ctx->book, "fractions"), m->name);
-        double fractions[RG_STATS_MAX_LOOKS];
         rg_verdict_windows vw = {{cpre.cells, cpre.n}, {cpost.cells, cpost.n},
                                  {kpre.cells, kpre.n}, {kpost.cells, kpost.n},
                                  {cpre.orgs, cpost.orgs, kpre.orgs, kpost.orgs},
@@ -99,11 +99,16 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
                                w->post_share, fractions,
                                json_is_number(prev) ? json_number_value(prev) : 1.0,
                                ctx->engine->cache};
-        /* the fractions of this stage's earlier polls (observed information) */
+        /* the fractions of this stage's earlier polls (observed information); polls the
+         * driver slept through, or a book without them, get the calendar's */
         for (int i = 0; i + 1 < poll && i < RG_STATS_MAX_LOOKS; i++) {
             const json_t *x = json_array_get(f, (size_t)i);
-            fractions[i] = json_is_number(x) ? json_number_value(x)
-                                             : (double)(i + 1) / (double)planned;
+            double prev_t = i ? fractions[i - 1] : 0.0;
+            rg_stats_verdict none = {0};
+            fractions[i] = json_is_number(x) && json_number_value(x) > prev_t &&
+                                   json_number_value(x) < 1.0
+                               ? json_number_value(x)
+                               : rg_engine__next_fraction(&none, prev_t, i + 1, planned);
         }
         rc = rg_engine__verdict(out, p, m, &vw, &st);
     }
@@ -118,28 +123,17 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
             json_object_set_new(ctx->book, "msprt_p", obj = json_object());
         json_object_set_new(obj, m->name, json_real(out->p_value));
     }
-    if (rc == 0 && p->sequential == RG_SEQUENTIAL_GROUP && p->information == RG_INFORMATION_OBSERVED) {
-        json_t *obj = json_object_get(ctx->book, "fractions"), *list;
+    if (rc == 0 && p->sequential == RG_SEQUENTIAL_GROUP &&
+        p->information == RG_INFORMATION_OBSERVED) {
+        json_t *obj = json_object_get(ctx->book, "fractions"), *list = json_array();
         if (obj == NULL)
             json_object_set_new(ctx->book, "fractions", obj = json_object());
-        if ((list = json_object_get(obj, m->name)) == NULL)
-            json_object_set_new(obj, m->name, list = json_array());
-        while (json_array_size(list) >= (size_t)poll) /* a poll judged again after a crash */
-            json_array_remove(list, json_array_size(list) - 1);
-        while (json_array_size(list) + 1 < (size_t)poll) { /* polls the driver slept through */
-            const json_t *last = json_array_get(list, json_array_size(list) - 1);
-            rg_stats_verdict none = {0};
-            json_array_append_new(list, json_real(rg_engine__next_fraction(
-                                            &none, json_is_number(last) ? json_number_value(last)
-                                                                        : 0.0,
-                                            (int)json_array_size(list) + 1, planned)));
-        }
-        {
-            const json_t *last = json_array_get(list, json_array_size(list) - 1);
-            json_array_append_new(list, json_real(rg_engine__next_fraction(
-                                            out, json_is_number(last) ? json_number_value(last)
-                                                                      : 0.0, poll, planned)));
-        }
+        for (int i = 0; i + 1 < poll; i++)
+            json_array_append_new(list, json_real(fractions[i]));
+        json_array_append_new(list, json_real(rg_engine__next_fraction(
+                                        out, poll > 1 ? fractions[poll - 2] : 0.0, poll,
+                                        planned)));
+        json_object_set_new(obj, m->name, list);
     }
 cleanup:
     rg_cells_dispose(&cpre);
