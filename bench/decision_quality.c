@@ -122,11 +122,12 @@ static int healthy(const dq_model *m)
 static const char *const metric_names[2] = {"abandonment_rate", "speed_of_answer"};
 
 /* Relative metrics in %, means in seconds. */
-static void print_plan(const dq_plan *pl)
+static void print_plan(const dq_plan *pl, int with_tau2)
 {
-    printf("\nPlanner forecast (traffic of one pre window, no between-org variance): "
-           "P(promote | healthy) %.3f, P(hold) %.3f, P(trip) %.3f", pl->stage.p_promote,
-           pl->stage.p_hold, pl->stage.p_trip);
+    printf("\nPlanner forecast (%s): P(promote | healthy) %.3f, P(hold) %.3f, P(trip) %.3f",
+           with_tau2 ? "traffic and between-org variance of one history"
+                     : "traffic of one history, no between-org variance",
+           pl->stage.p_promote, pl->stage.p_hold, pl->stage.p_trip);
     for (int j = 0; j < 2; j++) {
         double scale = j ? 1 : 100;
         const char *unit = j ? " s" : "%";
@@ -303,7 +304,7 @@ int main(int argc, char **argv)
         if (json) {
             dq_plan pl;
             json_t *obj = model_json(&m, tally, reps);
-            if ((rc = dq_plan_model(&pl, &m)) < 0) {
+            if ((rc = dq_plan_model(&pl, &m, 1)) < 0) {
                 fprintf(stderr, "decision_quality: planner: %s\n", rg_error_last());
                 json_decref(obj);
                 break;
@@ -317,13 +318,13 @@ int main(int argc, char **argv)
                 break;
             }
             print_model(&m, tally, reps, canary, control);
-            {
+            for (int tau = 0; tau < 2 && rc == 0; tau++) {
                 dq_plan pl;
-                if ((rc = dq_plan_model(&pl, &m)) < 0) {
+                if ((rc = dq_plan_model(&pl, &m, tau)) < 0) {
                     fprintf(stderr, "decision_quality: planner: %s\n", rg_error_last());
                     break;
                 }
-                print_plan(&pl);
+                print_plan(&pl, tau);
             }
             fflush(stdout);
         }

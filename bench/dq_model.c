@@ -19,8 +19,6 @@
 #define DQ_KAYENTA_CONFIDENCE 0.98
 #define DQ_KAYENTA_TOLERANCE 0.25
 #define DQ_KAYENTA_ALLOWED_INCREASE 1.0
-/* The last stage's earlier orgs were changed this long before the stage started. */
-#define DQ_EARLIER_APPLIED_MIN 60
 #define DQ_BASE_MS (int64_t)(24 * 3600 * 1000)
 
 const char *dq_judge_name(dq_judge_kind j)
@@ -42,6 +40,7 @@ static void defaults(dq_model *m)
     m->poll_minutes = 5;
     m->pre_minutes = 30;
     m->stages = 3;
+    m->earlier_minutes = 90;
     m->calls_per_min = 120;
     m->abandon_p = 0.08;
     m->asa_s = 20;
@@ -148,7 +147,8 @@ int dq_model_parse(dq_model *m, const json_t *doc, const char *f)
     static const char *const keys[] = {"name", "orgs", "canary", "polls", "poll_minutes",
                                        "pre_minutes", "stages", "volume", "abandonment", "asa",
                                        "drift", "overdispersion", "spike", "trend_per_hour",
-                                       "effect", "stage", "policy", "comment", NULL};
+                                       "effect", "stage", "policy", "comment",
+                                       "earlier_minutes", NULL};
     const json_t *v;
     int rc;
 
@@ -165,6 +165,7 @@ int dq_model_parse(dq_model *m, const json_t *doc, const char *f)
         (rc = get_int(&m->poll_minutes, doc, "poll_minutes", "", 1, 60, f)) < 0 ||
         (rc = get_int(&m->pre_minutes, doc, "pre_minutes", "", 2, 240, f)) < 0 ||
         (rc = get_int(&m->stages, doc, "stages", "", 1, 20, f)) < 0 ||
+        (rc = get_int(&m->earlier_minutes, doc, "earlier_minutes", "", 1, 10000, f)) < 0 ||
         (rc = get_num(&m->overdispersion, doc, "overdispersion", "", 0, 3, f)) < 0 ||
         (rc = get_num(&m->trend_per_hour, doc, "trend_per_hour", "", -0.9, 10, f)) < 0 ||
         (rc = parse_sections(m, doc, f)) < 0)
@@ -261,7 +262,8 @@ static int changed_at(const dq_model *m, int org, int minute)
 {
     if (org < m->canary)
         return minute >= m->pre_minutes;
-    return m->stage == 2; /* the last stage's other orgs were changed earlier */
+    /* the last stage's other orgs were changed earlier_minutes before the stage started */
+    return m->stage == 2 && minute >= m->pre_minutes - m->earlier_minutes;
 }
 
 void dq_simulate(dq_telemetry *t, const dq_model *m, gsl_rng *rng)
@@ -355,7 +357,7 @@ typedef struct {
     int canary[DQ_MAX_ORGS], control[DQ_MAX_ORGS];
     int ncanary, ncontrol;
     int stage_index;
-    int64_t started_ms;
+    int64_t started_ms, pre_from_ms;
 } dq_arms;
 
 static void arms_of(dq_arms *a, const dq_model *m, const rg_policy *p)
@@ -367,6 +369,9 @@ static void arms_of(dq_arms *a, const dq_model *m, const rg_policy *p)
     a->started_ms = DQ_BASE_MS + (int64_t)m->pre_minutes * 60000;
     a->ncanary = a->ncontrol = 0;
     rg_engine__soak_bounds(&b, p, a->started_ms, a->started_ms, a->started_ms);
+    if (!any_later)
+        rg_engine__last_stage_bounds(&b, p, a->started_ms - (int64_t)m->earlier_minutes * 60000);
+    a->pre_from_ms = b.pre_from;
     for (int org = 0; org < m->orgs; org++) {
         int later = org >= m->canary && m->stage != 2;
         int target_stage = org < m->canary ? a->stage_index
@@ -374,9 +379,7 @@ static void arms_of(dq_arms *a, const dq_model *m, const rg_policy *p)
         int64_t applied = later ? 0
                                 : (org < m->canary
                                        ? a->started_ms
-                                       : a->started_ms - (int64_t)(m->pre_minutes +
-                                                                   DQ_EARLIER_APPLIED_MIN) *
-                                                             60000);
+                                       : a->started_ms - (int64_t)m->earlier_minutes * 60000);
         rg_soak_role role = rg_engine__soak_role(p, target_stage, !later, applied,
                                                  a->stage_index, any_later, &b);
         if (role == RG_SOAK_CANARY)
@@ -526,6 +529,8 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
         rg_poll_action action;
         rg_engine__soak_bounds(&b, p, a.started_ms, a.started_ms,
                                a.started_ms + (int64_t)k * p->poll_interval_ms);
+        if (j != DQ_POOLED) /* before issue 17 the pre window was never shortened */
+            b.pre_from = a.pre_from_ms;
         for (size_t i = 0; i < p->metrics_count; i++) {
             rg_verdict_state st = {a.stage_index, m->stages, k, planned, b.post_share,
                                    fractions[i], prev_p[i], cache};
@@ -561,7 +566,7 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
     return 0;
 }
 
-int dq_plan_model(dq_plan *out, const dq_model *m)
+int dq_plan_model(dq_plan *out, const dq_model *m, int with_tau2)
 {
     dq_policies ps;
     dq_telemetry t = {0};
@@ -571,6 +576,7 @@ int dq_plan_model(dq_plan *out, const dq_model *m)
     rg_stats_plan_metric pm[2];
     rg_stats_plan_design d;
     const rg_policy *p;
+    dq_model history;
     int rc;
 
     if (rng == NULL)
@@ -582,8 +588,13 @@ int dq_plan_model(dq_plan *out, const dq_model *m)
     p = ps.policy[DQ_GROUP];
     if ((rc = dq_telemetry_new(&t, m)) < 0)
         goto cleanup;
+    /* history: the model without the change and without the (future) spike */
+    history = *m;
+    history.effect_abandon = 1;
+    history.effect_asa_s = 0;
+    history.spike_calls = history.spike_abandon = 1;
     gsl_rng_set(rng, 12345);
-    dq_simulate(&t, m, rng);
+    dq_simulate(&t, &history, rng);
     arms_of(&a, m, p);
     for (int arm = 0; arm < 2; arm++)
         for (int o = 0; o < (arm ? a.ncontrol : a.ncanary); o++) {
@@ -619,6 +630,23 @@ int dq_plan_model(dq_plan *out, const dq_model *m)
         pm[j].n_canary = (size_t)a.ncanary;
         pm[j].control_rate = rates[j][1];
         pm[j].n_control = (size_t)a.ncontrol;
+        /* the between-org variance the engine's own verdict estimates on that history,
+         * judged as the soak's last poll would be */
+        if (with_tau2 && p->variance == RG_VARIANCE_CLUSTER) {
+            rg_soak_bounds b;
+            rg_stats_verdict v;
+            int K = (int)(p->soak_limit_ms / p->poll_interval_ms);
+            double fr[RG_STATS_MAX_LOOKS];
+            rg_verdict_state st = {a.stage_index, m->stages, K, K, 1.0, fr, 1.0, NULL};
+            for (int k = 0; k + 1 < K; k++)
+                fr[k] = (double)(k + 1) / K;
+            rg_engine__soak_bounds(&b, p, a.started_ms, a.started_ms,
+                                   a.started_ms + (int64_t)K * p->poll_interval_ms);
+            b.pre_from = a.pre_from_ms;
+            if ((rc = engine_verdict(&v, &t, m, p, &a, j, &b, &st)) < 0)
+                goto cleanup;
+            pm[j].tau2 = v.has_estimate ? v.tau2_between * (v.v > 0 ? 1 : 0) : 0;
+        }
     }
     memset(&d, 0, sizeof(d));
     d.planned_polls = (int)(p->soak_limit_ms / p->poll_interval_ms);

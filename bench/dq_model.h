@@ -16,6 +16,7 @@ typedef struct {
     char name[128];
     int orgs, canary, polls, poll_minutes, pre_minutes;
     int stages;                   /* the rollout's number of stages (alpha split) */
+    int earlier_minutes;          /* last stage: the other orgs were changed this long before */
     double calls_per_min, calls_sd;
     double abandon_p, abandon_sd;
     double asa_s, asa_sd;
@@ -74,14 +75,15 @@ void dq_policies_free(dq_policies *p);
 int dq_arm_counts(int *canary, int *control, const dq_model *m);
 
 /* The planner's forecast for the model's stage under the group judge's policy, from the
- * per-org traffic of one replication's pre window (what `rollgate plan` would read) and no
- * between-org variance. */
+ * per-org traffic of one simulated history (the model without the change or the spike: what
+ * `rollgate plan` would read) and, with_tau2, the between-org variance the engine's verdict
+ * estimates on that history; otherwise none. */
 typedef struct {
     rg_stats_plan_stage stage;
     rg_stats_plan_result metric[2];
 } dq_plan;
 
-int dq_plan_model(dq_plan *out, const dq_model *m);
+int dq_plan_model(dq_plan *out, const dq_model *m, int with_tau2);
 
 /* Runs one judge over the soak of one replication through the engine's decision path. */
 int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq_policies *p,

@@ -260,6 +260,19 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     w.control = control;
     rg_engine__soak_bounds(&b, p, ctx->row.stage_started_at_ms, ctx->row.stage_applied_at_ms,
                            ctx->now_ms);
+    {
+        int64_t latest = 0;
+        int any_later = 0;
+        for (size_t i = 0; i < ctx->targets.count; i++) {
+            const rg_store_target *t = &ctx->targets.items[i];
+            any_later |= t->stage_index > ctx->row.stage_index;
+            if (t->stage_index < ctx->row.stage_index && t->state != RG_TARGET_UNCHANGED &&
+                t->applied_at_ms > latest)
+                latest = t->applied_at_ms;
+        }
+        if (!any_later)
+            rg_engine__last_stage_bounds(&b, p, latest);
+    }
     w.pre_from = b.pre_from;
     w.pre_to = b.pre_to;
     w.post_from = b.post_from;

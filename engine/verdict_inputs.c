@@ -33,6 +33,16 @@ void rg_engine__soak_bounds(rg_soak_bounds *out, const rg_policy *p, int64_t sta
         out->post_share = (double)(out->post_to - out->post_from) / (double)full;
 }
 
+void rg_engine__last_stage_bounds(rg_soak_bounds *b, const rg_policy *p,
+                                  int64_t latest_applied_ms)
+{
+    int64_t g = p->granularity_ms > 0 ? p->granularity_ms : 60000;
+    int64_t from = align_up(latest_applied_ms + p->settle_ms, g);
+
+    if (latest_applied_ms > 0 && from > b->pre_from && b->pre_to - from >= p->pre_window_ms / 2)
+        b->pre_from = from;
+}
+
 rg_soak_role rg_engine__soak_role(const rg_policy *p, int target_stage, int changed,
                                   int64_t applied_at_ms, int stage_index, int any_later,
                                   const rg_soak_bounds *b)

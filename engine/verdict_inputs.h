@@ -21,6 +21,14 @@ typedef struct {
 void rg_engine__soak_bounds(rg_soak_bounds *out, const rg_policy *p, int64_t stage_started_ms,
                             int64_t stage_applied_ms, int64_t now_ms);
 
+/* At the last stage (no later orgs), the pre window starts late enough for the earlier orgs
+ * changed last (`latest_applied_ms`, plus settle) to be on the new configuration throughout,
+ * when at least half the pre window remains; otherwise it is left as it is and only the
+ * earlier orgs changed before it began are control. Canary and control share the window, so
+ * a common trend still cancels. */
+void rg_engine__last_stage_bounds(rg_soak_bounds *b, const rg_policy *p,
+                                  int64_t latest_applied_ms);
+
 typedef enum { RG_SOAK_NONE = 0, RG_SOAK_CANARY = 1, RG_SOAK_CONTROL = 2 } rg_soak_role;
 
 /* A target's part in the current stage's comparison. Canary: changed in this stage. Control:

@@ -260,6 +260,17 @@ static void test_last_stage_control(void **state)
                      RG_SOAK_NONE);
     /* nor one whose apply was refused */
     assert_int_equal(rg_engine__soak_role(&p, 0, 0, 0, 2, 0, &b), RG_SOAK_NONE);
+    /* an earlier org changed 20 minutes before the stage: the pre window starts after it
+     * (plus settle), since 19 of the 30 minutes remain */
+    rg_engine__last_stage_bounds(&b, &p, start - 20 * 60000);
+    assert_int_equal(b.pre_from, start - 19 * 60000);
+    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 20 * 60000, 2, 0, &b),
+                     RG_SOAK_CONTROL);
+    /* changed 10 minutes before: only 9 minutes would remain, the window is left as it is */
+    rg_engine__last_stage_bounds(&b, &p, start - 10 * 60000);
+    assert_int_equal(b.pre_from, start - 19 * 60000);
+    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 10 * 60000, 2, 0, &b),
+                     RG_SOAK_NONE);
     /* alpha split over three stages */
     assert_float_equal(rg_engine__stage_alpha(&p, 3), 0.05 / 3, 1e-15);
     p.alpha_split = RG_ALPHA_SPLIT_NONE;
