@@ -1,4 +1,4 @@
-/* decision_quality.c - benchmark: false rollbacks and power of the four judges, by Monte Carlo */
+/* decision_quality.c - benchmark: the engine's decisions on model telemetry, by Monte Carlo */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,35 +8,30 @@
 #include "bench/dq_model.h"
 #include "rollgate/util.h"
 
-static const dq_cell cells[] = {
-    {"healthy", 1.0, 0, 0},
-    {"healthy, spike in every org", 1.0, 0, 1},
-    {"abandonment +15%", 1.15, 0, 0},
-    {"abandonment +30%", 1.30, 0, 0},
-    {"abandonment +50%", 1.50, 0, 0},
-    {"speed of answer +10 s", 1.0, 10, 0},
-    {"speed of answer +20 s", 1.0, 20, 0},
-};
-#define NCELLS (sizeof(cells) / sizeof(cells[0]))
+#define DQ_MAX_MODELS 32
 
-/* Per cell and judge: replications by the poll that tripped (0: never), and rollbacks when
- * a promotion ends the soak first. */
+/* Per judge: replications by the poll that tripped or promoted (0 unused), and holds. */
 typedef struct {
-    long trip_at[DQ_POLLS + 1];
-    long rolled_back_with_promotion;
+    long trip_at[RG_STATS_MAX_LOOKS + 1];
+    long promote_at[RG_STATS_MAX_LOOKS + 1];
+    long hold;
 } dq_tally;
 
 typedef struct {
+    const dq_model *model;
+    const dq_policies *policies;
     int thread, nthreads, reps;
     rg_stats_cache *cache;
-    dq_tally tally[NCELLS][DQ_METHODS];
+    dq_tally tally[DQ_JUDGES];
     int rc;
     char error[256];
 } dq_worker;
 
-static uint64_t rep_seed(size_t cell, int rep)
+static uint64_t rep_seed(const char *name, int rep)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)cell << 32) ^ (uint64_t)rep;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)rep;
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
     h ^= h >> 30;
     h *= 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 27;
@@ -48,167 +43,216 @@ static uint64_t rep_seed(size_t cell, int rep)
 static void *run_worker(void *arg)
 {
     dq_worker *w = arg;
-    dq_telemetry *t = malloc(sizeof(*t));
+    dq_telemetry t = {0};
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_taus2);
 
-    if (t == NULL || rng == NULL) {
+    if (rng == NULL || dq_telemetry_new(&t, w->model) < 0) {
         w->rc = RG_ENOMEM;
         snprintf(w->error, sizeof(w->error), "out of memory");
         goto cleanup;
     }
-    for (size_t c = 0; c < NCELLS && w->rc == 0; c++) {
-        for (int r = w->thread; r < w->reps && w->rc == 0; r += w->nthreads) {
-            gsl_rng_set(rng, (unsigned long)rep_seed(c, r));
-            dq_simulate(t, &cells[c], rng);
-            for (int m = 0; m < DQ_METHODS; m++) {
-                dq_outcome o;
-                if ((w->rc = dq_judge(&o, t, (dq_method)m, w->cache)) < 0) {
-                    snprintf(w->error, sizeof(w->error), "%s", rg_error_last());
-                    break;
-                }
-                w->tally[c][m].trip_at[o.trip_poll]++;
-                if (o.trip_poll && (o.promote_poll == 0 || o.trip_poll < o.promote_poll))
-                    w->tally[c][m].rolled_back_with_promotion++;
+    for (int r = w->thread; r < w->reps && w->rc == 0; r += w->nthreads) {
+        gsl_rng_set(rng, (unsigned long)rep_seed(w->model->name, r));
+        dq_simulate(&t, w->model, rng);
+        for (int j = 0; j < DQ_JUDGES; j++) {
+            dq_outcome o;
+            if ((w->rc = dq_judge(&o, &t, w->model, w->policies, (dq_judge_kind)j, w->cache)) <
+                0) {
+                snprintf(w->error, sizeof(w->error), "%s", rg_error_last());
+                break;
             }
+            if (o.trip_poll)
+                w->tally[j].trip_at[o.trip_poll]++;
+            else if (o.promote_poll)
+                w->tally[j].promote_at[o.promote_poll]++;
+            else
+                w->tally[j].hold++;
         }
     }
 cleanup:
-    free(t);
+    dq_telemetry_dispose(&t);
     gsl_rng_free(rng);
     return NULL;
 }
 
-/* Share of replications that tripped by poll k. */
-static double rate_by(const dq_tally *t, int k, int reps)
+typedef struct {
+    double trip, trip_lo, trip_hi, promote, hold, median_trip, mean_trip;
+} dq_summary;
+
+/* Wilson 95% interval for k of n. */
+static void wilson(double *lo, double *hi, long k, long n)
 {
-    long n = 0;
-    for (int i = 1; i <= k; i++)
-        n += t->trip_at[i];
-    return (double)n / reps;
+    double z = 1.959963984540054, p = (double)k / (double)n, d = 1 + z * z / n;
+    double c = (p + z * z / (2.0 * n)) / d;
+    double h = z * sqrt(p * (1 - p) / n + z * z / (4.0 * n * n)) / d;
+    *lo = c - h < 0 ? 0 : c - h;
+    *hi = c + h > 1 ? 1 : c + h;
 }
 
-/* Median poll of the replications that tripped; 0 when none did. */
-static double median_trip(const dq_tally *t)
+static void summarise(dq_summary *s, const dq_tally *t, int reps, int polls)
 {
-    long total = 0, seen = 0;
-    for (int i = 1; i <= DQ_POLLS; i++)
-        total += t->trip_at[i];
-    if (total == 0)
-        return 0;
-    for (int i = 1; i <= DQ_POLLS; i++) {
-        seen += t->trip_at[i];
-        if (2 * seen > total)
-            return i;
-        if (2 * seen == total) {
-            int j = i + 1;
-            while (t->trip_at[j] == 0)
-                j++;
-            return (i + j) / 2.0;
+    long trips = 0, promotes = 0, seen = 0;
+    double sum = 0;
+
+    for (int k = 1; k <= polls; k++) {
+        trips += t->trip_at[k];
+        promotes += t->promote_at[k];
+        sum += (double)k * (double)t->trip_at[k];
+    }
+    s->trip = (double)trips / reps;
+    wilson(&s->trip_lo, &s->trip_hi, trips, reps);
+    s->promote = (double)promotes / reps;
+    s->hold = (double)t->hold / reps;
+    s->mean_trip = trips ? sum / (double)trips : NAN;
+    s->median_trip = NAN;
+    for (int k = 1; k <= polls && trips; k++) {
+        seen += t->trip_at[k];
+        if (2 * seen >= trips) {
+            s->median_trip = k;
+            break;
         }
     }
-    return DQ_POLLS;
 }
 
-static void print_tables(const dq_tally tally[NCELLS][DQ_METHODS], int reps)
+static int healthy(const dq_model *m)
 {
-    printf("| cell | judge | rolled back by poll 12 | 95%% MC interval | with promotion on pass "
-           "| median polls to trip |\n|---|---|---:|---|---:|---:|\n");
-    for (size_t c = 0; c < NCELLS; c++)
-        for (int m = 0; m < DQ_METHODS; m++) {
-            const dq_tally *t = &tally[c][m];
-            double p = rate_by(t, DQ_POLLS, reps), hw = 1.96 * sqrt(p * (1 - p) / reps);
-            double med = median_trip(t);
-            printf("| %s | %s | %.4f | %.4f–%.4f | ", cells[c].name, dq_method_name(m), p,
-                   p - hw < 0 ? 0 : p - hw, p + hw > 1 ? 1 : p + hw);
-            if (m == DQ_KAYENTA)
-                printf("(no early pass) | ");
-            else
-                printf("%.4f | ", (double)t->rolled_back_with_promotion / reps);
-            if (med > 0)
-                printf("%.1f |\n", med);
-            else
-                printf("– |\n");
-        }
-    printf("\nFalse-rollback rate by number of polls (healthy change; soak runs every poll):\n\n"
-           "| judge | spike |");
-    for (int k = 1; k <= DQ_POLLS; k++)
-        printf(" %d |", k);
-    printf("\n|---|---|");
-    for (int k = 1; k <= DQ_POLLS; k++)
-        printf("---:|");
-    printf("\n");
-    for (int m = 0; m < DQ_METHODS; m++)
-        for (int c = 0; c < 2; c++) {
-            printf("| %s | %s |", dq_method_name(m), c ? "yes" : "no");
-            for (int k = 1; k <= DQ_POLLS; k++)
-                printf(" %.3f |", rate_by(&tally[c][m], k, reps));
-            printf("\n");
-        }
+    return m->effect_abandon == 1.0 && m->effect_asa_s == 0.0;
 }
 
-static const char *const colors[DQ_METHODS] = {"#1b6ca8", "#d1495b", "#edae49", "#00798c"};
+static const char *const metric_names[2] = {"abandonment_rate", "speed_of_answer"};
 
-static void svg_lines(FILE *f, const dq_tally tally[NCELLS][DQ_METHODS], int reps,
-                      double ymax)
+/* Relative metrics in %, means in seconds. */
+static void print_plan(const dq_plan *pl, int with_tau2)
 {
-    for (int c = 0; c < 2; c++)
-        for (int m = 0; m < DQ_METHODS; m++) {
-            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
-                    colors[m], c ? " stroke-dasharray=\"6,4\"" : "");
-            for (int k = 1; k <= DQ_POLLS; k++)
-                fprintf(f, "%.1f,%.1f ", 70 + (k - 1) * 50.0,
-                        370 - rate_by(&tally[c][m], k, reps) / ymax * 320);
-            fprintf(f, "\"/>\n");
-        }
-}
-
-static int write_svg(const char *path, const dq_tally tally[NCELLS][DQ_METHODS], int reps)
-{
-    FILE *f = fopen(path, "w");
-    double ymax = 0.1;
-
-    if (f == NULL)
-        return rg_error_set(RG_EIO, "%s: cannot write the plot", path);
-    for (int c = 0; c < 2; c++)
-        for (int m = 0; m < DQ_METHODS; m++)
-            while (rate_by(&tally[c][m], DQ_POLLS, reps) > ymax)
-                ymax += 0.05;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"860\" height=\"430\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"860\" "
-               "height=\"430\" fill=\"white\"/>\n<text x=\"70\" y=\"24\" font-size=\"14\">"
-               "False-rollback rate vs polls (healthy change, %d replications; dashed: spike "
-               "in every org)</text>\n", reps);
-    for (int i = 0; i <= 4; i++) {
-        double y = 370 - i * 80.0;
-        fprintf(f, "<line x1=\"70\" x2=\"620\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#ddd\"/>"
-                   "<text x=\"62\" y=\"%.0f\" text-anchor=\"end\">%.3f</text>\n",
-                y, y, y + 4, ymax * i / 4);
+    printf("\nPlanner forecast (%s): P(promote | healthy) %.3f, P(hold) %.3f, P(trip) %.3f",
+           with_tau2 ? "traffic and between-org variance of one history"
+                     : "traffic of one history, no between-org variance",
+           pl->stage.p_promote, pl->stage.p_hold, pl->stage.p_trip);
+    for (int j = 0; j < 2; j++) {
+        double scale = j ? 1 : 100;
+        const char *unit = j ? " s" : "%";
+        printf("; %s: half-width %.3g%s, MDE %.3g%s, P(trip | 1.5 x tolerance) %.3f%s",
+               metric_names[j], pl->metric[j].half_width * scale, unit,
+               pl->metric[j].mde * scale, unit, pl->metric[j].p_trip_1_5,
+               pl->metric[j].cannot_decide ? " (cannot decide)" : "");
     }
-    for (int k = 1; k <= DQ_POLLS; k++)
-        fprintf(f, "<text x=\"%.0f\" y=\"388\" text-anchor=\"middle\">%d</text>\n",
-                70 + (k - 1) * 50.0, k);
-    fprintf(f, "<text x=\"345\" y=\"410\" text-anchor=\"middle\">poll</text>\n");
-    if (0.05 <= ymax)
-        fprintf(f, "<line x1=\"70\" x2=\"620\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" "
-                   "stroke-dasharray=\"2,3\"/><text x=\"625\" y=\"%.1f\">target 0.05</text>\n",
-                370 - 0.05 / ymax * 320, 370 - 0.05 / ymax * 320, 374 - 0.05 / ymax * 320);
-    svg_lines(f, tally, reps, ymax);
-    for (int m = 0; m < DQ_METHODS; m++)
-        fprintf(f, "<line x1=\"700\" x2=\"730\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
-                   "stroke-width=\"2\"/><text x=\"736\" y=\"%d\">%s</text>\n",
-                80 + m * 22, 80 + m * 22, colors[m], 84 + m * 22, dq_method_name(m));
-    fprintf(f, "</svg>\n");
-    return fclose(f) == 0 ? 0 : rg_error_set(RG_EIO, "%s: write failed", path);
+    printf(".\n");
 }
 
-static int parse_args(int *reps, int *threads, const char **svg, int argc, char **argv)
+static json_t *plan_json(const dq_plan *pl)
+{
+    json_t *metrics = json_object();
+    for (int j = 0; j < 2; j++)
+        json_object_set_new(metrics, metric_names[j],
+                            json_pack("{s:f, s:o, s:f, s:b}", "half_width",
+                                      pl->metric[j].half_width, "mde",
+                                      isfinite(pl->metric[j].mde) ? json_real(pl->metric[j].mde)
+                                                                  : json_null(),
+                                      "p_trip_1_5x", pl->metric[j].p_trip_1_5, "cannot_decide",
+                                      pl->metric[j].cannot_decide));
+    return json_pack("{s:f, s:f, s:f, s:o}", "p_promote", pl->stage.p_promote, "p_hold",
+                     pl->stage.p_hold, "p_trip", pl->stage.p_trip, "metrics", metrics);
+}
+
+static void print_model(const dq_model *m, const dq_tally *tally, int reps, int canary,
+                        int control)
+{
+    printf("\n### %s\n\n%d orgs (%d canary, %d control by the engine's rule), stage %s of %d, "
+           "%d polls x %d min, pre %d min; effect: abandonment x%.2f, ASA %+.0f s; %d "
+           "replications.\n\n| judge | %s | 95%% MC interval | P(promote) | P(hold) | median "
+           "polls to trip | mean trip poll |\n|---|---:|---|---:|---:|---:|---:|\n",
+           m->name, m->orgs, canary, control,
+           m->stage == 0 ? "first" : (m->stage == 1 ? "middle" : "last"), m->stages, m->polls,
+           m->poll_minutes, m->pre_minutes, m->effect_abandon, m->effect_asa_s, reps,
+           healthy(m) ? "false rollback" : "power");
+    for (int j = 0; j < DQ_JUDGES; j++) {
+        dq_summary s;
+        summarise(&s, &tally[j], reps, m->polls);
+        printf("| %s | %.3f | %.3f–%.3f | %.3f | %.3f | ", dq_judge_name(j), s.trip, s.trip_lo,
+               s.trip_hi, s.promote, s.hold);
+        if (isnan(s.median_trip))
+            printf("– | – |\n");
+        else
+            printf("%.0f | %.2f |\n", s.median_trip, s.mean_trip);
+    }
+}
+
+static json_t *model_json(const dq_model *m, const dq_tally *tally, int reps)
+{
+    json_t *judges = json_object();
+    for (int j = 0; j < DQ_JUDGES; j++) {
+        dq_summary s;
+        summarise(&s, &tally[j], reps, m->polls);
+        json_object_set_new(judges, dq_judge_name(j),
+                            json_pack("{s:f, s:f, s:f, s:f, s:f, s:o, s:o}",
+                                      healthy(m) ? "false_rollback" : "power", s.trip,
+                                      "mc_lo", s.trip_lo, "mc_hi", s.trip_hi, "p_promote",
+                                      s.promote, "p_hold", s.hold, "median_trip_poll",
+                                      isnan(s.median_trip) ? json_null()
+                                                           : json_real(s.median_trip),
+                                      "mean_trip_poll",
+                                      isnan(s.mean_trip) ? json_null() : json_real(s.mean_trip)));
+    }
+    return json_pack("{s:s, s:b, s:i, s:o}", "model", m->name, "healthy", healthy(m), "reps",
+                     reps, "judges", judges);
+}
+
+static int run_model(dq_tally *out, const dq_model *m, int reps, int nthreads,
+                     rg_stats_cache *cache)
+{
+    dq_policies policies;
+    dq_worker *workers = NULL;
+    pthread_t threads[64];
+    int started[64] = {0}, rc;
+
+    if ((rc = dq_policies_load(&policies, m)) < 0)
+        return rc;
+    if ((workers = calloc((size_t)nthreads, sizeof(*workers))) == NULL) {
+        dq_policies_free(&policies);
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    memset(out, 0, DQ_JUDGES * sizeof(*out));
+    for (int i = 0; i < nthreads; i++) {
+        workers[i] = (dq_worker){.model = m, .policies = &policies, .thread = i,
+                                 .nthreads = nthreads, .reps = reps, .cache = cache};
+        started[i] = pthread_create(&threads[i], NULL, run_worker, &workers[i]) == 0;
+        if (!started[i])
+            workers[i].rc = RG_ENOMEM;
+    }
+    for (int i = 0; i < nthreads; i++) {
+        if (started[i])
+            pthread_join(threads[i], NULL);
+        if (workers[i].rc < 0 && rc == 0)
+            rc = rg_error_set(workers[i].rc, "%s: %s", m->name,
+                              workers[i].error[0] ? workers[i].error : "thread start failed");
+        for (int j = 0; j < DQ_JUDGES; j++) {
+            for (int k = 0; k <= RG_STATS_MAX_LOOKS; k++) {
+                out[j].trip_at[k] += workers[i].tally[j].trip_at[k];
+                out[j].promote_at[k] += workers[i].tally[j].promote_at[k];
+            }
+            out[j].hold += workers[i].tally[j].hold;
+        }
+    }
+    free(workers);
+    dq_policies_free(&policies);
+    return rc;
+}
+
+static int parse_args(int *reps, int *threads, int *json, const char **models, int *nmodels,
+                      int argc, char **argv)
 {
     int64_t v;
-    for (int i = 1; i < argc; i += 2) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            *json = 1;
+            continue;
+        }
         if (i + 1 >= argc)
             return rg_error_set(RG_EINVALID, "%s: needs a value", argv[i]);
-        if (strcmp(argv[i], "--svg") == 0) {
-            *svg = argv[i + 1];
+        if (strcmp(argv[i], "--model") == 0) {
+            if (*nmodels >= DQ_MAX_MODELS)
+                return rg_error_set(RG_ELIMIT, "--model: at most %d", DQ_MAX_MODELS);
+            models[(*nmodels)++] = argv[++i];
             continue;
         }
         if (rg_parse_int64(&v, argv[i + 1], 1, 10000000) < 0)
@@ -219,65 +263,81 @@ static int parse_args(int *reps, int *threads, const char **svg, int argc, char 
             *threads = (int)v;
         else
             return rg_error_set(RG_EINVALID, "%s: unknown option or out of range", argv[i]);
+        i++;
     }
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    int reps = 2000, nthreads = 2, rc = 0;
-    const char *svg = NULL;
+    int reps = 500, nthreads = 2, json = 0, nmodels = 0, rc = 0;
+    const char *files[DQ_MAX_MODELS];
     rg_stats_cache *cache = NULL;
-    dq_worker *workers = NULL;
-    pthread_t threads[64];
-    int started[64] = {0};
-    static dq_tally tally[NCELLS][DQ_METHODS];
+    json_t *all = json_array();
     int64_t t0 = rg_time_mono_ms();
 
-    if (parse_args(&reps, &nthreads, &svg, argc, argv) < 0) {
-        fprintf(stderr, "decision_quality: %s\nusage: decision_quality [--reps N] "
-                        "[--threads T] [--svg FILE]\n", rg_error_last());
+    if (parse_args(&reps, &nthreads, &json, files, &nmodels, argc, argv) < 0) {
+        fprintf(stderr, "decision_quality: %s\nusage: decision_quality [--model FILE.json]... "
+                        "[--reps N] [--threads T] [--json]\n", rg_error_last());
         return 3;
     }
-    if (rg_stats_cache_new(&cache) < 0 ||
-        (workers = calloc((size_t)nthreads, sizeof(*workers))) == NULL) {
+    if (rg_stats_cache_new(&cache) < 0 || all == NULL) {
         fprintf(stderr, "decision_quality: out of memory\n");
-        rg_stats_cache_free(cache);
         return 4;
     }
-    for (int i = 0; i < nthreads; i++) {
-        workers[i] = (dq_worker){.thread = i, .nthreads = nthreads, .reps = reps,
-                                 .cache = cache};
-        started[i] = pthread_create(&threads[i], NULL, run_worker, &workers[i]) == 0;
-        if (!started[i])
-            workers[i].rc = RG_ENOMEM;
-    }
-    for (int i = 0; i < nthreads; i++) {
-        if (started[i])
-            pthread_join(threads[i], NULL);
-        if (workers[i].rc < 0) {
-            fprintf(stderr, "decision_quality: %s\n",
-                    workers[i].error[0] ? workers[i].error : "thread start failed");
-            rc = 4;
+    for (int i = 0; i < (nmodels ? nmodels : 1) && rc == 0; i++) {
+        dq_model m;
+        dq_tally tally[DQ_JUDGES];
+        if (nmodels) {
+            rc = dq_model_load(&m, files[i]);
+        } else {
+            json_t *empty = json_object();
+            rc = dq_model_parse(&m, empty, "(defaults)");
+            json_decref(empty);
         }
-        for (size_t c = 0; c < NCELLS; c++)
-            for (int m = 0; m < DQ_METHODS; m++) {
-                for (int k = 0; k <= DQ_POLLS; k++)
-                    tally[c][m].trip_at[k] += workers[i].tally[c][m].trip_at[k];
-                tally[c][m].rolled_back_with_promotion +=
-                    workers[i].tally[c][m].rolled_back_with_promotion;
-            }
-    }
-    if (rc == 0) {
-        print_tables((const dq_tally(*)[DQ_METHODS])tally, reps);
-        printf("\n%d replications per cell, %d threads, %.1f s.\n", reps, nthreads,
-               (double)(rg_time_mono_ms() - t0) / 1000.0);
-        if (svg && write_svg(svg, (const dq_tally(*)[DQ_METHODS])tally, reps) < 0) {
+        if (rc == 0)
+            rc = run_model(tally, &m, reps, nthreads, cache);
+        if (rc < 0) {
             fprintf(stderr, "decision_quality: %s\n", rg_error_last());
-            rc = 4;
+            break;
+        }
+        if (json) {
+            dq_plan pl;
+            json_t *obj = model_json(&m, tally, reps);
+            if ((rc = dq_plan_model(&pl, &m, 1)) < 0) {
+                fprintf(stderr, "decision_quality: planner: %s\n", rg_error_last());
+                json_decref(obj);
+                break;
+            }
+            json_object_set_new(obj, "planner", plan_json(&pl));
+            json_array_append_new(all, obj);
+        } else {
+            int canary = 0, control = 0;
+            if ((rc = dq_arm_counts(&canary, &control, &m)) < 0) {
+                fprintf(stderr, "decision_quality: %s\n", rg_error_last());
+                break;
+            }
+            print_model(&m, tally, reps, canary, control);
+            for (int tau = 0; tau < 2 && rc == 0; tau++) {
+                dq_plan pl;
+                if ((rc = dq_plan_model(&pl, &m, tau)) < 0) {
+                    fprintf(stderr, "decision_quality: planner: %s\n", rg_error_last());
+                    break;
+                }
+                print_plan(&pl, tau);
+            }
+            fflush(stdout);
         }
     }
-    free(workers);
+    if (rc == 0 && json) {
+        char *text = json_dumps(all, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        printf("%s\n", text ? text : "null");
+        free(text);
+    } else if (rc == 0) {
+        printf("\n%d models, %d threads, %.1f s.\n", nmodels ? nmodels : 1, nthreads,
+               (double)(rg_time_mono_ms() - t0) / 1000.0);
+    }
+    json_decref(all);
     rg_stats_cache_free(cache);
-    return rc;
+    return rc < 0 ? 4 : 0;
 }

@@ -1,208 +1,671 @@
-/* dq_model.c - decision-quality study: simulated telemetry per org-minute and the judges */
+/* dq_model.c - decision-quality study: model files, simulated telemetry, the engine as judge */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gsl/gsl_randist.h>
 
 #include "bench/dq_model.h"
+#include "engine/verdict_inputs.h"
 
-/* The demo scenario (sim/scenarios/demo.json) and the simulator's load model. */
-#define DQ_CALLS_PER_MIN 120.0
-#define DQ_ABANDON_P 0.08
-#define DQ_ASA_S 20.0
-#define DQ_AGENTS 800.0
-#define DQ_HANDLE_S 300.0
+/* The simulator's load model (rollgate-sim, demo scenario): 0.75 utilization at base volume,
+ * abandonment x(1 + 3 over) and ASA x(1 + 4 over) above the 0.85 knee. */
+#define DQ_BASE_UTIL 0.75
 #define DQ_UTIL_KNEE 0.85
 #define DQ_WAIT_SIGMA 0.9
-/* spike.json's event: calls x2, abandonment x1.6, +10 s speed of answer. */
-#define DQ_SPIKE_FROM 10
-#define DQ_SPIKE_TO 30
-/* Kayenta's Mann-Whitney classifier defaults. */
+/* Kayenta's NetflixACAJudge: MannWhitneyClassifier(tolerance = 0.25, confLevel = 0.98) with
+ * the mean-ratio effect size checked against allowedIncrease = 1.0. */
 #define DQ_KAYENTA_CONFIDENCE 0.98
 #define DQ_KAYENTA_TOLERANCE 0.25
+#define DQ_KAYENTA_ALLOWED_INCREASE 1.0
+#define DQ_BASE_MS (int64_t)(24 * 3600 * 1000)
 
-#define DQ_METRICS 2 /* abandonment_rate (critical), speed_of_answer */
-
-const char *dq_method_name(dq_method m)
+const char *dq_judge_name(dq_judge_kind j)
 {
-    static const char *const names[DQ_METHODS] = {"group", "msprt", "none", "kayenta"};
-    return m < DQ_METHODS ? names[m] : "?";
+    static const char *const names[DQ_JUDGES] = {"group", "msprt", "pooled (before)", "naive",
+                                                 "kayenta"};
+    return j < DQ_JUDGES ? names[j] : "?";
 }
 
-typedef struct {
-    double lambda; /* expected calls in the bucket */
-    double p;      /* abandonment probability */
-    double asa_s;  /* mean wait of an answered call */
-} bucket_model;
+/* ---- model files ---- */
 
-static void bucket_params(bucket_model *b, const dq_cell *cell, int canary, int minute)
+static void defaults(dq_model *m)
 {
-    int pm = minute - DQ_PRE_MIN; /* minutes since the stage was applied */
-    double calls_mult = 1, abandon_mult = 1, asa_add = 0, rate, capacity, over;
-
-    if (cell->spike && pm >= DQ_SPIKE_FROM && pm < DQ_SPIKE_TO) {
-        calls_mult = 2.0;
-        abandon_mult = 1.6;
-        asa_add = 10.0;
-    }
-    if (canary && pm >= 0) {
-        abandon_mult *= cell->abandon_mult;
-        asa_add += cell->asa_add_s;
-    }
-    rate = DQ_CALLS_PER_MIN * calls_mult / 60.0;
-    capacity = DQ_AGENTS / DQ_HANDLE_S;
-    over = rate / capacity - DQ_UTIL_KNEE;
-    over = over < 0 ? 0 : (over > 10 ? 10 : over);
-    b->lambda = DQ_CALLS_PER_MIN * calls_mult;
-    b->p = DQ_ABANDON_P * abandon_mult * (1 + 3 * over);
-    b->p = b->p > 0.95 ? 0.95 : b->p;
-    b->asa_s = (DQ_ASA_S + asa_add) * (1 + 4 * over);
-    b->asa_s = b->asa_s < 0.5 ? 0.5 : b->asa_s;
+    memset(m, 0, sizeof(*m));
+    snprintf(m->name, sizeof(m->name), "default");
+    m->orgs = 20;
+    m->canary = 4;
+    m->polls = 12;
+    m->poll_minutes = 5;
+    m->pre_minutes = 30;
+    m->stages = 3;
+    m->earlier_minutes = 90;
+    m->calls_per_min = 120;
+    m->abandon_p = 0.08;
+    m->asa_s = 20;
+    m->drift_rho = 0.9;
+    m->spike_from = 10;
+    m->spike_to = 30;
+    m->spike_calls = 1;
+    m->spike_abandon = 1;
+    m->effect_abandon = 1;
+    snprintf(m->policy, sizeof(m->policy), "contact-center");
 }
 
-void dq_simulate(dq_telemetry *t, const dq_cell *cell, gsl_rng *rng)
+static int get_num(double *out, const json_t *obj, const char *key, const char *path,
+                   double lo, double hi, const char *file)
 {
-    for (int org = 0; org < DQ_ORGS; org++) {
-        for (int m = 0; m < DQ_MINUTES; m++) {
-            bucket_model b;
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi))
+        return rg_error_set(RG_EINVALID, "%s: %s%s: expected a number in [%g, %g]", file, path,
+                            key, lo, hi);
+    *out = json_number_value(v);
+    return 0;
+}
+
+static int get_int(int *out, const json_t *obj, const char *key, const char *path, int lo,
+                   int hi, const char *file)
+{
+    double d = *out;
+    int rc = get_num(&d, obj, key, path, lo, hi, file);
+    if (rc == 0 && d != floor(d))
+        return rg_error_set(RG_EINVALID, "%s: %s%s: expected an integer", file, path, key);
+    *out = (int)d;
+    return rc;
+}
+
+static int only_keys(const json_t *obj, const char *const *keys, const char *path,
+                     const char *file)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(obj))
+        return rg_error_set(RG_EINVALID, "%s: %s: expected an object", file, path);
+    json_object_foreach((json_t *)obj, k, v) {
+        int known = 0;
+        for (size_t i = 0; keys[i]; i++)
+            known |= strcmp(keys[i], k) == 0;
+        if (!known)
+            return rg_error_set(RG_EINVALID, "%s: %s%s: unknown key", file, path, k);
+    }
+    return 0;
+}
+
+static int parse_sections(dq_model *m, const json_t *doc, const char *f)
+{
+    static const char *const vol[] = {"calls_per_min", "sd", NULL};
+    static const char *const ab[] = {"p", "sd", NULL};
+    static const char *const asa[] = {"seconds", "sd", NULL};
+    static const char *const drift[] = {"sd", "rho", NULL};
+    static const char *const spike[] = {"start_minute", "end_minute", "calls_mult", "sd",
+                                        "abandon_mult", NULL};
+    static const char *const eff[] = {"abandonment_mult", "asa_add_s", NULL};
+    const json_t *v;
+    int rc = 0;
+
+    if ((v = json_object_get(doc, "volume")) &&
+        ((rc = only_keys(v, vol, "volume", f)) < 0 ||
+         (rc = get_num(&m->calls_per_min, v, "calls_per_min", "volume.", 0.1, 1e5, f)) < 0 ||
+         (rc = get_num(&m->calls_sd, v, "sd", "volume.", 0, 3, f)) < 0))
+        return rc;
+    if ((v = json_object_get(doc, "abandonment")) &&
+        ((rc = only_keys(v, ab, "abandonment", f)) < 0 ||
+         (rc = get_num(&m->abandon_p, v, "p", "abandonment.", 1e-4, 0.5, f)) < 0 ||
+         (rc = get_num(&m->abandon_sd, v, "sd", "abandonment.", 0, 3, f)) < 0))
+        return rc;
+    if ((v = json_object_get(doc, "asa")) &&
+        ((rc = only_keys(v, asa, "asa", f)) < 0 ||
+         (rc = get_num(&m->asa_s, v, "seconds", "asa.", 0.1, 3600, f)) < 0 ||
+         (rc = get_num(&m->asa_sd, v, "sd", "asa.", 0, 3, f)) < 0))
+        return rc;
+    if ((v = json_object_get(doc, "drift")) &&
+        ((rc = only_keys(v, drift, "drift", f)) < 0 ||
+         (rc = get_num(&m->drift_sd, v, "sd", "drift.", 0, 3, f)) < 0 ||
+         (rc = get_num(&m->drift_rho, v, "rho", "drift.", 0, 0.999, f)) < 0))
+        return rc;
+    if ((v = json_object_get(doc, "spike")) &&
+        ((rc = only_keys(v, spike, "spike", f)) < 0 ||
+         (rc = get_int(&m->spike_from, v, "start_minute", "spike.", 0, 10000, f)) < 0 ||
+         (rc = get_int(&m->spike_to, v, "end_minute", "spike.", 0, 10000, f)) < 0 ||
+         (rc = get_num(&m->spike_calls, v, "calls_mult", "spike.", 0.1, 20, f)) < 0 ||
+         (rc = get_num(&m->spike_sd, v, "sd", "spike.", 0, 3, f)) < 0 ||
+         (rc = get_num(&m->spike_abandon, v, "abandon_mult", "spike.", 0.1, 20, f)) < 0))
+        return rc;
+    if ((v = json_object_get(doc, "effect")) &&
+        ((rc = only_keys(v, eff, "effect", f)) < 0 ||
+         (rc = get_num(&m->effect_abandon, v, "abandonment_mult", "effect.", 0.1, 10, f)) < 0 ||
+         (rc = get_num(&m->effect_asa_s, v, "asa_add_s", "effect.", -3600, 3600, f)) < 0))
+        return rc;
+    return 0;
+}
+
+int dq_model_parse(dq_model *m, const json_t *doc, const char *f)
+{
+    static const char *const keys[] = {"name", "orgs", "canary", "polls", "poll_minutes",
+                                       "pre_minutes", "stages", "volume", "abandonment", "asa",
+                                       "drift", "overdispersion", "spike", "trend_per_hour",
+                                       "effect", "stage", "policy", "comment",
+                                       "earlier_minutes", NULL};
+    const json_t *v;
+    int rc;
+
+    defaults(m);
+    if ((rc = only_keys(doc, keys, "model", f)) < 0)
+        return rc;
+    if ((v = json_object_get(doc, "name")) && json_is_string(v))
+        snprintf(m->name, sizeof(m->name), "%s", json_string_value(v));
+    if ((v = json_object_get(doc, "policy")) && json_is_string(v))
+        snprintf(m->policy, sizeof(m->policy), "%s", json_string_value(v));
+    if ((rc = get_int(&m->orgs, doc, "orgs", "", 2, DQ_MAX_ORGS, f)) < 0 ||
+        (rc = get_int(&m->canary, doc, "canary", "", 1, DQ_MAX_ORGS - 1, f)) < 0 ||
+        (rc = get_int(&m->polls, doc, "polls", "", 1, RG_STATS_MAX_LOOKS, f)) < 0 ||
+        (rc = get_int(&m->poll_minutes, doc, "poll_minutes", "", 1, 60, f)) < 0 ||
+        (rc = get_int(&m->pre_minutes, doc, "pre_minutes", "", 2, 240, f)) < 0 ||
+        (rc = get_int(&m->stages, doc, "stages", "", 1, 20, f)) < 0 ||
+        (rc = get_int(&m->earlier_minutes, doc, "earlier_minutes", "", 1, 10000, f)) < 0 ||
+        (rc = get_num(&m->overdispersion, doc, "overdispersion", "", 0, 3, f)) < 0 ||
+        (rc = get_num(&m->trend_per_hour, doc, "trend_per_hour", "", -0.9, 10, f)) < 0 ||
+        (rc = parse_sections(m, doc, f)) < 0)
+        return rc;
+    if ((v = json_object_get(doc, "stage")) != NULL) {
+        const char *s = json_string_value(v);
+        if (s && strcmp(s, "first") == 0)
+            m->stage = 0;
+        else if (s && strcmp(s, "middle") == 0)
+            m->stage = 1;
+        else if (s && strcmp(s, "last") == 0)
+            m->stage = 2;
+        else
+            return rg_error_set(RG_EINVALID, "%s: stage: expected first, middle or last", f);
+    }
+    if (m->canary >= m->orgs)
+        return rg_error_set(RG_EINVALID, "%s: canary: must be below orgs (%d)", f, m->orgs);
+    if (m->stage == 1 && m->stages < 3)
+        return rg_error_set(RG_EINVALID, "%s: stage middle needs stages >= 3", f);
+    if (m->stage != 0 && m->stages < 2)
+        return rg_error_set(RG_EINVALID, "%s: stage last needs stages >= 2", f);
+    if (m->pre_minutes + m->polls * m->poll_minutes > DQ_MAX_MINUTES)
+        return rg_error_set(RG_EINVALID, "%s: pre_minutes + polls x poll_minutes above %d", f,
+                            DQ_MAX_MINUTES);
+    return 0;
+}
+
+int dq_model_load(dq_model *out, const char *path)
+{
+    json_error_t err;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    int rc;
+
+    if (doc == NULL)
+        return rg_error_set(RG_EINVALID, "%s:%d: %s", path, err.line, err.text);
+    rc = dq_model_parse(out, doc, path);
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- telemetry ---- */
+
+int dq_telemetry_new(dq_telemetry *t, const dq_model *m)
+{
+    size_t n = (size_t)m->orgs * (size_t)(m->pre_minutes + m->polls * m->poll_minutes);
+    memset(t, 0, sizeof(*t));
+    t->orgs = m->orgs;
+    t->minutes = m->pre_minutes + m->polls * m->poll_minutes;
+    t->offered = calloc(n, sizeof(double));
+    t->abandoned = calloc(n, sizeof(double));
+    t->answered = calloc(n, sizeof(double));
+    t->wait_ms = calloc(n, sizeof(double));
+    if (!t->offered || !t->abandoned || !t->answered || !t->wait_ms) {
+        dq_telemetry_dispose(t);
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+void dq_telemetry_dispose(dq_telemetry *t)
+{
+    free(t->offered);
+    free(t->abandoned);
+    free(t->answered);
+    free(t->wait_ms);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Mean-one log-normal factor with log-sd `sd`. */
+static double spread(gsl_rng *rng, double sd)
+{
+    return sd > 0 ? exp(gsl_ran_gaussian(rng, sd) - sd * sd / 2) : 1.0;
+}
+
+/* Sum of the waits (ms) of `k` answered calls, log-normal with mean `asa` seconds: exact
+ * draws for few calls, the normal limit of the sum beyond 30. */
+static double wait_sum(gsl_rng *rng, unsigned int k, double asa)
+{
+    double zeta = log(asa) - DQ_WAIT_SIGMA * DQ_WAIT_SIGMA / 2, sum = 0;
+    if (k > 30) {
+        double var = asa * asa * expm1(DQ_WAIT_SIGMA * DQ_WAIT_SIGMA);
+        sum = k * asa + gsl_ran_gaussian(rng, sqrt(k * var));
+        return sum > 0 ? llround(sum * 1000.0) : (double)k;
+    }
+    for (unsigned int i = 0; i < k; i++) {
+        double w = llround(gsl_ran_lognormal(rng, zeta, DQ_WAIT_SIGMA) * 1000.0);
+        sum += w < 1 ? 1 : w;
+    }
+    return sum;
+}
+
+/* Whether org i carries the change at minute `minute`. */
+static int changed_at(const dq_model *m, int org, int minute)
+{
+    if (org < m->canary)
+        return minute >= m->pre_minutes;
+    /* the last stage's other orgs were changed earlier_minutes before the stage started */
+    return m->stage == 2 && minute >= m->pre_minutes - m->earlier_minutes;
+}
+
+void dq_simulate(dq_telemetry *t, const dq_model *m, gsl_rng *rng)
+{
+    double innov = m->drift_sd * sqrt(1 - m->drift_rho * m->drift_rho);
+
+    for (int org = 0; org < m->orgs; org++) {
+        double vol = m->calls_per_min * spread(rng, m->calls_sd);
+        double p0 = m->abandon_p * spread(rng, m->abandon_sd);
+        double asa0 = m->asa_s * spread(rng, m->asa_sd);
+        double strength = spread(rng, m->spike_sd);
+        double xa = m->drift_sd > 0 ? gsl_ran_gaussian(rng, m->drift_sd) : 0;
+        double xs = m->drift_sd > 0 ? gsl_ran_gaussian(rng, m->drift_sd) : 0;
+        for (int min = 0; min < t->minutes; min++) {
+            int pm = min - m->pre_minutes, i = org * t->minutes + min;
+            double calls = 1, ab_mult = 1, util, over, p, asa;
             unsigned int n, ab;
-            double zeta, sum = 0;
-
-            bucket_params(&b, cell, org < DQ_CANARY, m);
-            n = gsl_ran_poisson(rng, b.lambda);
-            ab = gsl_ran_binomial(rng, b.p, n);
-            zeta = log(b.asa_s) - DQ_WAIT_SIGMA * DQ_WAIT_SIGMA / 2;
-            for (unsigned int i = ab; i < n; i++) {
-                double w = llround(gsl_ran_lognormal(rng, zeta, DQ_WAIT_SIGMA) * 1000.0);
-                sum += w < 1 ? 1 : w;
+            if (m->drift_sd > 0 && min > 0) {
+                xa = m->drift_rho * xa + gsl_ran_gaussian(rng, innov);
+                xs = m->drift_rho * xs + gsl_ran_gaussian(rng, innov);
             }
-            t->offered[org][m] = n;
-            t->abandoned[org][m] = ab;
-            t->answered[org][m] = n - ab;
-            t->wait_ms[org][m] = sum;
+            if (pm >= m->spike_from && pm < m->spike_to) {
+                calls = 1 + (m->spike_calls - 1) * strength;
+                ab_mult = 1 + (m->spike_abandon - 1) * strength;
+            }
+            calls = calls < 0.05 ? 0.05 : calls;
+            ab_mult = ab_mult < 0.05 ? 0.05 : ab_mult;
+            util = DQ_BASE_UTIL * calls;
+            over = util - DQ_UTIL_KNEE;
+            over = over < 0 ? 0 : (over > 10 ? 10 : over);
+            p = p0 * exp(xa) * ab_mult * (1 + 3 * over) * (1 + m->trend_per_hour * min / 60.0) *
+                spread(rng, m->overdispersion);
+            asa = asa0 * exp(xs) * spread(rng, m->overdispersion);
+            if (changed_at(m, org, min)) {
+                p *= m->effect_abandon;
+                asa += m->effect_asa_s;
+            }
+            asa *= 1 + 4 * over;
+            p = p > 0.95 ? 0.95 : (p < 0 ? 0 : p);
+            asa = asa < 0.5 ? 0.5 : asa;
+            n = gsl_ran_poisson(rng, vol * calls);
+            ab = gsl_ran_binomial(rng, p, n);
+            t->offered[i] = n;
+            t->abandoned[i] = ab;
+            t->answered[i] = n - ab;
+            t->wait_ms[i] = wait_sum(rng, n - ab, asa);
         }
     }
 }
 
-/* Cells of orgs [lo, hi) over minutes [from, to) of one metric. Returns the count. */
-static size_t window(rg_stats_cell *out, const dq_telemetry *t, int metric, int lo, int hi,
-                     int from, int to)
+/* ---- the judges ---- */
+
+int dq_policies_load(dq_policies *out, const dq_model *m)
+{
+    rg_policy *base = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = rg_policy_load(&base, m->policy, NULL)) < 0)
+        return rc;
+    base->poll_interval_ms = (int64_t)m->poll_minutes * 60000;
+    base->soak_limit_ms = (int64_t)m->polls * base->poll_interval_ms;
+    base->pre_window_ms = (int64_t)m->pre_minutes * 60000;
+    base->granularity_ms = 60000;
+    for (int j = 0; j < DQ_JUDGES && rc == 0; j++)
+        rc = rg_policy_dup(&out->policy[j], base);
+    rg_policy_free(base);
+    if (rc < 0) {
+        dq_policies_free(out);
+        return rc;
+    }
+    out->policy[DQ_MSPRT]->sequential = RG_SEQUENTIAL_MSPRT;
+    out->policy[DQ_POOLED]->variance = RG_VARIANCE_POOLED;
+    out->policy[DQ_POOLED]->information = RG_INFORMATION_CALENDAR;
+    out->policy[DQ_POOLED]->alpha_split = RG_ALPHA_SPLIT_NONE;
+    out->policy[DQ_NAIVE]->variance = RG_VARIANCE_POOLED;
+    out->policy[DQ_NAIVE]->sequential = RG_SEQUENTIAL_NONE;
+    out->policy[DQ_NAIVE]->alpha_split = RG_ALPHA_SPLIT_NONE;
+    return 0;
+}
+
+void dq_policies_free(dq_policies *p)
+{
+    for (int j = 0; j < DQ_JUDGES; j++)
+        rg_policy_free(p->policy[j]);
+    memset(p, 0, sizeof(*p));
+}
+
+/* The stage's arms by the engine's role rule. */
+typedef struct {
+    int canary[DQ_MAX_ORGS], control[DQ_MAX_ORGS];
+    int ncanary, ncontrol;
+    int stage_index;
+    int64_t started_ms, pre_from_ms;
+} dq_arms;
+
+static void arms_of(dq_arms *a, const dq_model *m, const rg_policy *p)
+{
+    rg_soak_bounds b;
+    int any_later = m->stage != 2;
+
+    a->stage_index = m->stage == 0 ? 0 : (m->stage == 1 ? 1 : m->stages - 1);
+    a->started_ms = DQ_BASE_MS + (int64_t)m->pre_minutes * 60000;
+    a->ncanary = a->ncontrol = 0;
+    rg_engine__soak_bounds(&b, p, a->started_ms, a->started_ms, a->started_ms);
+    if (!any_later)
+        rg_engine__last_stage_bounds(&b, p, a->started_ms - (int64_t)m->earlier_minutes * 60000);
+    a->pre_from_ms = b.pre_from;
+    for (int org = 0; org < m->orgs; org++) {
+        int later = org >= m->canary && m->stage != 2;
+        int target_stage = org < m->canary ? a->stage_index
+                                           : (later ? a->stage_index + 1 : a->stage_index - 1);
+        int64_t applied = later ? 0
+                                : (org < m->canary
+                                       ? a->started_ms
+                                       : a->started_ms - (int64_t)m->earlier_minutes * 60000);
+        rg_soak_role role = rg_engine__soak_role(p, target_stage, !later, applied,
+                                                 a->stage_index, any_later, &b);
+        if (role == RG_SOAK_CANARY)
+            a->canary[a->ncanary++] = org;
+        else if (role == RG_SOAK_CONTROL)
+            a->control[a->ncontrol++] = org;
+    }
+}
+
+int dq_arm_counts(int *canary, int *control, const dq_model *m)
+{
+    dq_policies ps;
+    dq_arms a;
+    int rc;
+
+    if ((rc = dq_policies_load(&ps, m)) < 0)
+        return rc;
+    arms_of(&a, m, ps.policy[DQ_GROUP]);
+    *canary = a.ncanary;
+    *control = a.ncontrol;
+    dq_policies_free(&ps);
+    return 0;
+}
+
+/* Cells of `orgs` over minutes [from, to) of metric 0 (abandonment) or 1 (ASA). */
+static size_t window(rg_stats_cell *cells, uint32_t *keys, const dq_telemetry *t,
+                     const int *orgs, int norgs, int metric, int from, int to)
 {
     size_t n = 0;
-    for (int org = lo; org < hi; org++)
-        for (int m = from; m < to; m++) {
-            out[n].count = metric == 0 ? t->offered[org][m] : t->answered[org][m];
-            out[n].value = metric == 0 ? t->abandoned[org][m] : t->wait_ms[org][m];
+    from = from < 0 ? 0 : from;
+    to = to > t->minutes ? t->minutes : to;
+    for (int o = 0; o < norgs; o++)
+        for (int min = from; min < to; min++) {
+            int i = orgs[o] * t->minutes + min;
+            cells[n].count = metric == 0 ? t->offered[i] : t->answered[i];
+            cells[n].value = metric == 0 ? t->abandoned[i] : t->wait_ms[i];
+            keys[n] = (uint32_t)o;
             n++;
         }
     return n;
 }
 
-typedef struct {
-    rg_stats_cell cpre[DQ_CANARY * DQ_PRE_MIN], cpost[DQ_CANARY * DQ_POST_MIN];
-    rg_stats_cell kpre[DQ_CONTROL * DQ_PRE_MIN], kpost[DQ_CONTROL * DQ_POST_MIN];
-} dq_windows;
-
-/* The engine's verdict of one metric at poll k: difference-in-differences windows. */
-static int verdict_at(rg_decision *out, double *prev_p, const dq_telemetry *t, int metric,
-                      int k, dq_method method, rg_stats_cache *cache)
+static int minute_of(int64_t ms)
 {
-    dq_windows w;
-    rg_stats_metric_input in = {0};
-    rg_stats_verdict_params params = {0};
-    rg_stats_verdict v;
-    int post_from = DQ_PRE_MIN + DQ_SETTLE_MIN, post_to = DQ_PRE_MIN + k * DQ_POLL_MIN, rc;
-
-    in.name = metric == 0 ? "abandonment_rate" : "speed_of_answer";
-    in.kind = metric == 0 ? RG_METRIC_PROPORTION : RG_METRIC_MEAN;
-    in.increase_is_bad = 1;
-    in.tolerance_kind = metric == 0 ? RG_TOLERANCE_RELATIVE : RG_TOLERANCE_ABSOLUTE;
-    in.tolerance = metric == 0 ? 0.15 : 10000.0;
-    in.critical = metric == 0;
-    in.canary_pre.cells = w.cpre;
-    in.canary_pre.n = window(w.cpre, t, metric, 0, DQ_CANARY, 0, DQ_PRE_MIN);
-    in.canary_post.cells = w.cpost;
-    in.canary_post.n = window(w.cpost, t, metric, 0, DQ_CANARY, post_from, post_to);
-    in.has_control = 1;
-    in.control_pre.cells = w.kpre;
-    in.control_pre.n = window(w.kpre, t, metric, DQ_CANARY, DQ_ORGS, 0, DQ_PRE_MIN);
-    in.control_post.cells = w.kpost;
-    in.control_post.n = window(w.kpost, t, metric, DQ_CANARY, DQ_ORGS, post_from, post_to);
-    in.msprt_prev_p = *prev_p;
-    params.poll = k;
-    params.planned_polls = DQ_POLLS;
-    params.alpha = 0.05;
-    params.n_metrics = DQ_METRICS;
-    params.sequential = method == DQ_GROUP ? RG_SEQUENTIAL_GROUP
-                        : method == DQ_MSPRT ? RG_SEQUENTIAL_MSPRT : RG_SEQUENTIAL_NONE;
-    params.min_soak_reached = k * DQ_POLL_MIN >= DQ_STABILIZE_MIN;
-    params.cache = cache;
-    if ((rc = rg_stats_verdict_compute(&v, &in, &params)) < 0)
-        return rc;
-    if (method == DQ_MSPRT && v.has_estimate)
-        *prev_p = v.p_value;
-    *out = v.decision;
-    return 0;
+    return (int)((ms - DQ_BASE_MS) / 60000);
 }
 
-/* Kayenta's judge: the canary's and the control's pooled time series (one value a minute)
- * compared by Mann-Whitney with the Hodges-Lehmann 98% interval; High (fail) when the whole
- * interval lies above tolerance x the control's mean. Kayenta has no early pass. */
-static int kayenta_at(rg_decision *out, const dq_telemetry *t, int metric, int k)
+/* Kayenta on the per-minute pooled series of the post window: High (fail) when the 98%
+ * Hodges-Lehmann interval's lower end is above 0.25 x |estimate| and the mean ratio is at
+ * least allowedIncrease. It has no pass. */
+static void kayenta(rg_stats_verdict *v, const dq_telemetry *t, const dq_arms *a, int metric,
+                    const rg_soak_bounds *b)
 {
-    double x[DQ_POST_MIN], y[DQ_POST_MIN], ymean = 0;
+    double x[DQ_MAX_MINUTES], y[DQ_MAX_MINUTES], mx = 0, my = 0;
     size_t nx = 0, ny = 0;
     rg_stats_hl_result hl;
 
-    for (int m = DQ_PRE_MIN + DQ_SETTLE_MIN; m < DQ_PRE_MIN + k * DQ_POLL_MIN; m++) {
+    memset(v, 0, sizeof(*v));
+    v->decision = RG_DECISION_INCONCLUSIVE;
+    snprintf(v->reason, sizeof(v->reason), "kayenta");
+    for (int min = minute_of(b->post_from); min < minute_of(b->post_to); min++) {
         double num[2] = {0, 0}, den[2] = {0, 0};
-        for (int org = 0; org < DQ_ORGS; org++) {
-            int arm = org < DQ_CANARY ? 0 : 1;
-            num[arm] += metric == 0 ? t->abandoned[org][m] : t->wait_ms[org][m] / 1000.0;
-            den[arm] += metric == 0 ? t->offered[org][m] : t->answered[org][m];
+        for (int arm = 0; arm < 2; arm++) {
+            const int *orgs = arm ? a->control : a->canary;
+            for (int o = 0; o < (arm ? a->ncontrol : a->ncanary); o++) {
+                int i = orgs[o] * t->minutes + min;
+                num[arm] += metric == 0 ? t->abandoned[i] : t->wait_ms[i] / 1000.0;
+                den[arm] += metric == 0 ? t->offered[i] : t->answered[i];
+            }
         }
         if (den[0] > 0)
-            x[nx++] = num[0] / den[0];
-        if (den[1] > 0) {
-            y[ny] = num[1] / den[1];
-            ymean += y[ny++];
+            mx += x[nx++] = num[0] / den[0];
+        if (den[1] > 0)
+            my += y[ny++] = num[1] / den[1];
+    }
+    if (nx < 2 || ny < 2)
+        return;
+    if (rg_stats_hodges_lehmann(&hl, x, nx, y, ny, DQ_KAYENTA_CONFIDENCE, RG_ALT_TWO_SIDED) < 0)
+        return; /* every value tied: Kayenta passes */
+    mx /= (double)nx;
+    my /= (double)ny;
+    if (hl.ci_lo > DQ_KAYENTA_TOLERANCE * fabs(hl.estimate) &&
+        (!(my > 0) || mx / my >= DQ_KAYENTA_ALLOWED_INCREASE))
+        v->decision = RG_DECISION_FAIL;
+}
+
+typedef struct {
+    rg_stats_cell cells[4][DQ_MAX_ORGS * 240];
+    uint32_t keys[4][DQ_MAX_ORGS * 240];
+} dq_cells;
+
+static int engine_verdict(rg_stats_verdict *v, const dq_telemetry *t, const dq_model *m,
+                          const rg_policy *p, const dq_arms *a, int metric,
+                          const rg_soak_bounds *b, rg_verdict_state *st)
+{
+    static _Thread_local dq_cells c;
+    rg_verdict_windows w;
+
+    memset(&w, 0, sizeof(w));
+    int pre_from = minute_of(b->pre_from), pre_to = minute_of(b->pre_to);
+    int post_from = minute_of(b->post_from), post_to = minute_of(b->post_to);
+
+    (void)m;
+    w.canary_pre.cells = c.cells[0];
+    w.canary_pre.n = window(c.cells[0], c.keys[0], t, a->canary, a->ncanary, metric, pre_from,
+                            pre_to);
+    w.canary_post.cells = c.cells[1];
+    w.canary_post.n = window(c.cells[1], c.keys[1], t, a->canary, a->ncanary, metric,
+                             post_from, post_to);
+    w.control_pre.cells = c.cells[2];
+    w.control_pre.n = window(c.cells[2], c.keys[2], t, a->control, a->ncontrol, metric,
+                             pre_from, pre_to);
+    w.control_post.cells = c.cells[3];
+    w.control_post.n = window(c.cells[3], c.keys[3], t, a->control, a->ncontrol, metric,
+                              post_from, post_to);
+    for (int i = 0; i < 4; i++)
+        w.orgs[i] = c.keys[i];
+    w.has_control = a->ncontrol > 0;
+    return rg_engine__verdict(v, p, &p->metrics[metric], &w, st);
+}
+
+int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq_policies *ps,
+             dq_judge_kind j, rg_stats_cache *cache)
+{
+    const rg_policy *p = ps->policy[j];
+    double fractions[RG_POLICY_MAX_METRICS][RG_STATS_MAX_LOOKS], prev_p[RG_POLICY_MAX_METRICS];
+    int64_t streaks[RG_POLICY_MAX_METRICS] = {0};
+    rg_stats_verdict v[RG_POLICY_MAX_METRICS];
+    int planned = (int)(p->soak_limit_ms / p->poll_interval_ms);
+    dq_arms a;
+    char why[512];
+    int rc;
+
+    if (p->metrics_count != 2 || p->metrics[0].kind != RG_METRIC_PROPORTION ||
+        p->metrics[1].kind != RG_METRIC_MEAN)
+        return rg_error_set(RG_EINVALID, "%s: the study needs the policy's two metrics "
+                            "abandonment (proportion) then speed of answer (mean)", m->policy);
+    memset(out, 0, sizeof(*out));
+    out->trip_metric = -1;
+    arms_of(&a, m, p);
+    if (j == DQ_POOLED && m->stage == 2)
+        a.ncontrol = 0; /* before issue 17 the last stage was judged pre/post alone */
+    for (size_t i = 0; i < p->metrics_count; i++)
+        prev_p[i] = 1.0;
+    for (int k = 1; k <= planned; k++) {
+        rg_soak_bounds b;
+        rg_poll_action action;
+        rg_engine__soak_bounds(&b, p, a.started_ms, a.started_ms,
+                               a.started_ms + (int64_t)k * p->poll_interval_ms);
+        if (j != DQ_POOLED) /* before issue 17 the pre window was never shortened */
+            b.pre_from = a.pre_from_ms;
+        for (size_t i = 0; i < p->metrics_count; i++) {
+            rg_verdict_state st = {a.stage_index, m->stages, k, planned, b.post_share,
+                                   fractions[i], prev_p[i], cache};
+            if (j == DQ_KAYENTA) {
+                kayenta(&v[i], t, &a, (int)i, &b);
+                continue;
+            }
+            if ((rc = engine_verdict(&v[i], t, m, p, &a, (int)i, &b, &st)) < 0)
+                return rc;
+            if (p->sequential == RG_SEQUENTIAL_MSPRT && v[i].has_estimate)
+                prev_p[i] = v[i].p_value;
+            fractions[i][k - 1] = rg_engine__next_fraction(&v[i], k > 1 ? fractions[i][k - 2] : 0,
+                                                           k, planned);
+        }
+        action = rg_engine__poll_rule(why, sizeof(why), p, v, streaks, k, planned,
+                                      a.stage_index);
+        if (action == RG_POLL_TRIP && out->trip_poll == 0) {
+            out->trip_poll = k;
+            for (size_t i = 0; i < p->metrics_count; i++)
+                if (strncmp(why, p->metrics[i].name, strlen(p->metrics[i].name)) == 0)
+                    out->trip_metric = (int)i;
+            return 0;
+        }
+        if (action == RG_POLL_PROMOTE) {
+            out->promote_poll = k;
+            return 0;
+        }
+        if (action == RG_POLL_HOLD) {
+            out->hold = 1;
+            return 0;
         }
     }
-    *out = RG_DECISION_INCONCLUSIVE;
-    if (nx < 2 || ny < 2)
-        return 0;
-    ymean /= (double)ny;
-    if (rg_stats_hodges_lehmann(&hl, x, nx, y, ny, DQ_KAYENTA_CONFIDENCE, RG_ALT_TWO_SIDED) < 0)
-        return 0; /* every value tied: no evidence either way */
-    if (hl.ci_lo > DQ_KAYENTA_TOLERANCE * fabs(ymean))
-        *out = RG_DECISION_FAIL;
     return 0;
 }
 
-int dq_judge(dq_outcome *out, const dq_telemetry *t, dq_method method, rg_stats_cache *cache)
+int dq_plan_model(dq_plan *out, const dq_model *m, int with_tau2)
 {
-    double prev_p[DQ_METRICS] = {1.0, 1.0};
-    int consecutive[DQ_METRICS] = {0, 0}, rc;
+    dq_policies ps;
+    dq_telemetry t = {0};
+    dq_arms a;
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_taus2);
+    double rates[2][2][DQ_MAX_ORGS], sums[2][2] = {{0, 0}, {0, 0}};
+    rg_stats_plan_metric pm[2];
+    rg_stats_plan_design d;
+    const rg_policy *p;
+    dq_model history;
+    int rc;
 
-    memset(out, 0, sizeof(*out));
-    for (int k = 1; k <= DQ_POLLS && out->trip_poll == 0; k++) {
-        int passes = 0;
-        for (int metric = 0; metric < DQ_METRICS; metric++) {
-            rg_decision d;
-            if (method == DQ_KAYENTA)
-                rc = kayenta_at(&d, t, metric, k);
-            else
-                rc = verdict_at(&d, &prev_p[metric], t, metric, k, method, cache);
-            if (rc < 0)
-                return rc;
-            consecutive[metric] = d == RG_DECISION_FAIL ? consecutive[metric] + 1 : 0;
-            passes += d == RG_DECISION_PASS;
-            /* abandonment is critical: one fail trips; the others need 2 in a row */
-            if (consecutive[metric] >= (metric == 0 ? 1 : 2))
-                out->trip_poll = k;
-        }
-        if (passes == DQ_METRICS && out->trip_poll == 0 && out->promote_poll == 0)
-            out->promote_poll = k;
+    if (rng == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if ((rc = dq_policies_load(&ps, m)) < 0) {
+        gsl_rng_free(rng);
+        return rc;
     }
-    return 0;
+    p = ps.policy[DQ_GROUP];
+    if ((rc = dq_telemetry_new(&t, m)) < 0)
+        goto cleanup;
+    /* history: the model without the change and without the (future) spike */
+    history = *m;
+    history.effect_abandon = 1;
+    history.effect_asa_s = 0;
+    history.spike_calls = history.spike_abandon = 1;
+    gsl_rng_set(rng, 12345);
+    dq_simulate(&t, &history, rng);
+    arms_of(&a, m, p);
+    for (int arm = 0; arm < 2; arm++)
+        for (int o = 0; o < (arm ? a.ncontrol : a.ncanary); o++) {
+            int org = arm ? a.control[o] : a.canary[o];
+            double off = 0, ans = 0, ab = 0, wait = 0;
+            for (int min = 0; min < m->pre_minutes; min++) {
+                int i = org * t.minutes + min;
+                off += t.offered[i];
+                ans += t.answered[i];
+                ab += t.abandoned[i];
+                wait += t.wait_ms[i];
+            }
+            rates[0][arm][o] = (off > 0 ? off : 0.5) / m->pre_minutes;
+            rates[1][arm][o] = (ans > 0 ? ans : 0.5) / m->pre_minutes;
+            sums[0][0] += ab;
+            sums[0][1] += off;
+            sums[1][0] += wait / 1000.0;
+            sums[1][1] += ans;
+        }
+    for (int j = 0; j < 2; j++) {
+        const rg_policy_metric *pmj = &p->metrics[j];
+        memset(&pm[j], 0, sizeof(pm[j]));
+        pm[j].kind = pmj->kind;
+        pm[j].log_scale = pmj->scale == RG_TOLERANCE_RELATIVE;
+        pm[j].tolerance = pm[j].log_scale ? log1p(pmj->tolerance)
+                                          : (pmj->kind == RG_METRIC_MEAN ? pmj->tolerance / 1000
+                                                                         : pmj->tolerance);
+        pm[j].critical = pmj->critical;
+        pm[j].level = sums[j][0] / sums[j][1];
+        /* the simulator's waits are log-normal with sigma DQ_WAIT_SIGMA */
+        pm[j].unit_sd = pm[j].level * sqrt(expm1(DQ_WAIT_SIGMA * DQ_WAIT_SIGMA));
+        pm[j].canary_rate = rates[j][0];
+        pm[j].n_canary = (size_t)a.ncanary;
+        pm[j].control_rate = rates[j][1];
+        pm[j].n_control = (size_t)a.ncontrol;
+        /* the between-org variance the engine's own verdict estimates on that history,
+         * judged as the soak's last poll would be */
+        if (with_tau2 && p->variance == RG_VARIANCE_CLUSTER) {
+            rg_soak_bounds b;
+            rg_stats_verdict v;
+            int K = (int)(p->soak_limit_ms / p->poll_interval_ms);
+            double fr[RG_STATS_MAX_LOOKS];
+            rg_verdict_state st = {a.stage_index, m->stages, K, K, 1.0, fr, 1.0, NULL};
+            for (int k = 0; k + 1 < K; k++)
+                fr[k] = (double)(k + 1) / K;
+            rg_engine__soak_bounds(&b, p, a.started_ms, a.started_ms,
+                                   a.started_ms + (int64_t)K * p->poll_interval_ms);
+            b.pre_from = a.pre_from_ms;
+            if ((rc = engine_verdict(&v, &t, m, p, &a, j, &b, &st)) < 0)
+                goto cleanup;
+            pm[j].tau2 = v.has_estimate ? v.tau2_between * (v.v > 0 ? 1 : 0) : 0;
+        }
+    }
+    memset(&d, 0, sizeof(d));
+    d.planned_polls = (int)(p->soak_limit_ms / p->poll_interval_ms);
+    d.poll_minutes = p->poll_interval_ms / 60000.0;
+    d.pre_minutes = p->pre_window_ms / 60000.0;
+    d.settle_minutes = p->settle_ms / 60000.0;
+    d.stabilization_minutes = p->stabilization_window_ms / 60000.0;
+    d.alpha = rg_engine__stage_alpha(p, m->stages);
+    d.n_metrics = (int)p->metrics_count;
+    d.breaker_consecutive = p->breaker_consecutive;
+    d.sequential = p->sequential;
+    d.variance = p->variance;
+    d.information = p->information;
+    d.paths = 4000;
+    d.seed = 99;
+    rc = rg_stats_plan(out->metric, &out->stage, pm, 2, &d);
+cleanup:
+    dq_telemetry_dispose(&t);
+    dq_policies_free(&ps);
+    gsl_rng_free(rng);
+    return rc;
 }

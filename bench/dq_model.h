@@ -1,57 +1,92 @@
-/* dq_model.h - decision-quality study: simulated contact-center telemetry and four judges */
+/* dq_model.h - decision-quality study: telemetry described by a model file, judged by the engine */
 #ifndef RG_BENCH_DQ_MODEL_H
 #define RG_BENCH_DQ_MODEL_H
 
 #include <gsl/gsl_rng.h>
+#include <jansson.h>
 
+#include "rollgate/policy.h"
 #include "rollgate/stats.h"
 
-/* The study's design (the demo scenario's volumes, the default policy's windows). */
-#define DQ_CANARY 4           /* canary organizations */
-#define DQ_CONTROL 16         /* control organizations */
-#define DQ_ORGS (DQ_CANARY + DQ_CONTROL)
-#define DQ_PRE_MIN 30         /* pre window, 1-minute buckets */
-#define DQ_POLLS 12           /* planned polls */
-#define DQ_POLL_MIN 5         /* poll interval, minutes */
-#define DQ_SETTLE_MIN 1       /* settle after the stage was applied */
-#define DQ_POST_MIN (DQ_POLLS * DQ_POLL_MIN)
-#define DQ_MINUTES (DQ_PRE_MIN + DQ_POST_MIN)
-#define DQ_STABILIZE_MIN 15   /* stabilization window: a pass is allowed from here */
+#define DQ_MAX_ORGS 200
+#define DQ_MAX_MINUTES 1000
 
-typedef enum { DQ_GROUP = 0, DQ_MSPRT, DQ_NONE, DQ_KAYENTA, DQ_METHODS } dq_method;
-
-/* One cell of the study: what the change does to the canary after it is applied, and
- * whether a traffic spike hits every organization during the soak. */
+/* A model file (docs/benchmarks.md "Decision-quality models" lists every key and default). */
 typedef struct {
-    const char *name;
-    double abandon_mult; /* canary abandonment probability x this (1: healthy) */
-    double asa_add_s;    /* canary speed of answer + this many seconds */
-    int spike;           /* spike.json's event in every org, post minutes [10, 30) */
-} dq_cell;
+    char name[128];
+    int orgs, canary, polls, poll_minutes, pre_minutes;
+    int stages;                   /* the rollout's number of stages (alpha split) */
+    int earlier_minutes;          /* last stage: the other orgs were changed this long before */
+    double calls_per_min, calls_sd;
+    double abandon_p, abandon_sd;
+    double asa_s, asa_sd;
+    double drift_sd, drift_rho;   /* per-org AR(1) on ln abandonment and ln ASA, per minute */
+    double overdispersion;        /* per-bucket log-normal noise on abandonment and ASA */
+    int spike_from, spike_to;     /* minutes from the change */
+    double spike_calls, spike_sd, spike_abandon;
+    double trend_per_hour;        /* common abandonment trend, relative per hour */
+    double effect_abandon, effect_asa_s;
+    int stage;                    /* 0 first, 1 middle, 2 last */
+    char policy[256];
+} dq_model;
 
-/* One replication's telemetry: per org and 1-minute bucket. */
+/* Reads a model from a JSON object; unknown keys and out-of-range values are RG_EINVALID
+ * naming the key. `file` prefixes messages. */
+int dq_model_parse(dq_model *out, const json_t *doc, const char *file);
+int dq_model_load(dq_model *out, const char *path);
+
+/* One replication's telemetry: per org and 1-minute bucket from the pre window's start. */
 typedef struct {
-    double offered[DQ_ORGS][DQ_MINUTES];
-    double abandoned[DQ_ORGS][DQ_MINUTES];
-    double answered[DQ_ORGS][DQ_MINUTES];
-    double wait_ms[DQ_ORGS][DQ_MINUTES]; /* sum of answered calls' waits */
+    int orgs, minutes;
+    double *offered, *abandoned, *answered, *wait_ms; /* [org * minutes + minute] */
 } dq_telemetry;
 
-/* What one judge did over the 12 polls of one replication. */
+int dq_telemetry_new(dq_telemetry *t, const dq_model *m);
+void dq_telemetry_dispose(dq_telemetry *t);
+void dq_simulate(dq_telemetry *t, const dq_model *m, gsl_rng *rng);
+
+typedef enum {
+    DQ_GROUP = 0,   /* the policy as shipped: cluster variance, observed information, group */
+    DQ_MSPRT,       /* the same with sequential: msprt */
+    DQ_POOLED,      /* the engine before issue 17: pooled variance, t = k/K, full alpha */
+    DQ_NAIVE,       /* pooled variance tested at the full level at every poll */
+    DQ_KAYENTA,     /* Kayenta's MannWhitneyClassifier on per-minute series, engine's rule */
+    DQ_JUDGES
+} dq_judge_kind;
+
+const char *dq_judge_name(dq_judge_kind j);
+
 typedef struct {
-    int trip_poll;    /* first poll at which the engine's rule trips (0: never) */
-    int promote_poll; /* first poll at which every metric passes (0: never) */
+    int trip_poll;    /* 0: no trip */
+    int promote_poll; /* 0: no promotion */
+    int hold;         /* inconclusive at the soak limit */
+    int trip_metric;  /* the policy metric whose fail tripped (-1: none, or the soak limit) */
 } dq_outcome;
 
-const char *dq_method_name(dq_method m);
+/* The policies of the judges, derived from the model's policy. */
+typedef struct {
+    rg_policy *policy[DQ_JUDGES];
+} dq_policies;
 
-/* Draws one replication: Poisson calls per bucket, Bernoulli abandonment, lognormal waits,
- * as rollgate-sim does for the demo scenario (120 calls/min, p 0.08, ASA 20 s, 800 agents,
- * 300 s handle time, utilization knee 0.85). */
-void dq_simulate(dq_telemetry *t, const dq_cell *cell, gsl_rng *rng);
+int dq_policies_load(dq_policies *out, const dq_model *m);
+void dq_policies_free(dq_policies *p);
 
-/* Runs one judge over the 12 polls with the engine's rule: a fail on 2 consecutive polls,
- * or once for the critical abandonment metric. 0 or RG_E*. */
-int dq_judge(dq_outcome *out, const dq_telemetry *t, dq_method method, rg_stats_cache *cache);
+/* How many orgs the engine's role rule makes canary and control for the model's stage. */
+int dq_arm_counts(int *canary, int *control, const dq_model *m);
+
+/* The planner's forecast for the model's stage under the group judge's policy, from the
+ * per-org traffic of one simulated history (the model without the change or the spike: what
+ * `rollgate plan` would read) and, with_tau2, the between-org variance the engine's verdict
+ * estimates on that history; otherwise none. */
+typedef struct {
+    rg_stats_plan_stage stage;
+    rg_stats_plan_result metric[2];
+} dq_plan;
+
+int dq_plan_model(dq_plan *out, const dq_model *m, int with_tau2);
+
+/* Runs one judge over the soak of one replication through the engine's decision path. */
+int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq_policies *p,
+             dq_judge_kind j, rg_stats_cache *cache);
 
 #endif

@@ -6,7 +6,7 @@ set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:?usage: bench/run.sh BUILD_DIR [OUTPUT]}"
 out="${2:-$src/BENCHMARKS.md}"
-reps="${DQ_REPS:-2000}"
+reps="${DQ_REPS:-500}"
 build="$(cd "$build" && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -48,9 +48,9 @@ section "3. Statistics speed vs SciPy" \
     "build-bench/bench/stats_speed $py bench/scipy_speed.py TMPDIR" \
     "$build/bench/stats_speed" "$py" "$src/bench/scipy_speed.py" "$tmp"
 section "4. Decision quality" \
-    "build-bench/bench/decision_quality --reps $reps --threads 2 --svg bench/decision_quality.svg" \
-    "$build/bench/decision_quality" --reps "$reps" --threads 2 --svg "$src/bench/decision_quality.svg"
-printf '\n![False-rollback rate vs polls](bench/decision_quality.svg)\n' >>"$tmp/body.md"
+    "build-bench/bench/decision_quality --reps $reps --threads 2 --model bench/models/*.json" \
+    "$build/bench/decision_quality" --reps "$reps" --threads 2 \
+    $(for f in "$src"/bench/models/*.json; do printf -- '--model %s ' "$f"; done)
 sim_tp() {
     # POSIX awk only (mawk on a fresh Debian has no asort): sort the numbers first.
     for i in 1 2 3 4 5; do "$build/bench/sim_throughput" --orgs 1000 --seconds 3 | grep 'clients=64'; done |

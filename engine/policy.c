@@ -15,7 +15,11 @@
 static const char *const policy_keys[] = {
     "name", "alpha", "sequential", "stabilization_window", "soak_limit", "poll_interval",
     "granularity", "settle", "pre_window", "breaker", "on_inconclusive", "errors",
-    "verify_window", "capacity", "metrics", "tau2", NULL};
+    "verify_window", "capacity", "metrics", "tau2", "variance", "information", "alpha_split",
+    NULL};
+static const char *const variance_names[] = {"pooled", "cluster", NULL};
+static const char *const information_names[] = {"calendar", "observed", NULL};
+static const char *const alpha_split_names[] = {"stages", "none", NULL};
 static const char *const sequential_names[] = {"group", "msprt", "none", NULL};
 static const char *const inconclusive_names[] = {"hold", "promote", "rollback", NULL};
 static const char *const kind_names[] = {"proportion", "mean", NULL};
@@ -50,6 +54,10 @@ void rg_policy__defaults(rg_policy *p)
     p->errors_limit = 3;
     p->verify_window_ms = 5 * 60000;
     p->capacity_min_ratio = 0.8;
+    /* the verdict as before issue 17 unless the policy asks (contact-center.yaml does) */
+    p->variance = RG_VARIANCE_POOLED;
+    p->information = RG_INFORMATION_CALENDAR;
+    p->alpha_split = RG_ALPHA_SPLIT_NONE;
 }
 
 void rg_policy_free(rg_policy *policy)
@@ -230,6 +238,24 @@ static int read_scalars(rg_policy *p, const rg_doc *doc, const rg_doc_node *map,
         if ((rc = read_positive(&p->tau2, doc, v, field, 1e12, 1)) < 0)
             return rc;
         p->has_tau2 = 1;
+    }
+    if ((v = rg_schema__optional(map, "variance")) != NULL) {
+        rg_schema__join(field, sizeof(field), path, "variance");
+        if ((rc = rg_schema__enum(&e, doc, v, field, variance_names)) < 0)
+            return rc;
+        p->variance = (rg_variance_kind)e;
+    }
+    if ((v = rg_schema__optional(map, "information")) != NULL) {
+        rg_schema__join(field, sizeof(field), path, "information");
+        if ((rc = rg_schema__enum(&e, doc, v, field, information_names)) < 0)
+            return rc;
+        p->information = (rg_information_kind)e;
+    }
+    if ((v = rg_schema__optional(map, "alpha_split")) != NULL) {
+        rg_schema__join(field, sizeof(field), path, "alpha_split");
+        if ((rc = rg_schema__enum(&e, doc, v, field, alpha_split_names)) < 0)
+            return rc;
+        p->alpha_split = (rg_alpha_split)e;
     }
     return 0;
 }

@@ -89,6 +89,15 @@ static int add_sections(json_t *obj, const rg_policy *p)
     }
     if (p->has_tau2 && json_object_set_new(obj, "tau2", json_real(p->tau2)))
         goto nomem;
+    /* written when not the default, so that older normalised policies stay byte-identical */
+    if ((p->variance != RG_VARIANCE_POOLED &&
+         json_object_set_new(obj, "variance", json_string(rg_variance_kind_name(p->variance)))) ||
+        (p->information != RG_INFORMATION_CALENDAR &&
+         json_object_set_new(obj, "information",
+                             json_string(rg_information_kind_name(p->information)))) ||
+        (p->alpha_split != RG_ALPHA_SPLIT_NONE &&
+         json_object_set_new(obj, "alpha_split", json_string("stages"))))
+        goto nomem;
     return 0;
 nomem:
     json_decref(capacity);
@@ -144,6 +153,9 @@ int rg_policy_equal(const rg_policy *a, const rg_policy *b)
 {
     if (a == NULL || b == NULL)
         return a == b;
+    if (a->variance != b->variance || a->information != b->information ||
+        a->alpha_split != b->alpha_split)
+        return 0;
     if (!str_eq(a->name, b->name) || a->alpha != b->alpha || a->sequential != b->sequential ||
         a->stabilization_window_ms != b->stabilization_window_ms ||
         a->soak_limit_ms != b->soak_limit_ms || a->poll_interval_ms != b->poll_interval_ms ||

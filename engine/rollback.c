@@ -264,7 +264,9 @@ static int verify(rg_rollout_ctx *ctx)
             rg_cells pre = {0}, post = {0};
             rg_stats_metric_input in = {0};
             rg_stats_verdict_params params = {1, 1, p->alpha, (int)p->metrics_count,
-                                              RG_SEQUENTIAL_GROUP, 0, 1, ctx->engine->cache};
+                                              RG_SEQUENTIAL_GROUP, 0, 1, ctx->engine->cache,
+                                              RG_VARIANCE_POOLED, 0, RG_INFORMATION_CALENDAR,
+                                              0, NULL};
             rg_stats_verdict v;
             const rg_policy_metric *m = &p->metrics[i];
             if ((rc = rg_engine__window(&pre, ctx, m, orgs, n, pre_from, pre_to)) == 0 &&

@@ -6,37 +6,33 @@
 
 #include "engine/engine_private.h"
 #include "engine/telemetry.h"
+#include "engine/verdict_inputs.h"
 #include "rollgate/util.h"
 
-/* Org ids of the targets in stages [lo, hi] (borrowed from ctx->targets). A manifest changes
- * one strategy, so each org is one target and appears once. */
-static size_t orgs_of(const char **out, const rg_rollout_ctx *ctx, int lo, int hi)
+/* Org ids of the targets that play `role` at the current stage (borrowed from ctx->targets).
+ * A manifest changes one strategy, so each org is one target and appears once. */
+static size_t orgs_of(const char **out, const rg_rollout_ctx *ctx, rg_soak_role role,
+                      const rg_soak_bounds *b)
 {
     size_t n = 0;
+    int any_later = 0;
+    for (size_t i = 0; i < ctx->targets.count; i++)
+        any_later |= ctx->targets.items[i].stage_index > ctx->row.stage_index;
     for (size_t i = 0; i < ctx->targets.count; i++) {
         const rg_store_target *t = &ctx->targets.items[i];
-        if (t->stage_index < lo || t->stage_index > hi || t->state == RG_TARGET_UNCHANGED)
-            continue; /* a target left unchanged after a refused apply is no canary */
-        out[n++] = t->org_id;
+        if (rg_engine__soak_role(ctx->manifest->policy, t->stage_index,
+                                 t->state != RG_TARGET_UNCHANGED, t->applied_at_ms,
+                                 ctx->row.stage_index, any_later, b) == role)
+            out[n++] = t->org_id;
     }
     return n;
-}
-
-static int64_t align_down(int64_t t, int64_t g)
-{
-    return t - ((t % g) + g) % g;
-}
-
-static int64_t align_up(int64_t t, int64_t g)
-{
-    int64_t d = align_down(t, g);
-    return d == t ? t : d + g;
 }
 
 typedef struct {
     const char **canary, **control;
     size_t ncanary, ncontrol;
     int64_t pre_from, pre_to, post_from, post_to;
+    double post_share;
 } soak_windows;
 
 static int record_verdict(rg_rollout_ctx *ctx, int poll, const rg_policy_metric *m,
@@ -80,9 +76,8 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
 {
     const rg_policy *p = ctx->manifest->policy;
     rg_cells cpre = {0}, cpost = {0}, kpre = {0}, kpost = {0};
-    rg_stats_metric_input in = {0};
-    rg_stats_verdict_params params = {0};
     const json_t *prev = json_object_get(json_object_get(ctx->book, "msprt_p"), m->name);
+    double fractions[RG_STATS_MAX_LOOKS];
     int rc;
 
     if ((rc = rg_engine__window(&cpre, ctx, m, w->canary, w->ncanary, w->pre_from,
@@ -94,27 +89,29 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
         (rc = rg_engine__window(&kpost, ctx, m, w->control, w->ncontrol, w->post_from,
                                 w->post_to)) < 0)
         goto cleanup;
-    in.name = m->name;
-    in.kind = m->kind;
-    in.increase_is_bad = m->increase_is_bad;
-    in.tolerance_kind = m->scale;
-    in.tolerance = m->tolerance;
-    in.critical = m->critical;
-    in.canary_pre = (rg_stats_window){cpre.cells, cpre.n};
-    in.canary_post = (rg_stats_window){cpost.cells, cpost.n};
-    in.has_control = w->ncontrol > 0;
-    in.control_pre = (rg_stats_window){kpre.cells, kpre.n};
-    in.control_post = (rg_stats_window){kpost.cells, kpost.n};
-    in.msprt_prev_p = json_is_number(prev) ? json_number_value(prev) : 1.0;
-    params.poll = poll;
-    params.planned_polls = planned;
-    params.alpha = p->alpha;
-    params.n_metrics = (int)p->metrics_count;
-    params.sequential = p->sequential;
-    params.tau2 = p->has_tau2 ? p->tau2 : 0;
-    params.min_soak_reached = (int64_t)poll * p->poll_interval_ms >= p->stabilization_window_ms;
-    params.cache = ctx->engine->cache;
-    rc = rg_stats_verdict_compute(out, &in, &params);
+    {
+        const json_t *f = json_object_get(json_object_get(ctx->book, "fractions"), m->name);
+        rg_verdict_windows vw = {{cpre.cells, cpre.n}, {cpost.cells, cpost.n},
+                                 {kpre.cells, kpre.n}, {kpost.cells, kpost.n},
+                                 {cpre.orgs, cpost.orgs, kpre.orgs, kpost.orgs},
+                                 w->ncontrol > 0};
+        rg_verdict_state st = {ctx->row.stage_index, ctx->row.stage_count, poll, planned,
+                               w->post_share, fractions,
+                               json_is_number(prev) ? json_number_value(prev) : 1.0,
+                               ctx->engine->cache};
+        /* the fractions of this stage's earlier polls (observed information); polls the
+         * driver slept through, or a book without them, get the calendar's */
+        for (int i = 0; i + 1 < poll && i < RG_STATS_MAX_LOOKS; i++) {
+            const json_t *x = json_array_get(f, (size_t)i);
+            double prev_t = i ? fractions[i - 1] : 0.0;
+            rg_stats_verdict none = {0};
+            fractions[i] = json_is_number(x) && json_number_value(x) > prev_t &&
+                                   json_number_value(x) < 1.0
+                               ? json_number_value(x)
+                               : rg_engine__next_fraction(&none, prev_t, i + 1, planned);
+        }
+        rc = rg_engine__verdict(out, p, m, &vw, &st);
+    }
     if (rc == 0)
         json_object_set_new(levels, m->name,
                             json_pack("{s:o, s:o, s:o, s:o}", "canary_pre", level(&cpre, m),
@@ -125,6 +122,18 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
         if (obj == NULL)
             json_object_set_new(ctx->book, "msprt_p", obj = json_object());
         json_object_set_new(obj, m->name, json_real(out->p_value));
+    }
+    if (rc == 0 && p->sequential == RG_SEQUENTIAL_GROUP &&
+        p->information == RG_INFORMATION_OBSERVED) {
+        json_t *obj = json_object_get(ctx->book, "fractions"), *list = json_array();
+        if (obj == NULL)
+            json_object_set_new(ctx->book, "fractions", obj = json_object());
+        for (int i = 0; i + 1 < poll; i++)
+            json_array_append_new(list, json_real(fractions[i]));
+        json_array_append_new(list, json_real(rg_engine__next_fraction(
+                                        out, poll > 1 ? fractions[poll - 2] : 0.0, poll,
+                                        planned)));
+        json_object_set_new(obj, m->name, list);
     }
 cleanup:
     rg_cells_dispose(&cpre);
@@ -138,7 +147,7 @@ cleanup:
  * advanced, so the next tick retries the same look (its "error" rows give way to the
  * retry's verdicts). errors.limit failures in a row hold the rollout, at the last poll as
  * at any other. The error rows, the count and the hold commit together. */
-static int poll_error(rg_rollout_ctx *ctx, int poll)
+static int poll_error(rg_rollout_ctx *ctx, int poll, int code)
 {
     const rg_policy *p = ctx->manifest->policy;
     int64_t errors = rg_engine__book_int(ctx, "errors") + 1;
@@ -161,8 +170,10 @@ static int poll_error(rg_rollout_ctx *ctx, int poll)
         rg_engine__narrate(ctx, "poll", "poll %d: %s (%lld of %d in a row)", poll, reason,
                            (long long)errors, p->errors_limit);
     if (rc == 0 && errors >= p->errors_limit) {
-        snprintf(reason, sizeof(reason), "%d analytics errors in a row; last: %s",
-                 p->errors_limit, cause);
+        /* An outage is an infrastructure error a pipeline must tell from a finding. */
+        snprintf(reason, sizeof(reason), "%s%d analytics errors in a row; last: %s",
+                 code == RG_EUNREACHABLE ? "platform unreachable: " : "", p->errors_limit,
+                 cause);
         rc = rg_engine__set_state(ctx, RG_ROLLOUT_HELD, reason);
     } else if (rc == 0) {
         ctx->next_ms = ctx->now_ms + ctx->engine->opts.tick_ms;
@@ -199,50 +210,28 @@ static int fetch_windows(rg_rollout_ctx *ctx, const soak_windows *w)
     return rc;
 }
 
-/* What the poll's verdicts mean for the rollout. */
+/* What the poll's verdicts mean for the rollout (rg_engine__poll_rule). */
 static int act(rg_rollout_ctx *ctx, const rg_stats_verdict *v, int poll, int planned)
 {
     const rg_policy *p = ctx->manifest->policy;
     json_t *streak = json_object_get(ctx->book, "fail_streak");
-    int all_pass = 1;
+    int64_t streaks[RG_POLICY_MAX_METRICS];
     char why[512] = "";
+    rg_poll_action action;
 
     if (streak == NULL)
         json_object_set_new(ctx->book, "fail_streak", streak = json_object());
-    for (size_t i = 0; i < p->metrics_count; i++) {
-        const rg_policy_metric *m = &p->metrics[i];
-        json_int_t n = json_integer_value(json_object_get(streak, m->name));
-        n = v[i].decision == RG_DECISION_FAIL ? n + 1 : 0;
-        json_object_set_new(streak, m->name, json_integer(n));
-        all_pass &= v[i].decision == RG_DECISION_PASS;
-        if (why[0] == '\0' && v[i].decision == RG_DECISION_FAIL &&
-            (m->critical || n >= p->breaker_consecutive)) {
-            if (m->critical && n < p->breaker_consecutive)
-                snprintf(why, sizeof(why), "%s failed at stage %d, and a critical metric trips "
-                         "on its first failure: %s", m->name, ctx->row.stage_index + 1,
-                         v[i].reason);
-            else
-                snprintf(why, sizeof(why), "%s failed %lld polls in a row at stage %d "
-                         "(breaker.consecutive: %d): %s", m->name, (long long)n,
-                         ctx->row.stage_index + 1, p->breaker_consecutive, v[i].reason);
-        }
-    }
-    if (why[0])
-        return rg_engine__trip(ctx, why);
-    if (all_pass)
-        return rg_engine__promote(ctx, "every metric passed");
-    if (poll >= planned) {
-        switch (p->on_inconclusive) {
-        case RG_ON_INCONCLUSIVE_PROMOTE:
-            return rg_engine__promote(ctx, "inconclusive at the soak limit; policy promotes");
-        case RG_ON_INCONCLUSIVE_ROLLBACK:
-            return rg_engine__trip(ctx, "inconclusive at the soak limit; policy rolls back");
-        default:
-            snprintf(why, sizeof(why),
-                     "inconclusive at the soak limit (poll %d/%d) of stage %d: promote or "
-                     "rollback", poll, planned, ctx->row.stage_index + 1);
-            return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, why);
-        }
+    for (size_t i = 0; i < p->metrics_count; i++)
+        streaks[i] = json_integer_value(json_object_get(streak, p->metrics[i].name));
+    action = rg_engine__poll_rule(why, sizeof(why), p, v, streaks, poll, planned,
+                                  ctx->row.stage_index);
+    for (size_t i = 0; i < p->metrics_count; i++)
+        json_object_set_new(streak, p->metrics[i].name, json_integer(streaks[i]));
+    switch (action) {
+    case RG_POLL_TRIP: return rg_engine__trip(ctx, why);
+    case RG_POLL_PROMOTE: return rg_engine__promote(ctx, why);
+    case RG_POLL_HOLD: return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, why);
+    default: break;
     }
     ctx->next_ms = ctx->row.stage_applied_at_ms + (int64_t)(poll + 1) * p->poll_interval_ms;
     return rg_engine__save(ctx);
@@ -258,6 +247,7 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     rg_stats_verdict *v = NULL;
     json_t *levels = NULL;
     soak_windows w = {0};
+    rg_soak_bounds b;
     int rc = 0;
 
     if (planned < 1)
@@ -280,16 +270,32 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     }
     w.canary = canary;
     w.control = control;
-    w.ncanary = orgs_of(canary, ctx, ctx->row.stage_index, ctx->row.stage_index);
-    w.ncontrol = orgs_of(control, ctx, ctx->row.stage_index + 1, ctx->row.stage_count);
-    w.pre_to = align_down(ctx->row.stage_started_at_ms, p->granularity_ms);
-    w.pre_from = w.pre_to - align_up(p->pre_window_ms, p->granularity_ms);
-    w.post_from = align_up(ctx->row.stage_applied_at_ms + p->settle_ms, p->granularity_ms);
-    w.post_to = align_down(ctx->now_ms, p->granularity_ms);
+    rg_engine__soak_bounds(&b, p, ctx->row.stage_started_at_ms, ctx->row.stage_applied_at_ms,
+                           ctx->now_ms);
+    {
+        int64_t latest = 0;
+        int any_later = 0;
+        for (size_t i = 0; i < ctx->targets.count; i++) {
+            const rg_store_target *t = &ctx->targets.items[i];
+            any_later |= t->stage_index > ctx->row.stage_index;
+            if (t->stage_index < ctx->row.stage_index && t->state != RG_TARGET_UNCHANGED &&
+                t->applied_at_ms > latest)
+                latest = t->applied_at_ms;
+        }
+        if (!any_later)
+            rg_engine__last_stage_bounds(&b, p, latest);
+    }
+    w.pre_from = b.pre_from;
+    w.pre_to = b.pre_to;
+    w.post_from = b.post_from;
+    w.post_to = b.post_to;
+    w.post_share = b.post_share;
+    w.ncanary = orgs_of(canary, ctx, RG_SOAK_CANARY, &b);
+    w.ncontrol = orgs_of(control, ctx, RG_SOAK_CONTROL, &b);
     if ((rc = fetch_windows(ctx, &w)) < 0) {
         /* A lost lease or a failed database is not the analytics' fault: nothing to count. */
         if (rc != RG_ELEASE && rc != RG_EDB)
-            rc = poll_error(ctx, poll);
+            rc = poll_error(ctx, poll, rc);
         goto cleanup;
     }
     rg_engine__crash_point("mid_poll");
@@ -345,6 +351,7 @@ static int promote(rg_rollout_ctx *ctx, const char *why)
 
     json_object_del(ctx->book, "fail_streak");
     json_object_del(ctx->book, "msprt_p");
+    json_object_del(ctx->book, "fractions");
     json_object_del(ctx->book, "poll");
     json_object_del(ctx->book, "errors");
     if (from + 1 >= ctx->row.stage_count) {

@@ -367,6 +367,7 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
             for (size_t j = lo; pass == 1 && j < hi; j++) {
                 out->cells[w].count = m->cells[j].count;
                 out->cells[w].value = m->cells[j].value;
+                out->orgs[w] = (uint32_t)i; /* the org's place among the sorted orgs */
                 w++;
             }
             if (pass == 0)
@@ -375,7 +376,10 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
         if (pass == 0) {
             if (n == 0)
                 break;
-            if ((out->cells = calloc(n, sizeof(*out->cells))) == NULL) {
+            if ((out->cells = calloc(n, sizeof(*out->cells))) == NULL ||
+                (out->orgs = calloc(n, sizeof(*out->orgs))) == NULL) {
+                free(out->cells);
+                out->cells = NULL;
                 free(sorted);
                 return rg_error_set(RG_ENOMEM, "out of memory");
             }
@@ -389,5 +393,6 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
 void rg_cells_dispose(rg_cells *cells)
 {
     free(cells->cells);
+    free(cells->orgs);
     memset(cells, 0, sizeof(*cells));
 }

@@ -7,6 +7,7 @@
 typedef struct {
     rg_stats_cell *cells;
     size_t n;
+    uint32_t *orgs; /* each cell's org: its position among the window's orgs, sorted by id */
 } rg_cells;
 
 /* The cells of `metric` for `orgs` over buckets starting in [from, to): per org and bucket,

@@ -1,7 +1,9 @@
 /* boundaries.c - Lan-DeMets O'Brien-Fleming group-sequential boundaries by recursive integration */
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
@@ -21,6 +23,7 @@
 #define RG_GRID_PER_SD 24.0
 #define RG_GRID_MAX 4001
 #define RG_CACHE_MAX 256
+#define RG_KERNEL_SDS 9.0
 
 typedef struct {
     double *x, *w, *f; /* points, Simpson weights, sub-density */
@@ -106,14 +109,20 @@ static int solve_boundary(double *out, crossing *cr)
 /* Sub-density at look k on a new grid, from look k-1's, for paths below b at look k. */
 static int advance(grid *next, const grid *prev, double t, double sd, double b)
 {
-    double step = fmin(sd, sqrt(t)) / RG_GRID_PER_SD;
+    double step = fmin(sd, sqrt(t)) / RG_GRID_PER_SD, h;
     int rc;
 
     if ((rc = grid_make(next, -RG_GRID_SDS * sqrt(t), b, step)) < 0)
         return rc;
+    /* prev's grid is uniform: only points within RG_KERNEL_SDS increments contribute more
+     * than exp(-40.5) (~3e-18) of the kernel's peak; the rest are skipped */
+    h = prev->n > 1 ? prev->x[1] - prev->x[0] : 1.0;
     for (size_t j = 0; j < next->n; j++) {
-        double f = 0.0;
-        for (size_t i = 0; i < prev->n; i++) {
+        double f = 0.0, ia = (next->x[j] - RG_KERNEL_SDS * sd - prev->x[0]) / h;
+        double ib = (next->x[j] + RG_KERNEL_SDS * sd - prev->x[0]) / h;
+        size_t lo = ia <= 0 ? 0 : (size_t)ceil(ia);
+        size_t hi = ib >= (double)(prev->n - 1) ? prev->n - 1 : (ib < 0 ? 0 : (size_t)floor(ib));
+        for (size_t i = lo; i <= hi && ib >= 0; i++) {
             double u = (next->x[j] - prev->x[i]) / sd;
             f += prev->w[i] * prev->f[i] * exp(-0.5 * u * u);
         }
@@ -190,10 +199,24 @@ typedef struct {
     double *boundaries;
 } cache_entry;
 
+/* A design with unequally spaced looks (observed information), kept with the integration
+ * state after its last look so that the next look costs one step. */
+#define RG_MEMO_MAX 64
+typedef struct {
+    double alpha, spent;
+    size_t looks;
+    double fractions[RG_STATS_MAX_LOOKS], boundaries[RG_STATS_MAX_LOOKS];
+    grid state; /* sub-density at the last look below its boundary */
+    uint64_t used;
+} memo_entry;
+
 struct rg_stats_cache {
     pthread_mutex_t lock;
     cache_entry entries[RG_CACHE_MAX];
     size_t n;
+    memo_entry memo[RG_MEMO_MAX];
+    size_t nmemo;
+    uint64_t clock;
 };
 
 int rg_stats_cache_new(rg_stats_cache **out)
@@ -215,6 +238,8 @@ void rg_stats_cache_free(rg_stats_cache *cache)
         return;
     for (size_t i = 0; i < cache->n; i++)
         free(cache->entries[i].boundaries);
+    for (size_t i = 0; i < cache->nmemo; i++)
+        grid_free(&cache->memo[i].state);
     pthread_mutex_destroy(&cache->lock);
     free(cache);
 }
@@ -264,4 +289,124 @@ int rg_stats_cache_boundaries(const double **out, rg_stats_cache *cache, double 
 cleanup:
     pthread_mutex_unlock(&cache->lock);
     return rc;
+}
+
+static int grid_copy(grid *out, const grid *g)
+{
+    out->n = g->n;
+    out->x = malloc(g->n * sizeof(double));
+    out->w = malloc(g->n * sizeof(double));
+    out->f = malloc(g->n * sizeof(double));
+    if (!out->x || !out->w || !out->f) {
+        grid_free(out);
+        return rg_error_set(RG_ENOMEM, "boundaries: out of memory for the integration grid");
+    }
+    memcpy(out->x, g->x, g->n * sizeof(double));
+    memcpy(out->w, g->w, g->n * sizeof(double));
+    memcpy(out->f, g->f, g->n * sizeof(double));
+    return 0;
+}
+
+/* The first look of a design: c_1 and the sub-density below it. */
+static int first_look(memo_entry *e, double t, double alpha)
+{
+    int rc;
+    e->spent = rg_stats__obf_spent(alpha, t);
+    e->boundaries[0] = gsl_cdf_ugaussian_Qinv(e->spent);
+    if ((rc = grid_make(&e->state, -RG_GRID_SDS * sqrt(t), e->boundaries[0] * sqrt(t),
+                        sqrt(t) / RG_GRID_PER_SD)) < 0)
+        return rc;
+    for (size_t i = 0; i < e->state.n; i++)
+        e->state.f[i] = gsl_ran_gaussian_pdf(e->state.x[i], sqrt(t));
+    return 0;
+}
+
+/* One more look at fraction t: the same steps rg_stats_obf_boundaries takes. */
+static int next_look(memo_entry *e, double t, double alpha)
+{
+    double now = rg_stats__obf_spent(alpha, t), prev_t = e->fractions[e->looks - 1];
+    double sd = sqrt(t - prev_t);
+    crossing cr = {&e->state, sd, sqrt(t), now - e->spent};
+    grid next = {0};
+    int rc;
+
+    if ((rc = solve_boundary(&e->boundaries[e->looks], &cr)) < 0)
+        return rc;
+    e->spent = now;
+    if ((rc = advance(&next, &e->state, t, sd, e->boundaries[e->looks] * sqrt(t))) < 0)
+        return rc;
+    grid_free(&e->state);
+    e->state = next;
+    return 0;
+}
+
+static memo_entry *memo_find(rg_stats_cache *cache, const double *fractions, size_t looks,
+                             double alpha)
+{
+    for (size_t i = 0; i < cache->nmemo; i++) {
+        memo_entry *e = &cache->memo[i];
+        if (e->alpha == alpha && e->looks == looks &&
+            memcmp(e->fractions, fractions, looks * sizeof(double)) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+int rg_stats_cache_boundary_at(double *out, rg_stats_cache *cache, const double *fractions,
+                               size_t k, double alpha)
+{
+    memo_entry work, *hit, *slot;
+    int rc;
+
+    if ((rc = check_fractions(fractions, k, alpha)) < 0)
+        return rc;
+    if (!cache)
+        return rg_error_set(RG_EINVALID, "boundaries: no cache");
+    memset(&work, 0, sizeof(work));
+    pthread_mutex_lock(&cache->lock);
+    if ((hit = memo_find(cache, fractions, k, alpha)) != NULL) {
+        *out = hit->boundaries[k - 1];
+        hit->used = ++cache->clock;
+        pthread_mutex_unlock(&cache->lock);
+        return 0;
+    }
+    hit = k > 1 ? memo_find(cache, fractions, k - 1, alpha) : NULL;
+    if (hit) {
+        work = *hit;
+        work.state = (grid){0};
+        rc = grid_copy(&work.state, &hit->state);
+    }
+    pthread_mutex_unlock(&cache->lock);
+    if (rc < 0)
+        return rc;
+    if (!hit) { /* from the first look */
+        work.alpha = alpha;
+        rc = first_look(&work, fractions[0], alpha);
+        work.fractions[0] = fractions[0];
+        work.looks = 1;
+    }
+    while (rc == 0 && work.looks < k) {
+        if ((rc = next_look(&work, fractions[work.looks], alpha)) == 0)
+            work.fractions[work.looks] = fractions[work.looks];
+        work.looks++;
+    }
+    if (rc < 0) {
+        grid_free(&work.state);
+        return rc;
+    }
+    *out = work.boundaries[k - 1];
+    pthread_mutex_lock(&cache->lock);
+    if (cache->nmemo < RG_MEMO_MAX) {
+        slot = &cache->memo[cache->nmemo++];
+    } else { /* the least recently used */
+        slot = &cache->memo[0];
+        for (size_t i = 1; i < cache->nmemo; i++)
+            if (cache->memo[i].used < slot->used)
+                slot = &cache->memo[i];
+        grid_free(&slot->state);
+    }
+    work.used = ++cache->clock;
+    *slot = work;
+    pthread_mutex_unlock(&cache->lock);
+    return 0;
 }

@@ -30,6 +30,38 @@ const char *rg_sequential_kind_name(rg_sequential_kind kind)
     }
 }
 
+int rg_variance_kind_parse(rg_variance_kind *out, const char *s)
+{
+    if (s && strcmp(s, "cluster") == 0)
+        *out = RG_VARIANCE_CLUSTER;
+    else if (s && strcmp(s, "pooled") == 0)
+        *out = RG_VARIANCE_POOLED;
+    else
+        return rg_error_set(RG_EINVALID, "variance: expected cluster or pooled");
+    return 0;
+}
+
+const char *rg_variance_kind_name(rg_variance_kind kind)
+{
+    return kind == RG_VARIANCE_CLUSTER ? "cluster" : "pooled";
+}
+
+int rg_information_kind_parse(rg_information_kind *out, const char *s)
+{
+    if (s && strcmp(s, "observed") == 0)
+        *out = RG_INFORMATION_OBSERVED;
+    else if (s && strcmp(s, "calendar") == 0)
+        *out = RG_INFORMATION_CALENDAR;
+    else
+        return rg_error_set(RG_EINVALID, "information: expected observed or calendar");
+    return 0;
+}
+
+const char *rg_information_kind_name(rg_information_kind kind)
+{
+    return kind == RG_INFORMATION_OBSERVED ? "observed" : "calendar";
+}
+
 const char *rg_decision_name(rg_decision decision)
 {
     switch (decision) {
@@ -71,6 +103,23 @@ static int check_params(const rg_stats_metric_input *m, const rg_stats_verdict_p
                             p->planned_polls);
     if (!(isfinite(p->tau2) && p->tau2 >= 0.0))
         return rg_error_set(RG_EINVALID, "tau2: must be a finite number >= 0");
+    if (p->variance != RG_VARIANCE_POOLED && p->variance != RG_VARIANCE_CLUSTER)
+        return rg_error_set(RG_EINVALID, "variance: unknown kind %d", (int)p->variance);
+    if (p->information != RG_INFORMATION_CALENDAR && p->information != RG_INFORMATION_OBSERVED)
+        return rg_error_set(RG_EINVALID, "information: unknown kind %d", (int)p->information);
+    if (p->block_buckets < 0)
+        return rg_error_set(RG_EINVALID, "block_buckets: must be >= 0");
+    if (!(p->post_share >= 0.0 && p->post_share <= 1.0))
+        return rg_error_set(RG_EINVALID, "post_share: must be in [0, 1]");
+    if (p->sequential == RG_SEQUENTIAL_GROUP && p->information == RG_INFORMATION_OBSERVED) {
+        if (p->poll > 1 && !p->fractions)
+            return rg_error_set(RG_EINVALID, "fractions: the %d earlier fractions are missing",
+                                p->poll - 1);
+        for (int i = 0; i + 1 < p->poll; i++)
+            if (!(p->fractions[i] > (i ? p->fractions[i - 1] : 0.0) && p->fractions[i] < 1.0))
+                return rg_error_set(RG_EINVALID, "fractions[%d]: must increase within (0, 1)",
+                                    i);
+    }
     if (m->msprt_prev_p < 0.0 || m->msprt_prev_p > 1.0 || isnan(m->msprt_prev_p))
         return rg_error_set(RG_EINVALID, "%s: the previous always-valid p must be in [0, 1]",
                             m->name);
@@ -90,8 +139,45 @@ static int check_windows(const rg_stats_metric_input *m)
     return 0;
 }
 
+/* theta and V with organizations as units; 1 with the reason when undefined. */
+static int cluster_effect(rg_stats_verdict *out, const rg_stats_metric_input *m,
+                          const rg_stats_verdict_params *p, int log_scale)
+{
+    rg_stats__cluster c;
+    char why[160] = "";
+    int rc;
+    double count = 0;
+
+    for (size_t i = 0; i < m->canary_post.n; i++)
+        count += m->canary_post.cells[i].count;
+    if (count == 0.0) {
+        put(out->reason, sizeof(out->reason), "no traffic");
+        return 1;
+    }
+    memset(&c, 0, sizeof(c));
+    rc = rg_stats__cluster_effect(&c, m, log_scale, p->block_buckets,
+                                  p->post_share > 0 ? p->post_share : 1.0, why, sizeof(why));
+    if (rc < 0)
+        return rc;
+    out->orgs_canary = c.n_canary;
+    out->orgs_control = c.n_control;
+    if (rc == 1) {
+        put(out->reason, sizeof(out->reason), "%s: %s", m->name, why);
+        return 1;
+    }
+    out->theta = c.theta;
+    out->v = c.v;
+    out->v_final = c.v_final;
+    out->df = c.df;
+    out->tau2_between = c.tau2;
+    out->dispersion = c.dispersion;
+    out->fallback = c.fallback;
+    return 0;
+}
+
 /* theta and V over the four (or two) windows; 1 with the reason when undefined. */
-static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m, int log_scale)
+static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m,
+                  const rg_stats_verdict_params *p, int log_scale)
 {
     const rg_stats_window *windows[4] = {&m->canary_post, &m->canary_pre, &m->control_post,
                                          &m->control_pre};
@@ -101,8 +187,12 @@ static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m, int log
     char why[160] = "";
     int n = m->has_control ? 4 : 2;
 
+    if (p->variance == RG_VARIANCE_CLUSTER)
+        return cluster_effect(out, m, p, log_scale);
     out->theta = 0.0;
     out->v = 0.0;
+    out->v_final = 0.0;
+    out->df = INFINITY;
     for (int i = 0; i < n; i++) {
         rg_stats__window_estimate e;
         if (rg_stats__estimate_window(&e, windows[i], m->kind, log_scale, labels[i], why,
@@ -119,6 +209,8 @@ static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m, int log
         }
         out->theta += signs[i] * e.estimate;
         out->v += e.variance;
+        /* the post windows (0 and 2) shrink with their length; the pre windows are fixed */
+        out->v_final += e.variance * (i % 2 == 0 && p->post_share > 0 ? p->post_share : 1.0);
     }
     if (!(out->v > 0.0)) {
         put(out->reason, sizeof(out->reason),
@@ -128,12 +220,42 @@ static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m, int log
     return 0;
 }
 
-static int group_boundary(double *out, const rg_stats_verdict_params *p, double alpha_m)
+/* t_k = V_K / V_k, kept strictly above t_{k-1} and 1 at the last planned poll. */
+static double observed_fraction(const rg_stats_verdict *v, const rg_stats_verdict_params *p)
+{
+    int k = p->poll, K = p->planned_polls;
+    double prev = k > 1 ? p->fractions[k - 2] : 0.0, t = v->v_final / v->v;
+    double hi = 1.0 - 1e-3 * (double)(K - k); /* room for the looks still to come */
+
+    if (k >= K)
+        return 1.0;
+    if (t > hi)
+        t = hi;
+    if (!(t > prev + 1e-4)) /* information did not grow: spend as the calendar would */
+        t = prev + (hi - prev) / (double)(K - k + 1);
+    return t;
+}
+
+static int group_boundary(double *out, rg_stats_verdict *v, const rg_stats_verdict_params *p,
+                          double alpha_m)
 {
     double fractions[RG_STATS_MAX_LOOKS], b[RG_STATS_MAX_LOOKS];
     const double *cached = NULL;
     int rc;
 
+    if (p->information == RG_INFORMATION_OBSERVED) {
+        for (int i = 0; i + 1 < p->poll; i++)
+            fractions[i] = p->fractions[i];
+        fractions[p->poll - 1] = v->fraction = observed_fraction(v, p);
+        if (p->cache)
+            return rg_stats_cache_boundary_at(out, p->cache, fractions, (size_t)p->poll,
+                                              alpha_m);
+        if ((rc = rg_stats_obf_boundaries(b, fractions, (size_t)p->poll, alpha_m)) < 0)
+            return rc;
+        *out = b[p->poll - 1];
+        return 0;
+    }
+    v->fraction = (double)p->poll / (double)p->planned_polls;
     if (p->cache) {
         if ((rc = rg_stats_cache_boundaries(&cached, p->cache, alpha_m,
                                             (size_t)p->planned_polls)) < 0)
@@ -197,6 +319,15 @@ static void write_reason(rg_stats_verdict *out, const rg_stats_metric_input *m,
         put(tail, sizeof(tail), "z %.2f below %.2f at poll %d/%d", out->z, out->boundary,
                  p->poll, p->planned_polls);
     }
+    if (p->variance == RG_VARIANCE_CLUSTER) {
+        size_t len = strlen(tail);
+        if (out->fallback)
+            put(tail + len, sizeof(tail) - len, "; %d+%d orgs, too few for a between-org "
+                "variance", out->orgs_canary, out->orgs_control);
+        else
+            put(tail + len, sizeof(tail) - len, "; %d+%d orgs, t %.0f df", out->orgs_canary,
+                out->orgs_control, out->df);
+    }
     put(out->reason, sizeof(out->reason), "%s %s (%s..%s) vs %s; %s%s", m->name, est, lo,
              hi, m->has_control ? "control" : "pre-change (no concurrent control)", tail,
              p->sequential == RG_SEQUENTIAL_NONE ? "; sequential: none, no correction for "
@@ -211,7 +342,8 @@ static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
     int rc;
 
     out->z = bad / sd;
-    out->p_value = gsl_cdf_ugaussian_Q(out->z);
+    out->p_value = isfinite(out->df) ? rg_stats__tdist_sf(out->z, out->df)
+                                     : gsl_cdf_ugaussian_Q(out->z);
     if (p->sequential == RG_SEQUENTIAL_MSPRT) {
         rg_stats_msprt_result r;
         double tau2 = p->tau2 > 0.0 ? p->tau2 : out->tolerance * out->tolerance;
@@ -229,11 +361,14 @@ static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
             out->decision = RG_DECISION_FAIL;
     } else {
         if (p->sequential == RG_SEQUENTIAL_GROUP) {
-            if ((rc = group_boundary(&out->boundary, p, out->alpha_metric)) < 0)
+            if ((rc = group_boundary(&out->boundary, out, p, out->alpha_metric)) < 0)
                 return rc;
         } else {
             out->boundary = gsl_cdf_ugaussian_Qinv(out->alpha_metric);
         }
+        /* A t reference keeps the boundary's nominal level: c -> t_df quantile of Q(c). */
+        if (isfinite(out->df))
+            out->boundary = gsl_cdf_tdist_Qinv(gsl_cdf_ugaussian_Q(out->boundary), out->df);
         out->ci_lo = out->theta - out->boundary * sd;
         out->ci_hi = out->theta + out->boundary * sd;
         bad_upper = bad + out->boundary * sd;
@@ -266,7 +401,10 @@ int rg_stats_verdict_compute(rg_stats_verdict *out, const rg_stats_metric_input 
     else
         v.tolerance = metric->kind == RG_METRIC_MEAN ? metric->tolerance / 1000.0
                                                      : metric->tolerance;
-    if (effect(&v, metric, log_scale) == 0) {
+    v.df = INFINITY;
+    if ((rc = effect(&v, metric, params, log_scale)) < 0)
+        return rc;
+    if (rc == 0) {
         v.has_estimate = 1;
         if ((rc = decide(&v, metric, params)) < 0)
             return rc;

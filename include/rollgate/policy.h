@@ -25,6 +25,12 @@ typedef enum {
 } rg_on_inconclusive;
 
 
+/* How the rollout's alpha is shared by its stages (docs/internals/stats.md). */
+typedef enum {
+    RG_ALPHA_SPLIT_STAGES = 0, /* each stage tests at alpha / number of stages */
+    RG_ALPHA_SPLIT_NONE = 1,   /* each stage spends the whole alpha */
+} rg_alpha_split;
+
 /* One gated metric. Strings are owned by the policy. */
 typedef struct rg_policy_metric {
     char *name;
@@ -63,6 +69,11 @@ typedef struct rg_policy {
     double capacity_max_load; /* calls per agent; only when has_capacity_max_load */
     int has_tau2;
     double tau2; /* mSPRT mixing variance; only when has_tau2 (default: tolerance^2) */
+    /* Absent: pooled, calendar, none (the verdict before issue 17); contact-center.yaml sets
+     * cluster, observed, stages. */
+    rg_variance_kind variance;
+    rg_information_kind information;
+    rg_alpha_split alpha_split;
     rg_policy_metric *metrics;
     size_t metrics_count;
 } rg_policy;

@@ -119,6 +119,12 @@ void rg_stats_cache_free(rg_stats_cache *cache);
 int rg_stats_cache_boundaries(const double **out, rg_stats_cache *cache, double alpha,
                               size_t planned_looks);
 
+/* c_k of the design with looks at fractions[0..k-1] (as rg_stats_obf_boundaries(...)[k-1],
+ * the same arithmetic): the cache keeps the last 64 such designs with their integration
+ * state, so that extending a design by one look costs one step. */
+int rg_stats_cache_boundary_at(double *out, rg_stats_cache *cache, const double *fractions,
+                               size_t k, double alpha);
+
 /* ---- mSPRT (normal mixture) ---- */
 typedef struct {
     double theta;       /* the estimate */
@@ -161,6 +167,22 @@ typedef enum {
     RG_DECISION_FAIL = 2,
 } rg_decision;
 
+/* How V, the variance of theta, is estimated (docs/internals/stats.md "Cluster variance"). */
+typedef enum {
+    RG_VARIANCE_POOLED = 0,  /* every call and bucket independent: the sum of window variances */
+    RG_VARIANCE_CLUSTER = 1, /* organizations as units: per-org contrasts, random effects, t */
+} rg_variance_kind;
+/* The information fraction t_k a group-sequential boundary is spent at. */
+typedef enum {
+    RG_INFORMATION_CALENDAR = 0, /* t_k = k / K */
+    RG_INFORMATION_OBSERVED = 1, /* t_k = V_K / V_k, V_K predicted from this poll's data */
+} rg_information_kind;
+
+int rg_variance_kind_parse(rg_variance_kind *out, const char *s);
+const char *rg_variance_kind_name(rg_variance_kind kind);
+int rg_information_kind_parse(rg_information_kind *out, const char *s);
+const char *rg_information_kind_name(rg_information_kind kind);
+
 int rg_sequential_kind_parse(rg_sequential_kind *out, const char *s);
 const char *rg_sequential_kind_name(rg_sequential_kind kind);
 const char *rg_decision_name(rg_decision decision);
@@ -193,6 +215,11 @@ typedef struct {
     int has_control;
     rg_stats_window control_pre, control_post;
     double msprt_prev_p;   /* msprt: the previous poll's always-valid p (1 or 0 at the first) */
+    /* variance: cluster: each cell's organization, a key within its arm, one array per window
+     * parallel to its cells; cells of one org in time order. NULL: the window is one org. */
+    struct {
+        const uint32_t *canary_pre, *canary_post, *control_pre, *control_post;
+    } orgs;
 } rg_stats_metric_input;
 
 typedef struct {
@@ -204,6 +231,13 @@ typedef struct {
     double tau2;            /* msprt mixture variance on the test scale; 0: tolerance^2 */
     int min_soak_reached;   /* 1 once the stabilization window has passed: pass allowed */
     rg_stats_cache *cache;  /* optional boundary cache (group); NULL computes afresh */
+    rg_variance_kind variance;
+    int block_buckets;      /* cluster: consecutive cells of one org per block (0: 5) */
+    rg_information_kind information; /* group only */
+    /* observed: (length of the post window now) / (its length at poll K), in (0, 1]. */
+    double post_share;
+    /* observed: the fractions used at polls 1..k-1 (k-1 values, from earlier verdicts). */
+    const double *fractions;
 } rg_stats_verdict_params;
 
 #define RG_STATS_REASON_LEN 256
@@ -224,6 +258,16 @@ typedef struct {
     /* For people: relative -> exp(theta)-1 (0.31 = +31 %); absolute -> theta (s for means). */
     double effect, effect_lo, effect_hi;
     char reason[RG_STATS_REASON_LEN]; /* "abandonment_rate +31% (+12%..+52%) vs control; ..." */
+    /* Reference distribution of z: Student's t with df degrees of freedom (cluster), or the
+     * normal (INFINITY: pooled, or cluster's too-few-orgs fallback). */
+    double df;
+    double fraction;       /* group: the information fraction t_k the boundary was spent at */
+    double v_final;        /* the variance predicted at poll K (observed information) */
+    /* cluster: orgs with both windows, the between-org variance tau^2 and the block
+     * dispersion (proportions: Pearson phi >= 1; means: per-measurement variance). */
+    int orgs_canary, orgs_control;
+    double tau2_between, dispersion;
+    int fallback;          /* cluster: too few orgs for a between-org variance */
 } rg_stats_verdict;
 
 /* Judges one metric at one poll. Returns 0 with a verdict (inconclusive with its reason when
@@ -231,5 +275,48 @@ typedef struct {
  * for malformed input (negative counts, events above trials, non-finite values, bad params). */
 int rg_stats_verdict_compute(rg_stats_verdict *out, const rg_stats_metric_input *metric,
                              const rg_stats_verdict_params *params);
+
+/* ---- the planner: what a stage's soak can decide (docs/internals/stats.md "Planner") ---- */
+typedef struct {
+    rg_metric_kind kind;
+    int log_scale;     /* relative tolerance */
+    double tolerance;  /* on the test scale: ln(1 + tol) relative; proportion points; seconds */
+    int critical;
+    double level;      /* proportion p, or the mean in seconds */
+    double unit_sd;    /* means: the per-measurement sd in seconds */
+    /* expected units (trials or measurements) per minute of each canary / control org */
+    const double *canary_rate, *control_rate;
+    size_t n_canary, n_control;
+    double tau2;       /* between-org variance of a contrast on the test scale (0: none known) */
+} rg_stats_plan_metric;
+
+typedef struct {
+    int planned_polls;
+    double poll_minutes, pre_minutes, settle_minutes, stabilization_minutes;
+    double alpha;      /* the stage's level (after any split over stages) */
+    int n_metrics;     /* Bonferroni divisor */
+    int breaker_consecutive;
+    rg_sequential_kind sequential; /* group or none (msprt is not planned) */
+    rg_variance_kind variance;
+    rg_information_kind information;
+    int paths;         /* Monte Carlo paths, >= 100 */
+    uint64_t seed;
+} rg_stats_plan_design;
+
+typedef struct {
+    double half_width;  /* the interval's half-width c_K sqrt(V_K) at the soak's end (display) */
+    double mde;         /* smallest worsening tripping with probability 0.8 (display); INFINITY
+                           when even 4 x the tolerance does not */
+    double p_trip_1_5;  /* P(trip) when this metric is worse by 1.5 x its tolerance */
+    int cannot_decide;  /* the half-width at the soak's end is not below the tolerance */
+} rg_stats_plan_result;
+
+typedef struct {
+    double p_promote, p_hold, p_trip; /* a healthy change, every metric together */
+} rg_stats_plan_stage;
+
+/* Plans one stage's soak for n metrics: `out` gets n results. 0 or RG_EINVALID. */
+int rg_stats_plan(rg_stats_plan_result *out, rg_stats_plan_stage *stage,
+                  const rg_stats_plan_metric *m, size_t n, const rg_stats_plan_design *d);
 
 #endif
