@@ -100,7 +100,7 @@ const rg_cli_command rg_cli_commands[] = {
      "rollgate-registry.json beside the database): every org's URLs and credentials and\n"
      "each tenant's webhook secret come from there, never from a manifest.\n"
      "--allow-loopback-platform: test mode, registry entries of region loopback are used.\n"
-     "--connection-limit (1024), --per-address-limit (32): connections in all and per\n"
+     "--connection-limit (4096), --per-address-limit (32): connections in all and per\n"
      "client address (behind a proxy every client has the proxy's address).\n"
      "Stops cleanly on SIGTERM or SIGINT.",
      rg_cmd_serve},

@@ -1,5 +1,7 @@
 /* scheduler.c - the scheduler thread: rg_engine_tick over every active rollout, with its own
- * store handle, woken early by API commands, broadcasting `changed` after every tick */
+ * store handle, woken early by API commands, broadcasting `changed` after every committed
+ * step it narrates (not after every tick: a thousand waiting gates would all re-read the
+ * database at every tick for nothing) */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +56,11 @@ static void *sched_main(void *arg)
         pthread_mutex_lock(&s->drive_lock);
         rc = rg_engine_tick(st->engine, &next);
         pthread_mutex_unlock(&s->drive_lock);
-        if (rc < 0)
+        if (rc < 0) {
             rg_log(rc == RG_EDB ? RG_LOG_ERROR : RG_LOG_WARN, "scheduler", "tick: %s",
                    rg_error_last());
-        rg_server__notify(s, 0);
+            rg_server__notify(s, 0); /* whatever was half done, let waiters look */
+        }
         wait_tick(s, next);
     }
     return NULL;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "server/server_private.h"
@@ -17,7 +18,7 @@ void rg_server_options_init(rg_server_options *opts)
     opts->body_limit = 1024 * 1024;
     opts->webhook_attempts = 6;
     opts->webhook_backoff_ms = 500;
-    opts->connection_limit = 1024;
+    opts->connection_limit = 4096;
     opts->per_ip_limit = 32;
     opts->auth_timeout_s = 5;
     opts->request_timeout_s = 60;
@@ -502,6 +503,35 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* A thread and a descriptor per connection: the soft descriptor limit (1,024 on a stock
+ * Debian) is raised toward the hard one so that the connection limit can be reached; when
+ * it cannot, the connection limit is lowered to fit, with a warning, rather than accepting
+ * connections that would fail on accept(2). */
+static void fit_descriptor_limit(rg_server *s)
+{
+    const rlim_t spare = 128; /* the database, the log, sockets to the platform, webhooks */
+    rlim_t want = (rlim_t)s->opts.connection_limit + spare;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < want && rl.rlim_cur != RLIM_INFINITY) {
+        rlim_t before = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = before;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        unsigned fit = rl.rlim_cur > spare + 16 ? (unsigned)(rl.rlim_cur - spare) : 16;
+        rg_log(RG_LOG_WARN, "http", "open-file limit %llu allows %u connections, not %u: "
+               "raise it (ulimit -n, LimitNOFILE=) for more", (unsigned long long)rl.rlim_cur,
+               fit, s->opts.connection_limit);
+        s->opts.connection_limit = fit;
+        if (s->opts.per_ip_limit > fit)
+            s->opts.per_ip_limit = fit;
+    }
+}
+
 static int bind_http(rg_server *s)
 {
     const union MHD_DaemonInfo *info;
@@ -511,12 +541,15 @@ static int bind_http(rg_server *s)
 
     if (s->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    fit_descriptor_limit(s);
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
                                  MHD_OPTION_CONNECTION_LIMIT, s->opts.connection_limit,
                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->opts.per_ip_limit,
                                  MHD_OPTION_CONNECTION_TIMEOUT, s->opts.auth_timeout_s,
+                                 /* thousands of waiting long-polls: small stacks */
+                                 MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (s->daemon == NULL)
         return rg_error_set(RG_EIO, "cannot listen on %s (in use, or not an address of this "

@@ -9,6 +9,9 @@
 
 #define GATE_MAX_MS (3600 * 1000)
 #define RECHECK_MS 1000
+/* Gates are woken by every narrated change; their re-check only bounds a missed wake-up, and
+ * a thousand of them re-reading every second would load the database for nothing. */
+#define GATE_RECHECK_MS 5000
 #define KEEPALIVE_MS 15000
 
 static uint64_t generation(rg_server *s)
@@ -79,7 +82,7 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
         if (rg_time_mono_ms() >= deadline || rg_server__stopping(s))
             break;
         {
-            int64_t until = rg_time_mono_ms() + RECHECK_MS;
+            int64_t until = rg_time_mono_ms() + GATE_RECHECK_MS;
             rg_server__wait_change(s, gen, until < deadline ? until : deadline);
         }
     }
