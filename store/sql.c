@@ -264,7 +264,11 @@ void rg_store__bind_text(rg_store__binder *b, const char *s)
     b->index++;
     if (b->rc != SQLITE_OK)
         return;
-    rc = s ? sqlite3_bind_text(b->stmt, b->index, s, -1, SQLITE_TRANSIENT)
+    /* SQLITE_STATIC: every store function steps its statement to the end before it returns,
+     * while the caller's strings live, and the next use resets and clears the bindings
+     * before binding again; nothing reads them after the call. Copying each value (the
+     * default, SQLITE_TRANSIENT) was a malloc and a copy per column per row. */
+    rc = s ? sqlite3_bind_text(b->stmt, b->index, s, -1, SQLITE_STATIC)
            : sqlite3_bind_null(b->stmt, b->index);
     b->rc = rc;
 }
