@@ -88,12 +88,12 @@ demo: deps
 	@$(BUILD)/cli/rollgate demo
 
 # Benchmarks (bench/): a Release build without sanitizers, every benchmark run, BENCHMARKS.md
-# rewritten. About 10 minutes on 2 cores; DQ_REPS=200 for a quick look.
+# rewritten. About 25 minutes on 2 cores; DQ_REPS=200 for a quick look.
 bench:
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DRG_SANITIZE= -DRG_WERROR=OFF \
 		$(CMAKE_FLAGS)
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target sim_throughput rollback_latency \
-		tick_scale stats_speed decision_quality
+		tick_scale poll_tick serve_load stats_speed decision_quality rollgate
 	bench/run.sh $(BENCH_BUILD) BENCHMARKS.md
 
 clean:

@@ -60,7 +60,10 @@ sim_tp() {
              END {n = NR; printf "rollgate-sim, 1,000 orgs, 64 concurrent clients, 3 s per run, %d runs: ", n;
                   printf "median %d requests/s (min %d, max %d).\n", (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[1], v[n]}'
 }
-section "5. Simulator throughput (reference)" \
+section "5. rollgate serve under load" \
+    "build-bench/bench/serve_load --longpolls 1000 --streams 10 --rate 100 --seconds 60" \
+    "$build/bench/serve_load" --longpolls 1000 --streams 10 --rate 100 --seconds 60
+section "6. Simulator throughput (reference)" \
     "build-bench/bench/sim_throughput --orgs 1000 --seconds 3  (x5, the 64-client round)" sim_tp
 
 {
