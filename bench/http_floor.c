@@ -235,13 +235,17 @@ int bench_floor_run(bench_floor_result *out, const bench_floor_options *opts,
         while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
             request *r;
             long status = 0;
+            CURLcode result;
+            CURL *done;
             if (msg->msg != CURLMSG_DONE)
                 continue;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-            curl_multi_remove_handle(multi, msg->easy_handle);
-            curl_easy_cleanup(msg->easy_handle);
-            settle(r, msg->data.result, status, opts, out, &wait, mono_ms());
+            done = msg->easy_handle;
+            result = msg->data.result; /* msg is invalid once the handle is removed */
+            curl_easy_getinfo(done, CURLINFO_PRIVATE, (char **)&r);
+            curl_easy_getinfo(done, CURLINFO_RESPONSE_CODE, &status);
+            curl_multi_remove_handle(multi, done);
+            curl_easy_cleanup(done);
+            settle(r, result, status, opts, out, &wait, mono_ms());
             in_flight--;
         }
         /* Sleep no longer than until the next request may start (a PATCH queued just now

@@ -19,7 +19,7 @@
 #include "support/simproc.h"
 #include "support/testutil.h"
 
-#define RUNS 5
+#define RUNS 9
 #define CONCURRENCY 32 /* the engine's platform ceiling (rg_platform_options default) */
 
 static const char policy[] =
