@@ -9,6 +9,38 @@
 
 const char *const rg_body_fields[] = {"name", "settings", "targets", NULL};
 
+int rg_body_same(const json_t *a, const json_t *b)
+{
+    const char *key;
+    json_t *v;
+
+    if (a == NULL || b == NULL)
+        return a == b;
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b) &&
+               (!json_is_integer(a) || !json_is_integer(b) ||
+                json_integer_value(a) == json_integer_value(b));
+    if (json_typeof(a) != json_typeof(b))
+        return 0;
+    if (json_is_object(a)) {
+        if (json_object_size(a) != json_object_size(b))
+            return 0;
+        json_object_foreach((json_t *)a, key, v)
+            if (!rg_body_same(v, json_object_get(b, key)))
+                return 0;
+        return 1;
+    }
+    if (json_is_array(a)) {
+        if (json_array_size(a) != json_array_size(b))
+            return 0;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!rg_body_same(json_array_get(a, i), json_array_get(b, i)))
+                return 0;
+        return 1;
+    }
+    return json_equal(a, b);
+}
+
 static int is_field(const char *key)
 {
     for (size_t i = 0; rg_body_fields[i]; i++)
@@ -64,7 +96,7 @@ int rg_body_patch_applied(const json_t *live, const json_t *patch)
     json_t *value;
 
     json_object_foreach((json_t *)patch, key, value) {
-        if (!json_equal(json_object_get(live, key), value))
+        if (!rg_body_same(json_object_get(live, key), value))
             return 0;
     }
     return 1;
@@ -93,9 +125,9 @@ static int restore_object(json_t *patch, json_t *kept, const char *field, const 
         return rg_error_set(RG_ENOMEM, "out of memory");
     json_object_foreach((json_t *)snap, key, value) {
         json_t *a = json_object_get(applied, key), *l = json_object_get(live, key);
-        if (json_equal(l, value))
+        if (rg_body_same(l, value))
             continue;
-        if (l != NULL && !json_equal(l, a)) {
+        if (l != NULL && !rg_body_same(l, a)) {
             note_kept(kept, field, key);
             continue;
         }
@@ -107,7 +139,7 @@ static int restore_object(json_t *patch, json_t *kept, const char *field, const 
         json_t *l = json_object_get(live, key);
         if (json_object_get(snap, key) != NULL || l == NULL)
             continue;
-        if (!json_equal(l, value)) {
+        if (!rg_body_same(l, value)) {
             note_kept(kept, field, key);
             continue;
         }
@@ -132,14 +164,14 @@ int rg_body_restore_patch(json_t **out_patch, json_t **out_kept, const json_t *s
         const char *f = rg_body_fields[i];
         const json_t *s = json_object_get(snapshot, f), *a = json_object_get(applied, f),
                      *l = json_object_get(live, f);
-        if (s == NULL || json_equal(l, s))
+        if (s == NULL || rg_body_same(l, s))
             continue; /* already the snapshot's value, or nothing to restore it to */
         if (json_is_object(s) && json_is_object(l)) {
             if (restore_object(patch, kept, f, s, a, l) < 0)
                 goto fail;
             continue;
         }
-        if (l != NULL && !json_equal(l, a)) {
+        if (l != NULL && !rg_body_same(l, a)) {
             if (note_kept(kept, f, NULL) < 0)
                 goto nomem;
             continue;

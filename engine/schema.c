@@ -145,6 +145,10 @@ int rg_schema__is_id(const char *s)
               c == '_' || c == '.' || c == ':' || c == '-'))
             return 0;
     }
+    /* "." and ".." would be dot segments in the platform URL an id goes into (curl
+     * resolves /strategies/.. to /routing/): another endpoint than the one named. */
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return 0;
     return n >= 1 && n <= 128;
 }
 

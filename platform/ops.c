@@ -186,6 +186,9 @@ static int queue_simple(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
 
     if (id != NULL && (id[0] == '\0' || strlen(id) > 256))
         return rg_error_set(RG_EINVALID, "org %s: %s: id empty or too long", org_id, call_name);
+    /* curl resolves dot segments: /strategies/.. would reach /routing/ instead. */
+    if (id != NULL && (strcmp(id, ".") == 0 || strcmp(id, "..") == 0))
+        return rg_error_set(RG_EINVALID, "org %s: %s: '%s' is not an id", org_id, call_name, id);
     if (rg_buf_puts(&call, call_name) < 0 ||
         (id != NULL && rg_buf_printf(&call, " %s", id) < 0)) {
         error = RG_ENOMEM;

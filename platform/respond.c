@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "platform/client.h"
+#include "rollgate/body.h"
 
 #define MAX_PAGES 1000
 
@@ -136,7 +137,7 @@ static int patch_holds(const json_t *live, const json_t *patch)
     json_t *value;
 
     json_object_foreach((json_t *)patch, key, value)
-        if (!json_equal(json_object_get(live, key), value))
+        if (!rg_body_same(json_object_get(live, key), value))
             return 0;
     return 1;
 }

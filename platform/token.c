@@ -75,6 +75,30 @@ static void token_store(rg_platform_op *op, const char *token, int64_t expires_i
     rg_platform__op_complete(op);
 }
 
+/* 1 when either string holds the other. */
+static int overlaps(const char *a, const char *b)
+{
+    return a && b && (strstr(a, b) != NULL || strstr(b, a) != NULL);
+}
+
+/* The "error" of a refused token request, quoted only as an OAuth error code
+ * ([a-z_]{1,64}, RFC 6749 5.2) that is no part of the org's credentials: the endpoint's
+ * text may echo the request (a proxy, a buggy or hostile server), and what is quoted here
+ * goes into logs, hold reasons and the database. */
+static const char *oauth_error_code(const char *err, const rg_org *org)
+{
+    size_t n = 0;
+
+    if (err == NULL)
+        return "no error code";
+    for (; err[n]; n++)
+        if (!((err[n] >= 'a' && err[n] <= 'z') || err[n] == '_'))
+            return "an error that is not an OAuth error code, not shown";
+    if (n == 0 || n > 64 || overlaps(err, org->client_secret) || overlaps(err, org->client_id))
+        return "an error that is not an OAuth error code, not shown";
+    return err;
+}
+
 void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body)
 {
     json_t *tok, *exp, *err;
@@ -98,7 +122,7 @@ void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body)
         return;
     }
     err = json_object_get(body, "error");
-    why = json_is_string(err) ? json_string_value(err) : "no error code";
+    why = oauth_error_code(json_is_string(err) ? json_string_value(err) : NULL, op->org);
     if (status == 400 || status == 401 || status == 403)
         rg_platform__op_fail(op, RG_EAUTH, "org %s: %s: credentials refused (HTTP %ld, %.64s)",
                              op->org_id, op->call, status, why);

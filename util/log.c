@@ -1,5 +1,6 @@
 /* log.c - the process-wide log sink; the library's only way to say anything */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "rollgate/util.h"
@@ -21,9 +22,33 @@ int rg_log_enabled(rg_log_level level)
     return log_sink != NULL && level <= log_max;
 }
 
+/* A message quotes what others wrote (a platform's error text, a tenant's values): its
+ * control bytes are written as \xNN, so no one can forge a log line (a newline) or drive
+ * the operator's terminal (an ANSI escape). */
+static void escape_controls(char *out, size_t outlen, const char *in)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (; *in && o + 1 < outlen; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c >= 0x20 && c != 0x7f) {
+            out[o++] = (char)c;
+            continue;
+        }
+        if (o + 5 > outlen)
+            break;
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 0xf];
+    }
+    out[o] = '\0';
+}
+
 void rg_log(rg_log_level level, const char *component, const char *fmt, ...)
 {
-    char message[2048];
+    char message[2048], clean[2048];
     va_list ap;
 
     if (!rg_log_enabled(level))
@@ -31,7 +56,8 @@ void rg_log(rg_log_level level, const char *component, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    log_sink(level, component, message, log_payload);
+    escape_controls(clean, sizeof(clean), message);
+    log_sink(level, component, clean, log_payload);
 }
 
 const char *rg_log_level_name(rg_log_level level)
