@@ -180,7 +180,7 @@ int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = self_command();
     rg_manifest_var vars[RG_MANIFEST_MAX_VARS];
-    rg_manifest_options opts = {vars, 0};
+    rg_manifest_options opts = {vars, 0, NULL};
     rg_manifest *m = NULL;
     rg_resolution *r = NULL;
     int c, code = RG_EXIT_OK, offline = 0;

@@ -18,7 +18,7 @@ int rg_cmd_start(rg_cli *cli, int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(rg_cmd_start);
     rg_manifest_var vars[RG_MANIFEST_MAX_VARS];
-    rg_manifest_options mopts = {vars, 0};
+    rg_manifest_options mopts = {vars, 0, NULL};
     rg_manifest *manifest = NULL;
     rg_store *store = NULL;
     rg_engine *engine = NULL;
