@@ -8,6 +8,7 @@
 int rg_cmd_promote_env(rg_cli *cli, int argc, char **argv);
 int rg_cmd_history(rg_cli *cli, int argc, char **argv);
 int rg_cmd_may_promote(rg_cli *cli, int argc, char **argv);
+int rg_cli_artifact_diff(rg_cli *cli, const rg_manifest *m, const char *rollout_id);
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -177,6 +178,50 @@ int rg_cmd_may_promote(rg_cli *cli, int argc, char **argv)
     }
 cleanup:
     json_decref(doc);
+    rg_cli_close_engine(store, engine);
+    return code;
+}
+
+/* `plan MANIFEST --artifact ID`: exit 0 when the file is the artifact rollout ID recorded,
+ * 1 with what differs when it is not. */
+int rg_cli_artifact_diff(rg_cli *cli, const rg_manifest *m, const char *rollout_id)
+{
+    rg_store *store = NULL;
+    rg_engine *engine = NULL;
+    json_t *doc = NULL, *d;
+    char *tenant = NULL;
+    size_t i;
+    int code;
+
+    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
+        return code;
+    if ((code = rg_cli_rollout_tenant(cli, engine, rollout_id, &tenant)) != 0)
+        goto cleanup;
+    if (rg_engine_artifact_diff_json(&doc, engine, tenant, rollout_id, m) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    code = json_is_true(json_object_get(doc, "same")) ? RG_EXIT_OK : RG_EXIT_NEGATIVE;
+    if (cli->json) {
+        rg_cli_print_json(cli, doc);
+        doc = NULL;
+        goto cleanup;
+    }
+    fprintf(cli->out, "file     %s\nartifact %s (rollout %s)\n", m->digest,
+            jstr(doc, "artifact_digest"), rollout_id);
+    if (code == RG_EXIT_OK)
+        fprintf(cli->out, "the file is the recorded artifact\n");
+    json_array_foreach(json_object_get(doc, "differences"), i, d) {
+        char *a = json_dumps(json_object_get(d, "artifact"), JSON_COMPACT | JSON_ENCODE_ANY);
+        char *f = json_dumps(json_object_get(d, "file"), JSON_COMPACT | JSON_ENCODE_ANY);
+        fprintf(cli->out, "  %s: %s -> %s\n", jstr(d, "path"), a ? a : "(absent)",
+                f ? f : "(absent)");
+        free(a);
+        free(f);
+    }
+cleanup:
+    json_decref(doc);
+    free(tenant);
     rg_cli_close_engine(store, engine);
     return code;
 }

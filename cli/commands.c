@@ -26,13 +26,16 @@ int rg_cmd_may_promote(rg_cli *cli, int argc, char **argv);
 const rg_cli_command rg_cli_commands[] = {
     {"version", "print the version and the library versions", "", NULL, rg_cmd_version},
     {"plan", "validate a manifest and print the per-organization plan",
-     "MANIFEST [--offline] [--var K=V]",
+     "MANIFEST [--offline] [--var K=V] [--env NAME] [--artifact ID]",
      "Validates MANIFEST (YAML or JSON) and its policy, renders the template for every\n"
      "organization and prints the targets in rollout order with the stage that first covers\n"
      "each, then reads every organization's live strategy and prints a per-field diff and\n"
      "the pre-flight findings (credentials, queues that do not exist, queues without agents).\n"
      "Writes nothing anywhere; exit 1 when pre-flight blocks. --offline: no platform is\n"
-     "contacted. --var K=V sets a template variable for every group, overriding the group's.",
+     "contacted. --var K=V sets a template variable for every group, overriding the group's.\n"
+     "Prints the manifest's artifact digest. --env NAME selects an environment (required\n"
+     "when the manifest has them). --artifact ID: instead of a plan, how the file differs\n"
+     "from the artifact recorded with rollout ID (exit 0 the same, 1 different).",
      rg_cmd_plan},
     {"start", "create a rollout from a manifest",
      "MANIFEST [--env NAME [--force --reason TEXT]] [--approve] [--actor NAME] [--var K=V]",

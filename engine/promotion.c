@@ -209,3 +209,69 @@ cleanup:
     rg_store_rollouts_dispose(&runs);
     return rc;
 }
+
+/* Paths where two JSON values differ, depth first, at most `max`. */
+static void json_diff(json_t *out, const char *path, const json_t *a, const json_t *b,
+                      size_t max)
+{
+    char sub[512];
+
+    if (json_array_size(out) >= max || json_equal(a, b))
+        return;
+    if (json_is_object(a) && json_is_object(b)) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)a, key, v) {
+            snprintf(sub, sizeof(sub), "%s.%s", path, key);
+            json_diff(out, sub, v, json_object_get(b, key), max);
+        }
+        json_object_foreach((json_t *)b, key, v)
+            if (json_object_get(a, key) == NULL) {
+                snprintf(sub, sizeof(sub), "%s.%s", path, key);
+                json_diff(out, sub, NULL, v, max);
+            }
+        return;
+    }
+    if (json_is_array(a) && json_is_array(b) && json_array_size(a) == json_array_size(b)) {
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+            json_diff(out, sub, json_array_get(a, i), json_array_get(b, i), max);
+        }
+        return;
+    }
+    json_array_append_new(out, json_pack("{s:s, s:O?, s:O?}", "path", path, "artifact", a,
+                                         "file", b));
+}
+
+int rg_engine_artifact_diff_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                                 const char *rollout_id, const rg_manifest *file)
+{
+    /* What the digest covers. */
+    static const char *const keys[] = {"name", "tenant", "policy", "stages", "change",
+                                       "holdout", NULL};
+    rg_store_rollout row = {0};
+    json_t *stored = NULL, *mine = NULL, *diffs = NULL;
+    int rc;
+
+    if ((rc = rg_store_rollout_get(&row, engine->store, tenant_id, rollout_id)) < 0 ||
+        (rc = rg_manifest_to_json(&mine, file)) < 0)
+        goto cleanup;
+    if ((stored = json_loads(row.manifest, 0, NULL)) == NULL ||
+        (diffs = json_array()) == NULL) {
+        rc = rg_error_set(RG_EDB, "rollout %s: its stored manifest is not JSON", rollout_id);
+        goto cleanup;
+    }
+    for (size_t i = 0; keys[i]; i++)
+        json_diff(diffs, keys[i], json_object_get(stored, keys[i]),
+                  json_object_get(mine, keys[i]), 50);
+    *out = json_pack("{s:s, s:s?, s:s, s:b, s:O}", "rollout", rollout_id, "artifact_digest",
+                     row.digest, "file_digest", file->digest, "same",
+                     row.digest && strcmp(row.digest, file->digest) == 0, "differences", diffs);
+    rc = *out ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
+cleanup:
+    json_decref(stored);
+    json_decref(mine);
+    json_decref(diffs);
+    rg_store_rollout_dispose(&row);
+    return rc;
+}

@@ -90,6 +90,12 @@ int rg_engine_history_json(json_t **out, rg_engine *engine, const char *tenant_i
 int rg_engine_may_promote_json(json_t **out, rg_engine *engine, const char *tenant_id,
                                const char *digest, const char *env);
 
+/* `plan --artifact ID`: how a manifest file differs from the artifact recorded with rollout
+ * ID, over what the digest covers: {"rollout","artifact_digest","file_digest","same",
+ * "differences":[{"path","artifact","file"}]} (at most 50). */
+int rg_engine_artifact_diff_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                                 const char *rollout_id, const rg_manifest *file);
+
 /* `plan` against the live platform: for every target, credentials reach the organization,
  * its strategy and every queue the new body names exist (agents on queue reported), and a
  * diff of the live strategy against the rendered template ({"path","change":
