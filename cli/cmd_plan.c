@@ -157,9 +157,6 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
     json_object_set_new(plan, "digest", json_string(m->digest));
     if (m->environment)
         json_object_set_new(plan, "environment", json_string(m->environment));
-    if (!cli->json)
-        fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",
-                m->environment ? m->environment : "");
     blocked = json_is_true(json_object_get(plan, "blocked"));
     unreachable = json_array_size(json_object_get(plan, "unreachable"));
     if (cli->json) {
@@ -167,6 +164,8 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
         fprintf(cli->out, "%s\n", text ? text : "{}");
         free(text);
     } else if (unreachable == 0) {
+        fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",
+                m->environment ? m->environment : "");
         print_live(cli, plan);
     }
     if (unreachable > 0) {
