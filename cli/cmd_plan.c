@@ -11,6 +11,8 @@
 #include "rollgate/util.h"
 
 int rg_cmd_plan(rg_cli *cli, int argc, char **argv);
+/* cmd_env.c: plan --artifact ID. */
+int rg_cli_artifact_diff(rg_cli *cli, const rg_manifest *m, const char *rollout_id);
 
 static const rg_cli_command *self_command(void)
 {
@@ -54,8 +56,9 @@ static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
                                             "strategy", m->strategy, "body", t->body)))
             goto fail;
     }
-    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", m->name, "tenant", m->tenant, "policy",
-                     policy, "stages", stages, "targets", targets);
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s?}", "name", m->name, "tenant",
+                     m->tenant, "policy", policy, "stages", stages, "targets", targets, "digest",
+                     m->digest, "environment", m->environment);
 fail:
     json_decref(policy);
     json_decref(stages);
@@ -71,6 +74,8 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
     fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, strategy %s\n",
             m->name, m->tenant, r->count, r->count == 1 ? "" : "s",
             m->policy->name ? m->policy->name : "(embedded)", m->strategy);
+    fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",
+            m->environment ? m->environment : "");
     for (size_t k = 0, i = 0; k < r->stages_count; k++) {
         fprintf(cli->out, "stage %zu (%d%%): %zu organization%s in total\n", k + 1, m->stages[k],
                 r->stage_end[k], r->stage_end[k] == 1 ? "" : "s");
@@ -189,12 +194,19 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
     /* No directory part: paths in the manifest are taken as written (no "./" prefix). */
     if (rg_engine_plan(&plan, m, slash ? dir : NULL, NULL) < 0)
         return rg_cli_fail(cli);
+    json_object_set_new(plan, "digest", json_string(m->digest));
+    if (m->environment)
+        json_object_set_new(plan, "environment", json_string(m->environment));
     blocked = json_is_true(json_object_get(plan, "blocked"));
     unreachable = json_array_size(json_object_get(plan, "unreachable"));
     if (cli->json) {
         int code = rg_cli_print_json(cli, plan); /* an outage is listed in "unreachable" */
         return code ? code : unreachable > 0 ? RG_EXIT_INFRA
                                              : blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
+    }
+    if (unreachable == 0 && !cli->json) {
+        fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",
+                m->environment ? m->environment : "");
     }
     if (unreachable > 0) {
         /* An outage, not a verdict on the change: one line per org that could not be
@@ -215,18 +227,25 @@ int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {{"offline", no_argument, NULL, 'O'},
                                             {"var", required_argument, NULL, 'V'},
+                                            {"env", required_argument, NULL, 'E'},
+                                            {"artifact", required_argument, NULL, 'I'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = self_command();
     rg_manifest_var vars[RG_MANIFEST_MAX_VARS];
-    rg_manifest_options opts = {vars, 0};
+    rg_manifest_options opts = {vars, 0, NULL};
     rg_manifest *m = NULL;
     rg_resolution *r = NULL;
+    const char *artifact = NULL;
     int c, code = RG_EXIT_OK, offline = 0, stop;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         if (c == 'O') {
             offline = 1;
+        } else if (c == 'E') {
+            opts.environment = optarg;
+        } else if (c == 'I') {
+            artifact = optarg;
         } else if (c == 'V') {
             if (add_var(vars, &opts.vars_count, optarg) < 0)
                 return rg_cli_usage(cli, self, rg_error_last());
@@ -240,7 +259,10 @@ int rg_cmd_plan(rg_cli *cli, int argc, char **argv)
         code = rg_cli_fail(cli);
         goto cleanup;
     }
-    code = offline ? print_plan(cli, m, r) : live_plan(cli, m, argv[optind]);
+    if (artifact)
+        code = rg_cli_artifact_diff(cli, m, artifact);
+    else
+        code = offline ? print_plan(cli, m, r) : live_plan(cli, m, argv[optind]);
 cleanup:
     rg_resolution_free(r);
     rg_manifest_free(m);

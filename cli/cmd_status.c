@@ -36,6 +36,14 @@ static void print_status(rg_cli *cli, const json_t *st)
                 (long long)json_integer_value(json_object_get(soak, "planned")),
                 (long long)json_integer_value(json_object_get(soak, "left_ms")) / 1000);
     }
+    if (json_is_string(json_object_get(st, "digest")))
+        fprintf(cli->out, "  artifact: %s%s%s\n", jstr(st, "digest"),
+                json_is_string(json_object_get(st, "environment")) ? " in environment " : "",
+                json_is_string(json_object_get(st, "environment")) ? jstr(st, "environment")
+                                                                   : "");
+    if (json_is_string(json_object_get(st, "forced_reason")))
+        fprintf(cli->out, "  FORCED past its environment's requirements: %s\n",
+                jstr(st, "forced_reason"));
     if (json_is_string(json_object_get(st, "hold_reason")))
         fprintf(cli->out, "  waiting for a person: %s\n", jstr(st, "hold_reason"));
     if (json_is_string(json_object_get(st, "verification")))

@@ -20,23 +20,47 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv);
 int rg_cmd_token(rg_cli *cli, int argc, char **argv);
 int rg_cmd_org(rg_cli *cli, int argc, char **argv);
 int rg_cmd_list(rg_cli *cli, int argc, char **argv);
+int rg_cmd_promote_env(rg_cli *cli, int argc, char **argv);
+int rg_cmd_history(rg_cli *cli, int argc, char **argv);
+int rg_cmd_may_promote(rg_cli *cli, int argc, char **argv);
 
 const rg_cli_command rg_cli_commands[] = {
     {"version", "print the version and the library versions", "", NULL, rg_cmd_version},
     {"plan", "validate a manifest and print the per-organization plan",
-     "MANIFEST [--offline] [--var K=V]",
+     "MANIFEST [--offline] [--var K=V] [--env NAME] [--artifact ID]",
      "Validates MANIFEST (YAML or JSON) and its policy, renders the template for every\n"
      "organization and prints the targets in rollout order with the stage that first covers\n"
      "each, then reads every organization's live strategy and prints a per-field diff and\n"
      "the pre-flight findings (credentials, queues that do not exist, queues without agents).\n"
      "Writes nothing anywhere; exit 1 when pre-flight blocks. --offline: no platform is\n"
-     "contacted. --var K=V sets a template variable for every group, overriding the group's.",
+     "contacted. --var K=V sets a template variable for every group, overriding the group's.\n"
+     "Prints the manifest's artifact digest. --env NAME selects an environment (required\n"
+     "when the manifest has them). --artifact ID: instead of a plan, how the file differs\n"
+     "from the artifact recorded with rollout ID (exit 0 the same, 1 different).",
      rg_cmd_plan},
-    {"start", "create a rollout from a manifest", "MANIFEST [--approve] [--actor NAME] [--var K=V]",
+    {"start", "create a rollout from a manifest",
+     "MANIFEST [--env NAME [--force --reason TEXT]] [--approve] [--actor NAME] [--var K=V]",
      "Stores the manifest, its policy and the ordered targets. The rollout waits for\n"
      "`approve` unless --approve is given or the manifest says `approval: none`.\n"
-     "Prints the rollout id on the first line (--json: {\"id\",\"state\"}).",
+     "A manifest with environments needs --env NAME; the start is refused (exit 1) unless\n"
+     "what that environment requires holds for the manifest's digest (docs/environments.md).\n"
+     "--force --reason TEXT starts it anyway, audited and marked on the rollout.\n"
+     "Prints the rollout id on the first line (--json: {\"id\",\"state\",\"digest\",...}).",
      rg_cmd_start},
+    {"promote-env", "start the next environment from a rollout's recorded artifact",
+     "ID --to ENVIRONMENT [--force --reason TEXT] [--approve] [--actor NAME]",
+     "Starts ENVIRONMENT from the manifest recorded with rollout ID (every environment's\n"
+     "entry is stored with it), not from any file on disk. Refused (exit 1) unless the\n"
+     "environment's requirements hold for that digest; --force --reason TEXT overrides.",
+     rg_cmd_promote_env},
+    {"history", "an artifact's path through the environments", "DIGEST --tenant T",
+     "Every rollout of DIGEST (sha256:...), oldest first: environment, state, who started\n"
+     "and approved it, and any forced start. Exit 3 when the tenant has none.",
+     rg_cmd_history},
+    {"may-promote", "may an artifact go to an environment?", "DIGEST --env E --tenant T",
+     "Exit 0 when E's requirements hold for DIGEST, 1 with the reason when not, 3 when the\n"
+     "tenant has no rollout of DIGEST or the artifact has no environment E.",
+     rg_cmd_may_promote},
     {"approve", "approve a rollout waiting for approval", "ID [--actor NAME] [--reason TEXT]",
      NULL, rg_cmd_approve},
     {"run", "drive every active rollout (the scheduler)",

@@ -67,6 +67,10 @@ int rg_engine__audit(rg_engine *engine, const char *tenant_id, const char *rollo
                      const char *actor, const char *action, const char *reason,
                      const char *outcome, json_t *detail);
 
+/* promotion.c: 0 when environment `env` of the manifest has what it requires of the
+ * manifest's digest; RG_ECONFLICT with the reason otherwise. */
+int rg_engine__check_environment(rg_engine *engine, const rg_manifest *m, const char *env);
+
 /* Book entries (integers in epoch ms or counts; 0 when absent). */
 int64_t rg_engine__book_int(const rg_rollout_ctx *ctx, const char *key);
 int rg_engine__book_set_int(rg_rollout_ctx *ctx, const char *key, int64_t value);

@@ -9,7 +9,7 @@
 
 static const char *const manifest_keys[] = {"name", "tenant", "policy", "stages", "approval",
                                             "platform", "groups", "change", "notify",
-                                            "holdout", NULL};
+                                            "holdout", "environments", "environment", NULL};
 static const char *const approval_names[] = {"required", "none", NULL};
 static const char *const event_names[] = {
     "started", "approved", "stage_applied", "promoted", "tripped", "rolling_back",
@@ -72,6 +72,7 @@ void rg_manifest_free(rg_manifest *m)
         free(m->notify[i].secret_env);
     }
     free(m->notify);
+    rg_manifest__free_environments(m);
     free(m);
 }
 
@@ -374,8 +375,9 @@ static int manifest_from_doc(rg_manifest **out, const rg_doc *doc, const char *b
     if (m == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     if ((rc = read_top(m, doc, root, base_dir)) < 0 || (rc = read_platform(m, doc, root)) < 0 ||
-        (rc = rg_manifest__read_groups(m, doc, root, opts)) < 0 ||
-        (rc = read_change(m, doc, root)) < 0 || (rc = read_notify(m, doc, root)) < 0)
+        (rc = rg_manifest__read_environments(m, doc, root, opts)) < 0 ||
+        (rc = read_change(m, doc, root)) < 0 || (rc = read_notify(m, doc, root)) < 0 ||
+        (rc = rg_manifest__finish_environments(m, doc, root)) < 0)
         goto cleanup;
     *out = m;
     m = NULL;

@@ -9,6 +9,22 @@
  * duplicates, unknown dependencies and cycles, and computes each group's tier. */
 int rg_manifest__read_groups(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root,
                              const rg_manifest_options *opts);
+/* manifest_env.c. Reads `environments` (or, without it, `groups`): each environment's
+ * groups, requires and approval; selects opts->environment (or the `environment` key) into
+ * m->groups; refuses unknown environments, cycles in requires and an org in two. */
+int rg_manifest__read_environments(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root,
+                                   const rg_manifest_options *opts);
+/* After the change is read: every environment's groups render the template; the digest. */
+int rg_manifest__finish_environments(rg_manifest *m, const rg_doc *doc,
+                                     const rg_doc_node *root);
+void rg_manifest__free_environments(rg_manifest *m);
+/* Adds "environment" and "environments" to a manifest's JSON and drops its "groups". */
+int rg_manifest__environments_json(json_t *obj, const rg_manifest *m);
+int rg_manifest__environments_equal(const rg_manifest *a, const rg_manifest *b);
+/* manifest_json.c: one group as stored. New reference, NULL on out of memory. */
+json_t *rg_manifest__group_json(const rg_manifest_group *g);
+int rg_manifest__group_equal(const rg_manifest_group *a, const rg_manifest_group *b);
+
 /* Reads change.template into m->template_json and m->targets, and checks that every
  * {{VAR}} in it is defined for every group (groups must be read first). */
 int rg_manifest__read_template(rg_manifest *m, const rg_doc *doc, const rg_doc_node *node,

@@ -32,7 +32,7 @@ static json_t *platform_json(const rg_manifest_platform *p)
     return obj;
 }
 
-static json_t *group_json(const rg_manifest_group *g)
+json_t *rg_manifest__group_json(const rg_manifest_group *g)
 {
     json_t *orgs = json_array(), *vars = json_object(), *obj = NULL;
 
@@ -81,7 +81,7 @@ static json_t *lists_json(const rg_manifest *m, json_t **groups, json_t **notify
         if (json_array_append_new(stages, json_integer(m->stages[i])))
             goto fail;
     for (size_t i = 0; *groups && i < m->groups_count; i++)
-        if (json_array_append_new(*groups, group_json(&m->groups[i])))
+        if (json_array_append_new(*groups, rg_manifest__group_json(&m->groups[i])))
             goto fail;
     for (size_t i = 0; *notify && i < m->notify_count; i++)
         if (json_array_append_new(*notify, notify_json(&m->notify[i])))
@@ -120,6 +120,10 @@ int rg_manifest_to_json(json_t **out, const rg_manifest *m)
         json_decref(obj);
         return rg_error_set(RG_ENOMEM, "out of memory");
     }
+    if ((rc = rg_manifest__environments_json(obj, m)) < 0) {
+        json_decref(obj);
+        return rc;
+    }
     *out = obj;
     return 0;
 }
@@ -139,7 +143,7 @@ static int strings_eq(char **a, size_t na, char **b, size_t nb)
     return 1;
 }
 
-static int group_equal(const rg_manifest_group *a, const rg_manifest_group *b)
+int rg_manifest__group_equal(const rg_manifest_group *a, const rg_manifest_group *b)
 {
     if (!str_eq(a->name, b->name) || a->tier != b->tier || a->orgs_count != b->orgs_count ||
         a->vars_count != b->vars_count ||
@@ -170,7 +174,7 @@ static int lists_equal(const rg_manifest *a, const rg_manifest *b)
         if (a->stages[i] != b->stages[i])
             return 0;
     for (size_t i = 0; i < a->groups_count; i++)
-        if (!group_equal(&a->groups[i], &b->groups[i]))
+        if (!rg_manifest__group_equal(&a->groups[i], &b->groups[i]))
             return 0;
     for (size_t i = 0; i < a->targets_count; i++)
         if (!str_eq(a->targets[i].type, b->targets[i].type) ||
@@ -201,5 +205,5 @@ int rg_manifest_equal(const rg_manifest *a, const rg_manifest *b)
            json_equal(a->template_json, b->template_json) &&
            a->targets_count == b->targets_count && a->notify_count == b->notify_count &&
            a->has_holdout == b->has_holdout && (!a->has_holdout || a->holdout == b->holdout) &&
-           lists_equal(a, b);
+           lists_equal(a, b) && rg_manifest__environments_equal(a, b);
 }

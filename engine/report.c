@@ -139,6 +139,13 @@ int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id
         json_object_set_new(doc, "soak", soak_json(&row));
     if (doc)
         json_object_set_new(doc, "lease", lease_json(engine, tenant_id, rollout_id));
+    if (doc) {
+        json_object_set_new(doc, "digest", row.digest ? json_string(row.digest) : json_null());
+        json_object_set_new(doc, "environment",
+                            row.environment ? json_string(row.environment) : json_null());
+        json_object_set_new(doc, "forced_reason",
+                            row.forced_reason ? json_string(row.forced_reason) : json_null());
+    }
     if (doc == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory building status");
     else
@@ -154,11 +161,14 @@ static int list_into(json_t *arr, rg_store_rollouts *list)
 {
     for (size_t i = 0; i < list->count; i++) {
         rg_store_rollout *r = &list->items[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:o}", "id", r->id,
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:s?, s:s?,"
+                                             " s:s?}", "id", r->id,
                                              "name", r->name, "tenant", r->tenant_id, "state",
                                              rg_rollout_state_to_str(r->state), "stage",
                                              r->stage_index, "percent", stage_percent(r),
-                                             "created_at", time_or_null(r->created_at_ms)));
+                                             "created_at", time_or_null(r->created_at_ms),
+                                             "digest", r->digest, "environment", r->environment,
+                                             "forced_reason", r->forced_reason));
     }
     return 0;
 }

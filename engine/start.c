@@ -100,11 +100,37 @@ int rg_engine_start(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
                     const rg_manifest *manifest, const char *base_dir, const char *actor,
                     int approve)
 {
+    return rg_engine_start_forced(out_id, engine, manifest, base_dir, actor, approve, NULL);
+}
+
+/* An environment's requirements, checked in the start's transaction. Unmet with a reason
+ * given: *out_refusal holds why, and the start goes on (recorded and audited). */
+static int check_environment(char **out_refusal, rg_engine *engine, const rg_manifest *m,
+                             const char *force_reason)
+{
+    int rc;
+
+    if (m->environment == NULL)
+        return 0;
+    rc = rg_engine__check_environment(engine, m, m->environment);
+    if (rc != RG_ECONFLICT || force_reason == NULL)
+        return rc;
+    if ((*out_refusal = rg_strdup(rg_error_last())) == NULL)
+        return RG_ENOMEM;
+    rg_error_clear();
+    return 0;
+}
+
+int rg_engine_start_forced(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
+                           const rg_manifest *manifest, const char *base_dir,
+                           const char *actor, int approve, const char *force_reason)
+{
     rg_store_rollout row = {0};
     rg_resolution *res = NULL;
     json_t *mjson = NULL, *pjson = NULL;
     char id[RG_STORE_ROLLOUT_ID_LEN];
     char *mtext = NULL, *ptext = NULL;
+    char *refusal = NULL;
     int rc, running = approve || manifest->approval == RG_APPROVAL_NONE;
     int64_t now = rg_time_now_ms();
 
@@ -131,15 +157,35 @@ int rg_engine_start(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
     row.created_by = (char *)actor;
     row.stage_started_at_ms = running ? now : 0;
     row.baseline = "{}";
+    row.digest = (char *)manifest->digest;
+    row.environment = manifest->environment;
+    if (force_reason != NULL && *force_reason == '\0') {
+        rc = rg_error_set(RG_EINVALID, "--force needs a reason");
+        goto cleanup;
+    }
     if ((rc = rg_store_begin(engine->store)) < 0)
         goto cleanup;
     if ((rc = rg_store_tenant_ensure(engine->store, manifest->tenant, manifest->tenant)) < 0 ||
-        (rc = rg_store_rollout_insert(engine->store, &row)) < 0 ||
+        (rc = check_environment(&refusal, engine, manifest, force_reason)) < 0) {
+        rg_store_rollback(engine->store);
+        goto cleanup;
+    }
+    row.forced_reason = refusal ? (char *)force_reason : NULL;
+    if ((rc = rg_store_rollout_insert(engine->store, &row)) < 0 ||
+        (refusal &&
+         (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "force_environment",
+                                force_reason, "started although the requirements were not met",
+                                json_pack("{s:s, s:s, s:s}", "environment",
+                                          manifest->environment, "digest", manifest->digest,
+                                          "refusal", refusal))) < 0) ||
         (rc = insert_targets(engine, manifest->tenant, id, manifest, res)) < 0 ||
         (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "start", NULL,
                                running ? "running" : "awaiting_approval",
-                               json_pack("{s:i, s:b}", "targets", (int)res->count, "approved",
-                                         running))) < 0 ||
+                               json_pack("{s:i, s:b, s:s, s:s?, s:b}", "targets",
+                                         (int)res->count, "approved", running, "digest",
+                                         manifest->digest, "environment",
+                                         manifest->environment, "forced", refusal != NULL))) <
+            0 ||
         (rc = rg_store_commit(engine->store)) < 0) {
         rg_store_rollback(engine->store);
         goto cleanup;
@@ -151,5 +197,6 @@ cleanup:
     json_decref(pjson);
     free(mtext);
     free(ptext);
+    free(refusal);
     return rc;
 }

@@ -62,6 +62,7 @@ static int parse_flag(int *out, const char *v)
 enum MHD_Result rg_server__api_start(rg_request *req)
 {
     const char *ct = rg_server__header(req, "Content-Type"), *text = rg_buf_cstr(&req->body);
+    const char *env = NULL, *force_reason = NULL;
     int format = body_format(ct), approve = 0, rc;
     rg_manifest *manifest = NULL;
     rg_engine *engine = NULL;
@@ -75,6 +76,8 @@ enum MHD_Result rg_server__api_start(rg_request *req)
                                       "application/yaml", ct);
     if (parse_flag(&approve, rg_server__query(req, "approve")) < 0)
         return rg_server__reply_error(req, 400, "invalid", "approve: expected true or false");
+    if (rg_server__env_query(req, &env, &force_reason, &ret) < 0)
+        return ret;
     if (req->body.len == 0)
         return rg_server__reply_error(req, 400, "invalid", "the body must be a manifest");
     if (strlen(text) != req->body.len)
@@ -83,9 +86,9 @@ enum MHD_Result rg_server__api_start(rg_request *req)
         return rg_server__reply_error(req, 400, "invalid", "request.json:1:1: the body is not a "
                                       "JSON object (send YAML with Content-Type: "
                                       "application/yaml)");
-    rc = rg_server__served_manifest(&manifest, req->server, req->token->tenant,
-                                    format ? "request.yaml" : "request.json", text,
-                                    req->body.len);
+    rc = rg_server__served_manifest_env(&manifest, req->server, req->token->tenant,
+                                        format ? "request.yaml" : "request.json", text,
+                                        req->body.len, env);
     if (rc == RG_EAUTH)
         return rg_server__reply_error(req, MHD_HTTP_FORBIDDEN, "forbidden", "%s",
                                       rg_error_last());
@@ -97,7 +100,8 @@ enum MHD_Result rg_server__api_start(rg_request *req)
         goto cleanup;
     }
     if ((rc = rg_server__engine(&engine, req)) < 0 ||
-        (rc = rg_engine_start(id, engine, manifest, NULL, req->token->name, approve)) < 0 ||
+        (rc = rg_engine_start_forced(id, engine, manifest, NULL, req->token->name, approve,
+                                     force_reason)) < 0 ||
         (rc = rg_engine_status_json(&st, engine, manifest->tenant, id)) < 0) {
         ret = rg_server__reply_rc(req, rc);
         goto cleanup;
@@ -105,8 +109,11 @@ enum MHD_Result rg_server__api_start(rg_request *req)
     rg_server__hooks_track(req->server, manifest->tenant, id);
     rg_server__notify(req->server, 1);
     ret = rg_server__reply_json(req, MHD_HTTP_CREATED,
-                                json_pack("{s:s, s:O}", "id", id, "state",
-                                          json_object_get(st, "state")));
+                                json_pack("{s:s, s:O, s:O, s:O, s:O}", "id", id, "state",
+                                          json_object_get(st, "state"), "digest",
+                                          json_object_get(st, "digest"), "environment",
+                                          json_object_get(st, "environment"), "forced_reason",
+                                          json_object_get(st, "forced_reason")));
 cleanup:
     json_decref(st);
     rg_manifest_free(manifest);

@@ -4,6 +4,7 @@
 #include "server/server_private.h"
 
 #define API_PREFIX "/api/v1/rollouts"
+#define ARTIFACT_PREFIX "/api/v1/artifacts/"
 
 typedef enum { NEED_READ, NEED_OPERATOR, NEED_RELEASE } need;
 
@@ -91,7 +92,33 @@ static enum MHD_Result route_rollout(rg_request *req, const char *id, const char
             return ret;
         return rg_server__api_command(req, id, commands[i].kind);
     }
+    if (strcmp(sub, "promote-env") == 0) {
+        if (strcmp(req->method, "POST") != 0)
+            return not_allowed(req, "POST");
+        if (allowed(req, NEED_RELEASE, "start an environment", &ret) < 0)
+            return ret;
+        return rg_server__api_promote_env(req, id);
+    }
     return not_found(req);
+}
+
+/* /api/v1/artifacts/sha256:<64 hex>[/may-promote] (docs/environments.md). */
+static enum MHD_Result route_artifact(rg_request *req, const char *rest)
+{
+    char digest[RG_MANIFEST_DIGEST_LEN];
+    size_t n = strlen("sha256:") + 64;
+
+    if (strncmp(rest, "sha256:", 7) != 0 || strlen(rest) < n ||
+        (rest[n] != '\0' && strcmp(rest + n, "/may-promote") != 0))
+        return not_found(req);
+    for (size_t i = 7; i < n; i++)
+        if (!((rest[i] >= '0' && rest[i] <= '9') || (rest[i] >= 'a' && rest[i] <= 'f')))
+            return not_found(req);
+    if (!is_get(req))
+        return not_allowed(req, "GET");
+    memcpy(digest, rest, n);
+    digest[n] = '\0';
+    return rg_server__api_artifact(req, digest, rest[n] ? "may-promote" : "");
 }
 
 static enum MHD_Result route_api(rg_request *req)
@@ -103,6 +130,8 @@ static enum MHD_Result route_api(rg_request *req)
 
     if (req->token == NULL && (rc = rg_server__authenticate(req)) < 0)
         return rg_server__reply_rc(req, rc);
+    if (strncmp(req->url, ARTIFACT_PREFIX, strlen(ARTIFACT_PREFIX)) == 0)
+        return route_artifact(req, req->url + strlen(ARTIFACT_PREFIX));
     if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0 ||
         (*rest != '\0' && *rest != '/'))
         return not_found(req);

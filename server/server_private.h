@@ -120,6 +120,10 @@ int rg_server__webhook_secret(char **out, rg_server *server, const char *tenant)
  * registry. RG_EAUTH when the manifest names another tenant. */
 int rg_server__served_manifest(rg_manifest **out, rg_server *server, const char *tenant,
                                const char *name, const char *text, size_t len);
+/* The same, selecting `environment` of a manifest with environments (NULL: none). */
+int rg_server__served_manifest_env(rg_manifest **out, rg_server *server, const char *tenant,
+                                   const char *name, const char *text, size_t len,
+                                   const char *environment);
 
 /* ---- reply.c ---- */
 enum MHD_Result rg_server__reply(rg_request *req, unsigned status, const char *content_type,
@@ -147,6 +151,12 @@ enum MHD_Result rg_server__api_command(rg_request *req, const char *id, rg_comma
 /* ---- stream.c: gate long-poll and events ---- */
 enum MHD_Result rg_server__api_gate(rg_request *req, const char *id);
 enum MHD_Result rg_server__api_events(rg_request *req, const char *id);
+/* api_env.c: environments over HTTP. */
+enum MHD_Result rg_server__api_promote_env(rg_request *req, const char *id);
+enum MHD_Result rg_server__api_artifact(rg_request *req, const char *digest, const char *sub);
+/* ?env=E&force=true&reason=R of a start: 0, or a 400 queued in *ret. */
+int rg_server__env_query(rg_request *req, const char **env, const char **force_reason,
+                         enum MHD_Result *ret);
 
 /* ---- metrics.c ---- */
 enum MHD_Result rg_server__metrics(rg_request *req);

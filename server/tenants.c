@@ -186,27 +186,50 @@ static int served_org(served *sv, json_t **out, const rg_doc_node *node, const c
     return rc;
 }
 
-static int served_groups(served *sv, json_t *mj, const rg_doc_node *root)
+/* `groups` of the document (at `prefix`) and its JSON copy `jgroups`: every org's URLs from
+ * the registry. */
+static int served_group_list(served *sv, json_t *jgroups, const rg_doc_node *groups,
+                             const char *prefix)
 {
-    const rg_doc_node *groups = rg_doc_get(root, "groups");
-    char path[96];
+    char path[256];
     int rc;
 
     if (groups == NULL || rg_doc_node_kind(groups) != RG_DOC_SEQUENCE)
         return 0;
     for (size_t g = 0; g < rg_doc_count(groups); g++) {
         const rg_doc_node *orgs = rg_doc_get(rg_doc_item(groups, g), "orgs");
-        json_t *jorgs = json_object_get(json_array_get(json_object_get(mj, "groups"), g), "orgs");
+        json_t *jorgs = json_object_get(json_array_get(jgroups, g), "orgs");
         if (orgs == NULL || rg_doc_node_kind(orgs) != RG_DOC_SEQUENCE)
             continue;
         for (size_t i = 0; i < rg_doc_count(orgs); i++) {
             json_t *entry = NULL;
-            snprintf(path, sizeof(path), "groups[%zu].orgs[%zu]", g, i);
+            snprintf(path, sizeof(path), "%sgroups[%zu].orgs[%zu]", prefix, g, i);
             if ((rc = served_org(sv, &entry, rg_doc_item(orgs, i), path)) < 0)
                 return rc;
             if (entry)
                 json_array_set_new(jorgs, i, entry);
         }
+    }
+    return 0;
+}
+
+/* The top-level groups, or every environment's (docs/environments.md). */
+static int served_groups(served *sv, json_t *mj, const rg_doc_node *root)
+{
+    const rg_doc_node *envs = rg_doc_get(root, "environments");
+    char prefix[200];
+    int rc;
+
+    if (envs == NULL || rg_doc_node_kind(envs) != RG_DOC_MAPPING)
+        return served_group_list(sv, json_object_get(mj, "groups"), rg_doc_get(root, "groups"),
+                                 "");
+    for (size_t e = 0; e < rg_doc_count(envs); e++) {
+        const char *name = rg_doc_scalar(rg_doc_key(envs, e));
+        json_t *jenv = json_object_get(json_object_get(mj, "environments"), name);
+        snprintf(prefix, sizeof(prefix), "environments.%.128s.", name);
+        if ((rc = served_group_list(sv, json_object_get(jenv, "groups"),
+                                    rg_doc_get(rg_doc_item(envs, e), "groups"), prefix)) < 0)
+            return rc;
     }
     return 0;
 }
@@ -401,6 +424,14 @@ static int check_loaded(rg_server *s, const rg_manifest *m, const char *tenant)
 int rg_server__served_manifest(rg_manifest **out, rg_server *s, const char *tenant,
                                const char *name, const char *text, size_t len)
 {
+    return rg_server__served_manifest_env(out, s, tenant, name, text, len, NULL);
+}
+
+int rg_server__served_manifest_env(rg_manifest **out, rg_server *s, const char *tenant,
+                                   const char *name, const char *text, size_t len,
+                                   const char *environment)
+{
+    rg_manifest_options opts = {NULL, 0, environment};
     rg_doc *doc = NULL;
     const rg_doc_node *root, *tn;
     json_t *mj = NULL, *platform;
@@ -447,7 +478,8 @@ int rg_server__served_manifest(rg_manifest **out, rg_server *s, const char *tena
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
-    if ((rc = rg_manifest_load_buffer(out, name, rewritten, strlen(rewritten), NULL, NULL)) < 0)
+    if ((rc = rg_manifest_load_buffer(out, name, rewritten, strlen(rewritten), NULL, &opts)) <
+        0)
         repoint_error(doc, name);
     else if ((rc = check_loaded(s, *out, tenant)) < 0) {
         rg_manifest_free(*out);

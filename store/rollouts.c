@@ -8,7 +8,7 @@
 #define ROLLOUT_COLUMNS                                                                        \
     "id, tenant_id, name, manifest, policy, state, stage_index, stage_count, created_by, "     \
     "created_at, updated_at, revision, hold_reason, verification, stage_started_at, "          \
-    "stage_applied_at, baseline"
+    "stage_applied_at, baseline, digest, environment, forced_reason"
 
 /* ---- tenants ---- */
 
@@ -78,6 +78,9 @@ void rg_store_rollout_dispose(rg_store_rollout *rollout)
     free(rollout->hold_reason);
     free(rollout->verification);
     free(rollout->baseline);
+    free(rollout->digest);
+    free(rollout->environment);
+    free(rollout->forced_reason);
     memset(rollout, 0, sizeof(*rollout));
 }
 
@@ -116,6 +119,9 @@ static int read_rollout(void *element, sqlite3_stmt *stmt)
     ro->stage_started_at_ms = rg_store__read_int64(&r);
     ro->stage_applied_at_ms = rg_store__read_int64(&r);
     ro->baseline = rg_store__read_text(&r);
+    ro->digest = rg_store__read_text(&r);
+    ro->environment = rg_store__read_text(&r);
+    ro->forced_reason = rg_store__read_text(&r);
     rc = r.rc;
     if (rc == 0 && (rc = rg_rollout_state_from_str(&ro->state, state)) < 0)
         rc = rg_error_prefix("store: rollout %s", ro->id ? ro->id : "?");
@@ -146,7 +152,7 @@ static int check_rollout_fields(const rg_store_rollout *ro, const char *op)
 int rg_store_rollout_insert(rg_store *store, rg_store_rollout *rollout)
 {
     static const char sql[] = "INSERT INTO rollouts (" ROLLOUT_COLUMNS ")"
-                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)";
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)";
     static const char op[] = "rollout insert";
     sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
@@ -179,6 +185,9 @@ int rg_store_rollout_insert(rg_store *store, rg_store_rollout *rollout)
     rg_store__bind_time(&b, rollout->stage_started_at_ms);
     rg_store__bind_time(&b, rollout->stage_applied_at_ms);
     rg_store__bind_text(&b, rollout->baseline);
+    rg_store__bind_text(&b, rollout->digest);
+    rg_store__bind_text(&b, rollout->environment);
+    rg_store__bind_text(&b, rollout->forced_reason);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
         (rc = rg_store__step_done(store, stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
@@ -355,4 +364,56 @@ int rg_store_rollout_list_active_all_tenants(rg_store_rollouts *out, rg_store *s
     if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
         return rc;
     return collect_rollouts(out, store, stmt, op);
+}
+
+int rg_store_rollout_list_digest(rg_store_rollouts *out, rg_store *store, const char *tenant_id,
+                                 const char *digest)
+{
+    static const char sql[] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts WHERE tenant_id = ?"
+                              " AND digest = ? ORDER BY created_at, id";
+    static const char op[] = "rollout list by digest";
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int rc;
+
+    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
+        (rc = rg_store__require(digest, op, "digest")) < 0 ||
+        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_text(&b, tenant_id);
+    rg_store__bind_text(&b, digest);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        return rc;
+    return collect_rollouts(out, store, stmt, op);
+}
+
+int rg_store_rollout_last_in_environment(rg_store_rollout *out, rg_store *store,
+                                         const char *tenant_id, const char *environment)
+{
+    static const char sql[] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts WHERE tenant_id = ?"
+                              " AND environment = ? ORDER BY created_at DESC, id DESC LIMIT 1";
+    static const char op[] = "rollout last in environment";
+    rg_store_rollout ro;
+    sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
+    int rc;
+
+    memset(&ro, 0, sizeof(ro));
+    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
+        (rc = rg_store__require(environment, op, "environment")) < 0 ||
+        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        return rc;
+    rg_store__binder_init(&b, stmt);
+    rg_store__bind_text(&b, tenant_id);
+    rg_store__bind_text(&b, environment);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        return rc;
+    if ((rc = rg_store__fetch_one(&ro, store, stmt, read_rollout, op, "rollout")) < 0) {
+        if (rc == RG_ENOTFOUND)
+            rg_error_set(rc, "store: %s: no rollout in environment %s", op, environment);
+        return rc;
+    }
+    *out = ro;
+    return 0;
 }

@@ -203,8 +203,22 @@ static const char migration_v3[] =
     " ORDER BY r.created_at, r.id, t.seq;"
     "PRAGMA user_version = 3;";
 
+/* Version 4: environment promotion. Every rollout records the artifact it runs (the
+ * manifest's digest, "sha256:<hex>"), the environment it was started for, and the reason a
+ * person gave to start it although the environment's requirements were not met. Rollouts
+ * of older versions have none of them (NULL). */
+static const char migration_v4[] =
+    "ALTER TABLE rollouts ADD COLUMN digest TEXT"
+    " CHECK (digest IS NULL OR (length(digest) = 71 AND digest LIKE 'sha256:%'));"
+    "ALTER TABLE rollouts ADD COLUMN environment TEXT"
+    " CHECK (environment IS NULL OR length(environment) BETWEEN 1 AND 128);"
+    "ALTER TABLE rollouts ADD COLUMN forced_reason TEXT;"
+    "CREATE INDEX rollouts_by_digest ON rollouts (tenant_id, digest, created_at);"
+    "PRAGMA user_version = 4;";
+
 /* migrations[i] takes a database from version i to i + 1; each sets user_version. */
-static const char *const migrations[] = {migration_v1, migration_v2, migration_v3};
+static const char *const migrations[] = {migration_v1, migration_v2, migration_v3,
+                                         migration_v4};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == RG_STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -64,6 +64,38 @@ int rg_engine_start(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
                     const rg_manifest *manifest, const char *base_dir, const char *actor,
                     int approve);
 
+/* As rg_engine_start, for a manifest with environments: the selected environment's
+ * requirements are checked in the same transaction (a rollout of the same digest completed
+ * in each required environment within max_age). Unmet: RG_ECONFLICT naming the environment,
+ * the digest and what that environment reached, unless `force_reason` is given; then it
+ * starts, with the reason recorded on the rollout and a `force_environment` audit entry.
+ * Every rollout records the manifest's digest and environment. */
+int rg_engine_start_forced(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
+                           const rg_manifest *manifest, const char *base_dir,
+                           const char *actor, int approve, const char *force_reason);
+/* Starts environment `to_env` from the artifact recorded with rollout `rollout_id` (its
+ * stored manifest with every environment's entry), not from any file; as
+ * rg_engine_start_forced otherwise. */
+int rg_engine_promote_env(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
+                          const char *tenant_id, const char *rollout_id, const char *to_env,
+                          const char *actor, int approve, const char *force_reason);
+/* An artifact's path through the environments: {"digest","name","rollouts":[{"id",
+ * "environment","state","outcome","created_by","created_at","updated_at","forced_reason",
+ * "approvers":[…]}]}, oldest first. RG_ENOTFOUND when the tenant has no rollout of it. */
+int rg_engine_history_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                           const char *digest);
+/* May `digest` go to environment `env`? {"digest","environment","allowed","reason"?} (0
+ * either way). RG_ENOTFOUND when the tenant has no rollout of the digest; RG_EINVALID for
+ * an environment the artifact does not have. */
+int rg_engine_may_promote_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                               const char *digest, const char *env);
+
+/* `plan --artifact ID`: how a manifest file differs from the artifact recorded with rollout
+ * ID, over what the digest covers: {"rollout","artifact_digest","file_digest","same",
+ * "differences":[{"path","artifact","file"}]} (at most 50). */
+int rg_engine_artifact_diff_json(json_t **out, rg_engine *engine, const char *tenant_id,
+                                 const char *rollout_id, const rg_manifest *file);
+
 /* `plan` against the live platform: for every target, credentials reach the organization,
  * its strategy and every queue the new body names exist (agents on queue reported), and a
  * diff of the live strategy against the rendered template ({"path","change":

@@ -76,6 +76,24 @@ typedef struct rg_manifest_notify {
     char *secret_env; /* the NAME of "env:NAME"; the secret itself is never stored */
 } rg_manifest_notify;
 
+/* One entry of `environments`: its own groups and what it requires of the same artifact
+ * elsewhere (docs/environments.md). */
+#define RG_MANIFEST_MAX_ENVIRONMENTS 16
+#define RG_MANIFEST_DIGEST_LEN 72 /* "sha256:" + 64 hex digits + NUL */
+
+typedef struct rg_manifest_env {
+    char *name;
+    /* Its groups; for the selected environment they are the manifest's `groups` and these
+     * are NULL/0 (rg_manifest_env_groups gives either). */
+    rg_manifest_group *groups;
+    size_t groups_count;
+    char **requires; /* environments whose rollout of the same digest must have completed */
+    size_t requires_count;
+    int64_t max_age_ms; /* how long ago that may have been; 0: no limit */
+    int has_approval;   /* approval given for this environment, overriding the top level */
+    rg_approval approval;
+} rg_manifest_env;
+
 /* A loaded, validated manifest: read-only; free with rg_manifest_free. */
 typedef struct rg_manifest {
     char *name;
@@ -99,12 +117,23 @@ typedef struct rg_manifest {
     size_t notify_count;
     int has_holdout;
     double holdout; /* share of targets kept unchanged until the last stage, (0, 0.5] */
+    /* environments: NULL/0 for a manifest without them. `environment` is the selected one
+     * (its groups are `groups` above). */
+    char *environment;
+    rg_manifest_env *environments;
+    size_t environments_count;
+    /* The artifact: SHA-256 of the canonical JSON of name, tenant, stages, holdout, policy and
+     * change, i.e. everything but the environment-specific orgs, variables and approval. */
+    char digest[RG_MANIFEST_DIGEST_LEN];
 } rg_manifest;
 
 /* Variables given outside the manifest (`--var K=V`); they override group vars. */
 typedef struct rg_manifest_options {
     const rg_manifest_var *vars;
     size_t vars_count;
+    /* The environment to select (`--env NAME`); NULL: the manifest's own `environment` key
+     * (the stored form), required when it has `environments`. */
+    const char *environment;
 } rg_manifest_options;
 
 /* Loads and validates a manifest file (YAML or JSON). A policy named by path is read
@@ -167,5 +196,11 @@ int rg_manifest_render(char **out, const rg_manifest *manifest, size_t group_ind
 int rg_manifest_credentials_env(char **out, const char *org_id, const char *which);
 
 const char *rg_approval_name(rg_approval a);
+
+/* The environment entry `name` of the manifest, or NULL. Lives as long as the manifest. */
+const rg_manifest_env *rg_manifest_env_find(const rg_manifest *manifest, const char *name);
+/* The groups of an environment entry (the manifest's own for the selected one). */
+const rg_manifest_group *rg_manifest_env_groups(const rg_manifest *manifest,
+                                                const rg_manifest_env *env, size_t *out_count);
 
 #endif

@@ -28,7 +28,7 @@
  */
 
 /* The schema version this build creates and migrates to (PRAGMA user_version). */
-#define RG_STORE_SCHEMA_VERSION 3
+#define RG_STORE_SCHEMA_VERSION 4
 
 /* ---- enums stored as text ---- */
 
@@ -154,6 +154,10 @@ typedef struct {
     int64_t stage_started_at_ms; /* 0 when the current stage has not started */
     int64_t stage_applied_at_ms; /* 0 until the stage's last PATCH committed */
     char *baseline;         /* optional JSON, e.g. agents on queue at start */
+    /* Set at insert, never updated (NULL for rollouts of schema 3 and older): */
+    char *digest;           /* the manifest's artifact digest, "sha256:<64 hex>" */
+    char *environment;      /* the environment it was started for, when the manifest has them */
+    char *forced_reason;    /* why it started although the environment's requirements failed */
 } rg_store_rollout;
 
 typedef struct {
@@ -184,6 +188,13 @@ int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout);
 int rg_store_rollout_tenant_all_tenants(char **out, rg_store *store, const char *rollout_id);
 /* The tenant's rollouts, oldest first. */
 int rg_store_rollout_list(rg_store_rollouts *out, rg_store *store, const char *tenant_id);
+/* The tenant's rollouts of one artifact digest, oldest first (its path through the
+ * environments). */
+int rg_store_rollout_list_digest(rg_store_rollouts *out, rg_store *store, const char *tenant_id,
+                                 const char *digest);
+/* The tenant's newest rollout started for `environment`. RG_ENOTFOUND when none. */
+int rg_store_rollout_last_in_environment(rg_store_rollout *out, rg_store *store,
+                                         const char *tenant_id, const char *environment);
 /* For the scheduler, which drives every tenant: the rollouts of ALL tenants whose state is
  * not terminal (awaiting_approval, running, paused, held, rolling_back), oldest first.
  * Each row carries its tenant_id; use it for every further call. */

@@ -1,7 +1,7 @@
 # Integration tests of `rollgate serve`: the real binary over loopback HTTP, with
 # rollgate-sim as the platform (tests/support/simproc) and a webhook receiver in the test;
 # test_serve_tenants plays two hostile tenants against one server (issue 14).
-foreach(t test_serve_api test_serve_flow test_serve_tenants)
+foreach(t test_serve_api test_serve_flow test_serve_tenants test_serve_envs)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/integration/${t}.c AND TARGET rollgate_server)
         rg_unit_test(${t} ${CMAKE_CURRENT_SOURCE_DIR}/integration/${t}.c
             ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_serve_support.c)

@@ -93,7 +93,7 @@ static const bad_case bad_cases[] = {
     {"unknown_dep.yaml", RG_EINVALID,
      ":14:26: groups[1].depends_on[1]: unknown group 'na_west'"},
     {"unknown_key.yaml", RG_EINVALID,
-     ":3:1: colour: unknown key (expected one of: name, tenant, policy, stages, approval, platform, groups, change, notify, holdout)"},
+     ":3:1: colour: unknown key (expected one of: name, tenant, policy, stages, approval, platform, groups, change, notify, holdout, environments, environment)"},
     {"url_scheme.yaml", RG_EINVALID,
      ":6:12: platform.api_url: expected an http(s) URL, got 'ftp://api.mypurecloud.com'"},
     {"watch_queue.yaml", RG_EINVALID,
@@ -261,7 +261,7 @@ static void test_normalised_json_round_trip(void **state)
 static void test_option_vars_override_group_vars(void **state)
 {
     const rg_manifest_var vars[] = {{"ENV_REGION", "canary"}, {"EXTRA", "1"}};
-    const rg_manifest_options opts = {vars, 2};
+    const rg_manifest_options opts = {vars, 2, NULL};
     rg_manifest *m = load_good("tests/data/good/routing.yaml", &opts);
     char *out = NULL;
     (void)state;

@@ -193,6 +193,66 @@ static void test_v2_migrates_to_fenced_leases_and_claims(void **state)
     rg_store_free(store);
 }
 
+/* Version 3 to 4: old rollouts keep their rows with no digest or environment; new ones
+ * record both, and are listed by digest. */
+static void test_v3_migrates_to_digests(void **state)
+{
+    static const char digest[] =
+        "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    store_fixture *f = *state;
+    char path[PATH_MAX + 32];
+    rg_store *store = NULL;
+    rg_store_rollout row = {0}, fresh = {0};
+    rg_store_rollouts list = {0};
+    sqlite3 *db = NULL;
+
+    snprintf(path, sizeof(path), "%s/v3.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(rg_store__migrate(db, 3), 0);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO tenants VALUES ('acme', 'Acme', 1);"
+                     "INSERT INTO rollouts (id, tenant_id, name, manifest, policy, state,"
+                     " stage_index, stage_count, created_by, created_at, updated_at, revision)"
+                     " VALUES ('ro_old', 'acme', 'a', '{}', '{}', 'completed', 0, 1, 'me', 10,"
+                     " 20, 1);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(rg_store_open(&store, path), 0);
+    assert_int_equal(rg_store_rollout_get(&row, store, "acme", "ro_old"), 0);
+    assert_null(row.digest);
+    assert_null(row.environment);
+    assert_null(row.forced_reason);
+    rg_store_rollout_dispose(&row);
+    fresh.id = "ro_new";
+    fresh.tenant_id = "acme";
+    fresh.name = "a";
+    fresh.manifest = "{}";
+    fresh.policy = "{}";
+    fresh.state = RG_ROLLOUT_RUNNING;
+    fresh.stage_count = 1;
+    fresh.created_by = "me";
+    fresh.digest = (char *)digest;
+    fresh.environment = "staging";
+    fresh.forced_reason = "hotfix";
+    assert_int_equal(rg_store_rollout_insert(store, &fresh), 0);
+    fresh.id = "ro_bad";
+    fresh.digest = "md5:abc";
+    assert_int_equal(rg_store_rollout_insert(store, &fresh), RG_EINVALID);
+    assert_int_equal(rg_store_rollout_list_digest(&list, store, "acme", digest), 0);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0].id, "ro_new");
+    assert_string_equal(list.items[0].environment, "staging");
+    assert_string_equal(list.items[0].forced_reason, "hotfix");
+    rg_store_rollouts_dispose(&list);
+    assert_int_equal(rg_store_rollout_list_digest(&list, store, "other", digest), 0);
+    assert_int_equal(list.count, 0);
+    rg_store_rollouts_dispose(&list);
+    rg_store_free(store);
+}
+
 /* A read-only open takes no lock and migrates nothing: it reads while another client holds
  * the write lock, and its writes fail. */
 static void test_readonly_open_reads_under_a_write_lock(void **state)
@@ -550,6 +610,8 @@ int main(void)
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_v2_migrates_to_fenced_leases_and_claims,
                                         store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_v3_migrates_to_digests, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_readonly_open_reads_under_a_write_lock,
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, store_fixture_setup,
