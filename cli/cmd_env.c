@@ -90,7 +90,7 @@ static int digest_args(rg_cli *cli, const rg_cli_command *self, int argc, char *
                                             {"env", required_argument, NULL, 'E'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
-    int c, code = 0, stop;
+    int c, stop;
 
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
         if (c == 'T')
