@@ -244,3 +244,80 @@ done:
         json_decref(live);
     return error;
 }
+
+static const char *json_type_name(json_t *v)
+{
+    return json_is_string(v) ? "string" : json_is_integer(v) ? "integer"
+           : json_is_real(v) ? "number" : json_is_boolean(v) ? "boolean" : "other";
+}
+
+int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *table,
+                              const char *row, json_t *fields, json_t *weights, int create)
+{
+    json_t *schema = NULL, *props, *live = NULL, *v;
+    const char *name;
+    json_int_t sum = 0;
+    int error;
+
+    if ((error = rg_platform_datatable_schema(&schema, p, org_id, table)) < 0)
+        return rg_error_set(error, "org %s: data table %s: %s", org_id, table, rg_error_last());
+    props = json_object_get(schema, "properties");
+    json_object_foreach(fields, name, v) {
+        const char *want = json_string_value(json_object_get(json_object_get(props, name),
+                                                             "type"));
+        const char *have = json_type_name(v);
+        if (strcmp(name, "key") == 0)
+            continue;
+        if (want == NULL) {
+            error = rg_error_set(RG_EINVALID, "org %s: data table %s has no column '%s'",
+                                 org_id, table, name);
+            goto done;
+        }
+        /* an integer value fits a number column */
+        if (strcmp(want, have) != 0 && !(strcmp(want, "number") == 0 && json_is_integer(v))) {
+            error = rg_error_set(RG_EINVALID, "org %s: data table %s: field '%s' is %s in the "
+                                 "template, the column expects %s", org_id, table, name, have,
+                                 want);
+            goto done;
+        }
+    }
+    if (json_object_size(weights) > 0) {
+        json_object_foreach(weights, name, v) {
+            json_t *w = json_object_get(fields, name);
+            const char *qcol = json_string_value(v);
+            json_t *q = qcol ? json_object_get(fields, qcol) : NULL;
+            if (!json_is_integer(w) || json_integer_value(w) < 0 || json_integer_value(w) > 100) {
+                error = rg_error_set(RG_EINVALID, "org %s: data table %s: weight field '%s' "
+                                     "must be an integer 0..100", org_id, table, name);
+                goto done;
+            }
+            if (!json_is_string(q)) {
+                error = rg_error_set(RG_EINVALID, "org %s: data table %s: queue field '%s' of "
+                                     "weight '%s' must be a string (a queue id)", org_id, table,
+                                     qcol ? qcol : "?", name);
+                goto done;
+            }
+            sum += json_integer_value(w);
+            if ((error = rg_platform_queue_exists(p, org_id, json_string_value(q))) < 0) {
+                error = rg_error_set(error, "org %s: queue %s (field '%s'): %s", org_id,
+                                     json_string_value(q), qcol, rg_error_last());
+                goto done;
+            }
+        }
+        if (sum != 100) {
+            error = rg_error_set(RG_EINVALID, "org %s: data table %s: the weights sum to %lld, "
+                                 "not 100", org_id, table, (long long)sum);
+            goto done;
+        }
+    }
+    error = rg_platform_row_get(&live, p, org_id, table, row);
+    if (error == RG_ENOTFOUND && create)
+        error = 0;
+    else if (error == RG_ENOTFOUND)
+        error = rg_error_set(RG_ENOTFOUND, "org %s: data table %s has no row '%s' (create: true "
+                             "would create it)", org_id, table, row);
+done:
+    json_decref(live);
+    json_decref(schema);
+    return error;
+}

@@ -225,6 +225,13 @@ int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *pla
                           const char *org_id, const char *table, const char *row,
                           const char *expected_version, json_t *intended);
 
+/* Pre-flight of a row change: the table exists; its schema has every field of `fields`
+ * (a row without "key") with the value's type; each `weights` entry {weight field: queue
+ * field} names an integer 0..100 and a queue that exists, and they sum to 100; the row
+ * exists unless `create`. Errors name the org, table, field and expected type. */
+int rg_platform_row_preflight(rg_platform *platform, const char *org_id, const char *table,
+                              const char *row, json_t *fields, json_t *weights, int create);
+
 int rg_platform_run(rg_platform *platform);
 /* Number of ops queued or in flight. */
 size_t rg_platform_pending(const rg_platform *platform);

@@ -255,6 +255,53 @@ static void test_dropped_reply_written_once(void **state)
     json_decref(want);
 }
 
+static void test_preflight(void **state)
+{
+    fixture *f = *state;
+    json_t *weights = json_pack("{s:s,s:s}", "weight_a", "queue_a", "weight_b", "queue_b");
+    json_t *ok = json_pack("{s:s,s:i,s:s,s:i}", "queue_a", "q-main", "weight_a", 90, "queue_b",
+                           "q-v2", "weight_b", 10);
+    json_t *bad;
+
+    assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "main", ok, weights, 0), 0);
+    /* a wrong column type names the org, table, field and expected type */
+    bad = json_pack("{s:s,s:s,s:s,s:i}", "queue_a", "q-main", "weight_a", "90", "queue_b",
+                    "q-v2", "weight_b", 10);
+    assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "main", bad, NULL, 0),
+                     RG_EINVALID);
+    assert_non_null(strstr(rg_error_last(), ORG));
+    assert_non_null(strstr(rg_error_last(), TABLE));
+    assert_non_null(strstr(rg_error_last(), "'weight_a'"));
+    assert_non_null(strstr(rg_error_last(), "expects integer"));
+    json_decref(bad);
+    bad = json_pack("{s:s}", "colour", "red");
+    assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "main", bad, NULL, 0),
+                     RG_EINVALID);
+    assert_non_null(strstr(rg_error_last(), "colour"));
+    json_decref(bad);
+    bad = json_pack("{s:s,s:i,s:s,s:i}", "queue_a", "q-main", "weight_a", 90, "queue_b",
+                    "q-v2", "weight_b", 20);
+    assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "main", bad, weights, 0),
+                     RG_EINVALID);
+    assert_non_null(strstr(rg_error_last(), "110"));
+    json_decref(bad);
+    bad = json_pack("{s:s,s:i,s:s,s:i}", "queue_a", "q-main", "weight_a", 90, "queue_b",
+                    "q-missing", "weight_b", 10);
+    assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "main", bad, weights, 0),
+                     RG_ENOTFOUND);
+    assert_non_null(strstr(rg_error_last(), "q-missing"));
+    json_decref(bad);
+    assert_int_equal(rg_platform_row_preflight(f->p, ORG, "dt-nope", "main", ok, weights, 0),
+                     RG_ENOTFOUND);
+    assert_non_null(strstr(rg_error_last(), "dt-nope"));
+    assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "later", ok, weights, 0),
+                     RG_ENOTFOUND);
+    assert_non_null(strstr(rg_error_last(), "later"));
+    assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "later", ok, weights, 1), 0);
+    json_decref(ok);
+    json_decref(weights);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_edit_between_read_and_write),
         cmocka_unit_test(test_writer_after_put),
         cmocka_unit_test(test_dropped_reply_written_once),
+        cmocka_unit_test(test_preflight),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
