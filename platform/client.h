@@ -197,7 +197,9 @@ void rg_platform__rate_block(rg_platform *p, rg_org *org, const rg_response_head
                              int64_t now, int failures);
 
 /* analytics.c */
-int rg_platform__aggregates_body(char **out, const rg_platform_aggregates_query *q);
+/* media_type: "" or NULL for no mediaType predicate. */
+int rg_platform__aggregates_body(char **out, const rg_platform_aggregates_query *q,
+                                 const char *media_type);
 int rg_platform__observations_body(char **out, char *const *queue_ids, size_t n);
 int rg_platform__aggregates_parse(rg_platform_aggregates *out, const rg_platform_op *op,
                                   const json_t *body);

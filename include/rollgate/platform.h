@@ -32,6 +32,8 @@ typedef struct rg_platform_options {
                                    * is loopback (0) */
     const char *ca_file;          /* CA bundle for TLS; NULL = system default. Copied. */
     const char *strategies_path;  /* "/api/v2/routing/strategies". Copied. */
+    const char *media_type;       /* aggregates filter: "voice" (default), "chat", "email",
+                                   * "callback", "message", or "" for none */
 } rg_platform_options;
 
 /* Fills `opts` with the defaults above. */
