@@ -180,7 +180,7 @@ int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *p,
                           const char *expected_version, json_t *intended)
 {
     json_t *live = NULL, *back = NULL;
-    char version[65];
+    char version[65], pinned[65] = "";
     const char *field;
     int error, unknown = 0, attempts = 0;
 
@@ -200,12 +200,16 @@ int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *p,
                 *out_in_place = 1;
             goto done;
         }
-        if (expected_version != NULL && strcmp(version, expected_version) != 0) {
+        /* after an unknown outcome, the row must still be the one we read before that PUT */
+        if (pinned[0] == '\0' && expected_version != NULL)
+            snprintf(pinned, sizeof(pinned), "%s", expected_version);
+        if (pinned[0] != '\0' && strcmp(version, pinned) != 0) {
             error = rg_error_set(RG_ECONFLICT, "org %s: row %s/%s changed since it was read "
                                  "(content version %.12s, now %.12s)", org_id, table, row,
-                                 expected_version, version);
+                                 pinned, version);
             goto done;
         }
+        snprintf(pinned, sizeof(pinned), "%s", version);
         /* PUT */
         {
             rg_platform_op *op = NULL;

@@ -220,7 +220,8 @@ int rg_platform_datatable_schema(json_t **out, rg_platform *platform, const char
 /* The verified write: re-read; when the row already equals `intended` nothing is written
  * (*out_in_place 1); when its content version is not `expected_version` (NULL: any) it fails
  * RG_ECONFLICT without writing, *out_live the row as read (for the caller's merge); else PUT
- * `intended`, and on an unknown outcome re-read first (up to 3 times); then read back: a row
+ * `intended`, and on an unknown outcome re-read first (up to 3 times) and PUT again only when
+ * the row is still the one read before that PUT; then read back: a row
  * that differs from `intended` fails RG_ECONFLICT naming the org and the field (someone wrote
  * in between). *out_live is the last row read (caller decrefs). */
 int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *platform,
