@@ -34,7 +34,8 @@ static int dump_body(char **out, json_t *doc)
     return 0;
 }
 
-int rg_platform__aggregates_body(char **out, const rg_platform_aggregates_query *q)
+int rg_platform__aggregates_body(char **out, const rg_platform_aggregates_query *q,
+                                 const char *media_type)
 {
     char interval[2 * RG_TIME_ISO_LEN + 2];
     rg_buf gran = RG_BUF_INIT;
@@ -45,6 +46,11 @@ int rg_platform__aggregates_body(char **out, const rg_platform_aggregates_query 
     if ((error = rg_format_iso_duration(&gran, q->granularity_ms)) < 0)
         return error;
     filter = queue_filter((char *const *)q->queue_ids, q->nqueues);
+    /* voice by default: chat and email on the same queues stay out of the numbers */
+    if (filter != NULL && media_type != NULL && media_type[0] != '\0')
+        filter = json_pack("{s:s, s:[{s:s, s:s, s:s, s:s}], s:[o]}", "type", "and",
+                           "predicates", "type", "dimension", "dimension", "mediaType",
+                           "operator", "matches", "value", media_type, "clauses", filter);
     if (filter != NULL)
         doc = json_pack("{s:s, s:s, s:[s], s:o, s:[s,s,s,s]}", "interval", interval,
                         "granularity", rg_buf_cstr(&gran), "groupBy", "queueId", "filter",

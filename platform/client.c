@@ -21,6 +21,18 @@ void rg_platform_options_init(rg_platform_options *opts)
     opts->insecure = 0;
     opts->ca_file = NULL;
     opts->strategies_path = "/api/v2/routing/strategies";
+    opts->media_type = "voice";
+}
+
+/* The static name of an accepted media type ("" = no filter), or NULL. */
+static const char *media_type_name(const char *m)
+{
+    static const char *const names[] = {"", "voice", "chat", "email", "callback", "message", NULL};
+
+    for (size_t i = 0; m != NULL && names[i]; i++)
+        if (strcmp(names[i], m) == 0)
+            return names[i];
+    return NULL;
 }
 
 static int options_check(const rg_platform_options *o)
@@ -41,6 +53,9 @@ static int options_check(const rg_platform_options *o)
                             "base");
     if (o->rate_low_water < 0)
         return rg_error_set(RG_EINVALID, "platform: rate_low_water must be >= 0");
+    if (media_type_name(o->media_type) == NULL)
+        return rg_error_set(RG_EINVALID, "platform: media_type must be voice, chat, email, "
+                                         "callback, message or empty");
     if (o->strategies_path == NULL || o->strategies_path[0] != '/')
         return rg_error_set(RG_EINVALID, "platform: strategies_path must start with '/'");
     return 0;
@@ -71,6 +86,7 @@ int rg_platform_new(rg_platform **out, const rg_platform_options *opts)
         goto cleanup;
     }
     p->opts.strategies_path = p->strategies_path;
+    p->opts.media_type = media_type_name(opts->media_type); /* a static string */
     p->opts.ca_file = p->ca_file;
     if ((p->multi = curl_multi_init()) == NULL) {
         error = rg_error_set(RG_EPLATFORM, "platform: curl_multi_init failed");

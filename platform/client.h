@@ -20,6 +20,9 @@ typedef enum {
     RG_OP_STRATEGY_UPDATE,
     RG_OP_AGGREGATES,
     RG_OP_OBSERVATIONS,
+    RG_OP_DATATABLE_GET, /* datatable.c */
+    RG_OP_ROW_GET,
+    RG_OP_ROW_PUT,
     RG_OP_TOKEN, /* internal: an org's token fetch, owned by the client */
 } rg_op_kind;
 
@@ -103,6 +106,7 @@ struct rg_platform_op {
     int patch_attempts;
     int unknown_outcomes;   /* PATCHes whose reply never came (reset, timeout, 5xx) */
     int reread_unknown;     /* this re-read follows a PATCH of unknown outcome */
+    int outcome_unknown;    /* a ROW_PUT that got no answer or a 5xx: it may have landed */
     int in_place;           /* completed without a confirmed PATCH: the live body holds it */
 
     /* aggregates and observations queries */
@@ -158,6 +162,9 @@ void rg_platform__wipe_free(char *secret);
 int rg_platform__url_check(char **out, const char *url, const char *what, const char *org_id,
                            int insecure);
 
+/* datatable.c */
+void rg_platform__datatable_handle(rg_platform_op *op, json_t *body);
+
 /* ops.c */
 int rg_platform__op_new(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
                         const char *org_id, const char *resource_id, const char *call);
@@ -190,7 +197,9 @@ void rg_platform__rate_block(rg_platform *p, rg_org *org, const rg_response_head
                              int64_t now, int failures);
 
 /* analytics.c */
-int rg_platform__aggregates_body(char **out, const rg_platform_aggregates_query *q);
+/* media_type: "" or NULL for no mediaType predicate. */
+int rg_platform__aggregates_body(char **out, const rg_platform_aggregates_query *q,
+                                 const char *media_type);
 int rg_platform__observations_body(char **out, char *const *queue_ids, size_t n);
 int rg_platform__aggregates_parse(rg_platform_aggregates *out, const rg_platform_op *op,
                                   const json_t *body);

@@ -117,6 +117,10 @@ static int setup_easy(rg_platform *p, rg_platform_op *op)
     SET(CURLOPT_SSL_VERIFYHOST, p->opts.insecure ? 0L : 2L);
     if (p->ca_file != NULL)
         SET(CURLOPT_CAINFO, p->ca_file);
+    /* libcurl silently resends a request whose reused connection died before any answer;
+     * a row PUT has no precondition to refuse a second copy, so it takes a new connection. */
+    if (op->kind == RG_OP_ROW_PUT)
+        SET(CURLOPT_FRESH_CONNECT, 1L);
     if (strcmp(op->method, "GET") == 0) {
         SET(CURLOPT_HTTPGET, 1L);
     } else {
@@ -252,6 +256,13 @@ static void retry_transient(rg_platform *p, rg_platform_op *op, const char *why,
     if (op->kind == RG_OP_STRATEGY_UPDATE && op->update_step == 1) {
         /* The PATCH may have been applied: never resend it blind. */
         rg_platform__update_unknown(op, why, transport, now);
+        return;
+    }
+    if (op->kind == RG_OP_ROW_PUT) {
+        /* No version to re-read against here: the caller re-reads and compares. */
+        op->outcome_unknown = 1;
+        rg_platform__op_fail(op, transport ? RG_EUNREACHABLE : RG_EPLATFORM,
+                             "org %s: %s: outcome unknown: %s", op->org_id, op->call, why);
         return;
     }
     op->transient_failures++;

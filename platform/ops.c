@@ -374,7 +374,7 @@ static int queue_analytics(rg_platform_op **out, rg_platform *p, rg_op_kind kind
     if (agg) {
         op->query = *q;
         op->query.queue_ids = (const char *const *)op->queue_ids;
-        error = rg_platform__aggregates_body(&body, &op->query);
+        error = rg_platform__aggregates_body(&body, &op->query, p->opts.media_type);
     } else {
         error = rg_platform__observations_body(&body, op->queue_ids, n);
     }

@@ -210,6 +210,7 @@ static int route(sim_reply *reply, sim_world *world, size_t org_index, const sim
 {
     static const char queues[] = "/api/v2/routing/queues/";
     static const char strategies[] = "/api/v2/routing/strategies";
+    static const char datatables[] = "/api/v2/flows/datatables/";
     sim_org *org = &world->orgs[org_index];
     const char *p = req->path;
     int get = strcmp(req->method, "GET") == 0;
@@ -223,6 +224,9 @@ static int route(sim_reply *reply, sim_world *world, size_t org_index, const sim
     if (strncmp(p, queues, sizeof(queues) - 1) == 0 && p[sizeof(queues) - 1] && get &&
         !strchr(p + sizeof(queues) - 1, '/'))
         return get_queue(reply, org, p + sizeof(queues) - 1);
+    if (strncmp(p, datatables, sizeof(datatables) - 1) == 0)
+        return sim_datatable_route(reply, org, p + sizeof(datatables) - 1, req, now_ms);
+    /* The seed article's model, kept as a simulator mode; the real API has no strategies. */
     if (strcmp(p, strategies) == 0 && get)
         return list_strategies(reply, org, req);
     if (strncmp(p, strategies, sizeof(strategies) - 1) == 0 && p[sizeof(strategies) - 1] == '/' &&
@@ -301,7 +305,8 @@ int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
     }
     if (apply_faults(reply, server, &f, req))
         return 0;
-    if ((rc = route(reply, world, org_index, req, now_ms)) < 0 || reply->written == NULL)
+    if ((rc = route(reply, world, org_index, req, now_ms)) < 0 ||
+        (reply->written == NULL && reply->written_row == NULL))
         return rc;
     /* After the commit: the write stands, the client does not learn it (no reply, a reset,
      * or a gateway error instead of the 200). */

@@ -171,6 +171,13 @@ static json_t *org_json(const sim_world *w, sim_org *org)
                     (json_int_t)org->token_count, "requests",
                     counts_json(org->counts, org->ncounts), "queues", queues, "strategies",
                     strategies);
+    if (org->ntables > 0)
+        json_object_set_new(doc, "datatables", sim_datatables_json(org));
+    if (org->route.row != NULL)
+        json_object_set_new(doc, "routing",
+                            json_pack("{s:s,s:O,s:o}", "datatable", org->route.table->id, "row",
+                                      json_object_get(org->route.row->fields, "key"), "history",
+                                      strategy_json(w, org, &org->route.history)));
     pthread_mutex_unlock(&org->lock);
     return doc;
 }
@@ -293,6 +300,21 @@ static int get_writes(sim_reply *reply, sim_server *server)
             total += s->writes;
             unanswered += s->writes_unanswered;
         }
+        /* data-table rows as "<table>/<row key>" */
+        for (size_t t = 0; t < org->ntables; t++) {
+            for (size_t r = 0; r < org->tables[t].nrows; r++) {
+                const sim_row *row = &org->tables[t].rows[r];
+                char name[520];
+                snprintf(name, sizeof(name), "%s/%s", org->tables[t].id,
+                         json_string_value(json_object_get(row->fields, "key")));
+                json_object_set_new(strategies, name,
+                                    json_pack("{s:I,s:I}", "applied", (json_int_t)row->writes,
+                                              "unanswered",
+                                              (json_int_t)row->writes_unanswered));
+                total += row->writes;
+                unanswered += row->writes_unanswered;
+            }
+        }
         pthread_mutex_unlock(&org->lock);
         json_object_set_new(orgs, org->id, strategies);
     }
@@ -365,15 +387,25 @@ int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *
         pthread_mutex_unlock(&server->faults_lock);
         return sim_reply_json(reply, 200, sim_faults_json(&f));
     }
-    if (!post || (strcmp(p, "/sim/scenario") && strcmp(p, "/sim/edit") && strcmp(p, "/sim/faults")))
+    if (!post || (strcmp(p, "/sim/scenario") && strcmp(p, "/sim/edit") && strcmp(p, "/sim/faults") &&
+                  strcmp(p, "/sim/hook")))
         return sim_reply_error(reply, 404, "not.found", "no such control call: %s %s",
                                req->method, p);
     if (sim__json_load(&body, req->body, req->body_len, "body") < 0)
         return sim_reply_error(reply, 400, "bad.request", "%s", rg_error_last());
     if (strcmp(p, "/sim/scenario") == 0)
         rc = post_scenario(reply, server, body);
-    else if (strcmp(p, "/sim/edit") == 0)
+    else if (strcmp(p, "/sim/edit") == 0 && json_object_get(body, "datatable") != NULL) {
+        pthread_rwlock_rdlock(&server->lock);
+        rc = sim_datatable_edit(reply, server->world, body, now_ms);
+        pthread_rwlock_unlock(&server->lock);
+    } else if (strcmp(p, "/sim/edit") == 0)
         rc = post_edit(reply, server, body, now_ms);
+    else if (strcmp(p, "/sim/hook") == 0) {
+        pthread_rwlock_rdlock(&server->lock);
+        rc = sim_datatable_hook(reply, server->world, body);
+        pthread_rwlock_unlock(&server->lock);
+    }
     else
         rc = post_faults(reply, server, body);
     json_decref(body);

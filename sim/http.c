@@ -154,6 +154,10 @@ static void dispatch(sim_reply *reply, sim_server *server, const sim_request *re
             reply->written->writes++;
             reply->written->writes_unanswered += reply->write_hidden;
         }
+        if (reply->written_row != NULL) {
+            reply->written_row->writes++;
+            reply->written_row->writes_unanswered += reply->write_hidden;
+        }
         pthread_mutex_unlock(&org->lock);
     } else {
         pthread_mutex_lock(&world->lock);
@@ -161,7 +165,7 @@ static void dispatch(sim_reply *reply, sim_server *server, const sim_request *re
         pthread_mutex_unlock(&world->lock);
     }
     sim_reqlog_add(&server->log, req->method, org_id, req->path, reply->close ? 0 : reply->status,
-                   reply->written != NULL, now);
+                   reply->written != NULL || reply->written_row != NULL, now);
     pthread_rwlock_unlock(&server->lock);
 }
 

@@ -206,6 +206,8 @@ static int check_volume(const agg_query *q, const sim_world *world, const sim_or
 
     for (size_t s = 0; s < org->nstrategies; s++)
         per_s += org->strategies[s].calls_per_min / 60.0;
+    if (org->route.row != NULL)
+        per_s += org->route.history.calls_per_min / 60.0;
     for (size_t i = 0; i < world->nevents; i++)
         mult *= world->events[i].calls_mult > 1 ? world->events[i].calls_mult : 1;
     if (per_s * mult * world->time_scale * (double)(q->end - q->start) / 1000.0 > SIM_MAX_CALLS)

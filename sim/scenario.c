@@ -162,7 +162,8 @@ cleanup:
 static int load_org(sim_org *org, json_t *doc, const char *path)
 {
     static const char *const keys[] = {"id",        "name",          "client_id", "client_secret",
-                                       "domain",    "queues",        "strategies", NULL};
+                                       "domain",    "queues",        "strategies", "datatables",
+                                       "routing",   NULL};
     json_t *queues = NULL, *strategies = NULL, *v;
     char sub[256];
     size_t i;
@@ -201,7 +202,8 @@ static int load_org(sim_org *org, json_t *doc, const char *path)
             return rg_error_set(RG_EINVALID, "%s.id: duplicate strategy id '%s'", sub,
                                 org->strategies[i].id);
     }
-    return 0;
+    return sim_datatables_load(org, json_object_get(doc, "datatables"),
+                               json_object_get(doc, "routing"), path);
 }
 
 static int load_effect(sim_effect *e, json_t *doc, const char *path, const sim_world *world)
@@ -404,6 +406,7 @@ static void org_dispose(sim_org *org)
         sim_strategy_dispose(&org->strategies[i]);
     free(org->queues);
     free(org->strategies);
+    sim_datatables_dispose(org);
     free(org->tokens);
     free(org->id);
     free(org->name);

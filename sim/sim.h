@@ -56,6 +56,49 @@ typedef struct {
     int64_t count;
 } sim_status_count;
 
+/* Architect data tables (datatable.c). */
+enum { SIM_COL_STRING, SIM_COL_INTEGER, SIM_COL_NUMBER, SIM_COL_BOOLEAN };
+
+typedef struct {
+    char *name;
+    int type;
+} sim_column;
+
+typedef struct {
+    json_t *fields;            /* the whole row, "key" included */
+    int64_t writes;            /* API PUTs committed, answered or not */
+    int64_t writes_unanswered; /* of those, the ones whose success a fault hid */
+    int64_t hook_edits;        /* edits made by a one-shot hook */
+} sim_row;
+
+typedef struct {
+    char *id;
+    char *name;
+    sim_column *cols;
+    size_t ncols;
+    sim_row *rows;
+    size_t nrows;
+} sim_datatable;
+
+/* The row the org's inbound flow reads: each weight column's integer is the share of the
+ * queue named by its queue column. `history` holds only calls_per_min and the weights. */
+typedef struct {
+    sim_datatable *table;
+    sim_row *row;
+    struct {
+        const char *weight_col, *queue_col;
+    } *pairs;
+    size_t npairs;
+    sim_strategy history;
+} sim_route;
+
+/* A one-shot edit applied right after the next GET or PUT of a row is answered. */
+typedef struct {
+    int on_put;
+    char *datatable, *row;
+    json_t *fields;
+} sim_row_hook;
+
 typedef struct {
     char *id;
     char *name;
@@ -66,9 +109,14 @@ typedef struct {
     size_t nqueues;
     sim_strategy *strategies;
     size_t nstrategies;
-    /* Guards everything below and the strategies' body/etag/version/history. */
+    sim_datatable *tables;
+    size_t ntables;
+    sim_route route; /* route.row NULL: the org routes by its strategies only */
+    /* Guards everything below, the strategies' body/etag/version/history, the rows and the
+     * route's history and hook. */
     pthread_mutex_t lock;
     int lock_ready;
+    sim_row_hook hook;
     sim_token *tokens;
     size_t ntokens, captokens;
     int64_t token_count;
@@ -168,6 +216,7 @@ typedef struct {
     char *body;         /* malloc'd JSON (or NULL for an empty body) */
     int close;          /* drop the connection without a response; 2 = with a TCP reset */
     sim_strategy *written; /* the strategy a committed PATCH changed, else NULL */
+    sim_row *written_row;  /* the data-table row a committed PUT replaced, else NULL */
     int write_hidden;      /* a fault kept that success from the client */
     char etag[40];      /* ETag header when set */
     int retry_after;    /* Retry-After header when > 0 */
@@ -210,6 +259,22 @@ int sim_strategy_init(sim_strategy *strategy, const sim_org *org, json_t *body, 
 void sim_strategy_dispose(sim_strategy *strategy);
 void sim_org_count_status(sim_org *org, int status);
 void sim_counts_add(sim_status_count *counts, size_t *ncounts, int status);
+
+/* datatable.c */
+sim_datatable *sim_org_datatable(sim_org *org, const char *id);
+sim_row *sim_datatable_row(sim_datatable *t, const char *key);
+int sim_datatable_check(const sim_datatable *t, json_t *row, const char *key, int partial);
+int sim_row_write(sim_org *org, sim_datatable *t, sim_row *r, json_t *fields, int partial,
+                  const char *source, int64_t now_ms);
+int sim_route_push(sim_org *org, int64_t at_ms, const char *source);
+int sim_datatable_route(sim_reply *reply, sim_org *org, const char *rest,
+                        const sim_request *req, int64_t now_ms);
+int sim_datatables_load(sim_org *org, json_t *tables, json_t *route, const char *path);
+void sim_datatables_dispose(sim_org *org);
+json_t *sim_datatables_json(const sim_org *org);
+int sim_datatable_edit(sim_reply *reply, sim_world *world, json_t *body, int64_t now_ms);
+int sim_datatable_hook(sim_reply *reply, sim_world *world, json_t *body);
+void sim_row_hook_clear(sim_row_hook *h);
 
 /* tokens.c */
 int sim_token_issue(char *out, size_t outlen, sim_org *org, size_t org_index, int64_t ttl_s,

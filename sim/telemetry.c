@@ -11,6 +11,18 @@
 /* Above this utilization of agents on queue, abandonment and waits worsen. */
 #define SIM_UTIL_KNEE 0.85
 
+/* Traffic sources: the strategies, then the routing row when the org has one (the flow's
+ * weighted random choice sends each call to a queue with probability w_q / sum w). */
+static size_t nsources(const sim_org *org)
+{
+    return org->nstrategies + (org->route.row != NULL);
+}
+
+static const sim_strategy *source_at(const sim_org *org, size_t s)
+{
+    return s < org->nstrategies ? &org->strategies[s] : &org->route.history;
+}
+
 int sim_tele_snapshot(sim_tele_ctx *ctx, sim_world *world, size_t org_index)
 {
     sim_org *org = &world->orgs[org_index];
@@ -25,8 +37,8 @@ int sim_tele_snapshot(sim_tele_ctx *ctx, sim_world *world, size_t org_index)
     if (ctx->histories == NULL || ctx->nhistories == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     pthread_mutex_lock(&org->lock);
-    for (size_t s = 0; s < org->nstrategies && rc == 0; s++) {
-        const sim_strategy *st = &org->strategies[s];
+    for (size_t s = 0; s < nsources(org) && rc == 0; s++) {
+        const sim_strategy *st = source_at(org, s);
         ctx->histories[s] = calloc(st->nhistory, sizeof(sim_weights));
         if (ctx->histories[s] == NULL) {
             rc = rg_error_set(RG_ENOMEM, "out of memory");
@@ -51,7 +63,7 @@ int sim_tele_snapshot(sim_tele_ctx *ctx, sim_world *world, size_t org_index)
 void sim_tele_dispose(sim_tele_ctx *ctx)
 {
     if (ctx->histories != NULL) {
-        for (size_t s = 0; s < ctx->org->nstrategies; s++) {
+        for (size_t s = 0; s < nsources(ctx->org); s++) {
             for (size_t h = 0; ctx->histories[s] && h < ctx->nhistories[s]; h++)
                 free(ctx->histories[s][h].weight);
             free(ctx->histories[s]);
@@ -139,8 +151,8 @@ static double expected_calls(const sim_tele_ctx *ctx, size_t q, int64_t start, i
 {
     double sim_s = (double)(end - start) / 1000.0 * ctx->world->time_scale, calls = 0;
 
-    for (size_t s = 0; s < ctx->org->nstrategies; s++)
-        calls += ctx->org->strategies[s].calls_per_min / 60.0 * sim_s *
+    for (size_t s = 0; s < nsources(ctx->org); s++)
+        calls += source_at(ctx->org, s)->calls_per_min / 60.0 * sim_s *
                  routed_share(ctx, s, q, start, end);
     return calls * f->calls_mult;
 }

@@ -32,6 +32,8 @@ typedef struct rg_platform_options {
                                    * is loopback (0) */
     const char *ca_file;          /* CA bundle for TLS; NULL = system default. Copied. */
     const char *strategies_path;  /* "/api/v2/routing/strategies". Copied. */
+    const char *media_type;       /* aggregates filter: "voice" (default), "chat", "email",
+                                   * "callback", "message", or "" for none */
 } rg_platform_options;
 
 /* Fills `opts` with the defaults above. */
@@ -196,6 +198,43 @@ int rg_platform_queue_observations(rg_platform_op **out, rg_platform *platform,
 /* Runs the loop until every queued op (including ops queued by callbacks) has completed.
  * Returns 0 when the loop ran; individual failures are in each op's status. A negative
  * code means the loop itself failed (curl multi error). */
+/* Architect data tables (no ETag, no version: last writer wins on the platform).
+ * GET /api/v2/flows/datatables/{id}?expand=schema and .../rows/{key}?showbrief=false,
+ * PUT .../rows/{key} with the whole row, "key" included. A PUT that got no answer or a
+ * 5xx fails with "outcome unknown" and is never resent blind. */
+int rg_platform_queue_datatable_get(rg_platform_op **out, rg_platform *platform,
+                                    const char *org_id, const char *table);
+int rg_platform_queue_row_get(rg_platform_op **out, rg_platform *platform, const char *org_id,
+                              const char *table, const char *row);
+int rg_platform_queue_row_put(rg_platform_op **out, rg_platform *platform, const char *org_id,
+                              const char *table, const char *row, json_t *whole_row);
+/* Content version of a row: hex SHA-256 of its canonical JSON (sorted keys, compact). */
+int rg_platform_row_version(char out[65], json_t *row);
+/* The first field where two rows differ (key included), NULL when equal. */
+const char *rg_platform_row_diff(json_t *a, json_t *b);
+int rg_platform_row_get(json_t **out, rg_platform *platform, const char *org_id,
+                        const char *table, const char *row);
+/* The table's JSON schema ({"properties": {name: {"type": ...}}, "required": ["key"]}). */
+int rg_platform_datatable_schema(json_t **out, rg_platform *platform, const char *org_id,
+                                 const char *table);
+/* The verified write: re-read; when the row already equals `intended` nothing is written
+ * (*out_in_place 1); when its content version is not `expected_version` (NULL: any) it fails
+ * RG_ECONFLICT without writing, *out_live the row as read (for the caller's merge); else PUT
+ * `intended`, and on an unknown outcome re-read first (up to 3 times) and PUT again only when
+ * the row is still the one read before that PUT; then read back: a row
+ * that differs from `intended` fails RG_ECONFLICT naming the org and the field (someone wrote
+ * in between). *out_live is the last row read (caller decrefs). */
+int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *platform,
+                          const char *org_id, const char *table, const char *row,
+                          const char *expected_version, json_t *intended);
+
+/* Pre-flight of a row change: the table exists; its schema has every field of `fields`
+ * (a row without "key") with the value's type; each `weights` entry {weight field: queue
+ * field} names an integer 0..100 and a queue that exists, and they sum to 100; the row
+ * exists unless `create`. Errors name the org, table, field and expected type. */
+int rg_platform_row_preflight(rg_platform *platform, const char *org_id, const char *table,
+                              const char *row, json_t *fields, json_t *weights, int create);
+
 int rg_platform_run(rg_platform *platform);
 /* Number of ops queued or in flight. */
 size_t rg_platform_pending(const rg_platform *platform);

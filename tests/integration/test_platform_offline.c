@@ -344,7 +344,7 @@ static void test_aggregates_body(void **state)
     json_t *doc;
     (void)state;
 
-    assert_int_equal(rg_platform__aggregates_body(&text, &q), 0);
+    assert_int_equal(rg_platform__aggregates_body(&text, &q, NULL), 0);
     doc = json_loads(text, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(doc, "interval")),
                         "2026-11-28T10:00:00.000Z/2026-11-28T10:00:15.000Z");
@@ -354,6 +354,21 @@ static void test_aggregates_body(void **state)
     assert_int_equal(json_array_size(json_object_get(json_object_get(doc, "filter"),
                                                      "predicates")), 2);
     assert_int_equal(json_array_size(json_object_get(doc, "metrics")), 4);
+    json_decref(doc);
+    free(text);
+    /* with a media type: and(mediaType = voice, or(queues)) */
+    assert_int_equal(rg_platform__aggregates_body(&text, &q, "voice"), 0);
+    doc = json_loads(text, 0, NULL);
+    {
+        json_t *filter = json_object_get(doc, "filter");
+        json_t *pred = json_array_get(json_object_get(filter, "predicates"), 0);
+        assert_string_equal(json_string_value(json_object_get(filter, "type")), "and");
+        assert_string_equal(json_string_value(json_object_get(pred, "dimension")), "mediaType");
+        assert_string_equal(json_string_value(json_object_get(pred, "value")), "voice");
+        assert_int_equal(json_array_size(json_object_get(
+                             json_array_get(json_object_get(filter, "clauses"), 0), "predicates")),
+                         2);
+    }
     json_decref(doc);
     free(text);
 }
