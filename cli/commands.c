@@ -86,10 +86,14 @@ const rg_cli_command rg_cli_commands[] = {
      "Exit 0 completed; 1 rolled back or rollback incomplete; 2 held, or still undecided\n"
      "at the timeout (default 0: answer now); 3 unknown id; 4 database error.",
      rg_cmd_gate},
-    {"rollback", "roll a rollout back now", "ID --reason TEXT [--actor NAME]",
+    {"rollback", "roll a rollout back now", "ID --reason TEXT [--actor NAME] [--no-wait]",
      "Trips the breaker at once: every touched organization is restored from its snapshot.\n"
      "With a live driver the command is queued and runs within one tick; otherwise this\n"
-     "process restores now. Audited with actor and reason.",
+     "process restores now, then waits out verification (settle + verify_window) with a\n"
+     "progress line a second. Ctrl-C stops waiting and leaves verification to the next\n"
+     "driver; --no-wait returns right after the restore. Audited with actor and reason.\n"
+     "Exit 0 rolled back (or queued, or --no-wait); 1 rollback incomplete or refused;\n"
+     "2 interrupted before verification ended; 3 usage; 4 database error.",
      rg_cmd_rollback},
     {"pause", "pause a running rollout", "ID [--actor NAME] [--reason TEXT]", NULL,
      rg_cmd_pause},

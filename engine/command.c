@@ -56,12 +56,22 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
     case RG_COMMAND_PAUSE:
         if (s != RG_ROLLOUT_RUNNING)
             return refuse(out_outcome, ctx, "pause");
+        if (rg_engine__pause_clock_stop(ctx) < 0)
+            return RG_ENOMEM;
         return rg_engine__set_state(ctx, RG_ROLLOUT_PAUSED, why);
     case RG_COMMAND_RESUME:
         if (s != RG_ROLLOUT_PAUSED)
             return refuse(out_outcome, ctx, s == RG_ROLLOUT_HELD ? "resume (a hold is released "
                                                                   "by promote or rollback)"
                                                                 : "resume");
+        {
+            int64_t skipped = 0;
+            if (rg_engine__pause_clock_resume(ctx, &skipped) < 0)
+                return RG_ENOMEM;
+            if (skipped > 0)
+                snprintf(why + strlen(why), sizeof(why) - strlen(why),
+                         " (soak clock stopped for %lld ms)", (long long)skipped);
+        }
         ctx->next_ms = ctx->now_ms;
         return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
     case RG_COMMAND_PROMOTE:

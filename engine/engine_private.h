@@ -86,6 +86,10 @@ int rg_engine__run_commands(rg_rollout_ctx *ctx);
  * call) and projected load; pauses the rollout with the numbers when below the floor. */
 int rg_engine__capacity_check(rg_rollout_ctx *ctx, int *out_paused);
 /* Executes one command on a leased rollout. @param[out] out_outcome static text. */
+/* A pause stops the soak clock; a resume moves stage_applied_at by the time paused
+ * (controls.c). @param[out] out_paused_ms the soak time skipped (may be NULL). */
+int rg_engine__pause_clock_stop(rg_rollout_ctx *ctx);
+int rg_engine__pause_clock_resume(rg_rollout_ctx *ctx, int64_t *out_paused_ms);
 int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *actor,
                        const char *reason, int force, const char **out_outcome);
 
