@@ -12,12 +12,13 @@ const TERMINAL = ["completed", "rolled_back", "rollback_incomplete", "failed"];
 const ACTIONS = [
   { name: "approve", role: "release", states: ["awaiting_approval"],
     text: "Approve the rollout: its first stage is applied to the platform." },
-  { name: "pause", role: "operator", states: ["running", "held"],
+  { name: "pause", role: "operator", states: ["running"],
     text: "Pause the rollout: nothing more is applied until it is resumed." },
-  { name: "resume", role: "operator", states: ["paused", "held"],
+  { name: "resume", role: "operator", states: ["paused"],
     text: "Resume the rollout where it stopped." },
   { name: "promote", role: "release", states: ["running", "held"],
-    text: "Promote to the next stage now, without waiting for the soak to end." },
+    text: "Promote to the next stage now: a held stage continues, a running one skips the " +
+          "rest of its soak (forced)." },
   { name: "rollback", role: "operator", danger: true, needsReason: true,
     states: ["awaiting_approval", "running", "paused", "held"],
     text: "Roll back: every changed organization is restored to what it had before." },
@@ -193,12 +194,13 @@ function ask(a, st) {
   document.getElementById("confirm-title").textContent = a.name + " " + st.name + "?";
   document.getElementById("confirm-text").textContent = a.text;
   document.getElementById("confirm-required").textContent = a.needsReason ? "(required)" : "(optional)";
-  reason.required = !!a.needsReason;
+  reason.setAttribute("aria-required", a.needsReason ? "true" : "false");
   reason.value = "";
   err.textContent = "";
   document.getElementById("confirm-ok").textContent = a.name;
   dlg.dataset.action = a.name;
   dlg.dataset.rollout = st.id;
+  dlg.dataset.state = st.state;
   dlg.showModal();
   reason.focus();
 }
@@ -213,9 +215,11 @@ async function confirmed(ev) {
     return;
   }
   const out = document.getElementById("action-result");
+  const body = reason ? { reason } : {};
+  if (action.name === "promote" && dlg.dataset.state === "running") body.force = true;
   try {
     const r = await api("/api/v1/rollouts/" + encodeURIComponent(dlg.dataset.rollout) + "/" +
-                        action.name, "POST", reason ? { reason } : {});
+                        action.name, "POST", body);
     out.textContent = action.name + ": " + r.outcome + ", now " + r.state;
     out.dataset.outcome = r.outcome;
     dlg.close();
@@ -419,7 +423,7 @@ function drawLevels(metric, points) {
     if (isFinite(p.levels.canary_post))
       s.append(svg("circle", { cx: x(p.at), cy: y(p.levels.canary_post), r: 3.5, fill: "#2f5bd3", class: "level-point" }));
   });
-  s.append(svg("text", { x: L + 60, y: 15, "font-size": 10, fill: "#475467", dx: 150 },
+  s.append(svg("text", { x: L, y: H - 4, "font-size": 10, fill: "#475467" },
                "● canary  ■ control  ┄ canary before"));
   return s;
 }
