@@ -169,10 +169,10 @@ enum MHD_Result rg_server__api_audit(rg_request *req, const char *id)
     int rc;
 
     /* Another tenant's rollout is 404, like one that does not exist. */
-    rc = rg_store_rollout_get(&row, req->store, req->token->tenant, id);
+    if ((rc = rg_server__engine(&engine, req)) == 0)
+        rc = rg_store_rollout_get(&row, req->store, req->token->tenant, id);
     rg_store_rollout_dispose(&row);
-    if (rc < 0 || (rc = rg_server__engine(&engine, req)) < 0 ||
-        (rc = rg_engine_audit_json(&doc, engine, req->token->tenant, id)) < 0)
+    if (rc < 0 || (rc = rg_engine_audit_json(&doc, engine, req->token->tenant, id)) < 0)
         return rg_server__reply_rc(req, rc);
     return rg_server__reply_json(req, MHD_HTTP_OK, json_pack("{s:s, s:o}", "id", id, "audit", doc));
 }
