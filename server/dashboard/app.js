@@ -30,8 +30,9 @@ function takeFragment() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ""));
   if (params.get("token")) sessionStorage.setItem(KEY, params.get("token"));
   if (params.get("rollout")) selected = params.get("rollout");
-  /* Test mode: take one action through the page's own buttons and dialog. */
-  if (params.get("drive")) drive = { action: params.get("drive"), reason: params.get("reason") || "" };
+  /* Test mode: take one action through the page's own buttons and dialog. Only with a
+     token in the same fragment, so a link cannot act with a token the tab already holds. */
+  if (params.get("drive") && params.get("token")) drive = { action: params.get("drive"), reason: params.get("reason") || "" };
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 }
 
