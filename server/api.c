@@ -160,6 +160,30 @@ enum MHD_Result rg_server__api_verdicts(rg_request *req, const char *id)
     return rg_server__reply_json(req, MHD_HTTP_OK, doc);
 }
 
+enum MHD_Result rg_server__api_whoami(rg_request *req)
+{
+    return rg_server__reply_json(req, MHD_HTTP_OK,
+                                 json_pack("{s:s, s:s, s:s}", "tenant", req->token->tenant,
+                                           "role", rg_role_name(req->token->role), "name",
+                                           req->token->name));
+}
+
+enum MHD_Result rg_server__api_audit(rg_request *req, const char *id)
+{
+    rg_store_rollout row = {0};
+    rg_engine *engine = NULL;
+    json_t *doc = NULL;
+    int rc;
+
+    /* Another tenant's rollout is 404, like one that does not exist. */
+    if ((rc = rg_server__engine(&engine, req)) == 0)
+        rc = rg_store_rollout_get(&row, req->store, req->token->tenant, id);
+    rg_store_rollout_dispose(&row);
+    if (rc < 0 || (rc = rg_engine_audit_json(&doc, engine, req->token->tenant, id)) < 0)
+        return rg_server__reply_rc(req, rc);
+    return rg_server__reply_json(req, MHD_HTTP_OK, json_pack("{s:s, s:o}", "id", id, "audit", doc));
+}
+
 /* {"reason","actor","force"}: every key optional, nothing else allowed. */
 static int command_body(json_t **out, rg_request *req, rg_command_kind kind)
 {

@@ -1,5 +1,8 @@
-# embed.cmake - writes OUT, a C file holding the bytes of IN as rg_dashboard_html[]
-# (run as `cmake -DIN=... -DOUT=... -P embed.cmake`; needs nothing but CMake).
+# embed.cmake - writes OUT, a C file holding the bytes of IN as ${NAME}[] and ${NAME}_len
+# (run as `cmake -DIN=... -DOUT=... -DNAME=... -P embed.cmake`; needs nothing but CMake).
+if(NOT NAME)
+    set(NAME rg_dashboard_html)
+endif()
 file(READ "${IN}" hex HEX)
 string(LENGTH "${hex}" hexlen)
 math(EXPR len "${hexlen} / 2")
@@ -8,7 +11,7 @@ string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x
        bytes "${bytes}")
 file(WRITE "${OUT}" "/* generated from ${IN} by embed.cmake; do not edit */\n"
     "#include <stddef.h>\n"
-    "extern const unsigned char rg_dashboard_html[];\n"
-    "extern const size_t rg_dashboard_html_len;\n"
-    "const unsigned char rg_dashboard_html[] = {\n${bytes}0x00};\n"
-    "const size_t rg_dashboard_html_len = ${len};\n")
+    "extern const unsigned char ${NAME}[];\n"
+    "extern const size_t ${NAME}_len;\n"
+    "const unsigned char ${NAME}[] = {\n${bytes}0x00};\n"
+    "const size_t ${NAME}_len = ${len};\n")

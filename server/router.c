@@ -75,6 +75,11 @@ static enum MHD_Result route_rollout(rg_request *req, const char *id, const char
             return not_allowed(req, "GET");
         return rg_server__api_status(req, id);
     }
+    if (strcmp(sub, "audit") == 0) {
+        if (!is_get(req))
+            return not_allowed(req, "GET");
+        return rg_server__api_audit(req, id);
+    }
     if (strcmp(sub, "gate") == 0 || strcmp(sub, "verdicts") == 0 ||
         strcmp(sub, "events") == 0) {
         if (!is_get(req))
@@ -132,6 +137,11 @@ static enum MHD_Result route_api(rg_request *req)
         return rg_server__reply_rc(req, rc);
     if (strncmp(req->url, ARTIFACT_PREFIX, strlen(ARTIFACT_PREFIX)) == 0)
         return route_artifact(req, req->url + strlen(ARTIFACT_PREFIX));
+    if (strcmp(req->url, "/api/v1/whoami") == 0) {
+        if (!is_get(req))
+            return not_allowed(req, "GET");
+        return rg_server__api_whoami(req);
+    }
     if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0 ||
         (*rest != '\0' && *rest != '/'))
         return not_found(req);
@@ -173,6 +183,11 @@ enum MHD_Result rg_server__route(rg_request *req)
         if (!is_get(req))
             return not_allowed(req, "GET");
         return rg_server__dashboard(req);
+    }
+    if (strcmp(url, "/app.js") == 0 || strcmp(url, "/app.css") == 0) {
+        if (!is_get(req))
+            return not_allowed(req, "GET");
+        return rg_server__dashboard_asset(req, url + 1);
     }
     return not_found(req);
 }

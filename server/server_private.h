@@ -147,6 +147,10 @@ enum MHD_Result rg_server__api_start(rg_request *req);
 enum MHD_Result rg_server__api_status(rg_request *req, const char *id);
 enum MHD_Result rg_server__api_verdicts(rg_request *req, const char *id);
 enum MHD_Result rg_server__api_command(rg_request *req, const char *id, rg_command_kind kind);
+/* GET /api/v1/whoami: the token's tenant, role and name (never the token). */
+enum MHD_Result rg_server__api_whoami(rg_request *req);
+/* GET /api/v1/rollouts/{id}/audit: the rollout's audit entries, as `rollgate audit`. */
+enum MHD_Result rg_server__api_audit(rg_request *req, const char *id);
 
 /* ---- stream.c: gate long-poll and events ---- */
 enum MHD_Result rg_server__api_gate(rg_request *req, const char *id);
@@ -164,6 +168,8 @@ int rg_server__metrics_text(rg_buf *out, rg_server *server, rg_store *store);
 
 /* ---- dashboard.c ---- */
 enum MHD_Result rg_server__dashboard(rg_request *req);
+/* GET /app.js, /app.css: the dashboard's script and style (the CSP allows only 'self'). */
+enum MHD_Result rg_server__dashboard_asset(rg_request *req, const char *name);
 
 /* ---- hooks.c: webhook delivery ---- */
 int rg_server__hooks_start(rg_server *server);

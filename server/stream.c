@@ -2,6 +2,7 @@
  * request's own connection thread on the server's `changed` condition (broadcast after every
  * scheduler tick and every API command), re-reading the store at least once a second so a
  * change made by another process is seen too. Nothing spins. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,7 @@ typedef struct {
     char token_sha256[65]; /* the stream counts against this token until freed */
     char id[65];
     int64_t last_id;
+    int64_t last_verdict_id; /* verdicts are sent as `event: verdict` after this id */
     rg_buf pending;
     size_t sent; /* bytes of `pending` already handed to MHD */
     int64_t last_write_ms;
@@ -148,6 +150,51 @@ static int format_events(event_stream *es, const rg_store_events *events)
     return 0;
 }
 
+static json_t *number_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* Verdicts stored since the last one sent, as `event: verdict` messages (without an `id:`
+ * line: Last-Event-ID counts events; a resumed stream sends only verdicts stored after it
+ * connected). */
+static int format_verdicts(event_stream *es)
+{
+    rg_store_verdicts list = {0};
+    int rc;
+
+    if ((rc = rg_store_verdict_list(&list, es->store, es->tenant, es->id, -1)) < 0)
+        return rc;
+    for (size_t i = 0; i < list.count; i++) {
+        const rg_store_verdict *v = &list.items[i];
+        char at[RG_TIME_ISO_LEN], *data;
+        json_t *doc;
+
+        if (v->id <= es->last_verdict_id)
+            continue;
+        rg_time_format(at, v->at_ms);
+        doc = json_pack("{s:I, s:s, s:i, s:i, s:s, s:s?, s:o, s:[oo], s:o, s:o, s:o, s:s?, "
+                        "s:s?, s:s}",
+                        "verdict", (json_int_t)v->id, "rollout", es->id, "stage", v->stage,
+                        "poll", v->poll, "metric", v->metric, "test", v->test, "estimate",
+                        number_or_null(v->estimate), "ci", number_or_null(v->ci_lo),
+                        number_or_null(v->ci_hi), "z", number_or_null(v->z), "boundary",
+                        number_or_null(v->boundary), "p_value", number_or_null(v->p_value),
+                        "decision", v->decision, "reason", v->reason, "at", at);
+        data = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(doc);
+        if (data == NULL) {
+            rg_store_verdicts_dispose(&list);
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        }
+        rg_buf_printf(&es->pending, "event: verdict\ndata: %s\n\n", data);
+        free(data);
+        es->last_verdict_id = v->id;
+    }
+    rg_store_verdicts_dispose(&list);
+    return 0;
+}
+
 /* Fills `pending` with new events, waiting for a change when there are none. 0, or -1 to end
  * the stream. */
 static int stream_fill(event_stream *es)
@@ -168,7 +215,9 @@ static int stream_fill(event_stream *es)
             rg_store_events_dispose(&events);
             return -1;
         }
-        rc = format_events(es, &events);
+        rc = format_verdicts(es);
+        if (rc == 0)
+            rc = format_events(es, &events);
         rg_store_events_dispose(&events);
         if (rc < 0)
             return -1;
@@ -244,6 +293,12 @@ enum MHD_Result rg_server__api_events(rg_request *req, const char *id)
         ret = rg_server__reply_rc(req, es->tenant ? rc : RG_ENOMEM);
         stream_free(es);
         return ret;
+    }
+    if (after > 0) {
+        rg_store_verdicts list = {0};
+        if (rg_store_verdict_list(&list, es->store, es->tenant, id, -1) == 0 && list.count)
+            es->last_verdict_id = list.items[list.count - 1].id;
+        rg_store_verdicts_dispose(&list);
     }
     rg_buf_puts(&es->pending, "retry: 2000\n\n");
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, es,

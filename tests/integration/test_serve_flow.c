@@ -221,6 +221,10 @@ static json_t *parse_sse(const char *text)
             }
             json_object_set_new(cur, "id", json_integer(strtoll(line + 4, NULL, 10)));
         } else if (strncmp(line, "event: ", 7) == 0) {
+            if (json_object_get(cur, "event")) { /* a message without an id: a verdict */
+                json_array_append_new(out, cur);
+                cur = json_object();
+            }
             json_object_set_new(cur, "event", json_string(line + 7));
         } else if (strncmp(line, "data: ", 6) == 0) {
             json_object_set_new(cur, "data", json_loads(line + 6, 0, NULL));
@@ -245,7 +249,11 @@ static void check_stream(fixture *f, json_t *events, int64_t after)
 
     assert_int_equal(rg_store_open(&store, f->db), 0);
     assert_int_equal(rg_store_event_list(&stored, store, "demo", f->id, after), 0);
-    /* Exactly the stored events after `after`, in id order. */
+    /* Exactly the stored events after `after`, in id order (verdicts come between them). */
+    for (i = json_array_size(events); i-- > 0;)
+        if (strcmp(json_string_value(json_object_get(json_array_get(events, i), "event")),
+                   "verdict") == 0)
+            json_array_remove(events, i);
     assert_int_equal(json_array_size(events), stored.count);
     json_array_foreach(events, i, e) {
         json_t *data = json_object_get(e, "data");
@@ -286,6 +294,22 @@ static void test_sse_whole_rollout(void **state)
     assert_int_equal(f->stream_status, 200);
     events = parse_sse(rg_buf_cstr(&f->stream));
     assert_true(json_array_size(events) >= 3);
+    {
+        /* The stream carries the verdicts too, with the numbers the dashboard draws. */
+        size_t verdicts = 0, fails = 0;
+        json_array_foreach(events, i, e) {
+            json_t *d = json_object_get(e, "data");
+            if (strcmp(json_string_value(json_object_get(e, "event")), "verdict") != 0)
+                continue;
+            assert_null(json_object_get(e, "id"));
+            assert_non_null(json_string_value(json_object_get(d, "metric")));
+            assert_true(json_is_array(json_object_get(d, "ci")));
+            verdicts++;
+            fails += strcmp(json_string_value(json_object_get(d, "decision")), "fail") == 0;
+        }
+        assert_true(verdicts >= 1);
+        assert_true(fails >= 1); /* the breaker tripped on failing polls */
+    }
     check_stream(f, events, 0);
     /* It began with the rollout running and went through rolling_back. */
     json_array_foreach(events, i, e) {
