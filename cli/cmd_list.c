@@ -14,6 +14,7 @@ _Static_assert(RG_ROLLOUT_COMPLETED < STATE_SLOTS, "a rollout state without a fi
 typedef struct {
     const char *tenant;
     const char *name;        /* fnmatch pattern */
+    const char *digest;      /* an artifact digest (sha256:...), exact */
     int states[STATE_SLOTS]; /* by rg_rollout_state, when !any_state */
     int any_state;
     int64_t since_ms; /* created at or after; 0 = any time */
@@ -78,6 +79,8 @@ static int matches(const list_filter *f, const rg_store_rollout *r)
         return 0;
     if (f->name && fnmatch(f->name, r->name, 0) != 0)
         return 0;
+    if (f->digest && (r->digest == NULL || strcmp(f->digest, r->digest) != 0))
+        return 0;
     return r->created_at_ms >= f->since_ms;
 }
 
@@ -86,11 +89,14 @@ static json_t *row_json(const rg_store_rollout *r)
     char created[32], updated[32];
     rg_time_format(created, r->created_at_ms);
     rg_time_format(updated, r->updated_at_ms);
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s?, s:s?, s:s?}", "id", r->id,
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, "
+                     "s:s?}", "id", r->id,
                      "tenant", r->tenant_id, "name", r->name, "state",
                      rg_rollout_state_to_str(r->state), "stage", r->stage_index + 1, "stages",
                      r->stage_count, "created_at", created, "updated_at", updated, "created_by",
-                     r->created_by, "verification", r->verification, "hold_reason", r->hold_reason);
+                     r->created_by, "verification", r->verification, "hold_reason", r->hold_reason,
+                     "digest", r->digest, "environment", r->environment, "forced_reason",
+                     r->forced_reason);
 }
 
 /* Rows matching `f`, newest first, at most f->limit. */
@@ -145,6 +151,20 @@ void rg_cli_print_history(rg_cli *cli, const json_t *rows)
         json_is_string(json_object_get(r, "verification"))
             ? json_string_value(json_object_get(r, "verification"))
             : "");
+    /* The artifact of environment rollouts, and a forced start, on a line of their own. */
+    json_array_foreach(rows, i, r) {
+        const json_t *env = json_object_get(r, "environment"), *forced;
+        if (!json_is_string(env))
+            continue;
+        forced = json_object_get(r, "forced_reason");
+        fprintf(cli->out, "  %s: environment %s, artifact %s%s%s\n",
+                json_string_value(json_object_get(r, "id")), json_string_value(env),
+                json_is_string(json_object_get(r, "digest"))
+                    ? json_string_value(json_object_get(r, "digest"))
+                    : "-",
+                json_is_string(forced) ? ", FORCED: " : "",
+                json_is_string(forced) ? json_string_value(forced) : "");
+    }
 }
 
 int rg_cmd_list(rg_cli *cli, int argc, char **argv)
@@ -154,6 +174,7 @@ int rg_cmd_list(rg_cli *cli, int argc, char **argv)
                                             {"tenant", required_argument, NULL, 't'},
                                             {"name", required_argument, NULL, 'n'},
                                             {"limit", required_argument, NULL, 'l'},
+                                            {"digest", required_argument, NULL, 'd'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(rg_cmd_list);
@@ -176,6 +197,8 @@ int rg_cmd_list(rg_cli *cli, int argc, char **argv)
             f.tenant = optarg;
         } else if (c == 'n') {
             f.name = optarg;
+        } else if (c == 'd') {
+            f.digest = optarg;
         } else if (c == 'l') {
             if (rg_parse_int64(&limit, optarg, 0, 1000000) < 0)
                 return rg_cli_usage(cli, self, "--limit: expected a count (0 = all)");

@@ -77,10 +77,11 @@ const rg_cli_command rg_cli_commands[] = {
      "rollouts, or, with none, says so and shows the last five (`list` shows more).",
      rg_cmd_status},
     {"list", "rollout history, finished ones included, newest first",
-     "[--state S[,S..]] [--since WHEN] [--tenant T] [--name PATTERN] [--limit N]",
+     "[--state S[,S..]] [--since WHEN] [--tenant T] [--name PATTERN] [--digest D] [--limit N]",
      "--state: states (running, held, completed, rolled_back, ...), or active / finished.\n"
      "--since: created at or after an ISO-8601 time, or a duration ago (24h, 7d).\n"
-     "--name: a shell pattern ('checkout-*'). --limit: at most N rows (default 20; 0 = all).",
+     "--name: a shell pattern ('checkout-*'). --digest: the rollouts of one artifact\n"
+     "(sha256:..., see `history`). --limit: at most N rows (default 20; 0 = all).",
      rg_cmd_list},
     {"gate", "wait for a rollout's outcome", "ID [--timeout DUR]",
      "Exit 0 completed; 1 rolled back or rollback incomplete; 2 held, or still undecided\n"

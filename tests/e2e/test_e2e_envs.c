@@ -278,6 +278,14 @@ static void test_promotion_end_to_end(void **state)
     assert_non_null(strstr(out, "rolled_back"));
     assert_non_null(strstr(out, "FORCED: hotfix INC-42"));
     free(out);
+    /* list --digest: only this artifact's rollouts, the forced one marked. */
+    snprintf(args, sizeof(args), "list --digest %s", d2);
+    assert_int_equal(run_cli(&t, args, &out), 0);
+    assert_non_null(strstr(out, forced_id));
+    assert_non_null(strstr(out, stg2_id));
+    assert_non_null(strstr(out, "FORCED: hotfix INC-42"));
+    assert_null(strstr(out, d1)); /* never the first digest's rollouts */
+    free(out);
     assert_int_equal(rg_engine_command(NULL, t.engine, "e2e", forced_id, RG_COMMAND_ROLLBACK, "rm",
                                        "test over", 0), 0);
     drive(&t, forced_id);
