@@ -100,6 +100,7 @@ static void test_reread_compares_numbers_by_value(void **state)
     assert_int_equal(rg_platform_op_status(op), 0);
     assert_true(rg_platform_op_in_place(op));
     assert_int_equal(f.patches, 1); /* the first, refused; none after the re-read */
+    rg_platform_op_free(op);
     rg_platform_free(p);
     json_decref(patch);
     shutdown(f.fd, SHUT_RDWR);

@@ -100,6 +100,7 @@ static void check_echo(const char *body)
     assert_null(strstr(rg_buf_cstr(&logged), SECRET));
     assert_null(strstr(rg_buf_cstr(&logged), "s3cr3t"));
     assert_null(strstr(rg_buf_cstr(&logged), CLIENT));
+    rg_platform_op_free(op);
     rg_platform_free(p);
     shutdown(r.fd, SHUT_RDWR);
     close(r.fd);

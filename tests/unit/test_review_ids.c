@@ -71,6 +71,7 @@ static void test_platform_refuses_dot_ids(void **state)
     assert_int_equal(rg_platform_add_org(p, &org), 0);
     /* The control: a plain id is queued (and never run). */
     assert_int_equal(rg_platform_queue_strategy_get(&op, p, "org_a", "s1", never, NULL), 0);
+    rg_platform_op_free(op); /* the caller owns a queued op */
     op = NULL;
     assert_int_equal(rg_platform_queue_strategy_get(&op, p, "org_a", "..", never, NULL),
                      RG_EINVALID);
