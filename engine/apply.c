@@ -123,7 +123,7 @@ static int record_snapshot(apply_item *it, const json_t *live, const char *etag)
     rg_rollout_ctx *ctx = it->ctx;
     rg_store *store = ctx->engine->store;
     rg_store_target *t = it->target;
-    rg_store_snapshot snap = {0};
+    rg_store_snapshot_in snap = {0};
     json_t *intended = json_deep_copy(live);
     char *live_text = json_dumps(live, JSON_COMPACT), *intended_text = NULL;
     int rc;
@@ -140,7 +140,7 @@ static int record_snapshot(apply_item *it, const json_t *live, const char *etag)
     snap.tenant_id = t->tenant_id;
     snap.org_id = t->org_id;
     snap.strategy_id = t->strategy_id;
-    snap.etag = (char *)etag;
+    snap.etag = etag;
     snap.body = live_text;
     snap.taken_at_ms = ctx->now_ms;
     free(t->applied_body);

@@ -173,12 +173,12 @@ int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_
     if ((rc = rg_engine__lease(&held, engine, tenant_id, rollout_id)) < 0)
         return rc;
     if (!held) {
-        rg_store_command c = {0};
-        c.rollout_id = (char *)rollout_id;
-        c.tenant_id = (char *)tenant_id;
+        rg_store_command_in c = {0};
+        c.rollout_id = rollout_id;
+        c.tenant_id = tenant_id;
         c.kind = kind;
-        c.actor = (char *)actor;
-        c.reason = (char *)reason;
+        c.actor = actor;
+        c.reason = reason;
         c.force = force;
         if ((rc = rg_store_command_enqueue(NULL, engine->store, &c)) < 0 ||
             (rc = rg_engine__audit(engine, tenant_id, rollout_id, actor,

@@ -38,21 +38,21 @@ typedef struct {
 static int record_verdict(rg_rollout_ctx *ctx, int poll, const rg_policy_metric *m,
                           const rg_stats_verdict *v, const char *test)
 {
-    rg_store_verdict row = {0};
+    rg_store_verdict_in row = {0};
     row.rollout_id = ctx->row.id;
     row.tenant_id = ctx->row.tenant_id;
     row.stage = ctx->row.stage_index;
     row.poll = poll;
     row.metric = m->name;
-    row.test = (char *)test;
+    row.test = test;
     row.estimate = v->has_estimate ? v->effect : NAN;
     row.ci_lo = v->has_estimate ? v->effect_lo : NAN;
     row.ci_hi = v->has_estimate ? v->effect_hi : NAN;
     row.z = v->has_estimate ? v->z : NAN;
     row.boundary = v->boundary;
     row.p_value = v->has_estimate ? v->p_value : NAN;
-    row.decision = (char *)rg_decision_name(v->decision);
-    row.reason = (char *)v->reason;
+    row.decision = rg_decision_name(v->decision);
+    row.reason = v->reason;
     row.at_ms = ctx->now_ms;
     return rg_store_verdict_insert(NULL, ctx->engine->store, &row);
 }

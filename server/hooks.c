@@ -423,7 +423,7 @@ static void audit(rg_server__hooks *h, const hook_job *j, const char *outcome)
     char url[512];
     json_t *detail;
     char *text;
-    rg_store_audit a = {0};
+    rg_store_audit_in a = {0};
 
     url_for_audit(url, sizeof(url), j->url ? j->url : "");
     detail = json_pack("{s:s, s:s, s:i, s:s, s:i}", "key", j->key, "event", j->event, "notify",
@@ -435,7 +435,7 @@ static void audit(rg_server__hooks *h, const hook_job *j, const char *outcome)
     a.actor = "rollgate-webhook";
     a.action = "webhook";
     a.reason = j->event;
-    a.outcome = (char *)outcome;
+    a.outcome = outcome;
     a.detail = text;
     if (rg_store_audit_append(NULL, h->store, &a) < 0)
         rg_log(RG_LOG_ERROR, "webhook", "cannot audit a delivery: %s", rg_error_last());

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "rollgate/util.h"
-#include "store/store_private.h"
+#include "store/rows.h"
 
 /* The statement's own clock in epoch ms: one clock for every process writing the file (a
  * WAL database is shared only by processes on its host), read at the moment of the write. */
@@ -28,16 +28,6 @@ static const char lease_take_sql[] =
     " WHERE leases.tenant_id = excluded.tenant_id AND (leases.owner = excluded.owner"
     "  OR leases.released = 1 OR leases.expires_at_ms <= excluded.acquired_at_ms"
     "  OR leases.owner = ?6)";
-
-void rg_store_lease_dispose(rg_store_lease *lease)
-{
-    if (lease == NULL)
-        return;
-    free(lease->rollout_id);
-    free(lease->tenant_id);
-    free(lease->owner);
-    memset(lease, 0, sizeof(*lease));
-}
 
 static int check_args(const char *tenant_id, const char *rollout_id, const char *owner,
                       int64_t now_ms, int64_t ttl_ms, const char *op)
@@ -204,26 +194,6 @@ int rg_store_lease_release(int *out_released, rg_store *store, const char *tenan
     return 0;
 }
 
-static int read_lease(void *element, sqlite3_stmt *stmt)
-{
-    rg_store_lease *l = element;
-    rg_store__reader r;
-
-    rg_store__reader_init(&r, stmt);
-    l->rollout_id = rg_store__read_text(&r);
-    l->tenant_id = rg_store__read_text(&r);
-    l->owner = rg_store__read_text(&r);
-    l->expires_at_ms = rg_store__read_int64(&r);
-    l->acquired_at_ms = rg_store__read_int64(&r);
-    l->epoch = rg_store__read_int64(&r);
-    l->ttl_ms = rg_store__read_int64(&r);
-    l->batch_ms = rg_store__read_int64(&r);
-    l->now_ms = rg_store__read_int64(&r);
-    if (r.rc < 0)
-        rg_store_lease_dispose(l);
-    return r.rc;
-}
-
 int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_id,
                        const char *rollout_id)
 {
@@ -246,7 +216,7 @@ int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&l, store, stmt, read_lease, op, "lease")) < 0)
+        (rc = rg_store__fetch_one(&l, &rg_store__lease_row, store, stmt, op)) < 0)
         return rc;
     *out = l;
     return 0;

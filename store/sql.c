@@ -1,4 +1,4 @@
-/* sql.c - the store's SQLite plumbing: statement cache, binding, reading, error mapping */
+/* sql.c - the store's SQLite plumbing: statement cache, binding, reading columns, error mapping */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,7 +329,7 @@ char *rg_store__read_text(rg_store__reader *r)
     }
     copy = rg_strndup((const char *)text, (size_t)sqlite3_column_bytes(r->stmt, col));
     if (copy == NULL)
-        r->rc = RG_ENOMEM;
+        r->rc = rg_error_set(RG_ENOMEM, "store: out of memory copying a column");
     return copy;
 }
 
@@ -345,72 +345,4 @@ double rg_store__read_double(rg_store__reader *r)
     if (sqlite3_column_type(r->stmt, col) == SQLITE_NULL)
         return NAN;
     return sqlite3_column_double(r->stmt, col);
-}
-
-/* ---- collecting rows ---- */
-
-static int array_grow(rg_store__array *a, size_t elem)
-{
-    size_t cap;
-    void *grown;
-
-    if (a->count < a->cap)
-        return 0;
-    cap = a->cap ? a->cap * 2 : 8;
-    if (cap > SIZE_MAX / elem)
-        return rg_error_set(RG_ENOMEM, "store: row array too large");
-    grown = realloc(a->items, cap * elem);
-    if (grown == NULL)
-        return rg_error_set(RG_ENOMEM, "store: out of memory growing a row array");
-    a->items = grown;
-    a->cap = cap;
-    return 0;
-}
-
-int rg_store__collect(rg_store__array *out, size_t elem, rg_store *store, sqlite3_stmt *stmt,
-                      rg_store__row_reader read, rg_store__row_dispose dispose,
-                      const char *op)
-{
-    rg_store__array a = {NULL, 0, 0};
-    int rc = 0, step;
-
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        void *element;
-        if ((rc = array_grow(&a, elem)) < 0)
-            goto cleanup;
-        element = (char *)a.items + a.count * elem;
-        memset(element, 0, elem);
-        if ((rc = read(element, stmt)) < 0)
-            goto cleanup;
-        a.count++;
-    }
-    if (step != SQLITE_DONE)
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-
-cleanup:
-    sqlite3_reset(stmt);
-    if (rc < 0) {
-        for (size_t i = 0; i < a.count; i++)
-            dispose((char *)a.items + i * elem);
-        free(a.items);
-        return rc;
-    }
-    *out = a;
-    return 0;
-}
-
-int rg_store__fetch_one(void *element, rg_store *store, sqlite3_stmt *stmt,
-                        rg_store__row_reader read, const char *op, const char *what)
-{
-    int step = sqlite3_step(stmt);
-    int rc;
-
-    if (step == SQLITE_ROW)
-        rc = read(element, stmt);
-    else if (step == SQLITE_DONE)
-        rc = rg_error_set(RG_ENOTFOUND, "store: %s: %s not found", op, what);
-    else
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(stmt);
-    return rc;
 }
