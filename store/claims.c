@@ -79,20 +79,13 @@ int rg_store_claims_release(rg_store *store, const char *tenant_id, const char *
 {
     static const char sql[] = "DELETE FROM claims WHERE tenant_id = ? AND rollout_id = ?";
     static const char op[] = "claims release";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0 ||
+        (rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    return rg_store__step_done(store, stmt, op);
+    return rg_store__step_done(store, b.stmt, op);
 }
 
 int rg_store_claims_count(int64_t *out, rg_store *store, const char *tenant_id,
@@ -101,24 +94,17 @@ int rg_store_claims_count(int64_t *out, rg_store *store, const char *tenant_id,
     static const char sql[] = "SELECT count(*) FROM claims WHERE tenant_id = ?"
                               " AND rollout_id = ?";
     static const char op[] = "claims count";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc, step;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0 ||
+        (rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    step = sqlite3_step(stmt);
+    step = sqlite3_step(b.stmt);
     if (step == SQLITE_ROW)
-        *out = sqlite3_column_int64(stmt, 0);
+        *out = sqlite3_column_int64(b.stmt, 0);
     else
         rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(stmt);
+    sqlite3_reset(b.stmt);
     return rc;
 }

@@ -47,8 +47,8 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
 int rg_store_command_get(rg_store_command *out, rg_store *store, const char *tenant_id,
                          int64_t command_id)
 {
-    static const char sql[] = "SELECT " RG_STORE__COMMAND_COLUMNS " FROM commands WHERE id = ?"
-                              " AND tenant_id = ?";
+    static const char sql[] = "SELECT " RG_STORE__COMMAND_COLUMNS " FROM commands"
+                              " WHERE id = ? AND tenant_id = ?";
     static const char op[] = "command get";
     rg_store_command c;
     sqlite3_stmt *stmt = NULL;
@@ -62,8 +62,7 @@ int rg_store_command_get(rg_store_command *out, rg_store *store, const char *ten
     rg_store__binder_init(&b, stmt);
     rg_store__bind_int64(&b, command_id);
     rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&c, &rg_store__command_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_row(&c, &rg_store__command_row, store, &b, op)) < 0)
         return rc;
     *out = c;
     return 0;
@@ -76,20 +75,13 @@ int rg_store_command_list_pending(rg_store_commands *out, rg_store *store,
                               " WHERE tenant_id = ? AND rollout_id = ? AND state = 'pending'"
                               " ORDER BY id";
     static const char op[] = "command list pending";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, &rg_store__command_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__command_row, store, &b, op)) < 0)
         return rc;
     RG_STORE__LIST_TAKE(out, a);
     return 0;

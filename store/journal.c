@@ -45,24 +45,17 @@ int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event
 int rg_store_event_list(rg_store_events *out, rg_store *store, const char *tenant_id,
                         const char *rollout_id, int64_t after_id)
 {
-    static const char sql[] = "SELECT " RG_STORE__EVENT_COLUMNS " FROM events WHERE tenant_id = ?"
-                              " AND rollout_id = ? AND id > ? ORDER BY id";
+    static const char sql[] = "SELECT " RG_STORE__EVENT_COLUMNS " FROM events"
+                              " WHERE tenant_id = ? AND rollout_id = ? AND id > ? ORDER BY id";
     static const char op[] = "event list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
     rg_store__bind_int64(&b, after_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, &rg_store__event_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__event_row, store, &b, op)) < 0)
         return rc;
     RG_STORE__LIST_TAKE(out, a);
     return 0;
@@ -111,8 +104,9 @@ int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit
 int rg_store_audit_list(rg_store_audits *out, rg_store *store, const char *tenant_id,
                         const char *rollout_id)
 {
-    static const char sql[] = "SELECT " RG_STORE__AUDIT_COLUMNS " FROM audit WHERE tenant_id = ?1"
-                              " AND (?2 IS NULL OR rollout_id = ?2) ORDER BY id";
+    static const char sql[] = "SELECT " RG_STORE__AUDIT_COLUMNS " FROM audit"
+                              " WHERE tenant_id = ?1 AND (?2 IS NULL OR rollout_id = ?2)"
+                              " ORDER BY id";
     static const char op[] = "audit list";
     sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
@@ -125,8 +119,7 @@ int rg_store_audit_list(rg_store_audits *out, rg_store *store, const char *tenan
     rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, &rg_store__audit_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__audit_row, store, &b, op)) < 0)
         return rc;
     RG_STORE__LIST_TAKE(out, a);
     return 0;

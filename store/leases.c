@@ -199,24 +199,17 @@ int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_
 {
     static const char sql[] = "SELECT rollout_id, tenant_id, owner, expires_at_ms,"
                               " acquired_at_ms, epoch, ttl_ms, batch_ms, " DB_NOW
-                              " FROM leases WHERE rollout_id = ? AND tenant_id = ?"
+                              " FROM leases WHERE tenant_id = ? AND rollout_id = ?"
                               " AND released = 0";
     static const char op[] = "lease get";
     rg_store_lease l;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     memset(&l, 0, sizeof(l));
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, rollout_id);
-    rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&l, &rg_store__lease_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_row(&l, &rg_store__lease_row, store, &b, op)) < 0)
         return rc;
     *out = l;
     return 0;

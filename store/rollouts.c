@@ -43,8 +43,7 @@ int rg_store_tenant_name(char **out, rg_store *store, const char *tenant_id)
         return rc;
     rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&name, &rg_store__text_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_row(&name, &rg_store__text_row, store, &b, op)) < 0)
         return rc;
     *out = name;
     return 0;
@@ -125,24 +124,16 @@ int rg_store_rollout_get(rg_store_rollout *out, rg_store *store, const char *ten
                          const char *rollout_id)
 {
     static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
-                              " WHERE id = ? AND tenant_id = ?";
+                              " WHERE tenant_id = ? AND id = ?";
     static const char op[] = "rollout get";
     rg_store_rollout ro;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     memset(&ro, 0, sizeof(ro));
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, rollout_id);
-    rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    if ((rc = rg_store__fetch_one(&ro, &rg_store__rollout_row, store, stmt, op)) < 0) {
+    if ((rc = rg_store__select_row(&ro, &rg_store__rollout_row, store, &b, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, rollout_id);
         return rc;
@@ -220,11 +211,11 @@ int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout)
     return 0;
 }
 
-static int collect_rollouts(rg_store_rollouts *out, rg_store *store, sqlite3_stmt *stmt,
+static int collect_rollouts(rg_store_rollouts *out, rg_store *store, rg_store__binder *b,
                             const char *op)
 {
     rg_store__array a;
-    int rc = rg_store__collect(&a, &rg_store__rollout_row, store, stmt, op);
+    int rc = rg_store__select_rows(&a, &rg_store__rollout_row, store, b, op);
     if (rc < 0)
         return rc;
     RG_STORE__LIST_TAKE(out, a);
@@ -245,9 +236,7 @@ int rg_store_rollout_list(rg_store_rollouts *out, rg_store *store, const char *t
         return rc;
     rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    return collect_rollouts(out, store, stmt, op);
+    return collect_rollouts(out, store, &b, op);
 }
 
 int rg_store_rollout_list_all_tenants(rg_store_rollouts *out, rg_store *store)
@@ -257,11 +246,13 @@ int rg_store_rollout_list_all_tenants(rg_store_rollouts *out, rg_store *store)
                               " ORDER BY created_at, id";
     static const char op[] = "rollout list (all tenants)";
     sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
     int rc;
 
     if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
         return rc;
-    return collect_rollouts(out, store, stmt, op);
+    rg_store__binder_init(&b, stmt);
+    return collect_rollouts(out, store, &b, op);
 }
 
 int rg_store_rollout_list_active_all_tenants(rg_store_rollouts *out, rg_store *store)
@@ -273,11 +264,13 @@ int rg_store_rollout_list_active_all_tenants(rg_store_rollouts *out, rg_store *s
                               " 'held', 'rolling_back') ORDER BY created_at, id";
     static const char op[] = "rollout list active (all tenants)";
     sqlite3_stmt *stmt = NULL;
+    rg_store__binder b;
     int rc;
 
     if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
         return rc;
-    return collect_rollouts(out, store, stmt, op);
+    rg_store__binder_init(&b, stmt);
+    return collect_rollouts(out, store, &b, op);
 }
 
 int rg_store_rollout_list_digest(rg_store_rollouts *out, rg_store *store, const char *tenant_id,
@@ -297,9 +290,7 @@ int rg_store_rollout_list_digest(rg_store_rollouts *out, rg_store *store, const 
     rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, digest);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    return collect_rollouts(out, store, stmt, op);
+    return collect_rollouts(out, store, &b, op);
 }
 
 int rg_store_rollout_last_in_environment(rg_store_rollout *out, rg_store *store,
@@ -322,9 +313,7 @@ int rg_store_rollout_last_in_environment(rg_store_rollout *out, rg_store *store,
     rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, environment);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    if ((rc = rg_store__fetch_one(&ro, &rg_store__rollout_row, store, stmt, op)) < 0) {
+    if ((rc = rg_store__select_row(&ro, &rg_store__rollout_row, store, &b, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: no rollout in environment %s", op, environment);
         return rc;

@@ -16,17 +16,17 @@
 #define CTYPE_COMMAND_KIND rg_command_kind
 #define CTYPE_COMMAND_STATE rg_command_state
 
-/* ROW names the struct the table at hand describes. */
-#define DESCRIBE(col, field, kind) {offsetof(ROW, field), RG_STORE__COL_##kind},
-#define CHECK(col, field, kind)                                                                \
-    _Static_assert(_Generic(((ROW *)0)->field, CTYPE_##kind: 1, default: 0),                   \
-                   #field " is not " #kind);
-#define ROW_TYPE(var, what, TABLE, explain_fn)                                                 \
-    TABLE(CHECK, CHECK)                                                                        \
-    static const rg_store__column var##_columns[] = {TABLE(DESCRIBE, DESCRIBE)};               \
-    const rg_store__row_type var = {what, sizeof(ROW), var##_columns,                          \
-                                    sizeof(var##_columns) / sizeof(var##_columns[0]),          \
-                                    explain_fn};
+#define DESCRIBE(R, col, field, kind) {offsetof(rg_store_##R, field), RG_STORE__COL_##kind},
+#define CHECK(R, col, field, kind)                                                                 \
+    _Static_assert(_Generic(((rg_store_##R *)0)->field, CTYPE_##kind: 1, default: 0),              \
+                   "rg_store_" #R "." #field " is not " #kind);
+/* rg_store__<R>_row from RG_STORE__<R>_TABLE; `what` names the row in messages. */
+#define ROW_TYPE(R, TABLE, what, explain_fn)                                                       \
+    TABLE(CHECK, CHECK, R)                                                                         \
+    static const rg_store__column R##_columns[] = {TABLE(DESCRIBE, DESCRIBE, R)};                  \
+    const rg_store__row_type rg_store__##R##_row = {                                               \
+        what, sizeof(rg_store_##R), R##_columns, sizeof(R##_columns) / sizeof(R##_columns[0]),     \
+        explain_fn};
 
 static void explain_rollout(const void *row)
 {
@@ -47,33 +47,15 @@ static void explain_command(const void *row)
     rg_error_prefix("store: command %lld", (long long)c->id);
 }
 
-#define ROW rg_store_rollout
-ROW_TYPE(rg_store__rollout_row, "rollout", RG_STORE__ROLLOUT_TABLE, explain_rollout)
-#undef ROW
-#define ROW rg_store_target
-ROW_TYPE(rg_store__target_row, "target", RG_STORE__TARGET_TABLE, explain_target)
-#undef ROW
-#define ROW rg_store_snapshot
-ROW_TYPE(rg_store__snapshot_row, "snapshot", RG_STORE__SNAPSHOT_TABLE, NULL)
-#undef ROW
-#define ROW rg_store_measurement
-ROW_TYPE(rg_store__measurement_row, "measurement", RG_STORE__MEASUREMENT_TABLE, NULL)
-#undef ROW
-#define ROW rg_store_verdict
-ROW_TYPE(rg_store__verdict_row, "verdict", RG_STORE__VERDICT_TABLE, NULL)
-#undef ROW
-#define ROW rg_store_event
-ROW_TYPE(rg_store__event_row, "event", RG_STORE__EVENT_TABLE, NULL)
-#undef ROW
-#define ROW rg_store_audit
-ROW_TYPE(rg_store__audit_row, "audit entry", RG_STORE__AUDIT_TABLE, NULL)
-#undef ROW
-#define ROW rg_store_lease
-ROW_TYPE(rg_store__lease_row, "lease", RG_STORE__LEASE_TABLE, NULL)
-#undef ROW
-#define ROW rg_store_command
-ROW_TYPE(rg_store__command_row, "command", RG_STORE__COMMAND_TABLE, explain_command)
-#undef ROW
+ROW_TYPE(rollout, RG_STORE__ROLLOUT_TABLE, "rollout", explain_rollout)
+ROW_TYPE(target, RG_STORE__TARGET_TABLE, "target", explain_target)
+ROW_TYPE(snapshot, RG_STORE__SNAPSHOT_TABLE, "snapshot", NULL)
+ROW_TYPE(measurement, RG_STORE__MEASUREMENT_TABLE, "measurement", NULL)
+ROW_TYPE(verdict, RG_STORE__VERDICT_TABLE, "verdict", NULL)
+ROW_TYPE(event, RG_STORE__EVENT_TABLE, "event", NULL)
+ROW_TYPE(audit, RG_STORE__AUDIT_TABLE, "audit entry", NULL)
+ROW_TYPE(lease, RG_STORE__LEASE_TABLE, "lease", NULL)
+ROW_TYPE(command, RG_STORE__COMMAND_TABLE, "command", explain_command)
 
 static const rg_store__column text_columns[] = {{0, RG_STORE__COL_TEXT}};
 const rg_store__row_type rg_store__text_row = {"tenant", sizeof(char *), text_columns, 1, NULL};
@@ -180,19 +162,21 @@ static int array_grow(rg_store__array *a, size_t elem)
     return 0;
 }
 
-int rg_store__collect(rg_store__array *out, const rg_store__row_type *type, rg_store *store,
-                      sqlite3_stmt *stmt, const char *op)
+int rg_store__select_rows(rg_store__array *out, const rg_store__row_type *type, rg_store *store,
+                          rg_store__binder *b, const char *op)
 {
     rg_store__array a = {NULL, 0, 0};
-    int rc = 0, step;
+    int rc, step;
 
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    if ((rc = rg_store__binder_check(b, store->db, op)) < 0)
+        return rc;
+    while ((step = sqlite3_step(b->stmt)) == SQLITE_ROW) {
         void *row;
         if ((rc = array_grow(&a, type->size)) < 0)
             goto cleanup;
         row = (char *)a.items + a.count * type->size;
         memset(row, 0, type->size);
-        if ((rc = rg_store__row_read(type, row, stmt)) < 0)
+        if ((rc = rg_store__row_read(type, row, b->stmt)) < 0)
             goto cleanup;
         a.count++;
     }
@@ -200,7 +184,7 @@ int rg_store__collect(rg_store__array *out, const rg_store__row_type *type, rg_s
         rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
 
 cleanup:
-    sqlite3_reset(stmt);
+    sqlite3_reset(b->stmt);
     if (rc < 0) {
         for (size_t i = 0; i < a.count; i++)
             rg_store__row_dispose(type, (char *)a.items + i * type->size);
@@ -211,18 +195,39 @@ cleanup:
     return 0;
 }
 
-int rg_store__fetch_one(void *row, const rg_store__row_type *type, rg_store *store,
-                        sqlite3_stmt *stmt, const char *op)
+int rg_store__select_row(void *row, const rg_store__row_type *type, rg_store *store,
+                         rg_store__binder *b, const char *op)
 {
-    int step = sqlite3_step(stmt);
-    int rc;
+    int rc, step;
 
+    if ((rc = rg_store__binder_check(b, store->db, op)) < 0)
+        return rc;
+    step = sqlite3_step(b->stmt);
     if (step == SQLITE_ROW)
-        rc = rg_store__row_read(type, row, stmt);
+        rc = rg_store__row_read(type, row, b->stmt);
     else if (step == SQLITE_DONE)
         rc = rg_error_set(RG_ENOTFOUND, "store: %s: %s not found", op, type->name);
     else
         rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(stmt);
+    sqlite3_reset(b->stmt);
     return rc;
+}
+
+int rg_store__select_org_row(void *row, const rg_store__row_type *type, rg_store *store,
+                             const char *sql, const char *op, const char *tenant_id,
+                             const char *rollout_id, const char *org_id,
+                             const char *strategy_id)
+{
+    rg_store__binder b;
+    int rc;
+
+    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
+        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
+        (rc = rg_store__require(org_id, op, "org id")) < 0 ||
+        (rc = rg_store__require(strategy_id, op, "strategy id")) < 0 ||
+        (rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
+        return rc;
+    rg_store__bind_text(&b, org_id);
+    rg_store__bind_text(&b, strategy_id);
+    return rg_store__select_row(row, type, store, &b, op);
 }

@@ -10,9 +10,11 @@
 /*
  * One table per row struct of include/rollgate/store.h, its columns in SELECT order:
  *
- *     COL(sql_column, c_field, KIND)
+ *     COL(R, sql_column, c_field, KIND)
  *
- * The first is written FIRST(...) instead, so that the column list has no leading comma.
+ * R is the row (the generator passes the struct's short name, e.g. `event` for
+ * rg_store_event). The first column is written FIRST(...) instead, so that the column list
+ * has no leading comma.
  * KIND is how the column travels between SQLite and the struct:
  *   TEXT    char *, owned by the struct (a copy); NULL for NULL; freed by the disposer
  *   INT64   int64_t; NULL reads as 0 (times: 0 means "not set")
@@ -27,139 +29,139 @@
  * Writes are not generated: their SQL and binds stay in the row's file, in plain view.
  */
 
-#define RG_STORE__ROLLOUT_TABLE(FIRST, COL)                                                    \
-    FIRST(id, id, TEXT)                                                                        \
-    COL(tenant_id, tenant_id, TEXT)                                                            \
-    COL(name, name, TEXT)                                                                      \
-    COL(manifest, manifest, TEXT)                                                              \
-    COL(policy, policy, TEXT)                                                                  \
-    COL(state, state, ROLLOUT_STATE)                                                           \
-    COL(stage_index, stage_index, INT)                                                         \
-    COL(stage_count, stage_count, INT)                                                         \
-    COL(created_by, created_by, TEXT)                                                          \
-    COL(created_at, created_at_ms, INT64)                                                      \
-    COL(updated_at, updated_at_ms, INT64)                                                      \
-    COL(revision, revision, INT64)                                                             \
-    COL(hold_reason, hold_reason, TEXT)                                                        \
-    COL(verification, verification, TEXT)                                                      \
-    COL(stage_started_at, stage_started_at_ms, INT64)                                          \
-    COL(stage_applied_at, stage_applied_at_ms, INT64)                                          \
-    COL(baseline, baseline, TEXT)                                                              \
-    COL(digest, digest, TEXT)                                                                  \
-    COL(environment, environment, TEXT)                                                        \
-    COL(forced_reason, forced_reason, TEXT)
+#define RG_STORE__ROLLOUT_TABLE(FIRST, COL, R)                                                     \
+    FIRST(R, id, id, TEXT)                                                                         \
+    COL(R, tenant_id, tenant_id, TEXT)                                                             \
+    COL(R, name, name, TEXT)                                                                       \
+    COL(R, manifest, manifest, TEXT)                                                               \
+    COL(R, policy, policy, TEXT)                                                                   \
+    COL(R, state, state, ROLLOUT_STATE)                                                            \
+    COL(R, stage_index, stage_index, INT)                                                          \
+    COL(R, stage_count, stage_count, INT)                                                          \
+    COL(R, created_by, created_by, TEXT)                                                           \
+    COL(R, created_at, created_at_ms, INT64)                                                       \
+    COL(R, updated_at, updated_at_ms, INT64)                                                       \
+    COL(R, revision, revision, INT64)                                                              \
+    COL(R, hold_reason, hold_reason, TEXT)                                                         \
+    COL(R, verification, verification, TEXT)                                                       \
+    COL(R, stage_started_at, stage_started_at_ms, INT64)                                           \
+    COL(R, stage_applied_at, stage_applied_at_ms, INT64)                                           \
+    COL(R, baseline, baseline, TEXT)                                                               \
+    COL(R, digest, digest, TEXT)                                                                   \
+    COL(R, environment, environment, TEXT)                                                         \
+    COL(R, forced_reason, forced_reason, TEXT)
 
-#define RG_STORE__TARGET_TABLE(FIRST, COL)                                                     \
-    FIRST(rollout_id, rollout_id, TEXT)                                                        \
-    COL(tenant_id, tenant_id, TEXT)                                                            \
-    COL(seq, seq, INT64)                                                                       \
-    COL(org_id, org_id, TEXT)                                                                  \
-    COL(group_name, group_name, TEXT)                                                          \
-    COL(tier, tier, INT)                                                                       \
-    COL(stage_index, stage_index, INT)                                                         \
-    COL(strategy_id, strategy_id, TEXT)                                                        \
-    COL(api_url, api_url, TEXT)                                                                \
-    COL(login_url, login_url, TEXT)                                                            \
-    COL(state, state, TARGET_STATE)                                                            \
-    COL(attempts, attempts, INT)                                                               \
-    COL(last_error, last_error, TEXT)                                                          \
-    COL(applied_etag, applied_etag, TEXT)                                                      \
-    COL(applied_body, applied_body, TEXT)                                                      \
-    COL(applied_at, applied_at_ms, INT64)                                                      \
-    COL(restored_etag, restored_etag, TEXT)                                                    \
-    COL(restored_at, restored_at_ms, INT64)                                                    \
-    COL(kept_fields, kept_fields, TEXT)
+#define RG_STORE__TARGET_TABLE(FIRST, COL, R)                                                      \
+    FIRST(R, rollout_id, rollout_id, TEXT)                                                         \
+    COL(R, tenant_id, tenant_id, TEXT)                                                             \
+    COL(R, seq, seq, INT64)                                                                        \
+    COL(R, org_id, org_id, TEXT)                                                                   \
+    COL(R, group_name, group_name, TEXT)                                                           \
+    COL(R, tier, tier, INT)                                                                        \
+    COL(R, stage_index, stage_index, INT)                                                          \
+    COL(R, strategy_id, strategy_id, TEXT)                                                         \
+    COL(R, api_url, api_url, TEXT)                                                                 \
+    COL(R, login_url, login_url, TEXT)                                                             \
+    COL(R, state, state, TARGET_STATE)                                                             \
+    COL(R, attempts, attempts, INT)                                                                \
+    COL(R, last_error, last_error, TEXT)                                                           \
+    COL(R, applied_etag, applied_etag, TEXT)                                                       \
+    COL(R, applied_body, applied_body, TEXT)                                                       \
+    COL(R, applied_at, applied_at_ms, INT64)                                                       \
+    COL(R, restored_etag, restored_etag, TEXT)                                                     \
+    COL(R, restored_at, restored_at_ms, INT64)                                                     \
+    COL(R, kept_fields, kept_fields, TEXT)
 
-#define RG_STORE__SNAPSHOT_TABLE(FIRST, COL)                                                   \
-    FIRST(rollout_id, rollout_id, TEXT)                                                        \
-    COL(tenant_id, tenant_id, TEXT)                                                            \
-    COL(org_id, org_id, TEXT)                                                                  \
-    COL(strategy_id, strategy_id, TEXT)                                                        \
-    COL(etag, etag, TEXT)                                                                      \
-    COL(body, body, TEXT)                                                                      \
-    COL(taken_at, taken_at_ms, INT64)
+#define RG_STORE__SNAPSHOT_TABLE(FIRST, COL, R)                                                    \
+    FIRST(R, rollout_id, rollout_id, TEXT)                                                         \
+    COL(R, tenant_id, tenant_id, TEXT)                                                             \
+    COL(R, org_id, org_id, TEXT)                                                                   \
+    COL(R, strategy_id, strategy_id, TEXT)                                                         \
+    COL(R, etag, etag, TEXT)                                                                       \
+    COL(R, body, body, TEXT)                                                                       \
+    COL(R, taken_at, taken_at_ms, INT64)
 
-#define RG_STORE__MEASUREMENT_TABLE(FIRST, COL)                                                \
-    FIRST(rollout_id, rollout_id, TEXT)                                                        \
-    COL(tenant_id, tenant_id, TEXT)                                                            \
-    COL(org_id, org_id, TEXT)                                                                  \
-    COL(queue_id, queue_id, TEXT)                                                              \
-    COL(metric, metric, TEXT)                                                                  \
-    COL(bucket_start_ms, bucket_start_ms, INT64)                                               \
-    COL(bucket_len_ms, bucket_len_ms, INT64)                                                   \
-    COL(count, count, INT64)                                                                   \
-    COL(sum, sum, DOUBLE)
+#define RG_STORE__MEASUREMENT_TABLE(FIRST, COL, R)                                                 \
+    FIRST(R, rollout_id, rollout_id, TEXT)                                                         \
+    COL(R, tenant_id, tenant_id, TEXT)                                                             \
+    COL(R, org_id, org_id, TEXT)                                                                   \
+    COL(R, queue_id, queue_id, TEXT)                                                               \
+    COL(R, metric, metric, TEXT)                                                                   \
+    COL(R, bucket_start_ms, bucket_start_ms, INT64)                                                \
+    COL(R, bucket_len_ms, bucket_len_ms, INT64)                                                    \
+    COL(R, count, count, INT64)                                                                    \
+    COL(R, sum, sum, DOUBLE)
 
-#define RG_STORE__VERDICT_TABLE(FIRST, COL)                                                    \
-    FIRST(id, id, INT64)                                                                       \
-    COL(rollout_id, rollout_id, TEXT)                                                          \
-    COL(tenant_id, tenant_id, TEXT)                                                            \
-    COL(stage, stage, INT)                                                                     \
-    COL(poll, poll, INT)                                                                       \
-    COL(metric, metric, TEXT)                                                                  \
-    COL(test, test, TEXT)                                                                      \
-    COL(estimate, estimate, DOUBLE)                                                            \
-    COL(ci_lo, ci_lo, DOUBLE)                                                                  \
-    COL(ci_hi, ci_hi, DOUBLE)                                                                  \
-    COL(z, z, DOUBLE)                                                                          \
-    COL(boundary, boundary, DOUBLE)                                                            \
-    COL(p_value, p_value, DOUBLE)                                                              \
-    COL(decision, decision, TEXT)                                                              \
-    COL(reason, reason, TEXT)                                                                  \
-    COL(at, at_ms, INT64)
+#define RG_STORE__VERDICT_TABLE(FIRST, COL, R)                                                     \
+    FIRST(R, id, id, INT64)                                                                        \
+    COL(R, rollout_id, rollout_id, TEXT)                                                           \
+    COL(R, tenant_id, tenant_id, TEXT)                                                             \
+    COL(R, stage, stage, INT)                                                                      \
+    COL(R, poll, poll, INT)                                                                        \
+    COL(R, metric, metric, TEXT)                                                                   \
+    COL(R, test, test, TEXT)                                                                       \
+    COL(R, estimate, estimate, DOUBLE)                                                             \
+    COL(R, ci_lo, ci_lo, DOUBLE)                                                                   \
+    COL(R, ci_hi, ci_hi, DOUBLE)                                                                   \
+    COL(R, z, z, DOUBLE)                                                                           \
+    COL(R, boundary, boundary, DOUBLE)                                                             \
+    COL(R, p_value, p_value, DOUBLE)                                                               \
+    COL(R, decision, decision, TEXT)                                                               \
+    COL(R, reason, reason, TEXT)                                                                   \
+    COL(R, at, at_ms, INT64)
 
-#define RG_STORE__EVENT_TABLE(FIRST, COL)                                                      \
-    FIRST(id, id, INT64)                                                                       \
-    COL(rollout_id, rollout_id, TEXT)                                                          \
-    COL(tenant_id, tenant_id, TEXT)                                                            \
-    COL(kind, kind, TEXT)                                                                      \
-    COL(from_state, from_state, TEXT)                                                          \
-    COL(to_state, to_state, TEXT)                                                              \
-    COL(detail, detail, TEXT)                                                                  \
-    COL(at, at_ms, INT64)
+#define RG_STORE__EVENT_TABLE(FIRST, COL, R)                                                       \
+    FIRST(R, id, id, INT64)                                                                        \
+    COL(R, rollout_id, rollout_id, TEXT)                                                           \
+    COL(R, tenant_id, tenant_id, TEXT)                                                             \
+    COL(R, kind, kind, TEXT)                                                                       \
+    COL(R, from_state, from_state, TEXT)                                                           \
+    COL(R, to_state, to_state, TEXT)                                                               \
+    COL(R, detail, detail, TEXT)                                                                   \
+    COL(R, at, at_ms, INT64)
 
-#define RG_STORE__AUDIT_TABLE(FIRST, COL)                                                      \
-    FIRST(id, id, INT64)                                                                       \
-    COL(rollout_id, rollout_id, TEXT)                                                          \
-    COL(tenant_id, tenant_id, TEXT)                                                            \
-    COL(actor, actor, TEXT)                                                                    \
-    COL(action, action, TEXT)                                                                  \
-    COL(reason, reason, TEXT)                                                                  \
-    COL(outcome, outcome, TEXT)                                                                \
-    COL(detail, detail, TEXT)                                                                  \
-    COL(at, at_ms, INT64)
+#define RG_STORE__AUDIT_TABLE(FIRST, COL, R)                                                       \
+    FIRST(R, id, id, INT64)                                                                        \
+    COL(R, rollout_id, rollout_id, TEXT)                                                           \
+    COL(R, tenant_id, tenant_id, TEXT)                                                             \
+    COL(R, actor, actor, TEXT)                                                                     \
+    COL(R, action, action, TEXT)                                                                   \
+    COL(R, reason, reason, TEXT)                                                                   \
+    COL(R, outcome, outcome, TEXT)                                                                 \
+    COL(R, detail, detail, TEXT)                                                                   \
+    COL(R, at, at_ms, INT64)
 
 /* now_ms is no column: leases.c selects the database clock (DB_NOW) in its place, so its
  * SELECT is written out there instead of using RG_STORE__LEASE_COLUMNS. */
-#define RG_STORE__LEASE_TABLE(FIRST, COL)                                                      \
-    FIRST(rollout_id, rollout_id, TEXT)                                                        \
-    COL(tenant_id, tenant_id, TEXT)                                                            \
-    COL(owner, owner, TEXT)                                                                    \
-    COL(expires_at_ms, expires_at_ms, INT64)                                                   \
-    COL(acquired_at_ms, acquired_at_ms, INT64)                                                 \
-    COL(epoch, epoch, INT64)                                                                   \
-    COL(ttl_ms, ttl_ms, INT64)                                                                 \
-    COL(batch_ms, batch_ms, INT64)                                                             \
-    COL(now_ms, now_ms, INT64)
+#define RG_STORE__LEASE_TABLE(FIRST, COL, R)                                                       \
+    FIRST(R, rollout_id, rollout_id, TEXT)                                                         \
+    COL(R, tenant_id, tenant_id, TEXT)                                                             \
+    COL(R, owner, owner, TEXT)                                                                     \
+    COL(R, expires_at_ms, expires_at_ms, INT64)                                                    \
+    COL(R, acquired_at_ms, acquired_at_ms, INT64)                                                  \
+    COL(R, epoch, epoch, INT64)                                                                    \
+    COL(R, ttl_ms, ttl_ms, INT64)                                                                  \
+    COL(R, batch_ms, batch_ms, INT64)                                                              \
+    COL(R, now_ms, now_ms, INT64)
 
-#define RG_STORE__COMMAND_TABLE(FIRST, COL)                                                    \
-    FIRST(id, id, INT64)                                                                       \
-    COL(rollout_id, rollout_id, TEXT)                                                          \
-    COL(tenant_id, tenant_id, TEXT)                                                            \
-    COL(kind, kind, COMMAND_KIND)                                                              \
-    COL(actor, actor, TEXT)                                                                    \
-    COL(reason, reason, TEXT)                                                                  \
-    COL(force, force, INT)                                                                     \
-    COL(created_at, created_at_ms, INT64)                                                      \
-    COL(state, state, COMMAND_STATE)                                                           \
-    COL(outcome, outcome, TEXT)                                                                \
-    COL(done_at, done_at_ms, INT64)
+#define RG_STORE__COMMAND_TABLE(FIRST, COL, R)                                                     \
+    FIRST(R, id, id, INT64)                                                                        \
+    COL(R, rollout_id, rollout_id, TEXT)                                                           \
+    COL(R, tenant_id, tenant_id, TEXT)                                                             \
+    COL(R, kind, kind, COMMAND_KIND)                                                               \
+    COL(R, actor, actor, TEXT)                                                                     \
+    COL(R, reason, reason, TEXT)                                                                   \
+    COL(R, force, force, INT)                                                                      \
+    COL(R, created_at, created_at_ms, INT64)                                                       \
+    COL(R, state, state, COMMAND_STATE)                                                            \
+    COL(R, outcome, outcome, TEXT)                                                                 \
+    COL(R, done_at, done_at_ms, INT64)
 
 /* The column lists as SQL text, for "SELECT " RG_STORE__EVENT_COLUMNS " FROM events ..." and
  * "INSERT INTO events (" RG_STORE__EVENT_COLUMNS ") VALUES (...)". */
-#define RG_STORE__NAME_FIRST(col, field, kind) #col
-#define RG_STORE__NAME_NEXT(col, field, kind) ", " #col
-#define RG_STORE__COLUMNS(TABLE) TABLE(RG_STORE__NAME_FIRST, RG_STORE__NAME_NEXT)
+#define RG_STORE__NAME_FIRST(R, col, field, kind) #col
+#define RG_STORE__NAME_NEXT(R, col, field, kind) ", " #col
+#define RG_STORE__COLUMNS(TABLE) TABLE(RG_STORE__NAME_FIRST, RG_STORE__NAME_NEXT, -)
 #define RG_STORE__ROLLOUT_COLUMNS RG_STORE__COLUMNS(RG_STORE__ROLLOUT_TABLE)
 #define RG_STORE__TARGET_COLUMNS RG_STORE__COLUMNS(RG_STORE__TARGET_TABLE)
 #define RG_STORE__SNAPSHOT_COLUMNS RG_STORE__COLUMNS(RG_STORE__SNAPSHOT_TABLE)
@@ -222,16 +224,22 @@ typedef struct {
     size_t cap;
 } rg_store__array;
 
-/* Runs a prepared, bound SELECT and reads every row; on failure the rows read so far are
- * disposed and `out` is left untouched. */
-int rg_store__collect(rg_store__array *out, const rg_store__row_type *type, rg_store *store,
-                      sqlite3_stmt *stmt, const char *op);
+/* Runs the SELECT bound through `b` (its bind failure, if any, comes first) and reads every
+ * row; on failure the rows read so far are disposed and `out` is left untouched. */
+int rg_store__select_rows(rg_store__array *out, const rg_store__row_type *type, rg_store *store,
+                          rg_store__binder *b, const char *op);
 /* Moves a collected array into a typed list ({T *items; size_t count; size_t cap}). */
-#define RG_STORE__LIST_TAKE(list, array)                                                       \
+#define RG_STORE__LIST_TAKE(list, array)                                                           \
     ((list)->items = (array).items, (list)->count = (array).count, (list)->cap = (array).cap)
-/* Runs a bound SELECT expected to return at most one row into the zeroed `row`:
- * RG_ENOTFOUND (message "store: <op>: <type name> not found") when none. */
-int rg_store__fetch_one(void *row, const rg_store__row_type *type, rg_store *store,
-                        sqlite3_stmt *stmt, const char *op);
+/* As rg_store__select_rows for a SELECT of at most one row, read into the zeroed `row`:
+ * RG_ENOTFOUND (message "store: <op>: <type name> not found") when there is none. */
+int rg_store__select_row(void *row, const rg_store__row_type *type, rg_store *store,
+                         rg_store__binder *b, const char *op);
+/* rg_store__select_row of a target's row: `sql` takes tenant, rollout, org and strategy id
+ * in that order, all required. */
+int rg_store__select_org_row(void *row, const rg_store__row_type *type, rg_store *store,
+                             const char *sql, const char *op, const char *tenant_id,
+                             const char *rollout_id, const char *org_id,
+                             const char *strategy_id);
 
 #endif

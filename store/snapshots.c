@@ -77,24 +77,11 @@ int rg_store_snapshot_get(rg_store_snapshot *out, rg_store *store, const char *t
                               " AND strategy_id = ?";
     static const char op[] = "snapshot get";
     rg_store_snapshot s;
-    sqlite3_stmt *stmt = NULL;
-    rg_store__binder b;
     int rc;
 
     memset(&s, 0, sizeof(s));
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__require(org_id, op, "org id")) < 0 ||
-        (rc = rg_store__require(strategy_id, op, "strategy id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
-        return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    rg_store__bind_text(&b, org_id);
-    rg_store__bind_text(&b, strategy_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&s, &rg_store__snapshot_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_org_row(&s, &rg_store__snapshot_row, store, sql, op, tenant_id,
+                                       rollout_id, org_id, strategy_id)) < 0)
         return rc;
     *out = s;
     return 0;
@@ -107,20 +94,13 @@ int rg_store_snapshot_list(rg_store_snapshots *out, rg_store *store, const char 
                               " WHERE tenant_id = ? AND rollout_id = ?"
                               " ORDER BY org_id, strategy_id";
     static const char op[] = "snapshot list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, &rg_store__snapshot_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__snapshot_row, store, &b, op)) < 0)
         return rc;
     RG_STORE__LIST_TAKE(out, a);
     return 0;

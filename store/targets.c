@@ -76,28 +76,16 @@ int rg_store_target_insert(rg_store *store, const rg_store_target *target)
 int rg_store_target_get(rg_store_target *out, rg_store *store, const char *tenant_id,
                         const char *rollout_id, const char *org_id, const char *strategy_id)
 {
-    static const char sql[] = "SELECT " RG_STORE__TARGET_COLUMNS " FROM targets WHERE tenant_id = ?"
-                              " AND rollout_id = ? AND org_id = ? AND strategy_id = ?";
+    static const char sql[] = "SELECT " RG_STORE__TARGET_COLUMNS " FROM targets"
+                              " WHERE tenant_id = ? AND rollout_id = ? AND org_id = ?"
+                              " AND strategy_id = ?";
     static const char op[] = "target get";
     rg_store_target t;
-    sqlite3_stmt *stmt = NULL;
-    rg_store__binder b;
     int rc;
 
     memset(&t, 0, sizeof(t));
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__require(org_id, op, "org id")) < 0 ||
-        (rc = rg_store__require(strategy_id, op, "strategy id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
-        return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    rg_store__bind_text(&b, org_id);
-    rg_store__bind_text(&b, strategy_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&t, &rg_store__target_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_org_row(&t, &rg_store__target_row, store, sql, op, tenant_id,
+                                       rollout_id, org_id, strategy_id)) < 0)
         return rc;
     *out = t;
     return 0;
@@ -135,23 +123,16 @@ int rg_store_target_update(rg_store *store, const rg_store_target *target)
 int rg_store_target_list(rg_store_targets *out, rg_store *store, const char *tenant_id,
                          const char *rollout_id)
 {
-    static const char sql[] = "SELECT " RG_STORE__TARGET_COLUMNS " FROM targets WHERE tenant_id = ?"
-                              " AND rollout_id = ? ORDER BY seq";
+    static const char sql[] = "SELECT " RG_STORE__TARGET_COLUMNS " FROM targets"
+                              " WHERE tenant_id = ? AND rollout_id = ? ORDER BY seq";
     static const char op[] = "target list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, &rg_store__target_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__target_row, store, &b, op)) < 0)
         return rc;
     RG_STORE__LIST_TAKE(out, a);
     return 0;

@@ -81,23 +81,16 @@ int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
                               " AND bucket_start_ms >= ?4 AND bucket_start_ms < ?5"
                               " ORDER BY org_id, queue_id, metric, bucket_start_ms";
     static const char op[] = "measurement list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, metric);
     rg_store__bind_int64(&b, from_ms);
     rg_store__bind_int64(&b, to_ms);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, &rg_store__measurement_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__measurement_row, store, &b, op)) < 0)
         return rc;
     RG_STORE__LIST_TAKE(out, a);
     return 0;
@@ -223,21 +216,14 @@ int rg_store_verdict_list(rg_store_verdicts *out, rg_store *store, const char *t
                               " WHERE tenant_id = ?1 AND rollout_id = ?2"
                               " AND (?3 < 0 OR stage = ?3) ORDER BY id";
     static const char op[] = "verdict list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
     rg_store__bind_int64(&b, stage);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, &rg_store__verdict_row, store, stmt, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__verdict_row, store, &b, op)) < 0)
         return rc;
     RG_STORE__LIST_TAKE(out, a);
     return 0;
