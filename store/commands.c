@@ -48,20 +48,16 @@ int rg_store_command_get(rg_store_command *out, rg_store *store, const char *ten
                          int64_t command_id)
 {
     static const char sql[] = "SELECT " RG_STORE__COMMAND_COLUMNS " FROM commands"
-                              " WHERE id = ? AND tenant_id = ?";
+                              " WHERE tenant_id = ? AND id = ?";
     static const char op[] = "command get";
     rg_store_command c;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     memset(&c, 0, sizeof(c));
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_int64(&b, command_id);
-    rg_store__bind_text(&b, tenant_id);
     if ((rc = rg_store__select_row(&c, &rg_store__command_row, store, &b, op)) < 0)
         return rc;
     *out = c;

@@ -108,16 +108,12 @@ int rg_store_audit_list(rg_store_audits *out, rg_store *store, const char *tenan
                               " WHERE tenant_id = ?1 AND (?2 IS NULL OR rollout_id = ?2)"
                               " ORDER BY id";
     static const char op[] = "audit list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, rollout_id);
     if ((rc = rg_store__select_rows(&a, &rg_store__audit_row, store, &b, op)) < 0)
         return rc;

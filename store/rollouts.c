@@ -12,37 +12,30 @@ int rg_store_tenant_ensure(rg_store *store, const char *tenant_id, const char *n
     static const char sql[] = "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)"
                               " ON CONFLICT (id) DO NOTHING";
     static const char op[] = "tenant ensure";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(name, op, "tenant name")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, name);
     rg_store__bind_int64(&b, rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    return rg_store__step_done(store, stmt, op);
+    return rg_store__step_done(store, b.stmt, op);
 }
 
 int rg_store_tenant_name(char **out, rg_store *store, const char *tenant_id)
 {
     static const char sql[] = "SELECT name FROM tenants WHERE id = ?";
     static const char op[] = "tenant name";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     char *name = NULL;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
     if ((rc = rg_store__select_row(&name, &rg_store__text_row, store, &b, op)) < 0)
         return rc;
     *out = name;
@@ -222,29 +215,10 @@ static int collect_rollouts(rg_store_rollouts *out, rg_store *store, rg_store__b
     return 0;
 }
 
-int rg_store_rollout_list(rg_store_rollouts *out, rg_store *store, const char *tenant_id)
+/* A SELECT of rollouts without parameters: the reads across tenants. */
+static int list_all_tenants(rg_store_rollouts *out, rg_store *store, const char *sql,
+                            const char *op)
 {
-    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
-                              " WHERE tenant_id = ? ORDER BY created_at, id";
-    static const char op[] = "rollout list";
-    sqlite3_stmt *stmt = NULL;
-    rg_store__binder b;
-    int rc;
-
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
-        return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    return collect_rollouts(out, store, &b, op);
-}
-
-int rg_store_rollout_list_all_tenants(rg_store_rollouts *out, rg_store *store)
-{
-    /* For `rollgate list` on the engine host: history across tenants, oldest first. */
-    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
-                              " ORDER BY created_at, id";
-    static const char op[] = "rollout list (all tenants)";
     sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
@@ -253,6 +227,27 @@ int rg_store_rollout_list_all_tenants(rg_store_rollouts *out, rg_store *store)
         return rc;
     rg_store__binder_init(&b, stmt);
     return collect_rollouts(out, store, &b, op);
+}
+
+int rg_store_rollout_list(rg_store_rollouts *out, rg_store *store, const char *tenant_id)
+{
+    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
+                              " WHERE tenant_id = ? ORDER BY created_at, id";
+    static const char op[] = "rollout list";
+    rg_store__binder b;
+    int rc;
+
+    if ((rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
+        return rc;
+    return collect_rollouts(out, store, &b, op);
+}
+
+int rg_store_rollout_list_all_tenants(rg_store_rollouts *out, rg_store *store)
+{
+    /* For `rollgate list` on the engine host: history across tenants, oldest first. */
+    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
+                              " ORDER BY created_at, id";
+    return list_all_tenants(out, store, sql, "rollout list (all tenants)");
 }
 
 int rg_store_rollout_list_active_all_tenants(rg_store_rollouts *out, rg_store *store)
@@ -262,15 +257,7 @@ int rg_store_rollout_list_active_all_tenants(rg_store_rollouts *out, rg_store *s
     static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
                               " WHERE state IN ('awaiting_approval', 'running', 'paused',"
                               " 'held', 'rolling_back') ORDER BY created_at, id";
-    static const char op[] = "rollout list active (all tenants)";
-    sqlite3_stmt *stmt = NULL;
-    rg_store__binder b;
-    int rc;
-
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
-        return rc;
-    rg_store__binder_init(&b, stmt);
-    return collect_rollouts(out, store, &b, op);
+    return list_all_tenants(out, store, sql, "rollout list active (all tenants)");
 }
 
 int rg_store_rollout_list_digest(rg_store_rollouts *out, rg_store *store, const char *tenant_id,
@@ -279,16 +266,13 @@ int rg_store_rollout_list_digest(rg_store_rollouts *out, rg_store *store, const 
     static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
                               " WHERE tenant_id = ? AND digest = ? ORDER BY created_at, id";
     static const char op[] = "rollout list by digest";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(digest, op, "digest")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, digest);
     return collect_rollouts(out, store, &b, op);
 }
@@ -301,17 +285,14 @@ int rg_store_rollout_last_in_environment(rg_store_rollout *out, rg_store *store,
                               " ORDER BY created_at DESC, id DESC LIMIT 1";
     static const char op[] = "rollout last in environment";
     rg_store_rollout ro;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     memset(&ro, 0, sizeof(ro));
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(environment, op, "environment")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, environment);
     if ((rc = rg_store__select_row(&ro, &rg_store__rollout_row, store, &b, op)) < 0) {
         if (rc == RG_ENOTFOUND)

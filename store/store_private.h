@@ -79,10 +79,12 @@ void rg_store__bind_int64(rg_store__binder *b, int64_t v);
 void rg_store__bind_time(rg_store__binder *b, int64_t ms);     /* 0 binds NULL */
 void rg_store__bind_double(rg_store__binder *b, double v);     /* NaN binds NULL */
 int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op);
-/* The cached statement for `sql` with its first two parameters bound to tenant_id and
- * rollout_id, both required (RG_EINVALID naming the missing one); the caller binds the rest
- * through `b`. The shape of every per-rollout statement: "... WHERE tenant_id = ? AND
- * rollout_id = ? ...". */
+/* The cached statement for `sql` with its first parameter bound to tenant_id, which is
+ * required (RG_EINVALID "tenant id is missing"); the caller binds the rest through `b`. */
+int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql,
+                          const char *op, const char *tenant_id);
+/* As rg_store__tenant_stmt with the second parameter bound to rollout_id, also required:
+ * the shape of every per-rollout statement, "... WHERE tenant_id = ? AND rollout_id = ?". */
 int rg_store__rollout_stmt(rg_store__binder *b, rg_store *store, const char *sql,
                            const char *op, const char *tenant_id, const char *rollout_id);
 

@@ -118,11 +118,9 @@ int rg_store_measurement_sums(rg_store *store, const char *tenant_id, const char
         (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
         (rc = rg_store__require(metric_a, op, "metric")) < 0 ||
         (rc = rg_store__require(metric_b, op, "metric")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
+    stmt = b.stmt;
     rg_store__bind_text(&b, metric_a);
     rg_store__bind_int64(&b, a_use_sum != 0);
     rg_store__bind_text(&b, metric_b);
