@@ -10,7 +10,6 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
     static const char sql[] = "INSERT INTO commands (" RG_STORE__COMMAND_COLUMNS ")"
                               " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL)";
     static const char op[] = "command enqueue";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -23,9 +22,8 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
     if (rg_command_kind_to_str(command->kind) == NULL)
         return rg_error_set(RG_EINVALID, "store: %s: invalid command kind %d", op,
                             (int)command->kind);
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, command->rollout_id);
     rg_store__bind_text(&b, command->tenant_id);
     rg_store__bind_text(&b, rg_command_kind_to_str(command->kind));
@@ -34,7 +32,7 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
     rg_store__bind_int64(&b, command->force ? 1 : 0);
     rg_store__bind_int64(&b, command->created_at_ms ? command->created_at_ms : rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, command->rollout_id);
         return rc;
@@ -90,7 +88,6 @@ int rg_store_command_complete(rg_store *store, const char *tenant_id, int64_t co
                               " WHERE id = ? AND tenant_id = ? AND state = 'pending'";
     static const char op[] = "command complete";
     rg_store_command current;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -99,16 +96,15 @@ int rg_store_command_complete(rg_store *store, const char *tenant_id, int64_t co
     if (state != RG_COMMAND_DONE && state != RG_COMMAND_FAILED)
         return rg_error_set(RG_EINVALID, "store: %s: a command completes as done or failed",
                             op);
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rg_command_state_to_str(state));
     rg_store__bind_text(&b, outcome);
     rg_store__bind_int64(&b, now_ms ? now_ms : rg_time_now_ms());
     rg_store__bind_int64(&b, command_id);
     rg_store__bind_text(&b, tenant_id);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
     if (sqlite3_changes(store->db) > 0)
         return 0;

@@ -12,7 +12,6 @@ int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event
     static const char sql[] = "INSERT INTO events (" RG_STORE__EVENT_COLUMNS ")"
                               " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?)";
     static const char op[] = "event append";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -21,9 +20,8 @@ int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event
     if ((rc = rg_store__require(event->tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(event->rollout_id, op, "rollout id")) < 0 ||
         (rc = rg_store__require(event->kind, op, "kind")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, event->rollout_id);
     rg_store__bind_text(&b, event->tenant_id);
     rg_store__bind_text(&b, event->kind);
@@ -32,7 +30,7 @@ int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event
     rg_store__bind_text(&b, event->detail);
     rg_store__bind_int64(&b, event->at_ms ? event->at_ms : rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, event->rollout_id);
         return rc;
@@ -68,7 +66,6 @@ int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit
     static const char sql[] = "INSERT INTO audit (" RG_STORE__AUDIT_COLUMNS ")"
                               " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?)";
     static const char op[] = "audit append";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -77,9 +74,8 @@ int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit
     if ((rc = rg_store__require(entry->tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(entry->actor, op, "actor")) < 0 ||
         (rc = rg_store__require(entry->action, op, "action")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, entry->rollout_id);
     rg_store__bind_text(&b, entry->tenant_id);
     rg_store__bind_text(&b, entry->actor);
@@ -89,7 +85,7 @@ int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit
     rg_store__bind_text(&b, entry->detail);
     rg_store__bind_int64(&b, entry->at_ms ? entry->at_ms : rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: %s %s not found", op,
                          entry->rollout_id ? "rollout" : "tenant",

@@ -48,15 +48,13 @@ static int take(int *out_held, rg_store *store, const char *tenant_id, const cha
                 const char *owner, const char *dead_owner, int64_t now_ms, int64_t ttl_ms,
                 const char *op)
 {
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     if ((rc = check_args(tenant_id, rollout_id, owner, now_ms, ttl_ms, op)) < 0 ||
         (rc = rg_store__rollout_exists(store, tenant_id, rollout_id, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, lease_take_sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, lease_take_sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
@@ -64,7 +62,7 @@ static int take(int *out_held, rg_store *store, const char *tenant_id, const cha
     rg_store__bind_int64(&b, now_ms);
     rg_store__bind_text(&b, dead_owner);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
+        (rc = rg_store__step_unfenced(store, b.stmt, op)) < 0)
         return rc;
     *out_held = sqlite3_changes(store->db) > 0;
     return 0;
@@ -89,12 +87,21 @@ int rg_store_lease_take_over(int *out_held, rg_store *store, const char *tenant_
                 "lease take over");
 }
 
-/* After a statement keyed by owner matched nothing: a missing rollout is an error, a
- * lease held by someone else is an answer. */
-static int unmatched(rg_store *store, const char *tenant_id, const char *rollout_id,
-                     const char *op)
+/* Runs a bound statement keyed by the lease's owner. @param[out] out_matched 1 when it
+ * changed the row, 0 when it matched nothing: a lease held by someone else is an answer,
+ * a missing rollout an error (RG_ENOTFOUND). */
+static int step_owned(int *out_matched, rg_store *store, rg_store__binder *b,
+                      const char *tenant_id, const char *rollout_id, const char *op)
 {
-    return rg_store__rollout_exists(store, tenant_id, rollout_id, op);
+    int rc;
+
+    if ((rc = rg_store__binder_check(b, store->db, op)) < 0 ||
+        (rc = rg_store__step_unfenced(store, b->stmt, op)) < 0)
+        return rc;
+    *out_matched = sqlite3_changes(store->db) > 0;
+    if (!*out_matched)
+        return rg_store__rollout_exists(store, tenant_id, rollout_id, op);
+    return 0;
 }
 
 int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
@@ -105,25 +112,19 @@ int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
                               DB_NOW ") + ?, ttl_ms = ? WHERE rollout_id = ?"
                               " AND tenant_id = ? AND owner = ? AND released = 0";
     static const char op[] = "lease renew";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc, held;
 
     if ((rc = check_args(tenant_id, rollout_id, owner, now_ms, ttl_ms, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_int64(&b, now_ms);
     rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
-        return rc;
-    held = sqlite3_changes(store->db) > 0;
-    if (!held && (rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
+    if ((rc = step_owned(&held, store, &b, tenant_id, rollout_id, op)) < 0)
         return rc;
     *out_held = held;
     return 0;
@@ -137,26 +138,19 @@ int rg_store_lease_extend(rg_store *store, const char *tenant_id, const char *ro
                               " WHERE rollout_id = ?3 AND tenant_id = ?4 AND owner = ?5"
                               " AND epoch = ?6 AND released = 0";
     static const char op[] = "lease extend";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
-    int rc;
+    int rc, held;
 
     if ((rc = check_args(tenant_id, rollout_id, owner, 0, ttl_ms, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_int64(&b, batch_ms);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
     rg_store__bind_int64(&b, epoch);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
-        return rc;
-    if (sqlite3_changes(store->db) > 0)
-        return 0;
-    if ((rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
+    if ((rc = step_owned(&held, store, &b, tenant_id, rollout_id, op)) < 0 || held)
         return rc;
     return rg_error_set(RG_ELEASE, "store: %s: lease lost: rollout %s is no longer held by "
                                    "this process at epoch %lld", op, rollout_id,
@@ -170,24 +164,18 @@ int rg_store_lease_release(int *out_released, rg_store *store, const char *tenan
                               " WHERE rollout_id = ? AND tenant_id = ? AND owner = ?"
                               " AND released = 0";
     static const char op[] = "lease release";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc, released;
 
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
         (rc = rg_store__require(owner, op, "owner")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
-        return rc;
-    released = sqlite3_changes(store->db) > 0;
-    if (!released && (rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
+    if ((rc = step_owned(&released, store, &b, tenant_id, rollout_id, op)) < 0)
         return rc;
     if (out_released)
         *out_released = released;

@@ -139,29 +139,27 @@ int rg_store_rollout_get(rg_store_rollout *out, rg_store *store, const char *ten
 static int explain_no_update(rg_store *store, const rg_store_rollout *rollout, const char *op)
 {
     static const char sql[] = "SELECT revision FROM rollouts WHERE id = ? AND tenant_id = ?";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc, step;
 
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rollout->id);
     rg_store__bind_text(&b, rollout->tenant_id);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    step = sqlite3_step(stmt);
+    step = sqlite3_step(b.stmt);
     if (step == SQLITE_ROW)
         rc = rg_error_set(RG_ECONFLICT,
                           "store: %s: rollout %s changed concurrently (revision %lld, expected "
                           "%lld)",
-                          op, rollout->id, (long long)sqlite3_column_int64(stmt, 0),
+                          op, rollout->id, (long long)sqlite3_column_int64(b.stmt, 0),
                           (long long)rollout->revision);
     else if (step == SQLITE_DONE)
         rc = rg_error_set(RG_ENOTFOUND, "store: %s: rollout %s not found", op, rollout->id);
     else
         rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(stmt);
+    sqlite3_reset(b.stmt);
     return rc;
 }
 
@@ -173,15 +171,13 @@ int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout)
         " updated_at = ?, revision = revision + 1"
         " WHERE id = ? AND tenant_id = ? AND revision = ?";
     static const char op[] = "rollout update";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int64_t now = rg_time_now_ms();
     int rc;
 
     if ((rc = check_rollout_fields(rollout, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rg_rollout_state_to_str(rollout->state));
     rg_store__bind_int64(&b, rollout->stage_index);
     rg_store__bind_int64(&b, rollout->stage_count);
@@ -195,7 +191,7 @@ int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout)
     rg_store__bind_text(&b, rollout->tenant_id);
     rg_store__bind_int64(&b, rollout->revision);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
     if (sqlite3_changes(store->db) == 0)
         return explain_no_update(store, rollout, op);
@@ -219,13 +215,11 @@ static int collect_rollouts(rg_store_rollouts *out, rg_store *store, rg_store__b
 static int list_all_tenants(rg_store_rollouts *out, rg_store *store, const char *sql,
                             const char *op)
 {
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     return collect_rollouts(out, store, &b, op);
 }
 

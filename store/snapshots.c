@@ -9,13 +9,11 @@ static int insert_row(rg_store *store, const rg_store_snapshot_in *snapshot, con
 {
     static const char sql[] = "INSERT INTO snapshots (" RG_STORE__SNAPSHOT_COLUMNS ")"
                               " VALUES (?, ?, ?, ?, ?, ?, ?)";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, snapshot->rollout_id);
     rg_store__bind_text(&b, snapshot->tenant_id);
     rg_store__bind_text(&b, snapshot->org_id);
@@ -25,7 +23,7 @@ static int insert_row(rg_store *store, const rg_store_snapshot_in *snapshot, con
     rg_store__bind_int64(&b, snapshot->taken_at_ms ? snapshot->taken_at_ms : rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    rc = rg_store__step_done(store, stmt, op);
+    rc = rg_store__step_done(store, b.stmt, op);
     if (rc == RG_ENOTFOUND)
         rg_error_set(rc, "store: %s: target %s/%s of rollout %s not found", op,
                      snapshot->org_id, snapshot->strategy_id, snapshot->rollout_id);

@@ -305,16 +305,25 @@ int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op)
     return rg_store__db_error(db, b->rc, op);
 }
 
+int rg_store__prepare(rg_store__binder *b, rg_store *store, const char *sql, const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = rg_store__stmt(&stmt, store, sql, op);
+
+    if (rc < 0)
+        return rc;
+    rg_store__binder_init(b, stmt);
+    return 0;
+}
+
 int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql,
                           const char *op, const char *tenant_id)
 {
-    sqlite3_stmt *stmt = NULL;
     int rc;
 
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(b, stmt);
     rg_store__bind_text(b, tenant_id);
     return 0;
 }

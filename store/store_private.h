@@ -79,6 +79,9 @@ void rg_store__bind_int64(rg_store__binder *b, int64_t v);
 void rg_store__bind_time(rg_store__binder *b, int64_t ms);     /* 0 binds NULL */
 void rg_store__bind_double(rg_store__binder *b, double v);     /* NaN binds NULL */
 int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op);
+/* rg_store__stmt and rg_store__binder_init in one: `b` binds the cached statement's
+ * parameters in order (b->stmt is the statement). */
+int rg_store__prepare(rg_store__binder *b, rg_store *store, const char *sql, const char *op);
 /* The cached statement for `sql` with its first parameter bound to tenant_id, which is
  * required (RG_EINVALID "tenant id is missing"); the caller binds the rest through `b`. */
 int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql,

@@ -43,16 +43,14 @@ int rg_store_target_insert(rg_store *store, const rg_store_target *target)
     static const char sql[] = "INSERT INTO targets (" RG_STORE__TARGET_COLUMNS ") VALUES"
                               " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     static const char op[] = "target insert";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     if ((rc = check_target_key(target, op)) < 0 ||
         (rc = rg_store__require(target->group_name, op, "group name")) < 0 ||
         (rc = rg_store__rollout_exists(store, target->tenant_id, target->rollout_id, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, target->rollout_id);
     rg_store__bind_text(&b, target->tenant_id);
     rg_store__bind_int64(&b, target->seq);
@@ -65,7 +63,7 @@ int rg_store_target_insert(rg_store *store, const rg_store_target *target)
     rg_store__bind_text(&b, target->login_url);
     bind_target_state(&b, target);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, target->rollout_id);
         return rc;
@@ -98,21 +96,19 @@ int rg_store_target_update(rg_store *store, const rg_store_target *target)
         " applied_body = ?, applied_at = ?, restored_etag = ?, restored_at = ?, kept_fields = ?"
         " WHERE tenant_id = ? AND rollout_id = ? AND org_id = ? AND strategy_id = ?";
     static const char op[] = "target update";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     if ((rc = check_target_key(target, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     bind_target_state(&b, target);
     rg_store__bind_text(&b, target->tenant_id);
     rg_store__bind_text(&b, target->rollout_id);
     rg_store__bind_text(&b, target->org_id);
     rg_store__bind_text(&b, target->strategy_id);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
     if (sqlite3_changes(store->db) == 0)
         return rg_error_set(RG_ENOTFOUND, "store: %s: target %s/%s of rollout %s not found", op,

@@ -40,7 +40,6 @@ static int put_one(rg_store *store, const rg_store_measurement_in *m, int check_
         " DO UPDATE SET count = excluded.count, sum = excluded.sum"
         " WHERE measurements.tenant_id = excluded.tenant_id";
     static const char op[] = "measurement put";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -53,9 +52,8 @@ static int put_one(rg_store *store, const rg_store_measurement_in *m, int check_
         (rc = rg_store__require(m->metric, op, "metric")) < 0 ||
         (check_rollout &&
          (rc = rg_store__rollout_exists(store, m->tenant_id, m->rollout_id, op)) < 0) ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, m->rollout_id);
     rg_store__bind_text(&b, m->tenant_id);
     rg_store__bind_text(&b, m->org_id);
@@ -67,7 +65,7 @@ static int put_one(rg_store *store, const rg_store_measurement_in *m, int check_
     rg_store__bind_double(&b, m->sum);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    return rg_store__step_done(store, stmt, op);
+    return rg_store__step_done(store, b.stmt, op);
 }
 
 int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
@@ -163,7 +161,6 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
                               " WHERE verdicts.test = 'error'";
     static const char op[] = "verdict insert";
     const rg_store_verdict_in *v = verdict;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -174,9 +171,8 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
         (rc = rg_store__require(v->metric, op, "metric")) < 0 ||
         (rc = rg_store__require(v->test, op, "test")) < 0 ||
         (rc = rg_store__require(v->decision, op, "decision")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, v->rollout_id);
     rg_store__bind_text(&b, v->tenant_id);
     rg_store__bind_int64(&b, v->stage);
@@ -193,7 +189,7 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
     rg_store__bind_text(&b, v->reason);
     rg_store__bind_int64(&b, v->at_ms ? v->at_ms : rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, v->rollout_id);
         return rc;
