@@ -26,7 +26,9 @@
  * rows.c checks at compile time that each field has the C type its kind says. Adding a
  * column: add the field to the struct, a line here in the SELECT position you want, and the
  * column to the INSERT/UPDATE statements that write it (and to schema.c, as a migration).
- * Writes are not generated: their SQL and binds stay in the row's file, in plain view.
+ * Writes are not generated: their SQL and binds stay in the row's file, in plain view. The
+ * INSERTs name their columns with the lists below, so their binds follow a table's order:
+ * moving a line moves a `?` (docs/internals/store.md, "Adding a column").
  */
 
 #define RG_STORE__ROLLOUT_TABLE(FIRST, COL, R)                                                     \
