@@ -18,15 +18,15 @@
 
 #define DESCRIBE(R, col, field, kind) {offsetof(rg_store_##R, field), RG_STORE__COL_##kind},
 #define CHECK(R, col, field, kind)                                                                 \
-    _Static_assert(_Generic(((rg_store_##R *)0)->field, CTYPE_##kind: 1, default: 0),              \
+    _Static_assert(_Generic(((rg_store_##R *)0)->field, CTYPE_##kind : 1, default : 0),            \
                    "rg_store_" #R "." #field " is not " #kind);
 /* rg_store__<R>_row from RG_STORE__<R>_TABLE; `what` names the row in messages. */
 #define ROW_TYPE(R, TABLE, what, explain_fn)                                                       \
     TABLE(CHECK, CHECK, R)                                                                         \
     static const rg_store__column R##_columns[] = {TABLE(DESCRIBE, DESCRIBE, R)};                  \
-    const rg_store__row_type rg_store__##R##_row = {                                               \
-        what, sizeof(rg_store_##R), R##_columns, sizeof(R##_columns) / sizeof(R##_columns[0]),     \
-        explain_fn};
+    const rg_store__row_type rg_store__##R##_row = {what, sizeof(rg_store_##R), R##_columns,       \
+                                                    sizeof(R##_columns) / sizeof(R##_columns[0]),  \
+                                                    explain_fn};
 
 static void explain_rollout(const void *row)
 {
@@ -115,20 +115,20 @@ int rg_store__row_read(const rg_store__row_type *type, void *row, sqlite3_stmt *
 
 /* The public disposers of every row struct and its list:
  * rg_store_<row>_dispose and rg_store_<row>s_dispose. */
-#define ROW_DISPOSE(row)                                                                       \
-    void rg_store_##row##_dispose(rg_store_##row *row)                                         \
-    {                                                                                          \
-        rg_store__row_dispose(&rg_store__##row##_row, row);                                    \
+#define ROW_DISPOSE(row)                                                                           \
+    void rg_store_##row##_dispose(rg_store_##row *item)                                            \
+    {                                                                                              \
+        rg_store__row_dispose(&rg_store__##row##_row, item);                                       \
     }
-#define LIST_DISPOSE(row)                                                                      \
-    void rg_store_##row##s_dispose(rg_store_##row##s *list)                                    \
-    {                                                                                          \
-        if (list == NULL)                                                                      \
-            return;                                                                            \
-        for (size_t i = 0; i < list->count; i++)                                               \
-            rg_store__row_dispose(&rg_store__##row##_row, &list->items[i]);                    \
-        free(list->items);                                                                     \
-        memset(list, 0, sizeof(*list));                                                        \
+#define LIST_DISPOSE(row)                                                                          \
+    void rg_store_##row##s_dispose(rg_store_##row##s *list)                                        \
+    {                                                                                              \
+        if (list == NULL)                                                                          \
+            return;                                                                                \
+        for (size_t i = 0; i < list->count; i++)                                                   \
+            rg_store__row_dispose(&rg_store__##row##_row, &list->items[i]);                        \
+        free(list->items);                                                                         \
+        memset(list, 0, sizeof(*list));                                                            \
     }
 #define DISPOSERS(row) ROW_DISPOSE(row) LIST_DISPOSE(row)
 
@@ -152,11 +152,17 @@ static int array_grow(rg_store__array *a, size_t elem)
     if (a->count < a->cap)
         return 0;
     cap = a->cap ? a->cap * 2 : 8;
-    if (cap > SIZE_MAX / elem)
-        return rg_error_set(RG_ENOMEM, "store: row array too large");
+    /* The failures return the constant, not rg_error_set's result, so that the analyzer sees
+     * that a failed grow never reaches the caller's write into the array. */
+    if (cap > SIZE_MAX / elem) {
+        rg_error_set(RG_ENOMEM, "store: row array too large");
+        return RG_ENOMEM;
+    }
     grown = realloc(a->items, cap * elem);
-    if (grown == NULL)
-        return rg_error_set(RG_ENOMEM, "store: out of memory growing a row array");
+    if (grown == NULL) {
+        rg_error_set(RG_ENOMEM, "store: out of memory growing a row array");
+        return RG_ENOMEM;
+    }
     a->items = grown;
     a->cap = cap;
     return 0;
@@ -215,8 +221,7 @@ int rg_store__select_row(void *row, const rg_store__row_type *type, rg_store *st
 
 int rg_store__select_org_row(void *row, const rg_store__row_type *type, rg_store *store,
                              const char *sql, const char *op, const char *tenant_id,
-                             const char *rollout_id, const char *org_id,
-                             const char *strategy_id)
+                             const char *rollout_id, const char *org_id, const char *strategy_id)
 {
     rg_store__binder b;
     int rc;

@@ -241,7 +241,6 @@ int rg_store__select_row(void *row, const rg_store__row_type *type, rg_store *st
  * in that order, all required. */
 int rg_store__select_org_row(void *row, const rg_store__row_type *type, rg_store *store,
                              const char *sql, const char *op, const char *tenant_id,
-                             const char *rollout_id, const char *org_id,
-                             const char *strategy_id);
+                             const char *rollout_id, const char *org_id, const char *strategy_id);
 
 #endif

@@ -193,9 +193,8 @@ static void test_every_verdict_and_command_column_reaches_its_field(void **state
     c.force = 1;
     c.created_at_ms = 7001;
     assert_int_equal(rg_store_command_enqueue(&cid, f->store, &c), 0);
-    assert_int_equal(rg_store_command_complete(f->store, "acme", cid, RG_COMMAND_FAILED, "no",
-                                               7002),
-                     0);
+    assert_int_equal(
+        rg_store_command_complete(f->store, "acme", cid, RG_COMMAND_FAILED, "no", 7002), 0);
     assert_int_equal(rg_store_command_get(&got, f->store, "acme", cid), 0);
     assert_int_equal(got.id, cid);
     assert_string_equal(got.rollout_id, ro_id);
