@@ -266,12 +266,12 @@ int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char
     json_decref(detail);
     rc = rg_store_event_append(NULL, ctx->engine->store,
                                &(rg_store_event_in){.rollout_id = ctx->row.id,
-                                                 .tenant_id = ctx->row.tenant_id,
-                                                 .kind = "state",
-                                                 .from_state = rg_rollout_state_to_str(from),
-                                                 .to_state = rg_rollout_state_to_str(state),
-                                                 .detail = detail_text,
-                                                 .at_ms = ctx->now_ms});
+                                                    .tenant_id = ctx->row.tenant_id,
+                                                    .kind = "state",
+                                                    .from_state = rg_rollout_state_to_str(from),
+                                                    .to_state = rg_rollout_state_to_str(state),
+                                                    .detail = detail_text,
+                                                    .at_ms = ctx->now_ms});
     free(detail_text);
     /* An ended rollout no longer holds its orgs: after its restore, if it had one. */
     if (rc == 0 && rg_rollout_state_is_terminal(state))

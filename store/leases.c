@@ -90,8 +90,8 @@ int rg_store_lease_take_over(int *out_held, rg_store *store, const char *tenant_
 /* Runs a bound statement keyed by the lease's owner. @param[out] out_matched 1 when it
  * changed the row, 0 when it matched nothing: a lease held by someone else is an answer,
  * a missing rollout an error (RG_ENOTFOUND). */
-static int step_owned(int *out_matched, rg_store *store, rg_store__binder *b,
-                      const char *tenant_id, const char *rollout_id, const char *op)
+static int step_owned(int *out_matched, rg_store *store, rg_store__binder *b, const char *tenant_id,
+                      const char *rollout_id, const char *op)
 {
     int rc;
 

@@ -316,8 +316,8 @@ int rg_store__prepare(rg_store__binder *b, rg_store *store, const char *sql, con
     return 0;
 }
 
-int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql,
-                          const char *op, const char *tenant_id)
+int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql, const char *op,
+                          const char *tenant_id)
 {
     int rc;
 
@@ -328,8 +328,8 @@ int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql,
     return 0;
 }
 
-int rg_store__rollout_stmt(rg_store__binder *b, rg_store *store, const char *sql,
-                           const char *op, const char *tenant_id, const char *rollout_id)
+int rg_store__rollout_stmt(rg_store__binder *b, rg_store *store, const char *sql, const char *op,
+                           const char *tenant_id, const char *rollout_id)
 {
     int rc;
 

@@ -84,12 +84,12 @@ int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op);
 int rg_store__prepare(rg_store__binder *b, rg_store *store, const char *sql, const char *op);
 /* The cached statement for `sql` with its first parameter bound to tenant_id, which is
  * required (RG_EINVALID "tenant id is missing"); the caller binds the rest through `b`. */
-int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql,
-                          const char *op, const char *tenant_id);
+int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql, const char *op,
+                          const char *tenant_id);
 /* As rg_store__tenant_stmt with the second parameter bound to rollout_id, also required:
  * the shape of every per-rollout statement, "... WHERE tenant_id = ? AND rollout_id = ?". */
-int rg_store__rollout_stmt(rg_store__binder *b, rg_store *store, const char *sql,
-                           const char *op, const char *tenant_id, const char *rollout_id);
+int rg_store__rollout_stmt(rg_store__binder *b, rg_store *store, const char *sql, const char *op,
+                           const char *tenant_id, const char *rollout_id);
 
 /* Reads the columns of the current row in order, remembering the first failure. */
 typedef struct {

@@ -99,8 +99,7 @@ int rg_store_target_update(rg_store *store, const rg_store_target *target)
     rg_store__binder b;
     int rc;
 
-    if ((rc = check_target_key(target, op)) < 0 ||
-        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
+    if ((rc = check_target_key(target, op)) < 0 || (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
     bind_target_state(&b, target);
     rg_store__bind_text(&b, target->tenant_id);

@@ -339,8 +339,7 @@ int rg_store_measurement_put(rg_store *store, const rg_store_measurement_in *m);
 /* rg_store_measurement_put of n rows in order, the rollout's existence checked once per run
  * of rows of the same rollout. Stops at the first error (call it inside a transaction to
  * keep all or none). */
-int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement_in *rows,
-                                  size_t n);
+int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement_in *rows, size_t n);
 /* The rollout's measurements with from_ms <= bucket_start_ms < to_ms, of one metric or of
  * all when metric is NULL; ordered by org, queue, metric, bucket start. */
 int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
@@ -403,8 +402,7 @@ typedef struct {
 } rg_store_verdict_in;
 
 /* @param[out] out_id the new row's id; may be NULL. A 0 at_ms is stored as now. */
-int rg_store_verdict_insert(int64_t *out_id, rg_store *store,
-                            const rg_store_verdict_in *verdict);
+int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_verdict_in *verdict);
 /* The rollout's verdicts in insertion order; of one stage, or all when stage < 0. */
 int rg_store_verdict_list(rg_store_verdicts *out, rg_store *store, const char *tenant_id,
                           const char *rollout_id, int stage);
@@ -590,15 +588,14 @@ typedef struct {
     const char *tenant_id;
     rg_command_kind kind;
     const char *actor;
-    const char *reason; /* optional */
-    int force;          /* promote --force */
+    const char *reason;    /* optional */
+    int force;             /* promote --force */
     int64_t created_at_ms; /* 0: now */
 } rg_store_command_in;
 
 /* Queues a command in state pending.
  * @param[out] out_id the command id; may be NULL. A 0 created_at_ms is stored as now. */
-int rg_store_command_enqueue(int64_t *out_id, rg_store *store,
-                             const rg_store_command_in *command);
+int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_command_in *command);
 int rg_store_command_get(rg_store_command *out, rg_store *store, const char *tenant_id,
                          int64_t command_id);
 /* The rollout's pending commands, oldest first. */
