@@ -366,6 +366,8 @@ int rg_engine__gate_before_stage(rg_rollout_ctx *ctx, int *out_pass)
             continue;
         if ((rc = ask_all(&r, &o, ctx, points[p], stage, NULL, hold, sizeof(hold))) < 0)
             return rc;
+        if (o.gate != NULL)
+            rg_engine__crash_point("gate_answered"); /* nothing recorded: asked again */
         /* A pass and its event commit together, before the stage's first write. */
         if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
             return rc;
@@ -376,6 +378,8 @@ int rg_engine__gate_before_stage(rg_rollout_ctx *ctx, int *out_pass)
             rc = rg_engine__save(ctx);
         if ((rc = rg_engine__tx_end(ctx, own, rc)) < 0)
             return rc;
+        if (o.gate != NULL && r == ASK_PASSED)
+            rg_engine__crash_point("gate_passed"); /* recorded: never asked again */
         if (r != ASK_PASSED) {
             *out_pass = 0;
             return 0;
