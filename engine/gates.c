@@ -277,6 +277,18 @@ static int ask_one(ask_result *out, gate_outcome *o, rg_rollout_ctx *ctx, size_t
         rg_http_response_dispose(&resp);
         return 0;
     }
+    if (rc == RG_EAUTH) { /* no secret: retrying cannot help until a person sets it */
+        snprintf(hold, holdlen, "gate %s (%s): %s", rg_gate_point_name(g->at), url,
+                 rg_error_last());
+        snprintf(o->reason, sizeof(o->reason), "%s", rg_error_last());
+        o->has_reason = 1;
+        o->outcome = "failed";
+        rg_error_clear();
+        rg_http_response_dispose(&resp);
+        json_object_del(book, key);
+        *out = ASK_FAILED;
+        return 0;
+    }
     if (rc == 0)
         snprintf(err, sizeof(err), "HTTP %ld", resp.status);
     else
@@ -361,6 +373,7 @@ int rg_engine__gate_before_stage(rg_rollout_ctx *ctx, int *out_pass)
     gate_outcome o;
 
     *out_pass = 1;
+    json_object_del(ctx->book, "gate_hold"); /* running again: a gate hold was released */
     for (size_t p = stage == 0 ? 0 : 1; p < 2; p++) {
         if (!has_gates(ctx, points[p]))
             continue;
@@ -382,6 +395,11 @@ int rg_engine__gate_before_stage(rg_rollout_ctx *ctx, int *out_pass)
             rg_engine__crash_point("gate_passed"); /* recorded: never asked again */
         if (r != ASK_PASSED) {
             *out_pass = 0;
+            return 0;
+        }
+        if (o.gate != NULL && p == 0 && has_gates(ctx, RG_GATE_PRE_STAGE)) {
+            *out_pass = 0; /* one call per tick: pre-stage on the next, right away */
+            ctx->next_ms = rg_time_now_ms();
             return 0;
         }
     }
@@ -444,6 +462,7 @@ int rg_engine__gate_continue(rg_rollout_ctx *ctx)
 
     if (state && strcmp(state, "rollback_incomplete") == 0)
         end = RG_ROLLOUT_ROLLBACK_INCOMPLETE;
+    json_object_del(ctx->book, "gate_hold"); /* running again: a gate hold was released */
     /* The call is made outside any transaction; what it decided commits with the step. */
     if ((rc = ask_all(&r, &o, ctx, at, stage, why, hold, sizeof(hold))) < 0 ||
         (rc = rg_engine__tx_begin(ctx, &own)) < 0) {
@@ -479,5 +498,6 @@ int rg_engine__gate_resume(rg_rollout_ctx *ctx, const char *why)
 
 int rg_engine__gate_held(const rg_rollout_ctx *ctx)
 {
-    return ctx->row.state == RG_ROLLOUT_HELD && json_object_get(ctx->book, "gate_hold") != NULL;
+    return ctx->row.state == RG_ROLLOUT_HELD && json_object_get(ctx->book, "gate_hold") != NULL &&
+           ctx->row.hold_reason != NULL && strncmp(ctx->row.hold_reason, "gate ", 5) == 0;
 }

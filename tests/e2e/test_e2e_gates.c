@@ -670,6 +670,33 @@ static void test_post_rollback_acknowledged_before_the_end(void **state)
     receiver_stop(&r);
 }
 
+/* 7. A gate whose secret variable is not set holds at once, asks nothing, and says which
+ * variable (never a value). */
+static void test_missing_secret_holds_at_once(void **state)
+{
+    static const answer script[] = {{200, "{}"}};
+    receiver r;
+    rg_e2e e;
+    char *why;
+    (void)state;
+
+    unsetenv("RG_TEST_GATE_SECRET");
+    receiver_start(&r, script, 1);
+    assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json",
+                                  policy_with_gates("pre-rollout", r.url, "20s"), 200),
+                     0);
+    assert_int_equal(rg_e2e_drive(&e, held, 20), 0);
+    why = hold_reason(&e);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "gate pre-rollout"));
+    assert_non_null(strstr(why, "RG_TEST_GATE_SECRET is not set"));
+    free(why);
+    assert_int_equal(receiver_count(&r), 0);
+    assert_int_equal(patches_total(&e), 0);
+    rg_e2e_end(&e);
+    receiver_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_confirm_promotion_refused_then_accepted),
         cmocka_unit_test(test_killed_driver_neither_skips_nor_double_passes),
         cmocka_unit_test(test_post_rollback_acknowledged_before_the_end),
+        cmocka_unit_test(test_missing_secret_holds_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
