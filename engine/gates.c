@@ -19,8 +19,8 @@
 #include "rollgate/http.h"
 #include "rollgate/util.h"
 
-#define REASON_MAX 200         /* bytes of the receiver's reason kept */
-#define CALL_MAX_MS 10000      /* one call's ceiling, whatever the gate's timeout */
+#define REASON_MAX 200    /* bytes of the receiver's reason kept */
+#define CALL_MAX_MS 10000 /* one call's ceiling, whatever the gate's timeout */
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 15000
 
@@ -101,8 +101,9 @@ static json_t *verdict_summary(rg_rollout_ctx *ctx, int stage)
     json_t *out = json_null(), *metrics;
     int poll = -1;
 
-    if (stage < 0 || rg_store_verdict_list(&v, ctx->engine->store, ctx->row.tenant_id,
-                                           ctx->row.id, stage) < 0 || v.count == 0) {
+    if (stage < 0 ||
+        rg_store_verdict_list(&v, ctx->engine->store, ctx->row.tenant_id, ctx->row.id, stage) < 0 ||
+        v.count == 0) {
         rg_error_clear();
         rg_store_verdicts_dispose(&v);
         return out;
@@ -113,10 +114,9 @@ static json_t *verdict_summary(rg_rollout_ctx *ctx, int stage)
     metrics = json_array();
     for (size_t i = 0; i < v.count; i++)
         if (v.items[i].poll == poll)
-            json_array_append_new(metrics, json_pack("{s:s, s:s, s:s?}", "metric",
-                                                     v.items[i].metric, "decision",
-                                                     v.items[i].decision, "reason",
-                                                     v.items[i].reason));
+            json_array_append_new(
+                metrics, json_pack("{s:s, s:s, s:s?}", "metric", v.items[i].metric, "decision",
+                                   v.items[i].decision, "reason", v.items[i].reason));
     json_decref(out);
     out = json_pack("{s:i, s:i, s:o}", "stage", stage + 1, "poll", poll, "metrics", metrics);
     rg_store_verdicts_dispose(&v);
@@ -132,14 +132,14 @@ static char *request_body(rg_rollout_ctx *ctx, rg_gate_point at, int stage, size
     char *text;
 
     rg_time_format(now, rg_time_now_ms());
-    body = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s?, s:o, s:s, s:s}",
-                     "gate", rg_gate_point_name(at), "rollout", ctx->row.id, "tenant",
-                     ctx->row.tenant_id, "name", ctx->manifest->name, "gate_index", (int)index,
-                     "stage", stage + 1, "stages", ctx->row.stage_count, "percent",
-                     ctx->manifest->stages[stage < (int)ctx->manifest->stages_count ? stage : 0],
-                     "attempt", attempt, "reason", why, "verdict",
-                     verdict_summary(ctx, verdict_stage), "state",
-                     rg_rollout_state_to_str(ctx->row.state), "at", now);
+    body =
+        json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s?, s:o, s:s, s:s}", "gate",
+                  rg_gate_point_name(at), "rollout", ctx->row.id, "tenant", ctx->row.tenant_id,
+                  "name", ctx->manifest->name, "gate_index", (int)index, "stage", stage + 1,
+                  "stages", ctx->row.stage_count, "percent",
+                  ctx->manifest->stages[stage < (int)ctx->manifest->stages_count ? stage : 0],
+                  "attempt", attempt, "reason", why, "verdict", verdict_summary(ctx, verdict_stage),
+                  "state", rg_rollout_state_to_str(ctx->row.state), "at", now);
     text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(body);
     return text;
@@ -160,7 +160,7 @@ static int post(rg_http_response *resp, rg_rollout_ctx *ctx, const rg_manifest_g
         return rg_error_set(RG_EAUTH, "the secret's environment variable %s is not set",
                             g->secret_env);
     snprintf(stamp, sizeof(stamp), "%lld", (long long)(rg_time_now_ms() / 1000));
-    memcpy(sig, "X-Rollgate-Signature: ", 22);
+    memcpy(sig, "X-Rollgate-Signature: ", 23);
     if ((rc = rg_http_signature(sig + 22, sizeof(sig) - 22, secret, stamp, body)) < 0)
         return rc;
     snprintf(ts, sizeof(ts), "X-Rollgate-Timestamp: %s", stamp);
@@ -204,127 +204,150 @@ static int outcome_event(rg_rollout_ctx *ctx, const gate_outcome *o)
                        "stage", stage, "url", url, "outcome", outcome, "status", (int)status,
                        "attempts", attempts, "reason", reason);
     if ((rc = rg_engine__audit(ctx->engine, ctx->row.tenant_id, ctx->row.id, "rollgate-gate",
-                               "gate", rg_gate_point_name(g->at), outcome,
-                               json_incref(detail))) < 0) {
+                               "gate", rg_gate_point_name(g->at), outcome, json_incref(detail))) <
+        0) {
         json_decref(detail);
         return rc;
     }
     return rg_engine__event(ctx, "gate", detail, "gate %s (%s) at stage %d: %s%s%s",
-                            rg_gate_point_name(g->at), url, stage + 1, outcome,
-                            reason ? ": " : "", reason ? reason : "");
+                            rg_gate_point_name(g->at), url, stage + 1, outcome, reason ? ": " : "",
+                            reason ? reason : "");
+}
+
+/* One ask of one gate, as it goes. */
+typedef struct {
+    const rg_manifest_gate *gate;
+    json_t *book; /* the book's `gates` object (borrowed) */
+    char key[96];
+    char url[512]; /* as logs show it */
+    int64_t first; /* when the first attempt of this ask was made */
+    int attempts;  /* including this one */
+} ask_state;
+
+/* What an answer settles: a pass, a refusal, or a missing secret. 0 when it settles
+ * nothing (a transport failure, 429 or 5xx: retried). */
+static int settle(ask_result *out, gate_outcome *o, const ask_state *a, int rc,
+                  const rg_http_response *resp, char *hold, size_t holdlen)
+{
+    const char *at = rg_gate_point_name(a->gate->at);
+
+    if (rc == 0 && resp->status >= 200 && resp->status < 300) {
+        json_object_set_new(a->book, a->key,
+                            json_pack("{s:I}", "passed", (json_int_t)rg_time_now_ms()));
+        *out = ASK_PASSED;
+        o->outcome = "passed";
+        return 1;
+    }
+    if (rc == 0 && resp->status != 429 && resp->status < 500) {
+        sanitise_reason(o->reason, sizeof(o->reason), resp->body);
+        snprintf(hold, holdlen, "gate %s (%s) refused (HTTP %ld): %s", at, a->url, resp->status,
+                 o->reason);
+        *out = ASK_REFUSED;
+        o->outcome = "refused";
+    } else if (rc == RG_EAUTH) { /* no secret: retrying cannot help until a person sets it */
+        snprintf(o->reason, sizeof(o->reason), "%s", rg_error_last());
+        snprintf(hold, holdlen, "gate %s (%s): %s", at, a->url, o->reason);
+        *out = ASK_FAILED;
+        o->outcome = "failed";
+        rg_error_clear();
+    } else {
+        return 0;
+    }
+    o->has_reason = 1;
+    json_object_del(a->book, a->key); /* asked afresh after a person resumes */
+    return 1;
+}
+
+/* A failed attempt: the next one after a backoff, or, when the timeout would run out
+ * first, the end of the ask naming the last error. */
+static void retry_or_fail(ask_result *out, gate_outcome *o, rg_rollout_ctx *ctx, const ask_state *a,
+                          const char *err, char *hold, size_t holdlen)
+{
+    const rg_manifest_gate *g = a->gate;
+    int64_t wait = BACKOFF_FIRST_MS, now = rg_time_now_ms(), next;
+
+    for (int k = 1; k < a->attempts && wait < BACKOFF_MAX_MS; k++)
+        wait *= 2;
+    if (wait > BACKOFF_MAX_MS)
+        wait = BACKOFF_MAX_MS;
+    if (now + wait >= a->first + g->timeout_ms) {
+        rg_buf within = RG_BUF_INIT;
+        rg_format_duration(&within, g->timeout_ms);
+        snprintf(hold, holdlen,
+                 "gate %s (%s) failed: no 2xx answer within %s after %d "
+                 "attempt%s (last: %s)",
+                 rg_gate_point_name(g->at), a->url, rg_buf_cstr(&within), a->attempts,
+                 a->attempts == 1 ? "" : "s", err);
+        rg_buf_dispose(&within);
+        json_object_del(a->book, a->key);
+        *out = ASK_FAILED;
+        o->outcome = "failed";
+        snprintf(o->reason, sizeof(o->reason), "%.220s", err);
+        o->has_reason = 1;
+        return;
+    }
+    o->gate = NULL; /* a retry: narrated, recorded in the book only */
+    next = now + wait;
+    json_object_set_new(a->book, a->key,
+                        json_pack("{s:I, s:i, s:I, s:s}", "first", (json_int_t)a->first, "attempts",
+                                  a->attempts, "next", (json_int_t)next, "error", err));
+    rg_engine__narrate(ctx, "gate", "gate %s (%s) attempt %d: %s; retrying in %lld ms",
+                       rg_gate_point_name(g->at), a->url, a->attempts, err, (long long)wait);
+    ctx->next_ms = next;
+    *out = ASK_WAIT;
 }
 
 /* Asks gate `i` once (or not, when it passed or its retry is not due). `why` goes in the
- * body. On ASK_REFUSED/ASK_FAILED `hold` says why, naming the gate. */
+ * body. On ASK_REFUSED/ASK_FAILED `hold` says why, naming the gate; `o` says what to
+ * record when a call settled something. */
 static int ask_one(ask_result *out, gate_outcome *o, rg_rollout_ctx *ctx, size_t i, int stage,
                    const char *why, char *hold, size_t holdlen)
 {
-    const rg_manifest_gate *g = &ctx->manifest->gates[i];
-    json_t *book = gates_book(ctx), *entry;
+    ask_state a = {&ctx->manifest->gates[i], gates_book(ctx), "", "", 0, 0};
     rg_http_response resp = {0};
-    char key[96], url[512], err[384] = "";
-    int64_t now = rg_time_now_ms(), first, next, left, wait;
-    int attempts, rc;
-    char *body = NULL;
+    int64_t now = rg_time_now_ms(), left;
+    char err[384];
+    json_t *entry;
+    char *body;
+    int rc;
 
-    if (book == NULL)
+    if (a.book == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    gate_key(key, sizeof(key), g->at, stage, i);
-    entry = json_object_get(book, key);
-    if (json_object_get(entry, "passed")) {
-        *out = ASK_PASSED;
+    gate_key(a.key, sizeof(a.key), a.gate->at, stage, i);
+    entry = json_object_get(a.book, a.key);
+    *out = ASK_PASSED;
+    if (json_object_get(entry, "passed"))
         return 0;
-    }
-    next = json_integer_value(json_object_get(entry, "next"));
-    if (next > now) {
-        ctx->next_ms = next;
+    if (json_integer_value(json_object_get(entry, "next")) > now) {
+        ctx->next_ms = json_integer_value(json_object_get(entry, "next"));
         *out = ASK_WAIT;
         return 0;
     }
-    first = entry ? json_integer_value(json_object_get(entry, "first")) : now;
-    attempts = (int)json_integer_value(json_object_get(entry, "attempts")) + 1;
-    left = first + g->timeout_ms - now;
+    a.first = entry ? json_integer_value(json_object_get(entry, "first")) : now;
+    a.attempts = (int)json_integer_value(json_object_get(entry, "attempts")) + 1;
+    left = a.first + a.gate->timeout_ms - now;
     if (left < 1000)
         left = 1000; /* the last attempt still gets a fair call */
-    if ((body = request_body(ctx, g->at, stage, i, attempts, why)) == NULL)
+    if ((body = request_body(ctx, a.gate->at, stage, i, a.attempts, why)) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    rc = post(&resp, ctx, g, key, body, left < CALL_MAX_MS ? left : CALL_MAX_MS);
+    rc = post(&resp, ctx, a.gate, a.key, body, left < CALL_MAX_MS ? left : CALL_MAX_MS);
     free(body);
     if (rc == RG_ELEASE || rc == RG_EDB) {
         rg_http_response_dispose(&resp);
         return rc;
     }
-    rg_http_url_for_log(url, sizeof(url), g->url);
-    o->gate = g;
-    o->stage = stage;
-    o->attempts = attempts;
-    o->status = resp.status;
-    if (rc == 0 && resp.status >= 200 && resp.status < 300) {
-        json_object_set_new(book, key, json_pack("{s:I}", "passed", (json_int_t)now));
-        *out = ASK_PASSED;
-        o->outcome = "passed";
-        rg_http_response_dispose(&resp);
-        return 0;
-    }
-    if (rc == 0 && resp.status != 429 && resp.status < 500) {
-        sanitise_reason(o->reason, sizeof(o->reason), resp.body);
-        o->has_reason = 1;
-        snprintf(hold, holdlen, "gate %s (%s) refused (HTTP %ld): %s", rg_gate_point_name(g->at),
-                 url, resp.status, o->reason);
-        json_object_del(book, key); /* asked afresh after a person resumes */
-        *out = ASK_REFUSED;
-        o->outcome = "refused";
-        rg_http_response_dispose(&resp);
-        return 0;
-    }
-    if (rc == RG_EAUTH) { /* no secret: retrying cannot help until a person sets it */
-        snprintf(hold, holdlen, "gate %s (%s): %s", rg_gate_point_name(g->at), url,
-                 rg_error_last());
-        snprintf(o->reason, sizeof(o->reason), "%s", rg_error_last());
-        o->has_reason = 1;
-        o->outcome = "failed";
+    rg_http_url_for_log(a.url, sizeof(a.url), a.gate->url);
+    *o = (gate_outcome){
+        .gate = a.gate, .stage = stage, .attempts = a.attempts, .status = resp.status};
+    if (!settle(out, o, &a, rc, &resp, hold, holdlen)) {
+        if (rc == 0)
+            snprintf(err, sizeof(err), "HTTP %ld", resp.status);
+        else
+            snprintf(err, sizeof(err), "%s", rg_error_last());
         rg_error_clear();
-        rg_http_response_dispose(&resp);
-        json_object_del(book, key);
-        *out = ASK_FAILED;
-        return 0;
+        retry_or_fail(out, o, ctx, &a, err, hold, holdlen);
     }
-    if (rc == 0)
-        snprintf(err, sizeof(err), "HTTP %ld", resp.status);
-    else
-        snprintf(err, sizeof(err), "%s", rg_error_last());
-    rg_error_clear();
     rg_http_response_dispose(&resp);
-    wait = BACKOFF_FIRST_MS;
-    for (int k = 1; k < attempts && wait < BACKOFF_MAX_MS; k++)
-        wait *= 2;
-    if (wait > BACKOFF_MAX_MS)
-        wait = BACKOFF_MAX_MS;
-    now = rg_time_now_ms();
-    if (now + wait >= first + g->timeout_ms) {
-        char within[32];
-        rg_buf d = RG_BUF_INIT;
-        rg_format_duration(&d, g->timeout_ms);
-        snprintf(within, sizeof(within), "%s", rg_buf_cstr(&d));
-        rg_buf_dispose(&d);
-        snprintf(hold, holdlen, "gate %s (%s) failed: no 2xx answer within %s after %d "
-                 "attempt%s (last: %s)", rg_gate_point_name(g->at), url, within, attempts,
-                 attempts == 1 ? "" : "s", err);
-        json_object_del(book, key);
-        *out = ASK_FAILED;
-        o->outcome = "failed";
-        snprintf(o->reason, sizeof(o->reason), "%s", err);
-        o->has_reason = 1;
-        return 0;
-    }
-    o->gate = NULL; /* a retry: narrated, recorded in the book only */
-    json_object_set_new(book, key, json_pack("{s:I, s:i, s:I, s:s}", "first", (json_int_t)first,
-                                             "attempts", attempts, "next",
-                                             (json_int_t)(now + wait), "error", err));
-    rg_engine__narrate(ctx, "gate", "gate %s (%s) attempt %d: %s; retrying in %lld ms",
-                       rg_gate_point_name(g->at), url, attempts, err, (long long)wait);
-    ctx->next_ms = now + wait;
-    *out = ASK_WAIT;
     return 0;
 }
 
@@ -407,8 +430,7 @@ int rg_engine__gate_before_stage(rg_rollout_ctx *ctx, int *out_pass)
 }
 
 /* Records a promotion or a rollback's end that waits for its gates; the next step asks. */
-static int make_pending(rg_rollout_ctx *ctx, rg_gate_point at, const char *state,
-                        const char *why)
+static int make_pending(rg_rollout_ctx *ctx, rg_gate_point at, const char *state, const char *why)
 {
     json_object_set_new(ctx->book, "gate_pending",
                         json_pack("{s:s, s:i, s:s, s:s?}", "at", rg_gate_point_name(at), "stage",
@@ -426,8 +448,7 @@ int rg_engine__gate_promote(rg_rollout_ctx *ctx, const char *why)
     return make_pending(ctx, RG_GATE_CONFIRM_PROMOTION, NULL, why);
 }
 
-int rg_engine__gate_finish_rollback(rg_rollout_ctx *ctx, rg_rollout_state state,
-                                    const char *why)
+int rg_engine__gate_finish_rollback(rg_rollout_ctx *ctx, rg_rollout_state state, const char *why)
 {
     if (!has_gates(ctx, RG_GATE_POST_ROLLBACK))
         return rg_engine__set_state(ctx, state, why);
@@ -436,8 +457,8 @@ int rg_engine__gate_finish_rollback(rg_rollout_ctx *ctx, rg_rollout_state state,
 
 int rg_engine__gate_pending(const rg_rollout_ctx *ctx)
 {
-    const char *at = json_string_value(json_object_get(json_object_get(ctx->book,
-                                                                       "gate_pending"), "at"));
+    const char *at =
+        json_string_value(json_object_get(json_object_get(ctx->book, "gate_pending"), "at"));
     if (at == NULL)
         return 0;
     if (ctx->row.state == RG_ROLLOUT_RUNNING)

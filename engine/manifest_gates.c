@@ -100,9 +100,8 @@ int rg_manifest__gates_json(json_t *obj, const rg_manifest *m)
         json_t *one = NULL;
         if (rg_buf_printf(&secret, "env:%s", g->secret_env) == 0 &&
             rg_format_duration(&timeout, g->timeout_ms) == 0)
-            one = json_pack("{s:s, s:s, s:s, s:s}", "at", rg_gate_point_name(g->at), "url",
-                            g->url, "timeout", rg_buf_cstr(&timeout), "secret",
-                            rg_buf_cstr(&secret));
+            one = json_pack("{s:s, s:s, s:s, s:s}", "at", rg_gate_point_name(g->at), "url", g->url,
+                            "timeout", rg_buf_cstr(&timeout), "secret", rg_buf_cstr(&secret));
         rg_buf_dispose(&secret);
         rg_buf_dispose(&timeout);
         if (one == NULL || json_array_append_new(list, one) < 0) {

@@ -53,8 +53,7 @@ static int internal_address(const struct sockaddr *sa)
             memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
             return internal_address((const struct sockaddr *)&v4);
         }
-        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
-               IN6_IS_ADDR_LINKLOCAL(a);
+        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a);
     }
     return 1;
 }
@@ -127,8 +126,9 @@ int rg_http_post_json(rg_http_response *out, const char *url, const char *const 
     memset(&t, 0, sizeof(t));
     t.opts = opts;
     t.resp = out;
-    t.max = opts->max_body == 0 ? 1024 : opts->max_body > MAX_BODY_CAP ? MAX_BODY_CAP
-                                                                         : opts->max_body;
+    t.max = opts->max_body == 0             ? 1024
+            : opts->max_body > MAX_BODY_CAP ? MAX_BODY_CAP
+                                            : opts->max_body;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (curl = curl_easy_init()) == NULL)
         return rg_error_set(RG_ENOMEM, "%s: cannot make an HTTP client", where);
     for (const char *const *h = headers; h && *h; h++) {
@@ -203,7 +203,7 @@ int rg_http_signature(char *out, size_t outlen, const char *secret, const char *
         return rc;
     rg_hmac_sha256(mac, secret, strlen(secret), rg_buf_cstr(&text), text.len);
     rg_buf_dispose(&text);
-    memcpy(out, "sha256=", 7);
+    memcpy(out, "sha256=", 8); /* with its NUL; the digits follow */
     for (size_t i = 0; i < RG_SHA256_LEN; i++)
         snprintf(out + 7 + 2 * i, 3, "%02x", mac[i]);
     explicit_bzero(mac, sizeof(mac));

@@ -300,7 +300,7 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     }
     /* The signature covers the time it was made, so a receiver can refuse a replay. */
     snprintf(stamp, sizeof(stamp), "%lld", (long long)(rg_time_now_ms() / 1000));
-    memcpy(sig, "X-Rollgate-Signature: ", 22);
+    memcpy(sig, "X-Rollgate-Signature: ", 23);
     rc = rg_http_signature(sig + 22, sizeof(sig) - 22, secret, stamp, j->body);
     explicit_bzero(secret, strlen(secret));
     free(secret);

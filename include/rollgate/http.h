@@ -18,19 +18,19 @@ typedef struct rg_http_options {
      * name pointing there is refused too. allow_loopback keeps 127/8 allowed (test mode). */
     int guard_internal;
     int allow_loopback;
-    const char *user_agent;      /* default "rollgate/1" */
-    size_t max_body;             /* response bytes kept; default 1024, at most 65536 */
-    rg_http_cancel_fn cancel;    /* may be NULL */
+    const char *user_agent;   /* default "rollgate/1" */
+    size_t max_body;          /* response bytes kept; default 1024, at most 65536 */
+    rg_http_cancel_fn cancel; /* may be NULL */
     void *cancel_payload;
 } rg_http_options;
 
 typedef struct rg_http_response {
-    long status;      /* the HTTP status, 0 when no response came */
-    char *body;       /* the first max_body bytes of the response, NUL-terminated; owned */
+    long status; /* the HTTP status, 0 when no response came */
+    char *body;  /* the first max_body bytes of the response, NUL-terminated; owned */
     size_t body_len;
-    int truncated;    /* the response was longer than body */
-    int refused;      /* the guard refused the destination */
-    int cancelled;    /* the cancel callback stopped it */
+    int truncated; /* the response was longer than body */
+    int refused;   /* the guard refused the destination */
+    int cancelled; /* the cancel callback stopped it */
 } rg_http_response;
 
 void rg_http_options_init(rg_http_options *opts);

@@ -44,7 +44,7 @@ typedef struct {
     pthread_mutex_t lock;
     answer script[MAX_SCRIPT]; /* answers in order; the last repeats */
     size_t nscript;
-    json_t *seen;       /* [{body, signature_ok, event, delivery, at_ms}] */
+    json_t *seen; /* [{body, signature_ok, event, delivery, at_ms}] */
     int bad_signatures;
 } receiver;
 
@@ -98,11 +98,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_lock(&r->lock);
     n = json_array_size(r->seen);
     a = r->script[n < r->nscript ? n : r->nscript - 1];
-    json_array_append_new(r->seen,
-                          json_pack("{s:o?, s:b, s:s?, s:s?, s:I}", "body",
-                                    json_loads(rg_buf_cstr(&req->body), 0, NULL),
-                                    "signature_ok", ok, "event", ev, "delivery", dk, "at_ms",
-                                    (json_int_t)rg_time_now_ms()));
+    json_array_append_new(r->seen, json_pack("{s:o?, s:b, s:s?, s:s?, s:I}", "body",
+                                             json_loads(rg_buf_cstr(&req->body), 0, NULL),
+                                             "signature_ok", ok, "event", ev, "delivery", dk,
+                                             "at_ms", (json_int_t)rg_time_now_ms()));
     r->bad_signatures += !ok;
     pthread_mutex_unlock(&r->lock);
     if (a.status == DROP)
@@ -257,12 +256,14 @@ static int64_t first_patch_ms(const rg_e2e *e)
     json_t *log = rg_e2e_requests(&e->sim), *r;
     int64_t first = 0;
     size_t i;
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-        if (strcmp(json_string_value(json_object_get(r, "method")), "PATCH") == 0 &&
-            json_integer_value(json_object_get(r, "status")) == 200) {
-            first = json_integer_value(json_object_get(r, "time_ms"));
-            break;
-        }
+    json_array_foreach(json_object_get(log, "requests"), i,
+                       r) if (strcmp(json_string_value(json_object_get(r, "method")), "PATCH") ==
+                                  0 &&
+                              json_integer_value(json_object_get(r, "status")) == 200)
+    {
+        first = json_integer_value(json_object_get(r, "time_ms"));
+        break;
+    }
     json_decref(log);
     return first;
 }
@@ -270,9 +271,9 @@ static int64_t first_patch_ms(const rg_e2e *e)
 static void command(rg_e2e *e, rg_command_kind kind)
 {
     char *outcome = NULL;
-    assert_int_equal(rg_engine_command(&outcome, e->engine, e->tenant, e->id, kind, "alice",
-                                       "gates test", 0),
-                     0);
+    assert_int_equal(
+        rg_engine_command(&outcome, e->engine, e->tenant, e->id, kind, "alice", "gates test", 0),
+        0);
     assert_string_equal(outcome, "done");
     free(outcome);
 }
@@ -285,8 +286,7 @@ static json_t *events_of(rg_e2e *e, const char *kind)
     assert_int_equal(rg_store_event_list(&ev, e->store, e->tenant, e->id, 0), 0);
     for (size_t i = 0; i < ev.count; i++)
         if (strcmp(ev.items[i].kind, kind) == 0)
-            json_array_append_new(out, json_loads(ev.items[i].detail ? ev.items[i].detail
-                                                                     : "null",
+            json_array_append_new(out, json_loads(ev.items[i].detail ? ev.items[i].detail : "null",
                                                   JSON_DECODE_ANY, NULL));
     rg_store_events_dispose(&ev);
     return out;
@@ -432,14 +432,14 @@ static void test_transport_failure_retried_within_timeout(void **state)
     assert_int_equal(receiver_count(&r), 3);
     first = receiver_seen(&r, 0);
     third = receiver_seen(&r, 2);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(third, "body"),
-                                                        "attempt")),
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(third, "body"), "attempt")),
                      3);
     assert_string_equal(json_string_value(json_object_get(first, "delivery")),
                         json_string_value(json_object_get(third, "delivery")));
     /* Backoff: the retries were spread, not sent back to back (at least 1 s + 2 s). */
     assert_true(json_integer_value(json_object_get(third, "at_ms")) -
-                    json_integer_value(json_object_get(first, "at_ms")) >= 2500);
+                    json_integer_value(json_object_get(first, "at_ms")) >=
+                2500);
     assert_true(first_patch_ms(&e) >= json_integer_value(json_object_get(third, "at_ms")) - 5);
     json_decref(first);
     json_decref(third);
@@ -648,9 +648,10 @@ static void test_post_rollback_acknowledged_before_the_end(void **state)
     acked_at = json_integer_value(json_object_get(seen, "at_ms"));
     json_decref(seen);
     log = rg_e2e_requests(&e.sim);
-    json_array_foreach(json_object_get(log, "requests"), i, req)
-        if (strcmp(json_string_value(json_object_get(req, "method")), "PATCH") == 0)
-            last_patch = json_integer_value(json_object_get(req, "time_ms"));
+    json_array_foreach(
+        json_object_get(log, "requests"), i,
+        req) if (strcmp(json_string_value(json_object_get(req, "method")), "PATCH") == 0)
+        last_patch = json_integer_value(json_object_get(req, "time_ms"));
     json_decref(log);
     assert_true(last_patch > 0 && last_patch <= asked_at + 5);
     assert_int_equal(rg_store_event_list(&ev, e.store, e.tenant, e.id, 0), 0);

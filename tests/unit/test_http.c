@@ -99,11 +99,10 @@ static int setup(void **state)
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     pthread_mutex_init(&g_r.lock, NULL);
-    g_r.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                      MHD_USE_POLL,
-                                  0, NULL, NULL, on_request, &g_r, MHD_OPTION_SOCK_ADDR,
-                                  (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_done,
-                                  &g_r, MHD_OPTION_END);
+    g_r.daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL,
+        NULL, on_request, &g_r, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_done, &g_r, MHD_OPTION_END);
     if (g_r.daemon == NULL)
         return -1;
     info = MHD_get_daemon_info(g_r.daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -174,7 +173,7 @@ static void test_guard_refuses_internal_addresses(void **state)
     assert_int_equal(resp.status, 0);
     assert_non_null(strstr(rg_error_last(), "loopback or link-local"));
     rg_http_response_dispose(&resp);
-    assert_int_equal(requests(), before); /* the receiver saw nothing */
+    assert_int_equal(requests(), before);              /* the receiver saw nothing */
     url_of(url, sizeof(url), "localhost", "/guarded"); /* a name pointing there */
     assert_int_equal(rg_http_post_json(&resp, url, NULL, "{}", &o), RG_EINVALID);
     assert_true(resp.refused);
@@ -192,11 +191,9 @@ static void test_only_http_and_https(void **state)
 {
     rg_http_response resp;
     (void)state;
-    assert_int_equal(rg_http_post_json(&resp, "ftp://127.0.0.1/x", NULL, "{}", NULL),
-                     RG_EINVALID);
+    assert_int_equal(rg_http_post_json(&resp, "ftp://127.0.0.1/x", NULL, "{}", NULL), RG_EINVALID);
     assert_non_null(strstr(rg_error_last(), "only http and https"));
-    assert_int_equal(rg_http_post_json(&resp, "file:///etc/passwd", NULL, "{}", NULL),
-                     RG_EINVALID);
+    assert_int_equal(rg_http_post_json(&resp, "file:///etc/passwd", NULL, "{}", NULL), RG_EINVALID);
     rg_http_response_dispose(&resp);
 }
 
@@ -238,8 +235,8 @@ static void test_signature_matches_openssl(void **state)
     (void)state;
 
     snprintf(text, sizeof(text), "%s.%s", ts, body);
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)text, strlen(text),
-         mac, &maclen);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)text, strlen(text), mac,
+         &maclen);
     assert_int_equal(maclen, 32);
     memcpy(want, "sha256=", 7);
     for (unsigned i = 0; i < maclen; i++)
