@@ -698,6 +698,44 @@ static void test_missing_secret_holds_at_once(void **state)
     receiver_stop(&r);
 }
 
+/* 8. `plan --offline` lists the gates, a URL without its query, the secret by name. */
+static void test_plan_lists_the_gates(void **state)
+{
+    char dir[512], path[700], out[700], bin[1024];
+    json_t *orgs = json_pack("[s, s, s]", "org_a", "org_b", "org_c");
+    char *text;
+    int status = 0;
+    pid_t pid;
+    (void)state;
+
+    assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
+    snprintf(path, sizeof(path), "%s/m.yaml", dir);
+    snprintf(out, sizeof(out), "%s/plan.txt", dir);
+    assert_int_equal(
+        rg_e2e_write_manifest(
+            path, "http://127.0.0.1:9", orgs,
+            policy_with_gates("confirm-promotion", "http://127.0.0.1:1/g?token=abc", "90s")),
+        0);
+    snprintf(bin, sizeof(bin), "%s/cli/rollgate", rg_test_binary_dir());
+    pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, STDOUT_FILENO);
+        execl(bin, bin, "plan", path, "--offline", (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    text = rg_test_read_file(out, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "gate confirm-promotion: http://127.0.0.1:1/g (timeout 1m30s, "
+                                 "secret env:RG_TEST_GATE_SECRET)\n"));
+    assert_null(strstr(text, "token=abc"));
+    free(text);
+    json_decref(orgs);
+    rg_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_killed_driver_neither_skips_nor_double_passes),
         cmocka_unit_test(test_post_rollback_acknowledged_before_the_end),
         cmocka_unit_test(test_missing_secret_holds_at_once),
+        cmocka_unit_test(test_plan_lists_the_gates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
