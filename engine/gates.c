@@ -11,7 +11,6 @@
  * by a gate; `resume` asks again). A pass is written in the transaction that records the step
  * it allows (or, for a stage, before its first write), so a restarted engine neither skips a
  * gate nor asks one that has passed. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
