@@ -340,6 +340,11 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
         if ((rc = rg_engine__save(ctx)) < 0)
             return rc;
     }
+    {
+        int pass = 1;
+        if ((rc = rg_engine__gate_before_stage(ctx, &pass)) < 0 || !pass)
+            return rc;
+    }
     /* The lowest tier with unfinished work in the stages so far goes first, alone. */
     for (size_t i = 0; i < ctx->targets.count; i++) {
         rg_store_target *t = &ctx->targets.items[i];

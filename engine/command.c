@@ -60,6 +60,8 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
             return RG_ENOMEM;
         return rg_engine__set_state(ctx, RG_ROLLOUT_PAUSED, why);
     case RG_COMMAND_RESUME:
+        if (rg_engine__gate_held(ctx)) /* the gate is asked again */
+            return rg_engine__gate_resume(ctx, why);
         if (s != RG_ROLLOUT_PAUSED)
             return refuse(out_outcome, ctx, s == RG_ROLLOUT_HELD ? "resume (a hold is released "
                                                                   "by promote or rollback)"

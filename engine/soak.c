@@ -229,7 +229,7 @@ static int act(rg_rollout_ctx *ctx, const rg_stats_verdict *v, int poll, int pla
         json_object_set_new(streak, p->metrics[i].name, json_integer(streaks[i]));
     switch (action) {
     case RG_POLL_TRIP: return rg_engine__trip(ctx, why);
-    case RG_POLL_PROMOTE: return rg_engine__promote(ctx, why);
+    case RG_POLL_PROMOTE: return rg_engine__gate_promote(ctx, why);
     case RG_POLL_HOLD: return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, why);
     default: break;
     }
@@ -354,6 +354,8 @@ static int promote(rg_rollout_ctx *ctx, const char *why)
     json_object_del(ctx->book, "fractions");
     json_object_del(ctx->book, "poll");
     json_object_del(ctx->book, "errors");
+    json_object_del(ctx->book, "gate_pending");
+    json_object_del(ctx->book, "gate_hold");
     if (from + 1 >= ctx->row.stage_count) {
         rc = rg_engine__event(ctx, "completed", json_pack("{s:s}", "reason", why),
                               "stage %d/%d passed (%s); rollout completed", from + 1,
