@@ -61,6 +61,7 @@ struct rg_org {
     int64_t token_refresh_at;  /* mono ms: 80% of the lifetime */
     struct rg_platform_op *token_op; /* the fetch in flight, or NULL */
     uint64_t token_fetches;
+    char token_key[65];   /* key in the options' token cache (tokencache.c); "" until made */
 
     /* rate budget of the org's token */
     int rate_known;       /* 1 once a response carried a budget */
@@ -184,8 +185,15 @@ int rg_platform__error_body(rg_buf *out, long status, const json_t *body);
 /* token.c */
 int rg_platform__token_ready(rg_platform *p, rg_org *org, int64_t now);
 void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body);
-void rg_platform__token_invalidate(rg_org *org, uint64_t gen);
+void rg_platform__token_invalidate(rg_platform *p, rg_org *org, uint64_t gen);
 void rg_platform__token_done(rg_platform_op *op);
+
+/* tokencache.c: the options' cache (NULL: none). take: 1 when a valid cached token was
+ * copied into org; put: stores org's token; drop: forgets `token` (refused with a 401). */
+void rg_platform__token_key(rg_org *org);
+int rg_platform__tokens_take(rg_platform_tokens *t, rg_org *org, int64_t now);
+void rg_platform__tokens_put(rg_platform_tokens *t, rg_org *org);
+void rg_platform__tokens_drop(rg_platform_tokens *t, rg_org *org, const char *token);
 
 /* ratelimit.c */
 void rg_platform__headers_reset(rg_response_headers *hdr);

@@ -325,7 +325,7 @@ static void on_status(rg_platform *p, rg_platform_op *op, long status, json_t *b
         snprintf(why, sizeof(why), "HTTP %ld", status);
         retry_transient(p, op, why, 0, now);
     } else if (status == 401 && op->kind != RG_OP_TOKEN) {
-        rg_platform__token_invalidate(op->org, op->token_gen);
+        rg_platform__token_invalidate(p, op->org, op->token_gen);
         if (op->retried_401)
             rg_platform__op_fail(op, RG_EAUTH, "org %s: %s: HTTP 401 even with a fresh token",
                                  op->org_id, op->call);

@@ -13,6 +13,15 @@
 /* ---- the client ---- */
 
 typedef struct rg_platform rg_platform;
+/* OAuth tokens kept across clients (tokencache.c): one token per org, reused by every client
+ * given the cache until 80% of its lifetime; keyed by a hash of the login URL, org id,
+ * client id and secret, so other credentials for the same org never get it. In memory only,
+ * wiped on free; thread-safe. An engine owns one for all its ticks. */
+typedef struct rg_platform_tokens rg_platform_tokens;
+int rg_platform_tokens_new(rg_platform_tokens **out);
+void rg_platform_tokens_free(rg_platform_tokens *tokens);
+/* Tokens held (expired ones included until swept). */
+size_t rg_platform_tokens_count(rg_platform_tokens *tokens);
 
 typedef struct rg_platform_options {
     int max_concurrency;          /* ceiling on transfers in flight, all orgs together (32) */
@@ -34,6 +43,8 @@ typedef struct rg_platform_options {
     const char *strategies_path;  /* "/api/v2/routing/strategies". Copied. */
     const char *media_type;       /* aggregates filter: "voice" (default), "chat", "email",
                                    * "callback", "message", or "" for none */
+    rg_platform_tokens *tokens;   /* token cache shared with other clients; borrowed, must
+                                   * outlive the client. NULL: tokens die with the client */
 } rg_platform_options;
 
 /* Fills `opts` with the defaults above. */
