@@ -23,6 +23,8 @@ typedef enum {
     RG_OP_DATATABLE_GET, /* datatable.c */
     RG_OP_ROW_GET,
     RG_OP_ROW_PUT,
+    RG_OP_VERSIONED_GET, /* versioned.c */
+    RG_OP_VERSIONED_PUT,
     RG_OP_TOKEN, /* internal: an org's token fetch, owned by the client */
 } rg_op_kind;
 
@@ -107,7 +109,9 @@ struct rg_platform_op {
     int patch_attempts;
     int unknown_outcomes;   /* PATCHes whose reply never came (reset, timeout, 5xx) */
     int reread_unknown;     /* this re-read follows a PATCH of unknown outcome */
-    int outcome_unknown;    /* a ROW_PUT that got no answer or a 5xx: it may have landed */
+    int outcome_unknown;    /* a ROW_PUT or VERSIONED_PUT that got no answer or a 5xx: it
+                             * may have landed */
+    int version_conflict;   /* a VERSIONED_PUT refused for a stale version (409 or 400) */
     int in_place;           /* completed without a confirmed PATCH: the live body holds it */
 
     /* aggregates and observations queries */
@@ -165,6 +169,9 @@ int rg_platform__url_check(char **out, const char *url, const char *what, const 
 
 /* datatable.c */
 void rg_platform__datatable_handle(rg_platform_op *op, json_t *body);
+
+/* versioned.c: every answer to a VERSIONED_GET or _PUT */
+void rg_platform__versioned_handle(rg_platform_op *op, long status, json_t *body);
 
 /* ops.c */
 int rg_platform__op_new(rg_platform_op **out, rg_platform *p, rg_op_kind kind,

@@ -315,6 +315,10 @@ void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body)
         handle_update(op, status, body);
         return;
     }
+    if (op->kind == RG_OP_VERSIONED_GET || op->kind == RG_OP_VERSIONED_PUT) {
+        rg_platform__versioned_handle(op, status, body);
+        return;
+    }
     if (status < 200 || status > 299) {
         fail_status(op, status, body);
         return;

@@ -246,6 +246,29 @@ int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *pla
 int rg_platform_row_preflight(rg_platform *platform, const char *org_id, const char *table,
                               const char *row, json_t *fields, json_t *weights, int create);
 
+/* Resources with a `version` field (IVR configs, schedule groups, emergency groups): GET and
+ * full-replace PUT on `path` ("/api/v2/...", ids escaped; rg_platform_ivr_path builds an IVR
+ * config's). A body without an integer "version" is an error. */
+int rg_platform_ivr_path(char *out, size_t outlen, const char *ivr_id);
+/* @param[out] out the resource body (new reference). 404 is RG_ENOTFOUND. */
+int rg_platform_versioned_get(json_t **out, rg_platform *platform, const char *org_id,
+                              const char *path);
+/* The verified versioned write of `fields` (top-level fields of the body, neither "id" nor
+ * "version"): GET; when every field already holds its value nothing is written
+ * (*out_in_place 1); a field whose live value is neither `base`'s (the values rollgate last
+ * saw, e.g. the snapshot's; NULL: as first read here) nor the intended one fails RG_ECONFLICT
+ * naming the org and the field, without writing; else PUT the live body with the fields
+ * merged in and the version read. A stale version (409, or 400 "does not match the current
+ * version") re-reads and merges again, at most max_412_attempts PUTs; other people's edits
+ * to other fields are kept. A PUT of unknown outcome (no answer, 5xx) is re-read first (up to
+ * 3 times): in place = done; PUT again only while the version is the one read before it,
+ * else RG_ECONFLICT. Finally read back: a field that differs fails RG_ECONFLICT (someone
+ * wrote right after). Other 4xx fail with the platform's message (400: RG_EINVALID).
+ * *out_live is the last body read (caller decrefs; may be NULL). */
+int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platform *platform,
+                                const char *org_id, const char *path, json_t *fields,
+                                json_t *base);
+
 int rg_platform_run(rg_platform *platform);
 /* Number of ops queued or in flight. */
 size_t rg_platform_pending(const rg_platform *platform);
