@@ -308,6 +308,9 @@ int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
     }
     if (apply_faults(reply, server, &f, req))
         return 0;
+    if (strncmp(req->path, "/api/v2/analytics/", 18) == 0)
+        sim_querylog_add(&server->queries, world->orgs[org_index].id, req->path, req->body,
+                         req->body_len, now_ms);
     if ((rc = route(reply, world, org_index, req, &f, now_ms)) < 0 ||
         (reply->written == NULL && reply->written_row == NULL))
         return rc;

@@ -400,6 +400,8 @@ int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *
         return get_requests(reply, server, req);
     if (get && strcmp(p, "/sim/writes") == 0)
         return get_writes(reply, server);
+    if (get && strcmp(p, "/sim/queries") == 0)
+        return sim_querylog_get(reply, &server->queries, req);
     if (get && strcmp(p, "/sim/faults") == 0) {
         sim_faults f;
         pthread_mutex_lock(&server->faults_lock);

@@ -208,6 +208,23 @@ typedef struct {
     int64_t next_seq; /* seq of the next entry; the first is 1 */
 } sim_reqlog;
 
+/* The analytics query bodies answered (querylog.c), newest SIM_QUERY_CAP. */
+#define SIM_QUERY_CAP 1024
+#define SIM_QUERY_MAX_BODY 65536
+typedef struct {
+    int64_t seq;
+    int64_t time_ms;
+    char org[48];
+    char path[104];
+    char *body;
+} sim_query_entry;
+
+typedef struct {
+    pthread_mutex_t lock;
+    sim_query_entry *ring; /* allocated on the first query */
+    int64_t next_seq;
+} sim_querylog;
+
 typedef struct {
     pthread_rwlock_t lock; /* read: any request; write: replacing the world */
     sim_world *world;
@@ -215,6 +232,7 @@ typedef struct {
     sim_faults faults;
     uint64_t fault_state; /* xorshift state for fault draws, under faults_lock */
     sim_reqlog log;
+    sim_querylog queries;
     uint64_t context_seq; /* atomically incremented for contextId values */
 } sim_server;
 
@@ -299,6 +317,13 @@ void sim_ivrs_dispose(sim_org *org);
 json_t *sim_ivrs_json(const sim_org *org);
 int sim_ivr_edit(sim_reply *reply, sim_world *world, json_t *body, int64_t now_ms);
 int sim_ivr_hook(sim_reply *reply, sim_world *world, json_t *body);
+
+/* querylog.c */
+void sim_querylog_init(sim_querylog *q);
+void sim_querylog_dispose(sim_querylog *q);
+void sim_querylog_add(sim_querylog *q, const char *org, const char *path, const char *body,
+                      size_t len, int64_t now_ms);
+int sim_querylog_get(sim_reply *reply, sim_querylog *q, const sim_request *req);
 
 /* tokens.c */
 int sim_token_issue(char *out, size_t outlen, sim_org *org, size_t org_index, int64_t ttl_s,
