@@ -118,6 +118,7 @@ struct rg_platform_op {
     rg_platform_aggregates_query query;
     char **queue_ids;
     size_t nqueues;
+    size_t batch_at;        /* first queue of the batch in flight (opts.predicate_batch) */
 
     /* transfer */
     CURL *easy;
@@ -221,5 +222,9 @@ int rg_platform__aggregates_parse(rg_platform_aggregates *out, const rg_platform
 int rg_platform__observations_parse(rg_platform_observation **out, const rg_platform_op *op,
                                     const json_t *body);
 void rg_platform__aggregates_dispose(rg_platform_aggregates *agg);
+/* The body of the op's current batch of at most opts.predicate_batch queues, and its
+ * answer: merged into the op's results; *more when batches remain. */
+int rg_platform__analytics_body(char **out, const rg_platform_op *op);
+int rg_platform__analytics_take(int *more, rg_platform_op *op, const json_t *body);
 
 #endif

@@ -43,6 +43,8 @@ typedef struct rg_platform_options {
     const char *strategies_path;  /* "/api/v2/routing/strategies". Copied. */
     const char *media_type;       /* aggregates filter: "voice" (default), "chat", "email",
                                    * "callback", "message", or "" for none */
+    int predicate_batch;          /* most queueId predicates in one analytics query (100);
+                                   * more queues take several queries, merged. 1..1000 */
     rg_platform_tokens *tokens;   /* token cache shared with other clients; borrowed, must
                                    * outlive the client. NULL: tokens die with the client */
 } rg_platform_options;
