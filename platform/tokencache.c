@@ -133,6 +133,8 @@ int rg_platform__tokens_take(rg_platform_tokens *t, rg_org *org, int64_t now)
     if (t == NULL || org->client_secret == NULL)
         return 0;
     rg_platform__token_key(org);
+    if (org->token_key[0] == '\0')
+        return 0; /* no key (out of memory): fetch as without a cache */
     pthread_mutex_lock(&t->lock);
     e = *find(t, org->token_key);
     if (e != NULL && now < e->expires_at && (copy = rg_strdup(e->token)) != NULL) {
@@ -155,6 +157,8 @@ void rg_platform__tokens_put(rg_platform_tokens *t, rg_org *org)
     if (t == NULL || org->token == NULL || org->client_secret == NULL)
         return;
     rg_platform__token_key(org);
+    if (org->token_key[0] == '\0')
+        return;
     if ((copy = rg_strdup(org->token)) == NULL)
         return; /* the cache is an optimisation: without it the next client fetches again */
     pthread_mutex_lock(&t->lock);
@@ -188,6 +192,8 @@ void rg_platform__tokens_drop(rg_platform_tokens *t, rg_org *org, const char *to
     if (t == NULL || token == NULL || org->client_secret == NULL)
         return;
     rg_platform__token_key(org);
+    if (org->token_key[0] == '\0')
+        return;
     pthread_mutex_lock(&t->lock);
     slot = find(t, org->token_key);
     /* only the token refused: a newer one another client stored meanwhile stays */
