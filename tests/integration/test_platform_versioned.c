@@ -309,6 +309,41 @@ static void test_dropped_reply_written_once(void **state)
     json_decref(fields);
 }
 
+/* The re-reads are bounded: with one PUT allowed, a stale version fails naming the org. */
+static void test_stale_attempts_bounded(void **state)
+{
+    fixture *f = *state;
+    char path[128], calls[512];
+    rg_platform_options opts;
+    rg_platform_org org = {0};
+    rg_platform *one = NULL;
+    json_t *fields = flow_fields("flow-open-v7"), *doc;
+    json_int_t before = applied(f, "ivr-main");
+
+    rg_platform_options_init(&opts);
+    opts.max_412_attempts = 1;
+    org.id = ORG;
+    org.api_url = f->sim.url;
+    org.login_url = f->sim.url;
+    assert_int_equal(rg_platform_new(&one, &opts), 0);
+    assert_int_equal(rg_platform_add_org_secret(one, &org, "cid-ivr-1", "secret-ivr-1"), 0);
+    assert_int_equal(rg_platform_ivr_path(path, sizeof(path), "ivr-main"), 0);
+    doc = control(f, "POST", "/sim/hook",
+                  "{\"org\":\"" ORG "\",\"on\":\"get\",\"ivr\":\"ivr-main\","
+                  "\"fields\":{\"description\":\"again by hand\"}}");
+    json_decref(doc);
+    mark(f);
+    assert_int_equal(rg_platform_versioned_write(NULL, NULL, one, ORG, path, fields, NULL),
+                     RG_ECONFLICT);
+    assert_non_null(strstr(rg_error_last(), ORG));
+    assert_non_null(strstr(rg_error_last(), "stale"));
+    calls_since(calls, sizeof(calls), f, path);
+    assert_string_equal(calls, "GET 200,PUT 409");
+    assert_int_equal(applied(f, "ivr-main"), before);
+    rg_platform_free(one);
+    json_decref(fields);
+}
+
 static void test_errors(void **state)
 {
     fixture *f = *state;
@@ -347,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_edit_of_the_field_holds),
         cmocka_unit_test(test_writer_after_put),
         cmocka_unit_test(test_dropped_reply_written_once),
+        cmocka_unit_test(test_stale_attempts_bounded),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
