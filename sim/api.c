@@ -311,6 +311,8 @@ int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
     if (strncmp(req->path, "/api/v2/analytics/", 18) == 0)
         sim_querylog_add(&server->queries, world->orgs[org_index].id, req->path, req->body,
                          req->body_len, now_ms);
+    if (sim_query_over_limit(reply, &f, req))
+        return 0;
     if ((rc = route(reply, world, org_index, req, &f, now_ms)) < 0 ||
         (reply->written == NULL && reply->written_row == NULL))
         return rc;

@@ -35,7 +35,7 @@ int sim_faults_parse(sim_faults *out, json_t *doc)
                                           "apply_reset_rate", "apply_error_rate",
                                           "error_status", "latency_ms",
                                           "rate_limit", "rate_window_s", "token_ttl_s",
-                                          "version_conflict_status", NULL};
+                                          "version_conflict_status", "max_predicates", NULL};
     sim_faults f = {0};
     const char *key;
     json_t *v;
@@ -80,6 +80,8 @@ int sim_faults_parse(sim_faults *out, json_t *doc)
             f.token_ttl_s = (int64_t)x;
         else if (strcmp(key, "version_conflict_status") == 0 && integer && (x == 409 || x == 400))
             f.version_conflict_status = (int)x;
+        else if (strcmp(key, "max_predicates") == 0 && integer && x >= 1 && x <= 100000)
+            f.max_predicates = (int64_t)x;
         else
             return rg_error_set(RG_EINVALID, "faults.%s: out of range (rates 0..1, error_status "
                                              "400..599, latency_ms 0..60000, "
@@ -120,6 +122,8 @@ json_t *sim_faults_json(const sim_faults *f)
         json_object_set_new(doc, "rate_window_s", json_integer(f->rate_window_s));
     if (f->token_ttl_s > 0)
         json_object_set_new(doc, "token_ttl_s", json_integer(f->token_ttl_s));
+    if (f->max_predicates > 0)
+        json_object_set_new(doc, "max_predicates", json_integer(f->max_predicates));
     if (f->version_conflict_status > 0)
         json_object_set_new(doc, "version_conflict_status",
                             json_integer(f->version_conflict_status));

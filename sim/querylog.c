@@ -78,3 +78,38 @@ int sim_querylog_get(sim_reply *reply, sim_querylog *q, const sim_request *req)
     return sim_reply_json(reply, 200, json_pack("{s:o,s:I}", "queries", list, "next",
                                                 (json_int_t)(next ? next : since)));
 }
+
+/* queueId predicates in a filter, its clauses included. */
+static size_t queue_predicates(const json_t *filter, int depth)
+{
+    size_t n = 0, i;
+    json_t *p;
+
+    if (!json_is_object(filter) || depth > 8)
+        return 0;
+    json_array_foreach(json_object_get(filter, "predicates"), i, p) {
+        const char *dim = json_string_value(json_object_get(p, "dimension"));
+        n += dim != NULL && strcmp(dim, "queueId") == 0;
+    }
+    json_array_foreach(json_object_get(filter, "clauses"), i, p)
+        n += queue_predicates(p, depth + 1);
+    return n;
+}
+
+int sim_query_over_limit(sim_reply *reply, const sim_faults *f, const sim_request *req)
+{
+    json_t *body;
+    size_t n;
+
+    if (f->max_predicates <= 0 || strncmp(req->path, "/api/v2/analytics/", 18) != 0)
+        return 0;
+    if ((body = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL)) == NULL)
+        return 0; /* the query handler answers a malformed body */
+    n = queue_predicates(json_object_get(body, "filter"), 0);
+    json_decref(body);
+    if ((int64_t)n <= f->max_predicates)
+        return 0;
+    sim_reply_error(reply, 400, "bad.request", "the query has %zu queueId predicates; at most "
+                    "%lld are allowed", n, (long long)f->max_predicates);
+    return 1;
+}

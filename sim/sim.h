@@ -190,6 +190,7 @@ typedef struct {
     int64_t rate_window_s; /* 0: the scenario's */
     int64_t token_ttl_s;   /* 0: the scenario's */
     int version_conflict_status; /* a stale IVR version: 409 or 400; 0: each IVR's own */
+    int64_t max_predicates; /* analytics queries with more queueId predicates: 400; 0: any */
 } sim_faults;
 
 typedef struct {
@@ -324,6 +325,9 @@ void sim_querylog_dispose(sim_querylog *q);
 void sim_querylog_add(sim_querylog *q, const char *org, const char *path, const char *body,
                       size_t len, int64_t now_ms);
 int sim_querylog_get(sim_reply *reply, sim_querylog *q, const sim_request *req);
+/* 1 (with a 400 in reply) when an analytics query has more queueId predicates than the
+ * faults' max_predicates (sim-only: the platform's real limit is not documented). */
+int sim_query_over_limit(sim_reply *reply, const sim_faults *f, const sim_request *req);
 
 /* tokens.c */
 int sim_token_issue(char *out, size_t outlen, sim_org *org, size_t org_index, int64_t ttl_s,

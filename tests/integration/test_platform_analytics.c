@@ -181,6 +181,25 @@ static void test_batches_and_media_type(void **state)
     doc = sim_queries(&sim, 6);
     assert_int_equal(json_array_size(json_object_get(doc, "queries")), 2);
     json_decref(doc);
+    /* a platform that takes one predicate per query: refused with the default batch, fine
+     * with a batch of one */
+    assert_int_equal(rg_simproc_faults(&sim, "{\"max_predicates\":1}"), 0);
+    p = client(&sim, NULL, 0);
+    {
+        rg_platform_aggregates_query q = {start, end, 60000, ids, 2};
+        rg_platform_op *op = NULL;
+        assert_int_equal(rg_platform_queue_aggregates(&op, p, ORG, &q, NULL, NULL), 0);
+        assert_int_equal(rg_platform_run(p), 0);
+        assert_int_equal(rg_platform_op_status(op), RG_EINVALID);
+        assert_non_null(strstr(rg_platform_op_error(op), "predicates"));
+        rg_platform_op_free(op);
+    }
+    rg_platform_free(p);
+    p = client(&sim, NULL, 1);
+    aggregates(batched, p, ids, 2, start, end);
+    rg_platform_free(p);
+    assert_int_equal(batched[0], whole[0]);
+    assert_int_equal(rg_simproc_faults(&sim, "{}"), 0);
     {
         rg_platform_options opts;
         rg_platform_options_init(&opts);
