@@ -7,8 +7,8 @@
 #include "engine/schema.h"
 
 /* "none" is written for no filter; the platform client takes "" for it. */
-static const char *const media_names[] = {"voice", "chat", "email", "callback", "message",
-                                          "none", NULL};
+static const char *const media_names[] = {"voice",   "chat", "email", "callback",
+                                          "message", "none", NULL};
 
 #define DEFAULT_MEDIA "voice"
 #define DEFAULT_BATCH 100

@@ -10,10 +10,10 @@
 
 typedef struct token_entry {
     struct token_entry *next;
-    char key[65];            /* hex SHA-256 of login URL, org, client id and secret */
-    char *token;             /* wiped on free */
-    int64_t expires_at;      /* mono ms */
-    int64_t refresh_at;      /* mono ms: 80% of the lifetime */
+    char key[65];       /* hex SHA-256 of login URL, org, client id and secret */
+    char *token;        /* wiped on free */
+    int64_t expires_at; /* mono ms */
+    int64_t refresh_at; /* mono ms: 80% of the lifetime */
 } token_entry;
 
 struct rg_platform_tokens {

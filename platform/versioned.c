@@ -19,8 +19,8 @@ int rg_platform_ivr_path(char *out, size_t outlen, const char *ivr_id)
     char *escaped;
     int n;
 
-    if (ivr_id == NULL || ivr_id[0] == '\0' || strlen(ivr_id) > 256 ||
-        strcmp(ivr_id, ".") == 0 || strcmp(ivr_id, "..") == 0)
+    if (ivr_id == NULL || ivr_id[0] == '\0' || strlen(ivr_id) > 256 || strcmp(ivr_id, ".") == 0 ||
+        strcmp(ivr_id, "..") == 0)
         return rg_error_set(RG_EINVALID, "IVR id empty, too long or not an id");
     if ((escaped = curl_easy_escape(NULL, ivr_id, 0)) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
@@ -38,22 +38,26 @@ static int path_check(const char *org_id, const char *path)
     size_t n = path ? strlen(path) : 0;
 
     if (n < 9 || n > MAX_PATH || strncmp(path, "/api/v2/", 8) != 0 || path[n - 1] == '/')
-        return rg_error_set(RG_EINVALID, "org %s: versioned resource path must be /api/v2/... "
-                                         "(at most %d characters, no trailing '/')",
+        return rg_error_set(RG_EINVALID,
+                            "org %s: versioned resource path must be /api/v2/... "
+                            "(at most %d characters, no trailing '/')",
                             org_id, MAX_PATH);
     for (size_t i = 0; i < n; i++) {
         char c = path[i];
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                  c == '/' || c == '-' || c == '_' || c == '.' || c == '~' || c == '%';
         if (!ok)
-            return rg_error_set(RG_EINVALID, "org %s: versioned resource path: character "
-                                             "0x%02x at %zu is not allowed (escape ids)",
+            return rg_error_set(RG_EINVALID,
+                                "org %s: versioned resource path: character "
+                                "0x%02x at %zu is not allowed (escape ids)",
                                 org_id, (unsigned char)c, i);
     }
     if (strstr(path, "//") || strstr(path, "/./") || strstr(path, "/../") ||
         (n >= 2 && strcmp(path + n - 2, "/.") == 0) || (n >= 3 && strcmp(path + n - 3, "/..") == 0))
-        return rg_error_set(RG_EINVALID, "org %s: versioned resource path has an empty or dot "
-                                         "segment", org_id);
+        return rg_error_set(RG_EINVALID,
+                            "org %s: versioned resource path has an empty or dot "
+                            "segment",
+                            org_id);
     return 0;
 }
 
@@ -93,10 +97,13 @@ cleanup:
 static int status_code(long status)
 {
     switch (status) {
-    case 400: case 422: return RG_EINVALID;
-    case 401: case 403: return RG_EAUTH;
+    case 400:
+    case 422: return RG_EINVALID;
+    case 401:
+    case 403: return RG_EAUTH;
     case 404: return RG_ENOTFOUND;
-    case 409: case 412: return RG_ECONFLICT;
+    case 409:
+    case 412: return RG_ECONFLICT;
     case 429: return RG_ELIMIT;
     default: return RG_EPLATFORM;
     }
@@ -109,8 +116,10 @@ void rg_platform__versioned_handle(rg_platform_op *op, long status, json_t *body
 
     if (status >= 200 && status <= 299) {
         if (!json_is_object(body) || !json_is_integer(json_object_get(body, "version"))) {
-            rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response has no integer "
-                                 "version", op->org_id, op->call);
+            rg_platform__op_fail(op, RG_EPLATFORM,
+                                 "org %s: %s: response has no integer "
+                                 "version",
+                                 op->org_id, op->call);
             return;
         }
         json_decref(op->body);
@@ -144,8 +153,7 @@ static int run_one(json_t **out, int *flags, rg_platform *p, rg_platform_op *op)
     return error;
 }
 
-int rg_platform_versioned_get(json_t **out, rg_platform *p, const char *org_id,
-                              const char *path)
+int rg_platform_versioned_get(json_t **out, rg_platform *p, const char *org_id, const char *path)
 {
     rg_platform_op *op = NULL;
     int error;
@@ -175,9 +183,7 @@ static const char *first_missing(json_t *live, json_t *fields)
     const char *key;
     json_t *v;
 
-    json_object_foreach(fields, key, v)
-        if (!json_equal(v, json_object_get(live, key)))
-            return key;
+    json_object_foreach(fields, key, v) if (!json_equal(v, json_object_get(live, key))) return key;
     return NULL;
 }
 
@@ -188,7 +194,8 @@ static const char *concurrent_edit(json_t *live, json_t *fields, json_t *base)
     const char *key;
     json_t *v;
 
-    json_object_foreach(fields, key, v) {
+    json_object_foreach(fields, key, v)
+    {
         json_t *now = json_object_get(live, key), *was = json_object_get(base, key);
         int same_as_base = (now == NULL && was == NULL) || (now && was && json_equal(now, was));
         if (!same_as_base && !(now && json_equal(now, v)))
@@ -200,17 +207,20 @@ static const char *concurrent_edit(json_t *live, json_t *fields, json_t *base)
 static int fields_check(const char *org_id, const char *path, json_t *fields)
 {
     if (!json_is_object(fields) || json_object_size(fields) == 0)
-        return rg_error_set(RG_EINVALID, "org %s: %s: the intended fields must be a non-empty "
-                                         "object", org_id, path);
+        return rg_error_set(RG_EINVALID,
+                            "org %s: %s: the intended fields must be a non-empty "
+                            "object",
+                            org_id, path);
     if (json_object_get(fields, "version") != NULL || json_object_get(fields, "id") != NULL)
-        return rg_error_set(RG_EINVALID, "org %s: %s: 'version' and 'id' are the platform's, "
-                                         "not fields to write", org_id, path);
+        return rg_error_set(RG_EINVALID,
+                            "org %s: %s: 'version' and 'id' are the platform's, "
+                            "not fields to write",
+                            org_id, path);
     return 0;
 }
 
 int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platform *p,
-                                const char *org_id, const char *path, json_t *fields,
-                                json_t *base)
+                                const char *org_id, const char *path, json_t *fields, json_t *base)
 {
     json_t *live = NULL, *back = NULL, *body = NULL, *own_base = NULL;
     json_int_t version = 0, pinned = -1;
@@ -238,9 +248,8 @@ int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platfor
                 error = rg_error_set(RG_ENOMEM, "out of memory");
                 goto done;
             }
-            json_object_foreach(fields, key, v)
-                if (json_object_get(live, key) != NULL)
-                    json_object_set(own_base, key, json_object_get(live, key));
+            json_object_foreach(fields, key, v) if (json_object_get(live, key) != NULL)
+                json_object_set(own_base, key, json_object_get(live, key));
             base = own_base;
         }
         if (first_missing(live, fields) == NULL) {
@@ -250,17 +259,19 @@ int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platfor
             goto done;
         }
         if (pinned >= 0 && version != pinned) {
-            error = rg_error_set(RG_ECONFLICT, "org %s: %s: changed (version %lld, was %lld) "
+            error = rg_error_set(RG_ECONFLICT,
+                                 "org %s: %s: changed (version %lld, was %lld) "
                                  "after a PUT whose outcome is unknown, and field '%s' does not "
-                                 "hold rollgate's value; not written again", org_id, path,
-                                 (long long)version, (long long)pinned,
+                                 "hold rollgate's value; not written again",
+                                 org_id, path, (long long)version, (long long)pinned,
                                  first_missing(live, fields));
             goto done;
         }
         if ((field = concurrent_edit(live, fields, base)) != NULL) {
-            error = rg_error_set(RG_ECONFLICT, "org %s: %s: field '%s' was changed by someone "
-                                 "else (now version %lld); not overwritten", org_id, path,
-                                 field, (long long)version);
+            error = rg_error_set(RG_ECONFLICT,
+                                 "org %s: %s: field '%s' was changed by someone "
+                                 "else (now version %lld); not overwritten",
+                                 org_id, path, field, (long long)version);
             goto done;
         }
         /* merge: the live body (everyone's other edits kept) with the intended fields */
@@ -273,12 +284,16 @@ int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platfor
             break;
         if (flags & 1) {
             if (++stale >= p->opts.max_412_attempts) {
-                error = rg_error_set(RG_ECONFLICT, "org %s: %s: the version was stale %d times: "
-                                     "the resource keeps changing", org_id, path, stale);
+                error = rg_error_set(RG_ECONFLICT,
+                                     "org %s: %s: the version was stale %d times: "
+                                     "the resource keeps changing",
+                                     org_id, path, stale);
                 goto done;
             }
-            rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "org %s: %s: version %lld stale, "
-                   "re-reading", org_id, path, (long long)version);
+            rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT,
+                   "org %s: %s: version %lld stale, "
+                   "re-reading",
+                   org_id, path, (long long)version);
             continue;
         }
         if (!(flags & 2) || ++unknown > MAX_UNKNOWN)
@@ -293,9 +308,10 @@ int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platfor
     live = back;
     back = NULL;
     if ((field = first_missing(live, fields)) != NULL)
-        error = rg_error_set(RG_ECONFLICT, "org %s: %s was written by someone else right after "
-                             "rollgate's PUT (field '%s' differs on read-back)", org_id, path,
-                             field);
+        error = rg_error_set(RG_ECONFLICT,
+                             "org %s: %s was written by someone else right after "
+                             "rollgate's PUT (field '%s' differs on read-back)",
+                             org_id, path, field);
 done:
     json_decref(back);
     json_decref(body);

@@ -8,14 +8,20 @@
 #include "sim/sim.h"
 
 /* What a PUT may set; everything else is the server's. */
-static const char *const writable[] = {"name",     "description",     "division",
-                                       "dnis",     "openHoursFlow",   "closedHoursFlow",
-                                       "holidayHoursFlow", "scheduleGroup", NULL};
+static const char *const writable[] = {"name",
+                                       "description",
+                                       "division",
+                                       "dnis",
+                                       "openHoursFlow",
+                                       "closedHoursFlow",
+                                       "holidayHoursFlow",
+                                       "scheduleGroup",
+                                       NULL};
 /* Read-only fields a client may send back as it read them (ignored, as the platform does). */
-static const char *const server_side[] = {"id",          "version",   "state",
-                                          "dateCreated", "dateModified", "modifiedBy",
-                                          "createdBy",   "modifiedByApp", "createdByApp",
-                                          "selfUri",     NULL};
+static const char *const server_side[] = {
+    "id",           "version",    "state",     "dateCreated",
+    "dateModified", "modifiedBy", "createdBy", "modifiedByApp",
+    "createdByApp", "selfUri",    NULL};
 
 static int in_list(const char *const *list, const char *key)
 {
@@ -50,7 +56,8 @@ static int check_fields(json_t *doc, int partial, int strict)
         return rg_error_set(RG_EINVALID, "the IVR must be a JSON object");
     if (!partial && !json_is_string(json_object_get(doc, "name")))
         return rg_error_set(RG_EINVALID, "name is required (string)");
-    json_object_foreach(doc, key, v) {
+    json_object_foreach(doc, key, v)
+    {
         int ok = 1;
         if (!in_list(writable, key)) {
             if (strict && !in_list(server_side, key))
@@ -63,8 +70,7 @@ static int check_fields(json_t *doc, int partial, int strict)
             size_t i;
             json_t *n;
             ok = json_is_array(v);
-            json_array_foreach(v, i, n)
-                ok = ok && json_is_string(n);
+            json_array_foreach(v, i, n) ok = ok && json_is_string(n);
         } else
             ok = is_ref(v); /* division, the flows and the schedule group: {"id": ...} */
         if (!ok)
@@ -110,7 +116,8 @@ static int ivr_write(sim_ivr *ivr, json_t *doc, int partial, const char *by, int
         return rc;
     if ((next = partial ? json_deep_copy(ivr->doc.fields) : json_object()) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_object_foreach(doc, key, v) {
+    json_object_foreach(doc, key, v)
+    {
         if (in_list(writable, key))
             json_object_set(next, key, v);
     }
@@ -155,15 +162,19 @@ static int put_ivr(sim_reply *reply, sim_org *org, sim_ivr *ivr, const sim_reque
         if (status == 400)
             rc = sim_reply_error(reply, 400, "bad.request",
                                  "IVR %s: the version supplied (%lld) does not match the current "
-                                 "version (%lld)", ivr->id, given, (long long)ivr->version);
+                                 "version (%lld)",
+                                 ivr->id, given, (long long)ivr->version);
         else
             rc = sim_reply_error(reply, 409, "conflict",
                                  "IVR %s was modified: version %lld is not the current version "
-                                 "%lld", ivr->id, given, (long long)ivr->version);
+                                 "%lld",
+                                 ivr->id, given, (long long)ivr->version);
     } else if (json_is_string(json_object_get(body, "id")) &&
                strcmp(json_string_value(json_object_get(body, "id")), ivr->id) != 0) {
-        rc = sim_reply_error(reply, 400, "bad.request", "the id in the body does not match the "
-                                                        "IVR id %s", ivr->id);
+        rc = sim_reply_error(reply, 400, "bad.request",
+                             "the id in the body does not match the "
+                             "IVR id %s",
+                             ivr->id);
     } else if (ivr_write(ivr, body, 0, "api", now_ms) < 0) {
         rc = sim_reply_error(reply, 400, "bad.request", "%s", rg_error_last());
     } else {
@@ -187,8 +198,10 @@ int sim_ivr_route(sim_reply *reply, sim_org *org, const char *id, const sim_requ
         return sim_reply_error(reply, 404, "not.found", "no such resource: %s %s", req->method,
                                req->path);
     if ((ivr = sim_org_ivr(org, id)) == NULL)
-        return sim_reply_error(reply, 404, "not.found", "Unable to find an IVR config with id "
-                                                        "%s", id);
+        return sim_reply_error(reply, 404, "not.found",
+                               "Unable to find an IVR config with id "
+                               "%s",
+                               id);
     if (strcmp(req->method, "PUT") == 0)
         return put_ivr(reply, org, ivr, req, f, now_ms);
     if (strcmp(req->method, "GET") != 0)
@@ -212,11 +225,14 @@ int sim_ivrs_load(sim_org *org, json_t *ivrs, const char *path)
     if (ivrs == NULL)
         return 0;
     if (!json_is_array(ivrs) || json_array_size(ivrs) > 1000)
-        return rg_error_set(RG_EINVALID, "%s.ivrs: expected an array of at most 1000 IVR "
-                                         "configs", path);
+        return rg_error_set(RG_EINVALID,
+                            "%s.ivrs: expected an array of at most 1000 IVR "
+                            "configs",
+                            path);
     if ((org->ivrs = calloc(json_array_size(ivrs) + 1, sizeof(*org->ivrs))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_array_foreach(ivrs, i, v) {
+    json_array_foreach(ivrs, i, v)
+    {
         sim_ivr *ivr = &org->ivrs[i];
         json_t *id = json_object_get(v, "id"), *cs = json_object_get(v, "conflict_status");
         json_t *ver = json_object_get(v, "version"), *doc;
@@ -224,13 +240,14 @@ int sim_ivrs_load(sim_org *org, json_t *ivrs, const char *path)
         if (!json_is_object(v) || !json_is_string(id) || json_string_length(id) == 0 ||
             json_string_length(id) > 200 || strchr(json_string_value(id), '/'))
             return rg_error_set(RG_EINVALID, "%s.id: expected an IVR id", sub);
-        if (cs != NULL && !(json_is_integer(cs) && (json_integer_value(cs) == 409 ||
-                                                    json_integer_value(cs) == 400)))
+        if (cs != NULL && !(json_is_integer(cs) &&
+                            (json_integer_value(cs) == 409 || json_integer_value(cs) == 400)))
             return rg_error_set(RG_EINVALID, "%s.conflict_status: expected 409 or 400", sub);
         if (ver != NULL && !(json_is_integer(ver) && json_integer_value(ver) >= 1 &&
                              json_integer_value(ver) < 1000000000))
             return rg_error_set(RG_EINVALID, "%s.version: expected a positive integer", sub);
-        if ((doc = json_deep_copy(v)) == NULL || (ivr->id = strdup(json_string_value(id))) == NULL) {
+        if ((doc = json_deep_copy(v)) == NULL ||
+            (ivr->id = strdup(json_string_value(id))) == NULL) {
             json_decref(doc);
             return rg_error_set(RG_ENOMEM, "out of memory");
         }
@@ -274,13 +291,12 @@ json_t *sim_ivrs_json(const sim_org *org)
 
     for (size_t i = 0; i < org->nivrs; i++) {
         const sim_ivr *ivr = &org->ivrs[i];
-        json_array_append_new(list, json_pack("{s:s,s:I,s:i,s:O,s:I,s:I,s:I}", "id", ivr->id,
-                                              "version", (json_int_t)ivr->version,
-                                              "conflict_status", ivr->conflict_status, "body",
-                                              ivr->doc.fields, "writes",
-                                              (json_int_t)ivr->doc.writes, "writes_unanswered",
-                                              (json_int_t)ivr->doc.writes_unanswered,
-                                              "hook_edits", (json_int_t)ivr->doc.hook_edits));
+        json_array_append_new(
+            list, json_pack("{s:s,s:I,s:i,s:O,s:I,s:I,s:I}", "id", ivr->id, "version",
+                            (json_int_t)ivr->version, "conflict_status", ivr->conflict_status,
+                            "body", ivr->doc.fields, "writes", (json_int_t)ivr->doc.writes,
+                            "writes_unanswered", (json_int_t)ivr->doc.writes_unanswered,
+                            "hook_edits", (json_int_t)ivr->doc.hook_edits));
     }
     return list;
 }

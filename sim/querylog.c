@@ -68,15 +68,16 @@ int sim_querylog_get(sim_reply *reply, sim_querylog *q, const sim_request *req)
     for (int64_t s = since + 1 > first ? since + 1 : first; q->ring && s < q->next_seq; s++) {
         const sim_query_entry *e = &q->ring[(s - 1) % SIM_QUERY_CAP];
         json_t *body = json_loads(e->body, 0, NULL);
-        json_array_append_new(list, json_pack("{s:I,s:I,s:s,s:s,s:o}", "seq", (json_int_t)e->seq,
-                                              "time_ms", (json_int_t)e->time_ms, "org", e->org,
-                                              "path", e->path, "body",
-                                              body ? body : json_string(e->body)));
+        json_array_append_new(list,
+                              json_pack("{s:I,s:I,s:s,s:s,s:o}", "seq", (json_int_t)e->seq,
+                                        "time_ms", (json_int_t)e->time_ms, "org", e->org, "path",
+                                        e->path, "body", body ? body : json_string(e->body)));
         next = s;
     }
     pthread_mutex_unlock(&q->lock);
-    return sim_reply_json(reply, 200, json_pack("{s:o,s:I}", "queries", list, "next",
-                                                (json_int_t)(next ? next : since)));
+    return sim_reply_json(
+        reply, 200,
+        json_pack("{s:o,s:I}", "queries", list, "next", (json_int_t)(next ? next : since)));
 }
 
 /* queueId predicates in a filter, its clauses included. */
@@ -87,12 +88,13 @@ static size_t queue_predicates(const json_t *filter, int depth)
 
     if (!json_is_object(filter) || depth > 8)
         return 0;
-    json_array_foreach(json_object_get(filter, "predicates"), i, p) {
+    json_array_foreach(json_object_get(filter, "predicates"), i, p)
+    {
         const char *dim = json_string_value(json_object_get(p, "dimension"));
         n += dim != NULL && strcmp(dim, "queueId") == 0;
     }
-    json_array_foreach(json_object_get(filter, "clauses"), i, p)
-        n += queue_predicates(p, depth + 1);
+    json_array_foreach(json_object_get(filter, "clauses"), i, p) n +=
+        queue_predicates(p, depth + 1);
     return n;
 }
 
@@ -109,7 +111,9 @@ int sim_query_over_limit(sim_reply *reply, const sim_faults *f, const sim_reques
     json_decref(body);
     if ((int64_t)n <= f->max_predicates)
         return 0;
-    sim_reply_error(reply, 400, "bad.request", "the query has %zu queueId predicates; at most "
-                    "%lld are allowed", n, (long long)f->max_predicates);
+    sim_reply_error(reply, 400, "bad.request",
+                    "the query has %zu queueId predicates; at most "
+                    "%lld are allowed",
+                    n, (long long)f->max_predicates);
     return 1;
 }

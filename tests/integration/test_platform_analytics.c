@@ -40,18 +40,20 @@ static json_t *sim_queries(const rg_simproc *sim, int64_t since)
 /* The queueId values and the mediaType value (NULL: none) of an aggregates filter. */
 static size_t filter_of(const json_t *body, const char **media, const char **first_queue)
 {
-    json_t *f = json_object_get(body, "filter"), *or = f, *p;
+    json_t *f = json_object_get(body, "filter"), * or = f, *p;
     size_t i, n = 0;
 
     *media = NULL;
     *first_queue = NULL;
     if (strcmp(json_string_value(json_object_get(f, "type")), "and") == 0) {
-        json_array_foreach(json_object_get(f, "predicates"), i, p)
-            if (strcmp(json_string_value(json_object_get(p, "dimension")), "mediaType") == 0)
-                *media = json_string_value(json_object_get(p, "value"));
+        json_array_foreach(json_object_get(f, "predicates"), i,
+                           p) if (strcmp(json_string_value(json_object_get(p, "dimension")),
+                                         "mediaType") == 0) *media =
+            json_string_value(json_object_get(p, "value"));
         or = json_array_get(json_object_get(f, "clauses"), 0);
     }
-    json_array_foreach(json_object_get(or, "predicates"), i, p) {
+    json_array_foreach(json_object_get(or, "predicates"), i, p)
+    {
         assert_string_equal(json_string_value(json_object_get(p, "dimension")), "queueId");
         if (n++ == 0)
             *first_queue = json_string_value(json_object_get(p, "value"));
@@ -74,9 +76,8 @@ static rg_platform *client(const rg_simproc *sim, const char *media, int batch)
     org.api_url = sim->url;
     org.login_url = sim->url;
     assert_int_equal(rg_platform_new(&p, &opts), 0);
-    assert_int_equal(rg_platform_add_org_secret(p, &org, "cid-org_parent_001",
-                                                "secret-org_parent_001"),
-                     0);
+    assert_int_equal(
+        rg_platform_add_org_secret(p, &org, "cid-org_parent_001", "secret-org_parent_001"), 0);
     return p;
 }
 
@@ -137,7 +138,8 @@ static void test_batches_and_media_type(void **state)
     rg_platform_free(p);
     doc = sim_queries(&sim, 1);
     assert_int_equal(json_array_size(json_object_get(doc, "queries")), 3);
-    json_array_foreach(json_object_get(doc, "queries"), i, e) {
+    json_array_foreach(json_object_get(doc, "queries"), i, e)
+    {
         const char *media, *q0;
         assert_int_equal(filter_of(json_object_get(e, "body"), &media, &q0), 1);
         assert_null(media);
@@ -155,7 +157,8 @@ static void test_batches_and_media_type(void **state)
     rg_platform_free(p);
     doc = sim_queries(&sim, 4);
     assert_int_equal(json_array_size(json_object_get(doc, "queries")), 2);
-    json_array_foreach(json_object_get(doc, "queries"), i, e) {
+    json_array_foreach(json_object_get(doc, "queries"), i, e)
+    {
         const char *media, *q0;
         assert_int_equal(filter_of(json_object_get(e, "body"), &media, &q0), i == 0 ? 2 : 1);
         assert_string_equal(media, "chat");
@@ -298,7 +301,8 @@ static void test_policy_drives_engine_queries(void **state)
     assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", policy, 200), 0);
     assert_int_equal(rg_e2e_drive(&e, polled_once, 300), 0);
     doc = sim_queries(&e.sim, 0);
-    json_array_foreach(json_object_get(doc, "queries"), i, q) {
+    json_array_foreach(json_object_get(doc, "queries"), i, q)
+    {
         const char *media, *q0;
         json_t *body = json_object_get(q, "body");
         if (strstr(json_string_value(json_object_get(q, "path")), "/conversations/") == NULL)

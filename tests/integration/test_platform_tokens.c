@@ -27,7 +27,8 @@ static void count_requests(const json_t *log, const char *org, int *tokens, int 
     *tokens = *api = 0;
     if (last_api_ms)
         *last_api_ms = 0;
-    json_array_foreach(json_object_get(log, "requests"), i, r) {
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
         const char *o = json_string_value(json_object_get(r, "org"));
         const char *path = json_string_value(json_object_get(r, "path"));
         if (o == NULL || strcmp(o, org) != 0)
@@ -49,7 +50,8 @@ static int org_polls(const json_t *log, const char *org)
     json_t *r;
     int n = 0;
 
-    json_array_foreach(json_object_get(log, "requests"), i, r) {
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
         const char *o = json_string_value(json_object_get(r, "org"));
         n += o != NULL && strcmp(o, org) == 0 &&
              strstr(json_string_value(json_object_get(r, "path")), "/analytics/conversations/") !=
@@ -65,8 +67,7 @@ static int polled_twice(rg_e2e *e)
     size_t i;
     int done = 0;
 
-    json_array_foreach(e->orgs, i, org)
-        done |= org_polls(log, json_string_value(org)) >= 2;
+    json_array_foreach(e->orgs, i, org) done |= org_polls(log, json_string_value(org)) >= 2;
     json_decref(log);
     return done || rg_rollout_state_is_terminal(rg_e2e_state(e));
 }
@@ -85,7 +86,8 @@ static void test_one_token_per_org_across_ticks(void **state)
     assert_int_equal(rg_e2e_drive(&e, polled_twice, 400), 0);
     log = rg_e2e_requests(&e.sim);
     assert_non_null(log);
-    json_array_foreach(e.orgs, i, org) {
+    json_array_foreach(e.orgs, i, org)
+    {
         int tokens = 0, api = 0, analytics = org_polls(log, json_string_value(org));
         count_requests(log, json_string_value(org), &tokens, &api, NULL);
         if (api == 0)
@@ -130,7 +132,8 @@ static void test_short_lifetime_refreshes(void **state)
     }
     elapsed = rg_time_now_ms() - started;
     log = rg_e2e_requests(&e.sim);
-    json_array_foreach(e.orgs, i, org) {
+    json_array_foreach(e.orgs, i, org)
+    {
         int tokens = 0, api = 0;
         int64_t last_api = 0;
         count_requests(log, json_string_value(org), &tokens, &api, &last_api);
@@ -168,14 +171,14 @@ static void test_cache_shared_and_keyed_by_secret(void **state)
     org.api_url = sim.url;
     org.login_url = sim.url;
     assert_int_equal(rg_platform_new(&a, &opts), 0);
-    assert_int_equal(rg_platform_add_org_secret(a, &org, "cid-org_parent_001", "secret-org_parent_001"),
-                     0);
+    assert_int_equal(
+        rg_platform_add_org_secret(a, &org, "cid-org_parent_001", "secret-org_parent_001"), 0);
     assert_int_equal(rg_platform_queue_exists(a, org.id, "queue_v2"), 0);
     rg_platform_free(a);
     assert_int_equal(rg_platform_tokens_count(tokens), 1);
     assert_int_equal(rg_platform_new(&b, &opts), 0);
-    assert_int_equal(rg_platform_add_org_secret(b, &org, "cid-org_parent_001", "secret-org_parent_001"),
-                     0);
+    assert_int_equal(
+        rg_platform_add_org_secret(b, &org, "cid-org_parent_001", "secret-org_parent_001"), 0);
     assert_int_equal(rg_platform_queue_exists(b, org.id, "queue_v2"), 0);
     assert_int_equal(rg_platform_org_token_fetches(b, org.id), 0);
     rg_platform_free(b);
@@ -186,7 +189,8 @@ static void test_cache_shared_and_keyed_by_secret(void **state)
     assert_int_equal(api, 2);
     /* same org id, wrong secret: no reuse */
     assert_int_equal(rg_platform_new(&c, &opts), 0);
-    assert_int_equal(rg_platform_add_org_secret(c, &org, "cid-org_parent_001", "not-the-secret"), 0);
+    assert_int_equal(rg_platform_add_org_secret(c, &org, "cid-org_parent_001", "not-the-secret"),
+                     0);
     assert_int_equal(rg_platform_queue_exists(c, org.id, "queue_v2"), RG_EAUTH);
     assert_int_equal(rg_platform_org_token_fetches(c, org.id), 1);
     rg_platform_free(c);

@@ -67,8 +67,7 @@ static json_t *control(const fixture *f, const char *method, const char *path, c
     long status;
     json_t *doc;
 
-    assert_int_equal(rg_simproc_request(&f->sim, method, path, body, NULL, &status, &out, NULL),
-                     0);
+    assert_int_equal(rg_simproc_request(&f->sim, method, path, body, NULL, &status, &out, NULL), 0);
     assert_int_equal(status, 200);
     doc = json_loadb(rg_buf_cstr(&out), out.len, 0, NULL);
     rg_buf_dispose(&out);
@@ -81,10 +80,9 @@ static json_t *sim_ivr(const fixture *f, const char *id)
     json_t *doc = control(f, "GET", "/sim/state", NULL), *ivr, *out = NULL;
     size_t i;
 
-    json_array_foreach(json_object_get(json_array_get(json_object_get(doc, "orgs"), 0), "ivrs"),
-                       i, ivr)
-        if (strcmp(json_string_value(json_object_get(ivr, "id")), id) == 0)
-            out = json_incref(ivr);
+    json_array_foreach(json_object_get(json_array_get(json_object_get(doc, "orgs"), 0), "ivrs"), i,
+                       ivr) if (strcmp(json_string_value(json_object_get(ivr, "id")), id) == 0)
+        out = json_incref(ivr);
     json_decref(doc);
     assert_non_null(out);
     return out;
@@ -121,7 +119,8 @@ static void calls_since(char *out, size_t outlen, const fixture *f, const char *
     snprintf(q, sizeof(q), "/sim/requests?since=%lld", (long long)f->since);
     log = control(f, "GET", q, NULL);
     out[0] = '\0';
-    json_array_foreach(json_object_get(log, "requests"), i, e) {
+    json_array_foreach(json_object_get(log, "requests"), i, e)
+    {
         if (strcmp(json_string_value(json_object_get(e, "path")), path) != 0)
             continue;
         n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%s%s %lld", n ? "," : "",
@@ -155,9 +154,8 @@ static void test_healthy_then_in_place(void **state)
     ivr = sim_ivr(f, "ivr-main");
     assert_string_equal(open_flow(ivr), "flow-open-v2");
     /* the merge kept every other field of the live body */
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ivr, "body"),
-                                                          "description")),
-                        "seed");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ivr, "body"), "description")), "seed");
     assert_non_null(json_object_get(json_object_get(ivr, "body"), "closedHoursFlow"));
     json_decref(ivr);
     assert_int_equal(applied(f, "ivr-main"), 1);
@@ -185,8 +183,10 @@ static void stale_reread(fixture *f, const char *id, const char *flow, int expec
     version = json_integer_value(json_object_get(ivr, "version"));
     json_decref(ivr);
     assert_int_equal(rg_platform_ivr_path(path, sizeof(path), id), 0);
-    snprintf(hook, sizeof(hook), "{\"org\":\"" ORG "\",\"on\":\"get\",\"ivr\":\"%s\","
-                                 "\"fields\":{\"description\":\"by hand\"}}", id);
+    snprintf(hook, sizeof(hook),
+             "{\"org\":\"" ORG "\",\"on\":\"get\",\"ivr\":\"%s\","
+             "\"fields\":{\"description\":\"by hand\"}}",
+             id);
     doc = control(f, "POST", "/sim/hook", hook);
     json_decref(doc);
     mark(f);
@@ -196,9 +196,8 @@ static void stale_reread(fixture *f, const char *id, const char *flow, int expec
     assert_string_equal(calls, want);
     ivr = sim_ivr(f, id);
     assert_string_equal(open_flow(ivr), flow);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ivr, "body"),
-                                                          "description")),
-                        "by hand");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ivr, "body"), "description")), "by hand");
     /* the hook's edit and rollgate's one PUT */
     assert_int_equal(json_integer_value(json_object_get(ivr, "version")), version + 2);
     json_decref(ivr);

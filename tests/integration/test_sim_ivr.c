@@ -115,9 +115,9 @@ static void test_version_and_full_replace(void **state)
     assert_int_equal(json_integer_value(json_object_get(doc, "version")), 4);
     assert_null(json_object_get(doc, "closedHoursFlow"));
     assert_null(json_object_get(doc, "description"));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "openHoursFlow"),
-                                                          "id")),
-                        "flow-open-v2");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(doc, "openHoursFlow"), "id")),
+        "flow-open-v2");
     json_decref(doc);
     assert_int_equal(applied(f, "ivr-main"), 1);
     /* the same version again is stale: 409, nothing written */
@@ -182,8 +182,7 @@ static void test_errors(void **state)
     assert_int_equal(status, 400);
     assert_non_null(strstr(json_string_value(json_object_get(doc, "message")), "colour"));
     json_decref(doc);
-    snprintf(body, sizeof(body), "{\"name\":\"x\",\"version\":%lld,\"dnis\":\"+1\"}",
-             (long long)v);
+    snprintf(body, sizeof(body), "{\"name\":\"x\",\"version\":%lld,\"dnis\":\"+1\"}", (long long)v);
     doc = call(f, "PUT", IVR, body, &status);
     assert_int_equal(status, 400);
     json_decref(doc);
@@ -218,8 +217,7 @@ static void test_edit_and_hook(void **state)
     json_decref(doc);
     doc = call(f, "GET", IVR, NULL, &status);
     assert_int_equal(json_integer_value(json_object_get(doc, "version")), v + 2);
-    assert_string_equal(json_string_value(json_object_get(doc, "description")),
-                        "after your read");
+    assert_string_equal(json_string_value(json_object_get(doc, "description")), "after your read");
     json_decref(doc);
     /* the edit is validated like a PUT */
     doc = call(f, "POST", "/sim/edit",
