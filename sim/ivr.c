@@ -166,8 +166,9 @@ static int put_ivr(sim_reply *reply, sim_org *org, sim_ivr *ivr, const sim_reque
                                  ivr->id, given, (long long)ivr->version);
         else
             rc = sim_reply_error(reply, 409, "conflict",
-                                 "IVR %s was modified: version %lld is not the current version "
-                                 "%lld",
+                                 "The request conflicts with the current state of the target "
+                                 "resource. (IVR %s: version %lld is not the current version "
+                                 "%lld)",
                                  ivr->id, given, (long long)ivr->version);
     } else if (json_is_string(json_object_get(body, "id")) &&
                strcmp(json_string_value(json_object_get(body, "id")), ivr->id) != 0) {
