@@ -131,6 +131,9 @@ void rg_platform__versioned_handle(rg_platform_op *op, long status, json_t *body
     if (op->kind == RG_OP_VERSIONED_PUT &&
         (status == 409 || (status == 400 && message && strstr(message, STALE_WORDING))))
         op->version_conflict = 1;
+    /* 408 client.timeout: the platform gave up on the PUT, which may still have landed */
+    if (op->kind == RG_OP_VERSIONED_PUT && status == 408)
+        op->outcome_unknown = 1;
     rg_platform__error_body(&why, status, body);
     rg_platform__op_fail(op, op->version_conflict ? RG_ECONFLICT : status_code(status),
                          "org %s: %s: %s", op->org_id, op->call, rg_buf_cstr(&why));

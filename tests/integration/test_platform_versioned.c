@@ -343,6 +343,30 @@ static void test_stale_attempts_bounded(void **state)
     json_decref(fields);
 }
 
+/* 408 on every PUT: each one re-read before the next (the version unchanged, so sent
+ * again), bounded; nothing written. */
+static void test_timeouts_reread_bounded(void **state)
+{
+    fixture *f = *state;
+    char path[128], calls[512];
+    json_t *fields = flow_fields("flow-open-v8");
+    json_int_t before = applied(f, "ivr-main");
+
+    assert_int_equal(rg_platform_ivr_path(path, sizeof(path), "ivr-main"), 0);
+    assert_int_equal(rg_simproc_faults(&f->sim, "{\"error_rate\":1,\"error_status\":408,"
+                                                "\"error_on\":\"writes\"}"),
+                     0);
+    mark(f);
+    assert_int_equal(rg_platform_versioned_write(NULL, NULL, f->p, ORG, path, fields, NULL),
+                     RG_EPLATFORM);
+    assert_int_equal(rg_simproc_faults(&f->sim, "{}"), 0);
+    assert_non_null(strstr(rg_error_last(), ORG));
+    calls_since(calls, sizeof(calls), f, path);
+    assert_string_equal(calls, "GET 200,PUT 408,GET 200,PUT 408,GET 200,PUT 408,GET 200,PUT 408");
+    assert_int_equal(applied(f, "ivr-main"), before);
+    json_decref(fields);
+}
+
 static void test_errors(void **state)
 {
     fixture *f = *state;
@@ -382,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_writer_after_put),
         cmocka_unit_test(test_dropped_reply_written_once),
         cmocka_unit_test(test_stale_attempts_bounded),
+        cmocka_unit_test(test_timeouts_reread_bounded),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
