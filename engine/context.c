@@ -86,6 +86,10 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
         return 0;
     }
     opts.insecure = ctx->engine->opts.add_org ? 0 : mp->insecure;
+    if (ctx->manifest->policy != NULL) { /* the policy says how telemetry is queried */
+        opts.media_type = ctx->manifest->policy->media_type;
+        opts.predicate_batch = ctx->manifest->policy->predicate_batch;
+    }
     if ((rc = rg_platform_new(&ctx->platform, &opts)) < 0)
         return rc;
     if (mp->credentials == RG_CREDENTIALS_FILE)

@@ -47,6 +47,16 @@ int rg_engine_new(rg_engine **out, rg_store *store, const rg_engine_options *opt
         free(e);
         return rc;
     }
+    /* Every tick makes its own platform client; the tokens outlive it, so a rollout's
+     * steps share one token per org until 80% of its lifetime (not one per tick). */
+    if (e->opts.platform.tokens == NULL) {
+        if ((rc = rg_platform_tokens_new(&e->tokens)) < 0) {
+            rg_stats_cache_free(e->cache);
+            free(e);
+            return rc;
+        }
+        e->opts.platform.tokens = e->tokens;
+    }
     *out = e;
     return 0;
 }
@@ -56,6 +66,7 @@ void rg_engine_free(rg_engine *engine)
     if (engine == NULL)
         return;
     rg_stats_cache_free(engine->cache);
+    rg_platform_tokens_free(engine->tokens);
     pthread_mutex_destroy(&engine->metrics_lock);
     free(engine);
 }

@@ -17,6 +17,8 @@ struct rg_engine {
     int64_t epoch;        /* the lease epoch of the rollout being stepped (0: none) */
     int64_t batch_max_ms; /* the slowest platform batch measured, sizes the lease */
     int64_t batch_last_ms; /* the last one, recorded in the lease row for status (-1: none) */
+    rg_platform_tokens *tokens; /* OAuth tokens kept across ticks (opts.platform.tokens
+                                 * unless the caller gave one); memory only */
 };
 
 /* Adds to the engine's metrics under its lock. */

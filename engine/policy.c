@@ -16,7 +16,7 @@ static const char *const policy_keys[] = {
     "name", "alpha", "sequential", "stabilization_window", "soak_limit", "poll_interval",
     "granularity", "settle", "pre_window", "breaker", "on_inconclusive", "errors",
     "verify_window", "capacity", "metrics", "tau2", "variance", "information", "alpha_split",
-    NULL};
+    "analytics", NULL};
 static const char *const variance_names[] = {"pooled", "cluster", NULL};
 static const char *const information_names[] = {"calendar", "observed", NULL};
 static const char *const alpha_split_names[] = {"stages", "none", NULL};
@@ -58,6 +58,7 @@ void rg_policy__defaults(rg_policy *p)
     p->variance = RG_VARIANCE_POOLED;
     p->information = RG_INFORMATION_CALENDAR;
     p->alpha_split = RG_ALPHA_SPLIT_NONE;
+    rg_policy__analytics_defaults(p);
 }
 
 void rg_policy_free(rg_policy *policy)
@@ -280,6 +281,7 @@ int rg_policy_from_doc(rg_policy **out, const rg_doc *doc, const rg_doc_node *no
         (rc = read_small_section(&p->errors_limit, doc, node, path, "errors", "limit", 1000)) <
             0 ||
         (rc = read_capacity(p, doc, node, path)) < 0 ||
+        (rc = rg_policy__read_analytics(p, doc, node, path)) < 0 ||
         (rc = rg_policy__read_metrics(p, doc, node, path)) < 0)
         goto cleanup;
     *out = p;

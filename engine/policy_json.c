@@ -98,7 +98,7 @@ static int add_sections(json_t *obj, const rg_policy *p)
         (p->alpha_split != RG_ALPHA_SPLIT_NONE &&
          json_object_set_new(obj, "alpha_split", json_string("stages"))))
         goto nomem;
-    return 0;
+    return rg_policy__analytics_json(obj, p); /* capacity and metrics belong to obj now */
 nomem:
     json_decref(capacity);
     json_decref(metrics);
@@ -154,7 +154,7 @@ int rg_policy_equal(const rg_policy *a, const rg_policy *b)
     if (a == NULL || b == NULL)
         return a == b;
     if (a->variance != b->variance || a->information != b->information ||
-        a->alpha_split != b->alpha_split)
+        a->alpha_split != b->alpha_split || !rg_policy__analytics_equal(a, b))
         return 0;
     if (!str_eq(a->name, b->name) || a->alpha != b->alpha || a->sequential != b->sequential ||
         a->stabilization_window_ms != b->stabilization_window_ms ||

@@ -391,3 +391,88 @@ int rg_platform__observations_parse(rg_platform_observation **out, const rg_plat
     *out = all;
     return 0;
 }
+
+/* ---- batches: at most opts.predicate_batch queueId predicates per query ---- */
+
+static size_t batch_len(const rg_platform_op *op)
+{
+    size_t left = op->nqueues - op->batch_at, max = (size_t)op->platform->opts.predicate_batch;
+    return left < max ? left : max;
+}
+
+/* The op as if it asked for its current batch only (what the parsers read). */
+static void batch_view(rg_platform_op *view, const rg_platform_op *op)
+{
+    size_t n = batch_len(op);
+
+    *view = *op;
+    view->queue_ids = op->queue_ids + op->batch_at;
+    view->nqueues = n;
+    view->query.queue_ids = (const char *const *)op->queue_ids + op->batch_at;
+    view->query.nqueues = n;
+}
+
+int rg_platform__analytics_body(char **out, const rg_platform_op *op)
+{
+    rg_platform_op view;
+
+    batch_view(&view, op);
+    if (op->kind == RG_OP_AGGREGATES)
+        return rg_platform__aggregates_body(out, &view.query, op->platform->opts.media_type);
+    return rg_platform__observations_body(out, view.queue_ids, view.nqueues);
+}
+
+static int take_aggregates_batch(rg_platform_op *op, const rg_platform_op *view,
+                                 const json_t *body)
+{
+    rg_platform_aggregates part = {0};
+    int error;
+
+    if (op->aggregates.queues == NULL && (error = aggregates_alloc(&op->aggregates,
+                                                                   &op->query)) < 0)
+        return error;
+    if ((error = rg_platform__aggregates_parse(&part, view, body)) < 0)
+        return error;
+    for (size_t i = 0; i < part.nqueues; i++) {
+        rg_platform_bucket *b = op->aggregates.queues[op->batch_at + i].buckets;
+        op->aggregates.queues[op->batch_at + i].buckets = part.queues[i].buckets;
+        part.queues[i].buckets = b;
+    }
+    rg_platform__aggregates_dispose(&part);
+    return 0;
+}
+
+static int take_observations_batch(rg_platform_op *op, const rg_platform_op *view,
+                                   const json_t *body)
+{
+    rg_platform_observation *part = NULL;
+    int error;
+
+    if (op->observations == NULL) {
+        if ((op->observations = calloc(op->nqueues, sizeof(*op->observations))) == NULL)
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        for (size_t i = 0; i < op->nqueues; i++)
+            op->observations[i].queue_id = op->queue_ids[i];
+    }
+    if ((error = rg_platform__observations_parse(&part, view, body)) < 0)
+        return error;
+    memcpy(op->observations + op->batch_at, part, view->nqueues * sizeof(*part));
+    free(part);
+    return 0;
+}
+
+int rg_platform__analytics_take(int *more, rg_platform_op *op, const json_t *body)
+{
+    rg_platform_op view;
+    int error;
+
+    *more = 0;
+    batch_view(&view, op);
+    error = op->kind == RG_OP_AGGREGATES ? take_aggregates_batch(op, &view, body)
+                                         : take_observations_batch(op, &view, body);
+    if (error < 0)
+        return error;
+    op->batch_at += view.nqueues;
+    *more = op->batch_at < op->nqueues;
+    return 0;
+}

@@ -22,6 +22,7 @@ void rg_platform_options_init(rg_platform_options *opts)
     opts->ca_file = NULL;
     opts->strategies_path = "/api/v2/routing/strategies";
     opts->media_type = "voice";
+    opts->predicate_batch = 100;
 }
 
 /* The static name of an accepted media type ("" = no filter), or NULL. */
@@ -53,6 +54,9 @@ static int options_check(const rg_platform_options *o)
                             "base");
     if (o->rate_low_water < 0)
         return rg_error_set(RG_EINVALID, "platform: rate_low_water must be >= 0");
+    if (o->predicate_batch < 1 || o->predicate_batch > 1000)
+        return rg_error_set(RG_EINVALID, "platform: predicate_batch %d outside 1..1000",
+                            o->predicate_batch);
     if (media_type_name(o->media_type) == NULL)
         return rg_error_set(RG_EINVALID, "platform: media_type must be voice, chat, email, "
                                          "callback, message or empty");

@@ -23,6 +23,8 @@ typedef enum {
     RG_OP_DATATABLE_GET, /* datatable.c */
     RG_OP_ROW_GET,
     RG_OP_ROW_PUT,
+    RG_OP_VERSIONED_GET, /* versioned.c */
+    RG_OP_VERSIONED_PUT,
     RG_OP_TOKEN, /* internal: an org's token fetch, owned by the client */
 } rg_op_kind;
 
@@ -61,6 +63,7 @@ struct rg_org {
     int64_t token_refresh_at;  /* mono ms: 80% of the lifetime */
     struct rg_platform_op *token_op; /* the fetch in flight, or NULL */
     uint64_t token_fetches;
+    char token_key[65];   /* key in the options' token cache (tokencache.c); "" until made */
 
     /* rate budget of the org's token */
     int rate_known;       /* 1 once a response carried a budget */
@@ -106,13 +109,16 @@ struct rg_platform_op {
     int patch_attempts;
     int unknown_outcomes;   /* PATCHes whose reply never came (reset, timeout, 5xx) */
     int reread_unknown;     /* this re-read follows a PATCH of unknown outcome */
-    int outcome_unknown;    /* a ROW_PUT that got no answer or a 5xx: it may have landed */
+    int outcome_unknown;    /* a ROW_PUT or VERSIONED_PUT that got no answer or a 5xx: it
+                             * may have landed */
+    int version_conflict;   /* a VERSIONED_PUT refused for a stale version (409 or 400) */
     int in_place;           /* completed without a confirmed PATCH: the live body holds it */
 
     /* aggregates and observations queries */
     rg_platform_aggregates_query query;
     char **queue_ids;
     size_t nqueues;
+    size_t batch_at;        /* first queue of the batch in flight (opts.predicate_batch) */
 
     /* transfer */
     CURL *easy;
@@ -165,6 +171,9 @@ int rg_platform__url_check(char **out, const char *url, const char *what, const 
 /* datatable.c */
 void rg_platform__datatable_handle(rg_platform_op *op, json_t *body);
 
+/* versioned.c: every answer to a VERSIONED_GET or _PUT */
+void rg_platform__versioned_handle(rg_platform_op *op, long status, json_t *body);
+
 /* ops.c */
 int rg_platform__op_new(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
                         const char *org_id, const char *resource_id, const char *call);
@@ -184,8 +193,15 @@ int rg_platform__error_body(rg_buf *out, long status, const json_t *body);
 /* token.c */
 int rg_platform__token_ready(rg_platform *p, rg_org *org, int64_t now);
 void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body);
-void rg_platform__token_invalidate(rg_org *org, uint64_t gen);
+void rg_platform__token_invalidate(rg_platform *p, rg_org *org, uint64_t gen);
 void rg_platform__token_done(rg_platform_op *op);
+
+/* tokencache.c: the options' cache (NULL: none). take: 1 when a valid cached token was
+ * copied into org; put: stores org's token; drop: forgets `token` (refused with a 401). */
+void rg_platform__token_key(rg_org *org);
+int rg_platform__tokens_take(rg_platform_tokens *t, rg_org *org, int64_t now);
+void rg_platform__tokens_put(rg_platform_tokens *t, rg_org *org);
+void rg_platform__tokens_drop(rg_platform_tokens *t, rg_org *org, const char *token);
 
 /* ratelimit.c */
 void rg_platform__headers_reset(rg_response_headers *hdr);
@@ -206,5 +222,9 @@ int rg_platform__aggregates_parse(rg_platform_aggregates *out, const rg_platform
 int rg_platform__observations_parse(rg_platform_observation **out, const rg_platform_op *op,
                                     const json_t *body);
 void rg_platform__aggregates_dispose(rg_platform_aggregates *agg);
+/* The body of the op's current batch of at most opts.predicate_batch queues, and its
+ * answer: merged into the op's results; *more when batches remain. */
+int rg_platform__analytics_body(char **out, const rg_platform_op *op);
+int rg_platform__analytics_take(int *more, rg_platform_op *op, const json_t *body);
 
 #endif

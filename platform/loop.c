@@ -118,8 +118,9 @@ static int setup_easy(rg_platform *p, rg_platform_op *op)
     if (p->ca_file != NULL)
         SET(CURLOPT_CAINFO, p->ca_file);
     /* libcurl silently resends a request whose reused connection died before any answer;
-     * a row PUT has no precondition to refuse a second copy, so it takes a new connection. */
-    if (op->kind == RG_OP_ROW_PUT)
+     * a row PUT has no precondition to refuse a second copy, so it takes a new connection
+     * (a versioned PUT too: its copy would come back 409 and hide that the first landed). */
+    if (op->kind == RG_OP_ROW_PUT || op->kind == RG_OP_VERSIONED_PUT)
         SET(CURLOPT_FRESH_CONNECT, 1L);
     if (strcmp(op->method, "GET") == 0) {
         SET(CURLOPT_HTTPGET, 1L);
@@ -258,8 +259,8 @@ static void retry_transient(rg_platform *p, rg_platform_op *op, const char *why,
         rg_platform__update_unknown(op, why, transport, now);
         return;
     }
-    if (op->kind == RG_OP_ROW_PUT) {
-        /* No version to re-read against here: the caller re-reads and compares. */
+    if (op->kind == RG_OP_ROW_PUT || op->kind == RG_OP_VERSIONED_PUT) {
+        /* The caller re-reads and compares before any other PUT. */
         op->outcome_unknown = 1;
         rg_platform__op_fail(op, transport ? RG_EUNREACHABLE : RG_EPLATFORM,
                              "org %s: %s: outcome unknown: %s", op->org_id, op->call, why);
@@ -325,7 +326,7 @@ static void on_status(rg_platform *p, rg_platform_op *op, long status, json_t *b
         snprintf(why, sizeof(why), "HTTP %ld", status);
         retry_transient(p, op, why, 0, now);
     } else if (status == 401 && op->kind != RG_OP_TOKEN) {
-        rg_platform__token_invalidate(op->org, op->token_gen);
+        rg_platform__token_invalidate(p, op->org, op->token_gen);
         if (op->retried_401)
             rg_platform__op_fail(op, RG_EAUTH, "org %s: %s: HTTP 401 even with a fresh token",
                                  op->org_id, op->call);

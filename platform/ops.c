@@ -374,11 +374,9 @@ static int queue_analytics(rg_platform_op **out, rg_platform *p, rg_op_kind kind
     if (agg) {
         op->query = *q;
         op->query.queue_ids = (const char *const *)op->queue_ids;
-        error = rg_platform__aggregates_body(&body, &op->query, p->opts.media_type);
-    } else {
-        error = rg_platform__observations_body(&body, op->queue_ids, n);
     }
-    if (error < 0 ||
+    /* the first batch of queues; the others follow as each answer comes (respond.c) */
+    if ((error = rg_platform__analytics_body(&body, op)) < 0 ||
         (error = rg_platform__op_set_request(op, "POST", op->org->api_url,
                                              agg ? PATH_AGGREGATES : PATH_OBSERVATIONS,
                                              body)) < 0)

@@ -289,15 +289,28 @@ static void handle_update(rg_platform_op *op, long status, json_t *body)
 
 static void handle_analytics(rg_platform_op *op, json_t *body)
 {
-    int error;
+    char *next = NULL;
+    int error, more = 0;
 
-    if (op->kind == RG_OP_AGGREGATES)
-        error = rg_platform__aggregates_parse(&op->aggregates, op, body);
-    else
-        error = rg_platform__observations_parse(&op->observations, op, body);
-    if (error < 0) {
+    if ((error = rg_platform__analytics_take(&more, op, body)) < 0) {
         rg_platform__op_fail(op, error, "org %s: %s: malformed response: %s", op->org_id,
                              op->call, rg_error_last());
+        return;
+    }
+    if (more) {
+        /* the next batch of queues: same call, its own attempt budget */
+        if (rg_platform__analytics_body(&next, op) < 0 ||
+            rg_platform__op_set_request(op, "POST", op->org->api_url,
+                                        op->kind == RG_OP_AGGREGATES
+                                            ? "/api/v2/analytics/conversations/aggregates/query"
+                                            : "/api/v2/analytics/queues/observations/query",
+                                        next) < 0) {
+            free(next);
+            rg_platform__op_fail(op, RG_ENOMEM, "org %s: %s: out of memory", op->org_id,
+                                 op->call);
+            return;
+        }
+        rg_platform__op_requeue(op, 0);
         return;
     }
     /* The parsed series is all a caller reads; the JSON tree (~300 KB per org for an hour
@@ -313,6 +326,10 @@ void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body)
     }
     if (op->kind == RG_OP_STRATEGY_UPDATE) {
         handle_update(op, status, body);
+        return;
+    }
+    if (op->kind == RG_OP_VERSIONED_GET || op->kind == RG_OP_VERSIONED_PUT) {
+        rg_platform__versioned_handle(op, status, body);
         return;
     }
     if (status < 200 || status > 299) {

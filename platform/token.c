@@ -29,7 +29,12 @@ static int token_fetch_start(rg_platform *p, rg_org *org)
 
 int rg_platform__token_ready(rg_platform *p, rg_org *org, int64_t now)
 {
-    int valid = org->token != NULL && now < org->token_expires_at;
+    int valid;
+
+    /* A token an earlier client of the same engine fetched, until 80% of its lifetime. */
+    if (org->token == NULL && org->token_op == NULL)
+        rg_platform__tokens_take(p->opts.tokens, org, now);
+    valid = org->token != NULL && now < org->token_expires_at;
 
     if (org->token_op == NULL && (!valid || now >= org->token_refresh_at)) {
         if (token_fetch_start(p, org) < 0) {
@@ -40,9 +45,10 @@ int rg_platform__token_ready(rg_platform *p, rg_org *org, int64_t now)
     return valid;
 }
 
-void rg_platform__token_invalidate(rg_org *org, uint64_t gen)
+void rg_platform__token_invalidate(rg_platform *p, rg_org *org, uint64_t gen)
 {
     if (org->token != NULL && org->token_gen == gen) {
+        rg_platform__tokens_drop(p->opts.tokens, org, org->token);
         rg_platform__wipe_free(org->token);
         org->token = NULL;
     }
@@ -70,6 +76,8 @@ static void token_store(rg_platform_op *op, const char *token, int64_t expires_i
     /* Lifetime counts from when the request left, so clock skew in flight never extends it. */
     org->token_expires_at = op->sent_at + expires_in * 1000;
     org->token_refresh_at = op->sent_at + expires_in * 800;
+    if (op->platform != NULL)
+        rg_platform__tokens_put(op->platform->opts.tokens, org);
     rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "org %s: token %llu obtained, expires in %llds",
            org->id, (unsigned long long)org->token_gen, (long long)expires_in);
     rg_platform__op_complete(op);

@@ -206,9 +206,10 @@ static int query(sim_reply *reply, sim_world *world, size_t org_index, const sim
 }
 
 static int route(sim_reply *reply, sim_world *world, size_t org_index, const sim_request *req,
-                 int64_t now_ms)
+                 const sim_faults *f, int64_t now_ms)
 {
     static const char queues[] = "/api/v2/routing/queues/";
+    static const char ivrs[] = "/api/v2/architect/ivrs/";
     static const char strategies[] = "/api/v2/routing/strategies";
     static const char datatables[] = "/api/v2/flows/datatables/";
     sim_org *org = &world->orgs[org_index];
@@ -226,6 +227,8 @@ static int route(sim_reply *reply, sim_world *world, size_t org_index, const sim
         return get_queue(reply, org, p + sizeof(queues) - 1);
     if (strncmp(p, datatables, sizeof(datatables) - 1) == 0)
         return sim_datatable_route(reply, org, p + sizeof(datatables) - 1, req, now_ms);
+    if (strncmp(p, ivrs, sizeof(ivrs) - 1) == 0)
+        return sim_ivr_route(reply, org, p + sizeof(ivrs) - 1, req, f, now_ms);
     /* The seed article's model, kept as a simulator mode; the real API has no strategies. */
     if (strcmp(p, strategies) == 0 && get)
         return list_strategies(reply, org, req);
@@ -305,7 +308,12 @@ int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
     }
     if (apply_faults(reply, server, &f, req))
         return 0;
-    if ((rc = route(reply, world, org_index, req, now_ms)) < 0 ||
+    if (strncmp(req->path, "/api/v2/analytics/", 18) == 0)
+        sim_querylog_add(&server->queries, world->orgs[org_index].id, req->path, req->body,
+                         req->body_len, now_ms);
+    if (sim_query_over_limit(reply, &f, req))
+        return 0;
+    if ((rc = route(reply, world, org_index, req, &f, now_ms)) < 0 ||
         (reply->written == NULL && reply->written_row == NULL))
         return rc;
     /* After the commit: the write stands, the client does not learn it (no reply, a reset,

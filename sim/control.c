@@ -34,7 +34,8 @@ int sim_faults_parse(sim_faults *out, json_t *doc)
     static const char *const numeric[] = {"error_rate", "reset_rate", "apply_drop_rate",
                                           "apply_reset_rate", "apply_error_rate",
                                           "error_status", "latency_ms",
-                                          "rate_limit", "rate_window_s", "token_ttl_s", NULL};
+                                          "rate_limit", "rate_window_s", "token_ttl_s",
+                                          "version_conflict_status", "max_predicates", NULL};
     sim_faults f = {0};
     const char *key;
     json_t *v;
@@ -77,10 +78,15 @@ int sim_faults_parse(sim_faults *out, json_t *doc)
             f.rate_window_s = (int64_t)x;
         else if (strcmp(key, "token_ttl_s") == 0 && integer && x >= 1 && x <= 1e8)
             f.token_ttl_s = (int64_t)x;
+        else if (strcmp(key, "version_conflict_status") == 0 && integer && (x == 409 || x == 400))
+            f.version_conflict_status = (int)x;
+        else if (strcmp(key, "max_predicates") == 0 && integer && x >= 1 && x <= 100000)
+            f.max_predicates = (int64_t)x;
         else
             return rg_error_set(RG_EINVALID, "faults.%s: out of range (rates 0..1, error_status "
-                                             "400..599, latency_ms 0..60000, positive integers "
-                                             "otherwise)", key);
+                                             "400..599, latency_ms 0..60000, "
+                                             "version_conflict_status 409 or 400, positive "
+                                             "integers otherwise)", key);
     }
     *out = f;
     return 0;
@@ -116,6 +122,11 @@ json_t *sim_faults_json(const sim_faults *f)
         json_object_set_new(doc, "rate_window_s", json_integer(f->rate_window_s));
     if (f->token_ttl_s > 0)
         json_object_set_new(doc, "token_ttl_s", json_integer(f->token_ttl_s));
+    if (f->max_predicates > 0)
+        json_object_set_new(doc, "max_predicates", json_integer(f->max_predicates));
+    if (f->version_conflict_status > 0)
+        json_object_set_new(doc, "version_conflict_status",
+                            json_integer(f->version_conflict_status));
     return doc;
 }
 
@@ -173,6 +184,8 @@ static json_t *org_json(const sim_world *w, sim_org *org)
                     strategies);
     if (org->ntables > 0)
         json_object_set_new(doc, "datatables", sim_datatables_json(org));
+    if (org->nivrs > 0)
+        json_object_set_new(doc, "ivrs", sim_ivrs_json(org));
     if (org->route.row != NULL)
         json_object_set_new(doc, "routing",
                             json_pack("{s:s,s:O,s:o}", "datatable", org->route.table->id, "row",
@@ -315,6 +328,17 @@ static int get_writes(sim_reply *reply, sim_server *server)
                 unanswered += row->writes_unanswered;
             }
         }
+        /* IVR configs as "ivr/<id>" */
+        for (size_t k = 0; k < org->nivrs; k++) {
+            const sim_ivr *ivr = &org->ivrs[k];
+            char name[220];
+            snprintf(name, sizeof(name), "ivr/%s", ivr->id);
+            json_object_set_new(strategies, name,
+                                json_pack("{s:I,s:I}", "applied", (json_int_t)ivr->doc.writes,
+                                          "unanswered", (json_int_t)ivr->doc.writes_unanswered));
+            total += ivr->doc.writes;
+            unanswered += ivr->doc.writes_unanswered;
+        }
         pthread_mutex_unlock(&org->lock);
         json_object_set_new(orgs, org->id, strategies);
     }
@@ -380,6 +404,8 @@ int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *
         return get_requests(reply, server, req);
     if (get && strcmp(p, "/sim/writes") == 0)
         return get_writes(reply, server);
+    if (get && strcmp(p, "/sim/queries") == 0)
+        return sim_querylog_get(reply, &server->queries, req);
     if (get && strcmp(p, "/sim/faults") == 0) {
         sim_faults f;
         pthread_mutex_lock(&server->faults_lock);
@@ -395,7 +421,15 @@ int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *
         return sim_reply_error(reply, 400, "bad.request", "%s", rg_error_last());
     if (strcmp(p, "/sim/scenario") == 0)
         rc = post_scenario(reply, server, body);
-    else if (strcmp(p, "/sim/edit") == 0 && json_object_get(body, "datatable") != NULL) {
+    else if (strcmp(p, "/sim/edit") == 0 && json_object_get(body, "ivr") != NULL) {
+        pthread_rwlock_rdlock(&server->lock);
+        rc = sim_ivr_edit(reply, server->world, body, now_ms);
+        pthread_rwlock_unlock(&server->lock);
+    } else if (strcmp(p, "/sim/hook") == 0 && json_object_get(body, "ivr") != NULL) {
+        pthread_rwlock_rdlock(&server->lock);
+        rc = sim_ivr_hook(reply, server->world, body);
+        pthread_rwlock_unlock(&server->lock);
+    } else if (strcmp(p, "/sim/edit") == 0 && json_object_get(body, "datatable") != NULL) {
         pthread_rwlock_rdlock(&server->lock);
         rc = sim_datatable_edit(reply, server->world, body, now_ms);
         pthread_rwlock_unlock(&server->lock);

@@ -26,6 +26,7 @@ int sim_server_init(sim_server *server, sim_world *world)
     pthread_mutex_init(&server->faults_lock, NULL);
     pthread_mutex_init(&server->log.lock, NULL);
     server->log.next_seq = 1;
+    sim_querylog_init(&server->queries);
     server->world = world;
     server->fault_state = world->seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
     return 0;
@@ -38,6 +39,7 @@ void sim_server_dispose(sim_server *server)
     pthread_rwlock_destroy(&server->lock);
     pthread_mutex_destroy(&server->faults_lock);
     pthread_mutex_destroy(&server->log.lock);
+    sim_querylog_dispose(&server->queries);
     memset(server, 0, sizeof(*server));
 }
 

@@ -163,7 +163,7 @@ static int load_org(sim_org *org, json_t *doc, const char *path)
 {
     static const char *const keys[] = {"id",        "name",          "client_id", "client_secret",
                                        "domain",    "queues",        "strategies", "datatables",
-                                       "routing",   NULL};
+                                       "routing",   "ivrs",          NULL};
     json_t *queues = NULL, *strategies = NULL, *v;
     char sub[256];
     size_t i;
@@ -202,6 +202,8 @@ static int load_org(sim_org *org, json_t *doc, const char *path)
             return rg_error_set(RG_EINVALID, "%s.id: duplicate strategy id '%s'", sub,
                                 org->strategies[i].id);
     }
+    if ((rc = sim_ivrs_load(org, json_object_get(doc, "ivrs"), path)) < 0)
+        return rc;
     return sim_datatables_load(org, json_object_get(doc, "datatables"),
                                json_object_get(doc, "routing"), path);
 }
@@ -407,6 +409,7 @@ static void org_dispose(sim_org *org)
     free(org->queues);
     free(org->strategies);
     sim_datatables_dispose(org);
+    sim_ivrs_dispose(org);
     free(org->tokens);
     free(org->id);
     free(org->name);

@@ -92,6 +92,17 @@ typedef struct {
     sim_strategy history;
 } sim_route;
 
+/* An Architect IVR config (ivr.c): `doc.fields` is the whole body the API serves, its
+ * writes and hook edits counted in `doc` like a row's. */
+typedef struct {
+    char *id;
+    sim_row doc;
+    int64_t version;
+    int conflict_status;  /* a stale version: 409 (default) or 400 "does not match ..." */
+    json_t *hook_fields;  /* a one-shot edit after the next GET (or accepted PUT) */
+    int hook_on_put;
+} sim_ivr;
+
 /* A one-shot edit applied right after the next GET or PUT of a row is answered. */
 typedef struct {
     int on_put;
@@ -112,6 +123,8 @@ typedef struct {
     sim_datatable *tables;
     size_t ntables;
     sim_route route; /* route.row NULL: the org routes by its strategies only */
+    sim_ivr *ivrs;   /* IVR configs with version semantics (ivr.c) */
+    size_t nivrs;
     /* Guards everything below, the strategies' body/etag/version/history, the rows and the
      * route's history and hook. */
     pthread_mutex_t lock;
@@ -176,6 +189,8 @@ typedef struct {
     int64_t rate_limit;    /* 0: the scenario's */
     int64_t rate_window_s; /* 0: the scenario's */
     int64_t token_ttl_s;   /* 0: the scenario's */
+    int version_conflict_status; /* a stale IVR version: 409 or 400; 0: each IVR's own */
+    int64_t max_predicates; /* analytics queries with more queueId predicates: 400; 0: any */
 } sim_faults;
 
 typedef struct {
@@ -194,6 +209,23 @@ typedef struct {
     int64_t next_seq; /* seq of the next entry; the first is 1 */
 } sim_reqlog;
 
+/* The analytics query bodies answered (querylog.c), newest SIM_QUERY_CAP. */
+#define SIM_QUERY_CAP 1024
+#define SIM_QUERY_MAX_BODY 65536
+typedef struct {
+    int64_t seq;
+    int64_t time_ms;
+    char org[48];
+    char path[104];
+    char *body;
+} sim_query_entry;
+
+typedef struct {
+    pthread_mutex_t lock;
+    sim_query_entry *ring; /* allocated on the first query */
+    int64_t next_seq;
+} sim_querylog;
+
 typedef struct {
     pthread_rwlock_t lock; /* read: any request; write: replacing the world */
     sim_world *world;
@@ -201,6 +233,7 @@ typedef struct {
     sim_faults faults;
     uint64_t fault_state; /* xorshift state for fault draws, under faults_lock */
     sim_reqlog log;
+    sim_querylog queries;
     uint64_t context_seq; /* atomically incremented for contextId values */
 } sim_server;
 
@@ -216,7 +249,7 @@ typedef struct {
     char *body;         /* malloc'd JSON (or NULL for an empty body) */
     int close;          /* drop the connection without a response; 2 = with a TCP reset */
     sim_strategy *written; /* the strategy a committed PATCH changed, else NULL */
-    sim_row *written_row;  /* the data-table row a committed PUT replaced, else NULL */
+    sim_row *written_row;  /* the data-table row (or IVR config) a committed PUT replaced */
     int write_hidden;      /* a fault kept that success from the client */
     char etag[40];      /* ETag header when set */
     int retry_after;    /* Retry-After header when > 0 */
@@ -275,6 +308,26 @@ json_t *sim_datatables_json(const sim_org *org);
 int sim_datatable_edit(sim_reply *reply, sim_world *world, json_t *body, int64_t now_ms);
 int sim_datatable_hook(sim_reply *reply, sim_world *world, json_t *body);
 void sim_row_hook_clear(sim_row_hook *h);
+
+/* ivr.c */
+sim_ivr *sim_org_ivr(sim_org *org, const char *id);
+int sim_ivr_route(sim_reply *reply, sim_org *org, const char *id, const sim_request *req,
+                  const sim_faults *faults, int64_t now_ms);
+int sim_ivrs_load(sim_org *org, json_t *ivrs, const char *path);
+void sim_ivrs_dispose(sim_org *org);
+json_t *sim_ivrs_json(const sim_org *org);
+int sim_ivr_edit(sim_reply *reply, sim_world *world, json_t *body, int64_t now_ms);
+int sim_ivr_hook(sim_reply *reply, sim_world *world, json_t *body);
+
+/* querylog.c */
+void sim_querylog_init(sim_querylog *q);
+void sim_querylog_dispose(sim_querylog *q);
+void sim_querylog_add(sim_querylog *q, const char *org, const char *path, const char *body,
+                      size_t len, int64_t now_ms);
+int sim_querylog_get(sim_reply *reply, sim_querylog *q, const sim_request *req);
+/* 1 (with a 400 in reply) when an analytics query has more queueId predicates than the
+ * faults' max_predicates (sim-only: the platform's real limit is not documented). */
+int sim_query_over_limit(sim_reply *reply, const sim_faults *f, const sim_request *req);
 
 /* tokens.c */
 int sim_token_issue(char *out, size_t outlen, sim_org *org, size_t org_index, int64_t ttl_s,

@@ -13,6 +13,15 @@
 /* ---- the client ---- */
 
 typedef struct rg_platform rg_platform;
+/* OAuth tokens kept across clients (tokencache.c): one token per org, reused by every client
+ * given the cache until 80% of its lifetime; keyed by a hash of the login URL, org id,
+ * client id and secret, so other credentials for the same org never get it. In memory only,
+ * wiped on free; thread-safe. An engine owns one for all its ticks. */
+typedef struct rg_platform_tokens rg_platform_tokens;
+int rg_platform_tokens_new(rg_platform_tokens **out);
+void rg_platform_tokens_free(rg_platform_tokens *tokens);
+/* Tokens held (expired ones included until swept). */
+size_t rg_platform_tokens_count(rg_platform_tokens *tokens);
 
 typedef struct rg_platform_options {
     int max_concurrency;          /* ceiling on transfers in flight, all orgs together (32) */
@@ -34,6 +43,10 @@ typedef struct rg_platform_options {
     const char *strategies_path;  /* "/api/v2/routing/strategies". Copied. */
     const char *media_type;       /* aggregates filter: "voice" (default), "chat", "email",
                                    * "callback", "message", or "" for none */
+    int predicate_batch;          /* most queueId predicates in one analytics query (100);
+                                   * more queues take several queries, merged. 1..1000 */
+    rg_platform_tokens *tokens;   /* token cache shared with other clients; borrowed, must
+                                   * outlive the client. NULL: tokens die with the client */
 } rg_platform_options;
 
 /* Fills `opts` with the defaults above. */
@@ -234,6 +247,29 @@ int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *pla
  * exists unless `create`. Errors name the org, table, field and expected type. */
 int rg_platform_row_preflight(rg_platform *platform, const char *org_id, const char *table,
                               const char *row, json_t *fields, json_t *weights, int create);
+
+/* Resources with a `version` field (IVR configs, schedule groups, emergency groups): GET and
+ * full-replace PUT on `path` ("/api/v2/...", ids escaped; rg_platform_ivr_path builds an IVR
+ * config's). A body without an integer "version" is an error. */
+int rg_platform_ivr_path(char *out, size_t outlen, const char *ivr_id);
+/* @param[out] out the resource body (new reference). 404 is RG_ENOTFOUND. */
+int rg_platform_versioned_get(json_t **out, rg_platform *platform, const char *org_id,
+                              const char *path);
+/* The verified versioned write of `fields` (top-level fields of the body, neither "id" nor
+ * "version"): GET; when every field already holds its value nothing is written
+ * (*out_in_place 1); a field whose live value is neither `base`'s (the values rollgate last
+ * saw, e.g. the snapshot's; NULL: as first read here) nor the intended one fails RG_ECONFLICT
+ * naming the org and the field, without writing; else PUT the live body with the fields
+ * merged in and the version read. A stale version (409, or 400 "does not match the current
+ * version") re-reads and merges again, at most max_412_attempts PUTs; other people's edits
+ * to other fields are kept. A PUT of unknown outcome (no answer, 5xx) is re-read first (up to
+ * 3 times): in place = done; PUT again only while the version is the one read before it,
+ * else RG_ECONFLICT. Finally read back: a field that differs fails RG_ECONFLICT (someone
+ * wrote right after). Other 4xx fail with the platform's message (400: RG_EINVALID).
+ * *out_live is the last body read (caller decrefs; may be NULL). */
+int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platform *platform,
+                                const char *org_id, const char *path, json_t *fields,
+                                json_t *base);
 
 int rg_platform_run(rg_platform *platform);
 /* Number of ops queued or in flight. */

@@ -74,6 +74,11 @@ typedef struct rg_policy {
     rg_variance_kind variance;
     rg_information_kind information;
     rg_alpha_split alpha_split;
+    /* `analytics`: the aggregates' mediaType filter ("voice" by default, "chat", "email",
+     * "callback", "message", or "" for none) and the most queueId predicates per query
+     * (100; more queues take several queries). The query granularity is `granularity_ms`. */
+    char media_type[16];
+    int predicate_batch;
     rg_policy_metric *metrics;
     size_t metrics_count;
 } rg_policy;
