@@ -6,7 +6,8 @@
 #include "store/store_private.h"
 
 #define COMMAND_COLUMNS                                                                        \
-    "id, rollout_id, tenant_id, kind, actor, reason, force, created_at, state, outcome, done_at"
+    "id, rollout_id, tenant_id, kind, actor, reason, force, created_at, state, outcome, done_at, " \
+    "full"
 
 void rg_store_command_dispose(rg_store_command *command)
 {
@@ -54,6 +55,7 @@ static int read_command(void *element, sqlite3_stmt *stmt)
     state = rg_store__read_text(&r);
     c->outcome = rg_store__read_text(&r);
     c->done_at_ms = rg_store__read_int64(&r);
+    c->full = (int)rg_store__read_int64(&r);
     rc = r.rc;
     if (rc == 0 && ((rc = rg_command_kind_from_str(&c->kind, kind)) < 0 ||
                     (rc = rg_command_state_from_str(&c->state, state)) < 0))
@@ -68,7 +70,7 @@ static int read_command(void *element, sqlite3_stmt *stmt)
 int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_command *command)
 {
     static const char sql[] = "INSERT INTO commands (" COMMAND_COLUMNS ")"
-                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL)";
+                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?)";
     static const char op[] = "command enqueue";
     sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
@@ -93,6 +95,7 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
     rg_store__bind_text(&b, command->reason);
     rg_store__bind_int64(&b, command->force ? 1 : 0);
     rg_store__bind_int64(&b, command->created_at_ms ? command->created_at_ms : rg_time_now_ms());
+    rg_store__bind_int64(&b, command->full ? 1 : 0);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
         (rc = rg_store__step_done(store, stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)

@@ -203,7 +203,7 @@ static void test_yaml_and_json_load_to_equal_models(void **state)
     assert_string_equal(y->tenant, "acme");
     assert_string_equal(y->policy_ref, "contact-center");
     assert_int_equal(y->stages_count, 3);
-    assert_int_equal(y->stages[1], 50);
+    assert_int_equal(y->stages[1].percent, 50);
     assert_int_equal(y->approval, RG_APPROVAL_REQUIRED);
     assert_int_equal(y->platform.credentials, RG_CREDENTIALS_ENV);
     assert_false(y->platform.insecure);
