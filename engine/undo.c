@@ -58,9 +58,44 @@ static int load_snapshots(undo_item *items, size_t *out_n, rg_rollout_ctx *ctx)
     return 0;
 }
 
-/* Reads every changed target live. A field a person edited since the apply (the restore
- * would keep it, rg_body_restore_patch) means undoing would mix their edit with the old
- * body: refused, naming the orgs and fields, unless forced. */
+/* The value at a dotted path ("settings.longRunning") of a body, or NULL. */
+static const json_t *at_path(const json_t *body, const char *path)
+{
+    char key[256];
+
+    while (body && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        body = json_object_get(body, key);
+        path += n + (dot != NULL);
+    }
+    return body;
+}
+
+/* The kept paths (a person's edits since the apply) that the rollout itself changed: the
+ * restore would keep the person's value there, so the undo could not restore them. An edit
+ * of a field the rollout did not change is kept by the restore, as after a trip. */
+static void conflicts(rg_buf *out, const undo_item *it, const json_t *kept)
+{
+    size_t i;
+    json_t *p;
+
+    json_array_foreach(kept, i, p) {
+        const char *path = json_string_value(p);
+        if (path == NULL ||
+            rg_body_same(at_path(it->snapshot, path), at_path(it->applied, path)))
+            continue;
+        rg_buf_printf(out, "%s%s %s", out->len ? "; " : "", it->target->org_id, path);
+    }
+}
+
+/* Reads every changed target live. A field the rollout changed that a person edited since
+ * the apply (the three-way restore would keep their value, rg_body_restore_patch) means the
+ * undo cannot restore it: refused, naming the orgs and fields, unless forced. */
 static int check_drift(rg_rollout_ctx *ctx, undo_item *items, size_t n, int force)
 {
     rg_platform *pf = NULL;
@@ -82,7 +117,6 @@ static int check_drift(rg_rollout_ctx *ctx, undo_item *items, size_t n, int forc
         rc = rg_engine__platform_run(ctx, pf);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         json_t *patch = NULL, *kept = NULL;
-        char *text;
         if ((rc = rg_platform_op_status(items[i].get)) < 0) {
             rg_error_set(rc, "cannot undo rollout %s: reading %s: %s", ctx->row.id,
                          items[i].target->org_id, rg_platform_op_error(items[i].get));
@@ -90,19 +124,16 @@ static int check_drift(rg_rollout_ctx *ctx, undo_item *items, size_t n, int forc
         }
         rc = rg_body_restore_patch(&patch, &kept, items[i].snapshot, items[i].applied,
                                    rg_platform_op_body(items[i].get));
-        if (rc == 0 && json_array_size(kept) > 0 && (text = json_dumps(kept, JSON_COMPACT))) {
-            rg_buf_printf(&drift, "%s%s %s", drift.len ? "; " : "", items[i].target->org_id,
-                          text);
-            free(text);
-        }
+        if (rc == 0)
+            conflicts(&drift, &items[i], kept);
         json_decref(patch);
         json_decref(kept);
     }
     if (rc == 0 && drift.len && !force)
-        rc = rg_error_set(RG_ECONFLICT, "cannot undo rollout %s: people edited fields it "
-                          "changed since it applied them (%s); undoing would leave their edit "
-                          "over the old body (--force restores the rest and keeps their "
-                          "edits, as a trip does)", ctx->row.id, drift.ptr);
+        rc = rg_error_set(RG_ECONFLICT, "cannot undo rollout %s: a person edited, since it "
+                          "applied them, fields it changed (%s); the undo would keep their "
+                          "values there instead of the snapshot's (--force restores the rest "
+                          "and keeps their edits, as a trip does)", ctx->row.id, drift.ptr);
     else if (rc == 0 && drift.len)
         rg_engine__narrate(ctx, "target", "undo forced: edits since the apply are kept: %s",
                            drift.ptr);

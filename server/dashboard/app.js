@@ -229,7 +229,8 @@ async function confirmed(ev) {
     const r = await api("/api/v1/rollouts/" + encodeURIComponent(dlg.dataset.rollout) + "/" +
                         action.name, "POST", body);
     /* a retry answers with the new rollout, which the page then shows */
-    const outcome = r.outcome || (r.id && r.id !== dlg.dataset.rollout ? "started " + r.id : "done");
+    const outcome = r.outcome ||
+      (r.id && r.id !== dlg.dataset.rollout ? "started " + r.id : "done");
     out.textContent = action.name + ": " + outcome + ", now " + r.state;
     out.dataset.outcome = r.outcome || "done";
     if (action.name === "retry" && r.id) selected = r.id;

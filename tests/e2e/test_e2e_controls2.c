@@ -287,7 +287,65 @@ static void test_promote_full(void **state)
     }
 }
 
-/* 4. undo of the completed rollout: every org is its snapshot again in the sim, verified by
+/* A person's edit in the sim (not a PATCH through the API): `patch` is a JSON object. */
+static void person_edits(const char *org, const char *patch)
+{
+    rg_buf body = RG_BUF_INIT, edit = RG_BUF_INIT;
+    long status = 0;
+    rg_buf_printf(&edit, "{\"org\":\"%s\",\"strategy\":\"strat_main\",\"patch\":%s}", org,
+                  patch);
+    assert_int_equal(rg_simproc_request(&g_e.sim, "POST", "/sim/edit", edit.ptr, NULL, &status,
+                                        &body, NULL),
+                     0);
+    assert_int_equal(status, 200);
+    rg_buf_dispose(&body);
+    rg_buf_dispose(&edit);
+}
+
+static int patches_total(void)
+{
+    json_t *log = rg_e2e_requests(&g_e.sim);
+    int n = 0;
+    for (size_t i = 0; i < json_array_size(g_e.orgs); i++)
+        n += rg_e2e_patches(log, json_string_value(json_array_get(g_e.orgs, i)));
+    json_decref(log);
+    return n;
+}
+
+/* 4. A person re-weighted one org's queues after the rollout completed: the undo would have
+ * to keep their targets instead of the snapshot's, so it is refused, naming the org and the
+ * field, and nothing is written. */
+static void test_undo_refused_after_edit(void **state)
+{
+    char *args[] = {"undo", g_e.id, "--reason", "revert", "--json", NULL};
+    const char *org = json_string_value(json_array_get(g_e.orgs, 2));
+    json_t *live = rg_e2e_live(&g_e.sim, org), *out;
+    char *applied = json_dumps(json_object_get(live, "targets"), JSON_COMPACT), patch[1024];
+    const char *msg;
+    int code, before = patches_total();
+    (void)state;
+    person_edits(org, "{\"targets\":[{\"type\":\"Queue\",\"id\":\"queue_global_001\","
+                      "\"weight\":50,\"priority\":1},{\"type\":\"Queue\",\"id\":"
+                      "\"queue_v2\",\"weight\":50,\"priority\":1}]}");
+    out = cli_json("undo-refused", args, &code);
+    assert_int_equal(code, 1);
+    msg = json_string_value(json_object_get(json_object_get(out, "error"), "message"));
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, org));
+    assert_non_null(strstr(msg, "targets"));
+    json_decref(out);
+    assert_int_equal(patches_total(), before);
+    assert_int_equal(rg_e2e_state(&g_e), RG_ROLLOUT_COMPLETED);
+    /* They put it back as the rollout left it, and edit a field it never changed. */
+    snprintf(patch, sizeof(patch), "{\"targets\":%s}", applied);
+    person_edits(org, patch);
+    person_edits(json_string_value(json_array_get(g_e.orgs, 1)),
+                 "{\"settings\":{\"enabled\":true,\"longRunning\":false}}");
+    free(applied);
+    json_decref(live);
+}
+
+/* 5. undo of the completed rollout: every org is its snapshot again in the sim, verified by
  * telemetry, audited. Undo of a rollout in another state is refused. */
 static void test_undo(void **state)
 {
@@ -301,6 +359,13 @@ static void test_undo(void **state)
     assert_true(json_is_string(json_object_get(out, "verification")));
     json_decref(out);
     log = rg_e2e_requests(&g_e.sim);
+    {
+        /* the person's edit of a field the rollout did not change is kept */
+        json_t *live = rg_e2e_live(&g_e.sim, json_string_value(json_array_get(g_e.orgs, 1)));
+        assert_true(json_is_false(json_object_get(json_object_get(live, "settings"),
+                                                  "longRunning")));
+        json_decref(live);
+    }
     for (size_t i = 0; i < json_array_size(g_e.orgs); i++) {
         const char *org = json_string_value(json_array_get(g_e.orgs, i));
         json_t *live = rg_e2e_live(&g_e.sim, org), *snap = rg_e2e_snapshot(&g_e, org);
@@ -321,7 +386,7 @@ static void test_undo(void **state)
     json_decref(out);
 }
 
-/* 5. retry of the rolled-back rollout: a new rollout linked to the old one, whose first
+/* 6. retry of the rolled-back rollout: a new rollout linked to the old one, whose first
  * stage writes the parent org again; retry of a running one is refused. */
 static void test_retry(void **state)
 {
@@ -373,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_pause_step),
         cmocka_unit_test(test_stage_approval),
         cmocka_unit_test(test_promote_full),
+        cmocka_unit_test(test_undo_refused_after_edit),
         cmocka_unit_test(test_undo),
         cmocka_unit_test(test_retry),
     };
