@@ -176,6 +176,10 @@ void rg_cli_print_history(rg_cli *cli, const json_t *rows)
                 json_is_string(forced) ? ", FORCED: " : "",
                 json_is_string(forced) ? json_string_value(forced) : "");
     }
+    json_array_foreach(rows, i, r)
+        if (json_is_string(json_object_get(r, "retry_of")))
+            fprintf(cli->out, "  %s: retry of %s\n", json_string_value(json_object_get(r, "id")),
+                    json_string_value(json_object_get(r, "retry_of")));
 }
 
 int rg_cmd_list(rg_cli *cli, int argc, char **argv)

@@ -198,6 +198,12 @@ static void test_stage_approval(void **state)
     command(RG_COMMAND_RESUME);
     assert_int_equal(rg_e2e_drive(&g_e, not_running, 20), 0);
     assert_int_equal(rg_e2e_state(&g_e), RG_ROLLOUT_AWAITING_APPROVAL);
+    {
+        json_t *st = status(g_e.id);
+        assert_non_null(strstr(json_string_value(json_object_get(st, "hold_reason")),
+                               "stage 2/3 (50%) requires approval"));
+        json_decref(st);
+    }
     for (int i = 0; i < 10; i++) {
         int64_t next = 0;
         assert_int_equal(rg_engine_tick_rollout(g_e.engine, g_e.tenant, g_e.id, &next), 0);
@@ -408,6 +414,37 @@ static void test_retry(void **state)
     json_decref(st);
     st = status(g_e.id);
     assert_string_equal(json_string_value(json_object_get(st, "retried_as")), g_retry);
+    {
+        /* list, history and the status text show the link */
+        char *list[] = {"list", "--json", NULL}, *text[] = {"status", g_retry, NULL};
+        char *hist[] = {"history", NULL, "--tenant", "e2e", "--json", NULL}, path[700], *s;
+        json_t *rows, *r;
+        size_t i;
+        int linked = 0;
+        rows = cli_json("list", list, &code);
+        assert_int_equal(code, 0);
+        json_array_foreach(rows, i, r)
+            linked += strcmp(json_string_value(json_object_get(r, "id")), g_retry) == 0 &&
+                      json_is_string(json_object_get(r, "retry_of")) &&
+                      strcmp(json_string_value(json_object_get(r, "retry_of")), g_e.id) == 0;
+        json_decref(rows);
+        assert_int_equal(linked, 1);
+        hist[1] = (char *)json_string_value(json_object_get(st, "digest"));
+        rows = cli_json("history", hist, &code);
+        assert_int_equal(code, 0);
+        linked = 0;
+        json_array_foreach(json_object_get(rows, "rollouts"), i, r)
+            linked += json_is_string(json_object_get(r, "retry_of"));
+        json_decref(rows);
+        assert_int_equal(linked, 1);
+        snprintf(path, sizeof(path), "%.600s/status.out", g_e.dir);
+        assert_int_equal(cli(path, text), 0);
+        s = rg_test_read_file(path, NULL);
+        assert_non_null(s);
+        assert_non_null(strstr(s, "retry of rollout"));
+        assert_non_null(strstr(s, g_e.id));
+        free(s);
+    }
     json_decref(st);
     memcpy(saved, g_e.id, sizeof(saved));
     memcpy(g_e.id, g_retry, sizeof(g_e.id));
