@@ -469,6 +469,39 @@ static void test_retry(void **state)
     memcpy(g_e.id, saved, sizeof(saved));
 }
 
+static int completed(rg_e2e *e)
+{
+    return rg_e2e_state(e) == RG_ROLLOUT_COMPLETED || rg_e2e_state(e) == RG_ROLLOUT_HELD;
+}
+
+/* 7. promote --full while a driver (this process) holds the retry's lease: the CLI queues
+ * it, the driver runs it on its next tick, and every remaining stage reaches the sim. */
+static void test_promote_full_queued(void **state)
+{
+    char *args[] = {"promote", g_retry, "--full", "--force", "--reason", "hotfix", "--json",
+                    NULL};
+    char saved[RG_STORE_ROLLOUT_ID_LEN];
+    json_t *out, *log;
+    int64_t next = 0;
+    int code;
+    (void)state;
+    assert_int_equal(rg_engine_tick_rollout(g_e.engine, g_e.tenant, g_retry, &next), 0);
+    out = cli_json("full-queued", args, &code);
+    assert_int_equal(code, 0);
+    assert_string_equal(json_string_value(json_object_get(out, "outcome")), "queued");
+    json_decref(out);
+    memcpy(saved, g_e.id, sizeof(saved));
+    memcpy(g_e.id, g_retry, sizeof(g_e.id));
+    assert_int_equal(rg_e2e_drive(&g_e, completed, 100), 0);
+    assert_int_equal(rg_e2e_state(&g_e), RG_ROLLOUT_COMPLETED);
+    memcpy(g_e.id, saved, sizeof(saved));
+    log = rg_e2e_requests(&g_e.sim);
+    for (size_t i = 0; i < json_array_size(g_e.orgs); i++) /* change, undo, the retry */
+        assert_int_equal(rg_e2e_patches(log, json_string_value(json_array_get(g_e.orgs, i))),
+                         3);
+    json_decref(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_undo_refused_after_edit),
         cmocka_unit_test(test_undo),
         cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_promote_full_queued),
     };
     return cmocka_run_group_tests(tests, begin, finish);
 }
