@@ -269,10 +269,10 @@ static int make_soaking(result *r, rg_store *store, int k, int n)
         for (int b = 1; b <= 5 && rc == 0; b++)
             for (int q = 0; q < 2 && rc == 0; q++)
                 for (int m = 0; m < 3 && rc == 0; m++) {
-                    rg_store_measurement ms = {r->ids[k], "bench", org, (char *)queues[q],
-                                               (char *)metrics[m], minute - b * 60000, 60000,
-                                               m == 0 ? 120 : (m == 1 ? 10 : 110),
-                                               m == 2 ? 110 * 20000.0 : 0};
+                    rg_store_measurement_in ms = {r->ids[k], "bench", org, queues[q],
+                                                  metrics[m], minute - b * 60000, 60000,
+                                                  m == 0 ? 120 : (m == 1 ? 10 : 110),
+                                                  m == 2 ? 110 * 20000.0 : 0};
                     rc = rg_store_measurement_put(store, &ms);
                 }
     }

@@ -65,14 +65,38 @@ static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
                                             "strategy", m->strategy, "body", t->body)))
             goto fail;
     }
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s?}", "name", m->name, "tenant",
-                     m->tenant, "policy", policy, "stages", stages, "targets", targets, "digest",
-                     m->digest, "environment", m->environment);
+    {
+        json_t *doc = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s?}", "name", m->name,
+                                "tenant", m->tenant, "policy", policy, "stages", stages,
+                                "targets", targets, "digest", m->digest, "environment",
+                                m->environment);
+        json_t *mj = NULL;
+        /* The gates as stored (secrets by name only), when there are any. */
+        if (doc && m->gates_count && rg_manifest_to_json(&mj, m) == 0)
+            json_object_set(doc, "gates", json_object_get(mj, "gates"));
+        json_decref(mj);
+        return doc;
+    }
 fail:
     json_decref(policy);
     json_decref(stages);
     json_decref(targets);
     return NULL;
+}
+
+/* The manifest's gating webhooks, one line each (docs/gates.md); nothing without any. */
+static void print_gates(rg_cli *cli, const rg_manifest *m)
+{
+    for (size_t i = 0; i < m->gates_count; i++) {
+        const rg_manifest_gate *g = &m->gates[i];
+        rg_buf timeout = RG_BUF_INIT;
+        rg_format_duration(&timeout, g->timeout_ms);
+        /* Without a query or fragment: they may hold a token. */
+        fprintf(cli->out, "gate %s: %.*s (timeout %s, secret env:%s)\n",
+                rg_gate_point_name(g->at), (int)strcspn(g->url, "?#"), g->url,
+                rg_buf_cstr(&timeout), g->secret_env);
+        rg_buf_dispose(&timeout);
+    }
 }
 
 static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
@@ -85,6 +109,7 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
             m->policy->name ? m->policy->name : "(embedded)", m->strategy);
     fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",
             m->environment ? m->environment : "");
+    print_gates(cli, m);
     for (size_t k = 0, i = 0; k < r->stages_count; k++) {
         const rg_manifest_stage *st = &m->stages[k];
         fprintf(cli->out, "stage %zu (%d%%%s%s): %zu organization%s in total\n", k + 1,
@@ -219,6 +244,7 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
     if (unreachable == 0 && !cli->json) {
         fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",
                 m->environment ? m->environment : "");
+        print_gates(cli, m);
     }
     if (unreachable > 0) {
         /* An outage, not a verdict on the change: one line per org that could not be

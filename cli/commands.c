@@ -100,7 +100,10 @@ const rg_cli_command rg_cli_commands[] = {
      rg_cmd_rollback},
     {"pause", "pause a running rollout", "ID [--actor NAME] [--reason TEXT]", NULL,
      rg_cmd_pause},
-    {"resume", "resume a paused rollout", "ID [--actor NAME] [--reason TEXT]", NULL,
+    {"resume", "resume a paused rollout, or one held by a gate",
+     "ID [--actor NAME] [--reason TEXT]",
+     "A rollout held by a gating webhook asks the gate again (docs/gates.md). A pause step\n"
+     "(`stages: [{percent, pause: true}]`) goes on to the next stage.",
      rg_cmd_resume},
     {"promote", "release a held rollout to its next stage, or through every stage",
      "ID [--force] [--full --force --reason TEXT] [--actor NAME] [--reason TEXT]",

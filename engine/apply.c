@@ -123,7 +123,7 @@ static int record_snapshot(apply_item *it, const json_t *live, const char *etag)
     rg_rollout_ctx *ctx = it->ctx;
     rg_store *store = ctx->engine->store;
     rg_store_target *t = it->target;
-    rg_store_snapshot snap = {0};
+    rg_store_snapshot_in snap = {0};
     json_t *intended = json_deep_copy(live);
     char *live_text = json_dumps(live, JSON_COMPACT), *intended_text = NULL;
     int rc;
@@ -140,7 +140,7 @@ static int record_snapshot(apply_item *it, const json_t *live, const char *etag)
     snap.tenant_id = t->tenant_id;
     snap.org_id = t->org_id;
     snap.strategy_id = t->strategy_id;
-    snap.etag = (char *)etag;
+    snap.etag = etag;
     snap.body = live_text;
     snap.taken_at_ms = ctx->now_ms;
     free(t->applied_body);
@@ -340,6 +340,11 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
         if (rg_engine__book_int(ctx, "first_started_at") == 0)
             rg_engine__book_set_int(ctx, "first_started_at", ctx->row.stage_started_at_ms);
         if ((rc = rg_engine__save(ctx)) < 0)
+            return rc;
+    }
+    {
+        int pass = 1;
+        if ((rc = rg_engine__gate_before_stage(ctx, &pass)) < 0 || !pass)
             return rc;
     }
     /* The lowest tier with unfinished work in the stages so far goes first, alone. */

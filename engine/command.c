@@ -94,6 +94,8 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
             return RG_ENOMEM;
         return rg_engine__set_state(ctx, RG_ROLLOUT_PAUSED, why);
     case RG_COMMAND_RESUME:
+        if (rg_engine__gate_held(ctx)) /* the gate is asked again */
+            return rg_engine__gate_resume(ctx, why);
         if (s != RG_ROLLOUT_PAUSED)
             return refuse(out_outcome, ctx, s == RG_ROLLOUT_HELD ? "resume (a hold is released "
                                                                   "by promote or rollback)"
@@ -234,12 +236,12 @@ int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_
     if ((rc = rg_engine__lease(&held, engine, tenant_id, rollout_id)) < 0)
         return rc;
     if (!held) {
-        rg_store_command c = {0};
-        c.rollout_id = (char *)rollout_id;
-        c.tenant_id = (char *)tenant_id;
+        rg_store_command_in c = {0};
+        c.rollout_id = rollout_id;
+        c.tenant_id = tenant_id;
         c.kind = kind;
-        c.actor = (char *)actor;
-        c.reason = (char *)reason;
+        c.actor = actor;
+        c.reason = reason;
         c.force = (force & RG_ENGINE_FORCE) != 0;
         c.full = (force & RG_ENGINE_FULL) != 0;
         if ((rc = rg_store_command_enqueue(NULL, engine->store, &c)) < 0 ||

@@ -169,7 +169,7 @@ void rg_engine__narrate(rg_rollout_ctx *ctx, const char *kind, const char *fmt, 
 int rg_engine__event(rg_rollout_ctx *ctx, const char *kind, json_t *detail, const char *fmt,
                      ...)
 {
-    rg_store_event ev = {0};
+    rg_store_event_in ev = {0};
     char line[1024];
     char *detail_text = NULL;
     va_list ap;
@@ -185,7 +185,7 @@ int rg_engine__event(rg_rollout_ctx *ctx, const char *kind, json_t *detail, cons
     json_decref(detail);
     ev.rollout_id = ctx->row.id;
     ev.tenant_id = ctx->row.tenant_id;
-    ev.kind = (char *)kind;
+    ev.kind = kind;
     ev.detail = detail_text;
     ev.at_ms = ctx->now_ms;
     rc = rg_store_event_append(NULL, ctx->engine->store, &ev);
@@ -267,13 +267,13 @@ int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char
     detail_text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
     rc = rg_store_event_append(NULL, ctx->engine->store,
-                               &(rg_store_event){.rollout_id = ctx->row.id,
-                                                 .tenant_id = ctx->row.tenant_id,
-                                                 .kind = "state",
-                                                 .from_state = (char *)rg_rollout_state_to_str(from),
-                                                 .to_state = (char *)rg_rollout_state_to_str(state),
-                                                 .detail = detail_text,
-                                                 .at_ms = ctx->now_ms});
+                               &(rg_store_event_in){.rollout_id = ctx->row.id,
+                                                    .tenant_id = ctx->row.tenant_id,
+                                                    .kind = "state",
+                                                    .from_state = rg_rollout_state_to_str(from),
+                                                    .to_state = rg_rollout_state_to_str(state),
+                                                    .detail = detail_text,
+                                                    .at_ms = ctx->now_ms});
     free(detail_text);
     /* An ended rollout no longer holds its orgs: after its restore, if it had one. */
     if (rc == 0 && rg_rollout_state_is_terminal(state))
@@ -290,15 +290,15 @@ int rg_engine__audit(rg_engine *engine, const char *tenant_id, const char *rollo
                      const char *outcome, json_t *detail)
 {
     char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-    rg_store_audit a = {0};
+    rg_store_audit_in a = {0};
     int rc;
 
-    a.rollout_id = (char *)rollout_id;
-    a.tenant_id = (char *)tenant_id;
-    a.actor = (char *)(actor ? actor : "engine");
-    a.action = (char *)action;
-    a.reason = (char *)reason;
-    a.outcome = (char *)outcome;
+    a.rollout_id = rollout_id;
+    a.tenant_id = tenant_id;
+    a.actor = actor ? actor : "engine";
+    a.action = action;
+    a.reason = reason;
+    a.outcome = outcome;
     a.detail = text;
     rc = rg_store_audit_append(NULL, engine->store, &a);
     free(text);

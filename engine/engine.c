@@ -135,6 +135,8 @@ static int step(rg_rollout_ctx *ctx)
 
     if ((rc = rg_engine__run_commands(ctx)) < 0)
         return rc;
+    if (rg_engine__gate_pending(ctx))
+        return rg_engine__gate_continue(ctx);
     switch (ctx->row.state) {
     case RG_ROLLOUT_RUNNING:
         if (ctx->row.stage_applied_at_ms == 0)
@@ -181,6 +183,8 @@ static int idle_tick(rg_engine *engine, const char *tenant_id, const char *rollo
                                                                            "soak_limit"))) < 0 ||
         poll_ms <= 0)
         goto done;
+    if (json_object_get(book, "gate_pending") != NULL)
+        goto done; /* a gate is asked on its own schedule */
     last = json_integer_value(json_object_get(book, "poll"));
     due = row.stage_applied_at_ms + (last + 1) * poll_ms;
     /* a full promotion (controls.c) does not wait for polls */

@@ -115,6 +115,25 @@ int rg_engine__drive_restore(rg_engine *engine, const char *tenant, const char *
 int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *actor,
                        const char *reason, int force, const char **out_outcome);
 
+/* Gating webhooks (gates.c, docs/gates.md). Before a stage's first write: asks the
+ * pre-rollout (stage 0) and pre-stage gates; *out_pass 0 when the step must wait or the
+ * rollout was held. */
+int rg_engine__gate_before_stage(rg_rollout_ctx *ctx, int *out_pass);
+/* A verdict's promotion: promotes now without confirm-promotion gates, else records it as
+ * pending for rg_engine__gate_continue. */
+int rg_engine__gate_promote(rg_rollout_ctx *ctx, const char *why);
+/* A rollback's end (rolled_back or rollback_incomplete): recorded now without post-rollback
+ * gates, else pending. */
+int rg_engine__gate_finish_rollback(rg_rollout_ctx *ctx, rg_rollout_state state,
+                                    const char *why);
+/* 1 when the rollout's next step is asking the gates of a pending promotion or rollback end. */
+int rg_engine__gate_pending(const rg_rollout_ctx *ctx);
+int rg_engine__gate_continue(rg_rollout_ctx *ctx);
+/* 1 when a gate holds the rollout; rg_engine__gate_resume runs it again (the gate is asked
+ * afresh). */
+int rg_engine__gate_held(const rg_rollout_ctx *ctx);
+int rg_engine__gate_resume(rg_rollout_ctx *ctx, const char *why);
+
 /* Telemetry: fetch [from, to) for the given orgs' watch queues into measurements. */
 int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, size_t norgs,
                                int64_t from_ms, int64_t to_ms);

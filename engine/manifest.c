@@ -9,7 +9,8 @@
 
 static const char *const manifest_keys[] = {"name", "tenant", "policy", "stages", "approval",
                                             "platform", "groups", "change", "notify",
-                                            "holdout", "environments", "environment", NULL};
+                                            "holdout", "environments", "environment", "gates",
+                                            NULL};
 static const char *const approval_names[] = {"required", "none", NULL};
 static const char *const event_names[] = {
     "started", "approved", "stage_applied", "promoted", "tripped", "rolling_back",
@@ -72,6 +73,7 @@ void rg_manifest_free(rg_manifest *m)
         free(m->notify[i].secret_env);
     }
     free(m->notify);
+    rg_manifest__free_gates(m);
     rg_manifest__free_environments(m);
     free(m);
 }
@@ -282,6 +284,12 @@ bad:
                         "expected env:NAME naming an environment variable ([A-Z_][A-Z0-9_]*)");
 }
 
+int rg_manifest__read_secret(char **out, const rg_doc *doc, const rg_doc_node *node,
+                             const char *path)
+{
+    return read_secret(out, doc, node, path);
+}
+
 static int read_events(rg_manifest_notify *n, const rg_doc *doc, const rg_doc_node *list,
                        const char *path)
 {
@@ -435,6 +443,7 @@ static int manifest_from_doc(rg_manifest **out, const rg_doc *doc, const char *b
     if ((rc = read_top(m, doc, root, base_dir)) < 0 || (rc = read_platform(m, doc, root)) < 0 ||
         (rc = rg_manifest__read_environments(m, doc, root, opts)) < 0 ||
         (rc = read_change(m, doc, root)) < 0 || (rc = read_notify(m, doc, root)) < 0 ||
+        (rc = rg_manifest__read_gates(m, doc, root)) < 0 ||
         (rc = rg_manifest__finish_environments(m, doc, root)) < 0)
         goto cleanup;
     *out = m;

@@ -27,6 +27,15 @@ json_t *rg_manifest__group_json(const rg_manifest_group *g);
 json_t *rg_manifest__stage_json(const rg_manifest_stage *st);
 int rg_manifest__group_equal(const rg_manifest_group *a, const rg_manifest_group *b);
 
+/* manifest.c: "env:NAME" into the NAME (the value itself is never echoed in errors). */
+int rg_manifest__read_secret(char **out, const rg_doc *doc, const rg_doc_node *node,
+                             const char *path);
+/* manifest_gates.c: `gates`; their JSON as stored; equality; free. */
+int rg_manifest__read_gates(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root);
+int rg_manifest__gates_json(json_t *obj, const rg_manifest *m);
+int rg_manifest__gates_equal(const rg_manifest *a, const rg_manifest *b);
+void rg_manifest__free_gates(rg_manifest *m);
+
 /* Reads change.template into m->template_json and m->targets, and checks that every
  * {{VAR}} in it is defined for every group (groups must be read first). */
 int rg_manifest__read_template(rg_manifest *m, const rg_doc *doc, const rg_doc_node *node,

@@ -116,6 +116,10 @@ int rg_manifest_to_json(json_t **out, const rg_manifest *m)
                     m->template_json, "notify", notify);
     if (obj == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory building the manifest JSON");
+    if ((rc = rg_manifest__gates_json(obj, m)) < 0) {
+        json_decref(obj);
+        return rc;
+    }
     if (m->has_holdout && json_object_set_new(obj, "holdout", json_real(m->holdout))) {
         json_decref(obj);
         return rg_error_set(RG_ENOMEM, "out of memory");
@@ -207,5 +211,6 @@ int rg_manifest_equal(const rg_manifest *a, const rg_manifest *b)
            json_equal(a->template_json, b->template_json) &&
            a->targets_count == b->targets_count && a->notify_count == b->notify_count &&
            a->has_holdout == b->has_holdout && (!a->has_holdout || a->holdout == b->holdout) &&
-           lists_equal(a, b) && rg_manifest__environments_equal(a, b);
+           lists_equal(a, b) && rg_manifest__environments_equal(a, b) &&
+           rg_manifest__gates_equal(a, b);
 }

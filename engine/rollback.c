@@ -247,7 +247,8 @@ static int verify(rg_rollout_ctx *ctx)
      * rather than after settle + verify_window. */
     if (n == 0 || first == 0) {
         free(orgs);
-        return rg_engine__set_state(ctx, RG_ROLLOUT_ROLLED_BACK, "nothing had been changed");
+        return rg_engine__gate_finish_rollback(ctx, RG_ROLLOUT_ROLLED_BACK,
+                                               "nothing had been changed");
     }
     if (ctx->now_ms < due) {
         ctx->next_ms = due;
@@ -302,7 +303,7 @@ static int verify(rg_rollout_ctx *ctx)
     }
     free(ctx->row.verification);
     ctx->row.verification = rg_strdup(result);
-    return rg_engine__set_state(ctx, RG_ROLLOUT_ROLLED_BACK, result);
+    return rg_engine__gate_finish_rollback(ctx, RG_ROLLOUT_ROLLED_BACK, result);
 }
 
 int rg_engine__rollback(rg_rollout_ctx *ctx)
@@ -330,7 +331,7 @@ int rg_engine__rollback(rg_rollout_ctx *ctx)
         rc = rg_engine__event(ctx, "rollback_incomplete", NULL, "rollback incomplete: %s",
                               failed.ptr);
         if (rc == 0)
-            rc = rg_engine__set_state(ctx, RG_ROLLOUT_ROLLBACK_INCOMPLETE, failed.ptr);
+            rc = rg_engine__gate_finish_rollback(ctx, RG_ROLLOUT_ROLLBACK_INCOMPLETE, failed.ptr);
         free(ctx->row.hold_reason);
         ctx->row.hold_reason = rg_strdup(failed.ptr);
         if (rc == 0)

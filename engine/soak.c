@@ -38,21 +38,21 @@ typedef struct {
 static int record_verdict(rg_rollout_ctx *ctx, int poll, const rg_policy_metric *m,
                           const rg_stats_verdict *v, const char *test)
 {
-    rg_store_verdict row = {0};
+    rg_store_verdict_in row = {0};
     row.rollout_id = ctx->row.id;
     row.tenant_id = ctx->row.tenant_id;
     row.stage = ctx->row.stage_index;
     row.poll = poll;
     row.metric = m->name;
-    row.test = (char *)test;
+    row.test = test;
     row.estimate = v->has_estimate ? v->effect : NAN;
     row.ci_lo = v->has_estimate ? v->effect_lo : NAN;
     row.ci_hi = v->has_estimate ? v->effect_hi : NAN;
     row.z = v->has_estimate ? v->z : NAN;
     row.boundary = v->boundary;
     row.p_value = v->has_estimate ? v->p_value : NAN;
-    row.decision = (char *)rg_decision_name(v->decision);
-    row.reason = (char *)v->reason;
+    row.decision = rg_decision_name(v->decision);
+    row.reason = v->reason;
     row.at_ms = ctx->now_ms;
     return rg_store_verdict_insert(NULL, ctx->engine->store, &row);
 }
@@ -229,7 +229,7 @@ static int act(rg_rollout_ctx *ctx, const rg_stats_verdict *v, int poll, int pla
         json_object_set_new(streak, p->metrics[i].name, json_integer(streaks[i]));
     switch (action) {
     case RG_POLL_TRIP: return rg_engine__trip(ctx, why);
-    case RG_POLL_PROMOTE: return rg_engine__promote(ctx, why);
+    case RG_POLL_PROMOTE: return rg_engine__gate_promote(ctx, why);
     case RG_POLL_HOLD: return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, why);
     default: break;
     }
@@ -356,6 +356,8 @@ static int promote(rg_rollout_ctx *ctx, const char *why)
     json_object_del(ctx->book, "fractions");
     json_object_del(ctx->book, "poll");
     json_object_del(ctx->book, "errors");
+    json_object_del(ctx->book, "gate_pending");
+    json_object_del(ctx->book, "gate_hold");
     if (from + 1 >= ctx->row.stage_count) {
         rc = rg_engine__event(ctx, "completed", json_pack("{s:s}", "reason", why),
                               "stage %d/%d passed (%s); rollout completed", from + 1,

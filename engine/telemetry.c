@@ -57,7 +57,7 @@ int rg_engine__watch_queues(json_t **out, rg_rollout_ctx *ctx, const char *org_i
 
 static int store_series(rg_rollout_ctx *ctx, const char *org, const rg_platform_aggregates *agg)
 {
-    rg_store_measurement *rows;
+    rg_store_measurement_in *rows;
     size_t n = 0, cap = 0;
     int rc;
 
@@ -78,12 +78,12 @@ static int store_series(rg_rollout_ctx *ctx, const char *org, const rg_platform_
                 {"tHandle", k->handled, k->handle_sum_ms},
             };
             for (size_t r = 0; r < sizeof(metrics) / sizeof(metrics[0]); r++) {
-                rg_store_measurement *m = &rows[n++];
+                rg_store_measurement_in *m = &rows[n++];
                 m->rollout_id = ctx->row.id;
                 m->tenant_id = ctx->row.tenant_id;
-                m->org_id = (char *)org;
-                m->queue_id = (char *)s->queue_id;
-                m->metric = (char *)metrics[r].metric;
+                m->org_id = org;
+                m->queue_id = s->queue_id;
+                m->metric = metrics[r].metric;
                 m->bucket_start_ms = k->start_ms;
                 m->bucket_len_ms = k->end_ms - k->start_ms;
                 m->count = metrics[r].count;

@@ -6,12 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <curl/curl.h>
-
+#include "rollgate/http.h"
 #include "server/server_private.h"
 
 typedef struct {
@@ -259,93 +254,28 @@ cleanup:
 
 /* ---- delivery ---- */
 
-static int abort_on_stop(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+static int stop_requested(void *server)
 {
-    (void)dt, (void)dn, (void)ut, (void)un;
-    return rg_server__stopping(p) ? 1 : 0;
+    return rg_server__stopping(server);
 }
 
-static size_t discard(char *ptr, size_t size, size_t n, void *p)
-{
-    (void)ptr, (void)p;
-    return size * n;
-}
-
-/* A served rollout's webhook may not reach the server's own host or a link-local address
- * (the cloud metadata service): a tenant writes the URL. Checked on the address curl is
- * about to connect to, so a DNS name pointing there is refused too. Test mode allows
- * loopback. */
-typedef struct {
-    rg_server *server;
-    int served, refused;
-} socket_guard;
-
-static int internal_address(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET) {
-        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-        return (a >> 24) == 127 || (a >> 24) == 0 || (a >> 16) == 0xA9FE; /* 169.254/16 */
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a)) {
-            struct sockaddr_in v4 = {0};
-            v4.sin_family = AF_INET;
-            memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
-            return internal_address((const struct sockaddr *)&v4);
-        }
-        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
-               IN6_IS_ADDR_LINKLOCAL(a);
-    }
-    return 1;
-}
-
-static curl_socket_t open_guarded(void *payload, curlsocktype purpose,
-                                  struct curl_sockaddr *address)
-{
-    socket_guard *g = payload;
-    int loopback_ok = g->server->opts.allow_loopback_platform;
-
-    if (purpose == CURLSOCKTYPE_IPCXN && g->served && internal_address(&address->addr) &&
-        !(loopback_ok && address->addr.sa_family == AF_INET &&
-          (ntohl(((struct sockaddr_in *)&address->addr)->sin_addr.s_addr) >> 24) == 127)) {
-        g->refused = 1;
-        return CURL_SOCKET_BAD;
-    }
-    return socket(address->family, address->socktype, address->protocol);
-}
-
-/* The URL as the audit shows it: no user info, query or fragment (they may hold secrets). */
-static void url_for_audit(char *out, size_t outlen, const char *url)
-{
-    const char *scheme_end = strstr(url, "://"), *host = scheme_end ? scheme_end + 3 : url;
-    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-    size_t n;
-
-    if (at && (slash == NULL || at < slash))
-        snprintf(out, outlen, "%.*s%s", (int)(host - url), url, at + 1);
-    else
-        snprintf(out, outlen, "%s", url);
-    n = strcspn(out, "?#");
-    out[n] = '\0';
-}
-
-/* One POST. @return the HTTP status, 0 for a transport error, -1 when retrying cannot help. */
+/* One POST through the HTTP layer (rollgate/http.h). A served rollout's webhook may not reach
+ * the server's own host or a link-local address (the cloud metadata service): a tenant writes
+ * the URL. Test mode allows loopback. @return the HTTP status, 0 for a transport error, -1
+ * when retrying cannot help. */
 static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errlen)
 {
-    struct curl_slist *headers = NULL;
-    uint8_t mac[RG_SHA256_LEN];
-    char sig[64 + 32], ev[96], dk[160], ts[64], *secret = NULL;
-    rg_buf signed_text = RG_BUF_INIT;
-    socket_guard guard = {h->server, 0, 0};
-    CURL *curl;
-    CURLcode cc;
-    long status = 0;
+    char sig[RG_HTTP_SIGNATURE_LEN + 32], ev[96], dk[160], ts[64], stamp[40], *secret = NULL;
+    const char *headers[6];
+    rg_http_options opts;
+    rg_http_response resp = {0};
+    int served, rc;
+    long status;
 
     /* A served manifest is signed with the tenant's secret from the registry (it cannot
      * name any other); one the owner started from the CLI with the variable it names. */
-    guard.served = j->secret_env == NULL || strcmp(j->secret_env, RG_SERVER__REGISTRY_SECRET) == 0;
-    if (guard.served) {
+    served = j->secret_env == NULL || strcmp(j->secret_env, RG_SERVER__REGISTRY_SECRET) == 0;
+    if (served) {
         if (rg_server__webhook_secret(&secret, h->server, j->tenant) < 0) {
             snprintf(err, errlen, "%s", rg_error_last());
             return -1;
@@ -362,59 +292,51 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
             return -1;
         }
     }
-    if (j->body == NULL || j->url == NULL || (curl = curl_easy_init()) == NULL) {
+    if (j->body == NULL || j->url == NULL) {
         snprintf(err, errlen, "out of memory");
         explicit_bzero(secret, strlen(secret));
         free(secret);
         return -1;
     }
     /* The signature covers the time it was made, so a receiver can refuse a replay. */
-    snprintf(ts, sizeof(ts), "%lld", (long long)(rg_time_now_ms() / 1000));
-    rg_buf_printf(&signed_text, "%s.%s", ts, j->body);
-    rg_hmac_sha256(mac, secret, strlen(secret), rg_buf_cstr(&signed_text), signed_text.len);
-    rg_buf_dispose(&signed_text);
+    snprintf(stamp, sizeof(stamp), "%lld", (long long)(rg_time_now_ms() / 1000));
+    memcpy(sig, "X-Rollgate-Signature: ", 23);
+    rc = rg_http_signature(sig + 22, sizeof(sig) - 22, secret, stamp, j->body);
     explicit_bzero(secret, strlen(secret));
     free(secret);
-    memcpy(sig, "X-Rollgate-Signature: sha256=", 29);
-    for (size_t i = 0; i < RG_SHA256_LEN; i++)
-        snprintf(sig + 29 + 2 * i, 3, "%02x", mac[i]);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", rg_error_last());
+        return -1;
+    }
     snprintf(ev, sizeof(ev), "X-Rollgate-Event: %s", j->event);
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, sig);
-    headers = curl_slist_append(headers, ev);
-    memmove(ts + 22, ts, strlen(ts) + 1);
-    memcpy(ts, "X-Rollgate-Timestamp: ", 22);
-    headers = curl_slist_append(headers, ts);
+    snprintf(ts, sizeof(ts), "X-Rollgate-Timestamp: %s", stamp);
     snprintf(dk, sizeof(dk), "X-Rollgate-Delivery: %s/%s", j->rollout, j->key);
-    headers = curl_slist_append(headers, dk);
-    headers = curl_slist_append(headers, "Expect:");
-    curl_easy_setopt(curl, CURLOPT_URL, j->url);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "rollgate-webhook/1");
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h->server);
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
-    if ((cc = curl_easy_perform(curl)) == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    else
-        snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+    headers[0] = sig;
+    headers[1] = ev;
+    headers[2] = ts;
+    headers[3] = dk;
+    headers[4] = NULL;
+    rg_http_options_init(&opts);
+    opts.connect_timeout_ms = 3000;
+    opts.timeout_ms = 10000;
+    opts.user_agent = "rollgate-webhook/1";
+    opts.guard_internal = served;
+    opts.allow_loopback = h->server->opts.allow_loopback_platform;
+    opts.cancel = stop_requested;
+    opts.cancel_payload = h->server;
+    rc = rg_http_post_json(&resp, j->url, headers, j->body, &opts);
+    status = resp.status;
     if (status)
         snprintf(err, errlen, "HTTP %ld", status);
-    if (guard.refused) {
+    else if (rc < 0)
+        snprintf(err, errlen, "%s", rg_error_last());
+    if (resp.refused) {
         snprintf(err, errlen, "refused: a webhook of a served rollout may not reach a loopback "
                               "or link-local address");
         status = -1;
     }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
+    rg_http_response_dispose(&resp);
+    rg_error_clear();
     return status;
 }
 
@@ -423,9 +345,9 @@ static void audit(rg_server__hooks *h, const hook_job *j, const char *outcome)
     char url[512];
     json_t *detail;
     char *text;
-    rg_store_audit a = {0};
+    rg_store_audit_in a = {0};
 
-    url_for_audit(url, sizeof(url), j->url ? j->url : "");
+    rg_http_url_for_log(url, sizeof(url), j->url ? j->url : "");
     detail = json_pack("{s:s, s:s, s:i, s:s, s:i}", "key", j->key, "event", j->event, "notify",
                        j->notify_index, "url", url, "attempt", j->attempt);
     text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -435,7 +357,7 @@ static void audit(rg_server__hooks *h, const hook_job *j, const char *outcome)
     a.actor = "rollgate-webhook";
     a.action = "webhook";
     a.reason = j->event;
-    a.outcome = (char *)outcome;
+    a.outcome = outcome;
     a.detail = text;
     if (rg_store_audit_append(NULL, h->store, &a) < 0)
         rg_log(RG_LOG_ERROR, "webhook", "cannot audit a delivery: %s", rg_error_last());

@@ -404,6 +404,11 @@ static int check_loaded(rg_server *s, const rg_manifest *m, const char *tenant)
     for (size_t i = 0; i < m->notify_count; i++)
         if (strcmp(m->notify[i].secret_env, RG_SERVER__REGISTRY_SECRET) != 0)
             return rg_error_set(RG_EINVALID, "notify[%zu].secret: refused", i);
+    /* A gate's secret would be read from the server's environment, which a tenant must not
+     * choose from (docs/gates.md). */
+    if (m->gates_count > 0)
+        return rg_error_set(RG_EINVALID, "gates: refused: served rollouts cannot use gates; "
+                                         "start the rollout with `rollgate start`");
     pthread_mutex_lock(&s->registry_lock);
     for (size_t g = 0; rc == 0 && g < m->groups_count; g++)
         for (size_t j = 0; rc == 0 && j < m->groups[g].orgs_count; j++) {

@@ -16,7 +16,6 @@ int rg_store_claim(rg_store *store, const char *tenant_id, const char *rollout_i
     static const char holder_sql[] = "SELECT rollout_id, tenant_id FROM claims"
                                      " WHERE org_id = ? AND resource = ?";
     static const char op[] = "claim";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__reader r;
     char *holder = NULL, *holder_tenant = NULL;
@@ -26,36 +25,34 @@ int rg_store_claim(rg_store *store, const char *tenant_id, const char *rollout_i
         (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
         (rc = rg_store__require(org_id, op, "org id")) < 0 ||
         (rc = rg_store__require(resource, op, "resource")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, insert_sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, insert_sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, org_id);
     rg_store__bind_text(&b, resource);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_int64(&b, rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
     if (sqlite3_changes(store->db) > 0)
         return 0;
-    if ((rc = rg_store__stmt(&stmt, store, holder_sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, holder_sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, org_id);
     rg_store__bind_text(&b, resource);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    step = sqlite3_step(stmt);
+    step = sqlite3_step(b.stmt);
     if (step == SQLITE_ROW) {
-        rg_store__reader_init(&r, stmt);
+        rg_store__reader_init(&r, b.stmt);
         holder = rg_store__read_text(&r);
         holder_tenant = rg_store__read_text(&r);
         rc = r.rc;
     } else if (step != SQLITE_DONE) {
         rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
     }
-    sqlite3_reset(stmt);
+    sqlite3_reset(b.stmt);
     if (rc < 0)
         goto cleanup;
     if (holder == NULL || holder_tenant == NULL)
@@ -79,20 +76,13 @@ int rg_store_claims_release(rg_store *store, const char *tenant_id, const char *
 {
     static const char sql[] = "DELETE FROM claims WHERE tenant_id = ? AND rollout_id = ?";
     static const char op[] = "claims release";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0 ||
+        (rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    return rg_store__step_done(store, stmt, op);
+    return rg_store__step_done(store, b.stmt, op);
 }
 
 int rg_store_claims_count(int64_t *out, rg_store *store, const char *tenant_id,
@@ -101,24 +91,17 @@ int rg_store_claims_count(int64_t *out, rg_store *store, const char *tenant_id,
     static const char sql[] = "SELECT count(*) FROM claims WHERE tenant_id = ?"
                               " AND rollout_id = ?";
     static const char op[] = "claims count";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc, step;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0 ||
+        (rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    step = sqlite3_step(stmt);
+    step = sqlite3_step(b.stmt);
     if (step == SQLITE_ROW)
-        *out = sqlite3_column_int64(stmt, 0);
+        *out = sqlite3_column_int64(b.stmt, 0);
     else
         rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(stmt);
+    sqlite3_reset(b.stmt);
     return rc;
 }

@@ -3,76 +3,13 @@
 #include <string.h>
 
 #include "rollgate/util.h"
-#include "store/store_private.h"
+#include "store/rows.h"
 
-#define COMMAND_COLUMNS                                                                        \
-    "id, rollout_id, tenant_id, kind, actor, reason, force, created_at, state, outcome, done_at, " \
-    "full"
-
-void rg_store_command_dispose(rg_store_command *command)
+int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_command_in *command)
 {
-    if (command == NULL)
-        return;
-    free(command->rollout_id);
-    free(command->tenant_id);
-    free(command->actor);
-    free(command->reason);
-    free(command->outcome);
-    memset(command, 0, sizeof(*command));
-}
-
-void rg_store_commands_dispose(rg_store_commands *list)
-{
-    if (list == NULL)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        rg_store_command_dispose(&list->items[i]);
-    free(list->items);
-    memset(list, 0, sizeof(*list));
-}
-
-static void dispose_command(void *element)
-{
-    rg_store_command_dispose(element);
-}
-
-static int read_command(void *element, sqlite3_stmt *stmt)
-{
-    rg_store_command *c = element;
-    rg_store__reader r;
-    char *kind = NULL, *state = NULL;
-    int rc;
-
-    rg_store__reader_init(&r, stmt);
-    c->id = rg_store__read_int64(&r);
-    c->rollout_id = rg_store__read_text(&r);
-    c->tenant_id = rg_store__read_text(&r);
-    kind = rg_store__read_text(&r);
-    c->actor = rg_store__read_text(&r);
-    c->reason = rg_store__read_text(&r);
-    c->force = (int)rg_store__read_int64(&r);
-    c->created_at_ms = rg_store__read_int64(&r);
-    state = rg_store__read_text(&r);
-    c->outcome = rg_store__read_text(&r);
-    c->done_at_ms = rg_store__read_int64(&r);
-    c->full = (int)rg_store__read_int64(&r);
-    rc = r.rc;
-    if (rc == 0 && ((rc = rg_command_kind_from_str(&c->kind, kind)) < 0 ||
-                    (rc = rg_command_state_from_str(&c->state, state)) < 0))
-        rc = rg_error_prefix("store: command %lld", (long long)c->id);
-    free(kind);
-    free(state);
-    if (rc < 0)
-        rg_store_command_dispose(c);
-    return rc;
-}
-
-int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_command *command)
-{
-    static const char sql[] = "INSERT INTO commands (" COMMAND_COLUMNS ")"
+    static const char sql[] = "INSERT INTO commands (" RG_STORE__COMMAND_COLUMNS ")"
                               " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?)";
     static const char op[] = "command enqueue";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -85,9 +22,8 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
     if (rg_command_kind_to_str(command->kind) == NULL)
         return rg_error_set(RG_EINVALID, "store: %s: invalid command kind %d", op,
                             (int)command->kind);
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, command->rollout_id);
     rg_store__bind_text(&b, command->tenant_id);
     rg_store__bind_text(&b, rg_command_kind_to_str(command->kind));
@@ -97,7 +33,7 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
     rg_store__bind_int64(&b, command->created_at_ms ? command->created_at_ms : rg_time_now_ms());
     rg_store__bind_int64(&b, command->full ? 1 : 0);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, command->rollout_id);
         return rc;
@@ -110,23 +46,18 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
 int rg_store_command_get(rg_store_command *out, rg_store *store, const char *tenant_id,
                          int64_t command_id)
 {
-    static const char sql[] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE id = ?"
-                              " AND tenant_id = ?";
+    static const char sql[] = "SELECT " RG_STORE__COMMAND_COLUMNS " FROM commands"
+                              " WHERE tenant_id = ? AND id = ?";
     static const char op[] = "command get";
     rg_store_command c;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     memset(&c, 0, sizeof(c));
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_int64(&b, command_id);
-    rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&c, store, stmt, read_command, op, "command")) < 0)
+    if ((rc = rg_store__select_row(&c, &rg_store__command_row, store, &b, op)) < 0)
         return rc;
     *out = c;
     return 0;
@@ -135,28 +66,19 @@ int rg_store_command_get(rg_store_command *out, rg_store *store, const char *ten
 int rg_store_command_list_pending(rg_store_commands *out, rg_store *store,
                                   const char *tenant_id, const char *rollout_id)
 {
-    static const char sql[] = "SELECT " COMMAND_COLUMNS " FROM commands WHERE tenant_id = ?"
-                              " AND rollout_id = ? AND state = 'pending' ORDER BY id";
+    static const char sql[] = "SELECT " RG_STORE__COMMAND_COLUMNS " FROM commands"
+                              " WHERE tenant_id = ? AND rollout_id = ? AND state = 'pending'"
+                              " ORDER BY id";
     static const char op[] = "command list pending";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, sizeof(rg_store_command), store, stmt, read_command,
-                                dispose_command, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__command_row, store, &b, op)) < 0)
         return rc;
-    out->items = a.items;
-    out->count = a.count;
-    out->cap = a.cap;
+    RG_STORE__LIST_TAKE(out, a);
     return 0;
 }
 
@@ -167,7 +89,6 @@ int rg_store_command_complete(rg_store *store, const char *tenant_id, int64_t co
                               " WHERE id = ? AND tenant_id = ? AND state = 'pending'";
     static const char op[] = "command complete";
     rg_store_command current;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -176,16 +97,15 @@ int rg_store_command_complete(rg_store *store, const char *tenant_id, int64_t co
     if (state != RG_COMMAND_DONE && state != RG_COMMAND_FAILED)
         return rg_error_set(RG_EINVALID, "store: %s: a command completes as done or failed",
                             op);
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rg_command_state_to_str(state));
     rg_store__bind_text(&b, outcome);
     rg_store__bind_int64(&b, now_ms ? now_ms : rg_time_now_ms());
     rg_store__bind_int64(&b, command_id);
     rg_store__bind_text(&b, tenant_id);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
     if (sqlite3_changes(store->db) > 0)
         return 0;

@@ -3,66 +3,15 @@
 #include <string.h>
 
 #include "rollgate/util.h"
-#include "store/store_private.h"
-
-#define EVENT_COLUMNS "id, rollout_id, tenant_id, kind, from_state, to_state, detail, at"
-#define AUDIT_COLUMNS "id, rollout_id, tenant_id, actor, action, reason, outcome, detail, at"
+#include "store/rows.h"
 
 /* ---- events ---- */
 
-void rg_store_event_dispose(rg_store_event *event)
+int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event_in *event)
 {
-    if (event == NULL)
-        return;
-    free(event->rollout_id);
-    free(event->tenant_id);
-    free(event->kind);
-    free(event->from_state);
-    free(event->to_state);
-    free(event->detail);
-    memset(event, 0, sizeof(*event));
-}
-
-void rg_store_events_dispose(rg_store_events *list)
-{
-    if (list == NULL)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        rg_store_event_dispose(&list->items[i]);
-    free(list->items);
-    memset(list, 0, sizeof(*list));
-}
-
-static void dispose_event(void *element)
-{
-    rg_store_event_dispose(element);
-}
-
-static int read_event(void *element, sqlite3_stmt *stmt)
-{
-    rg_store_event *e = element;
-    rg_store__reader r;
-
-    rg_store__reader_init(&r, stmt);
-    e->id = rg_store__read_int64(&r);
-    e->rollout_id = rg_store__read_text(&r);
-    e->tenant_id = rg_store__read_text(&r);
-    e->kind = rg_store__read_text(&r);
-    e->from_state = rg_store__read_text(&r);
-    e->to_state = rg_store__read_text(&r);
-    e->detail = rg_store__read_text(&r);
-    e->at_ms = rg_store__read_int64(&r);
-    if (r.rc < 0)
-        rg_store_event_dispose(e);
-    return r.rc;
-}
-
-int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event *event)
-{
-    static const char sql[] = "INSERT INTO events (" EVENT_COLUMNS ")"
+    static const char sql[] = "INSERT INTO events (" RG_STORE__EVENT_COLUMNS ")"
                               " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?)";
     static const char op[] = "event append";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -71,9 +20,8 @@ int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event
     if ((rc = rg_store__require(event->tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(event->rollout_id, op, "rollout id")) < 0 ||
         (rc = rg_store__require(event->kind, op, "kind")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, event->rollout_id);
     rg_store__bind_text(&b, event->tenant_id);
     rg_store__bind_text(&b, event->kind);
@@ -82,7 +30,7 @@ int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event
     rg_store__bind_text(&b, event->detail);
     rg_store__bind_int64(&b, event->at_ms ? event->at_ms : rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, event->rollout_id);
         return rc;
@@ -95,89 +43,29 @@ int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event
 int rg_store_event_list(rg_store_events *out, rg_store *store, const char *tenant_id,
                         const char *rollout_id, int64_t after_id)
 {
-    static const char sql[] = "SELECT " EVENT_COLUMNS " FROM events WHERE tenant_id = ?"
-                              " AND rollout_id = ? AND id > ? ORDER BY id";
+    static const char sql[] = "SELECT " RG_STORE__EVENT_COLUMNS " FROM events"
+                              " WHERE tenant_id = ? AND rollout_id = ? AND id > ? ORDER BY id";
     static const char op[] = "event list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
     rg_store__bind_int64(&b, after_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, sizeof(rg_store_event), store, stmt, read_event,
-                                dispose_event, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__event_row, store, &b, op)) < 0)
         return rc;
-    out->items = a.items;
-    out->count = a.count;
-    out->cap = a.cap;
+    RG_STORE__LIST_TAKE(out, a);
     return 0;
 }
 
 /* ---- audit ---- */
 
-void rg_store_audit_dispose(rg_store_audit *entry)
+int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit_in *entry)
 {
-    if (entry == NULL)
-        return;
-    free(entry->rollout_id);
-    free(entry->tenant_id);
-    free(entry->actor);
-    free(entry->action);
-    free(entry->reason);
-    free(entry->outcome);
-    free(entry->detail);
-    memset(entry, 0, sizeof(*entry));
-}
-
-void rg_store_audits_dispose(rg_store_audits *list)
-{
-    if (list == NULL)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        rg_store_audit_dispose(&list->items[i]);
-    free(list->items);
-    memset(list, 0, sizeof(*list));
-}
-
-static void dispose_audit(void *element)
-{
-    rg_store_audit_dispose(element);
-}
-
-static int read_audit(void *element, sqlite3_stmt *stmt)
-{
-    rg_store_audit *a = element;
-    rg_store__reader r;
-
-    rg_store__reader_init(&r, stmt);
-    a->id = rg_store__read_int64(&r);
-    a->rollout_id = rg_store__read_text(&r);
-    a->tenant_id = rg_store__read_text(&r);
-    a->actor = rg_store__read_text(&r);
-    a->action = rg_store__read_text(&r);
-    a->reason = rg_store__read_text(&r);
-    a->outcome = rg_store__read_text(&r);
-    a->detail = rg_store__read_text(&r);
-    a->at_ms = rg_store__read_int64(&r);
-    if (r.rc < 0)
-        rg_store_audit_dispose(a);
-    return r.rc;
-}
-
-int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit *entry)
-{
-    static const char sql[] = "INSERT INTO audit (" AUDIT_COLUMNS ")"
+    static const char sql[] = "INSERT INTO audit (" RG_STORE__AUDIT_COLUMNS ")"
                               " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?)";
     static const char op[] = "audit append";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -186,9 +74,8 @@ int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit
     if ((rc = rg_store__require(entry->tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(entry->actor, op, "actor")) < 0 ||
         (rc = rg_store__require(entry->action, op, "action")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, entry->rollout_id);
     rg_store__bind_text(&b, entry->tenant_id);
     rg_store__bind_text(&b, entry->actor);
@@ -198,7 +85,7 @@ int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit
     rg_store__bind_text(&b, entry->detail);
     rg_store__bind_int64(&b, entry->at_ms ? entry->at_ms : rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: %s %s not found", op,
                          entry->rollout_id ? "rollout" : "tenant",
@@ -213,26 +100,19 @@ int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit
 int rg_store_audit_list(rg_store_audits *out, rg_store *store, const char *tenant_id,
                         const char *rollout_id)
 {
-    static const char sql[] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE tenant_id = ?1"
-                              " AND (?2 IS NULL OR rollout_id = ?2) ORDER BY id";
+    static const char sql[] = "SELECT " RG_STORE__AUDIT_COLUMNS " FROM audit"
+                              " WHERE tenant_id = ?1 AND (?2 IS NULL OR rollout_id = ?2)"
+                              " ORDER BY id";
     static const char op[] = "audit list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, sizeof(rg_store_audit), store, stmt, read_audit,
-                                dispose_audit, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__audit_row, store, &b, op)) < 0)
         return rc;
-    out->items = a.items;
-    out->count = a.count;
-    out->cap = a.cap;
+    RG_STORE__LIST_TAKE(out, a);
     return 0;
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "rollgate/util.h"
-#include "store/store_private.h"
+#include "store/rows.h"
 
 /* The statement's own clock in epoch ms: one clock for every process writing the file (a
  * WAL database is shared only by processes on its host), read at the moment of the write. */
@@ -29,16 +29,6 @@ static const char lease_take_sql[] =
     "  OR leases.released = 1 OR leases.expires_at_ms <= excluded.acquired_at_ms"
     "  OR leases.owner = ?6)";
 
-void rg_store_lease_dispose(rg_store_lease *lease)
-{
-    if (lease == NULL)
-        return;
-    free(lease->rollout_id);
-    free(lease->tenant_id);
-    free(lease->owner);
-    memset(lease, 0, sizeof(*lease));
-}
-
 static int check_args(const char *tenant_id, const char *rollout_id, const char *owner,
                       int64_t now_ms, int64_t ttl_ms, const char *op)
 {
@@ -58,15 +48,13 @@ static int take(int *out_held, rg_store *store, const char *tenant_id, const cha
                 const char *owner, const char *dead_owner, int64_t now_ms, int64_t ttl_ms,
                 const char *op)
 {
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     if ((rc = check_args(tenant_id, rollout_id, owner, now_ms, ttl_ms, op)) < 0 ||
         (rc = rg_store__rollout_exists(store, tenant_id, rollout_id, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, lease_take_sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, lease_take_sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
@@ -74,7 +62,7 @@ static int take(int *out_held, rg_store *store, const char *tenant_id, const cha
     rg_store__bind_int64(&b, now_ms);
     rg_store__bind_text(&b, dead_owner);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
+        (rc = rg_store__step_unfenced(store, b.stmt, op)) < 0)
         return rc;
     *out_held = sqlite3_changes(store->db) > 0;
     return 0;
@@ -99,12 +87,21 @@ int rg_store_lease_take_over(int *out_held, rg_store *store, const char *tenant_
                 "lease take over");
 }
 
-/* After a statement keyed by owner matched nothing: a missing rollout is an error, a
- * lease held by someone else is an answer. */
-static int unmatched(rg_store *store, const char *tenant_id, const char *rollout_id,
-                     const char *op)
+/* Runs a bound statement keyed by the lease's owner. @param[out] out_matched 1 when it
+ * changed the row, 0 when it matched nothing: a lease held by someone else is an answer,
+ * a missing rollout an error (RG_ENOTFOUND). */
+static int step_owned(int *out_matched, rg_store *store, rg_store__binder *b, const char *tenant_id,
+                      const char *rollout_id, const char *op)
 {
-    return rg_store__rollout_exists(store, tenant_id, rollout_id, op);
+    int rc;
+
+    if ((rc = rg_store__binder_check(b, store->db, op)) < 0 ||
+        (rc = rg_store__step_unfenced(store, b->stmt, op)) < 0)
+        return rc;
+    *out_matched = sqlite3_changes(store->db) > 0;
+    if (!*out_matched)
+        return rg_store__rollout_exists(store, tenant_id, rollout_id, op);
+    return 0;
 }
 
 int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
@@ -115,25 +112,19 @@ int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
                               DB_NOW ") + ?, ttl_ms = ? WHERE rollout_id = ?"
                               " AND tenant_id = ? AND owner = ? AND released = 0";
     static const char op[] = "lease renew";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc, held;
 
     if ((rc = check_args(tenant_id, rollout_id, owner, now_ms, ttl_ms, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_int64(&b, now_ms);
     rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
-        return rc;
-    held = sqlite3_changes(store->db) > 0;
-    if (!held && (rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
+    if ((rc = step_owned(&held, store, &b, tenant_id, rollout_id, op)) < 0)
         return rc;
     *out_held = held;
     return 0;
@@ -147,26 +138,19 @@ int rg_store_lease_extend(rg_store *store, const char *tenant_id, const char *ro
                               " WHERE rollout_id = ?3 AND tenant_id = ?4 AND owner = ?5"
                               " AND epoch = ?6 AND released = 0";
     static const char op[] = "lease extend";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
-    int rc;
+    int rc, held;
 
     if ((rc = check_args(tenant_id, rollout_id, owner, 0, ttl_ms, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_int64(&b, batch_ms);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
     rg_store__bind_int64(&b, epoch);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
-        return rc;
-    if (sqlite3_changes(store->db) > 0)
-        return 0;
-    if ((rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
+    if ((rc = step_owned(&held, store, &b, tenant_id, rollout_id, op)) < 0 || held)
         return rc;
     return rg_error_set(RG_ELEASE, "store: %s: lease lost: rollout %s is no longer held by "
                                    "this process at epoch %lld", op, rollout_id,
@@ -180,48 +164,22 @@ int rg_store_lease_release(int *out_released, rg_store *store, const char *tenan
                               " WHERE rollout_id = ? AND tenant_id = ? AND owner = ?"
                               " AND released = 0";
     static const char op[] = "lease release";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc, released;
 
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
         (rc = rg_store__require(owner, op, "owner")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, owner);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_unfenced(store, stmt, op)) < 0)
-        return rc;
-    released = sqlite3_changes(store->db) > 0;
-    if (!released && (rc = unmatched(store, tenant_id, rollout_id, op)) < 0)
+    if ((rc = step_owned(&released, store, &b, tenant_id, rollout_id, op)) < 0)
         return rc;
     if (out_released)
         *out_released = released;
     return 0;
-}
-
-static int read_lease(void *element, sqlite3_stmt *stmt)
-{
-    rg_store_lease *l = element;
-    rg_store__reader r;
-
-    rg_store__reader_init(&r, stmt);
-    l->rollout_id = rg_store__read_text(&r);
-    l->tenant_id = rg_store__read_text(&r);
-    l->owner = rg_store__read_text(&r);
-    l->expires_at_ms = rg_store__read_int64(&r);
-    l->acquired_at_ms = rg_store__read_int64(&r);
-    l->epoch = rg_store__read_int64(&r);
-    l->ttl_ms = rg_store__read_int64(&r);
-    l->batch_ms = rg_store__read_int64(&r);
-    l->now_ms = rg_store__read_int64(&r);
-    if (r.rc < 0)
-        rg_store_lease_dispose(l);
-    return r.rc;
 }
 
 int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_id,
@@ -229,24 +187,17 @@ int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_
 {
     static const char sql[] = "SELECT rollout_id, tenant_id, owner, expires_at_ms,"
                               " acquired_at_ms, epoch, ttl_ms, batch_ms, " DB_NOW
-                              " FROM leases WHERE rollout_id = ? AND tenant_id = ?"
+                              " FROM leases WHERE tenant_id = ? AND rollout_id = ?"
                               " AND released = 0";
     static const char op[] = "lease get";
     rg_store_lease l;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     memset(&l, 0, sizeof(l));
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, rollout_id);
-    rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&l, store, stmt, read_lease, op, "lease")) < 0)
+    if ((rc = rg_store__select_row(&l, &rg_store__lease_row, store, &b, op)) < 0)
         return rc;
     *out = l;
     return 0;

@@ -9,7 +9,6 @@ int rg_store_rollout_tenant_all_tenants(char **out, rg_store *store, const char 
      * and names rollouts by id; every call after this one takes the tenant it returns. */
     static const char sql[] = "SELECT tenant_id FROM rollouts WHERE id = ?";
     static const char op[] = "rollout tenant lookup";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__reader r;
     char *tenant = NULL;
@@ -17,15 +16,14 @@ int rg_store_rollout_tenant_all_tenants(char **out, rg_store *store, const char 
 
     if ((rc = rg_store__require(rollout_id, op, "rollout id")) < 0)
         return rc;
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rollout_id);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    step = sqlite3_step(stmt);
+    step = sqlite3_step(b.stmt);
     if (step == SQLITE_ROW) {
-        rg_store__reader_init(&r, stmt);
+        rg_store__reader_init(&r, b.stmt);
         tenant = rg_store__read_text(&r);
         rc = tenant ? 0 : rg_error_set(RG_ENOMEM, "store: %s: out of memory", op);
     } else if (step == SQLITE_DONE) {
@@ -33,7 +31,7 @@ int rg_store_rollout_tenant_all_tenants(char **out, rg_store *store, const char 
     } else {
         rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
     }
-    sqlite3_reset(stmt);
+    sqlite3_reset(b.stmt);
     if (rc == 0)
         *out = tenant;
     return rc;

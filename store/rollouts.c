@@ -3,12 +3,7 @@
 #include <string.h>
 
 #include "rollgate/util.h"
-#include "store/store_private.h"
-
-#define ROLLOUT_COLUMNS                                                                        \
-    "id, tenant_id, name, manifest, policy, state, stage_index, stage_count, created_by, "     \
-    "created_at, updated_at, revision, hold_reason, verification, stage_started_at, "          \
-    "stage_applied_at, baseline, digest, environment, forced_reason"
+#include "store/rows.h"
 
 /* ---- tenants ---- */
 
@@ -17,119 +12,37 @@ int rg_store_tenant_ensure(rg_store *store, const char *tenant_id, const char *n
     static const char sql[] = "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)"
                               " ON CONFLICT (id) DO NOTHING";
     static const char op[] = "tenant ensure";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(name, op, "tenant name")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, name);
     rg_store__bind_int64(&b, rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    return rg_store__step_done(store, stmt, op);
-}
-
-static int read_tenant_name(void *element, sqlite3_stmt *stmt)
-{
-    rg_store__reader r;
-    rg_store__reader_init(&r, stmt);
-    *(char **)element = rg_store__read_text(&r);
-    return r.rc;
+    return rg_store__step_done(store, b.stmt, op);
 }
 
 int rg_store_tenant_name(char **out, rg_store *store, const char *tenant_id)
 {
     static const char sql[] = "SELECT name FROM tenants WHERE id = ?";
     static const char op[] = "tenant name";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     char *name = NULL;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&name, store, stmt, read_tenant_name, op, "tenant")) < 0)
+    if ((rc = rg_store__select_row(&name, &rg_store__text_row, store, &b, op)) < 0)
         return rc;
     *out = name;
     return 0;
 }
 
 /* ---- rollouts ---- */
-
-void rg_store_rollout_dispose(rg_store_rollout *rollout)
-{
-    if (rollout == NULL)
-        return;
-    free(rollout->id);
-    free(rollout->tenant_id);
-    free(rollout->name);
-    free(rollout->manifest);
-    free(rollout->policy);
-    free(rollout->created_by);
-    free(rollout->hold_reason);
-    free(rollout->verification);
-    free(rollout->baseline);
-    free(rollout->digest);
-    free(rollout->environment);
-    free(rollout->forced_reason);
-    memset(rollout, 0, sizeof(*rollout));
-}
-
-void rg_store_rollouts_dispose(rg_store_rollouts *list)
-{
-    if (list == NULL)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        rg_store_rollout_dispose(&list->items[i]);
-    free(list->items);
-    memset(list, 0, sizeof(*list));
-}
-
-static int read_rollout(void *element, sqlite3_stmt *stmt)
-{
-    rg_store_rollout *ro = element;
-    rg_store__reader r;
-    char *state = NULL;
-    int rc;
-
-    rg_store__reader_init(&r, stmt);
-    ro->id = rg_store__read_text(&r);
-    ro->tenant_id = rg_store__read_text(&r);
-    ro->name = rg_store__read_text(&r);
-    ro->manifest = rg_store__read_text(&r);
-    ro->policy = rg_store__read_text(&r);
-    state = rg_store__read_text(&r);
-    ro->stage_index = (int)rg_store__read_int64(&r);
-    ro->stage_count = (int)rg_store__read_int64(&r);
-    ro->created_by = rg_store__read_text(&r);
-    ro->created_at_ms = rg_store__read_int64(&r);
-    ro->updated_at_ms = rg_store__read_int64(&r);
-    ro->revision = rg_store__read_int64(&r);
-    ro->hold_reason = rg_store__read_text(&r);
-    ro->verification = rg_store__read_text(&r);
-    ro->stage_started_at_ms = rg_store__read_int64(&r);
-    ro->stage_applied_at_ms = rg_store__read_int64(&r);
-    ro->baseline = rg_store__read_text(&r);
-    ro->digest = rg_store__read_text(&r);
-    ro->environment = rg_store__read_text(&r);
-    ro->forced_reason = rg_store__read_text(&r);
-    rc = r.rc;
-    if (rc == 0 && (rc = rg_rollout_state_from_str(&ro->state, state)) < 0)
-        rc = rg_error_prefix("store: rollout %s", ro->id ? ro->id : "?");
-    free(state);
-    if (rc < 0)
-        rg_store_rollout_dispose(ro);
-    return rc;
-}
 
 static int check_rollout_fields(const rg_store_rollout *ro, const char *op)
 {
@@ -151,8 +64,8 @@ static int check_rollout_fields(const rg_store_rollout *ro, const char *op)
 
 int rg_store_rollout_insert(rg_store *store, rg_store_rollout *rollout)
 {
-    static const char sql[] = "INSERT INTO rollouts (" ROLLOUT_COLUMNS ")"
-                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)";
+    static const char sql[] = "INSERT INTO rollouts (" RG_STORE__ROLLOUT_COLUMNS ") VALUES"
+                              " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)";
     static const char op[] = "rollout insert";
     sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
@@ -203,25 +116,17 @@ int rg_store_rollout_insert(rg_store *store, rg_store_rollout *rollout)
 int rg_store_rollout_get(rg_store_rollout *out, rg_store *store, const char *tenant_id,
                          const char *rollout_id)
 {
-    static const char sql[] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts"
-                              " WHERE id = ? AND tenant_id = ?";
+    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
+                              " WHERE tenant_id = ? AND id = ?";
     static const char op[] = "rollout get";
     rg_store_rollout ro;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     memset(&ro, 0, sizeof(ro));
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, rollout_id);
-    rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    if ((rc = rg_store__fetch_one(&ro, store, stmt, read_rollout, op, "rollout")) < 0) {
+    if ((rc = rg_store__select_row(&ro, &rg_store__rollout_row, store, &b, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, rollout_id);
         return rc;
@@ -234,29 +139,27 @@ int rg_store_rollout_get(rg_store_rollout *out, rg_store *store, const char *ten
 static int explain_no_update(rg_store *store, const rg_store_rollout *rollout, const char *op)
 {
     static const char sql[] = "SELECT revision FROM rollouts WHERE id = ? AND tenant_id = ?";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc, step;
 
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rollout->id);
     rg_store__bind_text(&b, rollout->tenant_id);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    step = sqlite3_step(stmt);
+    step = sqlite3_step(b.stmt);
     if (step == SQLITE_ROW)
         rc = rg_error_set(RG_ECONFLICT,
                           "store: %s: rollout %s changed concurrently (revision %lld, expected "
                           "%lld)",
-                          op, rollout->id, (long long)sqlite3_column_int64(stmt, 0),
+                          op, rollout->id, (long long)sqlite3_column_int64(b.stmt, 0),
                           (long long)rollout->revision);
     else if (step == SQLITE_DONE)
         rc = rg_error_set(RG_ENOTFOUND, "store: %s: rollout %s not found", op, rollout->id);
     else
         rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(stmt);
+    sqlite3_reset(b.stmt);
     return rc;
 }
 
@@ -268,15 +171,13 @@ int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout)
         " updated_at = ?, revision = revision + 1"
         " WHERE id = ? AND tenant_id = ? AND revision = ?";
     static const char op[] = "rollout update";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int64_t now = rg_time_now_ms();
     int rc;
 
     if ((rc = check_rollout_fields(rollout, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rg_rollout_state_to_str(rollout->state));
     rg_store__bind_int64(&b, rollout->stage_index);
     rg_store__bind_int64(&b, rollout->stage_count);
@@ -290,7 +191,7 @@ int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout)
     rg_store__bind_text(&b, rollout->tenant_id);
     rg_store__bind_int64(&b, rollout->revision);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
     if (sqlite3_changes(store->db) == 0)
         return explain_no_update(store, rollout, op);
@@ -299,117 +200,95 @@ int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout)
     return 0;
 }
 
-static void dispose_rollout(void *element)
-{
-    rg_store_rollout_dispose(element);
-}
-
-static int collect_rollouts(rg_store_rollouts *out, rg_store *store, sqlite3_stmt *stmt,
+static int collect_rollouts(rg_store_rollouts *out, rg_store *store, rg_store__binder *b,
                             const char *op)
 {
     rg_store__array a;
-    int rc = rg_store__collect(&a, sizeof(rg_store_rollout), store, stmt, read_rollout,
-                               dispose_rollout, op);
+    int rc = rg_store__select_rows(&a, &rg_store__rollout_row, store, b, op);
     if (rc < 0)
         return rc;
-    out->items = a.items;
-    out->count = a.count;
-    out->cap = a.cap;
+    RG_STORE__LIST_TAKE(out, a);
     return 0;
+}
+
+/* A SELECT of rollouts without parameters: the reads across tenants. */
+static int list_all_tenants(rg_store_rollouts *out, rg_store *store, const char *sql,
+                            const char *op)
+{
+    rg_store__binder b;
+    int rc;
+
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
+        return rc;
+    return collect_rollouts(out, store, &b, op);
 }
 
 int rg_store_rollout_list(rg_store_rollouts *out, rg_store *store, const char *tenant_id)
 {
-    static const char sql[] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts WHERE tenant_id = ?"
-                              " ORDER BY created_at, id";
+    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
+                              " WHERE tenant_id = ? ORDER BY created_at, id";
     static const char op[] = "rollout list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    return collect_rollouts(out, store, stmt, op);
+    return collect_rollouts(out, store, &b, op);
 }
 
 int rg_store_rollout_list_all_tenants(rg_store_rollouts *out, rg_store *store)
 {
     /* For `rollgate list` on the engine host: history across tenants, oldest first. */
-    static const char sql[] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts ORDER BY created_at, id";
-    static const char op[] = "rollout list (all tenants)";
-    sqlite3_stmt *stmt = NULL;
-    int rc;
-
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
-        return rc;
-    return collect_rollouts(out, store, stmt, op);
+    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
+                              " ORDER BY created_at, id";
+    return list_all_tenants(out, store, sql, "rollout list (all tenants)");
 }
 
 int rg_store_rollout_list_active_all_tenants(rg_store_rollouts *out, rg_store *store)
 {
     /* The one read that crosses tenants, for the scheduler; callers continue per row with
      * the row's own tenant_id. */
-    static const char sql[] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts"
+    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
                               " WHERE state IN ('awaiting_approval', 'running', 'paused',"
                               " 'held', 'rolling_back') ORDER BY created_at, id";
-    static const char op[] = "rollout list active (all tenants)";
-    sqlite3_stmt *stmt = NULL;
-    int rc;
-
-    if ((rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
-        return rc;
-    return collect_rollouts(out, store, stmt, op);
+    return list_all_tenants(out, store, sql, "rollout list active (all tenants)");
 }
 
 int rg_store_rollout_list_digest(rg_store_rollouts *out, rg_store *store, const char *tenant_id,
                                  const char *digest)
 {
-    static const char sql[] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts WHERE tenant_id = ?"
-                              " AND digest = ? ORDER BY created_at, id";
+    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
+                              " WHERE tenant_id = ? AND digest = ? ORDER BY created_at, id";
     static const char op[] = "rollout list by digest";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(digest, op, "digest")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, digest);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    return collect_rollouts(out, store, stmt, op);
+    return collect_rollouts(out, store, &b, op);
 }
 
 int rg_store_rollout_last_in_environment(rg_store_rollout *out, rg_store *store,
                                          const char *tenant_id, const char *environment)
 {
-    static const char sql[] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts WHERE tenant_id = ?"
-                              " AND environment = ? ORDER BY created_at DESC, id DESC LIMIT 1";
+    static const char sql[] = "SELECT " RG_STORE__ROLLOUT_COLUMNS " FROM rollouts"
+                              " WHERE tenant_id = ? AND environment = ?"
+                              " ORDER BY created_at DESC, id DESC LIMIT 1";
     static const char op[] = "rollout last in environment";
     rg_store_rollout ro;
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     memset(&ro, 0, sizeof(ro));
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
         (rc = rg_store__require(environment, op, "environment")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__tenant_stmt(&b, store, sql, op, tenant_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
     rg_store__bind_text(&b, environment);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
-        return rc;
-    if ((rc = rg_store__fetch_one(&ro, store, stmt, read_rollout, op, "rollout")) < 0) {
+    if ((rc = rg_store__select_row(&ro, &rg_store__rollout_row, store, &b, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: no rollout in environment %s", op, environment);
         return rc;

@@ -1,4 +1,4 @@
-/* sql.c - the store's SQLite plumbing: statement cache, binding, reading, error mapping */
+/* sql.c - the store's SQLite plumbing: statement cache, binding, reading columns, error mapping */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +305,42 @@ int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op)
     return rg_store__db_error(db, b->rc, op);
 }
 
+int rg_store__prepare(rg_store__binder *b, rg_store *store, const char *sql, const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = rg_store__stmt(&stmt, store, sql, op);
+
+    if (rc < 0)
+        return rc;
+    rg_store__binder_init(b, stmt);
+    return 0;
+}
+
+int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql, const char *op,
+                          const char *tenant_id)
+{
+    int rc;
+
+    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
+        (rc = rg_store__prepare(b, store, sql, op)) < 0)
+        return rc;
+    rg_store__bind_text(b, tenant_id);
+    return 0;
+}
+
+int rg_store__rollout_stmt(rg_store__binder *b, rg_store *store, const char *sql, const char *op,
+                           const char *tenant_id, const char *rollout_id)
+{
+    int rc;
+
+    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
+        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
+        (rc = rg_store__tenant_stmt(b, store, sql, op, tenant_id)) < 0)
+        return rc;
+    rg_store__bind_text(b, rollout_id);
+    return 0;
+}
+
 /* ---- reading ---- */
 
 void rg_store__reader_init(rg_store__reader *r, sqlite3_stmt *stmt)
@@ -329,7 +365,7 @@ char *rg_store__read_text(rg_store__reader *r)
     }
     copy = rg_strndup((const char *)text, (size_t)sqlite3_column_bytes(r->stmt, col));
     if (copy == NULL)
-        r->rc = RG_ENOMEM;
+        r->rc = rg_error_set(RG_ENOMEM, "store: out of memory copying a column");
     return copy;
 }
 
@@ -345,72 +381,4 @@ double rg_store__read_double(rg_store__reader *r)
     if (sqlite3_column_type(r->stmt, col) == SQLITE_NULL)
         return NAN;
     return sqlite3_column_double(r->stmt, col);
-}
-
-/* ---- collecting rows ---- */
-
-static int array_grow(rg_store__array *a, size_t elem)
-{
-    size_t cap;
-    void *grown;
-
-    if (a->count < a->cap)
-        return 0;
-    cap = a->cap ? a->cap * 2 : 8;
-    if (cap > SIZE_MAX / elem)
-        return rg_error_set(RG_ENOMEM, "store: row array too large");
-    grown = realloc(a->items, cap * elem);
-    if (grown == NULL)
-        return rg_error_set(RG_ENOMEM, "store: out of memory growing a row array");
-    a->items = grown;
-    a->cap = cap;
-    return 0;
-}
-
-int rg_store__collect(rg_store__array *out, size_t elem, rg_store *store, sqlite3_stmt *stmt,
-                      rg_store__row_reader read, rg_store__row_dispose dispose,
-                      const char *op)
-{
-    rg_store__array a = {NULL, 0, 0};
-    int rc = 0, step;
-
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        void *element;
-        if ((rc = array_grow(&a, elem)) < 0)
-            goto cleanup;
-        element = (char *)a.items + a.count * elem;
-        memset(element, 0, elem);
-        if ((rc = read(element, stmt)) < 0)
-            goto cleanup;
-        a.count++;
-    }
-    if (step != SQLITE_DONE)
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-
-cleanup:
-    sqlite3_reset(stmt);
-    if (rc < 0) {
-        for (size_t i = 0; i < a.count; i++)
-            dispose((char *)a.items + i * elem);
-        free(a.items);
-        return rc;
-    }
-    *out = a;
-    return 0;
-}
-
-int rg_store__fetch_one(void *element, rg_store *store, sqlite3_stmt *stmt,
-                        rg_store__row_reader read, const char *op, const char *what)
-{
-    int step = sqlite3_step(stmt);
-    int rc;
-
-    if (step == SQLITE_ROW)
-        rc = read(element, stmt);
-    else if (step == SQLITE_DONE)
-        rc = rg_error_set(RG_ENOTFOUND, "store: %s: %s not found", op, what);
-    else
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(stmt);
-    return rc;
 }

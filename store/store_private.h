@@ -79,12 +79,23 @@ void rg_store__bind_int64(rg_store__binder *b, int64_t v);
 void rg_store__bind_time(rg_store__binder *b, int64_t ms);     /* 0 binds NULL */
 void rg_store__bind_double(rg_store__binder *b, double v);     /* NaN binds NULL */
 int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op);
+/* rg_store__stmt and rg_store__binder_init in one: `b` binds the cached statement's
+ * parameters in order (b->stmt is the statement). */
+int rg_store__prepare(rg_store__binder *b, rg_store *store, const char *sql, const char *op);
+/* The cached statement for `sql` with its first parameter bound to tenant_id, which is
+ * required (RG_EINVALID "tenant id is missing"); the caller binds the rest through `b`. */
+int rg_store__tenant_stmt(rg_store__binder *b, rg_store *store, const char *sql, const char *op,
+                          const char *tenant_id);
+/* As rg_store__tenant_stmt with the second parameter bound to rollout_id, also required:
+ * the shape of every per-rollout statement, "... WHERE tenant_id = ? AND rollout_id = ?". */
+int rg_store__rollout_stmt(rg_store__binder *b, rg_store *store, const char *sql, const char *op,
+                           const char *tenant_id, const char *rollout_id);
 
 /* Reads the columns of the current row in order, remembering the first failure. */
 typedef struct {
     sqlite3_stmt *stmt;
     int col;
-    int rc; /* 0 until a read fails (RG_ENOMEM) */
+    int rc; /* 0 until a read fails (an RG_E* code with its message set) */
 } rg_store__reader;
 
 void rg_store__reader_init(rg_store__reader *r, sqlite3_stmt *stmt);
@@ -92,24 +103,6 @@ char *rg_store__read_text(rg_store__reader *r); /* NULL for NULL; owned copy */
 int64_t rg_store__read_int64(rg_store__reader *r);  /* 0 for NULL */
 double rg_store__read_double(rg_store__reader *r); /* NaN for NULL */
 
-/* A growable array of `elem`-byte rows, copied into a typed list on success. */
-typedef struct {
-    void *items;
-    size_t count;
-    size_t cap;
-} rg_store__array;
-
-/* Runs a prepared, bound SELECT and hands each row to `read`, which fills the next
- * element of `out` (rows of `elem` bytes); on failure every row read so far is passed to
- * `dispose` and `out` is left empty. */
-typedef int (*rg_store__row_reader)(void *element, sqlite3_stmt *stmt);
-typedef void (*rg_store__row_dispose)(void *element);
-int rg_store__collect(rg_store__array *out, size_t elem, rg_store *store, sqlite3_stmt *stmt,
-                      rg_store__row_reader read, rg_store__row_dispose dispose,
-                      const char *op);
-/* Runs a bound SELECT expected to return at most one row into `element`:
- * RG_ENOTFOUND (message "store: <op>: <what> not found") when none. */
-int rg_store__fetch_one(void *element, rg_store *store, sqlite3_stmt *stmt,
-                        rg_store__row_reader read, const char *op, const char *what);
+/* Row types, the column tables and the row collectors: rows.h. */
 
 #endif

@@ -3,83 +3,7 @@
 #include <string.h>
 
 #include "rollgate/util.h"
-#include "store/store_private.h"
-
-#define TARGET_COLUMNS                                                                         \
-    "rollout_id, tenant_id, seq, org_id, group_name, tier, stage_index, strategy_id, "         \
-    "api_url, login_url, state, attempts, last_error, applied_etag, applied_body, "            \
-    "applied_at, restored_etag, restored_at, kept_fields"
-
-void rg_store_target_dispose(rg_store_target *target)
-{
-    if (target == NULL)
-        return;
-    free(target->rollout_id);
-    free(target->tenant_id);
-    free(target->org_id);
-    free(target->group_name);
-    free(target->strategy_id);
-    free(target->api_url);
-    free(target->login_url);
-    free(target->last_error);
-    free(target->applied_etag);
-    free(target->applied_body);
-    free(target->restored_etag);
-    free(target->kept_fields);
-    memset(target, 0, sizeof(*target));
-}
-
-void rg_store_targets_dispose(rg_store_targets *list)
-{
-    if (list == NULL)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        rg_store_target_dispose(&list->items[i]);
-    free(list->items);
-    memset(list, 0, sizeof(*list));
-}
-
-static void dispose_target(void *element)
-{
-    rg_store_target_dispose(element);
-}
-
-static int read_target(void *element, sqlite3_stmt *stmt)
-{
-    rg_store_target *t = element;
-    rg_store__reader r;
-    char *state = NULL;
-    int rc;
-
-    rg_store__reader_init(&r, stmt);
-    t->rollout_id = rg_store__read_text(&r);
-    t->tenant_id = rg_store__read_text(&r);
-    t->seq = rg_store__read_int64(&r);
-    t->org_id = rg_store__read_text(&r);
-    t->group_name = rg_store__read_text(&r);
-    t->tier = (int)rg_store__read_int64(&r);
-    t->stage_index = (int)rg_store__read_int64(&r);
-    t->strategy_id = rg_store__read_text(&r);
-    t->api_url = rg_store__read_text(&r);
-    t->login_url = rg_store__read_text(&r);
-    state = rg_store__read_text(&r);
-    t->attempts = (int)rg_store__read_int64(&r);
-    t->last_error = rg_store__read_text(&r);
-    t->applied_etag = rg_store__read_text(&r);
-    t->applied_body = rg_store__read_text(&r);
-    t->applied_at_ms = rg_store__read_int64(&r);
-    t->restored_etag = rg_store__read_text(&r);
-    t->restored_at_ms = rg_store__read_int64(&r);
-    t->kept_fields = rg_store__read_text(&r);
-    rc = r.rc;
-    if (rc == 0 && (rc = rg_target_state_from_str(&t->state, state)) < 0)
-        rc = rg_error_prefix("store: target %s/%s", t->org_id ? t->org_id : "?",
-                             t->strategy_id ? t->strategy_id : "?");
-    free(state);
-    if (rc < 0)
-        rg_store_target_dispose(t);
-    return rc;
-}
+#include "store/rows.h"
 
 static int check_target_key(const rg_store_target *t, const char *op)
 {
@@ -116,19 +40,17 @@ static void bind_target_state(rg_store__binder *b, const rg_store_target *t)
 
 int rg_store_target_insert(rg_store *store, const rg_store_target *target)
 {
-    static const char sql[] = "INSERT INTO targets (" TARGET_COLUMNS ") VALUES (?, ?, ?, ?, ?, "
-                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    static const char sql[] = "INSERT INTO targets (" RG_STORE__TARGET_COLUMNS ") VALUES"
+                              " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     static const char op[] = "target insert";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
     if ((rc = check_target_key(target, op)) < 0 ||
         (rc = rg_store__require(target->group_name, op, "group name")) < 0 ||
         (rc = rg_store__rollout_exists(store, target->tenant_id, target->rollout_id, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, target->rollout_id);
     rg_store__bind_text(&b, target->tenant_id);
     rg_store__bind_int64(&b, target->seq);
@@ -141,7 +63,7 @@ int rg_store_target_insert(rg_store *store, const rg_store_target *target)
     rg_store__bind_text(&b, target->login_url);
     bind_target_state(&b, target);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, target->rollout_id);
         return rc;
@@ -152,28 +74,16 @@ int rg_store_target_insert(rg_store *store, const rg_store_target *target)
 int rg_store_target_get(rg_store_target *out, rg_store *store, const char *tenant_id,
                         const char *rollout_id, const char *org_id, const char *strategy_id)
 {
-    static const char sql[] = "SELECT " TARGET_COLUMNS " FROM targets WHERE tenant_id = ?"
-                              " AND rollout_id = ? AND org_id = ? AND strategy_id = ?";
+    static const char sql[] = "SELECT " RG_STORE__TARGET_COLUMNS " FROM targets"
+                              " WHERE tenant_id = ? AND rollout_id = ? AND org_id = ?"
+                              " AND strategy_id = ?";
     static const char op[] = "target get";
     rg_store_target t;
-    sqlite3_stmt *stmt = NULL;
-    rg_store__binder b;
     int rc;
 
     memset(&t, 0, sizeof(t));
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__require(org_id, op, "org id")) < 0 ||
-        (rc = rg_store__require(strategy_id, op, "strategy id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
-        return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    rg_store__bind_text(&b, org_id);
-    rg_store__bind_text(&b, strategy_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__fetch_one(&t, store, stmt, read_target, op, "target")) < 0)
+    if ((rc = rg_store__select_org_row(&t, &rg_store__target_row, store, sql, op, tenant_id,
+                                       rollout_id, org_id, strategy_id)) < 0)
         return rc;
     *out = t;
     return 0;
@@ -186,21 +96,18 @@ int rg_store_target_update(rg_store *store, const rg_store_target *target)
         " applied_body = ?, applied_at = ?, restored_etag = ?, restored_at = ?, kept_fields = ?"
         " WHERE tenant_id = ? AND rollout_id = ? AND org_id = ? AND strategy_id = ?";
     static const char op[] = "target update";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
-    if ((rc = check_target_key(target, op)) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = check_target_key(target, op)) < 0 || (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     bind_target_state(&b, target);
     rg_store__bind_text(&b, target->tenant_id);
     rg_store__bind_text(&b, target->rollout_id);
     rg_store__bind_text(&b, target->org_id);
     rg_store__bind_text(&b, target->strategy_id);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0)
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
     if (sqlite3_changes(store->db) == 0)
         return rg_error_set(RG_ENOTFOUND, "store: %s: target %s/%s of rollout %s not found", op,
@@ -211,27 +118,17 @@ int rg_store_target_update(rg_store *store, const rg_store_target *target)
 int rg_store_target_list(rg_store_targets *out, rg_store *store, const char *tenant_id,
                          const char *rollout_id)
 {
-    static const char sql[] = "SELECT " TARGET_COLUMNS " FROM targets WHERE tenant_id = ?"
-                              " AND rollout_id = ? ORDER BY seq";
+    static const char sql[] = "SELECT " RG_STORE__TARGET_COLUMNS " FROM targets"
+                              " WHERE tenant_id = ? AND rollout_id = ? ORDER BY seq";
     static const char op[] = "target list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, sizeof(rg_store_target), store, stmt, read_target,
-                                dispose_target, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__target_row, store, &b, op)) < 0)
         return rc;
-    out->items = a.items;
-    out->count = a.count;
-    out->cap = a.cap;
+    RG_STORE__LIST_TAKE(out, a);
     return 0;
 }

@@ -3,71 +3,18 @@
 #include <string.h>
 
 #include "rollgate/util.h"
-#include "store/store_private.h"
-
-#define MEASUREMENT_COLUMNS                                                                    \
-    "rollout_id, tenant_id, org_id, queue_id, metric, bucket_start_ms, bucket_len_ms, count, sum"
-#define VERDICT_COLUMNS                                                                        \
-    "id, rollout_id, tenant_id, stage, poll, metric, test, estimate, ci_lo, ci_hi, z, "        \
-    "boundary, p_value, decision, reason, at"
+#include "store/rows.h"
 
 /* ---- measurements ---- */
 
-void rg_store_measurement_dispose(rg_store_measurement *m)
-{
-    if (m == NULL)
-        return;
-    free(m->rollout_id);
-    free(m->tenant_id);
-    free(m->org_id);
-    free(m->queue_id);
-    free(m->metric);
-    memset(m, 0, sizeof(*m));
-}
+static int put_one(rg_store *store, const rg_store_measurement_in *m, int check_rollout);
 
-void rg_store_measurements_dispose(rg_store_measurements *list)
-{
-    if (list == NULL)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        rg_store_measurement_dispose(&list->items[i]);
-    free(list->items);
-    memset(list, 0, sizeof(*list));
-}
-
-static void dispose_measurement(void *element)
-{
-    rg_store_measurement_dispose(element);
-}
-
-static int read_measurement(void *element, sqlite3_stmt *stmt)
-{
-    rg_store_measurement *m = element;
-    rg_store__reader r;
-
-    rg_store__reader_init(&r, stmt);
-    m->rollout_id = rg_store__read_text(&r);
-    m->tenant_id = rg_store__read_text(&r);
-    m->org_id = rg_store__read_text(&r);
-    m->queue_id = rg_store__read_text(&r);
-    m->metric = rg_store__read_text(&r);
-    m->bucket_start_ms = rg_store__read_int64(&r);
-    m->bucket_len_ms = rg_store__read_int64(&r);
-    m->count = rg_store__read_int64(&r);
-    m->sum = rg_store__read_double(&r);
-    if (r.rc < 0)
-        rg_store_measurement_dispose(m);
-    return r.rc;
-}
-
-static int put_one(rg_store *store, const rg_store_measurement *m, int check_rollout);
-
-int rg_store_measurement_put(rg_store *store, const rg_store_measurement *m)
+int rg_store_measurement_put(rg_store *store, const rg_store_measurement_in *m)
 {
     return put_one(store, m, 1);
 }
 
-int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement *rows, size_t n)
+int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement_in *rows, size_t n)
 {
     int rc = 0;
 
@@ -75,7 +22,7 @@ int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement *r
         return rg_error_set(RG_EINVALID, "store: measurement put: no rows");
     /* The rollout is looked up once per run of rows that share it, not once per row. */
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        const rg_store_measurement *p = i ? &rows[i - 1] : NULL;
+        const rg_store_measurement_in *p = i ? &rows[i - 1] : NULL;
         int same = p && p->tenant_id && rows[i].tenant_id && p->rollout_id &&
                    rows[i].rollout_id && strcmp(p->tenant_id, rows[i].tenant_id) == 0 &&
                    strcmp(p->rollout_id, rows[i].rollout_id) == 0;
@@ -84,15 +31,15 @@ int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement *r
     return rc;
 }
 
-static int put_one(rg_store *store, const rg_store_measurement *m, int check_rollout)
+static int put_one(rg_store *store, const rg_store_measurement_in *m, int check_rollout)
 {
     static const char sql[] =
-        "INSERT INTO measurements (" MEASUREMENT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO measurements (" RG_STORE__MEASUREMENT_COLUMNS ")"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (rollout_id, org_id, queue_id, metric, bucket_start_ms, bucket_len_ms)"
         " DO UPDATE SET count = excluded.count, sum = excluded.sum"
         " WHERE measurements.tenant_id = excluded.tenant_id";
     static const char op[] = "measurement put";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     int rc;
 
@@ -105,9 +52,8 @@ static int put_one(rg_store *store, const rg_store_measurement *m, int check_rol
         (rc = rg_store__require(m->metric, op, "metric")) < 0 ||
         (check_rollout &&
          (rc = rg_store__rollout_exists(store, m->tenant_id, m->rollout_id, op)) < 0) ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, m->rollout_id);
     rg_store__bind_text(&b, m->tenant_id);
     rg_store__bind_text(&b, m->org_id);
@@ -119,7 +65,7 @@ static int put_one(rg_store *store, const rg_store_measurement *m, int check_rol
     rg_store__bind_double(&b, m->sum);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
         return rc;
-    return rg_store__step_done(store, stmt, op);
+    return rg_store__step_done(store, b.stmt, op);
 }
 
 int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
@@ -127,34 +73,24 @@ int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
                               const char *metric, int64_t from_ms, int64_t to_ms)
 {
     /* ?3 IS NULL selects every metric: one statement, no SQL built from input. */
-    static const char sql[] = "SELECT " MEASUREMENT_COLUMNS " FROM measurements"
+    static const char sql[] = "SELECT " RG_STORE__MEASUREMENT_COLUMNS " FROM measurements"
                               " WHERE tenant_id = ?1 AND rollout_id = ?2"
                               " AND (?3 IS NULL OR metric = ?3)"
                               " AND bucket_start_ms >= ?4 AND bucket_start_ms < ?5"
                               " ORDER BY org_id, queue_id, metric, bucket_start_ms";
     static const char op[] = "measurement list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, metric);
     rg_store__bind_int64(&b, from_ms);
     rg_store__bind_int64(&b, to_ms);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, sizeof(rg_store_measurement), store, stmt,
-                                read_measurement, dispose_measurement, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__measurement_row, store, &b, op)) < 0)
         return rc;
-    out->items = a.items;
-    out->count = a.count;
-    out->cap = a.cap;
+    RG_STORE__LIST_TAKE(out, a);
     return 0;
 }
 
@@ -180,11 +116,9 @@ int rg_store_measurement_sums(rg_store *store, const char *tenant_id, const char
         (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
         (rc = rg_store__require(metric_a, op, "metric")) < 0 ||
         (rc = rg_store__require(metric_b, op, "metric")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
+    stmt = b.stmt;
     rg_store__bind_text(&b, metric_a);
     rg_store__bind_int64(&b, a_use_sum != 0);
     rg_store__bind_text(&b, metric_b);
@@ -210,67 +144,12 @@ int rg_store_measurement_sums(rg_store *store, const char *tenant_id, const char
 
 /* ---- verdicts ---- */
 
-void rg_store_verdict_dispose(rg_store_verdict *verdict)
-{
-    if (verdict == NULL)
-        return;
-    free(verdict->rollout_id);
-    free(verdict->tenant_id);
-    free(verdict->metric);
-    free(verdict->test);
-    free(verdict->decision);
-    free(verdict->reason);
-    memset(verdict, 0, sizeof(*verdict));
-}
-
-void rg_store_verdicts_dispose(rg_store_verdicts *list)
-{
-    if (list == NULL)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        rg_store_verdict_dispose(&list->items[i]);
-    free(list->items);
-    memset(list, 0, sizeof(*list));
-}
-
-static void dispose_verdict(void *element)
-{
-    rg_store_verdict_dispose(element);
-}
-
-static int read_verdict(void *element, sqlite3_stmt *stmt)
-{
-    rg_store_verdict *v = element;
-    rg_store__reader r;
-
-    rg_store__reader_init(&r, stmt);
-    v->id = rg_store__read_int64(&r);
-    v->rollout_id = rg_store__read_text(&r);
-    v->tenant_id = rg_store__read_text(&r);
-    v->stage = (int)rg_store__read_int64(&r);
-    v->poll = (int)rg_store__read_int64(&r);
-    v->metric = rg_store__read_text(&r);
-    v->test = rg_store__read_text(&r);
-    v->estimate = rg_store__read_double(&r);
-    v->ci_lo = rg_store__read_double(&r);
-    v->ci_hi = rg_store__read_double(&r);
-    v->z = rg_store__read_double(&r);
-    v->boundary = rg_store__read_double(&r);
-    v->p_value = rg_store__read_double(&r);
-    v->decision = rg_store__read_text(&r);
-    v->reason = rg_store__read_text(&r);
-    v->at_ms = rg_store__read_int64(&r);
-    if (r.rc < 0)
-        rg_store_verdict_dispose(v);
-    return r.rc;
-}
-
-int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_verdict *verdict)
+int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_verdict_in *verdict)
 {
     /* One verdict per (rollout, stage, poll, metric). A failed poll's "error" rows give way
      * to the verdicts of its retry; anything else already there is a second verdict for
      * one look, refused. */
-    static const char sql[] = "INSERT INTO verdicts (" VERDICT_COLUMNS ")"
+    static const char sql[] = "INSERT INTO verdicts (" RG_STORE__VERDICT_COLUMNS ")"
                               " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                               " ON CONFLICT (rollout_id, tenant_id, stage, poll, metric)"
                               " DO UPDATE SET"
@@ -281,8 +160,7 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
                               " reason = excluded.reason, at = excluded.at"
                               " WHERE verdicts.test = 'error'";
     static const char op[] = "verdict insert";
-    const rg_store_verdict *v = verdict;
-    sqlite3_stmt *stmt = NULL;
+    const rg_store_verdict_in *v = verdict;
     rg_store__binder b;
     int rc;
 
@@ -293,9 +171,8 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
         (rc = rg_store__require(v->metric, op, "metric")) < 0 ||
         (rc = rg_store__require(v->test, op, "test")) < 0 ||
         (rc = rg_store__require(v->decision, op, "decision")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+        (rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, v->rollout_id);
     rg_store__bind_text(&b, v->tenant_id);
     rg_store__bind_int64(&b, v->stage);
@@ -312,7 +189,7 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
     rg_store__bind_text(&b, v->reason);
     rg_store__bind_int64(&b, v->at_ms ? v->at_ms : rg_time_now_ms());
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__step_done(store, stmt, op)) < 0) {
+        (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, v->rollout_id);
         return rc;
@@ -329,29 +206,19 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
 int rg_store_verdict_list(rg_store_verdicts *out, rg_store *store, const char *tenant_id,
                           const char *rollout_id, int stage)
 {
-    static const char sql[] = "SELECT " VERDICT_COLUMNS " FROM verdicts"
+    static const char sql[] = "SELECT " RG_STORE__VERDICT_COLUMNS " FROM verdicts"
                               " WHERE tenant_id = ?1 AND rollout_id = ?2"
                               " AND (?3 < 0 OR stage = ?3) ORDER BY id";
     static const char op[] = "verdict list";
-    sqlite3_stmt *stmt = NULL;
     rg_store__binder b;
     rg_store__array a;
     int rc;
 
-    if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0 ||
-        (rc = rg_store__require(rollout_id, op, "rollout id")) < 0 ||
-        (rc = rg_store__stmt(&stmt, store, sql, op)) < 0)
+    if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0)
         return rc;
-    rg_store__binder_init(&b, stmt);
-    rg_store__bind_text(&b, tenant_id);
-    rg_store__bind_text(&b, rollout_id);
     rg_store__bind_int64(&b, stage);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
-        (rc = rg_store__collect(&a, sizeof(rg_store_verdict), store, stmt, read_verdict,
-                                dispose_verdict, op)) < 0)
+    if ((rc = rg_store__select_rows(&a, &rg_store__verdict_row, store, &b, op)) < 0)
         return rc;
-    out->items = a.items;
-    out->count = a.count;
-    out->cap = a.cap;
+    RG_STORE__LIST_TAKE(out, a);
     return 0;
 }

@@ -84,6 +84,24 @@ typedef struct rg_manifest_notify {
     char *secret_env; /* the NAME of "env:NAME"; the secret itself is never stored */
 } rg_manifest_notify;
 
+/* One entry of `gates` (docs/gates.md): an HTTP receiver asked before a step, which proceeds
+ * only on a 2xx answer. */
+#define RG_MANIFEST_MAX_GATES 16
+typedef enum {
+    RG_GATE_PRE_ROLLOUT = 0,    /* once, before the first stage's first write */
+    RG_GATE_PRE_STAGE,          /* before each stage's first write */
+    RG_GATE_CONFIRM_PROMOTION,  /* when a stage's verdict promotes, before it is recorded */
+    RG_GATE_POST_ROLLBACK,      /* after a verified restore, before rolled_back is recorded */
+} rg_gate_point;
+const char *rg_gate_point_name(rg_gate_point at);
+
+typedef struct rg_manifest_gate {
+    rg_gate_point at;
+    char *url;
+    int64_t timeout_ms; /* the whole ask, retries included; default 60 s */
+    char *secret_env;   /* the NAME of "env:NAME"; the secret itself is never stored */
+} rg_manifest_gate;
+
 /* One entry of `environments`: its own groups and what it requires of the same artifact
  * elsewhere (docs/environments.md). */
 #define RG_MANIFEST_MAX_ENVIRONMENTS 16
@@ -123,6 +141,8 @@ typedef struct rg_manifest {
     size_t targets_count;
     rg_manifest_notify *notify;
     size_t notify_count;
+    rg_manifest_gate *gates;
+    size_t gates_count;
     int has_holdout;
     double holdout; /* share of targets kept unchanged until the last stage, (0, 0.5] */
     /* environments: NULL/0 for a manifest without them. `environment` is the selected one

@@ -16,6 +16,10 @@
  *   SQL); insert functions fill a 0 creation time with the current time.
  * - Strings in row structs are owned by the struct (malloc'd) and freed by its `_dispose`;
  *   optional strings are NULL when absent. JSON columns hold JSON text, checked on write.
+ *   Rows that are only ever appended (snapshots, measurements, verdicts, events, audit,
+ *   commands) are written from an `_in` struct whose strings are borrowed for the call
+ *   (`const char *`); rollouts and targets, read back and updated, are written from their
+ *   row struct, which the call does not free.
  * - Doubles that are NaN are stored as NULL and read back as NaN.
  * - Errors: RG_EINVALID for a missing required field or a value SQL refuses (CHECK);
  *   RG_ENOTFOUND for a missing row (or a row of another tenant, or a child row whose
@@ -270,12 +274,23 @@ typedef struct {
 void rg_store_snapshot_dispose(rg_store_snapshot *snapshot);
 void rg_store_snapshots_dispose(rg_store_snapshots *list);
 
+/* A snapshot to insert; the strings are borrowed for the call. */
+typedef struct {
+    const char *rollout_id;
+    const char *tenant_id;
+    const char *org_id;
+    const char *strategy_id;
+    const char *etag;
+    const char *body;    /* JSON, the full strategy as read */
+    int64_t taken_at_ms; /* 0: now */
+} rg_store_snapshot_in;
+
 /* Inserts and commits with synchronous=FULL. Outside a transaction it commits at once;
  * inside one, the transaction must have been opened with rg_store_begin_durable
  * (RG_EINVALID otherwise). The target must exist (RG_ENOTFOUND). A second snapshot of the
  * same (rollout, org, strategy) is RG_ECONFLICT and the first is kept. There is no update
  * or delete; the schema refuses both. A 0 taken_at_ms is stored as the current time. */
-int rg_store_snapshot_insert(rg_store *store, const rg_store_snapshot *snapshot);
+int rg_store_snapshot_insert(rg_store *store, const rg_store_snapshot_in *snapshot);
 int rg_store_snapshot_get(rg_store_snapshot *out, rg_store *store, const char *tenant_id,
                           const char *rollout_id, const char *org_id, const char *strategy_id);
 /* The rollout's snapshots, ordered by org_id, strategy_id. */
@@ -305,13 +320,26 @@ typedef struct {
 void rg_store_measurement_dispose(rg_store_measurement *m);
 void rg_store_measurements_dispose(rg_store_measurements *list);
 
+/* A measurement to put, fields as in rg_store_measurement; the strings are borrowed. */
+typedef struct {
+    const char *rollout_id;
+    const char *tenant_id;
+    const char *org_id;
+    const char *queue_id;
+    const char *metric;
+    int64_t bucket_start_ms;
+    int64_t bucket_len_ms;
+    int64_t count;
+    double sum; /* NaN: none */
+} rg_store_measurement_in;
+
 /* Upsert: a re-polled bucket (same rollout, org, queue, metric, start, length) replaces
  * the stored count and sum. */
-int rg_store_measurement_put(rg_store *store, const rg_store_measurement *m);
+int rg_store_measurement_put(rg_store *store, const rg_store_measurement_in *m);
 /* rg_store_measurement_put of n rows in order, the rollout's existence checked once per run
  * of rows of the same rollout. Stops at the first error (call it inside a transaction to
  * keep all or none). */
-int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement *rows, size_t n);
+int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement_in *rows, size_t n);
 /* The rollout's measurements with from_ms <= bucket_start_ms < to_ms, of one metric or of
  * all when metric is NULL; ordered by org, queue, metric, bucket start. */
 int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
@@ -359,8 +387,22 @@ typedef struct {
 void rg_store_verdict_dispose(rg_store_verdict *verdict);
 void rg_store_verdicts_dispose(rg_store_verdicts *list);
 
+/* A verdict to insert, fields as in rg_store_verdict; the strings are borrowed. */
+typedef struct {
+    const char *rollout_id;
+    const char *tenant_id;
+    int stage;
+    int poll;
+    const char *metric;
+    const char *test;
+    double estimate, ci_lo, ci_hi, z, boundary, p_value; /* NaN: none */
+    const char *decision;
+    const char *reason; /* optional */
+    int64_t at_ms;      /* 0: now */
+} rg_store_verdict_in;
+
 /* @param[out] out_id the new row's id; may be NULL. A 0 at_ms is stored as now. */
-int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_verdict *verdict);
+int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_verdict_in *verdict);
 /* The rollout's verdicts in insertion order; of one stage, or all when stage < 0. */
 int rg_store_verdict_list(rg_store_verdicts *out, rg_store *store, const char *tenant_id,
                           const char *rollout_id, int stage);
@@ -387,7 +429,18 @@ typedef struct {
 void rg_store_event_dispose(rg_store_event *event);
 void rg_store_events_dispose(rg_store_events *list);
 
-int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event *event);
+/* An event to append, fields as in rg_store_event; the strings are borrowed. */
+typedef struct {
+    const char *rollout_id;
+    const char *tenant_id;
+    const char *kind;
+    const char *from_state; /* optional */
+    const char *to_state;   /* optional */
+    const char *detail;     /* optional JSON */
+    int64_t at_ms;          /* 0: now */
+} rg_store_event_in;
+
+int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event_in *event);
 /* The rollout's events with id > after_id (0 for all), in id order: resumable streams. */
 int rg_store_event_list(rg_store_events *out, rg_store *store, const char *tenant_id,
                         const char *rollout_id, int64_t after_id);
@@ -415,7 +468,19 @@ typedef struct {
 void rg_store_audit_dispose(rg_store_audit *entry);
 void rg_store_audits_dispose(rg_store_audits *list);
 
-int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit *entry);
+/* An audit entry to append, fields as in rg_store_audit; the strings are borrowed. */
+typedef struct {
+    const char *rollout_id; /* optional */
+    const char *tenant_id;
+    const char *actor;
+    const char *action;
+    const char *reason;  /* optional */
+    const char *outcome; /* optional */
+    const char *detail;  /* optional JSON */
+    int64_t at_ms;       /* 0: now */
+} rg_store_audit_in;
+
+int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit_in *entry);
 /* The tenant's audit entries of one rollout, or all of them when rollout_id is NULL, in
  * id order. */
 int rg_store_audit_list(rg_store_audits *out, rg_store *store, const char *tenant_id,
@@ -518,9 +583,21 @@ typedef struct {
 void rg_store_command_dispose(rg_store_command *command);
 void rg_store_commands_dispose(rg_store_commands *list);
 
-/* Queues a command in state pending (the struct's state and outcome are ignored).
+/* A command to queue; the strings are borrowed. */
+typedef struct {
+    const char *rollout_id;
+    const char *tenant_id;
+    rg_command_kind kind;
+    const char *actor;
+    const char *reason;    /* optional */
+    int force;             /* promote --force */
+    int full;              /* promote --full (schema 5) */
+    int64_t created_at_ms; /* 0: now */
+} rg_store_command_in;
+
+/* Queues a command in state pending.
  * @param[out] out_id the command id; may be NULL. A 0 created_at_ms is stored as now. */
-int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_command *command);
+int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_command_in *command);
 int rg_store_command_get(rg_store_command *out, rg_store *store, const char *tenant_id,
                          int64_t command_id);
 /* The rollout's pending commands, oldest first. */

@@ -337,6 +337,7 @@ static void test_command_killed_between_effect_and_completion(void **state)
 {
     static const char *const once[] = {"run", "--once", "--tick", "200ms", "--quiet", NULL};
     rg_e2e e;
+    rg_store_command_in queued = {0};
     rg_store_command c = {0};
     rg_store_commands pending = {0};
     rg_store_verdicts v = {0};
@@ -349,13 +350,13 @@ static void test_command_killed_between_effect_and_completion(void **state)
     /* This process stops driving; the command waits in the queue for the CLI's driver. */
     assert_int_equal(rg_store_lease_release(NULL, e.store, e.tenant, e.id,
                                             rg_engine_owner(e.engine)), 0);
-    c.rollout_id = e.id;
-    c.tenant_id = e.tenant;
-    c.kind = RG_COMMAND_PROMOTE;
-    c.actor = (char *)"alice";
-    c.reason = (char *)"skip the soak";
-    c.force = 1;
-    assert_int_equal(rg_store_command_enqueue(&cid, e.store, &c), 0);
+    queued.rollout_id = e.id;
+    queued.tenant_id = e.tenant;
+    queued.kind = RG_COMMAND_PROMOTE;
+    queued.actor = "alice";
+    queued.reason = "skip the soak";
+    queued.force = 1;
+    assert_int_equal(rg_store_command_enqueue(&cid, e.store, &queued), 0);
     run_cli(e.db, "command_effect", NULL, NULL, once, &sig);
     if (sig != SIGKILL)
         fail_msg("rollgate run did not die at command_effect (signal %d)", sig);

@@ -476,6 +476,13 @@ static void test_webhook_secret(void **state)
     assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
                           m.ptr, &resp), 400);
     assert_non_null(strstr(message(&resp, msg, sizeof(msg)), "notify[0].secret"));
+    /* Gates: refused (a gate's secret would come from the server's environment). */
+    rg_buf_clear(&m);
+    rg_buf_printf(&m, "%sgates:\n  - {at: pre-stage, url: \"%s\", secret: \"env:ACME_HOOK\"}\n",
+                  body, as_acme.url);
+    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
+                          m.ptr, &resp), 400);
+    assert_non_null(strstr(message(&resp, msg, sizeof(msg)), "gates: refused"));
     /* Without a secret: both receivers are sent evil's own signature. */
     rg_buf_clear(&m);
     rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started]}\n"

@@ -11,3 +11,6 @@ rg_unit_test(test_store_isolation
 rg_unit_test(test_store_sums
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_sums.c
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
+rg_unit_test(test_store_tables
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_tables.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)

@@ -101,7 +101,7 @@ static const bad_case bad_cases[] = {
     {"unknown_dep.yaml", RG_EINVALID,
      ":14:26: groups[1].depends_on[1]: unknown group 'na_west'"},
     {"unknown_key.yaml", RG_EINVALID,
-     ":3:1: colour: unknown key (expected one of: name, tenant, policy, stages, approval, platform, groups, change, notify, holdout, environments, environment)"},
+     ":3:1: colour: unknown key (expected one of: name, tenant, policy, stages, approval, platform, groups, change, notify, holdout, environments, environment, gates)"},
     {"url_scheme.yaml", RG_EINVALID,
      ":6:12: platform.api_url: expected an http(s) URL, got 'ftp://api.mypurecloud.com'"},
     {"watch_queue.yaml", RG_EINVALID,

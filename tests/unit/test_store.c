@@ -296,7 +296,7 @@ static void test_newer_schema_is_refused(void **state)
 
 static void put_snapshot(rg_store *store, const char *etag, const char *body, int expect)
 {
-    rg_store_snapshot s;
+    rg_store_snapshot_in s;
     memset(&s, 0, sizeof(s));
     s.rollout_id = (char *)"ro_snap";
     s.tenant_id = (char *)"acme";
@@ -359,7 +359,7 @@ static void test_snapshot_durability_rules(void **state)
 {
     store_fixture *f = *state;
     rg_store_snapshots list = {0};
-    rg_store_snapshot s;
+    rg_store_snapshot_in s;
 
     store_seed_rollout(f->store, "acme", "ro_snap");
     store_seed_target(f->store, "acme", "ro_snap", "org_1", "strat_main", 0);
@@ -413,7 +413,7 @@ static void crash_child(const char *path, int ready_fd, int hold_fd)
     if (rg_store_rollout_update(store, &ro) != 0)
         _exit(4);
     for (int i = 0; i < 3; i++) {
-        rg_store_event e = {0};
+        rg_store_event_in e = {0};
         e.rollout_id = (char *)"ro_crash";
         e.tenant_id = (char *)"acme";
         e.kind = (char *)"state";

@@ -149,7 +149,7 @@ static int call_snapshot_list(iso_ctx *c, const char *tenant, size_t *count)
 
 static int call_snapshot_insert(iso_ctx *c, const char *tenant, size_t *count)
 {
-    rg_store_snapshot s = {0};
+    rg_store_snapshot_in s = {0};
     s.rollout_id = (char *)RO;
     s.tenant_id = (char *)tenant;
     s.org_id = (char *)ORG;
@@ -160,7 +160,7 @@ static int call_snapshot_insert(iso_ctx *c, const char *tenant, size_t *count)
     return rg_store_snapshot_insert(c->store, &s);
 }
 
-static void fill_measurement(rg_store_measurement *m, const char *tenant, int64_t n)
+static void fill_measurement(rg_store_measurement_in *m, const char *tenant, int64_t n)
 {
     memset(m, 0, sizeof(*m));
     m->rollout_id = (char *)RO;
@@ -185,7 +185,7 @@ static int call_measurement_list(iso_ctx *c, const char *tenant, size_t *count)
 
 static int call_measurement_put(iso_ctx *c, const char *tenant, size_t *count)
 {
-    rg_store_measurement m;
+    rg_store_measurement_in m;
     fill_measurement(&m, tenant, 999);
     *count = NA;
     return rg_store_measurement_put(c->store, &m);
@@ -203,7 +203,7 @@ static int call_verdict_list(iso_ctx *c, const char *tenant, size_t *count)
 static int call_verdict_insert(iso_ctx *c, const char *tenant, size_t *count)
 {
     static int poll; /* one verdict per (stage, poll, metric): each call its own look */
-    rg_store_verdict v = {0};
+    rg_store_verdict_in v = {0};
     v.poll = poll++;
     v.rollout_id = (char *)RO;
     v.tenant_id = (char *)tenant;
@@ -225,7 +225,7 @@ static int call_event_list(iso_ctx *c, const char *tenant, size_t *count)
 
 static int call_event_append(iso_ctx *c, const char *tenant, size_t *count)
 {
-    rg_store_event e = {0};
+    rg_store_event_in e = {0};
     e.rollout_id = (char *)RO;
     e.tenant_id = (char *)tenant;
     e.kind = (char *)"state";
@@ -257,7 +257,7 @@ static int call_audit_list_tenant(iso_ctx *c, const char *tenant, size_t *count)
 
 static int call_audit_append(iso_ctx *c, const char *tenant, size_t *count)
 {
-    rg_store_audit a = {0};
+    rg_store_audit_in a = {0};
     a.rollout_id = (char *)RO;
     a.tenant_id = (char *)tenant;
     a.actor = (char *)"mallory";
@@ -335,7 +335,7 @@ static int call_command_complete(iso_ctx *c, const char *tenant, size_t *count)
 
 static int call_command_enqueue(iso_ctx *c, const char *tenant, size_t *count)
 {
-    rg_store_command cmd = {0};
+    rg_store_command_in cmd = {0};
     cmd.rollout_id = (char *)RO;
     cmd.tenant_id = (char *)tenant;
     cmd.kind = RG_COMMAND_ROLLBACK;
@@ -378,9 +378,9 @@ static const iso_case cases[] = {
 
 static void seed_acme(iso_ctx *c)
 {
-    rg_store_snapshot s = {0};
-    rg_store_measurement m;
-    rg_store_command cmd = {0};
+    rg_store_snapshot_in s = {0};
+    rg_store_measurement_in m;
+    rg_store_command_in cmd = {0};
     int held = 0;
 
     store_seed_rollout(c->store, OWNER, RO);

@@ -160,7 +160,7 @@ static int64_t count_events(rg_store *store)
 
 static int append_event(rg_store *store)
 {
-    rg_store_event ev = {0};
+    rg_store_event_in ev = {0};
     ev.rollout_id = (char *)ro_id;
     ev.tenant_id = (char *)"acme";
     ev.kind = (char *)"note";
@@ -262,7 +262,8 @@ static void test_command_queue_round_trip(void **state)
     store_fixture *f = *state;
     rg_store *driver = second_handle(f);
     rg_store_commands pending = {0};
-    rg_store_command cmd, got;
+    rg_store_command_in cmd;
+    rg_store_command got;
     int64_t first = 0, second = 0;
 
     memset(&cmd, 0, sizeof(cmd));
@@ -282,7 +283,6 @@ static void test_command_queue_round_trip(void **state)
     cmd.reason = NULL;
     cmd.force = 0;
     cmd.full = 0;
-    cmd.state = RG_COMMAND_DONE; /* ignored: a new command is always pending */
     assert_int_equal(rg_store_command_enqueue(&second, f->store, &cmd), 0);
     assert_true(second > first);
 
@@ -334,7 +334,7 @@ static void test_command_queue_round_trip(void **state)
 static void put_bucket(rg_store *store, const char *metric, int64_t start, int64_t count,
                        double sum)
 {
-    rg_store_measurement m;
+    rg_store_measurement_in m;
     memset(&m, 0, sizeof(m));
     m.rollout_id = (char *)ro_id;
     m.tenant_id = (char *)"acme";
@@ -381,7 +381,7 @@ static void test_measurements_upsert_and_filter(void **state)
 static void test_verdicts_round_trip(void **state)
 {
     store_fixture *f = *state;
-    rg_store_verdict v;
+    rg_store_verdict_in v;
     rg_store_verdicts verdicts = {0};
     int64_t id1 = 0;
 
@@ -425,7 +425,7 @@ static void test_verdicts_round_trip(void **state)
 static void test_events_resume_after_id(void **state)
 {
     store_fixture *f = *state;
-    rg_store_event e;
+    rg_store_event_in e;
     rg_store_events events = {0};
     int64_t id1 = 0, id2 = 0;
 
@@ -457,7 +457,7 @@ static void test_events_resume_after_id(void **state)
 static void test_audit_round_trip(void **state)
 {
     store_fixture *f = *state;
-    rg_store_audit a;
+    rg_store_audit_in a;
     rg_store_audits audits = {0};
     int64_t id1 = 0;
 

@@ -41,10 +41,10 @@ static int collect(const char *org, int64_t bucket, double a, double b, void *pa
     return s->stop_after && (int)s->n == s->stop_after ? 7 : 0;
 }
 
-static rg_store_measurement row(const char *rollout, const char *org, const char *queue,
-                                const char *metric, int64_t start, int64_t count, double sum)
+static rg_store_measurement_in row(const char *rollout, const char *org, const char *queue,
+                                   const char *metric, int64_t start, int64_t count, double sum)
 {
-    rg_store_measurement m = {0};
+    rg_store_measurement_in m = {0};
     m.rollout_id = (char *)rollout;
     m.tenant_id = (char *)"t1";
     m.org_id = (char *)org;
@@ -62,7 +62,7 @@ static rg_store_measurement row(const char *rollout, const char *org, const char
 static void test_sums_per_org_and_bucket(void **state)
 {
     store_fixture *fx = *state;
-    rg_store_measurement rows[] = {
+    rg_store_measurement_in rows[] = {
         row("r1", "org_b", "q1", "nOffered", 0, 10, NAN),
         row("r1", "org_b", "q2", "nOffered", 0, 5, NAN),
         row("r1", "org_b", "q1", "tAbandon", 0, 2, NAN),
@@ -97,7 +97,7 @@ static void test_sums_per_org_and_bucket(void **state)
 static void test_sums_count_and_sum_of_one_metric(void **state)
 {
     store_fixture *fx = *state;
-    rg_store_measurement rows[] = {
+    rg_store_measurement_in rows[] = {
         row("r1", "org_a", "q1", "tAnswered", 0, 4, 2000.5),
         row("r1", "org_a", "q2", "tAnswered", 0, 6, 3000.25),
         row("r1", "org_a", "q3", "tAnswered", 0, 1, NAN),
@@ -118,7 +118,7 @@ static void test_sums_count_and_sum_of_one_metric(void **state)
 static void test_sums_scoped_and_stoppable(void **state)
 {
     store_fixture *fx = *state;
-    rg_store_measurement rows[] = {
+    rg_store_measurement_in rows[] = {
         row("r1", "org_a", "q1", "nOffered", 0, 1, NAN),
         row("r1", "org_b", "q1", "nOffered", 0, 2, NAN),
         row("nope", "org_c", "q1", "nOffered", 0, 3, NAN),
