@@ -28,8 +28,8 @@ static void on_interrupt(int sig)
  * second, until it ends. SIGINT (Ctrl-C) stops waiting: the rollout stays rolling_back with
  * its restore recorded, and the next driver (`rollgate run`) verifies it. Returns the exit
  * code: 0 ended rolled_back, 1 rollback_incomplete, 2 interrupted, 4 a failure. */
-static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant,
-                             const char *id, const char *what)
+static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant, const char *id,
+                             const char *what)
 {
     struct sigaction sa, old_int;
     int64_t last_line = 0;
@@ -52,8 +52,7 @@ static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant,
         if (state == NULL || strcmp(state, "rolling_back") != 0) {
             code = state && strcmp(state, "rolled_back") == 0 ? RG_EXIT_OK : RG_EXIT_NEGATIVE;
             if (!cli->json)
-                fprintf(cli->out, "%s %s: %s (verification %s)\n", what, id,
-                        state ? state : "?",
+                fprintf(cli->out, "%s %s: %s (verification %s)\n", what, id, state ? state : "?",
                         json_string_value(json_object_get(st, "verification"))
                             ? json_string_value(json_object_get(st, "verification"))
                             : "none");
@@ -63,8 +62,9 @@ static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant,
         json_decref(st);
         now = rg_time_now_ms();
         if (!cli->json && now - last_line >= 1000) {
-            fprintf(cli->out, "%s %s: restored; verifying by telemetry (next check in "
-                              "%llds; Ctrl-C leaves it to the next driver)\n",
+            fprintf(cli->out,
+                    "%s %s: restored; verifying by telemetry (next check in "
+                    "%llds; Ctrl-C leaves it to the next driver)\n",
                     what, id, (long long)((next > now ? next - now : 0) + 999) / 1000);
             fflush(cli->out);
             last_line = now;
@@ -82,8 +82,10 @@ static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant,
         }
     }
     if (wait_stop && !cli->json)
-        fprintf(cli->out, "%s %s: interrupted; restored, verification left to the next "
-                          "driver (rollgate run)\n", what, id);
+        fprintf(cli->out,
+                "%s %s: interrupted; restored, verification left to the next "
+                "driver (rollgate run)\n",
+                what, id);
     sigaction(SIGINT, &old_int, NULL);
     return code;
 }
@@ -254,8 +256,8 @@ int rg_cmd_retry(rg_cli *cli, int argc, char **argv)
                                          "retry_of", argv[optind], "state",
                                          json_object_get(st, "state")));
     else
-        fprintf(cli->out, "%s\nretry %s: started rollout %s (rollout is %s)\n", id,
-                argv[optind], id, json_string_value(json_object_get(st, "state")));
+        fprintf(cli->out, "%s\nretry %s: started rollout %s (rollout is %s)\n", id, argv[optind],
+                id, json_string_value(json_object_get(st, "state")));
 cleanup:
     json_decref(st);
     free(tenant);
@@ -317,13 +319,12 @@ int rg_cmd_undo(rg_cli *cli, int argc, char **argv)
         goto cleanup;
     }
     if (cli->json)
-        rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s, s:O, s:O, s:b}", "id", id, "command",
-                                         "undo", "outcome", "done", "state",
-                                         json_object_get(st, "state"), "verification",
-                                         json_object_get(st, "verification")
-                                             ? json_object_get(st, "verification")
-                                             : json_null(),
-                                         "interrupted", code == RG_EXIT_UNDECIDED));
+        rg_cli_print_json(
+            cli, json_pack("{s:s, s:s, s:s, s:O, s:O, s:b}", "id", id, "command", "undo", "outcome",
+                           "done", "state", json_object_get(st, "state"), "verification",
+                           json_object_get(st, "verification") ? json_object_get(st, "verification")
+                                                               : json_null(),
+                           "interrupted", code == RG_EXIT_UNDECIDED));
     else if (no_wait)
         fprintf(cli->out, "undo %s: rollout is %s; verification left to the next driver\n", id,
                 json_string_value(json_object_get(st, "state")));

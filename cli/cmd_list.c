@@ -101,8 +101,8 @@ static json_t *row_json(const rg_store_rollout *r)
     rg_time_format(created, r->created_at_ms);
     rg_time_format(updated, r->updated_at_ms);
     return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, "
-                     "s:s?, s:o?}", "id", r->id,
-                     "tenant", r->tenant_id, "name", r->name, "state",
+                     "s:s?, s:o?}",
+                     "id", r->id, "tenant", r->tenant_id, "name", r->name, "state",
                      rg_rollout_state_to_str(r->state), "stage", r->stage_index + 1, "stages",
                      r->stage_count, "created_at", created, "updated_at", updated, "created_by",
                      r->created_by, "verification", r->verification, "hold_reason", r->hold_reason,
@@ -176,10 +176,11 @@ void rg_cli_print_history(rg_cli *cli, const json_t *rows)
                 json_is_string(forced) ? ", FORCED: " : "",
                 json_is_string(forced) ? json_string_value(forced) : "");
     }
-    json_array_foreach(rows, i, r)
+    json_array_foreach(rows, i, r) {
         if (json_is_string(json_object_get(r, "retry_of")))
             fprintf(cli->out, "  %s: retry of %s\n", json_string_value(json_object_get(r, "id")),
                     json_string_value(json_object_get(r, "retry_of")));
+    }
 }
 
 int rg_cmd_list(rg_cli *cli, int argc, char **argv)

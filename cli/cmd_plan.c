@@ -112,8 +112,8 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
     print_gates(cli, m);
     for (size_t k = 0, i = 0; k < r->stages_count; k++) {
         const rg_manifest_stage *st = &m->stages[k];
-        fprintf(cli->out, "stage %zu (%d%%%s%s): %zu organization%s in total\n", k + 1,
-                st->percent, st->approval_required ? ", approval required" : "",
+        fprintf(cli->out, "stage %zu (%d%%%s%s): %zu organization%s in total\n", k + 1, st->percent,
+                st->approval_required ? ", approval required" : "",
                 st->pause ? ", then paused until resumed" : "", r->stage_end[k],
                 r->stage_end[k] == 1 ? "" : "s");
         for (; i < r->stage_end[k]; i++) {

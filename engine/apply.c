@@ -318,8 +318,7 @@ static int stage_applied(rg_rollout_ctx *ctx)
         return rg_engine__tx_end(ctx, own, rc);
     ctx->next_ms = ctx->row.stage_applied_at_ms + ctx->manifest->policy->poll_interval_ms;
     rc = rg_engine__event(ctx, "stage_applied",
-                          json_pack("{s:i, s:i}", "stage", ctx->row.stage_index, "targets",
-                                    (int)n),
+                          json_pack("{s:i, s:i}", "stage", ctx->row.stage_index, "targets", (int)n),
                           "stage %d/%d (%d%%) applied to %zu organizations; soaking",
                           ctx->row.stage_index + 1, ctx->row.stage_count,
                           ctx->manifest->stages[ctx->row.stage_index].percent, n);

@@ -223,9 +223,8 @@ int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_
     const char *outcome = "queued";
     int held = 0, rc, erc;
 
-    if ((force & RG_ENGINE_FULL) &&
-        (kind != RG_COMMAND_PROMOTE || !(force & RG_ENGINE_FORCE) || reason == NULL ||
-         *reason == '\0'))
+    if ((force & RG_ENGINE_FULL) && (kind != RG_COMMAND_PROMOTE || !(force & RG_ENGINE_FORCE) ||
+                                     reason == NULL || *reason == '\0'))
         return rg_error_set(RG_EINVALID, "promote --full needs --force and --reason TEXT");
     {
         rg_store_rollout row = {0};

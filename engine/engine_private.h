@@ -71,9 +71,8 @@ int rg_engine__audit(rg_engine *engine, const char *tenant_id, const char *rollo
  * NULL): book "retry_of", and a "retry" audit entry on the old rollout, in the start's
  * transaction (start.c). */
 int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
-                            const rg_manifest *manifest, const char *base_dir,
-                            const char *actor, int approve, const char *force_reason,
-                            const char *retry_of);
+                            const rg_manifest *manifest, const char *base_dir, const char *actor,
+                            int approve, const char *force_reason, const char *retry_of);
 
 /* promotion.c: 0 when environment `env` of the manifest has what it requires of the
  * manifest's digest; RG_ECONFLICT with the reason otherwise. */

@@ -77,9 +77,8 @@ static json_t *retried_as(rg_engine *engine, const rg_store_rollout *row)
     }
     for (size_t i = 0; i < audits.count; i++) {
         const rg_store_audit *a = &audits.items[i];
-        json_t *d = strcmp(a->action, "retry") == 0 && a->detail
-                        ? json_loads(a->detail, 0, NULL)
-                        : NULL;
+        json_t *d =
+            strcmp(a->action, "retry") == 0 && a->detail ? json_loads(a->detail, 0, NULL) : NULL;
         if (json_is_string(json_object_get(d, "retried_as"))) {
             json_decref(id);
             id = json_incref(json_object_get(d, "retried_as")); /* the newest */

@@ -11,9 +11,8 @@
  * as it is now (after the restore and anything people changed since), measures a fresh
  * pre-change window and spends a fresh alpha, claims its orgs again and checks its
  * environment's requirements again, as any start does. */
-int rg_engine_retry(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
-                    const char *tenant_id, const char *rollout_id, const char *actor,
-                    int approve)
+int rg_engine_retry(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine, const char *tenant_id,
+                    const char *rollout_id, const char *actor, int approve)
 {
     rg_store_rollout row = {0};
     rg_manifest *m = NULL;
@@ -26,8 +25,10 @@ int rg_engine_retry(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
     if ((rc = rg_store_rollout_get(&row, engine->store, tenant_id, rollout_id)) < 0)
         return rc;
     if (row.state != RG_ROLLOUT_ROLLED_BACK) {
-        rc = rg_error_set(RG_ECONFLICT, "cannot retry rollout %s: it is %s (only a rolled-back "
-                          "rollout is retried%s)", rollout_id, rg_rollout_state_to_str(row.state),
+        rc = rg_error_set(RG_ECONFLICT,
+                          "cannot retry rollout %s: it is %s (only a rolled-back "
+                          "rollout is retried%s)",
+                          rollout_id, rg_rollout_state_to_str(row.state),
                           row.state == RG_ROLLOUT_ROLLBACK_INCOMPLETE
                               ? "; finish restoring the organizations named in its status "
                                 "first"

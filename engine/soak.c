@@ -369,8 +369,7 @@ static int promote(rg_rollout_ctx *ctx, const char *why)
     ctx->row.stage_applied_at_ms = 0;
     ctx->next_ms = ctx->now_ms;
     rc = rg_engine__event(ctx, "promoted",
-                          json_pack("{s:i, s:i, s:s}", "from", from, "to", from + 1, "reason",
-                                    why),
+                          json_pack("{s:i, s:i, s:s}", "from", from, "to", from + 1, "reason", why),
                           "stage %d/%d promoted (%s); expanding to %d%%", from + 1,
                           ctx->row.stage_count, why, ctx->manifest->stages[from + 1].percent);
     if (rc < 0)

@@ -125,13 +125,13 @@ int rg_engine_start_forced(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engi
                            const rg_manifest *manifest, const char *base_dir,
                            const char *actor, int approve, const char *force_reason)
 {
-    return rg_engine__start_linked(out_id, engine, manifest, base_dir, actor, approve,
-                                   force_reason, NULL);
+    return rg_engine__start_linked(out_id, engine, manifest, base_dir, actor, approve, force_reason,
+                                   NULL);
 }
 
 /* A retry's link, in the new rollout's book and in the old one's audit (retry.c). */
-static int link_retry(rg_engine *engine, const rg_manifest *m, const char *id,
-                      const char *retry_of, const char *actor, char **out_book)
+static int link_retry(rg_engine *engine, const rg_manifest *m, const char *id, const char *retry_of,
+                      const char *actor, char **out_book)
 {
     json_t *book = json_pack("{s:s}", "retry_of", retry_of);
 
@@ -145,9 +145,8 @@ static int link_retry(rg_engine *engine, const rg_manifest *m, const char *id,
 }
 
 int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
-                            const rg_manifest *manifest, const char *base_dir,
-                            const char *actor, int approve, const char *force_reason,
-                            const char *retry_of)
+                            const rg_manifest *manifest, const char *base_dir, const char *actor,
+                            int approve, const char *force_reason, const char *retry_of)
 {
     rg_store_rollout row = {0};
     rg_resolution *res = NULL;
@@ -207,18 +206,15 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
         (refusal &&
          (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "force_environment",
                                 force_reason, "started although the requirements were not met",
-                                json_pack("{s:s, s:s, s:s}", "environment",
-                                          manifest->environment, "digest", manifest->digest,
-                                          "refusal", refusal))) < 0) ||
+                                json_pack("{s:s, s:s, s:s}", "environment", manifest->environment,
+                                          "digest", manifest->digest, "refusal", refusal))) < 0) ||
         (rc = insert_targets(engine, manifest->tenant, id, manifest, res)) < 0 ||
         (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "start", NULL,
                                running ? "running" : "awaiting_approval",
                                json_pack("{s:i, s:b, s:s, s:s?, s:b, s:s?}", "targets",
                                          (int)res->count, "approved", running, "digest",
-                                         manifest->digest, "environment",
-                                         manifest->environment, "forced", refusal != NULL,
-                                         "retry_of", retry_of))) <
-            0 ||
+                                         manifest->digest, "environment", manifest->environment,
+                                         "forced", refusal != NULL, "retry_of", retry_of))) < 0 ||
         (rc = rg_store_commit(engine->store)) < 0) {
         rg_store_rollback(engine->store);
         goto cleanup;

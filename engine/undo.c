@@ -36,9 +36,10 @@ static int load_snapshots(undo_item *items, size_t *out_n, rg_rollout_ctx *ctx)
                                    t->org_id, t->strategy_id);
         if (rc == RG_ENOTFOUND) {
             *out_n = n;
-            return rg_error_set(RG_ECONFLICT, "cannot undo rollout %s: there is no snapshot of "
-                                "%s strategy %s to restore", ctx->row.id, t->org_id,
-                                t->strategy_id);
+            return rg_error_set(RG_ECONFLICT,
+                                "cannot undo rollout %s: there is no snapshot of "
+                                "%s strategy %s to restore",
+                                ctx->row.id, t->org_id, t->strategy_id);
         }
         if (rc < 0) {
             *out_n = n;
@@ -50,8 +51,10 @@ static int load_snapshots(undo_item *items, size_t *out_n, rg_rollout_ctx *ctx)
         n++;
         if (items[n - 1].snapshot == NULL || items[n - 1].applied == NULL) {
             *out_n = n;
-            return rg_error_set(RG_EDB, "rollout %s: the snapshot or applied body of %s is not "
-                                "JSON", ctx->row.id, t->org_id);
+            return rg_error_set(RG_EDB,
+                                "rollout %s: the snapshot or applied body of %s is not "
+                                "JSON",
+                                ctx->row.id, t->org_id);
         }
     }
     *out_n = n;
@@ -86,8 +89,7 @@ static void conflicts(rg_buf *out, const undo_item *it, const json_t *kept)
 
     json_array_foreach(kept, i, p) {
         const char *path = json_string_value(p);
-        if (path == NULL ||
-            rg_body_same(at_path(it->snapshot, path), at_path(it->applied, path)))
+        if (path == NULL || rg_body_same(at_path(it->snapshot, path), at_path(it->applied, path)))
             continue;
         rg_buf_printf(out, "%s%s %s", out->len ? "; " : "", it->target->org_id, path);
     }
@@ -130,10 +132,12 @@ static int check_drift(rg_rollout_ctx *ctx, undo_item *items, size_t n, int forc
         json_decref(kept);
     }
     if (rc == 0 && drift.len && !force)
-        rc = rg_error_set(RG_ECONFLICT, "cannot undo rollout %s: a person edited, since it "
+        rc = rg_error_set(RG_ECONFLICT,
+                          "cannot undo rollout %s: a person edited, since it "
                           "applied them, fields it changed (%s); the undo would keep their "
                           "values there instead of the snapshot's (--force restores the rest "
-                          "and keeps their edits, as a trip does)", ctx->row.id, drift.ptr);
+                          "and keeps their edits, as a trip does)",
+                          ctx->row.id, drift.ptr);
     else if (rc == 0 && drift.len)
         rg_engine__narrate(ctx, "target", "undo forced: edits since the apply are kept: %s",
                            drift.ptr);
@@ -175,14 +179,14 @@ static int begin_undo(rg_rollout_ctx *ctx, const char *actor, const char *reason
     snprintf(why, sizeof(why), "undo by %s: %s", actor, reason);
     ctx->next_ms = ctx->now_ms;
     if (rc == 0)
-        rc = rg_engine__event(ctx, "undo", json_pack("{s:s, s:s}", "actor", actor, "reason",
-                                                     reason),
-                              "undo: restoring every changed organization from its snapshot");
+        rc =
+            rg_engine__event(ctx, "undo", json_pack("{s:s, s:s}", "actor", actor, "reason", reason),
+                             "undo: restoring every changed organization from its snapshot");
     if (rc == 0)
         rc = rg_engine__set_state(ctx, RG_ROLLOUT_ROLLING_BACK, why);
     if (rc == 0)
-        rc = rg_engine__audit(ctx->engine, ctx->row.tenant_id, ctx->row.id, actor, "undo",
-                              reason, forced ? "done (forced past edits)" : "done", NULL);
+        rc = rg_engine__audit(ctx->engine, ctx->row.tenant_id, ctx->row.id, actor, "undo", reason,
+                              forced ? "done (forced past edits)" : "done", NULL);
     return rg_engine__tx_end(ctx, 1, rc);
 }
 
@@ -197,9 +201,10 @@ static int undo_leased(rg_engine *engine, const char *tenant_id, const char *rol
     if ((rc = rg_engine__ctx_load(&ctx, engine, tenant_id, rollout_id)) < 0)
         return rc;
     if (ctx.row.state != RG_ROLLOUT_COMPLETED) {
-        rc = rg_error_set(RG_ECONFLICT, "cannot undo rollout %s: it is %s (undo is for a "
-                          "completed rollout; an active one is rolled back)", rollout_id,
-                          rg_rollout_state_to_str(ctx.row.state));
+        rc = rg_error_set(RG_ECONFLICT,
+                          "cannot undo rollout %s: it is %s (undo is for a "
+                          "completed rollout; an active one is rolled back)",
+                          rollout_id, rg_rollout_state_to_str(ctx.row.state));
         goto cleanup;
     }
     if ((items = calloc(ctx.targets.count + 1, sizeof(*items))) == NULL) {
@@ -245,8 +250,10 @@ int rg_engine_undo(rg_engine *engine, const char *tenant_id, const char *rollout
     if ((rc = rg_engine__lease(&held, engine, tenant_id, rollout_id)) < 0)
         return rc;
     if (!held)
-        return rg_error_set(RG_ECONFLICT, "cannot undo rollout %s now: another process holds "
-                            "its lease", rollout_id);
+        return rg_error_set(RG_ECONFLICT,
+                            "cannot undo rollout %s now: another process holds "
+                            "its lease",
+                            rollout_id);
     rc = undo_leased(engine, tenant_id, rollout_id, actor, reason, force);
     if (rc == 0)
         rc = rg_engine__drive_restore(engine, tenant_id, rollout_id);

@@ -204,13 +204,15 @@ static int command_body(json_t **out, rg_request *req, rg_command_kind kind)
     json_object_foreach(doc, key, v) {
         int ok = (strcmp(key, "reason") == 0 && json_is_string(v) &&
                   strlen(json_string_value(v)) <= REASON_MAX) ||
-                 (strcmp(key, "actor") == 0 && json_is_string(v) &&
-                  json_string_length(v) > 0 && strlen(json_string_value(v)) <= ACTOR_MAX) ||
-                 ((strcmp(key, "force") == 0 || strcmp(key, "full") == 0) &&
-                  json_is_boolean(v) && kind == RG_COMMAND_PROMOTE);
+                 (strcmp(key, "actor") == 0 && json_is_string(v) && json_string_length(v) > 0 &&
+                  strlen(json_string_value(v)) <= ACTOR_MAX) ||
+                 ((strcmp(key, "force") == 0 || strcmp(key, "full") == 0) && json_is_boolean(v) &&
+                  kind == RG_COMMAND_PROMOTE);
         if (!ok) {
-            int rc = rg_error_set(RG_EINVALID, "body.%s: expected reason (text up to %d bytes), "
-                                  "actor (1-%d bytes)%s", key, REASON_MAX, ACTOR_MAX,
+            int rc = rg_error_set(RG_EINVALID,
+                                  "body.%s: expected reason (text up to %d bytes), "
+                                  "actor (1-%d bytes)%s",
+                                  key, REASON_MAX, ACTOR_MAX,
                                   kind == RG_COMMAND_PROMOTE ? " or force, full (booleans)" : "");
             json_decref(doc);
             return rc;

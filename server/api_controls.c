@@ -26,8 +26,8 @@ static int control_body(json_t **out, rg_request *req, int with_reason)
         return rg_error_set(RG_EINVALID, "body: expected a JSON object");
     }
     json_object_foreach(doc, key, v) {
-        int ok = (strcmp(key, "actor") == 0 && json_is_string(v) &&
-                  json_string_length(v) > 0 && json_string_length(v) <= ACTOR_MAX) ||
+        int ok = (strcmp(key, "actor") == 0 && json_is_string(v) && json_string_length(v) > 0 &&
+                  json_string_length(v) <= ACTOR_MAX) ||
                  (with_reason && strcmp(key, "reason") == 0 && json_is_string(v) &&
                   json_string_length(v) <= REASON_MAX) ||
                  (with_reason && strcmp(key, "force") == 0 && json_is_boolean(v)) ||
@@ -67,9 +67,8 @@ enum MHD_Result rg_server__api_retry(rg_request *req, const char *id)
     rg_server__hooks_track(req->server, req->token->tenant, new_id);
     rg_server__notify(req->server, 1);
     ret = rg_server__reply_json(req, MHD_HTTP_CREATED,
-                                json_pack("{s:s, s:s, s:s, s:O}", "id", new_id, "command",
-                                          "retry", "retry_of", id, "state",
-                                          json_object_get(st, "state")));
+                                json_pack("{s:s, s:s, s:s, s:O}", "id", new_id, "command", "retry",
+                                          "retry_of", id, "state", json_object_get(st, "state")));
 cleanup:
     json_decref(body);
     json_decref(st);
@@ -99,18 +98,18 @@ enum MHD_Result rg_server__api_undo(rg_request *req, const char *id)
         goto cleanup;
     }
     pthread_mutex_lock(&req->server->drive_lock);
-    rc = rg_engine_undo(engine, req->token->tenant, id, actor ? actor : req->token->name,
-                        reason, json_is_true(json_object_get(body, "force")));
+    rc = rg_engine_undo(engine, req->token->tenant, id, actor ? actor : req->token->name, reason,
+                        json_is_true(json_object_get(body, "force")));
     pthread_mutex_unlock(&req->server->drive_lock);
     rg_server__notify(req->server, 1);
     if (rc < 0 || (rc = rg_engine_status_json(&st, engine, req->token->tenant, id)) < 0) {
         ret = rg_server__reply_rc(req, rc);
         goto cleanup;
     }
-    ret = rg_server__reply_json(req, MHD_HTTP_OK,
-                                json_pack("{s:s, s:s, s:s, s:O}", "id", id, "command", "undo",
-                                          "outcome", "done", "state",
-                                          json_object_get(st, "state")));
+    ret =
+        rg_server__reply_json(req, MHD_HTTP_OK,
+                              json_pack("{s:s, s:s, s:s, s:O}", "id", id, "command", "undo",
+                                        "outcome", "done", "state", json_object_get(st, "state")));
 cleanup:
     json_decref(body);
     json_decref(st);

@@ -223,8 +223,8 @@ static const char migration_v5[] =
     "PRAGMA user_version = 5;";
 
 /* migrations[i] takes a database from version i to i + 1; each sets user_version. */
-static const char *const migrations[] = {migration_v1, migration_v2, migration_v3,
-                                         migration_v4, migration_v5};
+static const char *const migrations[] = {migration_v1, migration_v2, migration_v3, migration_v4,
+                                         migration_v5};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == RG_STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -148,9 +148,8 @@ int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_
  * show "retry_of", the old one's audit a "retry" entry naming it. As rg_engine_start
  * otherwise (approve, claims, the environment's requirements). RG_ECONFLICT when the
  * rollout is not rolled_back. @param[out] out_id the new rollout's id. */
-int rg_engine_retry(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
-                    const char *tenant_id, const char *rollout_id, const char *actor,
-                    int approve);
+int rg_engine_retry(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine, const char *tenant_id,
+                    const char *rollout_id, const char *actor, int approve);
 /* `undo ID --reason TEXT`: a completed rollout back to rolling_back, restored now from its
  * snapshots by the trip's path (dependents first, verified by telemetry after settle +
  * verify_window by whichever driver runs next, or the caller's ticks). Refused with

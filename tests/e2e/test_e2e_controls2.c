@@ -176,8 +176,7 @@ static void test_pause_step(void **state)
     assert_int_equal(rg_e2e_drive(&g_e, not_running, 300), 0);
     assert_int_equal(rg_e2e_state(&g_e), RG_ROLLOUT_PAUSED);
     st = status(g_e.id);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "stage"), "index")),
-                     1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "stage"), "index")), 1);
     assert_non_null(strstr(json_string_value(json_object_get(st, "hold_reason")), "pause step"));
     json_decref(st);
     assert_int_equal(stage_patches(g_e.id, 0), 1);
@@ -248,8 +247,8 @@ static int analytics_since(int64_t since_ms)
 static void test_promote_full(void **state)
 {
     char *refused[] = {"promote", g_e.id, "--full", "--reason", "x", "--json", NULL};
-    char *args[] = {"promote", g_e.id, "--full", "--force", "--reason", "release now",
-                    "--actor", "bob", "--json", NULL};
+    char *args[] = {"promote",     g_e.id,    "--full", "--force", "--reason",
+                    "release now", "--actor", "bob",    "--json",  NULL};
     json_t *out, *log;
     int64_t began;
     int code;
@@ -298,11 +297,9 @@ static void person_edits(const char *org, const char *patch)
 {
     rg_buf body = RG_BUF_INIT, edit = RG_BUF_INIT;
     long status = 0;
-    rg_buf_printf(&edit, "{\"org\":\"%s\",\"strategy\":\"strat_main\",\"patch\":%s}", org,
-                  patch);
-    assert_int_equal(rg_simproc_request(&g_e.sim, "POST", "/sim/edit", edit.ptr, NULL, &status,
-                                        &body, NULL),
-                     0);
+    rg_buf_printf(&edit, "{\"org\":\"%s\",\"strategy\":\"strat_main\",\"patch\":%s}", org, patch);
+    assert_int_equal(
+        rg_simproc_request(&g_e.sim, "POST", "/sim/edit", edit.ptr, NULL, &status, &body, NULL), 0);
     assert_int_equal(status, 200);
     rg_buf_dispose(&body);
     rg_buf_dispose(&edit);
@@ -368,16 +365,15 @@ static void test_undo(void **state)
     {
         /* the person's edit of a field the rollout did not change is kept */
         json_t *live = rg_e2e_live(&g_e.sim, json_string_value(json_array_get(g_e.orgs, 1)));
-        assert_true(json_is_false(json_object_get(json_object_get(live, "settings"),
-                                                  "longRunning")));
+        assert_true(
+            json_is_false(json_object_get(json_object_get(live, "settings"), "longRunning")));
         json_decref(live);
     }
     for (size_t i = 0; i < json_array_size(g_e.orgs); i++) {
         const char *org = json_string_value(json_array_get(g_e.orgs, i));
         json_t *live = rg_e2e_live(&g_e.sim, org), *snap = rg_e2e_snapshot(&g_e, org);
         assert_non_null(snap);
-        assert_true(json_equal(json_object_get(live, "targets"),
-                               json_object_get(snap, "targets")));
+        assert_true(json_equal(json_object_get(live, "targets"), json_object_get(snap, "targets")));
         assert_true(json_equal(json_object_get(live, "name"), json_object_get(snap, "name")));
         assert_int_equal(rg_e2e_patches(log, org), 2); /* the change, then the undo */
         json_decref(live);
@@ -386,8 +382,7 @@ static void test_undo(void **state)
     json_decref(log);
     out = cli_json("undo-again", args, &code); /* rolled_back now: refused */
     assert_int_equal(code, 1);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "error"),
-                                                          "code")),
+    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "error"), "code")),
                         "conflict");
     json_decref(out);
 }
@@ -423,18 +418,20 @@ static void test_retry(void **state)
         int linked = 0;
         rows = cli_json("list", list, &code);
         assert_int_equal(code, 0);
-        json_array_foreach(rows, i, r)
+        json_array_foreach(rows, i, r) {
             linked += strcmp(json_string_value(json_object_get(r, "id")), g_retry) == 0 &&
                       json_is_string(json_object_get(r, "retry_of")) &&
                       strcmp(json_string_value(json_object_get(r, "retry_of")), g_e.id) == 0;
+        }
         json_decref(rows);
         assert_int_equal(linked, 1);
         hist[1] = (char *)json_string_value(json_object_get(st, "digest"));
         rows = cli_json("history", hist, &code);
         assert_int_equal(code, 0);
         linked = 0;
-        json_array_foreach(json_object_get(rows, "rollouts"), i, r)
+        json_array_foreach(json_object_get(rows, "rollouts"), i, r) {
             linked += json_is_string(json_object_get(r, "retry_of"));
+        }
         json_decref(rows);
         assert_int_equal(linked, 1);
         snprintf(path, sizeof(path), "%.600s/status.out", g_e.dir);
@@ -462,9 +459,9 @@ static void test_retry(void **state)
     again[1] = g_retry;
     out = cli_json("retry-running", again, &code);
     assert_int_equal(code, 1);
-    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(out, "error"),
-                                                             "message")),
-                           "only a rolled-back rollout"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(out, "error"), "message")),
+               "only a rolled-back rollout"));
     json_decref(out);
     memcpy(g_e.id, saved, sizeof(saved));
 }
@@ -478,8 +475,7 @@ static int completed(rg_e2e *e)
  * it, the driver runs it on its next tick, and every remaining stage reaches the sim. */
 static void test_promote_full_queued(void **state)
 {
-    char *args[] = {"promote", g_retry, "--full", "--force", "--reason", "hotfix", "--json",
-                    NULL};
+    char *args[] = {"promote", g_retry, "--full", "--force", "--reason", "hotfix", "--json", NULL};
     char saved[RG_STORE_ROLLOUT_ID_LEN];
     json_t *out, *log;
     int64_t next = 0;
@@ -497,8 +493,7 @@ static void test_promote_full_queued(void **state)
     memcpy(g_e.id, saved, sizeof(saved));
     log = rg_e2e_requests(&g_e.sim);
     for (size_t i = 0; i < json_array_size(g_e.orgs); i++) /* change, undo, the retry */
-        assert_int_equal(rg_e2e_patches(log, json_string_value(json_array_get(g_e.orgs, i))),
-                         3);
+        assert_int_equal(rg_e2e_patches(log, json_string_value(json_array_get(g_e.orgs, i))), 3);
     json_decref(log);
 }
 

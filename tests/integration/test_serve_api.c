@@ -345,8 +345,7 @@ static void test_commands(void **state)
         assert_int_equal(call(f, "POST", retry, f->release, "{}", &resp), 201);
         doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
         assert_string_equal(json_string_value(json_object_get(doc, "retry_of")), id);
-        assert_string_equal(json_string_value(json_object_get(doc, "state")),
-                            "awaiting_approval");
+        assert_string_equal(json_string_value(json_object_get(doc, "state")), "awaiting_approval");
         snprintf(next, sizeof(next), "%s", json_string_value(json_object_get(doc, "id")));
         json_decref(doc);
         assert_string_not_equal(next, id);
@@ -358,11 +357,10 @@ static void test_commands(void **state)
         assert_string_equal(json_string_value(json_object_get(doc, "retry_of")), id);
         json_decref(doc);
         snprintf(again, sizeof(again), "/api/v1/rollouts/%s/promote", next);
-        assert_int_equal(call(f, "POST", again, f->release, "{\"full\":true,\"reason\":\"x\"}",
-                              &resp), 400);
+        assert_int_equal(
+            call(f, "POST", again, f->release, "{\"full\":true,\"reason\":\"x\"}", &resp), 400);
         snprintf(again, sizeof(again), "/api/v1/rollouts/%s/rollback", next);
-        assert_int_equal(call(f, "POST", again, f->operator, "{\"reason\":\"done\"}", &resp),
-                         200);
+        assert_int_equal(call(f, "POST", again, f->operator, "{\"reason\":\"done\"}", &resp), 200);
     }
     /* Audited with the token's name as the actor and the reason given. */
     assert_int_equal(rg_store_open(&store, f->db), 0);
