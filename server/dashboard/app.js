@@ -11,7 +11,7 @@ const TERMINAL = ["completed", "rolled_back", "rollback_incomplete", "failed"];
 /* What each action needs: the role, the states it applies in, and what it does. */
 const ACTIONS = [
   { name: "approve", role: "release", states: ["awaiting_approval"],
-    text: "Approve the rollout: its first stage is applied to the platform." },
+    text: "Approve the rollout: the stage waiting for approval is applied to the platform." },
   { name: "pause", role: "operator", states: ["running"],
     text: "Pause the rollout: nothing more is applied until it is resumed." },
   { name: "resume", role: "operator", states: ["paused"],
