@@ -12,6 +12,8 @@ int rg_cmd_pause(rg_cli *cli, int argc, char **argv);
 int rg_cmd_resume(rg_cli *cli, int argc, char **argv);
 int rg_cmd_promote(rg_cli *cli, int argc, char **argv);
 int rg_cmd_rollback(rg_cli *cli, int argc, char **argv);
+int rg_cmd_retry(rg_cli *cli, int argc, char **argv);
+int rg_cmd_undo(rg_cli *cli, int argc, char **argv);
 
 static volatile sig_atomic_t wait_stop;
 
@@ -26,8 +28,8 @@ static void on_interrupt(int sig)
  * second, until it ends. SIGINT (Ctrl-C) stops waiting: the rollout stays rolling_back with
  * its restore recorded, and the next driver (`rollgate run`) verifies it. Returns the exit
  * code: 0 ended rolled_back, 1 rollback_incomplete, 2 interrupted, 4 a failure. */
-static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant,
-                             const char *id)
+static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant, const char *id,
+                             const char *what)
 {
     struct sigaction sa, old_int;
     int64_t last_line = 0;
@@ -50,8 +52,7 @@ static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant,
         if (state == NULL || strcmp(state, "rolling_back") != 0) {
             code = state && strcmp(state, "rolled_back") == 0 ? RG_EXIT_OK : RG_EXIT_NEGATIVE;
             if (!cli->json)
-                fprintf(cli->out, "rollback %s: %s (verification %s)\n", id,
-                        state ? state : "?",
+                fprintf(cli->out, "%s %s: %s (verification %s)\n", what, id, state ? state : "?",
                         json_string_value(json_object_get(st, "verification"))
                             ? json_string_value(json_object_get(st, "verification"))
                             : "none");
@@ -61,9 +62,10 @@ static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant,
         json_decref(st);
         now = rg_time_now_ms();
         if (!cli->json && now - last_line >= 1000) {
-            fprintf(cli->out, "rollback %s: restored; verifying by telemetry (next check in "
-                              "%llds; Ctrl-C leaves it to the next driver)\n",
-                    id, (long long)((next > now ? next - now : 0) + 999) / 1000);
+            fprintf(cli->out,
+                    "%s %s: restored; verifying by telemetry (next check in "
+                    "%llds; Ctrl-C leaves it to the next driver)\n",
+                    what, id, (long long)((next > now ? next - now : 0) + 999) / 1000);
             fflush(cli->out);
             last_line = now;
         }
@@ -80,8 +82,10 @@ static int wait_verification(rg_cli *cli, rg_engine *engine, const char *tenant,
         }
     }
     if (wait_stop && !cli->json)
-        fprintf(cli->out, "rollback %s: interrupted; restored, verification left to the next "
-                          "driver (rollgate run)\n", id);
+        fprintf(cli->out,
+                "%s %s: interrupted; restored, verification left to the next "
+                "driver (rollgate run)\n",
+                what, id);
     sigaction(SIGINT, &old_int, NULL);
     return code;
 }
@@ -93,6 +97,7 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
                                             {"reason", required_argument, NULL, 'R'},
                                             {"force", no_argument, NULL, 'F'},
                                             {"no-wait", no_argument, NULL, 'N'},
+                                            {"full", no_argument, NULL, 'U'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(self_fn);
@@ -108,7 +113,9 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
         else if (c == 'R')
             reason = optarg;
         else if (c == 'F' && kind == RG_COMMAND_PROMOTE)
-            force = 1;
+            force |= RG_ENGINE_FORCE;
+        else if (c == 'U' && kind == RG_COMMAND_PROMOTE)
+            force |= RG_ENGINE_FULL;
         else if (c == 'N' && kind == RG_COMMAND_ROLLBACK)
             no_wait = 1;
         else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
@@ -118,6 +125,9 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
         return rg_cli_usage(cli, self, "expected one rollout ID");
     if (kind == RG_COMMAND_ROLLBACK && (reason == NULL || *reason == '\0'))
         return rg_cli_usage(cli, self, "a forced rollback needs --reason TEXT");
+    if ((force & RG_ENGINE_FULL) &&
+        (!(force & RG_ENGINE_FORCE) || reason == NULL || *reason == '\0'))
+        return rg_cli_usage(cli, self, "promote --full needs --force and --reason TEXT");
     if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, argv[optind], &tenant)) != 0)
@@ -139,7 +149,7 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
                     json_string_value(json_object_get(st, "state")));
         json_decref(st);
         st = NULL;
-        code2 = wait_verification(cli, engine, tenant, argv[optind]);
+        code2 = wait_verification(cli, engine, tenant, argv[optind], "rollback");
         if (code2 == RG_EXIT_INFRA || code2 == RG_EXIT_USAGE) {
             code = code2;
             goto cleanup;
@@ -205,4 +215,122 @@ int rg_cmd_promote(rg_cli *cli, int argc, char **argv)
 int rg_cmd_rollback(rg_cli *cli, int argc, char **argv)
 {
     return control(cli, argc, argv, RG_COMMAND_ROLLBACK, rg_cmd_rollback);
+}
+
+/* `retry ID`: a new rollout of a rolled-back one's recorded artifact, linked to it. */
+int rg_cmd_retry(rg_cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {{"actor", required_argument, NULL, 'A'},
+                                            {"approve", no_argument, NULL, 'P'},
+                                            RG_CLI_COMMON_OPTIONS,
+                                            {NULL, 0, NULL, 0}};
+    const rg_cli_command *self = rg_cli_self(rg_cmd_retry);
+    const char *actor = NULL;
+    rg_store *store = NULL;
+    rg_engine *engine = NULL;
+    char *tenant = NULL, id[RG_STORE_ROLLOUT_ID_LEN];
+    json_t *st = NULL;
+    int c, code = 0, approve = 0, stop;
+
+    while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
+        if (c == 'A')
+            actor = optarg;
+        else if (c == 'P')
+            approve = 1;
+        else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
+            return stop;
+    }
+    if (optind + 1 != argc)
+        return rg_cli_usage(cli, self, "expected one rollout ID");
+    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+        return code;
+    if ((code = rg_cli_rollout_tenant(cli, engine, argv[optind], &tenant)) != 0)
+        goto cleanup;
+    if (rg_engine_retry(id, engine, tenant, argv[optind], rg_cli_actor(actor), approve) < 0 ||
+        rg_engine_status_json(&st, engine, tenant, id) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    if (cli->json)
+        rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s, s:O}", "id", id, "command", "retry",
+                                         "retry_of", argv[optind], "state",
+                                         json_object_get(st, "state")));
+    else
+        fprintf(cli->out, "%s\nretry %s: started rollout %s (rollout is %s)\n", id, argv[optind],
+                id, json_string_value(json_object_get(st, "state")));
+cleanup:
+    json_decref(st);
+    free(tenant);
+    rg_cli_close_engine(store, engine);
+    return code;
+}
+
+/* `undo ID --reason TEXT`: a completed rollout restored from its snapshots, then verified
+ * by telemetry as after a trip (exit codes as `rollback`). */
+int rg_cmd_undo(rg_cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {{"actor", required_argument, NULL, 'A'},
+                                            {"reason", required_argument, NULL, 'R'},
+                                            {"force", no_argument, NULL, 'F'},
+                                            {"no-wait", no_argument, NULL, 'N'},
+                                            RG_CLI_COMMON_OPTIONS,
+                                            {NULL, 0, NULL, 0}};
+    const rg_cli_command *self = rg_cli_self(rg_cmd_undo);
+    const char *actor = NULL, *reason = NULL, *id;
+    rg_store *store = NULL;
+    rg_engine *engine = NULL;
+    char *tenant = NULL;
+    json_t *st = NULL;
+    int c, code = 0, force = 0, no_wait = 0, stop;
+
+    while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
+        if (c == 'A')
+            actor = optarg;
+        else if (c == 'R')
+            reason = optarg;
+        else if (c == 'F')
+            force = 1;
+        else if (c == 'N')
+            no_wait = 1;
+        else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0)
+            return stop;
+    }
+    if (optind + 1 != argc)
+        return rg_cli_usage(cli, self, "expected one rollout ID");
+    if (reason == NULL || *reason == '\0')
+        return rg_cli_usage(cli, self, "undo needs --reason TEXT");
+    id = argv[optind];
+    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+        return code;
+    if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
+        goto cleanup;
+    if (rg_engine_undo(engine, tenant, id, rg_cli_actor(actor), reason, force) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    if (!cli->json)
+        fprintf(cli->out, "undo %s: restored from snapshots\n", id);
+    if (!no_wait)
+        code = wait_verification(cli, engine, tenant, id, "undo");
+    if (code == RG_EXIT_INFRA || code == RG_EXIT_USAGE)
+        goto cleanup;
+    if (rg_engine_status_json(&st, engine, tenant, id) < 0) {
+        code = rg_cli_fail(cli);
+        goto cleanup;
+    }
+    if (cli->json)
+        rg_cli_print_json(
+            cli, json_pack("{s:s, s:s, s:s, s:O, s:O, s:b}", "id", id, "command", "undo", "outcome",
+                           "done", "state", json_object_get(st, "state"), "verification",
+                           json_object_get(st, "verification") ? json_object_get(st, "verification")
+                                                               : json_null(),
+                           "interrupted", code == RG_EXIT_UNDECIDED));
+    else if (no_wait)
+        fprintf(cli->out, "undo %s: rollout is %s; verification left to the next driver\n", id,
+                json_string_value(json_object_get(st, "state")));
+cleanup:
+    json_decref(st);
+    free(tenant);
+    rg_cli_close_engine(store, engine);
+    return code;
 }

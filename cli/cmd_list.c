@@ -84,19 +84,30 @@ static int matches(const list_filter *f, const rg_store_rollout *r)
     return r->created_at_ms >= f->since_ms;
 }
 
+/* The rollout a retry was started from (its book's "retry_of"), or NULL. */
+static json_t *retry_of(const rg_store_rollout *r)
+{
+    json_t *book = r->baseline ? json_loads(r->baseline, 0, NULL) : NULL;
+    json_t *v = json_object_get(book, "retry_of");
+
+    v = json_is_string(v) ? json_string(json_string_value(v)) : NULL;
+    json_decref(book);
+    return v;
+}
+
 static json_t *row_json(const rg_store_rollout *r)
 {
     char created[32], updated[32];
     rg_time_format(created, r->created_at_ms);
     rg_time_format(updated, r->updated_at_ms);
     return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, "
-                     "s:s?}", "id", r->id,
-                     "tenant", r->tenant_id, "name", r->name, "state",
+                     "s:s?, s:o?}",
+                     "id", r->id, "tenant", r->tenant_id, "name", r->name, "state",
                      rg_rollout_state_to_str(r->state), "stage", r->stage_index + 1, "stages",
                      r->stage_count, "created_at", created, "updated_at", updated, "created_by",
                      r->created_by, "verification", r->verification, "hold_reason", r->hold_reason,
                      "digest", r->digest, "environment", r->environment, "forced_reason",
-                     r->forced_reason);
+                     r->forced_reason, "retry_of", retry_of(r));
 }
 
 /* Rows matching `f`, newest first, at most f->limit. */
@@ -164,6 +175,11 @@ void rg_cli_print_history(rg_cli *cli, const json_t *rows)
                     : "-",
                 json_is_string(forced) ? ", FORCED: " : "",
                 json_is_string(forced) ? json_string_value(forced) : "");
+    }
+    json_array_foreach(rows, i, r) {
+        if (json_is_string(json_object_get(r, "retry_of")))
+            fprintf(cli->out, "  %s: retry of %s\n", json_string_value(json_object_get(r, "id")),
+                    json_string_value(json_object_get(r, "retry_of")));
     }
 }
 

@@ -38,6 +38,15 @@ static int add_var(rg_manifest_var *vars, size_t *count, char *arg)
     return 0;
 }
 
+/* A stage as the manifest wrote it: a percent, or {percent, approval, pause}. */
+static json_t *stage_json(const rg_manifest_stage *st)
+{
+    if (!st->approval_required && !st->pause)
+        return json_integer(st->percent);
+    return json_pack("{s:i, s:s, s:b}", "percent", st->percent, "approval",
+                     st->approval_required ? "required" : "none", "pause", st->pause);
+}
+
 static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
 {
     json_t *policy = NULL, *stages = json_array(), *targets = json_array();
@@ -45,7 +54,7 @@ static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
     if (rg_policy_to_json(&policy, m->policy) < 0 || stages == NULL || targets == NULL)
         goto fail;
     for (size_t i = 0; i < m->stages_count; i++)
-        if (json_array_append_new(stages, json_integer(m->stages[i])))
+        if (json_array_append_new(stages, stage_json(&m->stages[i])))
             goto fail;
     for (size_t i = 0; i < r->count; i++) {
         const rg_resolved_target *t = &r->targets[i];
@@ -102,8 +111,11 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
             m->environment ? m->environment : "");
     print_gates(cli, m);
     for (size_t k = 0, i = 0; k < r->stages_count; k++) {
-        fprintf(cli->out, "stage %zu (%d%%): %zu organization%s in total\n", k + 1, m->stages[k],
-                r->stage_end[k], r->stage_end[k] == 1 ? "" : "s");
+        const rg_manifest_stage *st = &m->stages[k];
+        fprintf(cli->out, "stage %zu (%d%%%s%s): %zu organization%s in total\n", k + 1, st->percent,
+                st->approval_required ? ", approval required" : "",
+                st->pause ? ", then paused until resumed" : "", r->stage_end[k],
+                r->stage_end[k] == 1 ? "" : "s");
         for (; i < r->stage_end[k]; i++) {
             const rg_resolved_target *t = &r->targets[i];
             char *body = json_dumps(t->body, JSON_COMPACT);

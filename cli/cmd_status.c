@@ -44,6 +44,17 @@ static void print_status(rg_cli *cli, const json_t *st)
     if (json_is_string(json_object_get(st, "forced_reason")))
         fprintf(cli->out, "  FORCED past its environment's requirements: %s\n",
                 jstr(st, "forced_reason"));
+    if (json_is_string(json_object_get(st, "retry_of")))
+        fprintf(cli->out, "  retry of rollout %s\n", jstr(st, "retry_of"));
+    if (json_is_string(json_object_get(st, "retried_as")))
+        fprintf(cli->out, "  retried as rollout %s\n", jstr(st, "retried_as"));
+    if (json_is_object(json_object_get(st, "promote_full")))
+        fprintf(cli->out, "  promoted through every stage (promote --full) by %s: %s\n",
+                jstr(json_object_get(st, "promote_full"), "actor"),
+                jstr(json_object_get(st, "promote_full"), "reason"));
+    if (json_is_object(json_object_get(st, "undo")))
+        fprintf(cli->out, "  undone by %s: %s\n", jstr(json_object_get(st, "undo"), "actor"),
+                jstr(json_object_get(st, "undo"), "reason"));
     if (json_is_string(json_object_get(st, "hold_reason")))
         fprintf(cli->out, "  waiting for a person: %s\n", jstr(st, "hold_reason"));
     if (json_is_string(json_object_get(st, "verification")))

@@ -13,6 +13,8 @@ int rg_cmd_rollback(rg_cli *cli, int argc, char **argv);
 int rg_cmd_pause(rg_cli *cli, int argc, char **argv);
 int rg_cmd_resume(rg_cli *cli, int argc, char **argv);
 int rg_cmd_promote(rg_cli *cli, int argc, char **argv);
+int rg_cmd_retry(rg_cli *cli, int argc, char **argv);
+int rg_cmd_undo(rg_cli *cli, int argc, char **argv);
 int rg_cmd_explain(rg_cli *cli, int argc, char **argv);
 int rg_cmd_audit(rg_cli *cli, int argc, char **argv);
 int rg_cmd_demo(rg_cli *cli, int argc, char **argv);
@@ -98,11 +100,39 @@ const rg_cli_command rg_cli_commands[] = {
      rg_cmd_rollback},
     {"pause", "pause a running rollout", "ID [--actor NAME] [--reason TEXT]", NULL,
      rg_cmd_pause},
-    {"resume", "resume a paused rollout, or one held by a gate", "ID [--actor NAME] [--reason TEXT]",
-     "A rollout held by a gating webhook asks the gate again (docs/gates.md).", rg_cmd_resume},
-    {"promote", "release a held rollout to its next stage", "ID [--force] [--actor NAME] [--reason TEXT]",
-     "Promotes a held rollout. --force promotes a running one without waiting for verdicts.",
+    {"resume", "resume a paused rollout, or one held by a gate",
+     "ID [--actor NAME] [--reason TEXT]",
+     "A rollout held by a gating webhook asks the gate again (docs/gates.md). A pause step\n"
+     "(`stages: [{percent, pause: true}]`) goes on to the next stage.",
+     rg_cmd_resume},
+    {"promote", "release a held rollout to its next stage, or through every stage",
+     "ID [--force] [--full --force --reason TEXT] [--actor NAME] [--reason TEXT]",
+     "Promotes a held rollout. --force promotes a running one without waiting for verdicts.\n"
+     "--full --force --reason TEXT: every remaining stage after the current one, each still\n"
+     "applied tier by tier (parents first) but with no soak, approval or pause step; audited.\n"
+     "With no driver running this process applies them and returns when the rollout\n"
+     "completed (or was held by a failed apply). Exit 0 done or queued; 1 refused; 3 usage.",
      rg_cmd_promote},
+    {"retry", "start a rolled-back rollout again, as a new linked rollout",
+     "ID [--approve] [--actor NAME]",
+     "Starts a new rollout of the artifact recorded with rollout ID (its stored manifest,\n"
+     "not a file) and links the two: the new one's status, list and history show\n"
+     "`retry_of`, the old one's status `retried_as`. It snapshots the platform afresh and\n"
+     "waits for approval unless --approve or the manifest says `approval: none`. Prints\n"
+     "the new id on the first line. Exit 0 started; 1 refused (ID is not rolled_back, or\n"
+     "an environment requirement fails); 3 usage, unknown id, or an org claimed by another\n"
+     "active rollout; 4 database error.",
+     rg_cmd_retry},
+    {"undo", "restore a completed rollout from its snapshots",
+     "ID --reason TEXT [--force] [--actor NAME] [--no-wait]",
+     "Puts a completed rollout back to rolling_back and restores every organization it\n"
+     "changed from its snapshot (sub-organizations first), then waits out verification by\n"
+     "telemetry as after a trip (Ctrl-C / --no-wait leave it to the next driver). Refused\n"
+     "when a snapshot is missing, another active rollout claims an org, or a person edited\n"
+     "since the apply a field the rollout changed (--force restores the rest and keeps their\n"
+     "edits). Audited. Exit 0 rolled back; 1 refused or rollback incomplete; 2 interrupted\n"
+     "before verification ended; 3 usage or unknown id; 4 database or platform error.",
+     rg_cmd_undo},
     {"explain", "every verdict and event of a rollout, with its numbers", "ID", NULL,
      rg_cmd_explain},
     {"audit", "who did what to a rollout, when and why", "ID | --tenant T",

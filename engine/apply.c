@@ -318,11 +318,10 @@ static int stage_applied(rg_rollout_ctx *ctx)
         return rg_engine__tx_end(ctx, own, rc);
     ctx->next_ms = ctx->row.stage_applied_at_ms + ctx->manifest->policy->poll_interval_ms;
     rc = rg_engine__event(ctx, "stage_applied",
-                          json_pack("{s:i, s:i}", "stage", ctx->row.stage_index, "targets",
-                                    (int)n),
+                          json_pack("{s:i, s:i}", "stage", ctx->row.stage_index, "targets", (int)n),
                           "stage %d/%d (%d%%) applied to %zu organizations; soaking",
                           ctx->row.stage_index + 1, ctx->row.stage_count,
-                          ctx->manifest->stages[ctx->row.stage_index], n);
+                          ctx->manifest->stages[ctx->row.stage_index].percent, n);
     return rg_engine__tx_end(ctx, own, rc);
 }
 
@@ -330,8 +329,10 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
 {
     rg_store_target **tier = NULL;
     size_t n = 0;
-    int low = -1, rc = 0;
+    int low = -1, rc = 0, gated = 0;
 
+    if ((rc = rg_engine__stage_gate(ctx, &gated)) < 0 || gated)
+        return rc;
     if (ctx->row.stage_started_at_ms == 0 || rg_engine__book_int(ctx, "first_started_at") == 0) {
         if (ctx->row.stage_started_at_ms == 0)
             ctx->row.stage_started_at_ms = ctx->now_ms;

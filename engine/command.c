@@ -37,6 +37,37 @@ static int continue_without_failed(rg_rollout_ctx *ctx, const char *why)
     return rc ? rc : rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
 }
 
+/* promote --full --force --reason: the current stage ends now (a soaking one promotes, a
+ * held apply goes on without its failed targets, a stage waiting for approval or behind a
+ * pause step is approved), and every later stage applies, tier by tier, and promotes with
+ * no soak (controls.c). */
+static int promote_full(rg_rollout_ctx *ctx, const char *actor, const char *reason, int force,
+                        const char *why, const char **out_outcome)
+{
+    rg_rollout_state s = ctx->row.state;
+    int rc;
+
+    if (!(force & RG_ENGINE_FORCE) || reason == NULL || *reason == '\0') {
+        *out_outcome = "refused";
+        return rg_error_set(RG_ECONFLICT, "promote --full needs --force and --reason TEXT");
+    }
+    if (s != RG_ROLLOUT_RUNNING && s != RG_ROLLOUT_HELD && s != RG_ROLLOUT_PAUSED &&
+        s != RG_ROLLOUT_AWAITING_APPROVAL)
+        return refuse(out_outcome, ctx, "promote --full");
+    if ((rc = rg_engine__full_promotion_start(ctx, actor, reason)) < 0)
+        return rc;
+    if (ctx->row.stage_applied_at_ms == 0) {
+        if (s == RG_ROLLOUT_HELD)
+            return continue_without_failed(ctx, why);
+        if (ctx->row.stage_started_at_ms == 0)
+            ctx->row.stage_started_at_ms = ctx->now_ms;
+        ctx->next_ms = ctx->now_ms;
+        return s == RG_ROLLOUT_RUNNING ? rg_engine__save(ctx)
+                                       : rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
+    }
+    return rg_engine__promote(ctx, why);
+}
+
 int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *actor,
                        const char *reason, int force, const char **out_outcome)
 {
@@ -50,6 +81,9 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
     case RG_COMMAND_APPROVE:
         if (s != RG_ROLLOUT_AWAITING_APPROVAL)
             return refuse(out_outcome, ctx, "approve");
+        /* the stage this approval is for (a stage with approval: required, controls.c) */
+        if (rg_engine__book_set_int(ctx, "approved_stage", ctx->row.stage_index + 1) < 0)
+            return RG_ENOMEM;
         ctx->row.stage_started_at_ms = ctx->now_ms;
         ctx->next_ms = ctx->now_ms;
         return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
@@ -77,6 +111,8 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
         ctx->next_ms = ctx->now_ms;
         return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
     case RG_COMMAND_PROMOTE:
+        if (force & RG_ENGINE_FULL)
+            return promote_full(ctx, actor, reason, force, why, out_outcome);
         if (s == RG_ROLLOUT_HELD && ctx->row.stage_applied_at_ms == 0)
             return continue_without_failed(ctx, why);
         if (s == RG_ROLLOUT_HELD || (s == RG_ROLLOUT_RUNNING && force))
@@ -107,10 +143,10 @@ int rg_engine__run_commands(rg_rollout_ctx *ctx)
         rg_store_command *c = &pending.items[i];
         const char *outcome = "done";
         char text[768];
-        int erc;
+        int erc, flags = (c->force ? RG_ENGINE_FORCE : 0) | (c->full ? RG_ENGINE_FULL : 0);
         if ((rc = rg_store_begin(ctx->engine->store)) < 0)
             break;
-        erc = rg_engine__execute(ctx, c->kind, c->actor, c->reason, c->force, &outcome);
+        erc = rg_engine__execute(ctx, c->kind, c->actor, c->reason, flags, &outcome);
         if (erc < 0 && erc != RG_ECONFLICT) {
             rg_store_rollback(ctx->engine->store);
             rc = erc;
@@ -134,7 +170,7 @@ int rg_engine__run_commands(rg_rollout_ctx *ctx)
 }
 
 /* After a forced rollback taken by the CLI itself: restore now, without a window. */
-static int drive_restore(rg_engine *engine, const char *tenant, const char *id)
+int rg_engine__drive_restore(rg_engine *engine, const char *tenant, const char *id)
 {
     for (int i = 0; i < 64; i++) {
         rg_store_rollout row = {0};
@@ -158,6 +194,27 @@ static int drive_restore(rg_engine *engine, const char *tenant, const char *id)
     return 0;
 }
 
+/* After a full promotion this process executed: every remaining stage now, tick by tick
+ * (each applies one tier, closes the stage or promotes it), until the rollout completes
+ * or stops (a held apply). Bounded: a tier per tick, every stage closes and promotes. */
+static int drive_full(rg_engine *engine, const char *tenant, const char *id)
+{
+    for (int i = 0; i < 100000; i++) {
+        rg_store_rollout row = {0};
+        int64_t next = 0;
+        int rc, running;
+        if ((rc = rg_store_rollout_get(&row, engine->store, tenant, id)) < 0)
+            return rc;
+        running = row.state == RG_ROLLOUT_RUNNING;
+        rg_store_rollout_dispose(&row);
+        if (!running)
+            return 0;
+        if ((rc = rg_engine_tick_rollout(engine, tenant, id, &next)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_id,
                       const char *rollout_id, rg_command_kind kind, const char *actor,
                       const char *reason, int force)
@@ -166,6 +223,9 @@ int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_
     const char *outcome = "queued";
     int held = 0, rc, erc;
 
+    if ((force & RG_ENGINE_FULL) && (kind != RG_COMMAND_PROMOTE || !(force & RG_ENGINE_FORCE) ||
+                                     reason == NULL || *reason == '\0'))
+        return rg_error_set(RG_EINVALID, "promote --full needs --force and --reason TEXT");
     {
         rg_store_rollout row = {0};
         if ((rc = rg_store_rollout_get(&row, engine->store, tenant_id, rollout_id)) < 0)
@@ -181,7 +241,8 @@ int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_
         c.kind = kind;
         c.actor = actor;
         c.reason = reason;
-        c.force = force;
+        c.force = (force & RG_ENGINE_FORCE) != 0;
+        c.full = (force & RG_ENGINE_FULL) != 0;
         if ((rc = rg_store_command_enqueue(NULL, engine->store, &c)) < 0 ||
             (rc = rg_engine__audit(engine, tenant_id, rollout_id, actor,
                                    rg_command_kind_to_str(kind), reason, "queued for the driver",
@@ -218,7 +279,9 @@ int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_
     rg_engine__ctx_dispose(&ctx);
     rc = erc < 0 ? erc : rc;
     if (rc == 0 && kind == RG_COMMAND_ROLLBACK)
-        rc = drive_restore(engine, tenant_id, rollout_id);
+        rc = rg_engine__drive_restore(engine, tenant_id, rollout_id);
+    if (rc == 0 && kind == RG_COMMAND_PROMOTE && (force & RG_ENGINE_FULL))
+        rc = drive_full(engine, tenant_id, rollout_id);
     if (rc == 0 && out_outcome)
         *out_outcome = rg_strdup(outcome);
 release:

@@ -258,7 +258,10 @@ int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char
     ctx->row.state = state;
     free(ctx->row.hold_reason);
     ctx->row.hold_reason = NULL;
-    if ((state == RG_ROLLOUT_HELD || state == RG_ROLLOUT_PAUSED) && reason)
+    /* (awaiting_approval with a reason: a stage's approval, controls.c) */
+    if ((state == RG_ROLLOUT_HELD || state == RG_ROLLOUT_PAUSED ||
+         state == RG_ROLLOUT_AWAITING_APPROVAL) &&
+        reason)
         ctx->row.hold_reason = rg_strdup(reason);
     if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
         return rc;

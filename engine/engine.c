@@ -198,7 +198,8 @@ static int idle_tick(rg_engine *engine, const char *tenant_id, const char *rollo
         goto done; /* a gate is asked on its own schedule */
     last = json_integer_value(json_object_get(book, "poll"));
     due = row.stage_applied_at_ms + (last + 1) * poll_ms;
-    if (now < due && last < limit_ms / poll_ms) {
+    /* a full promotion (controls.c) does not wait for polls */
+    if (now < due && last < limit_ms / poll_ms && json_object_get(book, "promote_full") == NULL) {
         *out_next_ms = due;
         idle = 1;
     }

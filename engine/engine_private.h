@@ -69,9 +69,19 @@ int rg_engine__audit(rg_engine *engine, const char *tenant_id, const char *rollo
                      const char *actor, const char *action, const char *reason,
                      const char *outcome, json_t *detail);
 
+/* rg_engine_start_forced, the new rollout linked to the one it retries (retry_of may be
+ * NULL): book "retry_of", and a "retry" audit entry on the old rollout, in the start's
+ * transaction (start.c). */
+int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
+                            const rg_manifest *manifest, const char *base_dir, const char *actor,
+                            int approve, const char *force_reason, const char *retry_of);
+
 /* promotion.c: 0 when environment `env` of the manifest has what it requires of the
  * manifest's digest; RG_ECONFLICT with the reason otherwise. */
 int rg_engine__check_environment(rg_engine *engine, const rg_manifest *m, const char *env);
+
+/* A member of a stored book (rollouts.baseline text): a new reference, or null (report.c). */
+json_t *rg_engine__book_member(const char *baseline, const char *key);
 
 /* Book entries (integers in epoch ms or counts; 0 when absent). */
 int64_t rg_engine__book_int(const rg_rollout_ctx *ctx, const char *key);
@@ -92,6 +102,17 @@ int rg_engine__capacity_check(rg_rollout_ctx *ctx, int *out_paused);
  * (controls.c). @param[out] out_paused_ms the soak time skipped (may be NULL). */
 int rg_engine__pause_clock_stop(rg_rollout_ctx *ctx);
 int rg_engine__pause_clock_resume(rg_rollout_ctx *ctx, int64_t *out_paused_ms);
+/* Stage controls (controls.c): a stage that needs approval stops before its apply
+ * (*out_stopped 1, state awaiting_approval); the pause step after a stage that passed; a
+ * full promotion (book "promote_full") skips soaks, approvals and pauses. */
+int rg_engine__stage_gate(rg_rollout_ctx *ctx, int *out_stopped);
+int rg_engine__pause_step(rg_rollout_ctx *ctx, int from, const char *why);
+int rg_engine__full_promotion(const rg_rollout_ctx *ctx);
+int rg_engine__full_promotion_start(rg_rollout_ctx *ctx, const char *actor, const char *reason);
+int rg_engine__full_promotion_step(rg_rollout_ctx *ctx);
+/* Restores a rollout this process just tripped (or undid) now, tick by tick, until the book
+ * records the restore's end (command.c). */
+int rg_engine__drive_restore(rg_engine *engine, const char *tenant, const char *id);
 int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *actor,
                        const char *reason, int force, const char **out_outcome);
 

@@ -78,39 +78,97 @@ void rg_manifest_free(rg_manifest *m)
     free(m);
 }
 
+/* One entry of `stages`: a percent, or {percent, approval: required|none, pause: bool}. */
+static int read_stage(rg_manifest_stage *out, const rg_doc *doc, const rg_doc_node *node,
+                      const char *path)
+{
+    static const char *const keys[] = {"percent", "approval", "pause", NULL};
+    const rg_doc_node *field;
+    char sub[RG_SCHEMA_PATH];
+    int64_t v;
+    int approval, rc;
+
+    memset(out, 0, sizeof(*out));
+    if (rg_doc_node_kind(node) != RG_DOC_MAPPING) {
+        if ((rc = rg_schema__int(&v, doc, node, path, 1, 100)) < 0)
+            return rc;
+        out->percent = (int)v;
+        return 0;
+    }
+    rg_schema__join(sub, sizeof(sub), path, "percent");
+    if ((rc = rg_schema__mapping(doc, node, path, keys)) < 0 ||
+        (rc = rg_schema__require(&field, doc, node, path, "percent")) < 0 ||
+        (rc = rg_schema__int(&v, doc, field, sub, 1, 100)) < 0)
+        return rc;
+    out->percent = (int)v;
+    if ((field = rg_schema__optional(node, "approval")) != NULL) {
+        rg_schema__join(sub, sizeof(sub), path, "approval");
+        if ((rc = rg_schema__enum(&approval, doc, field, sub, approval_names)) < 0)
+            return rc;
+        out->approval_required = approval == RG_APPROVAL_REQUIRED;
+    }
+    if ((field = rg_schema__optional(node, "pause")) != NULL) {
+        rg_schema__join(sub, sizeof(sub), path, "pause");
+        if ((rc = rg_schema__bool(&out->pause, doc, field, sub)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int read_stages(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root)
 {
     const rg_doc_node *list = rg_schema__optional(root, "stages");
     char item[RG_SCHEMA_PATH];
-    int64_t v;
     int rc;
 
     if (list == NULL) {
         static const int defaults[] = {10, 50, 100};
-        if ((m->stages = malloc(sizeof(defaults))) == NULL)
+        if ((m->stages = calloc(3, sizeof(*m->stages))) == NULL)
             return rg_error_set(RG_ENOMEM, "out of memory");
-        memcpy(m->stages, defaults, sizeof(defaults));
+        for (size_t i = 0; i < 3; i++)
+            m->stages[i].percent = defaults[i];
         m->stages_count = 3;
         return 0;
     }
     if ((rc = rg_schema__sequence(doc, list, "stages", 1, RG_MANIFEST_MAX_STAGES)) < 0)
         return rc;
-    if ((m->stages = calloc(rg_doc_count(list), sizeof(int))) == NULL)
+    if ((m->stages = calloc(rg_doc_count(list), sizeof(*m->stages))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     for (size_t i = 0; i < rg_doc_count(list); i++) {
+        rg_manifest_stage *st = &m->stages[i];
         rg_schema__index(item, sizeof(item), "stages", i);
-        if ((rc = rg_schema__int(&v, doc, rg_doc_item(list, i), item, 1, 100)) < 0)
+        if ((rc = read_stage(st, doc, rg_doc_item(list, i), item)) < 0)
             return rc;
-        if (i > 0 && v <= m->stages[i - 1])
+        if (i > 0 && st->percent <= m->stages[i - 1].percent)
             return rg_doc_error(RG_EINVALID, doc, rg_doc_item(list, i), item,
-                                "stages must increase strictly: %d after %d", (int)v,
-                                m->stages[i - 1]);
-        m->stages[m->stages_count++] = (int)v;
+                                "stages must increase strictly: %d after %d", st->percent,
+                                m->stages[i - 1].percent);
+        m->stages_count++;
     }
-    if (m->stages[m->stages_count - 1] != 100)
+    if (m->stages[m->stages_count - 1].percent != 100)
         return rg_doc_error(RG_EINVALID, doc, list, "stages", "the last stage must be 100, not %d",
-                            m->stages[m->stages_count - 1]);
+                            m->stages[m->stages_count - 1].percent);
+    if (m->stages[m->stages_count - 1].pause)
+        return rg_doc_error(RG_EINVALID, doc, rg_doc_item(list, m->stages_count - 1), item,
+                            "pause: true on the last stage has nothing to wait before (the "
+                            "rollout completes when it passes)");
     return 0;
+}
+
+/* A stage as stored: a plain percent unless it has approval or pause (so a manifest of plain
+ * percents keeps its JSON and its digest). */
+json_t *rg_manifest__stage_json(const rg_manifest_stage *st)
+{
+    json_t *o;
+
+    if (!st->approval_required && !st->pause)
+        return json_integer(st->percent);
+    o = json_pack("{s:i}", "percent", st->percent);
+    if (o && st->approval_required)
+        json_object_set_new(o, "approval", json_string("required"));
+    if (o && st->pause)
+        json_object_set_new(o, "pause", json_true());
+    return o;
 }
 
 static int read_policy(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root,

@@ -414,7 +414,7 @@ static int compute_digest(rg_manifest *m)
     if ((rc = rg_policy_to_json(&policy, m->policy)) < 0)
         goto cleanup;
     for (size_t i = 0; stages && i < m->stages_count; i++)
-        json_array_append_new(stages, json_integer(m->stages[i]));
+        json_array_append_new(stages, rg_manifest__stage_json(&m->stages[i]));
     for (size_t i = 0; watch && i < m->watch_queues_count; i++)
         json_array_append_new(watch, json_string(m->watch_queues[i]));
     doc = json_pack("{s:s, s:s, s:O, s:O, s:{s:s, s:O, s:O}}", "name", m->name, "tenant",

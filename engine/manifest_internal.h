@@ -23,6 +23,8 @@ int rg_manifest__environments_json(json_t *obj, const rg_manifest *m);
 int rg_manifest__environments_equal(const rg_manifest *a, const rg_manifest *b);
 /* manifest_json.c: one group as stored. New reference, NULL on out of memory. */
 json_t *rg_manifest__group_json(const rg_manifest_group *g);
+/* A stage as stored: its percent, or an object when it has approval or pause (manifest.c). */
+json_t *rg_manifest__stage_json(const rg_manifest_stage *st);
 int rg_manifest__group_equal(const rg_manifest_group *a, const rg_manifest_group *b);
 
 /* manifest.c: "env:NAME" into the NAME (the value itself is never echoed in errors). */

@@ -78,7 +78,7 @@ static json_t *lists_json(const rg_manifest *m, json_t **groups, json_t **notify
     *groups = json_array();
     *notify = json_array();
     for (size_t i = 0; stages && i < m->stages_count; i++)
-        if (json_array_append_new(stages, json_integer(m->stages[i])))
+        if (json_array_append_new(stages, rg_manifest__stage_json(&m->stages[i])))
             goto fail;
     for (size_t i = 0; *groups && i < m->groups_count; i++)
         if (json_array_append_new(*groups, rg_manifest__group_json(&m->groups[i])))
@@ -175,7 +175,9 @@ static int platform_equal(const rg_manifest_platform *a, const rg_manifest_platf
 static int lists_equal(const rg_manifest *a, const rg_manifest *b)
 {
     for (size_t i = 0; i < a->stages_count; i++)
-        if (a->stages[i] != b->stages[i])
+        if (a->stages[i].percent != b->stages[i].percent ||
+            a->stages[i].approval_required != b->stages[i].approval_required ||
+            a->stages[i].pause != b->stages[i].pause)
             return 0;
     for (size_t i = 0; i < a->groups_count; i++)
         if (!rg_manifest__group_equal(&a->groups[i], &b->groups[i]))

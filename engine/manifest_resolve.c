@@ -26,7 +26,7 @@ static int assign_stages(rg_resolution *r, const rg_manifest *m)
         return rg_error_set(RG_ENOMEM, "out of memory");
     r->stages_count = m->stages_count;
     for (size_t k = 0; k < m->stages_count; k++) {
-        size_t end = ((size_t)m->stages[k] * n + 99) / 100;
+        size_t end = ((size_t)m->stages[k].percent * n + 99) / 100;
         if (k + 1 < m->stages_count && end > n - held)
             end = n - held;
         if (end < 1)

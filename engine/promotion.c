@@ -169,6 +169,8 @@ int rg_engine_history_json(json_t **out, rg_engine *engine, const char *tenant_i
                             "created_at", time_json(r->created_at_ms), "updated_at",
                             time_json(r->updated_at_ms), "forced_reason", r->forced_reason,
                             "approvers", approvers_json(engine, r)));
+        json_object_set_new(json_array_get(list, json_array_size(list) - 1), "retry_of",
+                            rg_engine__book_member(r->baseline, "retry_of"));
     }
     *out = json_pack("{s:s, s:s, s:o}", "digest", digest, "name", runs.items[0].name,
                      "rollouts", list);

@@ -46,9 +46,47 @@ static int stage_percent(const rg_store_rollout *row)
 {
     json_t *m = json_loads(row->manifest, 0, NULL);
     json_t *st = json_array_get(json_object_get(m, "stages"), (size_t)row->stage_index);
-    int pct = json_is_integer(st) ? (int)json_integer_value(st) : 0;
+    int pct;
+    if (json_is_object(st)) /* {percent, approval, pause} */
+        st = json_object_get(st, "percent");
+    pct = json_is_integer(st) ? (int)json_integer_value(st) : 0;
     json_decref(m);
     return pct;
+}
+
+/* A member of the rollout's book (retry_of, undo, promote_full), a new reference or null. */
+json_t *rg_engine__book_member(const char *baseline, const char *key)
+{
+    json_t *book = baseline ? json_loads(baseline, 0, NULL) : NULL;
+    json_t *v = json_object_get(book, key);
+
+    v = v ? json_incref(v) : json_null();
+    json_decref(book);
+    return v;
+}
+
+/* The rollout that retried this one (its audit's "retry" entry), or null. */
+static json_t *retried_as(rg_engine *engine, const rg_store_rollout *row)
+{
+    rg_store_audits audits = {0};
+    json_t *id = NULL;
+
+    if (rg_store_audit_list(&audits, engine->store, row->tenant_id, row->id) < 0) {
+        rg_error_clear();
+        return json_null();
+    }
+    for (size_t i = 0; i < audits.count; i++) {
+        const rg_store_audit *a = &audits.items[i];
+        json_t *d =
+            strcmp(a->action, "retry") == 0 && a->detail ? json_loads(a->detail, 0, NULL) : NULL;
+        if (json_is_string(json_object_get(d, "retried_as"))) {
+            json_decref(id);
+            id = json_incref(json_object_get(d, "retried_as")); /* the newest */
+        }
+        json_decref(d);
+    }
+    rg_store_audits_dispose(&audits);
+    return id ? id : json_null();
 }
 
 static int64_t policy_ms(const json_t *policy, const char *key)
@@ -145,6 +183,11 @@ int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id
                             row.environment ? json_string(row.environment) : json_null());
         json_object_set_new(doc, "forced_reason",
                             row.forced_reason ? json_string(row.forced_reason) : json_null());
+        json_object_set_new(doc, "retry_of", rg_engine__book_member(row.baseline, "retry_of"));
+        json_object_set_new(doc, "retried_as", retried_as(engine, &row));
+        json_object_set_new(doc, "undo", rg_engine__book_member(row.baseline, "undo"));
+        json_object_set_new(doc, "promote_full",
+                            rg_engine__book_member(row.baseline, "promote_full"));
     }
     if (doc == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory building status");
@@ -169,6 +212,8 @@ static int list_into(json_t *arr, rg_store_rollouts *list)
                                              "created_at", time_or_null(r->created_at_ms),
                                              "digest", r->digest, "environment", r->environment,
                                              "forced_reason", r->forced_reason));
+        json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "retry_of",
+                            rg_engine__book_member(r->baseline, "retry_of"));
     }
     return 0;
 }

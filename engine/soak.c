@@ -250,6 +250,8 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     rg_soak_bounds b;
     int rc = 0;
 
+    if (rg_engine__full_promotion(ctx))
+        return rg_engine__full_promotion_step(ctx);
     if (planned < 1)
         planned = 1;
     /* Polls are looks at the elapsed share of the planned soak: a driver that was away
@@ -367,12 +369,13 @@ static int promote(rg_rollout_ctx *ctx, const char *why)
     ctx->row.stage_applied_at_ms = 0;
     ctx->next_ms = ctx->now_ms;
     rc = rg_engine__event(ctx, "promoted",
-                          json_pack("{s:i, s:i, s:s}", "from", from, "to", from + 1, "reason",
-                                    why),
+                          json_pack("{s:i, s:i, s:s}", "from", from, "to", from + 1, "reason", why),
                           "stage %d/%d promoted (%s); expanding to %d%%", from + 1,
-                          ctx->row.stage_count, why, ctx->manifest->stages[from + 1]);
+                          ctx->row.stage_count, why, ctx->manifest->stages[from + 1].percent);
     if (rc < 0)
         return rc;
+    if (ctx->manifest->stages[from].pause && !rg_engine__full_promotion(ctx))
+        return rg_engine__pause_step(ctx, from, why);
     if (ctx->row.state != RG_ROLLOUT_RUNNING) /* a person released a hold */
         return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
     return rg_engine__save(ctx);

@@ -125,13 +125,38 @@ int rg_engine_start_forced(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engi
                            const rg_manifest *manifest, const char *base_dir,
                            const char *actor, int approve, const char *force_reason)
 {
+    return rg_engine__start_linked(out_id, engine, manifest, base_dir, actor, approve, force_reason,
+                                   NULL);
+}
+
+/* A retry's link, in the new rollout's book and in the old one's audit (retry.c). */
+static int link_retry(rg_engine *engine, const rg_manifest *m, const char *id, const char *retry_of,
+                      const char *actor, char **out_book)
+{
+    json_t *book = json_pack("{s:s}", "retry_of", retry_of);
+
+    if (book == NULL || (*out_book = json_dumps(book, JSON_COMPACT)) == NULL) {
+        json_decref(book);
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    json_decref(book);
+    return rg_engine__audit(engine, m->tenant, retry_of, actor, "retry", NULL,
+                            "retried as a new rollout", json_pack("{s:s}", "retried_as", id));
+}
+
+int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
+                            const rg_manifest *manifest, const char *base_dir, const char *actor,
+                            int approve, const char *force_reason, const char *retry_of)
+{
     rg_store_rollout row = {0};
     rg_resolution *res = NULL;
     json_t *mjson = NULL, *pjson = NULL;
     char id[RG_STORE_ROLLOUT_ID_LEN];
     char *mtext = NULL, *ptext = NULL;
-    char *refusal = NULL;
-    int rc, running = approve || manifest->approval == RG_APPROVAL_NONE;
+    char *refusal = NULL, *book = NULL;
+    /* A first stage with approval: required waits for approval as the rollout does. */
+    int rc, running = approve || (manifest->approval == RG_APPROVAL_NONE &&
+                                  !manifest->stages[0].approval_required);
     int64_t now = rg_time_now_ms();
 
     if ((rc = check_policy(manifest->policy)) < 0 ||
@@ -171,21 +196,25 @@ int rg_engine_start_forced(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engi
         goto cleanup;
     }
     row.forced_reason = refusal ? (char *)force_reason : NULL;
+    if (retry_of && (rc = link_retry(engine, manifest, id, retry_of, actor, &book)) < 0) {
+        rg_store_rollback(engine->store);
+        goto cleanup;
+    }
+    if (book)
+        row.baseline = book;
     if ((rc = rg_store_rollout_insert(engine->store, &row)) < 0 ||
         (refusal &&
          (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "force_environment",
                                 force_reason, "started although the requirements were not met",
-                                json_pack("{s:s, s:s, s:s}", "environment",
-                                          manifest->environment, "digest", manifest->digest,
-                                          "refusal", refusal))) < 0) ||
+                                json_pack("{s:s, s:s, s:s}", "environment", manifest->environment,
+                                          "digest", manifest->digest, "refusal", refusal))) < 0) ||
         (rc = insert_targets(engine, manifest->tenant, id, manifest, res)) < 0 ||
         (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "start", NULL,
                                running ? "running" : "awaiting_approval",
-                               json_pack("{s:i, s:b, s:s, s:s?, s:b}", "targets",
+                               json_pack("{s:i, s:b, s:s, s:s?, s:b, s:s?}", "targets",
                                          (int)res->count, "approved", running, "digest",
-                                         manifest->digest, "environment",
-                                         manifest->environment, "forced", refusal != NULL))) <
-            0 ||
+                                         manifest->digest, "environment", manifest->environment,
+                                         "forced", refusal != NULL, "retry_of", retry_of))) < 0 ||
         (rc = rg_store_commit(engine->store)) < 0) {
         rg_store_rollback(engine->store);
         goto cleanup;
@@ -198,5 +227,6 @@ cleanup:
     free(mtext);
     free(ptext);
     free(refusal);
+    free(book);
     return rc;
 }

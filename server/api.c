@@ -204,14 +204,16 @@ static int command_body(json_t **out, rg_request *req, rg_command_kind kind)
     json_object_foreach(doc, key, v) {
         int ok = (strcmp(key, "reason") == 0 && json_is_string(v) &&
                   strlen(json_string_value(v)) <= REASON_MAX) ||
-                 (strcmp(key, "actor") == 0 && json_is_string(v) &&
-                  json_string_length(v) > 0 && strlen(json_string_value(v)) <= ACTOR_MAX) ||
-                 (strcmp(key, "force") == 0 && json_is_boolean(v) &&
+                 (strcmp(key, "actor") == 0 && json_is_string(v) && json_string_length(v) > 0 &&
+                  strlen(json_string_value(v)) <= ACTOR_MAX) ||
+                 ((strcmp(key, "force") == 0 || strcmp(key, "full") == 0) && json_is_boolean(v) &&
                   kind == RG_COMMAND_PROMOTE);
         if (!ok) {
-            int rc = rg_error_set(RG_EINVALID, "body.%s: expected reason (text up to %d bytes), "
-                                  "actor (1-%d bytes)%s", key, REASON_MAX, ACTOR_MAX,
-                                  kind == RG_COMMAND_PROMOTE ? " or force (boolean)" : "");
+            int rc = rg_error_set(RG_EINVALID,
+                                  "body.%s: expected reason (text up to %d bytes), "
+                                  "actor (1-%d bytes)%s",
+                                  key, REASON_MAX, ACTOR_MAX,
+                                  kind == RG_COMMAND_PROMOTE ? " or force, full (booleans)" : "");
             json_decref(doc);
             return rc;
         }
@@ -249,7 +251,8 @@ enum MHD_Result rg_server__api_command(rg_request *req, const char *id, rg_comma
     pthread_mutex_lock(&req->server->drive_lock);
     rc = rg_engine_command(&outcome, engine, req->token->tenant, id, kind,
                            actor ? actor : req->token->name, reason,
-                           json_is_true(json_object_get(body, "force")));
+                           (json_is_true(json_object_get(body, "force")) ? RG_ENGINE_FORCE : 0) |
+                               (json_is_true(json_object_get(body, "full")) ? RG_ENGINE_FULL : 0));
     pthread_mutex_unlock(&req->server->drive_lock);
     rg_server__notify(req->server, 1);
     if (rc < 0 || (rc = rg_engine_status_json(&st, engine, req->token->tenant, id)) < 0) {

@@ -97,6 +97,14 @@ static enum MHD_Result route_rollout(rg_request *req, const char *id, const char
             return ret;
         return rg_server__api_command(req, id, commands[i].kind);
     }
+    if (strcmp(sub, "retry") == 0 || strcmp(sub, "undo") == 0) {
+        int retry = sub[0] == 'r';
+        if (strcmp(req->method, "POST") != 0)
+            return not_allowed(req, "POST");
+        if (allowed(req, retry ? NEED_RELEASE : NEED_OPERATOR, sub, &ret) < 0)
+            return ret;
+        return retry ? rg_server__api_retry(req, id) : rg_server__api_undo(req, id);
+    }
     if (strcmp(sub, "promote-env") == 0) {
         if (strcmp(req->method, "POST") != 0)
             return not_allowed(req, "POST");

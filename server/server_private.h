@@ -157,6 +157,9 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id);
 enum MHD_Result rg_server__api_events(rg_request *req, const char *id);
 /* api_env.c: environments over HTTP. */
 enum MHD_Result rg_server__api_promote_env(rg_request *req, const char *id);
+/* api_controls.c: POST retry (release) and undo (operator). */
+enum MHD_Result rg_server__api_retry(rg_request *req, const char *id);
+enum MHD_Result rg_server__api_undo(rg_request *req, const char *id);
 enum MHD_Result rg_server__api_artifact(rg_request *req, const char *digest, const char *sub);
 /* ?env=E&force=true&reason=R of a start: 0, or a 400 queued in *ret. */
 int rg_server__env_query(rg_request *req, const char **env, const char **force_reason,

@@ -8,7 +8,7 @@
 int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_command_in *command)
 {
     static const char sql[] = "INSERT INTO commands (" RG_STORE__COMMAND_COLUMNS ")"
-                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL)";
+                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?)";
     static const char op[] = "command enqueue";
     rg_store__binder b;
     int rc;
@@ -31,6 +31,7 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
     rg_store__bind_text(&b, command->reason);
     rg_store__bind_int64(&b, command->force ? 1 : 0);
     rg_store__bind_int64(&b, command->created_at_ms ? command->created_at_ms : rg_time_now_ms());
+    rg_store__bind_int64(&b, command->full ? 1 : 0);
     if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)

@@ -157,7 +157,8 @@
     COL(R, created_at, created_at_ms, INT64)                                                       \
     COL(R, state, state, COMMAND_STATE)                                                            \
     COL(R, outcome, outcome, TEXT)                                                                 \
-    COL(R, done_at, done_at_ms, INT64)
+    COL(R, done_at, done_at_ms, INT64)                                                             \
+    COL(R, full, full, INT)
 
 /* The column lists as SQL text, for "SELECT " RG_STORE__EVENT_COLUMNS " FROM events ..." and
  * "INSERT INTO events (" RG_STORE__EVENT_COLUMNS ") VALUES (...)". */

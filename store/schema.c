@@ -216,9 +216,15 @@ static const char migration_v4[] =
     "CREATE INDEX rollouts_by_digest ON rollouts (tenant_id, digest, created_at);"
     "PRAGMA user_version = 4;";
 
+/* Version 5: `promote --full` (issue 18): a queued promote can ask for every remaining
+ * stage at once. Commands of older versions are plain promotes (0). */
+static const char migration_v5[] =
+    "ALTER TABLE commands ADD COLUMN full INTEGER NOT NULL DEFAULT 0 CHECK (full IN (0, 1));"
+    "PRAGMA user_version = 5;";
+
 /* migrations[i] takes a database from version i to i + 1; each sets user_version. */
-static const char *const migrations[] = {migration_v1, migration_v2, migration_v3,
-                                         migration_v4};
+static const char *const migrations[] = {migration_v1, migration_v2, migration_v3, migration_v4,
+                                         migration_v5};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == RG_STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -128,6 +128,12 @@ typedef enum {
 /* Drives every active rollout. `stop` (may be NULL) is polled between ticks. */
 int rg_engine_run(rg_engine *engine, rg_run_mode mode, volatile int *stop);
 
+/* `force` of rg_engine_command: RG_ENGINE_FORCE (promote --force); with it, RG_ENGINE_FULL
+ * (promote --full: the remaining stages applied one after another with no soak, approval
+ * or pause step; it needs a reason). */
+#define RG_ENGINE_FORCE 1
+#define RG_ENGINE_FULL 2
+
 /* A person's command. With no live driver holding the rollout's lease, the engine takes
  * the lease and acts now; otherwise the command is queued and the driver runs it within a
  * tick. Audited with actor, reason and outcome.
@@ -136,6 +142,22 @@ int rg_engine_run(rg_engine *engine, rg_run_mode mode, volatile int *stop);
 int rg_engine_command(char **out_outcome, rg_engine *engine, const char *tenant_id,
                       const char *rollout_id, rg_command_kind kind, const char *actor,
                       const char *reason, int force);
+
+/* `retry ID`: a rolled-back rollout started again as a new rollout of the artifact recorded
+ * with it (its stored manifest), linked to it: the new rollout's status, list and history
+ * show "retry_of", the old one's audit a "retry" entry naming it. As rg_engine_start
+ * otherwise (approve, claims, the environment's requirements). RG_ECONFLICT when the
+ * rollout is not rolled_back. @param[out] out_id the new rollout's id. */
+int rg_engine_retry(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine, const char *tenant_id,
+                    const char *rollout_id, const char *actor, int approve);
+/* `undo ID --reason TEXT`: a completed rollout back to rolling_back, restored now from its
+ * snapshots by the trip's path (dependents first, verified by telemetry after settle +
+ * verify_window by whichever driver runs next, or the caller's ticks). Refused with
+ * RG_ECONFLICT when it is not completed, a changed target has no snapshot, another active
+ * rollout claims one of its orgs, or (unless `force`) a person edited since the apply a
+ * field the rollout changed. Audited with actor and reason. */
+int rg_engine_undo(rg_engine *engine, const char *tenant_id, const char *rollout_id,
+                   const char *actor, const char *reason, int force);
 
 /* `rollgate status ID --json`: {"id","name","tenant","state","stage":{"index","percent"},
  * "verification","hold_reason","targets":[…],"last_verdicts":[…]}. New reference. */

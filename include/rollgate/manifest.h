@@ -69,6 +69,14 @@ typedef struct rg_manifest_target {
     int priority; /* >= 0 */
 } rg_manifest_target;
 
+/* One entry of `stages`: a plain percent, or {percent, approval, pause} (docs/manifest.md,
+ * "Stages"). Room for more per-stage fields. */
+typedef struct rg_manifest_stage {
+    int percent;           /* cumulative, 1..100 */
+    int approval_required; /* a person approves before this stage's targets are changed */
+    int pause;             /* after this stage's verdict promotes, stop paused until resumed */
+} rg_manifest_stage;
+
 typedef struct rg_manifest_notify {
     char *url;
     char **events;
@@ -118,7 +126,7 @@ typedef struct rg_manifest {
     char *tenant;
     char *policy_ref; /* the name or path written, or NULL when the policy was embedded */
     rg_policy *policy; /* always loaded */
-    int *stages;       /* cumulative percents, strictly increasing, ending at 100 */
+    rg_manifest_stage *stages; /* percents strictly increasing, ending at 100 */
     size_t stages_count;
     rg_approval approval;
     rg_manifest_platform platform;

@@ -32,7 +32,7 @@
  */
 
 /* The schema version this build creates and migrates to (PRAGMA user_version). */
-#define RG_STORE_SCHEMA_VERSION 4
+#define RG_STORE_SCHEMA_VERSION 5
 
 /* ---- enums stored as text ---- */
 
@@ -567,6 +567,7 @@ typedef struct {
     char *actor;
     char *reason; /* optional */
     int force;    /* promote --force */
+    int full;     /* promote --full: every remaining stage (schema 5; 0 before) */
     int64_t created_at_ms;
     rg_command_state state;
     char *outcome; /* optional until completed */
@@ -590,6 +591,7 @@ typedef struct {
     const char *actor;
     const char *reason;    /* optional */
     int force;             /* promote --force */
+    int full;              /* promote --full (schema 5) */
     int64_t created_at_ms; /* 0: now */
 } rg_store_command_in;
 

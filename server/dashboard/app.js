@@ -11,7 +11,7 @@ const TERMINAL = ["completed", "rolled_back", "rollback_incomplete", "failed"];
 /* What each action needs: the role, the states it applies in, and what it does. */
 const ACTIONS = [
   { name: "approve", role: "release", states: ["awaiting_approval"],
-    text: "Approve the rollout: its first stage is applied to the platform." },
+    text: "Approve the rollout: the stage waiting for approval is applied to the platform." },
   { name: "pause", role: "operator", states: ["running"],
     text: "Pause the rollout: nothing more is applied until it is resumed." },
   { name: "resume", role: "operator", states: ["paused"],
@@ -22,6 +22,12 @@ const ACTIONS = [
   { name: "rollback", role: "operator", danger: true, needsReason: true,
     states: ["awaiting_approval", "running", "paused", "held"],
     text: "Roll back: every changed organization is restored to what it had before." },
+  { name: "retry", role: "release", states: ["rolled_back"], noReason: true,
+    text: "Retry: start a new rollout of the same recorded artifact, linked to this one. It " +
+          "takes fresh snapshots and waits for approval." },
+  { name: "undo", role: "operator", danger: true, needsReason: true, states: ["completed"],
+    text: "Undo: every organization this completed rollout changed is restored from its " +
+          "snapshot, then verified by telemetry." },
 ];
 let selected = null, me = null, lastStatus = null, drive = null, drove = false;
 let stream = null, refreshTimer = null;
@@ -194,7 +200,8 @@ function ask(a, st) {
   const err = document.getElementById("confirm-error");
   document.getElementById("confirm-title").textContent = a.name + " " + st.name + "?";
   document.getElementById("confirm-text").textContent = a.text;
-  document.getElementById("confirm-required").textContent = a.needsReason ? "(required)" : "(optional)";
+  document.getElementById("confirm-required").textContent =
+    a.needsReason ? "(required)" : a.noReason ? "(not recorded)" : "(optional)";
   reason.setAttribute("aria-required", a.needsReason ? "true" : "false");
   reason.value = "";
   err.textContent = "";
@@ -216,13 +223,17 @@ async function confirmed(ev) {
     return;
   }
   const out = document.getElementById("action-result");
-  const body = reason ? { reason } : {};
+  const body = reason && !action.noReason ? { reason } : {};
   if (action.name === "promote" && dlg.dataset.state === "running") body.force = true;
   try {
     const r = await api("/api/v1/rollouts/" + encodeURIComponent(dlg.dataset.rollout) + "/" +
                         action.name, "POST", body);
-    out.textContent = action.name + ": " + r.outcome + ", now " + r.state;
-    out.dataset.outcome = r.outcome;
+    /* a retry answers with the new rollout, which the page then shows */
+    const outcome = r.outcome ||
+      (r.id && r.id !== dlg.dataset.rollout ? "started " + r.id : "done");
+    out.textContent = action.name + ": " + outcome + ", now " + r.state;
+    out.dataset.outcome = r.outcome || "done";
+    if (action.name === "retry" && r.id) selected = r.id;
     dlg.close();
   } catch (e) {
     document.getElementById("confirm-error").textContent = e.message;

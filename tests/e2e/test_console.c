@@ -426,12 +426,21 @@ static void test_console_drives_a_rollout(void **state)
     assert_string_equal(json_string_value(json_object_get(a, "actor")), "console-operator");
     assert_string_equal(json_string_value(json_object_get(a, "reason")), "queue v2 misroutes");
     json_decref(a);
-    /* A finished rollout offers no action to anyone. */
-    dom = open_page(f, f->release, id, NULL, NULL);
+    /* A rolled-back rollout offers an operator nothing; release may retry it. */
+    dom = open_page(f, f->operator, id, NULL, NULL);
     assert_non_null(dom);
     assert_null(strstr(dom, "data-action="));
     assert_non_null(strstr(dom, "rollback by console-operator, reason: queue v2 misroutes"));
     free(dom);
+    dom = open_page(f, f->release, id, "retry", NULL);
+    assert_non_null(dom);
+    assert_non_null(strstr(dom, "data-action-outcome=\"done\""));
+    free(dom);
+    a = last_audit(f, id, "retry");
+    assert_non_null(a);
+    assert_string_equal(json_string_value(json_object_get(a, "actor")), "console-release");
+    assert_true(json_is_string(json_object_get(json_object_get(a, "detail"), "retried_as")));
+    json_decref(a);
     free(id);
 }
 

@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(m != NULL && m->policy != NULL, "a loaded manifest has its policy");
-    FUZZ_CHECK(m->stages_count > 0 && m->stages[m->stages_count - 1] == 100,
+    FUZZ_CHECK(m->stages_count > 0 && m->stages[m->stages_count - 1].percent == 100,
                "stages end at 100");
     check_round_trip(m);
     check_resolution(m);

@@ -329,6 +329,39 @@ static void test_commands(void **state)
     assert_string_equal(json_string_value(json_object_get(doc, "outcome")), "done");
     json_decref(doc);
     assert_int_equal(call(f, "POST", path, f->operator, "{\"reason\":\"again\"}", &resp), 409);
+    /* The rolled-back rollout: retry needs release and gives a new linked rollout; undo
+     * (operator) needs a reason and a completed rollout; promote full needs force. */
+    {
+        char retry[256], undo[256], again[256], next[64];
+        snprintf(retry, sizeof(retry), "/api/v1/rollouts/%s/retry", id);
+        snprintf(undo, sizeof(undo), "/api/v1/rollouts/%s/undo", id);
+        assert_int_equal(call(f, "POST", retry, f->operator, "{}", &resp), 403);
+        assert_int_equal(call(f, "GET", retry, f->release, NULL, &resp), 405);
+        assert_int_equal(call(f, "POST", retry, f->release, "{\"why\":1}", &resp), 400);
+        assert_int_equal(call(f, "POST", undo, f->viewer, "{\"reason\":\"x\"}", &resp), 403);
+        assert_int_equal(call(f, "POST", undo, f->operator, "{}", &resp), 400);
+        assert_int_equal(call(f, "POST", undo, f->operator, "{\"reason\":\"x\"}", &resp), 409);
+        assert_non_null(strstr(rg_buf_cstr(&resp), "undo is for a completed rollout"));
+        assert_int_equal(call(f, "POST", retry, f->release, "{}", &resp), 201);
+        doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(doc, "retry_of")), id);
+        assert_string_equal(json_string_value(json_object_get(doc, "state")), "awaiting_approval");
+        snprintf(next, sizeof(next), "%s", json_string_value(json_object_get(doc, "id")));
+        json_decref(doc);
+        assert_string_not_equal(next, id);
+        snprintf(again, sizeof(again), "/api/v1/rollouts/%s/retry", next);
+        assert_int_equal(call(f, "POST", again, f->release, "{}", &resp), 409);
+        snprintf(again, sizeof(again), "/api/v1/rollouts/%s", next);
+        assert_int_equal(call(f, "GET", again, f->viewer, NULL, &resp), 200);
+        doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(doc, "retry_of")), id);
+        json_decref(doc);
+        snprintf(again, sizeof(again), "/api/v1/rollouts/%s/promote", next);
+        assert_int_equal(
+            call(f, "POST", again, f->release, "{\"full\":true,\"reason\":\"x\"}", &resp), 400);
+        snprintf(again, sizeof(again), "/api/v1/rollouts/%s/rollback", next);
+        assert_int_equal(call(f, "POST", again, f->operator, "{\"reason\":\"done\"}", &resp), 200);
+    }
     /* Audited with the token's name as the actor and the reason given. */
     assert_int_equal(rg_store_open(&store, f->db), 0);
     assert_int_equal(rg_store_audit_list(&audits, store, "demo", id), 0);

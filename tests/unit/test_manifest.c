@@ -74,6 +74,14 @@ static const bad_case bad_cases[] = {
      ":5:37: metrics[0].severity: unknown key (expected one of: name, kind, events, trials, source, increase_is_bad, tolerance, critical)"},
     {"policy_zero.yaml", RG_EINVALID,
      ":7:9: settle: must be greater than zero"},
+    {"stages_approval.yaml", RG_EINVALID,
+     ":4:38: stages[1].approval: expected required | none, got 'maybe'"},
+    {"stages_key.yaml", RG_EINVALID,
+     ":4:28: stages[1].wait: unknown key (expected one of: percent, approval, pause)"},
+    {"stages_pause_last.yaml", RG_EINVALID,
+     ":4:18: stages[2]: pause: true on the last stage has nothing to wait before (the rollout completes when it passes)"},
+    {"stages_percent.yaml", RG_EINVALID,
+     ":4:14: stages[1].percent: required field is missing"},
     {"stages_end.yaml", RG_EINVALID,
      ":4:9: stages: the last stage must be 100, not 50"},
     {"stages_limit.yaml", RG_ELIMIT,
@@ -203,7 +211,7 @@ static void test_yaml_and_json_load_to_equal_models(void **state)
     assert_string_equal(y->tenant, "acme");
     assert_string_equal(y->policy_ref, "contact-center");
     assert_int_equal(y->stages_count, 3);
-    assert_int_equal(y->stages[1], 50);
+    assert_int_equal(y->stages[1].percent, 50);
     assert_int_equal(y->approval, RG_APPROVAL_REQUIRED);
     assert_int_equal(y->platform.credentials, RG_CREDENTIALS_ENV);
     assert_false(y->platform.insecure);
@@ -258,6 +266,56 @@ static void test_normalised_json_round_trip(void **state)
     rg_manifest_free(m);
 }
 
+/* Stage entries: plain percents stay integers in the stored JSON (and the digest); objects
+ * keep approval and pause through a round trip, and a change of them changes the digest. */
+static void test_stage_controls(void **state)
+{
+    char *src = NULL, *text = NULL, *at;
+    rg_manifest *plain = NULL, *m = NULL, *back = NULL;
+    rg_buf doc = RG_BUF_INIT;
+    json_t *json = NULL;
+    char path[1024];
+    (void)state;
+
+    rg_test_path(path, sizeof(path), "tests/data/bad/stages_order.yaml");
+    src = rg_test_read_file(path, NULL);
+    assert_non_null(src);
+    at = strstr(src, "stages: [10, 10, 100]");
+    assert_non_null(at);
+    rg_buf_put(&doc, src, (size_t)(at - src));
+    rg_buf_printf(&doc, "stages: [{percent: 10, pause: true}, {percent: 50, approval: required},"
+                        " 100]%s", at + strlen("stages: [10, 10, 100]"));
+    assert_int_equal(rg_manifest_load_buffer(&m, "s.yaml", doc.ptr, doc.len, NULL, NULL), 0);
+    assert_int_equal(m->stages_count, 3);
+    assert_true(m->stages[0].pause && !m->stages[0].approval_required);
+    assert_true(m->stages[1].approval_required && !m->stages[1].pause);
+    assert_true(m->stages[2].percent == 100 && !m->stages[2].approval_required);
+    assert_int_equal(rg_manifest_to_json(&json, m), 0);
+    text = json_dumps(json_object_get(json, "stages"), JSON_COMPACT);
+    assert_string_equal(text, "[{\"percent\":10,\"pause\":true},"
+                              "{\"percent\":50,\"approval\":\"required\"},100]");
+    free(text);
+    text = json_dumps(json, JSON_COMPACT);
+    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL,
+                                             NULL),
+                     0);
+    assert_true(rg_manifest_equal(m, back));
+    rg_buf_clear(&doc);
+    rg_buf_put(&doc, src, (size_t)(at - src));
+    rg_buf_printf(&doc, "stages: [10, 50, 100]%s", at + strlen("stages: [10, 10, 100]"));
+    assert_int_equal(rg_manifest_load_buffer(&plain, "p.yaml", doc.ptr, doc.len, NULL, NULL),
+                     0);
+    assert_false(rg_manifest_equal(m, plain));
+    assert_string_not_equal(m->digest, plain->digest);
+    free(text);
+    free(src);
+    rg_buf_dispose(&doc);
+    json_decref(json);
+    rg_manifest_free(back);
+    rg_manifest_free(plain);
+    rg_manifest_free(m);
+}
+
 static void test_option_vars_override_group_vars(void **state)
 {
     const rg_manifest_var vars[] = {{"ENV_REGION", "canary"}, {"EXTRA", "1"}};
@@ -292,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_document_size_limit),
         cmocka_unit_test(test_yaml_and_json_load_to_equal_models),
         cmocka_unit_test(test_normalised_json_round_trip),
+        cmocka_unit_test(test_stage_controls),
         cmocka_unit_test(test_option_vars_override_group_vars),
         cmocka_unit_test(test_credentials_env_names),
     };

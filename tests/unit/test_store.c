@@ -136,6 +136,7 @@ static void test_older_version_migrates_with_data_intact(void **state)
         assert_int_equal(rg_store_command_list_pending(&pending, store, "acme", "ro_old"), 0);
         assert_int_equal(pending.count, 1);
         assert_int_equal(pending.items[0].kind, RG_COMMAND_RESUME);
+        assert_int_equal(pending.items[0].full, 0); /* schema 5's column, 0 for older rows */
         rg_store_commands_dispose(&pending);
     }
     rg_store_free(store);

@@ -275,12 +275,14 @@ static void test_command_queue_round_trip(void **state)
     cmd.actor = (char *)"alice";
     cmd.reason = (char *)"soak looks fine";
     cmd.force = 1;
+    cmd.full = 1; /* promote --full (schema 5) */
     cmd.created_at_ms = 500;
     assert_int_equal(rg_store_command_enqueue(&first, f->store, &cmd), 0);
     cmd.kind = RG_COMMAND_ROLLBACK;
     cmd.actor = (char *)"bob";
     cmd.reason = NULL;
     cmd.force = 0;
+    cmd.full = 0;
     assert_int_equal(rg_store_command_enqueue(&second, f->store, &cmd), 0);
     assert_true(second > first);
 
@@ -292,6 +294,8 @@ static void test_command_queue_round_trip(void **state)
     assert_string_equal(pending.items[0].actor, "alice");
     assert_string_equal(pending.items[0].reason, "soak looks fine");
     assert_int_equal(pending.items[0].force, 1);
+    assert_int_equal(pending.items[0].full, 1);
+    assert_int_equal(pending.items[1].full, 0);
     assert_int_equal(pending.items[0].created_at_ms, 500);
     assert_int_equal(pending.items[1].kind, RG_COMMAND_ROLLBACK);
     assert_int_equal(pending.items[1].state, RG_COMMAND_PENDING);
