@@ -13,6 +13,7 @@
 int rg_cmd_plan(rg_cli *cli, int argc, char **argv);
 
 #define RG_PLANNER_OFFLINE "needs telemetry: run plan without --offline to read analytics"
+#define RG_PLANNER_BLOCKED "not run: pre-flight blocks this rollout"
 /* cmd_env.c: plan --artifact ID. */
 int rg_cli_artifact_diff(rg_cli *cli, const rg_manifest *m, const char *rollout_id);
 
@@ -231,8 +232,9 @@ static void print_planner(rg_cli *cli, const json_t *pl)
     size_t i, j;
 
     if (json_object_get(pl, "error")) {
-        fprintf(cli->out, "planner: cannot read analytics: %s\n",
-                json_string_value(json_object_get(pl, "error")));
+        const char *why = json_string_value(json_object_get(pl, "error"));
+        fprintf(cli->out, "planner: %s%s\n", strcmp(why, RG_PLANNER_BLOCKED) == 0 ? ""
+                                              : "cannot read analytics: ", why);
         return;
     }
     fprintf(cli->out, "planner (analytics of the last %.4g min; %lld paths):\n",
@@ -289,7 +291,9 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
     blocked = json_is_true(json_object_get(plan, "blocked"));
     unreachable = json_array_size(json_object_get(plan, "unreachable"));
     if (unreachable == 0)
-        json_object_set_new(plan, "planner", planner_json(m, slash ? dir : NULL));
+        json_object_set_new(plan, "planner",
+                            blocked ? json_pack("{s:s}", "error", RG_PLANNER_BLOCKED)
+                                    : planner_json(m, slash ? dir : NULL));
     if (cli->json) {
         int code = rg_cli_print_json(cli, plan); /* an outage is listed in "unreachable" */
         return code ? code : unreachable > 0 ? RG_EXIT_INFRA
