@@ -41,13 +41,20 @@ static int add_var(rg_manifest_var *vars, size_t *count, char *arg)
     return 0;
 }
 
-/* A stage as the manifest wrote it: a percent, or {percent, approval, pause}. */
+/* A stage as the manifest wrote it: a percent, or {percent, approval, pause, min_offered}. */
 static json_t *stage_json(const rg_manifest_stage *st)
 {
-    if (!st->approval_required && !st->pause)
+    json_t *o;
+
+    if (!st->approval_required && !st->pause && !st->min_offered)
         return json_integer(st->percent);
-    return json_pack("{s:i, s:s, s:b}", "percent", st->percent, "approval",
-                     st->approval_required ? "required" : "none", "pause", st->pause);
+    o = json_pack("{s:s, s:b}", "approval", st->approval_required ? "required" : "none",
+                  "pause", st->pause);
+    if (o && st->percent)
+        json_object_set_new(o, "percent", json_integer(st->percent));
+    if (o && st->min_offered)
+        json_object_set_new(o, "min_offered", json_integer(st->min_offered));
+    return o;
 }
 
 static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
@@ -93,10 +100,14 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
             m->environment ? m->environment : "");
     for (size_t k = 0, i = 0; k < r->stages_count; k++) {
         const rg_manifest_stage *st = &m->stages[k];
-        fprintf(cli->out, "stage %zu (%d%%%s%s): %zu organization%s in total\n", k + 1,
-                st->percent, st->approval_required ? ", approval required" : "",
-                st->pause ? ", then paused until resumed" : "", r->stage_end[k],
-                r->stage_end[k] == 1 ? "" : "s");
+        if (st->min_offered)
+            fprintf(cli->out, "stage %zu (min_offered %lld: sized at start from analytics; "
+                    "at least this organization):\n", k + 1, (long long)st->min_offered);
+        else
+            fprintf(cli->out, "stage %zu (%d%%%s%s): %zu organization%s in total\n", k + 1,
+                    st->percent, st->approval_required ? ", approval required" : "",
+                    st->pause ? ", then paused until resumed" : "", r->stage_end[k],
+                    r->stage_end[k] == 1 ? "" : "s");
         for (; i < r->stage_end[k]; i++) {
             const rg_resolved_target *t = &r->targets[i];
             char *body = json_dumps(t->body, JSON_COMPACT);
@@ -241,10 +252,13 @@ static void print_planner(rg_cli *cli, const json_t *pl)
             json_number_value(json_object_get(pl, "analytics_minutes")),
             (long long)json_integer_value(json_object_get(pl, "paths")));
     json_array_foreach(json_object_get(pl, "stages"), i, s) {
-        fprintf(cli->out, "stage %lld (%lld%%): %zu canary, %zu control (%s), %.1f offered "
-                "calls expected over the soak\n",
+        const json_t *min = json_object_get(s, "min_offered");
+        fprintf(cli->out, "stage %lld (%lld%%%s%.0lld): %zu canary, %zu control (%s), %.0f "
+                "offered calls expected over the soak\n",
                 (long long)json_integer_value(json_object_get(s, "stage")),
                 (long long)json_integer_value(json_object_get(s, "percent")),
+                min ? ", sized by traffic: min_offered " : "",
+                (long long)json_integer_value(min),
                 json_array_size(json_object_get(s, "canary")),
                 json_array_size(json_object_get(s, "control")),
                 json_string_value(json_object_get(s, "control_kind")),
@@ -266,6 +280,20 @@ static void print_planner(rg_cli *cli, const json_t *pl)
     }
     json_array_foreach(json_object_get(pl, "warnings"), i, w)
         fprintf(cli->out, "warning: %s\n", json_string_value(w));
+}
+
+/* Traffic-sized stages: the pre-flight's targets take the stage the planner resolved. */
+static void sized_stages_to_targets(json_t *plan)
+{
+    const json_t *pl = json_object_get(plan, "planner"), *s, *org;
+    json_t *t;
+    size_t i, j, k;
+
+    json_array_foreach(json_object_get(pl, "stages"), i, s)
+        json_array_foreach(json_object_get(s, "canary"), j, org)
+            json_array_foreach(json_object_get(plan, "targets"), k, t)
+                if (json_equal(json_object_get(t, "org"), org))
+                    json_object_set_new(t, "stage", json_integer((json_int_t)i));
 }
 
 /* Reads live strategies and checks queues and credentials; exit 1 when pre-flight blocks,
@@ -294,6 +322,7 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
         json_object_set_new(plan, "planner",
                             blocked ? json_pack("{s:s}", "error", RG_PLANNER_BLOCKED)
                                     : planner_json(m, slash ? dir : NULL));
+    sized_stages_to_targets(plan);
     if (cli->json) {
         int code = rg_cli_print_json(cli, plan); /* an outage is listed in "unreachable" */
         return code ? code : unreachable > 0 ? RG_EXIT_INFRA

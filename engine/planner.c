@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine_private.h"
 #include "engine/planner.h"
 #include "engine/verdict_inputs.h"
 #include "rollgate/engine.h"
@@ -258,7 +259,10 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
         }
     }
     doc = json_pack("{s:I, s:i, s:o, s:o, s:s, s:f, s:f}", "stage", (json_int_t)k + 1,
-                    "percent", m->stages[k].percent, "canary", org_list(r, k, 0), "control",
+                    "percent", m->stages[k].min_offered
+                                   ? (int)((100 * r->stage_end[k] + r->count / 2) / r->count)
+                                   : m->stages[k].percent,
+                    "canary", org_list(r, k, 0), "control",
                     org_list(r, k, later ? 1 : 2), "control_kind",
                     later ? "later" : earlier ? "earlier" : "none", "offered_per_minute",
                     offered, "expected_offered", offered * soak_min);
@@ -321,6 +325,8 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
         snprintf(buf, sizeof(buf), "%s", rg_error_last());
         err = buf;
     }
+    if (m->stages[k].min_offered)
+        json_object_set_new(doc, "min_offered", json_integer(m->stages[k].min_offered));
     json_object_set_new(doc, "planned_polls", json_integer(d.planned_polls));
     json_object_set_new(doc, "alpha", json_real(d.alpha));
     if (err) {
@@ -391,7 +397,78 @@ int rg_engine__plan_stages(json_t **out, const rg_manifest *m, const rg_resoluti
     return *out ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
 }
 
-/* ---- online: read the analytics and plan ---- */
+/* ---- online: read the analytics, size stages, plan ---- */
+
+/* Every target's traffic over the planner's window; `pf` has every target's org. */
+static int read_traffic(rg_org_traffic *traffic, double *minutes, rg_platform *pf,
+                        const rg_manifest *m, const rg_resolution *res, int64_t now_ms)
+{
+    rg_platform_op **ops = calloc(res->count + 1, sizeof(*ops));
+    json_t **queues = calloc(res->count + 1, sizeof(*queues));
+    const char **orgs = calloc(res->count + 1, sizeof(*orgs));
+    int64_t from, to;
+    int rc = 0;
+
+    if (ops == NULL || queues == NULL || orgs == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; rc == 0 && i < res->count; i++) {
+        orgs[i] = res->targets[i].org;
+        rc = rg_engine__plan_queues(&queues[i], m, res->targets[i].body);
+    }
+    rg_engine__traffic_window(&from, &to, m->policy, now_ms);
+    *minutes = (double)(to - from) / 60000.0;
+    if (rc < 0 ||
+        (rc = rg_engine__traffic_queue(ops, pf, orgs, queues, res->count, from, to,
+                                       m->policy->granularity_ms)) < 0 ||
+        (rc = rg_platform_run(pf)) < 0)
+        goto cleanup;
+    for (size_t i = 0; i < res->count; i++)
+        if ((rc = rg_engine__traffic_collect(&traffic[i], ops[i])) < 0) {
+            rc = rg_error_set(rc, "org %s: analytics: %s", orgs[i], rg_error_last());
+            break;
+        }
+cleanup:
+    for (size_t i = 0; i < res->count; i++) {
+        if (ops)
+            rg_platform_op_free(ops[i]);
+        if (queues)
+            json_decref(queues[i]);
+    }
+    free(ops);
+    free(queues);
+    free(orgs);
+    return rc;
+}
+
+/* Sizes the traffic-sized stages of `res` from the targets' traffic. */
+static int size_stages(rg_resolution *res, const rg_manifest *m, const rg_org_traffic *traffic,
+                       double minutes)
+{
+    double *offered;
+    int rc;
+
+    if (!rg_manifest_traffic_sized(m))
+        return 0;
+    if ((offered = calloc(res->count + 1, sizeof(*offered))) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < res->count; i++)
+        offered[i] = traffic[i].offered / minutes * ((double)m->policy->soak_limit_ms / 60000.0);
+    rc = rg_resolution_size_stages(res, m, offered);
+    free(offered);
+    return rc;
+}
+
+static int credentials_ref(rg_buf *cred, const rg_manifest *m, const char *base_dir)
+{
+    if (m->platform.credentials == RG_CREDENTIALS_FILE)
+        return rg_buf_printf(cred, "file:%s%s%s",
+                             base_dir && m->platform.credentials_path[0] != '/' ? base_dir : "",
+                             base_dir && m->platform.credentials_path[0] != '/' ? "/" : "",
+                             m->platform.credentials_path);
+    return rg_buf_puts(cred, "env");
+}
 
 int rg_engine_plan_stats(json_t **out, const rg_manifest *manifest, const char *base_dir,
                          const rg_platform_options *popts, int64_t now_ms)
@@ -399,12 +476,10 @@ int rg_engine_plan_stats(json_t **out, const rg_manifest *manifest, const char *
     rg_resolution *res = NULL;
     rg_platform *pf = NULL;
     rg_platform_options opts;
-    rg_platform_op **ops = NULL;
     rg_org_traffic *traffic = NULL;
-    json_t **queues = NULL, *doc = NULL;
-    const char **orgs = NULL;
+    json_t *doc = NULL;
     rg_buf cred = RG_BUF_INIT;
-    int64_t from, to;
+    double minutes = 0;
     int rc;
 
     if (popts)
@@ -414,58 +489,112 @@ int rg_engine_plan_stats(json_t **out, const rg_manifest *manifest, const char *
     opts.insecure = manifest->platform.insecure;
     if ((rc = rg_manifest_resolve(&res, manifest)) < 0 || (rc = rg_platform_new(&pf, &opts)) < 0)
         goto cleanup;
-    ops = calloc(res->count + 1, sizeof(*ops));
-    queues = calloc(res->count + 1, sizeof(*queues));
-    orgs = calloc(res->count + 1, sizeof(*orgs));
-    traffic = calloc(res->count + 1, sizeof(*traffic));
-    if (ops == NULL || queues == NULL || orgs == NULL || traffic == NULL) {
+    if ((traffic = calloc(res->count + 1, sizeof(*traffic))) == NULL) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
-    if (manifest->platform.credentials == RG_CREDENTIALS_FILE)
-        rg_buf_printf(&cred, "file:%s%s%s",
-                      base_dir && manifest->platform.credentials_path[0] != '/' ? base_dir : "",
-                      base_dir && manifest->platform.credentials_path[0] != '/' ? "/" : "",
-                      manifest->platform.credentials_path);
-    else
-        rg_buf_puts(&cred, "env");
+    if ((rc = credentials_ref(&cred, manifest, base_dir)) < 0)
+        goto cleanup;
     for (size_t i = 0; i < res->count; i++) {
         rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
                                res->targets[i].login_url, rg_buf_cstr(&cred)};
-        orgs[i] = res->targets[i].org;
         if (!rg_platform_has_org(pf, org.id) && (rc = rg_platform_add_org(pf, &org)) < 0)
             goto cleanup;
-        if ((rc = rg_engine__plan_queues(&queues[i], manifest, res->targets[i].body)) < 0)
-            goto cleanup;
     }
-    rg_engine__traffic_window(&from, &to, manifest->policy, now_ms);
-    if ((rc = rg_engine__traffic_queue(ops, pf, orgs, queues, res->count, from, to,
-                                       manifest->policy->granularity_ms)) < 0 ||
-        (rc = rg_platform_run(pf)) < 0)
+    if ((rc = read_traffic(traffic, &minutes, pf, manifest, res, now_ms)) < 0 ||
+        (rc = size_stages(res, manifest, traffic, minutes)) < 0 ||
+        (rc = rg_engine__plan_stages(&doc, manifest, res, traffic, minutes)) < 0)
         goto cleanup;
-    for (size_t i = 0; i < res->count; i++)
-        if ((rc = rg_engine__traffic_collect(&traffic[i], ops[i])) < 0) {
-            rc = rg_error_set(rc, "org %s: analytics: %s", orgs[i], rg_error_last());
-            goto cleanup;
-        }
-    if ((rc = rg_engine__plan_stages(&doc, manifest, res, traffic, (to - from) / 60000.0)) < 0)
-        goto cleanup;
-    json_object_set_new(doc, "from_ms", json_integer(from));
-    json_object_set_new(doc, "to_ms", json_integer(to));
+    {
+        int64_t from, to;
+        rg_engine__traffic_window(&from, &to, manifest->policy, now_ms);
+        json_object_set_new(doc, "from_ms", json_integer(from));
+        json_object_set_new(doc, "to_ms", json_integer(to));
+    }
     *out = doc;
 cleanup:
-    for (size_t i = 0; res && i < res->count; i++) {
-        if (ops)
-            rg_platform_op_free(ops[i]);
-        if (queues)
-            json_decref(queues[i]);
-    }
-    free(ops);
-    free(queues);
-    free(orgs);
     free(traffic);
     rg_buf_dispose(&cred);
     rg_platform_free(pf);
     rg_resolution_free(res);
     return rc;
+}
+
+int rg_engine__size_stages(json_t **out, rg_engine *engine, rg_resolution *res,
+                           const rg_manifest *m, const char *base_dir, const char *tenant,
+                           int64_t now_ms)
+{
+    rg_platform *pf = NULL;
+    rg_platform_options opts = engine->opts.platform;
+    rg_org_traffic *traffic = NULL;
+    rg_buf cred = RG_BUF_INIT;
+    json_t *stages = NULL;
+    double minutes = 0;
+    int rc;
+
+    *out = NULL;
+    if (!rg_manifest_traffic_sized(m))
+        return 0;
+    opts.insecure = engine->opts.add_org ? 0 : m->platform.insecure;
+    if ((rc = rg_platform_new(&pf, &opts)) < 0 || (rc = credentials_ref(&cred, m, base_dir)) < 0)
+        goto cleanup;
+    if ((traffic = calloc(res->count + 1, sizeof(*traffic))) == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < res->count; i++) {
+        rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
+                               res->targets[i].login_url, rg_buf_cstr(&cred)};
+        if (rg_platform_has_org(pf, org.id))
+            continue;
+        rc = engine->opts.add_org ? engine->opts.add_org(pf, tenant, org.id,
+                                                         engine->opts.add_org_payload)
+                                  : rg_platform_add_org(pf, &org);
+        if (rc < 0)
+            goto cleanup;
+    }
+    if ((rc = read_traffic(traffic, &minutes, pf, m, res, now_ms)) < 0 ||
+        (rc = size_stages(res, m, traffic, minutes)) < 0)
+        goto cleanup;
+    if ((stages = json_array()) == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t k = 0; k < m->stages_count; k++) {
+        double offered = 0;
+        json_t *orgs;
+        if (!m->stages[k].min_offered)
+            continue;
+        orgs = json_array();
+        for (size_t i = 0; i < res->count; i++)
+            if (res->targets[i].stage == k) {
+                offered += traffic[i].offered / minutes * (m->policy->soak_limit_ms / 60000.0);
+                json_array_append_new(orgs, json_string(res->targets[i].org));
+            }
+        json_array_append_new(stages, json_pack("{s:I, s:I, s:f, s:o}", "stage",
+                                                (json_int_t)k + 1, "min_offered",
+                                                (json_int_t)m->stages[k].min_offered,
+                                                "expected_offered", offered, "orgs", orgs));
+    }
+    *out = stages;
+cleanup:
+    if (rc < 0)
+        rg_error_prefix("sizing stages by traffic (min_offered)");
+    free(traffic);
+    rg_buf_dispose(&cred);
+    rg_platform_free(pf);
+    return rc;
+}
+
+int rg_engine__stage_percent(const struct rg_rollout_ctx *ctx, int k)
+{
+    size_t covered = 0;
+
+    if (k < 0 || (size_t)k >= ctx->manifest->stages_count)
+        return 0;
+    if (!ctx->manifest->stages[k].min_offered || ctx->targets.count == 0)
+        return ctx->manifest->stages[k].percent;
+    for (size_t i = 0; i < ctx->targets.count; i++)
+        covered += ctx->targets.items[i].stage_index <= k;
+    return (int)((100 * covered + ctx->targets.count / 2) / ctx->targets.count);
 }

@@ -48,4 +48,18 @@ double rg_engine__traffic_rate(const rg_org_traffic *t, const rg_policy_metric *
 int rg_engine__plan_stages(json_t **out, const rg_manifest *m, const rg_resolution *r,
                            const rg_org_traffic *traffic, double minutes);
 
+/* Sizes the traffic-sized stages of `res` (resolved from `m`) at start from each target's
+ * analytics, through the engine's platform options and credentials. `out` gets
+ * [{"stage","min_offered","expected_offered","orgs"}] for the start's audit, NULL when no
+ * stage is traffic-sized. */
+struct rg_engine;
+int rg_engine__size_stages(json_t **out, struct rg_engine *engine, rg_resolution *res,
+                           const rg_manifest *m, const char *base_dir, const char *tenant,
+                           int64_t now_ms);
+
+/* The percentage of targets stage k covers, for messages: the manifest's, or for a
+ * traffic-sized stage what was resolved at start (from the stored targets). */
+struct rg_rollout_ctx;
+int rg_engine__stage_percent(const struct rg_rollout_ctx *ctx, int k);
+
 #endif
