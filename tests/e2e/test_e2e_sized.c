@@ -135,6 +135,15 @@ static void test_stage_one_sized_and_kept_across_restart(void **state)
     /* parents still first */
     assert_true(rg_e2e_first_patch(log, parent) < rg_e2e_first_patch(log, sub2));
     json_decref(log);
+    {
+        json_t *status = NULL;
+        assert_int_equal(rg_engine_status_json(&status, e.engine, e.tenant, e.id), 0);
+        /* 2 of 7 targets: the status gives the percentage it resolved to */
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(status, "stage"),
+                                                            "percent")),
+                         29);
+        json_decref(status);
+    }
     rg_e2e_end(&e);
 }
 
