@@ -270,7 +270,8 @@ static void print_planner(rg_cli *cli, const json_t *pl)
                 json_number_value(json_object_get(s, "p_hold")),
                 json_number_value(json_object_get(s, "p_trip")));
         json_array_foreach(json_object_get(s, "metrics"), j, mt) {
-            fprintf(cli->out, "  %-20s half-width ", json_string_value(json_object_get(mt, "name")));
+            fprintf(cli->out, "  %-20s half-width ",
+                    json_string_value(json_object_get(mt, "name")));
             print_value(cli, mt, "half_width", 0);
             fputs(" MDE ", cli->out);
             print_value(cli, mt, "mde", 1);
