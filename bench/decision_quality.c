@@ -139,6 +139,19 @@ static void print_plan(const dq_plan *pl, int with_tau2)
     printf(".\n");
 }
 
+/* The acceptance reads the planner's P(promote | healthy) against the study's (the engine's
+ * group judge) on healthy models: within 0.05. */
+static void print_plan_check(const dq_plan *pl, double study_promote, int is_healthy)
+{
+    if (!is_healthy) {
+        printf("Planner vs study: not a healthy model (the forecast is for a healthy change).\n");
+        return;
+    }
+    printf("Planner vs study: P(promote) predicted %.3f, study (group) %.3f, difference %+.3f "
+           "(%s 0.05).\n", pl->stage.p_promote, study_promote, pl->stage.p_promote - study_promote,
+           fabs(pl->stage.p_promote - study_promote) <= 0.05 ? "within" : "NOT within");
+}
+
 static json_t *plan_json(const dq_plan *pl)
 {
     json_t *metrics = json_object();
@@ -310,6 +323,14 @@ int main(int argc, char **argv)
                 break;
             }
             json_object_set_new(obj, "planner", plan_json(&pl));
+            if (healthy(&m)) {
+                dq_summary s;
+                summarise(&s, &tally[DQ_GROUP], reps, m.polls);
+                json_object_set_new(json_object_get(obj, "planner"), "study_p_promote",
+                                    json_real(s.promote));
+                json_object_set_new(json_object_get(obj, "planner"), "p_promote_gap",
+                                    json_real(pl.stage.p_promote - s.promote));
+            }
             json_array_append_new(all, obj);
         } else {
             int canary = 0, control = 0;
@@ -325,6 +346,11 @@ int main(int argc, char **argv)
                     break;
                 }
                 print_plan(&pl, tau);
+                {
+                    dq_summary s;
+                    summarise(&s, &tally[DQ_GROUP], reps, m.polls);
+                    print_plan_check(&pl, s.promote, healthy(&m));
+                }
             }
             fflush(stdout);
         }

@@ -11,6 +11,9 @@
 #include "rollgate/util.h"
 
 int rg_cmd_plan(rg_cli *cli, int argc, char **argv);
+
+#define RG_PLANNER_OFFLINE "needs telemetry: run plan without --offline to read analytics"
+#define RG_PLANNER_BLOCKED "not run: pre-flight blocks this rollout"
 /* cmd_env.c: plan --artifact ID. */
 int rg_cli_artifact_diff(rg_cli *cli, const rg_manifest *m, const char *rollout_id);
 
@@ -38,13 +41,20 @@ static int add_var(rg_manifest_var *vars, size_t *count, char *arg)
     return 0;
 }
 
-/* A stage as the manifest wrote it: a percent, or {percent, approval, pause}. */
+/* A stage as the manifest wrote it: a percent, or {percent, approval, pause, min_offered}. */
 static json_t *stage_json(const rg_manifest_stage *st)
 {
-    if (!st->approval_required && !st->pause)
+    json_t *o;
+
+    if (!st->approval_required && !st->pause && !st->min_offered)
         return json_integer(st->percent);
-    return json_pack("{s:i, s:s, s:b}", "percent", st->percent, "approval",
-                     st->approval_required ? "required" : "none", "pause", st->pause);
+    o = json_pack("{s:s, s:b}", "approval", st->approval_required ? "required" : "none",
+                  "pause", st->pause);
+    if (o && st->percent)
+        json_object_set_new(o, "percent", json_integer(st->percent));
+    if (o && st->min_offered)
+        json_object_set_new(o, "min_offered", json_integer(st->min_offered));
+    return o;
 }
 
 static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
@@ -102,7 +112,10 @@ static void print_gates(rg_cli *cli, const rg_manifest *m)
 static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
 {
     if (cli->json) {
-        return rg_cli_print_json(cli, plan_json(m, r));
+        json_t *doc = plan_json(m, r);
+        if (doc)
+            json_object_set_new(doc, "planner", json_pack("{s:s}", "error", RG_PLANNER_OFFLINE));
+        return rg_cli_print_json(cli, doc);
     }
     fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, strategy %s\n",
             m->name, m->tenant, r->count, r->count == 1 ? "" : "s",
@@ -112,10 +125,14 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
     print_gates(cli, m);
     for (size_t k = 0, i = 0; k < r->stages_count; k++) {
         const rg_manifest_stage *st = &m->stages[k];
-        fprintf(cli->out, "stage %zu (%d%%%s%s): %zu organization%s in total\n", k + 1, st->percent,
-                st->approval_required ? ", approval required" : "",
-                st->pause ? ", then paused until resumed" : "", r->stage_end[k],
-                r->stage_end[k] == 1 ? "" : "s");
+        if (st->min_offered)
+            fprintf(cli->out, "stage %zu (min_offered %lld: sized at start from analytics; "
+                    "at least this organization):\n", k + 1, (long long)st->min_offered);
+        else
+            fprintf(cli->out, "stage %zu (%d%%%s%s): %zu organization%s in total\n", k + 1,
+                    st->percent, st->approval_required ? ", approval required" : "",
+                    st->pause ? ", then paused until resumed" : "", r->stage_end[k],
+                    r->stage_end[k] == 1 ? "" : "s");
         for (; i < r->stage_end[k]; i++) {
             const rg_resolved_target *t = &r->targets[i];
             char *body = json_dumps(t->body, JSON_COMPACT);
@@ -125,6 +142,7 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
         }
     }
     fprintf(cli->out, "offline: no platform or database was contacted\n");
+    fprintf(cli->out, "planner: %s\n", RG_PLANNER_OFFLINE);
     return RG_EXIT_OK;
 }
 
@@ -214,6 +232,96 @@ void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
                                   : "pre-flight passed; nothing was written");
 }
 
+/* ---- the planner (docs/cli.md "plan"): what each stage's soak can decide ---- */
+
+/* The planner's object for `plan --json`, or {"error"} when analytics could not be read. */
+static json_t *planner_json(const rg_manifest *m, const char *dir)
+{
+    json_t *doc = NULL;
+
+    if (rg_engine_plan_stats(&doc, m, dir, NULL, rg_time_now_ms()) < 0)
+        return json_pack("{s:s}", "error", rg_error_last());
+    return doc;
+}
+
+/* A value of a metric on its display scale: relative as a percentage, proportions in points,
+ * means in seconds. */
+static void print_value(rg_cli *cli, const json_t *metric, const char *key, int sign)
+{
+    const char *unit = json_string_value(json_object_get(metric, "unit"));
+    const json_t *v = json_object_get(metric, key);
+    double x = json_number_value(v);
+
+    if (!json_is_number(v))
+        fprintf(cli->out, "%-10s", "none");
+    else if (strcmp(unit, "seconds") == 0)
+        fprintf(cli->out, sign ? "%+.3g s    " : "±%.3g s    ", x);
+    else if (strcmp(unit, "proportion") == 0)
+        fprintf(cli->out, sign ? "%+.3g pp   " : "±%.3g pp   ", 100 * x);
+    else
+        fprintf(cli->out, sign ? "%+.3g%%     " : "±%.3g%%     ", 100 * x);
+}
+
+static void print_planner(rg_cli *cli, const json_t *pl)
+{
+    const json_t *s, *mt, *w;
+    size_t i, j;
+
+    if (json_object_get(pl, "error")) {
+        const char *why = json_string_value(json_object_get(pl, "error"));
+        fprintf(cli->out, "planner: %s%s\n", strcmp(why, RG_PLANNER_BLOCKED) == 0 ? ""
+                                              : "cannot read analytics: ", why);
+        return;
+    }
+    fprintf(cli->out, "planner (analytics of the last %.4g min; %lld paths):\n",
+            json_number_value(json_object_get(pl, "analytics_minutes")),
+            (long long)json_integer_value(json_object_get(pl, "paths")));
+    json_array_foreach(json_object_get(pl, "stages"), i, s) {
+        const json_t *min = json_object_get(s, "min_offered");
+        fprintf(cli->out, "stage %lld (%lld%%%s%.0lld): %zu canary, %zu control (%s), %.0f "
+                "offered calls expected over the soak\n",
+                (long long)json_integer_value(json_object_get(s, "stage")),
+                (long long)json_integer_value(json_object_get(s, "percent")),
+                min ? ", sized by traffic: min_offered " : "",
+                (long long)json_integer_value(min),
+                json_array_size(json_object_get(s, "canary")),
+                json_array_size(json_object_get(s, "control")),
+                json_string_value(json_object_get(s, "control_kind")),
+                json_number_value(json_object_get(s, "expected_offered")));
+        if (json_object_get(s, "error"))
+            continue;
+        fprintf(cli->out, "  P(promote | healthy) %.3f  P(hold) %.3f  P(trip) %.3f\n",
+                json_number_value(json_object_get(s, "p_promote")),
+                json_number_value(json_object_get(s, "p_hold")),
+                json_number_value(json_object_get(s, "p_trip")));
+        json_array_foreach(json_object_get(s, "metrics"), j, mt) {
+            fprintf(cli->out, "  %-20s half-width ",
+                    json_string_value(json_object_get(mt, "name")));
+            print_value(cli, mt, "half_width", 0);
+            fputs(" MDE ", cli->out);
+            print_value(cli, mt, "mde", 1);
+            fprintf(cli->out, " P(trip | 1.5 x tolerance) %.3f\n",
+                    json_number_value(json_object_get(mt, "p_trip_1_5")));
+        }
+    }
+    json_array_foreach(json_object_get(pl, "warnings"), i, w)
+        fprintf(cli->out, "warning: %s\n", json_string_value(w));
+}
+
+/* Traffic-sized stages: the pre-flight's targets take the stage the planner resolved. */
+static void sized_stages_to_targets(json_t *plan)
+{
+    const json_t *pl = json_object_get(plan, "planner"), *s, *org;
+    json_t *t;
+    size_t i, j, k;
+
+    json_array_foreach(json_object_get(pl, "stages"), i, s)
+        json_array_foreach(json_object_get(s, "canary"), j, org)
+            json_array_foreach(json_object_get(plan, "targets"), k, t)
+                if (json_equal(json_object_get(t, "org"), org))
+                    json_object_set_new(t, "stage", json_integer((json_int_t)i));
+}
+
 /* Reads live strategies and checks queues and credentials; exit 1 when pre-flight blocks,
  * 4 when an organization could not be reached at all. */
 static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
@@ -236,6 +344,11 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
         json_object_set_new(plan, "environment", json_string(m->environment));
     blocked = json_is_true(json_object_get(plan, "blocked"));
     unreachable = json_array_size(json_object_get(plan, "unreachable"));
+    if (unreachable == 0)
+        json_object_set_new(plan, "planner",
+                            blocked ? json_pack("{s:s}", "error", RG_PLANNER_BLOCKED)
+                                    : planner_json(m, slash ? dir : NULL));
+    sized_stages_to_targets(plan);
     if (cli->json) {
         int code = rg_cli_print_json(cli, plan); /* an outage is listed in "unreachable" */
         return code ? code : unreachable > 0 ? RG_EXIT_INFRA
@@ -257,6 +370,7 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
         return RG_EXIT_INFRA;
     }
     rg_cli_print_plan(cli, plan);
+    print_planner(cli, json_object_get(plan, "planner"));
     json_decref(plan);
     return blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/engine_private.h"
+#include "engine/planner.h"
 #include "rollgate/body.h"
 #include "rollgate/util.h"
 
@@ -321,7 +322,7 @@ static int stage_applied(rg_rollout_ctx *ctx)
                           json_pack("{s:i, s:i}", "stage", ctx->row.stage_index, "targets", (int)n),
                           "stage %d/%d (%d%%) applied to %zu organizations; soaking",
                           ctx->row.stage_index + 1, ctx->row.stage_count,
-                          ctx->manifest->stages[ctx->row.stage_index].percent, n);
+                          rg_engine__stage_percent(ctx, ctx->row.stage_index), n);
     return rg_engine__tx_end(ctx, own, rc);
 }
 

@@ -78,11 +78,12 @@ void rg_manifest_free(rg_manifest *m)
     free(m);
 }
 
-/* One entry of `stages`: a percent, or {percent, approval: required|none, pause: bool}. */
+/* One entry of `stages`: a percent, or {percent, approval: required|none, pause: bool,
+ * min_offered: N} (percent optional with min_offered, where it is the stage's cap). */
 static int read_stage(rg_manifest_stage *out, const rg_doc *doc, const rg_doc_node *node,
                       const char *path)
 {
-    static const char *const keys[] = {"percent", "approval", "pause", NULL};
+    static const char *const keys[] = {"percent", "approval", "pause", "min_offered", NULL};
     const rg_doc_node *field;
     char sub[RG_SCHEMA_PATH];
     int64_t v;
@@ -95,12 +96,22 @@ static int read_stage(rg_manifest_stage *out, const rg_doc *doc, const rg_doc_no
         out->percent = (int)v;
         return 0;
     }
-    rg_schema__join(sub, sizeof(sub), path, "percent");
-    if ((rc = rg_schema__mapping(doc, node, path, keys)) < 0 ||
-        (rc = rg_schema__require(&field, doc, node, path, "percent")) < 0 ||
-        (rc = rg_schema__int(&v, doc, field, sub, 1, 100)) < 0)
+    if ((rc = rg_schema__mapping(doc, node, path, keys)) < 0)
         return rc;
-    out->percent = (int)v;
+    if ((field = rg_schema__optional(node, "min_offered")) != NULL) {
+        rg_schema__join(sub, sizeof(sub), path, "min_offered");
+        if ((rc = rg_schema__int(&out->min_offered, doc, field, sub, 1, 1000000000)) < 0)
+            return rc;
+    }
+    rg_schema__join(sub, sizeof(sub), path, "percent");
+    if (out->min_offered && rg_schema__optional(node, "percent") == NULL) {
+        field = NULL; /* traffic-sized, capped by the next stage */
+    } else if ((rc = rg_schema__require(&field, doc, node, path, "percent")) < 0 ||
+               (rc = rg_schema__int(&v, doc, field, sub, 1, 100)) < 0) {
+        return rc;
+    } else {
+        out->percent = (int)v;
+    }
     if ((field = rg_schema__optional(node, "approval")) != NULL) {
         rg_schema__join(sub, sizeof(sub), path, "approval");
         if ((rc = rg_schema__enum(&approval, doc, field, sub, approval_names)) < 0)
@@ -134,17 +145,23 @@ static int read_stages(rg_manifest *m, const rg_doc *doc, const rg_doc_node *roo
         return rc;
     if ((m->stages = calloc(rg_doc_count(list), sizeof(*m->stages))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    for (size_t i = 0; i < rg_doc_count(list); i++) {
+    for (size_t i = 0, last = 0; i < rg_doc_count(list); i++) {
         rg_manifest_stage *st = &m->stages[i];
         rg_schema__index(item, sizeof(item), "stages", i);
         if ((rc = read_stage(st, doc, rg_doc_item(list, i), item)) < 0)
             return rc;
-        if (i > 0 && st->percent <= m->stages[i - 1].percent)
+        /* a traffic-sized stage without a percent is between its neighbours' */
+        if (st->percent && last > 0 && st->percent <= m->stages[last - 1].percent)
             return rg_doc_error(RG_EINVALID, doc, rg_doc_item(list, i), item,
                                 "stages must increase strictly: %d after %d", st->percent,
-                                m->stages[i - 1].percent);
+                                m->stages[last - 1].percent);
+        if (st->percent)
+            last = i + 1;
         m->stages_count++;
     }
+    if (m->stages[m->stages_count - 1].min_offered)
+        return rg_doc_error(RG_EINVALID, doc, rg_doc_item(list, m->stages_count - 1), item,
+                            "min_offered on the last stage: it covers every organization");
     if (m->stages[m->stages_count - 1].percent != 100)
         return rg_doc_error(RG_EINVALID, doc, list, "stages", "the last stage must be 100, not %d",
                             m->stages[m->stages_count - 1].percent);
@@ -161,9 +178,11 @@ json_t *rg_manifest__stage_json(const rg_manifest_stage *st)
 {
     json_t *o;
 
-    if (!st->approval_required && !st->pause)
+    if (!st->approval_required && !st->pause && !st->min_offered)
         return json_integer(st->percent);
-    o = json_pack("{s:i}", "percent", st->percent);
+    o = st->percent ? json_pack("{s:i}", "percent", st->percent) : json_object();
+    if (o && st->min_offered)
+        json_object_set_new(o, "min_offered", json_integer(st->min_offered));
     if (o && st->approval_required)
         json_object_set_new(o, "approval", json_string("required"));
     if (o && st->pause)

@@ -177,7 +177,8 @@ static int lists_equal(const rg_manifest *a, const rg_manifest *b)
     for (size_t i = 0; i < a->stages_count; i++)
         if (a->stages[i].percent != b->stages[i].percent ||
             a->stages[i].approval_required != b->stages[i].approval_required ||
-            a->stages[i].pause != b->stages[i].pause)
+            a->stages[i].pause != b->stages[i].pause ||
+            a->stages[i].min_offered != b->stages[i].min_offered)
             return 0;
     for (size_t i = 0; i < a->groups_count; i++)
         if (!rg_manifest__group_equal(&a->groups[i], &b->groups[i]))

@@ -17,20 +17,49 @@ void rg_resolution_free(rg_resolution *r)
 }
 
 /* Stage k covers the first max(1, ceil(p_k * N / 100)) targets; with a holdout every stage
- * but the last stops short of the final floor(holdout * N) targets (never below 1). */
-static int assign_stages(rg_resolution *r, const rg_manifest *m)
+ * but the last stops short of the final floor(holdout * N) targets (never below 1). A
+ * traffic-sized stage (min_offered) takes targets in order until their `offered` (expected
+ * offered calls over the soak, per target) reach min_offered, at least one, at most its own
+ * percent or else the next percent's coverage less one; without `offered`, exactly one. */
+static size_t traffic_sized_end(const rg_manifest *m, size_t k, size_t start, size_t n,
+                                const double *offered)
+{
+    const rg_manifest_stage *st = &m->stages[k];
+    size_t cap, end = start;
+    double sum = 0;
+
+    if (st->percent) {
+        cap = ((size_t)st->percent * n + 99) / 100;
+    } else {
+        size_t next = k + 1;
+        while (next + 1 < m->stages_count && m->stages[next].percent == 0)
+            next++;
+        cap = ((size_t)m->stages[next].percent * n + 99) / 100;
+        if (cap > start + 1)
+            cap--; /* the next stage still changes an organization */
+    }
+    while (offered && end < cap && end < n && sum < (double)st->min_offered)
+        sum += offered[end++];
+    return end > start ? end : start + 1;
+}
+
+static int assign_stages(rg_resolution *r, const rg_manifest *m, const double *offered)
 {
     size_t n = r->count, held = m->has_holdout ? (size_t)(m->holdout * (double)n) : 0;
 
-    if ((r->stage_end = calloc(m->stages_count, sizeof(size_t))) == NULL)
+    if (r->stage_end == NULL && (r->stage_end = calloc(m->stages_count, sizeof(size_t))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     r->stages_count = m->stages_count;
     for (size_t k = 0; k < m->stages_count; k++) {
         size_t end = ((size_t)m->stages[k].percent * n + 99) / 100;
+        if (m->stages[k].min_offered)
+            end = traffic_sized_end(m, k, k > 0 ? r->stage_end[k - 1] : 0, n, offered);
         if (k + 1 < m->stages_count && end > n - held)
             end = n - held;
         if (end < 1)
             end = 1;
+        if (end > n)
+            end = n;
         if (k > 0 && end < r->stage_end[k - 1])
             end = r->stage_end[k - 1];
         r->stage_end[k] = end;
@@ -40,6 +69,21 @@ static int assign_stages(rg_resolution *r, const rg_manifest *m)
             k++;
         r->targets[i].stage = k;
     }
+    return 0;
+}
+
+int rg_resolution_size_stages(rg_resolution *r, const rg_manifest *m, const double *offered)
+{
+    if (r == NULL || m == NULL || r->count == 0 || r->stages_count != m->stages_count)
+        return rg_error_set(RG_EINVALID, "rg_resolution_size_stages: invalid arguments");
+    return assign_stages(r, m, offered);
+}
+
+int rg_manifest_traffic_sized(const rg_manifest *m)
+{
+    for (size_t k = 0; k < m->stages_count; k++)
+        if (m->stages[k].min_offered)
+            return 1;
     return 0;
 }
 
@@ -91,7 +135,7 @@ int rg_manifest_resolve(rg_resolution **out, const rg_manifest *m)
             }
         }
     }
-    if ((rc = assign_stages(r, m)) < 0)
+    if ((rc = assign_stages(r, m, NULL)) < 0)
         goto cleanup;
     *out = r;
     r = NULL;

@@ -54,6 +54,18 @@ static int stage_percent(const rg_store_rollout *row)
     return pct;
 }
 
+/* A traffic-sized stage ({min_offered} without a percent): the share of targets it covers. */
+static int sized_percent(const rg_store_rollout *row, const rg_store_targets *targets, int pct)
+{
+    size_t covered = 0;
+
+    if (pct != 0 || targets->count == 0)
+        return pct;
+    for (size_t i = 0; i < targets->count; i++)
+        covered += targets->items[i].stage_index <= row->stage_index;
+    return (int)((100 * covered + targets->count / 2) / targets->count);
+}
+
 /* A member of the rollout's book (retry_of, undo, promote_full), a new reference or null. */
 json_t *rg_engine__book_member(const char *baseline, const char *key)
 {
@@ -167,7 +179,8 @@ int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id
                     " s:o, s:o, s:I}",
                     "id", row.id, "name", row.name, "tenant", row.tenant_id, "state",
                     rg_rollout_state_to_str(row.state), "outcome", rg_engine_outcome(row.state),
-                    "stage", "index", row.stage_index, "percent", stage_percent(&row), "count",
+                    "stage", "index", row.stage_index, "percent",
+                    sized_percent(&row, &targets, stage_percent(&row)), "count",
                     row.stage_count, "verification", row.verification, "hold_reason",
                     row.hold_reason, "created_by", row.created_by, "created_at",
                     time_or_null(row.created_at_ms), "stage_applied_at",

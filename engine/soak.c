@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine_private.h"
+#include "engine/planner.h"
 #include "engine/telemetry.h"
 #include "engine/verdict_inputs.h"
 #include "rollgate/util.h"
@@ -371,7 +372,7 @@ static int promote(rg_rollout_ctx *ctx, const char *why)
     rc = rg_engine__event(ctx, "promoted",
                           json_pack("{s:i, s:i, s:s}", "from", from, "to", from + 1, "reason", why),
                           "stage %d/%d promoted (%s); expanding to %d%%", from + 1,
-                          ctx->row.stage_count, why, ctx->manifest->stages[from + 1].percent);
+                          ctx->row.stage_count, why, rg_engine__stage_percent(ctx, from + 1));
     if (rc < 0)
         return rc;
     if (ctx->manifest->stages[from].pause && !rg_engine__full_promotion(ctx))

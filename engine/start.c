@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "engine/engine_private.h"
+#include "engine/planner.h"
 #include "rollgate/util.h"
 
 /* The analytics metrics the platform client parses (docs/platform-api.md). */
@@ -150,7 +151,7 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
 {
     rg_store_rollout row = {0};
     rg_resolution *res = NULL;
-    json_t *mjson = NULL, *pjson = NULL;
+    json_t *mjson = NULL, *pjson = NULL, *sized = NULL;
     char id[RG_STORE_ROLLOUT_ID_LEN];
     char *mtext = NULL, *ptext = NULL;
     char *refusal = NULL, *book = NULL;
@@ -161,6 +162,9 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
 
     if ((rc = check_policy(manifest->policy)) < 0 ||
         (rc = rg_manifest_resolve(&res, manifest)) < 0 ||
+        /* traffic-sized stages are resolved once, here: the targets keep their stage */
+        (rc = rg_engine__size_stages(&sized, engine, res, manifest, base_dir, manifest->tenant,
+                                     now)) < 0 ||
         (rc = rg_manifest_to_json(&mjson, manifest)) < 0 ||
         (rc = pin_credentials(mjson, manifest, base_dir)) < 0 ||
         (rc = rg_policy_to_json(&pjson, manifest->policy)) < 0 ||
@@ -211,10 +215,12 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
         (rc = insert_targets(engine, manifest->tenant, id, manifest, res)) < 0 ||
         (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "start", NULL,
                                running ? "running" : "awaiting_approval",
-                               json_pack("{s:i, s:b, s:s, s:s?, s:b, s:s?}", "targets",
+                               json_pack("{s:i, s:b, s:s, s:s?, s:b, s:s?, s:O?}", "targets",
                                          (int)res->count, "approved", running, "digest",
-                                         manifest->digest, "environment", manifest->environment,
-                                         "forced", refusal != NULL, "retry_of", retry_of))) < 0 ||
+                                         manifest->digest, "environment",
+                                         manifest->environment, "forced", refusal != NULL,
+                                         "retry_of", retry_of, "sized_stages", sized))) <
+            0 ||
         (rc = rg_store_commit(engine->store)) < 0) {
         rg_store_rollback(engine->store);
         goto cleanup;
@@ -222,6 +228,7 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
     memcpy(out_id, id, sizeof(id));
 cleanup:
     rg_resolution_free(res);
+    json_decref(sized);
     json_decref(mjson);
     json_decref(pjson);
     free(mtext);

@@ -69,7 +69,9 @@ static int design_looks(plan_looks *out, const rg_stats_plan_metric *m,
 
     for (int k = 0; k < K; k++) {
         post = (k + 1) * d->poll_minutes - d->settle_minutes;
-        post = post < 1 ? 1 : post;
+        /* a poll before settle has passed sees (almost) nothing: no floor in minutes, which
+         * would credit a soak measured in seconds with a whole minute of traffic */
+        post = post > 1e-9 ? post : 1e-9;
         out->v[k] = look_variance(&df[k], m, d, post, m->tau2);
         v0[k] = look_variance(&z[0], m, d, post, 0);
     }

@@ -108,6 +108,14 @@ int rg_engine_artifact_diff_json(json_t **out, rg_engine *engine, const char *te
 int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_dir,
                    const rg_platform_options *popts);
 
+/* The planner over every stage (docs/internals/stats.md "Planner"): reads each org's
+ * analytics for the policy's pre window plus soak limit before `now_ms` and gives, per stage
+ * and metric, the expected half-width at the soak's end, the MDE, P(promote | healthy) and
+ * P(trip | 1.5 x tolerance). @param[out] out the "planner" object of `plan --json`
+ * (docs/cli.md); new reference. Writes nothing anywhere. */
+int rg_engine_plan_stats(json_t **out, const rg_manifest *manifest, const char *base_dir,
+                         const rg_platform_options *popts, int64_t now_ms);
+
 /* The tenant a rollout belongs to, for local tools that name a rollout by id alone.
  * @param[out] out caller frees. RG_ENOTFOUND for an unknown id. */
 int rg_engine_rollout_tenant(char **out, rg_engine *engine, const char *rollout_id);

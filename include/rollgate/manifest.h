@@ -72,7 +72,11 @@ typedef struct rg_manifest_target {
 /* One entry of `stages`: a plain percent, or {percent, approval, pause} (docs/manifest.md,
  * "Stages"). Room for more per-stage fields. */
 typedef struct rg_manifest_stage {
-    int percent;           /* cumulative, 1..100 */
+    int percent;           /* cumulative, 1..100; 0 for a traffic-sized stage without a cap */
+    /* Traffic-sized ({min_offered: N}): the stage grows, in target order, until its canary
+     * orgs' expected offered calls over the soak reach N, at most `percent` when given, else
+     * the next stage's percent less one org. Resolved at start from analytics. 0: none. */
+    int64_t min_offered;
     int approval_required; /* a person approves before this stage's targets are changed */
     int pause;             /* after this stage's verdict promotes, stop paused until resumed */
 } rg_manifest_stage;
@@ -211,6 +215,13 @@ typedef struct rg_resolution {
  * @param[out] out free with rg_resolution_free. */
 int rg_manifest_resolve(rg_resolution **out, const rg_manifest *manifest);
 void rg_resolution_free(rg_resolution *resolution);
+/* Re-assigns the stages of a resolution with each target's expected offered calls over the
+ * soak (`offered[i]` for targets[i]): traffic-sized stages (min_offered) grow until theirs
+ * reach the number. rg_manifest_resolve sizes them without traffic (one org each). */
+int rg_resolution_size_stages(rg_resolution *resolution, const rg_manifest *manifest,
+                              const double *offered);
+/* 1 when some stage is traffic-sized (min_offered). */
+int rg_manifest_traffic_sized(const rg_manifest *manifest);
 
 /* Renders `text` with the variables of group `group_index` (and opts' overrides folded
  * in at load). RG_EINVALID naming the variable when one is undefined.

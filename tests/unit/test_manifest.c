@@ -77,7 +77,7 @@ static const bad_case bad_cases[] = {
     {"stages_approval.yaml", RG_EINVALID,
      ":4:38: stages[1].approval: expected required | none, got 'maybe'"},
     {"stages_key.yaml", RG_EINVALID,
-     ":4:28: stages[1].wait: unknown key (expected one of: percent, approval, pause)"},
+     ":4:28: stages[1].wait: unknown key (expected one of: percent, approval, pause, min_offered)"},
     {"stages_pause_last.yaml", RG_EINVALID,
      ":4:18: stages[2]: pause: true on the last stage has nothing to wait before (the rollout completes when it passes)"},
     {"stages_percent.yaml", RG_EINVALID,

@@ -1,0 +1,600 @@
+/* planner.c - each org's recent traffic from analytics, and the planner over a manifest's
+ * stages (docs/internals/stats.md "Planner"); writes nothing anywhere */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_private.h"
+#include "engine/planner.h"
+#include "engine/verdict_inputs.h"
+#include "rollgate/engine.h"
+#include "rollgate/util.h"
+
+#define PLANNER_PATHS 10000
+#define PLANNER_SEED 20261202u
+
+static int64_t floor_to(int64_t t, int64_t g)
+{
+    return t - ((t % g) + g) % g;
+}
+
+void rg_engine__traffic_window(int64_t *from_ms, int64_t *to_ms, const rg_policy *p,
+                               int64_t now_ms)
+{
+    int64_t g = p->granularity_ms > 0 ? p->granularity_ms : 60000;
+    int64_t span = p->pre_window_ms + p->soak_limit_ms;
+
+    span = floor_to(span + g - 1, g);
+    *to_ms = floor_to(now_ms, g);
+    *from_ms = *to_ms - (span > 0 ? span : g);
+}
+
+static int add_unique(json_t *list, const char *id)
+{
+    size_t i;
+    json_t *v;
+    if (id == NULL)
+        return 0;
+    json_array_foreach(list, i, v)
+        if (strcmp(json_string_value(v), id) == 0)
+            return 0;
+    return json_array_append_new(list, json_string(id));
+}
+
+int rg_engine__plan_queues(json_t **out, const rg_manifest *m, const json_t *body)
+{
+    json_t *list = json_array(), *t;
+    size_t i;
+
+    if (list == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    for (i = 0; i < m->watch_queues_count; i++)
+        add_unique(list, m->watch_queues[i]);
+    if (m->watch_queues_count == 0)
+        json_array_foreach(json_object_get(body, "targets"), i, t)
+            add_unique(list, json_string_value(json_object_get(t, "id")));
+    *out = list;
+    return 0;
+}
+
+int rg_engine__traffic_queue(rg_platform_op **ops, rg_platform *pf, const char *const *orgs,
+                             json_t *const *queues, size_t n, int64_t from_ms, int64_t to_ms,
+                             int64_t granularity_ms)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *ids[RG_MANIFEST_MAX_TARGETS * 2];
+        rg_platform_aggregates_query q = {from_ms, to_ms, granularity_ms, ids, 0};
+        size_t j;
+        json_t *v;
+        int rc;
+        ops[i] = NULL;
+        json_array_foreach(queues[i], j, v)
+            if (q.nqueues < sizeof(ids) / sizeof(ids[0]))
+                ids[q.nqueues++] = json_string_value(v);
+        if (q.nqueues == 0)
+            continue;
+        if ((rc = rg_platform_queue_aggregates(&ops[i], pf, orgs[i], &q, NULL, NULL)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Sums of one bucket over every queue of the series. */
+static void bucket_sum(rg_platform_bucket *out, const rg_platform_aggregates *agg, size_t b)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t q = 0; q < agg->nqueues; q++) {
+        const rg_platform_queue_series *s = &agg->queues[q];
+        if (b >= s->nbuckets)
+            continue;
+        out->offered += s->buckets[b].offered;
+        out->abandoned += s->buckets[b].abandoned;
+        out->answered += s->buckets[b].answered;
+        out->answered_sum_ms += s->buckets[b].answered_sum_ms;
+        out->handled += s->buckets[b].handled;
+        out->handle_sum_ms += s->buckets[b].handle_sum_ms;
+    }
+}
+
+int rg_engine__traffic_collect(rg_org_traffic *out, const rg_platform_op *op)
+{
+    const rg_platform_aggregates *agg;
+    size_t nb = 0, b, banswered = 0, bhandled = 0;
+    double ma, mh;
+
+    memset(out, 0, sizeof(*out));
+    if (op == NULL)
+        return 0;
+    if (rg_platform_op_status(op) < 0)
+        return rg_error_set(rg_platform_op_status(op), "%s", rg_platform_op_error(op));
+    if ((agg = rg_platform_op_aggregates(op)) == NULL)
+        return 0;
+    for (size_t q = 0; q < agg->nqueues; q++)
+        nb = agg->queues[q].nbuckets > nb ? agg->queues[q].nbuckets : nb;
+    for (b = 0; b < nb; b++) {
+        rg_platform_bucket k;
+        bucket_sum(&k, agg, b);
+        out->offered += (double)k.offered;
+        out->abandoned += (double)k.abandoned;
+        out->answered += (double)k.answered;
+        out->answered_ms += k.answered_sum_ms;
+        out->handled += (double)k.handled;
+        out->handle_ms += k.handle_sum_ms;
+    }
+    ma = out->answered > 0 ? out->answered_ms / out->answered : 0;
+    mh = out->handled > 0 ? out->handle_ms / out->handled : 0;
+    for (b = 0; b < nb; b++) {
+        rg_platform_bucket k;
+        bucket_sum(&k, agg, b);
+        if (k.answered > 0) {
+            double d = k.answered_sum_ms / (double)k.answered - ma;
+            out->ss_answered += (double)k.answered * d * d;
+            banswered++;
+        }
+        if (k.handled > 0) {
+            double d = k.handle_sum_ms / (double)k.handled - mh;
+            out->ss_handled += (double)k.handled * d * d;
+            bhandled++;
+        }
+    }
+    out->df_answered = banswered > 0 ? (double)(banswered - 1) : 0;
+    out->df_handled = bhandled > 0 ? (double)(bhandled - 1) : 0;
+    return 0;
+}
+
+/* The traffic's total of an analytics metric: its count, or (use_sum) its sum in ms. */
+static double metric_total(const rg_org_traffic *t, const char *name, int use_sum)
+{
+    if (name == NULL)
+        return 0;
+    if (strcmp(name, "nOffered") == 0)
+        return use_sum ? 0 : t->offered;
+    if (strcmp(name, "tAbandon") == 0)
+        return use_sum ? 0 : t->abandoned;
+    if (strcmp(name, "tAnswered") == 0)
+        return use_sum ? t->answered_ms : t->answered;
+    if (strcmp(name, "tHandle") == 0)
+        return use_sum ? t->handle_ms : t->handled;
+    return 0;
+}
+
+double rg_engine__traffic_rate(const rg_org_traffic *t, const rg_policy_metric *metric,
+                               double minutes)
+{
+    const char *units = metric->kind == RG_METRIC_PROPORTION ? metric->trials : metric->source;
+    return minutes > 0 ? metric_total(t, units, 0) / minutes : 0;
+}
+
+/* ---- the stages ---- */
+
+typedef struct {
+    double *canary, *control; /* rates of orgs with traffic */
+    size_t ncanary, ncontrol;
+} plan_arms;
+
+/* Level (p, or the mean in s) and per-measurement sd (s) of a metric over every org. */
+static int metric_level(double *level, double *sd, const rg_policy_metric *pm,
+                        const rg_org_traffic *traffic, size_t n)
+{
+    double e = 0, tr = 0, ss = 0, df = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const rg_org_traffic *t = &traffic[i];
+        if (pm->kind == RG_METRIC_PROPORTION) {
+            e += metric_total(t, pm->events, 0);
+            tr += metric_total(t, pm->trials, 0);
+        } else {
+            int answered = strcmp(pm->source, "tAnswered") == 0;
+            e += metric_total(t, pm->source, 1);
+            tr += metric_total(t, pm->source, 0);
+            ss += answered ? t->ss_answered : t->ss_handled;
+            df += answered ? t->df_answered : t->df_handled;
+        }
+    }
+    if (!(tr > 0))
+        return rg_error_set(RG_EINVALID, "%s: no traffic in the analytics read", pm->name);
+    if (pm->kind == RG_METRIC_PROPORTION) {
+        *level = e > 0 ? e / tr : 0.5 / (tr + 0.5); /* the verdict's 1/2 rule */
+        *sd = 0;
+        if (!(*level < 1))
+            return rg_error_set(RG_EINVALID, "%s: every trial is an event", pm->name);
+        return 0;
+    }
+    *level = e / tr / 1000.0;
+    if (!(df > 0) || !(ss > 0) || !(*level > 0))
+        return rg_error_set(RG_EINVALID, "%s: too few buckets with data to estimate its "
+                            "spread", pm->name);
+    *sd = sqrt(ss / df) / 1000.0;
+    return 0;
+}
+
+static double tolerance_display(const rg_policy_metric *pm)
+{
+    if (pm->scale == RG_TOLERANCE_RELATIVE || pm->kind == RG_METRIC_PROPORTION)
+        return pm->tolerance;
+    return pm->tolerance / 1000.0;
+}
+
+static const char *unit_name(const rg_policy_metric *pm)
+{
+    if (pm->scale == RG_TOLERANCE_RELATIVE)
+        return "relative";
+    return pm->kind == RG_METRIC_PROPORTION ? "proportion" : "seconds";
+}
+
+static json_t *org_list(const rg_resolution *r, size_t stage, int role)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->count; i++) {
+        size_t s = r->targets[i].stage;
+        if ((role == 0 && s == stage) || (role == 1 && s > stage) || (role == 2 && s < stage))
+            json_array_append_new(a, json_string(r->targets[i].org));
+    }
+    return a;
+}
+
+/* One stage: its orgs, and the planner's numbers or why there are none. */
+static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k,
+                          const rg_org_traffic *traffic, double minutes, json_t *warnings)
+{
+    const rg_policy *p = m->policy;
+    rg_stats_plan_metric pm[RG_POLICY_MAX_METRICS];
+    rg_stats_plan_result res[RG_POLICY_MAX_METRICS];
+    rg_stats_plan_stage st;
+    rg_stats_plan_design d = {0};
+    double *rates = calloc((r->count + 1) * (p->metrics_count + 1), sizeof(double));
+    double offered = 0, soak_min = p->soak_limit_ms / 60000.0;
+    int later = 0, earlier = 0, any_warning = 0;
+    size_t nc = 0;
+    json_t *doc, *metrics = json_array();
+    const char *err = NULL;
+    char buf[512];
+
+    for (size_t i = 0; i < r->count; i++) {
+        later |= r->targets[i].stage > k;
+        earlier |= r->targets[i].stage < k;
+        if (r->targets[i].stage == k) {
+            offered += traffic[i].offered / minutes;
+            nc++;
+        }
+    }
+    doc = json_pack("{s:I, s:i, s:o, s:o, s:s, s:f, s:f}", "stage", (json_int_t)k + 1,
+                    "percent", m->stages[k].min_offered
+                                   ? (int)((100 * r->stage_end[k] + r->count / 2) / r->count)
+                                   : m->stages[k].percent,
+                    "canary", org_list(r, k, 0), "control",
+                    org_list(r, k, later ? 1 : 2), "control_kind",
+                    later ? "later" : earlier ? "earlier" : "none", "offered_per_minute",
+                    offered, "expected_offered", offered * soak_min);
+    if (doc == NULL || metrics == NULL || rates == NULL) {
+        free(rates);
+        json_decref(doc);
+        json_decref(metrics);
+        return NULL;
+    }
+    if (nc == 0)
+        err = "no canary organization (this stage adds none)";
+    for (size_t j = 0; err == NULL && j < p->metrics_count; j++) {
+        const rg_policy_metric *q = &p->metrics[j];
+        double *canary = rates + j * (r->count + 1), *control;
+        memset(&pm[j], 0, sizeof(pm[j]));
+        pm[j].kind = q->kind;
+        pm[j].log_scale = q->scale == RG_TOLERANCE_RELATIVE;
+        pm[j].tolerance = pm[j].log_scale ? log1p(q->tolerance) : tolerance_display(q);
+        pm[j].critical = q->critical;
+        if (metric_level(&pm[j].level, &pm[j].unit_sd, q, traffic, r->count) < 0) {
+            snprintf(buf, sizeof(buf), "%s", rg_error_last());
+            err = buf;
+            break;
+        }
+        for (size_t i = 0; i < r->count; i++) /* orgs without traffic weigh nothing */
+            if (r->targets[i].stage == k &&
+                rg_engine__traffic_rate(&traffic[i], q, minutes) > 0)
+                canary[pm[j].n_canary++] = rg_engine__traffic_rate(&traffic[i], q, minutes);
+        control = canary + pm[j].n_canary;
+        for (size_t i = 0; i < r->count; i++) {
+            size_t s = r->targets[i].stage;
+            if ((later ? s > k : s < k) && rg_engine__traffic_rate(&traffic[i], q, minutes) > 0)
+                control[pm[j].n_control++] = rg_engine__traffic_rate(&traffic[i], q, minutes);
+        }
+        pm[j].canary_rate = canary;
+        pm[j].control_rate = pm[j].n_control ? control : NULL;
+        if (pm[j].n_canary == 0) {
+            snprintf(buf, sizeof(buf), "%s: no traffic in the canary organizations", q->name);
+            err = buf;
+        }
+    }
+    d.planned_polls = p->poll_interval_ms > 0 ? (int)(p->soak_limit_ms / p->poll_interval_ms)
+                                              : 1;
+    d.planned_polls = d.planned_polls < 1 ? 1 : d.planned_polls;
+    d.poll_minutes = p->poll_interval_ms / 60000.0;
+    d.pre_minutes = p->pre_window_ms / 60000.0;
+    d.settle_minutes = p->settle_ms / 60000.0;
+    d.stabilization_minutes = p->stabilization_window_ms / 60000.0;
+    d.alpha = rg_engine__stage_alpha(p, (int)m->stages_count);
+    d.n_metrics = (int)p->metrics_count;
+    d.breaker_consecutive = p->breaker_consecutive;
+    /* msprt is not planned: its pass and fail come close to the group design's */
+    d.sequential = p->sequential == RG_SEQUENTIAL_NONE ? RG_SEQUENTIAL_NONE
+                                                       : RG_SEQUENTIAL_GROUP;
+    d.variance = p->variance;
+    d.information = p->information;
+    d.paths = PLANNER_PATHS;
+    d.seed = PLANNER_SEED + k;
+    if (err == NULL && rg_stats_plan(res, &st, pm, p->metrics_count, &d) < 0) {
+        snprintf(buf, sizeof(buf), "%s", rg_error_last());
+        err = buf;
+    }
+    if (m->stages[k].min_offered)
+        json_object_set_new(doc, "min_offered", json_integer(m->stages[k].min_offered));
+    json_object_set_new(doc, "planned_polls", json_integer(d.planned_polls));
+    json_object_set_new(doc, "alpha", json_real(d.alpha));
+    if (err) {
+        json_object_set_new(doc, "error", json_string(err));
+        json_object_set_new(doc, "cannot_decide", json_true());
+        char line[640];
+        snprintf(line, sizeof(line), "stage %zu cannot be planned: %s", k + 1, err);
+        json_array_append_new(warnings, json_string(line));
+        json_object_set_new(doc, "metrics", metrics);
+        free(rates);
+        return doc;
+    }
+    for (size_t j = 0; j < p->metrics_count; j++) {
+        const rg_policy_metric *q = &p->metrics[j];
+        json_t *mj = json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:b, s:I, s:I}", "name", q->name,
+                               "unit", unit_name(q), "tolerance", tolerance_display(q),
+                               "level", pm[j].level, "half_width", res[j].half_width,
+                               "p_trip_1_5", res[j].p_trip_1_5, "cannot_decide",
+                               res[j].cannot_decide, "canary_orgs", (json_int_t)pm[j].n_canary,
+                               "control_orgs", (json_int_t)pm[j].n_control);
+        if (mj == NULL)
+            continue;
+        json_object_set_new(mj, "mde", isfinite(res[j].mde) ? json_real(res[j].mde)
+                                                            : json_null());
+        if (q->kind == RG_METRIC_MEAN)
+            json_object_set_new(mj, "unit_sd", json_real(pm[j].unit_sd));
+        json_array_append_new(metrics, mj);
+        if (res[j].cannot_decide) {
+            any_warning = 1;
+            snprintf(buf, sizeof(buf), "stage %zu cannot decide within its soak limit: %s's "
+                     "interval at the end is ±%.4g %s, not below its tolerance %.4g", k + 1,
+                     q->name, res[j].half_width, unit_name(q), tolerance_display(q));
+            json_array_append_new(warnings, json_string(buf));
+        }
+    }
+    json_object_set_new(doc, "metrics", metrics);
+    json_object_set_new(doc, "p_promote", json_real(st.p_promote));
+    json_object_set_new(doc, "p_hold", json_real(st.p_hold));
+    json_object_set_new(doc, "p_trip", json_real(st.p_trip));
+    json_object_set_new(doc, "cannot_decide", json_boolean(any_warning));
+    free(rates);
+    return doc;
+}
+
+int rg_engine__plan_stages(json_t **out, const rg_manifest *m, const rg_resolution *r,
+                           const rg_org_traffic *traffic, double minutes)
+{
+    json_t *stages = json_array(), *warnings = json_array();
+    int any = 0;
+
+    if (stages == NULL || warnings == NULL || !(minutes > 0)) {
+        json_decref(stages);
+        json_decref(warnings);
+        return rg_error_set(RG_EINVALID, "planner: no analytics window");
+    }
+    for (size_t k = 0; k < r->stages_count && k < m->stages_count; k++) {
+        json_t *s = plan_stage(m, r, k, traffic, minutes, warnings);
+        if (s == NULL || json_array_append_new(stages, s) < 0) {
+            json_decref(stages);
+            json_decref(warnings);
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        }
+        any |= json_is_true(json_object_get(s, "cannot_decide"));
+    }
+    *out = json_pack("{s:f, s:i, s:o, s:b, s:o}", "analytics_minutes", minutes, "paths",
+                     PLANNER_PATHS, "stages", stages, "cannot_decide", any, "warnings",
+                     warnings);
+    return *out ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
+}
+
+/* ---- online: read the analytics, size stages, plan ---- */
+
+/* Every target's traffic over the planner's window; `pf` has every target's org. */
+static int read_traffic(rg_org_traffic *traffic, double *minutes, rg_platform *pf,
+                        const rg_manifest *m, const rg_resolution *res, int64_t now_ms)
+{
+    rg_platform_op **ops = calloc(res->count + 1, sizeof(*ops));
+    json_t **queues = calloc(res->count + 1, sizeof(*queues));
+    const char **orgs = calloc(res->count + 1, sizeof(*orgs));
+    int64_t from, to;
+    int rc = 0;
+
+    if (ops == NULL || queues == NULL || orgs == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; rc == 0 && i < res->count; i++) {
+        orgs[i] = res->targets[i].org;
+        rc = rg_engine__plan_queues(&queues[i], m, res->targets[i].body);
+    }
+    rg_engine__traffic_window(&from, &to, m->policy, now_ms);
+    *minutes = (double)(to - from) / 60000.0;
+    if (rc < 0 ||
+        (rc = rg_engine__traffic_queue(ops, pf, orgs, queues, res->count, from, to,
+                                       m->policy->granularity_ms)) < 0 ||
+        (rc = rg_platform_run(pf)) < 0)
+        goto cleanup;
+    for (size_t i = 0; i < res->count; i++)
+        if ((rc = rg_engine__traffic_collect(&traffic[i], ops[i])) < 0) {
+            rc = rg_error_set(rc, "org %s: analytics: %s", orgs[i], rg_error_last());
+            break;
+        }
+cleanup:
+    for (size_t i = 0; i < res->count; i++) {
+        if (ops)
+            rg_platform_op_free(ops[i]);
+        if (queues)
+            json_decref(queues[i]);
+    }
+    free(ops);
+    free(queues);
+    free(orgs);
+    return rc;
+}
+
+/* Sizes the traffic-sized stages of `res` from the targets' traffic. */
+static int size_stages(rg_resolution *res, const rg_manifest *m, const rg_org_traffic *traffic,
+                       double minutes)
+{
+    double *offered;
+    int rc;
+
+    if (!rg_manifest_traffic_sized(m))
+        return 0;
+    if ((offered = calloc(res->count + 1, sizeof(*offered))) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < res->count; i++)
+        offered[i] = traffic[i].offered / minutes * ((double)m->policy->soak_limit_ms / 60000.0);
+    rc = rg_resolution_size_stages(res, m, offered);
+    free(offered);
+    return rc;
+}
+
+static int credentials_ref(rg_buf *cred, const rg_manifest *m, const char *base_dir)
+{
+    if (m->platform.credentials == RG_CREDENTIALS_FILE)
+        return rg_buf_printf(cred, "file:%s%s%s",
+                             base_dir && m->platform.credentials_path[0] != '/' ? base_dir : "",
+                             base_dir && m->platform.credentials_path[0] != '/' ? "/" : "",
+                             m->platform.credentials_path);
+    return rg_buf_puts(cred, "env");
+}
+
+int rg_engine_plan_stats(json_t **out, const rg_manifest *manifest, const char *base_dir,
+                         const rg_platform_options *popts, int64_t now_ms)
+{
+    rg_resolution *res = NULL;
+    rg_platform *pf = NULL;
+    rg_platform_options opts;
+    rg_org_traffic *traffic = NULL;
+    json_t *doc = NULL;
+    rg_buf cred = RG_BUF_INIT;
+    double minutes = 0;
+    int rc;
+
+    if (popts)
+        opts = *popts;
+    else
+        rg_platform_options_init(&opts);
+    opts.insecure = manifest->platform.insecure;
+    if ((rc = rg_manifest_resolve(&res, manifest)) < 0 || (rc = rg_platform_new(&pf, &opts)) < 0)
+        goto cleanup;
+    if ((traffic = calloc(res->count + 1, sizeof(*traffic))) == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = credentials_ref(&cred, manifest, base_dir)) < 0)
+        goto cleanup;
+    for (size_t i = 0; i < res->count; i++) {
+        rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
+                               res->targets[i].login_url, rg_buf_cstr(&cred)};
+        if (!rg_platform_has_org(pf, org.id) && (rc = rg_platform_add_org(pf, &org)) < 0)
+            goto cleanup;
+    }
+    if ((rc = read_traffic(traffic, &minutes, pf, manifest, res, now_ms)) < 0 ||
+        (rc = size_stages(res, manifest, traffic, minutes)) < 0 ||
+        (rc = rg_engine__plan_stages(&doc, manifest, res, traffic, minutes)) < 0)
+        goto cleanup;
+    {
+        int64_t from, to;
+        rg_engine__traffic_window(&from, &to, manifest->policy, now_ms);
+        json_object_set_new(doc, "from_ms", json_integer(from));
+        json_object_set_new(doc, "to_ms", json_integer(to));
+    }
+    *out = doc;
+cleanup:
+    free(traffic);
+    rg_buf_dispose(&cred);
+    rg_platform_free(pf);
+    rg_resolution_free(res);
+    return rc;
+}
+
+int rg_engine__size_stages(json_t **out, rg_engine *engine, rg_resolution *res,
+                           const rg_manifest *m, const char *base_dir, const char *tenant,
+                           int64_t now_ms)
+{
+    rg_platform *pf = NULL;
+    rg_platform_options opts = engine->opts.platform;
+    rg_org_traffic *traffic = NULL;
+    rg_buf cred = RG_BUF_INIT;
+    json_t *stages = NULL;
+    double minutes = 0;
+    int rc;
+
+    *out = NULL;
+    if (!rg_manifest_traffic_sized(m))
+        return 0;
+    opts.insecure = engine->opts.add_org ? 0 : m->platform.insecure;
+    if ((rc = rg_platform_new(&pf, &opts)) < 0 || (rc = credentials_ref(&cred, m, base_dir)) < 0)
+        goto cleanup;
+    if ((traffic = calloc(res->count + 1, sizeof(*traffic))) == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < res->count; i++) {
+        rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
+                               res->targets[i].login_url, rg_buf_cstr(&cred)};
+        if (rg_platform_has_org(pf, org.id))
+            continue;
+        rc = engine->opts.add_org ? engine->opts.add_org(pf, tenant, org.id,
+                                                         engine->opts.add_org_payload)
+                                  : rg_platform_add_org(pf, &org);
+        if (rc < 0)
+            goto cleanup;
+    }
+    if ((rc = read_traffic(traffic, &minutes, pf, m, res, now_ms)) < 0 ||
+        (rc = size_stages(res, m, traffic, minutes)) < 0)
+        goto cleanup;
+    if ((stages = json_array()) == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t k = 0; k < m->stages_count; k++) {
+        double offered = 0;
+        json_t *orgs;
+        if (!m->stages[k].min_offered)
+            continue;
+        orgs = json_array();
+        for (size_t i = 0; i < res->count; i++)
+            if (res->targets[i].stage == k) {
+                offered += traffic[i].offered / minutes * (m->policy->soak_limit_ms / 60000.0);
+                json_array_append_new(orgs, json_string(res->targets[i].org));
+            }
+        json_array_append_new(stages, json_pack("{s:I, s:I, s:f, s:o}", "stage",
+                                                (json_int_t)k + 1, "min_offered",
+                                                (json_int_t)m->stages[k].min_offered,
+                                                "expected_offered", offered, "orgs", orgs));
+    }
+    *out = stages;
+cleanup:
+    if (rc < 0)
+        rg_error_prefix("sizing stages by traffic (min_offered)");
+    free(traffic);
+    rg_buf_dispose(&cred);
+    rg_platform_free(pf);
+    return rc;
+}
+
+int rg_engine__stage_percent(const struct rg_rollout_ctx *ctx, int k)
+{
+    size_t covered = 0;
+
+    if (k < 0 || (size_t)k >= ctx->manifest->stages_count)
+        return 0;
+    if (!ctx->manifest->stages[k].min_offered || ctx->targets.count == 0)
+        return ctx->manifest->stages[k].percent;
+    for (size_t i = 0; i < ctx->targets.count; i++)
+        covered += ctx->targets.items[i].stage_index <= k;
+    return (int)((100 * covered + ctx->targets.count / 2) / ctx->targets.count);
+}

@@ -1,0 +1,65 @@
+/* planner.h - recent traffic of each organization from analytics, for the planner and for
+ * traffic-sized stages (docs/internals/stats.md "Planner") */
+#ifndef RG_ENGINE_PLANNER_H
+#define RG_ENGINE_PLANNER_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "rollgate/manifest.h"
+#include "rollgate/platform.h"
+#include "rollgate/policy.h"
+
+/* One org's analytics over [from, to), summed over its watched queues. The ss_* fields are
+ * the bucket-to-bucket spread of a mean, sum_b c_b (xbar_b - xbar)^2 in ms^2, with df the
+ * number of buckets with data minus one (the verdict's pooled per-measurement variance). */
+typedef struct {
+    double offered, abandoned, answered, answered_ms, handled, handle_ms;
+    double ss_answered, df_answered, ss_handled, df_handled;
+} rg_org_traffic;
+
+/* The window of recent analytics the planner reads for policy `p` at `now_ms`: the policy's
+ * pre window plus its soak limit, ending at the last whole bucket. */
+void rg_engine__traffic_window(int64_t *from_ms, int64_t *to_ms, const rg_policy *p,
+                               int64_t now_ms);
+
+/* The queues watched for an org: the manifest's watch_queues, else the queues the new body
+ * names. @param[out] out a new array of strings. */
+int rg_engine__plan_queues(json_t **out, const rg_manifest *m, const json_t *body);
+
+/* Queues one aggregates op per org (ops[i] NULL when it watches no queue); `queues[i]` are
+ * the org's queue lists (kept alive by the caller until the ops completed). */
+int rg_engine__traffic_queue(rg_platform_op **ops, rg_platform *pf, const char *const *orgs,
+                             json_t *const *queues, size_t n, int64_t from_ms, int64_t to_ms,
+                             int64_t granularity_ms);
+
+/* The traffic of a completed op (zeros for NULL). An op that failed returns its error. */
+int rg_engine__traffic_collect(rg_org_traffic *out, const rg_platform_op *op);
+
+/* Expected units per minute of `metric` (trials for a proportion, measurements for a mean)
+ * from an org's traffic over `minutes`. */
+double rg_engine__traffic_rate(const rg_org_traffic *t, const rg_policy_metric *metric,
+                               double minutes);
+
+/* Plans every stage of a resolved manifest from the orgs' traffic (in resolution order,
+ * `minutes` long). @param[out] out the "planner" object of `rollgate plan --json`
+ * (docs/cli.md). */
+int rg_engine__plan_stages(json_t **out, const rg_manifest *m, const rg_resolution *r,
+                           const rg_org_traffic *traffic, double minutes);
+
+/* Sizes the traffic-sized stages of `res` (resolved from `m`) at start from each target's
+ * analytics, through the engine's platform options and credentials. `out` gets
+ * [{"stage","min_offered","expected_offered","orgs"}] for the start's audit, NULL when no
+ * stage is traffic-sized. */
+struct rg_engine;
+int rg_engine__size_stages(json_t **out, struct rg_engine *engine, rg_resolution *res,
+                           const rg_manifest *m, const char *base_dir, const char *tenant,
+                           int64_t now_ms);
+
+/* The percentage of targets stage k covers, for messages: the manifest's, or for a
+ * traffic-sized stage what was resolved at start (from the stored targets). */
+struct rg_rollout_ctx;
+int rg_engine__stage_percent(const struct rg_rollout_ctx *ctx, int k);
+
+#endif
