@@ -77,7 +77,10 @@ int rg_engine__book_set_int(rg_rollout_ctx *ctx, const char *key, int64_t value)
 
 /* The steps of a rollout, by state. Each may set ctx->next_ms. */
 int rg_engine__apply(rg_rollout_ctx *ctx);    /* running, stage not yet applied */
-int rg_engine__soak(rg_rollout_ctx *ctx);     /* running, stage applied: polls, verdicts */
+int rg_engine__soak(rg_rollout_ctx *ctx);
+/* apply_row.c: one tier's unfinished targets of a datatable_row change. */
+int rg_engine__apply_rows(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n);
+     /* running, stage applied: polls, verdicts */
 int rg_engine__rollback(rg_rollout_ctx *ctx); /* rolling_back: restore, then verify */
 int rg_engine__promote(rg_rollout_ctx *ctx, const char *why);
 int rg_engine__trip(rg_rollout_ctx *ctx, const char *why);
