@@ -56,9 +56,10 @@ static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
                                             "strategy", m->strategy, "body", t->body)))
             goto fail;
     }
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s?}", "name", m->name, "tenant",
-                     m->tenant, "policy", policy, "stages", stages, "targets", targets, "digest",
-                     m->digest, "environment", m->environment);
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s?}", "name", m->name, "tenant",
+                     m->tenant, "resource", rg_resource_kind_name(m->resource.kind), "policy",
+                     policy, "stages", stages, "targets", targets, "digest", m->digest,
+                     "environment", m->environment);
 fail:
     json_decref(policy);
     json_decref(stages);
@@ -71,9 +72,11 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
     if (cli->json) {
         return rg_cli_print_json(cli, plan_json(m, r));
     }
-    fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, strategy %s\n",
+    fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, %s %s\n",
             m->name, m->tenant, r->count, r->count == 1 ? "" : "s",
-            m->policy->name ? m->policy->name : "(embedded)", m->strategy);
+            m->policy->name ? m->policy->name : "(embedded)",
+            m->resource.kind == RG_RESOURCE_DATATABLE_ROW ? "data-table row" : "strategy",
+            m->strategy);
     fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",
             m->environment ? m->environment : "");
     for (size_t k = 0, i = 0; k < r->stages_count; k++) {
@@ -144,6 +147,8 @@ static void print_findings(rg_cli *cli, const json_t *findings)
 
 void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
 {
+    const char *resource = json_string_value(json_object_get(plan, "resource"));
+    int is_row = resource != NULL && strcmp(resource, "datatable_row") == 0;
     const json_t *t, *c;
     size_t i, j;
 
@@ -169,7 +174,8 @@ void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
             free(to);
         }
         if (!changed && json_object_get(t, "diff"))
-            fprintf(cli->out, "       unchanged: the live strategy already matches\n");
+            fprintf(cli->out, "       unchanged: the live %s already matches\n",
+                    is_row ? "row" : "strategy");
     }
     print_findings(cli, json_object_get(plan, "findings"));
     fprintf(cli->out, "%s\n", json_is_true(json_object_get(plan, "blocked"))

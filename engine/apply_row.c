@@ -125,6 +125,9 @@ static int record_snapshot(row_item *it, json_t *live)
     if ((rc = rg_platform_row_version(version, live)) < 0 ||
         (rc = merge_row(&intended, &field, it, live)) < 0)
         return rc;
+    if (intended == NULL)
+        return rg_error_set(RG_EINVALID, "org %s: the snapshot conflicts with itself",
+                            t->org_id);
     live_text = json_dumps(live, JSON_COMPACT | JSON_SORT_KEYS);
     free(t->applied_body);
     t->applied_body = json_dumps(intended, JSON_COMPACT | JSON_SORT_KEYS);
@@ -222,9 +225,9 @@ static int after_get(row_item *it, json_t **out_live)
         return row_failed(it, "capacity weights", rg_error_last(), 1);
     live = rg_platform_op_body(it->get);
     if (t->state == RG_TARGET_PENDING) {
+        it->base = json_incref(live);
         if ((rc = record_snapshot(it, live)) < 0)
             return rc;
-        it->base = json_incref(live);
     } else if ((it->base = stored_snapshot(it)) == NULL) {
         return rg_error_set(RG_EDB, "target %s is snapshotted but its snapshot is unreadable",
                             t->org_id);

@@ -71,6 +71,13 @@ int rg_engine__audit(rg_engine *engine, const char *tenant_id, const char *rollo
  * manifest's digest; RG_ECONFLICT with the reason otherwise. */
 int rg_engine__check_environment(rg_engine *engine, const rg_manifest *m, const char *env);
 
+/* plan_row.c: one org's live plan of a datatable_row change (the plan's target entry, a
+ * new reference); findings and unreachable entries appended, *blocked set on a blocker.
+ * credentials_error: why the org's credentials could not be loaded, or NULL. */
+json_t *rg_engine__plan_row(rg_platform *pf, const rg_manifest *m, const rg_resolved_target *t,
+                            const char *credentials_error, json_t *findings,
+                            json_t *unreachable, int *blocked);
+
 /* Book entries (integers in epoch ms or counts; 0 when absent). */
 int64_t rg_engine__book_int(const rg_rollout_ctx *ctx, const char *key);
 int rg_engine__book_set_int(rg_rollout_ctx *ctx, const char *key, int64_t value);
