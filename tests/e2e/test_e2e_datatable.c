@@ -34,6 +34,9 @@ static const char bad_change[] =
     "  template: {queue_a: q-main, weight_a: 0, queue_b: q-bad, weight_b: 100}\n"
     "  weights: {weight_a: queue_a, weight_b: queue_b}\n";
 
+/* Agents on q-v2 in every org (the capacity test changes it). */
+static int v2_agents = 200;
+
 /* sim/scenarios/datatable.json with NORGS orgs and the e2e time scale. */
 static int write_scenario(const char *path, json_t **out_seed_row)
 {
@@ -48,6 +51,13 @@ static int write_scenario(const char *path, json_t **out_seed_row)
     orgs = json_object_get(doc, "orgs");
     first = json_deep_copy(json_array_get(orgs, 0));
     json_array_clear(orgs);
+    {
+        size_t i;
+        json_t *q;
+        json_array_foreach(json_object_get(first, "queues"), i, q)
+            if (strcmp(json_string_value(json_object_get(q, "id")), "q-v2") == 0)
+                json_object_set_new(q, "agents", json_integer(v2_agents));
+    }
     for (int i = 1; i <= NORGS; i++) {
         json_t *o = json_deep_copy(first);
         char id[32], cid[32], sec[32];
@@ -420,6 +430,139 @@ static void test_plan_refuses_wrong_type(void **state)
     end(&d);
 }
 
+/* Committed and unanswered PUTs of the org's row, as the sim counts them (/sim/writes). */
+static void row_writes(rg_e2e *e, const char *org, json_int_t *applied, json_int_t *unanswered)
+{
+    rg_buf body = RG_BUF_INIT;
+    long status = 0;
+    json_t *doc, *w;
+
+    assert_int_equal(rg_simproc_request(&e->sim, "GET", "/sim/writes", NULL, NULL, &status,
+                                        &body, NULL), 0);
+    assert_int_equal(status, 200);
+    doc = json_loads(rg_buf_cstr(&body), 0, NULL);
+    w = json_object_get(json_object_get(json_object_get(doc, "orgs"), org), TABLE "/" ROW);
+    *applied = json_integer_value(json_object_get(w, "applied"));
+    *unanswered = json_integer_value(json_object_get(w, "unanswered"));
+    json_decref(doc);
+    rg_buf_dispose(&body);
+}
+
+/* 6. Every PUT's reply is lost (committed, never answered): each is re-read before anything
+ * else, found in place, and never sent twice; the rollout completes. */
+static void test_lost_put_reply_is_not_resent(void **state)
+{
+    dt d;
+    (void)state;
+    begin(&d, healthy_change, NULL, 0);
+    assert_int_equal(rg_simproc_faults(&d.e.sim, "{\"apply_drop_rate\":1}"), 0);
+    {
+        rg_manifest *m = NULL;
+        rg_engine_options opts;
+        assert_int_equal(rg_manifest_load_file(&m, d.e.manifest, NULL), 0);
+        rg_engine_options_init(&opts);
+        opts.tick_ms = 200;
+        assert_int_equal(rg_store_open(&d.e.store, d.e.db), 0);
+        assert_int_equal(rg_engine_new(&d.e.engine, d.e.store, &opts), 0);
+        assert_int_equal(rg_engine_start(d.e.id, d.e.engine, m, d.e.dir, "e2e", 1), 0);
+        rg_manifest_free(m);
+    }
+    run_to_end(&d.e);
+    assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
+    for (int i = 1; i <= NORGS; i++) {
+        char org[32];
+        json_int_t applied = 0, unanswered = 0;
+        json_t *live;
+        snprintf(org, sizeof(org), "org_dt_%d", i);
+        row_writes(&d.e, org, &applied, &unanswered);
+        assert_int_equal(applied, 1);
+        assert_int_equal(unanswered, 1);
+        live = sim_row(&d.e, org);
+        assert_int_equal(json_integer_value(json_object_get(live, "weight_b")), 100);
+        json_decref(live);
+    }
+    end(&d);
+}
+
+/* 7. `capacity` weight columns are shares of 100 in proportion to agents on each column's
+ * queue (200 on q-main, 600 on q-v2: 25 / 75). */
+static void test_capacity_weight_columns(void **state)
+{
+    dt d;
+    (void)state;
+    v2_agents = 600;
+    begin(&d, "change:\n"
+              "  resource: {kind: datatable_row, datatable: " TABLE ", row: " ROW "}\n"
+              "  watch_queues: [q-main, q-v2]\n"
+              "  template: {queue_a: q-main, weight_a: capacity, queue_b: q-v2,"
+              " weight_b: capacity}\n"
+              "  weights: {weight_a: queue_a, weight_b: queue_b}\n", NULL, 1);
+    v2_agents = 200;
+    run_to_end(&d.e);
+    assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
+    for (int i = 1; i <= NORGS; i++) {
+        char org[32];
+        json_t *live;
+        snprintf(org, sizeof(org), "org_dt_%d", i);
+        live = sim_row(&d.e, org);
+        assert_int_equal(json_integer_value(json_object_get(live, "weight_a")), 25);
+        assert_int_equal(json_integer_value(json_object_get(live, "weight_b")), 75);
+        json_decref(live);
+    }
+    end(&d);
+}
+
+static int stage_one_applied(rg_e2e *e)
+{
+    rg_store_rollout row = {0};
+    int yes = 0;
+    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0)
+        yes = row.stage_applied_at_ms != 0 || row.state != RG_ROLLOUT_RUNNING;
+    rg_store_rollout_dispose(&row);
+    return yes;
+}
+
+/* 8. A rollback writes the snapshot row back: the change's fields as they were, and a field
+ * outside the change that a person edited after the apply is kept. */
+static void test_rollback_restores_row_and_keeps_edit(void **state)
+{
+    dt d;
+    char *outcome = NULL;
+    rg_buf body = RG_BUF_INIT;
+    long status = 0;
+    json_t *live, *want;
+    (void)state;
+    begin(&d, healthy_change, NULL, 1);
+    assert_int_equal(rg_e2e_drive(&d.e, stage_one_applied, 100), 0);
+    assert_int_equal(rg_simproc_request(&d.e.sim, "POST", "/sim/edit",
+                                        "{\"org\":\"org_dt_1\",\"datatable\":\"" TABLE
+                                        "\",\"row\":\"" ROW "\",\"fields\":{\"note\":"
+                                        "\"after the apply\"}}", NULL, &status, &body, NULL),
+                     0);
+    assert_int_equal(status, 200);
+    rg_buf_dispose(&body);
+    assert_int_equal(rg_engine_command(&outcome, d.e.engine, d.e.tenant, d.e.id,
+                                       RG_COMMAND_ROLLBACK, "alice", "testing the row restore",
+                                       0), 0);
+    free(outcome);
+    run_to_end(&d.e);
+    assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_ROLLED_BACK);
+    want = json_deep_copy(d.seed);
+    json_object_set_new(want, "note", json_string("after the apply"));
+    live = sim_row(&d.e, "org_dt_1");
+    assert_rows_equal(live, want, "org_dt_1");
+    json_decref(live);
+    for (int i = 2; i <= NORGS; i++) {
+        char org[32];
+        snprintf(org, sizeof(org), "org_dt_%d", i);
+        live = sim_row(&d.e, org);
+        assert_rows_equal(live, d.seed, org);
+        json_decref(live);
+    }
+    json_decref(want);
+    end(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +572,9 @@ int main(void)
         cmocka_unit_test(test_edit_of_changed_field_holds),
         cmocka_unit_test(test_writer_after_put_holds),
         cmocka_unit_test(test_plan_refuses_wrong_type),
+        cmocka_unit_test(test_lost_put_reply_is_not_resent),
+        cmocka_unit_test(test_capacity_weight_columns),
+        cmocka_unit_test(test_rollback_restores_row_and_keeps_edit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
