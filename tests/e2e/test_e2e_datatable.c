@@ -34,8 +34,9 @@ static const char bad_change[] =
     "  template: {queue_a: q-main, weight_a: 0, queue_b: q-bad, weight_b: 100}\n"
     "  weights: {weight_a: queue_a, weight_b: queue_b}\n";
 
-/* Agents on q-v2 in every org (the capacity test changes it). */
+/* Agents on q-v2 in every org, and the scenario's events (the capacity tests set them). */
 static int v2_agents = 200;
+static const char *scenario_events = NULL;
 
 /* sim/scenarios/datatable.json with NORGS orgs and the e2e time scale. */
 static int write_scenario(const char *path, json_t **out_seed_row)
@@ -48,6 +49,8 @@ static int write_scenario(const char *path, json_t **out_seed_row)
         return -1;
     json_object_set_new(doc, "time_scale", json_real(1200));
     json_object_set_new(doc, "token_ttl_s", json_integer(86400));
+    if (scenario_events != NULL)
+        json_object_set_new(doc, "events", json_loads(scenario_events, 0, NULL));
     orgs = json_object_get(doc, "orgs");
     first = json_deep_copy(json_array_get(orgs, 0));
     json_array_clear(orgs);
@@ -150,7 +153,7 @@ static void end(dt *d)
 static int finished(rg_e2e *e)
 {
     rg_rollout_state s = rg_e2e_state(e);
-    return rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_HELD;
+    return rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_HELD || s == RG_ROLLOUT_PAUSED;
 }
 
 static char *hold_reason(rg_e2e *e)
@@ -563,6 +566,34 @@ static void test_rollback_restores_row_and_keeps_edit(void **state)
     end(&d);
 }
 
+/* 9. Agents on a queue the row routes to drop to half in an org of the last stage: the
+ * capacity check pauses the rollout naming org and queue before that org's row is written. */
+static void test_capacity_drop_pauses_before_the_row(void **state)
+{
+    dt d;
+    json_t *log;
+    char *why;
+    (void)state;
+    scenario_events = "[{\"orgs\":[\"org_dt_3\"],\"from_s\":3,\"to_s\":600,"
+                      "\"agents_mult\":0.5}]";
+    begin(&d, healthy_change, NULL, 1);
+    scenario_events = NULL;
+    run_to_end(&d.e);
+    assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_PAUSED);
+    why = hold_reason(&d.e);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "org_dt_3"));
+    assert_non_null(strstr(why, "q-v2"));
+    assert_non_null(strstr(why, "0.50 of the 200"));
+    free(why);
+    log = rg_e2e_requests(&d.e.sim);
+    assert_int_equal(row_requests(log, "org_dt_1", "PUT"), 1);
+    assert_int_equal(row_requests(log, "org_dt_3", "PUT"), 0);
+    assert_int_equal(row_requests(log, "org_dt_4", "PUT"), 0);
+    json_decref(log);
+    end(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -575,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_lost_put_reply_is_not_resent),
         cmocka_unit_test(test_capacity_weight_columns),
         cmocka_unit_test(test_rollback_restores_row_and_keeps_edit),
+        cmocka_unit_test(test_capacity_drop_pauses_before_the_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
