@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -594,6 +598,95 @@ static void test_capacity_drop_pauses_before_the_row(void **state)
     end(&d);
 }
 
+/* The rollout driven in a child process (its own store connection and engine) that SIGKILLs
+ * itself at the crash point `at` ("POINT[:N]"); the parent's engine is closed meanwhile and
+ * reopened after, taking over the dead child's lease. */
+static void crash_run(dt *d, const char *at)
+{
+    rg_engine_options opts;
+    int status = 0;
+    pid_t pid;
+
+    rg_engine_free(d->e.engine);
+    rg_store_free(d->e.store);
+    d->e.engine = NULL;
+    d->e.store = NULL;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rg_e2e child = d->e;
+        rg_engine_options_init(&opts);
+        opts.tick_ms = 200;
+        setenv("ROLLGATE_TEST_CRASH_AT", at, 1);
+        if (rg_store_open(&child.store, child.db) < 0 ||
+            rg_engine_new(&child.engine, child.store, &opts) < 0)
+            _exit(2);
+        rg_e2e_drive(&child, finished, 400);
+        _exit(3); /* never reached the point */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        fail_msg("the run did not die at %s (status %d)", at, status);
+    rg_engine_options_init(&opts);
+    opts.tick_ms = 200;
+    assert_int_equal(rg_store_open(&d->e.store, d->e.db), 0);
+    assert_int_equal(rg_engine_new(&d->e.engine, d->e.store, &opts), 0);
+}
+
+/* 10. Killed right after a PUT landed (before it was recorded) and right after a snapshot
+ * was committed (before the PUT): the restarted engine re-reads, finds the first in place and
+ * writes the second once; every org's row is PUT exactly once. */
+static void test_crash_between_steps_writes_each_row_once(void **state)
+{
+    dt d;
+    (void)state;
+    begin(&d, healthy_change, NULL, 1);
+    crash_run(&d, "after_patch");
+    crash_run(&d, "after_snapshot:2");
+    run_to_end(&d.e);
+    assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
+    for (int i = 1; i <= NORGS; i++) {
+        char org[32];
+        json_int_t applied = 0, unanswered = 0;
+        json_t *live;
+        snprintf(org, sizeof(org), "org_dt_%d", i);
+        row_writes(&d.e, org, &applied, &unanswered);
+        if (applied != 1)
+            fail_msg("%s: %lld PUTs committed", org, (long long)applied);
+        live = sim_row(&d.e, org);
+        assert_int_equal(json_integer_value(json_object_get(live, "weight_b")), 100);
+        json_decref(live);
+    }
+    end(&d);
+}
+
+/* 11. Killed right after a restore PUT landed: the restart finds the snapshot row in place
+ * and does not PUT it again; the touched rows equal their snapshot. */
+static void test_crash_after_restore_put_is_not_repeated(void **state)
+{
+    dt d;
+    json_t *log;
+    (void)state;
+    begin(&d, bad_change, NULL, 1);
+    crash_run(&d, "after_restore_patch");
+    run_to_end(&d.e);
+    assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_ROLLED_BACK);
+    log = rg_e2e_requests(&d.e.sim);
+    for (int i = 1; i <= NORGS; i++) {
+        char org[32];
+        int puts;
+        json_t *live;
+        snprintf(org, sizeof(org), "org_dt_%d", i);
+        puts = row_requests(log, org, "PUT");
+        assert_true(puts == 0 || puts == 2);
+        live = sim_row(&d.e, org);
+        assert_rows_equal(live, d.seed, org);
+        json_decref(live);
+    }
+    json_decref(log);
+    end(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +700,8 @@ int main(void)
         cmocka_unit_test(test_capacity_weight_columns),
         cmocka_unit_test(test_rollback_restores_row_and_keeps_edit),
         cmocka_unit_test(test_capacity_drop_pauses_before_the_row),
+        cmocka_unit_test(test_crash_between_steps_writes_each_row_once),
+        cmocka_unit_test(test_crash_after_restore_put_is_not_repeated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
