@@ -38,6 +38,19 @@ static const char bad_change[] =
     "  template: {queue_a: q-main, weight_a: 0, queue_b: q-bad, weight_b: 100}\n"
     "  weights: {weight_a: queue_a, weight_b: queue_b}\n";
 
+/* For tests about the writes rather than the gate: short soaks, a tolerance no healthy change
+ * can cross (so short windows never trip by chance), and an inconclusive look promotes
+ * (test_healthy_completes and the bad change keep the e2e policy). */
+static const char fast_policy[] =
+    "policy:\n"
+    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 2s\n  soak_limit: 4s\n"
+    "  poll_interval: 1s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
+    "  breaker: {consecutive: 2}\n  on_inconclusive: promote\n  errors: {limit: 3}\n"
+    "  verify_window: 2s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
+    "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
+    "       increase_is_bad: true, tolerance: {relative: 5.0}}\n";
+static const char *policy_text = fast_policy;
+
 /* Agents on q-v2 in every org, and the scenario's events (the capacity tests set them). */
 static int v2_agents = 200;
 static const char *scenario_events = NULL;
@@ -99,7 +112,7 @@ static void write_manifest(const char *path, const char *url, const char *change
                       "org_dt_4], vars: {NEW_QUEUE: q-v2}}\n",
                   url, url);
     rg_buf_puts(&m, change);
-    rg_buf_puts(&m, rg_e2e_policy);
+    rg_buf_puts(&m, policy_text);
     assert_int_equal(rg_test_write_file(path, rg_buf_cstr(&m)), 0);
     rg_buf_dispose(&m);
 }
@@ -255,7 +268,9 @@ static void test_healthy_completes(void **state)
     dt d;
     json_t *log, *want;
     (void)state;
+    policy_text = rg_e2e_policy;
     begin(&d, healthy_change, NULL, 1);
+    policy_text = fast_policy;
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
     want = json_deep_copy(d.seed);
@@ -291,7 +306,9 @@ static void test_bad_change_trips_and_restores(void **state)
     json_t *log;
     int touched = 0;
     (void)state;
+    policy_text = rg_e2e_policy;
     begin(&d, bad_change, NULL, 1);
+    policy_text = fast_policy;
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_ROLLED_BACK);
     log = rg_e2e_requests(&d.e.sim);
