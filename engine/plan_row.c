@@ -111,6 +111,11 @@ json_t *rg_engine__plan_row(rg_platform *pf, const rg_manifest *m, const rg_reso
             json_object_set_new(doc, "live_version", json_string(version));
         json_object_set_new(doc, "diff", row_diff(live, t->body));
         json_decref(live);
+    } else if (rc == RG_ENOTFOUND && r->create) {
+        snprintf(what, sizeof(what), "data table %s has no row '%s': create: true lets plan "
+                 "pass, but rollgate does not create rows yet, so the apply will hold on this "
+                 "organization", r->datatable, r->row);
+        finding(findings, t->org, "warning", what);
     } else if (rc == RG_EUNREACHABLE) {
         *blocked = 1;
         blocker(findings, unreachable, t->org, rc, rg_error_last());
