@@ -155,8 +155,10 @@ static int read_datatable_row(rg_manifest *m, const rg_doc *doc, const rg_doc_no
     if ((node = rg_schema__optional(change, "strategy")) != NULL)
         return rg_doc_error(RG_EINVALID, doc, node, "change.strategy",
                             "a datatable_row change names no strategy");
-    if ((rc = rg_buf_printf(&id, "%s/%s", m->resource.datatable, m->resource.row)) < 0)
+    if ((rc = rg_buf_printf(&id, "%s/%s", m->resource.datatable, m->resource.row)) < 0) {
+        rg_buf_dispose(&id);
         return rc;
+    }
     m->strategy = rg_buf_detach(&id);
     rg_buf_dispose(&id);
     if (m->strategy == NULL)
