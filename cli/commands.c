@@ -32,6 +32,8 @@ const rg_cli_command rg_cli_commands[] = {
      "organization and prints the targets in rollout order with the stage that first covers\n"
      "each, then reads every organization's live strategy and prints a per-field diff and\n"
      "the pre-flight findings (credentials, queues that do not exist, queues without agents).\n"
+     "For a data-table row: the table's schema has every template field with its type, the\n"
+     "weight columns sum to 100, the row and every queue named exist.\n"
      "Writes nothing anywhere; exit 1 when pre-flight blocks. --offline: no platform is\n"
      "contacted. --var K=V sets a template variable for every group, overriding the group's.\n"
      "Prints the manifest's artifact digest. --env NAME selects an environment (required\n"
