@@ -84,6 +84,24 @@ static int fill_capacity(row_item *it)
     return 0;
 }
 
+/* A retried target keeps the capacity weights it computed when it was snapshotted (recorded
+ * in applied_body), so agents that moved since do not make its own earlier PUT look like a
+ * person's edit, and a PUT that went through is found in place. */
+static void keep_planned_capacity(row_item *it)
+{
+    const json_t *rendered = rg_engine__target_body(it->ctx, it->target);
+    json_t *planned = it->target->applied_body ? json_loads(it->target->applied_body, 0, NULL)
+                                               : NULL, *q;
+    const char *wcol;
+
+    json_object_foreach(it->ctx->manifest->resource.weights, wcol, q) {
+        json_t *w = json_object_get(planned, wcol);
+        if (json_is_string(json_object_get(rendered, wcol)) && json_is_integer(w))
+            json_object_set(it->fields, wcol, w);
+    }
+    json_decref(planned);
+}
+
 /* The row to write: the live row (a person's edits to other fields kept) with the change's
  * fields and the key. A changed field a person set since the snapshot to a value that is
  * neither the snapshot's nor the change's is a conflict: *out_field names it, nothing is
@@ -223,6 +241,8 @@ static int after_get(row_item *it, json_t **out_live)
         return row_failed(it, "read agents on queue", rg_platform_op_error(it->obs), 0);
     if ((rc = fill_capacity(it)) < 0)
         return row_failed(it, "capacity weights", rg_error_last(), 1);
+    if (t->state == RG_TARGET_SNAPSHOTTED)
+        keep_planned_capacity(it);
     live = rg_platform_op_body(it->get);
     if (t->state == RG_TARGET_PENDING) {
         it->base = json_incref(live);
