@@ -704,6 +704,27 @@ static void test_crash_after_restore_put_is_not_repeated(void **state)
     end(&d);
 }
 
+/* 12. A second active rollout of the same row in the same org is refused by the claim
+ * datatable_row:<table>/<row>; another row of the table is not. */
+static void test_same_row_is_claimed_once(void **state)
+{
+    dt d;
+    rg_manifest *m = NULL;
+    char id[RG_STORE_ROLLOUT_ID_LEN];
+    (void)state;
+    begin(&d, healthy_change, NULL, 1);
+    assert_int_equal(rg_manifest_load_file(&m, d.e.manifest, NULL), 0);
+    assert_int_equal(rg_engine_start(id, d.e.engine, m, d.e.dir, "e2e", 1), RG_ECLAIMED);
+    assert_non_null(strstr(rg_error_last(), "datatable_row:" TABLE "/" ROW));
+    free(m->resource.row);
+    m->resource.row = rg_strdup("other");
+    free(m->strategy);
+    m->strategy = rg_strdup(TABLE "/other");
+    assert_int_equal(rg_engine_start(id, d.e.engine, m, d.e.dir, "e2e", 1), 0);
+    rg_manifest_free(m);
+    end(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -719,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_capacity_drop_pauses_before_the_row),
         cmocka_unit_test(test_crash_between_steps_writes_each_row_once),
         cmocka_unit_test(test_crash_after_restore_put_is_not_repeated),
+        cmocka_unit_test(test_same_row_is_claimed_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
