@@ -1,7 +1,9 @@
 /* test_e2e_datatable.c - whole rollouts of an Architect data-table row against rollgate-sim in
  * data-table mode (no strategies at all): healthy, bad, a person's edit between rollgate's
- * read and its write, a writer right after its PUT, plan on a wrong column type. Every
- * assertion reads the sim's state and request log */
+ * read and its write, a writer right after its PUT, a lost PUT reply, capacity weight columns
+ * and the capacity floor, a rollback keeping a later edit, kills between durable steps, the
+ * row's claim, and plan's findings. Every assertion on the platform side reads the sim's state,
+ * /sim/writes and request log */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -725,6 +727,94 @@ static void test_same_row_is_claimed_once(void **state)
     end(&d);
 }
 
+/* The live plan of `change` (new reference); the sim's log must show no row PUT. */
+static json_t *plan_of(dt *d, const char *change)
+{
+    rg_manifest *m = NULL;
+    json_t *plan = NULL;
+
+    write_manifest(d->e.manifest, d->e.sim.url, change);
+    if (rg_manifest_load_file(&m, d->e.manifest, NULL) < 0)
+        fail_msg("manifest: %s", rg_error_last());
+    assert_int_equal(rg_engine_plan(&plan, m, d->e.dir, NULL), 0);
+    rg_manifest_free(m);
+    return plan;
+}
+
+static int findings_with(const json_t *plan, const char *a, const char *b)
+{
+    size_t i;
+    json_t *f;
+    int n = 0;
+    json_array_foreach(json_object_get(plan, "findings"), i, f) {
+        const char *what = json_string_value(json_object_get(f, "what"));
+        n += what && strstr(what, a) && (b == NULL || strstr(what, b));
+    }
+    return n;
+}
+
+/* 13. plan passes a good change with the live row's diff, and blocks a missing table, a
+ * missing row (a warning under create: true), and a weight's queue that does not exist. */
+static void test_plan_findings(void **state)
+{
+    dt d;
+    json_t *plan, *diff, *c;
+    size_t i;
+    int modified = 0;
+    (void)state;
+    begin(&d, healthy_change, NULL, 0);
+    plan = plan_of(&d, healthy_change);
+    assert_false(json_is_true(json_object_get(plan, "blocked")));
+    assert_int_equal(json_array_size(json_object_get(plan, "findings")), 0);
+    diff = json_object_get(json_array_get(json_object_get(plan, "targets"), 0), "diff");
+    json_array_foreach(diff, i, c)
+        modified += strcmp(json_string_value(json_object_get(c, "change")), "modified") == 0;
+    assert_int_equal(modified, 2); /* weight_a 100 -> 0, weight_b 0 -> 100 */
+    json_decref(plan);
+
+    plan = plan_of(&d, "change:\n"
+                       "  resource: {kind: datatable_row, datatable: dt-nope, row: " ROW "}\n"
+                       "  template: {note: x}\n");
+    assert_true(json_is_true(json_object_get(plan, "blocked")));
+    assert_int_equal(findings_with(plan, "dt-nope", "Unable to find a data table"), NORGS);
+    json_decref(plan);
+
+    plan = plan_of(&d, "change:\n"
+                       "  resource: {kind: datatable_row, datatable: " TABLE ", row: nope}\n"
+                       "  template: {note: x}\n");
+    assert_true(json_is_true(json_object_get(plan, "blocked")));
+    assert_int_equal(findings_with(plan, "no row 'nope'", NULL), NORGS);
+    json_decref(plan);
+
+    plan = plan_of(&d, "change:\n"
+                       "  resource: {kind: datatable_row, datatable: " TABLE ", row: nope,"
+                       " create: true}\n"
+                       "  template: {note: x}\n");
+    assert_false(json_is_true(json_object_get(plan, "blocked")));
+    assert_int_equal(findings_with(plan, "no row 'nope'", "will hold"), NORGS);
+    json_decref(plan);
+
+    plan = plan_of(&d, "change:\n"
+                       "  resource: {kind: datatable_row, datatable: " TABLE ", row: " ROW "}\n"
+                       "  template: {queue_a: q-main, weight_a: 50, queue_b: q-gone,"
+                       " weight_b: 50}\n"
+                       "  weights: {weight_a: queue_a, weight_b: queue_b}\n");
+    assert_true(json_is_true(json_object_get(plan, "blocked")));
+    assert_int_equal(findings_with(plan, "queue q-gone", "queue_b"), NORGS);
+    json_decref(plan);
+    {
+        json_t *log = rg_e2e_requests(&d.e.sim);
+        for (int k = 1; k <= NORGS; k++) {
+            char org[32];
+            snprintf(org, sizeof(org), "org_dt_%d", k);
+            assert_int_equal(row_requests(log, org, "PUT"), 0);
+        }
+        assert_no_strategy_requests(log);
+        json_decref(log);
+    }
+    end(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -741,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_crash_between_steps_writes_each_row_once),
         cmocka_unit_test(test_crash_after_restore_put_is_not_repeated),
         cmocka_unit_test(test_same_row_is_claimed_once),
+        cmocka_unit_test(test_plan_findings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
