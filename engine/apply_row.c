@@ -90,9 +90,11 @@ static int fill_capacity(row_item *it)
 static void keep_planned_capacity(row_item *it)
 {
     const json_t *rendered = rg_engine__target_body(it->ctx, it->target);
-    json_t *planned = it->target->applied_body ? json_loads(it->target->applied_body, 0, NULL)
-                                               : NULL, *q;
+    json_t *planned = NULL, *q;
     const char *wcol;
+
+    if (it->target->applied_body != NULL)
+        planned = json_loads(it->target->applied_body, 0, NULL);
 
     json_object_foreach(it->ctx->manifest->resource.weights, wcol, q) {
         json_t *w = json_object_get(planned, wcol);
