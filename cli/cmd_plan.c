@@ -76,8 +76,8 @@ static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
             goto fail;
     }
     {
-        json_t *doc = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s?}", "name", m->name,
-                                "tenant", m->tenant, "policy", policy, "stages", stages,
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s?}", "name", m->name,
+                                "tenant", m->tenant, "resource", rg_resource_kind_name(m->resource.kind), "policy", policy, "stages", stages,
                                 "targets", targets, "digest", m->digest, "environment",
                                 m->environment);
         json_t *mj = NULL;
@@ -117,9 +117,11 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
             json_object_set_new(doc, "planner", json_pack("{s:s}", "error", RG_PLANNER_OFFLINE));
         return rg_cli_print_json(cli, doc);
     }
-    fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, strategy %s\n",
+    fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, %s %s\n",
             m->name, m->tenant, r->count, r->count == 1 ? "" : "s",
-            m->policy->name ? m->policy->name : "(embedded)", m->strategy);
+            m->policy->name ? m->policy->name : "(embedded)",
+            m->resource.kind == RG_RESOURCE_DATATABLE_ROW ? "data-table row" : "strategy",
+            m->strategy);
     fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",
             m->environment ? m->environment : "");
     print_gates(cli, m);
@@ -199,6 +201,8 @@ static void print_findings(rg_cli *cli, const json_t *findings)
 
 void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
 {
+    const char *resource = json_string_value(json_object_get(plan, "resource"));
+    int is_row = resource != NULL && strcmp(resource, "datatable_row") == 0;
     const json_t *t, *c;
     size_t i, j;
 
@@ -224,7 +228,8 @@ void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
             free(to);
         }
         if (!changed && json_object_get(t, "diff"))
-            fprintf(cli->out, "       unchanged: the live strategy already matches\n");
+            fprintf(cli->out, "       unchanged: the live %s already matches\n",
+                    is_row ? "row" : "strategy");
     }
     print_findings(cli, json_object_get(plan, "findings"));
     fprintf(cli->out, "%s\n", json_is_true(json_object_get(plan, "blocked"))

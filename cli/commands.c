@@ -38,6 +38,8 @@ const rg_cli_command rg_cli_commands[] = {
      "metric, the interval half-width at the soak's end, the minimum detectable effect,\n"
      "P(promote | healthy) and P(trip | 1.5 x tolerance), with a warning when a stage cannot\n"
      "decide within its soak limit; traffic-sized stages ({min_offered: N}) are sized so.\n"
+     "For a data-table row: the table's schema has every template field with its type, the\n"
+     "weight columns sum to 100, the row and every queue named exist.\n"
      "Writes nothing anywhere; exit 1 when pre-flight blocks. --offline: no platform is\n"
      "contacted. --var K=V sets a template variable for every group, overriding the group's.\n"
      "Prints the manifest's artifact digest. --env NAME selects an environment (required\n"

@@ -405,7 +405,9 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
             (t->state == RG_TARGET_PENDING || t->state == RG_TARGET_SNAPSHOTTED))
             tier[n++] = t;
     }
-    rc = apply_tier(ctx, tier, n);
+    rc = ctx->manifest->resource.kind == RG_RESOURCE_DATATABLE_ROW
+             ? rg_engine__apply_rows(ctx, tier, n)
+             : apply_tier(ctx, tier, n);
     free(tier);
     ctx->next_ms = rg_time_now_ms(); /* the next tier, or the stage's close, right away */
     return rc;

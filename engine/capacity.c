@@ -8,11 +8,20 @@
 #include "engine/engine_private.h"
 #include "rollgate/util.h"
 
-/* The queues a target's new body routes calls to (weight > 0 or `capacity`). */
-static size_t routed_queues(const char **out, size_t max, const json_t *body)
+/* The queues a target's new body routes calls to (weight > 0 or `capacity`); for a
+ * data-table row (`weights` {weight column: queue column}) the queue columns' queues. */
+static size_t routed_queues(const char **out, size_t max, const json_t *body,
+                            const json_t *weights)
 {
     size_t n = 0, i;
+    const char *wcol;
     json_t *t;
+    json_object_foreach((json_t *)weights, wcol, t) {
+        json_t *w = json_object_get(body, wcol);
+        const char *id = json_string_value(json_object_get(body, json_string_value(t)));
+        if (id && n < max && (!json_is_integer(w) || json_integer_value(w) > 0))
+            out[n++] = id;
+    }
     json_array_foreach(json_object_get(body, "targets"), i, t) {
         json_t *w = json_object_get(t, "weight");
         const char *id = json_string_value(json_object_get(t, "id"));
@@ -41,7 +50,8 @@ static int observe(rg_rollout_ctx *ctx, capacity_item *items, size_t n)
         if (rg_engine__org_error(ctx, items[i].target->org_id))
             return rg_error_set(RG_EAUTH, "%s", rg_engine__org_error(ctx, items[i].target->org_id));
         items[i].nqueues = routed_queues(items[i].queues, RG_MANIFEST_MAX_TARGETS,
-                                         rg_engine__target_body(ctx, items[i].target));
+                                         rg_engine__target_body(ctx, items[i].target),
+                                         ctx->manifest->resource.weights);
         if (items[i].nqueues)
             rc = rg_platform_queue_observations(&items[i].op, pf, items[i].target->org_id,
                                                 items[i].queues, items[i].nqueues, NULL, NULL);
@@ -79,11 +89,20 @@ static double offered_per_minute(rg_rollout_ctx *ctx, const char *org)
 }
 
 /* Share of the org's calls the new body sends to `queue` (capacity weights: equal split). */
-static double weight_share(const json_t *body, const char *queue)
+static double weight_share(const json_t *body, const char *queue, const json_t *weights)
 {
     double total = 0, mine = 0;
+    const char *wcol;
     size_t i;
     json_t *t;
+    json_object_foreach((json_t *)weights, wcol, t) {
+        json_t *w = json_object_get(body, wcol);
+        const char *id = json_string_value(json_object_get(body, json_string_value(t)));
+        double v = json_is_integer(w) ? (double)json_integer_value(w) : 1;
+        total += v;
+        if (id && strcmp(id, queue) == 0)
+            mine += v;
+    }
     json_array_foreach(json_object_get(body, "targets"), i, t) {
         json_t *w = json_object_get(t, "weight");
         double v = json_is_integer(w) ? (double)json_integer_value(w) : 1;
@@ -116,7 +135,8 @@ static int judge_item(rg_rollout_ctx *ctx, const capacity_item *it, json_t *agen
         if (!p->has_capacity_max_load)
             continue;
         load = offered_per_minute(ctx, org) *
-               weight_share(rg_engine__target_body(ctx, it->target), obs[k].queue_id);
+               weight_share(rg_engine__target_body(ctx, it->target), obs[k].queue_id,
+                            ctx->manifest->resource.weights);
         load = now > 0 ? load / now : INFINITY;
         if (load > p->capacity_max_load) {
             snprintf(why, whylen,

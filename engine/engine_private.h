@@ -82,6 +82,12 @@ int rg_engine__check_environment(rg_engine *engine, const rg_manifest *m, const 
 
 /* A member of a stored book (rollouts.baseline text): a new reference, or null (report.c). */
 json_t *rg_engine__book_member(const char *baseline, const char *key);
+/* plan_row.c: one org's live plan of a datatable_row change (the plan's target entry, a
+ * new reference); findings and unreachable entries appended, *blocked set on a blocker.
+ * credentials_error: why the org's credentials could not be loaded, or NULL. */
+json_t *rg_engine__plan_row(rg_platform *pf, const rg_manifest *m, const rg_resolved_target *t,
+                            const char *credentials_error, json_t *findings,
+                            json_t *unreachable, int *blocked);
 
 /* Book entries (integers in epoch ms or counts; 0 when absent). */
 int64_t rg_engine__book_int(const rg_rollout_ctx *ctx, const char *key);
@@ -89,7 +95,10 @@ int rg_engine__book_set_int(rg_rollout_ctx *ctx, const char *key, int64_t value)
 
 /* The steps of a rollout, by state. Each may set ctx->next_ms. */
 int rg_engine__apply(rg_rollout_ctx *ctx);    /* running, stage not yet applied */
-int rg_engine__soak(rg_rollout_ctx *ctx);     /* running, stage applied: polls, verdicts */
+int rg_engine__soak(rg_rollout_ctx *ctx);
+/* apply_row.c: one tier's unfinished targets of a datatable_row change. */
+int rg_engine__apply_rows(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n);
+     /* running, stage applied: polls, verdicts */
 int rg_engine__rollback(rg_rollout_ctx *ctx); /* rolling_back: restore, then verify */
 int rg_engine__promote(rg_rollout_ctx *ctx, const char *why);
 int rg_engine__trip(rg_rollout_ctx *ctx, const char *why);

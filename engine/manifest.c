@@ -60,6 +60,7 @@ void rg_manifest_free(rg_manifest *m)
     }
     free(m->groups);
     free(m->strategy);
+    rg_manifest__free_resource(m);
     free_strings(m->watch_queues, m->watch_queues_count);
     json_decref(m->template_json);
     for (size_t i = 0; i < m->targets_count; i++) {
@@ -403,22 +404,19 @@ static int read_id_list(char ***out, size_t *count, const rg_doc *doc, const rg_
 
 static int read_change(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root)
 {
-    static const char *const keys[] = {"strategy", "watch_queues", "template", NULL};
+    static const char *const keys[] = {"strategy", "resource", "watch_queues", "template",
+                                       "weights", NULL};
     const rg_doc_node *map, *node;
     int rc;
 
     if ((rc = rg_schema__require(&map, doc, root, NULL, "change")) < 0 ||
-        (rc = rg_schema__mapping(doc, map, "change", keys)) < 0 ||
-        (rc = rg_schema__require(&node, doc, map, "change", "strategy")) < 0 ||
-        (rc = rg_schema__id(&m->strategy, doc, node, "change.strategy")) < 0)
+        (rc = rg_schema__mapping(doc, map, "change", keys)) < 0)
         return rc;
     if ((node = rg_schema__optional(map, "watch_queues")) != NULL &&
         (rc = read_id_list(&m->watch_queues, &m->watch_queues_count, doc, node,
                            "change.watch_queues", RG_MANIFEST_MAX_TARGETS)) < 0)
         return rc;
-    if ((rc = rg_schema__require(&node, doc, map, "change", "template")) < 0)
-        return rc;
-    return rg_manifest__read_template(m, doc, node, "change.template");
+    return rg_manifest__read_resource(m, doc, map);
 }
 
 static int read_top(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root,

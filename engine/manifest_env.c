@@ -417,9 +417,9 @@ static int compute_digest(rg_manifest *m)
         json_array_append_new(stages, rg_manifest__stage_json(&m->stages[i]));
     for (size_t i = 0; watch && i < m->watch_queues_count; i++)
         json_array_append_new(watch, json_string(m->watch_queues[i]));
-    doc = json_pack("{s:s, s:s, s:O, s:O, s:{s:s, s:O, s:O}}", "name", m->name, "tenant",
-                    m->tenant, "policy", policy, "stages", stages, "change", "strategy",
-                    m->strategy, "watch_queues", watch, "template", m->template_json);
+    doc = json_pack("{s:s, s:s, s:O, s:O, s:o}", "name", m->name, "tenant", m->tenant,
+                    "policy", policy, "stages", stages, "change",
+                    rg_manifest__change_json(m, json_incref(watch)));
     if (doc && m->has_holdout)
         json_object_set_new(doc, "holdout", json_real(m->holdout));
     if (doc == NULL || (text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {

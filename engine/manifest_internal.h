@@ -40,6 +40,13 @@ void rg_manifest__free_gates(rg_manifest *m);
  * {{VAR}} in it is defined for every group (groups must be read first). */
 int rg_manifest__read_template(rg_manifest *m, const rg_doc *doc, const rg_doc_node *node,
                                const char *path);
+/* manifest_resource.c. Reads change.strategy or change.resource (kind routing_strategy or
+ * datatable_row), the template and, for a row, change.weights (groups must be read first). */
+int rg_manifest__read_resource(rg_manifest *m, const rg_doc *doc, const rg_doc_node *change);
+void rg_manifest__free_resource(rg_manifest *m);
+/* The stored `change` object; steals watch_queues. New reference, NULL on out of memory. */
+json_t *rg_manifest__change_json(const rg_manifest *m, json_t *watch_queues);
+int rg_manifest__resource_equal(const rg_manifest *a, const rg_manifest *b);
 /* Substitutes {{VAR}} in text. On an undefined variable or bad syntax returns
  * RG_EINVALID with a message naming it (no position: callers prefix one). */
 int rg_manifest__render_text(char **out, const char *text, const rg_manifest_var *vars,

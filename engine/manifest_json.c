@@ -108,12 +108,13 @@ int rg_manifest_to_json(json_t **out, const rg_manifest *m)
         json_decref(policy);
         return rg_error_set(RG_ENOMEM, "out of memory");
     }
-    obj = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:{s:s, s:o, s:O}, s:o}", "name",
+    obj = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "name",
                     m->name, "tenant", m->tenant, "policy", policy, "stages", stages, "approval",
                     rg_approval_name(m->approval), "platform", platform_json(&m->platform),
-                    "groups", groups, "change", "strategy", m->strategy, "watch_queues",
-                    string_array(m->watch_queues, m->watch_queues_count), "template",
-                    m->template_json, "notify", notify);
+                    "groups", groups, "change",
+                    rg_manifest__change_json(m, string_array(m->watch_queues,
+                                                             m->watch_queues_count)),
+                    "notify", notify);
     if (obj == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory building the manifest JSON");
     if ((rc = rg_manifest__gates_json(obj, m)) < 0) {
@@ -207,6 +208,7 @@ int rg_manifest_equal(const rg_manifest *a, const rg_manifest *b)
            rg_policy_equal(a->policy, b->policy) && a->stages_count == b->stages_count &&
            a->approval == b->approval && platform_equal(&a->platform, &b->platform) &&
            a->groups_count == b->groups_count && str_eq(a->strategy, b->strategy) &&
+           rg_manifest__resource_equal(a, b) &&
            strings_eq(a->watch_queues, a->watch_queues_count, b->watch_queues,
                       b->watch_queues_count) &&
            json_equal(a->template_json, b->template_json) &&

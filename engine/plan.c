@@ -260,13 +260,27 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
             snprintf(items[i].credentials_error, sizeof(items[i].credentials_error), "%s",
                      rg_error_last());
     }
-    if ((rc = queue_items(items, res->count, pf, manifest)) < 0 || (rc = rg_platform_run(pf)) < 0)
-        goto cleanup;
-    for (size_t i = 0; i < res->count; i++)
-        json_array_append_new(targets, item_json(&items[i], findings, unreachable, &blocked));
-    *out = json_pack("{s:s, s:s, s:s, s:b, s:O, s:O, s:O}", "name", manifest->name, "tenant",
-                     manifest->tenant, "strategy", manifest->strategy, "blocked", blocked,
-                     "findings", findings, "targets", targets, "unreachable", unreachable);
+    if (manifest->resource.kind == RG_RESOURCE_DATATABLE_ROW) {
+        /* rows: each org's pre-flight and diff in turn (no strategy is read) */
+        for (size_t i = 0; i < res->count; i++)
+            json_array_append_new(targets, rg_engine__plan_row(
+                                               pf, manifest, &res->targets[i],
+                                               items[i].credentials_ok
+                                                   ? NULL
+                                                   : items[i].credentials_error,
+                                               findings, unreachable, &blocked));
+    } else {
+        if ((rc = queue_items(items, res->count, pf, manifest)) < 0 ||
+            (rc = rg_platform_run(pf)) < 0)
+            goto cleanup;
+        for (size_t i = 0; i < res->count; i++)
+            json_array_append_new(targets, item_json(&items[i], findings, unreachable, &blocked));
+    }
+    *out = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:O, s:O}", "name", manifest->name,
+                     "tenant", manifest->tenant, "resource",
+                     rg_resource_kind_name(manifest->resource.kind), "strategy",
+                     manifest->strategy, "blocked", blocked, "findings", findings, "targets",
+                     targets, "unreachable", unreachable);
     if (*out == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory");
 cleanup:

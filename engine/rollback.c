@@ -188,6 +188,108 @@ cleanup:
     return rc;
 }
 
+/* A row's restore target: the snapshot, but for a field outside the change that a person
+ * edited after the apply (kept, as for a strategy). */
+static int row_restore_target(json_t **out, restore_item *it, json_t *live)
+{
+    const json_t *change = rg_engine__target_body(it->ctx, it->target);
+    json_t *row = json_deep_copy(it->snapshot), *v;
+    const char *name;
+
+    json_decref(it->kept);
+    it->kept = json_array();
+    if (row == NULL || it->kept == NULL) {
+        json_decref(row);
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    json_object_foreach(live, name, v) {
+        if (strcmp(name, "key") == 0 || json_object_get(change, name) != NULL)
+            continue;
+        if (!json_equal(v, json_object_get(it->applied, name)) &&
+            !json_equal(v, json_object_get(it->snapshot, name))) {
+            json_object_set(row, name, v);
+            json_array_append_new(it->kept, json_string(name));
+        }
+    }
+    *out = row;
+    return 0;
+}
+
+/* The snapshot row written back through the verified write (re-read, compare, PUT, read
+ * back), merging again when the row changes between the read and the PUT. */
+static int restore_row(restore_item *it)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_engine *e = ctx->engine;
+    rg_store_target *t = it->target;
+    const rg_manifest_resource *r = &ctx->manifest->resource;
+    json_t *live = NULL, *intended = NULL, *after = NULL;
+    char version[65];
+    int rc, in_place = 0;
+
+    if (rg_engine__org_error(ctx, t->org_id))
+        return restore_failed(it, rg_engine__org_error(ctx, t->org_id));
+    if ((rc = rg_platform_row_get(&live, ctx->platform, t->org_id, r->datatable, r->row)) < 0)
+        return rc == RG_EDB ? rc : restore_failed(it, rg_error_last());
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if ((rc = row_restore_target(&intended, it, live)) < 0 ||
+            (rc = rg_platform_row_version(version, live)) < 0)
+            goto done;
+        if (rg_platform_row_diff(live, intended) == NULL) {
+            rc = restored(it, version, 0);
+            goto done;
+        }
+        if (e->epoch > 0 &&
+            (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner,
+                                        e->epoch, rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+            goto done;
+        rc = rg_platform_row_write(&after, &in_place, ctx->platform, t->org_id, r->datatable,
+                                   r->row, version, intended);
+        if (rc == 0) {
+            rg_engine__crash_point("after_restore_patch");
+            if ((rc = rg_platform_row_version(version, after)) == 0)
+                rc = restored(it, version, in_place ? -1 : 1);
+            goto done;
+        }
+        if (rc != RG_ECONFLICT || after == NULL ||
+            strstr(rg_error_last(), "right after rollgate's PUT") != NULL) {
+            rc = restore_failed(it, rg_error_last());
+            goto done;
+        }
+        json_decref(live);
+        live = after;
+        after = NULL;
+        json_decref(intended);
+        intended = NULL;
+    }
+    rc = restore_failed(it, "the row kept changing between rollgate's reads and its writes");
+done:
+    json_decref(live);
+    json_decref(intended);
+    json_decref(after);
+    return rc;
+}
+
+static int restore_rows_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
+{
+    rg_platform *pf = NULL;
+    int rc;
+
+    if ((rc = rg_engine__platform(&pf, ctx)) < 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        restore_item it = {0};
+        it.ctx = ctx;
+        it.target = tier[i];
+        if ((rc = load_bodies(&it)) == 0)
+            rc = restore_row(&it);
+        json_decref(it.snapshot);
+        json_decref(it.applied);
+        json_decref(it.kept);
+    }
+    return rc;
+}
+
 static int restore_step(rg_rollout_ctx *ctx, int *out_done)
 {
     rg_store_target **tier = NULL;
@@ -215,7 +317,9 @@ static int restore_step(rg_rollout_ctx *ctx, int *out_done)
         if (touched(t) && t->state != RG_TARGET_RESTORE_FAILED && t->tier == high)
             tier[n++] = t;
     }
-    rc = restore_tier(ctx, tier, n);
+    rc = ctx->manifest->resource.kind == RG_RESOURCE_DATATABLE_ROW
+             ? restore_rows_tier(ctx, tier, n)
+             : restore_tier(ctx, tier, n);
     free(tier);
     if (rc == 0)
         rc = rg_engine__save(ctx);

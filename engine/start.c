@@ -60,12 +60,15 @@ static int pin_credentials(json_t *manifest_json, const rg_manifest *m, const ch
 /* The rollout claims what it changes in an org, so two active rollouts never write the
  * same platform object. The key is "<kind>:<id>" so other kinds of change fit beside. */
 static int claim(rg_engine *e, const char *tenant, const char *id, const char *org,
-                 const char *strategy)
+                 const rg_manifest *m)
 {
     char resource[512];
     int rc;
 
-    snprintf(resource, sizeof(resource), "strategy:%s", strategy);
+    /* "datatable_row:<table>/<row>" beside "strategy:<id>" */
+    snprintf(resource, sizeof(resource), "%s:%s",
+             m->resource.kind == RG_RESOURCE_DATATABLE_ROW ? "datatable_row" : "strategy",
+             m->strategy);
     rc = rg_store_claim(e->store, tenant, id, org, resource);
     if (rc == RG_ECLAIMED)
         rg_error_prefix("cannot start");
@@ -92,7 +95,7 @@ static int insert_targets(rg_engine *e, const char *tenant, const char *id,
         t.state = RG_TARGET_PENDING;
         rc = rg_store_target_insert(e->store, &t);
         if (rc == 0)
-            rc = claim(e, tenant, id, r->org, m->strategy);
+            rc = claim(e, tenant, id, r->org, m);
     }
     return rc;
 }

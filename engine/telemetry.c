@@ -26,6 +26,15 @@ static void add_body_queues(json_t *list, const json_t *body)
         add_queue(list, json_string_value(json_object_get(t, "id")));
 }
 
+/* A data-table row: the queues its weight columns' queue columns name. */
+static void add_row_queues(json_t *list, const json_t *row, const json_t *weights)
+{
+    const char *wcol;
+    json_t *q;
+    json_object_foreach((json_t *)weights, wcol, q)
+        add_queue(list, json_string_value(json_object_get(row, json_string_value(q))));
+}
+
 int rg_engine__watch_queues(json_t **out, rg_rollout_ctx *ctx, const char *org_id)
 {
     const rg_manifest *m = ctx->manifest;
@@ -42,10 +51,12 @@ int rg_engine__watch_queues(json_t **out, rg_rollout_ctx *ctx, const char *org_i
             if (strcmp(t->org_id, org_id) != 0)
                 continue;
             add_body_queues(list, rg_engine__target_body(ctx, t));
+            add_row_queues(list, rg_engine__target_body(ctx, t), m->resource.weights);
             if (rg_store_snapshot_get(&snap, ctx->engine->store, t->tenant_id, t->rollout_id,
                                       t->org_id, t->strategy_id) == 0) {
                 json_t *body = json_loads(snap.body, 0, NULL);
                 add_body_queues(list, body);
+                add_row_queues(list, body, m->resource.weights);
                 json_decref(body);
                 rg_store_snapshot_dispose(&snap);
             }

@@ -124,6 +124,32 @@ typedef struct rg_manifest_env {
     rg_approval approval;
 } rg_manifest_env;
 
+/* What a manifest changes (change.resource), a tagged kind so more kinds fit beside:
+ * - routing_strategy: PATCH /api/v2/routing/strategies/{id} with If-Match, the seed
+ *   article's model that rollgate-sim serves; not a resource of the real Genesys Cloud API.
+ *   `change.strategy: ID` is its shorthand.
+ * - datatable_row: one row of an Architect data table that the inbound flow reads
+ *   (GET/PUT /api/v2/flows/datatables/{datatable}/rows/{row}); docs/manifest.md. */
+typedef enum {
+    RG_RESOURCE_ROUTING_STRATEGY = 0,
+    RG_RESOURCE_DATATABLE_ROW = 1,
+} rg_resource_kind;
+
+#define RG_MANIFEST_MAX_ROW_FIELDS 50 /* the platform's limit per data table */
+#define RG_MANIFEST_MAX_ROW_KEY 256
+
+typedef struct rg_manifest_resource {
+    rg_resource_kind kind;
+    char *datatable; /* datatable_row: the data table id */
+    char *row;       /* datatable_row: the row key */
+    int create;      /* datatable_row: a missing row passes plan (`create: true`) */
+    /* datatable_row: change.weights {weight column: queue column}, NULL when none */
+    json_t *weights;
+} rg_manifest_resource;
+
+/* "routing_strategy" or "datatable_row". */
+const char *rg_resource_kind_name(rg_resource_kind kind);
+
 /* A loaded, validated manifest: read-only; free with rg_manifest_free. */
 typedef struct rg_manifest {
     char *name;
@@ -136,12 +162,16 @@ typedef struct rg_manifest {
     rg_manifest_platform platform;
     rg_manifest_group *groups;
     size_t groups_count;
-    char *strategy;       /* change.strategy */
+    rg_manifest_resource resource; /* change.resource */
+    /* change.strategy; for another kind the resource's id as targets and snapshots name it
+     * (datatable_row: "<datatable>/<row>") */
+    char *strategy;
     char **watch_queues;  /* empty: every queue the old or new body targets */
     size_t watch_queues_count;
-    /* change.template as written ({{VAR}} unresolved; weights 0..100 or "capacity") */
+    /* change.template as written ({{VAR}} unresolved; weights 0..100 or "capacity"); for a
+     * datatable_row the row's fields but `key` */
     json_t *template_json;
-    rg_manifest_target *targets; /* change.template.targets, parsed */
+    rg_manifest_target *targets; /* change.template.targets, parsed (routing_strategy) */
     size_t targets_count;
     rg_manifest_notify *notify;
     size_t notify_count;

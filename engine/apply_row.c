@@ -1,0 +1,398 @@
+/* apply_row.c - applying a stage to Architect data-table rows: per target GET the full row
+ * -> snapshot committed -> the verified write (re-read, compare, PUT, read back) -> applied
+ * content version recorded. Rows have no ETag: a person's edit between the read and the write
+ * is merged like a 412 (other fields kept, the changed fields held), a writer right after the
+ * PUT holds the rollout (docs/genesys.md) */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_private.h"
+#include "rollgate/body.h"
+#include "rollgate/util.h"
+
+/* The platform's read-back failure ("written by someone else right after rollgate's PUT"),
+ * as opposed to a row that changed before the PUT (which is merged and written again). */
+#define WRITTEN_AFTER_MARK "right after rollgate's PUT"
+#define MERGE_ATTEMPTS 3
+
+typedef struct {
+    rg_rollout_ctx *ctx;
+    rg_store_target *target;
+    json_t *fields;   /* the rendered template with capacity weights computed */
+    json_t *base;     /* the row the change was planned on: the snapshot */
+    rg_platform_op *get;
+    rg_platform_op *obs;
+} row_item;
+
+static int row_failed(row_item *it, const char *what, const char *why, int permanent)
+{
+    rg_store_target *t = it->target;
+    rg_rollout_ctx *ctx = it->ctx;
+    char msg[768];
+
+    snprintf(msg, sizeof(msg), "%s: %s", what, why ? why : "unknown");
+    t->attempts++;
+    free(t->last_error);
+    t->last_error = rg_strdup(msg);
+    if (permanent || t->attempts >= ctx->engine->opts.apply_attempts)
+        t->state = RG_TARGET_APPLY_FAILED;
+    rg_engine__narrate(ctx, "target", "%s %s (attempt %d): %s", t->org_id,
+                       t->state == RG_TARGET_APPLY_FAILED ? "apply failed" : "apply retry",
+                       t->attempts, msg);
+    return rg_store_target_update(ctx->engine->store, t);
+}
+
+/* The weight columns with `capacity` as a share of what fixed weights leave of 100, in
+ * proportion to agents on the queue each one's queue column names. */
+static int fill_capacity(row_item *it)
+{
+    json_t *weights = it->ctx->manifest->resource.weights, *q;
+    const rg_platform_observation *obs = NULL;
+    double agents[RG_MANIFEST_MAX_ROW_FIELDS];
+    int shares[RG_MANIFEST_MAX_ROW_FIELDS], fixed = 0, rc;
+    const char *wcol;
+    size_t nobs = 0, ncap = 0;
+
+    if (it->obs)
+        obs = rg_platform_op_observations(it->obs, &nobs);
+    json_object_foreach(weights, wcol, q) {
+        json_t *w = json_object_get(it->fields, wcol);
+        const char *queue = json_string_value(json_object_get(it->fields, json_string_value(q)));
+        if (json_is_integer(w)) {
+            fixed += (int)json_integer_value(w);
+            continue;
+        }
+        if (ncap >= RG_MANIFEST_MAX_ROW_FIELDS)
+            break;
+        agents[ncap] = 0;
+        for (size_t k = 0; k < nobs; k++)
+            if (queue && strcmp(obs[k].queue_id, queue) == 0)
+                agents[ncap] = (double)obs[k].on_queue;
+        ncap++;
+    }
+    if (ncap == 0)
+        return 0;
+    if (fixed > 100)
+        return rg_error_set(RG_EINVALID, "fixed weights sum to %d, leaving nothing for "
+                                         "capacity weights", fixed);
+    if ((rc = rg_body_capacity_weights(shares, agents, ncap, 100 - fixed)) < 0)
+        return rc;
+    ncap = 0;
+    json_object_foreach(weights, wcol, q)
+        if (!json_is_integer(json_object_get(it->fields, wcol)))
+            json_object_set_new(it->fields, wcol, json_integer(shares[ncap++]));
+    return 0;
+}
+
+/* A retried target keeps the capacity weights it computed when it was snapshotted (recorded
+ * in applied_body), so agents that moved since do not make its own earlier PUT look like a
+ * person's edit, and a PUT that went through is found in place. */
+static void keep_planned_capacity(row_item *it)
+{
+    const json_t *rendered = rg_engine__target_body(it->ctx, it->target);
+    json_t *planned = NULL, *q;
+    const char *wcol;
+
+    if (it->target->applied_body != NULL)
+        planned = json_loads(it->target->applied_body, 0, NULL);
+
+    json_object_foreach(it->ctx->manifest->resource.weights, wcol, q) {
+        json_t *w = json_object_get(planned, wcol);
+        if (json_is_string(json_object_get(rendered, wcol)) && json_is_integer(w))
+            json_object_set(it->fields, wcol, w);
+    }
+    json_decref(planned);
+}
+
+/* The row to write: the live row (a person's edits to other fields kept) with the change's
+ * fields and the key. A changed field a person set since the snapshot to a value that is
+ * neither the snapshot's nor the change's is a conflict: *out_field names it, nothing is
+ * merged. */
+static int merge_row(json_t **out, const char **out_field, const row_item *it, json_t *live)
+{
+    const char *name;
+    json_t *v, *row;
+
+    *out_field = NULL;
+    json_object_foreach(it->fields, name, v) {
+        json_t *now = json_object_get(live, name), *was = json_object_get(it->base, name);
+        if (!json_equal(now, was) && !json_equal(now, v)) {
+            *out_field = name;
+            return 0;
+        }
+    }
+    if ((row = json_deep_copy(live)) == NULL || json_object_update(row, it->fields) < 0 ||
+        json_object_set_new(row, "key", json_string(it->ctx->manifest->resource.row)) < 0) {
+        json_decref(row);
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    *out = row;
+    return 0;
+}
+
+/* Snapshot (the full row) and target state in one synchronous=FULL transaction. */
+static int record_snapshot(row_item *it, json_t *live)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_store *store = ctx->engine->store;
+    rg_store_target *t = it->target;
+    rg_store_snapshot snap = {0};
+    json_t *intended = NULL;
+    const char *field = NULL;
+    char version[65], *live_text = NULL;
+    int rc;
+
+    if ((rc = rg_platform_row_version(version, live)) < 0 ||
+        (rc = merge_row(&intended, &field, it, live)) < 0)
+        return rc;
+    if (intended == NULL)
+        return rg_error_set(RG_EINVALID, "org %s: the snapshot conflicts with itself",
+                            t->org_id);
+    live_text = json_dumps(live, JSON_COMPACT | JSON_SORT_KEYS);
+    free(t->applied_body);
+    t->applied_body = json_dumps(intended, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(intended);
+    if (live_text == NULL || t->applied_body == NULL) {
+        free(live_text);
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    snap.rollout_id = t->rollout_id;
+    snap.tenant_id = t->tenant_id;
+    snap.org_id = t->org_id;
+    snap.strategy_id = t->strategy_id;
+    snap.etag = version; /* the content version: rows have no ETag */
+    snap.body = live_text;
+    snap.taken_at_ms = ctx->now_ms;
+    t->state = RG_TARGET_SNAPSHOTTED;
+    rg_engine__crash_point("before_snapshot");
+    if ((rc = rg_store_begin_durable(store)) == 0) {
+        rc = rg_store_snapshot_insert(store, &snap);
+        if (rc == RG_ECONFLICT)
+            rc = 0; /* taken by an earlier run: the first snapshot is the true pre-change row */
+        if (rc == 0)
+            rc = rg_store_target_update(store, t);
+        if (rc == 0)
+            rc = rg_store_commit(store);
+        if (rc < 0)
+            rg_store_rollback(store);
+    }
+    free(live_text);
+    return rc;
+}
+
+/* how: 1 = the PUT was read back as written, 0 = in place before any PUT, -1 = a re-read
+ * after a PUT whose reply was lost found it in place (no second PUT). */
+static int record_applied(row_item *it, json_t *row, int how)
+{
+    rg_store_target *t = it->target;
+    rg_rollout_ctx *ctx = it->ctx;
+    char version[65];
+    int rc;
+
+    if ((rc = rg_platform_row_version(version, row)) < 0)
+        return rc;
+    free(t->applied_body);
+    t->applied_body = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+    free(t->applied_etag);
+    t->applied_etag = rg_strdup(version);
+    t->applied_at_ms = rg_time_now_ms();
+    t->state = RG_TARGET_APPLIED;
+    free(t->last_error);
+    t->last_error = NULL;
+    rg_engine__narrate(ctx, "target", "%s row %s applied (%s)", t->org_id, t->strategy_id,
+                       how > 0    ? "PUT written and read back"
+                       : how == 0 ? "already in place, no PUT sent"
+                                  : "a re-read found it in place, no second PUT sent");
+    return rg_store_target_update(ctx->engine->store, t);
+}
+
+/* The snapshot of a target a crashed or retried run took (new reference), or NULL. */
+static json_t *stored_snapshot(row_item *it)
+{
+    rg_store_target *t = it->target;
+    rg_store_snapshot snap = {0};
+    json_t *body = NULL;
+
+    if (rg_store_snapshot_get(&snap, it->ctx->engine->store, t->tenant_id, t->rollout_id,
+                              t->org_id, t->strategy_id) == 0)
+        body = json_loads(snap.body, 0, NULL);
+    rg_store_snapshot_dispose(&snap);
+    return body;
+}
+
+/* After the GETs: snapshot pending targets; *out_live the row to write over (borrowed). */
+static int after_get(row_item *it, json_t **out_live)
+{
+    rg_store_target *t = it->target;
+    const rg_manifest_resource *r = &it->ctx->manifest->resource;
+    json_t *live, *intended = NULL;
+    const char *field = NULL;
+    int rc, in_place;
+
+    *out_live = NULL;
+    if (it->get == NULL)
+        return row_failed(it, "credentials", rg_engine__org_error(it->ctx, t->org_id), 0);
+    if ((rc = rg_platform_op_status(it->get)) == RG_ENOTFOUND)
+        return row_failed(it, "read row", r->create
+                          ? "the row does not exist; rollgate does not create rows yet "
+                            "(create: true only lets plan pass): add the row first"
+                          : rg_platform_op_error(it->get), 1);
+    if (rc < 0)
+        return row_failed(it, "read row", rg_platform_op_error(it->get), 0);
+    if (it->obs && rg_platform_op_status(it->obs) < 0)
+        return row_failed(it, "read agents on queue", rg_platform_op_error(it->obs), 0);
+    if ((rc = fill_capacity(it)) < 0)
+        return row_failed(it, "capacity weights", rg_error_last(), 1);
+    if (t->state == RG_TARGET_SNAPSHOTTED)
+        keep_planned_capacity(it);
+    live = rg_platform_op_body(it->get);
+    if (t->state == RG_TARGET_PENDING) {
+        it->base = json_incref(live);
+        if ((rc = record_snapshot(it, live)) < 0)
+            return rc;
+    } else if ((it->base = stored_snapshot(it)) == NULL) {
+        return rg_error_set(RG_EDB, "target %s is snapshotted but its snapshot is unreadable",
+                            t->org_id);
+    }
+    if ((rc = merge_row(&intended, &field, it, live)) < 0)
+        return rc;
+    in_place = intended != NULL && rg_platform_row_diff(live, intended) == NULL;
+    json_decref(intended);
+    if (in_place) /* nothing to write, or the PUT of a crashed run went through */
+        return record_applied(it, live, 0);
+    *out_live = live;
+    return 0;
+}
+
+/* The verified write, merging again (at most MERGE_ATTEMPTS times) when the row changed
+ * between the read and the PUT. */
+static int write_row(row_item *it, json_t *live)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_store_target *t = it->target;
+    const rg_manifest_resource *r = &ctx->manifest->resource;
+    rg_engine *e = ctx->engine;
+    json_t *seen = json_incref(live), *intended = NULL, *after = NULL;
+    char version[65], why[768];
+    const char *field = NULL;
+    int rc = 0, in_place = 0;
+
+    for (int attempt = 0; attempt < MERGE_ATTEMPTS; attempt++) {
+        if ((rc = merge_row(&intended, &field, it, seen)) < 0)
+            goto done;
+        if (field != NULL) {
+            snprintf(why, sizeof(why), "org %s: field '%s' of row %s/%s was changed by someone "
+                     "else since rollgate read it; rollgate will not overwrite it",
+                     t->org_id, field, r->datatable, r->row);
+            rc = row_failed(it, "row conflict", why, 1);
+            goto done;
+        }
+        if ((rc = rg_platform_row_version(version, seen)) < 0)
+            goto done;
+        /* the write is a platform batch of its own: the lease is renewed first */
+        if (e->epoch > 0 &&
+            (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner,
+                                        e->epoch, rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+            goto done;
+        rc = rg_platform_row_write(&after, &in_place, ctx->platform, t->org_id, r->datatable,
+                                   r->row, version, intended);
+        if (rc == 0) {
+            rg_engine__crash_point("after_patch");
+            rc = record_applied(it, after, in_place ? -1 : 1);
+            goto done;
+        }
+        if (rc == RG_ECONFLICT && strstr(rg_error_last(), WRITTEN_AFTER_MARK) != NULL) {
+            rc = row_failed(it, "row written by someone else", rg_error_last(), 1);
+            goto done;
+        }
+        if (rc != RG_ECONFLICT || after == NULL) {
+            rc = row_failed(it, "PUT row", rg_error_last(), rc == RG_EINVALID);
+            goto done;
+        }
+        /* changed between the read and the PUT: merge on what is there now */
+        rg_engine__narrate(ctx, "target", "%s row %s changed since it was read; merging",
+                           t->org_id, t->strategy_id);
+        json_decref(seen);
+        seen = after;
+        after = NULL;
+        json_decref(intended);
+        intended = NULL;
+    }
+    rc = row_failed(it, "row conflict", "the row kept changing between rollgate's reads and "
+                    "its writes", 0);
+done:
+    json_decref(seen);
+    json_decref(intended);
+    json_decref(after);
+    return rc;
+}
+
+static int queue_reads(row_item *items, size_t n, rg_platform *pf)
+{
+    const rg_manifest_resource *r = &items[0].ctx->manifest->resource;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        row_item *it = &items[i];
+        const char *ids[RG_MANIFEST_MAX_ROW_FIELDS];
+        const char *wcol;
+        json_t *q;
+        size_t k = 0;
+        if (rg_engine__org_error(it->ctx, it->target->org_id))
+            continue; /* no credentials: after_get records why */
+        rc = rg_platform_queue_row_get(&it->get, pf, it->target->org_id, r->datatable, r->row);
+        json_object_foreach(r->weights, wcol, q) {
+            const char *id = json_string_value(json_object_get(it->fields, json_string_value(q)));
+            if (!json_is_integer(json_object_get(it->fields, wcol)) && id != NULL &&
+                k < RG_MANIFEST_MAX_ROW_FIELDS)
+                ids[k++] = id;
+        }
+        if (rc == 0 && k > 0)
+            rc = rg_platform_queue_observations(&it->obs, pf, it->target->org_id, ids, k, NULL,
+                                                NULL);
+    }
+    return rc;
+}
+
+int rg_engine__apply_rows(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
+{
+    row_item *items = calloc(n + 1, sizeof(*items));
+    json_t **live = calloc(n + 1, sizeof(*live));
+    rg_platform *pf = NULL;
+    int rc = 0;
+
+    if (items == NULL || live == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        items[i].ctx = ctx;
+        items[i].target = tier[i];
+        items[i].fields = json_deep_copy(rg_engine__target_body(ctx, tier[i]));
+        if (items[i].fields == NULL) {
+            rc = rg_error_set(RG_EDB, "target %s has no rendered row", tier[i]->org_id);
+            goto cleanup;
+        }
+    }
+    if (n == 0 || (rc = rg_engine__platform(&pf, ctx)) < 0 ||
+        (rc = queue_reads(items, n, pf)) < 0 || (rc = rg_engine__platform_run(ctx, pf)) < 0)
+        goto cleanup;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = after_get(&items[i], &live[i]);
+    if (rc == 0)
+        rg_engine__crash_point("after_snapshot");
+    /* one verified write at a time: each is read, PUT and read back on its own */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (live[i] != NULL)
+            rc = write_row(&items[i], live[i]);
+cleanup:
+    for (size_t i = 0; items && i < n; i++) {
+        json_decref(items[i].fields);
+        json_decref(items[i].base);
+        rg_platform_op_free(items[i].get);
+        rg_platform_op_free(items[i].obs);
+    }
+    free(items);
+    free(live);
+    return rc;
+}
