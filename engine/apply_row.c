@@ -136,7 +136,7 @@ static int record_snapshot(row_item *it, json_t *live)
     rg_rollout_ctx *ctx = it->ctx;
     rg_store *store = ctx->engine->store;
     rg_store_target *t = it->target;
-    rg_store_snapshot snap = {0};
+    rg_store_snapshot_in snap = {0};
     json_t *intended = NULL;
     const char *field = NULL;
     char version[65], *live_text = NULL;
