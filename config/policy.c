@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/policy_internal.h"
-#include "engine/schema.h"
+#include "config/policy_internal.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 #ifndef RG_POLICY_INSTALL_DIR

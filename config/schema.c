@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/schema.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 static const char *kind_name(const rg_doc_node *node)

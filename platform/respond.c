@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "platform/client.h"
-#include "rollgate/body.h"
 
 #define MAX_PAGES 1000
 
