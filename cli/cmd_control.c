@@ -97,7 +97,6 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(self_fn);
     const char *actor = NULL, *reason = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL, *outcome = NULL;
     int c, code = 0, force = 0, no_wait = 0, stop;
@@ -118,7 +117,7 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
         return rg_cli_usage(cli, self, "expected one rollout ID");
     if (kind == RG_COMMAND_ROLLBACK && (reason == NULL || *reason == '\0'))
         return rg_cli_usage(cli, self, "a forced rollback needs --reason TEXT");
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine(cli, &engine, NULL)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, argv[optind], &tenant)) != 0)
         goto cleanup;
@@ -178,7 +177,7 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
 cleanup:
     free(tenant);
     free(outcome);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }
 

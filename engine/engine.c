@@ -57,6 +57,8 @@ void rg_engine_free(rg_engine *engine)
         return;
     rg_stats_cache_free(engine->cache);
     pthread_mutex_destroy(&engine->metrics_lock);
+    if (engine->own_store)
+        rg_store_free(engine->store);
     free(engine);
 }
 

@@ -5,10 +5,13 @@
 #include <pthread.h>
 
 #include "rollgate/engine.h"
+#include "rollgate/platform.h"
+#include "rollgate/store.h"
 #include "rollgate/stats.h"
 
 struct rg_engine {
     rg_store *store;
+    int own_store; /* opened by rg_engine_open; closed by rg_engine_free */
     rg_engine_options opts;
     char owner[256];
     rg_stats_cache *cache;

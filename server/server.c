@@ -293,13 +293,11 @@ int rg_server__engine(rg_engine **out, rg_request *req)
     int rc;
 
     if (req->engine == NULL) {
-        if ((rc = rg_store_open(&req->store, req->server->db_path)) < 0)
-            return rc;
         rg_engine_options_init(&eo);
         eo.tick_ms = req->server->opts.tick_ms; /* the same lease lifetime as the scheduler */
         eo.add_org = rg_server__add_org;
         eo.add_org_payload = req->server;
-        if ((rc = rg_engine_new(&req->engine, req->store, &eo)) < 0)
+        if ((rc = rg_engine_open(&req->engine, req->server->db_path, 0, &eo)) < 0)
             return rc;
     }
     *out = req->engine;
@@ -495,7 +493,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         pthread_mutex_unlock(&s->metrics_lock);
     }
     rg_engine_free(req->engine);
-    rg_store_free(req->store);
     rg_buf_dispose(&req->body);
     free(req->token_copy.tenant);
     free(req->token_copy.name);

@@ -5,6 +5,9 @@
 #ifndef RG_ROLLOUT_H
 #define RG_ROLLOUT_H
 
+/* A rollout id: "ro_" + 12 lowercase hex digits from the OS random source, NUL-terminated. */
+#define RG_STORE_ROLLOUT_ID_LEN 16
+
 typedef enum {
     RG_ROLLOUT_AWAITING_APPROVAL = 0,
     RG_ROLLOUT_RUNNING,

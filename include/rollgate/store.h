@@ -76,8 +76,7 @@ void rg_store_unfence(rg_store *store);
 
 /* ---- ids ---- */
 
-/* "ro_" + 12 lowercase hex digits from the OS random source, NUL-terminated. */
-#define RG_STORE_ROLLOUT_ID_LEN 16
+/* RG_STORE_ROLLOUT_ID_LEN: rollout.h. */
 int rg_store_rollout_id_new(char out[RG_STORE_ROLLOUT_ID_LEN]);
 
 /* ---- tenants ---- */

@@ -5,6 +5,8 @@
 #include <jansson.h>
 
 #include "rollgate/engine.h"
+#include "rollgate/platform.h"
+#include "rollgate/store.h"
 #include "support/simproc.h"
 
 /* The short-window policy every end-to-end test uses (3 s polls over 1-second buckets). */
