@@ -7,6 +7,7 @@
 
 #include "engine/engine_private.h"
 #include "engine/telemetry.h"
+#include "engine/verdict_inputs.h"
 #include "rollgate/body.h"
 #include "rollgate/util.h"
 
@@ -262,23 +263,15 @@ static int verify(rg_rollout_ctx *ctx)
             rc = rg_engine__fetch_telemetry(ctx, orgs, n, post_from, post_to);
         for (size_t i = 0; rc == 0 && i < p->metrics_count; i++) {
             rg_cells pre = {0}, post = {0};
-            rg_stats_metric_input in = {0};
-            rg_stats_verdict_params params = {1, 1, p->alpha, (int)p->metrics_count,
-                                              RG_SEQUENTIAL_GROUP, 0, 1, ctx->engine->cache,
-                                              RG_VARIANCE_POOLED, 0, RG_INFORMATION_CALENDAR,
-                                              0, NULL};
+            rg_verdict_state st = {.msprt_prev_p = 1, .cache = ctx->engine->cache,
+                                   .verification = 1};
             rg_stats_verdict v;
             const rg_policy_metric *m = &p->metrics[i];
             if ((rc = rg_engine__window(&pre, ctx, m, orgs, n, pre_from, pre_to)) == 0 &&
                 (rc = rg_engine__window(&post, ctx, m, orgs, n, post_from, post_to)) == 0) {
-                in = (rg_stats_metric_input){.name = m->name, .kind = m->kind,
-                                             .increase_is_bad = m->increase_is_bad,
-                                             .tolerance_kind = m->scale,
-                                             .tolerance = m->tolerance,
-                                             .canary_pre = {pre.cells, pre.n},
-                                             .canary_post = {post.cells, post.n},
-                                             .msprt_prev_p = 1};
-                rc = rg_stats_verdict_compute(&v, &in, &params);
+                rg_verdict_windows w = {.canary_pre = {pre.cells, pre.n},
+                                        .canary_post = {post.cells, post.n}};
+                rc = rg_engine__verdict(&v, p, m, &w, &st);
             }
             if (rc == 0) {
                 fails += v.decision == RG_DECISION_FAIL;

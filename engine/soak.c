@@ -98,7 +98,7 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
         rg_verdict_state st = {ctx->row.stage_index, ctx->row.stage_count, poll, planned,
                                w->post_share, fractions,
                                json_is_number(prev) ? json_number_value(prev) : 1.0,
-                               ctx->engine->cache};
+                               ctx->engine->cache, 0};
         /* the fractions of this stage's earlier polls (observed information); polls the
          * driver slept through, or a book without them, get the calendar's */
         for (int i = 0; i + 1 < poll && i < RG_STATS_MAX_LOOKS; i++) {

@@ -65,11 +65,10 @@ double rg_engine__stage_alpha(const rg_policy *p, int stage_count)
     return p->alpha;
 }
 
-int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_policy_metric *m,
-                       const rg_verdict_windows *w, const rg_verdict_state *s)
+void rg_engine__metric_input(rg_stats_metric_input *out, const rg_policy_metric *m,
+                             const rg_verdict_windows *w, const rg_verdict_state *s)
 {
     rg_stats_metric_input in = {0};
-    rg_stats_verdict_params params = {0};
 
     in.name = m->name;
     in.kind = m->kind;
@@ -87,18 +86,48 @@ int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_polic
     in.orgs.control_pre = w->orgs[2];
     in.orgs.control_post = w->orgs[3];
     in.msprt_prev_p = s->msprt_prev_p;
+    *out = in;
+}
+
+void rg_engine__verdict_params(rg_stats_verdict_params *out, const rg_policy *p,
+                               const rg_verdict_state *s)
+{
+    rg_stats_verdict_params params = {0};
+
+    params.n_metrics = (int)p->metrics_count;
+    params.cache = s->cache;
+    if (s->verification) {
+        params.poll = 1;
+        params.planned_polls = 1;
+        params.alpha = p->alpha;
+        params.sequential = RG_SEQUENTIAL_GROUP;
+        params.min_soak_reached = 1;
+        params.variance = RG_VARIANCE_POOLED;
+        params.information = RG_INFORMATION_CALENDAR;
+        *out = params;
+        return;
+    }
     params.poll = s->poll;
     params.planned_polls = s->planned;
     params.alpha = rg_engine__stage_alpha(p, s->stage_count);
-    params.n_metrics = (int)p->metrics_count;
     params.sequential = p->sequential;
     params.tau2 = p->has_tau2 ? p->tau2 : 0;
     params.min_soak_reached = (int64_t)s->poll * p->poll_interval_ms >= p->stabilization_window_ms;
-    params.cache = s->cache;
     params.variance = p->variance;
     params.information = p->information;
     params.post_share = s->post_share;
     params.fractions = s->fractions;
+    *out = params;
+}
+
+int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_policy_metric *m,
+                       const rg_verdict_windows *w, const rg_verdict_state *s)
+{
+    rg_stats_metric_input in;
+    rg_stats_verdict_params params;
+
+    rg_engine__metric_input(&in, m, w, s);
+    rg_engine__verdict_params(&params, p, s);
     return rg_stats_verdict_compute(out, &in, &params);
 }
 
