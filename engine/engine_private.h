@@ -82,6 +82,10 @@ int rg_engine__book_set_int(rg_rollout_ctx *ctx, const char *key, int64_t value)
 int rg_engine__apply(rg_rollout_ctx *ctx);    /* running, stage not yet applied */
 int rg_engine__soak(rg_rollout_ctx *ctx);     /* running, stage applied: polls, verdicts */
 int rg_engine__rollback(rg_rollout_ctx *ctx); /* rolling_back: restore, then verify */
+/* After the restore (verify.c): judges the restored orgs and ends the rollout rolled_back. */
+int rg_engine__verify(rg_rollout_ctx *ctx);
+/* The breaker (breaker.c): what a poll's verdicts decide (promote, hold, trip, or soak on). */
+int rg_engine__breaker(rg_rollout_ctx *ctx, const rg_stats_verdict *v, int poll, int planned);
 int rg_engine__promote(rg_rollout_ctx *ctx, const char *why);
 int rg_engine__trip(rg_rollout_ctx *ctx, const char *why);
 int rg_engine__run_commands(rg_rollout_ctx *ctx);

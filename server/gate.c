@@ -1,7 +1,9 @@
-/* stream.c - waiting for rollouts: the gate long-poll and Server-Sent Events. Both block the
- * request's own connection thread on the server's `changed` condition (broadcast after every
- * scheduler tick and every API command), re-reading the store at least once a second so a
- * change made by another process is seen too. Nothing spins. */
+/* gate.c - waiting for rollouts: the server's `changed` condition (rg_server__notify,
+ * rg_server__wait_change), the gate long-poll and Server-Sent Events. Both block the
+ * request's own connection thread on `changed` (broadcast after every scheduler tick and
+ * every API command), re-reading the store at least once a second so a change made by
+ * another process is seen too. Nothing spins. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,40 @@
  * a thousand of them re-reading every second would load the database for nothing. */
 #define GATE_RECHECK_MS 5000
 #define KEEPALIVE_MS 15000
+
+void rg_server__notify(rg_server *s, int kick)
+{
+    pthread_mutex_lock(&s->lock);
+    s->generation++;
+    pthread_cond_broadcast(&s->changed);
+    if (kick) {
+        s->kicked = 1;
+        pthread_cond_signal(&s->kick);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void mono_deadline(struct timespec *ts, int64_t deadline_mono_ms)
+{
+    /* rg_time_mono_ms is CLOCK_MONOTONIC in milliseconds, as the condition's clock. */
+    ts->tv_sec = (time_t)(deadline_mono_ms / 1000);
+    ts->tv_nsec = (long)(deadline_mono_ms % 1000) * 1000000L;
+}
+
+uint64_t rg_server__wait_change(rg_server *s, uint64_t seen, int64_t deadline_mono_ms)
+{
+    struct timespec ts;
+    uint64_t gen;
+
+    mono_deadline(&ts, deadline_mono_ms);
+    pthread_mutex_lock(&s->lock);
+    while (s->generation == seen && !s->stopping && rg_time_mono_ms() < deadline_mono_ms)
+        if (pthread_cond_timedwait(&s->changed, &s->lock, &ts) == ETIMEDOUT)
+            break;
+    gen = s->generation;
+    pthread_mutex_unlock(&s->lock);
+    return gen;
+}
 
 static uint64_t generation(rg_server *s)
 {

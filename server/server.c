@@ -244,40 +244,6 @@ void rg_server_free(rg_server *s)
     free(s);
 }
 
-void rg_server__notify(rg_server *s, int kick)
-{
-    pthread_mutex_lock(&s->lock);
-    s->generation++;
-    pthread_cond_broadcast(&s->changed);
-    if (kick) {
-        s->kicked = 1;
-        pthread_cond_signal(&s->kick);
-    }
-    pthread_mutex_unlock(&s->lock);
-}
-
-static void mono_deadline(struct timespec *ts, int64_t deadline_mono_ms)
-{
-    /* rg_time_mono_ms is CLOCK_MONOTONIC in milliseconds, as the condition's clock. */
-    ts->tv_sec = (time_t)(deadline_mono_ms / 1000);
-    ts->tv_nsec = (long)(deadline_mono_ms % 1000) * 1000000L;
-}
-
-uint64_t rg_server__wait_change(rg_server *s, uint64_t seen, int64_t deadline_mono_ms)
-{
-    struct timespec ts;
-    uint64_t gen;
-
-    mono_deadline(&ts, deadline_mono_ms);
-    pthread_mutex_lock(&s->lock);
-    while (s->generation == seen && !s->stopping && rg_time_mono_ms() < deadline_mono_ms)
-        if (pthread_cond_timedwait(&s->changed, &s->lock, &ts) == ETIMEDOUT)
-            break;
-    gen = s->generation;
-    pthread_mutex_unlock(&s->lock);
-    return gen;
-}
-
 int rg_server__stopping(rg_server *s)
 {
     int stopping;
