@@ -11,12 +11,12 @@ if(TARGET rollgate_server)
 endif()
 list(APPEND rg_layers_args "rollgate=$<TARGET_OBJECTS:rollgate>")
 add_test(NAME test_layers COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-layers.sh ${rg_layers_args})
-set_tests_properties(test_layers PROPERTIES LABELS unit)
 
 add_library(rg_layers_wrong_call OBJECT ${CMAKE_CURRENT_SOURCE_DIR}/unit/layers_wrong_call.c)
 target_link_libraries(rg_layers_wrong_call PRIVATE rg_store rg_options)
 add_test(NAME test_layers_catches COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-layers.sh
     rg_store=$<TARGET_FILE:rg_store> rg_util=$<TARGET_FILE:rg_util>
     "rollgate_server=$<TARGET_OBJECTS:rg_layers_wrong_call>")
-set_tests_properties(test_layers_catches PROPERTIES LABELS unit
+set_tests_properties(test_layers_catches PROPERTIES
     PASS_REGULAR_EXPRESSION "layer violation: rollgate_server \\(layers_wrong_call[^)]*\\) calls rg_store_open from rg_store")
+set_property(GLOBAL APPEND PROPERTY rg_tests_unit test_layers test_layers_catches)
