@@ -396,7 +396,7 @@ int rg_policy_load(rg_policy **out, const char *name_or_path, const char *base_d
     if ((rc = rg_policy_load_file(&p, rg_buf_cstr(&path))) < 0)
         goto cleanup;
     if (p->name == NULL && (p->name = rg_strdup(name_or_path)) == NULL) {
-        rc = RG_ENOMEM;
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     *out = p;

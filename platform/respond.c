@@ -13,12 +13,12 @@ int rg_platform__error_body(rg_buf *out, long status, const json_t *body)
     json_t *message = json_object_get(body, "message");
 
     if (rg_buf_printf(out, "HTTP %ld", status) < 0)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     if (json_is_string(code) && rg_buf_printf(out, " %.80s", json_string_value(code)) < 0)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     if (json_is_string(message) &&
         rg_buf_printf(out, ": %.200s", json_string_value(message)) < 0)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     return 0;
 }
 

@@ -120,7 +120,7 @@ int rg_server_new(rg_server **out, const rg_server_options *opts)
     }
     if (s->db_path == NULL || s->listen == NULL || s->tokens_path == NULL ||
         s->registry_path == NULL || s->streams == NULL) {
-        rc = RG_ENOMEM;
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto fail;
     }
     if ((rc = rg_server_parse_listen(&s->addr, &s->addr_len, &loopback, s->listen)) < 0)
@@ -351,7 +351,7 @@ int rg_server__authenticate(rg_request *req)
         req->token_copy.name = rg_strdup(e->name);
         req->token = &req->token_copy;
         if (req->token_copy.tenant == NULL || req->token_copy.name == NULL)
-            rc = RG_ENOMEM;
+            rc = rg_error_set(RG_ENOMEM, "out of memory");
     }
     pthread_mutex_unlock(&s->tokens_lock);
     return rc;
