@@ -13,7 +13,8 @@ VALGRIND_SKIP ?= test_e2e_|_cli$$|test_stats_mc|test_sim_scale
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps deps-test build test test-sanitize demo bench fuzz fuzz-smoke fuzz-build valgrind clean format
+.PHONY: all deps deps-test build test test-sanitize demo bench fuzz fuzz-smoke fuzz-build valgrind clean format \
+	format-check tidy lint
 
 all: build
 
@@ -99,5 +100,22 @@ bench:
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(VALGRIND_BUILD) $(BENCH_BUILD)
 
+# Formatting: every tracked C file with the repo's .clang-format (idempotent: a second run
+# changes nothing). `make lint` checks it without writing.
+FORMAT_FILES = $$(git ls-files '*.c' '*.h')
+
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+# clang-tidy with the repo's .clang-tidy over every file the build compiles (scripts/tidy.sh).
+tidy: $(BUILD)/CMakeCache.txt
+	scripts/tidy.sh $(BUILD)
+
+# What CI checks before the tests (.ci/run): formatting, clang-tidy, each public header alone
+# (test_headers) and the layer graph over the built libraries (test_layers, and that the
+# check catches a wrong call: test_layers_catches).
+lint: format-check build tidy
+	cd $(BUILD) && ctest --output-on-failure -R '^test_(headers|layers|layers_catches)$$'

@@ -533,7 +533,7 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
             b.pre_from = a.pre_from_ms;
         for (size_t i = 0; i < p->metrics_count; i++) {
             rg_verdict_state st = {a.stage_index, m->stages, k, planned, b.post_share,
-                                   fractions[i], prev_p[i], cache};
+                                   fractions[i], prev_p[i], cache, 0};
             if (j == DQ_KAYENTA) {
                 kayenta(&v[i], t, &a, (int)i, &b);
                 continue;
@@ -637,7 +637,7 @@ int dq_plan_model(dq_plan *out, const dq_model *m, int with_tau2)
             rg_stats_verdict v;
             int K = (int)(p->soak_limit_ms / p->poll_interval_ms);
             double fr[RG_STATS_MAX_LOOKS];
-            rg_verdict_state st = {a.stage_index, m->stages, K, K, 1.0, fr, 1.0, NULL};
+            rg_verdict_state st = {a.stage_index, m->stages, K, K, 1.0, fr, 1.0, NULL, 0};
             for (int k = 0; k + 1 < K; k++)
                 fr[k] = (double)(k + 1) / K;
             rg_engine__soak_bounds(&b, p, a.started_ms, a.started_ms,

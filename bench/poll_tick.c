@@ -13,6 +13,7 @@
 
 #include "bench/bench_util.h"
 #include "rollgate/engine.h"
+#include "rollgate/store.h"
 #include "rollgate/util.h"
 #include "support/e2e.h"
 #include "support/simproc.h"

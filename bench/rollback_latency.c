@@ -14,6 +14,8 @@
 #include "bench/bench_util.h"
 #include "bench/http_floor.h"
 #include "rollgate/engine.h"
+#include "rollgate/platform.h"
+#include "rollgate/store.h"
 #include "rollgate/util.h"
 #include "support/e2e.h"
 #include "support/simproc.h"

@@ -11,6 +11,7 @@
 
 #include "bench/bench_util.h"
 #include "rollgate/engine.h"
+#include "rollgate/store.h"
 #include "rollgate/util.h"
 
 #define RUNS 5

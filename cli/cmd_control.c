@@ -102,7 +102,6 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(self_fn);
     const char *actor = NULL, *reason = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL, *outcome = NULL;
     int c, code = 0, force = 0, no_wait = 0, stop;
@@ -128,7 +127,7 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
     if ((force & RG_ENGINE_FULL) &&
         (!(force & RG_ENGINE_FORCE) || reason == NULL || *reason == '\0'))
         return rg_cli_usage(cli, self, "promote --full needs --force and --reason TEXT");
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine(cli, &engine, NULL)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, argv[optind], &tenant)) != 0)
         goto cleanup;
@@ -188,7 +187,7 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
 cleanup:
     free(tenant);
     free(outcome);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }
 
@@ -226,7 +225,6 @@ int rg_cmd_retry(rg_cli *cli, int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(rg_cmd_retry);
     const char *actor = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL, id[RG_STORE_ROLLOUT_ID_LEN];
     json_t *st = NULL;
@@ -242,7 +240,7 @@ int rg_cmd_retry(rg_cli *cli, int argc, char **argv)
     }
     if (optind + 1 != argc)
         return rg_cli_usage(cli, self, "expected one rollout ID");
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine(cli, &engine, NULL)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, argv[optind], &tenant)) != 0)
         goto cleanup;
@@ -261,7 +259,7 @@ int rg_cmd_retry(rg_cli *cli, int argc, char **argv)
 cleanup:
     json_decref(st);
     free(tenant);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }
 
@@ -277,7 +275,6 @@ int rg_cmd_undo(rg_cli *cli, int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(rg_cmd_undo);
     const char *actor = NULL, *reason = NULL, *id;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL;
     json_t *st = NULL;
@@ -300,7 +297,7 @@ int rg_cmd_undo(rg_cli *cli, int argc, char **argv)
     if (reason == NULL || *reason == '\0')
         return rg_cli_usage(cli, self, "undo needs --reason TEXT");
     id = argv[optind];
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine(cli, &engine, NULL)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
         goto cleanup;
@@ -331,6 +328,6 @@ int rg_cmd_undo(rg_cli *cli, int argc, char **argv)
 cleanup:
     json_decref(st);
     free(tenant);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }

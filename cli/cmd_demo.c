@@ -134,10 +134,10 @@ static int demo_credentials(json_t **out_orgs, const char *scenario)
         if (id == NULL)
             continue;
         json_array_append_new(ids, json_string(id));
-        if ((rc = rg_platform_env_name(name, sizeof(name), id, "CLIENT_ID")) < 0)
+        if ((rc = rg_engine_credentials_env_name(name, sizeof(name), id, "CLIENT_ID")) < 0)
             break;
         setenv(name, json_string_value(json_object_get(org, "client_id")), 1);
-        if ((rc = rg_platform_env_name(name, sizeof(name), id, "CLIENT_SECRET")) < 0)
+        if ((rc = rg_engine_credentials_env_name(name, sizeof(name), id, "CLIENT_SECRET")) < 0)
             break;
         setenv(name, json_string_value(json_object_get(org, "client_secret")), 1);
     }
@@ -188,41 +188,35 @@ static int write_manifest(const char *path, const char *url, const json_t *orgs,
 }
 
 /* After the story: every touched organization's live strategy against its snapshot. */
-static int check_restored(FILE *out, rg_store *store, const char *tenant, const char *id,
+static int check_restored(FILE *out, rg_engine *engine, const char *tenant, const char *id,
                           const char *url)
 {
     rg_store_snapshots snaps = {0};
-    rg_platform *pf = NULL;
     int rc, bad = 0;
 
-    if ((rc = rg_store_snapshot_list(&snaps, store, tenant, id)) < 0 ||
-        (rc = rg_platform_new(&pf, NULL)) < 0)
+    if ((rc = rg_engine_snapshot_list(&snaps, engine, tenant, id)) < 0)
         goto cleanup;
     fprintf(out, "\nchecking every touched organization against its snapshot:\n");
     for (size_t i = 0; rc == 0 && i < snaps.count; i++) {
-        rg_platform_org org = {snaps.items[i].org_id, url, url, "env"};
+        const char *org_id = snaps.items[i].org_id;
         json_t *live = NULL, *snap = json_loads(snaps.items[i].body, 0, NULL);
-        char *etag = NULL;
         int same = 1;
-        if ((rc = rg_platform_add_org(pf, &org)) == 0)
-            rc = rg_platform_strategy_get(&live, &etag, pf, org.id, snaps.items[i].strategy_id);
+        rc = rg_engine_strategy_read(&live, org_id, url, url, "env", snaps.items[i].strategy_id);
         for (size_t f = 0; rc == 0 && rg_body_fields[f]; f++)
             same &= json_equal(json_object_get(live, rg_body_fields[f]),
                                json_object_get(snap, rg_body_fields[f]));
         if (rc == 0)
-            fprintf(out, "  %-20s %s\n", org.id,
+            fprintf(out, "  %-20s %s\n", org_id,
                     same ? "name, settings and targets equal the snapshot"
                          : "DIFFERS from its snapshot");
         bad += rc == 0 && !same;
         json_decref(live);
         json_decref(snap);
-        free(etag);
     }
     if (rc == 0 && bad)
         rc = rg_error_set(RG_ECONFLICT, "%d organizations differ from their snapshots", bad);
 cleanup:
-    rg_platform_free(pf);
-    rg_store_snapshots_dispose(&snaps);
+    rg_engine_snapshots_dispose(&snaps);
     return rc;
 }
 
@@ -253,30 +247,23 @@ static int healthy_beside(char *out, size_t outlen, const char *scenario)
 /* Every organization's live strategy carries the new name: the change is in place. */
 static int check_applied(FILE *out, const json_t *orgs, const char *url)
 {
-    rg_platform *pf = NULL;
     size_t i;
     json_t *v;
-    int rc, bad = 0;
+    int rc = 0, bad = 0;
 
-    if ((rc = rg_platform_new(&pf, NULL)) < 0)
-        return rc;
     fprintf(out, "\nthe platform's view of every organization now:\n");
     json_array_foreach(orgs, i, v) {
-        rg_platform_org org = {json_string_value(v), url, url, "env"};
+        const char *org_id = json_string_value(v);
         json_t *live = NULL;
-        char *etag = NULL;
-        if ((rc = rg_platform_add_org(pf, &org)) < 0 ||
-            (rc = rg_platform_strategy_get(&live, &etag, pf, org.id, "strat_main")) < 0)
+        if ((rc = rg_engine_strategy_read(&live, org_id, url, url, "env", "strat_main")) < 0)
             break;
         const char *name = json_string_value(json_object_get(live, "name"));
         int done = name && strcmp(name, "Production_Routing_v2") == 0;
-        fprintf(out, "  %-20s %s\n", org.id, done ? "routes to queue_v2 (Production_Routing_v2)"
+        fprintf(out, "  %-20s %s\n", org_id, done ? "routes to queue_v2 (Production_Routing_v2)"
                                                    : "NOT changed");
         bad += !done;
         json_decref(live);
-        free(etag);
     }
-    rg_platform_free(pf);
     if (rc == 0 && bad)
         rc = rg_error_set(RG_ECONFLICT, "%d organizations were not changed", bad);
     return rc;
@@ -300,7 +287,6 @@ static int story(demo *d, const char *scenario, int healthy)
     rg_cli *cli = d->cli;
     rg_engine_options opts;
     rg_manifest *manifest = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     rg_store_rollout row = {0};
     char id[RG_STORE_ROLLOUT_ID_LEN] = "", *outcome = NULL;
@@ -320,7 +306,7 @@ static int story(demo *d, const char *scenario, int healthy)
     opts.narrate = rg_cli_narrate;
     opts.narrate_payload = d->out;
     cli->db_path = d->db;
-    if ((code = rg_cli_open_engine(cli, &store, &engine, &opts)) != 0)
+    if ((code = rg_cli_open_engine(cli, &engine, &opts)) != 0)
         goto cleanup;
     if (healthy) {
         rg_cli plan_cli = *cli;
@@ -349,14 +335,14 @@ static int story(demo *d, const char *scenario, int healthy)
         fprintf(d->out, "approve %s: %s\n\n$ rollgate run --until-done\n", id, outcome);
     }
     if (rg_engine_run(engine, RG_RUN_UNTIL_DONE, NULL) < 0 ||
-        rg_store_rollout_get(&row, store, manifest->tenant, id) < 0) {
+        rg_engine_rollout_get(&row, engine, manifest->tenant, id) < 0) {
         code = rg_cli_fail(cli);
         goto cleanup;
     }
     fprintf(d->out, "\nrollout %s ended %s%s%s\n", id, rg_rollout_state_to_str(row.state),
             row.verification ? ", verification " : "", row.verification ? row.verification : "");
     if (healthy ? check_applied(d->out, d->orgs, d->sim.url) < 0
-                : check_restored(d->out, store, manifest->tenant, id, d->sim.url) < 0) {
+                : check_restored(d->out, engine, manifest->tenant, id, d->sim.url) < 0) {
         code = rg_cli_fail(cli);
         goto cleanup;
     }
@@ -371,8 +357,8 @@ cleanup:
                                         row.verification, "as_expected", ok));
     free(outcome);
     json_decref(plan);
-    rg_store_rollout_dispose(&row);
-    rg_cli_close_engine(store, engine);
+    rg_engine_rollout_dispose(&row);
+    rg_cli_close_engine(engine);
     rg_manifest_free(manifest);
     sim_stop(&d->sim);
     remove_db(d);

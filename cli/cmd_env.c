@@ -27,7 +27,6 @@ int rg_cmd_promote_env(rg_cli *cli, int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(rg_cmd_promote_env);
     const char *to = NULL, *actor = NULL, *reason = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     json_t *st = NULL;
     char *tenant = NULL, id[RG_STORE_ROLLOUT_ID_LEN];
@@ -51,7 +50,7 @@ int rg_cmd_promote_env(rg_cli *cli, int argc, char **argv)
         return rg_cli_usage(cli, self, "expected a rollout ID and --to ENVIRONMENT");
     if (force != (reason != NULL) || (reason && *reason == '\0'))
         return rg_cli_usage(cli, self, "--force and --reason TEXT go together");
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine(cli, &engine, NULL)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, argv[optind], &tenant)) != 0)
         goto cleanup;
@@ -78,7 +77,7 @@ int rg_cmd_promote_env(rg_cli *cli, int argc, char **argv)
 cleanup:
     json_decref(st);
     free(tenant);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }
 
@@ -110,7 +109,6 @@ int rg_cmd_history(rg_cli *cli, int argc, char **argv)
 {
     const rg_cli_command *self = rg_cli_self(rg_cmd_history);
     const char *tenant = NULL, *env = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     json_t *doc = NULL, *r;
     size_t i;
@@ -118,7 +116,7 @@ int rg_cmd_history(rg_cli *cli, int argc, char **argv)
 
     if ((code = digest_args(cli, self, argc, argv, &tenant, &env, 0)) >= 0)
         return code;
-    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
+    if ((code = rg_cli_open_engine_readonly(cli, &engine)) != 0)
         return code;
     if (rg_engine_history_json(&doc, engine, tenant, argv[optind]) < 0) {
         code = rg_cli_fail(cli);
@@ -146,7 +144,7 @@ int rg_cmd_history(rg_cli *cli, int argc, char **argv)
     }
 cleanup:
     json_decref(doc);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }
 
@@ -154,14 +152,13 @@ int rg_cmd_may_promote(rg_cli *cli, int argc, char **argv)
 {
     const rg_cli_command *self = rg_cli_self(rg_cmd_may_promote);
     const char *tenant = NULL, *env = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     json_t *doc = NULL;
     int code;
 
     if ((code = digest_args(cli, self, argc, argv, &tenant, &env, 1)) >= 0)
         return code;
-    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
+    if ((code = rg_cli_open_engine_readonly(cli, &engine)) != 0)
         return code;
     if (rg_engine_may_promote_json(&doc, engine, tenant, argv[optind], env) < 0) {
         code = rg_cli_fail(cli);
@@ -178,7 +175,7 @@ int rg_cmd_may_promote(rg_cli *cli, int argc, char **argv)
     }
 cleanup:
     json_decref(doc);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }
 
@@ -186,14 +183,13 @@ cleanup:
  * 1 with what differs when it is not. */
 int rg_cli_artifact_diff(rg_cli *cli, const rg_manifest *m, const char *rollout_id)
 {
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     json_t *doc = NULL, *d;
     char *tenant = NULL;
     size_t i;
     int code;
 
-    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
+    if ((code = rg_cli_open_engine_readonly(cli, &engine)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, rollout_id, &tenant)) != 0)
         goto cleanup;
@@ -222,6 +218,6 @@ int rg_cli_artifact_diff(rg_cli *cli, const rg_manifest *m, const char *rollout_
 cleanup:
     json_decref(doc);
     free(tenant);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }

@@ -111,7 +111,7 @@ static json_t *row_json(const rg_store_rollout *r)
 }
 
 /* Rows matching `f`, newest first, at most f->limit. */
-static int collect(json_t **out, rg_store *store, const list_filter *f)
+static int collect(json_t **out, rg_engine *engine, const list_filter *f)
 {
     rg_store_rollouts all = {0};
     json_t *arr = json_array();
@@ -120,16 +120,16 @@ static int collect(json_t **out, rg_store *store, const list_filter *f)
     if (arr == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     if (f->tenant)
-        rc = rg_store_rollout_list(&all, store, f->tenant);
+        rc = rg_engine_rollout_list(&all, engine, f->tenant);
     else
-        rc = rg_store_rollout_list_all_tenants(&all, store);
+        rc = rg_engine_rollout_list_all_tenants(&all, engine);
     for (size_t i = all.count; rc == 0 && i-- > 0;) {
         if (f->limit && json_array_size(arr) >= f->limit)
             break;
         if (matches(f, &all.items[i]) && json_array_append_new(arr, row_json(&all.items[i])) < 0)
             rc = rg_error_set(RG_ENOMEM, "out of memory");
     }
-    rg_store_rollouts_dispose(&all);
+    rg_engine_rollouts_dispose(&all);
     if (rc < 0) {
         json_decref(arr);
         return rc;
@@ -138,12 +138,12 @@ static int collect(json_t **out, rg_store *store, const list_filter *f)
     return 0;
 }
 
-int rg_cli_history(json_t **out, rg_store *store, size_t limit)
+int rg_cli_history(json_t **out, rg_engine *engine, size_t limit)
 {
     list_filter f = {0};
     f.any_state = 1;
     f.limit = limit;
-    return collect(out, store, &f);
+    return collect(out, engine, &f);
 }
 
 void rg_cli_print_history(rg_cli *cli, const json_t *rows)
@@ -195,7 +195,6 @@ int rg_cmd_list(rg_cli *cli, int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(rg_cmd_list);
     list_filter f = {0};
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     json_t *rows = NULL;
     int64_t limit = 20;
@@ -225,9 +224,9 @@ int rg_cmd_list(rg_cli *cli, int argc, char **argv)
     if (optind != argc)
         return rg_cli_usage(cli, self, "list takes no arguments");
     f.limit = (size_t)limit;
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine(cli, &engine, NULL)) != 0)
         return code;
-    if (collect(&rows, store, &f) < 0) {
+    if (collect(&rows, engine, &f) < 0) {
         code = rg_cli_fail(cli);
     } else if (cli->json) {
         code = rg_cli_print_json(cli, rows);
@@ -238,6 +237,6 @@ int rg_cmd_list(rg_cli *cli, int argc, char **argv)
         rg_cli_print_history(cli, rows);
     }
     json_decref(rows);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }

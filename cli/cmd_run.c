@@ -17,12 +17,12 @@ static void on_signal(int sig)
 
 /* After --until-done: the rollouts this run left held because the platform could not be
  * reached (the hold reason says "platform unreachable"), one line each. 1 when any. */
-static int report_outage(rg_cli *cli, rg_store *store, int64_t since_ms)
+static int report_outage(rg_cli *cli, rg_engine *engine, int64_t since_ms)
 {
     rg_store_rollouts active = {0};
     int found = 0;
 
-    if (rg_store_rollout_list_active_all_tenants(&active, store) < 0)
+    if (rg_engine_rollout_list_active_all_tenants(&active, engine) < 0)
         return 0; /* the run itself succeeded; its outcome is in status */
     for (size_t i = 0; i < active.count; i++) {
         const rg_store_rollout *r = &active.items[i];
@@ -33,7 +33,7 @@ static int report_outage(rg_cli *cli, rg_store *store, int64_t since_ms)
         rg_cli_error(cli, "rollout %s held: %s", r->id, r->hold_reason);
         found = 1;
     }
-    rg_store_rollouts_dispose(&active);
+    rg_engine_rollouts_dispose(&active);
     return found;
 }
 
@@ -72,7 +72,6 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     const rg_cli_command *self = rg_cli_self(rg_cmd_run);
     rg_engine_options opts;
     rg_run_mode mode = RG_RUN_FOREVER;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     struct sigaction sa;
     json_t *driven = NULL;
@@ -112,7 +111,7 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
         opts.narrate = rg_cli_narrate;
         opts.narrate_payload = cli->json ? cli->err : cli->out;
     }
-    if ((code = rg_cli_open_engine(cli, &store, &engine, &opts)) != 0)
+    if ((code = rg_cli_open_engine(cli, &engine, &opts)) != 0)
         return code;
     if (cli->json && rg_engine_list_json(&driven, engine, NULL) < 0) {
         code = rg_cli_fail(cli);
@@ -126,13 +125,13 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
     rc = rg_engine_run(engine, mode, (volatile int *)&run_stop);
     if (rc < 0)
         code = rg_cli_fail(cli);
-    else if (mode == RG_RUN_UNTIL_DONE && report_outage(cli, store, started))
+    else if (mode == RG_RUN_UNTIL_DONE && report_outage(cli, engine, started))
         code = RG_EXIT_INFRA; /* "platform down" is not "held": a pipeline must tell */
 
     else if (cli->json)
         code = print_driven(cli, engine, driven);
 cleanup:
     json_decref(driven);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }

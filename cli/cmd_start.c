@@ -23,7 +23,6 @@ int rg_cmd_start(rg_cli *cli, int argc, char **argv)
     rg_manifest_var vars[RG_MANIFEST_MAX_VARS];
     rg_manifest_options mopts = {vars, 0, NULL};
     rg_manifest *manifest = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     const char *actor = NULL, *reason = NULL;
     char id[RG_STORE_ROLLOUT_ID_LEN], dir[PATH_MAX];
@@ -57,7 +56,7 @@ int rg_cmd_start(rg_cli *cli, int argc, char **argv)
     if (rg_manifest_load_file(&manifest, argv[optind], &mopts) < 0)
         return rg_cli_fail(cli);
     snprintf(dir, sizeof(dir), "%s", argv[optind]);
-    if ((code = rg_cli_open_engine(cli, &store, &engine, NULL)) != 0)
+    if ((code = rg_cli_open_engine(cli, &engine, NULL)) != 0)
         goto cleanup;
     rc = rg_engine_start_forced(id, engine, manifest, dirname(dir), rg_cli_actor(actor), approve,
                                 force ? reason : NULL);
@@ -92,6 +91,6 @@ int rg_cmd_start(rg_cli *cli, int argc, char **argv)
     }
 cleanup:
     rg_manifest_free(manifest);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }

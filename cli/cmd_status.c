@@ -125,7 +125,6 @@ static void sleep_ms(int64_t ms)
 int rg_cmd_status(rg_cli *cli, int argc, char **argv)
 {
     const char *id = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL;
     json_t *doc = NULL;
@@ -133,7 +132,7 @@ int rg_cmd_status(rg_cli *cli, int argc, char **argv)
 
     if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_status), &id, 1, NULL, &watch)) >= 0)
         return code;
-    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
+    if ((code = rg_cli_open_engine_readonly(cli, &engine)) != 0)
         return code;
     if (id == NULL) {
         size_t i;
@@ -146,7 +145,7 @@ int rg_cmd_status(rg_cli *cli, int argc, char **argv)
         } else if (json_array_size(doc) == 0) {
             json_t *recent = NULL;
             fprintf(cli->out, "no active rollouts\n");
-            if (rg_cli_history(&recent, store, 5) < 0) {
+            if (rg_cli_history(&recent, engine, 5) < 0) {
                 code = rg_cli_fail(cli);
             } else if (json_array_size(recent) > 0) {
                 fprintf(cli->out, "the last %zu (`rollgate list` shows more):\n",
@@ -189,14 +188,13 @@ int rg_cmd_status(rg_cli *cli, int argc, char **argv)
 cleanup:
     json_decref(doc);
     free(tenant);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }
 
 int rg_cmd_gate(rg_cli *cli, int argc, char **argv)
 {
     const char *id = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL;
     int64_t timeout = 0, deadline;
@@ -205,19 +203,19 @@ int rg_cmd_gate(rg_cli *cli, int argc, char **argv)
 
     if ((code = parse_id(cli, argc, argv, rg_cli_self(rg_cmd_gate), &id, 0, &timeout, NULL)) >= 0)
         return code;
-    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
+    if ((code = rg_cli_open_engine_readonly(cli, &engine)) != 0)
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, id, &tenant)) != 0)
         goto cleanup;
     deadline = rg_time_mono_ms() + timeout;
     for (;;) {
         rg_store_rollout row = {0};
-        if (rg_store_rollout_get(&row, store, tenant, id) < 0) {
+        if (rg_engine_rollout_get(&row, engine, tenant, id) < 0) {
             code = rg_cli_fail(cli);
             goto cleanup;
         }
         state = row.state;
-        rg_store_rollout_dispose(&row);
+        rg_engine_rollout_dispose(&row);
         if (rg_rollout_state_is_terminal(state) || state == RG_ROLLOUT_HELD ||
             rg_time_mono_ms() >= deadline)
             break;
@@ -232,7 +230,7 @@ int rg_cmd_gate(rg_cli *cli, int argc, char **argv)
         fprintf(cli->out, "%s: %s\n", id, rg_rollout_state_to_str(state));
 cleanup:
     free(tenant);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }
 
@@ -250,7 +248,6 @@ static int show_document(rg_cli *cli, int argc, char **argv, int (*self)(rg_cli 
                          void (*print)(rg_cli *, const json_t *, const char *))
 {
     const char *id = NULL, *given_tenant = NULL;
-    rg_store *store = NULL;
     rg_engine *engine = NULL;
     char *tenant = NULL;
     json_t *doc = NULL;
@@ -261,7 +258,7 @@ static int show_document(rg_cli *cli, int argc, char **argv, int (*self)(rg_cli 
         return code;
     if (id == NULL && given_tenant == NULL)
         return rg_cli_usage(cli, rg_cli_self(self), "audit needs a rollout ID or --tenant T");
-    if ((code = rg_cli_open_engine_readonly(cli, &store, &engine)) != 0)
+    if ((code = rg_cli_open_engine_readonly(cli, &engine)) != 0)
         return code;
     if (id == NULL)
         tenant = rg_strdup(given_tenant); /* the tenant's whole log */
@@ -280,7 +277,7 @@ static int show_document(rg_cli *cli, int argc, char **argv, int (*self)(rg_cli 
 cleanup:
     json_decref(doc);
     free(tenant);
-    rg_cli_close_engine(store, engine);
+    rg_cli_close_engine(engine);
     return code;
 }
 

@@ -41,14 +41,12 @@ static void open_failure_cause(char *out, size_t outlen, const char *path)
     unlink(probe);
 }
 
-static int open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine,
-                       const rg_engine_options *opts, int readonly)
+static int open_engine(rg_cli *cli, rg_engine **out_engine, const rg_engine_options *opts,
+                       int readonly)
 {
-    rg_store *store = NULL;
-    int rc;
+    /* Only the store can fail here: the commands validate the options they set. */
+    int rc = rg_engine_open(out_engine, cli->db_path, readonly, opts);
 
-    rc = readonly ? rg_store_open_readonly(&store, cli->db_path)
-                  : rg_store_open(&store, cli->db_path);
     if (rc < 0) {
         const char *msg = rg_error_last();
         size_t plen = strlen(cli->db_path);
@@ -66,29 +64,22 @@ static int open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine
         cli->error_code = "database";
         return RG_EXIT_INFRA;
     }
-    if ((rc = rg_engine_new(out_engine, store, opts)) < 0) {
-        rg_store_free(store);
-        return rg_cli_fail(cli);
-    }
-    *out_store = store;
     return 0;
 }
 
-int rg_cli_open_engine(rg_cli *cli, rg_store **out_store, rg_engine **out_engine,
-                       const rg_engine_options *opts)
+int rg_cli_open_engine(rg_cli *cli, rg_engine **out_engine, const rg_engine_options *opts)
 {
-    return open_engine(cli, out_store, out_engine, opts, 0);
+    return open_engine(cli, out_engine, opts, 0);
 }
 
-int rg_cli_open_engine_readonly(rg_cli *cli, rg_store **out_store, rg_engine **out_engine)
+int rg_cli_open_engine_readonly(rg_cli *cli, rg_engine **out_engine)
 {
-    return open_engine(cli, out_store, out_engine, NULL, 1);
+    return open_engine(cli, out_engine, NULL, 1);
 }
 
-void rg_cli_close_engine(rg_store *store, rg_engine *engine)
+void rg_cli_close_engine(rg_engine *engine)
 {
     rg_engine_free(engine);
-    rg_store_free(store);
 }
 
 int rg_cli_rollout_tenant(rg_cli *cli, rg_engine *engine, const char *id, char **out_tenant)

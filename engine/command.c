@@ -91,7 +91,7 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
         if (s != RG_ROLLOUT_RUNNING)
             return refuse(out_outcome, ctx, "pause");
         if (rg_engine__pause_clock_stop(ctx) < 0)
-            return RG_ENOMEM;
+            return rg_error_set(RG_ENOMEM, "out of memory");
         return rg_engine__set_state(ctx, RG_ROLLOUT_PAUSED, why);
     case RG_COMMAND_RESUME:
         if (rg_engine__gate_held(ctx)) /* the gate is asked again */
@@ -103,7 +103,7 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
         {
             int64_t skipped = 0;
             if (rg_engine__pause_clock_resume(ctx, &skipped) < 0)
-                return RG_ENOMEM;
+                return rg_error_set(RG_ENOMEM, "out of memory");
             if (skipped > 0)
                 snprintf(why + strlen(why), sizeof(why) - strlen(why),
                          " (soak clock stopped for %lld ms)", (long long)skipped);

@@ -68,6 +68,8 @@ void rg_engine_free(rg_engine *engine)
     rg_stats_cache_free(engine->cache);
     rg_platform_tokens_free(engine->tokens);
     pthread_mutex_destroy(&engine->metrics_lock);
+    if (engine->own_store)
+        rg_store_free(engine->store);
     free(engine);
 }
 

@@ -5,10 +5,13 @@
 #include <pthread.h>
 
 #include "rollgate/engine.h"
+#include "rollgate/platform.h"
+#include "rollgate/store.h"
 #include "rollgate/stats.h"
 
 struct rg_engine {
     rg_store *store;
+    int own_store; /* opened by rg_engine_open; closed by rg_engine_free */
     rg_engine_options opts;
     char owner[256];
     rg_stats_cache *cache;
@@ -100,6 +103,10 @@ int rg_engine__soak(rg_rollout_ctx *ctx);
 int rg_engine__apply_rows(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n);
      /* running, stage applied: polls, verdicts */
 int rg_engine__rollback(rg_rollout_ctx *ctx); /* rolling_back: restore, then verify */
+/* After the restore (verify.c): judges the restored orgs and ends the rollout rolled_back. */
+int rg_engine__verify(rg_rollout_ctx *ctx);
+/* The breaker (breaker.c): what a poll's verdicts decide (promote, hold, trip, or soak on). */
+int rg_engine__breaker(rg_rollout_ctx *ctx, const rg_stats_verdict *v, int poll, int planned);
 int rg_engine__promote(rg_rollout_ctx *ctx, const char *why);
 int rg_engine__trip(rg_rollout_ctx *ctx, const char *why);
 int rg_engine__run_commands(rg_rollout_ctx *ctx);

@@ -1,4 +1,4 @@
-/* soak.c - the soak after a stage: polls, measurements, verdicts, and promote / hold / trip */
+/* soak.c - the soak after a stage: polls, measurements and verdicts, handed to the breaker */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +99,7 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
         rg_verdict_state st = {ctx->row.stage_index, ctx->row.stage_count, poll, planned,
                                w->post_share, fractions,
                                json_is_number(prev) ? json_number_value(prev) : 1.0,
-                               ctx->engine->cache};
+                               ctx->engine->cache, 0};
         /* the fractions of this stage's earlier polls (observed information); polls the
          * driver slept through, or a book without them, get the calendar's */
         for (int i = 0; i + 1 < poll && i < RG_STATS_MAX_LOOKS; i++) {
@@ -211,33 +211,6 @@ static int fetch_windows(rg_rollout_ctx *ctx, const soak_windows *w)
     return rc;
 }
 
-/* What the poll's verdicts mean for the rollout (rg_engine__poll_rule). */
-static int act(rg_rollout_ctx *ctx, const rg_stats_verdict *v, int poll, int planned)
-{
-    const rg_policy *p = ctx->manifest->policy;
-    json_t *streak = json_object_get(ctx->book, "fail_streak");
-    int64_t streaks[RG_POLICY_MAX_METRICS];
-    char why[512] = "";
-    rg_poll_action action;
-
-    if (streak == NULL)
-        json_object_set_new(ctx->book, "fail_streak", streak = json_object());
-    for (size_t i = 0; i < p->metrics_count; i++)
-        streaks[i] = json_integer_value(json_object_get(streak, p->metrics[i].name));
-    action = rg_engine__poll_rule(why, sizeof(why), p, v, streaks, poll, planned,
-                                  ctx->row.stage_index);
-    for (size_t i = 0; i < p->metrics_count; i++)
-        json_object_set_new(streak, p->metrics[i].name, json_integer(streaks[i]));
-    switch (action) {
-    case RG_POLL_TRIP: return rg_engine__trip(ctx, why);
-    case RG_POLL_PROMOTE: return rg_engine__gate_promote(ctx, why);
-    case RG_POLL_HOLD: return rg_engine__set_state(ctx, RG_ROLLOUT_HELD, why);
-    default: break;
-    }
-    ctx->next_ms = ctx->row.stage_applied_at_ms + (int64_t)(poll + 1) * p->poll_interval_ms;
-    return rg_engine__save(ctx);
-}
-
 int rg_engine__soak(rg_rollout_ctx *ctx)
 {
     const rg_policy *p = ctx->manifest->policy;
@@ -326,7 +299,7 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     if (rc == 0)
         rg_engine__crash_point("verdicts_stored");
     if (rc == 0)
-        rc = act(ctx, v, poll, planned);
+        rc = rg_engine__breaker(ctx, v, poll, planned);
     rc = rg_engine__tx_end(ctx, 1, rc);
 cleanup:
     json_decref(levels);
@@ -334,69 +307,4 @@ cleanup:
     free(control);
     free(v);
     return rc;
-}
-
-static int promote(rg_rollout_ctx *ctx, const char *why);
-
-/* A promotion's events and its row change commit together. */
-int rg_engine__promote(rg_rollout_ctx *ctx, const char *why)
-{
-    int own = 0, rc;
-
-    if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
-        return rc;
-    return rg_engine__tx_end(ctx, own, promote(ctx, why));
-}
-
-static int promote(rg_rollout_ctx *ctx, const char *why)
-{
-    int from = ctx->row.stage_index, rc;
-
-    json_object_del(ctx->book, "fail_streak");
-    json_object_del(ctx->book, "msprt_p");
-    json_object_del(ctx->book, "fractions");
-    json_object_del(ctx->book, "poll");
-    json_object_del(ctx->book, "errors");
-    json_object_del(ctx->book, "gate_pending");
-    json_object_del(ctx->book, "gate_hold");
-    if (from + 1 >= ctx->row.stage_count) {
-        rc = rg_engine__event(ctx, "completed", json_pack("{s:s}", "reason", why),
-                              "stage %d/%d passed (%s); rollout completed", from + 1,
-                              ctx->row.stage_count, why);
-        return rc < 0 ? rc : rg_engine__set_state(ctx, RG_ROLLOUT_COMPLETED, why);
-    }
-    ctx->row.stage_index = from + 1;
-    ctx->row.stage_started_at_ms = ctx->now_ms;
-    ctx->row.stage_applied_at_ms = 0;
-    ctx->next_ms = ctx->now_ms;
-    rc = rg_engine__event(ctx, "promoted",
-                          json_pack("{s:i, s:i, s:s}", "from", from, "to", from + 1, "reason", why),
-                          "stage %d/%d promoted (%s); expanding to %d%%", from + 1,
-                          ctx->row.stage_count, why, rg_engine__stage_percent(ctx, from + 1));
-    if (rc < 0)
-        return rc;
-    if (ctx->manifest->stages[from].pause && !rg_engine__full_promotion(ctx))
-        return rg_engine__pause_step(ctx, from, why);
-    if (ctx->row.state != RG_ROLLOUT_RUNNING) /* a person released a hold */
-        return rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
-    return rg_engine__save(ctx);
-}
-
-/* The trip's event and the state change commit together. */
-int rg_engine__trip(rg_rollout_ctx *ctx, const char *why)
-{
-    int own = 0, rc;
-
-    json_object_set_new(ctx->book, "trip_reason", json_string(why));
-    json_object_set_new(ctx->book, "tripped_at", json_integer(ctx->now_ms));
-    if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
-        return rc;
-    rc = rg_engine__event(ctx, "tripped", json_pack("{s:s}", "reason", why),
-                          "breaker tripped: %s", why);
-    if (rc == 0)
-        rg_engine__crash_point("after_trip");
-    ctx->next_ms = ctx->now_ms;
-    if (rc == 0)
-        rc = rg_engine__set_state(ctx, RG_ROLLOUT_ROLLING_BACK, why);
-    return rg_engine__tx_end(ctx, own, rc);
 }

@@ -120,7 +120,7 @@ static int check_environment(char **out_refusal, rg_engine *engine, const rg_man
     if (rc != RG_ECONFLICT || force_reason == NULL)
         return rc;
     if ((*out_refusal = rg_strdup(rg_error_last())) == NULL)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     rg_error_clear();
     return 0;
 }

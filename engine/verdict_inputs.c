@@ -1,4 +1,4 @@
-/* verdict_inputs.c - the soak's windows, control choice, verdict inputs and promote/hold/trip */
+/* verdict_inputs.c - the soak's windows, control choice, and verdict inputs from a policy */
 #include <stdio.h>
 #include <string.h>
 
@@ -65,11 +65,10 @@ double rg_engine__stage_alpha(const rg_policy *p, int stage_count)
     return p->alpha;
 }
 
-int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_policy_metric *m,
-                       const rg_verdict_windows *w, const rg_verdict_state *s)
+void rg_engine__metric_input(rg_stats_metric_input *out, const rg_policy_metric *m,
+                             const rg_verdict_windows *w, const rg_verdict_state *s)
 {
     rg_stats_metric_input in = {0};
-    rg_stats_verdict_params params = {0};
 
     in.name = m->name;
     in.kind = m->kind;
@@ -87,18 +86,48 @@ int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_polic
     in.orgs.control_pre = w->orgs[2];
     in.orgs.control_post = w->orgs[3];
     in.msprt_prev_p = s->msprt_prev_p;
+    *out = in;
+}
+
+void rg_engine__verdict_params(rg_stats_verdict_params *out, const rg_policy *p,
+                               const rg_verdict_state *s)
+{
+    rg_stats_verdict_params params = {0};
+
+    params.n_metrics = (int)p->metrics_count;
+    params.cache = s->cache;
+    if (s->verification) {
+        params.poll = 1;
+        params.planned_polls = 1;
+        params.alpha = p->alpha;
+        params.sequential = RG_SEQUENTIAL_GROUP;
+        params.min_soak_reached = 1;
+        params.variance = RG_VARIANCE_POOLED;
+        params.information = RG_INFORMATION_CALENDAR;
+        *out = params;
+        return;
+    }
     params.poll = s->poll;
     params.planned_polls = s->planned;
     params.alpha = rg_engine__stage_alpha(p, s->stage_count);
-    params.n_metrics = (int)p->metrics_count;
     params.sequential = p->sequential;
     params.tau2 = p->has_tau2 ? p->tau2 : 0;
     params.min_soak_reached = (int64_t)s->poll * p->poll_interval_ms >= p->stabilization_window_ms;
-    params.cache = s->cache;
     params.variance = p->variance;
     params.information = p->information;
     params.post_share = s->post_share;
     params.fractions = s->fractions;
+    *out = params;
+}
+
+int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_policy_metric *m,
+                       const rg_verdict_windows *w, const rg_verdict_state *s)
+{
+    rg_stats_metric_input in;
+    rg_stats_verdict_params params;
+
+    rg_engine__metric_input(&in, m, w, s);
+    rg_engine__verdict_params(&params, p, s);
     return rg_stats_verdict_compute(out, &in, &params);
 }
 
@@ -111,49 +140,4 @@ double rg_engine__next_fraction(const rg_stats_verdict *v, double prev, int poll
     if (!(t > prev))
         t = prev + (1.0 - prev) / (double)(planned - poll + 1);
     return t;
-}
-
-rg_poll_action rg_engine__poll_rule(char *why, size_t whylen, const rg_policy *p,
-                                    const rg_stats_verdict *v, int64_t *streaks, int poll,
-                                    int planned, int stage_index)
-{
-    int all_pass = 1;
-
-    why[0] = '\0';
-    for (size_t i = 0; i < p->metrics_count; i++) {
-        const rg_policy_metric *m = &p->metrics[i];
-        streaks[i] = v[i].decision == RG_DECISION_FAIL ? streaks[i] + 1 : 0;
-        all_pass &= v[i].decision == RG_DECISION_PASS;
-        if (why[0] == '\0' && v[i].decision == RG_DECISION_FAIL &&
-            (m->critical || streaks[i] >= p->breaker_consecutive)) {
-            if (m->critical && streaks[i] < p->breaker_consecutive)
-                snprintf(why, whylen, "%s failed at stage %d, and a critical metric trips on "
-                         "its first failure: %s", m->name, stage_index + 1, v[i].reason);
-            else
-                snprintf(why, whylen, "%s failed %lld polls in a row at stage %d "
-                         "(breaker.consecutive: %d): %s", m->name, (long long)streaks[i],
-                         stage_index + 1, p->breaker_consecutive, v[i].reason);
-        }
-    }
-    if (why[0])
-        return RG_POLL_TRIP;
-    if (all_pass) {
-        snprintf(why, whylen, "every metric passed");
-        return RG_POLL_PROMOTE;
-    }
-    if (poll < planned)
-        return RG_POLL_CONTINUE;
-    switch (p->on_inconclusive) {
-    case RG_ON_INCONCLUSIVE_PROMOTE:
-        snprintf(why, whylen, "inconclusive at the soak limit; policy promotes");
-        return RG_POLL_PROMOTE;
-    case RG_ON_INCONCLUSIVE_ROLLBACK:
-        snprintf(why, whylen, "inconclusive at the soak limit; policy rolls back");
-        return RG_POLL_TRIP;
-    default:
-        snprintf(why, whylen,
-                 "inconclusive at the soak limit (poll %d/%d) of stage %d: promote or rollback",
-                 poll, planned, stage_index + 1);
-        return RG_POLL_HOLD;
-    }
 }

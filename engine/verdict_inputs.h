@@ -56,12 +56,24 @@ typedef struct {
     const double *fractions; /* this metric's information fractions at polls 1..poll-1 */
     double msprt_prev_p;     /* 1 at the first poll */
     rg_stats_cache *cache;   /* optional */
+    /* 1: the verification after a restore, one fixed-sample look (poll 1 of 1) at the
+     * policy's alpha with pooled variance and no control; the other fields but `cache` and
+     * `msprt_prev_p` are unused. */
+    int verification;
 } rg_verdict_state;
 
 /* The per-stage level: alpha / stage_count under alpha_split: stages, else alpha. */
 double rg_engine__stage_alpha(const rg_policy *p, int stage_count);
 
-/* Judges one metric with the policy's statistics. 0 or RG_E* (invalid input). */
+/* The one builder of what a policy asks of a look (soak poll or verification, by
+ * s->verification): the statistics' parameters and the metric's input over `w`. */
+void rg_engine__verdict_params(rg_stats_verdict_params *out, const rg_policy *p,
+                               const rg_verdict_state *s);
+void rg_engine__metric_input(rg_stats_metric_input *out, const rg_policy_metric *m,
+                             const rg_verdict_windows *w, const rg_verdict_state *s);
+
+/* Judges one metric with the policy's statistics (the two builders above, then
+ * rg_stats_verdict_compute). 0 or RG_E* (invalid input). */
 int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_policy_metric *m,
                        const rg_verdict_windows *w, const rg_verdict_state *s);
 

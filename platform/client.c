@@ -86,7 +86,7 @@ int rg_platform_new(rg_platform **out, const rg_platform_options *opts)
     p->opts = *opts;
     if ((p->strategies_path = rg_strdup(opts->strategies_path)) == NULL ||
         (opts->ca_file != NULL && (p->ca_file = rg_strdup(opts->ca_file)) == NULL)) {
-        error = RG_ENOMEM;
+        error = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     p->opts.strategies_path = p->strategies_path;
@@ -187,7 +187,7 @@ static int org_new(rg_org **out, rg_platform *p, const rg_platform_org *desc)
         return rg_error_set(RG_ENOMEM, "out of memory");
     if ((org->id = rg_strdup(desc->id)) == NULL) {
         free(org);
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     }
     if ((error = rg_platform__url_check(&org->api_url, desc->api_url, "api_url", desc->id,
                                         p->opts.insecure)) < 0 ||
@@ -247,7 +247,7 @@ int rg_platform_add_org_secret(rg_platform *p, const rg_platform_org *desc,
     if ((org->client_id = rg_strdup(client_id)) == NULL ||
         (org->client_secret = rg_strdup(client_secret)) == NULL) {
         org_free(org);
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     }
     org_register(p, org);
     return 0;

@@ -185,6 +185,12 @@ int rg_platform__op_fail(rg_platform_op *op, int code, const char *fmt, ...) RG_
 int rg_platform__op_set_request(rg_platform_op *op, const char *method, const char *url_base,
                                 const char *path, char *body);
 void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body);
+/* respond.c: a final non-2xx answer as the op's error; a 2xx body as its result. */
+void rg_platform__fail_status(rg_platform_op *op, long status, const json_t *body);
+void rg_platform__succeed(rg_platform_op *op, json_t *body);
+/* strategy.c: a strategy GET's answer; each answer of a strategy update (GET, PATCH, 412). */
+void rg_platform__strategy_got(rg_platform_op *op, json_t *body);
+void rg_platform__update_handle(rg_platform_op *op, long status, json_t *body);
 /* A PATCH whose outcome is unknown (`transport`: no HTTP answer): re-read before any retry. */
 void rg_platform__update_unknown(rg_platform_op *op, const char *why, int transport,
                                  int64_t now);

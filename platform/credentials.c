@@ -75,7 +75,7 @@ static int from_env(char **out_id, char **out_secret, const char *org_id, const 
                             secret_name);
     if ((id_copy = rg_strdup(id)) == NULL || (secret_copy = rg_strdup(secret)) == NULL) {
         rg_platform__wipe_free(id_copy);
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     }
     *out_id = id_copy;
     *out_secret = secret_copy;
@@ -211,7 +211,7 @@ static int from_file(char **out_id, char **out_secret, const char *org_id, const
     }
     if ((id_copy = rg_strdup(json_string_value(id))) == NULL ||
         (secret_copy = rg_strdup(json_string_value(secret))) == NULL) {
-        error = RG_ENOMEM;
+        error = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     *out_id = id_copy;
@@ -288,7 +288,7 @@ int rg_platform__url_check(char **out, const char *url, const char *what, const 
         goto cleanup;
     }
     if ((copy = rg_strdup(url)) == NULL) {
-        error = RG_ENOMEM;
+        error = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     len = strlen(copy);

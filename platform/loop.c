@@ -47,11 +47,11 @@ static int add_auth(rg_platform_op *op)
         }
         EVP_EncodeBlock(b64, (const unsigned char *)pair.ptr, (int)pair.len);
         if (rg_buf_printf(&line, "Authorization: Basic %s", (const char *)b64) < 0) {
-            error = RG_ENOMEM;
+            error = rg_error_set(RG_ENOMEM, "out of memory");
             goto cleanup;
         }
     } else if (rg_buf_printf(&line, "Authorization: Bearer %s", org->token) < 0) {
-        error = RG_ENOMEM;
+        error = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     error = add_header(op, line.ptr);
@@ -85,7 +85,7 @@ static int build_headers(rg_platform_op *op)
         return error;
     if (strcmp(op->method, "PATCH") == 0) {
         if (rg_buf_printf(&line, "If-Match: %s", op->etag) < 0)
-            return RG_ENOMEM;
+            return rg_error_set(RG_ENOMEM, "out of memory");
         error = add_header(op, line.ptr);
         rg_buf_dispose(&line);
     }

@@ -37,7 +37,7 @@ int rg_platform__op_new(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
         (resource_id != NULL && (op->resource_id = rg_strdup(resource_id)) == NULL) ||
         (op->call = rg_strdup(call)) == NULL) {
         rg_platform_op_free(op);
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     }
     *out = op;
     return 0;
@@ -50,7 +50,7 @@ int rg_platform__op_set_request(rg_platform_op *op, const char *method, const ch
 
     if (rg_buf_puts(&url, url_base) < 0 || rg_buf_puts(&url, path) < 0) {
         rg_buf_dispose(&url);
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     }
     free(op->url);
     free(op->req_body);
@@ -59,7 +59,7 @@ int rg_platform__op_set_request(rg_platform_op *op, const char *method, const ch
     op->req_body = body;
     op->transient_failures = 0;
     op->retried_401 = 0;
-    return op->url != NULL ? 0 : RG_ENOMEM;
+    return op->url != NULL ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
 }
 
 static void pending_unlink(rg_platform_op *op)
@@ -191,7 +191,7 @@ static int queue_simple(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
         return rg_error_set(RG_EINVALID, "org %s: %s: '%s' is not an id", org_id, call_name, id);
     if (rg_buf_puts(&call, call_name) < 0 ||
         (id != NULL && rg_buf_printf(&call, " %s", id) < 0)) {
-        error = RG_ENOMEM;
+        error = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     if ((error = rg_platform__op_new(&op, p, kind, org_id, id, rg_buf_cstr(&call))) < 0)
@@ -205,7 +205,7 @@ static int queue_simple(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
         (path_suffix != NULL && rg_buf_puts(&path, path_suffix) < 0) ||
         (error = rg_platform__op_set_request(op, "GET", op->org->api_url, rg_buf_cstr(&path),
                                              NULL)) < 0) {
-        error = error < 0 ? error : RG_ENOMEM;
+        error = error < 0 ? error : rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     op->done = done;
@@ -263,7 +263,7 @@ int rg_platform_queue_strategy_get(rg_platform_op **out, rg_platform *p, const c
     if (p == NULL || strategy_id == NULL)
         return rg_error_set(RG_EINVALID, "org %s: GET strategy: no strategy id", org_id);
     if (rg_buf_printf(&prefix, "%s/", p->strategies_path) < 0)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     error = queue_simple(out, p, RG_OP_STRATEGY_GET, org_id, strategy_id, "GET strategy",
                          rg_buf_cstr(&prefix), NULL, done, payload);
     rg_buf_dispose(&prefix);
@@ -302,7 +302,7 @@ int rg_platform_queue_strategy_update(rg_platform_op **out, rg_platform *p,
     op->call = NULL;
     if (rg_buf_printf(&op->response, "PATCH strategy %s", strategy_id) < 0 ||
         (op->call = rg_buf_detach(&op->response)) == NULL) {
-        error = RG_ENOMEM;
+        error = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     if (patch != NULL) {
@@ -353,7 +353,7 @@ static int copy_queue_ids(rg_platform_op *op, const char *const *ids, size_t n)
     op->nqueues = n;
     for (size_t i = 0; i < n; i++)
         if ((op->queue_ids[i] = rg_strdup(ids[i])) == NULL)
-            return RG_ENOMEM;
+            return rg_error_set(RG_ENOMEM, "out of memory");
     return 0;
 }
 

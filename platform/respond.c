@@ -1,9 +1,8 @@
 /* respond.c - what each typed operation does with a final HTTP answer: validate, store the
- * result, or take its next step (next page, re-read after 412, PATCH after the merge) */
+ * result, or take its next step (next page); a strategy's GET and update: strategy.c */
 #include <string.h>
 
 #include "platform/client.h"
-#include "rollgate/body.h"
 
 #define MAX_PAGES 1000
 
@@ -14,12 +13,12 @@ int rg_platform__error_body(rg_buf *out, long status, const json_t *body)
     json_t *message = json_object_get(body, "message");
 
     if (rg_buf_printf(out, "HTTP %ld", status) < 0)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     if (json_is_string(code) && rg_buf_printf(out, " %.80s", json_string_value(code)) < 0)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     if (json_is_string(message) &&
         rg_buf_printf(out, ": %.200s", json_string_value(message)) < 0)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -35,7 +34,7 @@ static int status_code(long status)
     }
 }
 
-static void fail_status(rg_platform_op *op, long status, const json_t *body)
+void rg_platform__fail_status(rg_platform_op *op, long status, const json_t *body)
 {
     rg_buf why = RG_BUF_INIT;
 
@@ -45,7 +44,7 @@ static void fail_status(rg_platform_op *op, long status, const json_t *body)
     rg_buf_dispose(&why);
 }
 
-static void succeed(rg_platform_op *op, json_t *body)
+void rg_platform__succeed(rg_platform_op *op, json_t *body)
 {
     json_decref(op->body);
     op->body = json_incref(body);
@@ -67,7 +66,7 @@ static void handle_org_check(rg_platform_op *op, json_t *body)
                              json_string_value(id), op->org_id);
         return;
     }
-    succeed(op, body);
+    rg_platform__succeed(op, body);
 }
 
 static void handle_list(rg_platform_op *op, json_t *body)
@@ -105,186 +104,6 @@ static void handle_list(rg_platform_op *op, json_t *body)
     json_decref(op->body);
     op->body = json_pack("{s:O, s:I}", "entities", op->entities, "total", (json_int_t)have);
     rg_platform__op_complete(op);
-}
-
-static int take_etag(rg_platform_op *op, char **slot)
-{
-    if (op->hdr.etag == NULL || op->hdr.etag[0] == '\0')
-        return rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response has no ETag",
-                                    op->org_id, op->call);
-    free(*slot);
-    *slot = op->hdr.etag;
-    op->hdr.etag = NULL;
-    return 0;
-}
-
-static void handle_strategy_get(rg_platform_op *op, json_t *body)
-{
-    if (!json_is_object(body) || !json_is_string(json_object_get(body, "id"))) {
-        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response is not a strategy",
-                             op->org_id, op->call);
-        return;
-    }
-    if (take_etag(op, &op->result_etag) < 0)
-        return;
-    succeed(op, body);
-}
-
-/* 1 when every field of `patch` already holds that value in `live` ({} holds trivially). */
-static int patch_holds(const json_t *live, const json_t *patch)
-{
-    const char *key;
-    json_t *value;
-
-    json_object_foreach((json_t *)patch, key, value)
-        if (!rg_body_same(json_object_get(live, key), value))
-            return 0;
-    return 1;
-}
-
-/* The live body already is what the update wants: done, with no PATCH (again). */
-static void update_in_place(rg_platform_op *op, json_t *live)
-{
-    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "org %s: %s: the live strategy already holds "
-           "the change; nothing to write", op->org_id, op->call);
-    free(op->result_etag);
-    op->result_etag = rg_strdup(op->etag);
-    op->in_place = 1;
-    succeed(op, live);
-}
-
-/* After a GET (first step, 412 re-read, or re-read after a PATCH of unknown outcome): the
- * body to write, from the caller's merge or the op's own patch. When the live body already
- * holds every field of it the op completes without writing; so a PATCH whose reply was lost
- * is never applied twice. */
-static void update_merge(rg_platform_op *op, json_t *live)
-{
-    json_t *patch = NULL;
-    char *text = NULL;
-    int error, unchanged;
-
-    if (!json_is_object(live)) {
-        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: re-read returned no strategy",
-                             op->org_id, op->call);
-        return;
-    }
-    /* Without a merge the patch stands as given; it may be resent only when the strategy
-     * is still at the ETag it was computed from (the lost PATCH did not land). */
-    unchanged = op->etag != NULL && op->hdr.etag != NULL && strcmp(op->etag, op->hdr.etag) == 0;
-    if (take_etag(op, &op->etag) < 0)
-        return;
-    if (op->merge == NULL) {
-        if (patch_holds(live, op->patch)) {
-            update_in_place(op, live);
-        } else if (op->reread_unknown && unchanged) {
-            op->reread_unknown = 0;
-            op->method = "PATCH";
-            op->update_step = 1;
-            op->transient_failures = 0;
-            op->retried_401 = 0;
-            rg_platform__op_requeue(op, 0);
-        } else {
-            rg_platform__op_fail(op, RG_ECONFLICT, "org %s: %s: the strategy changed under "
-                                 "the update (ETag now %s) and no merge was given", op->org_id,
-                                 op->call, op->etag);
-        }
-        return;
-    }
-    rg_error_clear();
-    error = op->merge(&patch, live, op->etag, op->merge_payload);
-    if (error < 0 || !json_is_object(patch)) {
-        rg_platform__op_fail(op, error < 0 ? error : RG_EINVALID,
-                             "org %s: %s: merge on the live body failed: %s", op->org_id,
-                             op->call, error < 0 ? rg_error_last() : "no object returned");
-        json_decref(patch);
-        return;
-    }
-    if (patch_holds(live, patch)) {
-        json_decref(patch);
-        update_in_place(op, live);
-        return;
-    }
-    if ((text = json_dumps(patch, JSON_COMPACT)) == NULL) {
-        json_decref(patch);
-        rg_platform__op_fail(op, RG_ENOMEM, "org %s: %s: out of memory", op->org_id, op->call);
-        return;
-    }
-    json_decref(op->patch);
-    op->patch = patch;
-    free(op->req_body);
-    op->req_body = text;
-    op->method = "PATCH";
-    op->update_step = 1;
-    op->reread_unknown = 0;
-    op->transient_failures = 0;
-    op->retried_401 = 0;
-    rg_platform__op_requeue(op, 0);
-}
-
-/* Back to a GET of the strategy; update_merge decides what follows. */
-static void update_reread(rg_platform_op *op, int64_t ready_at)
-{
-    op->method = "GET";
-    op->update_step = 0;
-    op->transient_failures = 0;
-    op->retried_401 = 0;
-    rg_platform__op_requeue(op, ready_at);
-}
-
-void rg_platform__update_unknown(rg_platform_op *op, const char *why, int transport,
-                                 int64_t now)
-{
-    rg_platform *p = op->platform;
-
-    op->unknown_outcomes++;
-    if (op->unknown_outcomes > p->opts.max_retries) {
-        rg_platform__op_fail(op, transport ? RG_EUNREACHABLE : RG_EPLATFORM,
-                             "org %s: %s: %s%s (outcome unknown, gave up after %d attempts)",
-                             op->org_id, op->call, transport ? "platform unreachable: " : "",
-                             why, op->unknown_outcomes);
-        return;
-    }
-    p->stats.retries++;
-    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "org %s: %s: %s: outcome unknown, re-reading "
-           "before any retry", op->org_id, op->call, why);
-    op->reread_unknown = 1;
-    update_reread(op, now + rg_platform__backoff(p, op->unknown_outcomes));
-}
-
-static void handle_update(rg_platform_op *op, long status, json_t *body)
-{
-    if (op->update_step == 0) {
-        if (status != 200)
-            fail_status(op, status, body);
-        else
-            update_merge(op, body);
-        return;
-    }
-    if (status == 200) {
-        if (!json_is_object(body)) {
-            rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response is not a strategy",
-                                 op->org_id, op->call);
-            return;
-        }
-        if (take_etag(op, &op->result_etag) == 0)
-            succeed(op, body);
-        return;
-    }
-    if (status != 412) {
-        fail_status(op, status, body);
-        return;
-    }
-    if (op->patch_attempts >= op->platform->opts.max_412_attempts) {
-        rg_platform__op_fail(op, RG_ECONFLICT, "org %s: %s: still 412 after %d attempts: the "
-                             "strategy keeps changing", op->org_id, op->call,
-                             op->patch_attempts);
-        return;
-    }
-    /* Every 412 re-reads: the change may already be in place (an earlier PATCH of ours whose
-     * reply was lost), and only then is it known whether anything is left to write. */
-    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "org %s: %s: 412, re-reading", op->org_id,
-           op->call);
-    update_reread(op, 0);
 }
 
 static void handle_analytics(rg_platform_op *op, json_t *body)
@@ -325,7 +144,7 @@ void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body)
         return;
     }
     if (op->kind == RG_OP_STRATEGY_UPDATE) {
-        handle_update(op, status, body);
+        rg_platform__update_handle(op, status, body);
         return;
     }
     if (op->kind == RG_OP_VERSIONED_GET || op->kind == RG_OP_VERSIONED_PUT) {
@@ -333,7 +152,7 @@ void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body)
         return;
     }
     if (status < 200 || status > 299) {
-        fail_status(op, status, body);
+        rg_platform__fail_status(op, status, body);
         return;
     }
     switch (op->kind) {
@@ -343,10 +162,10 @@ void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body)
             rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response is not a queue",
                                  op->org_id, op->call);
         else
-            succeed(op, body);
+            rg_platform__succeed(op, body);
         break;
     case RG_OP_STRATEGY_LIST: handle_list(op, body); break;
-    case RG_OP_STRATEGY_GET: handle_strategy_get(op, body); break;
+    case RG_OP_STRATEGY_GET: rg_platform__strategy_got(op, body); break;
     case RG_OP_AGGREGATES:
     case RG_OP_OBSERVATIONS: handle_analytics(op, body); break;
     case RG_OP_DATATABLE_GET:

@@ -43,7 +43,7 @@ static int take_results(json_t **out_body, char **out_etag, rg_platform_op *op)
     char *etag = NULL;
 
     if (out_etag != NULL && (etag = rg_strdup(rg_platform_op_etag(op))) == NULL)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     if (out_body != NULL)
         *out_body = json_incref(rg_platform_op_body(op));
     if (out_etag != NULL)

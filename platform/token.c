@@ -20,7 +20,7 @@ static int token_fetch_start(rg_platform *p, rg_org *org)
                                              body)) < 0) {
         free(body);
         rg_platform_op_free(op);
-        return error < 0 ? error : RG_ENOMEM;
+        return error < 0 ? error : rg_error_set(RG_ENOMEM, "out of memory");
     }
     org->token_op = op;
     rg_platform__op_enqueue(op);

@@ -138,12 +138,12 @@ static json_t *policy_metrics(rg_request *req, const char *id)
     rg_store_rollout row = {0};
     json_t *policy = NULL, *metrics = NULL;
 
-    if (rg_store_rollout_get(&row, req->store, req->token->tenant, id) == 0 && row.policy)
+    if (rg_engine_rollout_get(&row, req->engine, req->token->tenant, id) == 0 && row.policy)
         policy = json_loads(row.policy, 0, NULL);
     metrics = json_object_get(policy, "metrics");
     metrics = json_is_array(metrics) ? json_incref(metrics) : json_array();
     json_decref(policy);
-    rg_store_rollout_dispose(&row);
+    rg_engine_rollout_dispose(&row);
     return metrics;
 }
 
@@ -177,8 +177,8 @@ enum MHD_Result rg_server__api_audit(rg_request *req, const char *id)
 
     /* Another tenant's rollout is 404, like one that does not exist. */
     if ((rc = rg_server__engine(&engine, req)) == 0)
-        rc = rg_store_rollout_get(&row, req->store, req->token->tenant, id);
-    rg_store_rollout_dispose(&row);
+        rc = rg_engine_rollout_get(&row, engine, req->token->tenant, id);
+    rg_engine_rollout_dispose(&row);
     if (rc < 0 || (rc = rg_engine_audit_json(&doc, engine, req->token->tenant, id)) < 0)
         return rg_server__reply_rc(req, rc);
     return rg_server__reply_json(req, MHD_HTTP_OK, json_pack("{s:s, s:o}", "id", id, "audit", doc));

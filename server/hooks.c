@@ -27,7 +27,7 @@ typedef struct {
 
 struct rg_server__hooks {
     rg_server *server;
-    rg_store *store;
+    rg_engine *engine; /* the thread's own, with its own store */
     hook_rollout *rollouts;
     size_t nrollouts, rcap;
     hook_job *jobs;
@@ -186,7 +186,7 @@ static int load_rollout(rg_server__hooks *h, hook_rollout *r, const rg_store_rol
         r->finished = 1;
         return 0;
     }
-    if ((rc = rg_store_audit_list(&audits, h->store, r->tenant, r->id)) < 0)
+    if ((rc = rg_engine_audit_list(&audits, h->engine, r->tenant, r->id)) < 0)
         return rc;
     for (size_t i = 0; i < audits.count; i++) {
         rg_store_audit *a = &audits.items[i];
@@ -203,7 +203,7 @@ static int load_rollout(rg_server__hooks *h, hook_rollout *r, const rg_store_rol
             enqueue(h, r, base, "started", 0, NULL, a->at_ms);
         }
     }
-    rg_store_audits_dispose(&audits);
+    rg_engine_audits_dispose(&audits);
     return 0;
 }
 
@@ -213,11 +213,11 @@ static int scan_rollout(rg_server__hooks *h, hook_rollout *r)
     rg_store_events events = {0};
     int rc;
 
-    if ((rc = rg_store_rollout_get(&row, h->store, r->tenant, r->id)) < 0)
+    if ((rc = rg_engine_rollout_get(&row, h->engine, r->tenant, r->id)) < 0)
         goto cleanup;
     if (!r->loaded && ((rc = load_rollout(h, r, &row)) < 0 || r->finished))
         goto cleanup;
-    if ((rc = rg_store_event_list(&events, h->store, r->tenant, r->id, r->cursor)) < 0)
+    if ((rc = rg_engine_event_list(&events, h->engine, r->tenant, r->id, r->cursor)) < 0)
         goto cleanup;
     for (size_t i = 0; i < events.count; i++) {
         const rg_store_event *e = &events.items[i];
@@ -247,8 +247,8 @@ static int scan_rollout(rg_server__hooks *h, hook_rollout *r)
 cleanup:
     if (rc == RG_ENOTFOUND)
         r->finished = 1;
-    rg_store_rollout_dispose(&row);
-    rg_store_events_dispose(&events);
+    rg_engine_rollout_dispose(&row);
+    rg_engine_events_dispose(&events);
     return rc;
 }
 
@@ -359,7 +359,7 @@ static void audit(rg_server__hooks *h, const hook_job *j, const char *outcome)
     a.reason = j->event;
     a.outcome = outcome;
     a.detail = text;
-    if (rg_store_audit_append(NULL, h->store, &a) < 0)
+    if (rg_engine_audit_append(NULL, h->engine, &a) < 0)
         rg_log(RG_LOG_ERROR, "webhook", "cannot audit a delivery: %s", rg_error_last());
     free(text);
 }
@@ -433,10 +433,10 @@ static void collect(rg_server__hooks *h)
         track(h, json_string_value(json_array_get(pair, 0)),
               json_string_value(json_array_get(pair, 1)));
     json_decref(pending);
-    if (rg_store_rollout_list_active_all_tenants(&active, h->store) == 0)
+    if (rg_engine_rollout_list_active_all_tenants(&active, h->engine) == 0)
         for (i = 0; i < active.count; i++)
             track(h, active.items[i].tenant_id, active.items[i].id);
-    rg_store_rollouts_dispose(&active);
+    rg_engine_rollouts_dispose(&active);
 }
 
 static void *hooks_main(void *arg)
@@ -470,7 +470,7 @@ int rg_server__hooks_start(rg_server *s)
     h->server = s;
     h->track = json_array();
     pthread_mutex_init(&h->track_lock, NULL);
-    if ((rc = rg_store_open(&h->store, s->db_path)) < 0) {
+    if ((rc = rg_engine_open(&h->engine, s->db_path, 0, NULL)) < 0) {
         pthread_mutex_destroy(&h->track_lock);
         json_decref(h->track);
         free(h);
@@ -479,7 +479,7 @@ int rg_server__hooks_start(rg_server *s)
     s->hooks = h;
     if (pthread_create(&s->hook_thread, NULL, hooks_main, h) != 0) {
         s->hooks = NULL;
-        rg_store_free(h->store);
+        rg_engine_free(h->engine);
         pthread_mutex_destroy(&h->track_lock);
         json_decref(h->track);
         free(h);
@@ -507,6 +507,6 @@ void rg_server__hooks_stop(rg_server *s)
     free(h->rollouts);
     json_decref(h->track);
     pthread_mutex_destroy(&h->track_lock);
-    rg_store_free(h->store);
+    rg_engine_free(h->engine);
     free(h);
 }

@@ -45,12 +45,12 @@ static int merge(rg_store_rollouts *acc, json_t *seen, rg_store_rollouts *part)
         acc->items[acc->count++] = part->items[k];
         memset(&part->items[k], 0, sizeof(part->items[k]));
     }
-    rg_store_rollouts_dispose(part);
+    rg_engine_rollouts_dispose(part);
     return rc;
 }
 
 /* Every rollout of the tenants in the tokens file, and every active one of any tenant. */
-static int all_rollouts(rg_store_rollouts *out, rg_server *s, rg_store *store)
+static int all_rollouts(rg_store_rollouts *out, rg_server *s, rg_engine *engine)
 {
     json_t *tenants = rg_server__tenants(s), *seen = json_object(), *t;
     rg_store_rollouts acc = {0}, part = {0};
@@ -58,16 +58,16 @@ static int all_rollouts(rg_store_rollouts *out, rg_server *s, rg_store *store)
     int rc = 0;
 
     json_array_foreach(tenants, i, t) {
-        if ((rc = rg_store_rollout_list(&part, store, json_string_value(t))) < 0 ||
+        if ((rc = rg_engine_rollout_list(&part, engine, json_string_value(t))) < 0 ||
             (rc = merge(&acc, seen, &part)) < 0)
             break;
     }
-    if (rc == 0 && (rc = rg_store_rollout_list_active_all_tenants(&part, store)) == 0)
+    if (rc == 0 && (rc = rg_engine_rollout_list_active_all_tenants(&part, engine)) == 0)
         rc = merge(&acc, seen, &part);
     json_decref(tenants);
     json_decref(seen);
     if (rc < 0) {
-        rg_store_rollouts_dispose(&acc);
+        rg_engine_rollouts_dispose(&acc);
         return rc;
     }
     *out = acc;
@@ -87,7 +87,7 @@ static void gauge_states(rg_buf *out, const rg_store_rollouts *list)
 }
 
 /* Current stage of every rollout still in progress, and the organizations they target. */
-static int gauge_stages(rg_buf *out, const rg_store_rollouts *list, rg_store *store)
+static int gauge_stages(rg_buf *out, const rg_store_rollouts *list, rg_engine *engine)
 {
     json_t *orgs = json_object();
     int rc = 0;
@@ -105,11 +105,11 @@ static int gauge_stages(rg_buf *out, const rg_store_rollouts *list, rg_store *st
         label_value(out, r->id);
         rg_buf_printf(out, "\",state=\"%s\"} %d\n", rg_rollout_state_to_str(r->state),
                       r->stage_index + 1);
-        if ((rc = rg_store_target_list(&targets, store, r->tenant_id, r->id)) < 0)
+        if ((rc = rg_engine_target_list(&targets, engine, r->tenant_id, r->id)) < 0)
             break;
         for (size_t k = 0; k < targets.count; k++)
             json_object_set_new(orgs, targets.items[k].org_id, json_true());
-        rg_store_targets_dispose(&targets);
+        rg_engine_targets_dispose(&targets);
     }
     header(out, "rollgate_organizations", "gauge",
            "Distinct organizations targeted by rollouts not yet finished.");
@@ -155,7 +155,7 @@ static void counters(rg_buf *out, const rg_engine_metrics *m)
                   (unsigned long long)m->poll_latency_le[RG_ENGINE_LATENCY_BUCKETS - 1]);
 }
 
-int rg_server__metrics_text(rg_buf *out, rg_server *s, rg_store *store)
+int rg_server__metrics_text(rg_buf *out, rg_server *s, rg_engine *engine)
 {
     rg_store_rollouts list = {0};
     rg_engine_metrics m;
@@ -170,11 +170,11 @@ int rg_server__metrics_text(rg_buf *out, rg_server *s, rg_store *store)
         rg_server__metrics_add(&m, &live);
     }
     pthread_mutex_unlock(&s->metrics_lock);
-    if ((rc = all_rollouts(&list, s, store)) < 0)
+    if ((rc = all_rollouts(&list, s, engine)) < 0)
         return rc;
     gauge_states(out, &list);
-    rc = gauge_stages(out, &list, store);
-    rg_store_rollouts_dispose(&list);
+    rc = gauge_stages(out, &list, engine);
+    rg_engine_rollouts_dispose(&list);
     if (rc < 0)
         return rc;
     counters(out, &m);
@@ -189,7 +189,7 @@ enum MHD_Result rg_server__metrics(rg_request *req)
     int rc;
 
     if ((rc = rg_server__engine(&engine, req)) < 0 ||
-        (rc = rg_server__metrics_text(&text, req->server, req->store)) < 0) {
+        (rc = rg_server__metrics_text(&text, req->server, engine)) < 0) {
         rg_buf_dispose(&text);
         return rg_server__reply_rc(req, rc);
     }

@@ -11,7 +11,6 @@
 
 typedef struct {
     rg_server *server;
-    rg_store *store;
     rg_engine *engine;
 } sched_state;
 
@@ -81,10 +80,8 @@ int rg_server__scheduler_start(rg_server *s)
     eo.narrate_payload = s;
     eo.add_org = rg_server__add_org; /* URLs and credentials only from the registry */
     eo.add_org_payload = s;
-    if ((rc = rg_store_open(&st->store, s->db_path)) < 0 ||
-        (rc = rg_engine_new(&st->engine, st->store, &eo)) < 0) {
+    if ((rc = rg_engine_open(&st->engine, s->db_path, 0, &eo)) < 0) {
         rg_error_prefix("database %s", s->db_path);
-        rg_store_free(st->store);
         free(st);
         return rc;
     }
@@ -96,7 +93,6 @@ int rg_server__scheduler_start(rg_server *s)
         s->sched_engine = NULL;
         pthread_mutex_unlock(&s->metrics_lock);
         rg_engine_free(st->engine);
-        rg_store_free(st->store);
         free(st);
         return rg_error_set(RG_EIO, "cannot start the scheduler thread: %s", strerror(errno));
     }
@@ -120,7 +116,6 @@ void rg_server__scheduler_join(rg_server *s)
     s->sched_engine = NULL;
     pthread_mutex_unlock(&s->metrics_lock);
     rg_engine_free(st->engine);
-    rg_store_free(st->store);
     free(st);
     s->sched = NULL;
 }

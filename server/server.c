@@ -120,7 +120,7 @@ int rg_server_new(rg_server **out, const rg_server_options *opts)
     }
     if (s->db_path == NULL || s->listen == NULL || s->tokens_path == NULL ||
         s->registry_path == NULL || s->streams == NULL) {
-        rc = RG_ENOMEM;
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto fail;
     }
     if ((rc = rg_server_parse_listen(&s->addr, &s->addr_len, &loopback, s->listen)) < 0)
@@ -244,40 +244,6 @@ void rg_server_free(rg_server *s)
     free(s);
 }
 
-void rg_server__notify(rg_server *s, int kick)
-{
-    pthread_mutex_lock(&s->lock);
-    s->generation++;
-    pthread_cond_broadcast(&s->changed);
-    if (kick) {
-        s->kicked = 1;
-        pthread_cond_signal(&s->kick);
-    }
-    pthread_mutex_unlock(&s->lock);
-}
-
-static void mono_deadline(struct timespec *ts, int64_t deadline_mono_ms)
-{
-    /* rg_time_mono_ms is CLOCK_MONOTONIC in milliseconds, as the condition's clock. */
-    ts->tv_sec = (time_t)(deadline_mono_ms / 1000);
-    ts->tv_nsec = (long)(deadline_mono_ms % 1000) * 1000000L;
-}
-
-uint64_t rg_server__wait_change(rg_server *s, uint64_t seen, int64_t deadline_mono_ms)
-{
-    struct timespec ts;
-    uint64_t gen;
-
-    mono_deadline(&ts, deadline_mono_ms);
-    pthread_mutex_lock(&s->lock);
-    while (s->generation == seen && !s->stopping && rg_time_mono_ms() < deadline_mono_ms)
-        if (pthread_cond_timedwait(&s->changed, &s->lock, &ts) == ETIMEDOUT)
-            break;
-    gen = s->generation;
-    pthread_mutex_unlock(&s->lock);
-    return gen;
-}
-
 int rg_server__stopping(rg_server *s)
 {
     int stopping;
@@ -293,13 +259,11 @@ int rg_server__engine(rg_engine **out, rg_request *req)
     int rc;
 
     if (req->engine == NULL) {
-        if ((rc = rg_store_open(&req->store, req->server->db_path)) < 0)
-            return rc;
         rg_engine_options_init(&eo);
         eo.tick_ms = req->server->opts.tick_ms; /* the same lease lifetime as the scheduler */
         eo.add_org = rg_server__add_org;
         eo.add_org_payload = req->server;
-        if ((rc = rg_engine_new(&req->engine, req->store, &eo)) < 0)
+        if ((rc = rg_engine_open(&req->engine, req->server->db_path, 0, &eo)) < 0)
             return rc;
     }
     *out = req->engine;
@@ -387,7 +351,7 @@ int rg_server__authenticate(rg_request *req)
         req->token_copy.name = rg_strdup(e->name);
         req->token = &req->token_copy;
         if (req->token_copy.tenant == NULL || req->token_copy.name == NULL)
-            rc = RG_ENOMEM;
+            rc = rg_error_set(RG_ENOMEM, "out of memory");
     }
     pthread_mutex_unlock(&s->tokens_lock);
     return rc;
@@ -495,7 +459,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         pthread_mutex_unlock(&s->metrics_lock);
     }
     rg_engine_free(req->engine);
-    rg_store_free(req->store);
     rg_buf_dispose(&req->body);
     free(req->token_copy.tenant);
     free(req->token_copy.name);

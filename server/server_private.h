@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 
 #include "rollgate/engine.h"
+#include "rollgate/records.h"
 #include "rollgate/registry.h"
 #include "rollgate/server.h"
 #include "rollgate/util.h"
@@ -76,8 +77,7 @@ typedef struct rg_request {
     const char *allow; /* the Allow header of a 405 */
     const rg_token_entry *token; /* a copy lives in token_copy */
     rg_token_entry token_copy;
-    rg_store *store; /* opened on first use, for this request only */
-    rg_engine *engine;
+    rg_engine *engine; /* opened on first use, with its own store, for this request only */
 } rg_request;
 
 /* ---- server.c ---- */
@@ -87,7 +87,7 @@ void rg_server__notify(rg_server *server, int kick);
  * @return the current generation. */
 uint64_t rg_server__wait_change(rg_server *server, uint64_t seen, int64_t deadline_mono_ms);
 int rg_server__stopping(rg_server *server);
-/* The request's store and engine, opened on first use. */
+/* The request's engine (and its store), opened on first use. */
 int rg_server__engine(rg_engine **out, rg_request *req);
 /* Adds one engine's counts into `into`. */
 void rg_server__metrics_add(rg_engine_metrics *into, const rg_engine_metrics *m);
@@ -167,7 +167,7 @@ int rg_server__env_query(rg_request *req, const char **env, const char **force_r
 
 /* ---- metrics.c ---- */
 enum MHD_Result rg_server__metrics(rg_request *req);
-int rg_server__metrics_text(rg_buf *out, rg_server *server, rg_store *store);
+int rg_server__metrics_text(rg_buf *out, rg_server *server, rg_engine *engine);
 
 /* ---- dashboard.c ---- */
 enum MHD_Result rg_server__dashboard(rg_request *req);

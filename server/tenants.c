@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rollgate/platform.h"
 #include "rollgate/registry.h"
 #include "server/server_private.h"
 
@@ -58,10 +57,8 @@ int rg_server__add_org(rg_platform *platform, const char *tenant, const char *or
     pthread_mutex_lock(&s->registry_lock);
     registry_refresh(s);
     rc = rg_registry_find(&e, s->registry, tenant, org_id, s->opts.allow_loopback_platform);
-    if (rc == 0) {
-        rg_platform_org org = {e.org, e.api_url, e.login_url, e.credentials};
-        rc = rg_platform_add_org(platform, &org);
-    }
+    if (rc == 0)
+        rc = rg_engine_platform_add_org(platform, e.org, e.api_url, e.login_url, e.credentials);
     pthread_mutex_unlock(&s->registry_lock);
     return rc;
 }

@@ -138,7 +138,7 @@ static int parse_entry(rg_token_entry *e, const char *path, size_t i, json_t *ob
     e->tenant = rg_strdup(tenant);
     e->name = rg_strdup(name);
     if (e->tenant == NULL || e->name == NULL)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -167,48 +167,15 @@ static int parse_tokens(rg_tokens *t, const char *path, json_t *doc)
     return 0;
 }
 
-/* Reads the file through one descriptor so the mode checked is the file read. */
+/* rg_file_read_private (one descriptor, so the mode checked is the file read; 0600, ours,
+ * at most TOKENS_MAX_BYTES), with the way to make the file when it is absent. */
 static int read_private_file(char **out, const char *path)
 {
-    struct stat st;
-    rg_buf buf = RG_BUF_INIT;
-    char chunk[8192];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+    int rc = rg_file_read_private(out, NULL, path, TOKENS_MAX_BYTES, "tokens file");
 
-    if (fd < 0 && errno == ENOENT)
+    if (rc == RG_ENOTFOUND)
         return rg_error_set(RG_ENOTFOUND, "tokens file %s does not exist (make a token with "
                             "`rollgate token new --tokens %s ...`)", path, path);
-    if (fd < 0)
-        return rg_error_set(RG_EIO, "tokens file %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = rg_error_set(RG_EIO, "tokens file %s: not a regular file", path);
-    } else if ((st.st_mode & 077) != 0) {
-        rc = rg_error_set(RG_EAUTH, "tokens file %s has mode %04o; it must be 0600 (only its "
-                          "owner may read it): chmod 600 %s", path,
-                          (unsigned)(st.st_mode & 07777), path);
-    } else if (st.st_uid != geteuid()) {
-        rc = rg_error_set(RG_EAUTH, "tokens file %s belongs to uid %u, not to the user the "
-                          "server runs as (uid %u)", path, (unsigned)st.st_uid,
-                          (unsigned)geteuid());
-    } else if (st.st_size > TOKENS_MAX_BYTES) {
-        rc = rg_error_set(RG_ELIMIT, "tokens file %s: larger than %d bytes", path,
-                          TOKENS_MAX_BYTES);
-    }
-    while (rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = rg_error_set(RG_EIO, "tokens file %s: %s", path, strerror(errno));
-        else if (buf.len + (size_t)n > TOKENS_MAX_BYTES)
-            rc = rg_error_set(RG_ELIMIT, "tokens file %s: too large", path);
-        else
-            rc = rg_buf_put(&buf, chunk, (size_t)n);
-    }
-    close(fd);
-    if (rc == 0)
-        *out = rg_buf_detach(&buf);
-    rg_buf_dispose(&buf);
     return rc;
 }
 
@@ -341,7 +308,7 @@ int rg_tokens_new(char **out_token, const char *path, const char *tenant, rg_rol
     if ((rc = write_atomic(path, text)) < 0)
         goto cleanup;
     if ((*out_token = rg_strdup(token)) == NULL)
-        rc = RG_ENOMEM;
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
 cleanup:
     rg_tokens_free(existing);
     json_decref(doc);

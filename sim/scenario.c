@@ -247,7 +247,7 @@ static int load_event_orgs(sim_event *e, json_t *orgs, const char *path, sim_wor
             return rg_error_set(RG_EINVALID, "%s.orgs[%zu]: not an organization of the scenario",
                                 path, i);
         if ((e->orgs[i] = rg_strdup(json_string_value(v))) == NULL)
-            return RG_ENOMEM;
+            return rg_error_set(RG_ENOMEM, "out of memory");
         e->norgs++;
     }
     return 0;

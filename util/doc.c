@@ -200,7 +200,7 @@ static int builder_scalar(builder *b, const yaml_event_t *ev)
     node->text = rg_strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
     if (node->text == NULL) {
         node_free(node);
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     }
     node->len = ev->data.scalar.length;
     node->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;

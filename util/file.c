@@ -130,7 +130,7 @@ int rg_file_read_private(char **out, size_t *out_len, const char *path, size_t m
         if (out_len)
             *out_len = buf.len;
         if ((*out = rg_buf_detach(&buf)) == NULL)
-            rc = RG_ENOMEM;
+            rc = rg_error_set(RG_ENOMEM, "out of memory");
     }
     rg_buf_dispose(&buf);
     return rc;

@@ -148,3 +148,35 @@ char *rg_json_dumps(const json_t *doc, size_t flags)
     }
     return rg_buf_detach(&out);
 }
+
+int rg_body_same(const json_t *a, const json_t *b)
+{
+    const char *key;
+    json_t *v;
+
+    if (a == NULL || b == NULL)
+        return a == b;
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b) &&
+               (!json_is_integer(a) || !json_is_integer(b) ||
+                json_integer_value(a) == json_integer_value(b));
+    if (json_typeof(a) != json_typeof(b))
+        return 0;
+    if (json_is_object(a)) {
+        if (json_object_size(a) != json_object_size(b))
+            return 0;
+        json_object_foreach((json_t *)a, key, v)
+            if (!rg_body_same(v, json_object_get(b, key)))
+                return 0;
+        return 1;
+    }
+    if (json_is_array(a)) {
+        if (json_array_size(a) != json_array_size(b))
+            return 0;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!rg_body_same(json_array_get(a, i), json_array_get(b, i)))
+                return 0;
+        return 1;
+    }
+    return json_equal(a, b);
+}

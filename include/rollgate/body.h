@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "rollgate/util.h"
+
 /* The writable fields of a strategy (docs/platform-api.md). A PATCH names any of them. */
 extern const char *const rg_body_fields[];
 
@@ -16,10 +18,7 @@ int rg_body_desired_patch(json_t **out, const json_t *live, const json_t *templa
 
 /* True when every field of `patch` already holds that value in `live` (the apply is done). */
 int rg_body_patch_applied(const json_t *live, const json_t *patch);
-/* json_equal, but numbers compare by value: a platform may answer 50.0 for the 50 that was
- * sent (one built on doubles), which is no change and no person's edit. NULLs equal only
- * each other. */
-int rg_body_same(const json_t *a, const json_t *b);
+/* rg_body_same (util.h, defined in util/json.c: the platform layer uses it too). */
 
 /* The three-way restore. For each writable field, and for each key of an object field:
  * - live equals what the engine applied -> back to the snapshot's value;

@@ -9,10 +9,13 @@
 
 #include "rollgate/error.h"
 #include "rollgate/manifest.h"
-#include "rollgate/platform.h"
-#include "rollgate/store.h"
+#include "rollgate/platform_options.h"
+#include "rollgate/rollout.h"
 
 typedef struct rg_engine rg_engine;
+/* The handles the engine is built on (store.h, platform.h), opaque here. */
+typedef struct rg_store rg_store;
+typedef struct rg_platform rg_platform;
 
 /* Something happened that a person watching may want to read: a state change, a stage
  * applied, a target applied or restored, a poll's verdict line. `rollout_id` and `line` are

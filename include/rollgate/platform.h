@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "rollgate/error.h"
+#include "rollgate/platform_options.h"
 
 /* ---- the client ---- */
 
@@ -23,34 +24,7 @@ void rg_platform_tokens_free(rg_platform_tokens *tokens);
 /* Tokens held (expired ones included until swept). */
 size_t rg_platform_tokens_count(rg_platform_tokens *tokens);
 
-typedef struct rg_platform_options {
-    int max_concurrency;          /* ceiling on transfers in flight, all orgs together (32) */
-    int64_t connect_timeout_ms;   /* per attempt (10000) */
-    int64_t request_timeout_ms;   /* per attempt, whole transfer (30000) */
-    int max_retries;              /* retries after 5xx, reset, timeout; then the op fails (6) */
-    int max_429_retries;          /* 429s one op may absorb before failing (20) */
-    int max_412_attempts;         /* PATCH attempts per strategy update, 412 re-reads (3) */
-    int64_t backoff_base_ms;      /* full-jitter backoff: rand(0, min(cap, base*2^n)) (100) */
-    int64_t backoff_cap_ms;       /* (10000) */
-    int64_t retry_after_cap_ms;   /* longest Retry-After honoured (180000) */
-    int64_t rate_reset_margin_ms; /* waited beyond a window reset before sending again (250) */
-    int rate_low_water;           /* remaining budget at which an org drops to one request
-                                   * in flight (10) */
-    uint64_t jitter_seed;         /* backoff jitter seed; 0 = seeded from the clock */
-    int insecure;                 /* disable TLS verification: refused unless every org URL
-                                   * is loopback (0) */
-    const char *ca_file;          /* CA bundle for TLS; NULL = system default. Copied. */
-    const char *strategies_path;  /* "/api/v2/routing/strategies". Copied. */
-    const char *media_type;       /* aggregates filter: "voice" (default), "chat", "email",
-                                   * "callback", "message", or "" for none */
-    int predicate_batch;          /* most queueId predicates in one analytics query (100);
-                                   * more queues take several queries, merged. 1..1000 */
-    rg_platform_tokens *tokens;   /* token cache shared with other clients; borrowed, must
-                                   * outlive the client. NULL: tokens die with the client */
-} rg_platform_options;
-
-/* Fills `opts` with the defaults above. */
-void rg_platform_options_init(rg_platform_options *opts);
+/* rg_platform_options and rg_platform_options_init: platform_options.h. */
 
 /* @param[out] out  a new client; free with rg_platform_free. `opts` NULL = defaults. */
 int rg_platform_new(rg_platform **out, const rg_platform_options *opts);

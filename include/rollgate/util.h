@@ -112,6 +112,10 @@ int rg_format_double(char *out, size_t outlen, double value);
 /* json_dumps with every real in the rg_format_double form. Honours JSON_INDENT(n),
  * JSON_SORT_KEYS and JSON_ENSURE_ASCII; compact otherwise. Caller frees; NULL on error. */
 char *rg_json_dumps(const struct json_t *doc, size_t flags);
+/* json_equal, but numbers compare by value: a platform may answer 50.0 for the 50 that was
+ * sent (one built on doubles), which is no change and no person's edit. NULLs equal only
+ * each other. (Named for its first use, strategy bodies; the platform's 412 path uses it.) */
+int rg_body_same(const struct json_t *a, const struct json_t *b);
 
 /* ---- strings ---- */
 /* strdup that sets RG_ENOMEM on failure. */

@@ -19,12 +19,6 @@
 #include "support/e2e.h"
 #include "support/testutil.h"
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int64_t book_poll(rg_e2e *e)
 {
     rg_store_rollout row = {0};
@@ -114,7 +108,7 @@ static void test_pause_stops_soak_clock(void **state)
     for (int i = 0; i < 50; i++) { /* 10 s of driver ticks while paused */
         int64_t next = 0;
         assert_int_equal(rg_engine_tick_rollout(e.engine, e.tenant, e.id, &next), 0);
-        sleep_ms(200);
+        rg_e2e_sleep_ms(200);
     }
     assert_int_equal(analytics_since(&e.sim, paused_at, &first), 0);
     resumed_at = rg_time_now_ms();
@@ -164,21 +158,11 @@ static int wait_exit(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int stage_one_applied(rg_e2e *e)
-{
-    rg_store_rollout row = {0};
-    int yes = 0;
-    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0)
-        yes = row.stage_applied_at_ms != 0 || row.state != RG_ROLLOUT_RUNNING;
-    rg_store_rollout_dispose(&row);
-    return yes;
-}
-
 /* Drives stage 1 to its apply, then lets go of the lease: no live driver is left. */
 static void begin_applied(rg_e2e *e)
 {
     assert_int_equal(rg_e2e_begin(e, "sim/scenarios/healthy.json", NULL, 200), 0);
-    assert_int_equal(rg_e2e_drive(e, stage_one_applied, 100), 0);
+    assert_int_equal(rg_e2e_drive(e, rg_e2e_stage_one_applied, 100), 0);
     assert_int_equal(rg_e2e_state(e), RG_ROLLOUT_RUNNING);
     assert_int_equal(rg_store_lease_release(NULL, e->store, e->tenant, e->id,
                                             rg_engine_owner(e->engine)),
@@ -267,7 +251,7 @@ static void test_rollback_interrupted(void **state)
     args[1] = e.id;
     pid = spawn(e.db, out, args);
     for (int i = 0; i < 300 && !file_has(out, "verifying by telemetry"); i++)
-        sleep_ms(20);
+        rg_e2e_sleep_ms(20);
     assert_true(file_has(out, "verifying by telemetry"));
     kill(pid, SIGINT);
     assert_int_equal(wait_exit(pid), 2);

@@ -105,12 +105,6 @@ static void landed(char *out, size_t outlen, rg_e2e *e, const char *narration)
     rg_store_targets_dispose(&targets);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Runs `rollgate run` and kills it; returns 1 once a run ended itself. Every other kill is
  * at a random instant; the others land on work: the process dies at the N-th durable step it
  * reaches (N random, ROLLGATE_TEST_CRASH_AT=any:N), which names itself. Each kill is counted
@@ -136,7 +130,7 @@ static int run_and_kill(rg_e2e *e, unsigned *seed, json_t *where, int on_work)
             assert_int_equal(WEXITSTATUS(status), 0);
             return 1;
         }
-        sleep_ms(10);
+        rg_e2e_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);

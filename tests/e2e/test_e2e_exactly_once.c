@@ -35,12 +35,6 @@ static const char last_poll_policy[] =
     "    - {name: speed_of_answer, kind: mean, source: tAnswered, increase_is_bad: true,\n"
     "       tolerance: {absolute: 10s}}\n";
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- the CLI as a child process ---- */
 
 /* Runs `rollgate --db DB ARGS...` with stdout and stderr to files (NULL: /dev/null) and
@@ -86,7 +80,7 @@ static int wait_exit(pid_t pid, long limit_ms, int *out_signal)
             *out_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
         }
-        sleep_ms(20);
+        rg_e2e_sleep_ms(20);
     }
     return -1;
 }
@@ -159,16 +153,6 @@ static int left_stage_one(rg_e2e *e)
 static int not_running(rg_e2e *e)
 {
     return rg_e2e_state(e) != RG_ROLLOUT_RUNNING;
-}
-
-static int stage_one_applied(rg_e2e *e)
-{
-    rg_store_rollout row = {0};
-    int yes = 0;
-    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0)
-        yes = row.stage_applied_at_ms != 0 || row.state != RG_ROLLOUT_RUNNING;
-    rg_store_rollout_dispose(&row);
-    return yes;
 }
 
 /* No (stage, poll, metric) has two verdicts, no (kind, from, to, stage) event twice among
@@ -346,7 +330,7 @@ static void test_command_killed_between_effect_and_completion(void **state)
     (void)state;
 
     assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
-    assert_int_equal(rg_e2e_drive(&e, stage_one_applied, 100), 0);
+    assert_int_equal(rg_e2e_drive(&e, rg_e2e_stage_one_applied, 100), 0);
     /* This process stops driving; the command waits in the queue for the CLI's driver. */
     assert_int_equal(rg_store_lease_release(NULL, e.store, e.tenant, e.id,
                                             rg_engine_owner(e.engine)), 0);
@@ -431,7 +415,7 @@ static void test_write_locked_database_waits(void **state)
     status[1] = e.id;
     pid = spawn_cli(e.db, NULL, out, err, run);
     for (int i = 0; i < 300 && !some_target_applied(&e); i++)
-        sleep_ms(50);
+        rg_e2e_sleep_ms(50);
     assert_true(some_target_applied(&e));
     assert_int_equal(sqlite3_open_v2(e.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
@@ -452,7 +436,7 @@ static void test_write_locked_database_waits(void **state)
     while (rg_time_mono_ms() - locked_at < 8000) {
         if (waitpid(pid, NULL, WNOHANG) == pid)
             fail_msg("rollgate run exited while the database was locked");
-        sleep_ms(100);
+        rg_e2e_sleep_ms(100);
     }
     assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);

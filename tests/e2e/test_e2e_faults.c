@@ -26,11 +26,6 @@ static void capture(rg_log_level level, const char *component, const char *messa
     rg_buf_printf(&captured, "%s %s: %s\n", rg_log_level_name(level), component, message);
 }
 
-static int finished(rg_e2e *e)
-{
-    return rg_rollout_state_is_terminal(rg_e2e_state(e)) || rg_e2e_state(e) == RG_ROLLOUT_HELD;
-}
-
 /* What in `text` looks like a secret: a client secret, an access token (the sim's
  * "N.<32 hex>"), an Authorization header. NULL when nothing. */
 static const char *find_secret(const char *text, size_t len)
@@ -92,7 +87,7 @@ static void run_with_faults(const char *faults)
     assert_int_equal(rg_e2e_credentials(&e.orgs, "sim/scenarios/demo.json"), 0);
     assert_int_equal(rg_simproc_faults(&e.sim, faults), 0);
     assert_int_equal(rg_e2e_begin(&e, NULL, NULL, 200), 0);
-    if (rg_e2e_drive(&e, finished, 600) < 0)
+    if (rg_e2e_drive(&e, rg_e2e_finished, 600) < 0)
         fail_msg("faults %s: %s", faults, rg_error_last());
     if (rg_e2e_state(&e) != RG_ROLLOUT_ROLLED_BACK)
         fail_msg("faults %s: ended %s, not rolled_back", faults,

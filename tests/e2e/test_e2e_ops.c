@@ -19,12 +19,6 @@
 #include "support/e2e.h"
 #include "support/testutil.h"
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* rollgate --db DB ARGS... with stdout to `out` (NULL: /dev/null); returns the pid. */
 static pid_t spawn(const char *db, const char *out, char *const *args)
 {
@@ -94,11 +88,11 @@ static void test_two_drivers_one_at_a_time(void **state)
         if (p == a || p == b)
             holder = (pid_t)p;
         else
-            sleep_ms(20);
+            rg_e2e_sleep_ms(20);
     }
     assert_true(holder == a || holder == b);
     other = holder == a ? b : a;
-    sleep_ms(1500); /* let the holder apply the first stage */
+    rg_e2e_sleep_ms(1500); /* let the holder apply the first stage */
     kill(holder, SIGKILL);
     wait_exit(holder);
     assert_int_equal(wait_exit(other), 0);
@@ -130,7 +124,7 @@ static void test_rollback_while_daemon_drives(void **state)
     assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
     daemon = spawn(e.db, NULL, run);
     for (int k = 0; k < 200 && lease_pid(&e) != daemon; k++)
-        sleep_ms(20);
+        rg_e2e_sleep_ms(20);
     assert_int_equal(lease_pid(&e), daemon);
     snprintf(out, sizeof(out), "%s/rollback.out", e.dir);
     rollback[1] = e.id;
@@ -199,7 +193,7 @@ static void test_capacity_drop_pauses_expansion(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(st, "hold_reason")), "org_sub_003"));
     json_decref(st);
     while (rg_time_now_ms() < restore_at)
-        sleep_ms(200);
+        rg_e2e_sleep_ms(200);
     assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_RESUME,
                                        "bob", "agents are back", 0), 0);
     free(outcome);
@@ -207,16 +201,6 @@ static void test_capacity_drop_pauses_expansion(void **state)
     assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
     rg_e2e_end(&e);
     rg_test_rmtree(dir);
-}
-
-static int stage_one_applied(rg_e2e *e)
-{
-    rg_store_rollout row = {0};
-    int yes = 0;
-    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0)
-        yes = row.stage_applied_at_ms != 0 || row.state != RG_ROLLOUT_RUNNING;
-    rg_store_rollout_dispose(&row);
-    return yes;
 }
 
 /* 5. A held rollout neither changes nor polls anything until a person acts. */
@@ -230,7 +214,7 @@ static void test_hold_touches_nothing(void **state)
     /* A hold that does not depend on chance: once the first stage is applied, every
      * analytics query fails, and errors.limit (3) failed polls in a row hold the rollout. */
     assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
-    assert_int_equal(rg_e2e_drive(&e, stage_one_applied, 100), 0);
+    assert_int_equal(rg_e2e_drive(&e, rg_e2e_stage_one_applied, 100), 0);
     assert_int_equal(rg_simproc_faults(&e.sim, "{\"error_rate\":1.0,\"error_status\":503}"), 0);
     assert_int_equal(rg_e2e_drive(&e, finished, 200), 0);
     assert_int_equal(rg_store_rollout_get(&row, e.store, e.tenant, e.id), 0);
@@ -242,7 +226,7 @@ static void test_hold_touches_nothing(void **state)
     for (int i = 0; i < 10; i++) {
         int64_t next = 0;
         assert_int_equal(rg_engine_tick_rollout(e.engine, e.tenant, e.id, &next), 0);
-        sleep_ms(100);
+        rg_e2e_sleep_ms(100);
     }
     log2 = rg_e2e_requests(&e.sim);
     assert_int_equal(json_array_size(json_object_get(log1, "requests")),

@@ -15,12 +15,6 @@
 #include "support/e2e.h"
 #include "support/testutil.h"
 
-static int finished(rg_e2e *e)
-{
-    rg_rollout_state s = rg_e2e_state(e);
-    return rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_HELD;
-}
-
 static void assert_fields_equal(const json_t *a, const json_t *b, const char *org)
 {
     for (size_t f = 0; rg_body_fields[f]; f++)
@@ -32,7 +26,7 @@ static void assert_fields_equal(const json_t *a, const json_t *b, const char *or
 static void run_to_end(rg_e2e *e)
 {
     rg_store_rollout row = {0};
-    if (rg_e2e_drive(e, finished, 400) < 0)
+    if (rg_e2e_drive(e, rg_e2e_finished, 400) < 0)
         fail_msg("rollout did not finish: %s", rg_error_last());
     if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0 && row.hold_reason)
         fprintf(stderr, "rollout %s: %s: %s\n", row.id, rg_rollout_state_to_str(row.state),
@@ -145,16 +139,6 @@ static void test_spike_everywhere_is_not_rolled_back(void **state)
     rg_test_rmtree(dir);
 }
 
-static int stage_one_applied(rg_e2e *e)
-{
-    rg_store_rollout row = {0};
-    int yes = 0;
-    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0)
-        yes = row.stage_applied_at_ms != 0 || row.state != RG_ROLLOUT_RUNNING;
-    rg_store_rollout_dispose(&row);
-    return yes;
-}
-
 /* 6. A person's edit of a field the change did not touch survives the rollback, and the
  * audit says it was kept. 4. The parent is PATCHed before any sub-organization. */
 static void test_manual_edit_survives_rollback(void **state)
@@ -170,7 +154,7 @@ static void test_manual_edit_survives_rollback(void **state)
     (void)state;
     assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
     parent = json_string_value(json_array_get(e.orgs, 0));
-    assert_int_equal(rg_e2e_drive(&e, stage_one_applied, 100), 0);
+    assert_int_equal(rg_e2e_drive(&e, rg_e2e_stage_one_applied, 100), 0);
     {
         /* status shows where the soak stands: 24 s soak limit / 3 s polls = 8 looks. */
         json_t *st = NULL, *soak;

@@ -28,12 +28,6 @@ static const char policy[] =
     "    - {name: speed_of_answer, kind: mean, source: tAnswered, increase_is_bad: true,\n"
     "       tolerance: {absolute: 10s}}\n";
 
-static int finished(rg_e2e *e)
-{
-    rg_rollout_state s = rg_e2e_state(e);
-    return rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_HELD;
-}
-
 /* A healthy change completes with every stage judged by organizations; the stage-1 verdicts
  * carry the t reference and the alpha split (0.05 / 3 stages / 2 metrics). */
 static void test_healthy_change_judged_by_orgs(void **state)
@@ -43,7 +37,7 @@ static void test_healthy_change_judged_by_orgs(void **state)
     int cluster = 0, stage0 = 0;
     (void)state;
     assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", policy, 200), 0);
-    if (rg_e2e_drive(&e, finished, 400) < 0)
+    if (rg_e2e_drive(&e, rg_e2e_finished, 400) < 0)
         fail_msg("rollout did not finish: %s", rg_error_last());
     assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
     assert_int_equal(rg_store_verdict_list(&v, e.store, e.tenant, e.id, -1), 0);

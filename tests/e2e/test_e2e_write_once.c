@@ -24,11 +24,6 @@
 #include "support/e2e.h"
 #include "support/testutil.h"
 
-static int finished(rg_e2e *e)
-{
-    return rg_rollout_state_is_terminal(rg_e2e_state(e)) || rg_e2e_state(e) == RG_ROLLOUT_HELD;
-}
-
 /* The sim's own count of committed writes of org's strat_main (reply lost or not). */
 static json_t *sim_writes(const rg_simproc *sim)
 {
@@ -102,7 +97,7 @@ static int fully_applied(rg_e2e *e)
     rg_store_targets targets = {0};
     int all;
 
-    if (finished(e))
+    if (rg_e2e_finished(e))
         return 1;
     if (rg_store_target_list(&targets, e->store, e->tenant, e->id) < 0)
         return 0;
@@ -133,7 +128,7 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
     assert_int_equal(rg_e2e_begin(&e, NULL, NULL, 200), 0);
     if (rollback_at_full) {
         char *outcome = NULL;
-        if (rg_e2e_drive(&e, fully_applied, 600) < 0 || finished(&e))
+        if (rg_e2e_drive(&e, fully_applied, 600) < 0 || rg_e2e_finished(&e))
             fail_msg("%s %s: not every org applied (%s): %s", scenario, faults,
                      rg_rollout_state_to_str(rg_e2e_state(&e)), rg_error_last());
         assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id,
@@ -141,7 +136,7 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
                                            0), 0);
         free(outcome);
     }
-    if (rg_e2e_drive(&e, finished, 600) < 0)
+    if (rg_e2e_drive(&e, rg_e2e_finished, 600) < 0)
         fail_msg("%s %s: %s", scenario, faults, rg_error_last());
     if (rg_e2e_state(&e) != want)
         fail_msg("%s %s: ended %s, not %s", scenario, faults,

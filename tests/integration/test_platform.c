@@ -14,9 +14,10 @@
 #include "rollgate/platform.h"
 #include "support/simproc.h"
 #include "support/testutil.h"
+#include "integration/test_platform.h"
 
 /* Everything logged at debug level during the whole program, checked by the last test. */
-static rg_buf captured = RG_BUF_INIT;
+rg_buf captured = RG_BUF_INIT;
 /* Every client secret any test handed to the client. */
 static json_t *secrets;
 
@@ -27,7 +28,7 @@ static void capture_sink(rg_log_level level, const char *component, const char *
     rg_buf_printf(&captured, "%s %s: %s\n", rg_log_level_name(level), component, message);
 }
 
-static void remember_secret(const char *secret)
+void remember_secret(const char *secret)
 {
     json_array_append_new(secrets, json_string(secret));
 }
@@ -57,15 +58,6 @@ static json_t *org_json(const char *id)
         "type", "Queue", "id", "queue_v2", "weight", 0, "priority", 2);
 }
 
-typedef struct fixture {
-    char dir[4096];
-    char scenario[4200];
-    char creds[4200];
-    json_t *doc;
-    rg_simproc sim;
-    rg_platform *platform;
-    size_t norgs;
-} fixture;
 
 static const char *org_id_at(const fixture *fx, size_t i)
 {
@@ -74,7 +66,7 @@ static const char *org_id_at(const fixture *fx, size_t i)
 }
 
 /* Writes an N-org scenario and a 0600 credentials file, starts the sim and a client. */
-static void fixture_start(fixture *fx, size_t norgs, const rg_platform_options *opts)
+void fixture_start(fixture *fx, size_t norgs, const rg_platform_options *opts)
 {
     json_t *orgs = json_array(), *creds = json_object();
     char id[32];
@@ -115,7 +107,7 @@ static void fixture_start(fixture *fx, size_t norgs, const rg_platform_options *
     }
 }
 
-static void fixture_stop(fixture *fx)
+void fixture_stop(fixture *fx)
 {
     rg_platform_free(fx->platform);
     assert_int_equal(rg_simproc_stop(&fx->sim), 0);
@@ -123,7 +115,7 @@ static void fixture_stop(fixture *fx)
     rg_test_rmtree(fx->dir);
 }
 
-static void test_options(rg_platform_options *o)
+void test_options(rg_platform_options *o)
 {
     rg_platform_options_init(o);
     o->backoff_base_ms = 5;
@@ -132,7 +124,7 @@ static void test_options(rg_platform_options *o)
 }
 
 /* The sim's request log, every page. Caller json_decref. */
-static json_t *sim_requests(const rg_simproc *sim)
+json_t *sim_requests(const rg_simproc *sim)
 {
     json_t *all = json_array();
     long next = 0;
@@ -444,213 +436,6 @@ static void test_rate_budget(void **state)
     rg_platform_get_stats(&stats, fx.platform);
     assert_int_equal(stats.status_429, n429);
     json_decref(log);
-    fixture_stop(&fx);
-}
-
-/* ---- 5. a person edits between GET and PATCH: 412, re-read, merge, PATCH ---- */
-
-typedef struct merge_probe {
-    int calls;
-    char seen_name[128];
-    char seen_etag[64];
-} merge_probe;
-
-static json_t *fifty_fifty(void)
-{
-    return json_pack("{s:[{s:s,s:s,s:i,s:i},{s:s,s:s,s:i,s:i}]}", "targets", "type", "Queue",
-                     "id", "queue_global_001", "weight", 50, "priority", 1, "type", "Queue",
-                     "id", "queue_v2", "weight", 50, "priority", 1);
-}
-
-/* The caller's recompute: keep whatever the live body says, change only the targets. */
-static int merge_targets(json_t **out_patch, const json_t *live, const char *live_etag,
-                         void *payload)
-{
-    merge_probe *probe = payload;
-    const char *name = json_string_value(json_object_get(live, "name"));
-
-    probe->calls++;
-    snprintf(probe->seen_name, sizeof(probe->seen_name), "%s", name ? name : "");
-    snprintf(probe->seen_etag, sizeof(probe->seen_etag), "%s", live_etag);
-    *out_patch = fifty_fifty();
-    return 0;
-}
-
-static void test_conditional_patch_412(void **state)
-{
-    rg_platform_options opts;
-    merge_probe probe = {0};
-    fixture fx;
-    json_t *body = NULL, *patch, *st, *strategy, *targets, *log, *e;
-    char *etag = NULL;
-    rg_platform_op *op = NULL;
-    rg_buf resp = RG_BUF_INIT;
-    long status = 0;
-    size_t i, n412 = 0, npatch = 0;
-    (void)state;
-
-    test_options(&opts);
-    fixture_start(&fx, 2, &opts);
-    assert_int_equal(rg_platform_strategy_get(&body, &etag, fx.platform, "org_sub_002",
-                                              "strat_main"), 0);
-    assert_string_equal(json_string_value(json_object_get(body, "name")), "Production_Routing");
-    assert_int_equal(rg_simproc_request(&fx.sim, "POST", "/sim/edit",
-                                        "{\"org\":\"org_sub_002\",\"strategy\":\"strat_main\","
-                                        "\"patch\":{\"name\":\"Edited_By_Human\"}}",
-                                        NULL, &status, &resp, NULL), 0);
-    assert_int_equal(status, 200);
-    patch = fifty_fifty();
-    assert_int_equal(rg_platform_queue_strategy_update(&op, fx.platform, "org_sub_002",
-                                                       "strat_main", etag, patch, merge_targets,
-                                                       &probe, NULL, NULL), 0);
-    json_decref(patch);
-    assert_int_equal(rg_platform_run(fx.platform), 0);
-    assert_int_equal(rg_platform_op_status(op), 0);
-    assert_int_equal(rg_platform_op_patch_attempts(op), 2);
-    assert_int_equal(probe.calls, 1);
-    assert_string_equal(probe.seen_name, "Edited_By_Human"); /* merged on the fresh body */
-    assert_string_not_equal(probe.seen_etag, etag);
-    assert_string_equal(json_string_value(json_object_get(rg_platform_op_body(op), "name")),
-                        "Edited_By_Human");
-    assert_string_not_equal(rg_platform_op_etag(op), probe.seen_etag);
-
-    /* The platform's own record: the edit survived and the weights are the new ones. */
-    assert_int_equal(rg_simproc_state(&fx.sim, &st), 0);
-    json_array_foreach(json_object_get(st, "orgs"), i, e) {
-        if (strcmp(json_string_value(json_object_get(e, "id")), "org_sub_002") != 0)
-            continue;
-        strategy = json_object_get(json_array_get(json_object_get(e, "strategies"), 0), "body");
-        assert_string_equal(json_string_value(json_object_get(strategy, "name")),
-                            "Edited_By_Human");
-        targets = json_object_get(strategy, "targets");
-        assert_int_equal(json_array_size(targets), 2);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(targets, 0),
-                                                            "weight")), 50);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(targets, 1),
-                                                            "weight")), 50);
-    }
-    json_decref(st);
-    log = sim_requests(&fx.sim);
-    json_array_foreach(log, i, e) {
-        if (strcmp(json_string_value(json_object_get(e, "method")), "PATCH") != 0)
-            continue;
-        npatch++;
-        n412 += json_integer_value(json_object_get(e, "status")) == 412;
-    }
-    assert_int_equal(npatch, 2);
-    assert_int_equal(n412, 1);
-    json_decref(log);
-
-    /* Without a merge function a stale ETag is a conflict, not a silent overwrite... */
-    rg_platform_op_free(op);
-    patch = fifty_fifty();
-    json_object_set_new(json_array_get(json_object_get(patch, "targets"), 0), "weight",
-                        json_integer(70));
-    json_object_set_new(json_array_get(json_object_get(patch, "targets"), 1), "weight",
-                        json_integer(30));
-    assert_int_equal(rg_platform_queue_strategy_update(&op, fx.platform, "org_sub_002",
-                                                       "strat_main", etag, patch, NULL, NULL,
-                                                       NULL, NULL), 0);
-    json_decref(patch);
-    assert_int_equal(rg_platform_run(fx.platform), 0);
-    assert_int_equal(rg_platform_op_status(op), RG_ECONFLICT);
-    assert_non_null(strstr(rg_platform_op_error(op), "PATCH strategy strat_main"));
-    rg_platform_op_free(op);
-    /* ...but a 412 whose re-read shows the very patch already live completes in place. */
-    patch = fifty_fifty();
-    assert_int_equal(rg_platform_queue_strategy_update(&op, fx.platform, "org_sub_002",
-                                                       "strat_main", etag, patch, NULL, NULL,
-                                                       NULL, NULL), 0);
-    json_decref(patch);
-    assert_int_equal(rg_platform_run(fx.platform), 0);
-    assert_int_equal(rg_platform_op_status(op), 0);
-    assert_int_equal(rg_platform_op_in_place(op), 1);
-    assert_int_equal(rg_platform_op_patch_attempts(op), 1);
-    assert_non_null(rg_platform_op_etag(op));
-    assert_string_not_equal(rg_platform_op_etag(op), etag);
-    rg_platform_op_free(op);
-    rg_buf_dispose(&resp);
-    json_decref(body);
-    free(etag);
-    fixture_stop(&fx);
-}
-
-/* ---- analytics and refused credentials against the sim ---- */
-
-static void test_analytics_and_bad_credentials(void **state)
-{
-    const char *queues[] = {"queue_global_001", "queue_v2"};
-    rg_platform_options opts;
-    rg_platform *wrong = NULL;
-    rg_platform_op *agg_op = NULL, *obs_op = NULL, *op = NULL;
-    const rg_platform_aggregates *agg;
-    const rg_platform_observation *obs;
-    rg_platform_aggregates_query q;
-    fixture fx;
-    size_t nobs = 0;
-    int64_t offered = 0, now;
-    (void)state;
-
-    test_options(&opts);
-    fixture_start(&fx, 2, &opts);
-    now = rg_time_now_ms() / 1000 * 1000;
-    q.start_ms = now - 120000;
-    q.end_ms = now;
-    q.granularity_ms = 10000;
-    q.queue_ids = queues;
-    q.nqueues = 2;
-    assert_int_equal(rg_platform_queue_aggregates(&agg_op, fx.platform, "org_sub_002", &q, NULL,
-                                                  NULL), 0);
-    assert_int_equal(rg_platform_queue_observations(&obs_op, fx.platform, "org_sub_002", queues,
-                                                    2, NULL, NULL), 0);
-    assert_int_equal(rg_platform_run(fx.platform), 0);
-    if (rg_platform_op_status(agg_op) != 0)
-        fail_msg("%s", rg_platform_op_error(agg_op));
-    agg = rg_platform_op_aggregates(agg_op);
-    assert_non_null(agg);
-    assert_int_equal(agg->nqueues, 2);
-    assert_string_equal(agg->queues[0].queue_id, "queue_global_001");
-    assert_int_equal(agg->queues[0].nbuckets, 12);
-    for (size_t b = 0; b < agg->queues[0].nbuckets; b++) {
-        const rg_platform_bucket *bk = &agg->queues[0].buckets[b];
-        assert_int_equal(bk->start_ms, q.start_ms + (int64_t)b * 10000);
-        assert_true(bk->abandoned <= bk->offered);
-        offered += bk->offered;
-    }
-    assert_true(offered > 0); /* 120 calls a minute all routed to queue_global_001 */
-    if (rg_platform_op_status(obs_op) != 0)
-        fail_msg("%s", rg_platform_op_error(obs_op));
-    obs = rg_platform_op_observations(obs_op, &nobs);
-    assert_int_equal(nobs, 2);
-    assert_string_equal(obs[1].queue_id, "queue_v2");
-    assert_true(obs[0].on_queue > 0);
-    rg_platform_op_free(agg_op);
-    rg_platform_op_free(obs_op);
-
-    /* Refused credentials: EAUTH naming the org, never the secret that was tried. */
-    assert_int_equal(rg_platform_new(&wrong, &opts), 0);
-    {
-        rg_platform_org org = {"org_sub_002", fx.sim.url, fx.sim.url, NULL};
-        remember_secret("wrong-secret-77");
-        assert_int_equal(rg_platform_add_org_secret(wrong, &org, "cid-org_sub_002",
-                                                    "wrong-secret-77"), 0);
-    }
-    assert_int_equal(rg_platform_queue_org_check(&op, wrong, "org_sub_002", NULL, NULL), 0);
-    assert_int_equal(rg_platform_run(wrong), 0);
-    assert_int_equal(rg_platform_op_status(op), RG_EAUTH);
-    assert_non_null(strstr(rg_platform_op_error(op), "org org_sub_002"));
-    assert_non_null(strstr(rg_platform_op_error(op), "invalid_client"));
-    assert_null(strstr(rg_platform_op_error(op), "wrong-secret-77"));
-    rg_buf_printf(&captured, "error: %s\n", rg_platform_op_error(op));
-    rg_platform_op_free(op);
-    rg_platform_free(wrong);
-    /* The right credentials reach the org the manifest names. */
-    {
-        json_t *me = NULL;
-        assert_int_equal(rg_platform_org_check(&me, fx.platform, "org_sub_002"), 0);
-        assert_string_equal(json_string_value(json_object_get(me, "id")), "org_sub_002");
-        json_decref(me);
-    }
     fixture_stop(&fx);
 }
 

@@ -26,26 +26,10 @@
 #include "support/simproc.h"
 #include "support/testutil.h"
 
-#define ACME_HOOK "acme-webhook-secret"
-#define EVIL_HOOK "evil-webhook-secret"
-#define SECRET_LINE "root:$6$SECRETLINE$hash:19000:0:99999:7:::"
+#include "integration/test_serve_tenants.h"
 
-typedef struct {
-    char dir[PATH_MAX], db[PATH_MAX + 16], tokens[PATH_MAX + 16], policies[PATH_MAX + 16];
-    rg_simproc sim;
-    serve_proc srv;
-    json_t *orgs;      /* every org of the scenario */
-    json_t *acme_orgs; /* all but the last */
-    json_t *wait_orgs, *matrix_orgs; /* the first and second half of acme's: claims differ */
-    char evil_org[128];
-    char *acme_viewer, *acme_operator, *acme_release, *evil_release, *evil_viewer;
-    int capture_fd; /* a listener no request may ever reach */
-    char capture_url[64];
-    char acme_rollout[64]; /* awaiting approval */
-} fixture;
 
-static int cli(const char *db, const char *fmt, ...) RG_PRINTF(2, 3);
-static int cli(const char *db, const char *fmt, ...)
+int cli(const char *db, const char *fmt, ...)
 {
     char args[2048], cmd[PATH_MAX * 3];
     va_list ap;
@@ -198,8 +182,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static long call(fixture *f, const char *method, const char *path, const char *token,
-                 const char *content_type, const char *body, rg_buf *resp)
+long call(fixture *f, const char *method, const char *path, const char *token,
+          const char *content_type, const char *body, rg_buf *resp)
 {
     long status = 0;
     rg_buf_clear(resp);
@@ -218,8 +202,8 @@ static const char *message(const rg_buf *resp, char *out, size_t outlen)
 }
 
 /* A YAML manifest for one org with extra platform keys and/or a policy line. */
-static char *manifest_for(const char *tenant, const char *org, const char *platform_extra,
-                          const char *policy)
+char *manifest_for(const char *tenant, const char *org, const char *platform_extra,
+                   const char *policy)
 {
     rg_buf m = RG_BUF_INIT;
     rg_buf_printf(&m, "name: attack\ntenant: %s\nstages: [100]\napproval: required\n"
@@ -609,304 +593,6 @@ static void test_registered_org_runs(void **state)
     json_decref(doc);
     free(body);
     rg_buf_dispose(&resp);
-}
-
-/* ---- 7. connections: token before body, streams per token, an idle flood ---- */
-
-static int connect_from(const char *src, const char *server_url)
-{
-    struct sockaddr_in sa, from;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    unsigned port = (unsigned)atoi(strrchr(server_url, ':') + 1);
-
-    memset(&sa, 0, sizeof(sa));
-    memset(&from, 0, sizeof(from));
-    sa.sin_family = from.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    inet_pton(AF_INET, src, &from.sin_addr);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Sends `request` and reads the status line within `ms`; the status or -1. */
-static int raw_status(int fd, const char *request, int ms)
-{
-    char buf[256];
-    size_t len = 0;
-    int64_t deadline = rg_time_mono_ms() + ms;
-
-    if (write(fd, request, strlen(request)) != (ssize_t)strlen(request))
-        return -1;
-    while (len + 1 < sizeof(buf)) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int64_t left = deadline - rg_time_mono_ms();
-        ssize_t n;
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0 || (n = read(fd, buf + len, 1)) <= 0)
-            return -1;
-        if (buf[len++] == '\n')
-            break;
-    }
-    buf[len] = '\0';
-    return strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : -1;
-}
-
-static void test_token_before_body(void **state)
-{
-    fixture *f = *state;
-    int fd = connect_from("127.0.0.1", f->srv.url);
-
-    assert_true(fd >= 0);
-    /* The body is announced and never sent: the answer comes from the headers alone. */
-    assert_int_equal(raw_status(fd, "POST /api/v1/rollouts HTTP/1.1\r\nHost: x\r\n"
-                                    "Authorization: Bearer rg_0000000000000000000000000000000000000000\r\n"
-                                    "Content-Type: application/json\r\n"
-                                    "Content-Length: 900000\r\n\r\n", 3000),
-                     401);
-    close(fd);
-}
-
-static void test_streams_per_token(void **state)
-{
-    fixture *f = *state;
-    int fds[9], other;
-    char req[512];
-
-    snprintf(req, sizeof(req), "GET /api/v1/rollouts/%s/events HTTP/1.1\r\nHost: x\r\n"
-                               "Authorization: Bearer %s\r\n\r\n", f->acme_rollout,
-             f->acme_viewer);
-    for (int i = 0; i < 9; i++) {
-        fds[i] = connect_from("127.0.0.1", f->srv.url);
-        assert_true(fds[i] >= 0);
-        assert_int_equal(raw_status(fds[i], req, 5000), i < 8 ? 200 : 429);
-    }
-    /* The cap is per token: another token of the same tenant still gets its stream. */
-    snprintf(req, sizeof(req), "GET /api/v1/rollouts/%s/gate?timeout=0 HTTP/1.1\r\nHost: x\r\n"
-                               "Authorization: Bearer %s\r\n\r\n", f->acme_rollout,
-             f->acme_operator);
-    other = connect_from("127.0.0.1", f->srv.url);
-    assert_int_equal(raw_status(other, req, 5000), 200);
-    close(other);
-    for (int i = 0; i < 9; i++)
-        close(fds[i]);
-}
-
-static void test_idle_flood(void **state)
-{
-    fixture *f = *state;
-    enum { IDLE = 300 };
-    int fds[IDLE], open_now = 0, closed_fast = 0;
-    rg_buf resp = RG_BUF_INIT;
-    int64_t deadline;
-
-    /* 300 connections from 127.0.0.1 that never send a byte. */
-    for (int i = 0; i < IDLE; i++) {
-        fds[i] = connect_from("127.0.0.1", f->srv.url);
-        assert_true(fds[i] >= 0);
-    }
-    /* A valid request from another loopback address is answered within a second (raw, so
-     * the second is the server's, not a client library's). */
-    {
-        char req[256];
-        int fd = connect_from("127.0.0.2", f->srv.url);
-        assert_true(fd >= 0);
-        snprintf(req, sizeof(req), "GET /api/v1/rollouts HTTP/1.1\r\nHost: x\r\n"
-                                   "Authorization: Bearer %s\r\n\r\n", f->acme_viewer);
-        assert_int_equal(raw_status(fd, req, 1000), 200);
-        close(fd);
-    }
-    /* The per-address cap refused most of them at once; the rest are dropped by the short
-     * timeout before authentication (bounded wait, not a timing assertion). */
-    for (int i = 0; i < IDLE; i++) {
-        struct pollfd p = {fds[i], POLLIN, 0};
-        char b;
-        if (poll(&p, 1, 0) == 1 && read(fds[i], &b, 1) <= 0)
-            closed_fast++;
-    }
-    assert_true(closed_fast >= IDLE - 32);
-    deadline = rg_time_mono_ms() + 15000;
-    do {
-        open_now = 0;
-        for (int i = 0; i < IDLE; i++) {
-            struct pollfd p = {fds[i], POLLIN, 0};
-            char b;
-            if (fds[i] >= 0 && poll(&p, 1, 0) == 1 && read(fds[i], &b, 1) <= 0) {
-                close(fds[i]);
-                fds[i] = -1;
-            }
-            open_now += fds[i] >= 0;
-        }
-        if (open_now)
-            poll(NULL, 0, 100);
-    } while (open_now && rg_time_mono_ms() < deadline);
-    assert_int_equal(open_now, 0);
-    /* And 127.0.0.1 itself is served again. */
-    assert_int_equal(call(f, "GET", "/api/v1/rollouts", f->acme_viewer, NULL, NULL, &resp), 200);
-    rg_buf_dispose(&resp);
-}
-
-/* ---- 8. the owner's files ---- */
-
-static unsigned mode_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (unsigned)(st.st_mode & 0777) : 01000;
-}
-
-static void test_private_files(void **state)
-{
-    char dir[PATH_MAX], db[PATH_MAX + 16], tokens[PATH_MAX + 16], reg[PATH_MAX + 32],
-        side[PATH_MAX + 32];
-    serve_proc sp = {0};
-    mode_t old = umask(022);
-    char *token;
-    int64_t deadline;
-    (void)state;
-
-    assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
-    snprintf(db, sizeof(db), "%s/state.db", dir);
-    snprintf(tokens, sizeof(tokens), "%s/tokens.json", dir);
-    serve_registry_path(reg, sizeof(reg), db);
-    token = serve_token_new(tokens, "acme", "viewer", "v");
-    assert_non_null(token);
-    assert_int_equal(cli(db, "org add --tenant acme --org o1 --region eu-west-1 "
-                             "--credentials env:ACME_O1"), 0);
-    assert_int_equal(mode_of(reg), 0600);
-    assert_int_equal(mode_of(tokens), 0600);
-    assert_int_equal(serve_start(&sp, db, tokens), 0);
-    /* The server made the database under umask 022: it and its -wal and -shm are 0600. */
-    assert_int_equal(mode_of(db), 0600);
-    snprintf(side, sizeof(side), "%s-wal", db);
-    deadline = rg_time_mono_ms() + 5000;
-    while (mode_of(side) == 01000 && rg_time_mono_ms() < deadline)
-        poll(NULL, 0, 50);
-    assert_int_equal(mode_of(side), 0600);
-    snprintf(side, sizeof(side), "%s-shm", db);
-    assert_int_equal(mode_of(side), 0600);
-    assert_int_equal(serve_stop(&sp), 0);
-    /* A registry others can write (or read) is refused: the server does not start. */
-    assert_int_equal(chmod(reg, 0620), 0);
-    assert_true(serve_start(&sp, db, tokens) < 0);
-    assert_int_equal(chmod(reg, 0600), 0);
-    assert_int_equal(chmod(tokens, 0660), 0);
-    assert_true(serve_start(&sp, db, tokens) < 0);
-    umask(old);
-    free(token);
-    rg_test_rmtree(dir);
-}
-
-/* A loopback registry entry is a test platform: without --allow-loopback-platform it is not
- * used, and the owner's CLI refuses what the registry must never hold. */
-static void test_registry_rules(void **state)
-{
-    fixture *f = *state;
-    char dir[PATH_MAX], db[PATH_MAX + 16], tokens[PATH_MAX + 16], out[PATH_MAX * 3];
-    serve_proc sp = {0};
-    rg_buf resp = RG_BUF_INIT;
-    long status = 0;
-    char *token, *body, *text;
-    FILE *p;
-    size_t n;
-
-    assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
-    snprintf(db, sizeof(db), "%s/state.db", dir);
-    snprintf(tokens, sizeof(tokens), "%s/tokens.json", dir);
-    token = serve_token_new(tokens, "acme", "release", "r");
-    assert_int_equal(serve_register(db, "acme", f->acme_orgs, f->sim.url, NULL), 0);
-    /* One org, one tenant; real regions only; URLs only for loopback, and loopback only. */
-    assert_int_equal(cli(db, "org add --tenant other --org '%s' --region us-east-1 "
-                             "--credentials env",
-                         json_string_value(json_array_get(f->acme_orgs, 0))), -1);
-    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region mars --credentials env"),
-                     -1);
-    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region us-east-1 --api-url "
-                             "https://evil.example --login-url https://evil.example "
-                             "--credentials env"), -1);
-    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region loopback --api-url "
-                             "https://evil.example --login-url https://evil.example "
-                             "--credentials env"), -1);
-    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region ap-southeast-2 "
-                             "--credentials env:ACME_O2"), 0);
-    snprintf(out, sizeof(out), "'%s/cli/rollgate' --db '%s' org list --tenant acme --json",
-             rg_test_binary_dir(), db);
-    assert_non_null(p = popen(out, "r"));
-    n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    assert_int_equal(pclose(p), 0);
-    assert_non_null(strstr(out, "\"api_url\":\"https://api.mypurecloud.com.au\""));
-    assert_non_null(strstr(out, "\"login_url\":\"https://login.mypurecloud.com.au\""));
-    assert_int_equal(cli(db, "org remove --tenant acme --org o2"), 0);
-    assert_int_equal(cli(db, "org remove --tenant acme --org o2"), -1);
-    assert_int_equal(cli(db, "org add --tenant acme --org real_org --region us-east-1 "
-                             "--credentials env:ACME_REAL"), 0);
-    assert_int_equal(cli(db, "org webhook --tenant acme --secret env:ACME_HOOK"), 0);
-    /* No test mode: the loopback entries are refused with the reason. */
-    assert_int_equal(serve_start_mode(&sp, db, tokens, 0), 0);
-    body = serve_manifest("no-test-mode", "acme", f->sim.url, f->acme_orgs, NULL, "required", 0);
-    assert_int_equal(serve_http(sp.url, "POST", "/api/v1/rollouts", token, NULL, body, &status,
-                                &resp, NULL), 0);
-    assert_int_equal(status, 400);
-    assert_non_null(strstr(rg_buf_cstr(&resp), "--allow-loopback-platform"));
-    /* Outside test mode a served webhook may not reach the host itself: the receiver on
-     * 127.0.0.1 hears nothing and the audit says why. */
-    {
-        hook_receiver rx;
-        rg_buf m = RG_BUF_INIT;
-        rg_store *store = NULL;
-        json_t *doc;
-        char id[64], *mb = manifest_for("acme", "real_org", NULL, NULL);
-        int failed = 0;
-        int64_t deadline = rg_time_mono_ms() + 10000;
-
-        assert_int_equal(hook_receiver_start(&rx, ACME_HOOK, 0), 0);
-        rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started]}\n", mb, rx.url);
-        rg_buf_clear(&resp);
-        assert_int_equal(serve_http(sp.url, "POST", "/api/v1/rollouts", token,
-                                    "application/yaml", m.ptr, &status, &resp, NULL), 0);
-        assert_int_equal(status, 201);
-        doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
-        snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(doc, "id")));
-        json_decref(doc);
-        assert_int_equal(rg_store_open(&store, db), 0);
-        while (!failed && rg_time_mono_ms() < deadline) {
-            rg_store_audits audits = {0};
-            assert_int_equal(rg_store_audit_list(&audits, store, "acme", id), 0);
-            for (size_t i = 0; i < audits.count; i++)
-                failed |= strcmp(audits.items[i].action, "webhook") == 0 &&
-                          audits.items[i].outcome &&
-                          strstr(audits.items[i].outcome, "loopback") != NULL;
-            rg_store_audits_dispose(&audits);
-            if (!failed)
-                poll(NULL, 0, 100);
-        }
-        assert_true(failed);
-        pthread_mutex_lock(&rx.lock);
-        assert_int_equal(rx.requests, 0);
-        pthread_mutex_unlock(&rx.lock);
-        rg_store_free(store);
-        hook_receiver_stop(&rx);
-        rg_buf_dispose(&m);
-        free(mb);
-    }
-    assert_int_equal(serve_stop(&sp), 0);
-    /* The registry holds names and paths, never a secret value. */
-    {
-        char reg[PATH_MAX + 32];
-        serve_registry_path(reg, sizeof(reg), db);
-        text = rg_test_read_file(reg, NULL);
-        assert_non_null(text);
-        assert_null(strstr(text, "secret-"));
-        free(text);
-    }
-    free(body);
-    free(token);
-    rg_buf_dispose(&resp);
-    rg_test_rmtree(dir);
 }
 
 int main(void)

@@ -209,3 +209,25 @@ json_t *rg_e2e_snapshot(rg_e2e *e, const char *org)
     rg_store_snapshot_dispose(&snap);
     return body;
 }
+
+int rg_e2e_finished(rg_e2e *e)
+{
+    rg_rollout_state s = rg_e2e_state(e);
+    return rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_HELD;
+}
+
+int rg_e2e_stage_one_applied(rg_e2e *e)
+{
+    rg_store_rollout row = {0};
+    int yes = 0;
+    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0)
+        yes = row.stage_applied_at_ms != 0 || row.state != RG_ROLLOUT_RUNNING;
+    rg_store_rollout_dispose(&row);
+    return yes;
+}
+
+void rg_e2e_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}

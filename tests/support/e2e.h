@@ -5,6 +5,8 @@
 #include <jansson.h>
 
 #include "rollgate/engine.h"
+#include "rollgate/platform.h"
+#include "rollgate/store.h"
 #include "support/simproc.h"
 
 /* The short-window policy every end-to-end test uses (3 s polls over 1-second buckets). */
@@ -37,6 +39,12 @@ void rg_e2e_end(rg_e2e *e);
 rg_rollout_state rg_e2e_state(rg_e2e *e);
 /* Ticks the rollout until `pred` holds or `max_ticks` passed; sleeps until each next step. */
 int rg_e2e_drive(rg_e2e *e, int (*pred)(rg_e2e *), int max_ticks);
+/* Predicates for rg_e2e_drive: the rollout is terminal or held; stage 1's apply is done (or
+ * the rollout left running). */
+int rg_e2e_finished(rg_e2e *e);
+int rg_e2e_stage_one_applied(rg_e2e *e);
+/* Sleeps `ms` milliseconds (pacing a poll loop, never deciding a test). */
+void rg_e2e_sleep_ms(long ms);
 /* The sim's request log (caller json_decref). */
 json_t *rg_e2e_requests(const rg_simproc *sim);
 /* Successful (200) PATCHes of org's strategy in a request log. */

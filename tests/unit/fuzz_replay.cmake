@@ -10,6 +10,7 @@ foreach(t manifest policy analytics strategy duration)
     add_test(NAME test_fuzz_replay_${t} COMMAND test_fuzz_replay_${t}
         ${rg_fuzz_dir}/corpus/${t} ${rg_fuzz_dir}/regressions/${t})
     set_tests_properties(test_fuzz_replay_${t} PROPERTIES LABELS "fuzz" TIMEOUT 60)
+    set_property(GLOBAL APPEND PROPERTY rg_tests_unit test_fuzz_replay_${t})
     file(GLOB rg_fuzz_open CONFIGURE_DEPENDS ${rg_fuzz_dir}/regressions/open/${t}/*)
     if(rg_fuzz_open)
         add_test(NAME test_fuzz_open_${t} COMMAND test_fuzz_replay_${t} --expect-crash

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/policy_internal.h"
+#include "config/policy_internal.h"
 #include "rollgate/util.h"
 
 static int set_duration(json_t *obj, const char *key, int64_t ms)

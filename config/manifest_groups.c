@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/manifest_internal.h"
-#include "engine/schema.h"
+#include "config/manifest_internal.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 int rg_manifest__is_var_name(const char *name)
@@ -150,7 +150,7 @@ static int read_vars(rg_manifest_group *g, const rg_doc *doc, const rg_doc_node 
         g->vars_count = i + 1;
         if ((g->vars[i].name = rg_strdup(rg_doc_scalar(key))) == NULL ||
             (g->vars[i].value = rg_strdup(rg_doc_scalar(value))) == NULL)
-            return RG_ENOMEM;
+            return rg_error_set(RG_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -168,7 +168,7 @@ static int fold_option_vars(rg_manifest_group *g, const rg_manifest_options *opt
         while (j < g->vars_count && strcmp(g->vars[j].name, v->name) != 0)
             j++;
         if ((value = rg_strdup(v->value)) == NULL)
-            return RG_ENOMEM;
+            return rg_error_set(RG_ENOMEM, "out of memory");
         if (j == g->vars_count) {
             rg_manifest_var *grown = realloc(g->vars, (j + 1) * sizeof(*grown));
             if (grown == NULL || (grown[j].name = rg_strdup(v->name)) == NULL) {

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/manifest_internal.h"
-#include "engine/schema.h"
+#include "config/manifest_internal.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 static const char *const kind_names[] = {"routing_strategy", "datatable_row", NULL};

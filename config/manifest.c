@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/manifest_internal.h"
-#include "engine/schema.h"
+#include "config/manifest_internal.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 static const char *const manifest_keys[] = {"name", "tenant", "policy", "stages", "approval",
@@ -204,7 +204,7 @@ static int read_policy(rg_manifest *m, const rg_doc *doc, const rg_doc_node *roo
     else if ((rc = rg_schema__string(&m->policy_ref, doc, node, "policy", 1024)) < 0)
         return rc;
     if (m->policy_ref == NULL)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     if ((rc = rg_policy_load(&m->policy, m->policy_ref, base_dir)) < 0)
         return rg_doc_error(rc, doc, node ? node : root, "policy", "%s", rg_error_last());
     return 0;
@@ -224,7 +224,7 @@ static int read_credentials(rg_manifest_platform *p, const rg_doc *doc, const rg
     } else if (strncmp(text, "file:", 5) == 0 && text[5] != '\0') {
         p->credentials = RG_CREDENTIALS_FILE;
         if ((p->credentials_path = rg_strdup(text + 5)) == NULL)
-            rc = RG_ENOMEM;
+            rc = rg_error_set(RG_ENOMEM, "out of memory");
     } else {
         rc = rg_doc_error(RG_EINVALID, doc, node, "platform.credentials",
                           "expected env or file:PATH, got '%.64s'", text);
@@ -267,7 +267,7 @@ static int read_platform(rg_manifest *m, const rg_doc *doc, const rg_doc_node *r
         (rc = rg_schema__enum(&driver, doc, node, "platform.driver", drivers)) < 0)
         return rc;
     if ((m->platform.driver = rg_strdup(drivers[driver])) == NULL)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     if ((rc = rg_schema__require(&node, doc, map, "platform", "api_url")) < 0 ||
         (rc = rg_schema__url(&m->platform.api_url, &lb_api, doc, node, "platform.api_url")) < 0 ||
         (rc = rg_schema__require(&node, doc, map, "platform", "login_url")) < 0 ||
@@ -296,7 +296,7 @@ static int read_secret(char **out, const rg_doc *doc, const rg_doc_node *node, c
     if (i == 0 || i > 128)
         goto bad;
     if ((*out = rg_strdup(name)) == NULL)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     return 0;
 bad:
     /* The value may be a pasted secret: never echo it. */
@@ -329,7 +329,7 @@ static int read_events(rg_manifest_notify *n, const rg_doc *doc, const rg_doc_no
                 return rg_doc_error(RG_EINVALID, doc, rg_doc_item(list, i), item,
                                     "duplicate event '%s'", event_names[e]);
         if ((n->events[n->events_count++] = rg_strdup(event_names[e])) == NULL)
-            return RG_ENOMEM;
+            return rg_error_set(RG_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -496,7 +496,7 @@ int rg_manifest_load_file(rg_manifest **out, const char *path, const rg_manifest
     if ((rc = rg_doc_load_file(&doc, path)) < 0)
         return rc;
     if ((copy = rg_strdup(path)) == NULL) {
-        rc = RG_ENOMEM;
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     rc = manifest_from_doc(out, doc, dirname(copy), opts);

@@ -1,4 +1,4 @@
-/* manifest_internal.h - helpers shared by the manifest files of the engine */
+/* manifest_internal.h - helpers shared by the manifest files of config/ */
 #ifndef RG_ENGINE_MANIFEST_INTERNAL_H
 #define RG_ENGINE_MANIFEST_INTERNAL_H
 

@@ -1,7 +1,8 @@
-/* enums.c - the stored names of rollout, target and command states and command kinds */
+/* rollout.c - the names of rollout, target and command states and command kinds (rollout.h) */
 #include <string.h>
 
-#include "rollgate/store.h"
+#include "rollgate/error.h"
+#include "rollgate/rollout.h"
 
 static const char *const rollout_states[] = {
     "awaiting_approval", "running",     "paused",

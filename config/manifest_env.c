@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/manifest_internal.h"
-#include "engine/schema.h"
+#include "config/manifest_internal.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 static const char *const env_keys[] = {"groups", "vars", "requires", "approval", NULL};
@@ -112,7 +112,7 @@ static int fold_env_vars(rg_manifest *m, const rg_doc *doc, const rg_doc_node *m
             grown[j].value = rg_strdup(rg_doc_scalar(value));
             grp->vars_count++;
             if (grown[j].name == NULL || grown[j].value == NULL)
-                return RG_ENOMEM;
+                return rg_error_set(RG_ENOMEM, "out of memory");
         }
     }
     return 0;
@@ -149,7 +149,7 @@ static int read_requires(rg_manifest_env *e, const rg_doc *doc, const rg_doc_nod
         if ((rc = rg_schema__enum(&state, doc, value, field, states)) < 0)
             return rc;
         if ((e->requires[e->requires_count++] = rg_strdup(name)) == NULL)
-            return RG_ENOMEM;
+            return rg_error_set(RG_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -342,7 +342,7 @@ static int select_env(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root
         }
     e = &m->environments[i];
     if ((m->environment = rg_strdup(e->name)) == NULL) {
-        rc = RG_ENOMEM;
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     m->groups = e->groups;
@@ -395,7 +395,7 @@ int rg_manifest__read_environments(rg_manifest *m, const rg_doc *doc, const rg_d
                                 "expected an environment name ([A-Za-z0-9_.:-]{1,128}, not "
                                 "max_age)");
         if ((e->name = rg_strdup(name)) == NULL)
-            return RG_ENOMEM;
+            return rg_error_set(RG_ENOMEM, "out of memory");
         if ((rc = read_env(m, e, doc, rg_doc_item(envs, i), path, opts)) < 0)
             return rc;
     }

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/policy_internal.h"
-#include "engine/schema.h"
+#include "config/policy_internal.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 static const char *const metric_keys[] = {"name", "kind", "events", "trials", "source",

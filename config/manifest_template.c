@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/manifest_internal.h"
-#include "engine/schema.h"
+#include "config/manifest_internal.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 static const char *lookup(const rg_manifest_var *vars, size_t n, const char *name, size_t len)
@@ -191,7 +191,7 @@ static int read_target(rg_manifest_target *t, const rg_doc *doc, const rg_doc_no
         (rc = rg_schema__enum(&type, doc, node, field, types)) < 0)
         return rc;
     if ((t->type = rg_strdup(types[type])) == NULL)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     rg_schema__join(field, sizeof(field), path, "id");
     if ((rc = rg_schema__require(&node, doc, map, path, "id")) < 0 ||
         (rc = rg_schema__string(&t->id, doc, node, field, 1024)) < 0)

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/policy_internal.h"
-#include "engine/schema.h"
+#include "config/policy_internal.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 #ifndef RG_POLICY_INSTALL_DIR
@@ -398,7 +398,7 @@ int rg_policy_load(rg_policy **out, const char *name_or_path, const char *base_d
     if ((rc = rg_policy_load_file(&p, rg_buf_cstr(&path))) < 0)
         goto cleanup;
     if (p->name == NULL && (p->name = rg_strdup(name_or_path)) == NULL) {
-        rc = RG_ENOMEM;
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
     *out = p;

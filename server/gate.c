@@ -1,7 +1,9 @@
-/* stream.c - waiting for rollouts: the gate long-poll and Server-Sent Events. Both block the
- * request's own connection thread on the server's `changed` condition (broadcast after every
- * scheduler tick and every API command), re-reading the store at least once a second so a
- * change made by another process is seen too. Nothing spins. */
+/* gate.c - waiting for rollouts: the server's `changed` condition (rg_server__notify,
+ * rg_server__wait_change), the gate long-poll and Server-Sent Events. Both block the
+ * request's own connection thread on `changed` (broadcast after every scheduler tick and
+ * every API command), re-reading the store at least once a second so a change made by
+ * another process is seen too. Nothing spins. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,40 @@
  * a thousand of them re-reading every second would load the database for nothing. */
 #define GATE_RECHECK_MS 5000
 #define KEEPALIVE_MS 15000
+
+void rg_server__notify(rg_server *s, int kick)
+{
+    pthread_mutex_lock(&s->lock);
+    s->generation++;
+    pthread_cond_broadcast(&s->changed);
+    if (kick) {
+        s->kicked = 1;
+        pthread_cond_signal(&s->kick);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void mono_deadline(struct timespec *ts, int64_t deadline_mono_ms)
+{
+    /* rg_time_mono_ms is CLOCK_MONOTONIC in milliseconds, as the condition's clock. */
+    ts->tv_sec = (time_t)(deadline_mono_ms / 1000);
+    ts->tv_nsec = (long)(deadline_mono_ms % 1000) * 1000000L;
+}
+
+uint64_t rg_server__wait_change(rg_server *s, uint64_t seen, int64_t deadline_mono_ms)
+{
+    struct timespec ts;
+    uint64_t gen;
+
+    mono_deadline(&ts, deadline_mono_ms);
+    pthread_mutex_lock(&s->lock);
+    while (s->generation == seen && !s->stopping && rg_time_mono_ms() < deadline_mono_ms)
+        if (pthread_cond_timedwait(&s->changed, &s->lock, &ts) == ETIMEDOUT)
+            break;
+    gen = s->generation;
+    pthread_mutex_unlock(&s->lock);
+    return gen;
+}
 
 static uint64_t generation(rg_server *s)
 {
@@ -41,13 +77,14 @@ static int parse_timeout(int64_t *out, const char *v)
                         "1h", v, GATE_MAX_MS / 1000);
 }
 
-static int read_state(rg_rollout_state *out, rg_store *store, const char *tenant, const char *id)
+static int read_state(rg_rollout_state *out, rg_engine *engine, const char *tenant,
+                      const char *id)
 {
     rg_store_rollout row = {0};
-    int rc = rg_store_rollout_get(&row, store, tenant, id);
+    int rc = rg_engine_rollout_get(&row, engine, tenant, id);
     if (rc == 0)
         *out = row.state;
-    rg_store_rollout_dispose(&row);
+    rg_engine_rollout_dispose(&row);
     return rc;
 }
 
@@ -73,7 +110,7 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
     deadline = rg_time_mono_ms() + timeout;
     for (;;) {
         gen = generation(s); /* taken before the read: a change after it wakes the wait */
-        if ((rc = read_state(&state, req->store, req->token->tenant, id)) < 0) {
+        if ((rc = read_state(&state, engine, req->token->tenant, id)) < 0) {
             if (timeout > 0)
                 rg_server__stream_release(s, req->token->sha256);
             return rg_server__reply_rc(req, rc);
@@ -99,7 +136,7 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
 
 typedef struct {
     rg_server *server;
-    rg_store *store; /* the stream's own handle, used only by its connection thread */
+    rg_engine *engine; /* the stream's own (and its store), used only by its connection thread */
     char *tenant;
     char token_sha256[65]; /* the stream counts against this token until freed */
     char id[65];
@@ -117,7 +154,7 @@ static void stream_free(void *cls)
     event_stream *es = cls;
     if (es->token_sha256[0])
         rg_server__stream_release(es->server, es->token_sha256);
-    rg_store_free(es->store);
+    rg_engine_free(es->engine);
     rg_buf_dispose(&es->pending);
     free(es->tenant);
     free(es);
@@ -163,7 +200,7 @@ static int format_verdicts(event_stream *es)
     rg_store_verdicts list = {0};
     int rc;
 
-    if ((rc = rg_store_verdict_list(&list, es->store, es->tenant, es->id, -1)) < 0)
+    if ((rc = rg_engine_verdict_list(&list, es->engine, es->tenant, es->id, -1)) < 0)
         return rc;
     for (size_t i = 0; i < list.count; i++) {
         const rg_store_verdict *v = &list.items[i];
@@ -184,14 +221,14 @@ static int format_verdicts(event_stream *es)
         data = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(doc);
         if (data == NULL) {
-            rg_store_verdicts_dispose(&list);
+            rg_engine_verdicts_dispose(&list);
             return rg_error_set(RG_ENOMEM, "out of memory");
         }
         rg_buf_printf(&es->pending, "event: verdict\ndata: %s\n\n", data);
         free(data);
         es->last_verdict_id = v->id;
     }
-    rg_store_verdicts_dispose(&list);
+    rg_engine_verdicts_dispose(&list);
     return 0;
 }
 
@@ -209,16 +246,16 @@ static int stream_fill(event_stream *es)
 
         if (es->done || rg_server__stopping(s))
             return -1;
-        if ((rc = rg_store_event_list(&events, es->store, es->tenant, es->id, es->last_id)) < 0 ||
-            (events.count == 0 && (rc = read_state(&state, es->store, es->tenant, es->id)) < 0)) {
+        if ((rc = rg_engine_event_list(&events, es->engine, es->tenant, es->id, es->last_id)) < 0 ||
+            (events.count == 0 && (rc = read_state(&state, es->engine, es->tenant, es->id)) < 0)) {
             rg_log(RG_LOG_WARN, "serve", "event stream: %s", rg_error_last());
-            rg_store_events_dispose(&events);
+            rg_engine_events_dispose(&events);
             return -1;
         }
         rc = format_verdicts(es);
         if (rc == 0)
             rc = format_events(es, &events);
-        rg_store_events_dispose(&events);
+        rg_engine_events_dispose(&events);
         if (rc < 0)
             return -1;
         if (es->pending.len)
@@ -288,17 +325,17 @@ enum MHD_Result rg_server__api_events(rg_request *req, const char *id)
     es->last_write_ms = rg_time_mono_ms();
     snprintf(es->id, sizeof(es->id), "%s", id);
     if ((es->tenant = rg_strdup(req->token->tenant)) == NULL ||
-        (rc = rg_store_open(&es->store, req->server->db_path)) < 0 ||
-        (rc = read_state(&state, es->store, es->tenant, id)) < 0) {
+        (rc = rg_engine_open(&es->engine, req->server->db_path, 0, NULL)) < 0 ||
+        (rc = read_state(&state, es->engine, es->tenant, id)) < 0) {
         ret = rg_server__reply_rc(req, es->tenant ? rc : RG_ENOMEM);
         stream_free(es);
         return ret;
     }
     if (after > 0) {
         rg_store_verdicts list = {0};
-        if (rg_store_verdict_list(&list, es->store, es->tenant, id, -1) == 0 && list.count)
+        if (rg_engine_verdict_list(&list, es->engine, es->tenant, id, -1) == 0 && list.count)
             es->last_verdict_id = list.items[list.count - 1].id;
-        rg_store_verdicts_dispose(&list);
+        rg_engine_verdicts_dispose(&list);
     }
     rg_buf_puts(&es->pending, "retry: 2000\n\n");
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, es,

@@ -1,4 +1,4 @@
-/* policy_internal.h - helpers shared by the policy files of the engine */
+/* policy_internal.h - helpers shared by the policy files of config/ */
 #ifndef RG_ENGINE_POLICY_INTERNAL_H
 #define RG_ENGINE_POLICY_INTERNAL_H
 

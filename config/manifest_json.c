@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/manifest_internal.h"
+#include "config/manifest_internal.h"
 #include "rollgate/util.h"
 
 static json_t *string_array(char **list, size_t n)

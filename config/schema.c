@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/schema.h"
+#include "config/schema.h"
 #include "rollgate/util.h"
 
 static const char *kind_name(const rg_doc_node *node)
@@ -130,7 +130,7 @@ int rg_schema__string(char **out, const rg_doc *doc, const rg_doc_node *node, co
     if (rg_doc_scalar_len(node) > max_len)
         return rg_doc_error(RG_ELIMIT, doc, node, path, "longer than %zu bytes", max_len);
     if ((copy = rg_strdup(rg_doc_scalar(node))) == NULL)
-        return RG_ENOMEM;
+        return rg_error_set(RG_ENOMEM, "out of memory");
     *out = copy;
     return 0;
 }

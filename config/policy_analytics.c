@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/policy_internal.h"
-#include "engine/schema.h"
+#include "config/policy_internal.h"
+#include "config/schema.h"
 
 /* "none" is written for no filter; the platform client takes "" for it. */
 static const char *const media_names[] = {"voice",   "chat", "email", "callback",
