@@ -35,8 +35,7 @@ double bench_peak_rss_mib(void)
     return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
 }
 
-int bench_write_manifest(const char *path, const char *url, const json_t *orgs,
-                         const char *policy)
+int bench_write_manifest(const char *path, const char *url, const json_t *orgs, const char *policy)
 {
     return bench_write_manifest_stages(path, url, orgs, "[100]", policy);
 }
@@ -49,14 +48,15 @@ int bench_write_manifest_stages(const char *path, const char *url, const json_t 
     FILE *f = NULL;
     int rc = 0;
 
-    rg_buf_printf(&m, "name: bench-routing\ntenant: bench\nstages: %s\napproval: none\n"
-                      "platform: {driver: genesys, api_url: \"%s\", login_url: \"%s\", "
-                      "credentials: env}\ngroups:\n", stages, url, url);
+    rg_buf_printf(&m,
+                  "name: bench-routing\ntenant: bench\nstages: %s\napproval: none\n"
+                  "platform: {driver: genesys, api_url: \"%s\", login_url: \"%s\", "
+                  "credentials: env}\ngroups:\n",
+                  stages, url, url);
     for (size_t i = 0; i < n; i++) {
         if (i % 1000 == 0)
             rg_buf_printf(&m, "%s  - {name: g%zu, orgs: [", i ? "]}\n" : "", i / 1000);
-        rg_buf_printf(&m, "%s%s", i % 1000 ? ", " : "",
-                      json_string_value(json_array_get(orgs, i)));
+        rg_buf_printf(&m, "%s%s", i % 1000 ? ", " : "", json_string_value(json_array_get(orgs, i)));
     }
     rg_buf_puts(&m, "]}\nchange:\n  strategy: strat_main\n"
                     "  watch_queues: [queue_global_001, queue_v2]\n  template:\n"
@@ -64,8 +64,7 @@ int bench_write_manifest_stages(const char *path, const char *url, const json_t 
                     "      - {type: Queue, id: queue_global_001, weight: 0, priority: 1}\n"
                     "      - {type: Queue, id: queue_v2, weight: 100, priority: 1}\n");
     rg_buf_puts(&m, policy);
-    if ((f = fopen(path, "w")) == NULL ||
-        fwrite(rg_buf_cstr(&m), 1, m.len, f) != m.len)
+    if ((f = fopen(path, "w")) == NULL || fwrite(rg_buf_cstr(&m), 1, m.len, f) != m.len)
         rc = rg_error_set(RG_EIO, "%s: cannot write the manifest", path);
     if (f && fclose(f) != 0 && rc == 0)
         rc = rg_error_set(RG_EIO, "%s: cannot write the manifest", path);

@@ -22,8 +22,7 @@ double bench_peak_rss_mib(void);
 /* Writes a one-stage manifest ("stages: [100]", approval none) for the orgs in `orgs` (JSON
  * array of ids), in groups of at most 1,000, against `url` with env credentials; the change
  * moves all weight to queue_v2. `policy` is the policy block. 0 or RG_E*. */
-int bench_write_manifest(const char *path, const char *url, const json_t *orgs,
-                         const char *policy);
+int bench_write_manifest(const char *path, const char *url, const json_t *orgs, const char *policy);
 /* The same with `stages` (a YAML flow list, e.g. "[10, 100]"). */
 int bench_write_manifest_stages(const char *path, const char *url, const json_t *orgs,
                                 const char *stages, const char *policy);

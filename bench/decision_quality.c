@@ -56,8 +56,7 @@ static void *run_worker(void *arg)
         dq_simulate(&t, w->model, rng);
         for (int j = 0; j < DQ_JUDGES; j++) {
             dq_outcome o;
-            if ((w->rc = dq_judge(&o, &t, w->model, w->policies, (dq_judge_kind)j, w->cache)) <
-                0) {
+            if ((w->rc = dq_judge(&o, &t, w->model, w->policies, (dq_judge_kind)j, w->cache)) < 0) {
                 snprintf(w->error, sizeof(w->error), "%s", rg_error_last());
                 break;
             }
@@ -132,8 +131,8 @@ static void print_plan(const dq_plan *pl, int with_tau2)
         double scale = j ? 1 : 100;
         const char *unit = j ? " s" : "%";
         printf("; %s: half-width %.3g%s, MDE %.3g%s, P(trip | 1.5 x tolerance) %.3f%s",
-               metric_names[j], pl->metric[j].half_width * scale, unit,
-               pl->metric[j].mde * scale, unit, pl->metric[j].p_trip_1_5,
+               metric_names[j], pl->metric[j].half_width * scale, unit, pl->metric[j].mde * scale,
+               unit, pl->metric[j].p_trip_1_5,
                pl->metric[j].cannot_decide ? " (cannot decide)" : "");
     }
     printf(".\n");
@@ -148,7 +147,8 @@ static void print_plan_check(const dq_plan *pl, double study_promote, int is_hea
         return;
     }
     printf("Planner vs study: P(promote) predicted %.3f, study (group) %.3f, difference %+.3f "
-           "(%s 0.05).\n", pl->stage.p_promote, study_promote, pl->stage.p_promote - study_promote,
+           "(%s 0.05).\n",
+           pl->stage.p_promote, study_promote, pl->stage.p_promote - study_promote,
            fabs(pl->stage.p_promote - study_promote) <= 0.05 ? "within" : "NOT within");
 }
 
@@ -156,19 +156,17 @@ static json_t *plan_json(const dq_plan *pl)
 {
     json_t *metrics = json_object();
     for (int j = 0; j < 2; j++)
-        json_object_set_new(metrics, metric_names[j],
-                            json_pack("{s:f, s:o, s:f, s:b}", "half_width",
-                                      pl->metric[j].half_width, "mde",
-                                      isfinite(pl->metric[j].mde) ? json_real(pl->metric[j].mde)
-                                                                  : json_null(),
-                                      "p_trip_1_5x", pl->metric[j].p_trip_1_5, "cannot_decide",
-                                      pl->metric[j].cannot_decide));
+        json_object_set_new(
+            metrics, metric_names[j],
+            json_pack("{s:f, s:o, s:f, s:b}", "half_width", pl->metric[j].half_width, "mde",
+                      isfinite(pl->metric[j].mde) ? json_real(pl->metric[j].mde) : json_null(),
+                      "p_trip_1_5x", pl->metric[j].p_trip_1_5, "cannot_decide",
+                      pl->metric[j].cannot_decide));
     return json_pack("{s:f, s:f, s:f, s:o}", "p_promote", pl->stage.p_promote, "p_hold",
                      pl->stage.p_hold, "p_trip", pl->stage.p_trip, "metrics", metrics);
 }
 
-static void print_model(const dq_model *m, const dq_tally *tally, int reps, int canary,
-                        int control)
+static void print_model(const dq_model *m, const dq_tally *tally, int reps, int canary, int control)
 {
     printf("\n### %s\n\n%d orgs (%d canary, %d control by the engine's rule), stage %s of %d, "
            "%d polls x %d min, pre %d min; effect: abandonment x%.2f, ASA %+.0f s; %d "
@@ -196,18 +194,16 @@ static json_t *model_json(const dq_model *m, const dq_tally *tally, int reps)
     for (int j = 0; j < DQ_JUDGES; j++) {
         dq_summary s;
         summarise(&s, &tally[j], reps, m->polls);
-        json_object_set_new(judges, dq_judge_name(j),
-                            json_pack("{s:f, s:f, s:f, s:f, s:f, s:o, s:o}",
-                                      healthy(m) ? "false_rollback" : "power", s.trip,
-                                      "mc_lo", s.trip_lo, "mc_hi", s.trip_hi, "p_promote",
-                                      s.promote, "p_hold", s.hold, "median_trip_poll",
-                                      isnan(s.median_trip) ? json_null()
-                                                           : json_real(s.median_trip),
-                                      "mean_trip_poll",
-                                      isnan(s.mean_trip) ? json_null() : json_real(s.mean_trip)));
+        json_object_set_new(
+            judges, dq_judge_name(j),
+            json_pack("{s:f, s:f, s:f, s:f, s:f, s:o, s:o}",
+                      healthy(m) ? "false_rollback" : "power", s.trip, "mc_lo", s.trip_lo, "mc_hi",
+                      s.trip_hi, "p_promote", s.promote, "p_hold", s.hold, "median_trip_poll",
+                      isnan(s.median_trip) ? json_null() : json_real(s.median_trip),
+                      "mean_trip_poll", isnan(s.mean_trip) ? json_null() : json_real(s.mean_trip)));
     }
-    return json_pack("{s:s, s:b, s:i, s:o}", "model", m->name, "healthy", healthy(m), "reps",
-                     reps, "judges", judges);
+    return json_pack("{s:s, s:b, s:i, s:o}", "model", m->name, "healthy", healthy(m), "reps", reps,
+                     "judges", judges);
 }
 
 static int run_model(dq_tally *out, const dq_model *m, int reps, int nthreads,
@@ -226,8 +222,12 @@ static int run_model(dq_tally *out, const dq_model *m, int reps, int nthreads,
     }
     memset(out, 0, DQ_JUDGES * sizeof(*out));
     for (int i = 0; i < nthreads; i++) {
-        workers[i] = (dq_worker){.model = m, .policies = &policies, .thread = i,
-                                 .nthreads = nthreads, .reps = reps, .cache = cache};
+        workers[i] = (dq_worker){.model = m,
+                                 .policies = &policies,
+                                 .thread = i,
+                                 .nthreads = nthreads,
+                                 .reps = reps,
+                                 .cache = cache};
         started[i] = pthread_create(&threads[i], NULL, run_worker, &workers[i]) == 0;
         if (!started[i])
             workers[i].rc = RG_ENOMEM;
@@ -290,8 +290,10 @@ int main(int argc, char **argv)
     int64_t t0 = rg_time_mono_ms();
 
     if (parse_args(&reps, &nthreads, &json, files, &nmodels, argc, argv) < 0) {
-        fprintf(stderr, "decision_quality: %s\nusage: decision_quality [--model FILE.json]... "
-                        "[--reps N] [--threads T] [--json]\n", rg_error_last());
+        fprintf(stderr,
+                "decision_quality: %s\nusage: decision_quality [--model FILE.json]... "
+                "[--reps N] [--threads T] [--json]\n",
+                rg_error_last());
         return 3;
     }
     if (rg_stats_cache_new(&cache) < 0 || all == NULL) {

@@ -53,21 +53,21 @@ static void defaults(dq_model *m)
     snprintf(m->policy, sizeof(m->policy), "contact-center");
 }
 
-static int get_num(double *out, const json_t *obj, const char *key, const char *path,
-                   double lo, double hi, const char *file)
+static int get_num(double *out, const json_t *obj, const char *key, const char *path, double lo,
+                   double hi, const char *file)
 {
     const json_t *v = json_object_get(obj, key);
     if (v == NULL)
         return 0;
     if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi))
-        return rg_error_set(RG_EINVALID, "%s: %s%s: expected a number in [%g, %g]", file, path,
-                            key, lo, hi);
+        return rg_error_set(RG_EINVALID, "%s: %s%s: expected a number in [%g, %g]", file, path, key,
+                            lo, hi);
     *out = json_number_value(v);
     return 0;
 }
 
-static int get_int(int *out, const json_t *obj, const char *key, const char *path, int lo,
-                   int hi, const char *file)
+static int get_int(int *out, const json_t *obj, const char *key, const char *path, int lo, int hi,
+                   const char *file)
 {
     double d = *out;
     int rc = get_num(&d, obj, key, path, lo, hi, file);
@@ -77,14 +77,14 @@ static int get_int(int *out, const json_t *obj, const char *key, const char *pat
     return rc;
 }
 
-static int only_keys(const json_t *obj, const char *const *keys, const char *path,
-                     const char *file)
+static int only_keys(const json_t *obj, const char *const *keys, const char *path, const char *file)
 {
     const char *k;
     json_t *v;
     if (!json_is_object(obj))
         return rg_error_set(RG_EINVALID, "%s: %s: expected an object", file, path);
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         int known = 0;
         for (size_t i = 0; keys[i]; i++)
             known |= strcmp(keys[i], k) == 0;
@@ -100,8 +100,8 @@ static int parse_sections(dq_model *m, const json_t *doc, const char *f)
     static const char *const ab[] = {"p", "sd", NULL};
     static const char *const asa[] = {"seconds", "sd", NULL};
     static const char *const drift[] = {"sd", "rho", NULL};
-    static const char *const spike[] = {"start_minute", "end_minute", "calls_mult", "sd",
-                                        "abandon_mult", NULL};
+    static const char *const spike[] = {"start_minute", "end_minute",   "calls_mult",
+                                        "sd",           "abandon_mult", NULL};
     static const char *const eff[] = {"abandonment_mult", "asa_add_s", NULL};
     const json_t *v;
     int rc = 0;
@@ -144,11 +144,11 @@ static int parse_sections(dq_model *m, const json_t *doc, const char *f)
 
 int dq_model_parse(dq_model *m, const json_t *doc, const char *f)
 {
-    static const char *const keys[] = {"name", "orgs", "canary", "polls", "poll_minutes",
-                                       "pre_minutes", "stages", "volume", "abandonment", "asa",
-                                       "drift", "overdispersion", "spike", "trend_per_hour",
-                                       "effect", "stage", "policy", "comment",
-                                       "earlier_minutes", NULL};
+    static const char *const keys[] = {
+        "name",        "orgs",           "canary",  "polls",           "poll_minutes",
+        "pre_minutes", "stages",         "volume",  "abandonment",     "asa",
+        "drift",       "overdispersion", "spike",   "trend_per_hour",  "effect",
+        "stage",       "policy",         "comment", "earlier_minutes", NULL};
     const json_t *v;
     int rc;
 
@@ -374,14 +374,14 @@ static void arms_of(dq_arms *a, const dq_model *m, const rg_policy *p)
     a->pre_from_ms = b.pre_from;
     for (int org = 0; org < m->orgs; org++) {
         int later = org >= m->canary && m->stage != 2;
-        int target_stage = org < m->canary ? a->stage_index
-                                           : (later ? a->stage_index + 1 : a->stage_index - 1);
-        int64_t applied = later ? 0
-                                : (org < m->canary
-                                       ? a->started_ms
-                                       : a->started_ms - (int64_t)m->earlier_minutes * 60000);
-        rg_soak_role role = rg_engine__soak_role(p, target_stage, !later, applied,
-                                                 a->stage_index, any_later, &b);
+        int target_stage =
+            org < m->canary ? a->stage_index : (later ? a->stage_index + 1 : a->stage_index - 1);
+        int64_t applied =
+            later ? 0
+                  : (org < m->canary ? a->started_ms
+                                     : a->started_ms - (int64_t)m->earlier_minutes * 60000);
+        rg_soak_role role =
+            rg_engine__soak_role(p, target_stage, !later, applied, a->stage_index, any_later, &b);
         if (role == RG_SOAK_CANARY)
             a->canary[a->ncanary++] = org;
         else if (role == RG_SOAK_CONTROL)
@@ -405,8 +405,8 @@ int dq_arm_counts(int *canary, int *control, const dq_model *m)
 }
 
 /* Cells of `orgs` over minutes [from, to) of metric 0 (abandonment) or 1 (ASA). */
-static size_t window(rg_stats_cell *cells, uint32_t *keys, const dq_telemetry *t,
-                     const int *orgs, int norgs, int metric, int from, int to)
+static size_t window(rg_stats_cell *cells, uint32_t *keys, const dq_telemetry *t, const int *orgs,
+                     int norgs, int metric, int from, int to)
 {
     size_t n = 0;
     from = from < 0 ? 0 : from;
@@ -472,8 +472,8 @@ typedef struct {
 } dq_cells;
 
 static int engine_verdict(rg_stats_verdict *v, const dq_telemetry *t, const dq_model *m,
-                          const rg_policy *p, const dq_arms *a, int metric,
-                          const rg_soak_bounds *b, rg_verdict_state *st)
+                          const rg_policy *p, const dq_arms *a, int metric, const rg_soak_bounds *b,
+                          rg_verdict_state *st)
 {
     static _Thread_local dq_cells c;
     rg_verdict_windows w;
@@ -484,17 +484,17 @@ static int engine_verdict(rg_stats_verdict *v, const dq_telemetry *t, const dq_m
 
     (void)m;
     w.canary_pre.cells = c.cells[0];
-    w.canary_pre.n = window(c.cells[0], c.keys[0], t, a->canary, a->ncanary, metric, pre_from,
-                            pre_to);
+    w.canary_pre.n =
+        window(c.cells[0], c.keys[0], t, a->canary, a->ncanary, metric, pre_from, pre_to);
     w.canary_post.cells = c.cells[1];
-    w.canary_post.n = window(c.cells[1], c.keys[1], t, a->canary, a->ncanary, metric,
-                             post_from, post_to);
+    w.canary_post.n =
+        window(c.cells[1], c.keys[1], t, a->canary, a->ncanary, metric, post_from, post_to);
     w.control_pre.cells = c.cells[2];
-    w.control_pre.n = window(c.cells[2], c.keys[2], t, a->control, a->ncontrol, metric,
-                             pre_from, pre_to);
+    w.control_pre.n =
+        window(c.cells[2], c.keys[2], t, a->control, a->ncontrol, metric, pre_from, pre_to);
     w.control_post.cells = c.cells[3];
-    w.control_post.n = window(c.cells[3], c.keys[3], t, a->control, a->ncontrol, metric,
-                              post_from, post_to);
+    w.control_post.n =
+        window(c.cells[3], c.keys[3], t, a->control, a->ncontrol, metric, post_from, post_to);
     for (int i = 0; i < 4; i++)
         w.orgs[i] = c.keys[i];
     w.has_control = a->ncontrol > 0;
@@ -515,8 +515,10 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
 
     if (p->metrics_count != 2 || p->metrics[0].kind != RG_METRIC_PROPORTION ||
         p->metrics[1].kind != RG_METRIC_MEAN)
-        return rg_error_set(RG_EINVALID, "%s: the study needs the policy's two metrics "
-                            "abandonment (proportion) then speed of answer (mean)", m->policy);
+        return rg_error_set(RG_EINVALID,
+                            "%s: the study needs the policy's two metrics "
+                            "abandonment (proportion) then speed of answer (mean)",
+                            m->policy);
     memset(out, 0, sizeof(*out));
     out->trip_metric = -1;
     arms_of(&a, m, p);
@@ -532,8 +534,8 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
         if (j != DQ_POOLED) /* before issue 17 the pre window was never shortened */
             b.pre_from = a.pre_from_ms;
         for (size_t i = 0; i < p->metrics_count; i++) {
-            rg_verdict_state st = {a.stage_index, m->stages, k, planned, b.post_share,
-                                   fractions[i], prev_p[i], cache, 0};
+            rg_verdict_state st = {a.stage_index, m->stages, k,     planned, b.post_share,
+                                   fractions[i],  prev_p[i], cache, 0};
             if (j == DQ_KAYENTA) {
                 kayenta(&v[i], t, &a, (int)i, &b);
                 continue;
@@ -542,11 +544,10 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
                 return rc;
             if (p->sequential == RG_SEQUENTIAL_MSPRT && v[i].has_estimate)
                 prev_p[i] = v[i].p_value;
-            fractions[i][k - 1] = rg_engine__next_fraction(&v[i], k > 1 ? fractions[i][k - 2] : 0,
-                                                           k, planned);
+            fractions[i][k - 1] =
+                rg_engine__next_fraction(&v[i], k > 1 ? fractions[i][k - 2] : 0, k, planned);
         }
-        action = rg_engine__poll_rule(why, sizeof(why), p, v, streaks, k, planned,
-                                      a.stage_index);
+        action = rg_engine__poll_rule(why, sizeof(why), p, v, streaks, k, planned, a.stage_index);
         if (action == RG_POLL_TRIP && out->trip_poll == 0) {
             out->trip_poll = k;
             for (size_t i = 0; i < p->metrics_count; i++)

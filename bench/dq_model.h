@@ -15,18 +15,18 @@
 typedef struct {
     char name[128];
     int orgs, canary, polls, poll_minutes, pre_minutes;
-    int stages;                   /* the rollout's number of stages (alpha split) */
-    int earlier_minutes;          /* last stage: the other orgs were changed this long before */
+    int stages;          /* the rollout's number of stages (alpha split) */
+    int earlier_minutes; /* last stage: the other orgs were changed this long before */
     double calls_per_min, calls_sd;
     double abandon_p, abandon_sd;
     double asa_s, asa_sd;
-    double drift_sd, drift_rho;   /* per-org AR(1) on ln abandonment and ln ASA, per minute */
-    double overdispersion;        /* per-bucket log-normal noise on abandonment and ASA */
-    int spike_from, spike_to;     /* minutes from the change */
+    double drift_sd, drift_rho; /* per-org AR(1) on ln abandonment and ln ASA, per minute */
+    double overdispersion;      /* per-bucket log-normal noise on abandonment and ASA */
+    int spike_from, spike_to;   /* minutes from the change */
     double spike_calls, spike_sd, spike_abandon;
-    double trend_per_hour;        /* common abandonment trend, relative per hour */
+    double trend_per_hour; /* common abandonment trend, relative per hour */
     double effect_abandon, effect_asa_s;
-    int stage;                    /* 0 first, 1 middle, 2 last */
+    int stage; /* 0 first, 1 middle, 2 last */
     char policy[256];
 } dq_model;
 
@@ -46,11 +46,11 @@ void dq_telemetry_dispose(dq_telemetry *t);
 void dq_simulate(dq_telemetry *t, const dq_model *m, gsl_rng *rng);
 
 typedef enum {
-    DQ_GROUP = 0,   /* the policy as shipped: cluster variance, observed information, group */
-    DQ_MSPRT,       /* the same with sequential: msprt */
-    DQ_POOLED,      /* the engine before issue 17: pooled variance, t = k/K, full alpha */
-    DQ_NAIVE,       /* pooled variance tested at the full level at every poll */
-    DQ_KAYENTA,     /* Kayenta's MannWhitneyClassifier on per-minute series, engine's rule */
+    DQ_GROUP = 0, /* the policy as shipped: cluster variance, observed information, group */
+    DQ_MSPRT,     /* the same with sequential: msprt */
+    DQ_POOLED,    /* the engine before issue 17: pooled variance, t = k/K, full alpha */
+    DQ_NAIVE,     /* pooled variance tested at the full level at every poll */
+    DQ_KAYENTA,   /* Kayenta's MannWhitneyClassifier on per-minute series, engine's rule */
     DQ_JUDGES
 } dq_judge_kind;
 

@@ -170,8 +170,8 @@ static CURL *easy_for(request *r, const bench_floor_options *o, char *const *url
 static void settle(request *r, CURLcode res, long status, const bench_floor_options *o,
                    bench_floor_result *out, heap *wait, int64_t now)
 {
-    int transient = res != CURLE_OK || status == 500 || status == 502 || status == 503 ||
-                    status == 504;
+    int transient =
+        res != CURLE_OK || status == 500 || status == 502 || status == 503 || status == 504;
 
     if (res == CURLE_OK && status >= 200 && status < 300) {
         r->transient = r->limited = 0;
@@ -195,8 +195,8 @@ static void settle(request *r, CURLcode res, long status, const bench_floor_opti
     heap_push(wait, r);
 }
 
-int bench_floor_run(bench_floor_result *out, const bench_floor_options *opts,
-                    char *const *urls, char *const *tokens, size_t n, const char *body)
+int bench_floor_run(bench_floor_result *out, const bench_floor_options *opts, char *const *urls,
+                    char *const *tokens, size_t n, const char *body)
 {
     request *reqs = calloc(n ? n : 1, sizeof(*reqs));
     heap wait = {calloc(n ? n : 1, sizeof(request *)), 0};

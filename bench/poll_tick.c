@@ -227,8 +227,7 @@ static int measure(int n, const char *dir)
     for (int k = 0; k < POLLS && rc == 0; k++)
         printf("| %d | %d | %d%s | %.0f | %.2f | %ld | %ld | %.1f |\n", n, n / 10, k + 1,
                k == 0 ? " (fetches the pre window too)" : "", polls[k].ms, polls[k].cpu_s,
-               polls[k].requests,
-               polls[k].verdicts, polls[k].rss_mib);
+               polls[k].requests, polls[k].verdicts, polls[k].rss_mib);
 cleanup:
     rg_simproc_stop(&sim);
     json_decref(orgs);
@@ -258,7 +257,9 @@ int main(int argc, char **argv)
            "orgs, the rest their control); then the tick that runs poll k, each in a child "
            "process of its own: wall time of rg_engine_tick_rollout (analytics for every "
            "canary and control org through rollgate-sim, measurements stored, verdicts), its "
-           "rollgate's own CPU time in it (user + system; the rest of the wall time is spent waiting on the simulator, which draws every synthetic call of every bucket), its platform requests, new verdict rows, and the child's peak RSS. Policy: 3 s polls, "
+           "rollgate's own CPU time in it (user + system; the rest of the wall time is spent "
+           "waiting on the simulator, which draws every synthetic call of every bucket), its "
+           "platform requests, new verdict rows, and the child's peak RSS. Policy: 3 s polls, "
            "PT1S buckets, 60 s pre window (time scale 60).\n\n"
            "| orgs | canary orgs | poll | tick ms | rollgate CPU s | platform requests | verdicts "
            "| peak RSS MiB |\n|---:|---:|---|---:|---:|---:|---:|---:|\n");

@@ -65,8 +65,8 @@ static long count_state(rg_store *store, const char *id, rg_target_state state, 
 
 /* One rollout: apply the single stage, then force a rollback and time it to the last
  * restore (the target rows' restored_at_ms, set when the restore PATCH committed). */
-static int engine_run(double *out_s, const rg_simproc *sim, const json_t *orgs,
-                      const char *dir, int run, const char *faults)
+static int engine_run(double *out_s, const rg_simproc *sim, const json_t *orgs, const char *dir,
+                      int run, const char *faults)
 {
     char manifest[700], db[700], id[RG_STORE_ROLLOUT_ID_LEN];
     rg_manifest *m = NULL;
@@ -200,8 +200,7 @@ static int engine_child(double *out_s, double *out_rss_mib, const rg_simproc *si
     if (read(fds[0], &s, sizeof(s)) != (ssize_t)sizeof(s))
         s = -1;
     close(fds[0]);
-    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-        s < 0)
+    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || s < 0)
         return rg_error_set(RG_EIO, "the engine's run failed (see above)");
     *out_s = s;
     *out_rss_mib = (double)ru.ru_maxrss / 1024.0;
@@ -219,7 +218,8 @@ static int load_tokens(json_t **orgs, char ***tokens, const rg_simproc *sim, con
         return rg_error_set(RG_EINVALID, "%s: cannot load the scenario", file);
     *orgs = json_array();
     *tokens = calloc(json_array_size(json_object_get(doc, "orgs")) + 1, sizeof(char *));
-    json_array_foreach(json_object_get(doc, "orgs"), i, org) {
+    json_array_foreach(json_object_get(doc, "orgs"), i, org)
+    {
         json_array_append(*orgs, json_object_get(org, "id"));
         if (rc == 0)
             rc = rg_simproc_token(sim, json_string_value(json_object_get(org, "client_id")),
@@ -324,21 +324,21 @@ static int write_svg(const char *path, const plot_data *p)
                "<text x=\"335\" y=\"18\" text-anchor=\"middle\">Forced rollback: rollgate "
                "and the retrying libcurl floor (median seconds, log-log)</text>\n");
     for (int e = 2; e <= 4; e++)
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ccc\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d orgs</text>\n",
-                X(pow(10, e)), y0, X(pow(10, e)), y1, X(pow(10, e)), y0 + 18,
-                (int)pow(10, e));
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ccc\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d orgs</text>\n",
+                X(pow(10, e)), y0, X(pow(10, e)), y1, X(pow(10, e)), y0 + 18, (int)pow(10, e));
     for (double s = lo; s <= hi * 1.0001; s *= 10)
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ccc\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g s</text>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ccc\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g s</text>\n",
                 x0, Y(s), x1, Y(s), x0 - 6, Y(s) + 4, s);
     for (size_t v = 0; v < 2; v++)
         for (int who = 0; who < 2; who++) {
             fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
                     colour[v], who ? " stroke-dasharray=\"6 4\"" : "");
             for (int i = 0; i < p->sizes; i++)
-                fprintf(f, "%.1f,%.1f ", X(p->n[i]),
-                        Y(who ? p->floor[i][v] : p->engine[i][v]));
+                fprintf(f, "%.1f,%.1f ", X(p->n[i]), Y(who ? p->floor[i][v] : p->engine[i][v]));
             fprintf(f, "\"/>\n<text x=\"615\" y=\"%d\" fill=\"%s\">%s, %s</text>\n",
                     60 + (int)(v * 2 + (size_t)who) * 18, colour[v],
                     who ? "floor (dashed)" : "rollgate (solid)", variants[v].name);
@@ -373,7 +373,8 @@ int main(int argc, char **argv)
            " target is restored) of N orgs whose single stage was applied; wall time from the "
            "command to the last restore PATCH (max restored_at_ms), the engine in a child "
            "process of its own (peak RSS). Floor: bench/http_floor.c, one libcurl multi handle "
-           "at the same concurrency (%d): per org a GET, then at once its PATCH with If-Match, retrying 5xx, "
+           "at the same concurrency (%d): per org a GET, then at once its PATCH with If-Match, "
+           "retrying 5xx, "
            "resets and 429s with the platform client's bounds and full-jitter backoff (base "
            "100 ms, 6 retries; Retry-After honoured); the same faults are on for both. %d runs "
            "each (3 at 10,000), seconds, median (min–max); a fresh rollout per run on one "

@@ -56,8 +56,10 @@ static void *run_worker(void *arg)
              w->sim->url);
     snprintf(url[2], sizeof(url[2]), "%s/api/v2/organizations/me", w->sim->url);
     rg_interval_format(iv, sizeof(iv), now - 60000, now);
-    snprintf(query, sizeof(query), "{\"interval\":\"%s\",\"granularity\":\"PT1M\",\"groupBy\":"
-             "[\"queueId\"],\"metrics\":[\"nOffered\",\"tAbandon\",\"tAnswered\"]}", iv);
+    snprintf(query, sizeof(query),
+             "{\"interval\":\"%s\",\"granularity\":\"PT1M\",\"groupBy\":"
+             "[\"queueId\"],\"metrics\":[\"nOffered\",\"tAbandon\",\"tAnswered\"]}",
+             iv);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
@@ -97,7 +99,8 @@ static int run_round(const rg_simproc *sim, int orgs, int clients, int seconds)
     }
     start = rg_time_mono_ms();
     for (int i = 0; i < clients; i++) {
-        workers[i] = (worker){.sim = sim, .org = (int)((int64_t)i * orgs / clients),
+        workers[i] = (worker){.sim = sim,
+                              .org = (int)((int64_t)i * orgs / clients),
                               .until_ms = start + seconds * 1000};
         if (pthread_create(&threads[i], NULL, run_worker, &workers[i]) != 0)
             break;

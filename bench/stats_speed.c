@@ -87,8 +87,8 @@ static int parse_line(timing *t, const char *line, const char *name)
 {
     char key[16];
     timing v = {0};
-    if (sscanf(line, "%15s %lf %lf %lf %lf", key, &v.ms.median, &v.ms.min, &v.ms.max,
-               &v.p) != 5 || strcmp(key, name) != 0)
+    if (sscanf(line, "%15s %lf %lf %lf %lf", key, &v.ms.median, &v.ms.min, &v.ms.max, &v.p) != 5 ||
+        strcmp(key, name) != 0)
         return -1;
     v.ok = 1;
     *t = v;
@@ -97,9 +97,9 @@ static int parse_line(timing *t, const char *line, const char *name)
 
 /* Runs bench/scipy_speed.py with `python`; a missing SciPy leaves both timings !ok and
  * puts the reason in `note`. */
-static void time_scipy(timing *mwu, timing *welch, char *note, size_t notelen,
-                       const char *python, const char *script, const char *dir,
-                       const double *x, const double *y, int runs)
+static void time_scipy(timing *mwu, timing *welch, char *note, size_t notelen, const char *python,
+                       const char *script, const char *dir, const double *x, const double *y,
+                       int runs)
 {
     char xs[4200], ys[4200], cmd[13000], line[512];
     FILE *p;
@@ -167,7 +167,8 @@ int main(int argc, char **argv)
     printf("Two samples of %d values each (2 x 10^6 in all), normal with a 0.002 sd shift, "
            "rounded to 1e-3 (ties); two-sided; %d runs each. Times in ms, median (min–max).\n\n"
            "| test | rollgate | SciPy | SciPy / rollgate | p rollgate / SciPy | |Δp| |\n"
-           "|---|---:|---:|---:|---|---|\n", N_EACH, runs);
+           "|---|---:|---:|---:|---|---|\n",
+           N_EACH, runs);
     print_row("Mann-Whitney U (asymptotic, tie + continuity correction)", &rm, &sm);
     print_row("Welch t", &rw, &sw);
     printf("\nSciPy: %s%s\n", note[0] ? note : "(no output)",

@@ -97,8 +97,8 @@ static int time_raw_updates(result *r, const char *path, const rg_store_targets 
     int rc = 0;
 
     if (sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-                     NULL) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) !=
+            SQLITE_OK ||
         sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = rg_error_set(RG_EDB, "raw sqlite: %s", sqlite3_errmsg(db));
         sqlite3_close(db);
@@ -149,8 +149,8 @@ static int time_target_updates(result *r, rg_store *store, const char *store_pat
         if ((rc = rg_store_target_list(k ? &more : &list, store, "bench", r->ids[k])) < 0)
             break;
         if (k > 0) {
-            rg_store_target *grown = realloc(list.items, (list.count + more.count) *
-                                                             sizeof(*grown));
+            rg_store_target *grown =
+                realloc(list.items, (list.count + more.count) * sizeof(*grown));
             if (grown == NULL) {
                 rc = rg_error_set(RG_ENOMEM, "out of memory");
                 break;
@@ -198,19 +198,20 @@ static int time_raw_inserts(result *r, const char *dir, int n)
 
     snprintf(path, sizeof(path), "%s/raw.db", dir);
     if (sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-                     NULL) != SQLITE_OK)
+        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) !=
+            SQLITE_OK)
         return rg_error_set(RG_EDB, "raw sqlite: %s", sqlite3_errmsg(db));
     for (int run = 0; run < RUNS && rc == 0; run++) {
         double t0;
-        sqlite3_exec(db, "DROP TABLE IF EXISTS t; CREATE TABLE t(tenant TEXT, rollout TEXT, "
-                         "org TEXT, strategy TEXT, state TEXT, attempts INT, etag TEXT, "
-                         "at INT, PRIMARY KEY(tenant, rollout, org, strategy))", NULL, NULL,
-                     NULL);
+        sqlite3_exec(db,
+                     "DROP TABLE IF EXISTS t; CREATE TABLE t(tenant TEXT, rollout TEXT, "
+                     "org TEXT, strategy TEXT, state TEXT, attempts INT, etag TEXT, "
+                     "at INT, PRIMARY KEY(tenant, rollout, org, strategy))",
+                     NULL, NULL, NULL);
         t0 = now_s();
         if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?,?,?,?,?,?,?,?)", -1, &st,
-                               NULL) != SQLITE_OK) {
+            sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?,?,?,?,?,?,?,?)", -1, &st, NULL) !=
+                SQLITE_OK) {
             rc = rg_error_set(RG_EDB, "raw sqlite: %s", sqlite3_errmsg(db));
             break;
         }
@@ -270,8 +271,13 @@ static int make_soaking(result *r, rg_store *store, int k, int n)
         for (int b = 1; b <= 5 && rc == 0; b++)
             for (int q = 0; q < 2 && rc == 0; q++)
                 for (int m = 0; m < 3 && rc == 0; m++) {
-                    rg_store_measurement_in ms = {r->ids[k], "bench", org, queues[q],
-                                                  metrics[m], minute - b * 60000, 60000,
+                    rg_store_measurement_in ms = {r->ids[k],
+                                                  "bench",
+                                                  org,
+                                                  queues[q],
+                                                  metrics[m],
+                                                  minute - b * 60000,
+                                                  60000,
                                                   m == 0 ? 120 : (m == 1 ? 10 : 110),
                                                   m == 2 ? 110 * 20000.0 : 0};
                     rc = rg_store_measurement_put(store, &ms);
@@ -298,8 +304,8 @@ static void setup(result *r, void *arg)
     r->nrollouts = (a->n + PER_ROLLOUT - 1) / PER_ROLLOUT;
     if (r->nrollouts > MAX_ROLLOUTS)
         rc = rg_error_set(RG_EINVALID, "at most %d targets", MAX_ROLLOUTS * PER_ROLLOUT);
-    if (rc == 0 && ((rc = rg_store_open(&store, db)) < 0 ||
-                    (rc = rg_engine_new(&engine, store, &opts)) < 0))
+    if (rc == 0 &&
+        ((rc = rg_store_open(&store, db)) < 0 || (rc = rg_engine_new(&engine, store, &opts)) < 0))
         goto out;
     for (int k = 0; k < r->nrollouts && rc == 0; k++) {
         int n = a->n - k * PER_ROLLOUT < PER_ROLLOUT ? a->n - k * PER_ROLLOUT : PER_ROLLOUT;
@@ -424,7 +430,8 @@ int main(int argc, char **argv)
         return 3;
     }
     printf("N targets soaking in rollouts of at most 10,000 (the manifest limit; 100,000 = 10 "
-           "rollouts), each stage applied 1 min ago (5 min polls: no poll due), fresh telemetry for the last 5 one-minute buckets (N x 30 measurement rows). "
+           "rollouts), each stage applied 1 min ago (5 min polls: no poll due), fresh telemetry "
+           "for the last 5 one-minute buckets (N x 30 measurement rows). "
            "Each tick in its own child process (%d runs): wall time of rg_engine_tick and the "
            "child's peak RSS (getrusage ru_maxrss). Target-state writes: rg_store_target_update"
            " of all N targets in one transaction vs raw sqlite3 prepared INSERTs of the same "
@@ -433,7 +440,8 @@ int main(int argc, char **argv)
            "connection, %d runs each.\n\n"
            "| targets | tick ms | peak RSS MiB | platform requests (all runs) | "
            "target updates/s | raw SQLite inserts/s | ratio | raw SQLite updates/s | ratio |\n"
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", RUNS, RUNS);
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+           RUNS, RUNS);
     fflush(stdout);
     for (int n = 1000; n <= max && rc == 0; n *= 10) {
         snprintf(dir, sizeof(dir), "/tmp/rg-tick-XXXXXX");

@@ -38,9 +38,12 @@ typedef struct rg_cli_command {
 } rg_cli_command;
 
 /* Options every command accepts after its name; append to a command's own table. */
-#define RG_CLI_COMMON_OPTIONS                                                                 \
-    {"json", no_argument, NULL, 'J'}, {"db", required_argument, NULL, 'D'},                    \
-        {"help", no_argument, NULL, 'h'}, {"verbose", no_argument, NULL, 'v'}
+#define RG_CLI_COMMON_OPTIONS                                                                      \
+    {"json", no_argument, NULL, 'J'}, {"db", required_argument, NULL, 'D'},                        \
+        {"help", no_argument, NULL, 'h'},                                                          \
+    {                                                                                              \
+        "verbose", no_argument, NULL, 'v'                                                          \
+    }
 
 /* Handles the common options inside a command's getopt loop. Returns 1 when handled,
  * 0 when `c` is not a common option, -1 when the command must stop now with *exit_code

@@ -131,8 +131,8 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
         return code;
     if ((code = rg_cli_rollout_tenant(cli, engine, argv[optind], &tenant)) != 0)
         goto cleanup;
-    if (rg_engine_command(&outcome, engine, tenant, argv[optind], kind, rg_cli_actor(actor),
-                          reason, force) < 0) {
+    if (rg_engine_command(&outcome, engine, tenant, argv[optind], kind, rg_cli_actor(actor), reason,
+                          force) < 0) {
         code = rg_cli_fail(cli);
         goto cleanup;
     }
@@ -176,9 +176,9 @@ static int control(rg_cli *cli, int argc, char **argv, rg_command_kind kind,
             goto cleanup;
         }
         if (cli->json)
-            rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s, s:O}", "id", argv[optind],
-                                             "command", rg_command_kind_to_str(kind), "outcome",
-                                             outcome, "state", json_object_get(st, "state")));
+            rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s, s:O}", "id", argv[optind], "command",
+                                             rg_command_kind_to_str(kind), "outcome", outcome,
+                                             "state", json_object_get(st, "state")));
         else
             fprintf(cli->out, "%s %s: %s (rollout is %s)\n", rg_command_kind_to_str(kind),
                     argv[optind], outcome, json_string_value(json_object_get(st, "state")));

@@ -128,7 +128,8 @@ static int demo_credentials(json_t **out_orgs, const char *scenario)
 
     if (doc == NULL)
         return rg_error_set(RG_EINVALID, "%s:%d: %s", scenario, jerr.line, jerr.text);
-    json_array_foreach(json_object_get(doc, "orgs"), i, org) {
+    json_array_foreach(json_object_get(doc, "orgs"), i, org)
+    {
         const char *id = json_string_value(json_object_get(org, "id"));
         char name[256];
         if (id == NULL)
@@ -153,26 +154,26 @@ static int demo_credentials(json_t **out_orgs, const char *scenario)
 }
 
 /* The parent first; the sub-organizations in two groups that depend on it. */
-static int write_manifest(const char *path, const char *url, const json_t *orgs,
-                          const char *name, const char *approval)
+static int write_manifest(const char *path, const char *url, const json_t *orgs, const char *name,
+                          const char *approval)
 {
     rg_buf m = RG_BUF_INIT;
     size_t n = json_array_size(orgs), half = 1 + (n - 1) / 2;
     FILE *f;
     int rc = 0;
 
-    rg_buf_printf(&m, "name: %s\ntenant: demo\nstages: [10, 50, 100]\n"
-                      "approval: %s\nplatform: {driver: genesys, api_url: \"%s\", "
-                      "login_url: \"%s\", credentials: env}\ngroups:\n"
-                      "  - {name: parent, orgs: [%s]}\n  - {name: region_a, depends_on: "
-                      "[parent], orgs: [",
+    rg_buf_printf(&m,
+                  "name: %s\ntenant: demo\nstages: [10, 50, 100]\n"
+                  "approval: %s\nplatform: {driver: genesys, api_url: \"%s\", "
+                  "login_url: \"%s\", credentials: env}\ngroups:\n"
+                  "  - {name: parent, orgs: [%s]}\n  - {name: region_a, depends_on: "
+                  "[parent], orgs: [",
                   name, approval, url, url, json_string_value(json_array_get(orgs, 0)));
     for (size_t i = 1; i < half; i++)
         rg_buf_printf(&m, "%s%s", i > 1 ? ", " : "", json_string_value(json_array_get(orgs, i)));
     rg_buf_puts(&m, "]}\n  - {name: region_b, depends_on: [parent], orgs: [");
     for (size_t i = half; i < n; i++)
-        rg_buf_printf(&m, "%s%s", i > half ? ", " : "",
-                      json_string_value(json_array_get(orgs, i)));
+        rg_buf_printf(&m, "%s%s", i > half ? ", " : "", json_string_value(json_array_get(orgs, i)));
     rg_buf_puts(&m, "]}\nchange:\n  strategy: strat_main\n"
                     "  watch_queues: [queue_global_001, queue_v2]\n  template:\n"
                     "    name: Production_Routing_v2\n    targets:\n"
@@ -252,15 +253,16 @@ static int check_applied(FILE *out, const json_t *orgs, const char *url)
     int rc = 0, bad = 0;
 
     fprintf(out, "\nthe platform's view of every organization now:\n");
-    json_array_foreach(orgs, i, v) {
+    json_array_foreach(orgs, i, v)
+    {
         const char *org_id = json_string_value(v);
         json_t *live = NULL;
         if ((rc = rg_engine_strategy_read(&live, org_id, url, url, "env", "strat_main")) < 0)
             break;
         const char *name = json_string_value(json_object_get(live, "name"));
         int done = name && strcmp(name, "Production_Routing_v2") == 0;
-        fprintf(out, "  %-20s %s\n", org_id, done ? "routes to queue_v2 (Production_Routing_v2)"
-                                                   : "NOT changed");
+        fprintf(out, "  %-20s %s\n", org_id,
+                done ? "routes to queue_v2 (Production_Routing_v2)" : "NOT changed");
         bad += !done;
         json_decref(live);
     }
@@ -323,9 +325,10 @@ static int story(demo *d, const char *scenario, int healthy)
         goto cleanup;
     }
     if (healthy) {
-        fprintf(d->out, "\n$ rollgate start manifest.yaml   # stored, awaiting approval: nothing "
-                        "touched yet\n%s\n$ rollgate approve %s --actor release-manager "
-                        "--reason \"plan reviewed\"\n",
+        fprintf(d->out,
+                "\n$ rollgate start manifest.yaml   # stored, awaiting approval: nothing "
+                "touched yet\n%s\n$ rollgate approve %s --actor release-manager "
+                "--reason \"plan reviewed\"\n",
                 id, id);
         if (rg_engine_command(&outcome, engine, manifest->tenant, id, RG_COMMAND_APPROVE,
                               "release-manager", "plan reviewed", 0) < 0) {

@@ -63,14 +63,12 @@ int rg_cmd_promote_env(rg_cli *cli, int argc, char **argv)
     if (cli->json)
         rg_cli_print_json(cli, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "id", id, "from",
                                          argv[optind], "state", json_object_get(st, "state"),
-                                         "digest", json_object_get(st, "digest"),
-                                         "environment", json_object_get(st, "environment"),
-                                         "forced_reason",
+                                         "digest", json_object_get(st, "digest"), "environment",
+                                         json_object_get(st, "environment"), "forced_reason",
                                          json_object_get(st, "forced_reason")));
     else
-        fprintf(cli->out, "%s\n%s: %s in %s from the artifact of %s (%s)%s\n", id,
-                jstr(st, "name"), jstr(st, "state"), jstr(st, "environment"), argv[optind],
-                jstr(st, "digest"),
+        fprintf(cli->out, "%s\n%s: %s in %s from the artifact of %s (%s)%s\n", id, jstr(st, "name"),
+                jstr(st, "state"), jstr(st, "environment"), argv[optind], jstr(st, "digest"),
                 json_is_string(json_object_get(st, "forced_reason"))
                     ? ", FORCED past its requirements"
                     : "");
@@ -100,8 +98,9 @@ static int digest_args(rg_cli *cli, const rg_cli_command *self, int argc, char *
             return stop;
     }
     if (optind + 1 != argc || *tenant == NULL || (want_env && *env == NULL))
-        return rg_cli_usage(cli, self, want_env ? "expected DIGEST --env E --tenant T"
-                                                : "expected DIGEST --tenant T");
+        return rg_cli_usage(cli, self,
+                            want_env ? "expected DIGEST --env E --tenant T"
+                                     : "expected DIGEST --tenant T");
     return -1;
 }
 
@@ -128,7 +127,8 @@ int rg_cmd_history(rg_cli *cli, int argc, char **argv)
         goto cleanup;
     }
     fprintf(cli->out, "%s %s\n", jstr(doc, "name"), jstr(doc, "digest"));
-    json_array_foreach(json_object_get(doc, "rollouts"), i, r) {
+    json_array_foreach(json_object_get(doc, "rollouts"), i, r)
+    {
         json_t *a;
         size_t k;
         fprintf(cli->out, "  %s  %-12s %-20s %s by %s  approved by:", jstr(r, "id"),
@@ -207,7 +207,8 @@ int rg_cli_artifact_diff(rg_cli *cli, const rg_manifest *m, const char *rollout_
             jstr(doc, "artifact_digest"), rollout_id);
     if (code == RG_EXIT_OK)
         fprintf(cli->out, "the file is the recorded artifact\n");
-    json_array_foreach(json_object_get(doc, "differences"), i, d) {
+    json_array_foreach(json_object_get(doc, "differences"), i, d)
+    {
         char *a = json_dumps(json_object_get(d, "artifact"), JSON_COMPACT | JSON_ENCODE_ANY);
         char *f = json_dumps(json_object_get(d, "file"), JSON_COMPACT | JSON_ENCODE_ANY);
         fprintf(cli->out, "  %s: %s -> %s\n", jstr(d, "path"), a ? a : "(absent)",

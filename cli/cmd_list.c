@@ -163,7 +163,8 @@ void rg_cli_print_history(rg_cli *cli, const json_t *rows)
             ? json_string_value(json_object_get(r, "verification"))
             : "");
     /* The artifact of environment rollouts, and a forced start, on a line of their own. */
-    json_array_foreach(rows, i, r) {
+    json_array_foreach(rows, i, r)
+    {
         const json_t *env = json_object_get(r, "environment"), *forced;
         if (!json_is_string(env))
             continue;
@@ -176,7 +177,8 @@ void rg_cli_print_history(rg_cli *cli, const json_t *rows)
                 json_is_string(forced) ? ", FORCED: " : "",
                 json_is_string(forced) ? json_string_value(forced) : "");
     }
-    json_array_foreach(rows, i, r) {
+    json_array_foreach(rows, i, r)
+    {
         if (json_is_string(json_object_get(r, "retry_of")))
             fprintf(cli->out, "  %s: retry of %s\n", json_string_value(json_object_get(r, "id")),
                     json_string_value(json_object_get(r, "retry_of")));

@@ -42,7 +42,8 @@ static int print_list(rg_cli *cli, const char *path, const char *tenant)
     list = rg_registry_list_json(reg, tenant);
     if (cli->json) {
         json_t *hooks = json_object();
-        json_array_foreach(list, i, e) {
+        json_array_foreach(list, i, e)
+        {
             const char *t = json_string_value(json_object_get(e, "tenant"));
             const char *src = rg_registry_webhook_source(reg, t);
             if (src)
@@ -52,12 +53,11 @@ static int print_list(rg_cli *cli, const char *path, const char *tenant)
                                          "webhook_secrets", hooks));
     } else {
         fprintf(cli->out, "%-20s %-24s %-16s %s\n", "TENANT", "ORG", "REGION", "CREDENTIALS");
-        json_array_foreach(list, i, e)
-            fprintf(cli->out, "%-20s %-24s %-16s %s\n",
-                    json_string_value(json_object_get(e, "tenant")),
-                    json_string_value(json_object_get(e, "org")),
-                    json_string_value(json_object_get(e, "region")),
-                    json_string_value(json_object_get(e, "credentials")));
+        json_array_foreach(list, i, e) fprintf(
+            cli->out, "%-20s %-24s %-16s %s\n", json_string_value(json_object_get(e, "tenant")),
+            json_string_value(json_object_get(e, "org")),
+            json_string_value(json_object_get(e, "region")),
+            json_string_value(json_object_get(e, "credentials")));
         json_decref(list);
         if (tenant && rg_registry_webhook_source(reg, tenant))
             fprintf(cli->out, "webhook secret of %s: %s\n", tenant,
@@ -114,19 +114,20 @@ int rg_cmd_org(rg_cli *cli, int argc, char **argv)
             return rg_cli_usage(cli, self, "add needs --org, --region and --credentials");
         if (rg_registry_add(path, &org) < 0)
             return rg_cli_fail(cli);
-        fprintf(cli->err, "rollgate: org %s of tenant %s (region %s) registered in %s\n",
-                org.org, org.tenant, org.region, path);
+        fprintf(cli->err, "rollgate: org %s of tenant %s (region %s) registered in %s\n", org.org,
+                org.tenant, org.region, path);
     } else if (strcmp(verb, "remove") == 0) {
         if (org.org == NULL)
             return rg_cli_usage(cli, self, "remove needs --org");
         if (rg_registry_remove(path, org.tenant, org.org) < 0)
             return rg_cli_fail(cli);
-        fprintf(cli->err, "rollgate: org %s removed from tenant %s in %s\n", org.org,
-                org.tenant, path);
+        fprintf(cli->err, "rollgate: org %s removed from tenant %s in %s\n", org.org, org.tenant,
+                path);
     } else if (strcmp(verb, "webhook") == 0) {
         if ((secret == NULL) == (clear == 0))
-            return rg_cli_usage(cli, self, "webhook needs --secret env:NAME|file:PATH or "
-                                           "--clear");
+            return rg_cli_usage(cli, self,
+                                "webhook needs --secret env:NAME|file:PATH or "
+                                "--clear");
         if (rg_registry_set_webhook(path, org.tenant, secret) < 0)
             return rg_cli_fail(cli);
         fprintf(cli->err, "rollgate: webhook secret of tenant %s %s in %s\n", org.tenant,
@@ -135,7 +136,7 @@ int rg_cmd_org(rg_cli *cli, int argc, char **argv)
         return rg_cli_usage(cli, self, "expected one of add, list, remove, webhook");
     }
     if (cli->json)
-        rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s, s:s?}", "registry", path, "action",
-                                         verb, "tenant", org.tenant, "org", org.org));
+        rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s, s:s?}", "registry", path, "action", verb,
+                                         "tenant", org.tenant, "org", org.org));
     return RG_EXIT_OK;
 }

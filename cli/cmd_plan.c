@@ -48,8 +48,8 @@ static json_t *stage_json(const rg_manifest_stage *st)
 
     if (!st->approval_required && !st->pause && !st->min_offered)
         return json_integer(st->percent);
-    o = json_pack("{s:s, s:b}", "approval", st->approval_required ? "required" : "none",
-                  "pause", st->pause);
+    o = json_pack("{s:s, s:b}", "approval", st->approval_required ? "required" : "none", "pause",
+                  st->pause);
     if (o && st->percent)
         json_object_set_new(o, "percent", json_integer(st->percent));
     if (o && st->min_offered)
@@ -68,18 +68,17 @@ static json_t *plan_json(const rg_manifest *m, const rg_resolution *r)
             goto fail;
     for (size_t i = 0; i < r->count; i++) {
         const rg_resolved_target *t = &r->targets[i];
-        if (json_array_append_new(targets,
-                                  json_pack("{s:I, s:s, s:s, s:i, s:I, s:s, s:O}", "seq",
-                                            (json_int_t)t->seq, "org", t->org, "group", t->group,
-                                            "tier", t->tier, "stage", (json_int_t)t->stage,
-                                            "strategy", m->strategy, "body", t->body)))
+        if (json_array_append_new(
+                targets, json_pack("{s:I, s:s, s:s, s:i, s:I, s:s, s:O}", "seq", (json_int_t)t->seq,
+                                   "org", t->org, "group", t->group, "tier", t->tier, "stage",
+                                   (json_int_t)t->stage, "strategy", m->strategy, "body", t->body)))
             goto fail;
     }
     {
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s?}", "name", m->name,
-                                "tenant", m->tenant, "resource", rg_resource_kind_name(m->resource.kind), "policy", policy, "stages", stages,
-                                "targets", targets, "digest", m->digest, "environment",
-                                m->environment);
+        json_t *doc = json_pack(
+            "{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s?}", "name", m->name, "tenant", m->tenant,
+            "resource", rg_resource_kind_name(m->resource.kind), "policy", policy, "stages", stages,
+            "targets", targets, "digest", m->digest, "environment", m->environment);
         json_t *mj = NULL;
         /* The gates as stored (secrets by name only), when there are any. */
         if (doc && m->gates_count && rg_manifest_to_json(&mj, m) == 0)
@@ -102,9 +101,8 @@ static void print_gates(rg_cli *cli, const rg_manifest *m)
         rg_buf timeout = RG_BUF_INIT;
         rg_format_duration(&timeout, g->timeout_ms);
         /* Without a query or fragment: they may hold a token. */
-        fprintf(cli->out, "gate %s: %.*s (timeout %s, secret env:%s)\n",
-                rg_gate_point_name(g->at), (int)strcspn(g->url, "?#"), g->url,
-                rg_buf_cstr(&timeout), g->secret_env);
+        fprintf(cli->out, "gate %s: %.*s (timeout %s, secret env:%s)\n", rg_gate_point_name(g->at),
+                (int)strcspn(g->url, "?#"), g->url, rg_buf_cstr(&timeout), g->secret_env);
         rg_buf_dispose(&timeout);
     }
 }
@@ -117,8 +115,8 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
             json_object_set_new(doc, "planner", json_pack("{s:s}", "error", RG_PLANNER_OFFLINE));
         return rg_cli_print_json(cli, doc);
     }
-    fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, %s %s\n",
-            m->name, m->tenant, r->count, r->count == 1 ? "" : "s",
+    fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, %s %s\n", m->name,
+            m->tenant, r->count, r->count == 1 ? "" : "s",
             m->policy->name ? m->policy->name : "(embedded)",
             m->resource.kind == RG_RESOURCE_DATATABLE_ROW ? "data-table row" : "strategy",
             m->strategy);
@@ -128,8 +126,10 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
     for (size_t k = 0, i = 0; k < r->stages_count; k++) {
         const rg_manifest_stage *st = &m->stages[k];
         if (st->min_offered)
-            fprintf(cli->out, "stage %zu (min_offered %lld: sized at start from analytics; "
-                    "at least this organization):\n", k + 1, (long long)st->min_offered);
+            fprintf(cli->out,
+                    "stage %zu (min_offered %lld: sized at start from analytics; "
+                    "at least this organization):\n",
+                    k + 1, (long long)st->min_offered);
         else
             fprintf(cli->out, "stage %zu (%d%%%s%s): %zu organization%s in total\n", k + 1,
                     st->percent, st->approval_required ? ", approval required" : "",
@@ -189,8 +189,9 @@ static void print_findings(rg_cli *cli, const json_t *findings)
                     json_string_value(json_object_get(f, "org")), finding_text(f));
             continue;
         }
-        fprintf(cli->out, "%s: %s\n  (%zu organizations:",
-                json_string_value(json_object_get(f, "severity")), finding_text(f), count);
+        fprintf(cli->out,
+                "%s: %s\n  (%zu organizations:", json_string_value(json_object_get(f, "severity")),
+                finding_text(f), count);
         for (size_t k = i; k < n; k++)
             if (same_finding(json_array_get(findings, k), f))
                 fprintf(cli->out, " %s",
@@ -206,7 +207,8 @@ void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
     const json_t *t, *c;
     size_t i, j;
 
-    json_array_foreach(json_object_get(plan, "targets"), i, t) {
+    json_array_foreach(json_object_get(plan, "targets"), i, t)
+    {
         int changed = 0;
         fprintf(cli->out, "%3lld  stage %lld  tier %lld  %-16s %s\n",
                 (long long)json_integer_value(json_object_get(t, "seq")) + 1,
@@ -214,7 +216,8 @@ void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
                 (long long)json_integer_value(json_object_get(t, "tier")),
                 json_string_value(json_object_get(t, "group")),
                 json_string_value(json_object_get(t, "org")));
-        json_array_foreach(json_object_get(t, "diff"), j, c) {
+        json_array_foreach(json_object_get(t, "diff"), j, c)
+        {
             const char *kind = json_string_value(json_object_get(c, "change"));
             char *from = json_dumps(json_object_get(c, "from"), JSON_ENCODE_ANY | JSON_COMPACT);
             char *to = json_dumps(json_object_get(c, "to"), JSON_ENCODE_ANY | JSON_COMPACT);
@@ -232,9 +235,10 @@ void rg_cli_print_plan(rg_cli *cli, const json_t *plan)
                     is_row ? "row" : "strategy");
     }
     print_findings(cli, json_object_get(plan, "findings"));
-    fprintf(cli->out, "%s\n", json_is_true(json_object_get(plan, "blocked"))
-                                  ? "pre-flight BLOCKS this rollout"
-                                  : "pre-flight passed; nothing was written");
+    fprintf(cli->out, "%s\n",
+            json_is_true(json_object_get(plan, "blocked"))
+                ? "pre-flight BLOCKS this rollout"
+                : "pre-flight passed; nothing was written");
 }
 
 /* ---- the planner (docs/cli.md "plan"): what each stage's soak can decide ---- */
@@ -274,21 +278,22 @@ static void print_planner(rg_cli *cli, const json_t *pl)
 
     if (json_object_get(pl, "error")) {
         const char *why = json_string_value(json_object_get(pl, "error"));
-        fprintf(cli->out, "planner: %s%s\n", strcmp(why, RG_PLANNER_BLOCKED) == 0 ? ""
-                                              : "cannot read analytics: ", why);
+        fprintf(cli->out, "planner: %s%s\n",
+                strcmp(why, RG_PLANNER_BLOCKED) == 0 ? "" : "cannot read analytics: ", why);
         return;
     }
     fprintf(cli->out, "planner (analytics of the last %.4g min; %lld paths):\n",
             json_number_value(json_object_get(pl, "analytics_minutes")),
             (long long)json_integer_value(json_object_get(pl, "paths")));
-    json_array_foreach(json_object_get(pl, "stages"), i, s) {
+    json_array_foreach(json_object_get(pl, "stages"), i, s)
+    {
         const json_t *min = json_object_get(s, "min_offered");
-        fprintf(cli->out, "stage %lld (%lld%%%s%.0lld): %zu canary, %zu control (%s), %.0f "
+        fprintf(cli->out,
+                "stage %lld (%lld%%%s%.0lld): %zu canary, %zu control (%s), %.0f "
                 "offered calls expected over the soak\n",
                 (long long)json_integer_value(json_object_get(s, "stage")),
                 (long long)json_integer_value(json_object_get(s, "percent")),
-                min ? ", sized by traffic: min_offered " : "",
-                (long long)json_integer_value(min),
+                min ? ", sized by traffic: min_offered " : "", (long long)json_integer_value(min),
                 json_array_size(json_object_get(s, "canary")),
                 json_array_size(json_object_get(s, "control")),
                 json_string_value(json_object_get(s, "control_kind")),
@@ -299,7 +304,8 @@ static void print_planner(rg_cli *cli, const json_t *pl)
                 json_number_value(json_object_get(s, "p_promote")),
                 json_number_value(json_object_get(s, "p_hold")),
                 json_number_value(json_object_get(s, "p_trip")));
-        json_array_foreach(json_object_get(s, "metrics"), j, mt) {
+        json_array_foreach(json_object_get(s, "metrics"), j, mt)
+        {
             fprintf(cli->out, "  %-20s half-width ",
                     json_string_value(json_object_get(mt, "name")));
             print_value(cli, mt, "half_width", 0);
@@ -321,10 +327,9 @@ static void sized_stages_to_targets(json_t *plan)
     size_t i, j, k;
 
     json_array_foreach(json_object_get(pl, "stages"), i, s)
-        json_array_foreach(json_object_get(s, "canary"), j, org)
-            json_array_foreach(json_object_get(plan, "targets"), k, t)
-                if (json_equal(json_object_get(t, "org"), org))
-                    json_object_set_new(t, "stage", json_integer((json_int_t)i));
+        json_array_foreach(json_object_get(s, "canary"), j, org) json_array_foreach(
+            json_object_get(plan, "targets"), k, t) if (json_equal(json_object_get(t, "org"), org))
+            json_object_set_new(t, "stage", json_integer((json_int_t)i));
 }
 
 /* Reads live strategies and checks queues and credentials; exit 1 when pre-flight blocks,
@@ -356,8 +361,10 @@ static int live_plan(rg_cli *cli, const rg_manifest *m, const char *path)
     sized_stages_to_targets(plan);
     if (cli->json) {
         int code = rg_cli_print_json(cli, plan); /* an outage is listed in "unreachable" */
-        return code ? code : unreachable > 0 ? RG_EXIT_INFRA
-                                             : blocked ? RG_EXIT_NEGATIVE : RG_EXIT_OK;
+        return code              ? code
+               : unreachable > 0 ? RG_EXIT_INFRA
+               : blocked         ? RG_EXIT_NEGATIVE
+                                 : RG_EXIT_OK;
     }
     if (unreachable == 0 && !cli->json) {
         fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",

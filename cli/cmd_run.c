@@ -44,7 +44,8 @@ static int print_driven(rg_cli *cli, rg_engine *engine, const json_t *driven)
     json_t *rows = json_array(), *r;
     size_t i;
 
-    json_array_foreach(driven, i, r) {
+    json_array_foreach(driven, i, r)
+    {
         const char *id = json_string_value(json_object_get(r, "id"));
         const char *tenant = json_string_value(json_object_get(r, "tenant"));
         json_t *st = NULL;
@@ -89,8 +90,7 @@ int rg_cmd_run(rg_cli *cli, int argc, char **argv)
             quiet = 1;
         } else if (c == 't') {
             if (rg_parse_duration_ms(&tick, optarg) < 0 || tick < 10 || tick > 3600000) {
-                rg_cli_error(cli, "--tick '%s': expected a duration between 10ms and 1h",
-                             optarg);
+                rg_cli_error(cli, "--tick '%s': expected a duration between 10ms and 1h", optarg);
                 return RG_EXIT_USAGE;
             }
             opts.tick_ms = tick;

@@ -32,8 +32,7 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
                                             {"tick", required_argument, NULL, 't'},
                                             {"allow-remote", no_argument, NULL, 'R'},
                                             {"registry", required_argument, NULL, 'G'},
-                                            {"allow-loopback-platform", no_argument, NULL,
-                                             'P'},
+                                            {"allow-loopback-platform", no_argument, NULL, 'P'},
                                             {"connection-limit", required_argument, NULL, 'C'},
                                             {"per-address-limit", required_argument, NULL, 'A'},
                                             RG_CLI_COMMON_OPTIONS,
@@ -71,8 +70,7 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
                 opts.per_ip_limit = (unsigned)n;
         } else if (c == 't') {
             if (rg_parse_duration_ms(&tick, optarg) < 0 || tick < 10 || tick > 3600000) {
-                rg_cli_error(cli, "--tick '%s': expected a duration between 10ms and 1h",
-                             optarg);
+                rg_cli_error(cli, "--tick '%s': expected a duration between 10ms and 1h", optarg);
                 return RG_EXIT_USAGE;
             }
             opts.tick_ms = tick;

@@ -72,15 +72,14 @@ int rg_cmd_start(rg_cli *cli, int argc, char **argv)
             goto cleanup;
         }
         if (cli->json)
-            rg_cli_print_json(cli, json_pack("{s:s, s:O, s:s, s:O, s:O}", "id", id, "state",
-                                             json_object_get(st, "state"), "digest",
-                                             manifest->digest, "environment",
-                                             json_object_get(st, "environment"),
-                                             "forced_reason",
-                                             json_object_get(st, "forced_reason")));
+            rg_cli_print_json(cli,
+                              json_pack("{s:s, s:O, s:s, s:O, s:O}", "id", id, "state",
+                                        json_object_get(st, "state"), "digest", manifest->digest,
+                                        "environment", json_object_get(st, "environment"),
+                                        "forced_reason", json_object_get(st, "forced_reason")));
         else
-            fprintf(cli->out, "%s\n%s: %s, %zu targets, artifact %s%s%s%s\n", id,
-                    manifest->name, json_string_value(json_object_get(st, "state")),
+            fprintf(cli->out, "%s\n%s: %s, %zu targets, artifact %s%s%s%s\n", id, manifest->name,
+                    json_string_value(json_object_get(st, "state")),
                     json_array_size(json_object_get(st, "targets")), manifest->digest,
                     manifest->environment ? " in " : "",
                     manifest->environment ? manifest->environment : "",

@@ -17,7 +17,8 @@ static int check_keys(json_t *doc, const char *const *allowed)
 {
     const char *key;
     json_t *value;
-    json_object_foreach(doc, key, value) {
+    json_object_foreach(doc, key, value)
+    {
         int known = 0;
         (void)value;
         for (const char *const *a = allowed; *a && !known; a++)
@@ -73,7 +74,8 @@ static int get_sample(double **out, size_t *n, json_t *doc, const char *key)
         return 0;
     if (!(values = malloc(json_array_size(arr) * sizeof(double))))
         return rg_error_set(RG_ENOMEM, "%s: out of memory", key);
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         if (!json_is_number(v)) {
             free(values);
             return rg_error_set(RG_EINVALID, "%s[%zu]: not a number", key, i);
@@ -123,8 +125,8 @@ static int run_two_samples(json_t **out, json_t *doc, int which)
             rc = rg_error_set(RG_EINVALID, "use_continuity: expected true or false");
             goto cleanup;
         }
-        if ((rc = rg_stats_mann_whitney(&r, x, nx, y, ny, alt, method,
-                                        cc ? json_is_true(cc) : 1)) < 0)
+        if ((rc = rg_stats_mann_whitney(&r, x, nx, y, ny, alt, method, cc ? json_is_true(cc) : 1)) <
+            0)
             goto cleanup;
         *out = json_pack("{s:o,s:o,s:s}", "statistic", json_real(r.statistic), "p_value",
                          json_real(r.p_value), "method", rg_stats_mwu_method_name(r.method));
@@ -148,9 +150,18 @@ cleanup:
     return rc;
 }
 
-static int run_mann_whitney(json_t **out, json_t *doc) { return run_two_samples(out, doc, 0); }
-static int run_welch(json_t **out, json_t *doc) { return run_two_samples(out, doc, 1); }
-static int run_hodges_lehmann(json_t **out, json_t *doc) { return run_two_samples(out, doc, 2); }
+static int run_mann_whitney(json_t **out, json_t *doc)
+{
+    return run_two_samples(out, doc, 0);
+}
+static int run_welch(json_t **out, json_t *doc)
+{
+    return run_two_samples(out, doc, 1);
+}
+static int run_hodges_lehmann(json_t **out, json_t *doc)
+{
+    return run_two_samples(out, doc, 2);
+}
 
 static int run_two_proportion(json_t **out, json_t *doc)
 {
@@ -188,8 +199,7 @@ static int run_fisher(json_t **out, json_t *doc)
         for (size_t j = 0; j < 2; j++) {
             json_t *cell = json_array_get(row, j);
             if (!json_is_integer(cell))
-                return rg_error_set(RG_EINVALID, "table[%zu][%zu]: expected a whole number", i,
-                                    j);
+                return rg_error_set(RG_EINVALID, "table[%zu][%zu]: expected a whole number", i, j);
             table[i][j] = (int64_t)json_integer_value(cell);
         }
     }
@@ -217,8 +227,7 @@ static int run_boundaries(json_t **out, json_t *doc)
             return rc;
         if (n == 0 || n > RG_STATS_MAX_LOOKS) {
             free(given);
-            return rg_error_set(RG_EINVALID, "fractions: need 1 to %d values",
-                                RG_STATS_MAX_LOOKS);
+            return rg_error_set(RG_EINVALID, "fractions: need 1 to %d values", RG_STATS_MAX_LOOKS);
         }
         memcpy(fractions, given, n * sizeof(double));
         free(given);
@@ -270,8 +279,8 @@ static int msprt_estimate(double *theta, double *v, json_t *doc, const char *kin
     return rg_error_set(RG_EINVALID, "kind: expected mean, proportion or normal");
 }
 
-static const char *const msprt_poll_keys[] = {"n_c", "sum_c", "sumsq_c", "n_b", "sum_b",
-                                              "sumsq_b", "x_c", "x_b", "theta", "v", NULL};
+static const char *const msprt_poll_keys[] = {"n_c", "sum_c", "sumsq_c", "n_b", "sum_b", "sumsq_b",
+                                              "x_c", "x_b",   "theta",   "v",   NULL};
 
 static int run_msprt(json_t **out, json_t *doc)
 {
@@ -310,11 +319,10 @@ static int run_msprt(json_t **out, json_t *doc)
             goto cleanup;
         }
         prev = r.p_value;
-        json_array_append_new(list, json_pack("{s:o,s:o,s:o,s:o,s:[o,o]}", "theta",
-                                              json_real(r.theta), "v", json_real(r.v),
-                                              "log_lambda", json_real(r.log_lambda), "p_value",
-                                              json_real(r.p_value), "ci", json_real(r.ci_lo),
-                                              json_real(r.ci_hi)));
+        json_array_append_new(
+            list, json_pack("{s:o,s:o,s:o,s:o,s:[o,o]}", "theta", json_real(r.theta), "v",
+                            json_real(r.v), "log_lambda", json_real(r.log_lambda), "p_value",
+                            json_real(r.p_value), "ci", json_real(r.ci_lo), json_real(r.ci_hi)));
     }
     *out = json_pack("{s:o,s:[o,o],s:o,s:o,s:o,s:O}", "p_value", json_real(r.p_value), "ci",
                      json_real(r.ci_lo), json_real(r.ci_hi), "theta", json_real(r.theta), "v",
@@ -336,8 +344,10 @@ static const stats_test stats_tests[] = {
     {"two-proportion", run_two_proportion, {"x1", "n1", "x2", "n2", "alternative"}},
     {"fisher", run_fisher, {"table", "alternative"}},
     {"hodges-lehmann", run_hodges_lehmann, {"x", "y", "confidence", "alternative"}},
-    {"msprt", run_msprt, {"kind", "tau2", "alpha", "theta0", "prev_p", "polls", "n_c", "sum_c",
-                          "sumsq_c", "n_b", "sum_b", "sumsq_b", "x_c", "x_b", "theta", "v"}},
+    {"msprt",
+     run_msprt,
+     {"kind", "tau2", "alpha", "theta0", "prev_p", "polls", "n_c", "sum_c", "sumsq_c", "n_b",
+      "sum_b", "sumsq_b", "x_c", "x_b", "theta", "v"}},
     {"boundaries", run_boundaries, {"alpha", "k", "fractions"}},
 };
 
@@ -396,7 +406,9 @@ int rg_cmd_stats(rg_cli *cli, int argc, char **argv)
     for (size_t i = 0; i < sizeof(stats_tests) / sizeof(stats_tests[0]); i++)
         if (strcmp(stats_tests[i].name, argv[optind]) == 0)
             return run_test(cli, &stats_tests[i]);
-    rg_cli_error(cli, "TEST: unknown test '%s' (mann-whitney, welch, two-proportion, fisher, "
-                      "hodges-lehmann, msprt, boundaries)", argv[optind]);
+    rg_cli_error(cli,
+                 "TEST: unknown test '%s' (mann-whitney, welch, two-proportion, fisher, "
+                 "hodges-lehmann, msprt, boundaries)",
+                 argv[optind]);
     return RG_EXIT_USAGE;
 }

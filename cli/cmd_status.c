@@ -39,8 +39,7 @@ static void print_status(rg_cli *cli, const json_t *st)
     if (json_is_string(json_object_get(st, "digest")))
         fprintf(cli->out, "  artifact: %s%s%s\n", jstr(st, "digest"),
                 json_is_string(json_object_get(st, "environment")) ? " in environment " : "",
-                json_is_string(json_object_get(st, "environment")) ? jstr(st, "environment")
-                                                                   : "");
+                json_is_string(json_object_get(st, "environment")) ? jstr(st, "environment") : "");
     if (json_is_string(json_object_get(st, "forced_reason")))
         fprintf(cli->out, "  FORCED past its environment's requirements: %s\n",
                 jstr(st, "forced_reason"));
@@ -60,11 +59,12 @@ static void print_status(rg_cli *cli, const json_t *st)
     if (json_is_string(json_object_get(st, "verification")))
         fprintf(cli->out, "  verification: %s\n", jstr(st, "verification"));
     fprintf(cli->out, "  targets:\n");
-    json_array_foreach(json_object_get(st, "targets"), i, t) {
+    json_array_foreach(json_object_get(st, "targets"), i, t)
+    {
         fprintf(cli->out, "    %-24s %-16s tier %lld stage %lld  %s%s%s\n", jstr(t, "org"),
                 jstr(t, "group"), (long long)json_integer_value(json_object_get(t, "tier")),
-                (long long)json_integer_value(json_object_get(t, "stage")) + 1,
-                jstr(t, "state"), json_is_string(json_object_get(t, "last_error")) ? ": " : "",
+                (long long)json_integer_value(json_object_get(t, "stage")) + 1, jstr(t, "state"),
+                json_is_string(json_object_get(t, "last_error")) ? ": " : "",
                 json_is_string(json_object_get(t, "last_error")) ? jstr(t, "last_error") : "");
     }
     if (json_array_size(json_object_get(st, "last_verdicts")))
@@ -287,7 +287,8 @@ static void print_explain(rg_cli *cli, const json_t *doc, const char *id)
     size_t i;
 
     fprintf(cli->out, "%s: %s\n", id, jstr(doc, "state"));
-    json_array_foreach(json_object_get(doc, "verdicts"), i, v) {
+    json_array_foreach(json_object_get(doc, "verdicts"), i, v)
+    {
         fprintf(cli->out, "  stage %lld poll %2lld  %-18s %-12s test %-6s estimate ",
                 (long long)json_integer_value(json_object_get(v, "stage")) + 1,
                 (long long)json_integer_value(json_object_get(v, "poll")), jstr(v, "metric"),
@@ -306,14 +307,14 @@ static void print_explain(rg_cli *cli, const json_t *doc, const char *id)
         fprintf(cli->out, "\n      %s\n", jstr(v, "reason"));
     }
     fprintf(cli->out, "events:\n");
-    json_array_foreach(json_object_get(doc, "events"), i, e) {
+    json_array_foreach(json_object_get(doc, "events"), i, e)
+    {
         const json_t *detail = json_object_get(e, "detail");
         if (strcmp(jstr(e, "kind"), "levels") == 0)
             continue; /* chart data */
         if (strcmp(jstr(e, "kind"), "state") == 0)
-            fprintf(cli->out, "  %s %-16s %s -> %s%s%s\n", jstr(e, "at"), "state",
-                    jstr(e, "from"), jstr(e, "to"),
-                    json_is_string(json_object_get(detail, "reason")) ? ": " : "",
+            fprintf(cli->out, "  %s %-16s %s -> %s%s%s\n", jstr(e, "at"), "state", jstr(e, "from"),
+                    jstr(e, "to"), json_is_string(json_object_get(detail, "reason")) ? ": " : "",
                     json_is_string(json_object_get(detail, "reason")) ? jstr(detail, "reason")
                                                                       : "");
         else
@@ -329,16 +330,14 @@ static void print_audit(rg_cli *cli, const json_t *doc, const char *id)
 
     json_array_foreach(doc, i, a)
         fprintf(cli->out, "%s %s%s%-10s %-10s %s%s%s\n", jstr(a, "at"),
-                id ? "" : jstr(a, "rollout"), id ? "" : " ", jstr(a, "actor"),
-                jstr(a, "action"), jstr(a, "outcome"),
-                json_is_string(json_object_get(a, "reason")) ? " — " : "",
+                id ? "" : jstr(a, "rollout"), id ? "" : " ", jstr(a, "actor"), jstr(a, "action"),
+                jstr(a, "outcome"), json_is_string(json_object_get(a, "reason")) ? " — " : "",
                 json_is_string(json_object_get(a, "reason")) ? jstr(a, "reason") : "");
 }
 
 int rg_cmd_explain(rg_cli *cli, int argc, char **argv)
 {
-    return show_document(cli, argc, argv, rg_cmd_explain, rg_engine_explain_json,
-                         print_explain);
+    return show_document(cli, argc, argv, rg_cmd_explain, rg_engine_explain_json, print_explain);
 }
 
 int rg_cmd_audit(rg_cli *cli, int argc, char **argv)

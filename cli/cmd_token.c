@@ -45,13 +45,15 @@ int rg_cmd_token(rg_cli *cli, int argc, char **argv)
     if (rg_tokens_new(&token, path, tenant, role, name) < 0)
         return rg_cli_fail(cli);
     if (cli->json)
-        rg_cli_print_json(cli, json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token, "tenant",
-                                         tenant, "role", role_text, "name", name, "tokens_file",
-                                         path));
+        rg_cli_print_json(cli,
+                          json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token, "tenant", tenant,
+                                    "role", role_text, "name", name, "tokens_file", path));
     else
         fprintf(cli->out, "%s\n", token);
-    fprintf(cli->err, "rollgate: token for %s (%s, tenant %s) added to %s; it is shown only "
-                      "now: only its SHA-256 is kept\n", name, role_text, tenant, path);
+    fprintf(cli->err,
+            "rollgate: token for %s (%s, tenant %s) added to %s; it is shown only "
+            "now: only its SHA-256 is kept\n",
+            name, role_text, tenant, path);
     free(token);
     return RG_EXIT_OK;
 }

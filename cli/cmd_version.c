@@ -30,15 +30,15 @@ int rg_cmd_version(rg_cli *cli, int argc, char **argv)
     if (cli->json)
         return rg_cli_print_json(
             cli, json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "version", RG_VERSION,
-                           "libraries", "libcurl", curl->version, "jansson",
-                           jansson_version_str(), "gsl", GSL_VERSION, "sqlite",
-                           sqlite3_libversion(), "libmicrohttpd", MHD_get_version(), "libyaml",
-                           yaml_get_version_string()));
+                           "libraries", "libcurl", curl->version, "jansson", jansson_version_str(),
+                           "gsl", GSL_VERSION, "sqlite", sqlite3_libversion(), "libmicrohttpd",
+                           MHD_get_version(), "libyaml", yaml_get_version_string()));
     {
-        fprintf(cli->out, "rollgate %s\n  libcurl %s\n  jansson %s\n  gsl %s\n  sqlite %s\n"
-                          "  libmicrohttpd %s\n  libyaml %s\n",
-                RG_VERSION, curl->version, jansson_version_str(), GSL_VERSION,
-                sqlite3_libversion(), MHD_get_version(), yaml_get_version_string());
+        fprintf(cli->out,
+                "rollgate %s\n  libcurl %s\n  jansson %s\n  gsl %s\n  sqlite %s\n"
+                "  libmicrohttpd %s\n  libyaml %s\n",
+                RG_VERSION, curl->version, jansson_version_str(), GSL_VERSION, sqlite3_libversion(),
+                MHD_get_version(), yaml_get_version_string());
     }
     return RG_EXIT_OK;
 }

@@ -69,8 +69,8 @@ const rg_cli_command rg_cli_commands[] = {
      "Exit 0 when E's requirements hold for DIGEST, 1 with the reason when not, 3 when the\n"
      "tenant has no rollout of DIGEST or the artifact has no environment E.",
      rg_cmd_may_promote},
-    {"approve", "approve a rollout waiting for approval", "ID [--actor NAME] [--reason TEXT]",
-     NULL, rg_cmd_approve},
+    {"approve", "approve a rollout waiting for approval", "ID [--actor NAME] [--reason TEXT]", NULL,
+     rg_cmd_approve},
     {"run", "drive every active rollout (the scheduler)",
      "[--once | --until-done] [--tick DUR] [--lease DUR] [--quiet]",
      "Without options it runs until SIGINT/SIGTERM. --once: one tick. --until-done: until\n"
@@ -104,8 +104,7 @@ const rg_cli_command rg_cli_commands[] = {
      "Exit 0 rolled back (or queued, or --no-wait); 1 rollback incomplete or refused;\n"
      "2 interrupted before verification ended; 3 usage; 4 database error.",
      rg_cmd_rollback},
-    {"pause", "pause a running rollout", "ID [--actor NAME] [--reason TEXT]", NULL,
-     rg_cmd_pause},
+    {"pause", "pause a running rollout", "ID [--actor NAME] [--reason TEXT]", NULL, rg_cmd_pause},
     {"resume", "resume a paused rollout, or one held by a gate",
      "ID [--actor NAME] [--reason TEXT]",
      "A rollout held by a gating webhook asks the gate again (docs/gates.md). A pause step\n"
@@ -192,20 +191,24 @@ const rg_cli_command rg_cli_commands[] = {
     {"stats", "run one statistical test on JSON from stdin", "TEST",
      "TEST and its input object (x = canary, y = baseline; alternative: two-sided | greater |\n"
      "less, default two-sided); the result is one JSON object on stdout:\n"
-     "  mann-whitney    {\"x\":[..],\"y\":[..],\"method\":\"auto|exact|asymptotic\",\"use_continuity\":true}\n"
+     "  mann-whitney    "
+     "{\"x\":[..],\"y\":[..],\"method\":\"auto|exact|asymptotic\",\"use_continuity\":true}\n"
      "                  -> {\"statistic\":U_x,\"p_value\",\"method\"}\n"
      "  welch           {\"x\":[..],\"y\":[..]} -> {\"statistic\":t,\"df\",\"p_value\"}\n"
      "  two-proportion  {\"x1\",\"n1\",\"x2\",\"n2\"} -> {\"statistic\":z,\"p_value\"} (pooled z)\n"
      "  fisher          {\"table\":[[a,b],[c,d]]} -> {\"odds_ratio\",\"p_value\"}\n"
-     "  hodges-lehmann  {\"x\":[..],\"y\":[..],\"confidence\":0.95} -> {\"estimate\",\"ci\":[lo,hi]}\n"
+     "  hodges-lehmann  {\"x\":[..],\"y\":[..],\"confidence\":0.95} -> "
+     "{\"estimate\",\"ci\":[lo,hi]}\n"
      "  boundaries      {\"alpha\":0.025,\"k\":12} or {\"alpha\":..,\"fractions\":[..]}\n"
      "                  -> {\"boundaries\":[c1..cK]} (one-sided Lan-DeMets O'Brien-Fleming)\n"
-     "  msprt           {\"kind\":\"mean\",\"n_c\",\"sum_c\",\"sumsq_c\",\"n_b\",\"sum_b\",\"sumsq_b\",\n"
+     "  msprt           "
+     "{\"kind\":\"mean\",\"n_c\",\"sum_c\",\"sumsq_c\",\"n_b\",\"sum_b\",\"sumsq_b\",\n"
      "                   \"tau2\",\"alpha\":0.05,\"theta0\":0,\"prev_p\":1}\n"
      "                  or \"kind\":\"proportion\" with \"x_c\",\"n_c\",\"x_b\",\"n_b\",\n"
      "                  or \"kind\":\"normal\" with \"theta\",\"v\";\n"
      "                  or \"polls\":[{running sums at poll 1}, ..] for a running always-valid p\n"
-     "                  -> {\"p_value\",\"ci\":[lo,hi],\"theta\",\"v\",\"log_lambda\",\"polls\":[..]}\n"
+     "                  -> "
+     "{\"p_value\",\"ci\":[lo,hi],\"theta\",\"v\",\"log_lambda\",\"polls\":[..]}\n"
      "Invalid input (empty sample, non-number, count above its total, malformed JSON, unknown\n"
      "key or test) exits 3 with 'rollgate: <field>: <what>' and prints nothing on stdout.",
      rg_cmd_stats},

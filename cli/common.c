@@ -107,8 +107,7 @@ int rg_cli_print_json(rg_cli *cli, json_t *doc)
 
     json_decref(doc);
     if (text == NULL) {
-        rg_cli_error(cli, "printing the JSON result: %s",
-                     doc ? rg_error_last() : "out of memory");
+        rg_cli_error(cli, "printing the JSON result: %s", doc ? rg_error_last() : "out of memory");
         cli->error_code = "out_of_memory";
         return RG_EXIT_INFRA;
     }
@@ -123,13 +122,12 @@ void rg_cli_json_error(rg_cli *cli, int exit_code)
     const char *code = cli->error_code;
 
     if (code == NULL)
-        code = exit_code == RG_EXIT_USAGE ? "usage"
+        code = exit_code == RG_EXIT_USAGE   ? "usage"
                : exit_code == RG_EXIT_INFRA ? "error"
                                             : "negative";
     cli->printed = 0;
     rg_cli_print_json(cli, json_pack("{s:{s:s, s:i, s:s}}", "error", "code", code, "exit",
-                                     exit_code, "message",
-                                     cli->error[0] ? cli->error : "failed"));
+                                     exit_code, "message", cli->error[0] ? cli->error : "failed"));
 }
 
 int rg_cli_other_option(rg_cli *cli, const rg_cli_command *cmd, int c, const char *arg)

@@ -33,8 +33,10 @@ static void open_failure_cause(char *out, size_t outlen, const char *path)
     }
     snprintf(probe, sizeof(probe), "%s/.rollgate-probe-XXXXXX", dir);
     if ((fd = mkstemp(probe)) < 0) {
-        snprintf(out, outlen, "directory %s: %s (the database and its -wal and -shm files "
-                              "are written there)", dir, strerror(errno));
+        snprintf(out, outlen,
+                 "directory %s: %s (the database and its -wal and -shm files "
+                 "are written there)",
+                 dir, strerror(errno));
         return;
     }
     close(fd);

@@ -32,7 +32,8 @@ int rg_body_desired_patch(json_t **out, const json_t *live, const json_t *templa
         return rg_error_set(RG_EINVALID, "a strategy body and a template must be JSON objects");
     if ((patch = json_object()) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_object_foreach((json_t *)template_body, key, value) {
+    json_object_foreach((json_t *)template_body, key, value)
+    {
         json_t *v;
         if (!is_field(key))
             continue; /* the manifest loader refuses unknown template keys */
@@ -63,7 +64,8 @@ int rg_body_patch_applied(const json_t *live, const json_t *patch)
     const char *key;
     json_t *value;
 
-    json_object_foreach((json_t *)patch, key, value) {
+    json_object_foreach((json_t *)patch, key, value)
+    {
         if (!rg_body_same(json_object_get(live, key), value))
             return 0;
     }
@@ -91,7 +93,8 @@ static int restore_object(json_t *patch, json_t *kept, const char *field, const 
 
     if (merged == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_object_foreach((json_t *)snap, key, value) {
+    json_object_foreach((json_t *)snap, key, value)
+    {
         json_t *a = json_object_get(applied, key), *l = json_object_get(live, key);
         if (rg_body_same(l, value))
             continue;
@@ -103,7 +106,8 @@ static int restore_object(json_t *patch, json_t *kept, const char *field, const 
         changed = 1;
     }
     /* Keys the change added that the snapshot never had: drop them unless a person edited. */
-    json_object_foreach((json_t *)applied, key, value) {
+    json_object_foreach((json_t *)applied, key, value)
+    {
         json_t *l = json_object_get(live, key);
         if (json_object_get(snap, key) != NULL || l == NULL)
             continue;

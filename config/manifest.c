@@ -7,15 +7,17 @@
 #include "config/schema.h"
 #include "rollgate/util.h"
 
-static const char *const manifest_keys[] = {"name", "tenant", "policy", "stages", "approval",
-                                            "platform", "groups", "change", "notify",
-                                            "holdout", "environments", "environment", "gates",
-                                            NULL};
+static const char *const manifest_keys[] = {
+    "name",   "tenant", "policy",  "stages",       "approval",    "platform", "groups",
+    "change", "notify", "holdout", "environments", "environment", "gates",    NULL};
 static const char *const approval_names[] = {"required", "none", NULL};
-static const char *const event_names[] = {
-    "started", "approved", "stage_applied", "promoted", "tripped", "rolling_back",
-    "rolled_back", "rollback_incomplete", "held", "paused", "resumed", "completed", "failed",
-    NULL};
+static const char *const event_names[] = {"started",       "approved",
+                                          "stage_applied", "promoted",
+                                          "tripped",       "rolling_back",
+                                          "rolled_back",   "rollback_incomplete",
+                                          "held",          "paused",
+                                          "resumed",       "completed",
+                                          "failed",        NULL};
 
 const char *rg_approval_name(rg_approval a)
 {
@@ -238,8 +240,9 @@ static int check_transport(const rg_manifest *m, const rg_doc *doc, const rg_doc
                            int loopback_api, int loopback_login)
 {
     const rg_doc_node *node = rg_doc_get(map, "insecure");
-    const char *bad = !loopback_api ? "platform.api_url" : !loopback_login ? "platform.login_url"
-                                                                            : NULL;
+    const char *bad = !loopback_api     ? "platform.api_url"
+                      : !loopback_login ? "platform.login_url"
+                                        : NULL;
     if (m->platform.insecure && bad)
         return rg_doc_error(RG_EINVALID, doc, node, "platform.insecure",
                             "insecure: true is refused unless the host is loopback (%s is not)",
@@ -255,8 +258,8 @@ static int check_transport(const rg_manifest *m, const rg_doc *doc, const rg_doc
 
 static int read_platform(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root)
 {
-    static const char *const keys[] = {"driver", "api_url", "login_url", "credentials",
-                                       "insecure", NULL};
+    static const char *const keys[] = {"driver",      "api_url",  "login_url",
+                                       "credentials", "insecure", NULL};
     static const char *const drivers[] = {"genesys", NULL};
     const rg_doc_node *map, *node;
     int driver, lb_api = 0, lb_login = 0, rc;
@@ -271,8 +274,8 @@ static int read_platform(rg_manifest *m, const rg_doc *doc, const rg_doc_node *r
     if ((rc = rg_schema__require(&node, doc, map, "platform", "api_url")) < 0 ||
         (rc = rg_schema__url(&m->platform.api_url, &lb_api, doc, node, "platform.api_url")) < 0 ||
         (rc = rg_schema__require(&node, doc, map, "platform", "login_url")) < 0 ||
-        (rc = rg_schema__url(&m->platform.login_url, &lb_login, doc, node,
-                             "platform.login_url")) < 0 ||
+        (rc = rg_schema__url(&m->platform.login_url, &lb_login, doc, node, "platform.login_url")) <
+            0 ||
         (rc = read_credentials(&m->platform, doc, map)) < 0)
         return rc;
     if ((node = rg_schema__optional(map, "insecure")) != NULL &&
@@ -404,8 +407,8 @@ static int read_id_list(char ***out, size_t *count, const rg_doc *doc, const rg_
 
 static int read_change(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root)
 {
-    static const char *const keys[] = {"strategy", "resource", "watch_queues", "template",
-                                       "weights", NULL};
+    static const char *const keys[] = {"strategy", "resource", "watch_queues",
+                                       "template", "weights",  NULL};
     const rg_doc_node *map, *node;
     int rc;
 

@@ -156,8 +156,8 @@ static int read_requires(rg_manifest_env *e, const rg_doc *doc, const rg_doc_nod
 
 /* Reads one environment's groups through the manifest's own group reader, then moves them
  * into the entry. */
-static int read_env(rg_manifest *m, rg_manifest_env *e, const rg_doc *doc,
-                    const rg_doc_node *map, const char *path, const rg_manifest_options *opts)
+static int read_env(rg_manifest *m, rg_manifest_env *e, const rg_doc *doc, const rg_doc_node *map,
+                    const char *path, const rg_manifest_options *opts)
 {
     const rg_doc_node *node;
     char field[RG_SCHEMA_PATH];
@@ -254,8 +254,7 @@ static int visit(req_walk *w, size_t e)
         size_t d = env_index(w->m, env->requires[i]);
         const rg_doc_node *req = rg_doc_get(rg_doc_item(w->envs, e), "requires");
         char path[RG_SCHEMA_PATH];
-        snprintf(path, sizeof(path), "environments.%s.requires.%s", env->name,
-                 env->requires[i]);
+        snprintf(path, sizeof(path), "environments.%s.requires.%s", env->name, env->requires[i]);
         if (d == (size_t)-1)
             return rg_doc_error(RG_EINVALID, w->doc, rg_doc_get(req, env->requires[i]), path,
                                 "unknown environment '%s' (a required environment must be "
@@ -369,8 +368,10 @@ int rg_manifest__read_environments(rg_manifest *m, const rg_doc *doc, const rg_d
             return rg_doc_error(RG_EINVALID, doc, node, "environment",
                                 "environment is only meaningful with environments");
         if (opts && opts->environment)
-            return rg_error_set(RG_EINVALID, "%s: --env %.128s: this manifest has no "
-                                "environments", rg_doc_name(doc), opts->environment);
+            return rg_error_set(RG_EINVALID,
+                                "%s: --env %.128s: this manifest has no "
+                                "environments",
+                                rg_doc_name(doc), opts->environment);
         return rg_manifest__read_groups(m, doc, root, opts);
     }
     if ((node = rg_schema__optional(root, "groups")) != NULL)
@@ -381,8 +382,8 @@ int rg_manifest__read_environments(rg_manifest *m, const rg_doc *doc, const rg_d
         return rg_doc_error(RG_EINVALID, doc, envs, "environments",
                             "expected a mapping NAME: {groups, requires?, approval?, vars?}");
     if (n > RG_MANIFEST_MAX_ENVIRONMENTS)
-        return rg_doc_error(RG_ELIMIT, doc, envs, "environments",
-                            "more than %d environments", RG_MANIFEST_MAX_ENVIRONMENTS);
+        return rg_doc_error(RG_ELIMIT, doc, envs, "environments", "more than %d environments",
+                            RG_MANIFEST_MAX_ENVIRONMENTS);
     if ((m->environments = calloc(n, sizeof(*m->environments))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -417,8 +418,8 @@ static int compute_digest(rg_manifest *m)
         json_array_append_new(stages, rg_manifest__stage_json(&m->stages[i]));
     for (size_t i = 0; watch && i < m->watch_queues_count; i++)
         json_array_append_new(watch, json_string(m->watch_queues[i]));
-    doc = json_pack("{s:s, s:s, s:O, s:O, s:o}", "name", m->name, "tenant", m->tenant,
-                    "policy", policy, "stages", stages, "change",
+    doc = json_pack("{s:s, s:s, s:O, s:O, s:o}", "name", m->name, "tenant", m->tenant, "policy",
+                    policy, "stages", stages, "change",
                     rg_manifest__change_json(m, json_incref(watch)));
     if (doc && m->has_holdout)
         json_object_set_new(doc, "holdout", json_real(m->holdout));
@@ -465,8 +466,7 @@ static int check_templates(rg_manifest *m, const rg_doc *doc, const rg_doc_node 
     return rc;
 }
 
-int rg_manifest__finish_environments(rg_manifest *m, const rg_doc *doc,
-                                     const rg_doc_node *root)
+int rg_manifest__finish_environments(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root)
 {
     int rc;
 
@@ -538,12 +538,11 @@ int rg_manifest__environments_equal(const rg_manifest *a, const rg_manifest *b)
         const rg_manifest_group *gx = rg_manifest_env_groups(a, x, &nx);
         const rg_manifest_group *gy = rg_manifest_env_groups(b, y, &ny);
         if (strcmp(x->name, y->name) != 0 || x->max_age_ms != y->max_age_ms ||
-            x->has_approval != y->has_approval ||
-            (x->has_approval && x->approval != y->approval) ||
+            x->has_approval != y->has_approval || (x->has_approval && x->approval != y->approval) ||
             x->requires_count != y->requires_count || nx != ny)
             return 0;
         for (size_t j = 0; j < x->requires_count; j++)
-            if (strcmp(x->requires[j], y->requires[j]) != 0)
+            if (strcmp(x->requires[j], y -> requires[j]) != 0)
                 return 0;
         for (size_t j = 0; j < nx; j++)
             if (!rg_manifest__group_equal(&gx[j], &gy[j]))

@@ -119,8 +119,7 @@ static int read_orgs(rg_manifest_group *g, const rg_manifest *m, const rg_doc *d
             return rc;
         if ((other = org_seen(seen, g->orgs[i].id, g->name)) != NULL)
             return rg_doc_error(RG_EINVALID, doc, node, item,
-                                "org '%s' is already listed in group '%s'", g->orgs[i].id,
-                                other);
+                                "org '%s' is already listed in group '%s'", g->orgs[i].id, other);
     }
     seen->total += rg_doc_count(list);
     return 0;
@@ -303,8 +302,8 @@ static int check_dependencies(rg_manifest *m, const rg_doc *doc, const rg_doc_no
             if (group_index(m, m->groups[g].depends_on[i]) != (size_t)-1)
                 continue;
             snprintf(item, sizeof(item), "groups[%zu].depends_on[%zu]", g, i);
-            return rg_doc_error(RG_EINVALID, doc, rg_doc_item(deps, i), item,
-                                "unknown group '%s'", m->groups[g].depends_on[i]);
+            return rg_doc_error(RG_EINVALID, doc, rg_doc_item(deps, i), item, "unknown group '%s'",
+                                m->groups[g].depends_on[i]);
         }
     }
     w.state = calloc(m->groups_count, 1);
@@ -342,8 +341,7 @@ int rg_manifest__read_groups(rg_manifest *m, const rg_doc *doc, const rg_doc_nod
     for (size_t i = 0; i < rg_doc_count(list); i++) {
         rg_schema__index(item, sizeof(item), "groups", i);
         m->groups_count = i + 1;
-        if ((rc = read_group(m, &m->groups[i], doc, rg_doc_item(list, i), item, &seen, opts)) <
-            0)
+        if ((rc = read_group(m, &m->groups[i], doc, rg_doc_item(list, i), item, &seen, opts)) < 0)
             break;
     }
     free(seen.slots);

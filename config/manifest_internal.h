@@ -15,8 +15,7 @@ int rg_manifest__read_groups(rg_manifest *m, const rg_doc *doc, const rg_doc_nod
 int rg_manifest__read_environments(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root,
                                    const rg_manifest_options *opts);
 /* After the change is read: every environment's groups render the template; the digest. */
-int rg_manifest__finish_environments(rg_manifest *m, const rg_doc *doc,
-                                     const rg_doc_node *root);
+int rg_manifest__finish_environments(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root);
 void rg_manifest__free_environments(rg_manifest *m);
 /* Adds "environment" and "environments" to a manifest's JSON and drops its "groups". */
 int rg_manifest__environments_json(json_t *obj, const rg_manifest *m);

@@ -39,8 +39,8 @@ json_t *rg_manifest__group_json(const rg_manifest_group *g)
     for (size_t i = 0; orgs && i < g->orgs_count; i++) {
         const rg_manifest_org *o = &g->orgs[i];
         json_t *org = json_pack("{s:s}", "id", o->id);
-        if (org == NULL || (o->api_url && json_object_set_new(org, "api_url",
-                                                              json_string(o->api_url))) ||
+        if (org == NULL ||
+            (o->api_url && json_object_set_new(org, "api_url", json_string(o->api_url))) ||
             (o->login_url && json_object_set_new(org, "login_url", json_string(o->login_url))) ||
             json_array_append_new(orgs, org))
             goto fail;
@@ -108,13 +108,12 @@ int rg_manifest_to_json(json_t **out, const rg_manifest *m)
         json_decref(policy);
         return rg_error_set(RG_ENOMEM, "out of memory");
     }
-    obj = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "name",
-                    m->name, "tenant", m->tenant, "policy", policy, "stages", stages, "approval",
-                    rg_approval_name(m->approval), "platform", platform_json(&m->platform),
-                    "groups", groups, "change",
-                    rg_manifest__change_json(m, string_array(m->watch_queues,
-                                                             m->watch_queues_count)),
-                    "notify", notify);
+    obj = json_pack(
+        "{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "name", m->name, "tenant", m->tenant,
+        "policy", policy, "stages", stages, "approval", rg_approval_name(m->approval), "platform",
+        platform_json(&m->platform), "groups", groups, "change",
+        rg_manifest__change_json(m, string_array(m->watch_queues, m->watch_queues_count)), "notify",
+        notify);
     if (obj == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory building the manifest JSON");
     if ((rc = rg_manifest__gates_json(obj, m)) < 0) {
@@ -211,9 +210,8 @@ int rg_manifest_equal(const rg_manifest *a, const rg_manifest *b)
            rg_manifest__resource_equal(a, b) &&
            strings_eq(a->watch_queues, a->watch_queues_count, b->watch_queues,
                       b->watch_queues_count) &&
-           json_equal(a->template_json, b->template_json) &&
-           a->targets_count == b->targets_count && a->notify_count == b->notify_count &&
-           a->has_holdout == b->has_holdout && (!a->has_holdout || a->holdout == b->holdout) &&
-           lists_equal(a, b) && rg_manifest__environments_equal(a, b) &&
-           rg_manifest__gates_equal(a, b);
+           json_equal(a->template_json, b->template_json) && a->targets_count == b->targets_count &&
+           a->notify_count == b->notify_count && a->has_holdout == b->has_holdout &&
+           (!a->has_holdout || a->holdout == b->holdout) && lists_equal(a, b) &&
+           rg_manifest__environments_equal(a, b) && rg_manifest__gates_equal(a, b);
 }

@@ -45,8 +45,8 @@ static int check_renders(const rg_manifest *m, const rg_doc *doc, const rg_doc_n
         const rg_manifest_group *grp = &m->groups[g];
         char *text = NULL;
         if (rg_manifest__render_text(&text, rg_doc_scalar(node), grp->vars, grp->vars_count) < 0)
-            return rg_doc_error(RG_EINVALID, doc, node, path, "%s in group '%s'",
-                                rg_error_last(), grp->name);
+            return rg_doc_error(RG_EINVALID, doc, node, path, "%s in group '%s'", rg_error_last(),
+                                grp->name);
         free(text);
     }
     return 0;
@@ -119,11 +119,13 @@ static int read_weights(rg_manifest *m, const rg_doc *doc, const rg_doc_node *ma
         else
             return rg_doc_error(RG_EINVALID, doc, rg_doc_key(map, i), field,
                                 "weight column '%s' must be a template field holding an integer "
-                                "0..100 or capacity", wcol);
+                                "0..100 or capacity",
+                                wcol);
         if (!json_is_string(q))
             return rg_doc_error(RG_EINVALID, doc, qnode, field,
                                 "queue column '%s' must be a template field holding a queue id "
-                                "(a string)", rg_doc_scalar(qnode));
+                                "(a string)",
+                                rg_doc_scalar(qnode));
     }
     if (!capacity && sum != 100)
         return rg_doc_error(RG_EINVALID, doc, map, "change.weights",
@@ -131,7 +133,8 @@ static int read_weights(rg_manifest *m, const rg_doc *doc, const rg_doc_node *ma
     if (capacity && sum > 100)
         return rg_doc_error(RG_EINVALID, doc, map, "change.weights",
                             "the fixed weight columns sum to %lld, leaving nothing for "
-                            "capacity", (long long)sum);
+                            "capacity",
+                            (long long)sum);
     return 0;
 }
 
@@ -224,8 +227,8 @@ json_t *rg_manifest__change_json(const rg_manifest *m, json_t *watch_queues)
         return NULL;
     /* routing_strategy keeps the shorthand, so stored manifests and digests stay as they were */
     if (r->kind == RG_RESOURCE_ROUTING_STRATEGY)
-        return json_pack("{s:s, s:o, s:O}", "strategy", m->strategy, "watch_queues",
-                         watch_queues, "template", m->template_json);
+        return json_pack("{s:s, s:o, s:O}", "strategy", m->strategy, "watch_queues", watch_queues,
+                         "template", m->template_json);
     return json_pack("{s:{s:s, s:s, s:s, s:b}, s:o, s:O, s:O*}", "resource", "kind",
                      rg_resource_kind_name(r->kind), "datatable", r->datatable, "row", r->row,
                      "create", r->create, "watch_queues", watch_queues, "template",

@@ -74,7 +74,8 @@ int rg_manifest__render_json(json_t **out, const json_t *value, const rg_manifes
         free(text);
     } else if (json_is_array(value)) {
         copy = json_array();
-        json_array_foreach(value, i, item) {
+        json_array_foreach(value, i, item)
+        {
             if (copy == NULL || (rc = rg_manifest__render_json(&child, item, vars, vars_count)) < 0)
                 goto cleanup;
             if (json_array_append_new(copy, child))
@@ -82,7 +83,8 @@ int rg_manifest__render_json(json_t **out, const json_t *value, const rg_manifes
         }
     } else if (json_is_object(value)) {
         copy = json_object();
-        json_object_foreach((json_t *)value, key, item) {
+        json_object_foreach((json_t *)value, key, item)
+        {
             if (copy == NULL || (rc = rg_manifest__render_json(&child, item, vars, vars_count)) < 0)
                 goto cleanup;
             if (json_object_set_new(copy, key, child))
@@ -136,8 +138,8 @@ static int check_strings(const rg_manifest *m, const rg_doc *doc, const rg_doc_n
     for (size_t g = 0; g < m->groups_count; g++) {
         const rg_manifest_group *grp = &m->groups[g];
         if (rg_manifest__render_text(&text, rg_doc_scalar(node), grp->vars, grp->vars_count) < 0)
-            return rg_doc_error(RG_EINVALID, doc, node, path, "%s in group '%s'",
-                                rg_error_last(), grp->name);
+            return rg_doc_error(RG_EINVALID, doc, node, path, "%s in group '%s'", rg_error_last(),
+                                grp->name);
         if (is_id && !rg_schema__is_id(text)) {
             int rc = rg_doc_error(RG_EINVALID, doc, node, path,
                                   "renders to '%.64s' in group '%s', not an id "
@@ -229,9 +231,9 @@ static int read_targets(rg_manifest *m, const rg_doc *doc, const rg_doc_node *li
         for (size_t j = 0; j < i; j++)
             if (strcmp(m->targets[j].id, m->targets[i].id) == 0) {
                 rg_schema__join(item + strlen(item), sizeof(item) - strlen(item), "", "id");
-                return rg_doc_error(RG_EINVALID, doc, rg_doc_get(rg_doc_item(list, i), "id"),
-                                    item, "duplicate target '%s' (also %s[%zu])",
-                                    m->targets[i].id, path, j);
+                return rg_doc_error(RG_EINVALID, doc, rg_doc_get(rg_doc_item(list, i), "id"), item,
+                                    "duplicate target '%s' (also %s[%zu])", m->targets[i].id, path,
+                                    j);
             }
         any_weight |= m->targets[i].weight != 0;
     }

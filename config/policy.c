@@ -12,11 +12,27 @@
 #define RG_POLICY_INSTALL_DIR "/usr/local/share/rollgate/policies"
 #endif
 
-static const char *const policy_keys[] = {
-    "name", "alpha", "sequential", "stabilization_window", "soak_limit", "poll_interval",
-    "granularity", "settle", "pre_window", "breaker", "on_inconclusive", "errors",
-    "verify_window", "capacity", "metrics", "tau2", "variance", "information", "alpha_split",
-    "analytics", NULL};
+static const char *const policy_keys[] = {"name",
+                                          "alpha",
+                                          "sequential",
+                                          "stabilization_window",
+                                          "soak_limit",
+                                          "poll_interval",
+                                          "granularity",
+                                          "settle",
+                                          "pre_window",
+                                          "breaker",
+                                          "on_inconclusive",
+                                          "errors",
+                                          "verify_window",
+                                          "capacity",
+                                          "metrics",
+                                          "tau2",
+                                          "variance",
+                                          "information",
+                                          "alpha_split",
+                                          "analytics",
+                                          NULL};
 static const char *const variance_names[] = {"pooled", "cluster", NULL};
 static const char *const information_names[] = {"calendar", "observed", NULL};
 static const char *const alpha_split_names[] = {"stages", "none", NULL};
@@ -98,15 +114,14 @@ static int relation(const rg_doc *doc, const rg_doc_node *map, const char *path,
     rg_format_duration(&va, *a->slot);
     rg_format_duration(&vb, *b->slot);
     rc = rg_doc_error(RG_EINVALID, doc, a->node ? a->node : (b->node ? b->node : map), field,
-                      "%s must be %s %s (%s)", rg_buf_cstr(&va),
-                      strict ? "less than" : "at most", b->key, rg_buf_cstr(&vb));
+                      "%s must be %s %s (%s)", rg_buf_cstr(&va), strict ? "less than" : "at most",
+                      b->key, rg_buf_cstr(&vb));
     rg_buf_dispose(&va);
     rg_buf_dispose(&vb);
     return rc;
 }
 
-static int read_durations(rg_policy *p, const rg_doc *doc, const rg_doc_node *map,
-                          const char *path)
+static int read_durations(rg_policy *p, const rg_doc *doc, const rg_doc_node *map, const char *path)
 {
     duration_field f[D_COUNT] = {
         {"stabilization_window", &p->stabilization_window_ms, NULL},
@@ -137,8 +152,7 @@ static int read_durations(rg_policy *p, const rg_doc *doc, const rg_doc_node *ma
 
 /* A mapping with one integer key, like breaker: {consecutive: 2}. */
 static int read_small_section(int *slot, const rg_doc *doc, const rg_doc_node *map,
-                              const char *path, const char *section, const char *key,
-                              int64_t max)
+                              const char *path, const char *section, const char *key, int64_t max)
 {
     const rg_doc_node *node = rg_schema__optional(map, section), *value;
     const char *const keys[] = {key, NULL};
@@ -160,8 +174,8 @@ static int read_small_section(int *slot, const rg_doc *doc, const rg_doc_node *m
     return 0;
 }
 
-static int read_positive(double *out, const rg_doc *doc, const rg_doc_node *node,
-                         const char *path, double max, int max_inclusive)
+static int read_positive(double *out, const rg_doc *doc, const rg_doc_node *node, const char *path,
+                         double max, int max_inclusive)
 {
     double v;
     int rc = rg_schema__number(&v, doc, node, path);
@@ -175,8 +189,7 @@ static int read_positive(double *out, const rg_doc *doc, const rg_doc_node *node
     return 0;
 }
 
-static int read_capacity(rg_policy *p, const rg_doc *doc, const rg_doc_node *map,
-                         const char *path)
+static int read_capacity(rg_policy *p, const rg_doc *doc, const rg_doc_node *map, const char *path)
 {
     static const char *const keys[] = {"min_ratio", "max_load", NULL};
     const rg_doc_node *node = rg_schema__optional(map, "capacity"), *v;
@@ -205,8 +218,7 @@ static int read_capacity(rg_policy *p, const rg_doc *doc, const rg_doc_node *map
     return 0;
 }
 
-static int read_scalars(rg_policy *p, const rg_doc *doc, const rg_doc_node *map,
-                        const char *path)
+static int read_scalars(rg_policy *p, const rg_doc *doc, const rg_doc_node *map, const char *path)
 {
     const rg_doc_node *v;
     char field[RG_SCHEMA_PATH];
@@ -276,10 +288,9 @@ int rg_policy_from_doc(rg_policy **out, const rg_doc *doc, const rg_doc_node *no
     rg_policy__defaults(p);
     if ((rc = read_scalars(p, doc, node, path)) < 0 ||
         (rc = read_durations(p, doc, node, path)) < 0 ||
-        (rc = read_small_section(&p->breaker_consecutive, doc, node, path, "breaker",
-                                 "consecutive", 100)) < 0 ||
-        (rc = read_small_section(&p->errors_limit, doc, node, path, "errors", "limit", 1000)) <
-            0 ||
+        (rc = read_small_section(&p->breaker_consecutive, doc, node, path, "breaker", "consecutive",
+                                 100)) < 0 ||
+        (rc = read_small_section(&p->errors_limit, doc, node, path, "errors", "limit", 1000)) < 0 ||
         (rc = read_capacity(p, doc, node, path)) < 0 ||
         (rc = rg_policy__read_analytics(p, doc, node, path)) < 0 ||
         (rc = rg_policy__read_metrics(p, doc, node, path)) < 0)

@@ -74,8 +74,8 @@ static int add_sections(json_t *obj, const rg_policy *p)
     for (size_t i = 0; i < p->metrics_count; i++)
         if (json_array_append_new(metrics, metric_json(&p->metrics[i])))
             goto nomem;
-    if (json_object_set_new(obj, "breaker", json_pack("{s:i}", "consecutive",
-                                                      p->breaker_consecutive)) ||
+    if (json_object_set_new(obj, "breaker",
+                            json_pack("{s:i}", "consecutive", p->breaker_consecutive)) ||
         json_object_set_new(obj, "on_inconclusive",
                             json_string(rg_on_inconclusive_name(p->on_inconclusive))) ||
         json_object_set_new(obj, "errors", json_pack("{s:i}", "limit", p->errors_limit)) ||
@@ -160,8 +160,7 @@ int rg_policy_equal(const rg_policy *a, const rg_policy *b)
         a->stabilization_window_ms != b->stabilization_window_ms ||
         a->soak_limit_ms != b->soak_limit_ms || a->poll_interval_ms != b->poll_interval_ms ||
         a->granularity_ms != b->granularity_ms || a->settle_ms != b->settle_ms ||
-        a->pre_window_ms != b->pre_window_ms ||
-        a->breaker_consecutive != b->breaker_consecutive ||
+        a->pre_window_ms != b->pre_window_ms || a->breaker_consecutive != b->breaker_consecutive ||
         a->on_inconclusive != b->on_inconclusive || a->errors_limit != b->errors_limit ||
         a->verify_window_ms != b->verify_window_ms ||
         a->capacity_min_ratio != b->capacity_min_ratio ||

@@ -6,8 +6,8 @@
 #include "config/schema.h"
 #include "rollgate/util.h"
 
-static const char *const metric_keys[] = {"name", "kind", "events", "trials", "source",
-                                          "increase_is_bad", "tolerance", "critical", NULL};
+static const char *const metric_keys[] = {
+    "name", "kind", "events", "trials", "source", "increase_is_bad", "tolerance", "critical", NULL};
 static const char *const kind_names[] = {"proportion", "mean", NULL};
 
 /* tolerance: {relative: x} or {absolute: duration-or-number}; exactly one, > 0. */

@@ -48,8 +48,10 @@ int rg_registry_region_urls(const char **api_url, const char **login_url, const 
         }
     for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++)
         rg_buf_printf(&list, "%s%s", i ? ", " : "", regions[i].region);
-    rc = rg_error_set(RG_EINVALID, "region '%.64s': expected a Genesys Cloud region (%s) or "
-                      "loopback (tests)", region ? region : "", rg_buf_cstr(&list));
+    rc = rg_error_set(RG_EINVALID,
+                      "region '%.64s': expected a Genesys Cloud region (%s) or "
+                      "loopback (tests)",
+                      region ? region : "", rg_buf_cstr(&list));
     rg_buf_dispose(&list);
     return rc;
 }
@@ -73,8 +75,7 @@ static int valid_env_name(const char *s)
 {
     size_t i = 0;
     for (; s[i]; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_' ||
-              (i > 0 && s[i] >= '0' && s[i] <= '9')))
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_' || (i > 0 && s[i] >= '0' && s[i] <= '9')))
             return 0;
     return i > 0 && i <= 128;
 }
@@ -136,16 +137,16 @@ static int only_keys(const json_t *obj, const char *const *keys, const char *pat
     const char *key;
     json_t *v;
 
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         size_t k = 0;
         while (keys[k] && strcmp(keys[k], key) != 0)
             k++;
         if (keys[k] == NULL)
-            return rg_error_set(RG_EINVALID, "registry %s: %s: unknown key \"%.64s\"", path,
-                                where, key);
-        if (!json_is_string(v) && !json_is_object(v))
-            return rg_error_set(RG_EINVALID, "registry %s: %s.%s: wrong type", path, where,
+            return rg_error_set(RG_EINVALID, "registry %s: %s: unknown key \"%.64s\"", path, where,
                                 key);
+        if (!json_is_string(v) && !json_is_object(v))
+            return rg_error_set(RG_EINVALID, "registry %s: %s.%s: wrong type", path, where, key);
     }
     return 0;
 }
@@ -163,22 +164,30 @@ static int check_org(const char *path, const char *tenant, const char *org, cons
     if ((rc = only_keys(e, keys, path, where)) < 0)
         return rc;
     if (!valid_id(org))
-        return rg_error_set(RG_EINVALID, "registry %s: %s: the org id must match "
-                            "[A-Za-z0-9_.:-]{1,128}", path, where);
+        return rg_error_set(RG_EINVALID,
+                            "registry %s: %s: the org id must match "
+                            "[A-Za-z0-9_.:-]{1,128}",
+                            path, where);
     if (cred == NULL || !valid_credentials(cred))
-        return rg_error_set(RG_EINVALID, "registry %s: %s.credentials: expected env, "
-                            "env:PREFIX or file:/ABSOLUTE/PATH", path, where);
+        return rg_error_set(RG_EINVALID,
+                            "registry %s: %s.credentials: expected env, "
+                            "env:PREFIX or file:/ABSOLUTE/PATH",
+                            path, where);
     a = str(e, "api_url");
     l = str(e, "login_url");
     if (region && strcmp(region, RG_REGISTRY_LOOPBACK) == 0) {
         if (a == NULL || l == NULL || !loopback_url(a) || !loopback_url(l))
-            return rg_error_set(RG_EINVALID, "registry %s: %s: a loopback entry needs "
-                                "api_url and login_url on a loopback host", path, where);
+            return rg_error_set(RG_EINVALID,
+                                "registry %s: %s: a loopback entry needs "
+                                "api_url and login_url on a loopback host",
+                                path, where);
         return 0;
     }
     if (a || l)
-        return rg_error_set(RG_EINVALID, "registry %s: %s: api_url and login_url come from "
-                            "the region; only a loopback entry names its own", path, where);
+        return rg_error_set(RG_EINVALID,
+                            "registry %s: %s: api_url and login_url come from "
+                            "the region; only a loopback entry names its own",
+                            path, where);
     if ((rc = rg_registry_region_urls(&a, &l, region)) < 0)
         return rg_error_prefix("registry %s: %s", path, where);
     return 0;
@@ -196,40 +205,48 @@ static int check_doc(const json_t *doc, const char *path)
         rc = rg_error_set(RG_EINVALID, "registry %s: expected {\"tenants\":{...}}", path);
         goto done;
     }
-    json_object_foreach((json_t *)doc, key, v) {
+    json_object_foreach((json_t *)doc, key, v)
+    {
         if (strcmp(key, "tenants") != 0) {
             rc = rg_error_set(RG_EINVALID, "registry %s: unknown key \"%.64s\"", path, key);
             goto done;
         }
     }
-    json_object_foreach(tenants, tenant, t) {
+    json_object_foreach(tenants, tenant, t)
+    {
         const char *hook = str(t, "webhook_secret");
         char where[200];
         snprintf(where, sizeof(where), "tenants.%.128s", tenant);
         if (!valid_id(tenant) || !json_is_object(t)) {
-            rc = rg_error_set(RG_EINVALID, "registry %s: %s: expected a tenant id mapping to "
-                              "an object", path, where);
+            rc = rg_error_set(RG_EINVALID,
+                              "registry %s: %s: expected a tenant id mapping to "
+                              "an object",
+                              path, where);
             goto done;
         }
         if ((rc = only_keys(t, tkeys, path, where)) < 0)
             goto done;
         if (json_object_get(t, "webhook_secret") && (hook == NULL || !valid_webhook_source(hook))) {
-            rc = rg_error_set(RG_EINVALID, "registry %s: %s.webhook_secret: expected env:NAME "
-                              "or file:/ABSOLUTE/PATH", path, where);
+            rc = rg_error_set(RG_EINVALID,
+                              "registry %s: %s.webhook_secret: expected env:NAME "
+                              "or file:/ABSOLUTE/PATH",
+                              path, where);
             goto done;
         }
         orgs = json_object_get(t, "orgs");
         if (orgs != NULL && !json_is_object(orgs)) {
-            rc = rg_error_set(RG_EINVALID, "registry %s: %s.orgs: expected an object", path,
-                              where);
+            rc = rg_error_set(RG_EINVALID, "registry %s: %s.orgs: expected an object", path, where);
             goto done;
         }
-        json_object_foreach(orgs, org, e) {
+        json_object_foreach(orgs, org, e)
+        {
             if ((rc = check_org(path, tenant, org, e)) < 0)
                 goto done;
             if (json_object_get(seen, org)) {
-                rc = rg_error_set(RG_EINVALID, "registry %s: org %s is registered to two "
-                                  "tenants", path, org);
+                rc = rg_error_set(RG_EINVALID,
+                                  "registry %s: org %s is registered to two "
+                                  "tenants",
+                                  path, org);
                 goto done;
             }
             json_object_set_new(seen, org, json_true());
@@ -249,16 +266,18 @@ static int load_doc(json_t **out, const char *path)
 
     if ((rc = rg_file_read_private(&text, &len, path, REGISTRY_MAX_BYTES, "registry")) < 0) {
         if (rc == RG_ENOTFOUND)
-            rg_error_set(RG_ENOTFOUND, "registry %s does not exist (register an org with "
+            rg_error_set(RG_ENOTFOUND,
+                         "registry %s does not exist (register an org with "
                          "`rollgate org add --registry %s --tenant T --org O --region R "
-                         "--credentials env:NAME`)", path, path);
+                         "--credentials env:NAME`)",
+                         path, path);
         return rc;
     }
     *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     if (*out == NULL)
-        return rg_error_set(RG_EINVALID, "registry %s: not valid JSON (line %d, column %d)",
-                            path, jerr.line, jerr.column);
+        return rg_error_set(RG_EINVALID, "registry %s: not valid JSON (line %d, column %d)", path,
+                            jerr.line, jerr.column);
     if ((rc = check_doc(*out, path)) < 0) {
         json_decref(*out);
         *out = NULL;
@@ -318,20 +337,19 @@ int rg_registry_find(rg_registry_org *out, const rg_registry *registry, const ch
     t = json_object_get(json_object_get(registry->doc, "tenants"), tenant);
     e = json_object_get(json_object_get(t, "orgs"), org_id);
     if (e == NULL)
-        return rg_error_set(RG_ENOTFOUND, "org %.128s is not registered to tenant %.128s",
-                            org_id, tenant);
+        return rg_error_set(RG_ENOTFOUND, "org %.128s is not registered to tenant %.128s", org_id,
+                            tenant);
     /* The keys live in the document, so the entry's strings do too. */
-    json_object_foreach(json_object_get(registry->doc, "tenants"), tkey, t)
-        if (strcmp(tkey, tenant) == 0)
-            break;
-    json_object_foreach(json_object_get(t, "orgs"), okey, e)
-        if (strcmp(okey, org_id) == 0)
-            break;
+    json_object_foreach(json_object_get(registry->doc, "tenants"), tkey,
+                        t) if (strcmp(tkey, tenant) == 0) break;
+    json_object_foreach(json_object_get(t, "orgs"), okey, e) if (strcmp(okey, org_id) == 0) break;
     fill(out, tkey, okey, e);
     if (!allow_loopback && strcmp(out->region, RG_REGISTRY_LOOPBACK) == 0)
-        return rg_error_set(RG_EAUTH, "org %s of tenant %s is registered on a loopback test "
+        return rg_error_set(RG_EAUTH,
+                            "org %s of tenant %s is registered on a loopback test "
                             "platform, which is used only when the server runs with "
-                            "--allow-loopback-platform", org_id, tenant);
+                            "--allow-loopback-platform",
+                            org_id, tenant);
     return 0;
 }
 
@@ -351,13 +369,16 @@ int rg_registry_webhook_secret(char **out, const rg_registry *registry, const ch
     int rc;
 
     if (src == NULL)
-        return rg_error_set(RG_ENOTFOUND, "tenant %s has no webhook secret in the registry "
+        return rg_error_set(RG_ENOTFOUND,
+                            "tenant %s has no webhook secret in the registry "
                             "(`rollgate org webhook --tenant %s --secret env:NAME`)",
                             tenant ? tenant : "", tenant ? tenant : "");
     if (strncmp(src, "env:", 4) == 0) {
         if ((v = getenv(src + 4)) == NULL || *v == '\0')
-            return rg_error_set(RG_EAUTH, "tenant %s: the webhook secret's environment "
-                                "variable %s is not set", tenant, src + 4);
+            return rg_error_set(RG_EAUTH,
+                                "tenant %s: the webhook secret's environment "
+                                "variable %s is not set",
+                                tenant, src + 4);
         return (*out = rg_strdup(v)) ? 0 : RG_ENOMEM;
     }
     if ((rc = rg_file_read_private(&text, &len, src + 5, 4096, "webhook secret file")) < 0)
@@ -380,16 +401,18 @@ json_t *rg_registry_list_json(const rg_registry *registry, const char *tenant)
 
     if (registry == NULL || arr == NULL)
         return arr;
-    json_object_foreach(json_object_get(registry->doc, "tenants"), tkey, t) {
+    json_object_foreach(json_object_get(registry->doc, "tenants"), tkey, t)
+    {
         if (tenant && strcmp(tenant, tkey) != 0)
             continue;
-        json_object_foreach(json_object_get(t, "orgs"), okey, e) {
+        json_object_foreach(json_object_get(t, "orgs"), okey, e)
+        {
             rg_registry_org o;
             fill(&o, tkey, okey, e);
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "tenant",
-                                                 tkey, "org", okey, "region", o.region,
-                                                 "api_url", o.api_url, "login_url",
-                                                 o.login_url, "credentials", o.credentials));
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "tenant", tkey,
+                                                 "org", okey, "region", o.region, "api_url",
+                                                 o.api_url, "login_url", o.login_url, "credentials",
+                                                 o.credentials));
         }
     }
     return arr;
@@ -446,7 +469,8 @@ int rg_registry_add(const char *path, const rg_registry_org *org)
     if (!valid_id(org->org))
         return rg_error_set(RG_EINVALID, "--org: expected 1-128 of A-Z a-z 0-9 _ . : -");
     if (org->credentials == NULL || !valid_credentials(org->credentials))
-        return rg_error_set(RG_EINVALID, "--credentials: expected env, env:PREFIX (reads "
+        return rg_error_set(RG_EINVALID,
+                            "--credentials: expected env, env:PREFIX (reads "
                             "PREFIX_CLIENT_ID and PREFIX_CLIENT_SECRET) or file:/ABSOLUTE/PATH");
     if (strncmp(org->credentials, "file:", 5) == 0) {
         char *text = NULL;
@@ -460,13 +484,16 @@ int rg_registry_add(const char *path, const rg_registry_org *org)
         return rg_error_set(RG_EINVALID, "--region is required");
     if ((rc = edit_begin(&doc, path)) < 0)
         return rc;
-    json_object_foreach(json_object_get(doc, "tenants"), tkey, t)
-        if (strcmp(tkey, org->tenant) != 0 && json_object_get(json_object_get(t, "orgs"),
-                                                              org->org)) {
-            rc = rg_error_set(RG_ECONFLICT, "org %s is already registered to tenant %s; "
-                              "remove it there first", org->org, tkey);
-            goto cleanup;
-        }
+    json_object_foreach(json_object_get(doc, "tenants"), tkey,
+                        t) if (strcmp(tkey, org->tenant) != 0 &&
+                               json_object_get(json_object_get(t, "orgs"), org->org))
+    {
+        rc = rg_error_set(RG_ECONFLICT,
+                          "org %s is already registered to tenant %s; "
+                          "remove it there first",
+                          org->org, tkey);
+        goto cleanup;
+    }
     entry = json_pack("{s:s, s:s}", "region", org->region, "credentials", org->credentials);
     if (entry && org->api_url)
         json_object_set_new(entry, "api_url", json_string(org->api_url));
@@ -510,7 +537,7 @@ int rg_registry_set_webhook(const char *path, const char *tenant, const char *so
         return rg_error_set(RG_EINVALID, "--tenant: expected 1-128 of A-Z a-z 0-9 _ . : -");
     if (source && !valid_webhook_source(source))
         return rg_error_set(RG_EINVALID, "--secret: expected env:NAME or file:/ABSOLUTE/PATH "
-                            "(the secret itself never goes into the registry)");
+                                         "(the secret itself never goes into the registry)");
     if ((rc = edit_begin(&doc, path)) < 0)
         return rc;
     t = tenant_obj(doc, tenant);

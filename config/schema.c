@@ -77,8 +77,8 @@ int rg_schema__mapping(const rg_doc *doc, const rg_doc_node *node, const char *p
     return 0;
 }
 
-int rg_schema__sequence(const rg_doc *doc, const rg_doc_node *node, const char *path,
-                        size_t min, size_t max)
+int rg_schema__sequence(const rg_doc *doc, const rg_doc_node *node, const char *path, size_t min,
+                        size_t max)
 {
     size_t n;
 
@@ -87,12 +87,11 @@ int rg_schema__sequence(const rg_doc *doc, const rg_doc_node *node, const char *
                             kind_name(node));
     n = rg_doc_count(node);
     if (n < min)
-        return rg_doc_error(RG_EINVALID, doc, node, path,
-                            "expected at least %zu entr%s, got %zu", min, min == 1 ? "y" : "ies",
-                            n);
+        return rg_doc_error(RG_EINVALID, doc, node, path, "expected at least %zu entr%s, got %zu",
+                            min, min == 1 ? "y" : "ies", n);
     if (n > max)
-        return rg_doc_error(RG_ELIMIT, doc, node, path, "%zu entries exceed the limit of %zu",
-                            n, max);
+        return rg_doc_error(RG_ELIMIT, doc, node, path, "%zu entries exceed the limit of %zu", n,
+                            max);
     return 0;
 }
 
@@ -193,8 +192,7 @@ int rg_schema__int(int64_t *out, const rg_doc *doc, const rg_doc_node *node, con
     return 0;
 }
 
-int rg_schema__number(double *out, const rg_doc *doc, const rg_doc_node *node,
-                      const char *path)
+int rg_schema__number(double *out, const rg_doc *doc, const rg_doc_node *node, const char *path)
 {
     double v;
     int rc;
@@ -224,8 +222,7 @@ int rg_schema__bool(int *out, const rg_doc *doc, const rg_doc_node *node, const 
     return 0;
 }
 
-int rg_schema__duration(int64_t *out, const rg_doc *doc, const rg_doc_node *node,
-                        const char *path)
+int rg_schema__duration(int64_t *out, const rg_doc *doc, const rg_doc_node *node, const char *path)
 {
     int64_t v;
 
@@ -261,8 +258,8 @@ int rg_schema__enum(int *out, const rg_doc *doc, const rg_doc_node *node, const 
         rc = rg_doc_error(RG_EINVALID, doc, node, path, "expected %s, got '%.64s'",
                           rg_buf_cstr(&list), text);
     else
-        rc = rg_doc_error(RG_EINVALID, doc, node, path, "expected %s, got %s",
-                          rg_buf_cstr(&list), kind_name(node));
+        rc = rg_doc_error(RG_EINVALID, doc, node, path, "expected %s, got %s", rg_buf_cstr(&list),
+                          kind_name(node));
     rg_buf_dispose(&list);
     return rc;
 }
@@ -303,8 +300,7 @@ int rg_schema__url(char **out, int *loopback, const rg_doc *doc, const rg_doc_no
     if (memchr(host, '@', (size_t)(end - host)) != NULL) {
         free(*out);
         *out = NULL;
-        return rg_doc_error(RG_EINVALID, doc, node, path,
-                            "a URL must not carry user information");
+        return rg_doc_error(RG_EINVALID, doc, node, path, "a URL must not carry user information");
     }
     hostlen = (size_t)(end - host);
     if (host[0] == '[') {
@@ -320,8 +316,7 @@ int rg_schema__url(char **out, int *loopback, const rg_doc *doc, const rg_doc_no
     *loopback = is_loopback(host, hostlen);
     return 0;
 bad:
-    rc = rg_doc_error(RG_EINVALID, doc, node, path, "expected an http(s) URL, got '%.64s'",
-                      *out);
+    rc = rg_doc_error(RG_EINVALID, doc, node, path, "expected an http(s) URL, got '%.64s'", *out);
     free(*out);
     *out = NULL;
     return rc;
@@ -364,9 +359,9 @@ int rg_schema__to_json(json_t **out, const rg_doc_node *node)
     for (size_t i = 0; i < rg_doc_count(node); i++) {
         if ((rc = rg_schema__to_json(&child, rg_doc_item(node, i))) < 0)
             goto cleanup;
-        if (json_is_array(value) ? json_array_append_new(value, child)
-                                 : json_object_set_new(value, rg_doc_scalar(rg_doc_key(node, i)),
-                                                       child)) {
+        if (json_is_array(value)
+                ? json_array_append_new(value, child)
+                : json_object_set_new(value, rg_doc_scalar(rg_doc_key(node, i)), child)) {
             child = NULL;
             rc = rg_error_set(RG_ENOMEM, "out of memory");
             goto cleanup;

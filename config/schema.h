@@ -21,8 +21,8 @@ void rg_schema__index(char *out, size_t outlen, const char *parent, size_t i);
 int rg_schema__mapping(const rg_doc *doc, const rg_doc_node *node, const char *path,
                        const char *const *allowed);
 /* node must be a sequence of at most max items (RG_ELIMIT beyond; min items too). */
-int rg_schema__sequence(const rg_doc *doc, const rg_doc_node *node, const char *path,
-                        size_t min, size_t max);
+int rg_schema__sequence(const rg_doc *doc, const rg_doc_node *node, const char *path, size_t min,
+                        size_t max);
 /* The value of a required key (error at the mapping when it is missing). */
 int rg_schema__require(const rg_doc_node **out, const rg_doc *doc, const rg_doc_node *map,
                        const char *path, const char *key);
@@ -36,12 +36,10 @@ int rg_schema__string(char **out, const rg_doc *doc, const rg_doc_node *node, co
 int rg_schema__id(char **out, const rg_doc *doc, const rg_doc_node *node, const char *path);
 int rg_schema__int(int64_t *out, const rg_doc *doc, const rg_doc_node *node, const char *path,
                    int64_t min, int64_t max);
-int rg_schema__number(double *out, const rg_doc *doc, const rg_doc_node *node,
-                      const char *path);
+int rg_schema__number(double *out, const rg_doc *doc, const rg_doc_node *node, const char *path);
 int rg_schema__bool(int *out, const rg_doc *doc, const rg_doc_node *node, const char *path);
 /* A duration (15m, 10s, PT1M) that must be > 0. */
-int rg_schema__duration(int64_t *out, const rg_doc *doc, const rg_doc_node *node,
-                        const char *path);
+int rg_schema__duration(int64_t *out, const rg_doc *doc, const rg_doc_node *node, const char *path);
 /* One of `names` (NULL-terminated); *out is its index. */
 int rg_schema__enum(int *out, const rg_doc *doc, const rg_doc_node *node, const char *path,
                     const char *const *names);

@@ -15,8 +15,8 @@
 typedef struct {
     rg_rollout_ctx *ctx;
     rg_store_target *target;
-    json_t *body;          /* the rendered template with capacity weights computed */
-    json_t *patch;         /* what the PATCH sends */
+    json_t *body;  /* the rendered template with capacity weights computed */
+    json_t *patch; /* what the PATCH sends */
     rg_platform_op *get;
     rg_platform_op *obs;
     rg_platform_op *update;
@@ -35,9 +35,8 @@ static int body_has_capacity(const json_t *body)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(body, "targets"), i, t)
-        if (json_is_string(json_object_get(t, "weight")))
-            return 1;
+    json_array_foreach(json_object_get(body, "targets"), i,
+                       t) if (json_is_string(json_object_get(t, "weight"))) return 1;
     return 0;
 }
 
@@ -52,7 +51,8 @@ static int fill_capacity(apply_item *it)
     int weights[RG_MANIFEST_MAX_TARGETS], fixed = 0, rc;
     json_t *t;
 
-    json_array_foreach(targets, i, t) {
+    json_array_foreach(targets, i, t)
+    {
         json_t *w = json_object_get(t, "weight");
         const char *q = json_string_value(json_object_get(t, "id"));
         if (json_is_integer(w)) {
@@ -68,14 +68,15 @@ static int fill_capacity(apply_item *it)
     if (ncap == 0 || n > RG_MANIFEST_MAX_TARGETS)
         return 0;
     if (fixed > 100)
-        return rg_error_set(RG_EINVALID, "org %s: fixed weights sum to %d, leaving nothing for "
-                                         "capacity weights", it->target->org_id, fixed);
+        return rg_error_set(RG_EINVALID,
+                            "org %s: fixed weights sum to %d, leaving nothing for "
+                            "capacity weights",
+                            it->target->org_id, fixed);
     if ((rc = rg_body_capacity_weights(weights, agents, ncap, 100 - fixed)) < 0)
         return rc;
     ncap = 0;
-    json_array_foreach(targets, i, t)
-        if (!json_is_integer(json_object_get(t, "weight")))
-            json_object_set_new(t, "weight", json_integer(weights[ncap++]));
+    json_array_foreach(targets, i, t) if (!json_is_integer(json_object_get(t, "weight")))
+        json_object_set_new(t, "weight", json_integer(weights[ncap++]));
     return 0;
 }
 
@@ -245,9 +246,9 @@ static int queue_reads(apply_item *items, size_t n, rg_platform *pf)
             const char *ids[RG_MANIFEST_MAX_TARGETS];
             size_t k = 0, j;
             json_t *t;
-            json_array_foreach(q, j, t)
-                if (!json_is_integer(json_object_get(t, "weight")) && k < RG_MANIFEST_MAX_TARGETS)
-                    ids[k++] = json_string_value(json_object_get(t, "id"));
+            json_array_foreach(q, j, t) if (!json_is_integer(json_object_get(t, "weight")) &&
+                                            k < RG_MANIFEST_MAX_TARGETS) ids[k++] =
+                json_string_value(json_object_get(t, "id"));
             rc = rg_platform_queue_observations(&it->obs, pf, it->target->org_id, ids, k, NULL,
                                                 NULL);
         }
@@ -287,8 +288,8 @@ static int apply_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
         if (needs[i])
             rc = rg_platform_queue_strategy_update(
                 &items[i].update, pf, tier[i]->org_id, tier[i]->strategy_id,
-                rg_platform_op_etag(items[i].get), items[i].patch, merge_on_fresh, &items[i],
-                NULL, NULL);
+                rg_platform_op_etag(items[i].get), items[i].patch, merge_on_fresh, &items[i], NULL,
+                NULL);
     if (rc == 0)
         rc = rg_engine__platform_run(ctx, pf);
     if (rc == 0)
@@ -381,8 +382,10 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
             if (rc == RG_EDB || rc == RG_ELEASE)
                 return rc;
             if (rc == RG_EUNREACHABLE) /* an outage, not a capacity finding */
-                snprintf(why, sizeof(why), "platform unreachable: agents on queue could not "
-                         "be read %lld time(s): %s", (long long)errors, rg_error_last());
+                snprintf(why, sizeof(why),
+                         "platform unreachable: agents on queue could not "
+                         "be read %lld time(s): %s",
+                         (long long)errors, rg_error_last());
             else
                 snprintf(why, sizeof(why), "capacity check failed %lld time(s): %s",
                          (long long)errors, rg_error_last());

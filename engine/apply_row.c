@@ -18,8 +18,8 @@
 typedef struct {
     rg_rollout_ctx *ctx;
     rg_store_target *target;
-    json_t *fields;   /* the rendered template with capacity weights computed */
-    json_t *base;     /* the row the change was planned on: the snapshot */
+    json_t *fields; /* the rendered template with capacity weights computed */
+    json_t *base;   /* the row the change was planned on: the snapshot */
     rg_platform_op *get;
     rg_platform_op *obs;
 } row_item;
@@ -55,7 +55,8 @@ static int fill_capacity(row_item *it)
 
     if (it->obs)
         obs = rg_platform_op_observations(it->obs, &nobs);
-    json_object_foreach(weights, wcol, q) {
+    json_object_foreach(weights, wcol, q)
+    {
         json_t *w = json_object_get(it->fields, wcol);
         const char *queue = json_string_value(json_object_get(it->fields, json_string_value(q)));
         if (json_is_integer(w)) {
@@ -73,14 +74,15 @@ static int fill_capacity(row_item *it)
     if (ncap == 0)
         return 0;
     if (fixed > 100)
-        return rg_error_set(RG_EINVALID, "fixed weights sum to %d, leaving nothing for "
-                                         "capacity weights", fixed);
+        return rg_error_set(RG_EINVALID,
+                            "fixed weights sum to %d, leaving nothing for "
+                            "capacity weights",
+                            fixed);
     if ((rc = rg_body_capacity_weights(shares, agents, ncap, 100 - fixed)) < 0)
         return rc;
     ncap = 0;
-    json_object_foreach(weights, wcol, q)
-        if (!json_is_integer(json_object_get(it->fields, wcol)))
-            json_object_set_new(it->fields, wcol, json_integer(shares[ncap++]));
+    json_object_foreach(weights, wcol, q) if (!json_is_integer(json_object_get(it->fields, wcol)))
+        json_object_set_new(it->fields, wcol, json_integer(shares[ncap++]));
     return 0;
 }
 
@@ -96,7 +98,8 @@ static void keep_planned_capacity(row_item *it)
     if (it->target->applied_body != NULL)
         planned = json_loads(it->target->applied_body, 0, NULL);
 
-    json_object_foreach(it->ctx->manifest->resource.weights, wcol, q) {
+    json_object_foreach(it->ctx->manifest->resource.weights, wcol, q)
+    {
         json_t *w = json_object_get(planned, wcol);
         if (json_is_string(json_object_get(rendered, wcol)) && json_is_integer(w))
             json_object_set(it->fields, wcol, w);
@@ -114,7 +117,8 @@ static int merge_row(json_t **out, const char **out_field, const row_item *it, j
     json_t *v, *row;
 
     *out_field = NULL;
-    json_object_foreach(it->fields, name, v) {
+    json_object_foreach(it->fields, name, v)
+    {
         json_t *now = json_object_get(live, name), *was = json_object_get(it->base, name);
         if (!json_equal(now, was) && !json_equal(now, v)) {
             *out_field = name;
@@ -146,8 +150,7 @@ static int record_snapshot(row_item *it, json_t *live)
         (rc = merge_row(&intended, &field, it, live)) < 0)
         return rc;
     if (intended == NULL)
-        return rg_error_set(RG_EINVALID, "org %s: the snapshot conflicts with itself",
-                            t->org_id);
+        return rg_error_set(RG_EINVALID, "org %s: the snapshot conflicts with itself", t->org_id);
     live_text = json_dumps(live, JSON_COMPACT | JSON_SORT_KEYS);
     free(t->applied_body);
     t->applied_body = json_dumps(intended, JSON_COMPACT | JSON_SORT_KEYS);
@@ -213,8 +216,8 @@ static json_t *stored_snapshot(row_item *it)
     rg_store_snapshot snap = {0};
     json_t *body = NULL;
 
-    if (rg_store_snapshot_get(&snap, it->ctx->engine->store, t->tenant_id, t->rollout_id,
-                              t->org_id, t->strategy_id) == 0)
+    if (rg_store_snapshot_get(&snap, it->ctx->engine->store, t->tenant_id, t->rollout_id, t->org_id,
+                              t->strategy_id) == 0)
         body = json_loads(snap.body, 0, NULL);
     rg_store_snapshot_dispose(&snap);
     return body;
@@ -233,10 +236,11 @@ static int after_get(row_item *it, json_t **out_live)
     if (it->get == NULL)
         return row_failed(it, "credentials", rg_engine__org_error(it->ctx, t->org_id), 0);
     if ((rc = rg_platform_op_status(it->get)) == RG_ENOTFOUND)
-        return row_failed(it, "read row", r->create
-                          ? "the row does not exist; rollgate does not create rows yet "
-                            "(create: true only lets plan pass): add the row first"
-                          : rg_platform_op_error(it->get), 1);
+        return row_failed(it, "read row",
+                          r->create ? "the row does not exist; rollgate does not create rows yet "
+                                      "(create: true only lets plan pass): add the row first"
+                                    : rg_platform_op_error(it->get),
+                          1);
     if (rc < 0)
         return row_failed(it, "read row", rg_platform_op_error(it->get), 0);
     if (it->obs && rg_platform_op_status(it->obs) < 0)
@@ -281,7 +285,8 @@ static int write_row(row_item *it, json_t *live)
         if ((rc = merge_row(&intended, &field, it, seen)) < 0)
             goto done;
         if (field != NULL) {
-            snprintf(why, sizeof(why), "org %s: field '%s' of row %s/%s was changed by someone "
+            snprintf(why, sizeof(why),
+                     "org %s: field '%s' of row %s/%s was changed by someone "
                      "else since rollgate read it; rollgate will not overwrite it",
                      t->org_id, field, r->datatable, r->row);
             rc = row_failed(it, "row conflict", why, 1);
@@ -310,16 +315,18 @@ static int write_row(row_item *it, json_t *live)
             goto done;
         }
         /* changed between the read and the PUT: merge on what is there now */
-        rg_engine__narrate(ctx, "target", "%s row %s changed since it was read; merging",
-                           t->org_id, t->strategy_id);
+        rg_engine__narrate(ctx, "target", "%s row %s changed since it was read; merging", t->org_id,
+                           t->strategy_id);
         json_decref(seen);
         seen = after;
         after = NULL;
         json_decref(intended);
         intended = NULL;
     }
-    rc = row_failed(it, "row conflict", "the row kept changing between rollgate's reads and "
-                    "its writes", 0);
+    rc = row_failed(it, "row conflict",
+                    "the row kept changing between rollgate's reads and "
+                    "its writes",
+                    0);
 done:
     json_decref(seen);
     json_decref(intended);
@@ -341,7 +348,8 @@ static int queue_reads(row_item *items, size_t n, rg_platform *pf)
         if (rg_engine__org_error(it->ctx, it->target->org_id))
             continue; /* no credentials: after_get records why */
         rc = rg_platform_queue_row_get(&it->get, pf, it->target->org_id, r->datatable, r->row);
-        json_object_foreach(r->weights, wcol, q) {
+        json_object_foreach(r->weights, wcol, q)
+        {
             const char *id = json_string_value(json_object_get(it->fields, json_string_value(q)));
             if (!json_is_integer(json_object_get(it->fields, wcol)) && id != NULL &&
                 k < RG_MANIFEST_MAX_ROW_FIELDS)

@@ -21,12 +21,16 @@ rg_poll_action rg_engine__poll_rule(char *why, size_t whylen, const rg_policy *p
         if (why[0] == '\0' && v[i].decision == RG_DECISION_FAIL &&
             (m->critical || streaks[i] >= p->breaker_consecutive)) {
             if (m->critical && streaks[i] < p->breaker_consecutive)
-                snprintf(why, whylen, "%s failed at stage %d, and a critical metric trips on "
-                         "its first failure: %s", m->name, stage_index + 1, v[i].reason);
+                snprintf(why, whylen,
+                         "%s failed at stage %d, and a critical metric trips on "
+                         "its first failure: %s",
+                         m->name, stage_index + 1, v[i].reason);
             else
-                snprintf(why, whylen, "%s failed %lld polls in a row at stage %d "
-                         "(breaker.consecutive: %d): %s", m->name, (long long)streaks[i],
-                         stage_index + 1, p->breaker_consecutive, v[i].reason);
+                snprintf(why, whylen,
+                         "%s failed %lld polls in a row at stage %d "
+                         "(breaker.consecutive: %d): %s",
+                         m->name, (long long)streaks[i], stage_index + 1, p->breaker_consecutive,
+                         v[i].reason);
         }
     }
     if (why[0])
@@ -65,8 +69,8 @@ int rg_engine__breaker(rg_rollout_ctx *ctx, const rg_stats_verdict *v, int poll,
         json_object_set_new(ctx->book, "fail_streak", streak = json_object());
     for (size_t i = 0; i < p->metrics_count; i++)
         streaks[i] = json_integer_value(json_object_get(streak, p->metrics[i].name));
-    action = rg_engine__poll_rule(why, sizeof(why), p, v, streaks, poll, planned,
-                                  ctx->row.stage_index);
+    action =
+        rg_engine__poll_rule(why, sizeof(why), p, v, streaks, poll, planned, ctx->row.stage_index);
     for (size_t i = 0; i < p->metrics_count; i++)
         json_object_set_new(streak, p->metrics[i].name, json_integer(streaks[i]));
     switch (action) {
@@ -134,8 +138,8 @@ int rg_engine__trip(rg_rollout_ctx *ctx, const char *why)
     json_object_set_new(ctx->book, "tripped_at", json_integer(ctx->now_ms));
     if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
         return rc;
-    rc = rg_engine__event(ctx, "tripped", json_pack("{s:s}", "reason", why),
-                          "breaker tripped: %s", why);
+    rc = rg_engine__event(ctx, "tripped", json_pack("{s:s}", "reason", why), "breaker tripped: %s",
+                          why);
     if (rc == 0)
         rg_engine__crash_point("after_trip");
     ctx->next_ms = ctx->now_ms;

@@ -10,19 +10,20 @@
 
 /* The queues a target's new body routes calls to (weight > 0 or `capacity`); for a
  * data-table row (`weights` {weight column: queue column}) the queue columns' queues. */
-static size_t routed_queues(const char **out, size_t max, const json_t *body,
-                            const json_t *weights)
+static size_t routed_queues(const char **out, size_t max, const json_t *body, const json_t *weights)
 {
     size_t n = 0, i;
     const char *wcol;
     json_t *t;
-    json_object_foreach((json_t *)weights, wcol, t) {
+    json_object_foreach((json_t *)weights, wcol, t)
+    {
         json_t *w = json_object_get(body, wcol);
         const char *id = json_string_value(json_object_get(body, json_string_value(t)));
         if (id && n < max && (!json_is_integer(w) || json_integer_value(w) > 0))
             out[n++] = id;
     }
-    json_array_foreach(json_object_get(body, "targets"), i, t) {
+    json_array_foreach(json_object_get(body, "targets"), i, t)
+    {
         json_t *w = json_object_get(t, "weight");
         const char *id = json_string_value(json_object_get(t, "id"));
         if (id && n < max && (!json_is_integer(w) || json_integer_value(w) > 0))
@@ -95,7 +96,8 @@ static double weight_share(const json_t *body, const char *queue, const json_t *
     const char *wcol;
     size_t i;
     json_t *t;
-    json_object_foreach((json_t *)weights, wcol, t) {
+    json_object_foreach((json_t *)weights, wcol, t)
+    {
         json_t *w = json_object_get(body, wcol);
         const char *id = json_string_value(json_object_get(body, json_string_value(t)));
         double v = json_is_integer(w) ? (double)json_integer_value(w) : 1;
@@ -103,7 +105,8 @@ static double weight_share(const json_t *body, const char *queue, const json_t *
         if (id && strcmp(id, queue) == 0)
             mine += v;
     }
-    json_array_foreach(json_object_get(body, "targets"), i, t) {
+    json_array_foreach(json_object_get(body, "targets"), i, t)
+    {
         json_t *w = json_object_get(t, "weight");
         double v = json_is_integer(w) ? (double)json_integer_value(w) : 1;
         total += v;
@@ -128,21 +131,21 @@ static int judge_item(rg_rollout_ctx *ctx, const capacity_item *it, json_t *agen
         if (was > 0 && now < p->capacity_min_ratio * was) {
             snprintf(why, whylen,
                      "capacity: %s queue %s has %.0f agents on queue, %.2f of the %.0f at the "
-                     "start (floor %.2f)", org, obs[k].queue_id, now, now / was, was,
-                     p->capacity_min_ratio);
+                     "start (floor %.2f)",
+                     org, obs[k].queue_id, now, now / was, was, p->capacity_min_ratio);
             return 1;
         }
         if (!p->has_capacity_max_load)
             continue;
-        load = offered_per_minute(ctx, org) *
-               weight_share(rg_engine__target_body(ctx, it->target), obs[k].queue_id,
-                            ctx->manifest->resource.weights);
+        load = offered_per_minute(ctx, org) * weight_share(rg_engine__target_body(ctx, it->target),
+                                                           obs[k].queue_id,
+                                                           ctx->manifest->resource.weights);
         load = now > 0 ? load / now : INFINITY;
         if (load > p->capacity_max_load) {
             snprintf(why, whylen,
                      "capacity: %s queue %s would take %.2f calls per minute per agent on "
-                     "queue (%.0f agents), above max_load %.2f", org, obs[k].queue_id, load, now,
-                     p->capacity_max_load);
+                     "queue (%.0f agents), above max_load %.2f",
+                     org, obs[k].queue_id, load, now, p->capacity_max_load);
             return 1;
         }
     }

@@ -27,11 +27,10 @@ static int continue_without_failed(rg_rollout_ctx *ctx, const char *why)
         t->state = RG_TARGET_UNCHANGED;
         rc = rg_store_target_update(ctx->engine->store, t);
         if (rc == 0)
-            rc = rg_engine__event(ctx, "target_skipped",
-                                  json_pack("{s:s, s:s?}", "org", t->org_id, "error",
-                                            t->last_error),
-                                  "%s left unchanged after its apply failed (%s)", t->org_id,
-                                  why);
+            rc =
+                rg_engine__event(ctx, "target_skipped",
+                                 json_pack("{s:s, s:s?}", "org", t->org_id, "error", t->last_error),
+                                 "%s left unchanged after its apply failed (%s)", t->org_id, why);
     }
     ctx->next_ms = ctx->now_ms;
     return rc ? rc : rg_engine__set_state(ctx, RG_ROLLOUT_RUNNING, why);
@@ -97,9 +96,10 @@ int rg_engine__execute(rg_rollout_ctx *ctx, rg_command_kind kind, const char *ac
         if (rg_engine__gate_held(ctx)) /* the gate is asked again */
             return rg_engine__gate_resume(ctx, why);
         if (s != RG_ROLLOUT_PAUSED)
-            return refuse(out_outcome, ctx, s == RG_ROLLOUT_HELD ? "resume (a hold is released "
-                                                                  "by promote or rollback)"
-                                                                : "resume");
+            return refuse(out_outcome, ctx,
+                          s == RG_ROLLOUT_HELD ? "resume (a hold is released "
+                                                 "by promote or rollback)"
+                                               : "resume");
         {
             int64_t skipped = 0;
             if (rg_engine__pause_clock_resume(ctx, &skipped) < 0)

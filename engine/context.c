@@ -170,8 +170,7 @@ void rg_engine__narrate(rg_rollout_ctx *ctx, const char *kind, const char *fmt, 
         e->opts.narrate(ctx->row.id, kind, line, e->opts.narrate_payload);
 }
 
-int rg_engine__event(rg_rollout_ctx *ctx, const char *kind, json_t *detail, const char *fmt,
-                     ...)
+int rg_engine__event(rg_rollout_ctx *ctx, const char *kind, json_t *detail, const char *fmt, ...)
 {
     rg_store_event_in ev = {0};
     char line[1024];
@@ -291,8 +290,8 @@ int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char
 }
 
 int rg_engine__audit(rg_engine *engine, const char *tenant_id, const char *rollout_id,
-                     const char *actor, const char *action, const char *reason,
-                     const char *outcome, json_t *detail)
+                     const char *actor, const char *action, const char *reason, const char *outcome,
+                     json_t *detail)
 {
     char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     rg_store_audit_in a = {0};

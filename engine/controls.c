@@ -50,8 +50,10 @@ int rg_engine__stage_gate(rg_rollout_ctx *ctx, int *out_stopped)
         rg_engine__book_int(ctx, "approved_stage") == k + 1)
         return 0;
     *out_stopped = 1;
-    snprintf(why, sizeof(why), "stage %d/%d (%d%%) requires approval before its organizations "
-             "are changed", k + 1, ctx->row.stage_count, rg_engine__stage_percent(ctx, k));
+    snprintf(why, sizeof(why),
+             "stage %d/%d (%d%%) requires approval before its organizations "
+             "are changed",
+             k + 1, ctx->row.stage_count, rg_engine__stage_percent(ctx, k));
     return rg_engine__set_state(ctx, RG_ROLLOUT_AWAITING_APPROVAL, why);
 }
 
@@ -62,9 +64,11 @@ int rg_engine__pause_step(rg_rollout_ctx *ctx, int from, const char *why)
 {
     char reason[1024];
 
-    snprintf(reason, sizeof(reason), "pause step: stage %d/%d (%d%%) passed (%s); resume to "
-             "expand to %d%%", from + 1, ctx->row.stage_count,
-             rg_engine__stage_percent(ctx, from), why, rg_engine__stage_percent(ctx, from + 1));
+    snprintf(reason, sizeof(reason),
+             "pause step: stage %d/%d (%d%%) passed (%s); resume to "
+             "expand to %d%%",
+             from + 1, ctx->row.stage_count, rg_engine__stage_percent(ctx, from), why,
+             rg_engine__stage_percent(ctx, from + 1));
     return rg_engine__set_state(ctx, RG_ROLLOUT_PAUSED, reason);
 }
 

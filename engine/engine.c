@@ -73,8 +73,8 @@ void rg_engine_free(rg_engine *engine)
     free(engine);
 }
 
-const double rg_engine_latency_bounds_ms[RG_ENGINE_LATENCY_BUCKETS] = {
-    50, 100, 250, 500, 1000, 2500, 10000, INFINITY};
+const double rg_engine_latency_bounds_ms[RG_ENGINE_LATENCY_BUCKETS] = {50,   100,  250,   500,
+                                                                       1000, 2500, 10000, INFINITY};
 
 void rg_engine_get_metrics(rg_engine_metrics *out, rg_engine *engine)
 {
@@ -155,8 +155,7 @@ static int step(rg_rollout_ctx *ctx)
         if (ctx->row.stage_applied_at_ms == 0)
             return rg_engine__apply(ctx);
         return rg_engine__soak(ctx);
-    case RG_ROLLOUT_ROLLING_BACK:
-        return rg_engine__rollback(ctx);
+    case RG_ROLLOUT_ROLLING_BACK: return rg_engine__rollback(ctx);
     default:
         /* awaiting approval, paused, held: a person acts next; nothing is changed or
          * polled until then. */
@@ -190,10 +189,10 @@ static int idle_tick(rg_engine *engine, const char *tenant_id, const char *rollo
         goto done;
     policy = json_loads(row.policy, 0, NULL);
     book = row.baseline ? json_loads(row.baseline, 0, NULL) : NULL;
-    if (rg_parse_duration_ms(&poll_ms, json_string_value(json_object_get(policy,
-                                                                          "poll_interval"))) < 0 ||
-        rg_parse_duration_ms(&limit_ms, json_string_value(json_object_get(policy,
-                                                                           "soak_limit"))) < 0 ||
+    if (rg_parse_duration_ms(&poll_ms,
+                             json_string_value(json_object_get(policy, "poll_interval"))) < 0 ||
+        rg_parse_duration_ms(&limit_ms, json_string_value(json_object_get(policy, "soak_limit"))) <
+            0 ||
         poll_ms <= 0)
         goto done;
     if (json_object_get(book, "gate_pending") != NULL)
@@ -250,8 +249,10 @@ int rg_engine_tick_rollout(rg_engine *engine, const char *tenant_id, const char 
     if (rc == RG_ELEASE) {
         /* Another driver took the rollout (its epoch moved): this one wrote nothing after
          * that and sends nothing more; the new holder redoes whatever was not recorded. */
-        rg_log(RG_LOG_WARN, "engine", "%s: lease lost to another driver; leaving the rollout "
-                                      "to it (%s)", rollout_id, rg_error_last());
+        rg_log(RG_LOG_WARN, "engine",
+               "%s: lease lost to another driver; leaving the rollout "
+               "to it (%s)",
+               rollout_id, rg_error_last());
         rg_error_clear();
         rc = 0;
     } else if (rc < 0) {

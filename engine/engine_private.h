@@ -17,9 +17,9 @@ struct rg_engine {
     rg_stats_cache *cache;
     pthread_mutex_t metrics_lock;
     rg_engine_metrics metrics;
-    int64_t epoch;        /* the lease epoch of the rollout being stepped (0: none) */
-    int64_t batch_max_ms; /* the slowest platform batch measured, sizes the lease */
-    int64_t batch_last_ms; /* the last one, recorded in the lease row for status (-1: none) */
+    int64_t epoch;              /* the lease epoch of the rollout being stepped (0: none) */
+    int64_t batch_max_ms;       /* the slowest platform batch measured, sizes the lease */
+    int64_t batch_last_ms;      /* the last one, recorded in the lease row for status (-1: none) */
     rg_platform_tokens *tokens; /* OAuth tokens kept across ticks (opts.platform.tokens
                                  * unless the caller gave one); memory only */
 };
@@ -39,11 +39,11 @@ typedef struct rg_rollout_ctx {
     rg_manifest *manifest;
     rg_resolution *resolution; /* rendered bodies per target, in seq order */
     rg_store_targets targets;
-    rg_platform *platform;     /* made on first use; every target org registered */
-    json_t *org_errors;        /* org id -> why its credentials could not be loaded */
-    json_t *book;              /* the rollout's bookkeeping object (rollouts.baseline) */
+    rg_platform *platform; /* made on first use; every target org registered */
+    json_t *org_errors;    /* org id -> why its credentials could not be loaded */
+    json_t *book;          /* the rollout's bookkeeping object (rollouts.baseline) */
     int64_t now_ms;
-    int64_t next_ms;           /* when this rollout wants its next step */
+    int64_t next_ms;               /* when this rollout wants its next step */
     rg_window_cache *window_cache; /* summed cells per metric; dropped when telemetry is stored */
 } rg_rollout_ctx;
 
@@ -64,13 +64,13 @@ int rg_engine__set_state(rg_rollout_ctx *ctx, rg_rollout_state state, const char
 /* Writes row changes (stage fields, book) without a state change. */
 int rg_engine__save(rg_rollout_ctx *ctx);
 /* Appends an event of `kind` with a JSON detail (stolen; may be NULL) and narrates `line`. */
-int rg_engine__event(rg_rollout_ctx *ctx, const char *kind, json_t *detail, const char *fmt,
-                     ...) RG_PRINTF(4, 5);
+int rg_engine__event(rg_rollout_ctx *ctx, const char *kind, json_t *detail, const char *fmt, ...)
+    RG_PRINTF(4, 5);
 void rg_engine__narrate(rg_rollout_ctx *ctx, const char *kind, const char *fmt, ...)
     RG_PRINTF(3, 4);
 int rg_engine__audit(rg_engine *engine, const char *tenant_id, const char *rollout_id,
-                     const char *actor, const char *action, const char *reason,
-                     const char *outcome, json_t *detail);
+                     const char *actor, const char *action, const char *reason, const char *outcome,
+                     json_t *detail);
 
 /* rg_engine_start_forced, the new rollout linked to the one it retries (retry_of may be
  * NULL): book "retry_of", and a "retry" audit entry on the old rollout, in the start's
@@ -89,19 +89,19 @@ json_t *rg_engine__book_member(const char *baseline, const char *key);
  * new reference); findings and unreachable entries appended, *blocked set on a blocker.
  * credentials_error: why the org's credentials could not be loaded, or NULL. */
 json_t *rg_engine__plan_row(rg_platform *pf, const rg_manifest *m, const rg_resolved_target *t,
-                            const char *credentials_error, json_t *findings,
-                            json_t *unreachable, int *blocked);
+                            const char *credentials_error, json_t *findings, json_t *unreachable,
+                            int *blocked);
 
 /* Book entries (integers in epoch ms or counts; 0 when absent). */
 int64_t rg_engine__book_int(const rg_rollout_ctx *ctx, const char *key);
 int rg_engine__book_set_int(rg_rollout_ctx *ctx, const char *key, int64_t value);
 
 /* The steps of a rollout, by state. Each may set ctx->next_ms. */
-int rg_engine__apply(rg_rollout_ctx *ctx);    /* running, stage not yet applied */
+int rg_engine__apply(rg_rollout_ctx *ctx); /* running, stage not yet applied */
 int rg_engine__soak(rg_rollout_ctx *ctx);
 /* apply_row.c: one tier's unfinished targets of a datatable_row change. */
 int rg_engine__apply_rows(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n);
-     /* running, stage applied: polls, verdicts */
+/* running, stage applied: polls, verdicts */
 int rg_engine__rollback(rg_rollout_ctx *ctx); /* rolling_back: restore, then verify */
 /* After the restore (verify.c): judges the restored orgs and ends the rollout rolled_back. */
 int rg_engine__verify(rg_rollout_ctx *ctx);
@@ -141,8 +141,7 @@ int rg_engine__gate_before_stage(rg_rollout_ctx *ctx, int *out_pass);
 int rg_engine__gate_promote(rg_rollout_ctx *ctx, const char *why);
 /* A rollback's end (rolled_back or rollback_incomplete): recorded now without post-rollback
  * gates, else pending. */
-int rg_engine__gate_finish_rollback(rg_rollout_ctx *ctx, rg_rollout_state state,
-                                    const char *why);
+int rg_engine__gate_finish_rollback(rg_rollout_ctx *ctx, rg_rollout_state state, const char *why);
 /* 1 when the rollout's next step is asking the gates of a pending promotion or rollback end. */
 int rg_engine__gate_pending(const rg_rollout_ctx *ctx);
 int rg_engine__gate_continue(rg_rollout_ctx *ctx);

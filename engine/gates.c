@@ -131,15 +131,14 @@ static char *request_body(rg_rollout_ctx *ctx, rg_gate_point at, int stage, size
     char *text;
 
     rg_time_format(now, rg_time_now_ms());
-    body =
-        json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s?, s:o, s:s, s:s}", "gate",
-                  rg_gate_point_name(at), "rollout", ctx->row.id, "tenant", ctx->row.tenant_id,
-                  "name", ctx->manifest->name, "gate_index", (int)index, "stage", stage + 1,
-                  "stages", ctx->row.stage_count, "percent",
-                  ctx->manifest->stages[stage < (int)ctx->manifest->stages_count ? stage : 0]
-                      .percent,
-                  "attempt", attempt, "reason", why, "verdict", verdict_summary(ctx, verdict_stage),
-                  "state", rg_rollout_state_to_str(ctx->row.state), "at", now);
+    body = json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s?, s:o, s:s, s:s}", "gate",
+        rg_gate_point_name(at), "rollout", ctx->row.id, "tenant", ctx->row.tenant_id, "name",
+        ctx->manifest->name, "gate_index", (int)index, "stage", stage + 1, "stages",
+        ctx->row.stage_count, "percent",
+        ctx->manifest->stages[stage < (int)ctx->manifest->stages_count ? stage : 0].percent,
+        "attempt", attempt, "reason", why, "verdict", verdict_summary(ctx, verdict_stage), "state",
+        rg_rollout_state_to_str(ctx->row.state), "at", now);
     text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(body);
     return text;

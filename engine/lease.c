@@ -42,8 +42,7 @@ void rg_engine__owner_self(char *out, size_t outlen)
     if (gethostname(host, sizeof(host) - 1) != 0)
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
-    snprintf(out, outlen, "%s:%ld:%llu", host, (long)getpid(),
-             proc_start_time((long)getpid()));
+    snprintf(out, outlen, "%s:%ld:%llu", host, (long)getpid(), proc_start_time((long)getpid()));
 }
 
 int rg_engine__owner_is_dead(const char *owner)
@@ -112,8 +111,8 @@ int rg_engine__lease(int *out_held, rg_engine *engine, const char *tenant_id,
 
     rg_engine__lease_end(engine);
     /* Time 0: the database's clock decides expiry, at the moment of the statement. */
-    if ((rc = rg_store_lease_acquire(&held, engine->store, tenant_id, rollout_id, engine->owner,
-                                     0, ttl)) < 0)
+    if ((rc = rg_store_lease_acquire(&held, engine->store, tenant_id, rollout_id, engine->owner, 0,
+                                     ttl)) < 0)
         return rc;
     if (!held && rg_store_lease_get(&lease, engine->store, tenant_id, rollout_id) == 0) {
         if (rg_engine__owner_is_dead(lease.owner)) {
@@ -144,8 +143,8 @@ int rg_engine__platform_run(rg_rollout_ctx *ctx, rg_platform *pf)
     int rc;
 
     if (e->epoch > 0 &&
-        (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner,
-                                    e->epoch, rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+        (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner, e->epoch,
+                                    rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
         return rc;
     began = rg_time_mono_ms();
     rc = rg_platform_run(pf);
@@ -154,9 +153,10 @@ int rg_engine__platform_run(rg_rollout_ctx *ctx, rg_platform *pf)
         e->batch_max_ms = e->batch_last_ms;
         if (2 * e->batch_max_ms + e->opts.tick_ms > e->opts.lease_ms &&
             2 * e->batch_max_ms + e->opts.tick_ms > RG_ENGINE_LEASE_MS)
-            rg_log(RG_LOG_WARN, "engine", "%s: a platform batch took %lld ms; leases now last "
-                                          "%lld ms", ctx->row.id, (long long)e->batch_max_ms,
-                   (long long)rg_engine__lease_ttl(e));
+            rg_log(RG_LOG_WARN, "engine",
+                   "%s: a platform batch took %lld ms; leases now last "
+                   "%lld ms",
+                   ctx->row.id, (long long)e->batch_max_ms, (long long)rg_engine__lease_ttl(e));
     }
     return rc;
 }

@@ -36,10 +36,9 @@ static const json_t *find_target(const json_t *targets, const char *id)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(targets, i, t)
-        if (id && json_string_value(json_object_get(t, "id")) &&
-            strcmp(json_string_value(json_object_get(t, "id")), id) == 0)
-            return t;
+    json_array_foreach(targets, i, t) if (id && json_string_value(json_object_get(t, "id")) &&
+                                          strcmp(json_string_value(json_object_get(t, "id")), id) ==
+                                              0) return t;
     return NULL;
 }
 
@@ -50,7 +49,8 @@ static void diff_targets(json_t *diff, const json_t *live, const json_t *want)
     json_t *t;
     char path[300];
 
-    json_array_foreach(want, i, t) {
+    json_array_foreach(want, i, t)
+    {
         const char *id = json_string_value(json_object_get(t, "id"));
         const json_t *old = find_target(live, id);
         const char *key;
@@ -60,13 +60,15 @@ static void diff_targets(json_t *diff, const json_t *live, const json_t *want)
             add_change(diff, path, "added", NULL, t);
             continue;
         }
-        json_object_foreach(t, key, v) {
+        json_object_foreach(t, key, v)
+        {
             const json_t *ov = json_object_get(old, key);
             snprintf(path, sizeof(path), "targets[%s].%s", id, key);
             add_change(diff, path, json_equal(ov, v) ? "unchanged" : "modified", ov, v);
         }
     }
-    json_array_foreach(live, i, t) {
+    json_array_foreach(live, i, t)
+    {
         const char *id = json_string_value(json_object_get(t, "id"));
         if (find_target(want, id) == NULL) {
             snprintf(path, sizeof(path), "targets[%s]", id ? id : "?");
@@ -80,24 +82,30 @@ static json_t *diff_bodies(const json_t *live, const json_t *patch)
     json_t *diff = json_array(), *v;
     const char *key;
 
-    json_object_foreach((json_t *)patch, key, v) {
+    json_object_foreach((json_t *)patch, key, v)
+    {
         const json_t *old = json_object_get(live, key);
         if (strcmp(key, "targets") == 0) {
             diff_targets(diff, json_object_get(live, "targets"), v);
         } else if (json_is_object(v)) {
             const char *k;
             json_t *sv;
-            json_object_foreach(v, k, sv) {
+            json_object_foreach(v, k, sv)
+            {
                 char path[300];
                 const json_t *ov = json_object_get(old, k);
                 snprintf(path, sizeof(path), "%s.%s", key, k);
-                add_change(diff, path, ov == NULL ? "added"
-                                                  : json_equal(ov, sv) ? "unchanged" : "modified",
+                add_change(diff, path,
+                           ov == NULL           ? "added"
+                           : json_equal(ov, sv) ? "unchanged"
+                                                : "modified",
                            ov, sv);
             }
         } else {
-            add_change(diff, key, old == NULL ? "added"
-                                              : json_equal(old, v) ? "unchanged" : "modified",
+            add_change(diff, key,
+                       old == NULL          ? "added"
+                       : json_equal(old, v) ? "unchanged"
+                                            : "modified",
                        old, v);
         }
     }
@@ -106,9 +114,8 @@ static json_t *diff_bodies(const json_t *live, const json_t *patch)
 
 static void finding(json_t *findings, const char *org, const char *severity, const char *what)
 {
-    json_array_append_new(findings,
-                          json_pack("{s:s, s:s, s:s}", "org", org, "severity", severity, "what",
-                                    what));
+    json_array_append_new(
+        findings, json_pack("{s:s, s:s, s:s}", "org", org, "severity", severity, "what", what));
 }
 
 static int queue_items(plan_item *items, size_t n, rg_platform *pf, const rg_manifest *m)
@@ -129,7 +136,8 @@ static int queue_items(plan_item *items, size_t n, rg_platform *pf, const rg_man
             (rc = rg_platform_queue_strategy_get(&it->strategy, pf, it->target->org, m->strategy,
                                                  NULL, NULL)) < 0)
             break;
-        json_array_foreach(targets, j, t) {
+        json_array_foreach(targets, j, t)
+        {
             const char *q = json_string_value(json_object_get(t, "id"));
             if (q == NULL)
                 continue;
@@ -179,8 +187,7 @@ static json_t *item_json(plan_item *it, json_t *findings, json_t *unreachable, i
     if (unreachable_op(it) != NULL) {
         const char *why = rg_platform_op_error(unreachable_op(it));
         finding(findings, t->org, "blocker", why);
-        json_array_append_new(unreachable, json_pack("{s:s, s:s}", "org", t->org, "error",
-                                                     why));
+        json_array_append_new(unreachable, json_pack("{s:s, s:s}", "org", t->org, "error", why));
         *blocked = 1;
         return doc;
     }
@@ -254,8 +261,8 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
         rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
                                res->targets[i].login_url, rg_buf_cstr(&cred)};
         items[i].target = &res->targets[i];
-        items[i].credentials_ok = rg_platform_has_org(pf, org.id) ||
-                                  rg_platform_add_org(pf, &org) == 0;
+        items[i].credentials_ok =
+            rg_platform_has_org(pf, org.id) || rg_platform_add_org(pf, &org) == 0;
         if (!items[i].credentials_ok)
             snprintf(items[i].credentials_error, sizeof(items[i].credentials_error), "%s",
                      rg_error_last());
@@ -263,12 +270,11 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
     if (manifest->resource.kind == RG_RESOURCE_DATATABLE_ROW) {
         /* rows: each org's pre-flight and diff in turn (no strategy is read) */
         for (size_t i = 0; i < res->count; i++)
-            json_array_append_new(targets, rg_engine__plan_row(
-                                               pf, manifest, &res->targets[i],
-                                               items[i].credentials_ok
-                                                   ? NULL
-                                                   : items[i].credentials_error,
-                                               findings, unreachable, &blocked));
+            json_array_append_new(
+                targets,
+                rg_engine__plan_row(pf, manifest, &res->targets[i],
+                                    items[i].credentials_ok ? NULL : items[i].credentials_error,
+                                    findings, unreachable, &blocked));
     } else {
         if ((rc = queue_items(items, res->count, pf, manifest)) < 0 ||
             (rc = rg_platform_run(pf)) < 0)
@@ -276,11 +282,10 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
         for (size_t i = 0; i < res->count; i++)
             json_array_append_new(targets, item_json(&items[i], findings, unreachable, &blocked));
     }
-    *out = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:O, s:O}", "name", manifest->name,
-                     "tenant", manifest->tenant, "resource",
-                     rg_resource_kind_name(manifest->resource.kind), "strategy",
-                     manifest->strategy, "blocked", blocked, "findings", findings, "targets",
-                     targets, "unreachable", unreachable);
+    *out = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:O, s:O}", "name", manifest->name, "tenant",
+                     manifest->tenant, "resource", rg_resource_kind_name(manifest->resource.kind),
+                     "strategy", manifest->strategy, "blocked", blocked, "findings", findings,
+                     "targets", targets, "unreachable", unreachable);
     if (*out == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory");
 cleanup:

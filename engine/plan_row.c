@@ -9,15 +9,13 @@
 
 static void finding(json_t *findings, const char *org, const char *severity, const char *what)
 {
-    json_array_append_new(findings,
-                          json_pack("{s:s, s:s, s:s}", "org", org, "severity", severity, "what",
-                                    what));
+    json_array_append_new(
+        findings, json_pack("{s:s, s:s, s:s}", "org", org, "severity", severity, "what", what));
 }
 
 /* An error of one of the org's calls: a blocker, and listed as unreachable when no HTTP
  * answer came at all. Returns 1 when the org was unreachable (nothing more to ask it). */
-static int blocker(json_t *findings, json_t *unreachable, const char *org, int rc,
-                   const char *why)
+static int blocker(json_t *findings, json_t *unreachable, const char *org, int rc, const char *why)
 {
     finding(findings, org, "blocker", why);
     if (rc == RG_EUNREACHABLE) {
@@ -38,10 +36,11 @@ static json_t *typed_fields(const json_t *body, const json_t *weights)
 
     if (fields == NULL)
         return NULL;
+    json_object_foreach((json_t *)weights, wcol,
+                        q) if (json_is_integer(json_object_get(fields, wcol))) fixed +=
+        json_integer_value(json_object_get(fields, wcol));
     json_object_foreach((json_t *)weights, wcol, q)
-        if (json_is_integer(json_object_get(fields, wcol)))
-            fixed += json_integer_value(json_object_get(fields, wcol));
-    json_object_foreach((json_t *)weights, wcol, q) {
+    {
         if (json_is_integer(json_object_get(fields, wcol)))
             continue;
         json_object_set_new(fields, wcol, json_integer(first ? 100 - fixed : 0));
@@ -55,11 +54,13 @@ static json_t *row_diff(const json_t *live, const json_t *body)
     json_t *diff = json_array(), *v;
     const char *name;
 
-    json_object_foreach((json_t *)body, name, v) {
+    json_object_foreach((json_t *)body, name, v)
+    {
         const json_t *old = json_object_get(live, name);
         json_t *c = json_pack("{s:s, s:s}", "path", name, "change",
-                              old == NULL ? "added" : json_equal(old, v) ? "unchanged"
-                                                                           : "modified");
+                              old == NULL          ? "added"
+                              : json_equal(old, v) ? "unchanged"
+                                                   : "modified");
         if (c == NULL)
             continue;
         if (old)
@@ -71,8 +72,8 @@ static json_t *row_diff(const json_t *live, const json_t *body)
 }
 
 json_t *rg_engine__plan_row(rg_platform *pf, const rg_manifest *m, const rg_resolved_target *t,
-                            const char *credentials_error, json_t *findings,
-                            json_t *unreachable, int *blocked)
+                            const char *credentials_error, json_t *findings, json_t *unreachable,
+                            int *blocked)
 {
     const rg_manifest_resource *r = &m->resource;
     json_t *doc = json_pack("{s:I, s:s, s:s, s:i, s:I, s:O}", "seq", (json_int_t)t->seq, "org",
@@ -97,8 +98,7 @@ json_t *rg_engine__plan_row(rg_platform *pf, const rg_manifest *m, const rg_reso
         finding(findings, t->org, "blocker", "out of memory");
         return doc;
     }
-    rc = rg_platform_row_preflight(pf, t->org, r->datatable, r->row, fields, r->weights,
-                                   r->create);
+    rc = rg_platform_row_preflight(pf, t->org, r->datatable, r->row, fields, r->weights, r->create);
     json_decref(fields);
     if (rc < 0) {
         *blocked = 1;
@@ -112,9 +112,11 @@ json_t *rg_engine__plan_row(rg_platform *pf, const rg_manifest *m, const rg_reso
         json_object_set_new(doc, "diff", row_diff(live, t->body));
         json_decref(live);
     } else if (rc == RG_ENOTFOUND && r->create) {
-        snprintf(what, sizeof(what), "data table %s has no row '%s': create: true lets plan "
+        snprintf(what, sizeof(what),
+                 "data table %s has no row '%s': create: true lets plan "
                  "pass, but rollgate does not create rows yet, so the apply will hold on this "
-                 "organization", r->datatable, r->row);
+                 "organization",
+                 r->datatable, r->row);
         finding(findings, t->org, "warning", what);
     } else if (rc == RG_EUNREACHABLE) {
         *blocked = 1;

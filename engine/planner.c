@@ -18,8 +18,7 @@ static int64_t floor_to(int64_t t, int64_t g)
     return t - ((t % g) + g) % g;
 }
 
-void rg_engine__traffic_window(int64_t *from_ms, int64_t *to_ms, const rg_policy *p,
-                               int64_t now_ms)
+void rg_engine__traffic_window(int64_t *from_ms, int64_t *to_ms, const rg_policy *p, int64_t now_ms)
 {
     int64_t g = p->granularity_ms > 0 ? p->granularity_ms : 60000;
     int64_t span = p->pre_window_ms + p->soak_limit_ms;
@@ -35,9 +34,7 @@ static int add_unique(json_t *list, const char *id)
     json_t *v;
     if (id == NULL)
         return 0;
-    json_array_foreach(list, i, v)
-        if (strcmp(json_string_value(v), id) == 0)
-            return 0;
+    json_array_foreach(list, i, v) if (strcmp(json_string_value(v), id) == 0) return 0;
     return json_array_append_new(list, json_string(id));
 }
 
@@ -68,9 +65,8 @@ int rg_engine__traffic_queue(rg_platform_op **ops, rg_platform *pf, const char *
         json_t *v;
         int rc;
         ops[i] = NULL;
-        json_array_foreach(queues[i], j, v)
-            if (q.nqueues < sizeof(ids) / sizeof(ids[0]))
-                ids[q.nqueues++] = json_string_value(v);
+        json_array_foreach(queues[i], j, v) if (q.nqueues < sizeof(ids) / sizeof(ids[0]))
+            ids[q.nqueues++] = json_string_value(v);
         if (q.nqueues == 0)
             continue;
         if ((rc = rg_platform_queue_aggregates(&ops[i], pf, orgs[i], &q, NULL, NULL)) < 0)
@@ -202,8 +198,10 @@ static int metric_level(double *level, double *sd, const rg_policy_metric *pm,
     }
     *level = e / tr / 1000.0;
     if (!(df > 0) || !(ss > 0) || !(*level > 0))
-        return rg_error_set(RG_EINVALID, "%s: too few buckets with data to estimate its "
-                            "spread", pm->name);
+        return rg_error_set(RG_EINVALID,
+                            "%s: too few buckets with data to estimate its "
+                            "spread",
+                            pm->name);
     *sd = sqrt(ss / df) / 1000.0;
     return 0;
 }
@@ -258,14 +256,15 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
             nc++;
         }
     }
-    doc = json_pack("{s:I, s:i, s:o, s:o, s:s, s:f, s:f}", "stage", (json_int_t)k + 1,
-                    "percent", m->stages[k].min_offered
-                                   ? (int)((100 * r->stage_end[k] + r->count / 2) / r->count)
-                                   : m->stages[k].percent,
-                    "canary", org_list(r, k, 0), "control",
-                    org_list(r, k, later ? 1 : 2), "control_kind",
-                    later ? "later" : earlier ? "earlier" : "none", "offered_per_minute",
-                    offered, "expected_offered", offered * soak_min);
+    doc = json_pack(
+        "{s:I, s:i, s:o, s:o, s:s, s:f, s:f}", "stage", (json_int_t)k + 1, "percent",
+        m->stages[k].min_offered ? (int)((100 * r->stage_end[k] + r->count / 2) / r->count)
+                                 : m->stages[k].percent,
+        "canary", org_list(r, k, 0), "control", org_list(r, k, later ? 1 : 2), "control_kind",
+        later     ? "later"
+        : earlier ? "earlier"
+                  : "none",
+        "offered_per_minute", offered, "expected_offered", offered * soak_min);
     if (doc == NULL || metrics == NULL || rates == NULL) {
         free(rates);
         json_decref(doc);
@@ -288,8 +287,7 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
             break;
         }
         for (size_t i = 0; i < r->count; i++) /* orgs without traffic weigh nothing */
-            if (r->targets[i].stage == k &&
-                rg_engine__traffic_rate(&traffic[i], q, minutes) > 0)
+            if (r->targets[i].stage == k && rg_engine__traffic_rate(&traffic[i], q, minutes) > 0)
                 canary[pm[j].n_canary++] = rg_engine__traffic_rate(&traffic[i], q, minutes);
         control = canary + pm[j].n_canary;
         for (size_t i = 0; i < r->count; i++) {
@@ -304,8 +302,7 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
             err = buf;
         }
     }
-    d.planned_polls = p->poll_interval_ms > 0 ? (int)(p->soak_limit_ms / p->poll_interval_ms)
-                                              : 1;
+    d.planned_polls = p->poll_interval_ms > 0 ? (int)(p->soak_limit_ms / p->poll_interval_ms) : 1;
     d.planned_polls = d.planned_polls < 1 ? 1 : d.planned_polls;
     d.poll_minutes = p->poll_interval_ms / 60000.0;
     d.pre_minutes = p->pre_window_ms / 60000.0;
@@ -315,8 +312,7 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
     d.n_metrics = (int)p->metrics_count;
     d.breaker_consecutive = p->breaker_consecutive;
     /* msprt is not planned: its pass and fail come close to the group design's */
-    d.sequential = p->sequential == RG_SEQUENTIAL_NONE ? RG_SEQUENTIAL_NONE
-                                                       : RG_SEQUENTIAL_GROUP;
+    d.sequential = p->sequential == RG_SEQUENTIAL_NONE ? RG_SEQUENTIAL_NONE : RG_SEQUENTIAL_GROUP;
     d.variance = p->variance;
     d.information = p->information;
     d.paths = PLANNER_PATHS;
@@ -341,24 +337,24 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
     }
     for (size_t j = 0; j < p->metrics_count; j++) {
         const rg_policy_metric *q = &p->metrics[j];
-        json_t *mj = json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:b, s:I, s:I}", "name", q->name,
-                               "unit", unit_name(q), "tolerance", tolerance_display(q),
-                               "level", pm[j].level, "half_width", res[j].half_width,
-                               "p_trip_1_5", res[j].p_trip_1_5, "cannot_decide",
-                               res[j].cannot_decide, "canary_orgs", (json_int_t)pm[j].n_canary,
-                               "control_orgs", (json_int_t)pm[j].n_control);
+        json_t *mj =
+            json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:b, s:I, s:I}", "name", q->name, "unit",
+                      unit_name(q), "tolerance", tolerance_display(q), "level", pm[j].level,
+                      "half_width", res[j].half_width, "p_trip_1_5", res[j].p_trip_1_5,
+                      "cannot_decide", res[j].cannot_decide, "canary_orgs",
+                      (json_int_t)pm[j].n_canary, "control_orgs", (json_int_t)pm[j].n_control);
         if (mj == NULL)
             continue;
-        json_object_set_new(mj, "mde", isfinite(res[j].mde) ? json_real(res[j].mde)
-                                                            : json_null());
+        json_object_set_new(mj, "mde", isfinite(res[j].mde) ? json_real(res[j].mde) : json_null());
         if (q->kind == RG_METRIC_MEAN)
             json_object_set_new(mj, "unit_sd", json_real(pm[j].unit_sd));
         json_array_append_new(metrics, mj);
         if (res[j].cannot_decide) {
             any_warning = 1;
-            snprintf(buf, sizeof(buf), "stage %zu cannot decide within its soak limit: %s's "
-                     "interval at the end is ±%.4g %s, not below its tolerance %.4g", k + 1,
-                     q->name, res[j].half_width, unit_name(q), tolerance_display(q));
+            snprintf(buf, sizeof(buf),
+                     "stage %zu cannot decide within its soak limit: %s's "
+                     "interval at the end is ±%.4g %s, not below its tolerance %.4g",
+                     k + 1, q->name, res[j].half_width, unit_name(q), tolerance_display(q));
             json_array_append_new(warnings, json_string(buf));
         }
     }
@@ -392,8 +388,7 @@ int rg_engine__plan_stages(json_t **out, const rg_manifest *m, const rg_resoluti
         any |= json_is_true(json_object_get(s, "cannot_decide"));
     }
     *out = json_pack("{s:f, s:i, s:o, s:b, s:o}", "analytics_minutes", minutes, "paths",
-                     PLANNER_PATHS, "stages", stages, "cannot_decide", any, "warnings",
-                     warnings);
+                     PLANNER_PATHS, "stages", stages, "cannot_decide", any, "warnings", warnings);
     return *out ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
 }
 
@@ -547,9 +542,9 @@ int rg_engine__size_stages(json_t **out, rg_engine *engine, rg_resolution *res,
                                res->targets[i].login_url, rg_buf_cstr(&cred)};
         if (rg_platform_has_org(pf, org.id))
             continue;
-        rc = engine->opts.add_org ? engine->opts.add_org(pf, tenant, org.id,
-                                                         engine->opts.add_org_payload)
-                                  : rg_platform_add_org(pf, &org);
+        rc = engine->opts.add_org
+                 ? engine->opts.add_org(pf, tenant, org.id, engine->opts.add_org_payload)
+                 : rg_platform_add_org(pf, &org);
         if (rc < 0)
             goto cleanup;
     }
@@ -571,9 +566,8 @@ int rg_engine__size_stages(json_t **out, rg_engine *engine, rg_resolution *res,
                 offered += traffic[i].offered / minutes * (m->policy->soak_limit_ms / 60000.0);
                 json_array_append_new(orgs, json_string(res->targets[i].org));
             }
-        json_array_append_new(stages, json_pack("{s:I, s:I, s:f, s:o}", "stage",
-                                                (json_int_t)k + 1, "min_offered",
-                                                (json_int_t)m->stages[k].min_offered,
+        json_array_append_new(stages, json_pack("{s:I, s:I, s:f, s:o}", "stage", (json_int_t)k + 1,
+                                                "min_offered", (json_int_t)m->stages[k].min_offered,
                                                 "expected_offered", offered, "orgs", orgs));
     }
     *out = stages;

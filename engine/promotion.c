@@ -17,9 +17,8 @@ static json_t *time_json(int64_t ms)
 
 /* Whether environment `req` completed one of `runs` (the rollouts of one digest) within
  * max_age: 1, else 0 with why not in `why`. */
-static int requirement_met(rg_buf *why, rg_engine *engine, const char *tenant,
-                           const char *req, int64_t max_age_ms,
-                           const rg_store_rollouts *runs, int64_t now)
+static int requirement_met(rg_buf *why, rg_engine *engine, const char *tenant, const char *req,
+                           int64_t max_age_ms, const rg_store_rollouts *runs, int64_t now)
 {
     const rg_store_rollout *newest = NULL;
     rg_store_rollout last = {0};
@@ -36,14 +35,14 @@ static int requirement_met(rg_buf *why, rg_engine *engine, const char *tenant,
     }
     if (newest && newest->state == RG_ROLLOUT_COMPLETED) {
         rg_format_duration(&age, max_age_ms);
-        rg_buf_printf(why, "%s rollout %s completed longer ago than max_age %s", req,
-                      newest->id, rg_buf_cstr(&age));
+        rg_buf_printf(why, "%s rollout %s completed longer ago than max_age %s", req, newest->id,
+                      rg_buf_cstr(&age));
     } else if (newest) {
         rg_buf_printf(why, "%s rollout %s is %s", req, newest->id,
                       rg_rollout_state_to_str(newest->state));
     } else if (rg_store_rollout_last_in_environment(&last, engine->store, tenant, req) == 0) {
-        rg_buf_printf(why, "no %s rollout of this digest; the last %s rollout %s ran %s (%s)",
-                      req, req, last.id, last.digest ? last.digest : "no recorded digest",
+        rg_buf_printf(why, "no %s rollout of this digest; the last %s rollout %s ran %s (%s)", req,
+                      req, last.id, last.digest ? last.digest : "no recorded digest",
                       rg_rollout_state_to_str(last.state));
     } else {
         rg_error_clear();
@@ -70,13 +69,13 @@ int rg_engine__check_environment(rg_engine *engine, const rg_manifest *m, const 
         return rc;
     for (size_t i = 0; i < env->requires_count; i++) {
         rg_buf_clear(&why);
-        if (requirement_met(&why, engine, m->tenant, env->requires[i],
-                            env->max_age_ms, &runs, now))
+        if (requirement_met(&why, engine, m->tenant, env->requires[i], env -> max_age_ms, &runs,
+                            now))
             continue;
         rc = rg_error_set(RG_ECONFLICT,
                           "environment %s requires %s completed for digest %s: %s (--force "
                           "--reason TEXT overrides)",
-                          env->name, env->requires[i], m->digest, rg_buf_cstr(&why));
+                          env->name, env->requires[i], m -> digest, rg_buf_cstr(&why));
         break;
     }
     rg_buf_dispose(&why);
@@ -98,8 +97,10 @@ int rg_engine_promote_env(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engin
     if ((rc = rg_store_rollout_get(&row, engine->store, tenant_id, rollout_id)) < 0)
         return rc;
     if (row.environment == NULL) {
-        rc = rg_error_set(RG_EINVALID, "rollout %s has no environment: its manifest has no "
-                          "environments to promote to", rollout_id);
+        rc = rg_error_set(RG_EINVALID,
+                          "rollout %s has no environment: its manifest has no "
+                          "environments to promote to",
+                          rollout_id);
         goto cleanup;
     }
     /* The artifact recorded with the rollout, never the file on disk. */
@@ -109,8 +110,10 @@ int rg_engine_promote_env(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engin
         goto cleanup;
     }
     if (row.digest && strcmp(row.digest, m->digest) != 0) {
-        rc = rg_error_set(RG_EDB, "rollout %s: the stored manifest's digest %s is not the "
-                          "recorded %s", rollout_id, m->digest, row.digest);
+        rc = rg_error_set(RG_EDB,
+                          "rollout %s: the stored manifest's digest %s is not the "
+                          "recorded %s",
+                          rollout_id, m->digest, row.digest);
         goto cleanup;
     }
     rc = rg_engine_start_forced(out_id, engine, m, NULL, actor, approve, force_reason);
@@ -162,18 +165,17 @@ int rg_engine_history_json(json_t **out, rg_engine *engine, const char *tenant_i
     for (size_t i = 0; i < runs.count; i++) {
         const rg_store_rollout *r = &runs.items[i];
         json_array_append_new(
-            list, json_pack("{s:s, s:s?, s:s, s:s, s:s, s:o, s:o, s:s?, s:o}", "id", r->id,
-                            "environment", r->environment, "state",
-                            rg_rollout_state_to_str(r->state), "outcome",
-                            rg_engine_outcome(r->state), "created_by", r->created_by,
-                            "created_at", time_json(r->created_at_ms), "updated_at",
-                            time_json(r->updated_at_ms), "forced_reason", r->forced_reason,
-                            "approvers", approvers_json(engine, r)));
+            list,
+            json_pack("{s:s, s:s?, s:s, s:s, s:s, s:o, s:o, s:s?, s:o}", "id", r->id, "environment",
+                      r->environment, "state", rg_rollout_state_to_str(r->state), "outcome",
+                      rg_engine_outcome(r->state), "created_by", r->created_by, "created_at",
+                      time_json(r->created_at_ms), "updated_at", time_json(r->updated_at_ms),
+                      "forced_reason", r->forced_reason, "approvers", approvers_json(engine, r)));
         json_object_set_new(json_array_get(list, json_array_size(list) - 1), "retry_of",
                             rg_engine__book_member(r->baseline, "retry_of"));
     }
-    *out = json_pack("{s:s, s:s, s:o}", "digest", digest, "name", runs.items[0].name,
-                     "rollouts", list);
+    *out = json_pack("{s:s, s:s, s:o}", "digest", digest, "name", runs.items[0].name, "rollouts",
+                     list);
     rg_store_rollouts_dispose(&runs);
     return *out ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
 }
@@ -196,15 +198,15 @@ int rg_engine_may_promote_json(json_t **out, rg_engine *engine, const char *tena
     /* The artifact as recorded (every rollout of one digest holds the same environments'
      * requirements; the newest is read). */
     r = &runs.items[runs.count - 1];
-    if ((rc = rg_manifest_load_buffer(&m, "stored manifest", r->manifest, strlen(r->manifest),
-                                      NULL, &opts)) < 0)
+    if ((rc = rg_manifest_load_buffer(&m, "stored manifest", r->manifest, strlen(r->manifest), NULL,
+                                      &opts)) < 0)
         goto cleanup;
     rc = rg_engine__check_environment(engine, m, env_name);
     if (rc < 0 && rc != RG_ECONFLICT)
         goto cleanup;
     ok = rc == 0;
-    *out = json_pack("{s:s, s:s, s:b, s:s?}", "digest", digest, "environment", env_name,
-                     "allowed", ok, "reason", ok ? NULL : rg_error_last());
+    *out = json_pack("{s:s, s:s, s:b, s:s?}", "digest", digest, "environment", env_name, "allowed",
+                     ok, "reason", ok ? NULL : rg_error_last());
     rc = *out ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
 cleanup:
     rg_manifest_free(m);
@@ -213,8 +215,7 @@ cleanup:
 }
 
 /* Paths where two JSON values differ, depth first, at most `max`. */
-static void json_diff(json_t *out, const char *path, const json_t *a, const json_t *b,
-                      size_t max)
+static void json_diff(json_t *out, const char *path, const json_t *a, const json_t *b, size_t max)
 {
     char sub[512];
 
@@ -223,15 +224,16 @@ static void json_diff(json_t *out, const char *path, const json_t *a, const json
     if (json_is_object(a) && json_is_object(b)) {
         const char *key;
         json_t *v;
-        json_object_foreach((json_t *)a, key, v) {
+        json_object_foreach((json_t *)a, key, v)
+        {
             snprintf(sub, sizeof(sub), "%s.%s", path, key);
             json_diff(out, sub, v, json_object_get(b, key), max);
         }
-        json_object_foreach((json_t *)b, key, v)
-            if (json_object_get(a, key) == NULL) {
-                snprintf(sub, sizeof(sub), "%s.%s", path, key);
-                json_diff(out, sub, NULL, v, max);
-            }
+        json_object_foreach((json_t *)b, key, v) if (json_object_get(a, key) == NULL)
+        {
+            snprintf(sub, sizeof(sub), "%s.%s", path, key);
+            json_diff(out, sub, NULL, v, max);
+        }
         return;
     }
     if (json_is_array(a) && json_is_array(b) && json_array_size(a) == json_array_size(b)) {
@@ -241,16 +243,16 @@ static void json_diff(json_t *out, const char *path, const json_t *a, const json
         }
         return;
     }
-    json_array_append_new(out, json_pack("{s:s, s:O?, s:O?}", "path", path, "artifact", a,
-                                         "file", b));
+    json_array_append_new(out,
+                          json_pack("{s:s, s:O?, s:O?}", "path", path, "artifact", a, "file", b));
 }
 
 int rg_engine_artifact_diff_json(json_t **out, rg_engine *engine, const char *tenant_id,
                                  const char *rollout_id, const rg_manifest *file)
 {
     /* What the digest covers. */
-    static const char *const keys[] = {"name", "tenant", "policy", "stages", "change",
-                                       "holdout", NULL};
+    static const char *const keys[] = {"name",   "tenant",  "policy", "stages",
+                                       "change", "holdout", NULL};
     rg_store_rollout row = {0};
     json_t *stored = NULL, *mine = NULL, *diffs = NULL;
     int rc;
@@ -258,14 +260,13 @@ int rg_engine_artifact_diff_json(json_t **out, rg_engine *engine, const char *te
     if ((rc = rg_store_rollout_get(&row, engine->store, tenant_id, rollout_id)) < 0 ||
         (rc = rg_manifest_to_json(&mine, file)) < 0)
         goto cleanup;
-    if ((stored = json_loads(row.manifest, 0, NULL)) == NULL ||
-        (diffs = json_array()) == NULL) {
+    if ((stored = json_loads(row.manifest, 0, NULL)) == NULL || (diffs = json_array()) == NULL) {
         rc = rg_error_set(RG_EDB, "rollout %s: its stored manifest is not JSON", rollout_id);
         goto cleanup;
     }
     for (size_t i = 0; keys[i]; i++)
-        json_diff(diffs, keys[i], json_object_get(stored, keys[i]),
-                  json_object_get(mine, keys[i]), 50);
+        json_diff(diffs, keys[i], json_object_get(stored, keys[i]), json_object_get(mine, keys[i]),
+                  50);
     *out = json_pack("{s:s, s:s?, s:s, s:b, s:O}", "rollout", rollout_id, "artifact_digest",
                      row.digest, "file_digest", file->digest, "same",
                      row.digest && strcmp(row.digest, file->digest) == 0, "differences", diffs);

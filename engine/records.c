@@ -116,8 +116,7 @@ void rg_engine_audits_dispose(rg_store_audits *list)
 }
 
 int rg_engine_strategy_read(json_t **out_body, const char *org_id, const char *api_url,
-                            const char *login_url, const char *credentials,
-                            const char *strategy_id)
+                            const char *login_url, const char *credentials, const char *strategy_id)
 {
     rg_platform *pf = NULL;
     rg_platform_org org = {org_id, api_url, login_url, credentials};
@@ -133,8 +132,7 @@ int rg_engine_strategy_read(json_t **out_body, const char *org_id, const char *a
     return rc;
 }
 
-int rg_engine_credentials_env_name(char *out, size_t outlen, const char *org_id,
-                                   const char *suffix)
+int rg_engine_credentials_env_name(char *out, size_t outlen, const char *org_id, const char *suffix)
 {
     return rg_platform_env_name(out, outlen, org_id, suffix);
 }

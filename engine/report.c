@@ -22,24 +22,23 @@ static json_t *time_or_null(int64_t ms)
 
 static json_t *verdict_json(const rg_store_verdict *v)
 {
-    return json_pack("{s:i, s:i, s:s, s:s, s:s, s:o, s:[o,o], s:o, s:o, s:o, s:s?, s:o}",
-                     "stage", v->stage, "poll", v->poll, "metric", v->metric, "test", v->test,
-                     "decision", v->decision, "estimate", num_or_null(v->estimate), "ci",
-                     num_or_null(v->ci_lo), num_or_null(v->ci_hi), "z", num_or_null(v->z),
-                     "boundary", num_or_null(v->boundary), "p_value", num_or_null(v->p_value),
-                     "reason", v->reason, "at", time_or_null(v->at_ms));
+    return json_pack("{s:i, s:i, s:s, s:s, s:s, s:o, s:[o,o], s:o, s:o, s:o, s:s?, s:o}", "stage",
+                     v->stage, "poll", v->poll, "metric", v->metric, "test", v->test, "decision",
+                     v->decision, "estimate", num_or_null(v->estimate), "ci", num_or_null(v->ci_lo),
+                     num_or_null(v->ci_hi), "z", num_or_null(v->z), "boundary",
+                     num_or_null(v->boundary), "p_value", num_or_null(v->p_value), "reason",
+                     v->reason, "at", time_or_null(v->at_ms));
 }
 
 static json_t *target_json(const rg_store_target *t)
 {
     json_t *kept = t->kept_fields ? json_loads(t->kept_fields, 0, NULL) : NULL;
-    return json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s?, s:i, s:o, s:o, s:o}", "org",
-                     t->org_id, "group", t->group_name, "tier", t->tier, "stage",
-                     t->stage_index, "state", rg_target_state_to_str(t->state), "strategy",
-                     t->strategy_id, "last_error", t->last_error, "attempts", t->attempts,
-                     "applied_at", time_or_null(t->applied_at_ms), "restored_at",
-                     time_or_null(t->restored_at_ms), "kept_fields",
-                     kept ? kept : json_array());
+    return json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s?, s:i, s:o, s:o, s:o}", "org", t->org_id,
+                     "group", t->group_name, "tier", t->tier, "stage", t->stage_index, "state",
+                     rg_target_state_to_str(t->state), "strategy", t->strategy_id, "last_error",
+                     t->last_error, "attempts", t->attempts, "applied_at",
+                     time_or_null(t->applied_at_ms), "restored_at", time_or_null(t->restored_at_ms),
+                     "kept_fields", kept ? kept : json_array());
 }
 
 static int stage_percent(const rg_store_rollout *row)
@@ -125,10 +124,9 @@ static json_t *soak_json(const rg_store_rollout *row)
     k = elapsed / poll;
     if (k > planned)
         k = planned;
-    doc = json_pack("{s:I, s:I, s:o, s:I}", "poll", (json_int_t)k, "planned",
-                    (json_int_t)planned, "next_poll_at",
-                    time_or_null(row->stage_applied_at_ms + (k + 1) * poll), "left_ms",
-                    (json_int_t)(limit - elapsed > 0 ? limit - elapsed : 0));
+    doc = json_pack("{s:I, s:I, s:o, s:I}", "poll", (json_int_t)k, "planned", (json_int_t)planned,
+                    "next_poll_at", time_or_null(row->stage_applied_at_ms + (k + 1) * poll),
+                    "left_ms", (json_int_t)(limit - elapsed > 0 ? limit - elapsed : 0));
     return doc;
 }
 
@@ -180,12 +178,11 @@ int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id
                     "id", row.id, "name", row.name, "tenant", row.tenant_id, "state",
                     rg_rollout_state_to_str(row.state), "outcome", rg_engine_outcome(row.state),
                     "stage", "index", row.stage_index, "percent",
-                    sized_percent(&row, &targets, stage_percent(&row)), "count",
-                    row.stage_count, "verification", row.verification, "hold_reason",
-                    row.hold_reason, "created_by", row.created_by, "created_at",
-                    time_or_null(row.created_at_ms), "stage_applied_at",
-                    time_or_null(row.stage_applied_at_ms), "targets", tlist, "last_verdicts",
-                    vlist, "revision", (json_int_t)row.revision);
+                    sized_percent(&row, &targets, stage_percent(&row)), "count", row.stage_count,
+                    "verification", row.verification, "hold_reason", row.hold_reason, "created_by",
+                    row.created_by, "created_at", time_or_null(row.created_at_ms),
+                    "stage_applied_at", time_or_null(row.stage_applied_at_ms), "targets", tlist,
+                    "last_verdicts", vlist, "revision", (json_int_t)row.revision);
     if (doc)
         json_object_set_new(doc, "soak", soak_json(&row));
     if (doc)
@@ -218,12 +215,12 @@ static int list_into(json_t *arr, rg_store_rollouts *list)
     for (size_t i = 0; i < list->count; i++) {
         rg_store_rollout *r = &list->items[i];
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:s?, s:s?,"
-                                             " s:s?}", "id", r->id,
-                                             "name", r->name, "tenant", r->tenant_id, "state",
-                                             rg_rollout_state_to_str(r->state), "stage",
+                                             " s:s?}",
+                                             "id", r->id, "name", r->name, "tenant", r->tenant_id,
+                                             "state", rg_rollout_state_to_str(r->state), "stage",
                                              r->stage_index, "percent", stage_percent(r),
-                                             "created_at", time_or_null(r->created_at_ms),
-                                             "digest", r->digest, "environment", r->environment,
+                                             "created_at", time_or_null(r->created_at_ms), "digest",
+                                             r->digest, "environment", r->environment,
                                              "forced_reason", r->forced_reason));
         json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "retry_of",
                             rg_engine__book_member(r->baseline, "retry_of"));
@@ -276,8 +273,8 @@ int rg_engine_explain_json(json_t **out, rg_engine *engine, const char *tenant_i
             d = json_loads(e->detail, 0, NULL);
             if (json_integer_value(json_object_get(d, "stage")) == verdicts.items[i].stage &&
                 json_integer_value(json_object_get(d, "poll")) == verdicts.items[i].poll) {
-                json_t *lv = json_object_get(json_object_get(d, "metrics"),
-                                             verdicts.items[i].metric);
+                json_t *lv =
+                    json_object_get(json_object_get(d, "metrics"), verdicts.items[i].metric);
                 if (lv)
                     json_object_set(vj, "levels", lv);
                 json_decref(d);
@@ -290,11 +287,10 @@ int rg_engine_explain_json(json_t **out, rg_engine *engine, const char *tenant_i
     for (size_t i = 0; i < events.count; i++) {
         rg_store_event *e = &events.items[i];
         json_t *detail = e->detail ? json_loads(e->detail, 0, NULL) : NULL;
-        json_array_append_new(elist, json_pack("{s:I, s:s, s:s?, s:s?, s:o, s:o}", "id",
-                                               (json_int_t)e->id, "kind", e->kind, "from",
-                                               e->from_state, "to", e->to_state, "detail",
-                                               detail ? detail : json_null(), "at",
-                                               time_or_null(e->at_ms)));
+        json_array_append_new(
+            elist, json_pack("{s:I, s:s, s:s?, s:s?, s:o, s:o}", "id", (json_int_t)e->id, "kind",
+                             e->kind, "from", e->from_state, "to", e->to_state, "detail",
+                             detail ? detail : json_null(), "at", time_or_null(e->at_ms)));
     }
     *out = json_pack("{s:s, s:s, s:s?, s:O, s:O}", "id", row.id, "state",
                      rg_rollout_state_to_str(row.state), "verification", row.verification,
@@ -323,12 +319,11 @@ int rg_engine_audit_json(json_t **out, rg_engine *engine, const char *tenant_id,
     for (size_t i = 0; i < list.count; i++) {
         rg_store_audit *a = &list.items[i];
         json_t *detail = a->detail ? json_loads(a->detail, 0, NULL) : NULL;
-        json_array_append_new(arr, json_pack("{s:I, s:s?, s:s, s:s, s:s?, s:s?, s:o, s:o}", "id",
-                                             (json_int_t)a->id, "rollout", a->rollout_id,
-                                             "actor", a->actor, "action", a->action, "reason",
-                                             a->reason, "outcome", a->outcome, "detail",
-                                             detail ? detail : json_null(), "at",
-                                             time_or_null(a->at_ms)));
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s?, s:s, s:s, s:s?, s:s?, s:o, s:o}", "id", (json_int_t)a->id,
+                           "rollout", a->rollout_id, "actor", a->actor, "action", a->action,
+                           "reason", a->reason, "outcome", a->outcome, "detail",
+                           detail ? detail : json_null(), "at", time_or_null(a->at_ms)));
     }
     rg_store_audits_dispose(&list);
     *out = arr;

@@ -82,11 +82,12 @@ static int restored(restore_item *it, const char *etag, int patched)
     if (json_array_size(it->kept) > 0) {
         char *kept = json_dumps(it->kept, JSON_COMPACT);
         rc = rg_engine__audit(ctx->engine, t->tenant_id, t->rollout_id, "engine", "restore",
-                              "fields a person edited after the apply were kept",
-                              "kept", json_pack("{s:s, s:O}", "org", t->org_id, "kept",
-                                                it->kept));
-        rg_engine__narrate(ctx, "target", "%s restored from snapshot; kept a person's edits "
-                                          "to %s", t->org_id, kept ? kept : "?");
+                              "fields a person edited after the apply were kept", "kept",
+                              json_pack("{s:s, s:O}", "org", t->org_id, "kept", it->kept));
+        rg_engine__narrate(ctx, "target",
+                           "%s restored from snapshot; kept a person's edits "
+                           "to %s",
+                           t->org_id, kept ? kept : "?");
         free(kept);
         return rc;
     }
@@ -105,8 +106,8 @@ static int load_bodies(restore_item *it)
     rg_store_snapshot snap = {0};
     int rc;
 
-    rc = rg_store_snapshot_get(&snap, ctx->engine->store, t->tenant_id, t->rollout_id,
-                               t->org_id, t->strategy_id);
+    rc = rg_store_snapshot_get(&snap, ctx->engine->store, t->tenant_id, t->rollout_id, t->org_id,
+                               t->strategy_id);
     if (rc < 0)
         return rc;
     it->snapshot = json_loads(snap.body, 0, NULL);
@@ -132,9 +133,8 @@ static int after_get(restore_item *it, rg_platform *pf)
     if (json_object_size(it->patch) == 0)
         return restored(it, rg_platform_op_etag(it->get), 0);
     return rg_platform_queue_strategy_update(&it->update, pf, it->target->org_id,
-                                             it->target->strategy_id,
-                                             rg_platform_op_etag(it->get), it->patch,
-                                             merge_restore, it, NULL, NULL);
+                                             it->target->strategy_id, rg_platform_op_etag(it->get),
+                                             it->patch, merge_restore, it, NULL, NULL);
 }
 
 /* Restores the touched targets of the highest tier that still has any. */
@@ -202,7 +202,8 @@ static int row_restore_target(json_t **out, restore_item *it, json_t *live)
         json_decref(row);
         return rg_error_set(RG_ENOMEM, "out of memory");
     }
-    json_object_foreach(live, name, v) {
+    json_object_foreach(live, name, v)
+    {
         if (strcmp(name, "key") == 0 || json_object_get(change, name) != NULL)
             continue;
         if (!json_equal(v, json_object_get(it->applied, name)) &&
@@ -317,9 +318,8 @@ static int restore_step(rg_rollout_ctx *ctx, int *out_done)
         if (touched(t) && t->state != RG_TARGET_RESTORE_FAILED && t->tier == high)
             tier[n++] = t;
     }
-    rc = ctx->manifest->resource.kind == RG_RESOURCE_DATATABLE_ROW
-             ? restore_rows_tier(ctx, tier, n)
-             : restore_tier(ctx, tier, n);
+    rc = ctx->manifest->resource.kind == RG_RESOURCE_DATATABLE_ROW ? restore_rows_tier(ctx, tier, n)
+                                                                   : restore_tier(ctx, tier, n);
     free(tier);
     if (rc == 0)
         rc = rg_engine__save(ctx);
@@ -363,8 +363,9 @@ int rg_engine__rollback(rg_rollout_ctx *ctx)
         return rg_engine__tx_end(ctx, own, rc);
     }
     rg_buf_dispose(&failed);
-    rc = rg_engine__event(ctx, "restored", NULL, "every touched organization restored from its "
-                                                 "snapshot; verifying");
+    rc = rg_engine__event(ctx, "restored", NULL,
+                          "every touched organization restored from its "
+                          "snapshot; verifying");
     ctx->next_ms = ctx->now_ms;
     if (rc == 0)
         rc = rg_engine__save(ctx);

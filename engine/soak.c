@@ -81,35 +81,42 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
     double fractions[RG_STATS_MAX_LOOKS];
     int rc;
 
-    if ((rc = rg_engine__window(&cpre, ctx, m, w->canary, w->ncanary, w->pre_from,
-                                w->pre_to)) < 0 ||
-        (rc = rg_engine__window(&cpost, ctx, m, w->canary, w->ncanary, w->post_from,
-                                w->post_to)) < 0 ||
-        (rc = rg_engine__window(&kpre, ctx, m, w->control, w->ncontrol, w->pre_from,
-                                w->pre_to)) < 0 ||
+    if ((rc = rg_engine__window(&cpre, ctx, m, w->canary, w->ncanary, w->pre_from, w->pre_to)) <
+            0 ||
+        (rc = rg_engine__window(&cpost, ctx, m, w->canary, w->ncanary, w->post_from, w->post_to)) <
+            0 ||
+        (rc = rg_engine__window(&kpre, ctx, m, w->control, w->ncontrol, w->pre_from, w->pre_to)) <
+            0 ||
         (rc = rg_engine__window(&kpost, ctx, m, w->control, w->ncontrol, w->post_from,
                                 w->post_to)) < 0)
         goto cleanup;
     {
         const json_t *f = json_object_get(json_object_get(ctx->book, "fractions"), m->name);
-        rg_verdict_windows vw = {{cpre.cells, cpre.n}, {cpost.cells, cpost.n},
-                                 {kpre.cells, kpre.n}, {kpost.cells, kpost.n},
+        rg_verdict_windows vw = {{cpre.cells, cpre.n},
+                                 {cpost.cells, cpost.n},
+                                 {kpre.cells, kpre.n},
+                                 {kpost.cells, kpost.n},
                                  {cpre.orgs, cpost.orgs, kpre.orgs, kpost.orgs},
                                  w->ncontrol > 0};
-        rg_verdict_state st = {ctx->row.stage_index, ctx->row.stage_count, poll, planned,
-                               w->post_share, fractions,
+        rg_verdict_state st = {ctx->row.stage_index,
+                               ctx->row.stage_count,
+                               poll,
+                               planned,
+                               w->post_share,
+                               fractions,
                                json_is_number(prev) ? json_number_value(prev) : 1.0,
-                               ctx->engine->cache, 0};
+                               ctx->engine->cache,
+                               0};
         /* the fractions of this stage's earlier polls (observed information); polls the
          * driver slept through, or a book without them, get the calendar's */
         for (int i = 0; i + 1 < poll && i < RG_STATS_MAX_LOOKS; i++) {
             const json_t *x = json_array_get(f, (size_t)i);
             double prev_t = i ? fractions[i - 1] : 0.0;
             rg_stats_verdict none = {0};
-            fractions[i] = json_is_number(x) && json_number_value(x) > prev_t &&
-                                   json_number_value(x) < 1.0
-                               ? json_number_value(x)
-                               : rg_engine__next_fraction(&none, prev_t, i + 1, planned);
+            fractions[i] =
+                json_is_number(x) && json_number_value(x) > prev_t && json_number_value(x) < 1.0
+                    ? json_number_value(x)
+                    : rg_engine__next_fraction(&none, prev_t, i + 1, planned);
         }
         rc = rg_engine__verdict(out, p, m, &vw, &st);
     }
@@ -132,8 +139,7 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
         for (int i = 0; i + 1 < poll; i++)
             json_array_append_new(list, json_real(fractions[i]));
         json_array_append_new(list, json_real(rg_engine__next_fraction(
-                                        out, poll > 1 ? fractions[poll - 2] : 0.0, poll,
-                                        planned)));
+                                        out, poll > 1 ? fractions[poll - 2] : 0.0, poll, planned)));
         json_object_set_new(obj, m->name, list);
     }
 cleanup:
@@ -173,8 +179,7 @@ static int poll_error(rg_rollout_ctx *ctx, int poll, int code)
     if (rc == 0 && errors >= p->errors_limit) {
         /* An outage is an infrastructure error a pipeline must tell from a finding. */
         snprintf(reason, sizeof(reason), "%s%d analytics errors in a row; last: %s",
-                 code == RG_EUNREACHABLE ? "platform unreachable: " : "", p->errors_limit,
-                 cause);
+                 code == RG_EUNREACHABLE ? "platform unreachable: " : "", p->errors_limit, cause);
         rc = rg_engine__set_state(ctx, RG_ROLLOUT_HELD, reason);
     } else if (rc == 0) {
         ctx->next_ms = ctx->now_ms + ctx->engine->opts.tick_ms;
@@ -196,8 +201,7 @@ static int fetch_windows(rg_rollout_ctx *ctx, const soak_windows *w)
         memcpy(all + w->ncanary, w->control, w->ncontrol * sizeof(*all));
     /* The pre window is history: fetched once per stage. */
     if (rg_engine__book_int(ctx, "pre_fetched") != ctx->row.stage_index + 1) {
-        rc = rg_engine__fetch_telemetry(ctx, all, w->ncanary + w->ncontrol, w->pre_from,
-                                        w->pre_to);
+        rc = rg_engine__fetch_telemetry(ctx, all, w->ncanary + w->ncontrol, w->pre_from, w->pre_to);
         if (rc == 0)
             rc = rg_engine__book_set_int(ctx, "pre_fetched", ctx->row.stage_index + 1);
     }
@@ -285,7 +289,8 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     for (size_t i = 0; rc == 0 && i < p->metrics_count; i++) {
         if ((rc = judge(&v[i], ctx, &p->metrics[i], &w, poll, planned, levels)) < 0)
             break;
-        rc = record_verdict(ctx, poll, &p->metrics[i], &v[i], rg_sequential_kind_name(p->sequential));
+        rc = record_verdict(ctx, poll, &p->metrics[i], &v[i],
+                            rg_sequential_kind_name(p->sequential));
         rg_engine__narrate(ctx, "verdict", "stage %d poll %d/%d %s: %s — %s",
                            ctx->row.stage_index + 1, poll, planned, p->metrics[i].name,
                            rg_decision_name(v[i].decision), v[i].reason);
@@ -293,8 +298,8 @@ int rg_engine__soak(rg_rollout_ctx *ctx)
     /* The pooled levels behind this poll's verdicts, for the dashboard's charts. */
     if (rc == 0)
         rc = rg_engine__event(ctx, "levels",
-                              json_pack("{s:i, s:i, s:O}", "stage", ctx->row.stage_index,
-                                        "poll", poll, "metrics", levels),
+                              json_pack("{s:i, s:i, s:O}", "stage", ctx->row.stage_index, "poll",
+                                        poll, "metrics", levels),
                               "stage %d poll %d levels", ctx->row.stage_index + 1, poll);
     if (rc == 0)
         rg_engine__crash_point("verdicts_stored");

@@ -75,8 +75,8 @@ static int claim(rg_engine *e, const char *tenant, const char *id, const char *o
     return rc;
 }
 
-static int insert_targets(rg_engine *e, const char *tenant, const char *id,
-                          const rg_manifest *m, const rg_resolution *res)
+static int insert_targets(rg_engine *e, const char *tenant, const char *id, const rg_manifest *m,
+                          const rg_resolution *res)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < res->count; i++) {
@@ -126,8 +126,8 @@ static int check_environment(char **out_refusal, rg_engine *engine, const rg_man
 }
 
 int rg_engine_start_forced(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
-                           const rg_manifest *manifest, const char *base_dir,
-                           const char *actor, int approve, const char *force_reason)
+                           const rg_manifest *manifest, const char *base_dir, const char *actor,
+                           int approve, const char *force_reason)
 {
     return rg_engine__start_linked(out_id, engine, manifest, base_dir, actor, approve, force_reason,
                                    NULL);
@@ -220,10 +220,9 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
                                running ? "running" : "awaiting_approval",
                                json_pack("{s:i, s:b, s:s, s:s?, s:b, s:s?, s:O?}", "targets",
                                          (int)res->count, "approved", running, "digest",
-                                         manifest->digest, "environment",
-                                         manifest->environment, "forced", refusal != NULL,
-                                         "retry_of", retry_of, "sized_stages", sized))) <
-            0 ||
+                                         manifest->digest, "environment", manifest->environment,
+                                         "forced", refusal != NULL, "retry_of", retry_of,
+                                         "sized_stages", sized))) < 0 ||
         (rc = rg_store_commit(engine->store)) < 0) {
         rg_store_rollback(engine->store);
         goto cleanup;

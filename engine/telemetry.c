@@ -12,9 +12,7 @@ static int add_queue(json_t *list, const char *id)
     json_t *v;
     if (id == NULL)
         return 0;
-    json_array_foreach(list, i, v)
-        if (strcmp(json_string_value(v), id) == 0)
-            return 0;
+    json_array_foreach(list, i, v) if (strcmp(json_string_value(v), id) == 0) return 0;
     return json_array_append_new(list, json_string(id));
 }
 
@@ -82,7 +80,11 @@ static int store_series(rg_rollout_ctx *ctx, const char *org, const rg_platform_
         const rg_platform_queue_series *s = &agg->queues[q];
         for (size_t b = 0; b < s->nbuckets; b++) {
             const rg_platform_bucket *k = &s->buckets[b];
-            struct { const char *metric; int64_t count; double sum; } metrics[] = {
+            struct {
+                const char *metric;
+                int64_t count;
+                double sum;
+            } metrics[] = {
                 {"nOffered", k->offered, 0},
                 {"tAbandon", k->abandoned, 0},
                 {"tAnswered", k->answered, k->answered_sum_ms},
@@ -127,8 +129,8 @@ int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, siz
         goto cleanup;
     for (size_t i = 0; rc == 0 && i < norgs; i++) {
         const char *ids[RG_MANIFEST_MAX_TARGETS * 2];
-        rg_platform_aggregates_query q = {from_ms, to_ms,
-                                          ctx->manifest->policy->granularity_ms, ids, 0};
+        rg_platform_aggregates_query q = {from_ms, to_ms, ctx->manifest->policy->granularity_ms,
+                                          ids, 0};
         size_t j;
         json_t *v;
         if (rg_engine__org_error(ctx, orgs[i])) {
@@ -137,9 +139,8 @@ int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, siz
         }
         if ((rc = rg_engine__watch_queues(&queues[i], ctx, orgs[i])) < 0)
             break;
-        json_array_foreach(queues[i], j, v)
-            if (q.nqueues < sizeof(ids) / sizeof(ids[0]))
-                ids[q.nqueues++] = json_string_value(v);
+        json_array_foreach(queues[i], j, v) if (q.nqueues < sizeof(ids) / sizeof(ids[0]))
+            ids[q.nqueues++] = json_string_value(v);
         if (q.nqueues == 0)
             continue;
         rc = rg_platform_queue_aggregates(&ops[i], pf, orgs[i], &q, NULL, NULL);
@@ -148,8 +149,7 @@ int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, siz
         rc = rg_engine__platform_run(ctx, pf);
     for (size_t i = 0; rc == 0 && i < norgs; i++)
         if (ops[i] && rg_platform_op_status(ops[i]) < 0)
-            rc = rg_error_set(rg_platform_op_status(ops[i]), "%s",
-                              rg_platform_op_error(ops[i]));
+            rc = rg_error_set(rg_platform_op_status(ops[i]), "%s", rg_platform_op_error(ops[i]));
     rg_engine__window_cache_free(ctx); /* the cells are about to change */
     if (rc == 0 && (rc = rg_store_begin(ctx->engine->store)) == 0) {
         for (size_t i = 0; rc == 0 && i < norgs; i++)
@@ -180,13 +180,13 @@ cleanup:
 typedef struct {
     char *count_metric, *value_metric;
     int value_use_sum;
-    char **orgs;      /* distinct org ids, in the database's (bytewise) order */
-    size_t *first;    /* first cell of orgs[i]; first[norgs] == ncells */
+    char **orgs;   /* distinct org ids, in the database's (bytewise) order */
+    size_t *first; /* first cell of orgs[i]; first[norgs] == ncells */
     size_t norgs, org_cap, first_cap;
     struct cell {
         int64_t bucket; /* ascending within an org */
         double count, value;
-    } *cells;
+    } * cells;
     size_t ncells, cell_cap;
 } metric_cells;
 
@@ -260,8 +260,8 @@ static int add_cell(const char *org, int64_t bucket, double count, double value,
 }
 
 /* The rollout's cells of one metric, summed by the database on first use in this tick. */
-static int metric_cells_get(const metric_cells **out, rg_rollout_ctx *ctx,
-                            const char *count_metric, const char *value_metric, int use_sum)
+static int metric_cells_get(const metric_cells **out, rg_rollout_ctx *ctx, const char *count_metric,
+                            const char *value_metric, int use_sum)
 {
     rg_window_cache *c = ctx->window_cache;
     metric_cells *m, *grown;

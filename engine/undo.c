@@ -87,7 +87,8 @@ static void conflicts(rg_buf *out, const undo_item *it, const json_t *kept)
     size_t i;
     json_t *p;
 
-    json_array_foreach(kept, i, p) {
+    json_array_foreach(kept, i, p)
+    {
         const char *path = json_string_value(p);
         if (path == NULL || rg_body_same(at_path(it->snapshot, path), at_path(it->applied, path)))
             continue;

@@ -25,16 +25,15 @@ void rg_engine__soak_bounds(rg_soak_bounds *out, const rg_policy *p, int64_t sta
     out->pre_from = out->pre_to - align_up(p->pre_window_ms, g);
     out->post_from = align_up(stage_applied_ms + p->settle_ms, g);
     out->post_to = align_down(now_ms, g);
-    planned_to = align_down(stage_applied_ms + (planned < 1 ? 1 : planned) * p->poll_interval_ms,
-                            g);
+    planned_to =
+        align_down(stage_applied_ms + (planned < 1 ? 1 : planned) * p->poll_interval_ms, g);
     full = planned_to - out->post_from;
     out->post_share = 1.0;
     if (full > 0 && out->post_to > out->post_from && out->post_to - out->post_from < full)
         out->post_share = (double)(out->post_to - out->post_from) / (double)full;
 }
 
-void rg_engine__last_stage_bounds(rg_soak_bounds *b, const rg_policy *p,
-                                  int64_t latest_applied_ms)
+void rg_engine__last_stage_bounds(rg_soak_bounds *b, const rg_policy *p, int64_t latest_applied_ms)
 {
     int64_t g = p->granularity_ms > 0 ? p->granularity_ms : 60000;
     int64_t from = align_up(latest_applied_ms + p->settle_ms, g);
@@ -133,8 +132,7 @@ int rg_engine__verdict(rg_stats_verdict *out, const rg_policy *p, const rg_polic
 
 double rg_engine__next_fraction(const rg_stats_verdict *v, double prev, int poll, int planned)
 {
-    double t = v->has_estimate && v->fraction > 0 ? v->fraction
-                                                  : (double)poll / (double)planned;
+    double t = v->has_estimate && v->fraction > 0 ? v->fraction : (double)poll / (double)planned;
     if (poll >= planned)
         return 1.0;
     if (!(t > prev))

@@ -26,8 +26,7 @@ void rg_engine__soak_bounds(rg_soak_bounds *out, const rg_policy *p, int64_t sta
  * when at least half the pre window remains; otherwise it is left as it is and only the
  * earlier orgs changed before it began are control. Canary and control share the window, so
  * a common trend still cancels. */
-void rg_engine__last_stage_bounds(rg_soak_bounds *b, const rg_policy *p,
-                                  int64_t latest_applied_ms);
+void rg_engine__last_stage_bounds(rg_soak_bounds *b, const rg_policy *p, int64_t latest_applied_ms);
 
 typedef enum { RG_SOAK_NONE = 0, RG_SOAK_CANARY = 1, RG_SOAK_CONTROL = 2 } rg_soak_role;
 
@@ -85,7 +84,7 @@ typedef enum {
     RG_POLL_CONTINUE = 0, /* soak on */
     RG_POLL_TRIP = 1,     /* roll back */
     RG_POLL_PROMOTE = 2,
-    RG_POLL_HOLD = 3,     /* wait for a person */
+    RG_POLL_HOLD = 3, /* wait for a person */
 } rg_poll_action;
 
 /* The promote / hold / trip rule for one poll's verdicts (one per policy metric, in order).

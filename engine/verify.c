@@ -45,8 +45,8 @@ int rg_engine__verify(rg_rollout_ctx *ctx)
             rc = rg_engine__fetch_telemetry(ctx, orgs, n, post_from, post_to);
         for (size_t i = 0; rc == 0 && i < p->metrics_count; i++) {
             rg_cells pre = {0}, post = {0};
-            rg_verdict_state st = {.msprt_prev_p = 1, .cache = ctx->engine->cache,
-                                   .verification = 1};
+            rg_verdict_state st = {
+                .msprt_prev_p = 1, .cache = ctx->engine->cache, .verification = 1};
             rg_stats_verdict v;
             const rg_policy_metric *m = &p->metrics[i];
             if ((rc = rg_engine__window(&pre, ctx, m, orgs, n, pre_from, pre_to)) == 0 &&

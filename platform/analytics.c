@@ -12,10 +12,9 @@ static json_t *queue_filter(char *const *ids, size_t n)
     json_t *preds = json_array();
 
     for (size_t i = 0; preds != NULL && i < n; i++) {
-        if (json_array_append_new(preds, json_pack("{s:s, s:s, s:s, s:s}", "type",
-                                                   "dimension", "dimension", "queueId",
-                                                   "operator", "matches", "value",
-                                                   ids[i])) < 0) {
+        if (json_array_append_new(preds, json_pack("{s:s, s:s, s:s, s:s}", "type", "dimension",
+                                                   "dimension", "queueId", "operator", "matches",
+                                                   "value", ids[i])) < 0) {
             json_decref(preds);
             return NULL;
         }
@@ -48,13 +47,13 @@ int rg_platform__aggregates_body(char **out, const rg_platform_aggregates_query 
     filter = queue_filter((char *const *)q->queue_ids, q->nqueues);
     /* voice by default: chat and email on the same queues stay out of the numbers */
     if (filter != NULL && media_type != NULL && media_type[0] != '\0')
-        filter = json_pack("{s:s, s:[{s:s, s:s, s:s, s:s}], s:[o]}", "type", "and",
-                           "predicates", "type", "dimension", "dimension", "mediaType",
-                           "operator", "matches", "value", media_type, "clauses", filter);
+        filter = json_pack("{s:s, s:[{s:s, s:s, s:s, s:s}], s:[o]}", "type", "and", "predicates",
+                           "type", "dimension", "dimension", "mediaType", "operator", "matches",
+                           "value", media_type, "clauses", filter);
     if (filter != NULL)
-        doc = json_pack("{s:s, s:s, s:[s], s:o, s:[s,s,s,s]}", "interval", interval,
-                        "granularity", rg_buf_cstr(&gran), "groupBy", "queueId", "filter",
-                        filter, "metrics", "nOffered", "tAbandon", "tAnswered", "tHandle");
+        doc = json_pack("{s:s, s:s, s:[s], s:o, s:[s,s,s,s]}", "interval", interval, "granularity",
+                        rg_buf_cstr(&gran), "groupBy", "queueId", "filter", filter, "metrics",
+                        "nOffered", "tAbandon", "tAnswered", "tHandle");
     rg_buf_dispose(&gran);
     return dump_body(out, doc);
 }
@@ -90,8 +89,8 @@ static int get_count(int64_t *out, const json_t *stats, const char *where)
         return rg_error_set(RG_EINVALID, "%s.stats.count is not a number", where);
     d = json_number_value(v);
     if (!(d >= 0) || d > MAX_EXACT_INT || floor(d) != d)
-        return rg_error_set(RG_EINVALID, "%s.stats.count %g is not a non-negative integer",
-                            where, d);
+        return rg_error_set(RG_EINVALID, "%s.stats.count %g is not a non-negative integer", where,
+                            d);
     *out = (int64_t)d;
     return 0;
 }
@@ -115,8 +114,7 @@ static int get_sum(double *out, const json_t *stats, int64_t count, const char *
     return 0;
 }
 
-static int take_metric(rg_platform_bucket *b, unsigned *seen, const json_t *m,
-                       const char *where)
+static int take_metric(rg_platform_bucket *b, unsigned *seen, const json_t *m, const char *where)
 {
     json_t *name = json_object_get(m, "metric"), *stats = json_object_get(m, "stats");
     static const char *const names[] = {"nOffered", "tAbandon", "tAnswered", "tHandle"};
@@ -145,8 +143,14 @@ static int take_metric(rg_platform_bucket *b, unsigned *seen, const json_t *m,
     switch (which) {
     case 0: b->offered = count; break;
     case 1: b->abandoned = count; break;
-    case 2: b->answered = count; b->answered_sum_ms = sum; break;
-    default: b->handled = count; b->handle_sum_ms = sum; break;
+    case 2:
+        b->answered = count;
+        b->answered_sum_ms = sum;
+        break;
+    default:
+        b->handled = count;
+        b->handle_sum_ms = sum;
+        break;
     }
     return 0;
 }
@@ -160,8 +164,8 @@ static int bucket_index(size_t *out, const rg_platform_aggregates *agg, const js
     if (!json_is_string(interval))
         return rg_error_set(RG_EINVALID, "%s.interval is not a string", where);
     if (rg_interval_parse(&start, &end, json_string_value(interval)) < 0)
-        return rg_error_set(RG_EINVALID, "%s.interval \"%.64s\" is not start/end ISO-8601",
-                            where, json_string_value(interval));
+        return rg_error_set(RG_EINVALID, "%s.interval \"%.64s\" is not start/end ISO-8601", where,
+                            json_string_value(interval));
     offset = start - agg->start_ms;
     if (start < agg->start_ms || start >= agg->end_ms || offset % agg->granularity_ms != 0)
         return rg_error_set(RG_EINVALID, "%s.interval \"%.64s\" is not a bucket of the query",
@@ -191,7 +195,8 @@ static int take_data(rg_platform_aggregates *agg, rg_platform_queue_series *seri
     filled[idx] = 1;
     if (metrics != NULL && !json_is_array(metrics))
         return rg_error_set(RG_EINVALID, "%s.metrics is not an array", where);
-    json_array_foreach(metrics, i, m) {
+    json_array_foreach(metrics, i, m)
+    {
         snprintf(at, sizeof(at), "%s.metrics[%zu]", where, i);
         if ((error = take_metric(&series->buckets[idx], &seen, m, at)) < 0)
             return error;
@@ -232,7 +237,8 @@ static int take_result(rg_platform_aggregates *agg, unsigned char *filled, const
     data = json_object_get(res, "data");
     if (data != NULL && !json_is_array(data))
         return rg_error_set(RG_EINVALID, "%s.data is not an array", where);
-    json_array_foreach(data, i, d) {
+    json_array_foreach(data, i, d)
+    {
         snprintf(at, sizeof(at), "%s.data[%zu]", where, i);
         if ((error = take_data(agg, series, filled, d, at)) < 0)
             return error;
@@ -287,7 +293,8 @@ int rg_platform__aggregates_parse(rg_platform_aggregates *out, const rg_platform
         error = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
-    json_array_foreach(results, i, r) {
+    json_array_foreach(results, i, r)
+    {
         snprintf(at, sizeof(at), "results[%zu]", i);
         if ((error = take_result(&agg, filled, r, at)) < 0)
             goto cleanup;
@@ -355,7 +362,8 @@ static int take_obs_result(rg_platform_observation *all, size_t n, const json_t 
                             json_string_value(qid));
     if (data != NULL && !json_is_array(data))
         return rg_error_set(RG_EINVALID, "%s.data is not an array", where);
-    json_array_foreach(data, i, d) {
+    json_array_foreach(data, i, d)
+    {
         snprintf(at, sizeof(at), "%s.data[%zu]", where, i);
         if ((error = take_observation(obs, d, at)) < 0)
             return error;
@@ -380,7 +388,8 @@ int rg_platform__observations_parse(rg_platform_observation **out, const rg_plat
         return rg_error_set(RG_ENOMEM, "out of memory");
     for (i = 0; i < op->nqueues; i++)
         all[i].queue_id = op->queue_ids[i];
-    json_array_foreach(results, i, r) {
+    json_array_foreach(results, i, r)
+    {
         snprintf(at, sizeof(at), "results[%zu]", i);
         if ((error = take_obs_result(all, op->nqueues, r, at)) < 0) {
             free(all);
@@ -422,14 +431,13 @@ int rg_platform__analytics_body(char **out, const rg_platform_op *op)
     return rg_platform__observations_body(out, view.queue_ids, view.nqueues);
 }
 
-static int take_aggregates_batch(rg_platform_op *op, const rg_platform_op *view,
-                                 const json_t *body)
+static int take_aggregates_batch(rg_platform_op *op, const rg_platform_op *view, const json_t *body)
 {
     rg_platform_aggregates part = {0};
     int error;
 
-    if (op->aggregates.queues == NULL && (error = aggregates_alloc(&op->aggregates,
-                                                                   &op->query)) < 0)
+    if (op->aggregates.queues == NULL &&
+        (error = aggregates_alloc(&op->aggregates, &op->query)) < 0)
         return error;
     if ((error = rg_platform__aggregates_parse(&part, view, body)) < 0)
         return error;

@@ -51,7 +51,7 @@ static int options_check(const rg_platform_options *o)
     if (o->backoff_base_ms < 0 || o->backoff_cap_ms < o->backoff_base_ms ||
         o->retry_after_cap_ms < 0 || o->rate_reset_margin_ms < 0)
         return rg_error_set(RG_EINVALID, "platform: backoff bounds must be >= 0 and cap >= "
-                            "base");
+                                         "base");
     if (o->rate_low_water < 0)
         return rg_error_set(RG_EINVALID, "platform: rate_low_water must be >= 0");
     if (o->predicate_batch < 1 || o->predicate_batch > 1000)
@@ -191,8 +191,8 @@ static int org_new(rg_org **out, rg_platform *p, const rg_platform_org *desc)
     }
     if ((error = rg_platform__url_check(&org->api_url, desc->api_url, "api_url", desc->id,
                                         p->opts.insecure)) < 0 ||
-        (error = rg_platform__url_check(&org->login_url, desc->login_url, "login_url",
-                                        desc->id, p->opts.insecure)) < 0) {
+        (error = rg_platform__url_check(&org->login_url, desc->login_url, "login_url", desc->id,
+                                        p->opts.insecure)) < 0) {
         org_free(org);
         return error;
     }
@@ -227,8 +227,8 @@ int rg_platform_add_org(rg_platform *p, const rg_platform_org *desc)
     return 0;
 }
 
-int rg_platform_add_org_secret(rg_platform *p, const rg_platform_org *desc,
-                               const char *client_id, const char *client_secret)
+int rg_platform_add_org_secret(rg_platform *p, const rg_platform_org *desc, const char *client_id,
+                               const char *client_secret)
 {
     rg_org *org = NULL;
     int error;
@@ -239,8 +239,7 @@ int rg_platform_add_org_secret(rg_platform *p, const rg_platform_org *desc,
         return error;
     if (client_id == NULL || *client_id == '\0' || client_secret == NULL ||
         *client_secret == '\0') {
-        error = rg_error_set(RG_EAUTH, "org %s: client_id and client_secret are required",
-                             org->id);
+        error = rg_error_set(RG_EAUTH, "org %s: client_id and client_secret are required", org->id);
         org_free(org);
         return error;
     }

@@ -49,26 +49,26 @@ typedef struct rg_org rg_org;
 
 struct rg_org {
     rg_org *next_in_bucket;
-    rg_org *next;         /* registration order */
+    rg_org *next; /* registration order */
     char *id;
-    char *api_url;        /* without a trailing '/' */
+    char *api_url; /* without a trailing '/' */
     char *login_url;
-    char *client_id;      /* wiped on free */
-    char *client_secret;  /* wiped on free */
+    char *client_id;     /* wiped on free */
+    char *client_secret; /* wiped on free */
 
     /* token cache: one token per org, single-flight refresh */
-    char *token;          /* wiped on free */
-    uint64_t token_gen;   /* bumped with every new token */
-    int64_t token_expires_at;  /* mono ms */
-    int64_t token_refresh_at;  /* mono ms: 80% of the lifetime */
+    char *token;                     /* wiped on free */
+    uint64_t token_gen;              /* bumped with every new token */
+    int64_t token_expires_at;        /* mono ms */
+    int64_t token_refresh_at;        /* mono ms: 80% of the lifetime */
     struct rg_platform_op *token_op; /* the fetch in flight, or NULL */
     uint64_t token_fetches;
-    char token_key[65];   /* key in the options' token cache (tokencache.c); "" until made */
+    char token_key[65]; /* key in the options' token cache (tokencache.c); "" until made */
 
     /* rate budget of the org's token */
-    int rate_known;       /* 1 once a response carried a budget */
+    int rate_known; /* 1 once a response carried a budget */
     int64_t rate_allowed;
-    int64_t rate_budget;  /* requests we may still send in this window (conservative) */
+    int64_t rate_budget;    /* requests we may still send in this window (conservative) */
     int64_t rate_reset_at;  /* mono ms; 0 = unknown */
     int64_t rate_rolled_at; /* mono ms of our last window rollover */
     int64_t blocked_until;  /* mono ms: a 429's Retry-After */
@@ -76,15 +76,15 @@ struct rg_org {
 };
 
 struct rg_platform_op {
-    rg_platform *platform;  /* NULL once detached from the client */
+    rg_platform *platform;              /* NULL once detached from the client */
     struct rg_platform_op *next, *prev; /* the client's pending list */
     rg_op_kind kind;
     rg_op_state state;
-    int internal;           /* owned by the client (token fetch) */
+    int internal; /* owned by the client (token fetch) */
     rg_org *org;
     char *org_id;
-    char *resource_id;      /* queue or strategy id */
-    char *call;             /* "GET strategy strat_main": names the call in errors */
+    char *resource_id; /* queue or strategy id */
+    char *call;        /* "GET strategy strat_main": names the call in errors */
 
     /* the current HTTP step */
     const char *method;
@@ -95,30 +95,30 @@ struct rg_platform_op {
     int transient_failures; /* 5xx, resets, timeouts in this step */
     int rate_limited;       /* 429s absorbed */
     int retried_401;
-    uint64_t token_gen;     /* token the attempt used */
+    uint64_t token_gen; /* token the attempt used */
     int64_t sent_at;
 
     /* strategy list and update */
     int page;
     json_t *entities;
-    int update_step;        /* 0 = GET, 1 = PATCH */
+    int update_step; /* 0 = GET, 1 = PATCH */
     char *etag;
     json_t *patch;
     rg_platform_merge_fn merge;
     void *merge_payload;
     int patch_attempts;
-    int unknown_outcomes;   /* PATCHes whose reply never came (reset, timeout, 5xx) */
-    int reread_unknown;     /* this re-read follows a PATCH of unknown outcome */
-    int outcome_unknown;    /* a ROW_PUT or VERSIONED_PUT that got no answer or a 5xx: it
-                             * may have landed */
-    int version_conflict;   /* a VERSIONED_PUT refused for a stale version (409 or 400) */
-    int in_place;           /* completed without a confirmed PATCH: the live body holds it */
+    int unknown_outcomes; /* PATCHes whose reply never came (reset, timeout, 5xx) */
+    int reread_unknown;   /* this re-read follows a PATCH of unknown outcome */
+    int outcome_unknown;  /* a ROW_PUT or VERSIONED_PUT that got no answer or a 5xx: it
+                           * may have landed */
+    int version_conflict; /* a VERSIONED_PUT refused for a stale version (409 or 400) */
+    int in_place;         /* completed without a confirmed PATCH: the live body holds it */
 
     /* aggregates and observations queries */
     rg_platform_aggregates_query query;
     char **queue_ids;
     size_t nqueues;
-    size_t batch_at;        /* first queue of the batch in flight (opts.predicate_batch) */
+    size_t batch_at; /* first queue of the batch in flight (opts.predicate_batch) */
 
     /* transfer */
     CURL *easy;
@@ -146,13 +146,13 @@ struct rg_platform {
     char *strategies_path;
     CURLM *multi;
     rg_org *buckets[RG_PLATFORM_ORG_BUCKETS];
-    rg_org *orgs;           /* registration order, newest first */
+    rg_org *orgs; /* registration order, newest first */
     struct rg_platform_op *pending_head, *pending_tail;
     size_t pending;
     int in_flight;
-    uint64_t rng;           /* xorshift state for jitter */
-    int closing;            /* rg_platform_free is cancelling what is left */
-    int running;            /* inside rg_platform_run */
+    uint64_t rng; /* xorshift state for jitter */
+    int closing;  /* rg_platform_free is cancelling what is left */
+    int running;  /* inside rg_platform_run */
     rg_platform_stats stats;
 };
 
@@ -175,8 +175,8 @@ void rg_platform__datatable_handle(rg_platform_op *op, json_t *body);
 void rg_platform__versioned_handle(rg_platform_op *op, long status, json_t *body);
 
 /* ops.c */
-int rg_platform__op_new(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
-                        const char *org_id, const char *resource_id, const char *call);
+int rg_platform__op_new(rg_platform_op **out, rg_platform *p, rg_op_kind kind, const char *org_id,
+                        const char *resource_id, const char *call);
 void rg_platform__op_enqueue(rg_platform_op *op);
 void rg_platform__op_requeue(rg_platform_op *op, int64_t ready_at);
 void rg_platform__transfer_release(rg_platform_op *op);
@@ -192,8 +192,7 @@ void rg_platform__succeed(rg_platform_op *op, json_t *body);
 void rg_platform__strategy_got(rg_platform_op *op, json_t *body);
 void rg_platform__update_handle(rg_platform_op *op, long status, json_t *body);
 /* A PATCH whose outcome is unknown (`transport`: no HTTP answer): re-read before any retry. */
-void rg_platform__update_unknown(rg_platform_op *op, const char *why, int transport,
-                                 int64_t now);
+void rg_platform__update_unknown(rg_platform_op *op, const char *why, int transport, int64_t now);
 int rg_platform__error_body(rg_buf *out, long status, const json_t *body);
 
 /* token.c */

@@ -55,12 +55,13 @@ static int from_env(char **out_id, char **out_secret, const char *org_id, const 
 
     if (prefix != NULL) {
         if (*prefix == '\0' || strlen(prefix) > 128)
-            return rg_error_set(RG_EINVALID, "org %s: credentials source env:PREFIX needs a "
-                                "PREFIX of 1-128 characters", org_id);
+            return rg_error_set(RG_EINVALID,
+                                "org %s: credentials source env:PREFIX needs a "
+                                "PREFIX of 1-128 characters",
+                                org_id);
         snprintf(id_name, sizeof(id_name), "%s_CLIENT_ID", prefix);
         snprintf(secret_name, sizeof(secret_name), "%s_CLIENT_SECRET", prefix);
-    } else if ((error = rg_platform_env_name(id_name, sizeof(id_name), org_id, "CLIENT_ID")) <
-                   0 ||
+    } else if ((error = rg_platform_env_name(id_name, sizeof(id_name), org_id, "CLIENT_ID")) < 0 ||
                (error = rg_platform_env_name(secret_name, sizeof(secret_name), org_id,
                                              "CLIENT_SECRET")) < 0) {
         return error;
@@ -95,13 +96,13 @@ static int read_private_file(char **out, size_t *out_len, const char *org_id, co
         return rg_error_set(errno == ENOENT ? RG_ENOTFOUND : RG_EAUTH,
                             "org %s: credentials file %s: %s", org_id, path, strerror(errno));
     if (fstat(fd, &st) < 0) {
-        error = rg_error_set(RG_EIO, "org %s: credentials file %s: %s", org_id, path,
-                             strerror(errno));
+        error =
+            rg_error_set(RG_EIO, "org %s: credentials file %s: %s", org_id, path, strerror(errno));
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode)) {
-        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s is not a regular file",
-                             org_id, path);
+        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s is not a regular file", org_id,
+                             path);
         goto cleanup;
     }
     if ((st.st_mode & 077) != 0) {
@@ -112,8 +113,10 @@ static int read_private_file(char **out, size_t *out_len, const char *org_id, co
         goto cleanup;
     }
     if (st.st_uid != geteuid()) {
-        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s belongs to uid %u, not to "
-                             "the user rollgate runs as", org_id, path, (unsigned)st.st_uid);
+        error = rg_error_set(RG_EAUTH,
+                             "org %s: credentials file %s belongs to uid %u, not to "
+                             "the user rollgate runs as",
+                             org_id, path, (unsigned)st.st_uid);
         goto cleanup;
     }
     if (st.st_size > CREDENTIALS_FILE_MAX) {
@@ -130,8 +133,7 @@ static int read_private_file(char **out, size_t *out_len, const char *org_id, co
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            error = rg_error_set(RG_EIO, "org %s: credentials file %s: short read", org_id,
-                                 path);
+            error = rg_error_set(RG_EIO, "org %s: credentials file %s: short read", org_id, path);
             goto cleanup;
         }
         len += (size_t)n;
@@ -163,9 +165,9 @@ static void wipe_document(json_t *doc)
     json_t *entry, *field;
     const char *fkey;
 
-    json_object_foreach(doc, key, entry) {
-        json_object_foreach(entry, fkey, field)
-            wipe_json_string(field);
+    json_object_foreach(doc, key, entry)
+    {
+        json_object_foreach(entry, fkey, field) wipe_json_string(field);
     }
 }
 
@@ -184,29 +186,33 @@ static int from_file(char **out_id, char **out_secret, const char *org_id, const
     free(data);
     if (doc == NULL || !json_is_object(doc)) {
         /* jerr.text may quote the file's bytes; name only the position. */
-        error = rg_error_set(RG_EINVALID,
-                             "org %s: credentials file %s: not a JSON object (line %d, "
-                             "column %d)",
-                             org_id, path, doc == NULL ? jerr.line : 1,
-                             doc == NULL ? jerr.column : 1);
+        error =
+            rg_error_set(RG_EINVALID,
+                         "org %s: credentials file %s: not a JSON object (line %d, "
+                         "column %d)",
+                         org_id, path, doc == NULL ? jerr.line : 1, doc == NULL ? jerr.column : 1);
         goto cleanup;
     }
     entry = json_object_get(doc, org_id);
     if (!json_is_object(entry)) {
-        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s has no object for it",
-                             org_id, path);
+        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s has no object for it", org_id,
+                             path);
         goto cleanup;
     }
     id = json_object_get(entry, "client_id");
     secret = json_object_get(entry, "client_secret");
     if (!json_is_string(id) || json_string_length(id) == 0) {
-        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s: client_id missing or "
-                             "not a non-empty string", org_id, path);
+        error = rg_error_set(RG_EAUTH,
+                             "org %s: credentials file %s: client_id missing or "
+                             "not a non-empty string",
+                             org_id, path);
         goto cleanup;
     }
     if (!json_is_string(secret) || json_string_length(secret) == 0) {
-        error = rg_error_set(RG_EAUTH, "org %s: credentials file %s: client_secret missing "
-                             "or not a non-empty string", org_id, path);
+        error = rg_error_set(RG_EAUTH,
+                             "org %s: credentials file %s: client_secret missing "
+                             "or not a non-empty string",
+                             org_id, path);
         goto cleanup;
     }
     if ((id_copy = rg_strdup(json_string_value(id))) == NULL ||
@@ -231,16 +237,20 @@ int rg_platform__load_credentials(char **out_id, char **out_secret, const char *
                                   const char *source)
 {
     if (source == NULL || *source == '\0')
-        return rg_error_set(RG_EINVALID, "org %s: no credentials source (expected \"env\", "
-                            "\"env:PREFIX\" or \"file:PATH\")", org_id);
+        return rg_error_set(RG_EINVALID,
+                            "org %s: no credentials source (expected \"env\", "
+                            "\"env:PREFIX\" or \"file:PATH\")",
+                            org_id);
     if (strcmp(source, "env") == 0)
         return from_env(out_id, out_secret, org_id, NULL);
     if (strncmp(source, "env:", 4) == 0)
         return from_env(out_id, out_secret, org_id, source + 4);
     if (strncmp(source, "file:", 5) == 0 && source[5] != '\0')
         return from_file(out_id, out_secret, org_id, source + 5);
-    return rg_error_set(RG_EINVALID, "org %s: credentials source \"%.64s\": expected \"env\", "
-                        "\"env:PREFIX\" or \"file:PATH\"", org_id, source);
+    return rg_error_set(RG_EINVALID,
+                        "org %s: credentials source \"%.64s\": expected \"env\", "
+                        "\"env:PREFIX\" or \"file:PATH\"",
+                        org_id, source);
 }
 
 static int is_loopback(const char *host)
@@ -268,23 +278,27 @@ int rg_platform__url_check(char **out, const char *url, const char *what, const 
         goto cleanup;
     }
     if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
-        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\": scheme must be https", org_id,
-                             what, url);
+        error =
+            rg_error_set(RG_EINVALID, "org %s: %s \"%s\": scheme must be https", org_id, what, url);
         goto cleanup;
     }
     if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK) {
-        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\" must not have a query", org_id,
-                             what, url);
+        error =
+            rg_error_set(RG_EINVALID, "org %s: %s \"%s\" must not have a query", org_id, what, url);
         goto cleanup;
     }
     if (!is_loopback(host) && strcmp(scheme, "http") == 0) {
-        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\": plain http is only allowed for "
-                             "loopback addresses", org_id, what, url);
+        error = rg_error_set(RG_EINVALID,
+                             "org %s: %s \"%s\": plain http is only allowed for "
+                             "loopback addresses",
+                             org_id, what, url);
         goto cleanup;
     }
     if (!is_loopback(host) && insecure) {
-        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\": TLS verification may only be "
-                             "disabled for loopback addresses", org_id, what, url);
+        error = rg_error_set(RG_EINVALID,
+                             "org %s: %s \"%s\": TLS verification may only be "
+                             "disabled for loopback addresses",
+                             org_id, what, url);
         goto cleanup;
     }
     if ((copy = rg_strdup(url)) == NULL) {

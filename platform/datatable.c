@@ -19,8 +19,10 @@ static int queue_dt(rg_platform_op **out, rg_platform *p, rg_op_kind kind, const
 
     if (table == NULL || table[0] == '\0' || strlen(table) > 256 ||
         (kind != RG_OP_DATATABLE_GET && (row == NULL || row[0] == '\0' || strlen(row) > 256)))
-        return rg_error_set(RG_EINVALID, "org %s: %s: data table id or row key empty or too "
-                                         "long", org_id, call_name);
+        return rg_error_set(RG_EINVALID,
+                            "org %s: %s: data table id or row key empty or too "
+                            "long",
+                            org_id, call_name);
     if (rg_buf_printf(&call, "%s %s%s%s", call_name, table, row ? "/" : "", row ? row : "") < 0 ||
         (et = curl_easy_escape(NULL, table, 0)) == NULL ||
         (row != NULL && (er = curl_easy_escape(NULL, row, 0)) == NULL) ||
@@ -28,8 +30,8 @@ static int queue_dt(rg_platform_op **out, rg_platform *p, rg_op_kind kind, const
         error = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
-    if ((error = rg_platform__op_new(&op, p, kind, org_id, row ? row : table,
-                                     rg_buf_cstr(&call))) < 0)
+    if ((error = rg_platform__op_new(&op, p, kind, org_id, row ? row : table, rg_buf_cstr(&call))) <
+        0)
         goto cleanup;
     if (rg_buf_printf(&path, PATH_DATATABLES "%s", et) < 0 ||
         (kind == RG_OP_DATATABLE_GET && rg_buf_puts(&path, "?expand=schema") < 0) ||
@@ -91,14 +93,18 @@ void rg_platform__datatable_handle(rg_platform_op *op, json_t *body)
         json_t *props = json_object_get(json_object_get(body, "schema"), "properties");
         if (!json_is_object(body) || !json_is_string(json_object_get(body, "id")) ||
             !json_is_object(props)) {
-            rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response is not a data table "
-                                 "with its schema", op->org_id, op->call);
+            rg_platform__op_fail(op, RG_EPLATFORM,
+                                 "org %s: %s: response is not a data table "
+                                 "with its schema",
+                                 op->org_id, op->call);
             return;
         }
     } else if (!json_is_object(body) || !json_is_string(key) ||
                strcmp(json_string_value(key), op->resource_id) != 0) {
-        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response is not the row (no "
-                             "matching key)", op->org_id, op->call);
+        rg_platform__op_fail(op, RG_EPLATFORM,
+                             "org %s: %s: response is not the row (no "
+                             "matching key)",
+                             op->org_id, op->call);
         return;
     }
     json_decref(op->body);
@@ -123,11 +129,13 @@ const char *rg_platform_row_diff(json_t *a, json_t *b)
     const char *k;
     json_t *v;
 
-    json_object_foreach(a, k, v) {
+    json_object_foreach(a, k, v)
+    {
         if (!json_equal(v, json_object_get(b, k)))
             return k;
     }
-    json_object_foreach(b, k, v) {
+    json_object_foreach(b, k, v)
+    {
         if (json_object_get(a, k) == NULL)
             return k;
     }
@@ -175,9 +183,9 @@ int rg_platform_datatable_schema(json_t **out, rg_platform *p, const char *org_i
     return 0;
 }
 
-int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *p,
-                          const char *org_id, const char *table, const char *row,
-                          const char *expected_version, json_t *intended)
+int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *p, const char *org_id,
+                          const char *table, const char *row, const char *expected_version,
+                          json_t *intended)
 {
     json_t *live = NULL, *back = NULL;
     char version[65], pinned[65] = "";
@@ -204,9 +212,10 @@ int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *p,
         if (pinned[0] == '\0' && expected_version != NULL)
             snprintf(pinned, sizeof(pinned), "%s", expected_version);
         if (pinned[0] != '\0' && strcmp(version, pinned) != 0) {
-            error = rg_error_set(RG_ECONFLICT, "org %s: row %s/%s changed since it was read "
-                                 "(content version %.12s, now %.12s)", org_id, table, row,
-                                 pinned, version);
+            error = rg_error_set(RG_ECONFLICT,
+                                 "org %s: row %s/%s changed since it was read "
+                                 "(content version %.12s, now %.12s)",
+                                 org_id, table, row, pinned, version);
             goto done;
         }
         snprintf(pinned, sizeof(pinned), "%s", version);
@@ -229,7 +238,8 @@ int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *p,
     if ((error = rg_platform_row_get(&back, p, org_id, table, row)) < 0)
         goto done;
     if ((field = rg_platform_row_diff(back, intended)) != NULL) {
-        error = rg_error_set(RG_ECONFLICT, "org %s: row %s/%s was written by someone else "
+        error = rg_error_set(RG_ECONFLICT,
+                             "org %s: row %s/%s was written by someone else "
                              "right after rollgate's PUT (field %s differs on read-back)",
                              org_id, table, row, field);
         json_decref(live);
@@ -251,8 +261,11 @@ done:
 
 static const char *json_type_name(json_t *v)
 {
-    return json_is_string(v) ? "string" : json_is_integer(v) ? "integer"
-           : json_is_real(v) ? "number" : json_is_boolean(v) ? "boolean" : "other";
+    return json_is_string(v)    ? "string"
+           : json_is_integer(v) ? "integer"
+           : json_is_real(v)    ? "number"
+           : json_is_boolean(v) ? "boolean"
+                                : "other";
 }
 
 int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *table,
@@ -266,39 +279,44 @@ int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *ta
     if ((error = rg_platform_datatable_schema(&schema, p, org_id, table)) < 0)
         return rg_error_set(error, "org %s: data table %s: %s", org_id, table, rg_error_last());
     props = json_object_get(schema, "properties");
-    json_object_foreach(fields, name, v) {
-        const char *want = json_string_value(json_object_get(json_object_get(props, name),
-                                                             "type"));
+    json_object_foreach(fields, name, v)
+    {
+        const char *want = json_string_value(json_object_get(json_object_get(props, name), "type"));
         const char *have = json_type_name(v);
         if (strcmp(name, "key") == 0)
             continue;
         if (want == NULL) {
-            error = rg_error_set(RG_EINVALID, "org %s: data table %s has no column '%s'",
-                                 org_id, table, name);
+            error = rg_error_set(RG_EINVALID, "org %s: data table %s has no column '%s'", org_id,
+                                 table, name);
             goto done;
         }
         /* an integer value fits a number column */
         if (strcmp(want, have) != 0 && !(strcmp(want, "number") == 0 && json_is_integer(v))) {
-            error = rg_error_set(RG_EINVALID, "org %s: data table %s: field '%s' is %s in the "
-                                 "template, the column expects %s", org_id, table, name, have,
-                                 want);
+            error = rg_error_set(RG_EINVALID,
+                                 "org %s: data table %s: field '%s' is %s in the "
+                                 "template, the column expects %s",
+                                 org_id, table, name, have, want);
             goto done;
         }
     }
     if (json_object_size(weights) > 0) {
-        json_object_foreach(weights, name, v) {
+        json_object_foreach(weights, name, v)
+        {
             json_t *w = json_object_get(fields, name);
             const char *qcol = json_string_value(v);
             json_t *q = qcol ? json_object_get(fields, qcol) : NULL;
             if (!json_is_integer(w) || json_integer_value(w) < 0 || json_integer_value(w) > 100) {
-                error = rg_error_set(RG_EINVALID, "org %s: data table %s: weight field '%s' "
-                                     "must be an integer 0..100", org_id, table, name);
+                error = rg_error_set(RG_EINVALID,
+                                     "org %s: data table %s: weight field '%s' "
+                                     "must be an integer 0..100",
+                                     org_id, table, name);
                 goto done;
             }
             if (!json_is_string(q)) {
-                error = rg_error_set(RG_EINVALID, "org %s: data table %s: queue field '%s' of "
-                                     "weight '%s' must be a string (a queue id)", org_id, table,
-                                     qcol ? qcol : "?", name);
+                error = rg_error_set(RG_EINVALID,
+                                     "org %s: data table %s: queue field '%s' of "
+                                     "weight '%s' must be a string (a queue id)",
+                                     org_id, table, qcol ? qcol : "?", name);
                 goto done;
             }
             sum += json_integer_value(w);
@@ -309,8 +327,10 @@ int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *ta
             }
         }
         if (sum != 100) {
-            error = rg_error_set(RG_EINVALID, "org %s: data table %s: the weights sum to %lld, "
-                                 "not 100", org_id, table, (long long)sum);
+            error = rg_error_set(RG_EINVALID,
+                                 "org %s: data table %s: the weights sum to %lld, "
+                                 "not 100",
+                                 org_id, table, (long long)sum);
             goto done;
         }
     }
@@ -318,8 +338,10 @@ int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *ta
     if (error == RG_ENOTFOUND && create)
         error = 0;
     else if (error == RG_ENOTFOUND)
-        error = rg_error_set(RG_ENOTFOUND, "org %s: data table %s has no row '%s' (create: true "
-                             "would create it)", org_id, table, row);
+        error = rg_error_set(RG_ENOTFOUND,
+                             "org %s: data table %s has no row '%s' (create: true "
+                             "would create it)",
+                             org_id, table, row);
 done:
     json_decref(live);
     json_decref(schema);

@@ -97,8 +97,8 @@ static int setup_easy(rg_platform *p, rg_platform_op *op)
     CURL *e = op->easy;
     CURLcode rc = CURLE_OK;
 
-#define SET(opt, val) \
-    if (rc == CURLE_OK) \
+#define SET(opt, val)                                                                              \
+    if (rc == CURLE_OK)                                                                            \
     rc = curl_easy_setopt(e, opt, val)
     SET(CURLOPT_URL, op->url);
     SET(CURLOPT_PRIVATE, op);
@@ -187,8 +187,7 @@ static void start_ready(rg_platform *p, int64_t now, int64_t *wake)
 {
     rg_platform_op *op, *next;
 
-    for (op = p->pending_head; op != NULL && p->in_flight < p->opts.max_concurrency;
-         op = next) {
+    for (op = p->pending_head; op != NULL && p->in_flight < p->opts.max_concurrency; op = next) {
         next = op->next;
         if (op->state != RG_OPS_QUEUED)
             continue;
@@ -202,8 +201,8 @@ static void start_ready(rg_platform *p, int64_t now, int64_t *wake)
             if (!rg_platform__token_ready(p, op->org, now)) {
                 /* A fetch queued at the head starts next turn; one in flight wakes us. */
                 if (op->org->token_op != NULL && op->org->token_op->state == RG_OPS_QUEUED)
-                    wake_at(wake, op->org->token_op->ready_at > now
-                                      ? op->org->token_op->ready_at : now);
+                    wake_at(wake,
+                            op->org->token_op->ready_at > now ? op->org->token_op->ready_at : now);
                 continue;
             }
         }
@@ -225,10 +224,8 @@ static int unreachable(CURLcode res)
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-        return 1;
-    default:
-        return 0;
+    case CURLE_SSL_ISSUER_ERROR: return 1;
+    default: return 0;
     }
 }
 
@@ -242,10 +239,8 @@ static int retryable(CURLcode res)
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return 1;
-    default:
-        return 0;
+    case CURLE_HTTP2_STREAM: return 1;
+    default: return 0;
     }
 }
 
@@ -269,9 +264,10 @@ static void retry_transient(rg_platform *p, rg_platform_op *op, const char *why,
     op->transient_failures++;
     if (op->transient_failures > p->opts.max_retries) {
         if (transport)
-            rg_platform__op_fail(op, RG_EUNREACHABLE, "org %s: %s: platform unreachable: %s "
-                                 "(gave up after %d attempts)", op->org_id, op->call, why,
-                                 op->transient_failures);
+            rg_platform__op_fail(op, RG_EUNREACHABLE,
+                                 "org %s: %s: platform unreachable: %s "
+                                 "(gave up after %d attempts)",
+                                 op->org_id, op->call, why, op->transient_failures);
         else
             rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: %s (gave up after %d attempts)",
                                  op->org_id, op->call, why, op->transient_failures);
@@ -304,8 +300,7 @@ static json_t *parse_body(const rg_platform_op *op)
     return json_loadb(op->response.ptr, op->response.len, JSON_REJECT_DUPLICATES, NULL);
 }
 
-static void on_status(rg_platform *p, rg_platform_op *op, long status, json_t *body,
-                      int64_t now)
+static void on_status(rg_platform *p, rg_platform_op *op, long status, json_t *body, int64_t now)
 {
     char why[64];
 
@@ -351,8 +346,8 @@ static void finish(rg_platform *p, rg_platform_op *op, CURLcode res)
         body = parse_body(op);
     rg_platform__transfer_release(op); /* wipes the raw response */
     op->state = RG_OPS_QUEUED;
-    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "%s %s -> %ld org=%s (%s)", op->method,
-           op->url, status, op->org_id, res == CURLE_OK ? "ok" : curl_easy_strerror(res));
+    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "%s %s -> %ld org=%s (%s)", op->method, op->url,
+           status, op->org_id, res == CURLE_OK ? "ok" : curl_easy_strerror(res));
     if (res != CURLE_OK) {
         p->stats.transport_errors++;
         if (too_large)
@@ -373,8 +368,10 @@ static void finish(rg_platform *p, rg_platform_op *op, CURLcode res)
     if (op->kind != RG_OP_TOKEN)
         rg_platform__rate_update(p, op->org, &op->hdr, op->sent_at, now);
     if (status >= 200 && status < 300 && body == NULL && op->kind != RG_OP_TOKEN) {
-        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: HTTP %ld with a body that is not "
-                             "JSON", op->org_id, op->call, status);
+        rg_platform__op_fail(op, RG_EPLATFORM,
+                             "org %s: %s: HTTP %ld with a body that is not "
+                             "JSON",
+                             op->org_id, op->call, status);
         return;
     }
     on_status(p, op, status, body, now);

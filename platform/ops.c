@@ -11,8 +11,8 @@
 #define MAX_BUCKETS 100000
 #define MAX_QUEUES 1000
 
-int rg_platform__op_new(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
-                        const char *org_id, const char *resource_id, const char *call)
+int rg_platform__op_new(rg_platform_op **out, rg_platform *p, rg_op_kind kind, const char *org_id,
+                        const char *resource_id, const char *call)
 {
     rg_platform_op *op;
     rg_org *org;
@@ -174,10 +174,9 @@ static char *escape_id(const char *id)
     return curl_easy_escape(NULL, id, 0);
 }
 
-static int queue_simple(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
-                        const char *org_id, const char *id, const char *call_name,
-                        const char *path_prefix, const char *path_suffix,
-                        rg_platform_done_fn done, void *payload)
+static int queue_simple(rg_platform_op **out, rg_platform *p, rg_op_kind kind, const char *org_id,
+                        const char *id, const char *call_name, const char *path_prefix,
+                        const char *path_suffix, rg_platform_done_fn done, void *payload)
 {
     rg_platform_op *op = NULL;
     rg_buf call = RG_BUF_INIT, path = RG_BUF_INIT;
@@ -189,8 +188,7 @@ static int queue_simple(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
     /* curl resolves dot segments: /strategies/.. would reach /routing/ instead. */
     if (id != NULL && (strcmp(id, ".") == 0 || strcmp(id, "..") == 0))
         return rg_error_set(RG_EINVALID, "org %s: %s: '%s' is not an id", org_id, call_name, id);
-    if (rg_buf_puts(&call, call_name) < 0 ||
-        (id != NULL && rg_buf_printf(&call, " %s", id) < 0)) {
+    if (rg_buf_puts(&call, call_name) < 0 || (id != NULL && rg_buf_printf(&call, " %s", id) < 0)) {
         error = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -225,8 +223,8 @@ cleanup:
 int rg_platform_queue_org_check(rg_platform_op **out, rg_platform *p, const char *org_id,
                                 rg_platform_done_fn done, void *payload)
 {
-    return queue_simple(out, p, RG_OP_ORG_CHECK, org_id, NULL, "GET organization",
-                        PATH_ORG_ME, NULL, done, payload);
+    return queue_simple(out, p, RG_OP_ORG_CHECK, org_id, NULL, "GET organization", PATH_ORG_ME,
+                        NULL, done, payload);
 }
 
 int rg_platform_queue_queue_get(rg_platform_op **out, rg_platform *p, const char *org_id,
@@ -234,8 +232,8 @@ int rg_platform_queue_queue_get(rg_platform_op **out, rg_platform *p, const char
 {
     if (queue_id == NULL)
         return rg_error_set(RG_EINVALID, "org %s: GET queue: no queue id", org_id);
-    return queue_simple(out, p, RG_OP_QUEUE_GET, org_id, queue_id, "GET queue", PATH_QUEUES,
-                        NULL, done, payload);
+    return queue_simple(out, p, RG_OP_QUEUE_GET, org_id, queue_id, "GET queue", PATH_QUEUES, NULL,
+                        done, payload);
 }
 
 int rg_platform_queue_strategy_list(rg_platform_op **out, rg_platform *p, const char *org_id,
@@ -246,16 +244,14 @@ int rg_platform_queue_strategy_list(rg_platform_op **out, rg_platform *p, const 
     if (p == NULL)
         return rg_error_set(RG_EINVALID, "platform: client is NULL");
     if ((error = queue_simple(out, p, RG_OP_STRATEGY_LIST, org_id, NULL, "GET strategies",
-                              p->strategies_path, "?pageSize=100&pageNumber=1", done,
-                              payload)) < 0)
+                              p->strategies_path, "?pageSize=100&pageNumber=1", done, payload)) < 0)
         return error;
     (*out)->page = 1;
     return 0;
 }
 
 int rg_platform_queue_strategy_get(rg_platform_op **out, rg_platform *p, const char *org_id,
-                                   const char *strategy_id, rg_platform_done_fn done,
-                                   void *payload)
+                                   const char *strategy_id, rg_platform_done_fn done, void *payload)
 {
     rg_buf prefix = RG_BUF_INIT;
     int error;
@@ -270,9 +266,8 @@ int rg_platform_queue_strategy_get(rg_platform_op **out, rg_platform *p, const c
     return error;
 }
 
-int rg_platform_queue_strategy_update(rg_platform_op **out, rg_platform *p,
-                                      const char *org_id, const char *strategy_id,
-                                      const char *etag, json_t *patch,
+int rg_platform_queue_strategy_update(rg_platform_op **out, rg_platform *p, const char *org_id,
+                                      const char *strategy_id, const char *etag, json_t *patch,
                                       rg_platform_merge_fn merge, void *merge_payload,
                                       rg_platform_done_fn done, void *payload)
 {
@@ -281,16 +276,19 @@ int rg_platform_queue_strategy_update(rg_platform_op **out, rg_platform *p,
     int error;
 
     if (patch == NULL && merge == NULL)
-        return rg_error_set(RG_EINVALID, "org %s: PATCH strategy %s: neither a body nor a "
-                            "merge function", org_id, strategy_id ? strategy_id : "(null)");
+        return rg_error_set(RG_EINVALID,
+                            "org %s: PATCH strategy %s: neither a body nor a "
+                            "merge function",
+                            org_id, strategy_id ? strategy_id : "(null)");
     if (patch != NULL && (etag == NULL || *etag == '\0'))
-        return rg_error_set(RG_EINVALID, "org %s: PATCH strategy %s: a body needs the ETag "
-                            "it was computed from", org_id, strategy_id ? strategy_id : "");
-    if (patch != NULL && !json_is_object(patch))
-        return rg_error_set(RG_EINVALID, "org %s: PATCH strategy %s: body is not an object",
+        return rg_error_set(RG_EINVALID,
+                            "org %s: PATCH strategy %s: a body needs the ETag "
+                            "it was computed from",
                             org_id, strategy_id ? strategy_id : "");
-    if ((error = rg_platform_queue_strategy_get(&op, p, org_id, strategy_id, done, payload)) <
-        0)
+    if (patch != NULL && !json_is_object(patch))
+        return rg_error_set(RG_EINVALID, "org %s: PATCH strategy %s: body is not an object", org_id,
+                            strategy_id ? strategy_id : "");
+    if ((error = rg_platform_queue_strategy_get(&op, p, org_id, strategy_id, done, payload)) < 0)
         return error;
     /* Until it is queued as an update the op must not run: take it back out. */
     pending_unlink(op);
@@ -334,15 +332,17 @@ static int aggregates_query_check(const char *org_id, const rg_platform_aggregat
         return rg_error_set(RG_EINVALID, "org %s: aggregates query: 1..%d queue ids required",
                             org_id, MAX_QUEUES);
     if (q->granularity_ms <= 0 || q->end_ms <= q->start_ms)
-        return rg_error_set(RG_EINVALID, "org %s: aggregates query: needs start < end and a "
-                            "positive granularity", org_id);
+        return rg_error_set(RG_EINVALID,
+                            "org %s: aggregates query: needs start < end and a "
+                            "positive granularity",
+                            org_id);
     if ((q->end_ms - q->start_ms) / q->granularity_ms > MAX_BUCKETS)
-        return rg_error_set(RG_ELIMIT, "org %s: aggregates query: more than %d buckets",
-                            org_id, MAX_BUCKETS);
+        return rg_error_set(RG_ELIMIT, "org %s: aggregates query: more than %d buckets", org_id,
+                            MAX_BUCKETS);
     for (size_t i = 0; i < q->nqueues; i++)
         if (q->queue_ids[i] == NULL || q->queue_ids[i][0] == '\0')
-            return rg_error_set(RG_EINVALID, "org %s: aggregates query: queue id %zu empty",
-                                org_id, i);
+            return rg_error_set(RG_EINVALID, "org %s: aggregates query: queue id %zu empty", org_id,
+                                i);
     return 0;
 }
 
@@ -367,8 +367,8 @@ static int queue_analytics(rg_platform_op **out, rg_platform *p, rg_op_kind kind
     int agg = kind == RG_OP_AGGREGATES, error;
 
     if ((error = rg_platform__op_new(&op, p, kind, org_id, NULL,
-                                     agg ? "POST aggregates query"
-                                         : "POST observations query")) < 0 ||
+                                     agg ? "POST aggregates query" : "POST observations query")) <
+            0 ||
         (error = copy_queue_ids(op, ids, n)) < 0)
         goto cleanup;
     if (agg) {
@@ -378,8 +378,7 @@ static int queue_analytics(rg_platform_op **out, rg_platform *p, rg_op_kind kind
     /* the first batch of queues; the others follow as each answer comes (respond.c) */
     if ((error = rg_platform__analytics_body(&body, op)) < 0 ||
         (error = rg_platform__op_set_request(op, "POST", op->org->api_url,
-                                             agg ? PATH_AGGREGATES : PATH_OBSERVATIONS,
-                                             body)) < 0)
+                                             agg ? PATH_AGGREGATES : PATH_OBSERVATIONS, body)) < 0)
         goto cleanup;
     body = NULL;
     op->done = done;
@@ -402,8 +401,8 @@ int rg_platform_queue_aggregates(rg_platform_op **out, rg_platform *p, const cha
 
     if ((error = aggregates_query_check(org_id, query)) < 0)
         return error;
-    return queue_analytics(out, p, RG_OP_AGGREGATES, org_id, query->queue_ids,
-                           query->nqueues, query, done, payload);
+    return queue_analytics(out, p, RG_OP_AGGREGATES, org_id, query->queue_ids, query->nqueues,
+                           query, done, payload);
 }
 
 int rg_platform_queue_observations(rg_platform_op **out, rg_platform *p, const char *org_id,
@@ -411,12 +410,16 @@ int rg_platform_queue_observations(rg_platform_op **out, rg_platform *p, const c
                                    rg_platform_done_fn done, void *payload)
 {
     if (queue_ids == NULL || nqueues == 0 || nqueues > MAX_QUEUES)
-        return rg_error_set(RG_EINVALID, "org %s: observations query: 1..%d queue ids "
-                            "required", org_id, MAX_QUEUES);
+        return rg_error_set(RG_EINVALID,
+                            "org %s: observations query: 1..%d queue ids "
+                            "required",
+                            org_id, MAX_QUEUES);
     for (size_t i = 0; i < nqueues; i++)
         if (queue_ids[i] == NULL || queue_ids[i][0] == '\0')
-            return rg_error_set(RG_EINVALID, "org %s: observations query: queue id %zu "
-                                "empty", org_id, i);
+            return rg_error_set(RG_EINVALID,
+                                "org %s: observations query: queue id %zu "
+                                "empty",
+                                org_id, i);
     return queue_analytics(out, p, RG_OP_OBSERVATIONS, org_id, queue_ids, nqueues, NULL, done,
                            payload);
 }
@@ -479,14 +482,12 @@ int rg_platform_op_unreachable(const rg_platform_op *op)
 
 const rg_platform_aggregates *rg_platform_op_aggregates(const rg_platform_op *op)
 {
-    if (op == NULL || op->kind != RG_OP_AGGREGATES || op->state != RG_OPS_DONE ||
-        op->status != 0)
+    if (op == NULL || op->kind != RG_OP_AGGREGATES || op->state != RG_OPS_DONE || op->status != 0)
         return NULL;
     return &op->aggregates;
 }
 
-const rg_platform_observation *rg_platform_op_observations(const rg_platform_op *op,
-                                                           size_t *count)
+const rg_platform_observation *rg_platform_op_observations(const rg_platform_op *op, size_t *count)
 {
     if (op == NULL || op->kind != RG_OP_OBSERVATIONS || op->state != RG_OPS_DONE ||
         op->status != 0 || op->observations == NULL) {

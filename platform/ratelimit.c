@@ -83,8 +83,7 @@ size_t rg_platform__header_cb(char *data, size_t size, size_t nitems, void *user
     while (*value == ' ' || *value == '\t')
         value++;
     end = value + strlen(value);
-    while (end > value && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
-                           end[-1] == '\t'))
+    while (end > value && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
         *--end = '\0';
     take_header(&op->hdr, line, namelen, value);
     return len;

@@ -16,8 +16,7 @@ int rg_platform__error_body(rg_buf *out, long status, const json_t *body)
         return rg_error_set(RG_ENOMEM, "out of memory");
     if (json_is_string(code) && rg_buf_printf(out, " %.80s", json_string_value(code)) < 0)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    if (json_is_string(message) &&
-        rg_buf_printf(out, ": %.200s", json_string_value(message)) < 0)
+    if (json_is_string(message) && rg_buf_printf(out, ": %.200s", json_string_value(message)) < 0)
         return rg_error_set(RG_ENOMEM, "out of memory");
     return 0;
 }
@@ -25,10 +24,14 @@ int rg_platform__error_body(rg_buf *out, long status, const json_t *body)
 static int status_code(long status)
 {
     switch (status) {
-    case 400: case 422: case 428: return RG_EINVALID;
-    case 401: case 403: return RG_EAUTH;
+    case 400:
+    case 422:
+    case 428: return RG_EINVALID;
+    case 401:
+    case 403: return RG_EAUTH;
     case 404: return RG_ENOTFOUND;
-    case 409: case 412: return RG_ECONFLICT;
+    case 409:
+    case 412: return RG_ECONFLICT;
     case 429: return RG_ELIMIT;
     default: return RG_EPLATFORM;
     }
@@ -61,9 +64,10 @@ static void handle_org_check(rg_platform_op *op, json_t *body)
         return;
     }
     if (strcmp(json_string_value(id), op->org_id) != 0) {
-        rg_platform__op_fail(op, RG_ECONFLICT, "org %s: %s: the credentials reach "
-                             "organization %.128s, not %s", op->org_id, op->call,
-                             json_string_value(id), op->org_id);
+        rg_platform__op_fail(op, RG_ECONFLICT,
+                             "org %s: %s: the credentials reach "
+                             "organization %.128s, not %s",
+                             op->org_id, op->call, json_string_value(id), op->org_id);
         return;
     }
     rg_platform__succeed(op, body);
@@ -90,12 +94,10 @@ static void handle_list(rg_platform_op *op, json_t *body)
     if (json_array_size(entities) > 0 && total != NULL &&
         (json_int_t)have < json_integer_value(total) && op->page < MAX_PAGES) {
         op->page++;
-        if (rg_buf_printf(&path, "%s?pageSize=100&pageNumber=%d",
-                          op->platform->strategies_path, op->page) < 0 ||
-            rg_platform__op_set_request(op, "GET", op->org->api_url, rg_buf_cstr(&path),
-                                        NULL) < 0)
-            rg_platform__op_fail(op, RG_ENOMEM, "org %s: %s: out of memory", op->org_id,
-                                 op->call);
+        if (rg_buf_printf(&path, "%s?pageSize=100&pageNumber=%d", op->platform->strategies_path,
+                          op->page) < 0 ||
+            rg_platform__op_set_request(op, "GET", op->org->api_url, rg_buf_cstr(&path), NULL) < 0)
+            rg_platform__op_fail(op, RG_ENOMEM, "org %s: %s: out of memory", op->org_id, op->call);
         else
             rg_platform__op_requeue(op, 0);
         rg_buf_dispose(&path);
@@ -112,8 +114,8 @@ static void handle_analytics(rg_platform_op *op, json_t *body)
     int error, more = 0;
 
     if ((error = rg_platform__analytics_take(&more, op, body)) < 0) {
-        rg_platform__op_fail(op, error, "org %s: %s: malformed response: %s", op->org_id,
-                             op->call, rg_error_last());
+        rg_platform__op_fail(op, error, "org %s: %s: malformed response: %s", op->org_id, op->call,
+                             rg_error_last());
         return;
     }
     if (more) {
@@ -125,8 +127,7 @@ static void handle_analytics(rg_platform_op *op, json_t *body)
                                             : "/api/v2/analytics/queues/observations/query",
                                         next) < 0) {
             free(next);
-            rg_platform__op_fail(op, RG_ENOMEM, "org %s: %s: out of memory", op->org_id,
-                                 op->call);
+            rg_platform__op_fail(op, RG_ENOMEM, "org %s: %s: out of memory", op->org_id, op->call);
             return;
         }
         rg_platform__op_requeue(op, 0);

@@ -19,8 +19,8 @@ static int take_etag(rg_platform_op *op, char **slot)
 void rg_platform__strategy_got(rg_platform_op *op, json_t *body)
 {
     if (!json_is_object(body) || !json_is_string(json_object_get(body, "id"))) {
-        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response is not a strategy",
-                             op->org_id, op->call);
+        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response is not a strategy", op->org_id,
+                             op->call);
         return;
     }
     if (take_etag(op, &op->result_etag) < 0)
@@ -34,17 +34,18 @@ static int patch_holds(const json_t *live, const json_t *patch)
     const char *key;
     json_t *value;
 
-    json_object_foreach((json_t *)patch, key, value)
-        if (!rg_body_same(json_object_get(live, key), value))
-            return 0;
+    json_object_foreach((json_t *)patch, key,
+                        value) if (!rg_body_same(json_object_get(live, key), value)) return 0;
     return 1;
 }
 
 /* The live body already is what the update wants: done, with no PATCH (again). */
 static void update_in_place(rg_platform_op *op, json_t *live)
 {
-    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "org %s: %s: the live strategy already holds "
-           "the change; nothing to write", op->org_id, op->call);
+    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT,
+           "org %s: %s: the live strategy already holds "
+           "the change; nothing to write",
+           op->org_id, op->call);
     free(op->result_etag);
     op->result_etag = rg_strdup(op->etag);
     op->in_place = 1;
@@ -82,9 +83,10 @@ static void update_merge(rg_platform_op *op, json_t *live)
             op->retried_401 = 0;
             rg_platform__op_requeue(op, 0);
         } else {
-            rg_platform__op_fail(op, RG_ECONFLICT, "org %s: %s: the strategy changed under "
-                                 "the update (ETag now %s) and no merge was given", op->org_id,
-                                 op->call, op->etag);
+            rg_platform__op_fail(op, RG_ECONFLICT,
+                                 "org %s: %s: the strategy changed under "
+                                 "the update (ETag now %s) and no merge was given",
+                                 op->org_id, op->call, op->etag);
         }
         return;
     }
@@ -92,8 +94,8 @@ static void update_merge(rg_platform_op *op, json_t *live)
     error = op->merge(&patch, live, op->etag, op->merge_payload);
     if (error < 0 || !json_is_object(patch)) {
         rg_platform__op_fail(op, error < 0 ? error : RG_EINVALID,
-                             "org %s: %s: merge on the live body failed: %s", op->org_id,
-                             op->call, error < 0 ? rg_error_last() : "no object returned");
+                             "org %s: %s: merge on the live body failed: %s", op->org_id, op->call,
+                             error < 0 ? rg_error_last() : "no object returned");
         json_decref(patch);
         return;
     }
@@ -129,8 +131,7 @@ static void update_reread(rg_platform_op *op, int64_t ready_at)
     rg_platform__op_requeue(op, ready_at);
 }
 
-void rg_platform__update_unknown(rg_platform_op *op, const char *why, int transport,
-                                 int64_t now)
+void rg_platform__update_unknown(rg_platform_op *op, const char *why, int transport, int64_t now)
 {
     rg_platform *p = op->platform;
 
@@ -138,13 +139,15 @@ void rg_platform__update_unknown(rg_platform_op *op, const char *why, int transp
     if (op->unknown_outcomes > p->opts.max_retries) {
         rg_platform__op_fail(op, transport ? RG_EUNREACHABLE : RG_EPLATFORM,
                              "org %s: %s: %s%s (outcome unknown, gave up after %d attempts)",
-                             op->org_id, op->call, transport ? "platform unreachable: " : "",
-                             why, op->unknown_outcomes);
+                             op->org_id, op->call, transport ? "platform unreachable: " : "", why,
+                             op->unknown_outcomes);
         return;
     }
     p->stats.retries++;
-    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "org %s: %s: %s: outcome unknown, re-reading "
-           "before any retry", op->org_id, op->call, why);
+    rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT,
+           "org %s: %s: %s: outcome unknown, re-reading "
+           "before any retry",
+           op->org_id, op->call, why);
     op->reread_unknown = 1;
     update_reread(op, now + rg_platform__backoff(p, op->unknown_outcomes));
 }
@@ -173,9 +176,10 @@ void rg_platform__update_handle(rg_platform_op *op, long status, json_t *body)
         return;
     }
     if (op->patch_attempts >= op->platform->opts.max_412_attempts) {
-        rg_platform__op_fail(op, RG_ECONFLICT, "org %s: %s: still 412 after %d attempts: the "
-                             "strategy keeps changing", op->org_id, op->call,
-                             op->patch_attempts);
+        rg_platform__op_fail(op, RG_ECONFLICT,
+                             "org %s: %s: still 412 after %d attempts: the "
+                             "strategy keeps changing",
+                             op->org_id, op->call, op->patch_attempts);
         return;
     }
     /* Every 412 re-reads: the change may already be in place (an earlier PATCH of ours whose

@@ -51,8 +51,8 @@ static int take_results(json_t **out_body, char **out_etag, rg_platform_op *op)
     return 0;
 }
 
-int rg_platform_strategy_get(json_t **out_body, char **out_etag, rg_platform *p,
-                             const char *org_id, const char *strategy_id)
+int rg_platform_strategy_get(json_t **out_body, char **out_etag, rg_platform *p, const char *org_id,
+                             const char *strategy_id)
 {
     rg_platform_op *op = NULL;
     int error;
@@ -66,15 +66,14 @@ int rg_platform_strategy_get(json_t **out_body, char **out_etag, rg_platform *p,
 }
 
 int rg_platform_strategy_update(json_t **out_body, char **out_etag, rg_platform *p,
-                                const char *org_id, const char *strategy_id,
-                                const char *etag, json_t *patch, rg_platform_merge_fn merge,
-                                void *merge_payload)
+                                const char *org_id, const char *strategy_id, const char *etag,
+                                json_t *patch, rg_platform_merge_fn merge, void *merge_payload)
 {
     rg_platform_op *op = NULL;
     int error;
 
-    if ((error = rg_platform_queue_strategy_update(&op, p, org_id, strategy_id, etag, patch,
-                                                   merge, merge_payload, NULL, NULL)) < 0)
+    if ((error = rg_platform_queue_strategy_update(&op, p, org_id, strategy_id, etag, patch, merge,
+                                                   merge_payload, NULL, NULL)) < 0)
         return error;
     if ((error = run_one(p, op)) == 0)
         error = take_results(out_body, out_etag, op);

@@ -10,14 +10,13 @@ static int token_fetch_start(rg_platform *p, rg_org *org)
     char *body = NULL;
     int error;
 
-    if ((error = rg_platform__op_new(&op, p, RG_OP_TOKEN, org->id, NULL, "POST oauth token")) <
-        0)
+    if ((error = rg_platform__op_new(&op, p, RG_OP_TOKEN, org->id, NULL, "POST oauth token")) < 0)
         return error;
     op->internal = 1;
     op->needs_token = 0;
     if ((body = rg_strdup("grant_type=client_credentials")) == NULL ||
-        (error = rg_platform__op_set_request(op, "POST", org->login_url, "/oauth/token",
-                                             body)) < 0) {
+        (error = rg_platform__op_set_request(op, "POST", org->login_url, "/oauth/token", body)) <
+            0) {
         free(body);
         rg_platform_op_free(op);
         return error < 0 ? error : rg_error_set(RG_ENOMEM, "out of memory");
@@ -117,12 +116,16 @@ void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body)
         exp = json_object_get(body, "expires_in");
         if (!json_is_string(tok) || json_string_length(tok) == 0 ||
             json_string_length(tok) > 8192) {
-            rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: response has no valid "
-                                 "access_token", op->org_id, op->call);
+            rg_platform__op_fail(op, RG_EPLATFORM,
+                                 "org %s: %s: response has no valid "
+                                 "access_token",
+                                 op->org_id, op->call);
         } else if (!json_is_integer(exp) || json_integer_value(exp) <= 0 ||
                    json_integer_value(exp) > 10 * 365 * 86400LL) {
-            rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: expires_in missing or not a "
-                                 "positive integer", op->org_id, op->call);
+            rg_platform__op_fail(op, RG_EPLATFORM,
+                                 "org %s: %s: expires_in missing or not a "
+                                 "positive integer",
+                                 op->org_id, op->call);
         } else {
             token_store(op, json_string_value(tok), (int64_t)json_integer_value(exp));
         }
@@ -135,8 +138,8 @@ void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body)
         rg_platform__op_fail(op, RG_EAUTH, "org %s: %s: credentials refused (HTTP %ld, %.64s)",
                              op->org_id, op->call, status, why);
     else
-        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: HTTP %ld (%.64s)", op->org_id,
-                             op->call, status, why);
+        rg_platform__op_fail(op, RG_EPLATFORM, "org %s: %s: HTTP %ld (%.64s)", op->org_id, op->call,
+                             status, why);
 }
 
 /* The fetch ended (either way): the next one may start; on failure, requests that cannot
@@ -164,7 +167,7 @@ void rg_platform__token_done(rg_platform_op *op)
     for (it = p->pending_head; it != NULL; it = next) {
         next = it->next;
         if (it->org == org && it->state == RG_OPS_QUEUED && it->needs_token && !it->internal)
-            rg_platform__op_fail(it, op->status, "org %s: %s: no token: %s", it->org_id,
-                                 it->call, op->error);
+            rg_platform__op_fail(it, op->status, "org %s: %s: no token: %s", it->org_id, it->call,
+                                 op->error);
     }
 }

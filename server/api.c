@@ -17,9 +17,8 @@ enum MHD_Result rg_server__api_list(rg_request *req)
     if ((rc = rg_server__engine(&engine, req)) < 0 ||
         (rc = rg_engine_list_json(&list, engine, req->token->tenant)) < 0)
         return rg_server__reply_rc(req, rc);
-    return rg_server__reply_json(req, MHD_HTTP_OK,
-                                 json_pack("{s:s, s:o}", "tenant", req->token->tenant,
-                                           "rollouts", list));
+    return rg_server__reply_json(
+        req, MHD_HTTP_OK, json_pack("{s:s, s:o}", "tenant", req->token->tenant, "rollouts", list));
 }
 
 /* "application/yaml; charset=utf-8" -> 1 for YAML, 0 for JSON, -1 for anything else. */
@@ -73,7 +72,8 @@ enum MHD_Result rg_server__api_start(rg_request *req)
     if (format < 0)
         return rg_server__reply_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media",
                                       "Content-Type '%s': send application/json or "
-                                      "application/yaml", ct);
+                                      "application/yaml",
+                                      ct);
     if (parse_flag(&approve, rg_server__query(req, "approve")) < 0)
         return rg_server__reply_error(req, 400, "invalid", "approve: expected true or false");
     if (rg_server__env_query(req, &env, &force_reason, &ret) < 0)
@@ -83,15 +83,15 @@ enum MHD_Result rg_server__api_start(rg_request *req)
     if (strlen(text) != req->body.len)
         return rg_server__reply_error(req, 400, "invalid", "the body holds a NUL byte");
     if (format == 0 && text[strspn(text, " \t\r\n")] != '{')
-        return rg_server__reply_error(req, 400, "invalid", "request.json:1:1: the body is not a "
+        return rg_server__reply_error(req, 400, "invalid",
+                                      "request.json:1:1: the body is not a "
                                       "JSON object (send YAML with Content-Type: "
                                       "application/yaml)");
     rc = rg_server__served_manifest_env(&manifest, req->server, req->token->tenant,
                                         format ? "request.yaml" : "request.json", text,
                                         req->body.len, env);
     if (rc == RG_EAUTH)
-        return rg_server__reply_error(req, MHD_HTTP_FORBIDDEN, "forbidden", "%s",
-                                      rg_error_last());
+        return rg_server__reply_error(req, MHD_HTTP_FORBIDDEN, "forbidden", "%s", rg_error_last());
     if (rc < 0)
         return rg_server__reply_rc(req, rc == RG_ENOTFOUND ? RG_EINVALID : rc);
     if (strcmp(manifest->tenant, req->token->tenant) != 0) {
@@ -163,8 +163,8 @@ enum MHD_Result rg_server__api_verdicts(rg_request *req, const char *id)
 enum MHD_Result rg_server__api_whoami(rg_request *req)
 {
     return rg_server__reply_json(req, MHD_HTTP_OK,
-                                 json_pack("{s:s, s:s, s:s}", "tenant", req->token->tenant,
-                                           "role", rg_role_name(req->token->role), "name",
+                                 json_pack("{s:s, s:s, s:s}", "tenant", req->token->tenant, "role",
+                                           rg_role_name(req->token->role), "name",
                                            req->token->name));
 }
 
@@ -201,7 +201,8 @@ static int command_body(json_t **out, rg_request *req, rg_command_kind kind)
         json_decref(doc);
         return rg_error_set(RG_EINVALID, "body: expected a JSON object {\"reason\",\"actor\"}");
     }
-    json_object_foreach(doc, key, v) {
+    json_object_foreach(doc, key, v)
+    {
         int ok = (strcmp(key, "reason") == 0 && json_is_string(v) &&
                   strlen(json_string_value(v)) <= REASON_MAX) ||
                  (strcmp(key, "actor") == 0 && json_is_string(v) && json_string_length(v) > 0 &&
@@ -238,7 +239,8 @@ enum MHD_Result rg_server__api_command(rg_request *req, const char *id, rg_comma
     if (reason && *reason == '\0')
         reason = NULL;
     if (kind == RG_COMMAND_ROLLBACK && reason == NULL) {
-        ret = rg_server__reply_error(req, 400, "invalid", "body.reason: a rollback needs a "
+        ret = rg_server__reply_error(req, 400, "invalid",
+                                     "body.reason: a rollback needs a "
                                      "reason");
         goto cleanup;
     }
@@ -261,8 +263,8 @@ enum MHD_Result rg_server__api_command(rg_request *req, const char *id, rg_comma
     }
     ret = rg_server__reply_json(req, MHD_HTTP_OK,
                                 json_pack("{s:s, s:s, s:s, s:O}", "id", id, "command",
-                                          rg_command_kind_to_str(kind), "outcome", outcome,
-                                          "state", json_object_get(st, "state")));
+                                          rg_command_kind_to_str(kind), "outcome", outcome, "state",
+                                          json_object_get(st, "state")));
 cleanup:
     free(outcome);
     json_decref(body);

@@ -25,7 +25,8 @@ static int control_body(json_t **out, rg_request *req, int with_reason)
         json_decref(doc);
         return rg_error_set(RG_EINVALID, "body: expected a JSON object");
     }
-    json_object_foreach(doc, key, v) {
+    json_object_foreach(doc, key, v)
+    {
         int ok = (strcmp(key, "actor") == 0 && json_is_string(v) && json_string_length(v) > 0 &&
                   json_string_length(v) <= ACTOR_MAX) ||
                  (with_reason && strcmp(key, "reason") == 0 && json_is_string(v) &&

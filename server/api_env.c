@@ -35,8 +35,10 @@ int rg_server__env_query(rg_request *req, const char **env, const char **force_r
     if ((force && !forced && strcmp(force, "false") != 0) ||
         (forced && (reason == NULL || *reason == '\0' || strlen(reason) > REASON_MAX)) ||
         (!forced && reason)) {
-        *ret = rg_server__reply_error(req, 400, "invalid", "force=true goes with reason (text "
-                                      "up to %d bytes)", REASON_MAX);
+        *ret = rg_server__reply_error(req, 400, "invalid",
+                                      "force=true goes with reason (text "
+                                      "up to %d bytes)",
+                                      REASON_MAX);
         return -1;
     }
     *env = e;
@@ -57,18 +59,18 @@ static int promote_body(json_t **out, rg_request *req)
         json_decref(doc);
         return rg_error_set(RG_EINVALID, "body: expected a JSON object {\"to\"}");
     }
-    json_object_foreach(doc, key, v) {
-        int ok = (strcmp(key, "to") == 0 && json_is_string(v) &&
-                  valid_env(json_string_value(v))) ||
-                 (strcmp(key, "reason") == 0 && json_is_string(v) &&
-                  json_string_length(v) > 0 && json_string_length(v) <= REASON_MAX) ||
-                 (strcmp(key, "actor") == 0 && json_is_string(v) &&
-                  json_string_length(v) > 0 && json_string_length(v) <= ACTOR_MAX) ||
-                 ((strcmp(key, "force") == 0 || strcmp(key, "approve") == 0) &&
-                  json_is_boolean(v));
+    json_object_foreach(doc, key, v)
+    {
+        int ok = (strcmp(key, "to") == 0 && json_is_string(v) && valid_env(json_string_value(v))) ||
+                 (strcmp(key, "reason") == 0 && json_is_string(v) && json_string_length(v) > 0 &&
+                  json_string_length(v) <= REASON_MAX) ||
+                 (strcmp(key, "actor") == 0 && json_is_string(v) && json_string_length(v) > 0 &&
+                  json_string_length(v) <= ACTOR_MAX) ||
+                 ((strcmp(key, "force") == 0 || strcmp(key, "approve") == 0) && json_is_boolean(v));
         if (!ok) {
             json_decref(doc);
-            return rg_error_set(RG_EINVALID, "body.%s: expected to (an environment), approve "
+            return rg_error_set(RG_EINVALID,
+                                "body.%s: expected to (an environment), approve "
                                 "and force (booleans), reason (1-%d bytes), actor (1-%d bytes)",
                                 key, REASON_MAX, ACTOR_MAX);
         }
@@ -95,11 +97,10 @@ enum MHD_Result rg_server__api_promote_env(rg_request *req, const char *id)
         return rg_server__reply_rc(req, rc);
     actor = json_string_value(json_object_get(body, "actor"));
     if ((rc = rg_server__engine(&engine, req)) < 0 ||
-        (rc = rg_engine_promote_env(new_id, engine, req->token->tenant, id,
-                                    json_string_value(json_object_get(body, "to")),
-                                    actor ? actor : req->token->name,
-                                    json_is_true(json_object_get(body, "approve")),
-                                    json_string_value(json_object_get(body, "reason")))) < 0 ||
+        (rc = rg_engine_promote_env(
+             new_id, engine, req->token->tenant, id, json_string_value(json_object_get(body, "to")),
+             actor ? actor : req->token->name, json_is_true(json_object_get(body, "approve")),
+             json_string_value(json_object_get(body, "reason")))) < 0 ||
         (rc = rg_engine_status_json(&st, engine, req->token->tenant, new_id)) < 0) {
         ret = rg_server__reply_rc(req, rc);
         goto cleanup;
@@ -139,8 +140,6 @@ enum MHD_Result rg_server__api_artifact(rg_request *req, const char *digest, con
         return rg_server__reply_error(req, 400, "invalid", "env: expected ?env=ENVIRONMENT");
     if ((rc = rg_engine_may_promote_json(&doc, engine, req->token->tenant, digest, env)) < 0)
         return rg_server__reply_rc(req, rc);
-    return rg_server__reply_json(req,
-                                 json_is_true(json_object_get(doc, "allowed")) ? MHD_HTTP_OK
-                                                                               : MHD_HTTP_CONFLICT,
-                                 doc);
+    return rg_server__reply_json(
+        req, json_is_true(json_object_get(doc, "allowed")) ? MHD_HTTP_OK : MHD_HTTP_CONFLICT, doc);
 }

@@ -9,8 +9,8 @@ extern const size_t rg_dashboard_html_len, rg_dashboard_js_len, rg_dashboard_css
 
 /* Everything comes from this server: the page's script and style are files of their own,
  * so neither needs 'unsafe-inline'; the API and the event stream are 'self' too. */
-#define RG_DASHBOARD_CSP                                                                      \
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "          \
+#define RG_DASHBOARD_CSP                                                                           \
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "                \
     "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 static enum MHD_Result serve(rg_request *req, const unsigned char *bytes, size_t len,
@@ -41,7 +41,6 @@ enum MHD_Result rg_server__dashboard(rg_request *req)
 enum MHD_Result rg_server__dashboard_asset(rg_request *req, const char *name)
 {
     if (strcmp(name, "app.js") == 0)
-        return serve(req, rg_dashboard_js, rg_dashboard_js_len,
-                     "text/javascript; charset=utf-8");
+        return serve(req, rg_dashboard_js, rg_dashboard_js_len, "text/javascript; charset=utf-8");
     return serve(req, rg_dashboard_css, rg_dashboard_css_len, "text/css; charset=utf-8");
 }

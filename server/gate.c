@@ -73,12 +73,13 @@ static int parse_timeout(int64_t *out, const char *v)
     }
     if (rg_parse_duration_ms(out, v) == 0 && *out <= GATE_MAX_MS)
         return 0;
-    return rg_error_set(RG_EINVALID, "timeout '%s': expected seconds (0-%d) or a duration up to "
-                        "1h", v, GATE_MAX_MS / 1000);
+    return rg_error_set(RG_EINVALID,
+                        "timeout '%s': expected seconds (0-%d) or a duration up to "
+                        "1h",
+                        v, GATE_MAX_MS / 1000);
 }
 
-static int read_state(rg_rollout_state *out, rg_engine *engine, const char *tenant,
-                      const char *id)
+static int read_state(rg_rollout_state *out, rg_engine *engine, const char *tenant, const char *id)
 {
     rg_store_rollout row = {0};
     int rc = rg_engine_rollout_get(&row, engine, tenant, id);
@@ -101,8 +102,8 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
         (rc = rg_server__engine(&engine, req)) < 0)
         return rg_server__reply_rc(req, rc);
     if (timeout > 0 && (rc = rg_server__stream_acquire(s, req->token->sha256)) < 0)
-        return rg_server__reply_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_streams",
-                                      "%s", rg_error_last());
+        return rg_server__reply_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_streams", "%s",
+                                      rg_error_last());
     /* The connection is silent while it waits: its timeout covers the wait. */
     if (timeout > 0)
         MHD_set_connection_option(req->conn, MHD_CONNECTION_OPTION_TIMEOUT,
@@ -169,15 +170,15 @@ static int format_events(event_stream *es, const rg_store_events *events)
         rg_rollout_state to;
 
         rg_time_format(at, e->at_ms);
-        doc = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o, s:s}", "id", (json_int_t)e->id,
-                        "rollout", es->id, "kind", e->kind, "from", e->from_state, "to",
-                        e->to_state, "detail", detail ? detail : json_null(), "at", at);
+        doc = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o, s:s}", "id", (json_int_t)e->id, "rollout",
+                        es->id, "kind", e->kind, "from", e->from_state, "to", e->to_state, "detail",
+                        detail ? detail : json_null(), "at", at);
         data = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(doc);
         if (data == NULL)
             return rg_error_set(RG_ENOMEM, "out of memory");
-        rg_buf_printf(&es->pending, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)e->id,
-                      e->kind, data);
+        rg_buf_printf(&es->pending, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)e->id, e->kind,
+                      data);
         free(data);
         es->last_id = e->id;
         if (strcmp(e->kind, "state") == 0 && e->to_state &&
@@ -212,8 +213,8 @@ static int format_verdicts(event_stream *es)
         rg_time_format(at, v->at_ms);
         doc = json_pack("{s:I, s:s, s:i, s:i, s:s, s:s?, s:o, s:[oo], s:o, s:o, s:o, s:s?, "
                         "s:s?, s:s}",
-                        "verdict", (json_int_t)v->id, "rollout", es->id, "stage", v->stage,
-                        "poll", v->poll, "metric", v->metric, "test", v->test, "estimate",
+                        "verdict", (json_int_t)v->id, "rollout", es->id, "stage", v->stage, "poll",
+                        v->poll, "metric", v->metric, "test", v->test, "estimate",
                         number_or_null(v->estimate), "ci", number_or_null(v->ci_lo),
                         number_or_null(v->ci_hi), "z", number_or_null(v->z), "boundary",
                         number_or_null(v->boundary), "p_value", number_or_null(v->p_value),
@@ -310,11 +311,13 @@ enum MHD_Result rg_server__api_events(rg_request *req, const char *id)
     if (last == NULL)
         last = rg_server__query(req, "last_event_id");
     if (last && rg_parse_int64(&after, last, 0, INT64_MAX) < 0)
-        return rg_server__reply_error(req, 400, "invalid", "Last-Event-ID '%s': expected an "
-                                      "event id (a non-negative integer)", last);
+        return rg_server__reply_error(req, 400, "invalid",
+                                      "Last-Event-ID '%s': expected an "
+                                      "event id (a non-negative integer)",
+                                      last);
     if ((rc = rg_server__stream_acquire(req->server, req->token->sha256)) < 0)
-        return rg_server__reply_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_streams",
-                                      "%s", rg_error_last());
+        return rg_server__reply_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_streams", "%s",
+                                      rg_error_last());
     if ((es = calloc(1, sizeof(*es))) == NULL) {
         rg_server__stream_release(req->server, req->token->sha256);
         return MHD_NO;
@@ -338,8 +341,7 @@ enum MHD_Result rg_server__api_events(rg_request *req, const char *id)
         rg_engine_verdicts_dispose(&list);
     }
     rg_buf_puts(&es->pending, "retry: 2000\n\n");
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, es,
-                                             stream_free);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, es, stream_free);
     if (resp == NULL) {
         stream_free(es);
         return MHD_NO;

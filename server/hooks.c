@@ -15,8 +15,8 @@ typedef struct {
     int loaded, finished;
     int saw_terminal_event;   /* the last event examined was a terminal state change */
     int64_t terminal_seen_ms; /* when the row was first seen terminal (mono), or 0 */
-    json_t *notify; /* the manifest's notify list */
-    json_t *done;   /* keys with a final outcome (delivered or given up) or queued */
+    json_t *notify;           /* the manifest's notify list */
+    json_t *done;             /* keys with a final outcome (delivered or given up) or queued */
 } hook_rollout;
 
 typedef struct {
@@ -88,8 +88,8 @@ void rg_server__hooks_track(rg_server *s, const char *tenant, const char *rollou
 /* The subscribed names an event maps to (at most two). */
 static size_t hook_names(const char *names[2], const rg_store_event *e)
 {
-    static const char *const same[] = {"rolling_back", "rolled_back", "rollback_incomplete",
-                                       "held", "paused", "completed", NULL};
+    static const char *const same[] = {
+        "rolling_back", "rolled_back", "rollback_incomplete", "held", "paused", "completed", NULL};
     size_t n = 0;
 
     if (strcmp(e->kind, "tripped") == 0 || strcmp(e->kind, "stage_applied") == 0 ||
@@ -122,21 +122,22 @@ static int subscribed(const json_t *notify, const char *name)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(notify, "events"), i, v)
-        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
-            return 1;
+    json_array_foreach(json_object_get(notify, "events"), i,
+                       v) if (json_is_string(v) &&
+                              strcmp(json_string_value(v), name) == 0) return 1;
     return 0;
 }
 
-static void enqueue(rg_server__hooks *h, hook_rollout *r, const char *key_base,
-                    const char *name, int stage, const char *reason, int64_t at_ms)
+static void enqueue(rg_server__hooks *h, hook_rollout *r, const char *key_base, const char *name,
+                    int stage, const char *reason, int64_t at_ms)
 {
     size_t i;
     json_t *n;
     char at[RG_TIME_ISO_LEN];
 
     rg_time_format(at, at_ms);
-    json_array_foreach(r->notify, i, n) {
+    json_array_foreach(r->notify, i, n)
+    {
         char key[96];
         const char *secret = json_string_value(json_object_get(n, "secret"));
         json_t *payload;
@@ -283,8 +284,7 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     } else {
         const char *v = *j->secret_env ? getenv(j->secret_env) : NULL;
         if (v == NULL || *v == '\0') {
-            snprintf(err, errlen, "the secret's environment variable %s is not set",
-                     j->secret_env);
+            snprintf(err, errlen, "the secret's environment variable %s is not set", j->secret_env);
             return -1;
         }
         if ((secret = rg_strdup(v)) == NULL) {
@@ -331,8 +331,9 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     else if (rc < 0)
         snprintf(err, errlen, "%s", rg_error_last());
     if (resp.refused) {
-        snprintf(err, errlen, "refused: a webhook of a served rollout may not reach a loopback "
-                              "or link-local address");
+        snprintf(err, errlen,
+                 "refused: a webhook of a served rollout may not reach a loopback "
+                 "or link-local address");
         status = -1;
     }
     rg_http_response_dispose(&resp);
@@ -375,8 +376,7 @@ static int attempt(rg_server__hooks *h, hook_job *j)
     j->attempt++;
     status = post(h, j, err, sizeof(err));
     if (status >= 200 && status < 300) {
-        snprintf(outcome, sizeof(outcome), "delivered (HTTP %ld, attempt %d)", status,
-                 j->attempt);
+        snprintf(outcome, sizeof(outcome), "delivered (HTTP %ld, attempt %d)", status, j->attempt);
         audit(h, j, outcome);
         return 1;
     }
@@ -429,9 +429,8 @@ static void collect(rg_server__hooks *h)
     pending = h->track;
     h->track = json_array();
     pthread_mutex_unlock(&h->track_lock);
-    json_array_foreach(pending, i, pair)
-        track(h, json_string_value(json_array_get(pair, 0)),
-              json_string_value(json_array_get(pair, 1)));
+    json_array_foreach(pending, i, pair) track(h, json_string_value(json_array_get(pair, 0)),
+                                               json_string_value(json_array_get(pair, 1)));
     json_decref(pending);
     if (rg_engine_rollout_list_active_all_tenants(&active, h->engine) == 0)
         for (i = 0; i < active.count; i++)

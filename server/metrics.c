@@ -57,7 +57,8 @@ static int all_rollouts(rg_store_rollouts *out, rg_server *s, rg_engine *engine)
     size_t i;
     int rc = 0;
 
-    json_array_foreach(tenants, i, t) {
+    json_array_foreach(tenants, i, t)
+    {
         if ((rc = rg_engine_rollout_list(&part, engine, json_string_value(t))) < 0 ||
             (rc = merge(&acc, seen, &part)) < 0)
             break;
@@ -128,10 +129,11 @@ static void counters(rg_buf *out, const rg_engine_metrics *m)
     rg_buf_printf(out, "rollgate_rollbacks_total %llu\n", (unsigned long long)m->rollbacks_done);
     header(out, "rollgate_platform_requests_total", "counter",
            "Platform HTTP attempts by status class (transport = no HTTP status).");
-    rg_buf_printf(out, "rollgate_platform_requests_total{class=\"2xx\"} %llu\n"
-                       "rollgate_platform_requests_total{class=\"4xx\"} %llu\n"
-                       "rollgate_platform_requests_total{class=\"5xx\"} %llu\n"
-                       "rollgate_platform_requests_total{class=\"transport\"} %llu\n",
+    rg_buf_printf(out,
+                  "rollgate_platform_requests_total{class=\"2xx\"} %llu\n"
+                  "rollgate_platform_requests_total{class=\"4xx\"} %llu\n"
+                  "rollgate_platform_requests_total{class=\"5xx\"} %llu\n"
+                  "rollgate_platform_requests_total{class=\"transport\"} %llu\n",
                   (unsigned long long)m->platform_2xx, (unsigned long long)m->platform_4xx,
                   (unsigned long long)m->platform_5xx, (unsigned long long)m->platform_transport);
     header(out, "rollgate_platform_rate_limited_total", "counter",

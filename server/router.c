@@ -13,10 +13,8 @@ static const struct {
     rg_command_kind kind;
     need role;
 } commands[] = {
-    {"approve", RG_COMMAND_APPROVE, NEED_RELEASE},
-    {"promote", RG_COMMAND_PROMOTE, NEED_RELEASE},
-    {"pause", RG_COMMAND_PAUSE, NEED_OPERATOR},
-    {"resume", RG_COMMAND_RESUME, NEED_OPERATOR},
+    {"approve", RG_COMMAND_APPROVE, NEED_RELEASE},    {"promote", RG_COMMAND_PROMOTE, NEED_RELEASE},
+    {"pause", RG_COMMAND_PAUSE, NEED_OPERATOR},       {"resume", RG_COMMAND_RESUME, NEED_OPERATOR},
     {"rollback", RG_COMMAND_ROLLBACK, NEED_OPERATOR},
 };
 
@@ -48,9 +46,8 @@ static int allowed(rg_request *req, need n, const char *what, enum MHD_Result *r
         (n == NEED_RELEASE && r == RG_ROLE_RELEASE))
         return 0;
     *ret = rg_server__reply_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
-                                  "the %s role may not %s (it needs the %s role)",
-                                  rg_role_name(r), what,
-                                  n == NEED_OPERATOR ? "operator" : "release");
+                                  "the %s role may not %s (it needs the %s role)", rg_role_name(r),
+                                  what, n == NEED_OPERATOR ? "operator" : "release");
     return -1;
 }
 
@@ -80,8 +77,7 @@ static enum MHD_Result route_rollout(rg_request *req, const char *id, const char
             return not_allowed(req, "GET");
         return rg_server__api_audit(req, id);
     }
-    if (strcmp(sub, "gate") == 0 || strcmp(sub, "verdicts") == 0 ||
-        strcmp(sub, "events") == 0) {
+    if (strcmp(sub, "gate") == 0 || strcmp(sub, "verdicts") == 0 || strcmp(sub, "events") == 0) {
         if (!is_get(req))
             return not_allowed(req, "GET");
         if (sub[0] == 'g')
@@ -150,8 +146,7 @@ static enum MHD_Result route_api(rg_request *req)
             return not_allowed(req, "GET");
         return rg_server__api_whoami(req);
     }
-    if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0 ||
-        (*rest != '\0' && *rest != '/'))
+    if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0 || (*rest != '\0' && *rest != '/'))
         return not_found(req);
     if (*rest == '\0' || strcmp(rest, "/") == 0) {
         if (is_get(req))

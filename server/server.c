@@ -56,8 +56,10 @@ int rg_server_parse_listen(void *out, unsigned *out_len, int *out_loopback, cons
     if (*text != '[') {
         struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
         if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-            return rg_error_set(RG_EINVALID, "--listen '%s': '%s' is not an IPv4 address "
-                                "(use [::1]:PORT for IPv6)", text, host);
+            return rg_error_set(RG_EINVALID,
+                                "--listen '%s': '%s' is not an IPv4 address "
+                                "(use [::1]:PORT for IPv6)",
+                                text, host);
         sin->sin_family = AF_INET;
         sin->sin_port = htons((uint16_t)port);
         *out_loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
@@ -65,8 +67,8 @@ int rg_server_parse_listen(void *out, unsigned *out_len, int *out_loopback, cons
     } else {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
         if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-            return rg_error_set(RG_EINVALID, "--listen '%s': '%s' is not an IPv6 address",
-                                text, host);
+            return rg_error_set(RG_EINVALID, "--listen '%s': '%s' is not an IPv6 address", text,
+                                host);
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons((uint16_t)port);
         *out_loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
@@ -126,10 +128,12 @@ int rg_server_new(rg_server **out, const rg_server_options *opts)
     if ((rc = rg_server_parse_listen(&s->addr, &s->addr_len, &loopback, s->listen)) < 0)
         goto fail;
     if (!loopback && !opts->allow_remote) {
-        rc = rg_error_set(RG_EINVALID, "--listen %s is not a loopback address: rollgate serve "
+        rc = rg_error_set(RG_EINVALID,
+                          "--listen %s is not a loopback address: rollgate serve "
                           "speaks plain HTTP (no TLS in process), so bearer tokens would cross "
                           "the network in clear; put a TLS proxy in front and pass "
-                          "--allow-remote to listen there anyway", s->listen);
+                          "--allow-remote to listen there anyway",
+                          s->listen);
         goto fail;
     }
     if ((rc = rg_tokens_load(&s->tokens, s->tokens_path)) < 0)
@@ -365,8 +369,10 @@ int rg_server__stream_acquire(rg_server *s, const char *sha)
     pthread_mutex_lock(&s->streams_lock);
     n = json_integer_value(json_object_get(s->streams, sha));
     if (n >= s->opts.streams_per_token)
-        rc = rg_error_set(RG_ELIMIT, "this token already holds %d open long-polls and event "
-                          "streams; close one first", s->opts.streams_per_token);
+        rc = rg_error_set(RG_ELIMIT,
+                          "this token already holds %d open long-polls and event "
+                          "streams; close one first",
+                          s->opts.streams_per_token);
     else if (json_object_set_new(s->streams, sha, json_integer(n + 1)) < 0)
         rc = rg_error_set(RG_ENOMEM, "out of memory");
     pthread_mutex_unlock(&s->streams_lock);
@@ -389,9 +395,8 @@ void rg_server__stream_release(rg_server *s, const char *sha)
 /* ---- MHD glue ---- */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     rg_server *s = cls;
     rg_request *req = *con_cls;
@@ -415,11 +420,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                       s->opts.request_timeout_s);
         }
         {
-            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                         "Content-Length");
+            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
             int64_t n;
-            if (cl && rg_parse_int64(&n, cl, 0, INT64_MAX) == 0 &&
-                (uint64_t)n > s->opts.body_limit)
+            if (cl && rg_parse_int64(&n, cl, 0, INT64_MAX) == 0 && (uint64_t)n > s->opts.body_limit)
                 return rg_server__reply_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                                               "the request body is larger than %zu bytes",
                                               s->opts.body_limit);
@@ -486,9 +489,10 @@ static void fit_descriptor_limit(rg_server *s)
     }
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
         unsigned fit = rl.rlim_cur > spare + 16 ? (unsigned)(rl.rlim_cur - spare) : 16;
-        rg_log(RG_LOG_WARN, "http", "open-file limit %llu allows %u connections, not %u: "
-               "raise it (ulimit -n, LimitNOFILE=) for more", (unsigned long long)rl.rlim_cur,
-               fit, s->opts.connection_limit);
+        rg_log(RG_LOG_WARN, "http",
+               "open-file limit %llu allows %u connections, not %u: "
+               "raise it (ulimit -n, LimitNOFILE=) for more",
+               (unsigned long long)rl.rlim_cur, fit, s->opts.connection_limit);
         s->opts.connection_limit = fit;
         if (s->opts.per_ip_limit > fit)
             s->opts.per_ip_limit = fit;
@@ -505,9 +509,8 @@ static int bind_http(rg_server *s)
     if (s->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     fit_descriptor_limit(s);
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+                                 mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
                                  MHD_OPTION_CONNECTION_LIMIT, s->opts.connection_limit,
                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->opts.per_ip_limit,
                                  MHD_OPTION_CONNECTION_TIMEOUT, s->opts.auth_timeout_s,
@@ -515,8 +518,10 @@ static int bind_http(rg_server *s)
                                  MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (s->daemon == NULL)
-        return rg_error_set(RG_EIO, "cannot listen on %s (in use, or not an address of this "
-                            "host)", s->listen);
+        return rg_error_set(RG_EIO,
+                            "cannot listen on %s (in use, or not an address of this "
+                            "host)",
+                            s->listen);
     info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     if (info == NULL || info->port == 0) {
         MHD_stop_daemon(s->daemon);

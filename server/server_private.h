@@ -74,7 +74,7 @@ typedef struct rg_request {
     const char *method, *url;
     rg_buf body;
     int too_large;
-    const char *allow; /* the Allow header of a 405 */
+    const char *allow;           /* the Allow header of a 405 */
     const rg_token_entry *token; /* a copy lives in token_copy */
     rg_token_entry token_copy;
     rg_engine *engine; /* opened on first use, with its own store, for this request only */

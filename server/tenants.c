@@ -8,9 +8,9 @@
 #include "rollgate/registry.h"
 #include "server/server_private.h"
 
-#define HOW_TO_REGISTER                                                                       \
-    "the server's owner registers each organization with `rollgate org add --tenant %s "     \
-    "--org ORG --region REGION --credentials env:PREFIX|file:PATH`, and the server takes its " \
+#define HOW_TO_REGISTER                                                                            \
+    "the server's owner registers each organization with `rollgate org add --tenant %s "           \
+    "--org ORG --region REGION --credentials env:PREFIX|file:PATH`, and the server takes its "     \
     "URLs and credentials from there"
 
 /* Reloads the registry when the file changed (mtime, size, inode); a bad new file keeps the
@@ -47,8 +47,7 @@ int rg_server__registry_open(rg_server *s)
     return 0;
 }
 
-int rg_server__add_org(rg_platform *platform, const char *tenant, const char *org_id,
-                       void *payload)
+int rg_server__add_org(rg_platform *platform, const char *tenant, const char *org_id, void *payload)
 {
     rg_server *s = payload;
     rg_registry_org e;
@@ -107,10 +106,10 @@ static json_t *doc_json(const rg_doc_node *node)
     v = rg_doc_node_kind(node) == RG_DOC_SEQUENCE ? json_array() : json_object();
     for (size_t i = 0; v && i < rg_doc_count(node); i++) {
         json_t *child = doc_json(rg_doc_item(node, i));
-        int bad = child == NULL ||
-                  (json_is_array(v) ? json_array_append_new(v, child)
-                                    : json_object_set_new(v, rg_doc_scalar(rg_doc_key(node, i)),
-                                                          child));
+        int bad =
+            child == NULL ||
+            (json_is_array(v) ? json_array_append_new(v, child)
+                              : json_object_set_new(v, rg_doc_scalar(rg_doc_key(node, i)), child));
         if (bad) {
             json_decref(v);
             return NULL;
@@ -138,7 +137,8 @@ static int refuse_key(served *sv, const rg_doc_node *map, const char *path, cons
     for (size_t i = 0; i < rg_doc_count(map); i++)
         if (rg_doc_item(map, i) == node)
             node = rg_doc_key(map, i);
-    return rg_doc_error(RG_EINVALID, sv->doc, node, field, "a served manifest may not name "
+    return rg_doc_error(RG_EINVALID, sv->doc, node, field,
+                        "a served manifest may not name "
                         "platform URLs, credentials or TLS settings: " HOW_TO_REGISTER,
                         sv->tenant);
 }
@@ -167,13 +167,17 @@ static int served_org(served *sv, json_t **out, const rg_doc_node *node, const c
     rc = rg_registry_find(&e, sv->server->registry, sv->tenant, id,
                           sv->server->opts.allow_loopback_platform);
     if (rc == RG_ENOTFOUND)
-        rc = rg_doc_error(RG_EINVALID, sv->doc, idn, path, "org %.128s is not registered to "
-                          "tenant %s: " HOW_TO_REGISTER, id, sv->tenant, sv->tenant);
+        rc = rg_doc_error(RG_EINVALID, sv->doc, idn, path,
+                          "org %.128s is not registered to "
+                          "tenant %s: " HOW_TO_REGISTER,
+                          id, sv->tenant, sv->tenant);
     else if (rc < 0)
         rc = rg_doc_error(RG_EINVALID, sv->doc, idn, path, "%s", rg_error_last());
     else if (sv->region && strcmp(sv->region, e.region) != 0)
-        rc = rg_doc_error(RG_EINVALID, sv->doc, idn, path, "org %.128s is registered in "
-                          "region %s, not %s", id, e.region, sv->region);
+        rc = rg_doc_error(RG_EINVALID, sv->doc, idn, path,
+                          "org %.128s is registered in "
+                          "region %s, not %s",
+                          id, e.region, sv->region);
     else if ((*out = json_pack("{s:s, s:s, s:s}", "id", id, "api_url", e.api_url, "login_url",
                                e.login_url)) == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory");
@@ -218,8 +222,7 @@ static int served_groups(served *sv, json_t *mj, const rg_doc_node *root)
     int rc;
 
     if (envs == NULL || rg_doc_node_kind(envs) != RG_DOC_MAPPING)
-        return served_group_list(sv, json_object_get(mj, "groups"), rg_doc_get(root, "groups"),
-                                 "");
+        return served_group_list(sv, json_object_get(mj, "groups"), rg_doc_get(root, "groups"), "");
     for (size_t e = 0; e < rg_doc_count(envs); e++) {
         const char *name = rg_doc_scalar(rg_doc_key(envs, e));
         json_t *jenv = json_object_get(json_object_get(mj, "environments"), name);
@@ -236,8 +239,7 @@ static int served_groups(served *sv, json_t *mj, const rg_doc_node *root)
 static int served_policy(served *sv, json_t *mj, const rg_doc_node *root)
 {
     const rg_doc_node *node = rg_doc_get(root, "policy");
-    const char *name = node && rg_doc_node_kind(node) == RG_DOC_SCALAR ? rg_doc_scalar(node)
-                                                                        : NULL;
+    const char *name = node && rg_doc_node_kind(node) == RG_DOC_SCALAR ? rg_doc_scalar(node) : NULL;
     rg_policy *policy = NULL;
     json_t *pj = NULL;
     size_t n = 0;
@@ -252,14 +254,16 @@ static int served_policy(served *sv, json_t *mj, const rg_doc_node *root)
                   name[n] == '-' || name[n] == '_'))
                 break;
     if (name == NULL || name[n] != '\0' || n == 0 || n > 64)
-        return rg_doc_error(RG_EINVALID, sv->doc, node, "policy", "a served manifest names a "
+        return rg_doc_error(RG_EINVALID, sv->doc, node, "policy",
+                            "a served manifest names a "
                             "policy of the server's policy directory ([a-z0-9_-]{1,64}) or "
                             "embeds one; paths are not read");
     if (rg_policy_load(&policy, name, NULL) < 0 || rg_policy_to_json(&pj, policy) < 0) {
         rg_policy_free(policy);
         return rg_doc_error(RG_EINVALID, sv->doc, node ? node : rg_doc_root(sv->doc), "policy",
                             "'%s' is not a policy the server offers (ask its owner for the "
-                            "names in its policy directory)", name);
+                            "names in its policy directory)",
+                            name);
     }
     rg_policy_free(policy);
     json_object_set_new(mj, "policy", pj);
@@ -268,8 +272,7 @@ static int served_policy(served *sv, json_t *mj, const rg_doc_node *root)
 
 static int served_platform(served *sv, json_t *mj, const rg_doc_node *root)
 {
-    static const char *const refused[] = {"api_url", "login_url", "credentials", "insecure",
-                                          NULL};
+    static const char *const refused[] = {"api_url", "login_url", "credentials", "insecure", NULL};
     const rg_doc_node *map = rg_doc_get(root, "platform"), *node;
     const char *a, *l;
     int rc;
@@ -277,16 +280,16 @@ static int served_platform(served *sv, json_t *mj, const rg_doc_node *root)
     if (map == NULL)
         return 0;
     if (rg_doc_node_kind(map) != RG_DOC_MAPPING)
-        return rg_doc_error(RG_EINVALID, sv->doc, map, "platform", "expected a mapping "
+        return rg_doc_error(RG_EINVALID, sv->doc, map, "platform",
+                            "expected a mapping "
                             "{driver, region}");
     for (size_t i = 0; refused[i]; i++)
         if ((rc = refuse_key(sv, map, "platform", refused[i])) < 0)
             return rc;
     if ((node = rg_doc_get(map, "region")) != NULL) {
         sv->region = rg_doc_scalar(node);
-        if (sv->region == NULL ||
-            (strcmp(sv->region, RG_REGISTRY_LOOPBACK) != 0 &&
-             rg_registry_region_urls(&a, &l, sv->region) < 0))
+        if (sv->region == NULL || (strcmp(sv->region, RG_REGISTRY_LOOPBACK) != 0 &&
+                                   rg_registry_region_urls(&a, &l, sv->region) < 0))
             return rg_doc_error(RG_EINVALID, sv->doc, node, "platform.region", "%s",
                                 sv->region ? rg_error_last() : "expected a region name");
     }
@@ -306,30 +309,30 @@ static int served_notify(served *sv, json_t *mj, const rg_doc_node *root)
         return 0;
     for (i = 0; i < rg_doc_count(list); i++) {
         const rg_doc_node *item = rg_doc_item(list, i), *key = NULL;
-        for (size_t k = 0; rg_doc_node_kind(item) == RG_DOC_MAPPING && k < rg_doc_count(item);
-             k++)
+        for (size_t k = 0; rg_doc_node_kind(item) == RG_DOC_MAPPING && k < rg_doc_count(item); k++)
             if (strcmp(rg_doc_scalar(rg_doc_key(item, k)), "secret") == 0)
                 key = rg_doc_key(item, k);
         snprintf(path, sizeof(path), "notify[%zu].secret", i);
         if (key)
-            return rg_doc_error(RG_EINVALID, sv->doc, key, path, "a served manifest may not "
+            return rg_doc_error(RG_EINVALID, sv->doc, key, path,
+                                "a served manifest may not "
                                 "name a webhook secret: deliveries are signed with the "
                                 "tenant's secret, which the server's owner sets with "
                                 "`rollgate org webhook --tenant %s --secret env:NAME`",
                                 sv->tenant);
     }
     if ((rc = rg_server__webhook_secret(&secret, sv->server, sv->tenant)) < 0)
-        return rg_doc_error(RG_EINVALID, sv->doc, list, "notify", "tenant %s has no usable "
+        return rg_doc_error(RG_EINVALID, sv->doc, list, "notify",
+                            "tenant %s has no usable "
                             "webhook secret in the server's registry; its owner sets it with "
-                            "`rollgate org webhook --tenant %s --secret env:NAME`", sv->tenant,
-                            sv->tenant);
+                            "`rollgate org webhook --tenant %s --secret env:NAME`",
+                            sv->tenant, sv->tenant);
     explicit_bzero(secret, strlen(secret));
     free(secret);
     /* The stored manifest names no secret of the server's environment: the delivery thread
      * reads the tenant's from the registry. The manifest format needs a name here. */
-    json_array_foreach(json_object_get(mj, "notify"), i, n)
-        if (json_is_object(n))
-            json_object_set_new(n, "secret", json_string("env:" RG_SERVER__REGISTRY_SECRET));
+    json_array_foreach(json_object_get(mj, "notify"), i, n) if (json_is_object(n))
+        json_object_set_new(n, "secret", json_string("env:" RG_SERVER__REGISTRY_SECRET));
     return 0;
 }
 
@@ -416,8 +419,10 @@ static int check_loaded(rg_server *s, const rg_manifest *m, const char *tenant)
             if ((rc = rg_registry_find(&e, s->registry, tenant, o->id,
                                        s->opts.allow_loopback_platform)) == 0 &&
                 (!same_url(api, e.api_url) || !same_url(login, e.login_url)))
-                rc = rg_error_set(RG_EINVALID, "groups[%zu].orgs[%zu]: org %s: URLs are not "
-                                  "the registry's", g, j, o->id);
+                rc = rg_error_set(RG_EINVALID,
+                                  "groups[%zu].orgs[%zu]: org %s: URLs are not "
+                                  "the registry's",
+                                  g, j, o->id);
         }
     pthread_mutex_unlock(&s->registry_lock);
     return rc == RG_ENOTFOUND ? RG_EINVALID : rc;
@@ -480,8 +485,7 @@ int rg_server__served_manifest_env(rg_manifest **out, rg_server *s, const char *
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
-    if ((rc = rg_manifest_load_buffer(out, name, rewritten, strlen(rewritten), NULL, &opts)) <
-        0)
+    if ((rc = rg_manifest_load_buffer(out, name, rewritten, strlen(rewritten), NULL, &opts)) < 0)
         repoint_error(doc, name);
     else if ((rc = check_loaded(s, *out, tenant)) < 0) {
         rg_manifest_free(*out);

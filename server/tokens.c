@@ -39,8 +39,7 @@ int rg_role_parse(rg_role *out, const char *s)
             *out = (rg_role)i;
             return 0;
         }
-    return rg_error_set(RG_EINVALID, "role '%s': expected viewer, operator or release",
-                        s ? s : "");
+    return rg_error_set(RG_EINVALID, "role '%s': expected viewer, operator or release", s ? s : "");
 }
 
 void rg_tokens_free(rg_tokens *tokens)
@@ -73,9 +72,8 @@ static int check_text(const char *s, int id_only)
         return -1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (id_only ? !(c == '_' || c == '.' || c == ':' || c == '-' ||
-                        (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                        (c >= 'A' && c <= 'Z'))
+        if (id_only ? !(c == '_' || c == '.' || c == ':' || c == '-' || (c >= '0' && c <= '9') ||
+                        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
                     : (c < 0x20 || c == 0x7f))
             return -1;
     }
@@ -92,8 +90,7 @@ static int check_hex64(const char *s)
     return 0;
 }
 
-static int string_field(const char **out, const char *path, size_t i, json_t *obj,
-                        const char *key)
+static int string_field(const char **out, const char *path, size_t i, json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
     if (v == NULL)
@@ -112,11 +109,14 @@ static int parse_entry(rg_token_entry *e, const char *path, size_t i, json_t *ob
 
     if (!json_is_object(obj))
         return rg_error_set(RG_EINVALID, "%s: [%zu]: expected an object", path, i);
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         if (strcmp(key, "sha256") && strcmp(key, "tenant") && strcmp(key, "role") &&
             strcmp(key, "name"))
-            return rg_error_set(RG_EINVALID, "%s: [%zu]: unknown key \"%s\" (expected sha256, "
-                                "tenant, role, name)", path, i, key);
+            return rg_error_set(RG_EINVALID,
+                                "%s: [%zu]: unknown key \"%s\" (expected sha256, "
+                                "tenant, role, name)",
+                                path, i, key);
     }
     if ((rc = string_field(&hash, path, i, obj, "sha256")) < 0 ||
         (rc = string_field(&tenant, path, i, obj, "tenant")) < 0 ||
@@ -124,8 +124,8 @@ static int parse_entry(rg_token_entry *e, const char *path, size_t i, json_t *ob
         (rc = string_field(&name, path, i, obj, "name")) < 0)
         return rc;
     if (check_hex64(hash) < 0)
-        return rg_error_set(RG_EINVALID, "%s: [%zu].sha256: expected 64 lowercase hex digits",
-                            path, i);
+        return rg_error_set(RG_EINVALID, "%s: [%zu].sha256: expected 64 lowercase hex digits", path,
+                            i);
     if (check_text(tenant, 1) < 0)
         return rg_error_set(RG_EINVALID, "%s: [%zu].tenant: expected 1-128 of A-Z a-z 0-9 _ . : -",
                             path, i);
@@ -155,14 +155,15 @@ static int parse_tokens(rg_tokens *t, const char *path, json_t *doc)
     if (json_array_size(doc) &&
         (t->items = calloc(json_array_size(doc), sizeof(*t->items))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_array_foreach(doc, i, item) {
+    json_array_foreach(doc, i, item)
+    {
         t->count = i + 1;
         if ((rc = parse_entry(&t->items[i], path, i, item)) < 0)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (strcmp(t->items[j].sha256, t->items[i].sha256) == 0)
-                return rg_error_set(RG_EINVALID, "%s: [%zu].sha256: the same hash as [%zu]",
-                                    path, i, j);
+                return rg_error_set(RG_EINVALID, "%s: [%zu].sha256: the same hash as [%zu]", path,
+                                    i, j);
     }
     return 0;
 }
@@ -174,8 +175,10 @@ static int read_private_file(char **out, const char *path)
     int rc = rg_file_read_private(out, NULL, path, TOKENS_MAX_BYTES, "tokens file");
 
     if (rc == RG_ENOTFOUND)
-        return rg_error_set(RG_ENOTFOUND, "tokens file %s does not exist (make a token with "
-                            "`rollgate token new --tokens %s ...`)", path, path);
+        return rg_error_set(RG_ENOTFOUND,
+                            "tokens file %s does not exist (make a token with "
+                            "`rollgate token new --tokens %s ...`)",
+                            path, path);
     return rc;
 }
 
@@ -227,10 +230,10 @@ static json_t *tokens_json(const rg_tokens *t)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && t && i < t->count; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "sha256", t->items[i].sha256,
-                                             "tenant", t->items[i].tenant, "role",
-                                             rg_role_name(t->items[i].role), "name",
-                                             t->items[i].name));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:s}", "sha256", t->items[i].sha256,
+                                        "tenant", t->items[i].tenant, "role",
+                                        rg_role_name(t->items[i].role), "name", t->items[i].name));
     return arr;
 }
 
@@ -297,10 +300,10 @@ int rg_tokens_new(char **out_token, const char *path, const char *tenant, rg_rol
     token[sizeof(token) - 1] = '\0';
     rg_sha256_hex(hash, token, strlen(token));
     doc = tokens_json(existing);
-    if (doc == NULL || json_array_append_new(doc, json_pack("{s:s, s:s, s:s, s:s}", "sha256",
-                                                            hash, "tenant", tenant, "role",
-                                                            rg_role_name(role), "name",
-                                                            name)) != 0 ||
+    if (doc == NULL ||
+        json_array_append_new(doc, json_pack("{s:s, s:s, s:s, s:s}", "sha256", hash, "tenant",
+                                             tenant, "role", rg_role_name(role), "name", name)) !=
+            0 ||
         (text = json_dumps(doc, JSON_INDENT(2))) == NULL) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;

@@ -8,8 +8,9 @@
 
 static int oauth_error(sim_reply *reply, const char *error, const char *description)
 {
-    return sim_reply_json(reply, 400, json_pack("{s:s,s:s,s:s}", "error", error, "description",
-                                                description, "error_description", description));
+    return sim_reply_json(reply, 400,
+                          json_pack("{s:s,s:s,s:s}", "error", error, "description", description,
+                                    "error_description", description));
 }
 
 /* grant_type=client_credentials must be among the form fields. */
@@ -57,9 +58,9 @@ int sim_token_handle(sim_reply *reply, sim_world *world, const sim_request *req,
         if ((rc = sim_token_issue(token, sizeof(token), org, i, ttl, now_ms)) < 0)
             return rc;
         reply->org_slot = i + 1;
-        return sim_reply_json(reply, 200, json_pack("{s:s,s:s,s:I}", "access_token", token,
-                                                    "token_type", "bearer", "expires_in",
-                                                    (json_int_t)ttl));
+        return sim_reply_json(reply, 200,
+                              json_pack("{s:s,s:s,s:I}", "access_token", token, "token_type",
+                                        "bearer", "expires_in", (json_int_t)ttl));
     }
     return oauth_error(reply, "invalid_client", "authentication failed");
 }
@@ -89,10 +90,9 @@ static int get_queue(sim_reply *reply, const sim_org *org, const char *id)
         return sim_reply_error(reply, 404, "not.found", "queue %s not found", id);
     snprintf(self, sizeof(self), "/api/v2/routing/queues/%s", id);
     return sim_reply_json(reply, 200,
-                          json_pack("{s:s,s:s,s:i,s:s,s:s}", "id", id, "name",
-                                    org->queues[q].name, "memberCount",
-                                    org->queues[q].agents * 5 / 4, "state", "active", "selfUri",
-                                    self));
+                          json_pack("{s:s,s:s,s:i,s:s,s:s}", "id", id, "name", org->queues[q].name,
+                                    "memberCount", org->queues[q].agents * 5 / 4, "state", "active",
+                                    "selfUri", self));
 }
 
 static int page_param(int64_t *out, const sim_request *req, const char *name, int64_t dflt,
@@ -118,12 +118,11 @@ static int list_strategies(sim_reply *reply, sim_org *org, const sim_request *re
     for (int64_t i = (number - 1) * size; i < number * size && i < (int64_t)org->nstrategies; i++)
         json_array_append_new(entities, json_deep_copy(org->strategies[i].body));
     pthread_mutex_unlock(&org->lock);
-    return sim_reply_json(reply, 200,
-                          json_pack("{s:o,s:I,s:I,s:I,s:I}", "entities", entities, "pageSize",
-                                    (json_int_t)size, "pageNumber", (json_int_t)number, "total",
-                                    (json_int_t)org->nstrategies, "pageCount",
-                                    (json_int_t)((org->nstrategies + (size_t)size - 1) /
-                                                 (size_t)size)));
+    return sim_reply_json(
+        reply, 200,
+        json_pack("{s:o,s:I,s:I,s:I,s:I}", "entities", entities, "pageSize", (json_int_t)size,
+                  "pageNumber", (json_int_t)number, "total", (json_int_t)org->nstrategies,
+                  "pageCount", (json_int_t)((org->nstrategies + (size_t)size - 1) / (size_t)size)));
 }
 
 /* Compares two entity tags, ignoring a weak prefix and the quotes. */
@@ -141,8 +140,8 @@ static int etag_matches(const char *given, const char *etag)
     return gl == el && strncmp(given, etag + 1, el) == 0;
 }
 
-static int patch_strategy(sim_reply *reply, sim_org *org, sim_strategy *s,
-                          const sim_request *req, int64_t now_ms)
+static int patch_strategy(sim_reply *reply, sim_org *org, sim_strategy *s, const sim_request *req,
+                          int64_t now_ms)
 {
     const char *if_match = req->header(req->conn, "If-Match");
     json_t *patch = NULL;
@@ -155,8 +154,8 @@ static int patch_strategy(sim_reply *reply, sim_org *org, sim_strategy *s,
         return rc < 0 ? rc : 0;
     pthread_mutex_lock(&org->lock);
     if (!etag_matches(if_match, s->etag)) {
-        rc = sim_reply_error(reply, 412, "precondition.failed",
-                             "strategy %s has changed (ETag %s)", s->id, s->etag);
+        rc = sim_reply_error(reply, 412, "precondition.failed", "strategy %s has changed (ETag %s)",
+                             s->id, s->etag);
     } else if (sim_strategy_patch(org, s, patch, "api", now_ms) < 0) {
         rc = sim_reply_error(reply, 400, "invalid.value", "%s", rg_error_last());
     } else {
@@ -276,8 +275,8 @@ static int apply_faults(sim_reply *reply, sim_server *server, const sim_faults *
     return 0;
 }
 
-int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
-                   const sim_request *req, int64_t now_ms)
+int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world, const sim_request *req,
+                   int64_t now_ms)
 {
     const char *auth = req->header(req->conn, "Authorization");
     const char *token = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
@@ -304,7 +303,8 @@ int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
         reply->retry_after = (int)reply->rate_reset;
         return sim_reply_error(reply, 429, "too.many.requests.retry.after",
                                "Rate limit exceeded the maximum. Retry the request in [%d] "
-                               "seconds", reply->retry_after);
+                               "seconds",
+                               reply->retry_after);
     }
     if (apply_faults(reply, server, &f, req))
         return 0;

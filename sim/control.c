@@ -22,8 +22,10 @@ static int parse_scope(sim_faults *f, const char *key, json_t *v, int *err)
                 *slots[k] = (sim_fault_on)i;
                 return 1;
             }
-        *err = rg_error_set(RG_EINVALID, "faults.%s: expected \"all\", \"writes\" or "
-                                         "\"reads\"", key);
+        *err = rg_error_set(RG_EINVALID,
+                            "faults.%s: expected \"all\", \"writes\" or "
+                            "\"reads\"",
+                            key);
         return 1;
     }
     return 0;
@@ -31,11 +33,19 @@ static int parse_scope(sim_faults *f, const char *key, json_t *v, int *err)
 
 int sim_faults_parse(sim_faults *out, json_t *doc)
 {
-    static const char *const numeric[] = {"error_rate", "reset_rate", "apply_drop_rate",
-                                          "apply_reset_rate", "apply_error_rate",
-                                          "error_status", "latency_ms",
-                                          "rate_limit", "rate_window_s", "token_ttl_s",
-                                          "version_conflict_status", "max_predicates", NULL};
+    static const char *const numeric[] = {"error_rate",
+                                          "reset_rate",
+                                          "apply_drop_rate",
+                                          "apply_reset_rate",
+                                          "apply_error_rate",
+                                          "error_status",
+                                          "latency_ms",
+                                          "rate_limit",
+                                          "rate_window_s",
+                                          "token_ttl_s",
+                                          "version_conflict_status",
+                                          "max_predicates",
+                                          NULL};
     sim_faults f = {0};
     const char *key;
     json_t *v;
@@ -43,7 +53,8 @@ int sim_faults_parse(sim_faults *out, json_t *doc)
 
     if (!json_is_object(doc))
         return rg_error_set(RG_EINVALID, "faults: expected a JSON object");
-    json_object_foreach(doc, key, v) {
+    json_object_foreach(doc, key, v)
+    {
         double x = json_number_value(v);
         int integer = json_is_integer(v);
         if (parse_scope(&f, key, v, &err)) {
@@ -83,10 +94,12 @@ int sim_faults_parse(sim_faults *out, json_t *doc)
         else if (strcmp(key, "max_predicates") == 0 && integer && x >= 1 && x <= 100000)
             f.max_predicates = (int64_t)x;
         else
-            return rg_error_set(RG_EINVALID, "faults.%s: out of range (rates 0..1, error_status "
-                                             "400..599, latency_ms 0..60000, "
-                                             "version_conflict_status 409 or 400, positive "
-                                             "integers otherwise)", key);
+            return rg_error_set(RG_EINVALID,
+                                "faults.%s: out of range (rates 0..1, error_status "
+                                "400..599, latency_ms 0..60000, "
+                                "version_conflict_status 409 or 400, positive "
+                                "integers otherwise)",
+                                key);
     }
     *out = f;
     return 0;
@@ -151,17 +164,16 @@ static json_t *strategy_json(const sim_world *w, const sim_org *org, const sim_s
         int64_t at = s->history[h].at_ms == INT64_MIN ? w->loaded_at_ms : s->history[h].at_ms;
         json_t *weights = json_object();
         for (size_t q = 0; q < org->nqueues; q++)
-            json_object_set_new(weights, org->queues[q].id,
-                                json_integer(s->history[h].weight[q]));
+            json_object_set_new(weights, org->queues[q].id, json_integer(s->history[h].weight[q]));
         rg_time_format(iso, at);
-        json_array_append_new(history, json_pack("{s:I,s:s,s:s,s:o}", "at_ms", (json_int_t)at,
-                                                 "at", iso, "source", s->history[h].source,
-                                                 "weights", weights));
+        json_array_append_new(history,
+                              json_pack("{s:I,s:s,s:s,s:o}", "at_ms", (json_int_t)at, "at", iso,
+                                        "source", s->history[h].source, "weights", weights));
     }
-    return json_pack("{s:s,s:s,s:I,s:f,s:O,s:o,s:I,s:I}", "id", s->id, "etag", s->etag,
-                     "version", (json_int_t)s->version, "calls_per_min", s->calls_per_min,
-                     "body", s->body, "history", history, "writes", (json_int_t)s->writes,
-                     "writes_unanswered", (json_int_t)s->writes_unanswered);
+    return json_pack("{s:s,s:s,s:I,s:f,s:O,s:o,s:I,s:I}", "id", s->id, "etag", s->etag, "version",
+                     (json_int_t)s->version, "calls_per_min", s->calls_per_min, "body", s->body,
+                     "history", history, "writes", (json_int_t)s->writes, "writes_unanswered",
+                     (json_int_t)s->writes_unanswered);
 }
 
 static json_t *org_json(const sim_world *w, sim_org *org)
@@ -170,18 +182,18 @@ static json_t *org_json(const sim_world *w, sim_org *org)
 
     for (size_t q = 0; q < org->nqueues; q++) {
         const sim_queue *qu = &org->queues[q];
-        json_array_append_new(queues, json_pack("{s:s,s:s,s:i,s:f,s:f,s:f}", "id", qu->id,
-                                                "name", qu->name, "agents", qu->agents,
-                                                "abandon_p", qu->abandon_p, "asa_s", qu->asa_s,
-                                                "handle_s", qu->handle_s));
+        json_array_append_new(queues,
+                              json_pack("{s:s,s:s,s:i,s:f,s:f,s:f}", "id", qu->id, "name", qu->name,
+                                        "agents", qu->agents, "abandon_p", qu->abandon_p, "asa_s",
+                                        qu->asa_s, "handle_s", qu->handle_s));
     }
     pthread_mutex_lock(&org->lock);
     for (size_t s = 0; s < org->nstrategies; s++)
         json_array_append_new(strategies, strategy_json(w, org, &org->strategies[s]));
-    doc = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o}", "id", org->id, "name", org->name, "token_count",
-                    (json_int_t)org->token_count, "requests",
-                    counts_json(org->counts, org->ncounts), "queues", queues, "strategies",
-                    strategies);
+    doc =
+        json_pack("{s:s,s:s,s:I,s:o,s:o,s:o}", "id", org->id, "name", org->name, "token_count",
+                  (json_int_t)org->token_count, "requests", counts_json(org->counts, org->ncounts),
+                  "queues", queues, "strategies", strategies);
     if (org->ntables > 0)
         json_object_set_new(doc, "datatables", sim_datatables_json(org));
     if (org->nivrs > 0)
@@ -223,9 +235,8 @@ static int get_state(sim_reply *reply, sim_server *server)
                                   "seed", (json_int_t)w->seed, "time_scale", w->time_scale,
                                   "token_ttl_s", (json_int_t)w->token_ttl_s, "rate_limit",
                                   "allowed", (json_int_t)w->rate_allowed, "window_s",
-                                  (json_int_t)w->rate_window_s, "faults", faults,
-                                  "requests_total", (json_int_t)total, "unauthenticated", unauth,
-                                  "orgs", orgs));
+                                  (json_int_t)w->rate_window_s, "faults", faults, "requests_total",
+                                  (json_int_t)total, "unauthenticated", unauth, "orgs", orgs));
     pthread_rwlock_unlock(&server->lock);
     return rc;
 }
@@ -244,8 +255,8 @@ static int post_scenario(sim_reply *reply, sim_server *server, json_t *body)
     pthread_rwlock_unlock(&server->lock);
     sim_world_free(old);
     rg_log(RG_LOG_INFO, "sim", "scenario replaced: %zu organizations", norgs);
-    return sim_reply_json(reply, 200, json_pack("{s:b,s:I}", "loaded", 1, "orgs",
-                                                (json_int_t)norgs));
+    return sim_reply_json(reply, 200,
+                          json_pack("{s:b,s:I}", "loaded", 1, "orgs", (json_int_t)norgs));
 }
 
 static int post_edit(sim_reply *reply, sim_server *server, json_t *body, int64_t now_ms)
@@ -264,15 +275,15 @@ static int post_edit(sim_reply *reply, sim_server *server, json_t *body, int64_t
     org = sim_world_org(server->world, org_id);
     s = org ? sim_org_strategy(org, strat_id) : NULL;
     if (s == NULL) {
-        rc = sim_reply_error(reply, 404, "not.found", "no strategy %s in organization %s",
-                             strat_id, org_id);
+        rc = sim_reply_error(reply, 404, "not.found", "no strategy %s in organization %s", strat_id,
+                             org_id);
     } else {
         pthread_mutex_lock(&org->lock);
         if (sim_strategy_patch(org, s, patch, "edit", now_ms) < 0)
             rc = sim_reply_error(reply, 400, "invalid.value", "patch.%s", rg_error_last());
         else
-            rc = sim_reply_json(reply, 200, json_pack("{s:s,s:O}", "etag", s->etag, "body",
-                                                      s->body));
+            rc = sim_reply_json(reply, 200,
+                                json_pack("{s:s,s:O}", "etag", s->etag, "body", s->body));
         pthread_mutex_unlock(&org->lock);
     }
     pthread_rwlock_unlock(&server->lock);
@@ -322,8 +333,7 @@ static int get_writes(sim_reply *reply, sim_server *server)
                          json_string_value(json_object_get(row->fields, "key")));
                 json_object_set_new(strategies, name,
                                     json_pack("{s:I,s:I}", "applied", (json_int_t)row->writes,
-                                              "unanswered",
-                                              (json_int_t)row->writes_unanswered));
+                                              "unanswered", (json_int_t)row->writes_unanswered));
                 total += row->writes;
                 unanswered += row->writes_unanswered;
             }
@@ -343,9 +353,9 @@ static int get_writes(sim_reply *reply, sim_server *server)
         json_object_set_new(orgs, org->id, strategies);
     }
     pthread_rwlock_unlock(&server->lock);
-    return sim_reply_json(reply, 200, json_pack("{s:o,s:I,s:I}", "orgs", orgs, "total",
-                                                (json_int_t)total, "unanswered",
-                                                (json_int_t)unanswered));
+    return sim_reply_json(reply, 200,
+                          json_pack("{s:o,s:I,s:I}", "orgs", orgs, "total", (json_int_t)total,
+                                    "unanswered", (json_int_t)unanswered));
 }
 
 static int get_requests(sim_reply *reply, sim_server *server, const sim_request *req)
@@ -375,23 +385,23 @@ static int get_requests(sim_reply *reply, sim_server *server, const sim_request 
     for (int64_t s = from; s <= to; s++) {
         const sim_log_entry *e = &copy[s - from];
         rg_time_format(iso, e->time_ms);
-        json_t *entry = json_pack("{s:I,s:s,s:I,s:s?,s:s,s:s,s:i}", "seq", (json_int_t)e->seq,
-                                  "time", iso, "time_ms", (json_int_t)e->time_ms, "org",
-                                  e->org[0] ? e->org : NULL, "method", e->method, "path",
-                                  e->path, "status", e->status);
+        json_t *entry =
+            json_pack("{s:I,s:s,s:I,s:s?,s:s,s:s,s:i}", "seq", (json_int_t)e->seq, "time", iso,
+                      "time_ms", (json_int_t)e->time_ms, "org", e->org[0] ? e->org : NULL, "method",
+                      e->method, "path", e->path, "status", e->status);
         if (entry != NULL && e->applied)
             json_object_set_new(entry, "applied", json_true());
         json_array_append_new(list, entry);
     }
     free(copy);
     dropped = from > since + 1 ? from - since - 1 : 0;
-    return sim_reply_json(reply, 200, json_pack("{s:o,s:I,s:I}", "requests", list, "next",
-                                                (json_int_t)(to >= from ? to : since), "dropped",
-                                                (json_int_t)dropped));
+    return sim_reply_json(reply, 200,
+                          json_pack("{s:o,s:I,s:I}", "requests", list, "next",
+                                    (json_int_t)(to >= from ? to : since), "dropped",
+                                    (json_int_t)dropped));
 }
 
-int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *req,
-                       int64_t now_ms)
+int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *req, int64_t now_ms)
 {
     const char *p = req->path;
     int post = strcmp(req->method, "POST") == 0, get = strcmp(req->method, "GET") == 0;
@@ -413,10 +423,10 @@ int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *
         pthread_mutex_unlock(&server->faults_lock);
         return sim_reply_json(reply, 200, sim_faults_json(&f));
     }
-    if (!post || (strcmp(p, "/sim/scenario") && strcmp(p, "/sim/edit") && strcmp(p, "/sim/faults") &&
-                  strcmp(p, "/sim/hook")))
-        return sim_reply_error(reply, 404, "not.found", "no such control call: %s %s",
-                               req->method, p);
+    if (!post || (strcmp(p, "/sim/scenario") && strcmp(p, "/sim/edit") &&
+                  strcmp(p, "/sim/faults") && strcmp(p, "/sim/hook")))
+        return sim_reply_error(reply, 404, "not.found", "no such control call: %s %s", req->method,
+                               p);
     if (sim__json_load(&body, req->body, req->body_len, "body") < 0)
         return sim_reply_error(reply, 400, "bad.request", "%s", rg_error_last());
     if (strcmp(p, "/sim/scenario") == 0)
@@ -439,8 +449,7 @@ int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *
         pthread_rwlock_rdlock(&server->lock);
         rc = sim_datatable_hook(reply, server->world, body);
         pthread_rwlock_unlock(&server->lock);
-    }
-    else
+    } else
         rc = post_faults(reply, server, body);
     json_decref(body);
     return rc;

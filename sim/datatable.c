@@ -68,7 +68,8 @@ int sim_datatable_check(const sim_datatable *t, json_t *row, const char *key, in
             return rg_error_set(RG_EINVALID, "the row's key '%s' does not match the row id '%s'",
                                 json_string_value(v), key);
     }
-    json_object_foreach(row, name, v) {
+    json_object_foreach(row, name, v)
+    {
         const sim_column *c;
         if (strcmp(name, "key") == 0)
             continue;
@@ -76,8 +77,8 @@ int sim_datatable_check(const sim_datatable *t, json_t *row, const char *key, in
             return rg_error_set(RG_EINVALID, "field '%s' is not in the schema of data table %s",
                                 name, t->id);
         if (!value_has_type(v, c->type))
-            return rg_error_set(RG_EINVALID, "field '%s' of data table %s must be of type %s",
-                                name, t->id, type_names[c->type]);
+            return rg_error_set(RG_EINVALID, "field '%s' of data table %s must be of type %s", name,
+                                t->id, type_names[c->type]);
     }
     return 0;
 }
@@ -156,9 +157,9 @@ static json_t *schema_json(const sim_datatable *t)
 {
     json_t *props = json_object();
 
-    json_object_set_new(props, "key", json_pack("{s:s,s:s,s:s,s:i}", "title", "key", "type",
-                                                "string", "$id", "/properties/key",
-                                                "displayOrder", 0));
+    json_object_set_new(props, "key",
+                        json_pack("{s:s,s:s,s:s,s:i}", "title", "key", "type", "string", "$id",
+                                  "/properties/key", "displayOrder", 0));
     for (size_t i = 0; i < t->ncols; i++) {
         char id[300];
         snprintf(id, sizeof(id), "/properties/%s", t->cols[i].name);
@@ -167,9 +168,9 @@ static json_t *schema_json(const sim_datatable *t)
                                       type_names[t->cols[i].type], "$id", id, "displayOrder",
                                       (int)i + 1));
     }
-    return json_pack("{s:s,s:s,s:[s],s:o,s:b}", "$schema", "http://json-schema.org/draft-04/schema#",
-                     "type", "object", "required", "key", "properties", props,
-                     "additionalProperties", 0);
+    return json_pack("{s:s,s:s,s:[s],s:o,s:b}", "$schema",
+                     "http://json-schema.org/draft-04/schema#", "type", "object", "required", "key",
+                     "properties", props, "additionalProperties", 0);
 }
 
 /* One-shot hook: a person's edit applied right after the next GET or PUT of a row is
@@ -232,10 +233,10 @@ static int row_route(sim_reply *reply, sim_org *org, sim_datatable *t, const cha
                              "Unable to find a row with key %s in data table %s", key, t->id);
     } else if (get) {
         /* showbrief defaults to true: only the key comes back */
-        rc = sim_reply_json(reply, 200, brief && strcmp(brief, "false") == 0
-                                            ? json_deep_copy(r->fields)
-                                            : json_pack("{s:O}", "key",
-                                                        json_object_get(r->fields, "key")));
+        rc = sim_reply_json(reply, 200,
+                            brief && strcmp(brief, "false") == 0
+                                ? json_deep_copy(r->fields)
+                                : json_pack("{s:O}", "key", json_object_get(r->fields, "key")));
         run_hook(org, 0, t, key, now_ms);
     } else if (sim_row_write(org, t, r, body, 0, "api", now_ms) < 0) {
         rc = sim_reply_error(reply, 400, "bad.request", "%s", rg_error_last());
@@ -250,8 +251,8 @@ static int row_route(sim_reply *reply, sim_org *org, sim_datatable *t, const cha
 }
 
 /* /api/v2/flows/datatables/{id}[/rows/{key}]; `rest` is what follows the prefix. */
-int sim_datatable_route(sim_reply *reply, sim_org *org, const char *rest,
-                        const sim_request *req, int64_t now_ms)
+int sim_datatable_route(sim_reply *reply, sim_org *org, const char *rest, const sim_request *req,
+                        int64_t now_ms)
 {
     const char *slash = strchr(rest, '/');
     char id[256];
@@ -274,8 +275,8 @@ int sim_datatable_route(sim_reply *reply, sim_org *org, const char *rest,
             return sim_reply_error(reply, 405, "method.not.allowed", "%s is not allowed here",
                                    req->method);
         snprintf(self, sizeof(self), "/api/v2/flows/datatables/%s", t->id);
-        doc = json_pack("{s:s,s:s,s:{s:s,s:s},s:s}", "id", t->id, "name", t->name, "division",
-                        "id", "home", "name", "Home", "selfUri", self);
+        doc = json_pack("{s:s,s:s,s:{s:s,s:s},s:s}", "id", t->id, "name", t->name, "division", "id",
+                        "home", "name", "Home", "selfUri", self);
         if (expand && strcmp(expand, "schema") == 0)
             json_object_set_new(doc, "schema", schema_json(t));
         return sim_reply_json(reply, 200, doc);
@@ -303,7 +304,8 @@ static int load_table(sim_datatable *t, json_t *doc, const char *path)
     size_t i;
     int rc;
 
-    json_object_foreach(doc, key, v) {
+    json_object_foreach(doc, key, v)
+    {
         if (strcmp(key, "id") && strcmp(key, "name") && strcmp(key, "columns") &&
             strcmp(key, "rows"))
             return rg_error_set(RG_EINVALID, "%s: unknown key '%s'", path, key);
@@ -314,15 +316,20 @@ static int load_table(sim_datatable *t, json_t *doc, const char *path)
         (rc = dup_str(&t->name, json_is_string(name) ? json_string_value(name) : t->id)) < 0)
         return rc;
     if (!json_is_object(cols) || json_object_size(cols) == 0 || json_object_size(cols) > 50)
-        return rg_error_set(RG_EINVALID, "%s.columns: expected an object of 1..50 columns "
-                                         "(name: string|integer|number|boolean)", path);
+        return rg_error_set(RG_EINVALID,
+                            "%s.columns: expected an object of 1..50 columns "
+                            "(name: string|integer|number|boolean)",
+                            path);
     if ((t->cols = calloc(json_object_size(cols), sizeof(*t->cols))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_object_foreach(cols, key, v) {
+    json_object_foreach(cols, key, v)
+    {
         int type = json_is_string(v) ? type_of(json_string_value(v)) : -1;
         if (type < 0 || strcmp(key, "key") == 0 || strlen(key) > 200)
-            return rg_error_set(RG_EINVALID, "%s.columns.%s: expected string, integer, number "
-                                             "or boolean (and not 'key')", path, key);
+            return rg_error_set(RG_EINVALID,
+                                "%s.columns.%s: expected string, integer, number "
+                                "or boolean (and not 'key')",
+                                path, key);
         if ((rc = dup_str(&t->cols[t->ncols].name, key)) < 0)
             return rc;
         t->cols[t->ncols++].type = type;
@@ -331,7 +338,8 @@ static int load_table(sim_datatable *t, json_t *doc, const char *path)
         return rg_error_set(RG_EINVALID, "%s.rows: expected an array of at most 5000 rows", path);
     if ((t->rows = calloc(json_array_size(rows) + 1, sizeof(*t->rows))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_array_foreach(rows, i, v) {
+    json_array_foreach(rows, i, v)
+    {
         json_t *k = json_object_get(v, "key");
         if ((rc = sim_datatable_check(t, v, NULL, 0)) < 0) {
             rg_error_prefix("%s.rows[%zu]", path, i);
@@ -339,8 +347,10 @@ static int load_table(sim_datatable *t, json_t *doc, const char *path)
         }
         if (json_string_length(k) == 0 || json_string_length(k) > 256 ||
             sim_datatable_row(t, json_string_value(k)) != NULL)
-            return rg_error_set(RG_EINVALID, "%s.rows[%zu].key: expected a unique key of "
-                                             "1..256 characters", path, i);
+            return rg_error_set(RG_EINVALID,
+                                "%s.rows[%zu].key: expected a unique key of "
+                                "1..256 characters",
+                                path, i);
         t->rows[t->nrows++].fields = json_deep_copy(v);
     }
     return 0;
@@ -355,7 +365,8 @@ static int load_route(sim_org *org, json_t *doc, const char *path)
     const char *key;
     sim_datatable *t;
 
-    json_object_foreach(doc, key, v) {
+    json_object_foreach(doc, key, v)
+    {
         if (strcmp(key, "datatable") && strcmp(key, "row") && strcmp(key, "weights") &&
             strcmp(key, "calls_per_min"))
             return rg_error_set(RG_EINVALID, "%s: unknown key '%s'", path, key);
@@ -370,8 +381,7 @@ static int load_route(sim_org *org, json_t *doc, const char *path)
     r->history.calls_per_min = 60;
     if (cpm != NULL) {
         if (!json_is_number(cpm) || json_number_value(cpm) < 0 || json_number_value(cpm) > 1e7)
-            return rg_error_set(RG_EINVALID, "%s.calls_per_min: expected a number in 0..1e7",
-                                path);
+            return rg_error_set(RG_EINVALID, "%s.calls_per_min: expected a number in 0..1e7", path);
         r->history.calls_per_min = json_number_value(cpm);
     }
     if (!json_is_object(weights) || json_object_size(weights) == 0)
@@ -379,19 +389,21 @@ static int load_route(sim_org *org, json_t *doc, const char *path)
                             path);
     if ((r->pairs = calloc(json_object_size(weights), sizeof(*r->pairs))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_object_foreach(weights, key, v) {
+    json_object_foreach(weights, key, v)
+    {
         const sim_column *wc = column(t, key);
         const sim_column *qc = json_is_string(v) ? column(t, json_string_value(v)) : NULL;
         if (wc == NULL || wc->type != SIM_COL_INTEGER || qc == NULL || qc->type != SIM_COL_STRING)
-            return rg_error_set(RG_EINVALID, "%s.weights.%s: expected an integer column mapped "
-                                             "to a string column of data table %s", path, key,
-                                t->id);
+            return rg_error_set(RG_EINVALID,
+                                "%s.weights.%s: expected an integer column mapped "
+                                "to a string column of data table %s",
+                                path, key, t->id);
         r->pairs[r->npairs].weight_col = wc->name;
         r->pairs[r->npairs++].queue_col = qc->name;
     }
     if (dup_str(&r->history.id, "route") < 0 ||
-        (r->history.body = json_pack("{s:s,s:s}", "datatable", t->id, "row",
-                                     json_string_value(row))) == NULL)
+        (r->history.body =
+             json_pack("{s:s,s:s}", "datatable", t->id, "row", json_string_value(row))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     /* The scenario's row is in force since forever, like a strategy's weights. */
     return sim_route_push(org, INT64_MIN, "scenario");
@@ -406,11 +418,14 @@ int sim_datatables_load(sim_org *org, json_t *tables, json_t *route, const char 
 
     if (tables != NULL) {
         if (!json_is_array(tables) || json_array_size(tables) > 200)
-            return rg_error_set(RG_EINVALID, "%s.datatables: expected an array of at most 200 "
-                                             "data tables", path);
+            return rg_error_set(RG_EINVALID,
+                                "%s.datatables: expected an array of at most 200 "
+                                "data tables",
+                                path);
         if ((org->tables = calloc(json_array_size(tables) + 1, sizeof(*org->tables))) == NULL)
             return rg_error_set(RG_ENOMEM, "out of memory");
-        json_array_foreach(tables, i, v) {
+        json_array_foreach(tables, i, v)
+        {
             snprintf(sub, sizeof(sub), "%s.datatables[%zu]", path, i);
             if (!json_is_object(v))
                 return rg_error_set(RG_EINVALID, "%s: expected an object", sub);
@@ -460,13 +475,12 @@ json_t *sim_datatables_json(const sim_org *org)
         const sim_datatable *t = &org->tables[i];
         json_t *rows = json_array();
         for (size_t r = 0; r < t->nrows; r++)
-            json_array_append_new(rows, json_pack("{s:O,s:I,s:I,s:I,s:b}", "fields",
-                                                  t->rows[r].fields, "writes",
-                                                  (json_int_t)t->rows[r].writes,
-                                                  "writes_unanswered",
-                                                  (json_int_t)t->rows[r].writes_unanswered,
-                                                  "hook_edits", (json_int_t)t->rows[r].hook_edits,
-                                                  "routing", org->route.row == &t->rows[r]));
+            json_array_append_new(
+                rows, json_pack("{s:O,s:I,s:I,s:I,s:b}", "fields", t->rows[r].fields, "writes",
+                                (json_int_t)t->rows[r].writes, "writes_unanswered",
+                                (json_int_t)t->rows[r].writes_unanswered, "hook_edits",
+                                (json_int_t)t->rows[r].hook_edits, "routing",
+                                org->route.row == &t->rows[r]));
         json_array_append_new(tables, json_pack("{s:s,s:o,s:o}", "id", t->id, "schema",
                                                 schema_json(t), "rows", rows));
     }
@@ -486,11 +500,12 @@ int sim_datatable_edit(sim_reply *reply, sim_world *world, json_t *body, int64_t
     int rc;
 
     if (json_object_size(body) != 4 || !org_id || !dt || !key || !json_is_object(fields))
-        return sim_reply_error(reply, 400, "invalid.value", "edit: expected exactly "
-                                                            "{\"org\",\"datatable\",\"row\",\"fields\"}");
+        return sim_reply_error(reply, 400, "invalid.value",
+                               "edit: expected exactly "
+                               "{\"org\",\"datatable\",\"row\",\"fields\"}");
     if (t == NULL)
-        return sim_reply_error(reply, 404, "not.found", "no data table %s in organization %s",
-                               dt, org_id);
+        return sim_reply_error(reply, 404, "not.found", "no data table %s in organization %s", dt,
+                               org_id);
     pthread_mutex_lock(&org->lock);
     if ((r = sim_datatable_row(t, key)) == NULL)
         rc = sim_reply_error(reply, 404, "not.found", "no row %s in data table %s", key, dt);
@@ -522,8 +537,8 @@ int sim_datatable_hook(sim_reply *reply, sim_world *world, json_t *body)
                                "hook: expected exactly {\"org\",\"on\":\"get\"|\"put\","
                                "\"datatable\",\"row\",\"fields\"}");
     if (t == NULL || sim_datatable_row(t, key) == NULL)
-        return sim_reply_error(reply, 404, "not.found", "no row %s/%s in organization %s", dt,
-                               key, org_id);
+        return sim_reply_error(reply, 404, "not.found", "no row %s/%s in organization %s", dt, key,
+                               org_id);
     if (sim_datatable_check(t, fields, NULL, 1) < 0)
         return sim_reply_error(reply, 400, "invalid.value", "fields: %s", rg_error_last());
     h.on_put = strcmp(on, "put") == 0;

@@ -65,9 +65,9 @@ int sim_reply_error(sim_reply *reply, int status, const char *code, const char *
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
     return sim_reply_json(reply, status,
-                          json_pack("{s:s,s:s,s:i,s:s,s:[],s:[]}", "message", message, "code",
-                                    code, "status", status, "contextId", reply->context_id,
-                                    "details", "errors"));
+                          json_pack("{s:s,s:s,s:i,s:s,s:[],s:[]}", "message", message, "code", code,
+                                    "status", status, "contextId", reply->context_id, "details",
+                                    "errors"));
 }
 
 void sim_reqlog_add(sim_reqlog *log, const char *method, const char *org, const char *path,
@@ -178,9 +178,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, sim_reply *reply)
     enum MHD_Result ret;
     const char *body = reply->body ? reply->body : "";
 
-    resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
-                                           reply->body ? MHD_RESPMEM_MUST_FREE
-                                                       : MHD_RESPMEM_PERSISTENT);
+    resp = MHD_create_response_from_buffer(
+        strlen(body), (void *)body, reply->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
         return MHD_NO;
     reply->body = NULL;
@@ -216,9 +215,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     sim_server *server = cls;
     conn_state *st = *con_cls;
@@ -302,15 +300,13 @@ int sim_http_start(struct MHD_Daemon **out, int *port_out, sim_server *server, c
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
         return rg_error_set(RG_EINVALID, "--bind: '%s' is not an IPv4 address", addr);
     threads = threads < 4 ? 4 : (threads > 32 ? 32 : threads);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-                         (uint16_t)port, NULL, NULL, on_request, server,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                         MHD_OPTION_THREAD_POOL_SIZE, threads,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
-                         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+        NULL, on_request, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (d == NULL)
         return rg_error_set(RG_EIO, "cannot listen on %s:%d", addr, port);
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -30,12 +30,10 @@ typedef struct {
 
 static int parse_options(sim_options *o, int argc, char **argv)
 {
-    static const struct option options[] = {{"scenario", required_argument, NULL, 's'},
-                                            {"port", required_argument, NULL, 'p'},
-                                            {"bind", required_argument, NULL, 'b'},
-                                            {"verbose", no_argument, NULL, 'v'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"scenario", required_argument, NULL, 's'}, {"port", required_argument, NULL, 'p'},
+        {"bind", required_argument, NULL, 'b'},     {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     int64_t port;
     int c;
 

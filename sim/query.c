@@ -22,7 +22,8 @@ static int eval_filter(int *out, json_t *f, const char *queue_id, int depth)
 
     if (depth > 8 || !json_is_object(f))
         return rg_error_set(RG_EINVALID, "filter: expected an object (at most 8 levels deep)");
-    json_object_foreach(f, key, v) {
+    json_object_foreach(f, key, v)
+    {
         int known = 0;
         for (const char *const *k = keys; *k; k++)
             known |= strcmp(*k, key) == 0;
@@ -34,25 +35,31 @@ static int eval_filter(int *out, json_t *f, const char *queue_id, int depth)
         return rg_error_set(RG_EINVALID, "filter.type: expected \"and\" or \"or\"");
     is_and = strcmp(type, "and") == 0;
     acc = is_and;
-    json_array_foreach(json_object_get(f, "predicates"), i, item) {
+    json_array_foreach(json_object_get(f, "predicates"), i, item)
+    {
         const char *dim = json_string_value(json_object_get(item, "dimension"));
         const char *op = json_string_value(json_object_get(item, "operator"));
         const char *value = json_string_value(json_object_get(item, "value"));
         int match;
         if (dim == NULL || value == NULL || (op && strcmp(op, "matches")))
-            return rg_error_set(RG_EINVALID, "filter.predicates[%zu]: expected a dimension, "
-                                             "operator \"matches\" and a string value", i);
+            return rg_error_set(RG_EINVALID,
+                                "filter.predicates[%zu]: expected a dimension, "
+                                "operator \"matches\" and a string value",
+                                i);
         if (strcmp(dim, "queueId") == 0)
             match = strcmp(value, queue_id) == 0;
         else if (strcmp(dim, "mediaType") == 0)
             match = strcmp(value, "voice") == 0;
         else
-            return rg_error_set(RG_EINVALID, "filter.predicates[%zu].dimension: '%s' is not "
-                                             "supported (queueId, mediaType)", i, dim);
+            return rg_error_set(RG_EINVALID,
+                                "filter.predicates[%zu].dimension: '%s' is not "
+                                "supported (queueId, mediaType)",
+                                i, dim);
         acc = is_and ? acc && match : acc || match;
         any = 1;
     }
-    json_array_foreach(json_object_get(f, "clauses"), i, item) {
+    json_array_foreach(json_object_get(f, "clauses"), i, item)
+    {
         int match = 0, rc = eval_filter(&match, item, queue_id, depth + 1);
         if (rc < 0)
             return rc;
@@ -78,14 +85,17 @@ static int parse_metrics(agg_query *q, json_t *metrics)
 
     if (!json_is_array(metrics) || json_array_size(metrics) == 0)
         return rg_error_set(RG_EINVALID, "metrics: expected a non-empty array");
-    json_array_foreach(metrics, i, m) {
+    json_array_foreach(metrics, i, m)
+    {
         int found = -1;
         for (int k = 0; k < SIM_M_COUNT; k++)
             if (json_is_string(m) && strcmp(json_string_value(m), metric_names[k]) == 0)
                 found = k;
         if (found < 0)
-            return rg_error_set(RG_EINVALID, "metrics[%zu]: unsupported metric (nOffered, "
-                                             "tAbandon, tAnswered, tHandle, tWait)", i);
+            return rg_error_set(RG_EINVALID,
+                                "metrics[%zu]: unsupported metric (nOffered, "
+                                "tAbandon, tAnswered, tHandle, tWait)",
+                                i);
         for (size_t k = 0; k < q->nmetrics; k++)
             if (q->metrics[k] == found)
                 found = -1;
@@ -97,8 +107,14 @@ static int parse_metrics(agg_query *q, json_t *metrics)
 
 static int parse_aggregate(agg_query *q, json_t *req)
 {
-    static const char *const keys[] = {"interval", "granularity", "groupBy", "filter", "metrics",
-                                       "timeZone", "flattenMultivaluedDimensions", NULL};
+    static const char *const keys[] = {"interval",
+                                       "granularity",
+                                       "groupBy",
+                                       "filter",
+                                       "metrics",
+                                       "timeZone",
+                                       "flattenMultivaluedDimensions",
+                                       NULL};
     const char *key, *gran;
     json_t *v;
     size_t i;
@@ -107,7 +123,8 @@ static int parse_aggregate(agg_query *q, json_t *req)
     memset(q, 0, sizeof(*q));
     if (!json_is_object(req))
         return rg_error_set(RG_EINVALID, "body: expected a JSON object");
-    json_object_foreach(req, key, v) {
+    json_object_foreach(req, key, v)
+    {
         int known = 0;
         for (const char *const *k = keys; *k; k++)
             known |= strcmp(*k, key) == 0;
@@ -115,8 +132,8 @@ static int parse_aggregate(agg_query *q, json_t *req)
             return rg_error_set(RG_EINVALID, "unknown key '%s'", key);
     }
     if (!json_is_string(json_object_get(req, "interval")) ||
-        rg_interval_parse(&q->start, &q->end,
-                          json_string_value(json_object_get(req, "interval"))) < 0)
+        rg_interval_parse(&q->start, &q->end, json_string_value(json_object_get(req, "interval"))) <
+            0)
         return rg_error_prefix("interval");
     gran = json_string_value(json_object_get(req, "granularity"));
     q->gran = q->end - q->start;
@@ -126,7 +143,8 @@ static int parse_aggregate(agg_query *q, json_t *req)
                                          "PT1M or PT1S");
     if ((q->end - q->start) / q->gran >= SIM_MAX_BUCKETS)
         return rg_error_set(RG_EINVALID, "granularity: more than %d buckets", SIM_MAX_BUCKETS);
-    json_array_foreach(json_object_get(req, "groupBy"), i, v) {
+    json_array_foreach(json_object_get(req, "groupBy"), i, v)
+    {
         const char *g = json_string_value(v);
         if (g && strcmp(g, "queueId") == 0)
             q->by_queue = 1;
@@ -194,8 +212,8 @@ static json_t *group_data(const agg_query *q, const sim_tele_ctx *ctx, const int
             if (total[q->metrics[i]].count > 0)
                 json_array_append_new(metrics, metric_json(q->metrics[i], &total[q->metrics[i]]));
         rg_interval_format(interval, sizeof(interval), b, e);
-        json_array_append_new(data, json_pack("{s:s,s:o}", "interval", interval, "metrics",
-                                              metrics));
+        json_array_append_new(data,
+                              json_pack("{s:s,s:o}", "interval", interval, "metrics", metrics));
     }
     return data;
 }
@@ -259,17 +277,17 @@ int sim_query_aggregates(sim_reply *reply, sim_world *world, size_t org_index, j
         data = group_data(&q, &ctx, one, now_ms);
         free(one);
         if (json_array_size(data) > 0)
-            json_array_append_new(results, json_pack("{s:o,s:o}", "group",
-                                                     group_key(&q, org->queues[k].id), "data",
-                                                     data));
+            json_array_append_new(
+                results,
+                json_pack("{s:o,s:o}", "group", group_key(&q, org->queues[k].id), "data", data));
         else
             json_decref(data);
     }
     if (!q.by_queue) {
         data = group_data(&q, &ctx, queues, now_ms);
         if (json_array_size(data) > 0)
-            json_array_append_new(results, json_pack("{s:o,s:o}", "group", group_key(&q, NULL),
-                                                     "data", data));
+            json_array_append_new(
+                results, json_pack("{s:o,s:o}", "group", group_key(&q, NULL), "data", data));
         else
             json_decref(data);
     }
@@ -290,29 +308,29 @@ static void observe_queue(json_t *results, const sim_tele_ctx *ctx, size_t k, in
 
     sim_tele_observe(&agents, &busy, &waiting, ctx, k, now_ms);
     if (want[0]) {
-        json_array_append_new(users, json_pack("{s:s,s:s,s:{s:I}}", "metric", "oOnQueueUsers",
-                                               "qualifier", "IDLE", "stats", "count",
-                                               (json_int_t)(agents - busy)));
-        json_array_append_new(users, json_pack("{s:s,s:s,s:{s:I}}", "metric", "oOnQueueUsers",
-                                               "qualifier", "INTERACTING", "stats", "count",
-                                               (json_int_t)busy));
+        json_array_append_new(users,
+                              json_pack("{s:s,s:s,s:{s:I}}", "metric", "oOnQueueUsers", "qualifier",
+                                        "IDLE", "stats", "count", (json_int_t)(agents - busy)));
+        json_array_append_new(users,
+                              json_pack("{s:s,s:s,s:{s:I}}", "metric", "oOnQueueUsers", "qualifier",
+                                        "INTERACTING", "stats", "count", (json_int_t)busy));
     }
     if (want[1])
         json_array_append_new(users, json_pack("{s:s,s:{s:I}}", "metric", "oActiveUsers", "stats",
                                                "count", (json_int_t)(agents + agents / 8)));
     if (want[2])
-        json_array_append_new(users, json_pack("{s:s,s:{s:I}}", "metric", "oMemberUsers", "stats",
-                                               "count",
-                                               (json_int_t)(ctx->org->queues[k].agents * 5 / 4)));
+        json_array_append_new(users,
+                              json_pack("{s:s,s:{s:I}}", "metric", "oMemberUsers", "stats", "count",
+                                        (json_int_t)(ctx->org->queues[k].agents * 5 / 4)));
     if (want[3])
         json_array_append_new(media, json_pack("{s:s,s:{s:I}}", "metric", "oWaiting", "stats",
                                                "count", (json_int_t)waiting));
     if (want[4])
-        json_array_append_new(media, json_pack("{s:s,s:{s:I}}", "metric", "oInteracting",
-                                               "stats", "count", (json_int_t)busy));
+        json_array_append_new(media, json_pack("{s:s,s:{s:I}}", "metric", "oInteracting", "stats",
+                                               "count", (json_int_t)busy));
     if (json_array_size(users) > 0)
-        json_array_append_new(results, json_pack("{s:{s:s},s:O}", "group", "queueId", id, "data",
-                                                 users));
+        json_array_append_new(results,
+                              json_pack("{s:{s:s},s:O}", "group", "queueId", id, "data", users));
     if (json_array_size(media) > 0)
         json_array_append_new(results, json_pack("{s:{s:s,s:s},s:O}", "group", "queueId", id,
                                                  "mediaType", "voice", "data", media));
@@ -329,14 +347,16 @@ static int parse_observation_metrics(int want[5], json_t *metrics)
 
     if (!json_is_array(metrics) || json_array_size(metrics) == 0)
         return rg_error_set(RG_EINVALID, "metrics: expected a non-empty array");
-    json_array_foreach(metrics, i, m) {
+    json_array_foreach(metrics, i, m)
+    {
         int found = 0;
         for (int k = 0; k < 5; k++)
             if (json_is_string(m) && strcmp(json_string_value(m), names[k]) == 0)
                 found = want[k] = 1;
         if (!found)
-            return rg_error_set(RG_EINVALID, "metrics[%zu]: unsupported metric (oOnQueueUsers, "
-                                             "oActiveUsers, oMemberUsers, oWaiting, oInteracting)",
+            return rg_error_set(RG_EINVALID,
+                                "metrics[%zu]: unsupported metric (oOnQueueUsers, "
+                                "oActiveUsers, oMemberUsers, oWaiting, oInteracting)",
                                 i);
     }
     return 0;
@@ -354,7 +374,8 @@ int sim_query_observations(sim_reply *reply, sim_world *world, size_t org_index,
 
     if (!json_is_object(req))
         return sim_reply_error(reply, 400, "invalid.value", "body: expected a JSON object");
-    json_object_foreach(req, key, v) {
+    json_object_foreach(req, key, v)
+    {
         if (strcmp(key, "filter") && strcmp(key, "metrics") && strcmp(key, "detailMetrics"))
             return sim_reply_error(reply, 400, "invalid.value", "unknown key '%s'", key);
     }
@@ -362,8 +383,7 @@ int sim_query_observations(sim_reply *reply, sim_world *world, size_t org_index,
         parse_observation_metrics(want, json_object_get(req, "metrics")) < 0)
         return sim_reply_error(reply, 400, "invalid.value", "%s",
                                filter ? rg_error_last() : "filter: required");
-    if ((rc = sim_tele_snapshot(&ctx, world, org_index)) < 0 ||
-        (results = json_array()) == NULL)
+    if ((rc = sim_tele_snapshot(&ctx, world, org_index)) < 0 || (results = json_array()) == NULL)
         goto cleanup;
     for (size_t k = 0; k < org->nqueues; k++)
         if (eval_filter(&match, filter, org->queues[k].id, 0) == 0 && match)

@@ -11,8 +11,8 @@ int sim__json_load(json_t **out, const char *text, size_t len, const char *what)
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 
     if (doc == NULL)
-        return rg_error_set(RG_EINVALID, "%s: line %d column %d: %s", what, err.line,
-                            err.column, err.text);
+        return rg_error_set(RG_EINVALID, "%s: line %d column %d: %s", what, err.line, err.column,
+                            err.text);
     *out = doc;
     return 0;
 }
@@ -24,7 +24,8 @@ static int check_keys(json_t *obj, const char *path, const char *const *allowed)
 
     if (!json_is_object(obj))
         return rg_error_set(RG_EINVALID, "%s: expected an object", path);
-    json_object_foreach(obj, key, value) {
+    json_object_foreach(obj, key, value)
+    {
         int known = 0;
         for (const char *const *a = allowed; *a && !known; a++)
             known = strcmp(*a, key) == 0;
@@ -48,8 +49,7 @@ static int get_number(double *out, json_t *obj, const char *key, const char *pat
     }
     if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < min ||
         json_number_value(v) > max)
-        return rg_error_set(RG_EINVALID, "%s.%s: expected a number in %g..%g", path, key, min,
-                            max);
+        return rg_error_set(RG_EINVALID, "%s.%s: expected a number in %g..%g", path, key, min, max);
     *out = json_number_value(v);
     return 0;
 }
@@ -72,8 +72,7 @@ static int get_int(int64_t *out, json_t *obj, const char *key, const char *path,
     return 0;
 }
 
-static int get_string(char **out, json_t *obj, const char *key, const char *path,
-                      const char *dflt)
+static int get_string(char **out, json_t *obj, const char *key, const char *path, const char *dflt)
 {
     json_t *v = json_object_get(obj, key);
     const char *s = dflt;
@@ -125,8 +124,7 @@ static int load_queue(sim_queue *q, json_t *doc, const char *path)
 
 static int load_strategy(sim_org *org, sim_strategy *s, json_t *doc, const char *path)
 {
-    static const char *const keys[] = {"id",       "name",    "calls_per_min",
-                                       "settings", "targets", NULL};
+    static const char *const keys[] = {"id", "name", "calls_per_min", "settings", "targets", NULL};
     json_t *blank = NULL, *body = NULL, *patch = NULL;
     char *id = NULL;
     int rc;
@@ -161,9 +159,9 @@ cleanup:
 
 static int load_org(sim_org *org, json_t *doc, const char *path)
 {
-    static const char *const keys[] = {"id",        "name",          "client_id", "client_secret",
-                                       "domain",    "queues",        "strategies", "datatables",
-                                       "routing",   "ivrs",          NULL};
+    static const char *const keys[] = {"id",      "name",   "client_id",  "client_secret",
+                                       "domain",  "queues", "strategies", "datatables",
+                                       "routing", "ivrs",   NULL};
     json_t *queues = NULL, *strategies = NULL, *v;
     char sub[256];
     size_t i;
@@ -182,7 +180,8 @@ static int load_org(sim_org *org, json_t *doc, const char *path)
     org->strategies = calloc(json_array_size(strategies) + 1, sizeof(*org->strategies));
     if (org->queues == NULL || org->strategies == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_array_foreach(queues, i, v) {
+    json_array_foreach(queues, i, v)
+    {
         snprintf(sub, sizeof(sub), "%s.queues[%zu]", path, i);
         if ((rc = load_queue(&org->queues[i], v, sub)) < 0)
             return rc;
@@ -191,7 +190,8 @@ static int load_org(sim_org *org, json_t *doc, const char *path)
             return rg_error_set(RG_EINVALID, "%s.id: duplicate queue id '%s'", sub,
                                 org->queues[i].id);
     }
-    json_array_foreach(strategies, i, v) {
+    json_array_foreach(strategies, i, v)
+    {
         snprintf(sub, sizeof(sub), "%s.strategies[%zu]", path, i);
         if ((rc = load_strategy(org, &org->strategies[i], v, sub)) < 0) {
             sim_strategy_dispose(&org->strategies[i]);
@@ -237,12 +237,15 @@ static int load_event_orgs(sim_event *e, json_t *orgs, const char *path, sim_wor
         return 0;
     }
     if (!json_is_array(orgs) || json_array_size(orgs) == 0)
-        return rg_error_set(RG_EINVALID, "%s.orgs: expected \"*\" or a non-empty array of "
-                                         "organization ids", path);
+        return rg_error_set(RG_EINVALID,
+                            "%s.orgs: expected \"*\" or a non-empty array of "
+                            "organization ids",
+                            path);
     e->orgs = calloc(json_array_size(orgs), sizeof(char *));
     if (e->orgs == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_array_foreach(orgs, i, v) {
+    json_array_foreach(orgs, i, v)
+    {
         if (!json_is_string(v) || sim_world_org(world, json_string_value(v)) == NULL)
             return rg_error_set(RG_EINVALID, "%s.orgs[%zu]: not an organization of the scenario",
                                 path, i);
@@ -255,8 +258,8 @@ static int load_event_orgs(sim_event *e, json_t *orgs, const char *path, sim_wor
 
 static int load_event(sim_event *e, json_t *doc, const char *path, sim_world *world)
 {
-    static const char *const keys[] = {"orgs",       "from_s",     "to_s",        "abandon_mult",
-                                       "asa_add_s",  "calls_mult", "agents_mult", NULL};
+    static const char *const keys[] = {"orgs",      "from_s",     "to_s",        "abandon_mult",
+                                       "asa_add_s", "calls_mult", "agents_mult", NULL};
     json_t *orgs = json_object_get(doc, "orgs");
     int rc;
 
@@ -279,8 +282,8 @@ static int load_event(sim_event *e, json_t *doc, const char *path, sim_world *wo
 
 static int load_top(sim_world *w, json_t *doc)
 {
-    static const char *const keys[] = {"seed",   "token_ttl_s", "rate_limit", "time_scale",
-                                       "orgs",   "effects",     "events",     NULL};
+    static const char *const keys[] = {"seed", "token_ttl_s", "rate_limit", "time_scale",
+                                       "orgs", "effects",     "events",     NULL};
     static const char *const rate_keys[] = {"allowed", "window_s", NULL};
     json_t *rate = json_object_get(doc, "rate_limit");
     int64_t seed = 0;
@@ -295,12 +298,11 @@ static int load_top(sim_world *w, json_t *doc)
     w->seed = (uint64_t)seed;
     w->rate_allowed = 300;
     w->rate_window_s = 60;
-    if (rate != NULL &&
-        ((rc = check_keys(rate, "scenario.rate_limit", rate_keys)) < 0 ||
-         (rc = get_int(&w->rate_allowed, rate, "allowed", "scenario.rate_limit", 1, 1000000000,
-                       300, 0)) < 0 ||
-         (rc = get_int(&w->rate_window_s, rate, "window_s", "scenario.rate_limit", 1, 86400, 60,
-                       0)) < 0))
+    if (rate != NULL && ((rc = check_keys(rate, "scenario.rate_limit", rate_keys)) < 0 ||
+                         (rc = get_int(&w->rate_allowed, rate, "allowed", "scenario.rate_limit", 1,
+                                       1000000000, 300, 0)) < 0 ||
+                         (rc = get_int(&w->rate_window_s, rate, "window_s", "scenario.rate_limit",
+                                       1, 86400, 60, 0)) < 0))
         return rc;
     return 0;
 }
@@ -316,7 +318,8 @@ static int load_orgs(sim_world *w, json_t *orgs)
         return rg_error_set(RG_EINVALID, "scenario.orgs: expected a non-empty array");
     if ((w->orgs = calloc(json_array_size(orgs), sizeof(*w->orgs))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    json_array_foreach(orgs, i, v) {
+    json_array_foreach(orgs, i, v)
+    {
         sim_org *org = &w->orgs[i];
         snprintf(path, sizeof(path), "scenario.orgs[%zu]", i);
         if (pthread_mutex_init(&org->lock, NULL) != 0)
@@ -362,13 +365,15 @@ int sim_world_load(sim_world **out, json_t *doc)
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
-    json_array_foreach(effects, i, v) {
+    json_array_foreach(effects, i, v)
+    {
         snprintf(path, sizeof(path), "scenario.effects[%zu]", i);
         w->neffects++;
         if ((rc = load_effect(&w->effects[i], v, path, w)) < 0)
             goto cleanup;
     }
-    json_array_foreach(events, i, v) {
+    json_array_foreach(events, i, v)
+    {
         snprintf(path, sizeof(path), "scenario.events[%zu]", i);
         w->nevents++;
         if ((rc = load_event(&w->events[i], v, path, w)) < 0)
@@ -389,8 +394,8 @@ int sim_world_load_file(sim_world **out, const char *path)
     int rc;
 
     if (doc == NULL)
-        return rg_error_set(RG_EINVALID, "%s: line %d column %d: %s", path, err.line,
-                            err.column, err.text);
+        return rg_error_set(RG_EINVALID, "%s: line %d column %d: %s", path, err.line, err.column,
+                            err.text);
     rc = sim_world_load(out, doc);
     json_decref(doc);
     if (rc < 0)

@@ -11,9 +11,9 @@ struct MHD_Daemon;
 
 #include "rollgate/util.h"
 
-#define SIM_MAX_BODY (4 * 1024 * 1024)   /* largest request body accepted */
-#define SIM_LOG_CAP 100000               /* request log ring size */
-#define SIM_MAX_TOKENS_PER_ORG 4096      /* oldest tokens are dropped past this */
+#define SIM_MAX_BODY (4 * 1024 * 1024) /* largest request body accepted */
+#define SIM_LOG_CAP 100000             /* request log ring size */
+#define SIM_MAX_TOKENS_PER_ORG 4096    /* oldest tokens are dropped past this */
 
 typedef struct {
     char *id;
@@ -87,7 +87,7 @@ typedef struct {
     sim_row *row;
     struct {
         const char *weight_col, *queue_col;
-    } *pairs;
+    } * pairs;
     size_t npairs;
     sim_strategy history;
 } sim_route;
@@ -98,8 +98,8 @@ typedef struct {
     char *id;
     sim_row doc;
     int64_t version;
-    int conflict_status;  /* a stale version: 409 (default) or 400 "does not match ..." */
-    json_t *hook_fields;  /* a one-shot edit after the next GET (or accepted PUT) */
+    int conflict_status; /* a stale version: 409 (default) or 400 "does not match ..." */
+    json_t *hook_fields; /* a one-shot edit after the next GET (or accepted PUT) */
     int hook_on_put;
 } sim_ivr;
 
@@ -183,14 +183,14 @@ typedef struct {
     sim_fault_on latency_on;
     double reset_rate;
     sim_fault_on reset_on;
-    double apply_drop_rate;  /* a committed PATCH: connection closed, no reply */
-    double apply_reset_rate; /* a committed PATCH: connection reset (RST), no reply */
-    double apply_error_rate; /* a committed PATCH: answered 5xx (error_status, else 504) */
-    int64_t rate_limit;    /* 0: the scenario's */
-    int64_t rate_window_s; /* 0: the scenario's */
-    int64_t token_ttl_s;   /* 0: the scenario's */
+    double apply_drop_rate;      /* a committed PATCH: connection closed, no reply */
+    double apply_reset_rate;     /* a committed PATCH: connection reset (RST), no reply */
+    double apply_error_rate;     /* a committed PATCH: answered 5xx (error_status, else 504) */
+    int64_t rate_limit;          /* 0: the scenario's */
+    int64_t rate_window_s;       /* 0: the scenario's */
+    int64_t token_ttl_s;         /* 0: the scenario's */
     int version_conflict_status; /* a stale IVR version: 409 or 400; 0: each IVR's own */
-    int64_t max_predicates; /* analytics queries with more queueId predicates: 400; 0: any */
+    int64_t max_predicates;      /* analytics queries with more queueId predicates: 400; 0: any */
 } sim_faults;
 
 typedef struct {
@@ -246,14 +246,14 @@ int sim_http_start(struct MHD_Daemon **out, int *port_out, sim_server *server, c
 /* What a handler answers; http.c sends it. */
 typedef struct {
     int status;
-    char *body;         /* malloc'd JSON (or NULL for an empty body) */
-    int close;          /* drop the connection without a response; 2 = with a TCP reset */
+    char *body;            /* malloc'd JSON (or NULL for an empty body) */
+    int close;             /* drop the connection without a response; 2 = with a TCP reset */
     sim_strategy *written; /* the strategy a committed PATCH changed, else NULL */
     sim_row *written_row;  /* the data-table row (or IVR config) a committed PUT replaced */
     int write_hidden;      /* a fault kept that success from the client */
-    char etag[40];      /* ETag header when set */
-    int retry_after;    /* Retry-After header when > 0 */
-    int rate_headers;   /* send the inin-ratelimit-* headers below */
+    char etag[40];         /* ETag header when set */
+    int retry_after;       /* Retry-After header when > 0 */
+    int rate_headers;      /* send the inin-ratelimit-* headers below */
     int64_t rate_allowed, rate_count, rate_reset;
     char context_id[40];
     size_t org_slot; /* index + 1 of the request's organization, 0 when none */
@@ -300,8 +300,8 @@ int sim_datatable_check(const sim_datatable *t, json_t *row, const char *key, in
 int sim_row_write(sim_org *org, sim_datatable *t, sim_row *r, json_t *fields, int partial,
                   const char *source, int64_t now_ms);
 int sim_route_push(sim_org *org, int64_t at_ms, const char *source);
-int sim_datatable_route(sim_reply *reply, sim_org *org, const char *rest,
-                        const sim_request *req, int64_t now_ms);
+int sim_datatable_route(sim_reply *reply, sim_org *org, const char *rest, const sim_request *req,
+                        int64_t now_ms);
 int sim_datatables_load(sim_org *org, json_t *tables, json_t *route, const char *path);
 void sim_datatables_dispose(sim_org *org);
 json_t *sim_datatables_json(const sim_org *org);
@@ -371,8 +371,8 @@ int sim_query_observations(sim_reply *reply, sim_world *world, size_t org_index,
                            int64_t now_ms);
 
 /* api.c */
-int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world,
-                   const sim_request *req, int64_t now_ms);
+int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world, const sim_request *req,
+                   int64_t now_ms);
 int sim_token_handle(sim_reply *reply, sim_world *world, const sim_request *req,
                      const sim_faults *faults, int64_t now_ms);
 

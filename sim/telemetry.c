@@ -75,8 +75,7 @@ void sim_tele_dispose(sim_tele_ctx *ctx)
 }
 
 /* Time-weighted share of strategy s's traffic that goes to queue q over [start, end). */
-static double routed_share(const sim_tele_ctx *ctx, size_t s, size_t q, int64_t start,
-                           int64_t end)
+static double routed_share(const sim_tele_ctx *ctx, size_t s, size_t q, int64_t start, int64_t end)
 {
     const sim_weights *h = ctx->histories[s];
     size_t n = ctx->nhistories[s];
@@ -200,8 +199,8 @@ static int64_t draw_ms(gsl_rng *rng, double mean_s, double sigma)
     return v < 1 ? 1 : (int64_t)llround(v);
 }
 
-void sim_tele_bucket(sim_stat out[SIM_M_COUNT], const sim_tele_ctx *ctx, size_t q,
-                     int64_t start_ms, int64_t end_ms)
+void sim_tele_bucket(sim_stat out[SIM_M_COUNT], const sim_tele_ctx *ctx, size_t q, int64_t start_ms,
+                     int64_t end_ms)
 {
     const sim_queue *queue = &ctx->org->queues[q];
     double sim_s = (double)(end_ms - start_ms) / 1000.0 * ctx->world->time_scale;

@@ -36,7 +36,8 @@ static int check_target(const sim_org *org, json_t *t, size_t i, int *seen)
 
     if (!json_is_object(t))
         return rg_error_set(RG_EINVALID, "targets[%zu]: expected an object", i);
-    json_object_foreach(t, key, v) {
+    json_object_foreach(t, key, v)
+    {
         if (strcmp(key, "type") && strcmp(key, "id") && strcmp(key, "weight") &&
             strcmp(key, "priority"))
             return rg_error_set(RG_EINVALID, "targets[%zu]: unknown key '%s'", i, key);
@@ -57,8 +58,8 @@ static int check_target(const sim_org *org, json_t *t, size_t i, int *seen)
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100)
         return rg_error_set(RG_EINVALID, "targets[%zu].weight: expected an integer 0..100", i);
     v = json_object_get(t, "priority");
-    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                      json_integer_value(v) > 1000000))
+    if (v != NULL &&
+        (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000))
         return rg_error_set(RG_EINVALID, "targets[%zu].priority: expected an integer 0..1000000",
                             i);
     return 0;
@@ -80,7 +81,8 @@ static int build_targets(json_t **out, const sim_org *org, json_t *targets)
         rc = rg_error_set(RG_EINVALID, "targets: expected an array of at most 1000 targets");
         goto cleanup;
     }
-    json_array_foreach(targets, i, t) {
+    json_array_foreach(targets, i, t)
+    {
         json_t *prio = json_object_get(t, "priority");
         if ((rc = check_target(org, t, i, seen)) < 0)
             goto cleanup;
@@ -104,7 +106,8 @@ static int merge_settings(json_t *settings, json_t *patch)
 
     if (!json_is_object(patch))
         return rg_error_set(RG_EINVALID, "settings: expected an object");
-    json_object_foreach(patch, key, v) {
+    json_object_foreach(patch, key, v)
+    {
         if (strcmp(key, "enabled") && strcmp(key, "longRunning"))
             return rg_error_set(RG_EINVALID, "settings: unknown key '%s'", key);
         if (!json_is_boolean(v))
@@ -121,7 +124,8 @@ static int check_patch_keys(json_t *body, json_t *patch)
 
     if (!json_is_object(patch))
         return rg_error_set(RG_EINVALID, "body: expected a JSON object");
-    json_object_foreach(patch, key, v) {
+    json_object_foreach(patch, key, v)
+    {
         if (strcmp(key, "id") == 0) {
             if (!json_equal(v, json_object_get(body, "id")))
                 return rg_error_set(RG_EINVALID, "id: does not match the strategy");
@@ -133,8 +137,8 @@ static int check_patch_keys(json_t *body, json_t *patch)
         }
     }
     v = json_object_get(patch, "name");
-    if (v != NULL && (!json_is_string(v) || json_string_length(v) == 0 ||
-                      json_string_length(v) > 256))
+    if (v != NULL &&
+        (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 256))
         return rg_error_set(RG_EINVALID, "name: expected a string of 1..256 characters");
     return 0;
 }
@@ -161,8 +165,8 @@ int sim_strategy_build(json_t **out, const sim_org *org, json_t *current, json_t
             goto cleanup;
         json_object_set_new(body, "targets", targets);
     }
-    json_array_foreach(json_object_get(body, "targets"), i, t)
-        sum += json_integer_value(json_object_get(t, "weight"));
+    json_array_foreach(json_object_get(body, "targets"), i, t) sum +=
+        json_integer_value(json_object_get(t, "weight"));
     if (json_is_true(json_object_get(json_object_get(body, "settings"), "enabled")) && sum == 0) {
         rc = rg_error_set(RG_EINVALID, "targets: an enabled strategy needs a weight above 0");
         goto cleanup;
@@ -207,7 +211,8 @@ static int push_history(sim_strategy *s, const sim_org *org, int64_t at_ms, cons
         return rg_error_set(RG_ENOMEM, "out of memory");
     w->at_ms = at_ms;
     w->source = source;
-    json_array_foreach(json_object_get(s->body, "targets"), i, t) {
+    json_array_foreach(json_object_get(s->body, "targets"), i, t)
+    {
         int q = sim_org_queue_index(org, json_string_value(json_object_get(t, "id")));
         if (q >= 0)
             w->weight[q] = (int)json_integer_value(json_object_get(t, "weight"));

@@ -250,8 +250,8 @@ static int compute_equally_spaced(double **out, double alpha, size_t looks)
     int rc;
 
     if (looks < 1 || looks > RG_STATS_MAX_LOOKS)
-        return rg_error_set(RG_EINVALID, "planned polls: need 1 to %d, got %zu",
-                            RG_STATS_MAX_LOOKS, looks);
+        return rg_error_set(RG_EINVALID, "planned polls: need 1 to %d, got %zu", RG_STATS_MAX_LOOKS,
+                            looks);
     for (size_t i = 0; i < looks; i++)
         fractions[i] = (double)(i + 1) / (double)looks;
     if (!(b = malloc(looks * sizeof(double))))

@@ -153,8 +153,8 @@ typedef struct {
     double theta, v, df, tau2, q;
 } re_fit;
 
-static void random_effects(re_fit *f, const double *d, const double *u, const int *arm,
-                           size_t n, int narms, double tau2, double q)
+static void random_effects(re_fit *f, const double *d, const double *u, const int *arm, size_t n,
+                           int narms, double tau2, double q)
 {
     double w_sum[2] = {0, 0}, w2_sum[2] = {0, 0}, wd[2] = {0, 0}, mean[2], qstat = 0, c = 0;
     double v0 = 0;
@@ -234,8 +234,7 @@ static void contrasts_dispose(contrasts *c)
 
 /* Per-org contrasts of both arms into c; the counts per arm into n[2]. */
 static size_t collect_contrasts(contrasts *c, int n_arm[2], arm_acc arms[2], int narms,
-                                rg_metric_kind kind, int log_scale, double disp,
-                                double post_share)
+                                rg_metric_kind kind, int log_scale, double disp, double post_share)
 {
     size_t n = 0;
     double umin = INFINITY;
@@ -268,9 +267,8 @@ static size_t collect_contrasts(contrasts *c, int n_arm[2], arm_acc arms[2], int
     return isfinite(umin) ? n : 0;
 }
 
-int rg_stats__cluster_effect(rg_stats__cluster *out, const rg_stats_metric_input *m,
-                             int log_scale, int block, double post_share, char *why,
-                             size_t whylen)
+int rg_stats__cluster_effect(rg_stats__cluster *out, const rg_stats_metric_input *m, int log_scale,
+                             int block, double post_share, char *why, size_t whylen)
 {
     arm_acc arms[2] = {{0}};
     contrasts c = {0};
@@ -290,8 +288,8 @@ int rg_stats__cluster_effect(rg_stats__cluster *out, const rg_stats_metric_input
     for (int a = 0; a < narms; a++) {
         window_dispersion(&ss, &df, &arms[a], 0, a ? &m->control_pre : &m->canary_pre, m->kind,
                           log_scale, block);
-        window_dispersion(&ss, &df, &arms[a], 1, a ? &m->control_post : &m->canary_post,
-                          m->kind, log_scale, block);
+        window_dispersion(&ss, &df, &arms[a], 1, a ? &m->control_post : &m->canary_post, m->kind,
+                          log_scale, block);
     }
     if (m->kind == RG_METRIC_PROPORTION) {
         disp = df > 0 && ss / df > 1 ? ss / df : 1;

@@ -39,9 +39,8 @@ static void proportion_estimate(rg_stats__window_estimate *out, double events, d
 }
 
 /* Per-call variance from the spread of bucket means: sum c_b (mean_b - mean)^2 / (B - 1). */
-static int mean_estimate(rg_stats__window_estimate *out, const rg_stats_window *w,
-                         double count, double sum, int log_scale, const char *label, char *why,
-                         size_t whylen)
+static int mean_estimate(rg_stats__window_estimate *out, const rg_stats_window *w, double count,
+                         double sum, int log_scale, const char *label, char *why, size_t whylen)
 {
     double mean = sum / count, ss = 0.0, var_mean;
     size_t buckets = 0;

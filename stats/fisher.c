@@ -75,11 +75,10 @@ int rg_stats_fisher(rg_stats_fisher_result *out, const int64_t table[2][2],
             if (table[i][j] < 0)
                 return rg_error_set(RG_EINVALID, "%s: must not be negative", names[i][j]);
             if (table[i][j] > RG_FISHER_MAX_TOTAL || (total += table[i][j]) > RG_FISHER_MAX_TOTAL)
-                return rg_error_set(RG_ELIMIT, "table: counts sum above %lld",
-                                    RG_FISHER_MAX_TOTAL);
+                return rg_error_set(RG_ELIMIT, "table: counts sum above %lld", RG_FISHER_MAX_TOTAL);
         }
-    out->odds_ratio = (c > 0 && b > 0) ? ((double)a * (double)d) / ((double)c * (double)b)
-                                       : (double)INFINITY;
+    out->odds_ratio =
+        (c > 0 && b > 0) ? ((double)a * (double)d) / ((double)c * (double)b) : (double)INFINITY;
     if (a + b == 0 || c + d == 0 || a + c == 0 || b + d == 0) {
         out->odds_ratio = NAN;
         out->p_value = 1.0;

@@ -19,7 +19,7 @@ typedef struct {
     double *ranks;   /* nx + ny scratch ranks */
     double zq;
     rg_stats_alternative alt;
-    int failed;      /* set when every observation ties (sigma 0) or memory ran out */
+    int failed; /* set when every observation ties (sigma 0) or memory ran out */
 } wdiff_ctx;
 
 static double wdiff(double d, void *payload)
@@ -117,9 +117,8 @@ static void extremes(double *lo, double *hi, const double *v, size_t n)
     }
 }
 
-int rg_stats_hodges_lehmann(rg_stats_hl_result *out, const double *x, size_t nx,
-                            const double *y, size_t ny, double confidence,
-                            rg_stats_alternative alt)
+int rg_stats_hodges_lehmann(rg_stats_hl_result *out, const double *x, size_t nx, const double *y,
+                            size_t ny, double confidence, rg_stats_alternative alt)
 {
     wdiff_ctx w = {x, y, nx, ny, NULL, NULL, 0.0, alt, 0};
     double xmin, xmax, ymin, ymax, alpha, lo = -INFINITY, hi = INFINITY, estimate = 0.0;
@@ -131,8 +130,8 @@ int rg_stats_hodges_lehmann(rg_stats_hl_result *out, const double *x, size_t nx,
     if (!(confidence > 0.0 && confidence < 1.0))
         return rg_error_set(RG_EINVALID, "confidence: must be strictly between 0 and 1");
     if ((double)nx * (double)ny > RG_HL_MAX_PAIRS)
-        return rg_error_set(RG_ELIMIT, "x, y: at most %.0f pairs, got %zu*%zu", RG_HL_MAX_PAIRS,
-                            nx, ny);
+        return rg_error_set(RG_ELIMIT, "x, y: at most %.0f pairs, got %zu*%zu", RG_HL_MAX_PAIRS, nx,
+                            ny);
     alpha = 1.0 - confidence;
     extremes(&xmin, &xmax, x, nx);
     extremes(&ymin, &ymax, y, ny);
@@ -148,11 +147,10 @@ int rg_stats_hodges_lehmann(rg_stats_hl_result *out, const double *x, size_t nx,
             (rc = find_root(&hi, &w, -zq, xmin - ymax, xmax - ymin)) < 0)
             goto cleanup;
     } else if (alt == RG_ALT_GREATER) {
-        if ((rc = find_root(&lo, &w, gsl_cdf_ugaussian_Qinv(alpha), xmin - ymax,
-                            xmax - ymin)) < 0)
+        if ((rc = find_root(&lo, &w, gsl_cdf_ugaussian_Qinv(alpha), xmin - ymax, xmax - ymin)) < 0)
             goto cleanup;
-    } else if ((rc = find_root(&hi, &w, -gsl_cdf_ugaussian_Qinv(alpha), xmin - ymax,
-                               xmax - ymin)) < 0) {
+    } else if ((rc = find_root(&hi, &w, -gsl_cdf_ugaussian_Qinv(alpha), xmin - ymax, xmax - ymin)) <
+               0) {
         goto cleanup;
     }
     if ((rc = median_pairwise(&estimate, x, nx, y, ny)) < 0)

@@ -3,8 +3,8 @@
 
 #include "stats/stats_internal.h"
 
-int rg_stats_msprt(rg_stats_msprt_result *out, double theta, double v, double theta0,
-                   double tau2, double alpha, double prev_p)
+int rg_stats_msprt(rg_stats_msprt_result *out, double theta, double v, double theta0, double tau2,
+                   double alpha, double prev_p)
 {
     double d, log_lambda, p, half;
 
@@ -70,8 +70,8 @@ int rg_stats_mean_difference(double *theta, double *v, const rg_stats_moments *c
     return 0;
 }
 
-int rg_stats_proportion_difference(double *theta, double *v, int64_t x_c, int64_t n_c,
-                                   int64_t x_b, int64_t n_b)
+int rg_stats_proportion_difference(double *theta, double *v, int64_t x_c, int64_t n_c, int64_t x_b,
+                                   int64_t n_b)
 {
     double pc, pb, var;
 

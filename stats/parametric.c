@@ -18,16 +18,13 @@ static void mean_and_variance(double *mean, double *var, const double *v, size_t
 }
 
 /* p for an approximately normal or t statistic, given its upper tail function. */
-static double tail_p(double stat, rg_stats_alternative alt, double (*sf)(double, double),
-                     double nu)
+static double tail_p(double stat, rg_stats_alternative alt, double (*sf)(double, double), double nu)
 {
     double p;
     switch (alt) {
     case RG_ALT_GREATER: return sf(stat, nu);
     case RG_ALT_LESS: return sf(-stat, nu);
-    default:
-        p = 2.0 * sf(fabs(stat), nu);
-        return p > 1.0 ? 1.0 : p;
+    default: p = 2.0 * sf(fabs(stat), nu); return p > 1.0 ? 1.0 : p;
     }
 }
 
@@ -77,16 +74,15 @@ static int check_count(int64_t x, int64_t n, const char *xname, const char *nnam
     if (n < 1)
         return rg_error_set(RG_EINVALID, "%s: must be at least 1, got %lld", nname, (long long)n);
     if (x < 0)
-        return rg_error_set(RG_EINVALID, "%s: must not be negative, got %lld", xname,
-                            (long long)x);
+        return rg_error_set(RG_EINVALID, "%s: must not be negative, got %lld", xname, (long long)x);
     if (x > n)
         return rg_error_set(RG_EINVALID, "%s: count %lld is above its total %s = %lld", xname,
                             (long long)x, nname, (long long)n);
     return 0;
 }
 
-int rg_stats_two_proportion(rg_stats_z_result *out, int64_t x1, int64_t n1, int64_t x2,
-                            int64_t n2, rg_stats_alternative alt)
+int rg_stats_two_proportion(rg_stats_z_result *out, int64_t x1, int64_t n1, int64_t x2, int64_t n2,
+                            rg_stats_alternative alt)
 {
     double p1, p2, pooled, se;
     int rc;

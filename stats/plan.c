@@ -44,12 +44,11 @@ static double look_variance(double *df, const rg_stats_plan_metric *m,
     double var_unit = unit_variance(m), ws, w2, v, eff;
     int arms = m->n_control > 0 ? 2 : 1;
 
-    v = arm_variance(&ws, &w2, m->canary_rate, m->n_canary, var_unit, d->pre_minutes, post,
-                     tau2);
+    v = arm_variance(&ws, &w2, m->canary_rate, m->n_canary, var_unit, d->pre_minutes, post, tau2);
     eff = ws * ws / w2;
     if (arms == 2) {
-        v += arm_variance(&ws, &w2, m->control_rate, m->n_control, var_unit, d->pre_minutes,
-                          post, tau2);
+        v += arm_variance(&ws, &w2, m->control_rate, m->n_control, var_unit, d->pre_minutes, post,
+                          tau2);
         eff += ws * ws / w2;
     }
     *df = INFINITY;
@@ -105,8 +104,8 @@ typedef struct {
  * metric's estimate is a Brownian motion in information I_k = 1/V_k with drift theta, which is
  * the covariance cov(theta_j, theta_k) = V_max(j,k) of nested post windows over a fixed pre. */
 static void simulate(plan_tally *out, const rg_stats_plan_metric *m, size_t n,
-                     const rg_stats_plan_design *d, const plan_looks *looks,
-                     const double *theta, uint64_t seed)
+                     const rg_stats_plan_design *d, const plan_looks *looks, const double *theta,
+                     uint64_t seed)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_taus2);
     int K = d->planned_polls;
@@ -159,11 +158,9 @@ static int check(const rg_stats_plan_metric *m, size_t n, const rg_stats_plan_de
     if (n < 1 || n > PLAN_MAX_METRICS)
         return rg_error_set(RG_EINVALID, "plan: need 1 to %d metrics", PLAN_MAX_METRICS);
     if (d->planned_polls < 1 || d->planned_polls > RG_STATS_MAX_LOOKS)
-        return rg_error_set(RG_EINVALID, "plan: planned polls must be 1 to %d",
-                            RG_STATS_MAX_LOOKS);
-    if (!(d->poll_minutes > 0 && d->pre_minutes > 0 && d->settle_minutes >= 0 &&
-          d->alpha > 0 && d->alpha < 0.5 && d->n_metrics >= 1 && d->paths >= 100 &&
-          d->breaker_consecutive >= 1))
+        return rg_error_set(RG_EINVALID, "plan: planned polls must be 1 to %d", RG_STATS_MAX_LOOKS);
+    if (!(d->poll_minutes > 0 && d->pre_minutes > 0 && d->settle_minutes >= 0 && d->alpha > 0 &&
+          d->alpha < 0.5 && d->n_metrics >= 1 && d->paths >= 100 && d->breaker_consecutive >= 1))
         return rg_error_set(RG_EINVALID, "plan: invalid design");
     for (size_t j = 0; j < n; j++) {
         if (m[j].n_canary < 1 || !m[j].canary_rate || (m[j].n_control && !m[j].control_rate))
@@ -171,14 +168,15 @@ static int check(const rg_stats_plan_metric *m, size_t n, const rg_stats_plan_de
         if (!(m[j].tolerance > 0) || !(m[j].level > 0) ||
             (m[j].kind == RG_METRIC_PROPORTION && !(m[j].level < 1)) ||
             (m[j].kind == RG_METRIC_MEAN && !(m[j].unit_sd > 0)) || !(m[j].tau2 >= 0))
-            return rg_error_set(RG_EINVALID, "plan: metric %zu: invalid level, spread or "
-                                "tolerance", j);
+            return rg_error_set(RG_EINVALID,
+                                "plan: metric %zu: invalid level, spread or "
+                                "tolerance",
+                                j);
         for (size_t i = 0; i < m[j].n_canary + m[j].n_control; i++) {
-            double r = i < m[j].n_canary ? m[j].canary_rate[i]
-                                         : m[j].control_rate[i - m[j].n_canary];
+            double r =
+                i < m[j].n_canary ? m[j].canary_rate[i] : m[j].control_rate[i - m[j].n_canary];
             if (!(r > 0) || !isfinite(r))
-                return rg_error_set(RG_EINVALID, "plan: metric %zu: org %zu has no traffic", j,
-                                    i);
+                return rg_error_set(RG_EINVALID, "plan: metric %zu: org %zu has no traffic", j, i);
         }
     }
     return 0;

@@ -24,7 +24,7 @@ double rg_stats__obf_spent(double alpha, double t);
 typedef struct {
     double estimate; /* ln p or p; ln mean or mean in seconds */
     double variance;
-    double count;    /* total trials (proportion) or measurements (mean) */
+    double count; /* total trials (proportion) or measurements (mean) */
 } rg_stats__window_estimate;
 
 /* RG_EINVALID naming `label` for a cell that is negative, non-finite or (proportions) has more
@@ -39,17 +39,16 @@ int rg_stats__estimate_window(rg_stats__window_estimate *out, const rg_stats_win
 
 /* The effect with organizations as units (cluster.c, docs/internals/stats.md). */
 typedef struct {
-    double theta, v;  /* the random-effects difference of per-org contrasts; its variance */
-    double v_final;   /* V predicted at poll K: post-window variances x post_share */
-    double df;        /* t degrees of freedom; INFINITY in the too-few-orgs fallback */
-    double tau2;      /* between-org variance of the contrasts */
+    double theta, v;   /* the random-effects difference of per-org contrasts; its variance */
+    double v_final;    /* V predicted at poll K: post-window variances x post_share */
+    double df;         /* t degrees of freedom; INFINITY in the too-few-orgs fallback */
+    double tau2;       /* between-org variance of the contrasts */
     double dispersion; /* proportions: Pearson phi >= 1 over blocks; means: per-call variance */
     int n_canary, n_control, fallback;
 } rg_stats__cluster;
 
 /* 0 with *out set, 1 when undefined (reason in `why`), or RG_ENOMEM. */
-int rg_stats__cluster_effect(rg_stats__cluster *out, const rg_stats_metric_input *m,
-                             int log_scale, int block, double post_share, char *why,
-                             size_t whylen);
+int rg_stats__cluster_effect(rg_stats__cluster *out, const rg_stats_metric_input *m, int log_scale,
+                             int block, double post_share, char *why, size_t whylen);
 
 #endif

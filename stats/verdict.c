@@ -117,8 +117,7 @@ static int check_params(const rg_stats_metric_input *m, const rg_stats_verdict_p
                                 p->poll - 1);
         for (int i = 0; i + 1 < p->poll; i++)
             if (!(p->fractions[i] > (i ? p->fractions[i - 1] : 0.0) && p->fractions[i] < 1.0))
-                return rg_error_set(RG_EINVALID, "fractions[%d]: must increase within (0, 1)",
-                                    i);
+                return rg_error_set(RG_EINVALID, "fractions[%d]: must increase within (0, 1)", i);
     }
     if (m->msprt_prev_p < 0.0 || m->msprt_prev_p > 1.0 || isnan(m->msprt_prev_p))
         return rg_error_set(RG_EINVALID, "%s: the previous always-valid p must be in [0, 1]",
@@ -201,8 +200,8 @@ static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m,
             if (i == 0 && strncmp(why, "no data", 7) == 0)
                 put(out->reason, sizeof(out->reason), "no traffic");
             else if (strncmp(why, "not enough buckets yet ", 23) == 0)
-                put(out->reason, sizeof(out->reason), "not enough buckets yet for %s %s",
-                    m->name, why + 23);
+                put(out->reason, sizeof(out->reason), "not enough buckets yet for %s %s", m->name,
+                    why + 23);
             else
                 put(out->reason, sizeof(out->reason), "%s: %s", m->name, why);
             return 1;
@@ -214,7 +213,7 @@ static int effect(rg_stats_verdict *out, const rg_stats_metric_input *m,
     }
     if (!(out->v > 0.0)) {
         put(out->reason, sizeof(out->reason),
-                 "%s: variance undefined (every window has zero spread)", m->name);
+            "%s: variance undefined (every window has zero spread)", m->name);
         return 1;
     }
     return 0;
@@ -248,8 +247,7 @@ static int group_boundary(double *out, rg_stats_verdict *v, const rg_stats_verdi
             fractions[i] = p->fractions[i];
         fractions[p->poll - 1] = v->fraction = observed_fraction(v, p);
         if (p->cache)
-            return rg_stats_cache_boundary_at(out, p->cache, fractions, (size_t)p->poll,
-                                              alpha_m);
+            return rg_stats_cache_boundary_at(out, p->cache, fractions, (size_t)p->poll, alpha_m);
         if ((rc = rg_stats_obf_boundaries(b, fractions, (size_t)p->poll, alpha_m)) < 0)
             return rc;
         *out = b[p->poll - 1];
@@ -257,8 +255,8 @@ static int group_boundary(double *out, rg_stats_verdict *v, const rg_stats_verdi
     }
     v->fraction = (double)p->poll / (double)p->planned_polls;
     if (p->cache) {
-        if ((rc = rg_stats_cache_boundaries(&cached, p->cache, alpha_m,
-                                            (size_t)p->planned_polls)) < 0)
+        if ((rc = rg_stats_cache_boundaries(&cached, p->cache, alpha_m, (size_t)p->planned_polls)) <
+            0)
             return rc;
         *out = cached[p->poll - 1];
         return 0;
@@ -302,36 +300,43 @@ static void write_reason(rg_stats_verdict *out, const rg_stats_metric_input *m,
     format_effect(tol, sizeof(tol), m, shown_tol);
     if (p->sequential == RG_SEQUENTIAL_MSPRT) {
         put(tail, sizeof(tail), "always-valid p %.3g %s %.3g at poll %d", out->p_value,
-                 out->p_value <= out->alpha_metric ? "<=" : ">", out->alpha_metric, p->poll);
+            out->p_value <= out->alpha_metric ? "<=" : ">", out->alpha_metric, p->poll);
     } else if (out->decision == RG_DECISION_FAIL) {
         put(tail, sizeof(tail), "crossed %.2f at poll %d/%d", out->boundary, p->poll,
-                 p->planned_polls);
+            p->planned_polls);
     } else if (out->decision == RG_DECISION_PASS) {
         put(tail, sizeof(tail), "below the %s tolerance at poll %d/%d", tol, p->poll,
-                 p->planned_polls);
+            p->planned_polls);
     } else if (!p->min_soak_reached && bad_upper < out->tolerance) {
-        put(tail, sizeof(tail), "within the %s tolerance, stabilization window not over "
-                 "at poll %d/%d", tol, p->poll, p->planned_polls);
+        put(tail, sizeof(tail),
+            "within the %s tolerance, stabilization window not over "
+            "at poll %d/%d",
+            tol, p->poll, p->planned_polls);
     } else if (out->z >= out->boundary && bad < out->tolerance) {
-        put(tail, sizeof(tail), "z %.2f crossed %.2f but the effect is within the %s "
-                 "tolerance at poll %d/%d", out->z, out->boundary, tol, p->poll, p->planned_polls);
+        put(tail, sizeof(tail),
+            "z %.2f crossed %.2f but the effect is within the %s "
+            "tolerance at poll %d/%d",
+            out->z, out->boundary, tol, p->poll, p->planned_polls);
     } else {
-        put(tail, sizeof(tail), "z %.2f below %.2f at poll %d/%d", out->z, out->boundary,
-                 p->poll, p->planned_polls);
+        put(tail, sizeof(tail), "z %.2f below %.2f at poll %d/%d", out->z, out->boundary, p->poll,
+            p->planned_polls);
     }
     if (p->variance == RG_VARIANCE_CLUSTER) {
         size_t len = strlen(tail);
         if (out->fallback)
-            put(tail + len, sizeof(tail) - len, "; %d+%d orgs, too few for a between-org "
-                "variance", out->orgs_canary, out->orgs_control);
+            put(tail + len, sizeof(tail) - len,
+                "; %d+%d orgs, too few for a between-org "
+                "variance",
+                out->orgs_canary, out->orgs_control);
         else
             put(tail + len, sizeof(tail) - len, "; %d+%d orgs, t %.0f df", out->orgs_canary,
                 out->orgs_control, out->df);
     }
-    put(out->reason, sizeof(out->reason), "%s %s (%s..%s) vs %s; %s%s", m->name, est, lo,
-             hi, m->has_control ? "control" : "pre-change (no concurrent control)", tail,
-             p->sequential == RG_SEQUENTIAL_NONE ? "; sequential: none, no correction for "
-                                                   "repeated looks" : "");
+    put(out->reason, sizeof(out->reason), "%s %s (%s..%s) vs %s; %s%s", m->name, est, lo, hi,
+        m->has_control ? "control" : "pre-change (no concurrent control)", tail,
+        p->sequential == RG_SEQUENTIAL_NONE ? "; sequential: none, no correction for "
+                                              "repeated looks"
+                                            : "");
 }
 
 static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
@@ -342,8 +347,8 @@ static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
     int rc;
 
     out->z = bad / sd;
-    out->p_value = isfinite(out->df) ? rg_stats__tdist_sf(out->z, out->df)
-                                     : gsl_cdf_ugaussian_Q(out->z);
+    out->p_value =
+        isfinite(out->df) ? rg_stats__tdist_sf(out->z, out->df) : gsl_cdf_ugaussian_Q(out->z);
     if (p->sequential == RG_SEQUENTIAL_MSPRT) {
         rg_stats_msprt_result r;
         double tau2 = p->tau2 > 0.0 ? p->tau2 : out->tolerance * out->tolerance;
@@ -396,11 +401,11 @@ int rg_stats_verdict_compute(rg_stats_verdict *out, const rg_stats_metric_input 
     v.decision = RG_DECISION_INCONCLUSIVE;
     v.alpha_metric = params->alpha / (double)params->n_metrics;
     if (log_scale)
-        v.tolerance = metric->increase_is_bad ? log1p(metric->tolerance)
-                                              : -log1p(-metric->tolerance);
+        v.tolerance =
+            metric->increase_is_bad ? log1p(metric->tolerance) : -log1p(-metric->tolerance);
     else
-        v.tolerance = metric->kind == RG_METRIC_MEAN ? metric->tolerance / 1000.0
-                                                     : metric->tolerance;
+        v.tolerance =
+            metric->kind == RG_METRIC_MEAN ? metric->tolerance / 1000.0 : metric->tolerance;
     v.df = INFINITY;
     if ((rc = effect(&v, metric, params, log_scale)) < 0)
         return rc;

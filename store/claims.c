@@ -56,16 +56,20 @@ int rg_store_claim(rg_store *store, const char *tenant_id, const char *rollout_i
     if (rc < 0)
         goto cleanup;
     if (holder == NULL || holder_tenant == NULL)
-        rc = rg_error_set(RG_EDB, "store: %s: %s %s: the claim vanished while read", op,
-                          org_id, resource);
+        rc = rg_error_set(RG_EDB, "store: %s: %s %s: the claim vanished while read", op, org_id,
+                          resource);
     else if (strcmp(holder, rollout_id) == 0 && strcmp(holder_tenant, tenant_id) == 0)
         rc = 0; /* ours already */
     else if (strcmp(holder_tenant, tenant_id) == 0)
-        rc = rg_error_set(RG_ECLAIMED, "org %s %s is claimed by active rollout %s: wait for "
-                                       "it to end or roll it back", org_id, resource, holder);
+        rc = rg_error_set(RG_ECLAIMED,
+                          "org %s %s is claimed by active rollout %s: wait for "
+                          "it to end or roll it back",
+                          org_id, resource, holder);
     else
-        rc = rg_error_set(RG_ECLAIMED, "org %s %s is claimed by another rollout (of another "
-                                       "tenant): wait for it to end", org_id, resource);
+        rc = rg_error_set(RG_ECLAIMED,
+                          "org %s %s is claimed by another rollout (of another "
+                          "tenant): wait for it to end",
+                          org_id, resource);
 cleanup:
     free(holder);
     free(holder_tenant);

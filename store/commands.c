@@ -63,8 +63,8 @@ int rg_store_command_get(rg_store_command *out, rg_store *store, const char *ten
     return 0;
 }
 
-int rg_store_command_list_pending(rg_store_commands *out, rg_store *store,
-                                  const char *tenant_id, const char *rollout_id)
+int rg_store_command_list_pending(rg_store_commands *out, rg_store *store, const char *tenant_id,
+                                  const char *rollout_id)
 {
     static const char sql[] = "SELECT " RG_STORE__COMMAND_COLUMNS " FROM commands"
                               " WHERE tenant_id = ? AND rollout_id = ? AND state = 'pending'"
@@ -95,8 +95,7 @@ int rg_store_command_complete(rg_store *store, const char *tenant_id, int64_t co
     if ((rc = rg_store__require(tenant_id, op, "tenant id")) < 0)
         return rc;
     if (state != RG_COMMAND_DONE && state != RG_COMMAND_FAILED)
-        return rg_error_set(RG_EINVALID, "store: %s: a command completes as done or failed",
-                            op);
+        return rg_error_set(RG_EINVALID, "store: %s: a command completes as done or failed", op);
     if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
     rg_store__bind_text(&b, rg_command_state_to_str(state));

@@ -77,8 +77,8 @@ int rg_store_lease_acquire(int *out_held, rg_store *store, const char *tenant_id
 }
 
 int rg_store_lease_take_over(int *out_held, rg_store *store, const char *tenant_id,
-                             const char *rollout_id, const char *owner,
-                             const char *dead_owner, int64_t now_ms, int64_t ttl_ms)
+                             const char *rollout_id, const char *owner, const char *dead_owner,
+                             int64_t now_ms, int64_t ttl_ms)
 {
     int rc = rg_store__require(dead_owner, "lease take over", "dead owner");
     if (rc < 0)
@@ -105,11 +105,10 @@ static int step_owned(int *out_matched, rg_store *store, rg_store__binder *b, co
 }
 
 int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
-                         const char *rollout_id, const char *owner, int64_t now_ms,
-                         int64_t ttl_ms)
+                         const char *rollout_id, const char *owner, int64_t now_ms, int64_t ttl_ms)
 {
-    static const char sql[] = "UPDATE leases SET expires_at_ms = COALESCE(NULLIF(?, 0), "
-                              DB_NOW ") + ?, ttl_ms = ? WHERE rollout_id = ?"
+    static const char sql[] = "UPDATE leases SET expires_at_ms = COALESCE(NULLIF(?, 0), " DB_NOW
+                              ") + ?, ttl_ms = ? WHERE rollout_id = ?"
                               " AND tenant_id = ? AND owner = ? AND released = 0";
     static const char op[] = "lease renew";
     rg_store__binder b;
@@ -152,9 +151,10 @@ int rg_store_lease_extend(rg_store *store, const char *tenant_id, const char *ro
     rg_store__bind_int64(&b, epoch);
     if ((rc = step_owned(&held, store, &b, tenant_id, rollout_id, op)) < 0 || held)
         return rc;
-    return rg_error_set(RG_ELEASE, "store: %s: lease lost: rollout %s is no longer held by "
-                                   "this process at epoch %lld", op, rollout_id,
-                        (long long)epoch);
+    return rg_error_set(RG_ELEASE,
+                        "store: %s: lease lost: rollout %s is no longer held by "
+                        "this process at epoch %lld",
+                        op, rollout_id, (long long)epoch);
 }
 
 int rg_store_lease_release(int *out_released, rg_store *store, const char *tenant_id,

@@ -252,8 +252,7 @@ int rg_store__migrate(sqlite3 *db, int target_version)
     int version = 0, rc;
 
     if (target_version < 1 || target_version > RG_STORE_SCHEMA_VERSION)
-        return rg_error_set(RG_EINVALID, "store: migrate: no schema version %d",
-                            target_version);
+        return rg_error_set(RG_EINVALID, "store: migrate: no schema version %d", target_version);
     /* The write lock first, then the version: two processes opening a fresh file at the
      * same moment migrate once. */
     if ((rc = rg_store__exec(db, "BEGIN IMMEDIATE", "migrate: begin")) < 0)
@@ -261,8 +260,7 @@ int rg_store__migrate(sqlite3 *db, int target_version)
     if ((rc = rg_store__user_version(&version, db)) < 0)
         goto cleanup;
     if (version > RG_STORE_SCHEMA_VERSION) {
-        rc = rg_error_set(RG_EDB,
-                          "store: database schema version %d is newer than this build (%d)",
+        rc = rg_error_set(RG_EDB, "store: database schema version %d is newer than this build (%d)",
                           version, RG_STORE_SCHEMA_VERSION);
         goto cleanup;
     }

@@ -25,11 +25,12 @@ static int insert_row(rg_store *store, const rg_store_snapshot_in *snapshot, con
         return rc;
     rc = rg_store__step_done(store, b.stmt, op);
     if (rc == RG_ENOTFOUND)
-        rg_error_set(rc, "store: %s: target %s/%s of rollout %s not found", op,
-                     snapshot->org_id, snapshot->strategy_id, snapshot->rollout_id);
+        rg_error_set(rc, "store: %s: target %s/%s of rollout %s not found", op, snapshot->org_id,
+                     snapshot->strategy_id, snapshot->rollout_id);
     else if (rc == RG_ECONFLICT)
-        rg_error_set(rc, "store: %s: a snapshot of %s/%s already exists for rollout %s; the "
-                         "first is kept",
+        rg_error_set(rc,
+                     "store: %s: a snapshot of %s/%s already exists for rollout %s; the "
+                     "first is kept",
                      op, snapshot->org_id, snapshot->strategy_id, snapshot->rollout_id);
     return rc;
 }
@@ -49,14 +50,14 @@ int rg_store_snapshot_insert(rg_store *store, const rg_store_snapshot_in *snapsh
         (rc = rg_store__require(snapshot->body, op, "body")) < 0)
         return rc;
     /* Another tenant's key must look absent, not "already taken". */
-    if ((rc = rg_store__rollout_exists(store, snapshot->tenant_id, snapshot->rollout_id, op)) <
-        0)
+    if ((rc = rg_store__rollout_exists(store, snapshot->tenant_id, snapshot->rollout_id, op)) < 0)
         return rc;
     if (rg_store_in_transaction(store)) {
         /* The commit decides durability, and synchronous cannot change mid-transaction. */
         if (!store->durable)
-            return rg_error_set(RG_EINVALID, "store: %s: the open transaction was not begun "
-                                             "with rg_store_begin_durable",
+            return rg_error_set(RG_EINVALID,
+                                "store: %s: the open transaction was not begun "
+                                "with rg_store_begin_durable",
                                 op);
         return insert_row(store, snapshot, op);
     }

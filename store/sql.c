@@ -133,8 +133,8 @@ int rg_store__begin_immediate(sqlite3 *db, const char *op)
         if (!is_busy(rc))
             break;
         if (attempt == 4)
-            rg_log(RG_LOG_WARN, "store", "%s: the database stays busy (%s); retrying",
-                   op, sqlite3_errstr(rc));
+            rg_log(RG_LOG_WARN, "store", "%s: the database stays busy (%s); retrying", op,
+                   sqlite3_errstr(rc));
         nanosleep(&ts, NULL);
     }
     return rg_store__db_error(db, rc, op);
@@ -169,9 +169,10 @@ int rg_store__fence_check(rg_store *store, const char *op)
     if (rc < 0)
         return rc;
     if (epoch != f->epoch)
-        return rg_error_set(RG_ELEASE, "store: %s: lease lost: rollout %s is no longer driven "
-                                       "by this process at epoch %lld (%s)", op, f->rollout_id,
-                            (long long)f->epoch,
+        return rg_error_set(RG_ELEASE,
+                            "store: %s: lease lost: rollout %s is no longer driven "
+                            "by this process at epoch %lld (%s)",
+                            op, f->rollout_id, (long long)f->epoch,
                             epoch ? "this owner holds a newer epoch" : "another driver took it");
     f->checked = 1;
     return 0;
@@ -294,8 +295,8 @@ void rg_store__bind_double(rg_store__binder *b, double v)
     b->index++;
     if (b->rc != SQLITE_OK)
         return;
-    b->rc = isnan(v) ? sqlite3_bind_null(b->stmt, b->index)
-                     : sqlite3_bind_double(b->stmt, b->index, v);
+    b->rc =
+        isnan(v) ? sqlite3_bind_null(b->stmt, b->index) : sqlite3_bind_double(b->stmt, b->index, v);
 }
 
 int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op)

@@ -37,8 +37,9 @@ static int on_busy(void *payload, int count)
     for (int i = 0; i < count && waited <= STORE_BUSY_LOG_MS; i++)
         waited += busy_delay_ms(i);
     if (waited <= STORE_BUSY_LOG_MS && waited + delay > STORE_BUSY_LOG_MS)
-        rg_log(RG_LOG_WARN, "store", "the database is locked by another client; waiting "
-                                     "for it (backing off, no limit)");
+        rg_log(RG_LOG_WARN, "store",
+               "the database is locked by another client; waiting "
+               "for it (backing off, no limit)");
     nanosleep(&ts, NULL);
     return 1;
 }
@@ -115,8 +116,8 @@ int rg_store_open(rg_store **out, const char *path)
     /* NOMUTEX: a store handle is used by one thread at a time (serve gives every request,
      * the scheduler and the webhook thread handles of their own), so SQLite's per-call
      * connection mutex is pure cost. */
-    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                         SQLITE_OPEN_NOMUTEX, NULL);
+    rc = sqlite3_open_v2(path, &db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = rg_store__db_error(db, rc, "open");
         rg_error_prefix("%s", path);
@@ -156,8 +157,10 @@ static int open_readonly(rg_store **out, const char *path)
     if ((rc = configure(db, 1)) < 0 || (rc = rg_store__user_version(&version, db)) < 0)
         goto cleanup;
     if (version > RG_STORE_SCHEMA_VERSION) {
-        rc = rg_error_set(RG_EDB, "store: database schema version %d is newer than this build "
-                                  "(%d)", version, RG_STORE_SCHEMA_VERSION);
+        rc = rg_error_set(RG_EDB,
+                          "store: database schema version %d is newer than this build "
+                          "(%d)",
+                          version, RG_STORE_SCHEMA_VERSION);
         goto cleanup;
     }
     if (version < RG_STORE_SCHEMA_VERSION) {
@@ -190,8 +193,10 @@ int rg_store_open_readonly(rg_store **out, const char *path)
     if (rc == RG_ENOTFOUND) {
         /* Absent or behind: only a write can create or migrate it, and that may wait for
          * the lock like any write. */
-        rg_log(RG_LOG_INFO, "store", "%s is absent or needs a migration: opening it for "
-                                     "writing once", path);
+        rg_log(RG_LOG_INFO, "store",
+               "%s is absent or needs a migration: opening it for "
+               "writing once",
+               path);
         return rg_store_open(out, path);
     }
     if (rc < 0)

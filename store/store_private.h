@@ -13,11 +13,11 @@ typedef struct {
 
 /* The lease a driver holds while it writes for one rollout (rg_store_fence). */
 typedef struct {
-    char *tenant_id;  /* NULL: no fence */
+    char *tenant_id; /* NULL: no fence */
     char *rollout_id;
     char *owner;
     int64_t epoch;
-    int checked;      /* the open transaction has checked it */
+    int checked; /* the open transaction has checked it */
 } rg_store__fence;
 
 struct rg_store {
@@ -74,10 +74,10 @@ typedef struct {
 } rg_store__binder;
 
 void rg_store__binder_init(rg_store__binder *b, sqlite3_stmt *stmt);
-void rg_store__bind_text(rg_store__binder *b, const char *s);  /* NULL binds NULL */
+void rg_store__bind_text(rg_store__binder *b, const char *s); /* NULL binds NULL */
 void rg_store__bind_int64(rg_store__binder *b, int64_t v);
-void rg_store__bind_time(rg_store__binder *b, int64_t ms);     /* 0 binds NULL */
-void rg_store__bind_double(rg_store__binder *b, double v);     /* NaN binds NULL */
+void rg_store__bind_time(rg_store__binder *b, int64_t ms); /* 0 binds NULL */
+void rg_store__bind_double(rg_store__binder *b, double v); /* NaN binds NULL */
 int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op);
 /* rg_store__stmt and rg_store__binder_init in one: `b` binds the cached statement's
  * parameters in order (b->stmt is the statement). */
@@ -99,8 +99,8 @@ typedef struct {
 } rg_store__reader;
 
 void rg_store__reader_init(rg_store__reader *r, sqlite3_stmt *stmt);
-char *rg_store__read_text(rg_store__reader *r); /* NULL for NULL; owned copy */
-int64_t rg_store__read_int64(rg_store__reader *r);  /* 0 for NULL */
+char *rg_store__read_text(rg_store__reader *r);    /* NULL for NULL; owned copy */
+int64_t rg_store__read_int64(rg_store__reader *r); /* 0 for NULL */
 double rg_store__read_double(rg_store__reader *r); /* NaN for NULL */
 
 /* Row types, the column tables and the row collectors: rows.h. */

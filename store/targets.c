@@ -17,8 +17,8 @@ static int check_target_key(const rg_store_target *t, const char *op)
         (rc = rg_store__require(t->strategy_id, op, "strategy id")) < 0)
         return rc;
     if (rg_target_state_to_str(t->state) == NULL)
-        return rg_error_set(RG_EINVALID, "store: %s: target %s/%s: invalid state %d", op,
-                            t->org_id, t->strategy_id, (int)t->state);
+        return rg_error_set(RG_EINVALID, "store: %s: target %s/%s: invalid state %d", op, t->org_id,
+                            t->strategy_id, (int)t->state);
     if (t->attempts < 0)
         return rg_error_set(RG_EINVALID, "store: %s: target %s/%s: negative attempts", op,
                             t->org_id, t->strategy_id);

@@ -23,8 +23,8 @@ int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement_in
     /* The rollout is looked up once per run of rows that share it, not once per row. */
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const rg_store_measurement_in *p = i ? &rows[i - 1] : NULL;
-        int same = p && p->tenant_id && rows[i].tenant_id && p->rollout_id &&
-                   rows[i].rollout_id && strcmp(p->tenant_id, rows[i].tenant_id) == 0 &&
+        int same = p && p->tenant_id && rows[i].tenant_id && p->rollout_id && rows[i].rollout_id &&
+                   strcmp(p->tenant_id, rows[i].tenant_id) == 0 &&
                    strcmp(p->rollout_id, rows[i].rollout_id) == 0;
         rc = put_one(store, &rows[i], !same);
     }
@@ -68,9 +68,9 @@ static int put_one(rg_store *store, const rg_store_measurement_in *m, int check_
     return rg_store__step_done(store, b.stmt, op);
 }
 
-int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
-                              const char *tenant_id, const char *rollout_id,
-                              const char *metric, int64_t from_ms, int64_t to_ms)
+int rg_store_measurement_list(rg_store_measurements *out, rg_store *store, const char *tenant_id,
+                              const char *rollout_id, const char *metric, int64_t from_ms,
+                              int64_t to_ms)
 {
     /* ?3 IS NULL selects every metric: one statement, no SQL built from input. */
     static const char sql[] = "SELECT " RG_STORE__MEASUREMENT_COLUMNS " FROM measurements"
@@ -195,9 +195,10 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
         return rc;
     }
     if (sqlite3_changes(store->db) == 0)
-        return rg_error_set(RG_ECONFLICT, "store: %s: rollout %s stage %d poll %d already has "
-                                          "a verdict for %s", op, v->rollout_id, v->stage,
-                            v->poll, v->metric);
+        return rg_error_set(RG_ECONFLICT,
+                            "store: %s: rollout %s stage %d poll %d already has "
+                            "a verdict for %s",
+                            op, v->rollout_id, v->stage, v->poll, v->metric);
     if (out_id)
         *out_id = (int64_t)sqlite3_last_insert_rowid(store->db);
     return 0;

@@ -78,10 +78,9 @@ static int vdoc_error(int code, const char *name, unsigned line, unsigned col, c
     return code;
 }
 
-static int pos_error(int code, const char *name, unsigned line, unsigned col, const char *fmt,
-                     ...) RG_PRINTF(5, 6);
-static int pos_error(int code, const char *name, unsigned line, unsigned col, const char *fmt,
-                     ...)
+static int pos_error(int code, const char *name, unsigned line, unsigned col, const char *fmt, ...)
+    RG_PRINTF(5, 6);
+static int pos_error(int code, const char *name, unsigned line, unsigned col, const char *fmt, ...)
 {
     va_list ap;
     int rc;
@@ -167,8 +166,8 @@ static int builder_attach(builder *b, rg_doc_node *node)
             return rc;
         }
         if (rg_doc_get(parent, node->text) != NULL) {
-            rc = pos_error(RG_EINVALID, b->doc->name, node->line, node->col,
-                           "duplicate key '%s'", node->text);
+            rc = pos_error(RG_EINVALID, b->doc->name, node->line, node->col, "duplicate key '%s'",
+                           node->text);
             node_free(node);
             return rc;
         }
@@ -190,8 +189,8 @@ static int builder_scalar(builder *b, const yaml_event_t *ev)
     if (ev->data.scalar.length > RG_DOC_MAX_SCALAR)
         return pos_error(RG_ELIMIT, b->doc->name, (unsigned)ev->start_mark.line + 1,
                          (unsigned)ev->start_mark.column + 1,
-                         "a scalar of %zu bytes is over the %d-byte limit",
-                         ev->data.scalar.length, RG_DOC_MAX_SCALAR);
+                         "a scalar of %zu bytes is over the %d-byte limit", ev->data.scalar.length,
+                         RG_DOC_MAX_SCALAR);
     if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) != NULL)
         return pos_error(RG_EINVALID, b->doc->name, (unsigned)ev->start_mark.line + 1,
                          (unsigned)ev->start_mark.column + 1, "a scalar holds a NUL byte");
@@ -213,8 +212,8 @@ static int builder_open(builder *b, rg_doc_kind kind, const yaml_event_t *ev)
 
     if (b->depth >= RG_DOC_MAX_DEPTH)
         return pos_error(RG_ELIMIT, b->doc->name, (unsigned)ev->start_mark.line + 1,
-                         (unsigned)ev->start_mark.column + 1,
-                         "nesting deeper than %d levels", RG_DOC_MAX_DEPTH);
+                         (unsigned)ev->start_mark.column + 1, "nesting deeper than %d levels",
+                         RG_DOC_MAX_DEPTH);
     if (b->depth > 0 && b->stack[b->depth - 1]->kind == RG_DOC_MAPPING &&
         b->pending_key[b->depth - 1] == NULL)
         return pos_error(RG_EINVALID, b->doc->name, (unsigned)ev->start_mark.line + 1,
@@ -346,8 +345,8 @@ static int check_json(const rg_doc *doc, const char *data, size_t len)
     /* Too deep for jansson's own bound is a limit, like RG_DOC_MAX_DEPTH, not a typo. */
     if (json_error_code(&err) == json_error_stack_overflow)
         return pos_error(RG_ELIMIT, doc->name, err.line > 0 ? (unsigned)err.line : 1,
-                         err.column > 0 ? (unsigned)err.column : 1,
-                         "nesting deeper than %d levels", RG_DOC_MAX_DEPTH);
+                         err.column > 0 ? (unsigned)err.column : 1, "nesting deeper than %d levels",
+                         RG_DOC_MAX_DEPTH);
     return pos_error(RG_EINVALID, doc->name, err.line > 0 ? (unsigned)err.line : 1,
                      err.column > 0 ? (unsigned)err.column : 1, "JSON syntax: %s", err.text);
 }
@@ -363,8 +362,7 @@ static rg_doc_format sniff(const char *data, size_t len)
     return RG_DOC_YAML;
 }
 
-int rg_doc_parse(rg_doc **out, const char *name, const char *data, size_t len,
-                 rg_doc_format format)
+int rg_doc_parse(rg_doc **out, const char *name, const char *data, size_t len, rg_doc_format format)
 {
     rg_doc *doc = NULL;
     int rc;
@@ -405,8 +403,8 @@ static int read_file(char **out, size_t *outlen, const char *path)
     int rc = 0;
 
     if ((f = fopen(path, "rb")) == NULL)
-        return rg_error_set(errno == ENOENT ? RG_ENOTFOUND : RG_EIO, "%s: cannot open: %s",
-                            path, strerror(errno));
+        return rg_error_set(errno == ENOENT ? RG_ENOTFOUND : RG_EIO, "%s: cannot open: %s", path,
+                            strerror(errno));
     if (fstat(fileno(f), &st) != 0) {
         rc = rg_error_set(RG_EIO, "%s: cannot read: %s", path, strerror(errno));
         goto cleanup;
@@ -417,8 +415,8 @@ static int read_file(char **out, size_t *outlen, const char *path)
         goto cleanup;
     }
     if (st.st_size > RG_DOC_MAX_BYTES) {
-        rc = rg_error_set(RG_ELIMIT, "%s: the document is %lld bytes, over the %d-byte limit",
-                          path, (long long)st.st_size, RG_DOC_MAX_BYTES);
+        rc = rg_error_set(RG_ELIMIT, "%s: the document is %lld bytes, over the %d-byte limit", path,
+                          (long long)st.st_size, RG_DOC_MAX_BYTES);
         goto cleanup;
     }
     if ((data = malloc((size_t)st.st_size + 1)) == NULL) {
@@ -460,12 +458,30 @@ int rg_doc_load_file(rg_doc **out, const char *path)
     return rc;
 }
 
-const rg_doc_node *rg_doc_root(const rg_doc *doc) { return doc ? doc->root : NULL; }
-const char *rg_doc_name(const rg_doc *doc) { return doc ? doc->name : NULL; }
-rg_doc_format rg_doc_format_of(const rg_doc *doc) { return doc ? doc->format : RG_DOC_AUTO; }
-rg_doc_kind rg_doc_node_kind(const rg_doc_node *node) { return node->kind; }
-unsigned rg_doc_node_line(const rg_doc_node *node) { return node->line; }
-unsigned rg_doc_node_col(const rg_doc_node *node) { return node->col; }
+const rg_doc_node *rg_doc_root(const rg_doc *doc)
+{
+    return doc ? doc->root : NULL;
+}
+const char *rg_doc_name(const rg_doc *doc)
+{
+    return doc ? doc->name : NULL;
+}
+rg_doc_format rg_doc_format_of(const rg_doc *doc)
+{
+    return doc ? doc->format : RG_DOC_AUTO;
+}
+rg_doc_kind rg_doc_node_kind(const rg_doc_node *node)
+{
+    return node->kind;
+}
+unsigned rg_doc_node_line(const rg_doc_node *node)
+{
+    return node->line;
+}
+unsigned rg_doc_node_col(const rg_doc_node *node)
+{
+    return node->col;
+}
 
 const char *rg_doc_scalar(const rg_doc_node *node)
 {

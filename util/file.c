@@ -26,9 +26,10 @@ static int tighten(const char *path, const char *what)
     if ((st.st_mode & 077) == 0)
         return 0;
     if (st.st_uid != geteuid())
-        return rg_error_set(RG_EAUTH, "%s %s has mode %04o and belongs to another user: "
-                            "it must be private to the user rollgate runs as", what, path,
-                            (unsigned)(st.st_mode & 07777));
+        return rg_error_set(RG_EAUTH,
+                            "%s %s has mode %04o and belongs to another user: "
+                            "it must be private to the user rollgate runs as",
+                            what, path, (unsigned)(st.st_mode & 07777));
     if (chmod(path, st.st_mode & 0700) != 0)
         return rg_error_set(RG_EIO, "chmod %s: %s", path, strerror(errno));
     return 0;
@@ -109,12 +110,15 @@ int rg_file_read_private(char **out, size_t *out_len, const char *path, size_t m
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         rc = rg_error_set(RG_EIO, "%s %s: not a regular file", what, path);
     else if ((st.st_mode & 077) != 0)
-        rc = rg_error_set(RG_EAUTH, "%s %s has mode %04o; it must be 0600 (only its owner may "
-                          "read or write it): chmod 600 %s", what, path,
-                          (unsigned)(st.st_mode & 07777), path);
+        rc = rg_error_set(RG_EAUTH,
+                          "%s %s has mode %04o; it must be 0600 (only its owner may "
+                          "read or write it): chmod 600 %s",
+                          what, path, (unsigned)(st.st_mode & 07777), path);
     else if (st.st_uid != geteuid())
-        rc = rg_error_set(RG_EAUTH, "%s %s belongs to uid %u, not to the user rollgate runs "
-                          "as (uid %u)", what, path, (unsigned)st.st_uid, (unsigned)geteuid());
+        rc = rg_error_set(RG_EAUTH,
+                          "%s %s belongs to uid %u, not to the user rollgate runs "
+                          "as (uid %u)",
+                          what, path, (unsigned)st.st_uid, (unsigned)geteuid());
     while (rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
         if (n < 0 && errno == EINTR)
             continue;

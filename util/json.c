@@ -165,9 +165,8 @@ int rg_body_same(const json_t *a, const json_t *b)
     if (json_is_object(a)) {
         if (json_object_size(a) != json_object_size(b))
             return 0;
-        json_object_foreach((json_t *)a, key, v)
-            if (!rg_body_same(v, json_object_get(b, key)))
-                return 0;
+        json_object_foreach((json_t *)a, key,
+                            v) if (!rg_body_same(v, json_object_get(b, key))) return 0;
         return 1;
     }
     if (json_is_array(a)) {

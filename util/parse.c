@@ -94,11 +94,31 @@ static int parse_iso_duration(int64_t *out, const char *s)
         if (read_number(&v, &p) < 0)
             goto bad;
         switch (*p) {
-        case 'W': if (in_time) goto bad; total += v * 7 * 86400e3; break;
-        case 'D': if (in_time) goto bad; total += v * 86400e3; break;
-        case 'H': if (!in_time) goto bad; total += v * 3600e3; break;
-        case 'M': if (!in_time) goto bad; total += v * 60e3; break;
-        case 'S': if (!in_time) goto bad; total += v * 1e3; break;
+        case 'W':
+            if (in_time)
+                goto bad;
+            total += v * 7 * 86400e3;
+            break;
+        case 'D':
+            if (in_time)
+                goto bad;
+            total += v * 86400e3;
+            break;
+        case 'H':
+            if (!in_time)
+                goto bad;
+            total += v * 3600e3;
+            break;
+        case 'M':
+            if (!in_time)
+                goto bad;
+            total += v * 60e3;
+            break;
+        case 'S':
+            if (!in_time)
+                goto bad;
+            total += v * 1e3;
+            break;
         default: goto bad;
         }
         p++;
@@ -154,14 +174,15 @@ int rg_parse_duration_ms(int64_t *out, const char *s)
     return 0;
 bad:
     return rg_error_set(RG_EINVALID,
-                        "expected a duration such as 15m, 10s, 1h30m, 250ms or PT1M, got '%s'",
-                        s);
+                        "expected a duration such as 15m, 10s, 1h30m, 250ms or PT1M, got '%s'", s);
 }
 
 int rg_format_duration(rg_buf *out, int64_t ms)
 {
-    static const struct { const char *unit; int64_t ms; } units[] = {
-        {"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
     int rc = 0;
 
     if (ms < 0)

@@ -5,14 +5,12 @@
 #include "rollgate/rollout.h"
 
 static const char *const rollout_states[] = {
-    "awaiting_approval", "running",     "paused",
-    "held",              "rolling_back", "rolled_back",
+    "awaiting_approval",   "running",   "paused", "held", "rolling_back", "rolled_back",
     "rollback_incomplete", "completed",
 };
 
 static const char *const target_states[] = {
-    "pending",  "snapshotted",    "applied",   "apply_failed",
-    "restored", "restore_failed", "unchanged",
+    "pending", "snapshotted", "applied", "apply_failed", "restored", "restore_failed", "unchanged",
 };
 
 static const char *const command_kinds[] = {"rollback", "pause", "resume", "promote", "approve"};
@@ -28,8 +26,7 @@ static const char *name_of(const char *const *names, size_t count, int value)
     return names[value];
 }
 
-static int parse(int *out, const char *const *names, size_t count, const char *s,
-                 const char *what)
+static int parse(int *out, const char *const *names, size_t count, const char *s, const char *what)
 {
     if (s == NULL)
         return rg_error_set(RG_EINVALID, "%s is missing", what);

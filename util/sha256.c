@@ -30,8 +30,8 @@ void rg_sha256_hex(char out[65], const void *data, size_t len)
     to_hex(out, digest, sizeof(digest));
 }
 
-void rg_hmac_sha256(uint8_t out[RG_SHA256_LEN], const void *key, size_t keylen,
-                    const void *data, size_t len)
+void rg_hmac_sha256(uint8_t out[RG_SHA256_LEN], const void *key, size_t keylen, const void *data,
+                    size_t len)
 {
     unsigned int n = RG_SHA256_LEN;
     HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &n);

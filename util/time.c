@@ -120,12 +120,13 @@ int rg_time_parse(int64_t *out, const char *s)
         goto bad;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         goto bad;
-    *out = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off * 60) * 1000 +
-           ms;
+    *out = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off * 60) * 1000 + ms;
     return 0;
 bad:
-    return rg_error_set(RG_EINVALID, "expected an ISO-8601 UTC time such as "
-                                     "2026-11-22T10:00:00.000Z, got '%s'", s ? s : "");
+    return rg_error_set(RG_EINVALID,
+                        "expected an ISO-8601 UTC time such as "
+                        "2026-11-22T10:00:00.000Z, got '%s'",
+                        s ? s : "");
 }
 
 int rg_interval_parse(int64_t *start_ms, int64_t *end_ms, const char *s)
@@ -135,13 +136,11 @@ int rg_interval_parse(int64_t *start_ms, int64_t *end_ms, const char *s)
     int64_t a, b;
 
     if (slash == NULL || (size_t)(slash - s) >= sizeof(left))
-        return rg_error_set(RG_EINVALID, "expected an interval START/END, got '%s'",
-                            s ? s : "");
+        return rg_error_set(RG_EINVALID, "expected an interval START/END, got '%s'", s ? s : "");
     memcpy(left, s, (size_t)(slash - s));
     left[slash - s] = '\0';
     if (rg_time_parse(&a, left) < 0 || rg_time_parse(&b, slash + 1) < 0)
-        return rg_error_set(RG_EINVALID, "expected an interval of two ISO-8601 times, got '%s'",
-                            s);
+        return rg_error_set(RG_EINVALID, "expected an interval of two ISO-8601 times, got '%s'", s);
     if (b <= a)
         return rg_error_set(RG_EINVALID, "interval '%s' ends before it starts", s);
     *start_ms = a;

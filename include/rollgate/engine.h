@@ -24,23 +24,22 @@ typedef void (*rg_engine_narrate_fn)(const char *rollout_id, const char *kind, c
                                      void *payload);
 
 typedef struct rg_engine_options {
-    int64_t tick_ms;          /* how often the driver looks at each rollout (1000) */
-    int lease_ticks;          /* a lease expires after this many missed ticks (3) */
-    int64_t lease_ms;         /* the shortest lease (RG_ENGINE_LEASE_MS); it is also at least
-                                 lease_ticks ticks and twice the slowest platform batch this
-                                 engine measured, plus a tick */
-    int apply_attempts;       /* tries per target before it is apply_failed (3) */
-    int restore_attempts;     /* ticks a restore is retried before it is restore_failed (3) */
+    int64_t tick_ms;              /* how often the driver looks at each rollout (1000) */
+    int lease_ticks;              /* a lease expires after this many missed ticks (3) */
+    int64_t lease_ms;             /* the shortest lease (RG_ENGINE_LEASE_MS); it is also at least
+                                     lease_ticks ticks and twice the slowest platform batch this
+                                     engine measured, plus a tick */
+    int apply_attempts;           /* tries per target before it is apply_failed (3) */
+    int restore_attempts;         /* ticks a restore is retried before it is restore_failed (3) */
     rg_platform_options platform; /* for every platform client the engine makes */
     rg_engine_narrate_fn narrate; /* may be NULL */
     void *narrate_payload;
-    const char *owner;        /* lease owner id; NULL: "host:pid:starttime" of this process */
+    const char *owner; /* lease owner id; NULL: "host:pid:starttime" of this process */
     /* Registers a target's org with a new platform client in place of the stored manifest's
      * URLs and credentials (`rollgate serve`: from the owner's registry entry of (tenant,
      * org)); a failure is that org's error, as a missing credential is. NULL: the
      * manifest's. TLS verification is never disabled for orgs registered this way. */
-    int (*add_org)(rg_platform *platform, const char *tenant, const char *org_id,
-                   void *payload);
+    int (*add_org)(rg_platform *platform, const char *tenant, const char *org_id, void *payload);
     void *add_org_payload;
 } rg_engine_options;
 
@@ -74,8 +73,8 @@ int rg_engine_start(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
  * starts, with the reason recorded on the rollout and a `force_environment` audit entry.
  * Every rollout records the manifest's digest and environment. */
 int rg_engine_start_forced(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
-                           const rg_manifest *manifest, const char *base_dir,
-                           const char *actor, int approve, const char *force_reason);
+                           const rg_manifest *manifest, const char *base_dir, const char *actor,
+                           int approve, const char *force_reason);
 /* Starts environment `to_env` from the artifact recorded with rollout `rollout_id` (its
  * stored manifest with every environment's entry), not from any file; as
  * rg_engine_start_forced otherwise. */
@@ -186,11 +185,11 @@ int rg_engine_audit_json(json_t **out, rg_engine *engine, const char *tenant_id,
 /* What the engine has done since rg_engine_new, for /metrics. Safe to read from any thread. */
 #define RG_ENGINE_LATENCY_BUCKETS 8
 typedef struct rg_engine_metrics {
-    uint64_t platform_requests;  /* HTTP attempts sent, token requests included */
+    uint64_t platform_requests; /* HTTP attempts sent, token requests included */
     uint64_t platform_2xx, platform_4xx, platform_5xx, platform_429, platform_transport;
-    uint64_t breaker_trips;      /* rollouts tripped (breaker or forced) */
-    uint64_t rollbacks_done;     /* rollouts that reached rolled_back / rollback_incomplete */
-    uint64_t polls;              /* analytics polls */
+    uint64_t breaker_trips;  /* rollouts tripped (breaker or forced) */
+    uint64_t rollbacks_done; /* rollouts that reached rolled_back / rollback_incomplete */
+    uint64_t polls;          /* analytics polls */
     /* Poll latency histogram (one poll = fetching every org's telemetry), cumulative
      * counts of polls that took <= rg_engine_latency_bounds_ms[i]; the last is +Inf. */
     uint64_t poll_latency_le[RG_ENGINE_LATENCY_BUCKETS];

@@ -13,19 +13,19 @@
 /* Every function that can fail returns 0 or one of these (negative). */
 enum {
     RG_OK = 0,
-    RG_ERROR = -1,      /* generic; prefer a specific code */
-    RG_EINVALID = -2,   /* bad input: manifest, policy, argument, document */
-    RG_ENOTFOUND = -3,  /* no such rollout, org, strategy, file */
-    RG_ECONFLICT = -4,  /* concurrent change: stale ETag, lease held, state forbids */
-    RG_EPLATFORM = -5,  /* the platform answered with an error or could not be reached */
-    RG_EDB = -6,        /* the database failed */
-    RG_ENOMEM = -7,     /* out of memory */
-    RG_EIO = -8,        /* file or socket I/O */
-    RG_EAUTH = -9,      /* credentials refused or missing */
-    RG_ELIMIT = -10,    /* a size or count limit was exceeded */
-    RG_ETIMEOUT = -11,  /* a deadline passed */
-    RG_ELEASE = -12,    /* lease lost: another driver took the rollout (its epoch moved) */
-    RG_ECLAIMED = -13,  /* a resource is claimed by another active rollout */
+    RG_ERROR = -1,         /* generic; prefer a specific code */
+    RG_EINVALID = -2,      /* bad input: manifest, policy, argument, document */
+    RG_ENOTFOUND = -3,     /* no such rollout, org, strategy, file */
+    RG_ECONFLICT = -4,     /* concurrent change: stale ETag, lease held, state forbids */
+    RG_EPLATFORM = -5,     /* the platform answered with an error or could not be reached */
+    RG_EDB = -6,           /* the database failed */
+    RG_ENOMEM = -7,        /* out of memory */
+    RG_EIO = -8,           /* file or socket I/O */
+    RG_EAUTH = -9,         /* credentials refused or missing */
+    RG_ELIMIT = -10,       /* a size or count limit was exceeded */
+    RG_ETIMEOUT = -11,     /* a deadline passed */
+    RG_ELEASE = -12,       /* lease lost: another driver took the rollout (its epoch moved) */
+    RG_ECLAIMED = -13,     /* a resource is claimed by another active rollout */
     RG_EUNREACHABLE = -14, /* no HTTP answer: refused, DNS, TLS, resets or timeouts after
                             * every retry (an outage, not the platform's verdict) */
 };

@@ -12,7 +12,7 @@
 /* Bounds checked at load time (RG_ELIMIT past them, besides the rg_doc limits). */
 #define RG_MANIFEST_MAX_STAGES 20
 #define RG_MANIFEST_MAX_GROUPS 1000
-#define RG_MANIFEST_MAX_ORGS 10000 /* over all groups */
+#define RG_MANIFEST_MAX_ORGS 10000  /* over all groups */
 #define RG_MANIFEST_MAX_TARGETS 256 /* template targets */
 #define RG_MANIFEST_MAX_VARS 256    /* per group, and --var */
 #define RG_MANIFEST_MAX_NOTIFY 16
@@ -72,7 +72,7 @@ typedef struct rg_manifest_target {
 /* One entry of `stages`: a plain percent, or {percent, approval, pause} (docs/manifest.md,
  * "Stages"). Room for more per-stage fields. */
 typedef struct rg_manifest_stage {
-    int percent;           /* cumulative, 1..100; 0 for a traffic-sized stage without a cap */
+    int percent; /* cumulative, 1..100; 0 for a traffic-sized stage without a cap */
     /* Traffic-sized ({min_offered: N}): the stage grows, in target order, until its canary
      * orgs' expected offered calls over the soak reach N, at most `percent` when given, else
      * the next stage's percent less one org. Resolved at start from analytics. 0: none. */
@@ -92,10 +92,10 @@ typedef struct rg_manifest_notify {
  * only on a 2xx answer. */
 #define RG_MANIFEST_MAX_GATES 16
 typedef enum {
-    RG_GATE_PRE_ROLLOUT = 0,    /* once, before the first stage's first write */
-    RG_GATE_PRE_STAGE,          /* before each stage's first write */
-    RG_GATE_CONFIRM_PROMOTION,  /* when a stage's verdict promotes, before it is recorded */
-    RG_GATE_POST_ROLLBACK,      /* after a verified restore, before rolled_back is recorded */
+    RG_GATE_PRE_ROLLOUT = 0,   /* once, before the first stage's first write */
+    RG_GATE_PRE_STAGE,         /* before each stage's first write */
+    RG_GATE_CONFIRM_PROMOTION, /* when a stage's verdict promotes, before it is recorded */
+    RG_GATE_POST_ROLLBACK,     /* after a verified restore, before rolled_back is recorded */
 } rg_gate_point;
 const char *rg_gate_point_name(rg_gate_point at);
 
@@ -154,8 +154,8 @@ const char *rg_resource_kind_name(rg_resource_kind kind);
 typedef struct rg_manifest {
     char *name;
     char *tenant;
-    char *policy_ref; /* the name or path written, or NULL when the policy was embedded */
-    rg_policy *policy; /* always loaded */
+    char *policy_ref;          /* the name or path written, or NULL when the policy was embedded */
+    rg_policy *policy;         /* always loaded */
     rg_manifest_stage *stages; /* percents strictly increasing, ending at 100 */
     size_t stages_count;
     rg_approval approval;
@@ -166,7 +166,7 @@ typedef struct rg_manifest {
     /* change.strategy; for another kind the resource's id as targets and snapshots name it
      * (datatable_row: "<datatable>/<row>") */
     char *strategy;
-    char **watch_queues;  /* empty: every queue the old or new body targets */
+    char **watch_queues; /* empty: every queue the old or new body targets */
     size_t watch_queues_count;
     /* change.template as written ({{VAR}} unresolved; weights 0..100 or "capacity"); for a
      * datatable_row the row's fields but `key` */
@@ -217,14 +217,14 @@ int rg_manifest_equal(const rg_manifest *a, const rg_manifest *b);
 
 /* One (organization, strategy) the rollout changes, in rollout order. */
 typedef struct rg_resolved_target {
-    size_t seq;           /* 0-based position in rollout order */
-    size_t group_index;   /* into manifest->groups */
-    const char *group;    /* borrowed from the manifest */
-    int tier;             /* dependency tier of the group */
-    const char *org;      /* borrowed from the manifest */
-    const char *api_url;  /* effective: the org's, else the platform's (borrowed) */
+    size_t seq;          /* 0-based position in rollout order */
+    size_t group_index;  /* into manifest->groups */
+    const char *group;   /* borrowed from the manifest */
+    int tier;            /* dependency tier of the group */
+    const char *org;     /* borrowed from the manifest */
+    const char *api_url; /* effective: the org's, else the platform's (borrowed) */
     const char *login_url;
-    size_t stage;         /* 0-based index of the first stage that covers it */
+    size_t stage; /* 0-based index of the first stage that covers it */
     /* The rendered new body {"name"?, "settings"?, "targets":[...]} with every {{VAR}}
      * substituted; a `capacity` weight stays the string "capacity" for the engine.
      * Owned by the resolution. */

@@ -60,14 +60,14 @@ int rg_platform_env_name(char *out, size_t outlen, const char *org_id, const cha
 
 /* Counters since rg_platform_new (the client's own instrumentation). */
 typedef struct rg_platform_stats {
-    uint64_t requests;        /* HTTP attempts sent, token requests included */
-    uint64_t token_fetches;   /* token requests sent */
-    uint64_t retries;         /* attempts repeated after 5xx, reset or timeout */
+    uint64_t requests;      /* HTTP attempts sent, token requests included */
+    uint64_t token_fetches; /* token requests sent */
+    uint64_t retries;       /* attempts repeated after 5xx, reset or timeout */
     uint64_t status_2xx, status_4xx, status_5xx;
     uint64_t status_401, status_412, status_429;
     uint64_t transport_errors; /* resets, timeouts, refused connections */
-    int peak_in_flight;       /* most transfers in flight at once */
-    int in_flight;            /* now */
+    int peak_in_flight;        /* most transfers in flight at once */
+    int in_flight;             /* now */
 } rg_platform_stats;
 
 void rg_platform_get_stats(rg_platform_stats *out, const rg_platform *platform);
@@ -90,8 +90,8 @@ typedef void (*rg_platform_done_fn)(rg_platform_op *op, void *payload);
  *                        holds, means "already in place": the op completes with the live
  *                        body and ETag and writes nothing (rg_platform_op_in_place = 1).
  *                        Return a negative RG_E* with a message to give up. */
-typedef int (*rg_platform_merge_fn)(json_t **out_patch, const json_t *live,
-                                    const char *live_etag, void *payload);
+typedef int (*rg_platform_merge_fn)(json_t **out_patch, const json_t *live, const char *live_etag,
+                                    void *payload);
 
 /* Every queue function makes a caller-owned op (free with rg_platform_op_free after it has
  * completed, or before rg_platform_run to cancel it) and queues it on the client.
@@ -99,20 +99,18 @@ typedef int (*rg_platform_merge_fn)(json_t **out_patch, const json_t *live,
 
 /* GET /api/v2/organizations/me; body = the organization. Fails RG_ECONFLICT when the
  * returned id differs from the org id registered (credentials reach another org). */
-int rg_platform_queue_org_check(rg_platform_op **out, rg_platform *platform,
-                                const char *org_id, rg_platform_done_fn done, void *payload);
-/* GET /api/v2/routing/queues/{id}; a 404 completes with status RG_ENOTFOUND. */
-int rg_platform_queue_queue_get(rg_platform_op **out, rg_platform *platform,
-                                const char *org_id, const char *queue_id,
+int rg_platform_queue_org_check(rg_platform_op **out, rg_platform *platform, const char *org_id,
                                 rg_platform_done_fn done, void *payload);
+/* GET /api/v2/routing/queues/{id}; a 404 completes with status RG_ENOTFOUND. */
+int rg_platform_queue_queue_get(rg_platform_op **out, rg_platform *platform, const char *org_id,
+                                const char *queue_id, rg_platform_done_fn done, void *payload);
 /* Every page of GET {strategies}?pageSize=100&pageNumber=N; body = {"entities":[...]}. */
-int rg_platform_queue_strategy_list(rg_platform_op **out, rg_platform *platform,
-                                    const char *org_id, rg_platform_done_fn done,
-                                    void *payload);
+int rg_platform_queue_strategy_list(rg_platform_op **out, rg_platform *platform, const char *org_id,
+                                    rg_platform_done_fn done, void *payload);
 /* GET {strategies}/{id}; body + ETag. 404 is RG_ENOTFOUND. */
-int rg_platform_queue_strategy_get(rg_platform_op **out, rg_platform *platform,
-                                   const char *org_id, const char *strategy_id,
-                                   rg_platform_done_fn done, void *payload);
+int rg_platform_queue_strategy_get(rg_platform_op **out, rg_platform *platform, const char *org_id,
+                                   const char *strategy_id, rg_platform_done_fn done,
+                                   void *payload);
 /* Conditional PATCH {strategies}/{id} with If-Match: `etag`. With `patch` NULL (and `etag`
  * NULL) the op first GETs the strategy and asks `merge` for the body. A PATCH is never
  * resent blind: after a 412, and after a PATCH whose outcome is unknown (reset, timeout,
@@ -126,14 +124,13 @@ int rg_platform_queue_strategy_get(rg_platform_op **out, rg_platform *platform,
  * fails with RG_EINVALID carrying the platform's message. `patch` is borrowed only during
  * the call (the op keeps its own reference). */
 int rg_platform_queue_strategy_update(rg_platform_op **out, rg_platform *platform,
-                                      const char *org_id, const char *strategy_id,
-                                      const char *etag, json_t *patch,
-                                      rg_platform_merge_fn merge, void *merge_payload,
-                                      rg_platform_done_fn done, void *payload);
+                                      const char *org_id, const char *strategy_id, const char *etag,
+                                      json_t *patch, rg_platform_merge_fn merge,
+                                      void *merge_payload, rg_platform_done_fn done, void *payload);
 
 /* Conversation aggregates for many queues of one org, grouped by queueId. */
 typedef struct rg_platform_aggregates_query {
-    int64_t start_ms;             /* interval [start, end), UTC epoch ms */
+    int64_t start_ms; /* interval [start, end), UTC epoch ms */
     int64_t end_ms;
     int64_t granularity_ms;       /* > 0; sent as an ISO-8601 duration */
     const char *const *queue_ids; /* at least one */
@@ -144,18 +141,18 @@ typedef struct rg_platform_aggregates_query {
 typedef struct rg_platform_bucket {
     int64_t start_ms;
     int64_t end_ms;
-    int64_t offered;          /* nOffered.count */
-    int64_t abandoned;        /* tAbandon.count */
-    int64_t answered;         /* tAnswered.count */
-    double answered_sum_ms;   /* tAnswered.sum */
-    int64_t handled;          /* tHandle.count */
-    double handle_sum_ms;     /* tHandle.sum */
+    int64_t offered;        /* nOffered.count */
+    int64_t abandoned;      /* tAbandon.count */
+    int64_t answered;       /* tAnswered.count */
+    double answered_sum_ms; /* tAnswered.sum */
+    int64_t handled;        /* tHandle.count */
+    double handle_sum_ms;   /* tHandle.sum */
 } rg_platform_bucket;
 
 typedef struct rg_platform_queue_series {
     const char *queue_id;
-    size_t nbuckets;              /* every bucket of the interval, in time order */
-    rg_platform_bucket *buckets;  /* bucket i starts at start_ms + i*granularity_ms */
+    size_t nbuckets;             /* every bucket of the interval, in time order */
+    rg_platform_bucket *buckets; /* bucket i starts at start_ms + i*granularity_ms */
 } rg_platform_queue_series;
 
 typedef struct rg_platform_aggregates {
@@ -166,21 +163,21 @@ typedef struct rg_platform_aggregates {
     rg_platform_queue_series *queues; /* in the order of the query */
 } rg_platform_aggregates;
 
-int rg_platform_queue_aggregates(rg_platform_op **out, rg_platform *platform,
-                                 const char *org_id, const rg_platform_aggregates_query *query,
+int rg_platform_queue_aggregates(rg_platform_op **out, rg_platform *platform, const char *org_id,
+                                 const rg_platform_aggregates_query *query,
                                  rg_platform_done_fn done, void *payload);
 
 /* Queue observations: agents on queue = sum of oOnQueueUsers counts over qualifiers. */
 typedef struct rg_platform_observation {
     const char *queue_id;
-    int64_t on_queue;   /* oOnQueueUsers, all qualifiers */
-    int64_t active;     /* oActiveUsers */
-    int64_t waiting;    /* oWaiting, all media types */
+    int64_t on_queue; /* oOnQueueUsers, all qualifiers */
+    int64_t active;   /* oActiveUsers */
+    int64_t waiting;  /* oWaiting, all media types */
 } rg_platform_observation;
 
-int rg_platform_queue_observations(rg_platform_op **out, rg_platform *platform,
-                                   const char *org_id, const char *const *queue_ids,
-                                   size_t nqueues, rg_platform_done_fn done, void *payload);
+int rg_platform_queue_observations(rg_platform_op **out, rg_platform *platform, const char *org_id,
+                                   const char *const *queue_ids, size_t nqueues,
+                                   rg_platform_done_fn done, void *payload);
 
 /* Runs the loop until every queued op (including ops queued by callbacks) has completed.
  * Returns 0 when the loop ran; individual failures are in each op's status. A negative
@@ -189,8 +186,8 @@ int rg_platform_queue_observations(rg_platform_op **out, rg_platform *platform,
  * GET /api/v2/flows/datatables/{id}?expand=schema and .../rows/{key}?showbrief=false,
  * PUT .../rows/{key} with the whole row, "key" included. A PUT that got no answer or a
  * 5xx fails with "outcome unknown" and is never resent blind. */
-int rg_platform_queue_datatable_get(rg_platform_op **out, rg_platform *platform,
-                                    const char *org_id, const char *table);
+int rg_platform_queue_datatable_get(rg_platform_op **out, rg_platform *platform, const char *org_id,
+                                    const char *table);
 int rg_platform_queue_row_get(rg_platform_op **out, rg_platform *platform, const char *org_id,
                               const char *table, const char *row);
 int rg_platform_queue_row_put(rg_platform_op **out, rg_platform *platform, const char *org_id,
@@ -199,8 +196,8 @@ int rg_platform_queue_row_put(rg_platform_op **out, rg_platform *platform, const
 int rg_platform_row_version(char out[65], json_t *row);
 /* The first field where two rows differ (key included), NULL when equal. */
 const char *rg_platform_row_diff(json_t *a, json_t *b);
-int rg_platform_row_get(json_t **out, rg_platform *platform, const char *org_id,
-                        const char *table, const char *row);
+int rg_platform_row_get(json_t **out, rg_platform *platform, const char *org_id, const char *table,
+                        const char *row);
 /* The table's JSON schema ({"properties": {name: {"type": ...}}, "required": ["key"]}). */
 int rg_platform_datatable_schema(json_t **out, rg_platform *platform, const char *org_id,
                                  const char *table);
@@ -242,8 +239,7 @@ int rg_platform_versioned_get(json_t **out, rg_platform *platform, const char *o
  * wrote right after). Other 4xx fail with the platform's message (400: RG_EINVALID).
  * *out_live is the last body read (caller decrefs; may be NULL). */
 int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platform *platform,
-                                const char *org_id, const char *path, json_t *fields,
-                                json_t *base);
+                                const char *org_id, const char *path, json_t *fields, json_t *base);
 
 int rg_platform_run(rg_platform *platform);
 /* Number of ops queued or in flight. */
@@ -277,8 +273,7 @@ int rg_platform_op_in_place(const rg_platform_op *op);
 /* The parsed aggregates (NULL unless an aggregates op succeeded). */
 const rg_platform_aggregates *rg_platform_op_aggregates(const rg_platform_op *op);
 /* The parsed observations, one per queried queue in query order. */
-const rg_platform_observation *rg_platform_op_observations(const rg_platform_op *op,
-                                                           size_t *count);
+const rg_platform_observation *rg_platform_op_observations(const rg_platform_op *op, size_t *count);
 void rg_platform_op_free(rg_platform_op *op);
 
 /* ---- synchronous wrappers (one op, one run; for the CLI) ---- */
@@ -292,8 +287,7 @@ int rg_platform_strategy_get(json_t **out_body, char **out_etag, rg_platform *pl
                              const char *org_id, const char *strategy_id);
 /* @param[out] out_body, out_etag: the result; either may be NULL. */
 int rg_platform_strategy_update(json_t **out_body, char **out_etag, rg_platform *platform,
-                                const char *org_id, const char *strategy_id,
-                                const char *etag, json_t *patch, rg_platform_merge_fn merge,
-                                void *merge_payload);
+                                const char *org_id, const char *strategy_id, const char *etag,
+                                json_t *patch, rg_platform_merge_fn merge, void *merge_payload);
 
 #endif

@@ -29,8 +29,8 @@ typedef struct rg_platform_options {
     int predicate_batch;          /* most queueId predicates in one analytics query (100);
                                    * more queues take several queries, merged. 1..1000 */
     struct rg_platform_tokens *tokens; /* token cache shared with other clients (platform.h);
-                                   * borrowed, must outlive the client. NULL: tokens die
-                                   * with the client */
+                                        * borrowed, must outlive the client. NULL: tokens die
+                                        * with the client */
 } rg_platform_options;
 
 /* Fills `opts` with the defaults above. */

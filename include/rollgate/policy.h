@@ -24,7 +24,6 @@ typedef enum {
     RG_ON_INCONCLUSIVE_ROLLBACK = 2,
 } rg_on_inconclusive;
 
-
 /* How the rollout's alpha is shared by its stages (docs/internals/stats.md). */
 typedef enum {
     RG_ALPHA_SPLIT_STAGES = 0, /* each stage tests at alpha / number of stages */
@@ -35,9 +34,9 @@ typedef enum {
 typedef struct rg_policy_metric {
     char *name;
     rg_metric_kind kind;
-    char *events;  /* proportion: numerator metric, e.g. "tAbandon"; NULL for mean */
-    char *trials;  /* proportion: denominator metric, e.g. "nOffered"; NULL for mean */
-    char *source;  /* mean: the analytics metric, e.g. "tAnswered"; NULL for proportion */
+    char *events; /* proportion: numerator metric, e.g. "tAbandon"; NULL for mean */
+    char *trials; /* proportion: denominator metric, e.g. "nOffered"; NULL for mean */
+    char *source; /* mean: the analytics metric, e.g. "tAnswered"; NULL for proportion */
     int increase_is_bad;
     rg_tolerance_scale scale;
     /* > 0. Relative: a ratio. Absolute: in the metric's raw unit; a duration
@@ -50,8 +49,8 @@ typedef struct rg_policy_metric {
 /* A whole policy: read-only once loaded; free with rg_policy_free. Every field except
  * `metrics` defaults to the docs/statistics.md value when absent. */
 typedef struct rg_policy {
-    char *name; /* the name or path it was loaded by, or what the document's `name:` says;
-                   NULL for an anonymous embedded policy */
+    char *name;   /* the name or path it was loaded by, or what the document's `name:` says;
+                     NULL for an anonymous embedded policy */
     double alpha; /* (0, 0.5) */
     rg_sequential sequential;
     int64_t stabilization_window_ms;

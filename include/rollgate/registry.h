@@ -17,8 +17,8 @@
 typedef struct rg_registry_org {
     const char *tenant;
     const char *org;
-    const char *region;      /* a Genesys Cloud region ("us-east-1") or "loopback" */
-    const char *api_url;     /* the region's API host, or the loopback entry's own */
+    const char *region;  /* a Genesys Cloud region ("us-east-1") or "loopback" */
+    const char *api_url; /* the region's API host, or the loopback entry's own */
     const char *login_url;
     const char *credentials; /* "env", "env:PREFIX" (PREFIX_CLIENT_ID/_SECRET) or
                               * "file:/ABSOLUTE/PATH" */

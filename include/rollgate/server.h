@@ -54,14 +54,14 @@ int rg_tokens_new(char **out_token, const char *path, const char *tenant, rg_rol
 /* ---- the server ---- */
 
 typedef struct rg_server_options {
-    const char *db_path;     /* required */
-    const char *listen;      /* "127.0.0.1:8080" (default), "[::1]:0", "0.0.0.0:8080" */
-    const char *tokens_path; /* required */
-    const char *registry_path; /* required: the owner's registry of tenants' orgs */
+    const char *db_path;         /* required */
+    const char *listen;          /* "127.0.0.1:8080" (default), "[::1]:0", "0.0.0.0:8080" */
+    const char *tokens_path;     /* required */
+    const char *registry_path;   /* required: the owner's registry of tenants' orgs */
     int allow_loopback_platform; /* test mode: registry entries of region "loopback" work */
-    int allow_remote;        /* accept a listen address that is not loopback */
-    int64_t tick_ms;         /* the scheduler's tick (1000) */
-    size_t body_limit;       /* request body limit in bytes (1 MiB) */
+    int allow_remote;            /* accept a listen address that is not loopback */
+    int64_t tick_ms;             /* the scheduler's tick (1000) */
+    size_t body_limit;           /* request body limit in bytes (1 MiB) */
     /* Webhook delivery: attempts per (event, url) and the first backoff (6, 500 ms);
      * each retry doubles the wait, capped at 30 s. */
     int webhook_attempts;

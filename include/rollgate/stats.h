@@ -33,7 +33,7 @@ typedef enum {
 } rg_stats_mwu_method;
 
 typedef struct {
-    double statistic;          /* U of x: R_x - nx(nx+1)/2, average ranks for ties */
+    double statistic; /* U of x: R_x - nx(nx+1)/2, average ranks for ties */
     double p_value;
     rg_stats_mwu_method method; /* the method used (never AUTO) */
 } rg_stats_mwu_result;
@@ -70,8 +70,8 @@ typedef struct {
 
 /* Counts must satisfy 0 <= x <= n, n >= 1. Pooled variance 0 (no events or all events in both
  * arms): z = 0, p = 1. */
-int rg_stats_two_proportion(rg_stats_z_result *out, int64_t x1, int64_t n1, int64_t x2,
-                            int64_t n2, rg_stats_alternative alt);
+int rg_stats_two_proportion(rg_stats_z_result *out, int64_t x1, int64_t n1, int64_t x2, int64_t n2,
+                            rg_stats_alternative alt);
 
 /* ---- Fisher's exact test on [[a, b], [c, d]] ---- */
 typedef struct {
@@ -96,9 +96,8 @@ typedef struct {
  * correct=TRUE): the roots of the continuity-corrected normal rank statistic, found with GSL's
  * Brent solver. When every observation is tied at the shift the interval is undefined:
  * RG_EINVALID. nx*ny is limited to 4,000,000 (RG_ELIMIT). 0 < confidence < 1. */
-int rg_stats_hodges_lehmann(rg_stats_hl_result *out, const double *x, size_t nx,
-                            const double *y, size_t ny, double confidence,
-                            rg_stats_alternative alt);
+int rg_stats_hodges_lehmann(rg_stats_hl_result *out, const double *x, size_t nx, const double *y,
+                            size_t ny, double confidence, rg_stats_alternative alt);
 
 /* ---- group-sequential boundaries (Lan-DeMets O'Brien-Fleming spending) ---- */
 #define RG_STATS_MAX_LOOKS 100
@@ -127,31 +126,31 @@ int rg_stats_cache_boundary_at(double *out, rg_stats_cache *cache, const double 
 
 /* ---- mSPRT (normal mixture) ---- */
 typedef struct {
-    double theta;       /* the estimate */
-    double v;           /* its variance */
-    double log_lambda;  /* ln of the mixture likelihood ratio against theta0 */
-    double p_value;     /* always valid: min(prev_p, 1/Lambda) */
+    double theta;        /* the estimate */
+    double v;            /* its variance */
+    double log_lambda;   /* ln of the mixture likelihood ratio against theta0 */
+    double p_value;      /* always valid: min(prev_p, 1/Lambda) */
     double ci_lo, ci_hi; /* confidence sequence at level 1 - alpha */
 } rg_stats_msprt_result;
 
 /* Lambda = sqrt(V/(V+tau2)) exp(tau2 (theta-theta0)^2 / (2V(V+tau2))); prev_p is the previous
  * poll's always-valid p (1 at the first poll). v > 0, tau2 > 0, 0 < alpha < 1. */
-int rg_stats_msprt(rg_stats_msprt_result *out, double theta, double v, double theta0,
-                   double tau2, double alpha, double prev_p);
+int rg_stats_msprt(rg_stats_msprt_result *out, double theta, double v, double theta0, double tau2,
+                   double alpha, double prev_p);
 
 /* Running sums of one arm of a mean metric. */
 typedef struct {
-    double n;      /* number of observations */
-    double sum;    /* sum of the values */
-    double sumsq;  /* sum of their squares */
+    double n;     /* number of observations */
+    double sum;   /* sum of the values */
+    double sumsq; /* sum of their squares */
 } rg_stats_moments;
 
 /* theta = mean_c - mean_b, V = s_c^2/n_c + s_b^2/n_b (sample variances, n >= 2 each). */
 int rg_stats_mean_difference(double *theta, double *v, const rg_stats_moments *canary,
                              const rg_stats_moments *baseline);
 /* theta = x_c/n_c - x_b/n_b, V = p_c(1-p_c)/n_c + p_b(1-p_b)/n_b (plug-in). */
-int rg_stats_proportion_difference(double *theta, double *v, int64_t x_c, int64_t n_c,
-                                   int64_t x_b, int64_t n_b);
+int rg_stats_proportion_difference(double *theta, double *v, int64_t x_c, int64_t n_c, int64_t x_b,
+                                   int64_t n_b);
 
 /* ---- the per-metric verdict (docs/statistics.md: the comparison, the sequential rule) ---- */
 typedef enum { RG_METRIC_PROPORTION = 0, RG_METRIC_MEAN = 1 } rg_metric_kind;
@@ -202,19 +201,19 @@ typedef struct {
 } rg_stats_window;
 
 typedef struct {
-    const char *name;      /* for the reason line */
+    const char *name; /* for the reason line */
     rg_metric_kind kind;
-    int increase_is_bad;   /* 1: an increase is a degradation; 0: a decrease is */
+    int increase_is_bad; /* 1: an increase is a degradation; 0: a decrease is */
     rg_tolerance_kind tolerance_kind;
     /* relative: a fraction (0.15 = 15 %), judged on the log scale; absolute: proportion points
      * (0.02) for proportions, milliseconds for means (reported in seconds). Must be >= 0. */
     double tolerance;
-    int critical;          /* carried for the engine; does not change the verdict */
+    int critical; /* carried for the engine; does not change the verdict */
     rg_stats_window canary_pre, canary_post;
     /* The concurrent control; has_control 0 (the last stage) makes the effect pre/post. */
     int has_control;
     rg_stats_window control_pre, control_post;
-    double msprt_prev_p;   /* msprt: the previous poll's always-valid p (1 or 0 at the first) */
+    double msprt_prev_p; /* msprt: the previous poll's always-valid p (1 or 0 at the first) */
     /* variance: cluster: each cell's organization, a key within its arm, one array per window
      * parallel to its cells; cells of one org in time order. NULL: the window is one org. */
     struct {
@@ -223,16 +222,16 @@ typedef struct {
 } rg_stats_metric_input;
 
 typedef struct {
-    int poll;               /* k, from 1 */
-    int planned_polls;      /* K = soak_limit / poll_interval (group: 1 <= k <= K) */
-    double alpha;           /* overall level, e.g. 0.05 */
-    int n_metrics;          /* Bonferroni: each metric is tested one-sided at alpha / n_metrics */
+    int poll;          /* k, from 1 */
+    int planned_polls; /* K = soak_limit / poll_interval (group: 1 <= k <= K) */
+    double alpha;      /* overall level, e.g. 0.05 */
+    int n_metrics;     /* Bonferroni: each metric is tested one-sided at alpha / n_metrics */
     rg_sequential_kind sequential;
-    double tau2;            /* msprt mixture variance on the test scale; 0: tolerance^2 */
-    int min_soak_reached;   /* 1 once the stabilization window has passed: pass allowed */
-    rg_stats_cache *cache;  /* optional boundary cache (group); NULL computes afresh */
+    double tau2;           /* msprt mixture variance on the test scale; 0: tolerance^2 */
+    int min_soak_reached;  /* 1 once the stabilization window has passed: pass allowed */
+    rg_stats_cache *cache; /* optional boundary cache (group); NULL computes afresh */
     rg_variance_kind variance;
-    int block_buckets;      /* cluster: consecutive cells of one org per block (0: 5) */
+    int block_buckets;               /* cluster: consecutive cells of one org per block (0: 5) */
     rg_information_kind information; /* group only */
     /* observed: (length of the post window now) / (its length at poll K), in (0, 1]. */
     double post_share;
@@ -244,16 +243,16 @@ typedef struct {
 
 typedef struct {
     rg_decision decision;
-    int has_estimate;   /* 0 when no traffic or the variance is undefined (see reason) */
+    int has_estimate; /* 0 when no traffic or the variance is undefined (see reason) */
     /* On the test scale: ln(ratio) for relative tolerances; a difference otherwise (proportion
      * points, or seconds for means). Signed canary minus baseline. */
     double theta;
-    double v;           /* variance of theta (sum of the window variances) */
-    double z;           /* degradation z: theta / sqrt(v), sign flipped when decrease is bad */
-    double boundary;    /* group: c_k; none: z_{1-alpha_m}; msprt: 0 */
+    double v;            /* variance of theta (sum of the window variances) */
+    double z;            /* degradation z: theta / sqrt(v), sign flipped when decrease is bad */
+    double boundary;     /* group: c_k; none: z_{1-alpha_m}; msprt: 0 */
     double ci_lo, ci_hi; /* theta -/+ boundary*sqrt(v) (msprt: the confidence sequence) */
-    double p_value;     /* msprt: always-valid p; otherwise the one-sided nominal p of z */
-    double tolerance;   /* the tolerance on the test scale */
+    double p_value;      /* msprt: always-valid p; otherwise the one-sided nominal p of z */
+    double tolerance;    /* the tolerance on the test scale */
     double alpha_metric; /* alpha / n_metrics */
     /* For people: relative -> exp(theta)-1 (0.31 = +31 %); absolute -> theta (s for means). */
     double effect, effect_lo, effect_hi;
@@ -261,13 +260,13 @@ typedef struct {
     /* Reference distribution of z: Student's t with df degrees of freedom (cluster), or the
      * normal (INFINITY: pooled, or cluster's too-few-orgs fallback). */
     double df;
-    double fraction;       /* group: the information fraction t_k the boundary was spent at */
-    double v_final;        /* the variance predicted at poll K (observed information) */
+    double fraction; /* group: the information fraction t_k the boundary was spent at */
+    double v_final;  /* the variance predicted at poll K (observed information) */
     /* cluster: orgs with both windows, the between-org variance tau^2 and the block
      * dispersion (proportions: Pearson phi >= 1; means: per-measurement variance). */
     int orgs_canary, orgs_control;
     double tau2_between, dispersion;
-    int fallback;          /* cluster: too few orgs for a between-org variance */
+    int fallback; /* cluster: too few orgs for a between-org variance */
 } rg_stats_verdict;
 
 /* Judges one metric at one poll. Returns 0 with a verdict (inconclusive with its reason when
@@ -279,36 +278,36 @@ int rg_stats_verdict_compute(rg_stats_verdict *out, const rg_stats_metric_input 
 /* ---- the planner: what a stage's soak can decide (docs/internals/stats.md "Planner") ---- */
 typedef struct {
     rg_metric_kind kind;
-    int log_scale;     /* relative tolerance */
-    double tolerance;  /* on the test scale: ln(1 + tol) relative; proportion points; seconds */
+    int log_scale;    /* relative tolerance */
+    double tolerance; /* on the test scale: ln(1 + tol) relative; proportion points; seconds */
     int critical;
-    double level;      /* proportion p, or the mean in seconds */
-    double unit_sd;    /* means: the per-measurement sd in seconds */
+    double level;   /* proportion p, or the mean in seconds */
+    double unit_sd; /* means: the per-measurement sd in seconds */
     /* expected units (trials or measurements) per minute of each canary / control org */
     const double *canary_rate, *control_rate;
     size_t n_canary, n_control;
-    double tau2;       /* between-org variance of a contrast on the test scale (0: none known) */
+    double tau2; /* between-org variance of a contrast on the test scale (0: none known) */
 } rg_stats_plan_metric;
 
 typedef struct {
     int planned_polls;
     double poll_minutes, pre_minutes, settle_minutes, stabilization_minutes;
-    double alpha;      /* the stage's level (after any split over stages) */
-    int n_metrics;     /* Bonferroni divisor */
+    double alpha;  /* the stage's level (after any split over stages) */
+    int n_metrics; /* Bonferroni divisor */
     int breaker_consecutive;
     rg_sequential_kind sequential; /* group or none (msprt is not planned) */
     rg_variance_kind variance;
     rg_information_kind information;
-    int paths;         /* Monte Carlo paths, >= 100 */
+    int paths; /* Monte Carlo paths, >= 100 */
     uint64_t seed;
 } rg_stats_plan_design;
 
 typedef struct {
-    double half_width;  /* the interval's half-width c_K sqrt(V_K) at the soak's end (display) */
-    double mde;         /* smallest worsening tripping with probability 0.8 (display); INFINITY
-                           when even 4 x the tolerance does not */
-    double p_trip_1_5;  /* P(trip) when this metric is worse by 1.5 x its tolerance */
-    int cannot_decide;  /* the half-width at the soak's end is not below the tolerance */
+    double half_width; /* the interval's half-width c_K sqrt(V_K) at the soak's end (display) */
+    double mde;        /* smallest worsening tripping with probability 0.8 (display); INFINITY
+                          when even 4 x the tolerance does not */
+    double p_trip_1_5; /* P(trip) when this metric is worse by 1.5 x its tolerance */
+    int cannot_decide; /* the half-width at the soak's end is not below the tolerance */
 } rg_stats_plan_result;
 
 typedef struct {

@@ -104,16 +104,16 @@ typedef struct {
     char *created_by;
     int64_t created_at_ms;
     int64_t updated_at_ms;
-    int64_t revision;       /* bumped on every change of this row */
-    char *hold_reason;      /* optional */
-    char *verification;     /* optional: "passed", "failed" or "inconclusive" */
+    int64_t revision;            /* bumped on every change of this row */
+    char *hold_reason;           /* optional */
+    char *verification;          /* optional: "passed", "failed" or "inconclusive" */
     int64_t stage_started_at_ms; /* 0 when the current stage has not started */
     int64_t stage_applied_at_ms; /* 0 until the stage's last PATCH committed */
-    char *baseline;         /* optional JSON, e.g. agents on queue at start */
+    char *baseline;              /* optional JSON, e.g. agents on queue at start */
     /* Set at insert, never updated (NULL for rollouts of schema 3 and older): */
-    char *digest;           /* the manifest's artifact digest, "sha256:<64 hex>" */
-    char *environment;      /* the environment it was started for, when the manifest has them */
-    char *forced_reason;    /* why it started although the environment's requirements failed */
+    char *digest;        /* the manifest's artifact digest, "sha256:<64 hex>" */
+    char *environment;   /* the environment it was started for, when the manifest has them */
+    char *forced_reason; /* why it started although the environment's requirements failed */
 } rg_store_rollout;
 
 typedef struct {
@@ -174,13 +174,13 @@ typedef struct {
     char *login_url;
     rg_target_state state;
     int attempts;
-    char *last_error;    /* optional */
-    char *applied_etag;  /* optional */
-    char *applied_body;  /* optional JSON: the body we PATCHed */
+    char *last_error;   /* optional */
+    char *applied_etag; /* optional */
+    char *applied_body; /* optional JSON: the body we PATCHed */
     int64_t applied_at_ms;
     char *restored_etag; /* optional */
     int64_t restored_at_ms;
-    char *kept_fields;   /* optional JSON: fields a person edited that a restore kept */
+    char *kept_fields; /* optional JSON: fields a person edited that a restore kept */
 } rg_store_target;
 
 typedef struct {
@@ -294,9 +294,9 @@ int rg_store_measurement_put(rg_store *store, const rg_store_measurement_in *m);
 int rg_store_measurement_put_many(rg_store *store, const rg_store_measurement_in *rows, size_t n);
 /* The rollout's measurements with from_ms <= bucket_start_ms < to_ms, of one metric or of
  * all when metric is NULL; ordered by org, queue, metric, bucket start. */
-int rg_store_measurement_list(rg_store_measurements *out, rg_store *store,
-                              const char *tenant_id, const char *rollout_id,
-                              const char *metric, int64_t from_ms, int64_t to_ms);
+int rg_store_measurement_list(rg_store_measurements *out, rg_store *store, const char *tenant_id,
+                              const char *rollout_id, const char *metric, int64_t from_ms,
+                              int64_t to_ms);
 /* One (org, bucket start) of a rollout summed over its queues: `a` is the sum of metric_a's
  * counts (its sums when a_use_sum), `b` the same for metric_b; a metric absent from the cell
  * adds 0, and so does a sum the platform did not give. `org_id` is borrowed for the call. A
@@ -471,14 +471,13 @@ int rg_store_lease_acquire(int *out_held, rg_store *store, const char *tenant_id
 /* Extends the lease when `owner` still holds it (even if it just expired and nobody took
  * it). @param[out] out_held 1 when extended, 0 when lost. */
 int rg_store_lease_renew(int *out_held, rg_store *store, const char *tenant_id,
-                         const char *rollout_id, const char *owner, int64_t now_ms,
-                         int64_t ttl_ms);
+                         const char *rollout_id, const char *owner, int64_t now_ms, int64_t ttl_ms);
 /* Takes the lease from `dead_owner` (a holder known to be gone, e.g. a pid that no longer
  * runs on this host) whatever its expiry: only when the current owner is exactly
  * `dead_owner` (or the lease is absent or expired). @param[out] out_held as above. */
 int rg_store_lease_take_over(int *out_held, rg_store *store, const char *tenant_id,
-                             const char *rollout_id, const char *owner,
-                             const char *dead_owner, int64_t now_ms, int64_t ttl_ms);
+                             const char *rollout_id, const char *owner, const char *dead_owner,
+                             int64_t now_ms, int64_t ttl_ms);
 /* Extends the lease held by `owner` at `epoch` to db-now + ttl_ms and records the last
  * batch time (batch_ms < 0 keeps it). RG_ELEASE when the owner or epoch no longer match. */
 int rg_store_lease_extend(rg_store *store, const char *tenant_id, const char *rollout_id,
@@ -553,8 +552,8 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
 int rg_store_command_get(rg_store_command *out, rg_store *store, const char *tenant_id,
                          int64_t command_id);
 /* The rollout's pending commands, oldest first. */
-int rg_store_command_list_pending(rg_store_commands *out, rg_store *store,
-                                  const char *tenant_id, const char *rollout_id);
+int rg_store_command_list_pending(rg_store_commands *out, rg_store *store, const char *tenant_id,
+                                  const char *rollout_id);
 /* Marks a pending command done or failed with an outcome text, at now_ms (0: now).
  * RG_ENOTFOUND when absent; RG_ECONFLICT when it is no longer pending; RG_EINVALID when
  * state is RG_COMMAND_PENDING. */

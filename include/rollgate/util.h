@@ -10,12 +10,15 @@
 
 /* ---- growable buffer (NUL-terminated at all times once used) ---- */
 typedef struct {
-    char *ptr;   /* owned; NULL until the first append */
-    size_t len;  /* bytes used, excluding the NUL */
+    char *ptr;  /* owned; NULL until the first append */
+    size_t len; /* bytes used, excluding the NUL */
     size_t cap;
 } rg_buf;
 
-#define RG_BUF_INIT {NULL, 0, 0}
+#define RG_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void rg_buf_init(rg_buf *buf);
 void rg_buf_dispose(rg_buf *buf);
@@ -83,8 +86,8 @@ void rg_sha256(uint8_t out[RG_SHA256_LEN], const void *data, size_t len);
 /* Lowercase hex digest; out must hold 65 bytes. */
 void rg_sha256_hex(char out[65], const void *data, size_t len);
 /* HMAC-SHA-256 (webhook signatures). */
-void rg_hmac_sha256(uint8_t out[RG_SHA256_LEN], const void *key, size_t keylen,
-                    const void *data, size_t len);
+void rg_hmac_sha256(uint8_t out[RG_SHA256_LEN], const void *key, size_t keylen, const void *data,
+                    size_t len);
 /* A short stable pseudonym for an identifier in logs: first 12 hex digits of its hash. */
 void rg_hash_id(char out[13], const char *id);
 

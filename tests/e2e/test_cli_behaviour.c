@@ -134,7 +134,8 @@ static void test_every_command_help_exits_0_on_stdout(void **state)
     size_t i;
     (void)state;
 
-    json_array_foreach(names, i, v) {
+    json_array_foreach(names, i, v)
+    {
         const char *name = json_string_value(v);
         char want[128];
         run_result r = run_in("help.db", "%s --help", name);
@@ -369,7 +370,8 @@ static void test_every_command_speaks_json(void **state)
     size_t i;
     (void)state;
 
-    json_array_foreach(names, i, v) {
+    json_array_foreach(names, i, v)
+    {
         const char *name = json_string_value(v), *args = "";
         run_result r;
         json_t *doc;

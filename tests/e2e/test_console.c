@@ -28,7 +28,7 @@ typedef struct {
     rg_simproc sim;
     serve_proc srv;
     json_t *orgs;
-    char *viewer, *operator, *release;
+    char *viewer, *operator, * release;
 } fixture;
 
 static char chromium_path[PATH_MAX];
@@ -63,11 +63,12 @@ static int chromium(fixture *f, const char *extra, const char *url, const char *
     snprintf(profile, sizeof(profile), "%s/profile-XXXXXX", f->dir);
     if (mkdtemp(profile) == NULL)
         return -1;
-    snprintf(cmd, sizeof(cmd), "timeout 60 '%s' --headless --no-sandbox --disable-gpu "
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 '%s' --headless --no-sandbox --disable-gpu "
              "--disable-quic --no-first-run --disable-background-networking "
              "--disable-component-update --disable-sync --disable-dev-shm-usage "
-             "--user-data-dir='%s' %s '%s' >'%s' 2>/dev/null", chromium_path, profile, extra,
-             url, out_path);
+             "--user-data-dir='%s' %s '%s' >'%s' 2>/dev/null",
+             chromium_path, profile, extra, url, out_path);
     st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -106,10 +107,11 @@ static int setup(void **state)
         rg_simproc_start(&f->sim, "sim/scenarios/demo.json") < 0)
         return -1;
     f->viewer = serve_token_new(f->tokens, "demo", "viewer", "console-viewer");
-    f->operator = serve_token_new(f->tokens, "demo", "operator", "console-operator");
+    f->operator= serve_token_new(f->tokens, "demo", "operator", "console-operator");
     f->release = serve_token_new(f->tokens, "demo", "release", "console-release");
-    if (!f->viewer || !f->operator || !f->release ||
-        serve_register(f->db, "demo", f->orgs, f->sim.url, NULL) < 0 ||
+    if (!f->viewer ||
+        !f->operator|| !f->release ||
+            serve_register(f->db, "demo", f->orgs, f->sim.url, NULL) < 0 ||
         serve_start(&f->srv, f->db, f->tokens) < 0)
         return -1;
     return 0;
@@ -137,8 +139,8 @@ static char *start_rollout(fixture *f, const char *name, const char *approval)
 {
     char *body = serve_manifest(name, "demo", f->sim.url, f->orgs, NULL, approval, 0), *id;
     long status = 0;
-    json_t *doc = serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->release, body,
-                                  &status);
+    json_t *doc =
+        serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->release, body, &status);
     free(body);
     assert_int_equal(status, 201);
     id = strdup(json_string_value(json_object_get(doc, "id")));
@@ -175,8 +177,8 @@ static long writes(fixture *f, const char *org)
     rg_buf resp = RG_BUF_INIT;
     json_t *doc;
 
-    assert_int_equal(rg_simproc_request(&f->sim, "GET", "/sim/writes", NULL, NULL, &status,
-                                        &resp, NULL), 0);
+    assert_int_equal(
+        rg_simproc_request(&f->sim, "GET", "/sim/writes", NULL, NULL, &status, &resp, NULL), 0);
     assert_int_equal(status, 200);
     doc = json_loadb(resp.ptr, resp.len, 0, NULL);
     rg_buf_dispose(&resp);
@@ -198,9 +200,9 @@ static json_t *last_audit(fixture *f, const char *id, const char *action)
     snprintf(path, sizeof(path), "/api/v1/rollouts/%s/audit", id);
     doc = serve_http_json(f->srv.url, "GET", path, f->viewer, NULL, &status);
     assert_int_equal(status, 200);
-    json_array_foreach(json_object_get(doc, "audit"), i, a)
-        if (strcmp(json_string_value(json_object_get(a, "action")), action) == 0)
-            found = a;
+    json_array_foreach(json_object_get(doc, "audit"), i,
+                       a) if (strcmp(json_string_value(json_object_get(a, "action")), action) == 0)
+        found = a;
     if (found)
         json_incref(found);
     json_decref(doc);
@@ -231,8 +233,8 @@ static void healthy(fixture *f)
     long status = 0;
 
     assert_non_null(text);
-    assert_int_equal(rg_simproc_request(&f->sim, "POST", "/sim/scenario", text, NULL, &status,
-                                        &resp, NULL), 0);
+    assert_int_equal(
+        rg_simproc_request(&f->sim, "POST", "/sim/scenario", text, NULL, &status, &resp, NULL), 0);
     assert_int_equal(status, 200);
     rg_buf_dispose(&resp);
     free(text);
@@ -256,8 +258,8 @@ static void test_console_csp(void **state)
     for (size_t i = 0; i < 3; i++) {
         rg_buf body = RG_BUF_INIT, hdrs = RG_BUF_INIT;
         long status = 0;
-        assert_int_equal(serve_http(f->srv.url, "GET", paths[i], NULL, NULL, NULL, &status,
-                                    &body, &hdrs), 0);
+        assert_int_equal(
+            serve_http(f->srv.url, "GET", paths[i], NULL, NULL, NULL, &status, &body, &hdrs), 0);
         assert_int_equal(status, 200);
         assert_non_null(rg_simproc_header(csp, sizeof(csp), &hdrs, "Content-Security-Policy"));
         assert_null(strstr(csp, "unsafe-inline"));
@@ -289,9 +291,9 @@ static void test_console_viewer_sees_trip(void **state)
     assert_state(f, id, "rolled_back");
     snprintf(path, sizeof(path), "/api/v1/rollouts/%s/verdicts", id);
     doc = serve_http_json(f->srv.url, "GET", path, f->viewer, NULL, &status);
-    json_array_foreach(json_object_get(doc, "events"), i, e)
-        if (strcmp(json_string_value(json_object_get(e, "kind")), "tripped") == 0)
-            reason = json_string_value(json_object_get(json_object_get(e, "detail"), "reason"));
+    json_array_foreach(json_object_get(doc, "events"), i,
+                       e) if (strcmp(json_string_value(json_object_get(e, "kind")), "tripped") == 0)
+        reason = json_string_value(json_object_get(json_object_get(e, "detail"), "reason"));
     assert_non_null(reason);
     dom = open_page(f, f->viewer, id, NULL, NULL);
     assert_non_null(dom);
@@ -389,8 +391,10 @@ static void test_console_drives_a_rollout(void **state)
 
     /* A screenshot of the live console, for people. */
     snprintf(shot, sizeof(shot), "%s/console.png", rg_test_binary_dir());
-    snprintf(flag, sizeof(flag), "--virtual-time-budget=8000 --window-size=1400,1500 "
-             "--screenshot='%s'", shot);
+    snprintf(flag, sizeof(flag),
+             "--virtual-time-budget=8000 --window-size=1400,1500 "
+             "--screenshot='%s'",
+             shot);
     snprintf(url, sizeof(url), "%s/#token=%s&rollout=%s", f->srv.url, f->operator, id);
     unlink(shot);
     assert_int_equal(chromium(f, flag, url, "/dev/null"), 0);

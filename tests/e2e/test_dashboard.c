@@ -57,10 +57,12 @@ static int chromium(fixture *f, const char *extra, const char *url, const char *
     snprintf(profile, sizeof(profile), "%s/profile-XXXXXX", f->dir);
     if (mkdtemp(profile) == NULL)
         return -1;
-    snprintf(cmd, sizeof(cmd), "'%s' --headless --no-sandbox --disable-gpu --disable-quic "
+    snprintf(cmd, sizeof(cmd),
+             "'%s' --headless --no-sandbox --disable-gpu --disable-quic "
              "--no-first-run --disable-background-networking --disable-component-update "
              "--disable-sync --disable-dev-shm-usage --user-data-dir='%s' %s '%s' >'%s' "
-             "2>/dev/null", f->chromium, profile, extra, url, out_path);
+             "2>/dev/null",
+             f->chromium, profile, extra, url, out_path);
     st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -84,8 +86,7 @@ static int setup(void **state)
         return -1;
     f->viewer = serve_token_new(f->tokens, "demo", "viewer", "dash-viewer");
     f->release = serve_token_new(f->tokens, "demo", "release", "ci-bot");
-    if (!f->viewer || !f->release ||
-        serve_register(f->db, "demo", f->orgs, f->sim.url, NULL) < 0 ||
+    if (!f->viewer || !f->release || serve_register(f->db, "demo", f->orgs, f->sim.url, NULL) < 0 ||
         serve_start(&f->srv, f->db, f->tokens) < 0)
         return -1;
     body = serve_manifest("dash-bad-change", "demo", f->sim.url, f->orgs, NULL, "none", 0);
@@ -167,7 +168,8 @@ static void test_dashboard_in_chromium(void **state)
         snprintf(path, sizeof(path), "/api/v1/rollouts/%s/verdicts", f->id);
         doc = serve_http_json(f->srv.url, "GET", path, f->viewer, NULL, &status);
         assert_int_equal(status, 200);
-        json_array_foreach(json_object_get(doc, "verdicts"), i, v) {
+        json_array_foreach(json_object_get(doc, "verdicts"), i, v)
+        {
             points += json_is_number(json_object_get(v, "estimate"));
             fails += json_is_number(json_object_get(v, "estimate")) &&
                      strcmp(json_string_value(json_object_get(v, "decision")), "fail") == 0;
@@ -188,8 +190,10 @@ static void test_dashboard_in_chromium(void **state)
     free(dom);
     /* A screenshot for people, under the build folder. */
     snprintf(shot, sizeof(shot), "%s/dashboard.png", rg_test_binary_dir());
-    snprintf(shot_flag, sizeof(shot_flag), "--virtual-time-budget=15000 --window-size=1400,1100 "
-             "--screenshot='%s'", shot);
+    snprintf(shot_flag, sizeof(shot_flag),
+             "--virtual-time-budget=15000 --window-size=1400,1100 "
+             "--screenshot='%s'",
+             shot);
     unlink(shot);
     assert_int_equal(chromium(f, shot_flag, url, "/dev/null"), 0);
     {

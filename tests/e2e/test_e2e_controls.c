@@ -65,7 +65,8 @@ static int analytics_since(const rg_simproc *sim, int64_t since_ms, int64_t *out
     size_t i;
     int n = 0;
     *out_first_ms = 0;
-    json_array_foreach(json_object_get(log, "requests"), i, r) {
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
         const char *path = json_string_value(json_object_get(r, "path"));
         int64_t t = json_integer_value(json_object_get(r, "time_ms"));
         if (path == NULL || strstr(path, "/analytics/conversations/") == NULL || t < since_ms)
@@ -80,9 +81,9 @@ static int analytics_since(const rg_simproc *sim, int64_t since_ms, int64_t *out
 static void command(rg_e2e *e, rg_command_kind kind)
 {
     char *outcome = NULL;
-    assert_int_equal(rg_engine_command(&outcome, e->engine, e->tenant, e->id, kind, "alice",
-                                       "controls test", 0),
-                     0);
+    assert_int_equal(
+        rg_engine_command(&outcome, e->engine, e->tenant, e->id, kind, "alice", "controls test", 0),
+        0);
     assert_string_equal(outcome, "done");
     free(outcome);
 }
@@ -164,9 +165,8 @@ static void begin_applied(rg_e2e *e)
     assert_int_equal(rg_e2e_begin(e, "sim/scenarios/healthy.json", NULL, 200), 0);
     assert_int_equal(rg_e2e_drive(e, rg_e2e_stage_one_applied, 100), 0);
     assert_int_equal(rg_e2e_state(e), RG_ROLLOUT_RUNNING);
-    assert_int_equal(rg_store_lease_release(NULL, e->store, e->tenant, e->id,
-                                            rg_engine_owner(e->engine)),
-                     0);
+    assert_int_equal(
+        rg_store_lease_release(NULL, e->store, e->tenant, e->id, rg_engine_owner(e->engine)), 0);
 }
 
 /* Every org of the first stage is live with its snapshot again (the sim's state). */

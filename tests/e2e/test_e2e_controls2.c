@@ -232,7 +232,8 @@ static int analytics_since(int64_t since_ms)
     json_t *log = rg_e2e_requests(&g_e.sim), *r;
     size_t i;
     int n = 0;
-    json_array_foreach(json_object_get(log, "requests"), i, r) {
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
         const char *path = json_string_value(json_object_get(r, "path"));
         if (path && strstr(path, "/analytics/conversations/") &&
             json_integer_value(json_object_get(r, "time_ms")) >= since_ms)
@@ -418,7 +419,8 @@ static void test_retry(void **state)
         int linked = 0;
         rows = cli_json("list", list, &code);
         assert_int_equal(code, 0);
-        json_array_foreach(rows, i, r) {
+        json_array_foreach(rows, i, r)
+        {
             linked += strcmp(json_string_value(json_object_get(r, "id")), g_retry) == 0 &&
                       json_is_string(json_object_get(r, "retry_of")) &&
                       strcmp(json_string_value(json_object_get(r, "retry_of")), g_e.id) == 0;
@@ -429,7 +431,8 @@ static void test_retry(void **state)
         rows = cli_json("history", hist, &code);
         assert_int_equal(code, 0);
         linked = 0;
-        json_array_foreach(json_object_get(rows, "rollouts"), i, r) {
+        json_array_foreach(json_object_get(rows, "rollouts"), i, r)
+        {
             linked += json_is_string(json_object_get(r, "retry_of"));
         }
         json_decref(rows);

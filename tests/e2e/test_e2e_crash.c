@@ -33,8 +33,7 @@ static pid_t spawn_run_to(const char *db, const char *crash_at, const char *narr
     snprintf(bin, sizeof(bin), "%s/cli/rollgate", rg_test_binary_dir());
     pid = fork();
     if (pid == 0) {
-        int out = open(narration ? narration : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC,
-                       0600);
+        int out = open(narration ? narration : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (crash_at)
             setenv("ROLLGATE_TEST_CRASH_AT", crash_at, 1);
         else
@@ -45,8 +44,7 @@ static pid_t spawn_run_to(const char *db, const char *crash_at, const char *narr
             unsetenv("ROLLGATE_TEST_CRASH_LOG");
         dup2(out, STDOUT_FILENO);
         if (narration)
-            execl(bin, bin, "--db", db, "run", "--until-done", "--tick", "200ms",
-                  (char *)NULL);
+            execl(bin, bin, "--db", db, "run", "--until-done", "--tick", "200ms", (char *)NULL);
         else
             execl(bin, bin, "--db", db, "run", "--until-done", "--tick", "200ms", "--quiet",
                   (char *)NULL);
@@ -134,18 +132,17 @@ static int run_and_kill(rg_e2e *e, unsigned *seed, json_t *where, int on_work)
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-killed:
-    {
-        char *point = rg_test_read_file(crash_log, NULL);
-        if (point) {
-            snprintf(at, sizeof(at), "at step %s", point);
-            free(point);
-        } else {
-            char step[200];
-            landed(step, sizeof(step), e, narration);
-            snprintf(at, sizeof(at), "instant in %s", step);
-        }
+killed : {
+    char *point = rg_test_read_file(crash_log, NULL);
+    if (point) {
+        snprintf(at, sizeof(at), "at step %s", point);
+        free(point);
+    } else {
+        char step[200];
+        landed(step, sizeof(step), e, narration);
+        snprintf(at, sizeof(at), "instant in %s", step);
     }
+}
     json_object_set_new(where, at,
                         json_integer(json_integer_value(json_object_get(where, at)) + 1));
     return 0;
@@ -231,8 +228,8 @@ static void test_killed_at_random_instants(void **state)
         rg_e2e_end(&e);
         rollouts++;
     }
-    fprintf(stderr, "killed rollgate run %d times over %d rollouts; the kills landed in:\n",
-            killed, rollouts);
+    fprintf(stderr, "killed rollgate run %d times over %d rollouts; the kills landed in:\n", killed,
+            rollouts);
     json_object_foreach(where, at, n)
         fprintf(stderr, "  %3lld  %s\n", (long long)json_integer_value(n), at);
     json_decref(where);

@@ -76,9 +76,9 @@ static int write_scenario(const char *path, json_t **out_seed_row)
     {
         size_t i;
         json_t *q;
-        json_array_foreach(json_object_get(first, "queues"), i, q)
-            if (strcmp(json_string_value(json_object_get(q, "id")), "q-v2") == 0)
-                json_object_set_new(q, "agents", json_integer(v2_agents));
+        json_array_foreach(json_object_get(first, "queues"), i,
+                           q) if (strcmp(json_string_value(json_object_get(q, "id")), "q-v2") == 0)
+            json_object_set_new(q, "agents", json_integer(v2_agents));
     }
     for (int i = 1; i <= NORGS; i++) {
         json_t *o = json_deep_copy(first);
@@ -106,12 +106,13 @@ static void write_manifest(const char *path, const char *url, const char *change
 {
     rg_buf m = RG_BUF_INIT;
 
-    rg_buf_printf(&m, "name: e2e-datatable\ntenant: e2e\nstages: [10, 50, 100]\n"
-                      "approval: none\nplatform: {driver: genesys, api_url: \"%s\", "
-                      "login_url: \"%s\", credentials: env}\ngroups:\n"
-                      "  - {name: parent, orgs: [org_dt_1], vars: {NEW_QUEUE: q-v2}}\n"
-                      "  - {name: region, depends_on: [parent], orgs: [org_dt_2, org_dt_3, "
-                      "org_dt_4], vars: {NEW_QUEUE: q-v2}}\n",
+    rg_buf_printf(&m,
+                  "name: e2e-datatable\ntenant: e2e\nstages: [10, 50, 100]\n"
+                  "approval: none\nplatform: {driver: genesys, api_url: \"%s\", "
+                  "login_url: \"%s\", credentials: env}\ngroups:\n"
+                  "  - {name: parent, orgs: [org_dt_1], vars: {NEW_QUEUE: q-v2}}\n"
+                  "  - {name: region, depends_on: [parent], orgs: [org_dt_2, org_dt_3, "
+                  "org_dt_4], vars: {NEW_QUEUE: q-v2}}\n",
                   url, url);
     rg_buf_puts(&m, change);
     rg_buf_puts(&m, policy_text);
@@ -141,8 +142,9 @@ static void begin(dt *d, const char *change, const char *hook, int start)
     if (hook != NULL) {
         rg_buf body = RG_BUF_INIT;
         long status = 0;
-        assert_int_equal(rg_simproc_request(&d->e.sim, "POST", "/sim/hook", hook, NULL, &status,
-                                            &body, NULL), 0);
+        assert_int_equal(
+            rg_simproc_request(&d->e.sim, "POST", "/sim/hook", hook, NULL, &status, &body, NULL),
+            0);
         assert_int_equal(status, 200);
         rg_buf_dispose(&body);
     }
@@ -203,15 +205,15 @@ static json_t *sim_row(rg_e2e *e, const char *org)
     size_t i;
 
     assert_int_equal(rg_simproc_state(&e->sim, &st), 0);
-    json_array_foreach(json_object_get(st, "orgs"), i, o) {
+    json_array_foreach(json_object_get(st, "orgs"), i, o)
+    {
         json_t *rows, *r;
         size_t k;
         if (strcmp(json_string_value(json_object_get(o, "id")), org) != 0)
             continue;
         rows = json_object_get(json_array_get(json_object_get(o, "datatables"), 0), "rows");
-        json_array_foreach(rows, k, r)
-            if (json_is_true(json_object_get(r, "routing")))
-                out = json_incref(json_object_get(r, "fields"));
+        json_array_foreach(rows, k, r) if (json_is_true(json_object_get(r, "routing"))) out =
+            json_incref(json_object_get(r, "fields"));
     }
     json_decref(st);
     assert_non_null(out);
@@ -226,7 +228,8 @@ static int row_requests(const json_t *log, const char *org, const char *method)
     json_t *r;
     int n = 0;
 
-    json_array_foreach(json_object_get(log, "requests"), i, r) {
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
         const char *o = json_string_value(json_object_get(r, "org"));
         const char *p = json_string_value(json_object_get(r, "path"));
         n += o && p && strcmp(o, org) == 0 && strncmp(p, want, strlen(want)) == 0 &&
@@ -242,7 +245,8 @@ static void assert_no_strategy_requests(const json_t *log)
     json_t *r;
 
     assert_true(json_array_size(json_object_get(log, "requests")) > 0);
-    json_array_foreach(json_object_get(log, "requests"), i, r) {
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
         const char *p = json_string_value(json_object_get(r, "path"));
         if (p && strstr(p, "/routing/strategies") != NULL)
             fail_msg("request %s %s in data-table mode",
@@ -255,12 +259,10 @@ static void assert_rows_equal(const json_t *live, const json_t *want, const char
     const char *k;
     json_t *v;
 
-    json_object_foreach((json_t *)want, k, v)
-        if (!json_equal(v, json_object_get(live, k)))
-            fail_msg("%s: field %s differs", org, k);
-    json_object_foreach((json_t *)live, k, v)
-        if (json_object_get(want, k) == NULL)
-            fail_msg("%s: field %s is extra", org, k);
+    json_object_foreach((json_t *)want, k, v) if (!json_equal(v, json_object_get(live, k)))
+        fail_msg("%s: field %s differs", org, k);
+    json_object_foreach((json_t *)live, k, v) if (json_object_get(want, k) == NULL)
+        fail_msg("%s: field %s is extra", org, k);
 }
 
 /* 1. A healthy change completes: every org's row is the template plus its key (and its other
@@ -341,9 +343,11 @@ static void test_edit_of_other_field_is_kept(void **state)
     dt d;
     json_t *live, *log;
     (void)state;
-    begin(&d, healthy_change, "{\"org\":\"org_dt_1\",\"on\":\"get\",\"datatable\":\"" TABLE
-                              "\",\"row\":\"" ROW "\",\"fields\":{\"note\":\"edited by a "
-                              "person\"}}", 1);
+    begin(&d, healthy_change,
+          "{\"org\":\"org_dt_1\",\"on\":\"get\",\"datatable\":\"" TABLE "\",\"row\":\"" ROW
+          "\",\"fields\":{\"note\":\"edited by a "
+          "person\"}}",
+          1);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
     live = sim_row(&d.e, "org_dt_1");
@@ -364,9 +368,11 @@ static void test_edit_of_changed_field_holds(void **state)
     json_t *live, *log;
     char *why;
     (void)state;
-    begin(&d, healthy_change, "{\"org\":\"org_dt_1\",\"on\":\"get\",\"datatable\":\"" TABLE
-                              "\",\"row\":\"" ROW "\",\"fields\":{\"weight_b\":30,"
-                              "\"weight_a\":70}}", 1);
+    begin(&d, healthy_change,
+          "{\"org\":\"org_dt_1\",\"on\":\"get\",\"datatable\":\"" TABLE "\",\"row\":\"" ROW
+          "\",\"fields\":{\"weight_b\":30,"
+          "\"weight_a\":70}}",
+          1);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_HELD);
     why = hold_reason(&d.e);
@@ -396,9 +402,11 @@ static void test_writer_after_put_holds(void **state)
     json_t *live, *log;
     char *why;
     (void)state;
-    begin(&d, healthy_change, "{\"org\":\"org_dt_1\",\"on\":\"put\",\"datatable\":\"" TABLE
-                              "\",\"row\":\"" ROW "\",\"fields\":{\"weight_a\":100,"
-                              "\"weight_b\":0}}", 1);
+    begin(&d, healthy_change,
+          "{\"org\":\"org_dt_1\",\"on\":\"put\",\"datatable\":\"" TABLE "\",\"row\":\"" ROW
+          "\",\"fields\":{\"weight_a\":100,"
+          "\"weight_b\":0}}",
+          1);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_HELD);
     why = hold_reason(&d.e);
@@ -426,17 +434,20 @@ static void test_plan_refuses_wrong_type(void **state)
     int named = 0;
     size_t i;
     (void)state;
-    begin(&d, "change:\n"
-              "  resource: {kind: datatable_row, datatable: " TABLE ", row: " ROW "}\n"
-              "  watch_queues: [q-main, q-v2]\n"
-              "  template: {queue_a: q-main, weight_a: 0, queue_b: q-v2, weight_b: 100,"
-              " note: 5}\n"
-              "  weights: {weight_a: queue_a, weight_b: queue_b}\n", NULL, 0);
+    begin(&d,
+          "change:\n"
+          "  resource: {kind: datatable_row, datatable: " TABLE ", row: " ROW "}\n"
+          "  watch_queues: [q-main, q-v2]\n"
+          "  template: {queue_a: q-main, weight_a: 0, queue_b: q-v2, weight_b: 100,"
+          " note: 5}\n"
+          "  weights: {weight_a: queue_a, weight_b: queue_b}\n",
+          NULL, 0);
     if (rg_manifest_load_file(&m, d.e.manifest, NULL) < 0)
         fail_msg("manifest: %s", rg_error_last());
     assert_int_equal(rg_engine_plan(&plan, m, d.e.dir, NULL), 0);
     assert_true(json_is_true(json_object_get(plan, "blocked")));
-    json_array_foreach(json_object_get(plan, "findings"), i, f) {
+    json_array_foreach(json_object_get(plan, "findings"), i, f)
+    {
         const char *what = json_string_value(json_object_get(f, "what"));
         if (what && strstr(what, "'note'") && strstr(what, "string") && strstr(what, TABLE) &&
             strstr(what, json_string_value(json_object_get(f, "org"))))
@@ -463,8 +474,8 @@ static void row_writes(rg_e2e *e, const char *org, json_int_t *applied, json_int
     long status = 0;
     json_t *doc, *w;
 
-    assert_int_equal(rg_simproc_request(&e->sim, "GET", "/sim/writes", NULL, NULL, &status,
-                                        &body, NULL), 0);
+    assert_int_equal(
+        rg_simproc_request(&e->sim, "GET", "/sim/writes", NULL, NULL, &status, &body, NULL), 0);
     assert_int_equal(status, 200);
     doc = json_loads(rg_buf_cstr(&body), 0, NULL);
     w = json_object_get(json_object_get(json_object_get(doc, "orgs"), org), TABLE "/" ROW);
@@ -517,12 +528,14 @@ static void test_capacity_weight_columns(void **state)
     dt d;
     (void)state;
     v2_agents = 600;
-    begin(&d, "change:\n"
-              "  resource: {kind: datatable_row, datatable: " TABLE ", row: " ROW "}\n"
-              "  watch_queues: [q-main, q-v2]\n"
-              "  template: {queue_a: q-main, weight_a: capacity, queue_b: q-v2,"
-              " weight_b: capacity}\n"
-              "  weights: {weight_a: queue_a, weight_b: queue_b}\n", NULL, 1);
+    begin(&d,
+          "change:\n"
+          "  resource: {kind: datatable_row, datatable: " TABLE ", row: " ROW "}\n"
+          "  watch_queues: [q-main, q-v2]\n"
+          "  template: {queue_a: q-main, weight_a: capacity, queue_b: q-v2,"
+          " weight_b: capacity}\n"
+          "  weights: {weight_a: queue_a, weight_b: queue_b}\n",
+          NULL, 1);
     v2_agents = 200;
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
@@ -563,13 +576,14 @@ static void test_rollback_restores_row_and_keeps_edit(void **state)
     assert_int_equal(rg_simproc_request(&d.e.sim, "POST", "/sim/edit",
                                         "{\"org\":\"org_dt_1\",\"datatable\":\"" TABLE
                                         "\",\"row\":\"" ROW "\",\"fields\":{\"note\":"
-                                        "\"after the apply\"}}", NULL, &status, &body, NULL),
+                                        "\"after the apply\"}}",
+                                        NULL, &status, &body, NULL),
                      0);
     assert_int_equal(status, 200);
     rg_buf_dispose(&body);
     assert_int_equal(rg_engine_command(&outcome, d.e.engine, d.e.tenant, d.e.id,
-                                       RG_COMMAND_ROLLBACK, "alice", "testing the row restore",
-                                       0), 0);
+                                       RG_COMMAND_ROLLBACK, "alice", "testing the row restore", 0),
+                     0);
     free(outcome);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_ROLLED_BACK);
@@ -746,7 +760,8 @@ static int findings_with(const json_t *plan, const char *a, const char *b)
     size_t i;
     json_t *f;
     int n = 0;
-    json_array_foreach(json_object_get(plan, "findings"), i, f) {
+    json_array_foreach(json_object_get(plan, "findings"), i, f)
+    {
         const char *what = json_string_value(json_object_get(f, "what"));
         n += what && strstr(what, a) && (b == NULL || strstr(what, b));
     }
@@ -767,8 +782,8 @@ static void test_plan_findings(void **state)
     assert_false(json_is_true(json_object_get(plan, "blocked")));
     assert_int_equal(json_array_size(json_object_get(plan, "findings")), 0);
     diff = json_object_get(json_array_get(json_object_get(plan, "targets"), 0), "diff");
-    json_array_foreach(diff, i, c)
-        modified += strcmp(json_string_value(json_object_get(c, "change")), "modified") == 0;
+    json_array_foreach(diff, i, c) modified +=
+        strcmp(json_string_value(json_object_get(c, "change")), "modified") == 0;
     assert_int_equal(modified, 2); /* weight_a 100 -> 0, weight_b 0 -> 100 */
     json_decref(plan);
 

@@ -221,8 +221,7 @@ static void test_promotion_end_to_end(void **state)
     assert_int_equal(live_v2_weight(&t, PROD_ORG_B), 100);
     {
         json_t *live = live_body(&t, PROD_ORG_B);
-        assert_string_equal(json_string_value(json_object_get(live, "name")),
-                            "Routing_v3-prod");
+        assert_string_equal(json_string_value(json_object_get(live, "name")), "Routing_v3-prod");
         json_decref(live);
     }
 
@@ -231,7 +230,8 @@ static void test_promotion_end_to_end(void **state)
     stg = load_env(&t, "staging");
     assert_int_equal(rg_engine_start(stg2_id, t.engine, stg, t.dir, "dev", 0), 0);
     assert_int_equal(rg_engine_command(NULL, t.engine, "e2e", stg2_id, RG_COMMAND_ROLLBACK, "dev",
-                                       "bad numbers", 0), 0);
+                                       "bad numbers", 0),
+                     0);
     drive(&t, stg2_id);
     assert_true(state_of(&t, stg2_id) == RG_ROLLOUT_ROLLED_BACK);
     assert_int_equal(rg_engine_start(forced_id, t.engine, edited, t.dir, "rm", 1), RG_ECONFLICT);
@@ -254,8 +254,7 @@ static void test_promotion_end_to_end(void **state)
     free(out);
     assert_non_null(doc);
     snprintf(forced_id, sizeof(forced_id), "%s", json_string_value(json_object_get(doc, "id")));
-    assert_string_equal(json_string_value(json_object_get(doc, "forced_reason")),
-                        "hotfix INC-42");
+    assert_string_equal(json_string_value(json_object_get(doc, "forced_reason")), "hotfix INC-42");
     json_decref(doc);
     assert_int_equal(rg_engine_status_json(&st, t.engine, "e2e", forced_id), 0);
     assert_string_equal(json_string_value(json_object_get(st, "forced_reason")), "hotfix INC-42");
@@ -287,7 +286,8 @@ static void test_promotion_end_to_end(void **state)
     assert_null(strstr(out, d1)); /* never the first digest's rollouts */
     free(out);
     assert_int_equal(rg_engine_command(NULL, t.engine, "e2e", forced_id, RG_COMMAND_ROLLBACK, "rm",
-                                       "test over", 0), 0);
+                                       "test over", 0),
+                     0);
     drive(&t, forced_id);
 
     /* The history of the first digest: staging then production, approvers named. */
@@ -319,11 +319,13 @@ static void test_bad_input_exits_3(void **state)
 {
     static const char *const cases[][3] = {
         {"good.yaml", "--env prod", "good.yaml:13:3: environments: unknown environment 'prod'"},
-        {"cycle.yaml", "--env staging", "cycle.yaml:19:25: environments.production.requires."
-                                        "staging: cycle in requires"},
-        {"org_twice.yaml", "--env staging", "org_twice.yaml:23:63: environments.production."
-                                            "groups[1].orgs[1]: org 'org_stg_1' is already "
-                                            "listed in environment 'staging'"},
+        {"cycle.yaml", "--env staging",
+         "cycle.yaml:19:25: environments.production.requires."
+         "staging: cycle in requires"},
+        {"org_twice.yaml", "--env staging",
+         "org_twice.yaml:23:63: environments.production."
+         "groups[1].orgs[1]: org 'org_stg_1' is already "
+         "listed in environment 'staging'"},
         {"missing_required.yaml", "--env production",
          "missing_required.yaml:18:20: environments.production.requires.qa: unknown "
          "environment 'qa'"},
@@ -339,9 +341,8 @@ static void test_bad_input_exits_3(void **state)
     snprintf(t.db, sizeof(t.db), "%s/bad.db", t.dir);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (int cmd = 0; cmd < 2; cmd++) {
-            snprintf(args, sizeof(args), "%s '%s/tests/data/envs/%s' %s %s",
-                     cmd ? "start" : "plan", rg_test_source_dir(), cases[i][0], cases[i][1],
-                     cmd ? "" : "--offline");
+            snprintf(args, sizeof(args), "%s '%s/tests/data/envs/%s' %s %s", cmd ? "start" : "plan",
+                     rg_test_source_dir(), cases[i][0], cases[i][1], cmd ? "" : "--offline");
             if (run_cli(&t, args, &out) != 3 || strstr(out, cases[i][2]) == NULL)
                 fail_msg("%s: want exit 3 with '%s', got: %s", args, cases[i][2], out);
             free(out);

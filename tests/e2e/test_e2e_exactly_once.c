@@ -332,8 +332,8 @@ static void test_command_killed_between_effect_and_completion(void **state)
     assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
     assert_int_equal(rg_e2e_drive(&e, rg_e2e_stage_one_applied, 100), 0);
     /* This process stops driving; the command waits in the queue for the CLI's driver. */
-    assert_int_equal(rg_store_lease_release(NULL, e.store, e.tenant, e.id,
-                                            rg_engine_owner(e.engine)), 0);
+    assert_int_equal(
+        rg_store_lease_release(NULL, e.store, e.tenant, e.id, rg_engine_owner(e.engine)), 0);
     queued.rollout_id = e.id;
     queued.tenant_id = e.tenant;
     queued.kind = RG_COMMAND_PROMOTE;
@@ -395,8 +395,7 @@ static int some_target_applied(rg_e2e *e)
  * line) and completes; `status` answers during the lock. */
 static void test_write_locked_database_waits(void **state)
 {
-    static const char *const run[] = {"run", "--until-done", "--tick", "200ms", "--quiet",
-                                      NULL};
+    static const char *const run[] = {"run", "--until-done", "--tick", "200ms", "--quiet", NULL};
     char out[700], err[700], status_out[700];
     const char *status[] = {"status", NULL, "--json", NULL};
     rg_e2e e;
@@ -465,8 +464,7 @@ static void first_line(char *out, size_t outlen, const char *path)
 
 static void test_claimed_resources_refuse_a_second_start(void **state)
 {
-    static const char *const run[] = {"run", "--until-done", "--tick", "200ms", "--quiet",
-                                      NULL};
+    static const char *const run[] = {"run", "--until-done", "--tick", "200ms", "--quiet", NULL};
     char out[700], err[700], other[700], first[64], *text;
     const char *start[] = {"start", NULL, NULL};
     const char *rollback[] = {"rollback", first, "--reason", "make room", NULL};
@@ -548,8 +546,8 @@ static void two_drivers(const char *tick, const char *lease)
     assert_patches(&e, 1);
     assert_no_duplicate_rows(&e);
     fprintf(stderr, "two drivers (tick %s, lease %s): leases lost %zu + %zu times\n",
-            tick ? tick : "default", lease ? lease : "default",
-            count_in_file(err1, "lease lost"), count_in_file(err2, "lease lost"));
+            tick ? tick : "default", lease ? lease : "default", count_in_file(err1, "lease lost"),
+            count_in_file(err2, "lease lost"));
     rg_e2e_end(&e);
 }
 

@@ -19,8 +19,7 @@
 
 static rg_buf captured = RG_BUF_INIT;
 
-static void capture(rg_log_level level, const char *component, const char *message,
-                    void *payload)
+static void capture(rg_log_level level, const char *component, const char *message, void *payload)
 {
     (void)payload;
     rg_buf_printf(&captured, "%s %s: %s\n", rg_log_level_name(level), component, message);

@@ -112,8 +112,8 @@ static void test_rollback_while_daemon_drives(void **state)
 {
     char *run[] = {"run", "--until-done", "--tick", "200ms", "--quiet", NULL};
     char out[700];
-    char *rollback[] = {"rollback", NULL, "--reason", "pager says abandonment is up", "--actor",
-                        "alice", NULL};
+    char *rollback[] = {"rollback", NULL,    "--reason", "pager says abandonment is up",
+                        "--actor",  "alice", NULL};
     char *gate[] = {"gate", NULL, "--timeout", "60s", NULL};
     json_t *audit = NULL, *a;
     rg_e2e e;
@@ -138,7 +138,8 @@ static void test_rollback_while_daemon_drives(void **state)
     assert_int_equal(wait_exit(spawn(e.db, NULL, gate)), 1);
     assert_int_equal(wait_exit(daemon), 0);
     assert_int_equal(rg_engine_audit_json(&audit, e.engine, e.tenant, e.id), 0);
-    json_array_foreach(audit, i, a) {
+    json_array_foreach(audit, i, a)
+    {
         if (strcmp(json_string_value(json_object_get(a, "action")), "rollback") != 0)
             continue;
         assert_string_equal(json_string_value(json_object_get(a, "actor")), "alice");
@@ -194,8 +195,9 @@ static void test_capacity_drop_pauses_expansion(void **state)
     json_decref(st);
     while (rg_time_now_ms() < restore_at)
         rg_e2e_sleep_ms(200);
-    assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_RESUME,
-                                       "bob", "agents are back", 0), 0);
+    assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_RESUME, "bob",
+                                       "agents are back", 0),
+                     0);
     free(outcome);
     assert_int_equal(rg_e2e_drive(&e, finished, 600), 0);
     assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
@@ -257,7 +259,8 @@ static void test_refused_apply_holds_then_promote_skips(void **state)
     assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
     rg_test_path(path, sizeof(path), "sim/scenarios/healthy.json");
     assert_non_null(doc = json_load_file(path, 0, NULL));
-    json_array_foreach(json_object_get(doc, "orgs"), i, org) {
+    json_array_foreach(json_object_get(doc, "orgs"), i, org)
+    {
         json_t *strategy = json_array_get(json_object_get(org, "strategies"), 0);
         if (strcmp(json_string_value(json_object_get(org, "id")), "org_sub_002") != 0)
             continue;
@@ -276,12 +279,13 @@ static void test_refused_apply_holds_then_promote_skips(void **state)
     assert_non_null(strstr(row.hold_reason, "apply failed for org_sub_002"));
     rg_store_rollout_dispose(&row);
     assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_PROMOTE,
-                                       "ana", "go on without org_sub_002", 0), 0);
+                                       "ana", "go on without org_sub_002", 0),
+                     0);
     free(outcome);
     assert_int_equal(rg_e2e_drive(&e, finished, 600), 0);
     assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
-    assert_int_equal(rg_store_target_get(&t, e.store, e.tenant, e.id, "org_sub_002",
-                                         "strat_main"), 0);
+    assert_int_equal(rg_store_target_get(&t, e.store, e.tenant, e.id, "org_sub_002", "strat_main"),
+                     0);
     assert_int_equal(t.state, RG_TARGET_UNCHANGED);
     rg_store_target_dispose(&t);
     log = rg_e2e_requests(&e.sim);
@@ -318,7 +322,8 @@ static void test_rollback_restores_what_it_can_reach(void **state)
     assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_RUNNING);
     unsetenv("ROLLGATE_ORG_SUB_002_CLIENT_SECRET");
     assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_ROLLBACK,
-                                       "bob", "credentials drill", 0), 0);
+                                       "bob", "credentials drill", 0),
+                     0);
     free(outcome);
     assert_int_equal(rg_e2e_drive(&e, finished, 100), 0);
     assert_int_equal(rg_store_rollout_get(&row, e.store, e.tenant, e.id), 0);
@@ -334,8 +339,8 @@ static void test_rollback_restores_what_it_can_reach(void **state)
         } else if (t->stage_index <= 1) {
             json_t *live = rg_e2e_live(&e.sim, t->org_id), *snap = rg_e2e_snapshot(&e, t->org_id);
             assert_int_equal(t->state, RG_TARGET_RESTORED);
-            assert_true(json_equal(json_object_get(live, "targets"),
-                                   json_object_get(snap, "targets")));
+            assert_true(
+                json_equal(json_object_get(live, "targets"), json_object_get(snap, "targets")));
             json_decref(live);
             json_decref(snap);
             restored++;

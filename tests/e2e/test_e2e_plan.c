@@ -17,9 +17,8 @@ static const json_t *change_at(const json_t *diff, const char *path)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(diff, i, c)
-        if (strcmp(json_string_value(json_object_get(c, "path")), path) == 0)
-            return c;
+    json_array_foreach(
+        diff, i, c) if (strcmp(json_string_value(json_object_get(c, "path")), path) == 0) return c;
     return NULL;
 }
 
@@ -28,8 +27,8 @@ static int count_method(const json_t *log, const char *method)
     size_t i;
     json_t *r;
     int n = 0;
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-        n += strcmp(json_string_value(json_object_get(r, "method")), method) == 0;
+    json_array_foreach(json_object_get(log, "requests"), i, r) n +=
+        strcmp(json_string_value(json_object_get(r, "method")), method) == 0;
     return n;
 }
 

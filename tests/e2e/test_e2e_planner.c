@@ -50,8 +50,8 @@ static run_result run_plan(const char *dir, const char *manifest, const char *ex
     int status;
 
     snprintf(outp, sizeof(outp), "%s/out", dir);
-    rg_buf_printf(&cmd, "'%s/cli/rollgate' plan '%s' %s >'%s' 2>/dev/null",
-                  rg_test_binary_dir(), manifest, extra, outp);
+    rg_buf_printf(&cmd, "'%s/cli/rollgate' plan '%s' %s >'%s' 2>/dev/null", rg_test_binary_dir(),
+                  manifest, extra, outp);
     status = system(rg_buf_cstr(&cmd));
     assert_true(status != -1 && WIFEXITED(status));
     r.status = WEXITSTATUS(status);
@@ -62,8 +62,7 @@ static run_result run_plan(const char *dir, const char *manifest, const char *ex
 }
 
 /* The scenario copy with a time_scale, in dir; returns its path in `out`. */
-static void write_scenario(char *out, size_t len, const char *dir, double time_scale,
-                           json_t **doc)
+static void write_scenario(char *out, size_t len, const char *dir, double time_scale, json_t **doc)
 {
     char src[1024];
     rg_test_path(src, sizeof(src), "sim/scenarios/demo.json");
@@ -87,7 +86,8 @@ static size_t count_posts(const json_t *log, const char *path_part)
 {
     size_t i, n = 0;
     json_t *r;
-    json_array_foreach(json_object_get(log, "requests"), i, r) {
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
         const char *m = json_string_value(json_object_get(r, "method"));
         const char *p = json_string_value(json_object_get(r, "path"));
         n += m && p && strcmp(m, "POST") == 0 && strstr(p, path_part) != NULL;
@@ -99,8 +99,8 @@ static size_t count_method(const json_t *log, const char *method)
 {
     size_t i, n = 0;
     json_t *r;
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-        n += strcmp(json_string_value(json_object_get(r, "method")), method) == 0;
+    json_array_foreach(json_object_get(log, "requests"), i, r) n +=
+        strcmp(json_string_value(json_object_get(r, "method")), method) == 0;
     return n;
 }
 
@@ -119,11 +119,11 @@ static void test_planner_matches_closed_form(void **state)
     write_scenario(scen, sizeof(scen), dir, 1200, &doc);
     org0 = json_array_get(json_object_get(doc, "orgs"), 0);
     /* per real minute: calls_per_min x time_scale; demo orgs are alike */
-    rate = json_number_value(json_object_get(
-               json_array_get(json_object_get(org0, "strategies"), 0), "calls_per_min")) *
+    rate = json_number_value(json_object_get(json_array_get(json_object_get(org0, "strategies"), 0),
+                                             "calls_per_min")) *
            1200;
-    p = json_number_value(json_object_get(json_array_get(json_object_get(org0, "queues"), 0),
-                                          "abandon_p"));
+    p = json_number_value(
+        json_object_get(json_array_get(json_object_get(org0, "queues"), 0), "abandon_p"));
     assert_int_equal(rg_simproc_start(&sim, scen), 0);
     assert_int_equal(rg_e2e_credentials(&orgs, scen), 0);
     snprintf(path, sizeof(path), "%s/m.yaml", dir);
@@ -138,7 +138,8 @@ static void test_planner_matches_closed_form(void **state)
     assert_null(json_object_get(pl, "error"));
     assert_true(json_is_false(json_object_get(pl, "cannot_decide")));
     assert_int_equal(json_array_size(json_object_get(pl, "stages")), 3);
-    json_array_foreach(json_object_get(pl, "stages"), i, st) {
+    json_array_foreach(json_object_get(pl, "stages"), i, st)
+    {
         size_t nc = json_array_size(json_object_get(st, "canary"));
         size_t nk = json_array_size(json_object_get(st, "control"));
         const json_t *mt = json_array_get(json_object_get(st, "metrics"), 0);
@@ -155,17 +156,16 @@ static void test_planner_matches_closed_form(void **state)
         assert_float_equal(json_number_value(json_object_get(mt, "level")), p, 0.003);
         /* the level and rates are read, not configured: 2 % of the half-width; the
          * probabilities are Monte Carlo (10,000 paths) on top of that */
-        assert_float_equal(json_number_value(json_object_get(mt, "half_width")) /
-                               expm1(Z_95 * sd),
+        assert_float_equal(json_number_value(json_object_get(mt, "half_width")) / expm1(Z_95 * sd),
                            1.0, 0.02);
         assert_float_equal(json_number_value(json_object_get(st, "p_promote")),
                            norm_p((tol - Z_95 * sd) / sd), 0.03);
         assert_float_equal(json_number_value(json_object_get(mt, "p_trip_1_5")),
                            1 - norm_p((thr - 1.5 * tol) / sd), 0.03);
-        assert_float_equal(json_number_value(json_object_get(mt, "mde")),
-                           expm1(thr + Z_80 * sd), 0.01);
-        assert_float_equal(json_number_value(json_object_get(st, "p_trip")),
-                           1 - norm_p(thr / sd), 0.01);
+        assert_float_equal(json_number_value(json_object_get(mt, "mde")), expm1(thr + Z_80 * sd),
+                           0.01);
+        assert_float_equal(json_number_value(json_object_get(st, "p_trip")), 1 - norm_p(thr / sd),
+                           0.01);
         assert_true(json_is_false(json_object_get(mt, "cannot_decide")));
     }
     json_decref(plan);

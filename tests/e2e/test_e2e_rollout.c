@@ -50,8 +50,8 @@ static void test_healthy_completes(void **state)
         json_t *targets = json_object_get(live, "targets");
         assert_string_equal(json_string_value(json_object_get(live, "name")),
                             "Production_Routing_v2");
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(targets, 1),
-                                                            "weight")), 100);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(targets, 1), "weight")),
+                         100);
         json_decref(live);
     }
     assert_int_equal(rg_engine_status_json(&status, e.engine, e.tenant, e.id), 0);
@@ -95,7 +95,8 @@ static void test_bad_change_trips_and_restores(void **state)
     /* tripped before the last stage */
     assert_true(targets.items[targets.count - 1].state == RG_TARGET_PENDING);
     assert_int_equal(rg_engine_explain_json(&explain, e.engine, e.tenant, e.id), 0);
-    json_array_foreach(json_object_get(explain, "verdicts"), i, v) {
+    json_array_foreach(json_object_get(explain, "verdicts"), i, v)
+    {
         if (strcmp(json_string_value(json_object_get(v, "decision")), "fail") != 0)
             continue;
         failing++;
@@ -169,13 +170,15 @@ static void test_manual_edit_survives_rollback(void **state)
         char edit[512];
         snprintf(edit, sizeof(edit),
                  "{\"org\":\"%s\",\"strategy\":\"strat_main\",\"patch\":{\"settings\":"
-                 "{\"enabled\":true,\"longRunning\":false}}}", parent);
-        assert_int_equal(rg_simproc_request(&e.sim, "POST", "/sim/edit", edit, NULL, &status,
-                                            &body, NULL), 0);
+                 "{\"enabled\":true,\"longRunning\":false}}}",
+                 parent);
+        assert_int_equal(
+            rg_simproc_request(&e.sim, "POST", "/sim/edit", edit, NULL, &status, &body, NULL), 0);
         assert_int_equal(status, 200);
     }
     assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_ROLLBACK,
-                                       "alice", "testing the three-way restore", 0), 0);
+                                       "alice", "testing the three-way restore", 0),
+                     0);
     assert_string_equal(outcome, "done");
     free(outcome);
     run_to_end(&e);
@@ -184,10 +187,12 @@ static void test_manual_edit_survives_rollback(void **state)
     assert_true(json_is_false(json_object_get(json_object_get(live, "settings"), "longRunning")));
     assert_string_equal(json_string_value(json_object_get(live, "name")), "Production_Routing");
     assert_int_equal(json_integer_value(json_object_get(
-                         json_array_get(json_object_get(live, "targets"), 0), "weight")), 100);
+                         json_array_get(json_object_get(live, "targets"), 0), "weight")),
+                     100);
     json_decref(live);
     assert_int_equal(rg_engine_audit_json(&audit, e.engine, e.tenant, e.id), 0);
-    json_array_foreach(audit, i, a) {
+    json_array_foreach(audit, i, a)
+    {
         const char *action = json_string_value(json_object_get(a, "action"));
         if (strcmp(action, "restore") == 0 &&
             strcmp(json_string_value(json_object_get(a, "outcome")), "kept") == 0) {
@@ -244,7 +249,8 @@ static void test_faults_do_not_change_the_outcome(void **state)
     assert_int_equal(rg_simproc_start(&e.sim, "sim/scenarios/demo.json"), 0);
     assert_int_equal(rg_e2e_credentials(&e.orgs, "sim/scenarios/demo.json"), 0);
     assert_int_equal(rg_simproc_faults(&e.sim, "{\"token_ttl_s\":3,\"error_rate\":0.1,"
-                                               "\"error_status\":503}"), 0);
+                                               "\"error_status\":503}"),
+                     0);
     assert_int_equal(rg_e2e_begin(&e, NULL, NULL, 200), 0);
     run_to_end(&e);
     assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_ROLLED_BACK);

@@ -31,9 +31,8 @@ static double per_org_over_soak(void)
     assert_non_null(doc);
     scale = json_number_value(json_object_get(doc, "time_scale"));
     cpm = json_number_value(json_object_get(
-        json_array_get(json_object_get(json_array_get(json_object_get(doc, "orgs"), 0),
-                                       "strategies"),
-                       0),
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(doc, "orgs"), 0), "strategies"), 0),
         "calls_per_min"));
     json_decref(doc);
     return cpm * scale * 24 / 60.0;
@@ -71,9 +70,9 @@ static size_t count_path(const json_t *log, const char *method, const char *part
 {
     size_t i, n = 0;
     json_t *r;
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-        n += strcmp(json_string_value(json_object_get(r, "method")), method) == 0 &&
-             strstr(json_string_value(json_object_get(r, "path")), part) != NULL;
+    json_array_foreach(json_object_get(log, "requests"), i, r) n +=
+        strcmp(json_string_value(json_object_get(r, "method")), method) == 0 &&
+        strstr(json_string_value(json_object_get(r, "path")), part) != NULL;
     return n;
 }
 
@@ -139,9 +138,8 @@ static void test_stage_one_sized_and_kept_across_restart(void **state)
         json_t *status = NULL;
         assert_int_equal(rg_engine_status_json(&status, e.engine, e.tenant, e.id), 0);
         /* 2 of 7 targets: the status gives the percentage it resolved to */
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(status, "stage"),
-                                                            "percent")),
-                         29);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(status, "stage"), "percent")), 29);
         json_decref(status);
     }
     rg_e2e_end(&e);
@@ -177,8 +175,9 @@ static void test_cap_and_plan(void **state)
     assert_int_equal(json_array_size(json_object_get(st, "canary")), 3);
     assert_int_equal(json_integer_value(json_object_get(st, "percent")), 43);
     json_array_foreach(json_object_get(plan, "targets"), i, t)
-        assert_int_equal(json_integer_value(json_object_get(t, "stage")),
-                         i < 3 ? 0 : i < 4 ? 1 : 2);
+        assert_int_equal(json_integer_value(json_object_get(t, "stage")), i < 3   ? 0
+                                                                          : i < 4 ? 1
+                                                                                  : 2);
     json_decref(plan);
 
     snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' plan '%s' --offline >'%s' 2>/dev/null",

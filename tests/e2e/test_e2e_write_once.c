@@ -1,8 +1,8 @@
 /* test_e2e_write_once.c - exactly one successful write per org per apply and per restore
  * when the platform commits a PATCH and the reply is lost (closed, reset, a 504 instead of
- * the 200) or when 20% of calls fail with 503, counted by rollgate-sim itself (GET /sim/writes), not by rollgate; and
- * an unreachable platform is an infrastructure error: `plan` and `run --until-done` exit 4,
- * one line per organization, the hold says "platform unreachable" */
+ * the 200) or when 20% of calls fail with 503, counted by rollgate-sim itself (GET /sim/writes),
+ * not by rollgate; and an unreachable platform is an infrastructure error: `plan` and `run
+ * --until-done` exit 4, one line per organization, the hold says "platform unreachable" */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -42,8 +42,7 @@ static json_t *sim_writes(const rg_simproc *sim)
 static int64_t writes_of(const json_t *doc, const char *org, const char *what)
 {
     return json_integer_value(json_object_get(
-        json_object_get(json_object_get(json_object_get(doc, "orgs"), org), "strat_main"),
-        what));
+        json_object_get(json_object_get(json_object_get(doc, "orgs"), org), "strat_main"), what));
 }
 
 /* Committed writes of `org` by the request log's "applied" flag. */
@@ -53,7 +52,8 @@ static int64_t logged_writes(const json_t *log, const char *org)
     json_t *r;
     int64_t n = 0;
 
-    json_array_foreach(json_object_get(log, "requests"), i, r) {
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
         const char *o = json_string_value(json_object_get(r, "org"));
         n += o && strcmp(o, org) == 0 && json_is_true(json_object_get(r, "applied"));
     }
@@ -131,9 +131,9 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
         if (rg_e2e_drive(&e, fully_applied, 600) < 0 || rg_e2e_finished(&e))
             fail_msg("%s %s: not every org applied (%s): %s", scenario, faults,
                      rg_rollout_state_to_str(rg_e2e_state(&e)), rg_error_last());
-        assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id,
-                                           RG_COMMAND_ROLLBACK, "oncall", "exactly-once test",
-                                           0), 0);
+        assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_ROLLBACK,
+                                           "oncall", "exactly-once test", 0),
+                         0);
         free(outcome);
     }
     if (rg_e2e_drive(&e, rg_e2e_finished, 600) < 0)
@@ -148,13 +148,12 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
     for (size_t i = 0; i < targets.count; i++) {
         const rg_store_target *t = &targets.items[i];
         int64_t n = writes_of(writes, t->org_id, "applied");
-        int64_t expect = t->state == RG_TARGET_PENDING       ? 0
+        int64_t expect = t->state == RG_TARGET_PENDING    ? 0
                          : want == RG_ROLLOUT_ROLLED_BACK ? 2 /* the apply and the restore */
-                                                             : 1;
+                                                          : 1;
         if (n != expect)
-            fail_msg("%s %s: %s (%s) got %lld successful writes, expected %lld", scenario,
-                     faults, t->org_id, rg_target_state_to_str(t->state), (long long)n,
-                     (long long)expect);
+            fail_msg("%s %s: %s (%s) got %lld successful writes, expected %lld", scenario, faults,
+                     t->org_id, rg_target_state_to_str(t->state), (long long)n, (long long)expect);
         assert_int_equal(logged_writes(log, t->org_id), n); /* the log agrees */
         touched += t->state != RG_TARGET_PENDING;
         unanswered += writes_of(writes, t->org_id, "unanswered");
@@ -176,8 +175,7 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
         assert_int_equal(unanswered, json_integer_value(json_object_get(writes, "total")));
     fprintf(stderr, "%s %s: %s, %zu organizations touched, %lld writes (%lld unanswered)\n",
             scenario, faults, rg_rollout_state_to_str(want), touched,
-            (long long)json_integer_value(json_object_get(writes, "total")),
-            (long long)unanswered);
+            (long long)json_integer_value(json_object_get(writes, "total")), (long long)unanswered);
     assert_no_duplicate_rows(&e);
     json_decref(log);
     json_decref(writes);
@@ -188,15 +186,15 @@ static void rollout_under(const char *scenario, const char *faults, rg_rollout_s
 static void test_lost_reply_rolls_back_once(void **state)
 {
     (void)state;
-    rollout_under("sim/scenarios/demo.json", "{\"apply_drop_rate\":1}", RG_ROLLOUT_ROLLED_BACK,
-                  1, 0);
+    rollout_under("sim/scenarios/demo.json", "{\"apply_drop_rate\":1}", RG_ROLLOUT_ROLLED_BACK, 1,
+                  0);
 }
 
 static void test_reset_after_apply_rolls_back_once(void **state)
 {
     (void)state;
-    rollout_under("sim/scenarios/demo.json", "{\"apply_reset_rate\":1}",
-                  RG_ROLLOUT_ROLLED_BACK, 1, 0);
+    rollout_under("sim/scenarios/demo.json", "{\"apply_reset_rate\":1}", RG_ROLLOUT_ROLLED_BACK, 1,
+                  0);
 }
 
 static void test_503s_roll_back_once(void **state)
@@ -216,8 +214,10 @@ static void test_5xx_after_commit_rolls_back_once(void **state)
 static void test_lost_reply_healthy_completes_once(void **state)
 {
     (void)state;
-    rollout_under("sim/scenarios/healthy.json", "{\"apply_drop_rate\":1,\"latency_ms\":50,"
-                  "\"latency_on\":\"writes\"}", RG_ROLLOUT_COMPLETED, 1, 0);
+    rollout_under("sim/scenarios/healthy.json",
+                  "{\"apply_drop_rate\":1,\"latency_ms\":50,"
+                  "\"latency_on\":\"writes\"}",
+                  RG_ROLLOUT_COMPLETED, 1, 0);
 }
 
 /* Every org applied, then rolled back by a person: seven restores, every reply lost (half
@@ -225,7 +225,8 @@ static void test_lost_reply_healthy_completes_once(void **state)
 static void test_full_rollback_under_lost_replies(void **state)
 {
     (void)state;
-    rollout_under("sim/scenarios/healthy.json", "{\"apply_drop_rate\":0.5,"
+    rollout_under("sim/scenarios/healthy.json",
+                  "{\"apply_drop_rate\":0.5,"
                   "\"apply_reset_rate\":1,\"error_rate\":0.1,\"error_status\":503}",
                   RG_ROLLOUT_ROLLED_BACK, 1, 1);
 }
@@ -277,8 +278,7 @@ static void test_client_write_protocol(void **state)
                 fail_msg("%s: %s", faults[i], rg_platform_op_error(op));
             assert_int_equal(rg_platform_op_in_place(op), 1);
             assert_int_equal(rg_platform_op_patch_attempts(op), 1);
-            assert_string_equal(json_string_value(json_object_get(rg_platform_op_body(op),
-                                                                  "name")),
+            assert_string_equal(json_string_value(json_object_get(rg_platform_op_body(op), "name")),
                                 json_string_value(json_object_get(patch, "name")));
             assert_string_not_equal(rg_platform_op_etag(op), etag);
             assert_int_equal(writes_of(writes, "org_sub_002", "applied"), before + 1);
@@ -314,8 +314,8 @@ static void test_sim_fault_keys(void **state)
 
     assert_int_equal(rg_simproc_start(&sim, "sim/scenarios/demo.json"), 0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(rg_simproc_request(&sim, "POST", "/sim/faults", bad[i], NULL, &status,
-                                            &body, NULL), 0);
+        assert_int_equal(
+            rg_simproc_request(&sim, "POST", "/sim/faults", bad[i], NULL, &status, &body, NULL), 0);
         if (status != 400)
             fail_msg("%s accepted (%ld)", bad[i], status);
         rg_buf_clear(&body);
@@ -323,8 +323,8 @@ static void test_sim_fault_keys(void **state)
     assert_int_equal(rg_simproc_faults(&sim, "{\"apply_drop_rate\":0.25,\"latency_ms\":5,"
                                              "\"latency_on\":\"writes\",\"error_on\":\"reads\"}"),
                      0);
-    assert_int_equal(rg_simproc_request(&sim, "GET", "/sim/faults", NULL, NULL, &status, &body,
-                                        NULL), 0);
+    assert_int_equal(
+        rg_simproc_request(&sim, "GET", "/sim/faults", NULL, NULL, &status, &body, NULL), 0);
     doc = json_loads(rg_buf_cstr(&body), 0, NULL);
     assert_non_null(doc);
     assert_true(json_real_value(json_object_get(doc, "apply_drop_rate")) == 0.25);
@@ -435,8 +435,7 @@ static void test_plan_platform_down_exits_4(void **state)
     for (size_t i = 0; i < json_array_size(orgs); i++) {
         const char *org = json_string_value(json_array_get(orgs, i));
         if (lines_naming(r.err, org) != 1)
-            fail_msg("%s is named on %zu lines, not 1:\n%s", org, lines_naming(r.err, org),
-                     r.err);
+            fail_msg("%s is named on %zu lines, not 1:\n%s", org, lines_naming(r.err, org), r.err);
     }
     assert_non_null(strstr(r.err, "platform unreachable"));
     free(r.out);

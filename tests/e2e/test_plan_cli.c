@@ -104,7 +104,8 @@ static void test_plan_json_orders_by_tier_and_substitutes(void **state)
     assert_string_equal(str_at(t, "org"), "org_parent_001");
     assert_string_equal(str_at(t, "group"), "global_shared");
     assert_int_equal(json_integer_value(json_object_get(t, "stage")), 0);
-    json_array_foreach(targets, i, t) {
+    json_array_foreach(targets, i, t)
+    {
         json_int_t tier = json_integer_value(json_object_get(t, "tier"));
         json_t *body = json_object_get(t, "body");
         const char *group = str_at(t, "group");
@@ -144,9 +145,8 @@ static void test_plan_var_overrides(void **state)
     size_t i;
     (void)state;
 
-    json_array_foreach(json_object_get(doc, "targets"), i, t)
-        assert_string_equal(str_at(json_object_get(t, "body"), "name"),
-                            "Production_Routing_v2.1-zz");
+    json_array_foreach(json_object_get(doc, "targets"), i, t) assert_string_equal(
+        str_at(json_object_get(t, "body"), "name"), "Production_Routing_v2.1-zz");
     json_decref(doc);
 }
 
@@ -183,7 +183,7 @@ static void test_plan_invalid_manifest_exits_3(void **state)
              "%s/tests/data/bad/cycle.yaml:15:18: groups[1].depends_on[0]: cycle: "
              "parent -> child -> parent",
              rg_test_source_dir());
-    {   /* --json: the error is a JSON object on stdout, and a line on stderr */
+    { /* --json: the error is a JSON object on stdout, and a line on stderr */
         json_t *doc = json_loads(r.out, 0, NULL), *e = json_object_get(doc, "error");
         assert_non_null(e);
         assert_string_equal(json_string_value(json_object_get(e, "code")), "invalid");

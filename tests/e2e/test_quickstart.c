@@ -159,7 +159,8 @@ static void test_readme_quickstart_completes_a_rollout(void **state)
     {
         json_t *log = rg_e2e_requests(&sim);
         assert_int_equal(json_array_size(json_object_get(st, "orgs")), 7);
-        json_array_foreach(json_object_get(st, "orgs"), i, o) {
+        json_array_foreach(json_object_get(st, "orgs"), i, o)
+        {
             const char *org = json_string_value(json_object_get(o, "id"));
             json_t *body = rg_e2e_live(&sim, org), *t;
             size_t k;

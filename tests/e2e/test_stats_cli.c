@@ -110,9 +110,9 @@ static json_t *ref_case(const char *section, const char *id)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(vectors, section), i, c)
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
-            return c;
+    json_array_foreach(json_object_get(vectors, section), i,
+                       c) if (strcmp(json_string_value(json_object_get(c, "id")), id) ==
+                              0) return c;
     fail_msg("reference case %s missing", id);
     return NULL;
 }
@@ -128,8 +128,8 @@ static void test_two_sample_tests_match_reference(void **state)
     mwu = json_object_get(c, "mannwhitneyu");
     out = run_ok("mann-whitney", json_pack("{s:O,s:O}", "x", json_object_get(c, "x_canary"), "y",
                                            json_object_get(c, "y_baseline")));
-    expect_close(json_object_get(out, "p_value"),
-                 REF(json_object_get(mwu, "exact_two-sided"), "p"), 1e-9, "mwu p");
+    expect_close(json_object_get(out, "p_value"), REF(json_object_get(mwu, "exact_two-sided"), "p"),
+                 1e-9, "mwu p");
     expect_close(json_object_get(out, "statistic"),
                  REF(json_object_get(mwu, "exact_two-sided"), "U1"), 1e-9, "mwu U");
     assert_string_equal(json_string_value(json_object_get(out, "method")), "exact");
@@ -147,16 +147,16 @@ static void test_two_sample_tests_match_reference(void **state)
     json_decref(out);
 
     c = ref_case("continuous", "c08_large_normal");
-    out = run_ok("hodges-lehmann", json_pack("{s:O,s:O,s:f}", "x", json_object_get(c, "x_canary"),
-                                             "y", json_object_get(c, "y_baseline"),
-                                             "confidence", 0.98));
+    out = run_ok("hodges-lehmann",
+                 json_pack("{s:O,s:O,s:f}", "x", json_object_get(c, "x_canary"), "y",
+                           json_object_get(c, "y_baseline"), "confidence", 0.98));
     json_t *r = json_object_get(json_object_get(vectors, "r_crosscheck"), "c08_large_normal");
     assert_true(fabs(json_number_value(json_array_get(json_object_get(out, "ci"), 0)) -
                      REF(r, "hl98_ci_lower")) < 1e-3);
     assert_true(fabs(json_number_value(json_array_get(json_object_get(out, "ci"), 1)) -
                      REF(r, "hl98_ci_upper")) < 1e-3);
-    expect_close(json_object_get(out, "estimate"),
-                 REF(c, "hodges_lehmann_median_pairwise_diff"), 1e-9, "hl estimate");
+    expect_close(json_object_get(out, "estimate"), REF(c, "hodges_lehmann_median_pairwise_diff"),
+                 1e-9, "hl estimate");
     json_decref(out);
 }
 
@@ -239,8 +239,10 @@ static void test_invalid_input_exits_3_naming_the_field(void **state)
                     "rollgate: confidence: expected a number\n");
     expect_rejected("two-proportion", "{\"x1\":11,\"n1\":10,\"x2\":1,\"n2\":10}",
                     "rollgate: x1: count 11 is above its total n1 = 10\n");
-    expect_rejected("msprt", "{\"kind\":\"proportion\",\"tau2\":1,\"x_c\":1,\"n_c\":5,"
-                             "\"x_b\":9,\"n_b\":8}", "rollgate: x_b: count 9 is above its total");
+    expect_rejected("msprt",
+                    "{\"kind\":\"proportion\",\"tau2\":1,\"x_c\":1,\"n_c\":5,"
+                    "\"x_b\":9,\"n_b\":8}",
+                    "rollgate: x_b: count 9 is above its total");
     expect_rejected("fisher", "{\"table\":[[1,2],[3", "rollgate: input: malformed JSON");
     expect_rejected("welch", "{\"x\":[NaN],\"y\":[1]}", "rollgate: input: malformed JSON");
     expect_rejected("t-test", "{}", "rollgate: TEST: unknown test 't-test'");

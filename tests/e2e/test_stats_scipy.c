@@ -175,7 +175,8 @@ static void test_stats_agree_with_scipy(void **state)
     free(text);
     assert_int_equal(json_array_size(want), CASES);
 
-    json_array_foreach(cases, i, c) {
+    json_array_foreach(cases, i, c)
+    {
         const json_t *w = json_array_get(want, i);
         json_t *x = json_object_get(c, "x"), *y = json_object_get(c, "y");
         const char *alt = json_string_value(json_object_get(c, "alt"));

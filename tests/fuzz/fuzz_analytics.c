@@ -10,8 +10,8 @@
  * parsers read (query, queue ids) exactly as rg_platform_queue_aggregates would. */
 
 static const char *const queue_ids[] = {"05f1c285-6777-4ccc-806f-8db085ae0793",
-                                        "d7b99d1c-4833-4ad6-aa87-d1a23dba13d4",
-                                        "queue_global_001", "queue_v2"};
+                                        "d7b99d1c-4833-4ad6-aa87-d1a23dba13d4", "queue_global_001",
+                                        "queue_v2"};
 #define NQUEUES (sizeof(queue_ids) / sizeof(queue_ids[0]))
 
 /* 2026-05-01T10:00:00Z .. 11:00:00Z, the reference example's interval. */
@@ -31,8 +31,8 @@ static void check_aggregates(const rg_platform_aggregates *agg, int64_t granular
             const rg_platform_bucket *k = &s->buckets[b];
             FUZZ_CHECK(k->start_ms == START_MS + (int64_t)b * granularity, "bucket start");
             FUZZ_CHECK(k->end_ms > k->start_ms && k->end_ms <= END_MS, "bucket end");
-            FUZZ_CHECK(k->offered >= 0 && k->abandoned >= 0 && k->answered >= 0 &&
-                           k->handled >= 0, "counts are non-negative");
+            FUZZ_CHECK(k->offered >= 0 && k->abandoned >= 0 && k->answered >= 0 && k->handled >= 0,
+                       "counts are non-negative");
             FUZZ_CHECK(isfinite(k->answered_sum_ms) && k->answered_sum_ms >= 0 &&
                            isfinite(k->handle_sum_ms) && k->handle_sum_ms >= 0,
                        "sums are finite and non-negative");

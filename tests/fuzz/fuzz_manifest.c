@@ -64,8 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
 
     rg_error_clear();
-    rc = rg_manifest_load_buffer(&m, "fuzz.yaml", (const char *)data, size, FUZZ_BASE_DIR,
-                                 NULL);
+    rc = rg_manifest_load_buffer(&m, "fuzz.yaml", (const char *)data, size, FUZZ_BASE_DIR, NULL);
     if (rc < 0) {
         FUZZ_CHECK_ERROR(rc);
         FUZZ_CHECK(m == NULL, "the out-parameter is untouched on failure");

@@ -32,7 +32,8 @@ static int keys_within(const json_t *live, const json_t *snap, const json_t *app
     const char *key;
     json_t *value;
 
-    json_object_foreach((json_t *)live, key, value) {
+    json_object_foreach((json_t *)live, key, value)
+    {
         if (json_object_get(snap, key) == NULL && json_object_get(applied, key) == NULL)
             return 0;
     }
@@ -47,8 +48,7 @@ static void check_restore(const json_t *snap, const json_t *applied, const json_
 
     FUZZ_CHECK(rg_body_restore_patch(&patch, &kept, snap, applied, live) == 0, "restore");
     FUZZ_CHECK(json_is_object(patch) && json_is_array(kept), "restore output types");
-    json_array_foreach(kept, i, item)
-        FUZZ_CHECK(json_is_string(item), "kept paths are strings");
+    json_array_foreach(kept, i, item) FUZZ_CHECK(json_is_string(item), "kept paths are strings");
     after = apply(live, patch);
     for (i = 0; rg_body_fields[i] && json_array_size(kept) == 0; i++) {
         const char *f = rg_body_fields[i];
@@ -73,7 +73,8 @@ static void check_capacity(const json_t *live)
     int weights[MAX_QUEUES], sum = 0, rc;
     size_t n = 0, i;
 
-    json_array_foreach(targets, i, t) {
+    json_array_foreach(targets, i, t)
+    {
         json_t *w = json_object_get(t, "weight");
         if (n < MAX_QUEUES && json_is_number(w))
             agents[n++] = json_number_value(w);

@@ -102,8 +102,8 @@ static int run_path(const char *path, int expect_crash, size_t *ran)
     }
     for (int i = 0; i < n; i++) {
         rg_buf file = RG_BUF_INIT;
-        if (names[i]->d_name[0] != '.' && rg_buf_printf(&file, "%s/%s", path,
-                                                        names[i]->d_name) == 0 &&
+        if (names[i]->d_name[0] != '.' &&
+            rg_buf_printf(&file, "%s/%s", path, names[i]->d_name) == 0 &&
             stat(rg_buf_cstr(&file), &st) == 0 && S_ISREG(st.st_mode) &&
             run_file(rg_buf_cstr(&file), expect_crash, ran) < 0)
             failed = 1;

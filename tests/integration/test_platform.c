@@ -46,23 +46,22 @@ static json_t *org_json(const char *id)
     char cid[64], secret[64];
     snprintf(cid, sizeof(cid), "cid-%s", id);
     snprintf(secret, sizeof(secret), "s3cret-%s-x9", id);
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:[{s:s,s:s,s:i,s:f,s:f,s:f},{s:s,s:s,s:i,s:f,s:f,s:f}],"
-        " s:[{s:s, s:s, s:f, s:{s:b,s:b}, s:[{s:s,s:s,s:i,s:i},{s:s,s:s,s:i,s:i}]}]}",
-        "id", id, "name", id, "client_id", cid, "client_secret", secret, "queues", "id",
-        "queue_global_001", "name", "Global", "agents", 40, "abandon_p", 0.05, "asa_s", 20.0,
-        "handle_s", 300.0, "id", "queue_v2", "name", "Global v2", "agents", 40, "abandon_p",
-        0.05, "asa_s", 20.0, "handle_s", 300.0, "strategies", "id", "strat_main", "name",
-        "Production_Routing", "calls_per_min", 120.0, "settings", "enabled", 1, "longRunning",
-        1, "targets", "type", "Queue", "id", "queue_global_001", "weight", 100, "priority", 1,
-        "type", "Queue", "id", "queue_v2", "weight", 0, "priority", 2);
+    return json_pack("{s:s, s:s, s:s, s:s, s:[{s:s,s:s,s:i,s:f,s:f,s:f},{s:s,s:s,s:i,s:f,s:f,s:f}],"
+                     " s:[{s:s, s:s, s:f, s:{s:b,s:b}, s:[{s:s,s:s,s:i,s:i},{s:s,s:s,s:i,s:i}]}]}",
+                     "id", id, "name", id, "client_id", cid, "client_secret", secret, "queues",
+                     "id", "queue_global_001", "name", "Global", "agents", 40, "abandon_p", 0.05,
+                     "asa_s", 20.0, "handle_s", 300.0, "id", "queue_v2", "name", "Global v2",
+                     "agents", 40, "abandon_p", 0.05, "asa_s", 20.0, "handle_s", 300.0,
+                     "strategies", "id", "strat_main", "name", "Production_Routing",
+                     "calls_per_min", 120.0, "settings", "enabled", 1, "longRunning", 1, "targets",
+                     "type", "Queue", "id", "queue_global_001", "weight", 100, "priority", 1,
+                     "type", "Queue", "id", "queue_v2", "weight", 0, "priority", 2);
 }
-
 
 static const char *org_id_at(const fixture *fx, size_t i)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(fx->doc, "orgs"),
-                                                            i), "id"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(fx->doc, "orgs"), i), "id"));
 }
 
 /* Writes an N-org scenario and a 0600 credentials file, starts the sim and a client. */
@@ -79,11 +78,12 @@ void fixture_start(fixture *fx, size_t norgs, const rg_platform_options *opts)
         snprintf(id, sizeof(id), i == 0 ? "org_parent_%03zu" : "org_sub_%03zu", i + 1);
         json_array_append_new(orgs, org_json(id));
     }
-    fx->doc = json_pack("{s:i, s:i, s:{s:i,s:i}, s:o, s:[], s:[]}", "seed", 42, "token_ttl_s",
-                        86400, "rate_limit", "allowed", 300, "window_s", 60, "orgs", orgs,
-                        "effects", "events");
+    fx->doc =
+        json_pack("{s:i, s:i, s:{s:i,s:i}, s:o, s:[], s:[]}", "seed", 42, "token_ttl_s", 86400,
+                  "rate_limit", "allowed", 300, "window_s", 60, "orgs", orgs, "effects", "events");
     assert_non_null(fx->doc);
-    json_array_foreach(orgs, i, o) {
+    json_array_foreach(orgs, i, o)
+    {
         json_object_set_new(creds, json_string_value(json_object_get(o, "id")),
                             json_pack("{s:O, s:O}", "client_id", json_object_get(o, "client_id"),
                                       "client_secret", json_object_get(o, "client_secret")));
@@ -136,8 +136,7 @@ json_t *sim_requests(const rg_simproc *sim)
         json_t *doc, *list;
 
         snprintf(path, sizeof(path), "/sim/requests?since=%ld", next);
-        assert_int_equal(rg_simproc_request(sim, "GET", path, NULL, NULL, &status, &resp, NULL),
-                         0);
+        assert_int_equal(rg_simproc_request(sim, "GET", path, NULL, NULL, &status, &resp, NULL), 0);
         assert_int_equal(status, 200);
         doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
         rg_buf_dispose(&resp);
@@ -184,14 +183,15 @@ static void test_many_orgs_concurrently(void **state)
     set_faults(&fx.sim, "{\"latency_ms\":150}");
     for (i = 0; i < NORGS; i++)
         assert_int_equal(rg_platform_queue_strategy_get(&ops[i], fx.platform, org_id_at(&fx, i),
-                                                        "strat_main", NULL, NULL), 0);
+                                                        "strat_main", NULL, NULL),
+                         0);
     assert_int_equal(rg_platform_run(fx.platform), 0);
     for (i = 0; i < NORGS; i++) {
         if (rg_platform_op_status(ops[i]) != 0)
             fail_msg("op %zu failed: %s", i, rg_platform_op_error(ops[i]));
         assert_string_equal(rg_platform_op_org(ops[i]), org_id_at(&fx, i));
-        assert_string_equal(json_string_value(json_object_get(rg_platform_op_body(ops[i]),
-                                                              "id")), "strat_main");
+        assert_string_equal(json_string_value(json_object_get(rg_platform_op_body(ops[i]), "id")),
+                            "strat_main");
         assert_non_null(rg_platform_op_etag(ops[i]));
         rg_platform_op_free(ops[i]);
     }
@@ -203,7 +203,8 @@ static void test_many_orgs_concurrently(void **state)
     /* The sim logs arrival times; each API call then takes >= LATENCY_MS, so all calls that
      * arrived within LATENCY_MS of each other were in flight together. */
     log = sim_requests(&fx.sim);
-    json_array_foreach(log, i, e) {
+    json_array_foreach(log, i, e)
+    {
         if (!starts_with(json_string_value(json_object_get(e, "path")),
                          "/api/v2/routing/strategies/"))
             continue;
@@ -245,11 +246,12 @@ static void test_retries_and_failures(void **state)
     for (i = 0; i < NOPS; i++) {
         const char *org = org_id_at(&fx, i % fx.norgs);
         if (i % 2 == 0)
-            assert_int_equal(rg_platform_queue_strategy_get(&ops[i], fx.platform, org,
-                                                            "strat_main", NULL, NULL), 0);
+            assert_int_equal(
+                rg_platform_queue_strategy_get(&ops[i], fx.platform, org, "strat_main", NULL, NULL),
+                0);
         else
-            assert_int_equal(rg_platform_queue_queue_get(&ops[i], fx.platform, org,
-                                                         "queue_v2", NULL, NULL), 0);
+            assert_int_equal(
+                rg_platform_queue_queue_get(&ops[i], fx.platform, org, "queue_v2", NULL, NULL), 0);
     }
     assert_int_equal(rg_platform_run(fx.platform), 0);
     for (i = 0; i < NOPS; i++) {
@@ -261,7 +263,8 @@ static void test_retries_and_failures(void **state)
     rg_platform_get_stats(&stats, fx.platform);
     assert_true(stats.retries > 0);
     log = sim_requests(&fx.sim);
-    json_array_foreach(log, i, e) {
+    json_array_foreach(log, i, e)
+    {
         json_int_t status = json_integer_value(json_object_get(e, "status"));
         n503 += status == 503;
         nreset += status == 0;
@@ -286,8 +289,9 @@ static void test_retries_and_failures(void **state)
     json_decref(log);
     for (i = 0; i < NFAIL; i++)
         assert_int_equal(rg_platform_queue_strategy_get(&ops[i], fx.platform,
-                                                        org_id_at(&fx, i % fx.norgs),
-                                                        "strat_main", NULL, NULL), 0);
+                                                        org_id_at(&fx, i % fx.norgs), "strat_main",
+                                                        NULL, NULL),
+                         0);
     assert_int_equal(rg_platform_run(fx.platform), 0);
     for (i = 0; i < NFAIL; i++) {
         const char *msg = rg_platform_op_error(ops[i]);
@@ -300,7 +304,8 @@ static void test_retries_and_failures(void **state)
         rg_platform_op_free(ops[i]);
     }
     log = sim_requests(&fx.sim);
-    json_array_foreach(log, i, e) {
+    json_array_foreach(log, i, e)
+    {
         if ((long)i >= since && starts_with(json_string_value(json_object_get(e, "path")),
                                             "/api/v2/routing/strategies/"))
             nfail_attempts++;
@@ -330,9 +335,9 @@ static void test_token_refresh(void **state)
     while (rg_time_mono_ms() - begin < RUN_MS) {
         rg_platform_op *ops[3];
         for (i = 0; i < fx.norgs; i++)
-            assert_int_equal(rg_platform_queue_strategy_get(&ops[i], fx.platform,
-                                                            org_id_at(&fx, i), "strat_main",
-                                                            NULL, NULL), 0);
+            assert_int_equal(rg_platform_queue_strategy_get(&ops[i], fx.platform, org_id_at(&fx, i),
+                                                            "strat_main", NULL, NULL),
+                             0);
         assert_int_equal(rg_platform_run(fx.platform), 0);
         for (i = 0; i < fx.norgs; i++) {
             if (rg_platform_op_status(ops[i]) != 0)
@@ -347,7 +352,8 @@ static void test_token_refresh(void **state)
     assert_int_equal(rg_simproc_state(&fx.sim, &st), 0);
     orgs = json_object_get(st, "orgs");
     log = sim_requests(&fx.sim);
-    json_array_foreach(orgs, i, o) {
+    json_array_foreach(orgs, i, o)
+    {
         json_int_t count = json_integer_value(json_object_get(o, "token_count"));
         const char *id = json_string_value(json_object_get(o, "id"));
         int64_t last = -1;
@@ -356,7 +362,8 @@ static void test_token_refresh(void **state)
         assert_int_equal((uint64_t)count, rg_platform_org_token_fetches(fx.platform, id));
         /* A token lives 2 s; the client replaces it once 80% (1.6 s) has passed, so an org's
          * fetches are at least 1.6 s apart and each lands before the old token expires. */
-        json_array_foreach(log, j, e) {
+        json_array_foreach(log, j, e)
+        {
             int64_t t = (int64_t)json_integer_value(json_object_get(e, "time_ms"));
             const char *org = json_string_value(json_object_get(e, "org"));
             if (strcmp(json_string_value(json_object_get(e, "path")), "/oauth/token") != 0 ||
@@ -365,7 +372,8 @@ static void test_token_refresh(void **state)
             assert_int_equal(json_integer_value(json_object_get(e, "status")), 200);
             if (last >= 0 && (t - last < 1550 || t - last >= 2000))
                 fail_msg("org %s: token fetches %lld ms apart (refresh due at 1600 ms, expiry "
-                         "at 2000 ms)", id, (long long)(t - last));
+                         "at 2000 ms)",
+                         id, (long long)(t - last));
             last = t;
             fetches++;
         }
@@ -373,8 +381,7 @@ static void test_token_refresh(void **state)
         assert_true(count >= 1 + elapsed / 2000);
     }
     json_decref(st);
-    json_array_foreach(log, i, e)
-        n401 += json_integer_value(json_object_get(e, "status")) == 401;
+    json_array_foreach(log, i, e) n401 += json_integer_value(json_object_get(e, "status")) == 401;
     assert_int_equal(n401, 0); /* no request ever went out with an expired token */
     json_decref(log);
     fixture_stop(&fx);
@@ -400,7 +407,8 @@ static void test_rate_budget(void **state)
     set_faults(&fx.sim, "{\"rate_limit\":30,\"rate_window_s\":6}");
     for (i = 0; i < NOPS; i++)
         assert_int_equal(rg_platform_queue_strategy_get(&ops[i], fx.platform, org_id_at(&fx, 0),
-                                                        "strat_main", NULL, NULL), 0);
+                                                        "strat_main", NULL, NULL),
+                         0);
     assert_int_equal(rg_platform_run(fx.platform), 0);
     for (i = 0; i < NOPS; i++) {
         if (rg_platform_op_status(ops[i]) != 0)
@@ -408,7 +416,8 @@ static void test_rate_budget(void **state)
         rg_platform_op_free(ops[i]);
     }
     log = sim_requests(&fx.sim);
-    json_array_foreach(log, i, e) {
+    json_array_foreach(log, i, e)
+    {
         json_int_t status = json_integer_value(json_object_get(e, "status"));
         int64_t t = (int64_t)json_integer_value(json_object_get(e, "time_ms"));
         if (!starts_with(json_string_value(json_object_get(e, "path")), "/api/"))
@@ -470,8 +479,8 @@ static void test_no_secrets_logged(void **state)
     test_options(&opts);
     fixture_start(&fx, 1, &opts);
     /* A token the sim really issues, to know what one looks like. */
-    assert_int_equal(rg_simproc_token(&fx.sim, "cid-org_parent_001", "s3cret-org_parent_001-x9",
-                                      &token), 0);
+    assert_int_equal(
+        rg_simproc_token(&fx.sim, "cid-org_parent_001", "s3cret-org_parent_001-x9", &token), 0);
     assert_true(looks_like_sim_token(token));
     text = rg_buf_cstr(&captured);
     assert_non_null(strstr(text, "GET ")); /* the sink really captured the traffic */
@@ -479,8 +488,7 @@ static void test_no_secrets_logged(void **state)
     assert_null(strstr(text, token));
     assert_false(looks_like_sim_token(text));
     assert_true(json_array_size(secrets) >= 200);
-    json_array_foreach(secrets, i, s)
-        assert_null(strstr(text, json_string_value(s)));
+    json_array_foreach(secrets, i, s) assert_null(strstr(text, json_string_value(s)));
     assert_null(strstr(text, "Bearer"));
     assert_null(strstr(text, "Basic "));
     free(token);

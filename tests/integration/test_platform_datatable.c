@@ -65,8 +65,7 @@ static json_t *control(const fixture *f, const char *method, const char *path, c
     long status;
     json_t *doc;
 
-    assert_int_equal(rg_simproc_request(&f->sim, method, path, body, NULL, &status, &out, NULL),
-                     0);
+    assert_int_equal(rg_simproc_request(&f->sim, method, path, body, NULL, &status, &out, NULL), 0);
     assert_int_equal(status, 200);
     doc = json_loadb(rg_buf_cstr(&out), out.len, 0, NULL);
     rg_buf_dispose(&out);
@@ -93,13 +92,12 @@ static json_t *sim_row(const fixture *f, const char *key)
     json_t *doc = control(f, "GET", "/sim/state", NULL), *rows, *r, *out = NULL;
     size_t i;
 
-    rows = json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(doc,
-                                                                                         "orgs"),
-                                                                         0),
-                                                          "datatables"),
-                                          0),
-                           "rows");
-    json_array_foreach(rows, i, r) {
+    rows = json_object_get(
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(doc, "orgs"), 0), "datatables"), 0),
+        "rows");
+    json_array_foreach(rows, i, r)
+    {
         json_t *fields = json_object_get(r, "fields");
         if (strcmp(json_string_value(json_object_get(fields, "key")), key) == 0)
             out = json_incref(fields);
@@ -124,10 +122,10 @@ static void test_read_and_schema(void **state)
     assert_string_not_equal(v1, v2);
     json_decref(row);
     assert_int_equal(rg_platform_datatable_schema(&schema, f->p, ORG, TABLE), 0);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(json_object_get(schema, "properties"), "weight_b"),
-                            "type")),
-                        "integer");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(schema, "properties"), "weight_b"), "type")),
+        "integer");
     json_decref(schema);
     assert_int_equal(rg_platform_row_get(&row, f->p, ORG, TABLE, "nope"), RG_ENOTFOUND);
     assert_non_null(strstr(rg_error_last(), ORG));
@@ -151,9 +149,8 @@ static void test_healthy_then_in_place(void **state)
     now = sim_row(f, "main");
     assert_int_equal(rg_platform_row_version(version, now), 0);
     json_decref(now);
-    assert_int_equal(rg_platform_row_write(&live, &in_place, f->p, ORG, TABLE, "main", version,
-                                           want),
-                     0);
+    assert_int_equal(
+        rg_platform_row_write(&live, &in_place, f->p, ORG, TABLE, "main", version, want), 0);
     assert_int_equal(in_place, 0);
     json_decref(live);
     now = sim_row(f, "main");
@@ -239,7 +236,8 @@ static void test_dropped_reply_written_once(void **state)
         /* every row request was a data-table call; nothing went to /routing/strategies */
         json_t *log = control(f, "GET", "/sim/requests?since=0", NULL), *e;
         size_t i, puts = 0;
-        json_array_foreach(json_object_get(log, "requests"), i, e) {
+        json_array_foreach(json_object_get(log, "requests"), i, e)
+        {
             const char *path = json_string_value(json_object_get(e, "path"));
             assert_null(strstr(path, "/routing/strategies"));
             puts += strcmp(json_string_value(json_object_get(e, "method")), "PUT") == 0;
@@ -265,8 +263,8 @@ static void test_preflight(void **state)
 
     assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "main", ok, weights, 0), 0);
     /* a wrong column type names the org, table, field and expected type */
-    bad = json_pack("{s:s,s:s,s:s,s:i}", "queue_a", "q-main", "weight_a", "90", "queue_b",
-                    "q-v2", "weight_b", 10);
+    bad = json_pack("{s:s,s:s,s:s,s:i}", "queue_a", "q-main", "weight_a", "90", "queue_b", "q-v2",
+                    "weight_b", 10);
     assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "main", bad, NULL, 0),
                      RG_EINVALID);
     assert_non_null(strstr(rg_error_last(), ORG));
@@ -279,8 +277,8 @@ static void test_preflight(void **state)
                      RG_EINVALID);
     assert_non_null(strstr(rg_error_last(), "colour"));
     json_decref(bad);
-    bad = json_pack("{s:s,s:i,s:s,s:i}", "queue_a", "q-main", "weight_a", 90, "queue_b",
-                    "q-v2", "weight_b", 20);
+    bad = json_pack("{s:s,s:i,s:s,s:i}", "queue_a", "q-main", "weight_a", 90, "queue_b", "q-v2",
+                    "weight_b", 20);
     assert_int_equal(rg_platform_row_preflight(f->p, ORG, TABLE, "main", bad, weights, 0),
                      RG_EINVALID);
     assert_non_null(strstr(rg_error_last(), "110"));

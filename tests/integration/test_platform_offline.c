@@ -58,8 +58,7 @@ static void test_file_credentials(void **state)
 {
     char dir[4096], path[4200], source[4300];
     rg_platform *p = new_client(0);
-    rg_platform_org org = {"org_a", "https://api.example.com", "https://login.example.com",
-                           source};
+    rg_platform_org org = {"org_a", "https://api.example.com", "https://login.example.com", source};
     rg_org *registered;
     (void)state;
 
@@ -68,7 +67,8 @@ static void test_file_credentials(void **state)
     snprintf(source, sizeof(source), "file:%s", path);
     assert_int_equal(rg_test_write_file(path, "{\"org_a\":{\"client_id\":\"cid-a\","
                                               "\"client_secret\":\"file-secret-a\"},"
-                                              "\"org_b\":{\"client_id\":\"cid-b\"}}"), 0);
+                                              "\"org_b\":{\"client_id\":\"cid-b\"}}"),
+                     0);
     assert_int_equal(chmod(path, 0644), 0);
     assert_int_equal(rg_platform_add_org(p, &org), RG_EAUTH);
     assert_non_null(strstr(rg_error_last(), "0644"));
@@ -227,8 +227,8 @@ static int parse_agg(rg_platform_aggregates *out, const char *text)
     return rc;
 }
 
-#define BUCKET(start, end, metrics) \
-    "{\"interval\":\"2026-11-28T10:0" start ":00.000Z/2026-11-28T10:0" end ":00.000Z\"," \
+#define BUCKET(start, end, metrics)                                                                \
+    "{\"interval\":\"2026-11-28T10:0" start ":00.000Z/2026-11-28T10:0" end ":00.000Z\","           \
     "\"metrics\":[" metrics "]}"
 
 static void test_aggregates_parse(void **state)
@@ -237,12 +237,17 @@ static void test_aggregates_parse(void **state)
     const rg_platform_bucket *b;
     (void)state;
 
-    assert_int_equal(parse_agg(&agg, "{\"results\":[{\"group\":{\"queueId\":\"q2\"},\"data\":["
-        BUCKET("1", "2", "{\"metric\":\"nOffered\",\"stats\":{\"count\":120}},"
-               "{\"metric\":\"tAbandon\",\"stats\":{\"count\":6,\"sum\":310000}},"
-               "{\"metric\":\"tAnswered\",\"stats\":{\"count\":114,\"sum\":2280000,\"max\":9}},"
-               "{\"metric\":\"tHandle\",\"stats\":{\"count\":110,\"sum\":33000000}},"
-               "{\"metric\":\"tTalk\",\"stats\":{\"count\":1,\"sum\":5}}") "]}]}"), 0);
+    assert_int_equal(
+        parse_agg(
+            &agg,
+            "{\"results\":[{\"group\":{\"queueId\":\"q2\"},\"data\":[" BUCKET(
+                "1", "2",
+                "{\"metric\":\"nOffered\",\"stats\":{\"count\":120}},"
+                "{\"metric\":\"tAbandon\",\"stats\":{\"count\":6,\"sum\":310000}},"
+                "{\"metric\":\"tAnswered\",\"stats\":{\"count\":114,\"sum\":2280000,\"max\":9}},"
+                "{\"metric\":\"tHandle\",\"stats\":{\"count\":110,\"sum\":33000000}},"
+                "{\"metric\":\"tTalk\",\"stats\":{\"count\":1,\"sum\":5}}") "]}]}"),
+        0);
     assert_int_equal(agg.nqueues, 2);
     assert_string_equal(agg.queues[0].queue_id, "q1");
     assert_int_equal(agg.queues[0].nbuckets, 3);
@@ -283,7 +288,8 @@ static void test_aggregates_malformed(void **state)
     expect_malformed("{\"results\":{}}", "results is not an array");
     expect_malformed("{\"results\":[{\"group\":{\"queueId\":\"q9\"}}]}", "results[0].group");
     expect_malformed("{\"results\":[{\"group\":{\"queueId\":\"q1\"}},"
-                     "{\"group\":{\"queueId\":\"q1\"}}]}", "appears twice");
+                     "{\"group\":{\"queueId\":\"q1\"}}]}",
+                     "appears twice");
     expect_malformed(ONE(BUCKET("0", "1", "{\"metric\":\"nOffered\",\"stats\":{\"count\":-1}}")),
                      "results[0].data[0].metrics[0].stats.count");
     expect_malformed(ONE(BUCKET("0", "1", "{\"metric\":\"nOffered\",\"stats\":{\"count\":1.5}}")),
@@ -293,8 +299,9 @@ static void test_aggregates_malformed(void **state)
     expect_malformed(ONE(BUCKET("0", "1", "{\"metric\":\"tAnswered\",\"stats\":{\"count\":3}}")),
                      "sum is missing");
     expect_malformed(ONE(BUCKET("0", "1", "{\"metric\":\"nOffered\"}")), "\"stats\"");
-    expect_malformed(ONE(BUCKET("0", "1", "{\"metric\":\"nOffered\",\"stats\":{\"count\":1}},"
-                                          "{\"metric\":\"nOffered\",\"stats\":{\"count\":2}}")),
+    expect_malformed(ONE(BUCKET("0", "1",
+                                "{\"metric\":\"nOffered\",\"stats\":{\"count\":1}},"
+                                "{\"metric\":\"nOffered\",\"stats\":{\"count\":2}}")),
                      "appears twice");
     expect_malformed(ONE(BUCKET("0", "1", "") "," BUCKET("0", "1", "")), "bucket 0 appears twice");
     expect_malformed(ONE(BUCKET("5", "6", "")), "not a bucket of the query");
@@ -315,12 +322,14 @@ static void test_observations_parse(void **state)
     memset(&op, 0, sizeof(op));
     op.queue_ids = ids;
     op.nqueues = 2;
-    body = json_loads("{\"results\":[{\"group\":{\"queueId\":\"q1\"},\"data\":["
-                      "{\"metric\":\"oOnQueueUsers\",\"qualifier\":\"IDLE\",\"stats\":{\"count\":12}},"
-                      "{\"metric\":\"oOnQueueUsers\",\"qualifier\":\"INTERACTING\",\"stats\":{\"count\":28}},"
-                      "{\"metric\":\"oActiveUsers\",\"stats\":{\"count\":45}}]},"
-                      "{\"group\":{\"queueId\":\"q1\",\"mediaType\":\"voice\"},\"data\":["
-                      "{\"metric\":\"oWaiting\",\"stats\":{\"count\":3}}]}]}", 0, NULL);
+    body = json_loads(
+        "{\"results\":[{\"group\":{\"queueId\":\"q1\"},\"data\":["
+        "{\"metric\":\"oOnQueueUsers\",\"qualifier\":\"IDLE\",\"stats\":{\"count\":12}},"
+        "{\"metric\":\"oOnQueueUsers\",\"qualifier\":\"INTERACTING\",\"stats\":{\"count\":28}},"
+        "{\"metric\":\"oActiveUsers\",\"stats\":{\"count\":45}}]},"
+        "{\"group\":{\"queueId\":\"q1\",\"mediaType\":\"voice\"},\"data\":["
+        "{\"metric\":\"oWaiting\",\"stats\":{\"count\":3}}]}]}",
+        0, NULL);
     assert_int_equal(rg_platform__observations_parse(&obs, &op, body), 0);
     assert_int_equal(obs[0].on_queue, 40);
     assert_int_equal(obs[0].active, 45);
@@ -329,7 +338,8 @@ static void test_observations_parse(void **state)
     assert_int_equal(obs[1].on_queue, 0);
     json_decref(body);
     body = json_loads("{\"results\":[{\"group\":{\"queueId\":\"q2\"},\"data\":["
-                      "{\"metric\":\"oOnQueueUsers\",\"stats\":{\"count\":-4}}]}]}", 0, NULL);
+                      "{\"metric\":\"oOnQueueUsers\",\"stats\":{\"count\":-4}}]}]}",
+                      0, NULL);
     assert_int_equal(rg_platform__observations_parse(&obs, &op, body), RG_EINVALID);
     assert_non_null(strstr(rg_error_last(), "results[0].data[0]"));
     assert_int_equal(obs[0].on_queue, 40); /* the previous result is untouched */
@@ -351,8 +361,8 @@ static void test_aggregates_body(void **state)
     assert_string_equal(json_string_value(json_object_get(doc, "granularity")), "PT1S");
     assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "groupBy"), 0)),
                         "queueId");
-    assert_int_equal(json_array_size(json_object_get(json_object_get(doc, "filter"),
-                                                     "predicates")), 2);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(doc, "filter"), "predicates")),
+                     2);
     assert_int_equal(json_array_size(json_object_get(doc, "metrics")), 4);
     json_decref(doc);
     free(text);
@@ -376,16 +386,11 @@ static void test_aggregates_body(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_env_name),
-        cmocka_unit_test(test_env_credentials),
-        cmocka_unit_test(test_file_credentials),
-        cmocka_unit_test(test_url_rules),
-        cmocka_unit_test(test_headers_and_budget),
-        cmocka_unit_test(test_backoff_bounds),
-        cmocka_unit_test(test_aggregates_parse),
-        cmocka_unit_test(test_aggregates_malformed),
-        cmocka_unit_test(test_observations_parse),
-        cmocka_unit_test(test_aggregates_body),
+        cmocka_unit_test(test_env_name),           cmocka_unit_test(test_env_credentials),
+        cmocka_unit_test(test_file_credentials),   cmocka_unit_test(test_url_rules),
+        cmocka_unit_test(test_headers_and_budget), cmocka_unit_test(test_backoff_bounds),
+        cmocka_unit_test(test_aggregates_parse),   cmocka_unit_test(test_aggregates_malformed),
+        cmocka_unit_test(test_observations_parse), cmocka_unit_test(test_aggregates_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,10 +40,11 @@ void test_analytics_and_bad_credentials(void **state)
     q.granularity_ms = 10000;
     q.queue_ids = queues;
     q.nqueues = 2;
-    assert_int_equal(rg_platform_queue_aggregates(&agg_op, fx.platform, "org_sub_002", &q, NULL,
-                                                  NULL), 0);
-    assert_int_equal(rg_platform_queue_observations(&obs_op, fx.platform, "org_sub_002", queues,
-                                                    2, NULL, NULL), 0);
+    assert_int_equal(
+        rg_platform_queue_aggregates(&agg_op, fx.platform, "org_sub_002", &q, NULL, NULL), 0);
+    assert_int_equal(
+        rg_platform_queue_observations(&obs_op, fx.platform, "org_sub_002", queues, 2, NULL, NULL),
+        0);
     assert_int_equal(rg_platform_run(fx.platform), 0);
     if (rg_platform_op_status(agg_op) != 0)
         fail_msg("%s", rg_platform_op_error(agg_op));
@@ -73,8 +74,8 @@ void test_analytics_and_bad_credentials(void **state)
     {
         rg_platform_org org = {"org_sub_002", fx.sim.url, fx.sim.url, NULL};
         remember_secret("wrong-secret-77");
-        assert_int_equal(rg_platform_add_org_secret(wrong, &org, "cid-org_sub_002",
-                                                    "wrong-secret-77"), 0);
+        assert_int_equal(
+            rg_platform_add_org_secret(wrong, &org, "cid-org_sub_002", "wrong-secret-77"), 0);
     }
     assert_int_equal(rg_platform_queue_org_check(&op, wrong, "org_sub_002", NULL, NULL), 0);
     assert_int_equal(rg_platform_run(wrong), 0);

@@ -27,9 +27,9 @@ typedef struct merge_probe {
 
 static json_t *fifty_fifty(void)
 {
-    return json_pack("{s:[{s:s,s:s,s:i,s:i},{s:s,s:s,s:i,s:i}]}", "targets", "type", "Queue",
-                     "id", "queue_global_001", "weight", 50, "priority", 1, "type", "Queue",
-                     "id", "queue_v2", "weight", 50, "priority", 1);
+    return json_pack("{s:[{s:s,s:s,s:i,s:i},{s:s,s:s,s:i,s:i}]}", "targets", "type", "Queue", "id",
+                     "queue_global_001", "weight", 50, "priority", 1, "type", "Queue", "id",
+                     "queue_v2", "weight", 50, "priority", 1);
 }
 
 /* The caller's recompute: keep whatever the live body says, change only the targets. */
@@ -61,18 +61,20 @@ void test_conditional_patch_412(void **state)
 
     test_options(&opts);
     fixture_start(&fx, 2, &opts);
-    assert_int_equal(rg_platform_strategy_get(&body, &etag, fx.platform, "org_sub_002",
-                                              "strat_main"), 0);
+    assert_int_equal(
+        rg_platform_strategy_get(&body, &etag, fx.platform, "org_sub_002", "strat_main"), 0);
     assert_string_equal(json_string_value(json_object_get(body, "name")), "Production_Routing");
     assert_int_equal(rg_simproc_request(&fx.sim, "POST", "/sim/edit",
                                         "{\"org\":\"org_sub_002\",\"strategy\":\"strat_main\","
                                         "\"patch\":{\"name\":\"Edited_By_Human\"}}",
-                                        NULL, &status, &resp, NULL), 0);
+                                        NULL, &status, &resp, NULL),
+                     0);
     assert_int_equal(status, 200);
     patch = fifty_fifty();
     assert_int_equal(rg_platform_queue_strategy_update(&op, fx.platform, "org_sub_002",
                                                        "strat_main", etag, patch, merge_targets,
-                                                       &probe, NULL, NULL), 0);
+                                                       &probe, NULL, NULL),
+                     0);
     json_decref(patch);
     assert_int_equal(rg_platform_run(fx.platform), 0);
     assert_int_equal(rg_platform_op_status(op), 0);
@@ -86,7 +88,8 @@ void test_conditional_patch_412(void **state)
 
     /* The platform's own record: the edit survived and the weights are the new ones. */
     assert_int_equal(rg_simproc_state(&fx.sim, &st), 0);
-    json_array_foreach(json_object_get(st, "orgs"), i, e) {
+    json_array_foreach(json_object_get(st, "orgs"), i, e)
+    {
         if (strcmp(json_string_value(json_object_get(e, "id")), "org_sub_002") != 0)
             continue;
         strategy = json_object_get(json_array_get(json_object_get(e, "strategies"), 0), "body");
@@ -94,14 +97,15 @@ void test_conditional_patch_412(void **state)
                             "Edited_By_Human");
         targets = json_object_get(strategy, "targets");
         assert_int_equal(json_array_size(targets), 2);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(targets, 0),
-                                                            "weight")), 50);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(targets, 1),
-                                                            "weight")), 50);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(targets, 0), "weight")),
+                         50);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(targets, 1), "weight")),
+                         50);
     }
     json_decref(st);
     log = sim_requests(&fx.sim);
-    json_array_foreach(log, i, e) {
+    json_array_foreach(log, i, e)
+    {
         if (strcmp(json_string_value(json_object_get(e, "method")), "PATCH") != 0)
             continue;
         npatch++;
@@ -119,8 +123,9 @@ void test_conditional_patch_412(void **state)
     json_object_set_new(json_array_get(json_object_get(patch, "targets"), 1), "weight",
                         json_integer(30));
     assert_int_equal(rg_platform_queue_strategy_update(&op, fx.platform, "org_sub_002",
-                                                       "strat_main", etag, patch, NULL, NULL,
-                                                       NULL, NULL), 0);
+                                                       "strat_main", etag, patch, NULL, NULL, NULL,
+                                                       NULL),
+                     0);
     json_decref(patch);
     assert_int_equal(rg_platform_run(fx.platform), 0);
     assert_int_equal(rg_platform_op_status(op), RG_ECONFLICT);
@@ -129,8 +134,9 @@ void test_conditional_patch_412(void **state)
     /* ...but a 412 whose re-read shows the very patch already live completes in place. */
     patch = fifty_fifty();
     assert_int_equal(rg_platform_queue_strategy_update(&op, fx.platform, "org_sub_002",
-                                                       "strat_main", etag, patch, NULL, NULL,
-                                                       NULL, NULL), 0);
+                                                       "strat_main", etag, patch, NULL, NULL, NULL,
+                                                       NULL),
+                     0);
     json_decref(patch);
     assert_int_equal(rg_platform_run(fx.platform), 0);
     assert_int_equal(rg_platform_op_status(op), 0);

@@ -28,9 +28,10 @@ typedef struct {
 static void answer(int c, int status, const char *etag, const char *body)
 {
     char head[512];
-    snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-             "%s%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n", status,
-             etag ? "ETag: " : "", etag ? etag : "", etag ? "\r\n" : "", strlen(body));
+    snprintf(head, sizeof(head),
+             "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+             "%s%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+             status, etag ? "ETag: " : "", etag ? etag : "", etag ? "\r\n" : "", strlen(body));
     if (write(c, head, strlen(head)) < 0 || write(c, body, strlen(body)) < 0)
         (void)0;
 }
@@ -47,15 +48,17 @@ static void *serve(void *arg)
         ssize_t n = read(c, req, sizeof(req) - 1);
         req[n > 0 ? n : 0] = '\0';
         if (strncmp(req, "POST ", 5) == 0)
-            answer(c, 200, NULL, "{\"access_token\":\"tok\",\"token_type\":\"bearer\","
-                                 "\"expires_in\":3600}");
+            answer(c, 200, NULL,
+                   "{\"access_token\":\"tok\",\"token_type\":\"bearer\","
+                   "\"expires_in\":3600}");
         else if (strncmp(req, "PATCH ", 6) == 0) {
             f->patches++;
             answer(c, 412, NULL, "{\"status\":412,\"code\":\"conflict\",\"message\":\"etag\"}");
         } else
-            answer(c, 200, "\"e1\"", "{\"id\":\"s1\",\"name\":\"n\",\"targets\":[{\"type\":"
-                                     "\"Queue\",\"id\":\"q1\",\"weight\":50.0,\"priority\":1}],"
-                                     "\"settings\":{\"ratio\":1.0}}");
+            answer(c, 200, "\"e1\"",
+                   "{\"id\":\"s1\",\"name\":\"n\",\"targets\":[{\"type\":"
+                   "\"Queue\",\"id\":\"q1\",\"weight\":50.0,\"priority\":1}],"
+                   "\"settings\":{\"ratio\":1.0}}");
         close(c);
     }
     return NULL;
@@ -93,7 +96,8 @@ static void test_reread_compares_numbers_by_value(void **state)
     assert_int_equal(rg_platform_new(&p, &o), 0);
     assert_int_equal(rg_platform_add_org(p, &org), 0);
     assert_int_equal(rg_platform_queue_strategy_update(&op, p, "org_num", "s1", "\"e0\"", patch,
-                                                       NULL, NULL, NULL, NULL), 0);
+                                                       NULL, NULL, NULL, NULL),
+                     0);
     rg_platform_run(p);
     if (rg_platform_op_status(op) < 0)
         print_message("op: %s\n", rg_platform_op_error(op));
@@ -119,8 +123,8 @@ static void test_restore_compares_numbers_by_value(void **state)
     (void)state;
     assert_int_equal(rg_body_restore_patch(&patch, &kept, snap, applied, live), 0);
     assert_true(json_is_object(json_object_get(patch, "settings")));
-    assert_true(json_number_value(json_object_get(json_object_get(patch, "settings"),
-                                                  "ratio")) == 0.5);
+    assert_true(json_number_value(json_object_get(json_object_get(patch, "settings"), "ratio")) ==
+                0.5);
     assert_int_equal(json_array_size(kept), 1); /* cap: 5.0 is a person's, not our 4 */
     assert_string_equal(json_string_value(json_array_get(kept, 0)), "settings.cap");
     assert_true(rg_body_patch_applied(live, applied) == 0);

@@ -25,8 +25,7 @@
 static rg_buf logged = RG_BUF_INIT;
 static char op_error[1024]; /* the last check's op error */
 
-static void capture(rg_log_level level, const char *component, const char *message,
-                    void *payload)
+static void capture(rg_log_level level, const char *component, const char *message, void *payload)
 {
     (void)level, (void)payload;
     rg_buf_printf(&logged, "%s: %s\n", component, message);
@@ -47,7 +46,8 @@ static void *respond_loop(void *arg)
     while ((c = accept(r->fd, NULL, NULL)) >= 0) {
         ssize_t n = read(c, req, sizeof(req));
         (void)n;
-        snprintf(head, sizeof(head), "HTTP/1.1 401 Unauthorized\r\nContent-Type: "
+        snprintf(head, sizeof(head),
+                 "HTTP/1.1 401 Unauthorized\r\nContent-Type: "
                  "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                  strlen(r->body));
         if (write(c, head, strlen(head)) < 0 || write(c, r->body, strlen(r->body)) < 0)

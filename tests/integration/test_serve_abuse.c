@@ -51,8 +51,8 @@ static void assert_alive(fixture *f)
 {
     rg_buf body = RG_BUF_INIT;
     long status = 0;
-    assert_int_equal(serve_http(f->srv.url, "GET", "/healthz", NULL, NULL, NULL, &status, &body,
-                                NULL), 0);
+    assert_int_equal(
+        serve_http(f->srv.url, "GET", "/healthz", NULL, NULL, NULL, &status, &body, NULL), 0);
     assert_int_equal(status, 200);
     rg_buf_dispose(&body);
 }
@@ -88,10 +88,9 @@ static void test_oversized_header_refused(void **state)
 static void test_path_traversal_refused(void **state)
 {
     fixture *f = *state;
-    static const char *const paths[] = {"/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
-                                        "/index.html/../../../etc/passwd",
-                                        "/api/v1/rollouts/..%2f..%2fetc%2fpasswd",
-                                        "/dashboard/../../../../etc/shadow"};
+    static const char *const paths[] = {
+        "/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/index.html/../../../etc/passwd",
+        "/api/v1/rollouts/..%2f..%2fetc%2fpasswd", "/dashboard/../../../../etc/shadow"};
     rg_buf body = RG_BUF_INIT;
 
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
@@ -136,8 +135,8 @@ static void test_sql_metacharacters_in_ids(void **state)
 static void test_malformed_bodies_refused(void **state)
 {
     fixture *f = *state;
-    static const char *const bodies[] = {"{", "[]", "null", "{\"name\":\"x\\u0000y\"}",
-                                         "\xff\xfe{}", "{\"name\":1e999}"};
+    static const char *const bodies[] = {
+        "{", "[]", "null", "{\"name\":\"x\\u0000y\"}", "\xff\xfe{}", "{\"name\":1e999}"};
     rg_buf body = RG_BUF_INIT;
     json_t *list;
     long status = 0;
@@ -145,7 +144,8 @@ static void test_malformed_bodies_refused(void **state)
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         rg_buf_clear(&body);
         assert_int_equal(serve_http(f->srv.url, "POST", "/api/v1/rollouts", f->release, NULL,
-                                    bodies[i], &status, &body, NULL), 0);
+                                    bodies[i], &status, &body, NULL),
+                         0);
         assert_int_equal(status, 400);
         assert_non_null(strstr(rg_buf_cstr(&body), "\"error\""));
     }

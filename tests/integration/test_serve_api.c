@@ -27,7 +27,7 @@ typedef struct {
     rg_simproc sim;
     serve_proc srv;
     json_t *orgs;
-    char *viewer, *operator, *release, *other_viewer, *other_operator;
+    char *viewer, *operator, * release, *other_viewer, *other_operator;
     char rollout[64]; /* demo's rollout, awaiting approval */
 } fixture;
 
@@ -68,12 +68,13 @@ static int setup(void **state)
         rg_simproc_start(&f->sim, "sim/scenarios/healthy.json") < 0)
         return -1;
     f->viewer = serve_token_new(f->tokens, "demo", "viewer", "watcher");
-    f->operator = serve_token_new(f->tokens, "demo", "operator", "oncall");
+    f->operator= serve_token_new(f->tokens, "demo", "operator", "oncall");
     f->release = serve_token_new(f->tokens, "demo", "release", "ci-bot");
     f->other_viewer = serve_token_new(f->tokens, "other", "viewer", "other-watcher");
     f->other_operator = serve_token_new(f->tokens, "other", "operator", "other-oncall");
-    if (!f->viewer || !f->operator || !f->release || !f->other_viewer || !f->other_operator ||
-        serve_register(f->db, "demo", f->orgs, f->sim.url, NULL) < 0 ||
+    if (!f->viewer ||
+        !f->operator|| !f->release || !f->other_viewer || !f->other_operator ||
+            serve_register(f->db, "demo", f->orgs, f->sim.url, NULL) < 0 ||
         serve_start(&f->srv, f->db, f->tokens) < 0)
         return -1;
     body = start_body(f, "demo", 0);
@@ -110,8 +111,8 @@ static long call(fixture *f, const char *method, const char *path, const char *t
 {
     long status = 0;
     rg_buf_clear(resp);
-    assert_int_equal(serve_http(f->srv.url, method, path, token, NULL, body, &status, resp,
-                                NULL), 0);
+    assert_int_equal(serve_http(f->srv.url, method, path, token, NULL, body, &status, resp, NULL),
+                     0);
     return status;
 }
 
@@ -133,14 +134,16 @@ static void test_unauthenticated(void **state)
     char code[64], hv[128];
     long status = 0;
 
-    assert_int_equal(serve_http(f->srv.url, "GET", "/api/v1/rollouts", NULL, NULL, NULL,
-                                &status, &resp, &headers), 0);
+    assert_int_equal(serve_http(f->srv.url, "GET", "/api/v1/rollouts", NULL, NULL, NULL, &status,
+                                &resp, &headers),
+                     0);
     assert_int_equal(status, 401);
     assert_string_equal(error_code(&resp, code, sizeof(code)), "unauthorized");
     assert_non_null(rg_simproc_header(hv, sizeof(hv), &headers, "WWW-Authenticate"));
     assert_int_equal(strncmp(hv, "Bearer", 6), 0);
-    assert_int_equal(call(f, "GET", "/api/v1/rollouts", "rg_0000000000000000000000000000000000000000",
-                          NULL, &resp), 401);
+    assert_int_equal(call(f, "GET", "/api/v1/rollouts",
+                          "rg_0000000000000000000000000000000000000000", NULL, &resp),
+                     401);
     assert_int_equal(call(f, "GET", "/api/v1/rollouts/whatever", "not-even-a-token", NULL, &resp),
                      401);
     /* The secret is never echoed back. */
@@ -173,8 +176,7 @@ static void test_roles(void **state)
     {
         json_t *doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
         assert_string_equal(json_string_value(json_object_get(doc, "id")), f->rollout);
-        assert_string_equal(json_string_value(json_object_get(doc, "state")),
-                            "awaiting_approval");
+        assert_string_equal(json_string_value(json_object_get(doc, "state")), "awaiting_approval");
         assert_string_equal(json_string_value(json_object_get(doc, "created_by")), "ci-bot");
         assert_int_equal(json_array_size(json_object_get(doc, "targets")),
                          json_array_size(f->orgs));
@@ -230,7 +232,8 @@ static void test_manifest_bodies(void **state)
 
     /* YAML with its content type. */
     assert_int_equal(serve_http(f->srv.url, "POST", "/api/v1/rollouts", f->release,
-                                "application/yaml", yaml, &status, &resp, NULL), 0);
+                                "application/yaml", yaml, &status, &resp, NULL),
+                     0);
     assert_int_equal(status, 201);
     doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
     assert_string_equal(json_string_value(json_object_get(doc, "state")), "awaiting_approval");
@@ -241,7 +244,8 @@ static void test_manifest_bodies(void **state)
     snprintf(bad, strlen(yaml) + 32, "%sbogus: 1\n", yaml);
     rg_buf_clear(&resp);
     assert_int_equal(serve_http(f->srv.url, "POST", "/api/v1/rollouts", f->release,
-                                "application/yaml", bad, &status, &resp, NULL), 0);
+                                "application/yaml", bad, &status, &resp, NULL),
+                     0);
     assert_int_equal(status, 400);
     assert_non_null(strstr(rg_buf_cstr(&resp), "request.yaml:"));
     assert_non_null(strstr(rg_buf_cstr(&resp), "bogus"));
@@ -255,8 +259,9 @@ static void test_manifest_bodies(void **state)
     assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->release, other, &resp), 403);
     /* Unsupported media type. */
     rg_buf_clear(&resp);
-    assert_int_equal(serve_http(f->srv.url, "POST", "/api/v1/rollouts", f->release,
-                                "text/plain", "x", &status, &resp, NULL), 0);
+    assert_int_equal(serve_http(f->srv.url, "POST", "/api/v1/rollouts", f->release, "text/plain",
+                                "x", &status, &resp, NULL),
+                     0);
     assert_int_equal(status, 415);
     /* Over 1 MiB. */
     memset(big, ' ', 1024 * 1024 + 1);
@@ -284,10 +289,10 @@ static void test_paths_and_methods(void **state)
     assert_int_equal(call(f, "GET", path, f->viewer, NULL, &resp), 404);
     assert_int_equal(call(f, "GET", "/api/v1/rollouts/ro_doesnotexist", f->viewer, NULL, &resp),
                      404);
-    assert_int_equal(call(f, "GET", "/api/v1/rollouts/..%2f..%2fetc", f->viewer, NULL, &resp),
-                     404);
+    assert_int_equal(call(f, "GET", "/api/v1/rollouts/..%2f..%2fetc", f->viewer, NULL, &resp), 404);
     assert_int_equal(serve_http(f->srv.url, "DELETE", "/api/v1/rollouts", f->viewer, NULL, NULL,
-                                &status, &resp, &headers), 0);
+                                &status, &resp, &headers),
+                     0);
     assert_int_equal(status, 405);
     assert_non_null(rg_simproc_header(hv, sizeof(hv), &headers, "Allow"));
     assert_string_equal(hv, "GET, POST");
@@ -322,8 +327,7 @@ static void test_commands(void **state)
     snprintf(path, sizeof(path), "/api/v1/rollouts/%s/rollback", id);
     assert_int_equal(call(f, "POST", path, f->operator, "{}", &resp), 400);
     assert_non_null(strstr(rg_buf_cstr(&resp), "reason"));
-    assert_int_equal(call(f, "POST", path, f->operator, "{\"reason\":\"test abort\"}", &resp),
-                     200);
+    assert_int_equal(call(f, "POST", path, f->operator, "{\"reason\":\"test abort\"}", &resp), 200);
     doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
     assert_string_equal(json_string_value(json_object_get(doc, "command")), "rollback");
     assert_string_equal(json_string_value(json_object_get(doc, "outcome")), "done");
@@ -483,7 +487,8 @@ static int parse_prometheus(const char *text, json_t *samples)
             }
             if (strcmp(line + n + lab + 1, "+Inf") == 0)
                 v = INFINITY;
-            else if ((v = strtod(line + n + lab + 1, &end)), *end != '\0' || end == line + n + lab + 1)
+            else if ((v = strtod(line + n + lab + 1, &end)),
+                     *end != '\0' || end == line + n + lab + 1)
                 bad = lineno;
             line[n + (size_t)lab] = '\0';
             if (json_object_get(samples, line))
@@ -509,13 +514,13 @@ static void test_metrics(void **state)
     rg_buf resp = RG_BUF_INIT, headers = RG_BUF_INIT;
     json_t *samples = json_object();
     char hv[128], hex[65];
-    const char *secrets[] = {f->viewer, f->operator, f->release, f->other_viewer,
+    const char *secrets[] = {f->viewer,         f->operator, f->release, f->other_viewer,
                              f->other_operator, "secret-org_parent_001", NULL};
     long status = 0;
     double prev = 0;
 
-    assert_int_equal(serve_http(f->srv.url, "GET", "/metrics", NULL, NULL, NULL, &status,
-                                &resp, &headers), 0);
+    assert_int_equal(
+        serve_http(f->srv.url, "GET", "/metrics", NULL, NULL, NULL, &status, &resp, &headers), 0);
     assert_int_equal(status, 200);
     assert_non_null(rg_simproc_header(hv, sizeof(hv), &headers, "Content-Type"));
     assert_non_null(strstr(hv, "text/plain; version=0.0.4"));
@@ -538,8 +543,10 @@ static void test_metrics(void **state)
     assert_true(prev == sample(samples, "rollgate_poll_latency_seconds_count"));
     {
         char key[160];
-        snprintf(key, sizeof(key), "rollgate_rollout_stage{tenant=\"demo\",rollout=\"%s\","
-                 "state=\"awaiting_approval\"}", f->rollout);
+        snprintf(key, sizeof(key),
+                 "rollgate_rollout_stage{tenant=\"demo\",rollout=\"%s\","
+                 "state=\"awaiting_approval\"}",
+                 f->rollout);
         assert_true(sample(samples, key) == 1);
     }
     for (size_t i = 0; secrets[i]; i++) {
@@ -568,10 +575,10 @@ static int run_rollgate(const char *args, char *err, size_t errlen)
     char *text;
     int st;
 
-    snprintf(errfile, sizeof(errfile), "%s/serve-err-%d.txt", getenv("TMPDIR") ? getenv("TMPDIR")
-                                                                              : "/tmp", getpid());
-    snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' %s >/dev/null 2>'%s'", rg_test_binary_dir(),
-             args, errfile);
+    snprintf(errfile, sizeof(errfile), "%s/serve-err-%d.txt",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", getpid());
+    snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' %s >/dev/null 2>'%s'", rg_test_binary_dir(), args,
+             errfile);
     st = system(cmd);
     text = rg_test_read_file(errfile, NULL);
     snprintf(err, errlen, "%s", text ? text : "");
@@ -609,21 +616,23 @@ static void test_tokens_file(void **state)
     chmod(path, 0644);
     assert_int_equal(rg_tokens_load(&t, path), RG_EAUTH);
     assert_non_null(strstr(rg_error_last(), "0600"));
-    snprintf(args, sizeof(args), "--db '%s/x.db' serve --listen 127.0.0.1:0 --tokens '%s'",
-             f->dir, path);
+    snprintf(args, sizeof(args), "--db '%s/x.db' serve --listen 127.0.0.1:0 --tokens '%s'", f->dir,
+             path);
     assert_int_equal(run_rollgate(args, err, sizeof(err)), 3);
     assert_non_null(strstr(err, "mode 0644"));
     /* Strict entries. */
     {
         static const char *const bad[] = {
-            "{}", "[{\"sha256\":\"ab\",\"tenant\":\"a\",\"role\":\"viewer\",\"name\":\"n\"}]",
+            "{}",
+            "[{\"sha256\":\"ab\",\"tenant\":\"a\",\"role\":\"viewer\",\"name\":\"n\"}]",
             "[{\"sha256\":\"%s\",\"tenant\":\"a\",\"role\":\"admin\",\"name\":\"n\"}]",
             "[{\"sha256\":\"%s\",\"tenant\":\"a b\",\"role\":\"viewer\",\"name\":\"n\"}]",
             "[{\"sha256\":\"%s\",\"tenant\":\"a\",\"role\":\"viewer\",\"name\":\"n\",\"x\":1}]",
-            "[{\"sha256\":\"%s\",\"tenant\":\"a\",\"role\":\"viewer\"}]", NULL};
-        static const char *const expect[] = {"expected a JSON list", "[0].sha256",
-                                             "[0].role", "[0].tenant", "unknown key \"x\"",
-                                             "missing \"name\""};
+            "[{\"sha256\":\"%s\",\"tenant\":\"a\",\"role\":\"viewer\"}]",
+            NULL};
+        static const char *const expect[] = {
+            "expected a JSON list", "[0].sha256",        "[0].role",
+            "[0].tenant",           "unknown key \"x\"", "missing \"name\""};
         char hash[65], text[1024];
         rg_sha256_hex(hash, "x", 1);
         for (size_t i = 0; bad[i]; i++) {
@@ -635,8 +644,8 @@ static void test_tokens_file(void **state)
         }
     }
     /* A non-loopback address needs --allow-remote, and says why. */
-    snprintf(args, sizeof(args), "--db '%s/x.db' serve --listen 0.0.0.0:0 --tokens '%s'",
-             f->dir, f->tokens);
+    snprintf(args, sizeof(args), "--db '%s/x.db' serve --listen 0.0.0.0:0 --tokens '%s'", f->dir,
+             f->tokens);
     assert_int_equal(run_rollgate(args, err, sizeof(err)), 3);
     assert_non_null(strstr(err, "--allow-remote"));
     assert_non_null(strstr(err, "TLS"));
@@ -646,10 +655,14 @@ static void test_tokens_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unauthenticated),   cmocka_unit_test(test_roles),
-        cmocka_unit_test(test_tenants_are_invisible), cmocka_unit_test(test_manifest_bodies),
-        cmocka_unit_test(test_paths_and_methods), cmocka_unit_test(test_commands),
-        cmocka_unit_test(test_metrics),           cmocka_unit_test(test_tokens_file),
+        cmocka_unit_test(test_unauthenticated),
+        cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_tenants_are_invisible),
+        cmocka_unit_test(test_manifest_bodies),
+        cmocka_unit_test(test_paths_and_methods),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_tokens_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,8 +38,8 @@ static const char *message(const json_t *doc)
     return m ? m : "";
 }
 
-static json_t *post_yaml(const char *base, const char *path, const char *token,
-                         const char *body, long *status)
+static json_t *post_yaml(const char *base, const char *path, const char *token, const char *body,
+                         long *status)
 {
     rg_buf resp = RG_BUF_INIT;
     json_t *doc = NULL;
@@ -102,14 +102,12 @@ static void test_promotion_over_the_api(void **state)
     /* Production first: 409 naming staging; the production org is never written. */
     doc = post_yaml(srv.url, "/api/v1/rollouts?env=production", release, body.ptr, &status);
     assert_int_equal(status, 409);
-    assert_non_null(strstr(message(doc),
-                           "requires staging completed"));
+    assert_non_null(strstr(message(doc), "requires staging completed"));
     json_decref(doc);
     /* A start without --env is bad input naming the place. */
     doc = post_yaml(srv.url, "/api/v1/rollouts", release, body.ptr, &status);
     assert_int_equal(status, 400);
-    assert_non_null(strstr(message(doc),
-                           "choose one with --env NAME"));
+    assert_non_null(strstr(message(doc), "choose one with --env NAME"));
     json_decref(doc);
     doc = post_yaml(srv.url, "/api/v1/rollouts?env=production&force=true", release, body.ptr,
                     &status);

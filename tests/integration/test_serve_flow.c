@@ -255,7 +255,8 @@ static void check_stream(fixture *f, json_t *events, int64_t after)
                    "verdict") == 0)
             json_array_remove(events, i);
     assert_int_equal(json_array_size(events), stored.count);
-    json_array_foreach(events, i, e) {
+    json_array_foreach(events, i, e)
+    {
         json_t *data = json_object_get(e, "data");
         json_int_t id = json_integer_value(json_object_get(e, "id"));
         assert_true(id > prev_id);
@@ -297,7 +298,8 @@ static void test_sse_whole_rollout(void **state)
     {
         /* The stream carries the verdicts too, with the numbers the dashboard draws. */
         size_t verdicts = 0, fails = 0;
-        json_array_foreach(events, i, e) {
+        json_array_foreach(events, i, e)
+        {
             json_t *d = json_object_get(e, "data");
             if (strcmp(json_string_value(json_object_get(e, "event")), "verdict") != 0)
                 continue;
@@ -312,7 +314,8 @@ static void test_sse_whole_rollout(void **state)
     }
     check_stream(f, events, 0);
     /* It began with the rollout running and went through rolling_back. */
-    json_array_foreach(events, i, e) {
+    json_array_foreach(events, i, e)
+    {
         json_t *d = json_object_get(e, "data");
         if (strcmp(json_string_value(json_object_get(e, "event")), "tripped") == 0)
             tripped = (size_t)json_integer_value(json_object_get(e, "id"));
@@ -385,17 +388,20 @@ static void test_webhooks(void **state)
                         json_string_value(json_array_get(f->hooks.deliveries, 1)));
     assert_string_not_equal(json_string_value(json_array_get(f->hooks.deliveries, 1)),
                             json_string_value(json_array_get(f->hooks.deliveries, 2)));
-    assert_int_equal(strncmp(json_string_value(json_array_get(f->hooks.deliveries, 0)), f->id,
-                             strlen(f->id)), 0);
-    json_array_foreach(f->hooks.received, i, p) {
+    assert_int_equal(
+        strncmp(json_string_value(json_array_get(f->hooks.deliveries, 0)), f->id, strlen(f->id)),
+        0);
+    json_array_foreach(f->hooks.received, i, p)
+    {
         assert_string_equal(json_string_value(json_object_get(p, "rollout")), f->id);
         assert_string_equal(json_string_value(json_object_get(p, "tenant")), "demo");
         assert_true(json_is_integer(json_object_get(p, "stage")));
         assert_true(json_is_string(json_object_get(p, "at")));
         assert_true(json_is_string(json_object_get(p, "reason")));
     }
-    assert_string_equal(json_string_value(json_object_get(json_array_get(f->hooks.received, 0),
-                                                           "event")), "tripped");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(f->hooks.received, 0), "event")),
+        "tripped");
     pthread_mutex_unlock(&f->hooks.lock);
 }
 
@@ -406,7 +412,7 @@ static void test_restart_does_not_resend(void **state)
     long status = 0;
     json_t *doc;
 
-    wait_delivered(f, &delivered, &retried); /* at once after test_webhooks */
+    wait_delivered(f, &delivered, &retried);  /* at once after test_webhooks */
     assert_int_equal(serve_stop(&f->srv), 0); /* a clean stop on SIGTERM */
     assert_int_equal(serve_start(&f->srv, f->db, f->tokens), 0);
     /* A command on the finished rollout goes through the new process (and is refused). */

@@ -77,10 +77,12 @@ int serve_register(const char *db, const char *tenant, const json_t *orgs, const
     size_t i;
     json_t *o;
 
-    json_array_foreach(orgs, i, o) {
-        snprintf(args, sizeof(args), "org add --tenant '%s' --org '%s' --region loopback "
-                 "--api-url '%s' --login-url '%s' --credentials env", tenant,
-                 json_string_value(o), sim_url, sim_url);
+    json_array_foreach(orgs, i, o)
+    {
+        snprintf(args, sizeof(args),
+                 "org add --tenant '%s' --org '%s' --region loopback "
+                 "--api-url '%s' --login-url '%s' --credentials env",
+                 tenant, json_string_value(o), sim_url, sim_url);
         if (run_cli(db, args) < 0)
             return -1;
     }
@@ -125,8 +127,8 @@ int serve_start_mode(serve_proc *out, const char *db, const char *tokens, int te
             _exit(127);
         close(fds[0]);
         close(fds[1]);
-        execl(binary, binary, "--db", db, "serve", "--listen", "127.0.0.1:0", "--tokens",
-              tokens, "--registry", registry, "--tick", "200ms",
+        execl(binary, binary, "--db", db, "serve", "--listen", "127.0.0.1:0", "--tokens", tokens,
+              "--registry", registry, "--tick", "200ms",
               test_mode ? "--allow-loopback-platform" : (char *)NULL, (char *)NULL);
         _exit(127);
     }
@@ -168,7 +170,8 @@ json_t *serve_scenario_credentials(const char *scenario)
         json_decref(ids);
         return NULL;
     }
-    json_array_foreach(json_object_get(doc, "orgs"), i, org) {
+    json_array_foreach(json_object_get(doc, "orgs"), i, org)
+    {
         const char *id = json_string_value(json_object_get(org, "id"));
         char name[256];
         json_array_append_new(ids, json_string(id));
@@ -229,8 +232,8 @@ int serve_http(const char *base, const char *method, const char *path, const cha
     return cc == CURLE_OK ? 0 : -1;
 }
 
-json_t *serve_http_json(const char *base, const char *method, const char *path,
-                        const char *token, const char *body, long *status)
+json_t *serve_http_json(const char *base, const char *method, const char *path, const char *token,
+                        const char *body, long *status)
 {
     rg_buf resp = RG_BUF_INIT;
     json_t *doc = NULL;
@@ -240,15 +243,16 @@ json_t *serve_http_json(const char *base, const char *method, const char *path,
     return doc;
 }
 
-char *serve_token_new(const char *tokens, const char *tenant, const char *role,
-                      const char *name)
+char *serve_token_new(const char *tokens, const char *tenant, const char *role, const char *name)
 {
     char cmd[PATH_MAX * 2], line[128];
     FILE *p;
     size_t n;
 
-    snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' token new --tenant '%s' --role '%s' --name "
-             "'%s' --tokens '%s' 2>/dev/null", rg_test_binary_dir(), tenant, role, name, tokens);
+    snprintf(cmd, sizeof(cmd),
+             "'%s/cli/rollgate' token new --tenant '%s' --role '%s' --name "
+             "'%s' --tokens '%s' 2>/dev/null",
+             rg_test_binary_dir(), tenant, role, name, tokens);
     if ((p = popen(cmd, "r")) == NULL)
         return NULL;
     if (fgets(line, sizeof(line), p) == NULL) {
@@ -269,8 +273,8 @@ static void org_list(rg_buf *m, const json_t *orgs, size_t from, size_t to)
                       json_string_value(json_array_get(orgs, i)));
 }
 
-char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
-                     const json_t *orgs, const char *hook_url, const char *approval, int yaml)
+char *serve_manifest(const char *name, const char *tenant, const char *sim_url, const json_t *orgs,
+                     const char *hook_url, const char *approval, int yaml)
 {
     rg_buf m = RG_BUF_INIT;
     size_t n = json_array_size(orgs), half = 1 + (n - 1) / 2;
@@ -279,8 +283,9 @@ char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
     char *text;
 
     /* A served manifest names orgs only: their URLs and credentials are the registry's. */
-    rg_buf_printf(&m, "name: %s\ntenant: %s\nstages: [10, 50, 100]\napproval: %s\n"
-                      "platform: {driver: genesys}\ngroups:\n  - {name: parent, orgs: [",
+    rg_buf_printf(&m,
+                  "name: %s\ntenant: %s\nstages: [10, 50, 100]\napproval: %s\n"
+                  "platform: {driver: genesys}\ngroups:\n  - {name: parent, orgs: [",
                   name, tenant, approval);
     org_list(&m, orgs, 0, 1);
     rg_buf_puts(&m, "]}\n  - {name: region_a, depends_on: [parent], orgs: [");
@@ -294,8 +299,7 @@ char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
                     "      - {type: Queue, id: queue_v2, weight: 100, priority: 1}\n");
     rg_buf_puts(&m, policy_yaml);
     if (hook_url)
-        rg_buf_printf(&m, "notify:\n  - {url: \"%s\", events: [tripped, rolled_back]}\n",
-                      hook_url);
+        rg_buf_printf(&m, "notify:\n  - {url: \"%s\", events: [tripped, rolled_back]}\n", hook_url);
     if (yaml)
         return rg_buf_detach(&m);
     /* The JSON form is the library's normalised manifest without what only the registry
@@ -304,8 +308,10 @@ char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
     {
         char *full = NULL, *at = strstr(m.ptr, "platform: {driver: genesys}");
         rg_buf f = RG_BUF_INIT;
-        rg_buf_printf(&f, "%.*splatform: {driver: genesys, api_url: \"%s\", login_url: \"%s\", "
-                      "credentials: env}%s", (int)(at - m.ptr), m.ptr, sim_url, sim_url,
+        rg_buf_printf(&f,
+                      "%.*splatform: {driver: genesys, api_url: \"%s\", login_url: \"%s\", "
+                      "credentials: env}%s",
+                      (int)(at - m.ptr), m.ptr, sim_url, sim_url,
                       at + strlen("platform: {driver: genesys}"));
         full = rg_buf_detach(&f);
         if (hook_url && (at = strstr(full, "rolled_back]}")) != NULL) {
@@ -315,8 +321,7 @@ char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
             free(full);
             full = rg_buf_detach(&g);
         }
-        if (rg_manifest_load_buffer(&manifest, "test.yaml", full, strlen(full), NULL, NULL) ==
-                0 &&
+        if (rg_manifest_load_buffer(&manifest, "test.yaml", full, strlen(full), NULL, NULL) == 0 &&
             rg_manifest_to_json(&doc, manifest) == 0) {
             json_t *p = json_object_get(doc, "platform"), *nt;
             size_t i;
@@ -324,8 +329,7 @@ char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
             json_object_del(p, "login_url");
             json_object_del(p, "credentials");
             json_object_del(p, "insecure");
-            json_array_foreach(json_object_get(doc, "notify"), i, nt)
-                json_object_del(nt, "secret");
+            json_array_foreach(json_object_get(doc, "notify"), i, nt) json_object_del(nt, "secret");
             text = json_dumps(doc, JSON_COMPACT);
             json_decref(doc);
         }
@@ -345,8 +349,8 @@ typedef struct {
 static enum MHD_Result hook_answer(struct MHD_Connection *conn, unsigned status)
 {
     static const char ok[] = "{}";
-    struct MHD_Response *resp = MHD_create_response_from_buffer(2, (void *)ok,
-                                                                MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(2, (void *)ok, MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -397,8 +401,7 @@ static enum MHD_Result on_hook(void *cls, struct MHD_Connection *conn, const cha
     pthread_mutex_lock(&r->lock);
     r->requests++;
     {
-        const char *dk = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     "X-Rollgate-Delivery");
+        const char *dk = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Rollgate-Delivery");
         json_array_append_new(r->deliveries, json_string(dk ? dk : ""));
     }
     if (strcmp(method, "POST") != 0 ||
@@ -473,7 +476,8 @@ int hook_receiver_count(hook_receiver *r, const char *event)
     int n = 0;
 
     pthread_mutex_lock(&r->lock);
-    json_array_foreach(r->received, i, v) {
+    json_array_foreach(r->received, i, v)
+    {
         const char *e = json_string_value(json_object_get(v, "event"));
         n += e && strcmp(e, event) == 0;
     }

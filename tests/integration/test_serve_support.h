@@ -41,19 +41,18 @@ int serve_http(const char *base, const char *method, const char *path, const cha
                const char *content_type, const char *body, long *status, rg_buf *resp,
                rg_buf *resp_headers);
 /* serve_http + JSON parse of the body (NULL when it is not JSON). */
-json_t *serve_http_json(const char *base, const char *method, const char *path,
-                        const char *token, const char *body, long *status);
+json_t *serve_http_json(const char *base, const char *method, const char *path, const char *token,
+                        const char *body, long *status);
 
 /* Makes a token with `rollgate token new` (the real binary); caller frees. */
-char *serve_token_new(const char *tokens, const char *tenant, const char *role,
-                      const char *name);
+char *serve_token_new(const char *tokens, const char *tenant, const char *role, const char *name);
 
 /* A served manifest like `rollgate demo` writes (three groups, the short-window policy),
  * JSON or YAML, for `tenant`: it names orgs only (their URLs come from the registry; sim_url
  * only lets the library normalise the JSON form); `hook_url` adds a notify entry for
  * tripped and rolled_back, signed with the tenant's registry secret. Caller frees. */
-char *serve_manifest(const char *name, const char *tenant, const char *sim_url,
-                     const json_t *orgs, const char *hook_url, const char *approval, int yaml);
+char *serve_manifest(const char *name, const char *tenant, const char *sim_url, const json_t *orgs,
+                     const char *hook_url, const char *approval, int yaml);
 
 /* A webhook receiver on 127.0.0.1 (libmicrohttpd in this process): verifies every
  * X-Rollgate-Signature against `secret`, answers 500 to the first `fail_first` requests. */

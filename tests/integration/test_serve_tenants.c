@@ -28,7 +28,6 @@
 
 #include "integration/test_serve_tenants.h"
 
-
 int cli(const char *db, const char *fmt, ...)
 {
     char args[2048], cmd[PATH_MAX * 3];
@@ -72,11 +71,9 @@ static int evil_credentials(fixture *f)
         return -1;
     org = json_array_get(json_object_get(doc, "orgs"),
                          json_array_size(json_object_get(doc, "orgs")) - 1);
-    snprintf(f->evil_org, sizeof(f->evil_org), "%s",
-             json_string_value(json_object_get(org, "id")));
+    snprintf(f->evil_org, sizeof(f->evil_org), "%s", json_string_value(json_object_get(org, "id")));
     setenv("EVIL_ORG_CLIENT_ID", json_string_value(json_object_get(org, "client_id")), 1);
-    setenv("EVIL_ORG_CLIENT_SECRET", json_string_value(json_object_get(org, "client_secret")),
-           1);
+    setenv("EVIL_ORG_CLIENT_SECRET", json_string_value(json_object_get(org, "client_secret")), 1);
     rg_platform_env_name(name, sizeof(name), f->evil_org, "CLIENT_ID");
     unsetenv(name);
     rg_platform_env_name(name, sizeof(name), f->evil_org, "CLIENT_SECRET");
@@ -133,10 +130,12 @@ static int setup(void **state)
     f->evil_release = serve_token_new(f->tokens, "evil", "release", "evil-ci");
     f->evil_viewer = serve_token_new(f->tokens, "evil", "viewer", "evil-watcher");
     if (!f->acme_viewer || !f->acme_operator || !f->acme_release || !f->evil_release ||
-        !f->evil_viewer || serve_register(f->db, "acme", f->acme_orgs, f->sim.url, "ACME_HOOK") < 0 ||
-        cli(f->db, "org add --tenant evil --org '%s' --region loopback --api-url '%s' "
-                   "--login-url '%s' --credentials env:EVIL_ORG", f->evil_org, f->sim.url,
-            f->sim.url) < 0 ||
+        !f->evil_viewer ||
+        serve_register(f->db, "acme", f->acme_orgs, f->sim.url, "ACME_HOOK") < 0 ||
+        cli(f->db,
+            "org add --tenant evil --org '%s' --region loopback --api-url '%s' "
+            "--login-url '%s' --credentials env:EVIL_ORG",
+            f->evil_org, f->sim.url, f->sim.url) < 0 ||
         cli(f->db, "org webhook --tenant evil --secret env:EVIL_HOOK") < 0 ||
         serve_start(&f->srv, f->db, f->tokens) < 0)
         return -1;
@@ -206,11 +205,12 @@ char *manifest_for(const char *tenant, const char *org, const char *platform_ext
                    const char *policy)
 {
     rg_buf m = RG_BUF_INIT;
-    rg_buf_printf(&m, "name: attack\ntenant: %s\nstages: [100]\napproval: required\n"
-                      "platform: {driver: genesys%s}\ngroups:\n  - {name: g, orgs: [\"%s\"]}\n"
-                      "change:\n  strategy: strat_main\n  template:\n    name: stolen\n"
-                      "    targets: [{type: Queue, id: queue_v2, weight: 100, priority: 1}]\n"
-                      "policy: %s\n",
+    rg_buf_printf(&m,
+                  "name: attack\ntenant: %s\nstages: [100]\napproval: required\n"
+                  "platform: {driver: genesys%s}\ngroups:\n  - {name: g, orgs: [\"%s\"]}\n"
+                  "change:\n  strategy: strat_main\n  template:\n    name: stolen\n"
+                  "    targets: [{type: Queue, id: queue_v2, weight: 100, priority: 1}]\n"
+                  "policy: %s\n",
                   tenant, platform_extra ? platform_extra : "", org,
                   policy ? policy : "contact-center");
     return rg_buf_detach(&m);
@@ -261,12 +261,12 @@ static size_t sim_requests(fixture *f, int64_t since, const char *org, int64_t *
     size_t i, n = 0;
 
     snprintf(path, sizeof(path), "/sim/requests?since=%lld", (long long)since);
-    assert_int_equal(rg_simproc_request(&f->sim, "GET", path, NULL, NULL, &status, &resp, NULL),
-                     0);
+    assert_int_equal(rg_simproc_request(&f->sim, "GET", path, NULL, NULL, &status, &resp, NULL), 0);
     assert_int_equal(status, 200);
     doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
     assert_non_null(doc);
-    json_array_foreach(json_object_get(doc, "requests"), i, r) {
+    json_array_foreach(json_object_get(doc, "requests"), i, r)
+    {
         const char *o = json_string_value(json_object_get(r, "org"));
         n += org == NULL || (o && strcmp(o, org) == 0);
     }
@@ -298,8 +298,8 @@ static void test_other_tenants_org(void **state)
     sim_requests(f, 0, NULL, &since);
     /* Evil names acme's org: refused, naming the org. */
     body = manifest_for("evil", acme_org, NULL, NULL);
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          body, &resp), 400);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", body, &resp), 400);
     free(body);
     message(&resp, m1, sizeof(m1));
     snprintf(want, sizeof(want), "org %s is not registered to tenant evil", acme_org);
@@ -312,8 +312,9 @@ static void test_other_tenants_org(void **state)
         snprintf(fake, sizeof(fake), "%s", acme_org);
         fake[0] = fake[0] == 'x' ? 'y' : 'x'; /* same length, registered to no one */
         body = manifest_for("evil", fake, NULL, NULL);
-        assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release,
-                              "application/yaml", body, &resp), 400);
+        assert_int_equal(
+            call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", body, &resp),
+            400);
         free(body);
         message(&resp, m2, sizeof(m2));
         for (char *p = strstr(m2, fake); p; p = strstr(p + 1, fake))
@@ -346,8 +347,9 @@ static void test_tenant_urls_and_credentials(void **state)
         snprintf(extra, sizeof(extra), ", api_url: \"%s\", login_url: \"%s\", credentials: env",
                  f->capture_url, f->capture_url);
         body = manifest_for("evil", orgs[i], extra, NULL);
-        assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release,
-                              "application/yaml", body, &resp), 400);
+        assert_int_equal(
+            call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", body, &resp),
+            400);
         free(body);
         message(&resp, msg, sizeof(msg));
         assert_non_null(strstr(msg, "request.yaml:5:"));
@@ -357,25 +359,27 @@ static void test_tenant_urls_and_credentials(void **state)
     /* Each key alone, and per-org URLs, are refused the same way. */
     {
         static const char *const extras[] = {", credentials: \"file:/etc/shadow\"",
-                                             ", insecure: true", ", login_url: \"http://127.0.0.1:1\"",
-                                             NULL};
+                                             ", insecure: true",
+                                             ", login_url: \"http://127.0.0.1:1\"", NULL};
         for (size_t i = 0; extras[i]; i++) {
             body = manifest_for("evil", f->evil_org, extras[i], NULL);
             assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release,
-                                  "application/yaml", body, &resp), 400);
+                                  "application/yaml", body, &resp),
+                             400);
             free(body);
             assert_non_null(strstr(message(&resp, msg, sizeof(msg)), "rollgate org add"));
         }
     }
     {
         rg_buf m = RG_BUF_INIT;
-        rg_buf_printf(&m, "{\"name\":\"x\",\"tenant\":\"evil\",\"stages\":[100],\"platform\":"
-                          "{\"driver\":\"genesys\"},\"groups\":[{\"name\":\"g\",\"orgs\":"
-                          "[{\"id\":\"%s\",\"api_url\":\"%s\"}]}],\"change\":{\"strategy\":"
-                          "\"s\",\"template\":{\"name\":\"n\",\"targets\":[]}}}",
+        rg_buf_printf(&m,
+                      "{\"name\":\"x\",\"tenant\":\"evil\",\"stages\":[100],\"platform\":"
+                      "{\"driver\":\"genesys\"},\"groups\":[{\"name\":\"g\",\"orgs\":"
+                      "[{\"id\":\"%s\",\"api_url\":\"%s\"}]}],\"change\":{\"strategy\":"
+                      "\"s\",\"template\":{\"name\":\"n\",\"targets\":[]}}}",
                       f->evil_org, f->capture_url);
-        assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, NULL, m.ptr,
-                              &resp), 400);
+        assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, NULL, m.ptr, &resp),
+                         400);
         message(&resp, msg, sizeof(msg));
         assert_non_null(strstr(msg, "groups[0].orgs[0].api_url"));
         assert_non_null(strstr(msg, "rollgate org add"));
@@ -399,30 +403,32 @@ static void test_policy_paths(void **state)
     assert_int_equal(rg_test_write_file(secret, SECRET_LINE "\n"), 0);
     /* A path: refused before any file is touched, so existing and missing read the same. */
     body = manifest_for("evil", f->evil_org, NULL, secret);
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          body, &first), 400);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", body, &first),
+        400);
     free(body);
     assert_null(strstr(rg_buf_cstr(&first), "SECRETLINE"));
     assert_non_null(strstr(rg_buf_cstr(&first), "paths are not read"));
     body = manifest_for("evil", f->evil_org, NULL, missing);
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          body, &resp), 400);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", body, &resp), 400);
     free(body);
     assert_string_equal(rg_buf_cstr(&resp), rg_buf_cstr(&first));
     body = manifest_for("evil", f->evil_org, NULL, "../../../../etc/passwd");
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          body, &resp), 400);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", body, &resp), 400);
     free(body);
     assert_non_null(strstr(rg_buf_cstr(&resp), "paths are not read"));
     /* Names: a broken file of the policy directory reads as one that does not exist. */
     body = manifest_for("evil", f->evil_org, NULL, "broken");
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          body, &first), 400);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", body, &first),
+        400);
     free(body);
     assert_null(strstr(rg_buf_cstr(&first), "SECRETLINE"));
     body = manifest_for("evil", f->evil_org, NULL, "nosuch");
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          body, &resp), 400);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", body, &resp), 400);
     free(body);
     {
         char *p = strstr(resp.ptr, "nosuch");
@@ -432,8 +438,8 @@ static void test_policy_paths(void **state)
     }
     /* A name of the policy directory works. */
     body = manifest_for("evil", f->evil_org, NULL, "contact-center");
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          body, &resp), 201);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", body, &resp), 201);
     end_rollout(f, f->evil_release, &resp);
     free(body);
     rg_buf_dispose(&resp);
@@ -455,27 +461,32 @@ static void test_webhook_secret(void **state)
     assert_int_equal(hook_receiver_start(&as_evil, EVIL_HOOK, 0), 0);
     body = manifest_for("evil", f->evil_org, NULL, NULL);
     /* Naming acme's variable: refused. */
-    rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started], secret: \"env:ACME_HOOK\"}\n",
+    rg_buf_printf(&m,
+                  "%snotify:\n  - {url: \"%s\", events: [started], secret: \"env:ACME_HOOK\"}\n",
                   body, as_acme.url);
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          m.ptr, &resp), 400);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", m.ptr, &resp),
+        400);
     assert_non_null(strstr(message(&resp, msg, sizeof(msg)), "notify[0].secret"));
     /* Gates: refused (a gate's secret would come from the server's environment). */
     rg_buf_clear(&m);
     rg_buf_printf(&m, "%sgates:\n  - {at: pre-stage, url: \"%s\", secret: \"env:ACME_HOOK\"}\n",
                   body, as_acme.url);
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          m.ptr, &resp), 400);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", m.ptr, &resp),
+        400);
     assert_non_null(strstr(message(&resp, msg, sizeof(msg)), "gates: refused"));
     /* Without a secret: both receivers are sent evil's own signature. */
     rg_buf_clear(&m);
-    rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started]}\n"
-                      "  - {url: \"%s\", events: [started]}\n",
+    rg_buf_printf(&m,
+                  "%snotify:\n  - {url: \"%s\", events: [started]}\n"
+                  "  - {url: \"%s\", events: [started]}\n",
                   body, as_acme.url, as_evil.url);
     at = strstr(m.ptr, "name: attack");
     memcpy(at, "name: hooked", 12);
-    assert_int_equal(call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml",
-                          m.ptr, &resp), 201);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", m.ptr, &resp),
+        201);
     deadline = rg_time_mono_ms() + 15000;
     for (;;) {
         int done;
@@ -511,8 +522,8 @@ static char *start_acme(fixture *f)
 {
     char *body = serve_manifest("matrix", "acme", f->sim.url, f->matrix_orgs, NULL, "required", 0);
     long status = 0;
-    json_t *doc = serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->acme_release, body,
-                                  &status);
+    json_t *doc =
+        serve_http_json(f->srv.url, "POST", "/api/v1/rollouts", f->acme_release, body, &status);
     char *id = status == 201 ? rg_strdup(json_string_value(json_object_get(doc, "id"))) : NULL;
     if (id == NULL)
         fprintf(stderr, "start_acme: HTTP %ld\n", status);
@@ -524,15 +535,15 @@ static char *start_acme(fixture *f)
 static void test_role_matrix(void **state)
 {
     fixture *f = *state;
-    static const char *const actions[] = {"start", "approve", "promote", "pause", "resume",
-                                          "rollback", NULL};
+    static const char *const actions[] = {"start",  "approve",  "promote", "pause",
+                                          "resume", "rollback", NULL};
     /* 1: allowed (the answer is the state's, never 403), 0: 403. Rows viewer, operator,
      * release. */
     static const int may[3][6] = {{0, 0, 0, 0, 0, 0}, {0, 0, 0, 1, 1, 1}, {1, 1, 1, 1, 1, 1}};
     const char *tokens[3] = {f->acme_viewer, f->acme_operator, f->acme_release};
     rg_buf resp = RG_BUF_INIT;
-    char path[256], *body = serve_manifest("matrix", "acme", f->sim.url, f->matrix_orgs, NULL,
-                                           "required", 0);
+    char path[256],
+        *body = serve_manifest("matrix", "acme", f->sim.url, f->matrix_orgs, NULL, "required", 0);
 
     for (int r = 0; r < 3; r++) {
         char *id = start_acme(f);
@@ -546,8 +557,7 @@ static void test_role_matrix(void **state)
                 status = call(f, "POST", "/api/v1/rollouts", tokens[r], NULL, body, &resp);
             } else {
                 snprintf(path, sizeof(path), "/api/v1/rollouts/%s/%s", id, actions[a]);
-                status = call(f, "POST", path, tokens[r], NULL, "{\"reason\":\"matrix\"}",
-                              &resp);
+                status = call(f, "POST", path, tokens[r], NULL, "{\"reason\":\"matrix\"}", &resp);
             }
             if (may[r][a])
                 assert_true(status != 403 && status >= 200 && status < 500);
@@ -578,12 +588,12 @@ static void test_registered_org_runs(void **state)
     sim_requests(f, 0, NULL, &since);
     memcpy(strstr(body, "name: attack"), "name: legit1", 12);
     assert_int_equal(call(f, "POST", "/api/v1/rollouts?approve=true", f->evil_release,
-                          "application/yaml", body, &resp), 201);
+                          "application/yaml", body, &resp),
+                     201);
     doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
     /* The platform saw evil's org, reached with env:EVIL_ORG (its ROLLGATE_<ORG>_* are
      * unset): the registry's source, not the org id's. */
-    while ((seen = sim_requests(f, since, f->evil_org, NULL)) == 0 &&
-           rg_time_mono_ms() < deadline)
+    while ((seen = sim_requests(f, since, f->evil_org, NULL)) == 0 && rg_time_mono_ms() < deadline)
         poll(NULL, 0, 100);
     assert_true(seen > 0);
     snprintf(path, sizeof(path), "/api/v1/rollouts/%s/rollback",

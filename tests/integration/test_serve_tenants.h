@@ -19,8 +19,8 @@ typedef struct {
     char dir[PATH_MAX], db[PATH_MAX + 16], tokens[PATH_MAX + 16], policies[PATH_MAX + 16];
     rg_simproc sim;
     serve_proc srv;
-    json_t *orgs;      /* every org of the scenario */
-    json_t *acme_orgs; /* all but the last */
+    json_t *orgs;                    /* every org of the scenario */
+    json_t *acme_orgs;               /* all but the last */
     json_t *wait_orgs, *matrix_orgs; /* the first and second half of acme's: claims differ */
     char evil_org[128];
     char *acme_viewer, *acme_operator, *acme_release, *evil_release, *evil_viewer;

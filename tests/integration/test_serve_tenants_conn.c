@@ -78,11 +78,14 @@ void test_token_before_body(void **state)
 
     assert_true(fd >= 0);
     /* The body is announced and never sent: the answer comes from the headers alone. */
-    assert_int_equal(raw_status(fd, "POST /api/v1/rollouts HTTP/1.1\r\nHost: x\r\n"
-                                    "Authorization: Bearer rg_0000000000000000000000000000000000000000\r\n"
-                                    "Content-Type: application/json\r\n"
-                                    "Content-Length: 900000\r\n\r\n", 3000),
-                     401);
+    assert_int_equal(
+        raw_status(fd,
+                   "POST /api/v1/rollouts HTTP/1.1\r\nHost: x\r\n"
+                   "Authorization: Bearer rg_0000000000000000000000000000000000000000\r\n"
+                   "Content-Type: application/json\r\n"
+                   "Content-Length: 900000\r\n\r\n",
+                   3000),
+        401);
     close(fd);
 }
 
@@ -92,18 +95,20 @@ void test_streams_per_token(void **state)
     int fds[9], other;
     char req[512];
 
-    snprintf(req, sizeof(req), "GET /api/v1/rollouts/%s/events HTTP/1.1\r\nHost: x\r\n"
-                               "Authorization: Bearer %s\r\n\r\n", f->acme_rollout,
-             f->acme_viewer);
+    snprintf(req, sizeof(req),
+             "GET /api/v1/rollouts/%s/events HTTP/1.1\r\nHost: x\r\n"
+             "Authorization: Bearer %s\r\n\r\n",
+             f->acme_rollout, f->acme_viewer);
     for (int i = 0; i < 9; i++) {
         fds[i] = connect_from("127.0.0.1", f->srv.url);
         assert_true(fds[i] >= 0);
         assert_int_equal(raw_status(fds[i], req, 5000), i < 8 ? 200 : 429);
     }
     /* The cap is per token: another token of the same tenant still gets its stream. */
-    snprintf(req, sizeof(req), "GET /api/v1/rollouts/%s/gate?timeout=0 HTTP/1.1\r\nHost: x\r\n"
-                               "Authorization: Bearer %s\r\n\r\n", f->acme_rollout,
-             f->acme_operator);
+    snprintf(req, sizeof(req),
+             "GET /api/v1/rollouts/%s/gate?timeout=0 HTTP/1.1\r\nHost: x\r\n"
+             "Authorization: Bearer %s\r\n\r\n",
+             f->acme_rollout, f->acme_operator);
     other = connect_from("127.0.0.1", f->srv.url);
     assert_int_equal(raw_status(other, req, 5000), 200);
     close(other);
@@ -130,8 +135,10 @@ void test_idle_flood(void **state)
         char req[256];
         int fd = connect_from("127.0.0.2", f->srv.url);
         assert_true(fd >= 0);
-        snprintf(req, sizeof(req), "GET /api/v1/rollouts HTTP/1.1\r\nHost: x\r\n"
-                                   "Authorization: Bearer %s\r\n\r\n", f->acme_viewer);
+        snprintf(req, sizeof(req),
+                 "GET /api/v1/rollouts HTTP/1.1\r\nHost: x\r\n"
+                 "Authorization: Bearer %s\r\n\r\n",
+                 f->acme_viewer);
         assert_int_equal(raw_status(fd, req, 1000), 200);
         close(fd);
     }

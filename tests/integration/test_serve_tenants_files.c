@@ -50,7 +50,8 @@ void test_private_files(void **state)
     token = serve_token_new(tokens, "acme", "viewer", "v");
     assert_non_null(token);
     assert_int_equal(cli(db, "org add --tenant acme --org o1 --region eu-west-1 "
-                             "--credentials env:ACME_O1"), 0);
+                             "--credentials env:ACME_O1"),
+                     0);
     assert_int_equal(mode_of(reg), 0600);
     assert_int_equal(mode_of(tokens), 0600);
     assert_int_equal(serve_start(&sp, db, tokens), 0);
@@ -94,19 +95,23 @@ void test_registry_rules(void **state)
     token = serve_token_new(tokens, "acme", "release", "r");
     assert_int_equal(serve_register(db, "acme", f->acme_orgs, f->sim.url, NULL), 0);
     /* One org, one tenant; real regions only; URLs only for loopback, and loopback only. */
-    assert_int_equal(cli(db, "org add --tenant other --org '%s' --region us-east-1 "
-                             "--credentials env",
-                         json_string_value(json_array_get(f->acme_orgs, 0))), -1);
-    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region mars --credentials env"),
+    assert_int_equal(cli(db,
+                         "org add --tenant other --org '%s' --region us-east-1 "
+                         "--credentials env",
+                         json_string_value(json_array_get(f->acme_orgs, 0))),
                      -1);
+    assert_int_equal(cli(db, "org add --tenant acme --org o2 --region mars --credentials env"), -1);
     assert_int_equal(cli(db, "org add --tenant acme --org o2 --region us-east-1 --api-url "
                              "https://evil.example --login-url https://evil.example "
-                             "--credentials env"), -1);
+                             "--credentials env"),
+                     -1);
     assert_int_equal(cli(db, "org add --tenant acme --org o2 --region loopback --api-url "
                              "https://evil.example --login-url https://evil.example "
-                             "--credentials env"), -1);
+                             "--credentials env"),
+                     -1);
     assert_int_equal(cli(db, "org add --tenant acme --org o2 --region ap-southeast-2 "
-                             "--credentials env:ACME_O2"), 0);
+                             "--credentials env:ACME_O2"),
+                     0);
     snprintf(out, sizeof(out), "'%s/cli/rollgate' --db '%s' org list --tenant acme --json",
              rg_test_binary_dir(), db);
     assert_non_null(p = popen(out, "r"));
@@ -118,13 +123,14 @@ void test_registry_rules(void **state)
     assert_int_equal(cli(db, "org remove --tenant acme --org o2"), 0);
     assert_int_equal(cli(db, "org remove --tenant acme --org o2"), -1);
     assert_int_equal(cli(db, "org add --tenant acme --org real_org --region us-east-1 "
-                             "--credentials env:ACME_REAL"), 0);
+                             "--credentials env:ACME_REAL"),
+                     0);
     assert_int_equal(cli(db, "org webhook --tenant acme --secret env:ACME_HOOK"), 0);
     /* No test mode: the loopback entries are refused with the reason. */
     assert_int_equal(serve_start_mode(&sp, db, tokens, 0), 0);
     body = serve_manifest("no-test-mode", "acme", f->sim.url, f->acme_orgs, NULL, "required", 0);
-    assert_int_equal(serve_http(sp.url, "POST", "/api/v1/rollouts", token, NULL, body, &status,
-                                &resp, NULL), 0);
+    assert_int_equal(
+        serve_http(sp.url, "POST", "/api/v1/rollouts", token, NULL, body, &status, &resp, NULL), 0);
     assert_int_equal(status, 400);
     assert_non_null(strstr(rg_buf_cstr(&resp), "--allow-loopback-platform"));
     /* Outside test mode a served webhook may not reach the host itself: the receiver on
@@ -141,8 +147,9 @@ void test_registry_rules(void **state)
         assert_int_equal(hook_receiver_start(&rx, ACME_HOOK, 0), 0);
         rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started]}\n", mb, rx.url);
         rg_buf_clear(&resp);
-        assert_int_equal(serve_http(sp.url, "POST", "/api/v1/rollouts", token,
-                                    "application/yaml", m.ptr, &status, &resp, NULL), 0);
+        assert_int_equal(serve_http(sp.url, "POST", "/api/v1/rollouts", token, "application/yaml",
+                                    m.ptr, &status, &resp, NULL),
+                         0);
         assert_int_equal(status, 201);
         doc = json_loads(rg_buf_cstr(&resp), 0, NULL);
         snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(doc, "id")));

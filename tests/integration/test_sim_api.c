@@ -33,8 +33,8 @@ static void reply_dispose(reply *r)
 }
 
 /* One API call with a bearer token (NULL: none) and an optional extra header. */
-static void call(reply *r, const fixture *f, const char *method, const char *path,
-                 const char *body, const char *token, const char *extra)
+static void call(reply *r, const fixture *f, const char *method, const char *path, const char *body,
+                 const char *token, const char *extra)
 {
     char auth[256];
     const char *headers[3] = {NULL, NULL, NULL};
@@ -47,9 +47,9 @@ static void call(reply *r, const fixture *f, const char *method, const char *pat
     }
     if (extra)
         headers[n++] = extra;
-    assert_int_equal(rg_simproc_request(&f->sim, method, path, body, headers, &r->status,
-                                        &r->body, &r->headers),
-                     0);
+    assert_int_equal(
+        rg_simproc_request(&f->sim, method, path, body, headers, &r->status, &r->body, &r->headers),
+        0);
     r->json = json_loadb(rg_buf_cstr(&r->body), r->body.len, 0, NULL);
 }
 
@@ -320,11 +320,11 @@ static void test_rate_limit(void **state)
     for (int i = 1; i <= 3; i++) {
         call(&r, f, "GET", "/api/v2/organizations/me", NULL, token, NULL);
         assert_int_equal(r.status, 200);
-        assert_string_equal(rg_simproc_header(value, sizeof(value), &r.headers,
-                                              "inin-ratelimit-allowed"), "3");
+        assert_string_equal(
+            rg_simproc_header(value, sizeof(value), &r.headers, "inin-ratelimit-allowed"), "3");
         assert_int_equal(header_int(&r, "inin-ratelimit-count"), i);
-        assert_non_null(rg_simproc_header(value, sizeof(value), &r.headers,
-                                          "inin-ratelimit-reset"));
+        assert_non_null(
+            rg_simproc_header(value, sizeof(value), &r.headers, "inin-ratelimit-reset"));
         reply_dispose(&r);
     }
     call(&r, f, "GET", "/api/v2/organizations/me", NULL, token, NULL);
@@ -335,8 +335,8 @@ static void test_rate_limit(void **state)
     assert_int_equal(rg_simproc_faults(&f->sim, "{}"), 0);
     call(&r, f, "GET", "/api/v2/organizations/me", NULL, token, NULL);
     assert_int_equal(r.status, 200);
-    assert_string_equal(rg_simproc_header(value, sizeof(value), &r.headers,
-                                          "inin-ratelimit-allowed"), "300");
+    assert_string_equal(
+        rg_simproc_header(value, sizeof(value), &r.headers, "inin-ratelimit-allowed"), "300");
     reply_dispose(&r);
     free(token);
 }
@@ -384,8 +384,8 @@ static void test_injected_faults(void **state)
     reply_dispose(&r);
     assert_int_equal(rg_simproc_faults(&f->sim, "{\"reset_rate\":1}"), 0);
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->token_a);
-    assert_int_equal(rg_simproc_request(&f->sim, "GET", "/api/v2/organizations/me", NULL,
-                                        headers, &status, &body, NULL),
+    assert_int_equal(rg_simproc_request(&f->sim, "GET", "/api/v2/organizations/me", NULL, headers,
+                                        &status, &body, NULL),
                      RG_EPLATFORM);
     assert_int_equal(status, 0);
     rg_buf_dispose(&body);

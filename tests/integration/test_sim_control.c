@@ -64,8 +64,7 @@ static json_t *control(const fixture *f, const char *method, const char *path, c
     rg_buf out = RG_BUF_INIT;
     json_t *doc;
 
-    assert_int_equal(rg_simproc_request(&f->sim, method, path, body, NULL, status, &out, NULL),
-                     0);
+    assert_int_equal(rg_simproc_request(&f->sim, method, path, body, NULL, status, &out, NULL), 0);
     doc = json_loadb(rg_buf_cstr(&out), out.len, 0, NULL);
     rg_buf_dispose(&out);
     return doc;
@@ -76,9 +75,9 @@ static json_t *org_of(json_t *state, const char *id)
     size_t i;
     json_t *org;
 
-    json_array_foreach(json_object_get(state, "orgs"), i, org)
-        if (strcmp(json_string_value(json_object_get(org, "id")), id) == 0)
-            return org;
+    json_array_foreach(json_object_get(state, "orgs"), i,
+                       org) if (strcmp(json_string_value(json_object_get(org, "id")), id) ==
+                                0) return org;
     return NULL;
 }
 
@@ -117,9 +116,9 @@ static void test_state_and_edit(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "body"), "version")),
                      2);
     json_decref(doc);
-    doc = control(f, "POST", "/sim/edit",
-                  "{\"org\":\"org_a\",\"strategy\":\"strat_a\",\"patch\":{\"targets\":[]}}",
-                  &status);
+    doc =
+        control(f, "POST", "/sim/edit",
+                "{\"org\":\"org_a\",\"strategy\":\"strat_a\",\"patch\":{\"targets\":[]}}", &status);
     assert_int_equal(status, 400);
     assert_non_null(strstr(json_string_value(json_object_get(doc, "message")), "targets"));
     json_decref(doc);
@@ -192,7 +191,8 @@ static void test_aggregates_shape(void **state)
     interval(iv, sizeof(iv), -3600, -3594);
     snprintf(body, sizeof(body),
              "{\"interval\":\"%s\",\"granularity\":\"PT1S\",\"groupBy\":[\"queueId\"],"
-             "\"metrics\":[\"nOffered\",\"tAbandon\",\"tAnswered\",\"tHandle\"]}", iv);
+             "\"metrics\":[\"nOffered\",\"tAbandon\",\"tAnswered\",\"tHandle\"]}",
+             iv);
     doc = api(f, "POST", "/api/v2/analytics/conversations/aggregates/query", body, &status, &one);
     assert_int_equal(status, 200);
     results = json_object_get(doc, "results");
@@ -215,14 +215,18 @@ static void test_aggregates_shape(void **state)
 
     /* The future has no elapsed buckets; bad granularity and metrics are 400 ErrorBody. */
     interval(iv, sizeof(iv), 60, 120);
-    snprintf(body, sizeof(body), "{\"interval\":\"%s\",\"granularity\":\"PT1S\","
-                                 "\"metrics\":[\"nOffered\"]}", iv);
+    snprintf(body, sizeof(body),
+             "{\"interval\":\"%s\",\"granularity\":\"PT1S\","
+             "\"metrics\":[\"nOffered\"]}",
+             iv);
     doc = api(f, "POST", "/api/v2/analytics/conversations/aggregates/query", body, &status, NULL);
     assert_int_equal(status, 200);
     assert_int_equal(json_array_size(json_object_get(doc, "results")), 0);
     json_decref(doc);
-    snprintf(body, sizeof(body), "{\"interval\":\"%s\",\"granularity\":\"soon\","
-                                 "\"metrics\":[\"nOffered\"]}", iv);
+    snprintf(body, sizeof(body),
+             "{\"interval\":\"%s\",\"granularity\":\"soon\","
+             "\"metrics\":[\"nOffered\"]}",
+             iv);
     doc = api(f, "POST", "/api/v2/analytics/conversations/aggregates/query", body, &status, NULL);
     assert_int_equal(status, 400);
     assert_string_equal(json_string_value(json_object_get(doc, "code")), "invalid.value");
@@ -246,29 +250,32 @@ static void test_aggregates_filter(void **state)
     snprintf(body, sizeof(body),
              "{\"interval\":\"%s\",\"granularity\":\"PT1M\",\"filter\":{\"type\":\"or\","
              "\"predicates\":[{\"type\":\"dimension\",\"dimension\":\"queueId\",\"operator\":"
-             "\"matches\",\"value\":\"queue_a2\"}]},\"metrics\":[\"nOffered\"]}", iv);
+             "\"matches\",\"value\":\"queue_a2\"}]},\"metrics\":[\"nOffered\"]}",
+             iv);
     doc = api(f, "POST", "/api/v2/analytics/conversations/aggregates/query", body, &status, NULL);
     assert_int_equal(status, 200);
     assert_int_equal(json_array_size(json_object_get(doc, "results")), 0);
     json_decref(doc);
-    snprintf(body, sizeof(body), "{\"interval\":\"%s\",\"granularity\":\"PT1M\","
-                                 "\"metrics\":[\"nOffered\",\"tWait\"]}", iv);
+    snprintf(body, sizeof(body),
+             "{\"interval\":\"%s\",\"granularity\":\"PT1M\","
+             "\"metrics\":[\"nOffered\",\"tWait\"]}",
+             iv);
     doc = api(f, "POST", "/api/v2/analytics/conversations/aggregates/query", body, &status, NULL);
     results = json_object_get(doc, "results");
     assert_int_equal(json_array_size(results), 1);
     assert_int_equal(json_object_size(json_object_get(json_array_get(results, 0), "group")), 0);
     /* One simulated hour of 60 calls/min: about 3,600 offered in the single minute bucket. */
-    assert_in_range(json_integer_value(json_object_get(
-                        json_object_get(json_array_get(json_object_get(json_array_get(
-                                                           json_object_get(json_array_get(
-                                                                               results, 0),
-                                                                           "data"),
-                                                           0),
-                                                       "metrics"),
-                                        0),
-                        "stats"),
-                        "count")),
-                    3300, 3900);
+    assert_in_range(
+        json_integer_value(json_object_get(
+            json_object_get(
+                json_array_get(
+                    json_object_get(
+                        json_array_get(json_object_get(json_array_get(results, 0), "data"), 0),
+                        "metrics"),
+                    0),
+                "stats"),
+            "count")),
+        3300, 3900);
     json_decref(doc);
 }
 
@@ -291,14 +298,13 @@ static void test_observations(void **state)
     media = json_array_get(results, 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(users, 0), "qualifier")),
                         "IDLE");
-    idle = json_integer_value(json_object_get(json_object_get(json_array_get(users, 0), "stats"),
-                                              "count"));
-    busy = json_integer_value(json_object_get(json_object_get(json_array_get(users, 1), "stats"),
-                                              "count"));
+    idle = json_integer_value(
+        json_object_get(json_object_get(json_array_get(users, 0), "stats"), "count"));
+    busy = json_integer_value(
+        json_object_get(json_object_get(json_array_get(users, 1), "stats"), "count"));
     assert_int_equal(idle + busy, 50);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(media, "group"),
-                                                          "mediaType")),
-                        "voice");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(media, "group"), "mediaType")), "voice");
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(media, "data"), 0), "metric")),
                         "oWaiting");
@@ -356,15 +362,18 @@ static void test_bad_scenarios_exit_3(void **state)
         const char *doc, *needle;
     } cases[] = {
         {"{\"orgs\":[{\"id\":\"o\",\"client_id\":\"c\",\"client_secret\":\"s\",\"queues\":[],"
-         "\"colour\":2}]}", "scenario.orgs[0]: unknown key 'colour'"},
+         "\"colour\":2}]}",
+         "scenario.orgs[0]: unknown key 'colour'"},
         {"{\"orgs\":[{\"id\":\"o\",\"client_id\":\"c\",\"client_secret\":\"s\",\"queues\":[{\"id\":"
          "\"q\"}],\"strategies\":[{\"id\":\"s\",\"targets\":[{\"type\":\"Queue\",\"id\":\"nope\","
-         "\"weight\":100}]}]}]}", "unknown queue 'nope'"},
+         "\"weight\":100}]}]}]}",
+         "unknown queue 'nope'"},
         {"{\"orgs\":[{\"id\":\"o\",\"client_id\":\"c\",\"client_secret\":\"s\",\"queues\":[]}],"
          "\"events\":[{\"orgs\":[\"ghost\"],\"from_s\":0,\"to_s\":1}]}",
          "scenario.events[0].orgs[0]"},
         {"{\"orgs\":[{\"id\":\"o\",\"client_id\":\"c\",\"client_secret\":\"s\",\"queues\":[]}],"
-         "\"effects\":[{\"queue\":\"qq\"}]}", "scenario.effects[0].queue"},
+         "\"effects\":[{\"queue\":\"qq\"}]}",
+         "scenario.effects[0].queue"},
         {"{\"seed\":1,", "line"},
     };
     char dir[4096], path[4200];
@@ -388,12 +397,9 @@ static void test_bad_scenarios_exit_3(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_state_and_edit),
-        cmocka_unit_test(test_request_log),
-        cmocka_unit_test(test_aggregates_shape),
-        cmocka_unit_test(test_aggregates_filter),
-        cmocka_unit_test(test_observations),
-        cmocka_unit_test(test_scenario_replace),
+        cmocka_unit_test(test_state_and_edit),       cmocka_unit_test(test_request_log),
+        cmocka_unit_test(test_aggregates_shape),     cmocka_unit_test(test_aggregates_filter),
+        cmocka_unit_test(test_observations),         cmocka_unit_test(test_scenario_replace),
         cmocka_unit_test(test_bad_scenarios_exit_3),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

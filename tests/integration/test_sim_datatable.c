@@ -52,9 +52,9 @@ static json_t *call(const fixture *f, const char *method, const char *path, cons
     json_t *doc;
 
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->token);
-    assert_int_equal(rg_simproc_request(&f->sim, method, path, body, strncmp(path, "/sim/", 5)
-                                                                          ? h : NULL,
-                                        status, &out, headers),
+    assert_int_equal(rg_simproc_request(&f->sim, method, path, body,
+                                        strncmp(path, "/sim/", 5) ? h : NULL, status, &out,
+                                        headers),
                      0);
     doc = json_loadb(rg_buf_cstr(&out), out.len, 0, NULL);
     rg_buf_dispose(&out);
@@ -65,8 +65,8 @@ static json_t *writes_of(const fixture *f, const char *org, const char *what)
 {
     long status;
     json_t *doc = call(f, "GET", "/sim/writes", NULL, &status, NULL);
-    json_t *w = json_incref(json_object_get(json_object_get(json_object_get(doc, "orgs"), org),
-                                            what));
+    json_t *w =
+        json_incref(json_object_get(json_object_get(json_object_get(doc, "orgs"), org), what));
     json_decref(doc);
     return w;
 }
@@ -94,19 +94,16 @@ static void test_read_shapes(void **state)
     rg_buf_dispose(&headers);
     json_decref(doc);
 
-    doc = call(f, "GET", "/api/v2/flows/datatables/dt-routing?expand=schema", NULL, &status,
-               NULL);
+    doc = call(f, "GET", "/api/v2/flows/datatables/dt-routing?expand=schema", NULL, &status, NULL);
     assert_int_equal(status, 200);
     assert_string_equal(json_string_value(json_array_get(
                             json_object_get(json_object_get(doc, "schema"), "required"), 0)),
                         "key");
     props = json_object_get(json_object_get(doc, "schema"), "properties");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(props, "weight_a"),
-                                                          "type")),
-                        "integer");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(props, "enabled"),
-                                                          "type")),
-                        "boolean");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(props, "weight_a"), "type")), "integer");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(props, "enabled"), "type")), "boolean");
     json_decref(doc);
     doc = call(f, "GET", "/api/v2/flows/datatables/dt-routing", NULL, &status, NULL);
     assert_null(json_object_get(doc, "schema")); /* only with expand=schema */
@@ -167,12 +164,12 @@ static void test_put_semantics(void **state)
     doc = call(f, "GET", "/sim/state", NULL, &status, NULL);
     {
         json_t *org = json_array_get(json_object_get(doc, "orgs"), 0);
-        json_t *hist = json_object_get(json_object_get(json_object_get(org, "routing"),
-                                                       "history"), "history");
+        json_t *hist =
+            json_object_get(json_object_get(json_object_get(org, "routing"), "history"), "history");
         json_t *last = json_array_get(hist, json_array_size(hist) - 1);
         assert_int_equal(json_array_size(hist), 2);
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(last, "weights"),
-                                                            "q-bad")), 40);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(last, "weights"), "q-bad")), 40);
         assert_string_equal(json_string_value(json_object_get(last, "source")), "api");
     }
     json_decref(doc);
@@ -189,7 +186,7 @@ static void test_put_semantics(void **state)
                                                 "\"weight_a\":100,\"queue_b\":\"q-v2\","
                                                 "\"weight_b\":0}",
                                                 h, &status, &out, NULL),
-                         0);
+                             0);
         rg_buf_dispose(&out);
     }
     assert_int_equal(rg_simproc_faults(&f->sim, "{}"), 0);
@@ -271,8 +268,7 @@ static void test_routing_by_row(void **state)
     rg_interval_format(iv, sizeof(iv), now - 3600 * 1000, now - 3300 * 1000);
     snprintf(body, sizeof(body),
              "{\"interval\":\"%s\",\"groupBy\":[\"queueId\"],\"metrics\":[\"nOffered\"]}", iv);
-    doc = call(f, "POST", "/api/v2/analytics/conversations/aggregates/query", body, &status,
-               NULL);
+    doc = call(f, "POST", "/api/v2/analytics/conversations/aggregates/query", body, &status, NULL);
     assert_int_equal(status, 200);
     results = json_object_get(doc, "results");
     assert_int_equal(json_array_size(results), 1);

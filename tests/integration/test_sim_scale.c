@@ -85,8 +85,10 @@ static void *run_client(void *arg)
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     rg_interval_format(iv, sizeof(iv), now - 60000, now);
-    snprintf(query, sizeof(query), "{\"interval\":\"%s\",\"granularity\":\"PT1M\",\"groupBy\":"
-             "[\"queueId\"],\"metrics\":[\"nOffered\",\"tAbandon\",\"tAnswered\"]}", iv);
+    snprintf(query, sizeof(query),
+             "{\"interval\":\"%s\",\"granularity\":\"PT1M\",\"groupBy\":"
+             "[\"queueId\"],\"metrics\":[\"nOffered\",\"tAbandon\",\"tAnswered\"]}",
+             iv);
     for (int r = 0; r < ROUNDS; r++) {
         snprintf(url, sizeof(url), "%s/api/v2/routing/strategies/strat_main", c->sim->url);
         count(c, perform(curl, url, NULL, headers, &out), "GET strategy");

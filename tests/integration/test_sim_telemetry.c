@@ -48,14 +48,16 @@ static int64_t sum_count(const char *text, const char *metric, size_t *buckets)
     assert_non_null(doc);
     if (buckets)
         *buckets = 0;
-    json_array_foreach(json_object_get(doc, "results"), i, group) {
-        json_array_foreach(json_object_get(group, "data"), j, bucket) {
+    json_array_foreach(json_object_get(doc, "results"), i, group)
+    {
+        json_array_foreach(json_object_get(group, "data"), j, bucket)
+        {
             if (buckets)
                 (*buckets)++;
-            json_array_foreach(json_object_get(bucket, "metrics"), k, m)
-                if (strcmp(json_string_value(json_object_get(m, "metric")), metric) == 0)
-                    total += json_integer_value(json_object_get(json_object_get(m, "stats"),
-                                                                "count"));
+            json_array_foreach(
+                json_object_get(bucket, "metrics"), k,
+                m) if (strcmp(json_string_value(json_object_get(m, "metric")), metric) == 0)
+                total += json_integer_value(json_object_get(json_object_get(m, "stats"), "count"));
         }
     }
     json_decref(doc);
@@ -90,8 +92,8 @@ static void test_deterministic_across_processes(void **state)
 }
 
 /* Waits (polling the sim, not trusting a sleep) until `want` one-second buckets have elapsed. */
-static char *await_buckets(const rg_simproc *sim, const char *token, int64_t start,
-                           int64_t end, size_t want)
+static char *await_buckets(const rg_simproc *sim, const char *token, int64_t start, int64_t end,
+                           size_t want)
 {
     int64_t deadline = rg_time_mono_ms() + (end - start) + 15000;
     size_t buckets = 0;
@@ -127,20 +129,22 @@ static void test_abandonment_follows_weights(void **state)
     assert_int_equal(rg_simproc_start(&sim, DEMO), 0);
     assert_int_equal(rg_simproc_token(&sim, "cid-org_sub_003", "secret-org_sub_003", &token), 0);
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-    assert_int_equal(rg_simproc_request(&sim, "GET", "/api/v2/routing/strategies/strat_main",
-                                        NULL, get_headers, &status, &body, &hdrs), 0);
+    assert_int_equal(rg_simproc_request(&sim, "GET", "/api/v2/routing/strategies/strat_main", NULL,
+                                        get_headers, &status, &body, &hdrs),
+                     0);
     assert_non_null(rg_simproc_header(etag, sizeof(etag), &hdrs, "ETag"));
     snprintf(if_match, sizeof(if_match), "If-Match: %s", etag);
     rg_buf_clear(&body);
     changed = rg_time_now_ms();
     assert_int_equal(rg_simproc_request(&sim, "PATCH", "/api/v2/routing/strategies/strat_main",
-                                        patch, patch_headers, &status, &body, NULL), 0);
+                                        patch, patch_headers, &status, &body, NULL),
+                     0);
     assert_int_equal(status, 200);
     /* Before: the 10 minutes up to the change. After: 20 whole seconds after it. */
-    before = aggregate(&sim, token, (changed / 1000 - 600) * 1000, (changed / 1000) * 1000,
-                       "PT10M");
-    after = await_buckets(&sim, token, (changed / 1000 + 1) * 1000, (changed / 1000 + 21) * 1000,
-                          20);
+    before =
+        aggregate(&sim, token, (changed / 1000 - 600) * 1000, (changed / 1000) * 1000, "PT10M");
+    after =
+        await_buckets(&sim, token, (changed / 1000 + 1) * 1000, (changed / 1000 + 21) * 1000, 20);
     n1 = sum_count(before, "nOffered", NULL);
     a1 = sum_count(before, "tAbandon", NULL);
     n2 = sum_count(after, "nOffered", NULL);
@@ -150,11 +154,11 @@ static void test_abandonment_follows_weights(void **state)
     p2 = (double)a2 / (double)n2;
     p = (double)(a1 + a2) / (double)(n1 + n2);
     z = (p2 - p1) / sqrt(p * (1 - p) * (1.0 / (double)n1 + 1.0 / (double)n2));
-    fprintf(stderr, "abandonment %.4f (n %lld) -> %.4f (n %lld), z = %.2f\n", p1, (long long)n1,
-            p2, (long long)n2, z);
+    fprintf(stderr, "abandonment %.4f (n %lld) -> %.4f (n %lld), z = %.2f\n", p1, (long long)n1, p2,
+            (long long)n2, z);
     if (z <= 4)
-        fail_msg("abandonment %.4f -> %.4f, z = %.2f (n1 %lld, n2 %lld)", p1, p2, z,
-                 (long long)n1, (long long)n2);
+        fail_msg("abandonment %.4f -> %.4f, z = %.2f (n1 %lld, n2 %lld)", p1, p2, z, (long long)n1,
+                 (long long)n2);
     /* The queue in the after-window is queue_v2 only. */
     assert_non_null(strstr(after, "queue_v2"));
     assert_null(strstr(after, "queue_global_001"));
@@ -173,11 +177,13 @@ static size_t bucket_counts(int64_t *out, size_t max, const char *text)
     size_t i, n = 0;
 
     assert_non_null(doc);
-    json_array_foreach(json_object_get(json_array_get(json_object_get(doc, "results"), 0),
-                                       "data"), i, bucket) {
+    json_array_foreach(json_object_get(json_array_get(json_object_get(doc, "results"), 0), "data"),
+                       i, bucket)
+    {
         if (n < max)
-            out[n++] = json_integer_value(json_object_get(json_object_get(
-                json_array_get(json_object_get(bucket, "metrics"), 0), "stats"), "count"));
+            out[n++] = json_integer_value(json_object_get(
+                json_object_get(json_array_get(json_object_get(bucket, "metrics"), 0), "stats"),
+                "count"));
     }
     json_decref(doc);
     return n;
@@ -222,8 +228,8 @@ static void test_event_spike_only_in_span(void **state)
     rg_test_path(path, sizeof(path), "sim/scenarios/healthy.json");
     assert_non_null(doc = json_load_file(path, 0, NULL));
     json_object_set_new(doc, "events",
-                        json_pack("[{s:[s,s],s:i,s:i,s:f}]", "orgs", "org_sub_002",
-                                  "org_sub_003", "from_s", 2, "to_s", 5, "calls_mult", 4.0));
+                        json_pack("[{s:[s,s],s:i,s:i,s:f}]", "orgs", "org_sub_002", "org_sub_003",
+                                  "from_s", 2, "to_s", 5, "calls_mult", 4.0));
     assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
     snprintf(file, sizeof(file), "%s/spike.json", dir);
     assert_int_equal(json_dump_file(doc, file, 0), 0);

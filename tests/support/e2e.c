@@ -32,7 +32,8 @@ int rg_e2e_credentials(json_t **orgs, const char *scenario)
     if ((doc = json_load_file(path, 0, NULL)) == NULL)
         return rg_error_set(RG_EINVALID, "cannot load %s", path);
     *orgs = json_array();
-    json_array_foreach(json_object_get(doc, "orgs"), i, org) {
+    json_array_foreach(json_object_get(doc, "orgs"), i, org)
+    {
         const char *id = json_string_value(json_object_get(org, "id"));
         char name[256];
         json_array_append_new(*orgs, json_string(id));
@@ -45,24 +46,23 @@ int rg_e2e_credentials(json_t **orgs, const char *scenario)
     return 0;
 }
 
-int rg_e2e_write_manifest(const char *path, const char *url, const json_t *orgs,
-                          const char *policy)
+int rg_e2e_write_manifest(const char *path, const char *url, const json_t *orgs, const char *policy)
 {
     rg_buf m = RG_BUF_INIT;
     size_t n = json_array_size(orgs), half = 1 + (n - 1) / 2;
     int rc;
 
-    rg_buf_printf(&m, "name: e2e-routing\ntenant: e2e\nstages: [10, 50, 100]\napproval: none\n"
-                      "platform: {driver: genesys, api_url: \"%s\", login_url: \"%s\", "
-                      "credentials: env}\ngroups:\n  - {name: parent, orgs: [%s]}\n"
-                      "  - {name: region_a, depends_on: [parent], orgs: [",
+    rg_buf_printf(&m,
+                  "name: e2e-routing\ntenant: e2e\nstages: [10, 50, 100]\napproval: none\n"
+                  "platform: {driver: genesys, api_url: \"%s\", login_url: \"%s\", "
+                  "credentials: env}\ngroups:\n  - {name: parent, orgs: [%s]}\n"
+                  "  - {name: region_a, depends_on: [parent], orgs: [",
                   url, url, json_string_value(json_array_get(orgs, 0)));
     for (size_t i = 1; i < half; i++)
         rg_buf_printf(&m, "%s%s", i > 1 ? ", " : "", json_string_value(json_array_get(orgs, i)));
     rg_buf_puts(&m, "]}\n  - {name: region_b, depends_on: [parent], orgs: [");
     for (size_t i = half; i < n; i++)
-        rg_buf_printf(&m, "%s%s", i > half ? ", " : "",
-                      json_string_value(json_array_get(orgs, i)));
+        rg_buf_printf(&m, "%s%s", i > half ? ", " : "", json_string_value(json_array_get(orgs, i)));
     rg_buf_puts(&m, "]}\nchange:\n  strategy: strat_main\n"
                     "  watch_queues: [queue_global_001, queue_v2]\n  template:\n"
                     "    name: Production_Routing_v2\n    targets:\n"
@@ -140,8 +140,7 @@ int rg_e2e_drive(rg_e2e *e, int (*pred)(rg_e2e *), int max_ticks)
             nanosleep(&ts, NULL);
         }
     }
-    return pred(e) ? 0 : rg_error_set(RG_ETIMEOUT, "condition not reached in %d ticks",
-                                      max_ticks);
+    return pred(e) ? 0 : rg_error_set(RG_ETIMEOUT, "condition not reached in %d ticks", max_ticks);
 }
 
 json_t *rg_e2e_requests(const rg_simproc *sim)
@@ -150,8 +149,9 @@ json_t *rg_e2e_requests(const rg_simproc *sim)
     long status = 0;
     json_t *doc = NULL;
 
-    if (rg_simproc_request(sim, "GET", "/sim/requests?since=0&limit=100000", NULL, NULL,
-                           &status, &body, NULL) == 0 && status == 200)
+    if (rg_simproc_request(sim, "GET", "/sim/requests?since=0&limit=100000", NULL, NULL, &status,
+                           &body, NULL) == 0 &&
+        status == 200)
         doc = json_loads(rg_buf_cstr(&body), 0, NULL);
     rg_buf_dispose(&body);
     return doc;
@@ -160,8 +160,10 @@ json_t *rg_e2e_requests(const rg_simproc *sim)
 static int is_patch(const json_t *r, const char *org)
 {
     return strcmp(json_string_value(json_object_get(r, "method")), "PATCH") == 0 &&
-           strcmp(json_string_value(json_object_get(r, "org")) ? json_string_value(
-                      json_object_get(r, "org")) : "", org) == 0 &&
+           strcmp(json_string_value(json_object_get(r, "org"))
+                      ? json_string_value(json_object_get(r, "org"))
+                      : "",
+                  org) == 0 &&
            json_integer_value(json_object_get(r, "status")) == 200;
 }
 
@@ -170,8 +172,7 @@ int rg_e2e_patches(const json_t *log, const char *org)
     size_t i;
     json_t *r;
     int n = 0;
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-        n += is_patch(r, org);
+    json_array_foreach(json_object_get(log, "requests"), i, r) n += is_patch(r, org);
     return n;
 }
 
@@ -179,9 +180,8 @@ long rg_e2e_first_patch(const json_t *log, const char *org)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-        if (is_patch(r, org))
-            return (long)json_integer_value(json_object_get(r, "seq"));
+    json_array_foreach(json_object_get(log, "requests"), i, r) if (is_patch(r, org)) return (
+        long)json_integer_value(json_object_get(r, "seq"));
     return 0;
 }
 
@@ -192,10 +192,10 @@ json_t *rg_e2e_live(const rg_simproc *sim, const char *org)
 
     if (rg_simproc_state(sim, &st) < 0)
         return NULL;
-    json_array_foreach(json_object_get(st, "orgs"), i, o)
-        if (strcmp(json_string_value(json_object_get(o, "id")), org) == 0)
-            result = json_incref(
-                json_object_get(json_array_get(json_object_get(o, "strategies"), 0), "body"));
+    json_array_foreach(json_object_get(st, "orgs"), i,
+                       o) if (strcmp(json_string_value(json_object_get(o, "id")), org) ==
+                              0) result =
+        json_incref(json_object_get(json_array_get(json_object_get(o, "strategies"), 0), "body"));
     json_decref(st);
     return result;
 }

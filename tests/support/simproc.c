@@ -255,20 +255,19 @@ int rg_simproc_token(const rg_simproc *sim, const char *client_id, const char *c
     long status = 0;
     int rc;
 
-    if ((size_t)snprintf(creds, sizeof(creds), "%s:%s", client_id, client_secret) >=
-        sizeof(creds))
+    if ((size_t)snprintf(creds, sizeof(creds), "%s:%s", client_id, client_secret) >= sizeof(creds))
         return rg_error_set(RG_ELIMIT, "client credentials too long");
     base64(encoded, (const unsigned char *)creds, strlen(creds));
     snprintf(header, sizeof(header), "Authorization: Basic %s", encoded);
-    rc = rg_simproc_request(sim, "POST", "/oauth/token", "grant_type=client_credentials",
-                            headers, &status, &resp, NULL);
+    rc = rg_simproc_request(sim, "POST", "/oauth/token", "grant_type=client_credentials", headers,
+                            &status, &resp, NULL);
     if (rc == 0 && status != 200)
         rc = rg_error_set(RG_EAUTH, "POST /oauth/token: %ld %s", status, rg_buf_cstr(&resp));
     if (rc == 0 && ((doc = json_loadb(rg_buf_cstr(&resp), resp.len, 0, NULL)) == NULL ||
                     !json_is_string(json_object_get(doc, "access_token"))))
         rc = rg_error_set(RG_EPLATFORM, "POST /oauth/token: no access_token in the reply");
-    if (rc == 0 && (*out = rg_strdup(json_string_value(json_object_get(doc, "access_token")))) ==
-                       NULL)
+    if (rc == 0 &&
+        (*out = rg_strdup(json_string_value(json_object_get(doc, "access_token")))) == NULL)
         rc = RG_ENOMEM;
     json_decref(doc);
     rg_buf_dispose(&resp);

@@ -19,7 +19,7 @@
 #include "support/testutil.h"
 
 static const char *const sql_payloads[] = {
-    "'; DROP TABLE rollouts;--", "O'Brien", "say \"hi\"", "back\\slash\\", "x' OR '1'='1",
+    "'; DROP TABLE rollouts;--",    "O'Brien", "say \"hi\"", "back\\slash\\", "x' OR '1'='1",
     "\"); DELETE FROM targets; --", "%s%n%x",
 };
 #define NPAYLOADS (sizeof(sql_payloads) / sizeof(sql_payloads[0]))
@@ -33,13 +33,12 @@ static json_t *base_manifest(void)
         " s:[{s:s, s:[s], s:{s:s}}, {s:s, s:[s], s:[s], s:{s:s}}],"
         " s:{s:s, s:[s], s:{s:s, s:{s:b, s:s}, s:[{s:s, s:s, s:i, s:i}]}}}",
         "name", "routing-v2", "tenant", "acme", "policy", "contact-center", "stages", 50, 100,
-        "approval", "required", "platform", "driver", "genesys", "api_url",
-        "http://127.0.0.1:9", "login_url", "http://127.0.0.1:9", "credentials", "env",
-        "groups", "name", "parent", "orgs", "org_a", "vars", "REGION", "east", "name", "child",
-        "depends_on", "parent", "orgs", "org_b", "vars", "REGION", "west", "change",
-        "strategy", "strat_main", "watch_queues", "queue_a", "template", "name", "R-{{REGION}}",
-        "settings", "enabled", 1, "note", "{{REGION}}", "targets", "type", "Queue", "id",
-        "queue_a", "weight", 100, "priority", 1);
+        "approval", "required", "platform", "driver", "genesys", "api_url", "http://127.0.0.1:9",
+        "login_url", "http://127.0.0.1:9", "credentials", "env", "groups", "name", "parent", "orgs",
+        "org_a", "vars", "REGION", "east", "name", "child", "depends_on", "parent", "orgs", "org_b",
+        "vars", "REGION", "west", "change", "strategy", "strat_main", "watch_queues", "queue_a",
+        "template", "name", "R-{{REGION}}", "settings", "enabled", 1, "note", "{{REGION}}",
+        "targets", "type", "Queue", "id", "queue_a", "weight", 100, "priority", 1);
     assert_non_null(m);
     return m;
 }
@@ -146,8 +145,7 @@ static void test_million_element_array(void **state)
     char *text = long_array(1000000, &len);
 
     (void)state;
-    assert_int_equal(rg_manifest_load_buffer(&m, "million.json", text, len, NULL, NULL),
-                     RG_ELIMIT);
+    assert_int_equal(rg_manifest_load_buffer(&m, "million.json", text, len, NULL, NULL), RG_ELIMIT);
     assert_non_null(strstr(rg_error_last(), "million.json"));
     free(text);
     /* Under the byte limit, the per-sequence item limit is what stops it. */
@@ -184,8 +182,7 @@ static void expect_too_deep(const char *name, const char *text, rg_doc_format fo
     assert_null(doc);
     assert_non_null(strstr(rg_error_last(), name));
     assert_non_null(strstr(rg_error_last(), "nesting deeper than 32 levels"));
-    assert_int_equal(rg_manifest_load_buffer(&m, name, text, strlen(text), NULL, NULL),
-                     RG_ELIMIT);
+    assert_int_equal(rg_manifest_load_buffer(&m, name, text, strlen(text), NULL, NULL), RG_ELIMIT);
     assert_null(m);
     assert_non_null(strstr(rg_error_last(), "nesting deeper than 32 levels"));
     assert_int_equal(rg_policy_load_buffer(&p, name, text, strlen(text)), RG_ELIMIT);
@@ -291,22 +288,26 @@ static void set_id(json_t *m, const char *path, const char *value)
     else if (strcmp(path, "change.watch_queues[0]") == 0)
         json_array_set_new(json_object_get(c, "watch_queues"), 0, json_string(value));
     else if (strcmp(path, "change.template.targets[0].id") == 0)
-        json_object_set_new(json_array_get(json_object_get(json_object_get(c, "template"),
-                                                           "targets"), 0),
-                            "id", json_string(value));
+        json_object_set_new(
+            json_array_get(json_object_get(json_object_get(c, "template"), "targets"), 0), "id",
+            json_string(value));
     else if (strcmp(path, "groups[0].vars") == 0)
-        json_object_set_new(json_object_get(json_array_get(g, 0), "vars"), value,
-                            json_string("v"));
+        json_object_set_new(json_object_get(json_array_get(g, 0), "vars"), value, json_string("v"));
     else
         fail_msg("unknown field %s", path);
 }
 
 static void test_sql_in_every_id(void **state)
 {
-    static const char *const fields[] = {
-        "name", "tenant", "groups[0].name", "groups[0].orgs[0]", "groups[1].depends_on[0]",
-        "change.strategy", "change.watch_queues[0]", "change.template.targets[0].id",
-        "groups[0].vars"};
+    static const char *const fields[] = {"name",
+                                         "tenant",
+                                         "groups[0].name",
+                                         "groups[0].orgs[0]",
+                                         "groups[1].depends_on[0]",
+                                         "change.strategy",
+                                         "change.watch_queues[0]",
+                                         "change.template.targets[0].id",
+                                         "groups[0].vars"};
     fixture *f = *state;
 
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -317,8 +318,8 @@ static void test_sql_in_every_id(void **state)
             assert_int_equal(load_json(&m, doc), RG_EINVALID);
             assert_null(m);
             if (strstr(rg_error_last(), fields[i]) == NULL)
-                fail_msg("%s = %s: error does not name the field: %s", fields[i],
-                         sql_payloads[k], rg_error_last());
+                fail_msg("%s = %s: error does not name the field: %s", fields[i], sql_payloads[k],
+                         rg_error_last());
             json_decref(doc);
         }
     }
@@ -353,7 +354,8 @@ static void test_sql_in_free_text_round_trips(void **state)
         assert_string_equal(row.created_by, sql_payloads[k]);
         assert_non_null(strstr(row.manifest, "\"REGION\""));
         assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", row.manifest,
-                                                 strlen(row.manifest), NULL, NULL), 0);
+                                                 strlen(row.manifest), NULL, NULL),
+                         0);
         assert_true(rg_manifest_equal(m, back));
         assert_string_equal(back->groups[0].vars[0].value, sql_payloads[k]);
         assert_int_equal(rg_store_target_list(&targets, f->store, "acme", id), 0);
@@ -419,7 +421,7 @@ static void expect_policy_refused(fixture *f, const char *ref, const char *named
     assert_null(p);
     if (strstr(rg_error_last(), named) == NULL)
         fail_msg("policy %s: the error does not name %s: %s", ref, named, rg_error_last());
-    assert_null(strstr(rg_error_last(), "root:x:0:0"));     /* no file content echoed */
+    assert_null(strstr(rg_error_last(), "root:x:0:0"));      /* no file content echoed */
     assert_null(strstr(rg_error_last(), "abuse-secret-42")); /* nor the environment */
     json_object_set_new(doc, "policy", json_string(ref));
     assert_true(load_json(&m, doc) < 0);

@@ -30,9 +30,9 @@ static void assert_json(const json_t *got, const char *want_text)
     json_decref(want);
 }
 
-#define SNAP                                                                                    \
-    "{\"id\":\"strat_main\",\"name\":\"Prod\",\"version\":7,"                                   \
-    "\"settings\":{\"enabled\":true,\"longRunning\":true},"                                     \
+#define SNAP                                                                                       \
+    "{\"id\":\"strat_main\",\"name\":\"Prod\",\"version\":7,"                                      \
+    "\"settings\":{\"enabled\":true,\"longRunning\":true},"                                        \
     "\"targets\":[{\"type\":\"Queue\",\"id\":\"q1\",\"weight\":100,\"priority\":1}]}"
 
 static void test_desired_patch_merges_settings_and_replaces_targets(void **state)
@@ -44,9 +44,10 @@ static void test_desired_patch_merges_settings_and_replaces_targets(void **state
     json_t *patch = NULL;
     (void)state;
     assert_int_equal(rg_body_desired_patch(&patch, live, tpl), 0);
-    assert_json(patch, "{\"name\":\"Prod-v2\",\"settings\":{\"enabled\":true,\"longRunning\":false},"
-                       "\"targets\":[{\"type\":\"Queue\",\"id\":\"q1\",\"weight\":50,\"priority\":1},"
-                       "{\"type\":\"Queue\",\"id\":\"q2\",\"weight\":50,\"priority\":1}]}");
+    assert_json(patch,
+                "{\"name\":\"Prod-v2\",\"settings\":{\"enabled\":true,\"longRunning\":false},"
+                "\"targets\":[{\"type\":\"Queue\",\"id\":\"q1\",\"weight\":50,\"priority\":1},"
+                "{\"type\":\"Queue\",\"id\":\"q2\",\"weight\":50,\"priority\":1}]}");
     assert_false(rg_body_patch_applied(live, patch));
     json_object_update(live, patch);
     assert_true(rg_body_patch_applied(live, patch));
@@ -58,9 +59,10 @@ static void test_desired_patch_merges_settings_and_replaces_targets(void **state
 static void test_restore_returns_untouched_fields_to_snapshot(void **state)
 {
     json_t *snap = J(SNAP);
-    json_t *applied = J("{\"name\":\"Prod-v2\",\"settings\":{\"enabled\":true,\"longRunning\":true},"
-                        "\"targets\":[{\"type\":\"Queue\",\"id\":\"q2\",\"weight\":100,"
-                        "\"priority\":1}]}");
+    json_t *applied =
+        J("{\"name\":\"Prod-v2\",\"settings\":{\"enabled\":true,\"longRunning\":true},"
+          "\"targets\":[{\"type\":\"Queue\",\"id\":\"q2\",\"weight\":100,"
+          "\"priority\":1}]}");
     json_t *live = json_deep_copy(applied);
     json_t *patch = NULL, *kept = NULL;
     (void)state;
@@ -78,9 +80,10 @@ static void test_restore_returns_untouched_fields_to_snapshot(void **state)
 static void test_restore_keeps_a_persons_edits(void **state)
 {
     json_t *snap = J(SNAP);
-    json_t *applied = J("{\"name\":\"Prod-v2\",\"settings\":{\"enabled\":true,\"longRunning\":true,"
-                        "\"added\":1},\"targets\":[{\"type\":\"Queue\",\"id\":\"q2\",\"weight\":100,"
-                        "\"priority\":1}]}");
+    json_t *applied =
+        J("{\"name\":\"Prod-v2\",\"settings\":{\"enabled\":true,\"longRunning\":true,"
+          "\"added\":1},\"targets\":[{\"type\":\"Queue\",\"id\":\"q2\",\"weight\":100,"
+          "\"priority\":1}]}");
     /* A person set longRunning=false (a field the change did not touch) and renamed it. */
     json_t *live = J("{\"name\":\"Renamed by Ana\",\"settings\":{\"enabled\":true,"
                      "\"longRunning\":false,\"added\":1},\"targets\":[{\"type\":\"Queue\","

@@ -24,16 +24,13 @@ typedef struct {
 
 /* Every rule of the manifest and policy schemas, with the exact message it must give. */
 static const bad_case bad_cases[] = {
-    {"alias.yaml", RG_EINVALID,
-     ":12:11: anchors are not supported"},
+    {"alias.yaml", RG_EINVALID, ":12:11: anchors are not supported"},
     {"credentials.yaml", RG_EINVALID,
      ":8:16: platform.credentials: expected env or file:PATH, got 'vault'"},
     {"cycle.yaml", RG_EINVALID,
      ":15:18: groups[1].depends_on[0]: cycle: parent -> child -> parent"},
-    {"depth_limit.yaml", RG_ELIMIT,
-     ":21:47: nesting deeper than 32 levels"},
-    {"duplicate_group.yaml", RG_EINVALID,
-     ":13:11: groups[1].name: duplicate group 'parent'"},
+    {"depth_limit.yaml", RG_ELIMIT, ":21:47: nesting deeper than 32 levels"},
+    {"duplicate_group.yaml", RG_EINVALID, ":13:11: groups[1].name: duplicate group 'parent'"},
     {"duplicate_key.json", RG_EINVALID,
      ":4:10: JSON syntax: duplicate object key near '\"tenant\"'"},
     {"duplicate_org.yaml", RG_EINVALID,
@@ -41,23 +38,21 @@ static const bad_case bad_cases[] = {
     {"embedded_policy.yaml", RG_EINVALID,
      ":4:15: policy.soak_limit: expected a duration such as 15m, 10s or PT1M, got '10x'"},
     {"insecure_remote.yaml", RG_EINVALID,
-     ":9:13: platform.insecure: insecure: true is refused unless the host is loopback (platform.api_url is not)"},
+     ":9:13: platform.insecure: insecure: true is refused unless the host is loopback "
+     "(platform.api_url is not)"},
     {"insecure_type.json", RG_EINVALID,
      ":10:17: platform.insecure: expected true or false, got the string 'yes'"},
-    {"missing_tenant.yaml", RG_EINVALID,
-     ":1:1: tenant: required field is missing"},
-    {"name_type.yaml", RG_EINVALID,
-     ":1:7: name: expected an id, got a sequence"},
+    {"missing_tenant.yaml", RG_EINVALID, ":1:1: tenant: required field is missing"},
+    {"name_type.yaml", RG_EINVALID, ":1:7: name: expected an id, got a sequence"},
     {"notify_secret.yaml", RG_EINVALID,
-     ":20:13: notify[0].secret: expected env:NAME naming an environment variable ([A-Z_][A-Z0-9_]*)"},
+     ":20:13: notify[0].secret: expected env:NAME naming an environment variable "
+     "([A-Z_][A-Z0-9_]*)"},
     {"org_id.yaml", RG_EINVALID,
      ":15:19: groups[1].orgs[1]: 'org c!' is not an id: expected [A-Za-z0-9_.:-]{1,128}"},
-    {"policy_alpha.yaml", RG_EINVALID,
-     ":1:8: alpha: 0.6 is out of range: expected (0, 0.5)"},
+    {"policy_alpha.yaml", RG_EINVALID, ":1:8: alpha: 0.6 is out of range: expected (0, 0.5)"},
     {"policy_granularity.yaml", RG_EINVALID,
      ":6:14: granularity: 10m must be at most poll_interval (5m)"},
-    {"policy_kind.yaml", RG_EINVALID,
-     ":12:13: metrics[0].events: not allowed for a mean metric"},
+    {"policy_kind.yaml", RG_EINVALID, ":12:13: metrics[0].events: not allowed for a mean metric"},
     {"policy_missing.yaml", RG_ENOTFOUND,
      ":3:9: policy: @POLICY_DIR@/no-such-policy.yaml: cannot open: No such file or directory"},
     {"policy_name.yaml", RG_EINVALID,
@@ -71,49 +66,49 @@ static const bad_case bad_cases[] = {
     {"policy_tolerance.yaml", RG_EINVALID,
      ":13:27: metrics[0].tolerance.relative: a tolerance must be greater than 0"},
     {"policy_unknown.json", RG_EINVALID,
-     ":5:37: metrics[0].severity: unknown key (expected one of: name, kind, events, trials, source, increase_is_bad, tolerance, critical)"},
-    {"policy_zero.yaml", RG_EINVALID,
-     ":7:9: settle: must be greater than zero"},
+     ":5:37: metrics[0].severity: unknown key (expected one of: name, kind, events, trials, "
+     "source, increase_is_bad, tolerance, critical)"},
+    {"policy_zero.yaml", RG_EINVALID, ":7:9: settle: must be greater than zero"},
     {"stages_approval.yaml", RG_EINVALID,
      ":4:38: stages[1].approval: expected required | none, got 'maybe'"},
     {"stages_key.yaml", RG_EINVALID,
      ":4:28: stages[1].wait: unknown key (expected one of: percent, approval, pause, min_offered)"},
     {"stages_pause_last.yaml", RG_EINVALID,
-     ":4:18: stages[2]: pause: true on the last stage has nothing to wait before (the rollout completes when it passes)"},
-    {"stages_percent.yaml", RG_EINVALID,
-     ":4:14: stages[1].percent: required field is missing"},
-    {"stages_end.yaml", RG_EINVALID,
-     ":4:9: stages: the last stage must be 100, not 50"},
-    {"stages_limit.yaml", RG_ELIMIT,
-     ":4:9: stages: 21 entries exceed the limit of 20"},
+     ":4:18: stages[2]: pause: true on the last stage has nothing to wait before (the rollout "
+     "completes when it passes)"},
+    {"stages_percent.yaml", RG_EINVALID, ":4:14: stages[1].percent: required field is missing"},
+    {"stages_end.yaml", RG_EINVALID, ":4:9: stages: the last stage must be 100, not 50"},
+    {"stages_limit.yaml", RG_ELIMIT, ":4:9: stages: 21 entries exceed the limit of 20"},
     {"stages_order.yaml", RG_EINVALID,
      ":4:14: stages[1]: stages must increase strictly: 10 after 10"},
-    {"stages_range.yaml", RG_EINVALID,
-     ":4:10: stages[0]: expected an integer in 1..100, got '0'"},
-    {"syntax.json", RG_EINVALID,
-     ":28:7: JSON syntax: unexpected token near ']'"},
+    {"stages_range.yaml", RG_EINVALID, ":4:10: stages[0]: expected an integer in 1..100, got '0'"},
+    {"syntax.json", RG_EINVALID, ":28:7: JSON syntax: unexpected token near ']'"},
     {"template_id.yaml", RG_EINVALID,
-     ":22:27: change.template.targets[0].id: renders to 'queue_east west' in group 'child', not an id ([A-Za-z0-9_.:-]{1,128})"},
+     ":22:27: change.template.targets[0].id: renders to 'queue_east west' in group 'child', not an "
+     "id ([A-Za-z0-9_.:-]{1,128})"},
     {"undefined_var.yaml", RG_EINVALID,
      ":20:11: change.template.name: undefined variable 'ZONE' in group 'parent'"},
-    {"unknown_dep.json", RG_EINVALID,
-     ":24:9: groups[1].depends_on[0]: unknown group 'na_west'"},
-    {"unknown_dep.yaml", RG_EINVALID,
-     ":14:26: groups[1].depends_on[1]: unknown group 'na_west'"},
+    {"unknown_dep.json", RG_EINVALID, ":24:9: groups[1].depends_on[0]: unknown group 'na_west'"},
+    {"unknown_dep.yaml", RG_EINVALID, ":14:26: groups[1].depends_on[1]: unknown group 'na_west'"},
     {"unknown_key.yaml", RG_EINVALID,
-     ":3:1: colour: unknown key (expected one of: name, tenant, policy, stages, approval, platform, groups, change, notify, holdout, environments, environment, gates)"},
+     ":3:1: colour: unknown key (expected one of: name, tenant, policy, stages, approval, "
+     "platform, groups, change, notify, holdout, environments, environment, gates)"},
     {"url_scheme.yaml", RG_EINVALID,
      ":6:12: platform.api_url: expected an http(s) URL, got 'ftp://api.mypurecloud.com'"},
     {"watch_queue.yaml", RG_EINVALID,
      ":19:27: change.watch_queues[1]: 'queue/2' is not an id: expected [A-Za-z0-9_.:-]{1,128}"},
     {"weight_range.yaml", RG_EINVALID,
-     ":22:44: change.template.targets[0].weight: expected an integer weight in 0..100 or 'capacity', got '150'"},
+     ":22:44: change.template.targets[0].weight: expected an integer weight in 0..100 or "
+     "'capacity', got '150'"},
     {"weight_string.json", RG_EINVALID,
-     ":42:21: change.template.targets[0].weight: expected an integer weight in 0..100 or 'capacity', got the string '50'"},
+     ":42:21: change.template.targets[0].weight: expected an integer weight in 0..100 or "
+     "'capacity', got the string '50'"},
     {"weight_word.yaml", RG_EINVALID,
-     ":22:44: change.template.targets[0].weight: expected an integer weight in 0..100 or 'capacity', got 'half'"},
+     ":22:44: change.template.targets[0].weight: expected an integer weight in 0..100 or "
+     "'capacity', got 'half'"},
     {"weight_zero.yaml", RG_EINVALID,
-     ":22:7: change.template.targets: every weight is 0 in an enabled strategy (set a weight or settings.enabled: false)"},
+     ":22:7: change.template.targets: every weight is 0 in an enabled strategy (set a weight or "
+     "settings.enabled: false)"},
 };
 
 static int is_policy_file(const char *file)
@@ -155,8 +150,8 @@ static void test_bad_inputs_give_exact_errors(void **state)
         }
         expected_message(want, sizeof(want), path, c->suffix);
         if (rc != c->code || strcmp(rg_error_last(), want) != 0)
-            fail_msg("%s: got %s '%s'\n  want %s '%s'", c->file, rg_error_name(rc),
-                     rg_error_last(), rg_error_name(c->code), want);
+            fail_msg("%s: got %s '%s'\n  want %s '%s'", c->file, rg_error_name(rc), rg_error_last(),
+                     rg_error_name(c->code), want);
     }
 }
 
@@ -246,8 +241,7 @@ static void test_normalised_json_round_trip(void **state)
     assert_int_equal(rg_manifest_to_json(&json, m), 0);
     text = json_dumps(json, JSON_COMPACT);
     assert_non_null(text);
-    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL,
-                                             NULL),
+    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL, NULL),
                      0);
     assert_true(rg_manifest_equal(m, back));
     assert_null(back->policy_ref); /* the policy came back embedded */
@@ -283,8 +277,10 @@ static void test_stage_controls(void **state)
     at = strstr(src, "stages: [10, 10, 100]");
     assert_non_null(at);
     rg_buf_put(&doc, src, (size_t)(at - src));
-    rg_buf_printf(&doc, "stages: [{percent: 10, pause: true}, {percent: 50, approval: required},"
-                        " 100]%s", at + strlen("stages: [10, 10, 100]"));
+    rg_buf_printf(&doc,
+                  "stages: [{percent: 10, pause: true}, {percent: 50, approval: required},"
+                  " 100]%s",
+                  at + strlen("stages: [10, 10, 100]"));
     assert_int_equal(rg_manifest_load_buffer(&m, "s.yaml", doc.ptr, doc.len, NULL, NULL), 0);
     assert_int_equal(m->stages_count, 3);
     assert_true(m->stages[0].pause && !m->stages[0].approval_required);
@@ -296,15 +292,13 @@ static void test_stage_controls(void **state)
                               "{\"percent\":50,\"approval\":\"required\"},100]");
     free(text);
     text = json_dumps(json, JSON_COMPACT);
-    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL,
-                                             NULL),
+    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL, NULL),
                      0);
     assert_true(rg_manifest_equal(m, back));
     rg_buf_clear(&doc);
     rg_buf_put(&doc, src, (size_t)(at - src));
     rg_buf_printf(&doc, "stages: [10, 50, 100]%s", at + strlen("stages: [10, 10, 100]"));
-    assert_int_equal(rg_manifest_load_buffer(&plain, "p.yaml", doc.ptr, doc.len, NULL, NULL),
-                     0);
+    assert_int_equal(rg_manifest_load_buffer(&plain, "p.yaml", doc.ptr, doc.len, NULL, NULL), 0);
     assert_false(rg_manifest_equal(m, plain));
     assert_string_not_equal(m->digest, plain->digest);
     free(text);

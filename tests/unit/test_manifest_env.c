@@ -33,8 +33,8 @@ static void expect_error(const char *file, const char *env, const char *suffix)
     assert_null(m);
     snprintf(want, sizeof(want), "%s%s", path, suffix);
     if (rc != RG_EINVALID || strcmp(rg_error_last(), want) != 0)
-        fail_msg("%s: got %s '%s'\n  want EINVALID '%s'", file, rg_error_name(rc),
-                 rg_error_last(), want);
+        fail_msg("%s: got %s '%s'\n  want EINVALID '%s'", file, rg_error_name(rc), rg_error_last(),
+                 want);
 }
 
 static void test_bad_environments_name_the_place(void **state)
@@ -70,8 +70,7 @@ static void test_undefined_variable_in_another_environment(void **state)
     (void)state;
 
     /* Selecting production is not enough: staging must render the same template too. */
-    assert_int_equal(load(&m, "undefined_var.yaml", "production", path, sizeof(path)),
-                     RG_EINVALID);
+    assert_int_equal(load(&m, "undefined_var.yaml", "production", path, sizeof(path)), RG_EINVALID);
     assert_null(m);
     assert_non_null(strstr(rg_error_last(), "environments.staging"));
     assert_non_null(strstr(rg_error_last(), "REGION"));
@@ -112,8 +111,8 @@ static void test_selection_and_digest(void **state)
     assert_null(json_object_get(json, "groups"));
     assert_string_equal(json_string_value(json_object_get(json, "environment")), "production");
     text = json_dumps(json, JSON_COMPACT);
-    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL,
-                                             NULL), 0);
+    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL, NULL),
+                     0);
     assert_true(rg_manifest_equal(prod, back));
     assert_false(rg_manifest_equal(stg, back));
     rg_manifest_free(back);
@@ -121,8 +120,8 @@ static void test_selection_and_digest(void **state)
     /* ... and selects another environment from the record. */
     {
         rg_manifest_options opts = {NULL, 0, "staging"};
-        assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL,
-                                                 &opts), 0);
+        assert_int_equal(
+            rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL, &opts), 0);
         assert_true(rg_manifest_equal(stg, back));
         rg_manifest_free(back);
         back = NULL;
@@ -135,8 +134,8 @@ static void test_selection_and_digest(void **state)
     memcpy(at, "\"weight\":70", 11);
     at = strstr(edited, "\"weight\":40");
     memcpy(at, "\"weight\":30", 11);
-    assert_int_equal(rg_manifest_load_buffer(&back, "edited.json", edited, strlen(edited), NULL,
-                                             NULL), 0);
+    assert_int_equal(
+        rg_manifest_load_buffer(&back, "edited.json", edited, strlen(edited), NULL, NULL), 0);
     assert_string_not_equal(back->digest, prod->digest);
     rg_manifest_free(back);
     back = NULL;
@@ -144,8 +143,8 @@ static void test_selection_and_digest(void **state)
     edited = rg_strdup(text);
     at = strstr(edited, "org_prod_3");
     memcpy(at, "org_prod_9", 10);
-    assert_int_equal(rg_manifest_load_buffer(&back, "orgs.json", edited, strlen(edited), NULL,
-                                             NULL), 0);
+    assert_int_equal(
+        rg_manifest_load_buffer(&back, "orgs.json", edited, strlen(edited), NULL, NULL), 0);
     assert_string_equal(back->digest, prod->digest);
 
     rg_manifest_free(back);

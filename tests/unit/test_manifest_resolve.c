@@ -160,10 +160,11 @@ static rg_manifest *synthetic(size_t n, const char *stages, const char *holdout,
     rg_buf yaml = RG_BUF_INIT;
     rg_manifest *m = NULL;
 
-    rg_buf_printf(&yaml, "name: s\ntenant: t\nstages: %s\n%s%s%s"
-                         "platform: {driver: genesys, api_url: 'http://127.0.0.1:1', "
-                         "login_url: 'http://127.0.0.1:1', credentials: env, insecure: true}\n"
-                         "groups:\n",
+    rg_buf_printf(&yaml,
+                  "name: s\ntenant: t\nstages: %s\n%s%s%s"
+                  "platform: {driver: genesys, api_url: 'http://127.0.0.1:1', "
+                  "login_url: 'http://127.0.0.1:1', credentials: env, insecure: true}\n"
+                  "groups:\n",
                   stages, holdout ? "holdout: " : "", holdout ? holdout : "", holdout ? "\n" : "");
     for (size_t i = 0; i < n; i++) {
         rg_buf_printf(&yaml, "  - {name: g%zu, orgs: [o%zu]", i, i);
@@ -179,8 +180,8 @@ static rg_manifest *synthetic(size_t n, const char *stages, const char *holdout,
     return m;
 }
 
-static void check_stage_ends(size_t n, const char *stages, const char *holdout,
-                             const size_t *want, size_t count)
+static void check_stage_ends(size_t n, const char *stages, const char *holdout, const size_t *want,
+                             size_t count)
 {
     rg_manifest *m = synthetic(n, stages, holdout, 0);
     rg_resolution *r = NULL;
@@ -189,8 +190,8 @@ static void check_stage_ends(size_t n, const char *stages, const char *holdout,
     assert_int_equal(r->stages_count, count);
     for (size_t k = 0; k < count; k++)
         if (r->stage_end[k] != want[k])
-            fail_msg("n=%zu stages=%s stage %zu: end %zu, want %zu", n, stages, k,
-                     r->stage_end[k], want[k]);
+            fail_msg("n=%zu stages=%s stage %zu: end %zu, want %zu", n, stages, k, r->stage_end[k],
+                     want[k]);
     rg_resolution_free(r);
     rg_manifest_free(m);
 }

@@ -67,10 +67,8 @@ static void test_datatable_row_loads(void **state)
     /* {{VAR}} renders per group */
     assert_int_equal(rg_manifest_resolve(&r, m), 0);
     assert_int_equal(r->count, 3);
-    assert_string_equal(json_string_value(json_object_get(r->targets[0].body, "queue_b")),
-                        "q-v2");
-    assert_string_equal(json_string_value(json_object_get(r->targets[2].body, "queue_b")),
-                        "q-v3");
+    assert_string_equal(json_string_value(json_object_get(r->targets[0].body, "queue_b")), "q-v2");
+    assert_string_equal(json_string_value(json_object_get(r->targets[2].body, "queue_b")), "q-v3");
     assert_null(json_object_get(r->targets[0].body, "key"));
     rg_resolution_free(r);
     rg_manifest_free(m);
@@ -87,8 +85,8 @@ static void test_stored_form_round_trips(void **state)
     assert_int_equal(rg_manifest_to_json(&json, m), 0);
     text = json_dumps(json, JSON_COMPACT);
     assert_non_null(strstr(text, "\"kind\":\"datatable_row\""));
-    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL,
-                                             NULL), 0);
+    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL, NULL),
+                     0);
     assert_true(rg_manifest_equal(m, back));
     assert_string_equal(m->digest, back->digest);
     assert_int_equal(rg_manifest_to_json(&json2, back), 0);
@@ -107,10 +105,9 @@ static void test_stored_form_round_trips(void **state)
 
 static void test_routing_strategy_long_form_is_the_shorthand(void **state)
 {
-    static const char tmpl[] =
-        "  template:\n"
-        "    targets:\n"
-        "      - {type: Queue, id: q-main, weight: 100, priority: 1}\n";
+    static const char tmpl[] = "  template:\n"
+                               "    targets:\n"
+                               "      - {type: Queue, id: q-main, weight: 100, priority: 1}\n";
     rg_manifest *a = NULL, *b = NULL;
     rg_buf x = RG_BUF_INIT, y = RG_BUF_INIT;
     (void)state;
@@ -136,11 +133,13 @@ typedef struct {
 
 static const bad_case bad_cases[] = {
     {"  resource: {kind: versioned, path: /api/v2/architect/ivrs/1}\n  template: {a: 1}\n",
-     RG_EINVALID, ":9:20: change.resource.kind: expected routing_strategy | datatable_row, got "
+     RG_EINVALID,
+     ":9:20: change.resource.kind: expected routing_strategy | datatable_row, got "
      "'versioned'"},
     {"  resource: {kind: datatable_row, datatable: dt, row: main}\n"
      "  template: {key: main, a: 1}\n",
-     RG_EINVALID, ":10:14: change.template.key: the row's key is change.resource.row, not a "
+     RG_EINVALID,
+     ":10:14: change.template.key: the row's key is change.resource.row, not a "
      "template field"},
     {"  resource: {kind: datatable_row, datatable: dt, row: main}\n"
      "  template: {a: [1, 2]}\n",
@@ -152,25 +151,28 @@ static const bad_case bad_cases[] = {
     {"  resource: {kind: datatable_row, datatable: dt, row: main}\n"
      "  template: {qa: q1, wa: 100}\n"
      "  weights: {wa: qa, wb: qb}\n",
-     RG_EINVALID, ":11:21: change.weights.wb: weight column 'wb' must be a template field "
+     RG_EINVALID,
+     ":11:21: change.weights.wb: weight column 'wb' must be a template field "
      "holding an integer 0..100 or capacity"},
     {"  resource: {kind: datatable_row, datatable: dt, row: main}\n"
      "  template: {qa: 7, wa: 100}\n"
      "  weights: {wa: qa}\n",
-     RG_EINVALID, ":11:17: change.weights.wa: queue column 'qa' must be a template field "
+     RG_EINVALID,
+     ":11:17: change.weights.wa: queue column 'qa' must be a template field "
      "holding a queue id (a string)"},
     {"  resource: {kind: datatable_row, datatable: dt, row: main}\n"
      "  strategy: strat_main\n  template: {a: 1}\n",
      RG_EINVALID, ":10:13: change.strategy: a datatable_row change names no strategy"},
     {"  strategy: strat_main\n  weights: {wa: qa}\n"
      "  template: {targets: [{type: Queue, id: q, weight: 100, priority: 1}]}\n",
-     RG_EINVALID, ":10:12: change.weights: weights map data-table columns: only for kind "
+     RG_EINVALID,
+     ":10:12: change.weights: weights map data-table columns: only for kind "
      "datatable_row"},
     {"  resource: {kind: datatable_row, datatable: dt, row: main}\n"
      "  template: {a: \"{{NOPE}}\"}\n",
      RG_EINVALID, ":10:17: change.template.a: undefined variable 'NOPE' in group 'a'"},
-    {"  resource: {kind: datatable_row, datatable: dt}\n  template: {a: 1}\n",
-     RG_EINVALID, ":9:13: change.resource.row: required field is missing"},
+    {"  resource: {kind: datatable_row, datatable: dt}\n  template: {a: 1}\n", RG_EINVALID,
+     ":9:13: change.resource.row: required field is missing"},
 };
 
 static void test_refusals_name_file_line_col(void **state)
@@ -183,8 +185,8 @@ static void test_refusals_name_file_line_col(void **state)
         snprintf(want, sizeof(want), "m.yaml%s", bad_cases[i].message);
         assert_null(m);
         if (rc != bad_cases[i].code || strcmp(rg_error_last(), want) != 0)
-            fail_msg("case %zu: got %s '%s'\n  want %s '%s'", i, rg_error_name(rc),
-                     rg_error_last(), rg_error_name(bad_cases[i].code), want);
+            fail_msg("case %zu: got %s '%s'\n  want %s '%s'", i, rg_error_name(rc), rg_error_last(),
+                     rg_error_name(bad_cases[i].code), want);
     }
 }
 

@@ -71,7 +71,8 @@ static void test_round_trip_and_digest(void **state)
     (void)state;
 
     assert_int_equal(load(&m, "stages: [{min_offered: 2000}, {min_offered: 50, percent: 40}, "
-                              "50, 100]"), 0);
+                              "50, 100]"),
+                     0);
     assert_int_equal(m->stages[0].min_offered, 2000);
     assert_int_equal(m->stages[0].percent, 0);
     assert_int_equal(m->stages[1].min_offered, 50);
@@ -82,8 +83,8 @@ static void test_round_trip_and_digest(void **state)
                               "100]");
     free(text);
     text = json_dumps(json, JSON_COMPACT);
-    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL,
-                                             NULL), 0);
+    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL, NULL),
+                     0);
     assert_true(rg_manifest_equal(m, back));
     assert_int_equal(load(&plain, "stages: [10, 40, 50, 100]"), 0);
     assert_false(rg_manifest_equal(m, plain));
@@ -129,11 +130,10 @@ static void test_sizing(void **state)
     /* exactly reached at two */
     assert_int_equal(first_stage("stages: [{min_offered: 1300}, 50, 100]", offered, &second), 2);
     /* unreachable: the next percent's 4 orgs less one */
-    assert_int_equal(first_stage("stages: [{min_offered: 99999}, 50, 100]", offered, &second),
-                     3);
+    assert_int_equal(first_stage("stages: [{min_offered: 99999}, 50, 100]", offered, &second), 3);
     /* a percent caps it: ceil(20 % of 7) = 2 */
-    assert_int_equal(first_stage("stages: [{min_offered: 99999, percent: 20}, 50, 100]", offered,
-                                 &second), 2);
+    assert_int_equal(
+        first_stage("stages: [{min_offered: 99999, percent: 20}, 50, 100]", offered, &second), 2);
     /* orgs without traffic: it grows to its cap; no traffic read (offline): one org */
     assert_int_equal(first_stage("stages: [{min_offered: 2000}, 50, 100]", idle, &second), 3);
     assert_int_equal(first_stage("stages: [{min_offered: 2000}, 50, 100]", NULL, &second), 1);
@@ -141,8 +141,9 @@ static void test_sizing(void **state)
     assert_int_equal(first_stage("stages: [{min_offered: 99999}, 15, 100]", offered, &second), 1);
     assert_int_equal(second, 2);
     /* a second traffic-sized stage grows from where the first stopped */
-    assert_int_equal(first_stage("stages: [{min_offered: 1000}, {min_offered: 1800}, 100]",
-                                 offered, &second), 2);
+    assert_int_equal(
+        first_stage("stages: [{min_offered: 1000}, {min_offered: 1800}, 100]", offered, &second),
+        2);
     assert_int_equal(second, 4); /* 900 + 1000 */
 }
 

@@ -98,10 +98,10 @@ static void test_urls_only_from_regions_or_loopback(void **state)
     fixture *f = *state;
     rg_registry *r = NULL;
     rg_registry_org e;
-    rg_registry_org bad_region = {"acme", "o", "us-east-1", "https://evil.example",
-                                  "https://evil.example", "env"};
-    rg_registry_org bad_loop = {"acme", "o", "loopback", "https://evil.example",
-                                "http://127.0.0.1:9", "env"};
+    rg_registry_org bad_region = {
+        "acme", "o", "us-east-1", "https://evil.example", "https://evil.example", "env"};
+    rg_registry_org bad_loop = {
+        "acme", "o", "loopback", "https://evil.example", "http://127.0.0.1:9", "env"};
     rg_registry_org loop = {"acme", "o", "loopback", "http://127.0.0.1:9", "http://127.0.0.1:9",
                             "env"};
     rg_registry_org bad_cred = {"acme", "o2", "us-east-1", NULL, NULL, "file:relative.json"};
@@ -203,10 +203,8 @@ static void test_policy_errors_quote_no_file(void **state)
     fixture *f = *state;
     static const char *const files[] = {
         "root:$6$SECRETLINE$x:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
-        "SECRETLINE_TOKEN: abc\n",
-        "{\"k\": SECRETLINE}\n",
-        "alpha: 0.05\n\"root:$6$SECRETLINE\": 1\n",
-        NULL};
+        "SECRETLINE_TOKEN: abc\n", "{\"k\": SECRETLINE}\n",
+        "alpha: 0.05\n\"root:$6$SECRETLINE\": 1\n", NULL};
     char path[4300];
     rg_policy *p = NULL;
 
@@ -228,8 +226,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regions),
         cmocka_unit_test_setup_teardown(test_add_find_and_no_oracle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_urls_only_from_regions_or_loopback, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_urls_only_from_regions_or_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_files, setup, teardown),

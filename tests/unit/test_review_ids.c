@@ -61,8 +61,8 @@ static void test_platform_refuses_dot_ids(void **state)
     rg_platform_options o;
     rg_platform *p = NULL;
     rg_platform_op *op = NULL;
-    rg_platform_org org = {"org_a", "https://api.example.invalid",
-                           "https://login.example.invalid", "env"};
+    rg_platform_org org = {"org_a", "https://api.example.invalid", "https://login.example.invalid",
+                           "env"};
     (void)state;
     setenv("ROLLGATE_ORG_A_CLIENT_ID", "cid", 1);
     setenv("ROLLGATE_ORG_A_CLIENT_SECRET", "csecret", 1);
@@ -76,8 +76,7 @@ static void test_platform_refuses_dot_ids(void **state)
     assert_int_equal(rg_platform_queue_strategy_get(&op, p, "org_a", "..", never, NULL),
                      RG_EINVALID);
     assert_null(op);
-    assert_int_equal(rg_platform_queue_queue_get(&op, p, "org_a", ".", never, NULL),
-                     RG_EINVALID);
+    assert_int_equal(rg_platform_queue_queue_get(&op, p, "org_a", ".", never, NULL), RG_EINVALID);
     assert_null(op);
     rg_platform_free(p);
 }

@@ -13,8 +13,7 @@
 
 static rg_buf seen = RG_BUF_INIT;
 
-static void capture(rg_log_level level, const char *component, const char *message,
-                    void *payload)
+static void capture(rg_log_level level, const char *component, const char *message, void *payload)
 {
     (void)level, (void)component, (void)payload;
     rg_buf_puts(&seen, message);

@@ -97,7 +97,8 @@ static void check_mwu_case(json_t *c)
             ref = json_object_get(mwu, key);
             assert_non_null(ref);
             assert_int_equal(rg_stats_mann_whitney(&r, x, nx, y, ny, (rg_stats_alternative)alt,
-                                                   RG_MWU_ASYMPTOTIC, cc), 0);
+                                                   RG_MWU_ASYMPTOTIC, cc),
+                             0);
             expect_close(r.statistic, num(ref, "U1"), 1e-9, id, key);
             /* SciPy's NaN (every value tied, no continuity correction) is our rule p = 1. */
             if (json_is_null(json_object_get(ref, "p")))
@@ -107,8 +108,9 @@ static void check_mwu_case(json_t *c)
         }
         snprintf(key, sizeof(key), "exact_%s", alt_names[alt]);
         if ((ref = json_object_get(mwu, key))) {
-            assert_int_equal(rg_stats_mann_whitney(&r, x, nx, y, ny, (rg_stats_alternative)alt,
-                                                   RG_MWU_EXACT, 1), 0);
+            assert_int_equal(
+                rg_stats_mann_whitney(&r, x, nx, y, ny, (rg_stats_alternative)alt, RG_MWU_EXACT, 1),
+                0);
             expect_close(r.statistic, num(ref, "U1"), 1e-9, id, key);
             expect_close(r.p_value, num(ref, "p"), 1e-9, id, key);
         }
@@ -320,7 +322,8 @@ static void test_msprt_normal_mixture_matches_reference(void **state)
     NEED_VECTORS();
     n_checked = 0;
     tau = num(m, "tau");
-    json_array_foreach(json_object_get(m, "polls"), i, poll) {
+    json_array_foreach(json_object_get(m, "polls"), i, poll)
+    {
         json_t *run = json_object_get(poll, "running");
         rg_stats_moments c = {num(run, "n_c"), num(run, "sum_c"), num(run, "sumsq_c")};
         rg_stats_moments b = {num(run, "n_b"), num(run, "sum_b"), num(run, "sumsq_b")};
@@ -348,14 +351,15 @@ static void test_msprt_bernoulli_matches_reference(void **state)
     NEED_VECTORS();
     n_checked = 0;
     tau = num(m, "tau");
-    json_array_foreach(json_object_get(m, "polls"), i, poll) {
+    json_array_foreach(json_object_get(m, "polls"), i, poll)
+    {
         json_t *run = json_object_get(poll, "running");
         rg_stats_msprt_result r;
         double theta, v;
-        assert_int_equal(rg_stats_proportion_difference(&theta, &v, (int64_t)num(run, "x_c"),
-                                                        (int64_t)num(run, "n_c"),
-                                                        (int64_t)num(run, "x_b"),
-                                                        (int64_t)num(run, "n_b")), 0);
+        assert_int_equal(rg_stats_proportion_difference(
+                             &theta, &v, (int64_t)num(run, "x_c"), (int64_t)num(run, "n_c"),
+                             (int64_t)num(run, "x_b"), (int64_t)num(run, "n_b")),
+                         0);
         expect_close(theta, num(poll, "delta_hat"), 1e-9, "bernoulli mSPRT", "delta_hat");
         expect_close(v, num(poll, "V"), 1e-9, "bernoulli mSPRT", "V");
         assert_int_equal(rg_stats_msprt(&r, theta, v, 0.0, tau * tau, num(m, "alpha"), prev), 0);

@@ -49,13 +49,18 @@ static void build(scenario *s, int od)
                 s->orgs[w][n++] = (uint32_t)(100 + org); /* keys need not start at 0 */
             }
     }
-    s->metric = (rg_stats_metric_input){
-        .name = "abandonment_rate", .kind = RG_METRIC_PROPORTION, .increase_is_bad = 1,
-        .tolerance_kind = RG_TOLERANCE_RELATIVE, .tolerance = 0.15, .critical = 1,
-        .canary_pre = {s->cells[0], CANARY_ORGS * BUCKETS},
-        .canary_post = {s->cells[1], CANARY_ORGS * BUCKETS}, .has_control = 1,
-        .control_pre = {s->cells[2], CONTROL_ORGS * BUCKETS},
-        .control_post = {s->cells[3], CONTROL_ORGS * BUCKETS}, .msprt_prev_p = 1.0};
+    s->metric = (rg_stats_metric_input){.name = "abandonment_rate",
+                                        .kind = RG_METRIC_PROPORTION,
+                                        .increase_is_bad = 1,
+                                        .tolerance_kind = RG_TOLERANCE_RELATIVE,
+                                        .tolerance = 0.15,
+                                        .critical = 1,
+                                        .canary_pre = {s->cells[0], CANARY_ORGS * BUCKETS},
+                                        .canary_post = {s->cells[1], CANARY_ORGS * BUCKETS},
+                                        .has_control = 1,
+                                        .control_pre = {s->cells[2], CONTROL_ORGS * BUCKETS},
+                                        .control_post = {s->cells[3], CONTROL_ORGS * BUCKETS},
+                                        .msprt_prev_p = 1.0};
     s->metric.orgs.canary_pre = s->orgs[0];
     s->metric.orgs.canary_post = s->orgs[1];
     s->metric.orgs.control_pre = s->orgs[2];
@@ -64,9 +69,14 @@ static void build(scenario *s, int od)
 
 static rg_stats_verdict_params none_params(void)
 {
-    rg_stats_verdict_params p = {.poll = 3, .planned_polls = 6, .alpha = 0.05, .n_metrics = 2,
-                                 .sequential = RG_SEQUENTIAL_NONE, .min_soak_reached = 1,
-                                 .variance = RG_VARIANCE_CLUSTER, .block_buckets = 5};
+    rg_stats_verdict_params p = {.poll = 3,
+                                 .planned_polls = 6,
+                                 .alpha = 0.05,
+                                 .n_metrics = 2,
+                                 .sequential = RG_SEQUENTIAL_NONE,
+                                 .min_soak_reached = 1,
+                                 .variance = RG_VARIANCE_CLUSTER,
+                                 .block_buckets = 5};
     return p;
 }
 
@@ -173,13 +183,21 @@ static void test_no_traffic(void **state)
 static void test_observed_fraction_closed_form(void **state)
 {
     rg_stats_cell pre[20], post[20];
-    rg_stats_metric_input m = {.name = "abandonment_rate", .kind = RG_METRIC_PROPORTION,
-                               .increase_is_bad = 1, .tolerance_kind = RG_TOLERANCE_RELATIVE,
-                               .tolerance = 0.15, .canary_pre = {pre, 20},
-                               .canary_post = {post, 20}, .msprt_prev_p = 1};
-    rg_stats_verdict_params p = {.poll = 1, .planned_polls = 4, .alpha = 0.05, .n_metrics = 1,
+    rg_stats_metric_input m = {.name = "abandonment_rate",
+                               .kind = RG_METRIC_PROPORTION,
+                               .increase_is_bad = 1,
+                               .tolerance_kind = RG_TOLERANCE_RELATIVE,
+                               .tolerance = 0.15,
+                               .canary_pre = {pre, 20},
+                               .canary_post = {post, 20},
+                               .msprt_prev_p = 1};
+    rg_stats_verdict_params p = {.poll = 1,
+                                 .planned_polls = 4,
+                                 .alpha = 0.05,
+                                 .n_metrics = 1,
                                  .sequential = RG_SEQUENTIAL_GROUP,
-                                 .information = RG_INFORMATION_OBSERVED, .post_share = 0.25};
+                                 .information = RG_INFORMATION_OBSERVED,
+                                 .post_share = 0.25};
     rg_stats_verdict v;
     double vpre, vpost, t, b;
     (void)state;
@@ -229,10 +247,15 @@ static rg_policy test_policy(void)
     static rg_policy_metric metrics[2] = {
         {.name = "abandonment_rate", .kind = RG_METRIC_PROPORTION, .critical = 1},
         {.name = "speed_of_answer", .kind = RG_METRIC_MEAN}};
-    rg_policy p = {.alpha = 0.05, .settle_ms = 60000, .pre_window_ms = 30 * 60000,
-                   .granularity_ms = 60000, .poll_interval_ms = 5 * 60000,
-                   .soak_limit_ms = 30 * 60000, .breaker_consecutive = 2,
-                   .metrics = metrics, .metrics_count = 2};
+    rg_policy p = {.alpha = 0.05,
+                   .settle_ms = 60000,
+                   .pre_window_ms = 30 * 60000,
+                   .granularity_ms = 60000,
+                   .poll_interval_ms = 5 * 60000,
+                   .soak_limit_ms = 30 * 60000,
+                   .breaker_consecutive = 2,
+                   .metrics = metrics,
+                   .metrics_count = 2};
     return p;
 }
 
@@ -253,24 +276,20 @@ static void test_last_stage_control(void **state)
     assert_int_equal(rg_engine__soak_role(&p, 1, 1, start, 1, 1, &b), RG_SOAK_CANARY);
     assert_int_equal(rg_engine__soak_role(&p, 0, 1, start - 3600000, 1, 1, &b), RG_SOAK_NONE);
     /* last stage: earlier orgs changed an hour before are the control ... */
-    assert_int_equal(rg_engine__soak_role(&p, 0, 1, start - 3600000, 2, 0, &b),
-                     RG_SOAK_CONTROL);
+    assert_int_equal(rg_engine__soak_role(&p, 0, 1, start - 3600000, 2, 0, &b), RG_SOAK_CONTROL);
     /* ... but not one changed inside the pre window (its pre is partly old configuration) */
-    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 20 * 60000, 2, 0, &b),
-                     RG_SOAK_NONE);
+    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 20 * 60000, 2, 0, &b), RG_SOAK_NONE);
     /* nor one whose apply was refused */
     assert_int_equal(rg_engine__soak_role(&p, 0, 0, 0, 2, 0, &b), RG_SOAK_NONE);
     /* an earlier org changed 20 minutes before the stage: the pre window starts after it
      * (plus settle), since 19 of the 30 minutes remain */
     rg_engine__last_stage_bounds(&b, &p, start - 20 * 60000);
     assert_int_equal(b.pre_from, start - 19 * 60000);
-    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 20 * 60000, 2, 0, &b),
-                     RG_SOAK_CONTROL);
+    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 20 * 60000, 2, 0, &b), RG_SOAK_CONTROL);
     /* changed 10 minutes before: only 9 minutes would remain, the window is left as it is */
     rg_engine__last_stage_bounds(&b, &p, start - 10 * 60000);
     assert_int_equal(b.pre_from, start - 19 * 60000);
-    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 10 * 60000, 2, 0, &b),
-                     RG_SOAK_NONE);
+    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 10 * 60000, 2, 0, &b), RG_SOAK_NONE);
     /* alpha split over three stages */
     assert_float_equal(rg_engine__stage_alpha(&p, 3), 0.05 / 3, 1e-15);
     p.alpha_split = RG_ALPHA_SPLIT_NONE;
@@ -289,22 +308,19 @@ static void test_poll_rule(void **state)
     assert_int_equal(rg_engine__poll_rule(why, sizeof(why), &p, v, streaks, 1, 6, 0),
                      RG_POLL_CONTINUE);
     assert_int_equal(streaks[1], 1);
-    assert_int_equal(rg_engine__poll_rule(why, sizeof(why), &p, v, streaks, 2, 6, 0),
-                     RG_POLL_TRIP);
+    assert_int_equal(rg_engine__poll_rule(why, sizeof(why), &p, v, streaks, 2, 6, 0), RG_POLL_TRIP);
     assert_non_null(strstr(why, "speed_of_answer failed 2 polls in a row at stage 1 "
                                 "(breaker.consecutive: 2)"));
     v[0].decision = RG_DECISION_FAIL; /* critical: once is enough */
     v[1].decision = RG_DECISION_PASS;
     streaks[0] = streaks[1] = 0;
-    assert_int_equal(rg_engine__poll_rule(why, sizeof(why), &p, v, streaks, 1, 6, 0),
-                     RG_POLL_TRIP);
+    assert_int_equal(rg_engine__poll_rule(why, sizeof(why), &p, v, streaks, 1, 6, 0), RG_POLL_TRIP);
     assert_non_null(strstr(why, "a critical metric trips on its first failure"));
     v[0].decision = RG_DECISION_PASS;
     assert_int_equal(rg_engine__poll_rule(why, sizeof(why), &p, v, streaks, 3, 6, 0),
                      RG_POLL_PROMOTE);
     v[0].decision = RG_DECISION_INCONCLUSIVE;
-    assert_int_equal(rg_engine__poll_rule(why, sizeof(why), &p, v, streaks, 6, 6, 1),
-                     RG_POLL_HOLD);
+    assert_int_equal(rg_engine__poll_rule(why, sizeof(why), &p, v, streaks, 6, 6, 1), RG_POLL_HOLD);
     assert_non_null(strstr(why, "soak limit (poll 6/6) of stage 2"));
 }
 
@@ -312,15 +328,27 @@ static void test_poll_rule(void **state)
 static void test_planner_closed_form(void **state)
 {
     const double canary[2] = {200, 600}, control[1] = {400};
-    rg_stats_plan_metric m = {.kind = RG_METRIC_PROPORTION, .log_scale = 1,
-                              .tolerance = log1p(0.15), .critical = 1, .level = 0.08,
-                              .canary_rate = canary, .n_canary = 2, .control_rate = control,
+    rg_stats_plan_metric m = {.kind = RG_METRIC_PROPORTION,
+                              .log_scale = 1,
+                              .tolerance = log1p(0.15),
+                              .critical = 1,
+                              .level = 0.08,
+                              .canary_rate = canary,
+                              .n_canary = 2,
+                              .control_rate = control,
                               .n_control = 1};
-    rg_stats_plan_design d = {.planned_polls = 1, .poll_minutes = 31, .pre_minutes = 30,
-                              .settle_minutes = 1, .stabilization_minutes = 15, .alpha = 0.05,
-                              .n_metrics = 2, .breaker_consecutive = 2,
+    rg_stats_plan_design d = {.planned_polls = 1,
+                              .poll_minutes = 31,
+                              .pre_minutes = 30,
+                              .settle_minutes = 1,
+                              .stabilization_minutes = 15,
+                              .alpha = 0.05,
+                              .n_metrics = 2,
+                              .breaker_consecutive = 2,
                               .sequential = RG_SEQUENTIAL_NONE,
-                              .variance = RG_VARIANCE_POOLED, .paths = 20000, .seed = 7};
+                              .variance = RG_VARIANCE_POOLED,
+                              .paths = 20000,
+                              .seed = 7};
     rg_stats_plan_result r;
     rg_stats_plan_stage st;
     double vu = (1 - 0.08) / 0.08, c = 1.959963984540054, v, sd, tol = log1p(0.15);

@@ -74,8 +74,9 @@ static void test_both_samples_constant_give_p_one(void **state)
     rg_stats_welch_result w;
     (void)state;
     for (int alt = 0; alt < 3; alt++) {
-        assert_int_equal(rg_stats_mann_whitney(&m, x, 4, y, 3, (rg_stats_alternative)alt,
-                                               RG_MWU_ASYMPTOTIC, 0), 0);
+        assert_int_equal(
+            rg_stats_mann_whitney(&m, x, 4, y, 3, (rg_stats_alternative)alt, RG_MWU_ASYMPTOTIC, 0),
+            0);
         assert_true(m.p_value == 1.0);
         assert_true(m.statistic == 6.0); /* U = nx*ny/2: every pair tied */
         assert_int_equal(rg_stats_welch(&w, x, 4, y, 3, (rg_stats_alternative)alt), 0);
@@ -105,12 +106,11 @@ static void test_zero_events_both_arms(void **state)
     double theta, v;
     (void)state;
     for (int alt = 0; alt < 3; alt++) {
-        assert_int_equal(rg_stats_fisher(&f, (const int64_t(*)[2])table,
-                                         (rg_stats_alternative)alt), 0);
+        assert_int_equal(rg_stats_fisher(&f, (const int64_t(*)[2])table, (rg_stats_alternative)alt),
+                         0);
         assert_true(f.p_value == 1.0);
         assert_true(isnan(f.odds_ratio));
-        assert_int_equal(rg_stats_two_proportion(&z, 0, 500, 0, 480, (rg_stats_alternative)alt),
-                         0);
+        assert_int_equal(rg_stats_two_proportion(&z, 0, 500, 0, 480, (rg_stats_alternative)alt), 0);
         assert_true(z.p_value == 1.0 && z.statistic == 0.0);
     }
     assert_int_equal(rg_stats_proportion_difference(&theta, &v, 0, 500, 0, 480), RG_EINVALID);
@@ -132,8 +132,9 @@ static void test_mann_whitney_exact_small_and_limit(void **state)
         big_x[i] = i + 0.5;
         big_y[i] = i;
     }
-    assert_int_equal(rg_stats_mann_whitney(&m, big_x, 201, big_y, 201, RG_ALT_GREATER,
-                                           RG_MWU_EXACT, 1), RG_ELIMIT);
+    assert_int_equal(
+        rg_stats_mann_whitney(&m, big_x, 201, big_y, 201, RG_ALT_GREATER, RG_MWU_EXACT, 1),
+        RG_ELIMIT);
     assert_non_null(strstr(rg_error_last(), "method: exact"));
 }
 

@@ -42,13 +42,21 @@ static void draw(gsl_rng *rng, rg_stats_cell *cells, size_t n)
 /* 1 when any of the 12 polls fails under `seq`. Post cells are ordered by bucket, then org. */
 static int ever_fails(const replication *r, rg_sequential_kind seq, rg_stats_cache *cache)
 {
-    rg_stats_metric_input m = {
-        .name = "abandonment_rate", .kind = RG_METRIC_PROPORTION, .increase_is_bad = 1,
-        .tolerance_kind = RG_TOLERANCE_RELATIVE, .tolerance = 0.0,
-        .canary_pre = {r->canary_pre, ORGS * PRE_BUCKETS}, .has_control = 1,
-        .control_pre = {r->control_pre, ORGS * PRE_BUCKETS}, .msprt_prev_p = 1.0};
-    rg_stats_verdict_params p = {.planned_polls = POLLS, .alpha = ALPHA, .n_metrics = 1,
-                                 .sequential = seq, .tau2 = 0.3 * 0.3, .cache = cache};
+    rg_stats_metric_input m = {.name = "abandonment_rate",
+                               .kind = RG_METRIC_PROPORTION,
+                               .increase_is_bad = 1,
+                               .tolerance_kind = RG_TOLERANCE_RELATIVE,
+                               .tolerance = 0.0,
+                               .canary_pre = {r->canary_pre, ORGS * PRE_BUCKETS},
+                               .has_control = 1,
+                               .control_pre = {r->control_pre, ORGS * PRE_BUCKETS},
+                               .msprt_prev_p = 1.0};
+    rg_stats_verdict_params p = {.planned_polls = POLLS,
+                                 .alpha = ALPHA,
+                                 .n_metrics = 1,
+                                 .sequential = seq,
+                                 .tau2 = 0.3 * 0.3,
+                                 .cache = cache};
     rg_stats_verdict v;
 
     for (int k = 1; k <= POLLS; k++) {
@@ -87,8 +95,9 @@ static void test_group_sequential_false_fail_rate(void **state)
     for (int seq = 0; seq < 3; seq++) {
         rate[seq] = (double)fails[seq] / REPLICATIONS;
         printf("# false-fail rate over %d polls, %d replications, sequential %s: %.3f "
-               "(bound %.4f)\n", POLLS, REPLICATIONS,
-               rg_sequential_kind_name((rg_sequential_kind)seq), rate[seq], bound);
+               "(bound %.4f)\n",
+               POLLS, REPLICATIONS, rg_sequential_kind_name((rg_sequential_kind)seq), rate[seq],
+               bound);
     }
     assert_true(rate[RG_SEQUENTIAL_GROUP] <= bound);
     assert_true(rate[RG_SEQUENTIAL_MSPRT] <= bound);

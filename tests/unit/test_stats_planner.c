@@ -28,8 +28,7 @@ static size_t rates(double *out, const json_t *list)
     size_t i;
     json_t *v;
     assert_true(json_array_size(list) <= MAX_RATES);
-    json_array_foreach(list, i, v)
-        out[i] = json_number_value(v);
+    json_array_foreach(list, i, v) out[i] = json_number_value(v);
     return json_array_size(list);
 }
 
@@ -57,7 +56,8 @@ static void check_case(const json_t *c)
     des.information = RG_INFORMATION_CALENDAR;
     des.paths = 20000;
     des.seed = 11;
-    json_array_foreach(ms, j, r) {
+    json_array_foreach(ms, j, r)
+    {
         const json_t *s = json_object_get(r, "spec");
         memset(&m[j], 0, sizeof(m[j]));
         m[j].kind = strcmp(json_string_value(json_object_get(s, "kind")), "proportion") == 0
@@ -73,19 +73,19 @@ static void check_case(const json_t *c)
         m[j].control_rate = m[j].n_control ? control[j] : NULL;
     }
     assert_int_equal(rg_stats_plan(res, &st, m, n, &des), 0);
-    json_array_foreach(ms, j, r) {
+    json_array_foreach(ms, j, r)
+    {
         double sd = num(r, "sd");
         /* the half-width is exact; Monte Carlo at 20,000 paths: SE <= 0.0036 */
         assert_float_equal(res[j].half_width, num(r, "half_width"), 1e-12);
-        assert_int_equal(res[j].cannot_decide,
-                         json_is_true(json_object_get(r, "cannot_decide")));
+        assert_int_equal(res[j].cannot_decide, json_is_true(json_object_get(r, "cannot_decide")));
         if (des.planned_polls != 1)
             continue;
         assert_float_equal(res[j].p_trip_1_5, num(r, "p_trip_1_5"), 0.015);
         /* the MDE by bisection on the simulated power: within 0.05 sd on the test scale */
         if (json_is_true(json_object_get(r, "mde_alone")))
-            assert_float_equal(m[j].log_scale ? log1p(res[j].mde) : res[j].mde,
-                               num(r, "mde_theta"), 0.05 * sd);
+            assert_float_equal(m[j].log_scale ? log1p(res[j].mde) : res[j].mde, num(r, "mde_theta"),
+                               0.05 * sd);
         else /* the other metrics' false trips add power: below the metric's own MDE */
             assert_true((m[j].log_scale ? log1p(res[j].mde) : res[j].mde) <
                         num(r, "mde_theta") + 0.05 * sd);
@@ -108,8 +108,7 @@ static void test_planner_against_reference(void **state)
     doc = json_load_file(path, 0, NULL);
     assert_non_null(doc); /* the reference file is part of the tree */
     assert_true(json_array_size(json_object_get(doc, "cases")) >= 6);
-    json_array_foreach(json_object_get(doc, "cases"), i, c)
-        check_case(c);
+    json_array_foreach(json_object_get(doc, "cases"), i, c) check_case(c);
     json_decref(doc);
 }
 

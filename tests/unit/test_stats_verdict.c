@@ -35,19 +35,29 @@ static void abandonment(scenario *s, double calls, const double rates[4])
     fill_proportion(s->canary_post, calls, rates[1]);
     fill_proportion(s->control_pre, calls, rates[2]);
     fill_proportion(s->control_post, calls, rates[3]);
-    s->metric = (rg_stats_metric_input){
-        .name = "abandonment_rate", .kind = RG_METRIC_PROPORTION, .increase_is_bad = 1,
-        .tolerance_kind = RG_TOLERANCE_RELATIVE, .tolerance = 0.15, .critical = 1,
-        .canary_pre = {s->canary_pre, CELLS}, .canary_post = {s->canary_post, CELLS},
-        .has_control = 1, .control_pre = {s->control_pre, CELLS},
-        .control_post = {s->control_post, CELLS}, .msprt_prev_p = 1.0};
+    s->metric = (rg_stats_metric_input){.name = "abandonment_rate",
+                                        .kind = RG_METRIC_PROPORTION,
+                                        .increase_is_bad = 1,
+                                        .tolerance_kind = RG_TOLERANCE_RELATIVE,
+                                        .tolerance = 0.15,
+                                        .critical = 1,
+                                        .canary_pre = {s->canary_pre, CELLS},
+                                        .canary_post = {s->canary_post, CELLS},
+                                        .has_control = 1,
+                                        .control_pre = {s->control_pre, CELLS},
+                                        .control_post = {s->control_post, CELLS},
+                                        .msprt_prev_p = 1.0};
 }
 
 /* Poll 3 of 6 (15-minute post window, 30-minute soak, 5-minute polls), two metrics. */
 static rg_stats_verdict_params demo_params(void)
 {
-    rg_stats_verdict_params p = {.poll = 3, .planned_polls = 6, .alpha = 0.05, .n_metrics = 2,
-                                 .sequential = RG_SEQUENTIAL_GROUP, .min_soak_reached = 1};
+    rg_stats_verdict_params p = {.poll = 3,
+                                 .planned_polls = 6,
+                                 .alpha = 0.05,
+                                 .n_metrics = 2,
+                                 .sequential = RG_SEQUENTIAL_GROUP,
+                                 .min_soak_reached = 1};
     return p;
 }
 
@@ -117,7 +127,7 @@ static void test_small_effect_at_huge_volume_passes(void **state)
     abandonment(&s, CALLS * 1000.0, rates);
     assert_int_equal(rg_stats_verdict_compute(&v, &s.metric, &p), 0);
     printf("# +5%% at huge volume: %s - %s\n", rg_decision_name(v.decision), v.reason);
-    assert_true(v.z > v.boundary); /* statistically real ... */
+    assert_true(v.z > v.boundary);                  /* statistically real ... */
     assert_int_equal(v.decision, RG_DECISION_PASS); /* ... but smaller than the tolerance */
     assert_true(v.theta + v.boundary * sqrt(v.v) < v.tolerance);
     assert_non_null(strstr(v.reason, "below the +15% tolerance at poll 3/6"));
@@ -169,12 +179,16 @@ static void test_mean_metric_in_seconds_and_single_bucket(void **state)
     fill_mean(s.canary_post, CELLS, 100, 30000);
     fill_mean(s.control_pre, CELLS, 100, 15000);
     fill_mean(s.control_post, CELLS, 100, 15000);
-    s.metric = (rg_stats_metric_input){
-        .name = "speed_of_answer", .kind = RG_METRIC_MEAN, .increase_is_bad = 1,
-        .tolerance_kind = RG_TOLERANCE_ABSOLUTE, .tolerance = 10000.0,
-        .canary_pre = {s.canary_pre, CELLS}, .canary_post = {s.canary_post, CELLS},
-        .has_control = 1, .control_pre = {s.control_pre, CELLS},
-        .control_post = {s.control_post, CELLS}};
+    s.metric = (rg_stats_metric_input){.name = "speed_of_answer",
+                                       .kind = RG_METRIC_MEAN,
+                                       .increase_is_bad = 1,
+                                       .tolerance_kind = RG_TOLERANCE_ABSOLUTE,
+                                       .tolerance = 10000.0,
+                                       .canary_pre = {s.canary_pre, CELLS},
+                                       .canary_post = {s.canary_post, CELLS},
+                                       .has_control = 1,
+                                       .control_pre = {s.control_pre, CELLS},
+                                       .control_post = {s.control_post, CELLS}};
     assert_int_equal(rg_stats_verdict_compute(&v, &s.metric, &p), 0);
     printf("# speed of answer +15 s: %s - %s\n", rg_decision_name(v.decision), v.reason);
     assert_int_equal(v.decision, RG_DECISION_FAIL);

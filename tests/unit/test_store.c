@@ -18,10 +18,9 @@
 #include "support/testutil.h"
 #include "unit/test_store_fixture.h"
 
-static const char *const all_tables[] = {"audit",     "commands", "events",
-                                         "leases",    "measurements", "rollouts",
-                                         "snapshots", "targets",  "tenants",
-                                         "verdicts"};
+static const char *const all_tables[] = {"audit",        "commands", "events",    "leases",
+                                         "measurements", "rollouts", "snapshots", "targets",
+                                         "tenants",      "verdicts"};
 
 static int raw_count(sqlite3 *db, const char *sql, const char *arg)
 {
@@ -57,16 +56,17 @@ static void test_open_creates_schema_and_reopen_is_noop(void **state)
     assert_int_equal(version, RG_STORE_SCHEMA_VERSION);
     db = raw_open(f->path);
     for (size_t i = 0; i < sizeof(all_tables) / sizeof(all_tables[0]); i++)
-        assert_int_equal(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-                                       " AND name = ?",
+        assert_int_equal(raw_count(db,
+                                   "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                                   " AND name = ?",
                                    all_tables[i]),
                          1);
-    assert_int_equal(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
-                                   " AND tbl_name = ?",
+    assert_int_equal(raw_count(db,
+                               "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                               " AND tbl_name = ?",
                                "snapshots"),
                      3);
-    assert_int_equal(raw_count(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode",
-                               NULL),
+    assert_int_equal(raw_count(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode", NULL),
                      1);
     sqlite3_close(db);
     /* The connection's own settings. */
@@ -101,9 +101,8 @@ static void test_older_version_migrates_with_data_intact(void **state)
     assert_int_equal(rg_store__migrate(db, 1), 0);
     assert_int_equal(rg_store__user_version(&version, db), 0);
     assert_int_equal(version, 1);
-    assert_int_equal(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE name = ?",
-                               "commands_pending"),
-                     0);
+    assert_int_equal(
+        raw_count(db, "SELECT count(*) FROM sqlite_master WHERE name = ?", "commands_pending"), 0);
     assert_int_equal(
         sqlite3_exec(db,
                      "INSERT INTO tenants VALUES ('acme', 'Acme', 1);"
@@ -179,11 +178,9 @@ static void test_v2_migrates_to_fenced_leases_and_claims(void **state)
     sqlite3_close(db);
 
     assert_int_equal(rg_store_open(&store, path), 0);
-    assert_int_equal(raw_count(store->db, "SELECT count(*) FROM verdicts WHERE poll = 1", NULL),
-                     1);
-    assert_int_equal(raw_count(store->db, "SELECT count(*) FROM verdicts WHERE reason = ?",
-                               "first"),
-                     1);
+    assert_int_equal(raw_count(store->db, "SELECT count(*) FROM verdicts WHERE poll = 1", NULL), 1);
+    assert_int_equal(
+        raw_count(store->db, "SELECT count(*) FROM verdicts WHERE reason = ?", "first"), 1);
     assert_int_equal(rg_store_lease_get(&lease, store, "acme", "ro_live"), 0);
     assert_int_equal(lease.epoch, 1);
     rg_store_lease_dispose(&lease);
@@ -312,8 +309,7 @@ static void assert_snapshot_body(rg_store *store, const char *etag, const char *
 {
     rg_store_snapshot s;
     memset(&s, 0, sizeof(s));
-    assert_int_equal(
-        rg_store_snapshot_get(&s, store, "acme", "ro_snap", "org_1", "strat_main"), 0);
+    assert_int_equal(rg_store_snapshot_get(&s, store, "acme", "ro_snap", "org_1", "strat_main"), 0);
     assert_string_equal(s.etag, etag);
     assert_string_equal(s.body, body);
     assert_int_equal(s.taken_at_ms, 1000);
@@ -548,12 +544,11 @@ static void test_enums_round_trip_and_check_constraints(void **state)
 
     store_seed_rollout(f->store, "acme", "ro_enum");
     db = raw_open(f->path);
-    assert_int_equal(sqlite3_exec(db, "UPDATE rollouts SET state = 'exploded'", NULL, NULL,
-                                  NULL),
+    assert_int_equal(sqlite3_exec(db, "UPDATE rollouts SET state = 'exploded'", NULL, NULL, NULL),
                      SQLITE_CONSTRAINT);
-    assert_int_equal(sqlite3_exec(db, "UPDATE rollouts SET verification = 'maybe'", NULL,
-                                  NULL, NULL),
-                     SQLITE_CONSTRAINT);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE rollouts SET verification = 'maybe'", NULL, NULL, NULL),
+        SQLITE_CONSTRAINT);
     sqlite3_close(db);
 }
 
@@ -623,13 +618,13 @@ int main(void)
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_transaction_keeps_previous_state,
                                         store_fixture_setup, store_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_transactions_commit_and_roll_back,
-                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_transactions_commit_and_roll_back, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_enums_round_trip_and_check_constraints,
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test(test_rollout_ids_are_random_hex),
-        cmocka_unit_test_setup_teardown(test_invalid_input_names_the_field,
-                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_input_names_the_field, store_fixture_setup,
+                                        store_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -329,8 +329,7 @@ static int call_command_list(iso_ctx *c, const char *tenant, size_t *count)
 static int call_command_complete(iso_ctx *c, const char *tenant, size_t *count)
 {
     *count = NA;
-    return rg_store_command_complete(c->store, tenant, c->command_id, RG_COMMAND_DONE, "done",
-                                     0);
+    return rg_store_command_complete(c->store, tenant, c->command_id, RG_COMMAND_DONE, "done", 0);
 }
 
 static int call_command_enqueue(iso_ctx *c, const char *tenant, size_t *count)

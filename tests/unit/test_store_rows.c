@@ -139,8 +139,7 @@ static void test_lease_exclusive_between_handles(void **state)
     assert_int_equal(released, 0);
     assert_int_equal(rg_store_lease_release(&released, f->store, "acme", ro_id, three), 0);
     assert_int_equal(released, 1);
-    assert_int_equal(rg_store_lease_get(&(rg_store_lease){0}, other, "acme", ro_id),
-                     RG_ENOTFOUND);
+    assert_int_equal(rg_store_lease_get(&(rg_store_lease){0}, other, "acme", ro_id), RG_ENOTFOUND);
     assert_int_equal(rg_store_lease_acquire(&held, other, "acme", ro_id, two, 7001, 0),
                      RG_EINVALID);
     assert_int_equal(rg_store_lease_acquire(&held, other, "acme", "ro_nope", two, 7001, 10),
@@ -202,8 +201,7 @@ static void test_fenced_writes_fail_after_a_takeover(void **state)
     assert_non_null(strstr(rg_error_last(), "lease lost"));
     assert_int_equal(rg_store_begin(f->store), RG_ELEASE);
     assert_false(rg_store_in_transaction(f->store));
-    assert_int_equal(rg_store_lease_extend(f->store, "acme", ro_id, one, 1, 3000, 10),
-                     RG_ELEASE);
+    assert_int_equal(rg_store_lease_extend(f->store, "acme", ro_id, one, 1, 3000, 10), RG_ELEASE);
     assert_int_equal(count_events(other), 3);
     /* The new holder writes under its own fence and renews with its batch time. */
     assert_int_equal(rg_store_fence(other, "acme", ro_id, two, 2), 0);
@@ -241,20 +239,19 @@ static void test_claims_refuse_a_second_rollout(void **state)
     store_seed_rollout(f->store, "globex", "ro_cccccccccccc");
     assert_int_equal(rg_store_claim(f->store, "acme", ro_id, "org_1", "strategy:s"), 0);
     assert_int_equal(rg_store_claim(f->store, "acme", ro_id, "org_1", "strategy:s"), 0);
-    assert_int_equal(rg_store_claim(f->store, "acme", "ro_bbbbbbbbbbbb", "org_2", "strategy:s"),
-                     0);
+    assert_int_equal(rg_store_claim(f->store, "acme", "ro_bbbbbbbbbbbb", "org_2", "strategy:s"), 0);
     assert_int_equal(rg_store_claim(f->store, "acme", "ro_bbbbbbbbbbbb", "org_1", "strategy:s"),
                      RG_ECLAIMED);
     assert_non_null(strstr(rg_error_last(), ro_id));
-    assert_int_equal(rg_store_claim(f->store, "globex", "ro_cccccccccccc", "org_1",
-                                    "strategy:s"), RG_ECLAIMED);
+    assert_int_equal(rg_store_claim(f->store, "globex", "ro_cccccccccccc", "org_1", "strategy:s"),
+                     RG_ECLAIMED);
     assert_null(strstr(rg_error_last(), ro_id));
     assert_non_null(strstr(rg_error_last(), "another rollout"));
     assert_int_equal(rg_store_claims_count(&n, f->store, "acme", ro_id), 0);
     assert_int_equal(n, 1);
     assert_int_equal(rg_store_claims_release(f->store, "acme", ro_id), 0);
-    assert_int_equal(rg_store_claim(f->store, "globex", "ro_cccccccccccc", "org_1",
-                                    "strategy:s"), 0);
+    assert_int_equal(rg_store_claim(f->store, "globex", "ro_cccccccccccc", "org_1", "strategy:s"),
+                     0);
 }
 
 static void test_command_queue_round_trip(void **state)
@@ -310,9 +307,8 @@ static void test_command_queue_round_trip(void **state)
     assert_non_null(strstr(rg_error_last(), "already failed"));
     assert_int_equal(rg_store_command_complete(driver, "acme", 999, RG_COMMAND_DONE, "x", 0),
                      RG_ENOTFOUND);
-    assert_int_equal(
-        rg_store_command_complete(driver, "acme", second, RG_COMMAND_PENDING, "x", 0),
-        RG_EINVALID);
+    assert_int_equal(rg_store_command_complete(driver, "acme", second, RG_COMMAND_PENDING, "x", 0),
+                     RG_EINVALID);
     assert_int_equal(rg_store_command_get(&got, f->store, "acme", first), 0);
     assert_int_equal(got.state, RG_COMMAND_FAILED);
     assert_string_equal(got.outcome, "refused: stage not soaked");
@@ -323,9 +319,8 @@ static void test_command_queue_round_trip(void **state)
     assert_int_equal(pending.count, 1);
     assert_int_equal(pending.items[0].id, second);
     rg_store_commands_dispose(&pending);
-    assert_int_equal(rg_store_command_complete(driver, "acme", second, RG_COMMAND_DONE,
-                                               "rolled back", 0),
-                     0);
+    assert_int_equal(
+        rg_store_command_complete(driver, "acme", second, RG_COMMAND_DONE, "rolled back", 0), 0);
     assert_int_equal(rg_store_command_list_pending(&pending, f->store, "acme", ro_id), 0);
     assert_int_equal(pending.count, 0);
     rg_store_free(driver);
@@ -360,8 +355,7 @@ static void test_measurements_upsert_and_filter(void **state)
     /* The platform revised the first bucket: the re-poll replaces it. */
     put_bucket(f->store, "nOffered", 0, 11, NAN);
 
-    assert_int_equal(rg_store_measurement_list(&list, f->store, "acme", ro_id, NULL, 0, 120000),
-                     0);
+    assert_int_equal(rg_store_measurement_list(&list, f->store, "acme", ro_id, NULL, 0, 120000), 0);
     assert_int_equal(list.count, 3);
     assert_string_equal(list.items[0].metric, "nOffered");
     assert_int_equal(list.items[0].count, 11);
@@ -498,8 +492,7 @@ static void test_targets_round_trip_in_seq_order(void **state)
     store_seed_target(f->store, "acme", ro_id, "org_sub_002", "strat_main", 2);
     store_seed_target(f->store, "acme", ro_id, "org_parent_001", "strat_main", 0);
     store_seed_target(f->store, "acme", ro_id, "org_sub_003", "strat_main", 1);
-    assert_int_equal(rg_store_target_get(&t, f->store, "acme", ro_id, "org_sub_003",
-                                         "strat_main"),
+    assert_int_equal(rg_store_target_get(&t, f->store, "acme", ro_id, "org_sub_003", "strat_main"),
                      0);
     t.state = RG_TARGET_APPLIED;
     t.attempts = 2;
@@ -556,10 +549,9 @@ static void test_active_rollouts_across_tenants(void **state)
 
     assert_int_equal(rg_store_rollout_list_active_all_tenants(&list, f->store), 0);
     assert_int_equal(list.count, 2);
-    assert_true((strcmp(list.items[0].id, "ro_a1") == 0 &&
-                 strcmp(list.items[0].tenant_id, "acme") == 0) ||
-                (strcmp(list.items[1].id, "ro_a1") == 0 &&
-                 strcmp(list.items[1].tenant_id, "acme") == 0));
+    assert_true(
+        (strcmp(list.items[0].id, "ro_a1") == 0 && strcmp(list.items[0].tenant_id, "acme") == 0) ||
+        (strcmp(list.items[1].id, "ro_a1") == 0 && strcmp(list.items[1].tenant_id, "acme") == 0));
     assert_true(strcmp(list.items[0].id, "ro_a2") != 0 && strcmp(list.items[1].id, "ro_a2") != 0);
     rg_store_rollouts_dispose(&list);
 
@@ -579,8 +571,7 @@ static void test_rollout_tenant_lookup_for_local_tools(void **state)
     assert_string_equal(tenant, "globex");
     free(tenant);
     tenant = NULL;
-    assert_int_equal(rg_store_rollout_tenant_all_tenants(&tenant, f->store, "ro_zz"),
-                     RG_ENOTFOUND);
+    assert_int_equal(rg_store_rollout_tenant_all_tenants(&tenant, f->store, "ro_zz"), RG_ENOTFOUND);
     assert_null(tenant);
     assert_int_equal(rg_store_rollout_tenant_all_tenants(&tenant, f->store, ""), RG_EINVALID);
 }
@@ -588,28 +579,28 @@ static void test_rollout_tenant_lookup_for_local_tools(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_revision_conflict_between_handles,
-                                        store_fixture_setup, store_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_lease_exclusive_between_handles,
-                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_revision_conflict_between_handles, store_fixture_setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lease_exclusive_between_handles, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_fenced_writes_fail_after_a_takeover,
                                         store_fixture_setup, store_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_claims_refuse_a_second_rollout,
-                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_claims_refuse_a_second_rollout, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_command_queue_round_trip, store_fixture_setup,
                                         store_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_measurements_upsert_and_filter,
-                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_measurements_upsert_and_filter, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_verdicts_round_trip, store_fixture_setup,
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_events_resume_after_id, store_fixture_setup,
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_audit_round_trip, store_fixture_setup,
                                         store_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_targets_round_trip_in_seq_order,
-                                        store_fixture_setup, store_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_active_rollouts_across_tenants,
-                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_targets_round_trip_in_seq_order, store_fixture_setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_active_rollouts_across_tenants, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_rollout_tenant_lookup_for_local_tools,
                                         store_fixture_setup, store_fixture_teardown),
     };

@@ -80,8 +80,9 @@ static void test_sums_per_org_and_bucket(void **state)
     assert_int_equal(rg_store_begin(fx->store), 0);
     assert_int_equal(rg_store_measurement_put_many(fx->store, rows, 9), 0);
     assert_int_equal(rg_store_commit(fx->store), 0);
-    assert_int_equal(rg_store_measurement_sums(fx->store, "t1", "r1", "nOffered", 0, "tAbandon",
-                                               0, collect, &s), 0);
+    assert_int_equal(
+        rg_store_measurement_sums(fx->store, "t1", "r1", "nOffered", 0, "tAbandon", 0, collect, &s),
+        0);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.cells[0].org, "org_a");
     assert_int_equal(s.cells[0].bucket, 0);
@@ -106,8 +107,9 @@ static void test_sums_count_and_sum_of_one_metric(void **state)
 
     store_seed_rollout(fx->store, "t1", "r1");
     assert_int_equal(rg_store_measurement_put_many(fx->store, rows, 3), 0);
-    assert_int_equal(rg_store_measurement_sums(fx->store, "t1", "r1", "tAnswered", 0,
-                                               "tAnswered", 1, collect, &s), 0);
+    assert_int_equal(rg_store_measurement_sums(fx->store, "t1", "r1", "tAnswered", 0, "tAnswered",
+                                               1, collect, &s),
+                     0);
     assert_int_equal(s.n, 1);
     assert_true(s.cells[0].a == 11);
     assert_true(fabs(s.cells[0].b - 5000.75) < 1e-9);
@@ -128,15 +130,18 @@ static void test_sums_scoped_and_stoppable(void **state)
     store_seed_rollout(fx->store, "t1", "r1");
     assert_int_equal(rg_store_measurement_put_many(fx->store, rows, 3), RG_ENOTFOUND);
     assert_non_null(strstr(rg_error_last(), "nope"));
-    assert_int_equal(rg_store_measurement_sums(fx->store, "t2", "r1", "nOffered", 0, "tAbandon",
-                                               0, collect, &s), 0);
+    assert_int_equal(
+        rg_store_measurement_sums(fx->store, "t2", "r1", "nOffered", 0, "tAbandon", 0, collect, &s),
+        0);
     assert_int_equal(s.n, 0);
     s.stop_after = 1;
-    assert_int_equal(rg_store_measurement_sums(fx->store, "t1", "r1", "nOffered", 0, "tAbandon",
-                                               0, collect, &s), 7);
+    assert_int_equal(
+        rg_store_measurement_sums(fx->store, "t1", "r1", "nOffered", 0, "tAbandon", 0, collect, &s),
+        7);
     assert_int_equal(s.n, 1);
-    assert_int_equal(rg_store_measurement_sums(fx->store, "t1", "r1", NULL, 0, "tAbandon", 0,
-                                               collect, &s), RG_EINVALID);
+    assert_int_equal(
+        rg_store_measurement_sums(fx->store, "t1", "r1", NULL, 0, "tAbandon", 0, collect, &s),
+        RG_EINVALID);
 }
 
 int main(void)
@@ -144,8 +149,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sums_per_org_and_bucket, store_fixture_setup,
                                         store_fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_sums_count_and_sum_of_one_metric,
-                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_sums_count_and_sum_of_one_metric, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_sums_scoped_and_stoppable, store_fixture_setup,
                                         store_fixture_teardown),
     };

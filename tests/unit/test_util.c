@@ -46,8 +46,7 @@ static void test_parse_int64_checks_everything(void **state)
     assert_int_equal(rg_parse_int64(&v, "12x", 0, 100), RG_EINVALID);
     assert_int_equal(rg_parse_int64(&v, "", 0, 100), RG_EINVALID);
     assert_int_equal(rg_parse_int64(&v, " 1", 0, 100), RG_EINVALID);
-    assert_int_equal(rg_parse_int64(&v, "99999999999999999999", INT64_MIN, INT64_MAX),
-                     RG_EINVALID);
+    assert_int_equal(rg_parse_int64(&v, "99999999999999999999", INT64_MIN, INT64_MAX), RG_EINVALID);
     assert_int_equal(v, 7); /* untouched on failure */
 }
 
@@ -65,12 +64,26 @@ static void test_parse_double(void **state)
 
 static void test_durations(void **state)
 {
-    static const struct { const char *in; int64_t ms; } good[] = {
-        {"15m", 900000}, {"10s", 10000}, {"1h30m", 5400000}, {"250ms", 250}, {"2d", 172800000},
-        {"PT1M", 60000}, {"PT30S", 30000}, {"PT0.5S", 500}, {"P1DT2H", 93600000},
-        {"PT1H1M1S", 3661000}, {"1.5s", 1500}, {"0s", 0}};
-    static const char *bad[] = {"", "15", "m", "15x", "-5m", "PT", "P1H", "PT1D", "P", "1m5",
-                                "PTM", "15 m", "77777777777709m", "P999999999999D"};
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } good[] = {{"15m", 900000},      {"10s", 10000},        {"1h30m", 5400000}, {"250ms", 250},
+                {"2d", 172800000},    {"PT1M", 60000},       {"PT30S", 30000},   {"PT0.5S", 500},
+                {"P1DT2H", 93600000}, {"PT1H1M1S", 3661000}, {"1.5s", 1500},     {"0s", 0}};
+    static const char *bad[] = {"",
+                                "15",
+                                "m",
+                                "15x",
+                                "-5m",
+                                "PT",
+                                "P1H",
+                                "PT1D",
+                                "P",
+                                "1m5",
+                                "PTM",
+                                "15 m",
+                                "77777777777709m",
+                                "P999999999999D"};
     int64_t ms;
     rg_buf b = RG_BUF_INIT;
     (void)state;
@@ -170,14 +183,10 @@ static void test_shortest_round_trip_reals(void **state)
     static const struct {
         double value;
         const char *text;
-    } cases[] = {{0.05, "0.05"},
-                 {0.1 + 0.2, "0.30000000000000004"},
-                 {5.0, "5.0"},
-                 {-2.5, "-2.5"},
-                 {1e-7, "1e-07"},
-                 {1e300, "1e+300"},
-                 {0.0, "0.0"},
-                 {123456789012.0, "123456789012.0"}};
+    } cases[] = {{0.05, "0.05"},  {0.1 + 0.2, "0.30000000000000004"},
+                 {5.0, "5.0"},    {-2.5, "-2.5"},
+                 {1e-7, "1e-07"}, {1e300, "1e+300"},
+                 {0.0, "0.0"},    {123456789012.0, "123456789012.0"}};
     char out[64];
     json_t *doc;
     char *text;
