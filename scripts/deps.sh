@@ -6,7 +6,8 @@
 #   --optional: the --with-* extras are nice to have (a test skips without them): failing to
 #   install them prints a note instead of failing. The base packages are always required.
 #   --ci: what CI needs so that no required test skips (.ci/run): Chromium for the
-#   dashboard test and SciPy for the live SciPy comparison, both required.
+#   dashboard test, SciPy for the live SciPy comparison (both required), clang-format and
+#   clang-tidy for `make lint`.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config
@@ -16,7 +17,7 @@ extras=()
 optional=0
 for arg in "$@"; do
     case "$arg" in
-    --ci) extras+=(chromium python3-scipy) ;;
+    --ci) extras+=(chromium python3-scipy clang-format clang-tidy) ;;
     --with-chromium) extras+=(chromium) ;;
     --with-scipy) extras+=(python3-scipy) ;;
     --with-clang) extras+=(clang) ;;

@@ -34,11 +34,13 @@ static int control_body(json_t **out, rg_request *req, int with_reason)
                  (with_reason && strcmp(key, "force") == 0 && json_is_boolean(v)) ||
                  (!with_reason && strcmp(key, "approve") == 0 && json_is_boolean(v));
         if (!ok) {
+            /* the message first: `key` belongs to `doc` */
+            int rc = rg_error_set(RG_EINVALID, "body.%s: expected %s, actor (1-%d bytes)", key,
+                                  with_reason ? "reason (text up to 1000 bytes), force (boolean)"
+                                              : "approve (boolean)",
+                                  ACTOR_MAX);
             json_decref(doc);
-            return rg_error_set(RG_EINVALID, "body.%s: expected %s, actor (1-%d bytes)", key,
-                                with_reason ? "reason (text up to 1000 bytes), force (boolean)"
-                                            : "approve (boolean)",
-                                ACTOR_MAX);
+            return rc;
         }
     }
     *out = doc;
