@@ -240,6 +240,12 @@ int rg_platform_versioned_get(json_t **out, rg_platform *platform, const char *o
  * *out_live is the last body read (caller decrefs; may be NULL). */
 int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platform *platform,
                                 const char *org_id, const char *path, json_t *fields, json_t *base);
+/* As rg_platform_versioned_write, but the first PUT carries the version of `read`, a body the
+ * caller read (and recorded, e.g. as a snapshot) itself, instead of a new GET: a change since
+ * that read is refused by the platform's version check and re-read as above. */
+int rg_platform_versioned_write_from(json_t **out_live, int *out_in_place, rg_platform *platform,
+                                     const char *org_id, const char *path, json_t *fields,
+                                     json_t *base, json_t *read);
 
 int rg_platform_run(rg_platform *platform);
 /* Number of ops queued or in flight. */
