@@ -216,6 +216,43 @@ static int row_restore_target(json_t **out, restore_item *it, json_t *live)
     return 0;
 }
 
+/* A row the apply created (its snapshot {}: absent) is deleted, unless a person changed it
+ * since rollgate wrote it (then the restore fails naming the org: never a silent loss). */
+static int restore_created_row(restore_item *it)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_engine *e = ctx->engine;
+    rg_store_target *t = it->target;
+    const rg_manifest_resource *r = &ctx->manifest->resource;
+    json_t *live = NULL;
+    char why[768];
+    int rc;
+
+    rc = rg_platform_row_get(&live, ctx->platform, t->org_id, r->datatable, r->row);
+    if (rc == RG_ENOTFOUND)
+        return restored(it, "absent", 0);
+    if (rc < 0)
+        return rc == RG_EDB ? rc : restore_failed(it, rg_error_last());
+    if (rg_platform_row_diff(live, it->applied) != NULL) {
+        const char *field = rg_platform_row_diff(live, it->applied);
+        snprintf(why, sizeof(why),
+                 "org %s: row %s/%s, which rollgate created, was changed by someone else "
+                 "(field '%s'); not deleted",
+                 t->org_id, r->datatable, r->row, field ? field : "?");
+        json_decref(live);
+        return restore_failed(it, why);
+    }
+    json_decref(live);
+    if (e->epoch > 0 &&
+        (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner, e->epoch,
+                                    rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+        return rc;
+    if ((rc = rg_platform_row_delete(ctx->platform, t->org_id, r->datatable, r->row)) < 0)
+        return rc == RG_EDB ? rc : restore_failed(it, rg_error_last());
+    rg_engine__crash_point("after_restore_patch");
+    return restored(it, "absent", 1);
+}
+
 /* The snapshot row written back through the verified write (re-read, compare, PUT, read
  * back), merging again when the row changes between the read and the PUT. */
 static int restore_row(restore_item *it)
@@ -230,6 +267,8 @@ static int restore_row(restore_item *it)
 
     if (rg_engine__org_error(ctx, t->org_id))
         return restore_failed(it, rg_engine__org_error(ctx, t->org_id));
+    if (json_object_get(it->snapshot, "key") == NULL)
+        return restore_created_row(it);
     if ((rc = rg_platform_row_get(&live, ctx->platform, t->org_id, r->datatable, r->row)) < 0)
         return rc == RG_EDB ? rc : restore_failed(it, rg_error_last());
     for (int attempt = 0; attempt < 3; attempt++) {
