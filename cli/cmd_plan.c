@@ -118,7 +118,9 @@ static int print_plan(rg_cli *cli, const rg_manifest *m, const rg_resolution *r)
     fprintf(cli->out, "plan %s for tenant %s: %zu organization%s, policy %s, %s %s\n", m->name,
             m->tenant, r->count, r->count == 1 ? "" : "s",
             m->policy->name ? m->policy->name : "(embedded)",
-            m->resource.kind == RG_RESOURCE_DATATABLE_ROW ? "data-table row" : "strategy",
+            m->resource.kind == RG_RESOURCE_DATATABLE_ROW ? "data-table row"
+            : m->resource.kind == RG_RESOURCE_VERSIONED   ? "versioned resource"
+                                                          : "strategy",
             m->strategy);
     fprintf(cli->out, "artifact %s%s%s\n", m->digest, m->environment ? ", environment " : "",
             m->environment ? m->environment : "");

@@ -1,5 +1,6 @@
 /* manifest_resource.c - change.resource: what a manifest changes, a tagged kind (a routing
- * strategy, an Architect data-table row), with a row's template and weight columns */
+ * strategy, an Architect data-table row, a resource with a `version`), with a row's template
+ * and weight columns */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,15 +8,19 @@
 #include "config/schema.h"
 #include "rollgate/util.h"
 
-static const char *const kind_names[] = {"routing_strategy", "datatable_row", NULL};
+static const char *const kind_names[] = {"routing_strategy", "datatable_row", "versioned", NULL};
+
+#define MAX_VERSIONED_PATH 512
+#define MAX_VERSIONED_FIELDS 50
 
 const char *rg_resource_kind_name(rg_resource_kind kind)
 {
-    return kind <= RG_RESOURCE_DATATABLE_ROW ? kind_names[kind] : "?";
+    return kind <= RG_RESOURCE_VERSIONED ? kind_names[kind] : "?";
 }
 
 void rg_manifest__free_resource(rg_manifest *m)
 {
+    free(m->resource.path);
     free(m->resource.datatable);
     free(m->resource.row);
     json_decref(m->resource.weights);
@@ -174,6 +179,109 @@ static int read_datatable_row(rg_manifest *m, const rg_doc *doc, const rg_doc_no
     return 0;
 }
 
+/* A versioned resource's path: /api/v2/..., path characters only (ids escaped), no query,
+ * no empty or dot segment, no trailing '/' (the platform client checks it again). */
+static int read_versioned_path(char **out, const rg_doc *doc, const rg_doc_node *node)
+{
+    const char *where = "change.resource.path";
+    char *p = NULL;
+    size_t n;
+    int rc;
+
+    if ((rc = rg_schema__string(&p, doc, node, where, MAX_VERSIONED_PATH)) < 0)
+        return rc;
+    *out = p;
+    n = strlen(p);
+    if (n < 9 || strncmp(p, "/api/v2/", 8) != 0 || p[n - 1] == '/')
+        return rg_doc_error(RG_EINVALID, doc, node, where,
+                            "expected an API path /api/v2/... without a trailing '/' (an IVR "
+                            "config: /api/v2/architect/ivrs/<id>)");
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '/' || c == '-' || c == '_' || c == '.' || c == '~' || c == '%'))
+            return rg_doc_error(RG_EINVALID, doc, node, where,
+                                "character 0x%02x at %zu is not allowed (no query; escape ids)",
+                                (unsigned char)c, i);
+    }
+    if (strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../") || strcmp(p + n - 2, "/.") == 0 ||
+        strcmp(p + n - 3, "/..") == 0)
+        return rg_doc_error(RG_EINVALID, doc, node, where, "the path has an empty or dot segment");
+    return 0;
+}
+
+/* change.template of a versioned resource: {top-level field: any value}, neither `version`
+ * (the platform's, carried from the read) nor `id`; strings render in every group. */
+static int read_versioned_template(rg_manifest *m, const rg_doc *doc, const rg_doc_node *node)
+{
+    const char *where = "change.template";
+    char field[RG_SCHEMA_PATH];
+    size_t n;
+    int rc;
+
+    if (rg_doc_node_kind(node) != RG_DOC_MAPPING)
+        return rg_doc_error(RG_EINVALID, doc, node, where,
+                            "expected a mapping of the resource's top-level fields to set");
+    n = rg_doc_count(node);
+    if (n == 0 || n > MAX_VERSIONED_FIELDS)
+        return rg_doc_error(n == 0 ? RG_EINVALID : RG_ELIMIT, doc, node, where,
+                            "expected 1..%d fields, got %zu", MAX_VERSIONED_FIELDS, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = rg_doc_scalar(rg_doc_key(node, i));
+        rg_schema__join(field, sizeof(field), where, name ? name : "?");
+        if (name == NULL || name[0] == '\0' || strlen(name) > 200)
+            return rg_doc_error(RG_EINVALID, doc, rg_doc_key(node, i), field,
+                                "a field name must have 1..200 characters");
+        if (strcmp(name, "version") == 0 || strcmp(name, "id") == 0)
+            return rg_doc_error(RG_EINVALID, doc, rg_doc_key(node, i), field,
+                                "'%s' is the platform's (the version read is carried on each "
+                                "PUT), not a field to set",
+                                name);
+        if (rg_doc_is_null(rg_doc_item(node, i)))
+            return rg_doc_error(RG_EINVALID, doc, rg_doc_item(node, i), field,
+                                "a field cannot be set to null (rollgate never clears fields)");
+    }
+    if ((rc = rg_schema__to_json(&m->template_json, node)) < 0)
+        return rc;
+    for (size_t g = 0; g < m->groups_count; g++) {
+        const rg_manifest_group *grp = &m->groups[g];
+        json_t *out = NULL;
+        if (rg_manifest__render_json(&out, m->template_json, grp->vars, grp->vars_count) < 0)
+            return rg_doc_error(RG_EINVALID, doc, node, where, "%s in group '%s'", rg_error_last(),
+                                grp->name);
+        json_decref(out);
+    }
+    return 0;
+}
+
+static int read_versioned(rg_manifest *m, const rg_doc *doc, const rg_doc_node *res,
+                          const rg_doc_node *change)
+{
+    static const char *const keys[] = {"kind", "path", NULL};
+    const rg_doc_node *node;
+    int rc;
+
+    if ((rc = rg_schema__mapping(doc, res, "change.resource", keys)) < 0 ||
+        (rc = rg_schema__require(&node, doc, res, "change.resource", "path")) < 0 ||
+        (rc = read_versioned_path(&m->resource.path, doc, node)) < 0)
+        return rc;
+    if ((node = rg_schema__optional(change, "strategy")) != NULL)
+        return rg_doc_error(RG_EINVALID, doc, node, "change.strategy",
+                            "a versioned change names no strategy");
+    if ((node = rg_schema__optional(change, "weights")) != NULL)
+        return rg_doc_error(RG_EINVALID, doc, node, "change.weights",
+                            "weights map data-table columns: only for kind datatable_row");
+    if (m->watch_queues_count == 0)
+        return rg_doc_error(RG_EINVALID, doc, change, "change.watch_queues",
+                            "a versioned change routes no queue rollgate can see: name the "
+                            "queues to judge it by");
+    if ((m->strategy = rg_strdup(m->resource.path)) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if ((rc = rg_schema__require(&node, doc, change, "change", "template")) < 0)
+        return rc;
+    return read_versioned_template(m, doc, node);
+}
+
 int rg_manifest__read_resource(rg_manifest *m, const rg_doc *doc, const rg_doc_node *change)
 {
     const rg_doc_node *res = rg_schema__optional(change, "resource"), *node;
@@ -200,6 +308,8 @@ int rg_manifest__read_resource(rg_manifest *m, const rg_doc *doc, const rg_doc_n
     m->resource.kind = (rg_resource_kind)kind;
     if (m->resource.kind == RG_RESOURCE_DATATABLE_ROW)
         return read_datatable_row(m, doc, res, change);
+    if (m->resource.kind == RG_RESOURCE_VERSIONED)
+        return read_versioned(m, doc, res, change);
     {
         static const char *const keys[] = {"kind", "id", NULL};
         const rg_doc_node *id;
@@ -229,6 +339,10 @@ json_t *rg_manifest__change_json(const rg_manifest *m, json_t *watch_queues)
     if (r->kind == RG_RESOURCE_ROUTING_STRATEGY)
         return json_pack("{s:s, s:o, s:O}", "strategy", m->strategy, "watch_queues", watch_queues,
                          "template", m->template_json);
+    if (r->kind == RG_RESOURCE_VERSIONED)
+        return json_pack("{s:{s:s, s:s}, s:o, s:O}", "resource", "kind",
+                         rg_resource_kind_name(r->kind), "path", r->path, "watch_queues",
+                         watch_queues, "template", m->template_json);
     return json_pack("{s:{s:s, s:s, s:s, s:b}, s:o, s:O, s:O*}", "resource", "kind",
                      rg_resource_kind_name(r->kind), "datatable", r->datatable, "row", r->row,
                      "create", r->create, "watch_queues", watch_queues, "template",
@@ -245,6 +359,8 @@ int rg_manifest__resource_equal(const rg_manifest *a, const rg_manifest *b)
         (x->datatable && strcmp(x->datatable, y->datatable) != 0))
         return 0;
     if ((x->row == NULL) != (y->row == NULL) || (x->row && strcmp(x->row, y->row) != 0))
+        return 0;
+    if ((x->path == NULL) != (y->path == NULL) || (x->path && strcmp(x->path, y->path) != 0))
         return 0;
     if ((x->weights == NULL) != (y->weights == NULL) ||
         (x->weights && !json_equal(x->weights, y->weights)))

@@ -410,6 +410,8 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
     }
     rc = ctx->manifest->resource.kind == RG_RESOURCE_DATATABLE_ROW
              ? rg_engine__apply_rows(ctx, tier, n)
+         : ctx->manifest->resource.kind == RG_RESOURCE_VERSIONED
+             ? rg_engine__apply_versioned(ctx, tier, n)
              : apply_tier(ctx, tier, n);
     free(tier);
     ctx->next_ms = rg_time_now_ms(); /* the next tier, or the stage's close, right away */

@@ -134,7 +134,12 @@ static int merge_row(json_t **out, const char **out_field, const row_item *it, j
     return 0;
 }
 
-/* Snapshot (the full row) and target state in one synchronous=FULL transaction. */
+/* A row that did not exist (create: true) is snapshotted as {} with version "absent": a row
+ * always has its key, so a snapshot without one means "absent", and the rollback deletes it. */
+#define ABSENT_VERSION "absent"
+
+/* Snapshot (the full row, or {} for an absent one) and target state in one synchronous=FULL
+ * transaction. */
 static int record_snapshot(row_item *it, json_t *live)
 {
     rg_rollout_ctx *ctx = it->ctx;
@@ -146,9 +151,21 @@ static int record_snapshot(row_item *it, json_t *live)
     char version[65], *live_text = NULL;
     int rc;
 
-    if ((rc = rg_platform_row_version(version, live)) < 0 ||
-        (rc = merge_row(&intended, &field, it, live)) < 0)
+    if (json_object_get(live, "key") == NULL)
+        snprintf(version, sizeof(version), "%s", ABSENT_VERSION);
+    else if ((rc = rg_platform_row_version(version, live)) < 0)
         return rc;
+    if (json_object_get(live, "key") == NULL) {
+        /* absent: the row to create is the change's fields and the key */
+        if ((intended = json_deep_copy(it->fields)) == NULL ||
+            json_object_set_new(intended, "key", json_string(it->ctx->manifest->resource.row)) <
+                0) {
+            json_decref(intended);
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        }
+    } else if ((rc = merge_row(&intended, &field, it, live)) < 0) {
+        return rc;
+    }
     if (intended == NULL)
         return rg_error_set(RG_EINVALID, "org %s: the snapshot conflicts with itself", t->org_id);
     live_text = json_dumps(live, JSON_COMPACT | JSON_SORT_KEYS);
@@ -223,6 +240,62 @@ static json_t *stored_snapshot(row_item *it)
     return body;
 }
 
+/* A missing row under create: true: snapshot "absent" (once), then POST the template plus the
+ * key and read it back. A row found in its place by a retried target is no longer missing:
+ * after_get merges it like any row (the snapshot {} makes every field someone else's unless it
+ * holds the change's value). */
+static int create_row(row_item *it)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_engine *e = ctx->engine;
+    rg_store_target *t = it->target;
+    const rg_manifest_resource *r = &ctx->manifest->resource;
+    json_t *absent = json_object(), *row = NULL, *after = NULL;
+    int rc;
+
+    if (absent == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if ((rc = fill_capacity(it)) < 0) {
+        rc = row_failed(it, "capacity weights", rg_error_last(), 1);
+        goto done;
+    }
+    if (t->state == RG_TARGET_SNAPSHOTTED) {
+        json_t *snap = stored_snapshot(it);
+        int was_absent = snap != NULL && json_object_get(snap, "key") == NULL;
+        json_decref(snap);
+        if (!was_absent) {
+            rc = row_failed(it, "read row",
+                            "the row was deleted by someone else after rollgate's snapshot", 1);
+            goto done;
+        }
+        keep_planned_capacity(it);
+    } else if ((rc = record_snapshot(it, absent)) < 0) {
+        goto done;
+    }
+    rg_engine__crash_point("after_snapshot");
+    if ((row = json_deep_copy(it->fields)) == NULL ||
+        json_object_set_new(row, "key", json_string(r->row)) < 0) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (e->epoch > 0 &&
+        (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner, e->epoch,
+                                    rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+        goto done;
+    rc = rg_platform_row_create(&after, ctx->platform, t->org_id, r->datatable, r->row, row);
+    if (rc == 0) {
+        rg_engine__crash_point("after_patch");
+        rc = record_applied(it, after, 1);
+    } else if (rc != RG_EDB && rc != RG_ELEASE) {
+        rc = row_failed(it, "create row", rg_error_last(), rc == RG_ECONFLICT || rc == RG_EINVALID);
+    }
+done:
+    json_decref(absent);
+    json_decref(row);
+    json_decref(after);
+    return rc;
+}
+
 /* After the GETs: snapshot pending targets; *out_live the row to write over (borrowed). */
 static int after_get(row_item *it, json_t **out_live)
 {
@@ -235,12 +308,10 @@ static int after_get(row_item *it, json_t **out_live)
     *out_live = NULL;
     if (it->get == NULL)
         return row_failed(it, "credentials", rg_engine__org_error(it->ctx, t->org_id), 0);
-    if ((rc = rg_platform_op_status(it->get)) == RG_ENOTFOUND)
-        return row_failed(it, "read row",
-                          r->create ? "the row does not exist; rollgate does not create rows yet "
-                                      "(create: true only lets plan pass): add the row first"
-                                    : rg_platform_op_error(it->get),
-                          1);
+    if ((rc = rg_platform_op_status(it->get)) == RG_ENOTFOUND && r->create)
+        return create_row(it);
+    if (rc == RG_ENOTFOUND)
+        return row_failed(it, "read row", rg_platform_op_error(it->get), 1);
     if (rc < 0)
         return row_failed(it, "read row", rg_platform_op_error(it->get), 0);
     if (it->obs && rg_platform_op_status(it->obs) < 0)

@@ -91,6 +91,11 @@ json_t *rg_engine__book_member(const char *baseline, const char *key);
 json_t *rg_engine__plan_row(rg_platform *pf, const rg_manifest *m, const rg_resolved_target *t,
                             const char *credentials_error, json_t *findings, json_t *unreachable,
                             int *blocked);
+/* plan_versioned.c: the same for a versioned change (the resource exists, every template
+ * field is there, the watched queues exist; the diff of the live body). */
+json_t *rg_engine__plan_versioned(rg_platform *pf, const rg_manifest *m,
+                                  const rg_resolved_target *t, const char *credentials_error,
+                                  json_t *findings, json_t *unreachable, int *blocked);
 
 /* Book entries (integers in epoch ms or counts; 0 when absent). */
 int64_t rg_engine__book_int(const rg_rollout_ctx *ctx, const char *key);
@@ -101,6 +106,8 @@ int rg_engine__apply(rg_rollout_ctx *ctx); /* running, stage not yet applied */
 int rg_engine__soak(rg_rollout_ctx *ctx);
 /* apply_row.c: one tier's unfinished targets of a datatable_row change. */
 int rg_engine__apply_rows(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n);
+/* apply_versioned.c: one tier's unfinished targets of a versioned change. */
+int rg_engine__apply_versioned(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n);
 /* running, stage applied: polls, verdicts */
 int rg_engine__rollback(rg_rollout_ctx *ctx); /* rolling_back: restore, then verify */
 /* After the restore (verify.c): judges the restored orgs and ends the rollout rolled_back. */

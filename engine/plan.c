@@ -275,6 +275,13 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
                 rg_engine__plan_row(pf, manifest, &res->targets[i],
                                     items[i].credentials_ok ? NULL : items[i].credentials_error,
                                     findings, unreachable, &blocked));
+    } else if (manifest->resource.kind == RG_RESOURCE_VERSIONED) {
+        for (size_t i = 0; i < res->count; i++)
+            json_array_append_new(targets,
+                                  rg_engine__plan_versioned(
+                                      pf, manifest, &res->targets[i],
+                                      items[i].credentials_ok ? NULL : items[i].credentials_error,
+                                      findings, unreachable, &blocked));
     } else {
         if ((rc = queue_items(items, res->count, pf, manifest)) < 0 ||
             (rc = rg_platform_run(pf)) < 0)

@@ -113,9 +113,8 @@ json_t *rg_engine__plan_row(rg_platform *pf, const rg_manifest *m, const rg_reso
         json_decref(live);
     } else if (rc == RG_ENOTFOUND && r->create) {
         snprintf(what, sizeof(what),
-                 "data table %s has no row '%s': create: true lets plan "
-                 "pass, but rollgate does not create rows yet, so the apply will hold on this "
-                 "organization",
+                 "data table %s has no row '%s': create: true, so the apply creates it "
+                 "(POST) and a rollback deletes it",
                  r->datatable, r->row);
         finding(findings, t->org, "warning", what);
     } else if (rc == RG_EUNREACHABLE) {

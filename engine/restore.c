@@ -216,6 +216,43 @@ static int row_restore_target(json_t **out, restore_item *it, json_t *live)
     return 0;
 }
 
+/* A row the apply created (its snapshot {}: absent) is deleted, unless a person changed it
+ * since rollgate wrote it (then the restore fails naming the org: never a silent loss). */
+static int restore_created_row(restore_item *it)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_engine *e = ctx->engine;
+    rg_store_target *t = it->target;
+    const rg_manifest_resource *r = &ctx->manifest->resource;
+    json_t *live = NULL;
+    char why[768];
+    int rc;
+
+    rc = rg_platform_row_get(&live, ctx->platform, t->org_id, r->datatable, r->row);
+    if (rc == RG_ENOTFOUND)
+        return restored(it, "absent", 0);
+    if (rc < 0)
+        return rc == RG_EDB ? rc : restore_failed(it, rg_error_last());
+    if (rg_platform_row_diff(live, it->applied) != NULL) {
+        const char *field = rg_platform_row_diff(live, it->applied);
+        snprintf(why, sizeof(why),
+                 "org %s: row %s/%s, which rollgate created, was changed by someone else "
+                 "(field '%s'); not deleted",
+                 t->org_id, r->datatable, r->row, field ? field : "?");
+        json_decref(live);
+        return restore_failed(it, why);
+    }
+    json_decref(live);
+    if (e->epoch > 0 &&
+        (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner, e->epoch,
+                                    rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+        return rc;
+    if ((rc = rg_platform_row_delete(ctx->platform, t->org_id, r->datatable, r->row)) < 0)
+        return rc == RG_EDB ? rc : restore_failed(it, rg_error_last());
+    rg_engine__crash_point("after_restore_patch");
+    return restored(it, "absent", 1);
+}
+
 /* The snapshot row written back through the verified write (re-read, compare, PUT, read
  * back), merging again when the row changes between the read and the PUT. */
 static int restore_row(restore_item *it)
@@ -230,6 +267,8 @@ static int restore_row(restore_item *it)
 
     if (rg_engine__org_error(ctx, t->org_id))
         return restore_failed(it, rg_engine__org_error(ctx, t->org_id));
+    if (json_object_get(it->snapshot, "key") == NULL)
+        return restore_created_row(it);
     if ((rc = rg_platform_row_get(&live, ctx->platform, t->org_id, r->datatable, r->row)) < 0)
         return rc == RG_EDB ? rc : restore_failed(it, rg_error_last());
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -271,6 +310,74 @@ done:
     return rc;
 }
 
+/* A versioned resource's restore: the snapshot's values of the changed fields written back
+ * through the versioned write (base: the values the rollout wrote; a stale version is re-read
+ * and merged), but for a changed field a person set since to a value that is neither the
+ * snapshot's nor the rollout's (kept, as for a strategy). The version itself is the
+ * platform's and is never restored. */
+static int restore_versioned(restore_item *it)
+{
+    rg_rollout_ctx *ctx = it->ctx;
+    rg_engine *e = ctx->engine;
+    rg_store_target *t = it->target;
+    const char *path = ctx->manifest->resource.path, *name;
+    const json_t *change = rg_engine__target_body(ctx, t);
+    json_t *live = NULL, *fields = json_object(), *after = NULL, *v;
+    char version[32];
+    int rc, in_place = 0;
+
+    json_decref(it->kept);
+    it->kept = json_array();
+    if (fields == NULL || it->kept == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (rg_engine__org_error(ctx, t->org_id)) {
+        rc = restore_failed(it, rg_engine__org_error(ctx, t->org_id));
+        goto done;
+    }
+    if ((rc = rg_platform_versioned_get(&live, ctx->platform, t->org_id, path)) < 0) {
+        rc = rc == RG_EDB ? rc : restore_failed(it, rg_error_last());
+        goto done;
+    }
+    json_object_foreach((json_t *)change, name, v)
+    {
+        json_t *now = json_object_get(live, name), *was = json_object_get(it->snapshot, name);
+        if (was == NULL)
+            continue; /* not a field of the resource: the apply refused it */
+        if (!json_equal(now, was) && !json_equal(now, json_object_get(it->applied, name))) {
+            json_array_append_new(it->kept, json_string(name));
+            continue;
+        }
+        json_object_set(fields, name, was);
+    }
+    snprintf(version, sizeof(version), "%lld",
+             (long long)json_integer_value(json_object_get(live, "version")));
+    if (json_object_size(fields) == 0) {
+        rc = restored(it, version, 0);
+        goto done;
+    }
+    if (e->epoch > 0 &&
+        (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner, e->epoch,
+                                    rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+        goto done;
+    rc = rg_platform_versioned_write_from(&after, &in_place, ctx->platform, t->org_id, path, fields,
+                                          it->applied, live);
+    if (rc == 0) {
+        rg_engine__crash_point("after_restore_patch");
+        snprintf(version, sizeof(version), "%lld",
+                 (long long)json_integer_value(json_object_get(after, "version")));
+        rc = restored(it, version, in_place ? 0 : 1);
+    } else if (rc != RG_EDB && rc != RG_ELEASE) {
+        rc = restore_failed(it, rg_error_last());
+    }
+done:
+    json_decref(live);
+    json_decref(fields);
+    json_decref(after);
+    return rc;
+}
+
 static int restore_rows_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
 {
     rg_platform *pf = NULL;
@@ -283,7 +390,8 @@ static int restore_rows_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t
         it.ctx = ctx;
         it.target = tier[i];
         if ((rc = load_bodies(&it)) == 0)
-            rc = restore_row(&it);
+            rc = ctx->manifest->resource.kind == RG_RESOURCE_VERSIONED ? restore_versioned(&it)
+                                                                       : restore_row(&it);
         json_decref(it.snapshot);
         json_decref(it.applied);
         json_decref(it.kept);
@@ -318,8 +426,9 @@ static int restore_step(rg_rollout_ctx *ctx, int *out_done)
         if (touched(t) && t->state != RG_TARGET_RESTORE_FAILED && t->tier == high)
             tier[n++] = t;
     }
-    rc = ctx->manifest->resource.kind == RG_RESOURCE_DATATABLE_ROW ? restore_rows_tier(ctx, tier, n)
-                                                                   : restore_tier(ctx, tier, n);
+    rc = ctx->manifest->resource.kind != RG_RESOURCE_ROUTING_STRATEGY
+             ? restore_rows_tier(ctx, tier, n) /* rows and versioned resources, one by one */
+             : restore_tier(ctx, tier, n);
     free(tier);
     if (rc == 0)
         rc = rg_engine__save(ctx);

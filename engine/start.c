@@ -65,9 +65,11 @@ static int claim(rg_engine *e, const char *tenant, const char *id, const char *o
     char resource[512];
     int rc;
 
-    /* "datatable_row:<table>/<row>" beside "strategy:<id>" */
+    /* "datatable_row:<table>/<row>" and "versioned:<path>" beside "strategy:<id>" */
     snprintf(resource, sizeof(resource), "%s:%s",
-             m->resource.kind == RG_RESOURCE_DATATABLE_ROW ? "datatable_row" : "strategy",
+             m->resource.kind == RG_RESOURCE_DATATABLE_ROW ? "datatable_row"
+             : m->resource.kind == RG_RESOURCE_VERSIONED   ? "versioned"
+                                                           : "strategy",
              m->strategy);
     rc = rg_store_claim(e->store, tenant, id, org, resource);
     if (rc == RG_ECLAIMED)

@@ -25,7 +25,9 @@ typedef enum {
     RG_OP_ROW_PUT,
     RG_OP_VERSIONED_GET, /* versioned.c */
     RG_OP_VERSIONED_PUT,
-    RG_OP_TOKEN, /* internal: an org's token fetch, owned by the client */
+    RG_OP_ROW_CREATE, /* datatable.c: POST .../rows */
+    RG_OP_ROW_DELETE, /* datatable.c: DELETE .../rows/{row} */
+    RG_OP_TOKEN,      /* internal: an org's token fetch, owned by the client */
 } rg_op_kind;
 
 typedef enum {

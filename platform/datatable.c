@@ -35,7 +35,9 @@ static int queue_dt(rg_platform_op **out, rg_platform *p, rg_op_kind kind, const
         goto cleanup;
     if (rg_buf_printf(&path, PATH_DATATABLES "%s", et) < 0 ||
         (kind == RG_OP_DATATABLE_GET && rg_buf_puts(&path, "?expand=schema") < 0) ||
-        (kind != RG_OP_DATATABLE_GET && rg_buf_printf(&path, "/rows/%s", er) < 0) ||
+        (kind == RG_OP_ROW_CREATE && rg_buf_puts(&path, "/rows") < 0) ||
+        (kind != RG_OP_DATATABLE_GET && kind != RG_OP_ROW_CREATE &&
+         rg_buf_printf(&path, "/rows/%s", er) < 0) ||
         /* showbrief defaults to true, which returns the key alone */
         (kind == RG_OP_ROW_GET && rg_buf_puts(&path, "?showbrief=false") < 0)) {
         error = rg_error_set(RG_ENOMEM, "out of memory");
@@ -345,5 +347,66 @@ int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *ta
 done:
     json_decref(live);
     json_decref(schema);
+    return error;
+}
+
+int rg_platform_row_create(json_t **out_row, rg_platform *p, const char *org_id, const char *table,
+                           const char *row, json_t *whole_row)
+{
+    json_t *key = json_object_get(whole_row, "key"), *live = NULL;
+    rg_platform_op *op = NULL;
+    const char *field;
+    int error, unknown = 0;
+
+    *out_row = NULL;
+    if (!json_is_object(whole_row) || !json_is_string(key) ||
+        strcmp(json_string_value(key), row) != 0)
+        return rg_error_set(RG_EINVALID, "org %s: POST row %s/%s: the row must carry its key",
+                            org_id, table, row);
+    if ((error = queue_dt(&op, p, RG_OP_ROW_CREATE, org_id, table, row, "POST", whole_row,
+                          "POST row")) < 0)
+        return error;
+    error = run_op(NULL, p, op, &unknown);
+    /* created (read back below), or of unknown outcome (the re-read decides), or refused:
+     * a row with that key exists now (someone created it first: never overwritten) */
+    if (error < 0 && !unknown)
+        return error;
+    if ((error = rg_platform_row_get(&live, p, org_id, table, row)) < 0)
+        return error;
+    if ((field = rg_platform_row_diff(live, whole_row)) != NULL) {
+        error = rg_error_set(RG_ECONFLICT,
+                             "org %s: row %s/%s created by someone else right after rollgate's "
+                             "POST (field '%s' differs on read-back)",
+                             org_id, table, row, field);
+        json_decref(live);
+        return error;
+    }
+    *out_row = live;
+    return 0;
+}
+
+int rg_platform_row_delete(rg_platform *p, const char *org_id, const char *table, const char *row)
+{
+    rg_platform_op *op = NULL;
+    json_t *live = NULL;
+    int error, unknown = 0;
+
+    if ((error = queue_dt(&op, p, RG_OP_ROW_DELETE, org_id, table, row, "DELETE", NULL,
+                          "DELETE row")) < 0)
+        return error;
+    error = run_op(NULL, p, op, &unknown);
+    if (error == RG_ENOTFOUND)
+        return 0; /* already gone */
+    if (error < 0 && !unknown)
+        return error;
+    /* read back: the row must be gone */
+    error = rg_platform_row_get(&live, p, org_id, table, row);
+    json_decref(live);
+    if (error == RG_ENOTFOUND)
+        return 0;
+    if (error == 0)
+        error =
+            rg_error_set(RG_ECONFLICT, "org %s: row %s/%s is still there after rollgate's DELETE",
+                         org_id, table, row);
     return error;
 }

@@ -120,7 +120,8 @@ static int setup_easy(rg_platform *p, rg_platform_op *op)
     /* libcurl silently resends a request whose reused connection died before any answer;
      * a row PUT has no precondition to refuse a second copy, so it takes a new connection
      * (a versioned PUT too: its copy would come back 409 and hide that the first landed). */
-    if (op->kind == RG_OP_ROW_PUT || op->kind == RG_OP_VERSIONED_PUT)
+    if (op->kind == RG_OP_ROW_PUT || op->kind == RG_OP_VERSIONED_PUT ||
+        op->kind == RG_OP_ROW_CREATE || op->kind == RG_OP_ROW_DELETE)
         SET(CURLOPT_FRESH_CONNECT, 1L);
     if (strcmp(op->method, "GET") == 0) {
         SET(CURLOPT_HTTPGET, 1L);
@@ -254,7 +255,8 @@ static void retry_transient(rg_platform *p, rg_platform_op *op, const char *why,
         rg_platform__update_unknown(op, why, transport, now);
         return;
     }
-    if (op->kind == RG_OP_ROW_PUT || op->kind == RG_OP_VERSIONED_PUT) {
+    if (op->kind == RG_OP_ROW_PUT || op->kind == RG_OP_VERSIONED_PUT ||
+        op->kind == RG_OP_ROW_CREATE || op->kind == RG_OP_ROW_DELETE) {
         /* The caller re-reads and compares before any other PUT. */
         op->outcome_unknown = 1;
         rg_platform__op_fail(op, transport ? RG_EUNREACHABLE : RG_EPLATFORM,

@@ -171,7 +171,9 @@ void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body)
     case RG_OP_OBSERVATIONS: handle_analytics(op, body); break;
     case RG_OP_DATATABLE_GET:
     case RG_OP_ROW_GET:
-    case RG_OP_ROW_PUT: rg_platform__datatable_handle(op, body); break;
+    case RG_OP_ROW_PUT:
+    case RG_OP_ROW_CREATE: rg_platform__datatable_handle(op, body); break;
+    case RG_OP_ROW_DELETE: rg_platform__succeed(op, NULL); break;
     default:
         rg_platform__op_fail(op, RG_EINVALID, "org %s: %s: unknown operation", op->org_id,
                              op->call);

@@ -222,8 +222,9 @@ static int fields_check(const char *org_id, const char *path, json_t *fields)
     return 0;
 }
 
-int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platform *p,
-                                const char *org_id, const char *path, json_t *fields, json_t *base)
+/* `first`: a body the caller just read (its version is PUT), or NULL to GET first. */
+static int versioned_write(json_t **out_live, int *out_in_place, rg_platform *p, const char *org_id,
+                           const char *path, json_t *fields, json_t *base, json_t *first)
 {
     json_t *live = NULL, *back = NULL, *body = NULL, *own_base = NULL;
     json_int_t version = 0, pinned = -1;
@@ -242,8 +243,12 @@ int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platfor
     for (;;) {
         json_decref(live);
         live = NULL;
-        if ((error = rg_platform_versioned_get(&live, p, org_id, path)) < 0)
+        if (first != NULL) {
+            live = json_incref(first);
+            first = NULL;
+        } else if ((error = rg_platform_versioned_get(&live, p, org_id, path)) < 0) {
             goto done;
+        }
         version = json_integer_value(json_object_get(live, "version"));
         if (base == NULL) {
             /* the fields as first read: a later change to them is someone else's */
@@ -324,4 +329,20 @@ done:
     else
         json_decref(live);
     return error;
+}
+
+int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platform *p,
+                                const char *org_id, const char *path, json_t *fields, json_t *base)
+{
+    return versioned_write(out_live, out_in_place, p, org_id, path, fields, base, NULL);
+}
+
+int rg_platform_versioned_write_from(json_t **out_live, int *out_in_place, rg_platform *p,
+                                     const char *org_id, const char *path, json_t *fields,
+                                     json_t *base, json_t *read)
+{
+    if (!json_is_object(read) || !json_is_integer(json_object_get(read, "version")))
+        return rg_error_set(RG_EINVALID, "org %s: %s: the body read has no integer version",
+                            org_id ? org_id : "(null)", path ? path : "(null)");
+    return versioned_write(out_live, out_in_place, p, org_id, path, fields, base, read);
 }

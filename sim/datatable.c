@@ -210,6 +210,72 @@ static int parse_put(json_t **out, sim_reply *reply, const sim_request *req)
     return 0;
 }
 
+/* POST .../rows: a new row, the whole row with its key (validated as a PUT's); a key the
+ * table has is refused 409 (the real status is unverified). Caller holds no lock. */
+static int create_row(sim_reply *reply, sim_org *org, sim_datatable *t, const sim_request *req)
+{
+    json_t *body = NULL, *key;
+    sim_row *grown;
+    int rc;
+
+    if (strcmp(req->method, "POST") != 0)
+        return sim_reply_error(reply, 405, "method.not.allowed", "%s is not allowed here",
+                               req->method);
+    if ((rc = parse_put(&body, reply, req)) != 0)
+        return rc < 0 ? rc : 0;
+    key = json_object_get(body, "key");
+    pthread_mutex_lock(&org->lock);
+    if (!json_is_object(body) || !json_is_string(key) || json_string_length(key) == 0 ||
+        json_string_length(key) > 256) {
+        rc = sim_reply_error(reply, 400, "bad.request",
+                             "the row must be an object with a key of 1..256 characters");
+    } else if (sim_datatable_row(t, json_string_value(key)) != NULL) {
+        rc = sim_reply_error(reply, 409, "conflict",
+                             "a row with key %s already exists in data table %s",
+                             json_string_value(key), t->id);
+    } else if (t->nrows >= 5000) {
+        rc = sim_reply_error(reply, 400, "bad.request", "data table %s is full (5000 rows)", t->id);
+    } else if (sim_datatable_check(t, body, json_string_value(key), 0) < 0) {
+        rc = sim_reply_error(reply, 400, "bad.request", "%s", rg_error_last());
+    } else if ((grown = realloc(t->rows, (t->nrows + 1) * sizeof(*grown))) == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+    } else {
+        /* the routing row moves with the array */
+        if (org->route.table == t && org->route.row != NULL)
+            org->route.row = grown + (org->route.row - t->rows);
+        t->rows = grown;
+        memset(&t->rows[t->nrows], 0, sizeof(t->rows[0]));
+        t->rows[t->nrows].fields = json_incref(body);
+        t->rows[t->nrows].writes = 1;
+        t->nrows++;
+        rc = sim_reply_json(reply, 200, json_deep_copy(body));
+    }
+    pthread_mutex_unlock(&org->lock);
+    json_decref(body);
+    return rc;
+}
+
+/* DELETE .../rows/{key}: 204. The routing row cannot be deleted (sim-only: its flow would
+ * read nothing). Caller holds org->lock. */
+static int delete_row(sim_reply *reply, sim_org *org, sim_datatable *t, sim_row *r)
+{
+    size_t i = (size_t)(r - t->rows);
+
+    if (org->route.row == r)
+        return sim_reply_error(reply, 409, "conflict",
+                               "sim-only: the routing row of data table %s cannot be deleted",
+                               t->id);
+    json_decref(r->fields);
+    memmove(&t->rows[i], &t->rows[i + 1], (t->nrows - i - 1) * sizeof(t->rows[0]));
+    t->nrows--;
+    if (org->route.table == t && org->route.row != NULL && org->route.row > r)
+        org->route.row--;
+    free(reply->body);
+    reply->body = NULL;
+    reply->status = 204;
+    return 0;
+}
+
 static int row_route(sim_reply *reply, sim_org *org, sim_datatable *t, const char *key,
                      const sim_request *req, int64_t now_ms)
 {
@@ -219,6 +285,16 @@ static int row_route(sim_reply *reply, sim_org *org, sim_datatable *t, const cha
     sim_row *r;
     int rc;
 
+    if (strcmp(req->method, "DELETE") == 0) {
+        pthread_mutex_lock(&org->lock);
+        if ((r = sim_datatable_row(t, key)) == NULL)
+            rc = sim_reply_error(reply, 404, "not.found",
+                                 "Unable to find a row with key %s in data table %s", key, t->id);
+        else
+            rc = delete_row(reply, org, t, r);
+        pthread_mutex_unlock(&org->lock);
+        return rc;
+    }
     if (!get && !put)
         return sim_reply_error(reply, 405, "method.not.allowed", "%s is not allowed here",
                                req->method);
@@ -281,6 +357,8 @@ int sim_datatable_route(sim_reply *reply, sim_org *org, const char *rest, const 
             json_object_set_new(doc, "schema", schema_json(t));
         return sim_reply_json(reply, 200, doc);
     }
+    if (strcmp(slash, "/rows") == 0)
+        return create_row(reply, org, t, req);
     if (strncmp(slash, "/rows/", 6) == 0 && slash[6] && !strchr(slash + 6, '/'))
         return row_route(reply, org, t, slash + 6, req, now_ms);
     return sim_reply_error(reply, 404, "not.found", "no such resource: %s %s", req->method,

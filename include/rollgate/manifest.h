@@ -129,10 +129,13 @@ typedef struct rg_manifest_env {
  *   article's model that rollgate-sim serves; not a resource of the real Genesys Cloud API.
  *   `change.strategy: ID` is its shorthand.
  * - datatable_row: one row of an Architect data table that the inbound flow reads
- *   (GET/PUT /api/v2/flows/datatables/{datatable}/rows/{row}); docs/manifest.md. */
+ *   (GET/PUT /api/v2/flows/datatables/{datatable}/rows/{row}); docs/manifest.md.
+ * - versioned: a resource with a `version` field at `path` (IVR configs, schedule groups,
+ *   emergency groups): GET, then a full-replace PUT carrying the version read. */
 typedef enum {
     RG_RESOURCE_ROUTING_STRATEGY = 0,
     RG_RESOURCE_DATATABLE_ROW = 1,
+    RG_RESOURCE_VERSIONED = 2,
 } rg_resource_kind;
 
 #define RG_MANIFEST_MAX_ROW_FIELDS 50 /* the platform's limit per data table */
@@ -145,9 +148,10 @@ typedef struct rg_manifest_resource {
     int create;      /* datatable_row: a missing row passes plan (`create: true`) */
     /* datatable_row: change.weights {weight column: queue column}, NULL when none */
     json_t *weights;
+    char *path; /* versioned: the resource's API path ("/api/v2/architect/ivrs/<id>") */
 } rg_manifest_resource;
 
-/* "routing_strategy" or "datatable_row". */
+/* "routing_strategy", "datatable_row" or "versioned". */
 const char *rg_resource_kind_name(rg_resource_kind kind);
 
 /* A loaded, validated manifest: read-only; free with rg_manifest_free. */
@@ -164,12 +168,12 @@ typedef struct rg_manifest {
     size_t groups_count;
     rg_manifest_resource resource; /* change.resource */
     /* change.strategy; for another kind the resource's id as targets and snapshots name it
-     * (datatable_row: "<datatable>/<row>") */
+     * (datatable_row: "<datatable>/<row>", versioned: its path) */
     char *strategy;
     char **watch_queues; /* empty: every queue the old or new body targets */
     size_t watch_queues_count;
     /* change.template as written ({{VAR}} unresolved; weights 0..100 or "capacity"); for a
-     * datatable_row the row's fields but `key` */
+     * datatable_row the row's fields but `key`; for versioned the top-level fields to set */
     json_t *template_json;
     rg_manifest_target *targets; /* change.template.targets, parsed (routing_strategy) */
     size_t targets_count;

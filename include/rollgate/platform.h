@@ -212,6 +212,17 @@ int rg_platform_row_write(json_t **out_live, int *out_in_place, rg_platform *pla
                           const char *org_id, const char *table, const char *row,
                           const char *expected_version, json_t *intended);
 
+/* Creates row `row` (`whole_row` carries it as "key") with POST .../rows, then reads it back:
+ * a row that differs fails RG_ECONFLICT naming the org and the field. A refused POST (the key
+ * exists: someone created it first) fails with the platform's error; one of unknown outcome
+ * is decided by the read-back. @param[out] out_row the row read back (new reference). */
+int rg_platform_row_create(json_t **out_row, rg_platform *platform, const char *org_id,
+                           const char *table, const char *row, json_t *whole_row);
+/* Deletes the row (DELETE .../rows/{row}); a row already gone is success; one still there on
+ * read-back after a DELETE of unknown outcome fails RG_ECONFLICT. */
+int rg_platform_row_delete(rg_platform *platform, const char *org_id, const char *table,
+                           const char *row);
+
 /* Pre-flight of a row change: the table exists; its schema has every field of `fields`
  * (a row without "key") with the value's type; each `weights` entry {weight field: queue
  * field} names an integer 0..100 and a queue that exists, and they sum to 100; the row
@@ -240,6 +251,12 @@ int rg_platform_versioned_get(json_t **out, rg_platform *platform, const char *o
  * *out_live is the last body read (caller decrefs; may be NULL). */
 int rg_platform_versioned_write(json_t **out_live, int *out_in_place, rg_platform *platform,
                                 const char *org_id, const char *path, json_t *fields, json_t *base);
+/* As rg_platform_versioned_write, but the first PUT carries the version of `read`, a body the
+ * caller read (and recorded, e.g. as a snapshot) itself, instead of a new GET: a change since
+ * that read is refused by the platform's version check and re-read as above. */
+int rg_platform_versioned_write_from(json_t **out_live, int *out_in_place, rg_platform *platform,
+                                     const char *org_id, const char *path, json_t *fields,
+                                     json_t *base, json_t *read);
 
 int rg_platform_run(rg_platform *platform);
 /* Number of ops queued or in flight. */

@@ -2,7 +2,8 @@
  * data-table mode (no strategies at all): healthy, bad, a person's edit between rollgate's
  * read and its write, a writer right after its PUT, a lost PUT reply, capacity weight columns
  * and the capacity floor, a rollback keeping a later edit, kills between durable steps, the
- * row's claim, and plan's findings. Every assertion on the platform side reads the sim's state,
+ * row's claim, plan's findings, and a missing row created under create: true (deleted by
+ * its rollback). Every assertion on the platform side reads the sim's state,
  * /sim/writes and request log */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -722,6 +723,133 @@ static void test_crash_after_restore_put_is_not_repeated(void **state)
 
 /* 12. A second active rollout of the same row in the same org is refused by the claim
  * datatable_row:<table>/<row>; another row of the table is not. */
+static const char create_change[] =
+    "change:\n"
+    "  resource: {kind: datatable_row, datatable: " TABLE ", row: canary, create: true}\n"
+    "  watch_queues: [q-main, q-v2]\n"
+    "  template: {queue_a: q-main, weight_a: 0, queue_b: \"{{NEW_QUEUE}}\", weight_b: 100,"
+    " note: created}\n";
+
+/* The org's row `key` as the sim holds it (new reference), or NULL when there is none. */
+static json_t *sim_row_by_key(rg_e2e *e, const char *org, const char *key)
+{
+    json_t *st = NULL, *o, *r, *out = NULL;
+    size_t i, k;
+
+    assert_int_equal(rg_simproc_state(&e->sim, &st), 0);
+    json_array_foreach(json_object_get(st, "orgs"), i, o)
+    {
+        if (strcmp(json_string_value(json_object_get(o, "id")), org) != 0)
+            continue;
+        json_array_foreach(
+            json_object_get(json_array_get(json_object_get(o, "datatables"), 0), "rows"), k, r)
+        {
+            json_t *f = json_object_get(r, "fields");
+            if (strcmp(json_string_value(json_object_get(f, "key")), key) == 0)
+                out = json_incref(f);
+        }
+    }
+    json_decref(st);
+    return out;
+}
+
+/* Answered requests of `method` with `status` on `path` of the org in the sim's log. */
+static int requests_on(const json_t *log, const char *org, const char *method, const char *path,
+                       long status)
+{
+    size_t i;
+    json_t *r;
+    int n = 0;
+
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
+        const char *o = json_string_value(json_object_get(r, "org"));
+        const char *p = json_string_value(json_object_get(r, "path"));
+        n += o && p && strcmp(o, org) == 0 && strcmp(p, path) == 0 &&
+             strcmp(json_string_value(json_object_get(r, "method")), method) == 0 &&
+             json_integer_value(json_object_get(r, "status")) == status;
+    }
+    return n;
+}
+
+/* 14. create: true and no row: each org's row is created (one POST of the template plus the
+ * key) and the rollout completes; the routing row is untouched. */
+static void test_missing_row_is_created(void **state)
+{
+    dt d;
+    json_t *log, *want;
+    (void)state;
+    begin(&d, create_change, NULL, 1);
+    run_to_end(&d.e);
+    assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
+    want = json_pack("{s:s, s:s, s:i, s:s, s:i, s:s}", "key", "canary", "queue_a", "q-main",
+                     "weight_a", 0, "queue_b", "q-v2", "weight_b", 100, "note", "created");
+    log = rg_e2e_requests(&d.e.sim);
+    assert_non_null(log);
+    for (int i = 1; i <= NORGS; i++) {
+        char org[32];
+        json_t *live;
+        snprintf(org, sizeof(org), "org_dt_%d", i);
+        live = sim_row_by_key(&d.e, org, "canary");
+        assert_non_null(live);
+        assert_rows_equal(live, want, org);
+        json_decref(live);
+        live = sim_row(&d.e, org);
+        assert_rows_equal(live, d.seed, org);
+        json_decref(live);
+        assert_int_equal(
+            requests_on(log, org, "POST", "/api/v2/flows/datatables/" TABLE "/rows", 200), 1);
+        assert_int_equal(
+            requests_on(log, org, "PUT", "/api/v2/flows/datatables/" TABLE "/rows/canary", 200), 0);
+    }
+    assert_no_strategy_requests(log);
+    json_decref(log);
+    json_decref(want);
+    end(&d);
+}
+
+/* 15. A rollback of a created row deletes it (its snapshot says "absent"): after stage 1 and
+ * a person's rollback, no org has the row; the one created saw one DELETE, the others none. */
+static void test_rollback_deletes_created_row(void **state)
+{
+    dt d;
+    char *outcome = NULL;
+    json_t *log;
+    (void)state;
+    begin(&d, create_change, NULL, 1);
+    assert_int_equal(rg_e2e_drive(&d.e, stage_one_applied, 100), 0);
+    {
+        json_t *live = sim_row_by_key(&d.e, "org_dt_1", "canary");
+        assert_non_null(live); /* created by stage 1 */
+        json_decref(live);
+    }
+    assert_int_equal(rg_engine_command(&outcome, d.e.engine, d.e.tenant, d.e.id,
+                                       RG_COMMAND_ROLLBACK, "alice", "testing the row delete", 0),
+                     0);
+    free(outcome);
+    run_to_end(&d.e);
+    assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_ROLLED_BACK);
+    log = rg_e2e_requests(&d.e.sim);
+    assert_non_null(log);
+    for (int i = 1; i <= NORGS; i++) {
+        char org[32];
+        json_t *live;
+        snprintf(org, sizeof(org), "org_dt_%d", i);
+        live = sim_row_by_key(&d.e, org, "canary");
+        if (live != NULL)
+            fail_msg("%s still has the created row", org);
+        live = sim_row(&d.e, org);
+        assert_rows_equal(live, d.seed, org);
+        json_decref(live);
+        assert_int_equal(
+            requests_on(log, org, "DELETE", "/api/v2/flows/datatables/" TABLE "/rows/canary", 204),
+            i == 1 ? 1 : 0);
+    }
+    assert_no_strategy_requests(log);
+    json_decref(log);
+    end(&d);
+}
+
 static void test_same_row_is_claimed_once(void **state)
 {
     dt d;
@@ -806,7 +934,7 @@ static void test_plan_findings(void **state)
                        " create: true}\n"
                        "  template: {note: x}\n");
     assert_false(json_is_true(json_object_get(plan, "blocked")));
-    assert_int_equal(findings_with(plan, "no row 'nope'", "will hold"), NORGS);
+    assert_int_equal(findings_with(plan, "no row 'nope'", "the apply creates it"), NORGS);
     json_decref(plan);
 
     plan = plan_of(&d, "change:\n"
@@ -847,6 +975,8 @@ int main(void)
         cmocka_unit_test(test_crash_after_restore_put_is_not_repeated),
         cmocka_unit_test(test_same_row_is_claimed_once),
         cmocka_unit_test(test_plan_findings),
+        cmocka_unit_test(test_missing_row_is_created),
+        cmocka_unit_test(test_rollback_deletes_created_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

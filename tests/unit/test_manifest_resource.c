@@ -1,5 +1,6 @@
 /* test_manifest_resource.c - change.resource: the datatable_row kind (template, weight
- * columns, create), routing_strategy as the shorthand's long form, refusals at file:line:col */
+ * columns, create), the versioned kind (path, any-valued template without version),
+ * routing_strategy as the shorthand's long form, refusals at file:line:col */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +104,45 @@ static void test_stored_form_round_trips(void **state)
     rg_manifest_free(m);
 }
 
+static const char ivr_change[] =
+    "  resource: {kind: versioned, path: /api/v2/architect/ivrs/ivr-main}\n"
+    "  watch_queues: [q-main]\n"
+    "  template: {openHoursFlow: {id: \"flow-{{NEW_QUEUE}}\"}, description: canary}\n";
+
+static void test_versioned_loads_and_round_trips(void **state)
+{
+    rg_manifest *m = NULL, *back = NULL;
+    rg_resolution *r = NULL;
+    json_t *json = NULL;
+    char *text;
+    (void)state;
+
+    if (load(&m, ivr_change) < 0)
+        fail_msg("%s", rg_error_last());
+    assert_int_equal(m->resource.kind, RG_RESOURCE_VERSIONED);
+    assert_string_equal(rg_resource_kind_name(m->resource.kind), "versioned");
+    assert_string_equal(m->resource.path, "/api/v2/architect/ivrs/ivr-main");
+    assert_string_equal(m->strategy, "/api/v2/architect/ivrs/ivr-main");
+    assert_int_equal(rg_manifest_resolve(&r, m), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(r->targets[2].body, "openHoursFlow"), "id")),
+                        "flow-q-v3");
+    rg_resolution_free(r);
+    assert_int_equal(rg_manifest_to_json(&json, m), 0);
+    text = json_dumps(json, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"kind\":\"versioned\""));
+    assert_int_equal(rg_manifest_load_buffer(&back, "stored.json", text, strlen(text), NULL, NULL),
+                     0);
+    assert_true(rg_manifest_equal(m, back));
+    assert_string_equal(m->digest, back->digest);
+    back->resource.path[strlen(back->resource.path) - 1] = 'x';
+    assert_false(rg_manifest_equal(m, back));
+    free(text);
+    json_decref(json);
+    rg_manifest_free(back);
+    rg_manifest_free(m);
+}
+
 static void test_routing_strategy_long_form_is_the_shorthand(void **state)
 {
     static const char tmpl[] = "  template:\n"
@@ -132,10 +172,25 @@ typedef struct {
 } bad_case;
 
 static const bad_case bad_cases[] = {
-    {"  resource: {kind: versioned, path: /api/v2/architect/ivrs/1}\n  template: {a: 1}\n",
+    {"  resource: {kind: ivr, path: /api/v2/architect/ivrs/1}\n  template: {a: 1}\n", RG_EINVALID,
+     ":9:20: change.resource.kind: expected routing_strategy | datatable_row | versioned, got "
+     "'ivr'"},
+    {"  resource: {kind: versioned, path: /api/v2/architect/ivrs/1}\n  watch_queues: [q]\n"
+     "  template: {version: 4, name: x}\n",
      RG_EINVALID,
-     ":9:20: change.resource.kind: expected routing_strategy | datatable_row, got "
-     "'versioned'"},
+     ":11:14: change.template.version: 'version' is the platform's (the version read is "
+     "carried on each PUT), not a field to set"},
+    {"  resource: {kind: versioned, path: \"/api/v2/architect/ivrs/1?x=1\"}\n"
+     "  watch_queues: [q]\n  template: {name: x}\n",
+     RG_EINVALID,
+     ":9:37: change.resource.path: character 0x3f at 24 is not allowed (no query; escape ids)"},
+    {"  resource: {kind: versioned, path: /api/v2/architect/../ivrs/1}\n"
+     "  watch_queues: [q]\n  template: {name: x}\n",
+     RG_EINVALID, ":9:37: change.resource.path: the path has an empty or dot segment"},
+    {"  resource: {kind: versioned, path: /api/v2/architect/ivrs/1}\n  template: {name: x}\n",
+     RG_EINVALID,
+     ":9:3: change.watch_queues: a versioned change routes no queue rollgate can see: name the "
+     "queues to judge it by"},
     {"  resource: {kind: datatable_row, datatable: dt, row: main}\n"
      "  template: {key: main, a: 1}\n",
      RG_EINVALID,
@@ -195,6 +250,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_datatable_row_loads),
         cmocka_unit_test(test_stored_form_round_trips),
+        cmocka_unit_test(test_versioned_loads_and_round_trips),
         cmocka_unit_test(test_routing_strategy_long_form_is_the_shorthand),
         cmocka_unit_test(test_refusals_name_file_line_col),
     };
