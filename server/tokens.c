@@ -111,8 +111,8 @@ static int parse_entry(rg_token_entry *e, const char *path, size_t i, json_t *ob
         return rg_error_set(RG_EINVALID, "%s: [%zu]: expected an object", path, i);
     json_object_foreach(obj, key, v)
     {
-        if (strcmp(key, "sha256") && strcmp(key, "tenant") && strcmp(key, "role") &&
-            strcmp(key, "name"))
+        if (strcmp(key, "sha256") != 0 && strcmp(key, "tenant") != 0 && strcmp(key, "role") != 0 &&
+            strcmp(key, "name") != 0)
             return rg_error_set(RG_EINVALID,
                                 "%s: [%zu]: unknown key \"%s\" (expected sha256, "
                                 "tenant, role, name)",
