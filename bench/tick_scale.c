@@ -276,7 +276,7 @@ static int make_soaking(result *r, rg_store *store, int k, int n)
                                                   org,
                                                   queues[q],
                                                   metrics[m],
-                                                  minute - b * 60000,
+                                                  minute - b * (int64_t)60000,
                                                   60000,
                                                   m == 0 ? 120 : (m == 1 ? 10 : 110),
                                                   m == 2 ? 110 * 20000.0 : 0};

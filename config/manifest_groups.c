@@ -334,7 +334,7 @@ int rg_manifest__read_groups(rg_manifest *m, const rg_doc *doc, const rg_doc_nod
         return rc;
     if ((m->groups = calloc(rg_doc_count(list), sizeof(*m->groups))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    while (seen.cap <= 2 * RG_MANIFEST_MAX_ORGS)
+    while (seen.cap <= (size_t)2 * RG_MANIFEST_MAX_ORGS)
         seen.cap *= 2;
     if ((seen.slots = calloc(seen.cap, sizeof(*seen.slots))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");

@@ -119,7 +119,7 @@ static int read_private_file(char **out, size_t *out_len, const char *org_id, co
                              org_id, path, (unsigned)st.st_uid);
         goto cleanup;
     }
-    if (st.st_size > CREDENTIALS_FILE_MAX) {
+    if (st.st_size > (off_t)CREDENTIALS_FILE_MAX) {
         error = rg_error_set(RG_ELIMIT, "org %s: credentials file %s is larger than %d bytes",
                              org_id, path, CREDENTIALS_FILE_MAX);
         goto cleanup;

@@ -172,7 +172,7 @@ static int parse_tokens(rg_tokens *t, const char *path, json_t *doc)
  * at most TOKENS_MAX_BYTES), with the way to make the file when it is absent. */
 static int read_private_file(char **out, const char *path)
 {
-    int rc = rg_file_read_private(out, NULL, path, TOKENS_MAX_BYTES, "tokens file");
+    int rc = rg_file_read_private(out, NULL, path, (size_t)TOKENS_MAX_BYTES, "tokens file");
 
     if (rc == RG_ENOTFOUND)
         return rg_error_set(RG_ENOTFOUND,

@@ -369,7 +369,7 @@ int rg_doc_parse(rg_doc **out, const char *name, const char *data, size_t len, r
 
     if (out == NULL || name == NULL || (data == NULL && len > 0))
         return rg_error_set(RG_EINVALID, "rg_doc_parse: invalid arguments");
-    if (len > RG_DOC_MAX_BYTES)
+    if (len > (size_t)RG_DOC_MAX_BYTES)
         return rg_error_set(RG_ELIMIT, "%s: the document is %zu bytes, over the %d-byte limit",
                             name, len, RG_DOC_MAX_BYTES);
     if ((doc = calloc(1, sizeof(*doc))) == NULL || (doc->name = rg_strdup(name)) == NULL) {
@@ -414,7 +414,7 @@ static int read_file(char **out, size_t *outlen, const char *path)
                           S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
         goto cleanup;
     }
-    if (st.st_size > RG_DOC_MAX_BYTES) {
+    if (st.st_size > (off_t)RG_DOC_MAX_BYTES) {
         rc = rg_error_set(RG_ELIMIT, "%s: the document is %lld bytes, over the %d-byte limit", path,
                           (long long)st.st_size, RG_DOC_MAX_BYTES);
         goto cleanup;

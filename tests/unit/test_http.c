@@ -240,7 +240,7 @@ static void test_signature_matches_openssl(void **state)
     assert_int_equal(maclen, 32);
     memcpy(want, "sha256=", 7);
     for (unsigned i = 0; i < maclen; i++)
-        snprintf(want + 7 + 2 * i, 3, "%02x", mac[i]);
+        snprintf(want + 7 + (size_t)2 * i, 3, "%02x", mac[i]);
     assert_int_equal(rg_http_signature(got, sizeof(got), secret, ts, body), 0);
     assert_string_equal(got, want);
     assert_int_equal(rg_http_signature(got, 10, secret, ts, body), RG_EINVALID);
