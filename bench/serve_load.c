@@ -176,8 +176,10 @@ static int run(const load_options *o)
     long rss0, hwm0, th0, rss, hwm, th, sent = 0;
     int running = 0;
 
-    if (tok == NULL || rg_test_mkdtemp(dir, sizeof(dir)) < 0)
+    if (tok == NULL || rg_test_mkdtemp(dir, sizeof(dir)) < 0) {
+        free(tok);
         return -1;
+    }
     snprintf(db, sizeof(db), "%s/serve.db", dir);
     snprintf(tokens, sizeof(tokens), "%s/tokens.json", dir);
     snprintf(manifest, sizeof(manifest), "%s/manifest.yaml", dir);

@@ -306,8 +306,8 @@ static int check_dependencies(rg_manifest *m, const rg_doc *doc, const rg_doc_no
                                 m->groups[g].depends_on[i]);
         }
     }
-    w.state = calloc(m->groups_count, 1);
-    w.stack = calloc(m->groups_count, sizeof(size_t));
+    w.state = calloc(m->groups_count + 1, 1); /* + 1: never calloc(0) */
+    w.stack = calloc(m->groups_count + 1, sizeof(size_t));
     if (w.state == NULL || w.stack == NULL) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;

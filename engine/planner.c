@@ -256,15 +256,16 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
             nc++;
         }
     }
-    doc = json_pack(
-        "{s:I, s:i, s:o, s:o, s:s, s:f, s:f}", "stage", (json_int_t)k + 1, "percent",
-        m->stages[k].min_offered ? (int)((100 * r->stage_end[k] + r->count / 2) / r->count)
-                                 : m->stages[k].percent,
-        "canary", org_list(r, k, 0), "control", org_list(r, k, later ? 1 : 2), "control_kind",
-        later     ? "later"
-        : earlier ? "earlier"
-                  : "none",
-        "offered_per_minute", offered, "expected_offered", offered * soak_min);
+    doc = json_pack("{s:I, s:i, s:o, s:o, s:s, s:f, s:f}", "stage", (json_int_t)k + 1, "percent",
+                    m->stages[k].min_offered && r->count
+                        ? (int)((100 * r->stage_end[k] + r->count / 2) / r->count)
+                        : m->stages[k].percent,
+                    "canary", org_list(r, k, 0), "control", org_list(r, k, later ? 1 : 2),
+                    "control_kind",
+                    later     ? "later"
+                    : earlier ? "earlier"
+                              : "none",
+                    "offered_per_minute", offered, "expected_offered", offered * soak_min);
     if (doc == NULL || metrics == NULL || rates == NULL) {
         free(rates);
         json_decref(doc);

@@ -290,8 +290,10 @@ int rg_tokens_new(char **out_token, const char *path, const char *tenant, rg_rol
     rc = rg_tokens_load(&existing, path);
     if (rc < 0 && rc != RG_ENOTFOUND)
         return rc;
-    if (RAND_bytes(raw, (int)sizeof(raw)) != 1)
+    if (RAND_bytes(raw, (int)sizeof(raw)) != 1) {
+        rg_tokens_free(existing);
         return rg_error_set(RG_EIO, "the OpenSSL random generator failed");
+    }
     memcpy(token, "rg_", 3);
     for (size_t i = 0; i < sizeof(raw); i++) {
         token[3 + 2 * i] = hexdig[raw[i] >> 4];

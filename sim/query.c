@@ -317,7 +317,7 @@ static void observe_queue(json_t *results, const sim_tele_ctx *ctx, size_t k, in
     }
     if (want[1])
         json_array_append_new(users, json_pack("{s:s,s:{s:I}}", "metric", "oActiveUsers", "stats",
-                                               "count", (json_int_t)(agents + agents / 8)));
+                                               "count", (json_int_t)agents + agents / 8));
     if (want[2])
         json_array_append_new(users,
                               json_pack("{s:s,s:{s:I}}", "metric", "oMemberUsers", "stats", "count",

@@ -239,8 +239,8 @@ static void base64(char *out, const unsigned char *in, size_t len)
             v |= in[i + 2];
         out[o++] = alphabet[(v >> 18) & 63];
         out[o++] = alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? alphabet[v & 63] : '=';
+        out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : (char)'=';
+        out[o++] = i + 2 < len ? alphabet[v & 63] : (char)'=';
     }
     out[o] = '\0';
 }

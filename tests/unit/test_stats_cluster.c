@@ -29,6 +29,8 @@ static void cell(rg_stats_cell *out, int arm, int org, int window, int bucket, i
     if (arm == 1 && window == 1)
         rate += 2L * ((org % 3) - 1);
     out->count = (double)n;
+    /* Integer division on purpose: the reference computes the same integer formula. */
+    // NOLINTNEXTLINE(bugprone-integer-division)
     out->value = (double)((n * rate) / 100);
 }
 

@@ -60,7 +60,7 @@ static int ever_fails(const replication *r, rg_sequential_kind seq, rg_stats_cac
     rg_stats_verdict v;
 
     for (int k = 1; k <= POLLS; k++) {
-        size_t cells = (size_t)(k * BUCKETS_PER_POLL * ORGS);
+        size_t cells = (size_t)k * BUCKETS_PER_POLL * ORGS;
         m.canary_post = (rg_stats_window){r->canary_post, cells};
         m.control_post = (rg_stats_window){r->control_post, cells};
         p.poll = k;
