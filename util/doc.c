@@ -152,6 +152,8 @@ static int builder_attach(builder *b, rg_doc_node *node)
         return 0;
     }
     parent = b->stack[b->depth - 1];
+    /* Analyzer false positive: the stack's entries below depth are the non-NULL open nodes. */
+    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     if (parent->kind == RG_DOC_SEQUENCE) {
         if ((rc = node_append(b, parent, NULL, node)) < 0)
             node_free(node);
