@@ -269,9 +269,6 @@ static int measure(plot_data *plot, int n, const char *dir)
                                    variants[v].faults)) < 0 ||
                 (rc = floor_run(&fr, &sim, tokens, (size_t)n, variants[v].faults)) < 0)
                 break;
-            /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-             * analyzer assumes rg_error_set (another file) may return >= 0. */
-            // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign)
             flo[i] = fr.seconds;
             retries += fr.retries;
             failed += fr.failed;

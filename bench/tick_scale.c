@@ -375,9 +375,6 @@ static void tick(result *r, void *arg)
         r->platform_requests = (long)metrics.platform_requests;
         if (rc < 0)
             snprintf(r->error, sizeof(r->error), "tick: %s", rg_error_last());
-        /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-         * analyzer assumes rg_error_set (another file) may return >= 0. */
-        // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
         else if (next != a->setup->applied_at_ms + POLL_MS)
             snprintf(r->error, sizeof(r->error), "tick did not reach the soak (next %lld)",
                      (long long)next);
@@ -402,15 +399,9 @@ static int measure(int n, const char *dir)
     for (int i = 0; i < RUNS; i++) {
         if (in_child(&t, tick, &ta) < 0)
             return -1;
-        /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-         * analyzer assumes rg_error_set (another file) may return >= 0. */
-        // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign)
         ms[i] = t.tick_ms;
         rss[i] = t.rss_mib;
         requests += t.platform_requests;
-        /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-         * analyzer assumes rg_error_set (another file) may return >= 0. */
-        // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
         upd[i] = n / s.update_s[i];
         raw[i] = n / s.insert_s[i];
         rawu[i] = n / s.raw_update_s[i];

@@ -408,8 +408,8 @@ int rg_policy_load(rg_policy **out, const char *name_or_path, const char *base_d
         goto cleanup;
     if ((rc = rg_policy_load_file(&p, rg_buf_cstr(&path))) < 0)
         goto cleanup;
-    /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-     * analyzer assumes rg_error_set (another file) may return >= 0. */
+    /* Analyzer false positive: rg_policy_load_file sets *out whenever it returns >= 0; its
+     * not-a-policy path returns rg_doc_error's negative code, which the analyzer does not see. */
     // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     if (p->name == NULL && (p->name = rg_strdup(name_or_path)) == NULL) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");

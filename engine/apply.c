@@ -400,7 +400,7 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
         if (paused)
             return 0;
     }
-    if ((tier = calloc(ctx->targets.count, sizeof(*tier))) == NULL)
+    if ((tier = calloc(ctx->targets.count, sizeof(rg_store_target *))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     for (size_t i = 0; i < ctx->targets.count; i++) {
         rg_store_target *t = &ctx->targets.items[i];

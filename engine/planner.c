@@ -399,8 +399,8 @@ int rg_engine__plan_stages(json_t **out, const rg_manifest *m, const rg_resoluti
 static int read_traffic(rg_org_traffic *traffic, double *minutes, rg_platform *pf,
                         const rg_manifest *m, const rg_resolution *res, int64_t now_ms)
 {
-    rg_platform_op **ops = calloc(res->count + 1, sizeof(*ops));
-    json_t **queues = calloc(res->count + 1, sizeof(*queues));
+    rg_platform_op **ops = calloc(res->count + 1, sizeof(rg_platform_op *));
+    json_t **queues = calloc(res->count + 1, sizeof(json_t *));
     const char **orgs = calloc(res->count + 1, sizeof(*orgs));
     int64_t from, to;
     int rc = 0;

@@ -119,8 +119,8 @@ int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, siz
 
     if (norgs == 0 || to_ms <= from_ms)
         return 0;
-    ops = calloc(norgs, sizeof(*ops));
-    queues = calloc(norgs, sizeof(*queues));
+    ops = calloc(norgs, sizeof(rg_platform_op *));
+    queues = calloc(norgs, sizeof(json_t *));
     if (ops == NULL || queues == NULL) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
@@ -311,9 +311,6 @@ static int cmp_str(const void *a, const void *b)
 /* The index of `org` among m's orgs, or -1. */
 static long find_org(const metric_cells *m, const char *org)
 {
-    /* Analyzer false positive: reached only with a value the caller's parse or new call set when it
-     * returned >= 0; the analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     size_t lo = 0, hi = m->norgs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -376,9 +373,6 @@ int rg_engine__window(rg_cells *out, rg_rollout_ctx *ctx, const rg_policy_metric
             if ((i > 0 && strcmp(sorted[i], sorted[i - 1]) == 0) ||
                 (k = find_org(m, sorted[i])) < 0)
                 continue; /* a duplicate, or an org without data */
-            /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-             * analyzer assumes rg_error_set (another file) may return >= 0. */
-            // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
             lo = first_at(m, m->first[k], m->first[k + 1], from_ms);
             hi = first_at(m, lo, m->first[k + 1], to_ms);
             for (size_t j = lo; pass == 1 && j < hi; j++) {

@@ -470,9 +470,6 @@ static int take_observations_batch(rg_platform_op *op, const rg_platform_op *vie
     }
     if ((error = rg_platform__observations_parse(&part, view, body)) < 0)
         return error;
-    /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-     * analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     memcpy(op->observations + op->batch_at, part, view->nqueues * sizeof(*part));
     free(part);
     return 0;

@@ -218,9 +218,6 @@ int rg_platform_add_org(rg_platform *p, const rg_platform_org *desc)
         return rg_error_set(RG_EINVALID, "platform: client is NULL");
     if ((error = org_new(&org, p, desc)) < 0)
         return error;
-    /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-     * analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     if ((error = rg_platform__load_credentials(&org->client_id, &org->client_secret, org->id,
                                                desc->credentials)) < 0) {
         org_free(org);
@@ -242,16 +239,10 @@ int rg_platform_add_org_secret(rg_platform *p, const rg_platform_org *desc, cons
         return error;
     if (client_id == NULL || *client_id == '\0' || client_secret == NULL ||
         *client_secret == '\0') {
-        /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-         * analyzer assumes rg_error_set (another file) may return >= 0. */
-        // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
         error = rg_error_set(RG_EAUTH, "org %s: client_id and client_secret are required", org->id);
         org_free(org);
         return error;
     }
-    /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-     * analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     if ((org->client_id = rg_strdup(client_id)) == NULL ||
         (org->client_secret = rg_strdup(client_secret)) == NULL) {
         org_free(org);

@@ -184,9 +184,6 @@ static int from_file(char **out_id, char **out_secret, const char *org_id, const
     if ((error = read_private_file(&data, &len, org_id, path)) < 0)
         return error;
     doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-     * analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     explicit_bzero(data, len);
     free(data);
     if (doc == NULL || !json_is_object(doc)) {

@@ -149,9 +149,6 @@ static int run_op(json_t **out, rg_platform *p, rg_platform_op *op, int *unknown
     if (error == 0 && (error = rg_platform_op_status(op)) < 0)
         error = rg_error_set(error, "%s", rg_platform_op_error(op));
     if (unknown != NULL)
-        /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-         * analyzer assumes rg_error_set (another file) may return >= 0. */
-        // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
         *unknown = op->outcome_unknown;
     if (error == 0 && out != NULL)
         *out = json_incref(rg_platform_op_body(op));

@@ -64,9 +64,6 @@ int rg_platform__op_set_request(rg_platform_op *op, const char *method, const ch
 
 static void pending_unlink(rg_platform_op *op)
 {
-    /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-     * analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     rg_platform *p = op->platform;
 
     if (op->prev != NULL)
@@ -204,9 +201,6 @@ static int queue_simple(rg_platform_op **out, rg_platform *p, rg_op_kind kind, c
     if (rg_buf_puts(&path, path_prefix) < 0 ||
         (escaped != NULL && rg_buf_puts(&path, escaped) < 0) ||
         (path_suffix != NULL && rg_buf_puts(&path, path_suffix) < 0) ||
-        /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-           analyzer assumes rg_error_set (another file) may return >= 0. */
-        // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
         (error = rg_platform__op_set_request(op, "GET", op->org->api_url, rg_buf_cstr(&path),
                                              NULL)) < 0) {
         error = error < 0 ? error : rg_error_set(RG_ENOMEM, "out of memory");
@@ -354,9 +348,6 @@ static int aggregates_query_check(const char *org_id, const rg_platform_aggregat
 
 static int copy_queue_ids(rg_platform_op *op, const char *const *ids, size_t n)
 {
-    /* Analyzer false positive: reached only with a value the caller's parse or new call set when it
-     * returned >= 0; the analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     if ((op->queue_ids = calloc(n, sizeof(char *))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     op->nqueues = n;
@@ -381,9 +372,6 @@ static int queue_analytics(rg_platform_op **out, rg_platform *p, rg_op_kind kind
         (error = copy_queue_ids(op, ids, n)) < 0)
         goto cleanup;
     if (agg) {
-        /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-         * analyzer assumes rg_error_set (another file) may return >= 0. */
-        // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
         op->query = *q;
         op->query.queue_ids = (const char *const *)op->queue_ids;
     }

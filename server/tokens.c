@@ -72,9 +72,6 @@ const rg_token_entry *rg_tokens_get(const rg_tokens *tokens, size_t i)
 /* Tenants are ids ([A-Za-z0-9_.:-]{1,128}, as the manifest's); names are printable text. */
 static int check_text(const char *s, int id_only)
 {
-    /* Analyzer false positive: reached only with a value the caller's parse or new call set when it
-     * returned >= 0; the analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     size_t n = strlen(s);
     if (n == 0 || n > FIELD_MAX)
         return -1;
@@ -90,9 +87,6 @@ static int check_text(const char *s, int id_only)
 
 static int check_hex64(const char *s)
 {
-    /* Analyzer false positive: reached only with a value the caller's parse or new call set when it
-     * returned >= 0; the analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     if (strlen(s) != 64)
         return -1;
     for (size_t i = 0; i < 64; i++)
@@ -145,9 +139,6 @@ static int parse_entry(rg_token_entry *e, const char *path, size_t i, json_t *ob
                             path, i);
     if (rg_role_parse(&e->role, role) < 0)
         return rg_error_prefix("%s: [%zu].role", path, i);
-    /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-     * analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     memcpy(e->sha256, hash, 65);
     e->tenant = rg_strdup(tenant);
     e->name = rg_strdup(name);

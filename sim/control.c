@@ -109,9 +109,6 @@ json_t *sim_faults_json(const sim_faults *f)
 {
     json_t *doc = json_object();
 
-    /* Analyzer false positive: reached only with a value the caller's parse or new call set when it
-     * returned >= 0; the analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
     if (f->error_rate > 0)
         json_object_set_new(doc, "error_rate", json_real(f->error_rate));
     if (f->error_status > 0)

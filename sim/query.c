@@ -386,9 +386,6 @@ int sim_query_observations(sim_reply *reply, sim_world *world, size_t org_index,
                                filter ? rg_error_last() : "filter: required");
     if ((rc = sim_tele_snapshot(&ctx, world, org_index)) < 0 || (results = json_array()) == NULL)
         goto cleanup;
-    /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-     * analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Branch)
     for (size_t k = 0; k < org->nqueues; k++)
         if (eval_filter(&match, filter, org->queues[k].id, 0) == 0 && match)
             observe_queue(results, &ctx, k, want, now_ms);

@@ -121,12 +121,12 @@ static int node_append(builder *b, rg_doc_node *parent, rg_doc_node *key, rg_doc
                          parent->kind == RG_DOC_MAPPING ? "mapping" : "sequence");
     if (parent->count == parent->cap) {
         size_t cap = parent->cap ? parent->cap * 2 : 8;
-        rg_doc_node **items = realloc(parent->items, cap * sizeof(*items));
+        rg_doc_node **items = realloc(parent->items, cap * sizeof(rg_doc_node *));
         if (items == NULL)
             return rg_error_set(RG_ENOMEM, "out of memory");
         parent->items = items;
         if (parent->kind == RG_DOC_MAPPING) {
-            rg_doc_node **keys = realloc(parent->keys, cap * sizeof(*keys));
+            rg_doc_node **keys = realloc(parent->keys, cap * sizeof(rg_doc_node *));
             if (keys == NULL)
                 return rg_error_set(RG_ENOMEM, "out of memory");
             parent->keys = keys;

@@ -141,9 +141,6 @@ int rg_interval_parse(int64_t *start_ms, int64_t *end_ms, const char *s)
     if (slash == NULL || (size_t)(slash - s) >= sizeof(left))
         return rg_error_set(RG_EINVALID, "expected an interval START/END, got '%s'", s ? s : "");
     memcpy(left, s, (size_t)(slash - s));
-    /* Analyzer false positive: the call above sets its output whenever it returns >= 0; the
-     * analyzer assumes rg_error_set (another file) may return >= 0. */
-    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
     left[slash - s] = '\0';
     if (rg_time_parse(&a, left) < 0 || rg_time_parse(&b, slash + 1) < 0)
         return rg_error_set(RG_EINVALID, "expected an interval of two ISO-8601 times, got '%s'", s);

@@ -87,8 +87,8 @@ static void test_group_sequential_false_fail_rate(void **state)
     for (int rep = 0; rep < REPLICATIONS; rep++) {
         draw(rng, r.canary_pre, (size_t)ORGS * PRE_BUCKETS);
         draw(rng, r.control_pre, (size_t)ORGS * PRE_BUCKETS);
-        draw(rng, r.canary_post, (size_t)ORGS * POST_BUCKETS);
-        draw(rng, r.control_post, (size_t)ORGS * POST_BUCKETS);
+        draw(rng, r.canary_post, ORGS * (size_t)POST_BUCKETS);
+        draw(rng, r.control_post, ORGS * (size_t)POST_BUCKETS);
         for (int seq = 0; seq < 3; seq++)
             fails[seq] += ever_fails(&r, (rg_sequential_kind)seq, cache);
     }
