@@ -166,8 +166,7 @@ static int parse_tokens(rg_tokens *t, const char *path, json_t *doc)
         if ((rc = parse_entry(&t->items[i], path, i, item)) < 0)
             return rc;
         for (size_t j = 0; j < i; j++)
-            /* Analyzer false positive: the array is allocated with the count's entries and filled
-             * before the count grows. */
+            /* Analyzer false positive: entries before i were read successfully, so they are set. */
             // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
             if (strcmp(t->items[j].sha256, t->items[i].sha256) == 0)
                 return rg_error_set(RG_EINVALID, "%s: [%zu].sha256: the same hash as [%zu]", path,
