@@ -335,6 +335,9 @@ int dq_policies_load(dq_policies *out, const dq_model *m)
         dq_policies_free(out);
         return rc;
     }
+    /* Analyzer false positive: rg_policy_dup sets each policy when it returns 0, and rc is checked.
+     */
+    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     out->policy[DQ_MSPRT]->sequential = RG_SEQUENTIAL_MSPRT;
     out->policy[DQ_POOLED]->variance = RG_VARIANCE_POOLED;
     out->policy[DQ_POOLED]->information = RG_INFORMATION_CALENDAR;
@@ -603,6 +606,9 @@ int dq_plan_model(dq_plan *out, const dq_model *m, int with_tau2)
             double off = 0, ans = 0, ab = 0, wait = 0;
             for (int min = 0; min < m->pre_minutes; min++) {
                 int i = org * t.minutes + min;
+                /* Analyzer false positive: the array is allocated with the count's entries and
+                 * filled before the count grows. */
+                // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
                 off += t.offered[i];
                 ans += t.answered[i];
                 ab += t.abandoned[i];

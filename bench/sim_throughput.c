@@ -101,7 +101,7 @@ static int run_round(const rg_simproc *sim, int orgs, int clients, int seconds)
     for (int i = 0; i < clients; i++) {
         workers[i] = (worker){.sim = sim,
                               .org = (int)((int64_t)i * orgs / clients),
-                              .until_ms = start + seconds * 1000};
+                              .until_ms = start + seconds * (int64_t)1000};
         if (pthread_create(&threads[i], NULL, run_worker, &workers[i]) != 0)
             break;
         started++;

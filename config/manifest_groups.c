@@ -306,8 +306,8 @@ static int check_dependencies(rg_manifest *m, const rg_doc *doc, const rg_doc_no
                                 m->groups[g].depends_on[i]);
         }
     }
-    w.state = calloc(m->groups_count, 1);
-    w.stack = calloc(m->groups_count, sizeof(size_t));
+    w.state = calloc(m->groups_count + 1, 1); /* + 1: never calloc(0) */
+    w.stack = calloc(m->groups_count + 1, sizeof(size_t));
     if (w.state == NULL || w.stack == NULL) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
@@ -334,7 +334,7 @@ int rg_manifest__read_groups(rg_manifest *m, const rg_doc *doc, const rg_doc_nod
         return rc;
     if ((m->groups = calloc(rg_doc_count(list), sizeof(*m->groups))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    while (seen.cap <= 2 * RG_MANIFEST_MAX_ORGS)
+    while (seen.cap <= (size_t)2 * RG_MANIFEST_MAX_ORGS)
         seen.cap *= 2;
     if ((seen.slots = calloc(seen.cap, sizeof(*seen.slots))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");

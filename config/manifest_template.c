@@ -229,6 +229,8 @@ static int read_targets(rg_manifest *m, const rg_doc *doc, const rg_doc_node *li
         if ((rc = read_target(&m->targets[i], doc, rg_doc_item(list, i), item)) < 0)
             return rc;
         for (size_t j = 0; j < i; j++)
+            /* Analyzer false positive: entries before i were read successfully, so they are set. */
+            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
             if (strcmp(m->targets[j].id, m->targets[i].id) == 0) {
                 rg_schema__join(item + strlen(item), sizeof(item) - strlen(item), "", "id");
                 return rg_doc_error(RG_EINVALID, doc, rg_doc_get(rg_doc_item(list, i), "id"), item,

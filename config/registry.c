@@ -264,7 +264,8 @@ static int load_doc(json_t **out, const char *path)
     size_t len = 0;
     int rc;
 
-    if ((rc = rg_file_read_private(&text, &len, path, REGISTRY_MAX_BYTES, "registry")) < 0) {
+    if ((rc = rg_file_read_private(&text, &len, path, (size_t)REGISTRY_MAX_BYTES, "registry")) <
+        0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(RG_ENOTFOUND,
                          "registry %s does not exist (register an org with "
@@ -474,7 +475,7 @@ int rg_registry_add(const char *path, const rg_registry_org *org)
                             "PREFIX_CLIENT_ID and PREFIX_CLIENT_SECRET) or file:/ABSOLUTE/PATH");
     if (strncmp(org->credentials, "file:", 5) == 0) {
         char *text = NULL;
-        if ((rc = rg_file_read_private(&text, NULL, org->credentials + 5, 1024 * 1024,
+        if ((rc = rg_file_read_private(&text, NULL, org->credentials + 5, (size_t)1024 * 1024,
                                        "credentials file")) < 0)
             return rc;
         explicit_bzero(text, strlen(text));

@@ -259,9 +259,9 @@ static int queue_reads(apply_item *items, size_t n, rg_platform *pf)
 /* Applies the unfinished targets of one tier: reads, snapshots, PATCHes, records. */
 static int apply_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
 {
-    apply_item *items = calloc(n, sizeof(*items));
+    apply_item *items = calloc(n + 1, sizeof(*items)); /* + 1: never calloc(0) */
     rg_platform *pf = NULL;
-    int *needs = calloc(n, sizeof(int));
+    int *needs = calloc(n + 1, sizeof(int));
     int rc;
 
     if (items == NULL || needs == NULL) {
@@ -400,7 +400,7 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
         if (paused)
             return 0;
     }
-    if ((tier = calloc(ctx->targets.count, sizeof(*tier))) == NULL)
+    if ((tier = calloc(ctx->targets.count, sizeof(rg_store_target *))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     for (size_t i = 0; i < ctx->targets.count; i++) {
         rg_store_target *t = &ctx->targets.items[i];

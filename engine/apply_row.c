@@ -436,7 +436,7 @@ static int queue_reads(row_item *items, size_t n, rg_platform *pf)
 int rg_engine__apply_rows(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
 {
     row_item *items = calloc(n + 1, sizeof(*items));
-    json_t **live = calloc(n + 1, sizeof(*live));
+    json_t **live = calloc(n + 1, sizeof(json_t *));
     rg_platform *pf = NULL;
     int rc = 0;
 

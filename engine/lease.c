@@ -1,4 +1,5 @@
 /* lease.c - who drives a rollout: owner ids "host:pid:starttime", taking over dead owners */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,16 @@
 
 #include "engine/engine_private.h"
 #include "rollgate/util.h"
+
+/* The unsigned decimal at s (after blanks, as sscanf's %llu); -1 when there is none or it
+ * does not fit. */
+static int read_ull(unsigned long long *out, const char *s)
+{
+    char *end;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return end == s || errno != 0 ? -1 : 0;
+}
 
 /* The process start time in clock ticks since boot (field 22 of /proc/PID/stat), so a pid
  * reused by another process is not mistaken for the lease holder. */
@@ -30,7 +41,7 @@ static unsigned long long proc_start_time(long pid)
     for (int field = 3; field < 22 && p; field++) {
         p = strchr(p + 1, ' ');
     }
-    if (p == NULL || sscanf(p, " %llu", &start) != 1)
+    if (p == NULL || read_ull(&start, p) < 0)
         return 0;
     return start;
 }
@@ -51,14 +62,16 @@ int rg_engine__owner_is_dead(const char *owner)
     long pid = 0;
     unsigned long long start = 0;
     const char *c1 = strchr(owner, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    char *end;
 
     if (c1 == NULL || c2 == NULL || (size_t)(c1 - owner) >= sizeof(host))
         return 0;
     memcpy(host, owner, (size_t)(c1 - owner));
     host[c1 - owner] = '\0';
-    if (sscanf(c1 + 1, "%ld", &pid) != 1 || sscanf(c2 + 1, "%llu", &start) != 1 || pid <= 0) {
-        return 0;
-    }
+    errno = 0;
+    pid = strtol(c1 + 1, &end, 10);
+    if (end == c1 + 1 || errno != 0 || pid <= 0 || read_ull(&start, c2 + 1) < 0)
+        return 0; /* not an owner this code wrote: treated as alive */
     {
         char me[128] = "";
         if (gethostname(me, sizeof(me) - 1) != 0 || strcmp(me, host) != 0)

@@ -256,15 +256,16 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
             nc++;
         }
     }
-    doc = json_pack(
-        "{s:I, s:i, s:o, s:o, s:s, s:f, s:f}", "stage", (json_int_t)k + 1, "percent",
-        m->stages[k].min_offered ? (int)((100 * r->stage_end[k] + r->count / 2) / r->count)
-                                 : m->stages[k].percent,
-        "canary", org_list(r, k, 0), "control", org_list(r, k, later ? 1 : 2), "control_kind",
-        later     ? "later"
-        : earlier ? "earlier"
-                  : "none",
-        "offered_per_minute", offered, "expected_offered", offered * soak_min);
+    doc = json_pack("{s:I, s:i, s:o, s:o, s:s, s:f, s:f}", "stage", (json_int_t)k + 1, "percent",
+                    m->stages[k].min_offered && r->count
+                        ? (int)((100 * r->stage_end[k] + r->count / 2) / r->count)
+                        : m->stages[k].percent,
+                    "canary", org_list(r, k, 0), "control", org_list(r, k, later ? 1 : 2),
+                    "control_kind",
+                    later     ? "later"
+                    : earlier ? "earlier"
+                              : "none",
+                    "offered_per_minute", offered, "expected_offered", offered * soak_min);
     if (doc == NULL || metrics == NULL || rates == NULL) {
         free(rates);
         json_decref(doc);
@@ -398,8 +399,8 @@ int rg_engine__plan_stages(json_t **out, const rg_manifest *m, const rg_resoluti
 static int read_traffic(rg_org_traffic *traffic, double *minutes, rg_platform *pf,
                         const rg_manifest *m, const rg_resolution *res, int64_t now_ms)
 {
-    rg_platform_op **ops = calloc(res->count + 1, sizeof(*ops));
-    json_t **queues = calloc(res->count + 1, sizeof(*queues));
+    rg_platform_op **ops = calloc(res->count + 1, sizeof(rg_platform_op *));
+    json_t **queues = calloc(res->count + 1, sizeof(json_t *));
     const char **orgs = calloc(res->count + 1, sizeof(*orgs));
     int64_t from, to;
     int rc = 0;

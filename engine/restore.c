@@ -419,7 +419,7 @@ static int restore_step(rg_rollout_ctx *ctx, int *out_done)
         *out_done = 1;
         return 0;
     }
-    if ((tier = calloc(ctx->targets.count, sizeof(*tier))) == NULL)
+    if ((tier = calloc(ctx->targets.count, sizeof(rg_store_target *))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     for (size_t i = 0; i < ctx->targets.count; i++) {
         rg_store_target *t = &ctx->targets.items[i];

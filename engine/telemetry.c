@@ -119,8 +119,8 @@ int rg_engine__fetch_telemetry(rg_rollout_ctx *ctx, const char *const *orgs, siz
 
     if (norgs == 0 || to_ms <= from_ms)
         return 0;
-    ops = calloc(norgs, sizeof(*ops));
-    queues = calloc(norgs, sizeof(*queues));
+    ops = calloc(norgs, sizeof(rg_platform_op *));
+    queues = calloc(norgs, sizeof(json_t *));
     if (ops == NULL || queues == NULL) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;

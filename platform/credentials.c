@@ -30,6 +30,8 @@ int rg_platform_env_name(char *out, size_t outlen, const char *org_id, const cha
     if (need > outlen)
         return rg_error_set(RG_ELIMIT, "env name for org %s: longer than %zu bytes", org_id,
                             outlen);
+    /* The prefix is copied and the name terminated below. */
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
     memcpy(out, prefix, strlen(prefix));
     pos = strlen(prefix);
     for (const char *c = org_id; *c; c++) {
@@ -119,7 +121,7 @@ static int read_private_file(char **out, size_t *out_len, const char *org_id, co
                              org_id, path, (unsigned)st.st_uid);
         goto cleanup;
     }
-    if (st.st_size > CREDENTIALS_FILE_MAX) {
+    if (st.st_size > (off_t)CREDENTIALS_FILE_MAX) {
         error = rg_error_set(RG_ELIMIT, "org %s: credentials file %s is larger than %d bytes",
                              org_id, path, CREDENTIALS_FILE_MAX);
         goto cleanup;

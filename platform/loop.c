@@ -12,7 +12,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata)
     rg_platform_op *op = userdata;
     size_t len = size * nmemb;
 
-    if (op->response.len + len > RG_PLATFORM_MAX_BODY) {
+    if (op->response.len + len > (size_t)RG_PLATFORM_MAX_BODY) {
         op->body_too_large = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }

@@ -121,7 +121,7 @@ void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body)
                                  "access_token",
                                  op->org_id, op->call);
         } else if (!json_is_integer(exp) || json_integer_value(exp) <= 0 ||
-                   json_integer_value(exp) > 10 * 365 * 86400LL) {
+                   json_integer_value(exp) > 10LL * 365 * 86400) {
             rg_platform__op_fail(op, RG_EPLATFORM,
                                  "org %s: %s: expires_in missing or not a "
                                  "positive integer",

@@ -71,7 +71,7 @@ static int parse_timeout(int64_t *out, const char *v)
         *out *= 1000;
         return 0;
     }
-    if (rg_parse_duration_ms(out, v) == 0 && *out <= GATE_MAX_MS)
+    if (rg_parse_duration_ms(out, v) == 0 && *out <= (int64_t)GATE_MAX_MS)
         return 0;
     return rg_error_set(RG_EINVALID,
                         "timeout '%s': expected seconds (0-%d) or a duration up to "

@@ -15,7 +15,7 @@ void rg_server_options_init(rg_server_options *opts)
     memset(opts, 0, sizeof(*opts));
     opts->listen = "127.0.0.1:8080";
     opts->tick_ms = 1000;
-    opts->body_limit = 1024 * 1024;
+    opts->body_limit = (size_t)1024 * 1024;
     opts->webhook_attempts = 6;
     opts->webhook_backoff_ms = 500;
     opts->connection_limit = 4096;

@@ -423,8 +423,8 @@ int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *
         pthread_mutex_unlock(&server->faults_lock);
         return sim_reply_json(reply, 200, sim_faults_json(&f));
     }
-    if (!post || (strcmp(p, "/sim/scenario") && strcmp(p, "/sim/edit") &&
-                  strcmp(p, "/sim/faults") && strcmp(p, "/sim/hook")))
+    if (!post || (strcmp(p, "/sim/scenario") != 0 && strcmp(p, "/sim/edit") != 0 &&
+                  strcmp(p, "/sim/faults") != 0 && strcmp(p, "/sim/hook") != 0))
         return sim_reply_error(reply, 404, "not.found", "no such control call: %s %s", req->method,
                                p);
     if (sim__json_load(&body, req->body, req->body_len, "body") < 0)

@@ -232,7 +232,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (st->body.len + *upload_data_size > SIM_MAX_BODY)
+        if (st->body.len + *upload_data_size > (size_t)SIM_MAX_BODY)
             st->too_large = 1;
         else if (rg_buf_put(&st->body, upload_data, *upload_data_size) < 0)
             return MHD_NO;

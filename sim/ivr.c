@@ -65,7 +65,7 @@ static int check_fields(json_t *doc, int partial, int strict)
             continue;
         }
         if (strcmp(key, "name") == 0 || strcmp(key, "description") == 0)
-            ok = json_is_string(v) && (strcmp(key, "name") || json_string_length(v) > 0);
+            ok = json_is_string(v) && (strcmp(key, "name") != 0 || json_string_length(v) > 0);
         else if (strcmp(key, "dnis") == 0) {
             size_t i;
             json_t *n;
@@ -347,7 +347,7 @@ int sim_ivr_hook(sim_reply *reply, sim_world *world, json_t *body)
     sim_org *org = NULL;
     sim_ivr *ivr = find_ivr(&org, world, body);
 
-    if (json_object_size(body) != 4 || !on || (strcmp(on, "get") && strcmp(on, "put")) ||
+    if (json_object_size(body) != 4 || !on || (strcmp(on, "get") != 0 && strcmp(on, "put") != 0) ||
         !json_is_object(fields) || !json_is_string(json_object_get(body, "org")))
         return sim_reply_error(reply, 400, "invalid.value",
                                "hook: expected exactly {\"org\",\"on\":\"get\"|\"put\",\"ivr\","

@@ -31,7 +31,7 @@ static int eval_filter(int *out, json_t *f, const char *queue_id, int depth)
             return rg_error_set(RG_EINVALID, "filter: unknown key '%s'", key);
     }
     type = json_string_value(json_object_get(f, "type"));
-    if (type == NULL || (strcmp(type, "and") && strcmp(type, "or")))
+    if (type == NULL || (strcmp(type, "and") != 0 && strcmp(type, "or") != 0))
         return rg_error_set(RG_EINVALID, "filter.type: expected \"and\" or \"or\"");
     is_and = strcmp(type, "and") == 0;
     acc = is_and;
@@ -41,7 +41,7 @@ static int eval_filter(int *out, json_t *f, const char *queue_id, int depth)
         const char *op = json_string_value(json_object_get(item, "operator"));
         const char *value = json_string_value(json_object_get(item, "value"));
         int match;
-        if (dim == NULL || value == NULL || (op && strcmp(op, "matches")))
+        if (dim == NULL || value == NULL || (op && strcmp(op, "matches") != 0))
             return rg_error_set(RG_EINVALID,
                                 "filter.predicates[%zu]: expected a dimension, "
                                 "operator \"matches\" and a string value",
@@ -317,7 +317,7 @@ static void observe_queue(json_t *results, const sim_tele_ctx *ctx, size_t k, in
     }
     if (want[1])
         json_array_append_new(users, json_pack("{s:s,s:{s:I}}", "metric", "oActiveUsers", "stats",
-                                               "count", (json_int_t)(agents + agents / 8)));
+                                               "count", (json_int_t)agents + agents / 8));
     if (want[2])
         json_array_append_new(users,
                               json_pack("{s:s,s:{s:I}}", "metric", "oMemberUsers", "stats", "count",
@@ -376,7 +376,8 @@ int sim_query_observations(sim_reply *reply, sim_world *world, size_t org_index,
         return sim_reply_error(reply, 400, "invalid.value", "body: expected a JSON object");
     json_object_foreach(req, key, v)
     {
-        if (strcmp(key, "filter") && strcmp(key, "metrics") && strcmp(key, "detailMetrics"))
+        if (strcmp(key, "filter") != 0 && strcmp(key, "metrics") != 0 &&
+            strcmp(key, "detailMetrics") != 0)
             return sim_reply_error(reply, 400, "invalid.value", "unknown key '%s'", key);
     }
     if (filter == NULL || eval_filter(&match, filter, "", 0) < 0 ||

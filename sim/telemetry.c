@@ -32,7 +32,7 @@ int sim_tele_snapshot(sim_tele_ctx *ctx, sim_world *world, size_t org_index)
     ctx->world = world;
     ctx->org = org;
     ctx->org_index = org_index;
-    ctx->histories = calloc(org->nstrategies + 1, sizeof(*ctx->histories));
+    ctx->histories = calloc(org->nstrategies + 1, sizeof(sim_weights *));
     ctx->nhistories = calloc(org->nstrategies + 1, sizeof(*ctx->nhistories));
     if (ctx->histories == NULL || ctx->nhistories == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");

@@ -38,8 +38,8 @@ static int check_target(const sim_org *org, json_t *t, size_t i, int *seen)
         return rg_error_set(RG_EINVALID, "targets[%zu]: expected an object", i);
     json_object_foreach(t, key, v)
     {
-        if (strcmp(key, "type") && strcmp(key, "id") && strcmp(key, "weight") &&
-            strcmp(key, "priority"))
+        if (strcmp(key, "type") != 0 && strcmp(key, "id") != 0 && strcmp(key, "weight") != 0 &&
+            strcmp(key, "priority") != 0)
             return rg_error_set(RG_EINVALID, "targets[%zu]: unknown key '%s'", i, key);
     }
     v = json_object_get(t, "type");
@@ -108,7 +108,7 @@ static int merge_settings(json_t *settings, json_t *patch)
         return rg_error_set(RG_EINVALID, "settings: expected an object");
     json_object_foreach(patch, key, v)
     {
-        if (strcmp(key, "enabled") && strcmp(key, "longRunning"))
+        if (strcmp(key, "enabled") != 0 && strcmp(key, "longRunning") != 0)
             return rg_error_set(RG_EINVALID, "settings: unknown key '%s'", key);
         if (!json_is_boolean(v))
             return rg_error_set(RG_EINVALID, "settings.%s: expected true or false", key);
@@ -132,7 +132,8 @@ static int check_patch_keys(json_t *body, json_t *patch)
         } else if (strcmp(key, "version") == 0) {
             if (!json_is_integer(v))
                 return rg_error_set(RG_EINVALID, "version: expected an integer");
-        } else if (strcmp(key, "name") && strcmp(key, "settings") && strcmp(key, "targets")) {
+        } else if (strcmp(key, "name") != 0 && strcmp(key, "settings") != 0 &&
+                   strcmp(key, "targets") != 0) {
             return rg_error_set(RG_EINVALID, "unknown key '%s'", key);
         }
     }

@@ -121,12 +121,12 @@ static int node_append(builder *b, rg_doc_node *parent, rg_doc_node *key, rg_doc
                          parent->kind == RG_DOC_MAPPING ? "mapping" : "sequence");
     if (parent->count == parent->cap) {
         size_t cap = parent->cap ? parent->cap * 2 : 8;
-        rg_doc_node **items = realloc(parent->items, cap * sizeof(*items));
+        rg_doc_node **items = realloc(parent->items, cap * sizeof(rg_doc_node *));
         if (items == NULL)
             return rg_error_set(RG_ENOMEM, "out of memory");
         parent->items = items;
         if (parent->kind == RG_DOC_MAPPING) {
-            rg_doc_node **keys = realloc(parent->keys, cap * sizeof(*keys));
+            rg_doc_node **keys = realloc(parent->keys, cap * sizeof(rg_doc_node *));
             if (keys == NULL)
                 return rg_error_set(RG_ENOMEM, "out of memory");
             parent->keys = keys;
@@ -152,6 +152,8 @@ static int builder_attach(builder *b, rg_doc_node *node)
         return 0;
     }
     parent = b->stack[b->depth - 1];
+    /* Analyzer false positive: the stack's entries below depth are the non-NULL open nodes. */
+    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     if (parent->kind == RG_DOC_SEQUENCE) {
         if ((rc = node_append(b, parent, NULL, node)) < 0)
             node_free(node);
@@ -369,7 +371,7 @@ int rg_doc_parse(rg_doc **out, const char *name, const char *data, size_t len, r
 
     if (out == NULL || name == NULL || (data == NULL && len > 0))
         return rg_error_set(RG_EINVALID, "rg_doc_parse: invalid arguments");
-    if (len > RG_DOC_MAX_BYTES)
+    if (len > (size_t)RG_DOC_MAX_BYTES)
         return rg_error_set(RG_ELIMIT, "%s: the document is %zu bytes, over the %d-byte limit",
                             name, len, RG_DOC_MAX_BYTES);
     if ((doc = calloc(1, sizeof(*doc))) == NULL || (doc->name = rg_strdup(name)) == NULL) {
@@ -414,7 +416,7 @@ static int read_file(char **out, size_t *outlen, const char *path)
                           S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
         goto cleanup;
     }
-    if (st.st_size > RG_DOC_MAX_BYTES) {
+    if (st.st_size > (off_t)RG_DOC_MAX_BYTES) {
         rc = rg_error_set(RG_ELIMIT, "%s: the document is %lld bytes, over the %d-byte limit", path,
                           (long long)st.st_size, RG_DOC_MAX_BYTES);
         goto cleanup;

@@ -77,12 +77,16 @@ static int put_object(const writer *w, const json_t *v, int depth)
 
     if (n && keys == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
+    /* Analyzer false positive: keys has the object's n entries, allocated when n > 0. */
+    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     json_object_foreach((json_t *)v, key, member) keys[i++] = key;
     if ((w->flags & JSON_SORT_KEYS) && n > 1)
         qsort(keys, n, sizeof(*keys), compare_keys);
     rc = rg_buf_put(w->out, "{", 1);
     for (i = 0; i < n && rc == 0; i++) {
         if ((i && (rc = rg_buf_put(w->out, ",", 1)) < 0) || (rc = newline(w, depth + 1)) < 0 ||
+            /* Analyzer false positive: keys has the object's n entries, allocated when n > 0. */
+            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
             (rc = put_string(w, keys[i], strlen(keys[i]))) < 0 ||
             (rc = rg_buf_puts(w->out, w->indent ? ": " : ":")) < 0)
             break;

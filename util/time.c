@@ -120,7 +120,10 @@ int rg_time_parse(int64_t *out, const char *s)
         goto bad;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         goto bad;
-    *out = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off * 60) * 1000 + ms;
+    *out = ((days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec) -
+            (int64_t)off * 60) *
+               1000 +
+           ms;
     return 0;
 bad:
     return rg_error_set(RG_EINVALID,

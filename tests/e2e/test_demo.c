@@ -65,8 +65,8 @@ static void test_demo_tells_both_stories(void **state)
         int others = 0;
         assert_non_null(d);
         while ((ent = readdir(d)) != NULL)
-            others += strcmp(ent->d_name, ".") && strcmp(ent->d_name, "..") &&
-                      strcmp(ent->d_name, "out.json") && strcmp(ent->d_name, "story.txt");
+            others += strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0 &&
+                      strcmp(ent->d_name, "out.json") != 0 && strcmp(ent->d_name, "story.txt") != 0;
         closedir(d);
         assert_int_equal(others, 0);
     }

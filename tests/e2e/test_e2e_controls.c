@@ -103,7 +103,7 @@ static void test_pause_stops_soak_clock(void **state)
     assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_RUNNING);
     assert_int_equal(rg_store_rollout_get(&row, e.store, e.tenant, e.id), 0);
     paused_at = rg_time_now_ms();
-    left = row.stage_applied_at_ms + 2 * 3000 - paused_at; /* until poll 2 was due */
+    left = row.stage_applied_at_ms + 2 * (int64_t)3000 - paused_at; /* until poll 2 was due */
     rg_store_rollout_dispose(&row);
     command(&e, RG_COMMAND_PAUSE);
     for (int i = 0; i < 50; i++) { /* 10 s of driver ticks while paused */

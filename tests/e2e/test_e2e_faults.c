@@ -139,6 +139,8 @@ static void test_fault_matrix(void **state)
         "{\"rate_limit\":30,\"rate_window_s\":60}",
         "{\"token_ttl_s\":3}",
         "{\"latency_ms\":300}",
+        /* One case split over two lines (literal concatenation). */
+        // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
         "{\"error_rate\":0.2,\"error_status\":503,\"reset_rate\":0.05,\"rate_limit\":30,"
         "\"rate_window_s\":60,\"token_ttl_s\":3,\"latency_ms\":300}",
     };

@@ -233,7 +233,7 @@ static void test_retries_and_failures(void **state)
     enum { NOPS = 500, NFAIL = 14 };
     rg_platform_options opts;
     rg_platform_stats stats;
-    rg_platform_op **ops = calloc(NOPS, sizeof(*ops));
+    rg_platform_op **ops = calloc(NOPS, sizeof(rg_platform_op *));
     fixture fx;
     json_t *log, *e;
     size_t i, n503 = 0, nreset = 0, nfail_attempts = 0;

@@ -109,7 +109,7 @@ static void test_batches_and_media_type(void **state)
     rg_simproc sim;
     const char *ids[] = {"queue_global_001", "queue_v2", "queue_global_001"};
     int64_t whole[3], batched[3], end = (rg_time_now_ms() / 60000) * 60000,
-                                  start = end - 30 * 60000;
+                                  start = end - 30 * (int64_t)60000;
     rg_platform *p;
     json_t *doc, *e;
     size_t i;

@@ -218,7 +218,7 @@ static int parse_agg(rg_platform_aggregates *out, const char *text)
     assert_non_null(body);
     memset(&op, 0, sizeof(op));
     op.query.start_ms = 1795860000000; /* 2026-11-28T10:00:00Z */
-    op.query.end_ms = op.query.start_ms + 3 * 60000;
+    op.query.end_ms = op.query.start_ms + 3 * (int64_t)60000;
     op.query.granularity_ms = 60000;
     op.query.queue_ids = agg_queues;
     op.query.nqueues = 2;

@@ -70,7 +70,7 @@ static void test_oversized_header_refused(void **state)
 {
     fixture *f = *state;
     rg_buf body = RG_BUF_INIT;
-    size_t n = 256 * 1024;
+    size_t n = (size_t)256 * 1024;
     char *huge = malloc(n + 1);
     long status;
 

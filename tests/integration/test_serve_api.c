@@ -466,8 +466,9 @@ static int parse_prometheus(const char *text, json_t *samples)
             json_object_set_new(helps, name, json_true());
         } else if (strncmp(line, "# TYPE ", 7) == 0) {
             if (sscanf(line + 7, "%127s %31s", name, type) != 2 || json_object_get(types, name) ||
-                (strcmp(type, "counter") && strcmp(type, "gauge") && strcmp(type, "histogram") &&
-                 strcmp(type, "summary") && strcmp(type, "untyped")))
+                (strcmp(type, "counter") != 0 && strcmp(type, "gauge") != 0 &&
+                 strcmp(type, "histogram") != 0 && strcmp(type, "summary") != 0 &&
+                 strcmp(type, "untyped") != 0))
                 bad = lineno;
             json_object_set_new(types, name, json_string(type));
         } else if (line[0] == '#') {

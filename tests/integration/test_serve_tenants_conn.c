@@ -32,6 +32,8 @@ static int connect_from(const char *src, const char *server_url)
 {
     struct sockaddr_in sa, from;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Test-only value produced by the test harness. */
+    // NOLINTNEXTLINE(cert-err34-c)
     unsigned port = (unsigned)atoi(strrchr(server_url, ':') + 1);
 
     memset(&sa, 0, sizeof(sa));
@@ -68,6 +70,8 @@ static int raw_status(int fd, const char *request, int ms)
             break;
     }
     buf[len] = '\0';
+    /* Test-only value produced by the test harness. */
+    // NOLINTNEXTLINE(cert-err34-c)
     return strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : -1;
 }
 

@@ -239,10 +239,11 @@ static void test_patch_rejections_change_nothing(void **state)
         "{\"targets\":[{\"type\":\"Queue\",\"id\":\"queue_a1\",\"weight\":101}]}",
         "{\"targets\":[{\"type\":\"Queue\",\"id\":\"queue_a1\",\"weight\":-1}]}",
         "{\"targets\":[{\"type\":\"Queue\",\"id\":\"queue_a1\",\"weight\":50.5}]}",
+        /* One case split over two lines (literal concatenation). */
+        // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
         "{\"targets\":[{\"type\":\"Queue\",\"id\":\"queue_a1\",\"weight\":0},"
         "{\"type\":\"Queue\",\"id\":\"queue_a2\",\"weight\":0}]}",
-        "{\"settings\":{\"enabled\":\"yes\"}}",
-        NULL};
+        "{\"settings\":{\"enabled\":\"yes\"}}", NULL};
     fixture *f = *state;
     char etag[64], etag2[64], if_match[96];
     char *body = NULL, *body2 = NULL;

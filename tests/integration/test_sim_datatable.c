@@ -265,7 +265,7 @@ static void test_routing_by_row(void **state)
     long status;
     json_t *doc, *results;
 
-    rg_interval_format(iv, sizeof(iv), now - 3600 * 1000, now - 3300 * 1000);
+    rg_interval_format(iv, sizeof(iv), now - 3600 * (int64_t)1000, now - 3300 * (int64_t)1000);
     snprintf(body, sizeof(body),
              "{\"interval\":\"%s\",\"groupBy\":[\"queueId\"],\"metrics\":[\"nOffered\"]}", iv);
     doc = call(f, "POST", "/api/v2/analytics/conversations/aggregates/query", body, &status, NULL);

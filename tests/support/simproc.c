@@ -99,6 +99,8 @@ int rg_simproc_start(rg_simproc *out, const char *scenario_path)
         return rc;
     }
     out->pid = (int)pid;
+    /* Analyzer false positive: rc is 0 here, so rg_parse_int64 set port. */
+    // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign)
     out->port = (int)port;
     snprintf(out->url, sizeof(out->url), "http://127.0.0.1:%d", out->port);
     return 0;
@@ -239,8 +241,8 @@ static void base64(char *out, const unsigned char *in, size_t len)
             v |= in[i + 2];
         out[o++] = alphabet[(v >> 18) & 63];
         out[o++] = alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? alphabet[v & 63] : '=';
+        out[o++] = (char)(i + 1 < len ? alphabet[(v >> 6) & 63] : '=');
+        out[o++] = (char)(i + 2 < len ? alphabet[v & 63] : '=');
     }
     out[o] = '\0';
 }

@@ -100,7 +100,7 @@ static void assert_store_empty(fixture *f)
 static void test_ten_megabyte_manifest(void **state)
 {
     fixture *f = *state;
-    size_t len = 10u * 1024u * 1024u;
+    size_t len = (size_t)10 * 1024 * 1024;
     char path[4300], *big = malloc(len + 1);
     rg_manifest *m = NULL;
     FILE *out;
@@ -150,7 +150,7 @@ static void test_million_element_array(void **state)
     free(text);
     /* Under the byte limit, the per-sequence item limit is what stops it. */
     text = long_array(RG_DOC_MAX_ITEMS + 1, &len);
-    assert_true(len < RG_DOC_MAX_BYTES);
+    assert_true(len < (size_t)RG_DOC_MAX_BYTES);
     assert_int_equal(rg_doc_parse(&doc, "items.json", text, len, RG_DOC_JSON), RG_ELIMIT);
     assert_null(doc);
     assert_non_null(strstr(rg_error_last(), "items.json:1:"));

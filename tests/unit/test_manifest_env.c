@@ -131,8 +131,12 @@ static void test_selection_and_digest(void **state)
     edited = rg_strdup(text);
     at = strstr(edited, "\"weight\":60");
     assert_non_null(at);
+    /* Overwrites bytes inside an already terminated string. */
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
     memcpy(at, "\"weight\":70", 11);
     at = strstr(edited, "\"weight\":40");
+    /* Overwrites bytes inside an already terminated string. */
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
     memcpy(at, "\"weight\":30", 11);
     assert_int_equal(
         rg_manifest_load_buffer(&back, "edited.json", edited, strlen(edited), NULL, NULL), 0);
@@ -142,6 +146,8 @@ static void test_selection_and_digest(void **state)
     free(edited);
     edited = rg_strdup(text);
     at = strstr(edited, "org_prod_3");
+    /* Overwrites bytes inside an already terminated string. */
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
     memcpy(at, "org_prod_9", 10);
     assert_int_equal(
         rg_manifest_load_buffer(&back, "orgs.json", edited, strlen(edited), NULL, NULL), 0);

@@ -23,12 +23,14 @@ static void cell(rg_stats_cell *out, int arm, int org, int window, int bucket, i
 {
     long n = 100 + 20 * org + 5 * (bucket % 2) + 7 * arm;
     long rate = 8 + org + 2 * (bucket % 3) + 3 * ((org * 7 + bucket * 3 + window) % 4);
-    rate += 4 * od * ((bucket / 5 + org) % 2);
+    rate += 4L * od * ((bucket / 5 + org) % 2);
     if (arm == 0 && window == 1)
         rate += 1 + 3 * org;
     if (arm == 1 && window == 1)
-        rate += 2 * ((org % 3) - 1);
+        rate += 2L * ((org % 3) - 1);
     out->count = (double)n;
+    /* Integer division on purpose: the reference computes the same integer formula. */
+    // NOLINTNEXTLINE(bugprone-integer-division)
     out->value = (double)((n * rate) / 100);
 }
 
@@ -49,18 +51,19 @@ static void build(scenario *s, int od)
                 s->orgs[w][n++] = (uint32_t)(100 + org); /* keys need not start at 0 */
             }
     }
-    s->metric = (rg_stats_metric_input){.name = "abandonment_rate",
-                                        .kind = RG_METRIC_PROPORTION,
-                                        .increase_is_bad = 1,
-                                        .tolerance_kind = RG_TOLERANCE_RELATIVE,
-                                        .tolerance = 0.15,
-                                        .critical = 1,
-                                        .canary_pre = {s->cells[0], CANARY_ORGS * BUCKETS},
-                                        .canary_post = {s->cells[1], CANARY_ORGS * BUCKETS},
-                                        .has_control = 1,
-                                        .control_pre = {s->cells[2], CONTROL_ORGS * BUCKETS},
-                                        .control_post = {s->cells[3], CONTROL_ORGS * BUCKETS},
-                                        .msprt_prev_p = 1.0};
+    s->metric =
+        (rg_stats_metric_input){.name = "abandonment_rate",
+                                .kind = RG_METRIC_PROPORTION,
+                                .increase_is_bad = 1,
+                                .tolerance_kind = RG_TOLERANCE_RELATIVE,
+                                .tolerance = 0.15,
+                                .critical = 1,
+                                .canary_pre = {s->cells[0], (size_t)CANARY_ORGS * BUCKETS},
+                                .canary_post = {s->cells[1], (size_t)CANARY_ORGS * BUCKETS},
+                                .has_control = 1,
+                                .control_pre = {s->cells[2], (size_t)CONTROL_ORGS * BUCKETS},
+                                .control_post = {s->cells[3], (size_t)CONTROL_ORGS * BUCKETS},
+                                .msprt_prev_p = 1.0};
     s->metric.orgs.canary_pre = s->orgs[0];
     s->metric.orgs.canary_post = s->orgs[1];
     s->metric.orgs.control_pre = s->orgs[2];
@@ -249,10 +252,10 @@ static rg_policy test_policy(void)
         {.name = "speed_of_answer", .kind = RG_METRIC_MEAN}};
     rg_policy p = {.alpha = 0.05,
                    .settle_ms = 60000,
-                   .pre_window_ms = 30 * 60000,
+                   .pre_window_ms = 30 * (int64_t)60000,
                    .granularity_ms = 60000,
-                   .poll_interval_ms = 5 * 60000,
-                   .soak_limit_ms = 30 * 60000,
+                   .poll_interval_ms = 5 * (int64_t)60000,
+                   .soak_limit_ms = 30 * (int64_t)60000,
                    .breaker_consecutive = 2,
                    .metrics = metrics,
                    .metrics_count = 2};
@@ -267,8 +270,8 @@ static void test_last_stage_control(void **state)
     int64_t start = 10 * 3600000LL;
     (void)state;
 
-    rg_engine__soak_bounds(&b, &p, start, start + 120000, start + 120000 + 10 * 60000);
-    assert_int_equal(b.pre_from, start - 30 * 60000);
+    rg_engine__soak_bounds(&b, &p, start, start + 120000, start + 120000 + 10 * (int64_t)60000);
+    assert_int_equal(b.pre_from, start - 30 * (int64_t)60000);
     assert_int_equal(b.post_from, start + 180000);
     assert_float_equal(b.post_share, (10.0 - 1.0) / (30.0 - 1.0), 1e-12);
     /* a later org is the control while one exists */
@@ -278,18 +281,21 @@ static void test_last_stage_control(void **state)
     /* last stage: earlier orgs changed an hour before are the control ... */
     assert_int_equal(rg_engine__soak_role(&p, 0, 1, start - 3600000, 2, 0, &b), RG_SOAK_CONTROL);
     /* ... but not one changed inside the pre window (its pre is partly old configuration) */
-    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 20 * 60000, 2, 0, &b), RG_SOAK_NONE);
+    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 20 * (int64_t)60000, 2, 0, &b),
+                     RG_SOAK_NONE);
     /* nor one whose apply was refused */
     assert_int_equal(rg_engine__soak_role(&p, 0, 0, 0, 2, 0, &b), RG_SOAK_NONE);
     /* an earlier org changed 20 minutes before the stage: the pre window starts after it
      * (plus settle), since 19 of the 30 minutes remain */
-    rg_engine__last_stage_bounds(&b, &p, start - 20 * 60000);
-    assert_int_equal(b.pre_from, start - 19 * 60000);
-    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 20 * 60000, 2, 0, &b), RG_SOAK_CONTROL);
+    rg_engine__last_stage_bounds(&b, &p, start - 20 * (int64_t)60000);
+    assert_int_equal(b.pre_from, start - 19 * (int64_t)60000);
+    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 20 * (int64_t)60000, 2, 0, &b),
+                     RG_SOAK_CONTROL);
     /* changed 10 minutes before: only 9 minutes would remain, the window is left as it is */
-    rg_engine__last_stage_bounds(&b, &p, start - 10 * 60000);
-    assert_int_equal(b.pre_from, start - 19 * 60000);
-    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 10 * 60000, 2, 0, &b), RG_SOAK_NONE);
+    rg_engine__last_stage_bounds(&b, &p, start - 10 * (int64_t)60000);
+    assert_int_equal(b.pre_from, start - 19 * (int64_t)60000);
+    assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 10 * (int64_t)60000, 2, 0, &b),
+                     RG_SOAK_NONE);
     /* alpha split over three stages */
     assert_float_equal(rg_engine__stage_alpha(&p, 3), 0.05 / 3, 1e-15);
     p.alpha_split = RG_ALPHA_SPLIT_NONE;

@@ -47,9 +47,9 @@ static int ever_fails(const replication *r, rg_sequential_kind seq, rg_stats_cac
                                .increase_is_bad = 1,
                                .tolerance_kind = RG_TOLERANCE_RELATIVE,
                                .tolerance = 0.0,
-                               .canary_pre = {r->canary_pre, ORGS * PRE_BUCKETS},
+                               .canary_pre = {r->canary_pre, (size_t)ORGS * PRE_BUCKETS},
                                .has_control = 1,
-                               .control_pre = {r->control_pre, ORGS * PRE_BUCKETS},
+                               .control_pre = {r->control_pre, (size_t)ORGS * PRE_BUCKETS},
                                .msprt_prev_p = 1.0};
     rg_stats_verdict_params p = {.planned_polls = POLLS,
                                  .alpha = ALPHA,
@@ -60,7 +60,7 @@ static int ever_fails(const replication *r, rg_sequential_kind seq, rg_stats_cac
     rg_stats_verdict v;
 
     for (int k = 1; k <= POLLS; k++) {
-        size_t cells = (size_t)(k * BUCKETS_PER_POLL * ORGS);
+        size_t cells = (size_t)k * BUCKETS_PER_POLL * ORGS;
         m.canary_post = (rg_stats_window){r->canary_post, cells};
         m.control_post = (rg_stats_window){r->control_post, cells};
         p.poll = k;
@@ -85,10 +85,10 @@ static void test_group_sequential_false_fail_rate(void **state)
     gsl_rng_set(rng, 20240611UL);
     assert_int_equal(rg_stats_cache_new(&cache), 0);
     for (int rep = 0; rep < REPLICATIONS; rep++) {
-        draw(rng, r.canary_pre, ORGS * PRE_BUCKETS);
-        draw(rng, r.control_pre, ORGS * PRE_BUCKETS);
-        draw(rng, r.canary_post, ORGS * POST_BUCKETS);
-        draw(rng, r.control_post, ORGS * POST_BUCKETS);
+        draw(rng, r.canary_pre, (size_t)ORGS * PRE_BUCKETS);
+        draw(rng, r.control_pre, (size_t)ORGS * PRE_BUCKETS);
+        draw(rng, r.canary_post, ORGS * (size_t)POST_BUCKETS);
+        draw(rng, r.control_post, ORGS * (size_t)POST_BUCKETS);
         for (int seq = 0; seq < 3; seq++)
             fails[seq] += ever_fails(&r, (rg_sequential_kind)seq, cache);
     }

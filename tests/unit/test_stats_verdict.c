@@ -41,11 +41,11 @@ static void abandonment(scenario *s, double calls, const double rates[4])
                                         .tolerance_kind = RG_TOLERANCE_RELATIVE,
                                         .tolerance = 0.15,
                                         .critical = 1,
-                                        .canary_pre = {s->canary_pre, CELLS},
-                                        .canary_post = {s->canary_post, CELLS},
+                                        .canary_pre = {s->canary_pre, (size_t)CELLS},
+                                        .canary_post = {s->canary_post, (size_t)CELLS},
                                         .has_control = 1,
-                                        .control_pre = {s->control_pre, CELLS},
-                                        .control_post = {s->control_post, CELLS},
+                                        .control_pre = {s->control_pre, (size_t)CELLS},
+                                        .control_post = {s->control_post, (size_t)CELLS},
                                         .msprt_prev_p = 1.0};
 }
 
@@ -184,11 +184,11 @@ static void test_mean_metric_in_seconds_and_single_bucket(void **state)
                                        .increase_is_bad = 1,
                                        .tolerance_kind = RG_TOLERANCE_ABSOLUTE,
                                        .tolerance = 10000.0,
-                                       .canary_pre = {s.canary_pre, CELLS},
-                                       .canary_post = {s.canary_post, CELLS},
+                                       .canary_pre = {s.canary_pre, (size_t)CELLS},
+                                       .canary_post = {s.canary_post, (size_t)CELLS},
                                        .has_control = 1,
-                                       .control_pre = {s.control_pre, CELLS},
-                                       .control_post = {s.control_post, CELLS}};
+                                       .control_pre = {s.control_pre, (size_t)CELLS},
+                                       .control_post = {s.control_post, (size_t)CELLS}};
     assert_int_equal(rg_stats_verdict_compute(&v, &s.metric, &p), 0);
     printf("# speed of answer +15 s: %s - %s\n", rg_decision_name(v.decision), v.reason);
     assert_int_equal(v.decision, RG_DECISION_FAIL);
