@@ -57,6 +57,13 @@ int rg_engine__size_stages(json_t **out, struct rg_engine *engine, rg_resolution
                            const rg_manifest *m, const char *base_dir, const char *tenant,
                            int64_t now_ms);
 
+/* The planner at start (start.c): as rg_engine_plan_stats through the engine's platform
+ * options and orgs, with a bounded analytics read (one retry, short timeouts). Never fails
+ * for the platform: `out` gets the "planner" object with "planned_at_ms", or
+ * {"error":"cannot read analytics: …","planned_at_ms"}. RG_ENOMEM only. */
+int rg_engine__plan_at_start(json_t **out, struct rg_engine *engine, const rg_manifest *m,
+                             const char *base_dir, const char *tenant, int64_t now_ms);
+
 /* The percentage of targets stage k covers, for messages: the manifest's, or for a
  * traffic-sized stage what was resolved at start (from the stored targets). */
 struct rg_rollout_ctx;
