@@ -515,15 +515,49 @@ cleanup:
     return rc;
 }
 
-int rg_engine__size_stages(json_t **out, rg_engine *engine, rg_resolution *res,
-                           const rg_manifest *m, const char *base_dir, const char *tenant,
-                           int64_t now_ms)
+/* The planner's object from traffic already read, with its window. */
+static int planned(json_t **out, const rg_manifest *m, const rg_resolution *res,
+                   const rg_org_traffic *traffic, double minutes, int64_t now_ms)
+{
+    int64_t from, to;
+    int rc = rg_engine__plan_stages(out, m, res, traffic, minutes);
+
+    if (rc < 0)
+        return rc;
+    rg_engine__traffic_window(&from, &to, m->policy, now_ms);
+    json_object_set_new(*out, "from_ms", json_integer(from));
+    json_object_set_new(*out, "to_ms", json_integer(to));
+    return 0;
+}
+
+/* What the start records: the planner's object, or why there is none (rc < 0), stamped. */
+static int planner_doc(json_t **out, int rc, json_t *doc, int64_t now_ms)
+{
+    if (rc < 0) {
+        const char *why = rg_error_last();
+        json_decref(doc);
+        doc = json_pack("{s:s+, s:I}", "error",
+                        "cannot read analytics: ", why && *why ? why : "unknown error",
+                        "planned_at_ms", (json_int_t)now_ms);
+        rg_error_clear();
+    } else if (doc) {
+        json_object_set_new(doc, "planned_at_ms", json_integer(now_ms));
+    }
+    if (doc == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    *out = doc;
+    return 0;
+}
+
+int rg_engine__size_stages(json_t **out, json_t **out_planner, rg_engine *engine,
+                           rg_resolution *res, const rg_manifest *m, const char *base_dir,
+                           const char *tenant, int64_t now_ms)
 {
     rg_platform *pf = NULL;
     rg_platform_options opts = engine->opts.platform;
     rg_org_traffic *traffic = NULL;
     rg_buf cred = RG_BUF_INIT;
-    json_t *stages = NULL;
+    json_t *stages = NULL, *doc = NULL;
     double minutes = 0;
     int rc;
 
@@ -571,6 +605,10 @@ int rg_engine__size_stages(json_t **out, rg_engine *engine, rg_resolution *res,
                                                 "expected_offered", offered, "orgs", orgs));
     }
     *out = stages;
+    if (out_planner) { /* the same read plans the stages: the start reads analytics once */
+        rc = planned(&doc, m, res, traffic, minutes, now_ms);
+        rc = planner_doc(out_planner, rc, doc, now_ms);
+    }
 cleanup:
     if (rc < 0)
         rg_error_prefix("sizing stages by traffic (min_offered)");
@@ -617,7 +655,6 @@ static int plan_now(json_t **out, rg_engine *engine, const rg_manifest *m, const
     rg_org_traffic *traffic = NULL;
     rg_buf cred = RG_BUF_INIT;
     double minutes = 0;
-    int64_t from, to;
     int rc;
 
     bounded_options(&opts);
@@ -641,12 +678,9 @@ static int plan_now(json_t **out, rg_engine *engine, const rg_manifest *m, const
             goto cleanup;
     }
     if ((rc = read_traffic(traffic, &minutes, pf, m, res, now_ms)) < 0 ||
-        (rc = size_stages(res, m, traffic, minutes)) < 0 ||
-        (rc = rg_engine__plan_stages(out, m, res, traffic, minutes)) < 0)
+        (rc = size_stages(res, m, traffic, minutes)) < 0)
         goto cleanup;
-    rg_engine__traffic_window(&from, &to, m->policy, now_ms);
-    json_object_set_new(*out, "from_ms", json_integer(from));
-    json_object_set_new(*out, "to_ms", json_integer(to));
+    rc = planned(out, m, res, traffic, minutes, now_ms);
 cleanup:
     free(traffic);
     rg_buf_dispose(&cred);
@@ -659,19 +693,7 @@ int rg_engine__plan_at_start(json_t **out, rg_engine *engine, const rg_manifest 
                              const char *base_dir, const char *tenant, int64_t now_ms)
 {
     json_t *doc = NULL;
+    int rc = plan_now(&doc, engine, m, base_dir, tenant, now_ms);
 
-    if (plan_now(&doc, engine, m, base_dir, tenant, now_ms) < 0) {
-        const char *why = rg_error_last();
-        json_decref(doc);
-        doc = json_pack("{s:s+, s:I}", "error",
-                        "cannot read analytics: ", why && *why ? why : "unknown error",
-                        "planned_at_ms", (json_int_t)now_ms);
-        rg_error_clear();
-    } else if (doc) {
-        json_object_set_new(doc, "planned_at_ms", json_integer(now_ms));
-    }
-    if (doc == NULL)
-        return rg_error_set(RG_ENOMEM, "out of memory");
-    *out = doc;
-    return 0;
+    return planner_doc(out, rc, doc, now_ms);
 }

@@ -51,11 +51,12 @@ int rg_engine__plan_stages(json_t **out, const rg_manifest *m, const rg_resoluti
 /* Sizes the traffic-sized stages of `res` (resolved from `m`) at start from each target's
  * analytics, through the engine's platform options and credentials. `out` gets
  * [{"stage","min_offered","expected_offered","orgs"}] for the start's audit, NULL when no
- * stage is traffic-sized. */
+ * stage is traffic-sized. `out_planner` (may be NULL) gets, from the same read, what
+ * rg_engine__plan_at_start gives (untouched when no stage is traffic-sized). */
 struct rg_engine;
-int rg_engine__size_stages(json_t **out, struct rg_engine *engine, rg_resolution *res,
-                           const rg_manifest *m, const char *base_dir, const char *tenant,
-                           int64_t now_ms);
+int rg_engine__size_stages(json_t **out, json_t **out_planner, struct rg_engine *engine,
+                           rg_resolution *res, const rg_manifest *m, const char *base_dir,
+                           const char *tenant, int64_t now_ms);
 
 /* The planner at start (start.c): as rg_engine_plan_stats through the engine's platform
  * options and orgs, with a bounded analytics read (one retry, short timeouts). Never fails

@@ -191,15 +191,15 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
     if ((rc = check_policy(manifest->policy)) < 0 ||
         (rc = rg_manifest_resolve(&res, manifest)) < 0 ||
         /* traffic-sized stages are resolved once, here: the targets keep their stage */
-        (rc = rg_engine__size_stages(&sized, engine, res, manifest, base_dir, manifest->tenant,
-                                     now)) < 0 ||
+        (rc = rg_engine__size_stages(&sized, &planner, engine, res, manifest, base_dir,
+                                     manifest->tenant, now)) < 0 ||
         (rc = rg_manifest_to_json(&mjson, manifest)) < 0 ||
         (rc = pin_credentials(mjson, manifest, base_dir)) < 0 ||
         (rc = rg_policy_to_json(&pjson, manifest->policy)) < 0 ||
         (rc = rg_store_rollout_id_new(id)) < 0 ||
         /* outside the transaction; an analytics failure is recorded, never the start's */
-        (rc = rg_engine__plan_at_start(&planner, engine, manifest, base_dir, manifest->tenant,
-                                       now)) < 0)
+        (planner == NULL && (rc = rg_engine__plan_at_start(&planner, engine, manifest, base_dir,
+                                                           manifest->tenant, now)) < 0))
         goto cleanup;
     mtext = json_dumps(mjson, JSON_COMPACT);
     ptext = json_dumps(pjson, JSON_COMPACT);
