@@ -516,15 +516,49 @@ cleanup:
     return rc;
 }
 
-int rg_engine__size_stages(json_t **out, rg_engine *engine, rg_resolution *res,
-                           const rg_manifest *m, const char *base_dir, const char *tenant,
-                           int64_t now_ms)
+/* The planner's object from traffic already read, with its window. */
+static int planned(json_t **out, const rg_manifest *m, const rg_resolution *res,
+                   const rg_org_traffic *traffic, double minutes, int64_t now_ms)
+{
+    int64_t from, to;
+    int rc = rg_engine__plan_stages(out, m, res, traffic, minutes);
+
+    if (rc < 0)
+        return rc;
+    rg_engine__traffic_window(&from, &to, m->policy, now_ms);
+    json_object_set_new(*out, "from_ms", json_integer(from));
+    json_object_set_new(*out, "to_ms", json_integer(to));
+    return 0;
+}
+
+/* What the start records: the planner's object, or why there is none (rc < 0), stamped. */
+static int planner_doc(json_t **out, int rc, json_t *doc, int64_t now_ms)
+{
+    if (rc < 0) {
+        const char *why = rg_error_last();
+        json_decref(doc);
+        doc = json_pack("{s:s+, s:I}", "error",
+                        "cannot read analytics: ", why && *why ? why : "unknown error",
+                        "planned_at_ms", (json_int_t)now_ms);
+        rg_error_clear();
+    } else if (doc) {
+        json_object_set_new(doc, "planned_at_ms", json_integer(now_ms));
+    }
+    if (doc == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    *out = doc;
+    return 0;
+}
+
+int rg_engine__size_stages(json_t **out, json_t **out_planner, rg_engine *engine,
+                           rg_resolution *res, const rg_manifest *m, const char *base_dir,
+                           const char *tenant, int64_t now_ms)
 {
     rg_platform *pf = NULL;
     rg_platform_options opts = engine->opts.platform;
     rg_org_traffic *traffic = NULL;
     rg_buf cred = RG_BUF_INIT;
-    json_t *stages = NULL;
+    json_t *stages = NULL, *doc = NULL;
     double minutes = 0;
     int rc;
 
@@ -572,6 +606,10 @@ int rg_engine__size_stages(json_t **out, rg_engine *engine, rg_resolution *res,
                                                 "expected_offered", offered, "orgs", orgs));
     }
     *out = stages;
+    if (out_planner) { /* the same read plans the stages: the start reads analytics once */
+        rc = planned(&doc, m, res, traffic, minutes, now_ms);
+        rc = planner_doc(out_planner, rc, doc, now_ms);
+    }
 cleanup:
     if (rc < 0)
         rg_error_prefix("sizing stages by traffic (min_offered)");
@@ -592,4 +630,71 @@ int rg_engine__stage_percent(const struct rg_rollout_ctx *ctx, int k)
     for (size_t i = 0; i < ctx->targets.count; i++)
         covered += ctx->targets.items[i].stage_index <= k;
     return (int)((100 * covered + ctx->targets.count / 2) / ctx->targets.count);
+}
+
+/* The start's analytics read is bounded: one retry, short timeouts, a short Retry-After. */
+static void bounded_options(rg_platform_options *o)
+{
+    if (o->connect_timeout_ms <= 0 || o->connect_timeout_ms > 5000)
+        o->connect_timeout_ms = 5000;
+    if (o->request_timeout_ms <= 0 || o->request_timeout_ms > 10000)
+        o->request_timeout_ms = 10000;
+    o->max_retries = o->max_retries > 1 ? 1 : o->max_retries;
+    o->max_429_retries = o->max_429_retries > 1 ? 1 : o->max_429_retries;
+    if (o->retry_after_cap_ms > 2000)
+        o->retry_after_cap_ms = 2000;
+    if (o->backoff_cap_ms > 1000)
+        o->backoff_cap_ms = 1000;
+}
+
+static int plan_now(json_t **out, rg_engine *engine, const rg_manifest *m, const char *base_dir,
+                    const char *tenant, int64_t now_ms)
+{
+    rg_resolution *res = NULL;
+    rg_platform *pf = NULL;
+    rg_platform_options opts = engine->opts.platform;
+    rg_org_traffic *traffic = NULL;
+    rg_buf cred = RG_BUF_INIT;
+    double minutes = 0;
+    int rc;
+
+    bounded_options(&opts);
+    opts.insecure = engine->opts.add_org ? 0 : m->platform.insecure;
+    if ((rc = rg_manifest_resolve(&res, m)) < 0 || (rc = rg_platform_new(&pf, &opts)) < 0 ||
+        (rc = credentials_ref(&cred, m, base_dir)) < 0)
+        goto cleanup;
+    if ((traffic = calloc(res->count + 1, sizeof(*traffic))) == NULL) {
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < res->count; i++) {
+        rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
+                               res->targets[i].login_url, rg_buf_cstr(&cred)};
+        if (rg_platform_has_org(pf, org.id))
+            continue;
+        rc = engine->opts.add_org
+                 ? engine->opts.add_org(pf, tenant, org.id, engine->opts.add_org_payload)
+                 : rg_platform_add_org(pf, &org);
+        if (rc < 0)
+            goto cleanup;
+    }
+    if ((rc = read_traffic(traffic, &minutes, pf, m, res, now_ms)) < 0 ||
+        (rc = size_stages(res, m, traffic, minutes)) < 0)
+        goto cleanup;
+    rc = planned(out, m, res, traffic, minutes, now_ms);
+cleanup:
+    free(traffic);
+    rg_buf_dispose(&cred);
+    rg_platform_free(pf);
+    rg_resolution_free(res);
+    return rc;
+}
+
+int rg_engine__plan_at_start(json_t **out, rg_engine *engine, const rg_manifest *m,
+                             const char *base_dir, const char *tenant, int64_t now_ms)
+{
+    json_t *doc = NULL;
+    int rc = plan_now(&doc, engine, m, base_dir, tenant, now_ms);
+
+    return planner_doc(out, rc, doc, now_ms);
 }

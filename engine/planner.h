@@ -51,11 +51,19 @@ int rg_engine__plan_stages(json_t **out, const rg_manifest *m, const rg_resoluti
 /* Sizes the traffic-sized stages of `res` (resolved from `m`) at start from each target's
  * analytics, through the engine's platform options and credentials. `out` gets
  * [{"stage","min_offered","expected_offered","orgs"}] for the start's audit, NULL when no
- * stage is traffic-sized. */
+ * stage is traffic-sized. `out_planner` (may be NULL) gets, from the same read, what
+ * rg_engine__plan_at_start gives (untouched when no stage is traffic-sized). */
 struct rg_engine;
-int rg_engine__size_stages(json_t **out, struct rg_engine *engine, rg_resolution *res,
-                           const rg_manifest *m, const char *base_dir, const char *tenant,
-                           int64_t now_ms);
+int rg_engine__size_stages(json_t **out, json_t **out_planner, struct rg_engine *engine,
+                           rg_resolution *res, const rg_manifest *m, const char *base_dir,
+                           const char *tenant, int64_t now_ms);
+
+/* The planner at start (start.c): as rg_engine_plan_stats through the engine's platform
+ * options and orgs, with a bounded analytics read (one retry, short timeouts). Never fails
+ * for the platform: `out` gets the "planner" object with "planned_at_ms", or
+ * {"error":"cannot read analytics: …","planned_at_ms"}. RG_ENOMEM only. */
+int rg_engine__plan_at_start(json_t **out, struct rg_engine *engine, const rg_manifest *m,
+                             const char *base_dir, const char *tenant, int64_t now_ms);
 
 /* The percentage of targets stage k covers, for messages: the manifest's, or for a
  * traffic-sized stage what was resolved at start (from the stored targets). */

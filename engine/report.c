@@ -198,6 +198,7 @@ int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id
         json_object_set_new(doc, "undo", rg_engine__book_member(row.baseline, "undo"));
         json_object_set_new(doc, "promote_full",
                             rg_engine__book_member(row.baseline, "promote_full"));
+        json_object_set_new(doc, "planner", rg_engine__book_member(row.baseline, "planner"));
     }
     if (doc == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory building status");

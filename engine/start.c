@@ -150,13 +150,38 @@ static int link_retry(rg_engine *engine, const rg_manifest *m, const char *id, c
                             "retried as a new rollout", json_pack("{s:s}", "retried_as", id));
 }
 
+/* The planner's numbers at start (planner.c, read before the transaction) into the book as
+ * "planner", for status and the console; *io_book is the retry link's book or NULL. The
+ * start's audit gets a summary. */
+static int record_planner(char **io_book, json_t **out_summary, const json_t *planner)
+{
+    json_t *book = *io_book ? json_loads(*io_book, 0, NULL) : json_object();
+    char *text = NULL;
+
+    if (book == NULL || json_object_set(book, "planner", (json_t *)planner) < 0 ||
+        (text = json_dumps(book, JSON_COMPACT)) == NULL) {
+        json_decref(book);
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    json_decref(book);
+    free(*io_book);
+    *io_book = text;
+    *out_summary = json_object_get(planner, "error")
+                       ? json_pack("{s:O}", "error", json_object_get(planner, "error"))
+                       : json_pack("{s:O?, s:O?, s:O?}", "analytics_minutes",
+                                   json_object_get(planner, "analytics_minutes"), "cannot_decide",
+                                   json_object_get(planner, "cannot_decide"), "warnings",
+                                   json_object_get(planner, "warnings"));
+    return *out_summary ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
+}
+
 int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *engine,
                             const rg_manifest *manifest, const char *base_dir, const char *actor,
                             int approve, const char *force_reason, const char *retry_of)
 {
     rg_store_rollout row = {0};
     rg_resolution *res = NULL;
-    json_t *mjson = NULL, *pjson = NULL, *sized = NULL;
+    json_t *mjson = NULL, *pjson = NULL, *sized = NULL, *planner = NULL, *planned = NULL;
     char id[RG_STORE_ROLLOUT_ID_LEN];
     char *mtext = NULL, *ptext = NULL;
     char *refusal = NULL, *book = NULL;
@@ -168,12 +193,15 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
     if ((rc = check_policy(manifest->policy)) < 0 ||
         (rc = rg_manifest_resolve(&res, manifest)) < 0 ||
         /* traffic-sized stages are resolved once, here: the targets keep their stage */
-        (rc = rg_engine__size_stages(&sized, engine, res, manifest, base_dir, manifest->tenant,
-                                     now)) < 0 ||
+        (rc = rg_engine__size_stages(&sized, &planner, engine, res, manifest, base_dir,
+                                     manifest->tenant, now)) < 0 ||
         (rc = rg_manifest_to_json(&mjson, manifest)) < 0 ||
         (rc = pin_credentials(mjson, manifest, base_dir)) < 0 ||
         (rc = rg_policy_to_json(&pjson, manifest->policy)) < 0 ||
-        (rc = rg_store_rollout_id_new(id)) < 0)
+        (rc = rg_store_rollout_id_new(id)) < 0 ||
+        /* outside the transaction; an analytics failure is recorded, never the start's */
+        (planner == NULL && (rc = rg_engine__plan_at_start(&planner, engine, manifest, base_dir,
+                                                           manifest->tenant, now)) < 0))
         goto cleanup;
     mtext = json_dumps(mjson, JSON_COMPACT);
     ptext = json_dumps(pjson, JSON_COMPACT);
@@ -209,8 +237,11 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
         rg_store_rollback(engine->store);
         goto cleanup;
     }
-    if (book)
-        row.baseline = book;
+    if ((rc = record_planner(&book, &planned, planner)) < 0) {
+        rg_store_rollback(engine->store);
+        goto cleanup;
+    }
+    row.baseline = book;
     if ((rc = rg_store_rollout_insert(engine->store, &row)) < 0 ||
         (refusal &&
          (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "force_environment",
@@ -220,11 +251,11 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
         (rc = insert_targets(engine, manifest->tenant, id, manifest, res)) < 0 ||
         (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "start", NULL,
                                running ? "running" : "awaiting_approval",
-                               json_pack("{s:i, s:b, s:s, s:s?, s:b, s:s?, s:O?}", "targets",
+                               json_pack("{s:i, s:b, s:s, s:s?, s:b, s:s?, s:O?, s:O}", "targets",
                                          (int)res->count, "approved", running, "digest",
                                          manifest->digest, "environment", manifest->environment,
                                          "forced", refusal != NULL, "retry_of", retry_of,
-                                         "sized_stages", sized))) < 0 ||
+                                         "sized_stages", sized, "planner", planned))) < 0 ||
         (rc = rg_store_commit(engine->store)) < 0) {
         rg_store_rollback(engine->store);
         goto cleanup;
@@ -233,6 +264,8 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
 cleanup:
     rg_resolution_free(res);
     json_decref(sized);
+    json_decref(planner);
+    json_decref(planned);
     json_decref(mjson);
     json_decref(pjson);
     free(mtext);

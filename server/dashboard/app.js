@@ -165,14 +165,69 @@ function drawSoak(st) {
   bar.setAttribute("aria-label", "soak progress");
 }
 
-/* The planner's numbers, when the status carries them (a planned rollout). */
+/* The planner's numbers as recorded at start (status "planner"): per stage and metric the
+ * expected half-width at the soak's end, the MDE, P(promote | healthy) and P(trip | 1.5 x
+ * tolerance), and why a stage cannot decide. Each number cell keeps the API's value in
+ * data-value; the current stage's rows are marked in words (aria-current), not only by colour. */
+function planValue(v, unit) {
+  if (typeof v !== "number" || !isFinite(v)) return "n/a";
+  if (unit === "seconds") return fmt(v, 3) + " s";
+  return fmt(v * 100, 3) + (unit === "relative" ? " %" : " pp");
+}
+
+function planCell(v, text) {
+  const td = el("td", text, "num");
+  td.dataset.value = typeof v === "number" ? String(v) : "null";
+  return td;
+}
+
 function drawPlan(st) {
-  const p = document.getElementById("d-plan");
-  const plan = st.plan || st.planner;
-  if (!plan || typeof plan !== "object") { p.hidden = true; return; }
-  p.hidden = false;
-  p.textContent = "plan: " + Object.entries(plan)
-    .filter(([, v]) => typeof v !== "object").map(([k, v]) => k + " " + v).join(", ");
+  const box = document.getElementById("d-plan");
+  const plan = st.planner;
+  box.replaceChildren();
+  if (!plan || typeof plan !== "object") { box.hidden = true; return; }
+  box.hidden = false;
+  if (typeof plan.error === "string") {
+    box.append(el("p", "planner: not planned at start: " + plan.error, "muted plan-note"));
+    return;
+  }
+  const t = el("table", null, "plan");
+  t.id = "plan-table";
+  const cap = el("caption", "planned at start from the last " + fmt(plan.analytics_minutes, 3) +
+                 " minutes of traffic", "plan-note");
+  const head = el("tr");
+  for (const h of ["stage", "metric", "half-width", "MDE", "P(promote | healthy)",
+                   "P(trip | 1.5× tolerance)", "warning"])
+    head.append(el("th", h));
+  const thead = el("thead"), tbody = el("tbody");
+  thead.append(head);
+  for (const stage of plan.stages || []) {
+    const cur = stage.stage - 1 === st.stage.index && st.outcome === "running";
+    const metrics = stage.metrics && stage.metrics.length ? stage.metrics : [null];
+    for (const m of metrics) {
+      const tr = el("tr", null, cur ? "plan-row current" : "plan-row");
+      tr.dataset.stage = String(stage.stage);
+      if (m) tr.dataset.metric = m.name;
+      if (cur) tr.setAttribute("aria-current", "step");
+      tr.append(el("td", "stage " + stage.stage + " (" + stage.percent + "%)" + (cur ? " · now" : "")));
+      if (m) {
+        tr.append(el("td", m.name),
+                  planCell(m.half_width, planValue(m.half_width, m.unit)),
+                  planCell(m.mde, planValue(m.mde, m.unit)),
+                  planCell(stage.p_promote, fmt(stage.p_promote * 100, 3) + " %"),
+                  planCell(m.p_trip_1_5, fmt(m.p_trip_1_5 * 100, 3) + " %"));
+      } else {
+        tr.append(el("td", "–"), el("td", "–"), el("td", "–"), el("td", "–"), el("td", "–"));
+      }
+      const warn = stage.error ? stage.error
+        : (m ? m.cannot_decide : stage.cannot_decide) ? "cannot decide within its soak limit" : "";
+      tr.append(el("td", warn, warn ? "fail plan-warning" : ""));
+      tbody.append(tr);
+    }
+  }
+  t.append(cap, thead, tbody);
+  box.append(t);
+  for (const w of plan.warnings || []) box.append(el("p", "warning: " + w, "fail plan-warning"));
 }
 
 /* ---- actions ---- */

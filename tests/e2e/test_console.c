@@ -6,6 +6,7 @@
  * reason; the page is served under a CSP without 'unsafe-inline'; a screenshot of the live
  * console is kept in the build folder. Without chromium the test exits 77 (SKIPPED). */
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -324,6 +325,70 @@ static void test_console_viewer_sees_trip(void **state)
     free(id);
 }
 
+/* The planner's table on the page against the numbers the API returns for the rollout:
+ * every stage and metric has its row, each number cell keeps the API's value exactly, the
+ * note names the analytics window, and the current stage's rows are marked. */
+static void assert_planner_shown(fixture *f, const char *id, const char *dom)
+{
+    static const char *const cells[] = {"half_width", "mde", "p_promote", "p_trip_1_5"};
+    char path[256], key[256];
+    long status = 0;
+    json_t *doc, *pl, *st, *m;
+    size_t i, j, rows = 0;
+
+    snprintf(path, sizeof(path), "/api/v1/rollouts/%s", id);
+    doc = serve_http_json(f->srv.url, "GET", path, f->viewer, NULL, &status);
+    assert_int_equal(status, 200);
+    pl = json_object_get(doc, "planner");
+    assert_non_null(pl);
+    assert_null(json_object_get(pl, "error"));
+    assert_true(json_array_size(json_object_get(pl, "stages")) >= 2);
+    assert_non_null(strstr(dom, "<table class=\"plan\" id=\"plan-table\">"));
+    assert_non_null(strstr(dom, "planned at start from the last "));
+    assert_non_null(strstr(dom, " minutes of traffic</caption>"));
+    json_array_foreach(json_object_get(pl, "stages"), i, st)
+    {
+        json_array_foreach(json_object_get(st, "metrics"), j, m)
+        {
+            const char *row, *end, *at;
+            snprintf(key, sizeof(key), "data-stage=\"%d\" data-metric=\"%s\"",
+                     (int)json_integer_value(json_object_get(st, "stage")),
+                     json_string_value(json_object_get(m, "name")));
+            row = strstr(dom, key);
+            if (row == NULL)
+                fail_msg("no planner row %s", key);
+            end = strstr(row, "</tr>");
+            assert_non_null(end);
+            /* the first stage is current while the rollout waits for approval */
+            assert_int_equal(strstr(row, "aria-current=\"step\"") != NULL &&
+                                 strstr(row, "aria-current=\"step\"") < end,
+                             i == 0);
+            at = row;
+            for (size_t c = 0; c < 4; c++) {
+                const json_t *want = json_object_get(c == 2 ? st : m, cells[c]);
+                char *stop = NULL;
+                double got;
+                at = strstr(at, "data-value=\"");
+                assert_true(at != NULL && at < end);
+                at += strlen("data-value=\"");
+                if (json_is_null(want) || want == NULL) {
+                    assert_memory_equal(at, "null\"", 5);
+                    continue;
+                }
+                got = strtod(at, &stop);
+                assert_true(stop != at && *stop == '"');
+                if (fabs(got - json_number_value(want)) > 0.0)
+                    fail_msg("planner %s %s: page %.17g, API %.17g", key, cells[c], got,
+                             json_number_value(want));
+            }
+            rows++;
+        }
+    }
+    assert_true(rows >= 2);
+    assert_int_equal(count(dom, "class=\"plan-row"), rows);
+    json_decref(doc);
+}
+
 /* Approve, pause, resume, promote, pause and roll back with a reason, each through the
  * page's button and dialog; after each, the API and the sim show its effect. */
 static void test_console_drives_a_rollout(void **state)
@@ -349,6 +414,7 @@ static void test_console_drives_a_rollout(void **state)
     assert_non_null(dom);
     assert_null(strstr(dom, "data-action=\"approve\""));
     assert_non_null(strstr(dom, "data-action=\"rollback\""));
+    assert_planner_shown(f, id, dom);
     free(dom);
     assert_state(f, id, "awaiting_approval");
     assert_int_equal(writes(f, parent), parent0);

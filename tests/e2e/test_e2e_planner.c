@@ -238,10 +238,128 @@ static void test_low_traffic_warns(void **state)
     rg_test_rmtree(dir);
 }
 
+/* `rollgate <args>` in dir with the database dir/db; stdout in the result. */
+static run_result run_cli(const char *dir, const char *args)
+{
+    char outp[700];
+    rg_buf cmd = RG_BUF_INIT;
+    run_result r = {-1, NULL};
+    int status;
+
+    snprintf(outp, sizeof(outp), "%s/out", dir);
+    rg_buf_printf(&cmd, "'%s/cli/rollgate' --db '%s/db' %s >'%s' 2>/dev/null", rg_test_binary_dir(),
+                  dir, args, outp);
+    status = system(rg_buf_cstr(&cmd));
+    assert_true(status != -1 && WIFEXITED(status));
+    r.status = WEXITSTATUS(status);
+    r.out = rg_test_read_file(outp, NULL);
+    assert_non_null(r.out);
+    rg_buf_dispose(&cmd);
+    return r;
+}
+
+static json_t *run_json(const char *dir, const char *args)
+{
+    run_result r = run_cli(dir, args);
+    json_t *doc = json_loads(r.out, 0, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(doc);
+    free(r.out);
+    return doc;
+}
+
+/* `start` records the planner's numbers with the rollout: `status --json` shows what
+ * `plan --json` printed for the same manifest and traffic (the same analytics window), and
+ * the platform saw the start's own analytics read. A start against an unreachable platform
+ * still starts, with why recorded. */
+static void test_start_records_planner(void **state)
+{
+    char dir[512], scen[700], path[700], args[1024];
+    rg_simproc sim;
+    json_t *orgs = NULL, *doc, *plan = NULL, *status = NULL, *started, *log;
+    const json_t *recorded = NULL, *printed = NULL;
+    size_t before;
+    int tries;
+    (void)state;
+
+    assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
+    write_scenario(scen, sizeof(scen), dir, 1200, &doc);
+    assert_int_equal(rg_simproc_start(&sim, scen), 0);
+    assert_int_equal(rg_e2e_credentials(&orgs, scen), 0);
+    snprintf(path, sizeof(path), "%s/m.yaml", dir);
+    assert_int_equal(rg_e2e_write_manifest(path, sim.url, orgs, policy), 0);
+
+    /* the window moves with the clock (1 s buckets): retry until both read the same one */
+    for (tries = 0; tries < 8; tries++) {
+        json_decref(plan);
+        json_decref(status);
+        snprintf(args, sizeof(args), "plan '%s' --json", path);
+        plan = run_json(dir, args);
+        printed = json_object_get(plan, "planner");
+        log = rg_e2e_requests(&sim);
+        before = count_posts(log, "/analytics/conversations/aggregates/query");
+        json_decref(log);
+        snprintf(args, sizeof(args), "start '%s' --json", path);
+        started = run_json(dir, args);
+        log = rg_e2e_requests(&sim);
+        /* the start read every org's analytics itself */
+        assert_int_equal(count_posts(log, "/analytics/conversations/aggregates/query") - before,
+                         json_array_size(orgs));
+        json_decref(log);
+        snprintf(args, sizeof(args), "status %s --json",
+                 json_string_value(json_object_get(started, "id")));
+        json_decref(started);
+        status = run_json(dir, args);
+        recorded = json_object_get(status, "planner");
+        assert_non_null(recorded);
+        assert_null(json_object_get(recorded, "error"));
+        assert_true(json_is_integer(json_object_get(recorded, "planned_at_ms")));
+        if (json_equal(json_object_get(printed, "from_ms"), json_object_get(recorded, "from_ms")))
+            break;
+        /* another window: cancel this rollout so the next start may claim the orgs */
+        snprintf(args, sizeof(args), "rollback %s --reason again --no-wait --json",
+                 json_string_value(json_object_get(status, "id")));
+        json_decref(run_json(dir, args));
+    }
+    assert_true(tries < 8);
+    json_object_del((json_t *)recorded, "planned_at_ms");
+    assert_int_equal(json_array_size(json_object_get(recorded, "stages")), 3);
+    assert_true(
+        json_real_value(json_object_get(
+            json_array_get(
+                json_object_get(json_array_get(json_object_get(recorded, "stages"), 0), "metrics"),
+                0),
+            "half_width")) > 0);
+    assert_true(json_equal(recorded, printed));
+    json_decref(plan);
+    json_decref(status);
+    rg_simproc_stop(&sim);
+
+    /* the platform gone: the start still starts, and says why there are no numbers */
+    rg_test_rmtree(dir);
+    assert_int_equal(rg_test_mkdtemp(dir, sizeof(dir)), 0);
+    snprintf(path, sizeof(path), "%s/m.yaml", dir);
+    assert_int_equal(rg_e2e_write_manifest(path, sim.url, orgs, policy), 0);
+    snprintf(args, sizeof(args), "start '%s' --json", path);
+    started = run_json(dir, args);
+    snprintf(args, sizeof(args), "status %s --json",
+             json_string_value(json_object_get(started, "id")));
+    status = run_json(dir, args);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(status, "planner"), "error")),
+               "cannot read analytics"));
+    json_decref(started);
+    json_decref(status);
+    json_decref(doc);
+    json_decref(orgs);
+    rg_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_planner_matches_closed_form),
+        cmocka_unit_test(test_start_records_planner),
         cmocka_unit_test(test_low_traffic_warns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

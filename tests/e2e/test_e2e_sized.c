@@ -140,6 +140,13 @@ static void test_stage_one_sized_and_kept_across_restart(void **state)
         /* 2 of 7 targets: the status gives the percentage it resolved to */
         assert_int_equal(
             json_integer_value(json_object_get(json_object_get(status, "stage"), "percent")), 29);
+        /* the planner's numbers from the same single read, with stage 1 as it was sized */
+        assert_null(json_object_get(json_object_get(status, "planner"), "error"));
+        assert_int_equal(
+            json_array_size(json_object_get(
+                json_array_get(json_object_get(json_object_get(status, "planner"), "stages"), 0),
+                "canary")),
+            2);
         json_decref(status);
     }
     rg_e2e_end(&e);
