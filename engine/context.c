@@ -72,6 +72,14 @@ static const char *credentials_cause(const char *msg, const char *org_id)
     return msg;
 }
 
+void rg_engine__analytics_options(rg_platform_options *opts, const rg_manifest *m)
+{
+    if (m != NULL && m->policy != NULL) {
+        opts->media_type = m->policy->media_type;
+        opts->predicate_batch = m->policy->predicate_batch;
+    }
+}
+
 int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
 {
     const rg_manifest_platform *mp = &ctx->manifest->platform;
@@ -86,10 +94,7 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
         return 0;
     }
     opts.insecure = ctx->engine->opts.add_org ? 0 : mp->insecure;
-    if (ctx->manifest->policy != NULL) { /* the policy says how telemetry is queried */
-        opts.media_type = ctx->manifest->policy->media_type;
-        opts.predicate_batch = ctx->manifest->policy->predicate_batch;
-    }
+    rg_engine__analytics_options(&opts, ctx->manifest);
     if ((rc = rg_platform_new(&ctx->platform, &opts)) < 0)
         return rc;
     if (mp->credentials == RG_CREDENTIALS_FILE)

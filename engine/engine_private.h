@@ -51,6 +51,9 @@ int rg_engine__ctx_load(rg_rollout_ctx *ctx, rg_engine *engine, const char *tena
                         const char *rollout_id);
 void rg_engine__ctx_dispose(rg_rollout_ctx *ctx);
 /* The platform client with every target org registered (credentials loaded). */
+/* The policy's analytics settings (media type, predicate batch) onto client options: every
+ * client that queries analytics for a rollout - ticks, plan, planner, sizing - asks alike. */
+void rg_engine__analytics_options(rg_platform_options *opts, const rg_manifest *m);
 int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx);
 /* Why an org could not be registered with the platform client (its credentials), or NULL.
  * Such an org's calls are not queued; the step that needed them records this reason. */

@@ -244,6 +244,7 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
     else
         rg_platform_options_init(&opts);
     opts.insecure = manifest->platform.insecure;
+    rg_engine__analytics_options(&opts, manifest);
     if ((rc = rg_manifest_resolve(&res, manifest)) < 0 || (rc = rg_platform_new(&pf, &opts)) < 0)
         goto cleanup;
     if ((items = calloc(res->count + 1, sizeof(*items))) == NULL) {

@@ -483,6 +483,7 @@ int rg_engine_plan_stats(json_t **out, const rg_manifest *manifest, const char *
     else
         rg_platform_options_init(&opts);
     opts.insecure = manifest->platform.insecure;
+    rg_engine__analytics_options(&opts, manifest);
     if ((rc = rg_manifest_resolve(&res, manifest)) < 0 || (rc = rg_platform_new(&pf, &opts)) < 0)
         goto cleanup;
     if ((traffic = calloc(res->count + 1, sizeof(*traffic))) == NULL) {
@@ -566,6 +567,7 @@ int rg_engine__size_stages(json_t **out, json_t **out_planner, rg_engine *engine
     if (!rg_manifest_traffic_sized(m))
         return 0;
     opts.insecure = engine->opts.add_org ? 0 : m->platform.insecure;
+    rg_engine__analytics_options(&opts, m);
     if ((rc = rg_platform_new(&pf, &opts)) < 0 || (rc = credentials_ref(&cred, m, base_dir)) < 0)
         goto cleanup;
     if ((traffic = calloc(res->count + 1, sizeof(*traffic))) == NULL) {
@@ -660,6 +662,7 @@ static int plan_now(json_t **out, rg_engine *engine, const rg_manifest *m, const
 
     bounded_options(&opts);
     opts.insecure = engine->opts.add_org ? 0 : m->platform.insecure;
+    rg_engine__analytics_options(&opts, m);
     if ((rc = rg_manifest_resolve(&res, m)) < 0 || (rc = rg_platform_new(&pf, &opts)) < 0 ||
         (rc = credentials_ref(&cred, m, base_dir)) < 0)
         goto cleanup;
