@@ -35,10 +35,14 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
                                             {"allow-loopback-platform", no_argument, NULL, 'P'},
                                             {"connection-limit", required_argument, NULL, 'C'},
                                             {"per-address-limit", required_argument, NULL, 'A'},
+                                            {"webhook-allow", required_argument, NULL, 'W'},
+                                            {"metrics-per-rollout", no_argument, NULL, 'M'},
                                             RG_CLI_COMMON_OPTIONS,
                                             {NULL, 0, NULL, 0}};
     const rg_cli_command *self = rg_cli_self(rg_cmd_serve);
     rg_server_options opts;
+    const char *nets[64];
+    size_t net_count = 0;
     rg_server *server = NULL;
     const char *tokens = NULL, *registry = NULL;
     sigset_t stop_signals;
@@ -57,6 +61,14 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
             registry = optarg;
         } else if (c == 'P') {
             opts.allow_loopback_platform = 1;
+        } else if (c == 'M') {
+            opts.metrics_per_rollout = 1;
+        } else if (c == 'W') {
+            if (net_count == sizeof(nets) / sizeof(nets[0])) {
+                rg_cli_error(cli, "--webhook-allow: at most 64 networks");
+                return RG_EXIT_USAGE;
+            }
+            nets[net_count++] = optarg; /* parsed by rg_server_new */
         } else if (c == 'C' || c == 'A') {
             int64_t n;
             if (rg_parse_int64(&n, optarg, 1, 100000) < 0) {
@@ -81,6 +93,8 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
     if (optind != argc)
         return rg_cli_usage(cli, self, "serve takes no arguments");
     opts.db_path = cli->db_path;
+    opts.webhook_allow = nets;
+    opts.webhook_allow_count = net_count;
     opts.tokens_path = rg_cli_tokens_path(tokens);
     opts.registry_path = rg_cli_registry_path(cli, registry);
     /* Every thread inherits this mask; the signals are taken with sigwait below. */
@@ -93,7 +107,7 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
     if (rg_server_new(&server, &opts) < 0 || rg_server_start(server) < 0) {
         int rc = rg_error_code();
         code = rg_cli_fail(cli);
-        if (rc == RG_EAUTH || rc == RG_ENOTFOUND)
+        if (rc == RG_EAUTH || rc == RG_ENOTFOUND || (rc == RG_EINVALID && server == NULL))
             code = RG_EXIT_USAGE;
         goto cleanup;
     }

@@ -155,7 +155,7 @@ const rg_cli_command rg_cli_commands[] = {
     {"serve", "the scheduler, HTTP API, events, /metrics, webhooks and dashboard",
      "[--listen 127.0.0.1:8080] [--tokens FILE] [--registry FILE] [--tick DUR] "
      "[--allow-remote] [--allow-loopback-platform] [--connection-limit N] "
-     "[--per-address-limit N]",
+     "[--per-address-limit N] [--webhook-allow CIDR ...] [--metrics-per-rollout]",
      "Drives every active rollout (as `run`) and serves the HTTP API of docs/serve.md.\n"
      "Prints `listening on http://ADDR:PORT` first (--listen 127.0.0.1:0 picks a free port).\n"
      "A non-loopback --listen is refused unless --allow-remote (no TLS in process).\n"
@@ -166,6 +166,11 @@ const rg_cli_command rg_cli_commands[] = {
      "--allow-loopback-platform: test mode, registry entries of region loopback are used.\n"
      "--connection-limit (4096), --per-address-limit (32): connections in all and per\n"
      "client address (behind a proxy every client has the proxy's address).\n"
+     "--webhook-allow CIDR (repeatable, at most 64): a network webhooks may reach although\n"
+     "it is not public (webhooks reach public addresses only: no loopback, link-local,\n"
+     "private or reserved one), e.g. 10.20.0.0/16 for an internal receiver.\n"
+     "--metrics-per-rollout: /metrics also labels each active rollout's stage with its\n"
+     "tenant and rollout id (anyone reaching /metrics reads them; off, counts alone).\n"
      "Stops cleanly on SIGTERM or SIGINT.",
      rg_cmd_serve},
     {"org", "register tenants' organizations for serve",

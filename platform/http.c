@@ -39,35 +39,174 @@ typedef struct {
     size_t max;
 } transfer;
 
-static int internal_address(const struct sockaddr *sa)
+/* IPv4 networks that are not public unicast destinations (RFC 6890 and its updates). */
+static const struct {
+    uint32_t net;
+    int prefix;
+} v4_internal[] = {
+    {0x00000000, 8},  /* "this network" */
+    {0x0A000000, 8},  /* private */
+    {0x64400000, 10}, /* shared address space (carrier-grade NAT) */
+    {0x7F000000, 8},  /* loopback */
+    {0xA9FE0000, 16}, /* link-local: the cloud metadata service */
+    {0xAC100000, 12}, /* private */
+    {0xC0000000, 24}, /* IETF protocol assignments */
+    {0xC0000200, 24}, /* documentation */
+    {0xC0A80000, 16}, /* private */
+    {0xC6120000, 15}, /* benchmarking */
+    {0xC6336400, 24}, /* documentation */
+    {0xCB007100, 24}, /* documentation */
+    {0xE0000000, 4},  /* multicast */
+    {0xF0000000, 4},  /* reserved, and the limited broadcast */
+};
+
+static int v4_is_internal(uint32_t a)
 {
-    if (sa->sa_family == AF_INET) {
-        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-        return (a >> 24) == 127 || (a >> 24) == 0 || (a >> 16) == 0xA9FE; /* 169.254/16 */
+    for (size_t i = 0; i < sizeof(v4_internal) / sizeof(v4_internal[0]); i++)
+        if ((a >> (32 - v4_internal[i].prefix)) ==
+            (v4_internal[i].net >> (32 - v4_internal[i].prefix)))
+            return 1;
+    return 0;
+}
+
+static uint32_t v4_at(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static int v6_is_internal(const unsigned char *a)
+{
+    static const unsigned char nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+    static const unsigned char zero[12] = {0};
+
+    if (a[0] == 0xff) /* multicast */
+        return 1;
+    if ((a[0] & 0xfe) == 0xfc) /* unique local fc00::/7 */
+        return 1;
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* link-local fe80::/10 */
+        return 1;
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) /* site-local fec0::/10 (deprecated) */
+        return 1;
+    if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) /* documentation */
+        return 1;
+    if (a[0] == 0x20 && a[1] == 0x02) /* 6to4: the IPv4 address in bits 16-48 */
+        return v4_is_internal(v4_at(a + 2));
+    if (memcmp(a, nat64, 12) == 0) /* NAT64 64:ff9b::/96 */
+        return v4_is_internal(v4_at(a + 12));
+    if (memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff) /* IPv4-mapped */
+        return v4_is_internal(v4_at(a + 12));
+    if (memcmp(a, zero, 12) == 0) /* ::, ::1 and the old IPv4-compatible ::a.b.c.d */
+        return 1;
+    return 0;
+}
+
+static int net_contains(const rg_http_net *n, int family, const unsigned char *addr)
+{
+    int full = n->prefix / 8, rest = n->prefix % 8;
+
+    if (n->family != family)
+        return 0;
+    if (memcmp(n->addr, addr, (size_t)full) != 0)
+        return 0;
+    return rest == 0 || ((n->addr[full] ^ addr[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+/* 1 when the guard of `opts` refuses a connection to `sa`. */
+static int refused_address(const struct sockaddr *sa, const rg_http_options *opts)
+{
+    unsigned char bytes[16];
+    int family = sa->sa_family, internal;
+
+    if (family == AF_INET) {
+        memcpy(bytes, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        internal = v4_is_internal(v4_at(bytes));
+        if (opts->allow_loopback && bytes[0] == 127)
+            return 0;
+    } else if (family == AF_INET6) {
+        memcpy(bytes, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        internal = v6_is_internal(bytes);
+    } else {
+        return 1;
     }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a)) {
-            struct sockaddr_in v4 = {0};
-            v4.sin_family = AF_INET;
-            memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
-            return internal_address((const struct sockaddr *)&v4);
-        }
-        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a);
-    }
+    if (!internal)
+        return 0;
+    for (size_t i = 0; i < opts->allow_count; i++)
+        if (net_contains(&opts->allow[i], family, bytes))
+            return 0;
+    /* An IPv4-mapped address is allowed by the IPv4 network it maps. */
+    if (family == AF_INET6 &&
+        memcmp(bytes, (const unsigned char[12]){[10] = 0xff, [11] = 0xff}, 12) == 0)
+        for (size_t i = 0; i < opts->allow_count; i++)
+            if (net_contains(&opts->allow[i], AF_INET, bytes + 12))
+                return 0;
     return 1;
+}
+
+int rg_http_net_parse(rg_http_net *out, const char *text)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *slash;
+    size_t len;
+    int64_t prefix;
+    int max;
+
+    if (out == NULL || text == NULL || *text == '\0')
+        return rg_error_set(RG_EINVALID, "network '': expected an address or ADDRESS/PREFIX");
+    memset(out, 0, sizeof(*out));
+    slash = strchr(text, '/');
+    len = slash ? (size_t)(slash - text) : strlen(text);
+    if (len == 0 || len >= sizeof(host))
+        return rg_error_set(RG_EINVALID, "network '%.64s': expected an address or ADDRESS/PREFIX",
+                            text);
+    memcpy(host, text, len);
+    host[len] = '\0';
+    if (inet_pton(AF_INET, host, out->addr) == 1)
+        out->family = AF_INET, max = 32;
+    else if (inet_pton(AF_INET6, host, out->addr) == 1)
+        out->family = AF_INET6, max = 128;
+    else
+        return rg_error_set(RG_EINVALID, "network '%.64s': '%s' is not an IPv4 or IPv6 address",
+                            text, host);
+    prefix = max;
+    if (slash && rg_parse_int64(&prefix, slash + 1, 0, max) < 0)
+        return rg_error_set(RG_EINVALID,
+                            "network '%.64s': the prefix must be a number from 0 to %d", text, max);
+    out->prefix = (int)prefix;
+    for (int bit = out->prefix; bit < max; bit++)
+        if (out->addr[bit / 8] & (0x80 >> (bit % 8)))
+            return rg_error_set(RG_EINVALID, "network '%.64s': bits are set past the /%d prefix",
+                                text, out->prefix);
+    return 0;
+}
+
+int rg_http_address_refused(const char *text, const rg_http_options *opts)
+{
+    struct sockaddr_in v4 = {0};
+    struct sockaddr_in6 v6 = {0};
+    rg_http_options defaults;
+
+    if (opts == NULL) {
+        rg_http_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (text && inet_pton(AF_INET, text, &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        return refused_address((const struct sockaddr *)&v4, opts);
+    }
+    if (text && inet_pton(AF_INET6, text, &v6.sin6_addr) == 1) {
+        v6.sin6_family = AF_INET6;
+        return refused_address((const struct sockaddr *)&v6, opts);
+    }
+    return rg_error_set(RG_EINVALID, "'%.64s' is not an IPv4 or IPv6 address", text ? text : "");
 }
 
 static curl_socket_t open_guarded(void *payload, curlsocktype purpose,
                                   struct curl_sockaddr *address)
 {
     transfer *t = payload;
-    const struct sockaddr *sa = &address->addr;
-    int loopback_v4 = sa->sa_family == AF_INET &&
-                      (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
 
-    if (purpose == CURLSOCKTYPE_IPCXN && t->opts->guard_internal && internal_address(sa) &&
-        !(t->opts->allow_loopback && loopback_v4)) {
+    if (purpose == CURLSOCKTYPE_IPCXN && t->opts->guard_internal &&
+        refused_address(&address->addr, t->opts)) {
         t->resp->refused = 1;
         return CURL_SOCKET_BAD;
     }
@@ -165,12 +304,15 @@ int rg_http_post_json(rg_http_response *out, const char *url, const char *const 
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &t);
+    if (opts->guard_internal) /* the guard sees the address connected to: no proxy between */
+        curl_easy_setopt(curl, CURLOPT_PROXY, "");
     cc = curl_easy_perform(curl);
     if (cc == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
     if (out->refused) {
         out->status = 0;
-        rc = rg_error_set(RG_EINVALID, "refused: the address is loopback or link-local");
+        rc = rg_error_set(RG_EINVALID, "refused: the address is not a public one (loopback, "
+                                       "link-local, private or reserved)");
     } else if (out->cancelled) {
         rc = rg_error_set(RG_ETIMEOUT, "cancelled");
     } else if (cc != CURLE_OK) {

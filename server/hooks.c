@@ -260,9 +260,10 @@ static int stop_requested(void *server)
     return rg_server__stopping(server);
 }
 
-/* One POST through the HTTP layer (rollgate/http.h). A served rollout's webhook may not reach
- * the server's own host or a link-local address (the cloud metadata service): a tenant writes
- * the URL. Test mode allows loopback. @return the HTTP status, 0 for a transport error, -1
+/* One POST through the HTTP layer (rollgate/http.h). A served rollout's webhook may reach
+ * public addresses only, not the server's own host, the cloud metadata service or a private
+ * network: a tenant writes the URL. The operator opens networks with --webhook-allow; test
+ * mode allows loopback. @return the HTTP status, 0 for a transport error, -1
  * when retrying cannot help. */
 static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errlen)
 {
@@ -322,6 +323,8 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
     opts.user_agent = "rollgate-webhook/1";
     opts.guard_internal = served;
     opts.allow_loopback = h->server->opts.allow_loopback_platform;
+    opts.allow = h->server->webhook_allow;
+    opts.allow_count = h->server->opts.webhook_allow_count;
     opts.cancel = stop_requested;
     opts.cancel_payload = h->server;
     rc = rg_http_post_json(&resp, j->url, headers, j->body, &opts);
@@ -332,8 +335,8 @@ static long post(rg_server__hooks *h, const hook_job *j, char *err, size_t errle
         snprintf(err, errlen, "%s", rg_error_last());
     if (resp.refused) {
         snprintf(err, errlen,
-                 "refused: a webhook of a served rollout may not reach a loopback "
-                 "or link-local address");
+                 "refused: a webhook of a served rollout may reach public addresses only "
+                 "(not loopback, link-local, private or reserved ones; see serve --webhook-allow)");
         status = -1;
     }
     rg_http_response_dispose(&resp);

@@ -87,18 +87,29 @@ static void gauge_states(rg_buf *out, const rg_store_rollouts *list)
     }
 }
 
-/* Current stage of every rollout still in progress, and the organizations they target. */
-static int gauge_stages(rg_buf *out, const rg_store_rollouts *list, rg_engine *engine)
+/* The organizations targeted by rollouts still in progress, and with `per_rollout` the
+ * current stage of each: labelled with tenant and rollout ids, which anyone who reaches
+ * /metrics then reads, so it is the operator's choice (--metrics-per-rollout). */
+static int gauge_stages(rg_buf *out, const rg_store_rollouts *list, rg_engine *engine,
+                        int per_rollout)
 {
     json_t *orgs = json_object();
     int rc = 0;
 
-    header(out, "rollgate_rollout_stage", "gauge",
-           "Current stage (1-based) of each rollout not yet finished.");
+    if (per_rollout)
+        header(out, "rollgate_rollout_stage", "gauge",
+               "Current stage (1-based) of each rollout not yet finished.");
     for (size_t i = 0; i < list->count; i++) {
         const rg_store_rollout *r = &list->items[i];
         rg_store_targets targets = {0};
         if (rg_rollout_state_is_terminal(r->state))
+            continue;
+        if ((rc = rg_engine_target_list(&targets, engine, r->tenant_id, r->id)) < 0)
+            break;
+        for (size_t k = 0; k < targets.count; k++)
+            json_object_set_new(orgs, targets.items[k].org_id, json_true());
+        rg_engine_targets_dispose(&targets);
+        if (!per_rollout)
             continue;
         rg_buf_puts(out, "rollgate_rollout_stage{tenant=\"");
         label_value(out, r->tenant_id);
@@ -106,11 +117,6 @@ static int gauge_stages(rg_buf *out, const rg_store_rollouts *list, rg_engine *e
         label_value(out, r->id);
         rg_buf_printf(out, "\",state=\"%s\"} %d\n", rg_rollout_state_to_str(r->state),
                       r->stage_index + 1);
-        if ((rc = rg_engine_target_list(&targets, engine, r->tenant_id, r->id)) < 0)
-            break;
-        for (size_t k = 0; k < targets.count; k++)
-            json_object_set_new(orgs, targets.items[k].org_id, json_true());
-        rg_engine_targets_dispose(&targets);
     }
     header(out, "rollgate_organizations", "gauge",
            "Distinct organizations targeted by rollouts not yet finished.");
@@ -175,7 +181,7 @@ int rg_server__metrics_text(rg_buf *out, rg_server *s, rg_engine *engine)
     if ((rc = all_rollouts(&list, s, engine)) < 0)
         return rc;
     gauge_states(out, &list);
-    rc = gauge_stages(out, &list, engine);
+    rc = gauge_stages(out, &list, engine, s->opts.metrics_per_rollout);
     rg_engine_rollouts_dispose(&list);
     if (rc < 0)
         return rc;

@@ -96,9 +96,12 @@ int rg_server_new(rg_server **out, const rg_server_options *opts)
         opts->request_timeout_s < opts->auth_timeout_s || opts->streams_per_token < 1)
         return rg_error_set(RG_EINVALID, "serve: connection limits and timeouts must be "
                                          "positive, the per-address limit at most the total");
+    if (opts->webhook_allow_count > 64 || (opts->webhook_allow_count && !opts->webhook_allow))
+        return rg_error_set(RG_EINVALID, "serve: at most 64 webhook networks");
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
     s->opts = *opts;
+    s->opts.webhook_allow = NULL; /* borrowed strings: parsed below, never kept */
     s->db_path = rg_strdup(opts->db_path);
     s->listen = rg_strdup(opts->listen ? opts->listen : "127.0.0.1:8080");
     s->tokens_path = rg_strdup(opts->tokens_path);
@@ -120,11 +123,19 @@ int rg_server_new(rg_server **out, const rg_server_options *opts)
         pthread_cond_init(&s->kick, &ca);
         pthread_condattr_destroy(&ca);
     }
+    if (opts->webhook_allow_count)
+        s->webhook_allow = calloc(opts->webhook_allow_count, sizeof(*s->webhook_allow));
     if (s->db_path == NULL || s->listen == NULL || s->tokens_path == NULL ||
-        s->registry_path == NULL || s->streams == NULL) {
+        s->registry_path == NULL || s->streams == NULL ||
+        (opts->webhook_allow_count && s->webhook_allow == NULL)) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto fail;
     }
+    for (size_t i = 0; i < opts->webhook_allow_count; i++)
+        if ((rc = rg_http_net_parse(&s->webhook_allow[i], opts->webhook_allow[i])) < 0) {
+            rg_error_prefix("--webhook-allow");
+            goto fail;
+        }
     if ((rc = rg_server_parse_listen(&s->addr, &s->addr_len, &loopback, s->listen)) < 0)
         goto fail;
     if (!loopback && !opts->allow_remote) {
@@ -242,6 +253,7 @@ void rg_server_free(rg_server *s)
     pthread_cond_destroy(&s->changed);
     pthread_cond_destroy(&s->kick);
     free(s->db_path);
+    free(s->webhook_allow);
     free(s->listen);
     free(s->tokens_path);
     free(s->registry_path);

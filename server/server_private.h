@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 
 #include "rollgate/engine.h"
+#include "rollgate/http.h"
 #include "rollgate/records.h"
 #include "rollgate/registry.h"
 #include "rollgate/server.h"
@@ -20,6 +21,7 @@ typedef struct rg_server__hooks rg_server__hooks;
 struct rg_server {
     rg_server_options opts;
     char *db_path, *listen, *tokens_path, *registry_path; /* owned copies of the options */
+    rg_http_net *webhook_allow; /* opts.webhook_allow parsed (webhook_allow_count of them) */
     struct sockaddr_storage addr;
     unsigned addr_len;
     char url[96];

@@ -71,6 +71,13 @@ typedef struct rg_server_options {
      * streams open at once per token (8). */
     unsigned connection_limit, per_ip_limit, auth_timeout_s, request_timeout_s;
     int streams_per_token;
+    /* Networks webhooks may reach although they are not public (`--webhook-allow`):
+     * "10.20.0.0/16", "fd00::/8" or one address; parsed by rg_server_new; at most 64. */
+    const char *const *webhook_allow;
+    size_t webhook_allow_count;
+    /* GET /metrics also shows each active rollout's stage labelled with its tenant and
+     * rollout id (`--metrics-per-rollout`); off, it shows counts alone. */
+    int metrics_per_rollout;
 } rg_server_options;
 
 void rg_server_options_init(rg_server_options *opts);

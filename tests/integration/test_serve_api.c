@@ -542,13 +542,30 @@ static void test_metrics(void **state)
         prev = v;
     }
     assert_true(prev == sample(samples, "rollgate_poll_latency_seconds_count"));
+    /* Without --metrics-per-rollout, anyone who reaches /metrics learns counts alone: no
+     * tenant or rollout id. With it, each active rollout's stage is labelled with them. */
+    assert_null(strstr(rg_buf_cstr(&resp), f->rollout));
+    assert_null(strstr(rg_buf_cstr(&resp), "tenant=\"demo\""));
+    assert_null(strstr(rg_buf_cstr(&resp), "rollgate_rollout_stage"));
     {
         char key[160];
+        serve_proc detailed;
+        rg_buf more = RG_BUF_INIT;
+        json_t *s2 = json_object();
+        assert_int_equal(serve_start_extra(&detailed, f->db, f->tokens, 1, "--metrics-per-rollout"),
+                         0);
+        assert_int_equal(
+            serve_http(detailed.url, "GET", "/metrics", NULL, NULL, NULL, &status, &more, NULL), 0);
+        assert_int_equal(serve_stop(&detailed), 0);
+        assert_int_equal(status, 200);
+        assert_int_equal(parse_prometheus(rg_buf_cstr(&more), s2), 0);
         snprintf(key, sizeof(key),
                  "rollgate_rollout_stage{tenant=\"demo\",rollout=\"%s\","
                  "state=\"awaiting_approval\"}",
                  f->rollout);
-        assert_true(sample(samples, key) == 1);
+        assert_true(sample(s2, key) == 1);
+        json_decref(s2);
+        rg_buf_dispose(&more);
     }
     for (size_t i = 0; secrets[i]; i++) {
         assert_null(strstr(rg_buf_cstr(&resp), secrets[i]));
@@ -650,6 +667,18 @@ static void test_tokens_file(void **state)
     assert_int_equal(run_rollgate(args, err, sizeof(err)), 3);
     assert_non_null(strstr(err, "--allow-remote"));
     assert_non_null(strstr(err, "TLS"));
+    /* A webhook network with host bits past its prefix, or not an address, is refused. */
+    snprintf(args, sizeof(args),
+             "--db '%s/x.db' serve --listen 127.0.0.1:0 --tokens '%s' --webhook-allow 10.1.2.3/8",
+             f->dir, f->tokens);
+    assert_int_equal(run_rollgate(args, err, sizeof(err)), 3);
+    assert_non_null(strstr(err, "--webhook-allow"));
+    assert_non_null(strstr(err, "past the /8 prefix"));
+    snprintf(args, sizeof(args),
+             "--db '%s/x.db' serve --listen 127.0.0.1:0 --tokens '%s' --webhook-allow intranet",
+             f->dir, f->tokens);
+    assert_int_equal(run_rollgate(args, err, sizeof(err)), 3);
+    assert_non_null(strstr(err, "'intranet' is not an IPv4 or IPv6 address"));
     free(tok);
 }
 

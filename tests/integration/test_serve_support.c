@@ -102,6 +102,12 @@ int serve_start(serve_proc *out, const char *db, const char *tokens)
 
 int serve_start_mode(serve_proc *out, const char *db, const char *tokens, int test_mode)
 {
+    return serve_start_extra(out, db, tokens, test_mode, NULL);
+}
+
+int serve_start_extra(serve_proc *out, const char *db, const char *tokens, int test_mode,
+                      const char *extra)
+{
     char binary[PATH_MAX], line[90], registry[PATH_MAX];
     int fds[2];
     pid_t pid, parent = getpid();
@@ -127,9 +133,17 @@ int serve_start_mode(serve_proc *out, const char *db, const char *tokens, int te
             _exit(127);
         close(fds[0]);
         close(fds[1]);
-        execl(binary, binary, "--db", db, "serve", "--listen", "127.0.0.1:0", "--tokens", tokens,
-              "--registry", registry, "--tick", "200ms",
-              test_mode ? "--allow-loopback-platform" : (char *)NULL, (char *)NULL);
+        {
+            const char *argv[16] = {binary,       "--db",        db,         "serve",
+                                    "--listen",   "127.0.0.1:0", "--tokens", tokens,
+                                    "--registry", registry,      "--tick",   "200ms"};
+            int n = 12;
+            if (test_mode)
+                argv[n++] = "--allow-loopback-platform";
+            if (extra)
+                argv[n++] = extra;
+            execv(binary, (char *const *)argv);
+        }
         _exit(127);
     }
     close(fds[1]);

@@ -28,6 +28,9 @@ int serve_register(const char *db, const char *tenant, const json_t *orgs, const
 int serve_start(serve_proc *out, const char *db, const char *tokens);
 /* As serve_start; test_mode 0 leaves out --allow-loopback-platform. */
 int serve_start_mode(serve_proc *out, const char *db, const char *tokens, int test_mode);
+/* As serve_start_mode with one more argument for serve (NULL: none). */
+int serve_start_extra(serve_proc *out, const char *db, const char *tokens, int test_mode,
+                      const char *extra);
 /* SIGTERM and wait; the exit status (0 for a clean stop). */
 int serve_stop(serve_proc *sp);
 

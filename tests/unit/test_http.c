@@ -171,7 +171,7 @@ static void test_guard_refuses_internal_addresses(void **state)
     assert_int_equal(rg_http_post_json(&resp, url, NULL, "{}", &o), RG_EINVALID);
     assert_true(resp.refused);
     assert_int_equal(resp.status, 0);
-    assert_non_null(strstr(rg_error_last(), "loopback or link-local"));
+    assert_non_null(strstr(rg_error_last(), "not a public one"));
     rg_http_response_dispose(&resp);
     assert_int_equal(requests(), before);              /* the receiver saw nothing */
     url_of(url, sizeof(url), "localhost", "/guarded"); /* a name pointing there */
@@ -185,6 +185,136 @@ static void test_guard_refuses_internal_addresses(void **state)
     assert_int_equal(resp.status, 201);
     rg_http_response_dispose(&resp);
     assert_int_equal(requests(), before + 1);
+}
+
+/* An operator's network (serve --webhook-allow) opens exactly that range to the guard. */
+static void test_guard_allow_list(void **state)
+{
+    rg_http_response resp;
+    rg_http_options o;
+    rg_http_net nets[2];
+    char url[128];
+    int before = requests();
+    (void)state;
+
+    rg_http_options_init(&o);
+    o.guard_internal = 1;
+    assert_int_equal(rg_http_net_parse(&nets[0], "127.0.0.2/32"), 0); /* a neighbour only */
+    o.allow = nets;
+    o.allow_count = 1;
+    url_of(url, sizeof(url), "127.0.0.1", "/guarded");
+    assert_int_equal(rg_http_post_json(&resp, url, NULL, "{}", &o), RG_EINVALID);
+    assert_true(resp.refused);
+    rg_http_response_dispose(&resp);
+    assert_int_equal(requests(), before);
+    assert_int_equal(rg_http_net_parse(&nets[1], "127.0.0.0/30"), 0);
+    o.allow_count = 2;
+    assert_int_equal(rg_http_post_json(&resp, url, NULL, "{}", &o), 0);
+    assert_int_equal(resp.status, 201);
+    rg_http_response_dispose(&resp);
+    assert_int_equal(requests(), before + 1);
+}
+
+/* What the guard refuses, address by address (RFC 6890 special-purpose registries). */
+static void test_guard_address_table(void **state)
+{
+    static const char *const refused[] = {"0.0.0.0",
+                                          "0.1.2.3",
+                                          "10.0.0.1",
+                                          "10.255.255.255",
+                                          "100.64.0.1",
+                                          "100.127.255.254",
+                                          "127.0.0.1",
+                                          "127.255.0.9",
+                                          "169.254.169.254",
+                                          "172.16.0.1",
+                                          "172.31.255.255",
+                                          "192.0.0.8",
+                                          "192.0.2.1",
+                                          "192.168.1.1",
+                                          "198.18.0.1",
+                                          "198.19.255.255",
+                                          "198.51.100.7",
+                                          "203.0.113.9",
+                                          "224.0.0.1",
+                                          "239.255.255.250",
+                                          "240.0.0.1",
+                                          "255.255.255.255",
+                                          "::",
+                                          "::1",
+                                          "::10.0.0.1",
+                                          "::ffff:127.0.0.1",
+                                          "::ffff:10.1.2.3",
+                                          "::ffff:169.254.169.254",
+                                          "64:ff9b::a9fe:a9fe",
+                                          "2002:a00:1::1",
+                                          "2002:7f00:1::",
+                                          "fc00::1",
+                                          "fd12:3456::1",
+                                          "fe80::1",
+                                          "febf::1",
+                                          "fec0::1",
+                                          "ff02::1",
+                                          "2001:db8::1",
+                                          NULL};
+    static const char *const allowed[] = {
+        "1.1.1.1",         "9.255.255.255",   "11.0.0.1",       "100.63.255.255",
+        "100.128.0.1",     "126.255.255.255", "128.0.0.1",      "169.253.0.1",
+        "172.15.255.255",  "172.32.0.1",      "192.0.1.1",      "192.167.0.1",
+        "192.169.0.1",     "198.17.255.255",  "198.20.0.1",     "223.255.255.255",
+        "2606:4700::1111", "2a00:1450::1",    "::ffff:8.8.8.8", "64:ff9b::808:808",
+        "2002:808:808::1", "fbff::1",         "2001:db9::1",    NULL};
+    rg_http_options o;
+    rg_http_net n;
+    (void)state;
+
+    rg_http_options_init(&o);
+    o.guard_internal = 1;
+    for (size_t i = 0; refused[i]; i++) {
+        if (rg_http_address_refused(refused[i], &o) != 1)
+            fail_msg("%s: not refused", refused[i]);
+    }
+    for (size_t i = 0; allowed[i]; i++) {
+        if (rg_http_address_refused(allowed[i], &o) != 0)
+            fail_msg("%s: refused", allowed[i]);
+    }
+    assert_int_equal(rg_http_address_refused("example.com", &o), RG_EINVALID);
+    o.allow_loopback = 1; /* test mode: 127/8 only */
+    assert_int_equal(rg_http_address_refused("127.0.0.1", &o), 0);
+    assert_int_equal(rg_http_address_refused("10.0.0.1", &o), 1);
+    /* An allowed IPv4 network also opens its IPv4-mapped form. */
+    assert_int_equal(rg_http_net_parse(&n, "10.20.0.0/16"), 0);
+    o.allow = &n;
+    o.allow_count = 1;
+    assert_int_equal(rg_http_address_refused("10.20.3.4", &o), 0);
+    assert_int_equal(rg_http_address_refused("::ffff:10.20.3.4", &o), 0);
+    assert_int_equal(rg_http_address_refused("10.21.0.1", &o), 1);
+    assert_int_equal(rg_http_address_refused("169.254.169.254", &o), 1);
+    assert_int_equal(rg_http_net_parse(&n, "fd00::/8"), 0);
+    assert_int_equal(rg_http_address_refused("fd12::1", &o), 0);
+    assert_int_equal(rg_http_address_refused("fc00::1", &o), 1);
+}
+
+static void test_net_parse_errors(void **state)
+{
+    rg_http_net n;
+    (void)state;
+
+    assert_int_equal(rg_http_net_parse(&n, "10.0.0.0/8"), 0);
+    assert_int_equal(n.family, AF_INET);
+    assert_int_equal(n.prefix, 8);
+    assert_int_equal(rg_http_net_parse(&n, "2001:db8::1"), 0);
+    assert_int_equal(n.prefix, 128);
+    assert_int_equal(rg_http_net_parse(&n, "10.0.0.1/8"), RG_EINVALID); /* host bits */
+    assert_non_null(strstr(rg_error_last(), "past the /8 prefix"));
+    assert_int_equal(rg_http_net_parse(&n, "10.0.0.0/33"), RG_EINVALID);
+    assert_non_null(strstr(rg_error_last(), "from 0 to 32"));
+    assert_int_equal(rg_http_net_parse(&n, "10.0.0.0/"), RG_EINVALID);
+    assert_int_equal(rg_http_net_parse(&n, "10.0.0.0/8x"), RG_EINVALID);
+    assert_int_equal(rg_http_net_parse(&n, "intranet/8"), RG_EINVALID);
+    assert_non_null(strstr(rg_error_last(), "'intranet' is not an IPv4 or IPv6 address"));
+    assert_int_equal(rg_http_net_parse(&n, ""), RG_EINVALID);
+    assert_int_equal(rg_http_net_parse(&n, "/8"), RG_EINVALID);
 }
 
 static void test_only_http_and_https(void **state)
@@ -261,6 +391,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_headers_and_bounded_body),
         cmocka_unit_test(test_guard_refuses_internal_addresses),
+        cmocka_unit_test(test_guard_allow_list),
+        cmocka_unit_test(test_guard_address_table),
+        cmocka_unit_test(test_net_parse_errors),
         cmocka_unit_test(test_only_http_and_https),
         cmocka_unit_test(test_cancel_and_timeout),
         cmocka_unit_test(test_signature_matches_openssl),
