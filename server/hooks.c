@@ -1,10 +1,13 @@
 /* hooks.c - webhook delivery: a thread of its own that turns stored events into POSTs to the
- * manifest's `notify` URLs, signed with HMAC-SHA-256 over "timestamp.body" with the tenant's
- * secret from the owner's registry, retried with bounded exponential
- * backoff; each (event, url) outcome is written to the audit, which is read back on start so
- * a delivered event is not sent again. It never touches a rollout. */
+ * manifest's `notify` URLs, made by a few worker threads (one delivery in flight per tenant),
+ * signed with HMAC-SHA-256 over "timestamp.body" with the tenant's secret from the owner's
+ * registry, retried with bounded exponential backoff; each (event, url) outcome is written to the
+ * audit, which is read back on start so a delivered event is not sent again. It never touches a
+ * rollout. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rollgate/http.h"
 #include "server/server_private.h"
@@ -19,25 +22,46 @@ typedef struct {
     json_t *done;             /* keys with a final outcome (delivered or given up) or queued */
 } hook_rollout;
 
+typedef enum { JOB_WAITING, JOB_IN_FLIGHT, JOB_DONE } job_state;
+
 typedef struct {
     char *tenant, *rollout, *key, *event, *url, *secret_env, *body;
     int notify_index, attempt;
     int64_t due_mono_ms;
+    /* Under work_lock: a worker's POST and its result, read back by the hooks thread. */
+    job_state state;
+    long status;
+    char err[256];
 } hook_job;
+
+/* Workers that POST; a tenant has at most one delivery in flight, so a tenant whose
+ * receivers hang holds one worker, never the others' deliveries. */
+#define HOOK_WORKERS 4
 
 struct rg_server__hooks {
     rg_server *server;
     rg_engine *engine; /* the thread's own, with its own store */
     hook_rollout *rollouts;
     size_t nrollouts, rcap;
-    hook_job *jobs;
+    hook_job **jobs; /* in the order they were queued; a worker holds a pointer */
     size_t njobs, jcap;
     json_t *track; /* [[tenant, id], …] handed over by API threads, under track_lock */
     pthread_mutex_t track_lock;
+
+    pthread_mutex_t work_lock;
+    pthread_cond_t work_cond; /* a job was handed over, or quit */
+    hook_job *handed[HOOK_WORKERS];
+    size_t nhanded;
+    int in_flight, quit;
+    pthread_t workers[HOOK_WORKERS];
+    int nworkers;
+    int results; /* under server->lock: a worker finished a job since the thread looked */
 };
 
 static void job_dispose(hook_job *j)
 {
+    if (j == NULL)
+        return;
     free(j->tenant);
     free(j->rollout);
     free(j->key);
@@ -45,6 +69,7 @@ static void job_dispose(hook_job *j)
     free(j->url);
     free(j->secret_env);
     free(j->body);
+    free(j);
 }
 
 static void rollout_dispose(hook_rollout *r)
@@ -149,17 +174,18 @@ static void enqueue(rg_server__hooks *h, hook_rollout *r, const char *key_base, 
             continue;
         if (h->njobs == h->jcap) {
             size_t cap = h->jcap ? h->jcap * 2 : 16;
-            hook_job *grown = realloc(h->jobs, cap * sizeof(*grown));
+            hook_job **grown = realloc(h->jobs, cap * sizeof(*grown));
             if (grown == NULL)
                 return;
             h->jobs = grown;
             h->jcap = cap;
         }
+        if ((j = calloc(1, sizeof(*j))) == NULL)
+            return;
         json_object_set_new(r->done, key, json_true());
         payload = json_pack("{s:s, s:s, s:s, s:i, s:s?, s:s}", "event", name, "rollout", r->id,
                             "tenant", r->tenant, "stage", stage, "reason", reason, "at", at);
-        j = &h->jobs[h->njobs++];
-        memset(j, 0, sizeof(*j));
+        h->jobs[h->njobs++] = j;
         j->tenant = rg_strdup(r->tenant);
         j->rollout = rg_strdup(r->id);
         j->key = rg_strdup(key);
@@ -368,16 +394,16 @@ static void audit(rg_server__hooks *h, const hook_job *j, const char *outcome)
     free(text);
 }
 
-/* 1 when the job is finished (delivered or given up), 0 when it waits for a retry. */
-static int attempt(rg_server__hooks *h, hook_job *j)
+/* The result of a worker's POST: 1 when the job is finished (delivered or given up), 0
+ * when it waits for a retry (or for the next start, when the server stops). */
+static int finish(rg_server__hooks *h, hook_job *j)
 {
     const rg_server_options *o = &h->server->opts;
-    char err[256] = "", outcome[384];
-    long status;
+    char outcome[384];
+    long status = j->status;
     int64_t wait;
 
-    j->attempt++;
-    status = post(h, j, err, sizeof(err));
+    j->state = JOB_WAITING;
     if (status >= 200 && status < 300) {
         snprintf(outcome, sizeof(outcome), "delivered (HTTP %ld, attempt %d)", status, j->attempt);
         audit(h, j, outcome);
@@ -387,12 +413,12 @@ static int attempt(rg_server__hooks *h, hook_job *j)
         return 0; /* not an outcome: the next start delivers it */
     if (status < 0 || j->attempt >= o->webhook_attempts) {
         snprintf(outcome, sizeof(outcome), "failed after %d attempt%s: %s", j->attempt,
-                 j->attempt == 1 ? "" : "s", err);
+                 j->attempt == 1 ? "" : "s", j->err);
         audit(h, j, outcome);
         rg_log(RG_LOG_WARN, "webhook", "%s for %s: %s", j->event, j->rollout, outcome);
         return 1;
     }
-    snprintf(outcome, sizeof(outcome), "retrying (%s, attempt %d)", err, j->attempt);
+    snprintf(outcome, sizeof(outcome), "retrying (%s, attempt %d)", j->err, j->attempt);
     audit(h, j, outcome);
     wait = o->webhook_backoff_ms;
     for (int k = 1; k < j->attempt && wait < 30000; k++)
@@ -401,23 +427,84 @@ static int attempt(rg_server__hooks *h, hook_job *j)
     return 0;
 }
 
-/* Runs the due jobs; @return when the next one is due (mono ms), or INT64_MAX. */
+static void *worker_main(void *arg)
+{
+    rg_server__hooks *h = arg;
+    rg_server *s = h->server;
+
+    pthread_mutex_lock(&h->work_lock);
+    for (;;) {
+        hook_job *j;
+        while (!h->quit && h->nhanded == 0)
+            pthread_cond_wait(&h->work_cond, &h->work_lock);
+        if (h->nhanded == 0) /* quit, and nothing handed over is left */
+            break;
+        j = h->handed[--h->nhanded];
+        pthread_mutex_unlock(&h->work_lock);
+        j->err[0] = '\0';
+        j->status = post(h, j, j->err, sizeof(j->err));
+        pthread_mutex_lock(&h->work_lock);
+        j->state = JOB_DONE;
+        h->in_flight--;
+        pthread_mutex_unlock(&h->work_lock);
+        /* Wakes the hooks thread; the generation does not move, so long-polls sleep on. */
+        pthread_mutex_lock(&s->lock);
+        h->results = 1;
+        pthread_cond_broadcast(&s->changed);
+        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_lock(&h->work_lock);
+    }
+    pthread_mutex_unlock(&h->work_lock);
+    return NULL;
+}
+
+static int tenant_busy(const char *const *busy, size_t n, const char *tenant)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(busy[i], tenant) == 0)
+            return 1;
+    return 0;
+}
+
+/* Takes the workers' results, then hands due jobs to free workers, in queue order, one per
+ * tenant at a time. @return when the next waiting job is due (mono ms), or INT64_MAX. */
 static int64_t deliver_due(rg_server__hooks *h)
 {
-    int64_t next = INT64_MAX;
-    size_t i = 0;
+    const char *busy[HOOK_WORKERS];
+    size_t nbusy = 0, i = 0;
+    int64_t next = INT64_MAX, now = rg_time_mono_ms();
 
-    while (i < h->njobs && !rg_server__stopping(h->server)) {
-        hook_job *j = &h->jobs[i];
-        if (j->due_mono_ms <= rg_time_mono_ms() && attempt(h, j)) {
+    while (i < h->njobs) {
+        hook_job *j = h->jobs[i];
+        job_state st;
+        pthread_mutex_lock(&h->work_lock);
+        st = j->state;
+        pthread_mutex_unlock(&h->work_lock);
+        if (st == JOB_DONE && finish(h, j)) {
             job_dispose(j);
-            memmove(j, j + 1, (h->njobs - i - 1) * sizeof(*j));
+            memmove(&h->jobs[i], &h->jobs[i + 1], (h->njobs - i - 1) * sizeof(*h->jobs));
             h->njobs--;
             continue;
         }
-        if (j->due_mono_ms < next)
-            next = j->due_mono_ms;
+        if (st == JOB_IN_FLIGHT && nbusy < HOOK_WORKERS)
+            busy[nbusy++] = j->tenant;
         i++;
+    }
+    for (i = 0; i < h->njobs && !rg_server__stopping(h->server); i++) {
+        hook_job *j = h->jobs[i];
+        pthread_mutex_lock(&h->work_lock);
+        if (j->state == JOB_WAITING && j->due_mono_ms <= now &&
+            !tenant_busy(busy, nbusy, j->tenant) && h->in_flight < h->nworkers) {
+            j->state = JOB_IN_FLIGHT;
+            j->attempt++;
+            h->handed[h->nhanded++] = j;
+            h->in_flight++;
+            busy[nbusy++] = j->tenant;
+            pthread_cond_signal(&h->work_cond);
+        } else if (j->state == JOB_WAITING && j->due_mono_ms > now && j->due_mono_ms < next) {
+            next = j->due_mono_ms; /* a due job that waits for a worker is woken by its result */
+        }
+        pthread_mutex_unlock(&h->work_lock);
     }
     return next;
 }
@@ -441,6 +528,24 @@ static void collect(rg_server__hooks *h)
     rg_engine_rollouts_dispose(&active);
 }
 
+/* Until the generation moves past `gen`, a worker finishes, the server stops, or the
+ * deadline. */
+static void wait_work(rg_server__hooks *h, uint64_t gen, int64_t deadline_mono_ms)
+{
+    rg_server *s = h->server;
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(deadline_mono_ms / 1000); /* CLOCK_MONOTONIC, as the condition's */
+    ts.tv_nsec = (long)(deadline_mono_ms % 1000) * 1000000L;
+    pthread_mutex_lock(&s->lock);
+    while (s->generation == gen && !s->stopping && !h->results &&
+           rg_time_mono_ms() < deadline_mono_ms)
+        if (pthread_cond_timedwait(&s->changed, &s->lock, &ts) == ETIMEDOUT)
+            break;
+    h->results = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void *hooks_main(void *arg)
 {
     rg_server__hooks *h = arg;
@@ -457,8 +562,20 @@ static void *hooks_main(void *arg)
             if (!h->rollouts[i].finished && scan_rollout(h, &h->rollouts[i]) < 0)
                 rg_log(RG_LOG_WARN, "webhook", "scan: %s", rg_error_last());
         next = deliver_due(h);
-        rg_server__wait_change(s, gen, next < cap ? next : cap);
+        wait_work(h, gen, next < cap ? next : cap);
     }
+    /* The workers end their POST (cancelled by the stop), then what was delivered is
+     * audited; the rest is sent again by the next start. */
+    pthread_mutex_lock(&h->work_lock);
+    h->quit = 1;
+    pthread_cond_broadcast(&h->work_cond);
+    pthread_mutex_unlock(&h->work_lock);
+    for (int i = 0; i < h->nworkers; i++)
+        pthread_join(h->workers[i], NULL);
+    h->nworkers = 0;
+    for (size_t i = 0; i < h->njobs; i++)
+        if (h->jobs[i]->state == JOB_DONE)
+            finish(h, h->jobs[i]);
     return NULL;
 }
 
@@ -472,6 +589,8 @@ int rg_server__hooks_start(rg_server *s)
     h->server = s;
     h->track = json_array();
     pthread_mutex_init(&h->track_lock, NULL);
+    pthread_mutex_init(&h->work_lock, NULL);
+    pthread_cond_init(&h->work_cond, NULL);
     if ((rc = rg_engine_open(&h->engine, s->db_path, 0, NULL)) < 0) {
         pthread_mutex_destroy(&h->track_lock);
         json_decref(h->track);
@@ -479,13 +598,24 @@ int rg_server__hooks_start(rg_server *s)
         return rc;
     }
     s->hooks = h;
-    if (pthread_create(&s->hook_thread, NULL, hooks_main, h) != 0) {
+    while (h->nworkers < HOOK_WORKERS &&
+           pthread_create(&h->workers[h->nworkers], NULL, worker_main, h) == 0)
+        h->nworkers++;
+    if (h->nworkers == 0 || pthread_create(&s->hook_thread, NULL, hooks_main, h) != 0) {
+        pthread_mutex_lock(&h->work_lock);
+        h->quit = 1;
+        pthread_cond_broadcast(&h->work_cond);
+        pthread_mutex_unlock(&h->work_lock);
+        for (int i = 0; i < h->nworkers; i++)
+            pthread_join(h->workers[i], NULL);
         s->hooks = NULL;
         rg_engine_free(h->engine);
+        pthread_cond_destroy(&h->work_cond);
+        pthread_mutex_destroy(&h->work_lock);
         pthread_mutex_destroy(&h->track_lock);
         json_decref(h->track);
         free(h);
-        return rg_error_set(RG_EIO, "cannot start the webhook thread");
+        return rg_error_set(RG_EIO, "cannot start the webhook threads");
     }
     s->hook_started = 1;
     return 0;
@@ -502,12 +632,14 @@ void rg_server__hooks_stop(rg_server *s)
     s->hook_started = 0;
     s->hooks = NULL;
     for (size_t i = 0; i < h->njobs; i++)
-        job_dispose(&h->jobs[i]);
+        job_dispose(h->jobs[i]);
     for (size_t i = 0; i < h->nrollouts; i++)
         rollout_dispose(&h->rollouts[i]);
     free(h->jobs);
     free(h->rollouts);
     json_decref(h->track);
+    pthread_cond_destroy(&h->work_cond);
+    pthread_mutex_destroy(&h->work_lock);
     pthread_mutex_destroy(&h->track_lock);
     rg_engine_free(h->engine);
     free(h);

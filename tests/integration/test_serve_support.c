@@ -418,6 +418,8 @@ static enum MHD_Result on_hook(void *cls, struct MHD_Connection *conn, const cha
         const char *dk = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Rollgate-Delivery");
         json_array_append_new(r->deliveries, json_string(dk ? dk : ""));
     }
+    while (r->hold) /* a receiver that hangs: the sender's worker waits with it */
+        pthread_cond_wait(&r->released, &r->lock);
     if (strcmp(method, "POST") != 0 ||
         !signature_ok(r, sig,
                       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Rollgate-Timestamp"),
@@ -461,6 +463,7 @@ int hook_receiver_start(hook_receiver *r, const char *secret, int fail_first)
     r->received = json_array();
     r->deliveries = json_array();
     pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->released, NULL);
     r->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
                                  on_hook, r, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_hook_done, r, MHD_OPTION_END);
@@ -471,8 +474,17 @@ int hook_receiver_start(hook_receiver *r, const char *secret, int fail_first)
     return 0;
 }
 
+void hook_receiver_release(hook_receiver *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->hold = 0;
+    pthread_cond_broadcast(&r->released);
+    pthread_mutex_unlock(&r->lock);
+}
+
 void hook_receiver_stop(hook_receiver *r)
 {
+    hook_receiver_release(r);
     if (r->daemon)
         MHD_stop_daemon(r->daemon);
     r->daemon = NULL;
@@ -480,6 +492,7 @@ void hook_receiver_stop(hook_receiver *r)
     json_decref(r->deliveries);
     r->received = NULL;
     r->deliveries = NULL;
+    pthread_cond_destroy(&r->released);
     pthread_mutex_destroy(&r->lock);
 }
 

@@ -64,7 +64,9 @@ typedef struct hook_receiver {
     char url[96];
     char secret[64];
     int fail_first;
+    int hold; /* set: every request waits, unanswered, until hook_receiver_release */
     pthread_mutex_t lock;
+    pthread_cond_t released;
     int requests, bad_signatures;
     json_t *received;   /* payloads answered 2xx, in order */
     json_t *deliveries; /* the X-Rollgate-Delivery header of every request, in order */
@@ -72,6 +74,8 @@ typedef struct hook_receiver {
 
 int hook_receiver_start(hook_receiver *r, const char *secret, int fail_first);
 void hook_receiver_stop(hook_receiver *r);
+/* Lets held requests be answered, and later ones at once. */
+void hook_receiver_release(hook_receiver *r);
 /* How many 2xx-answered payloads had this event name. */
 int hook_receiver_count(hook_receiver *r, const char *event);
 

@@ -520,6 +520,68 @@ static void test_webhook_secret(void **state)
     rg_buf_dispose(&resp);
 }
 
+/* ---- 4b. a tenant whose receiver hangs holds one delivery worker, not the others' ---- */
+
+static int wait_hook(hook_receiver *r, int requests, int received, int64_t ms)
+{
+    int64_t deadline = rg_time_mono_ms() + ms;
+    for (;;) {
+        int done;
+        pthread_mutex_lock(&r->lock);
+        done = r->requests >= requests && (int)json_array_size(r->received) >= received;
+        pthread_mutex_unlock(&r->lock);
+        if (done)
+            return 1;
+        if (rg_time_mono_ms() > deadline)
+            return 0;
+        poll(NULL, 0, 50);
+    }
+}
+
+static void test_webhook_isolation(void **state)
+{
+    fixture *f = *state;
+    hook_receiver as_acme, as_evil;
+    rg_buf evil = RG_BUF_INIT, acme = RG_BUF_INIT, m = RG_BUF_INIT;
+    char *body;
+
+    assert_int_equal(hook_receiver_start(&as_acme, ACME_HOOK, 0), 0);
+    assert_int_equal(hook_receiver_start(&as_evil, EVIL_HOOK, 0), 0);
+    as_evil.hold = 1; /* before any request can come */
+    body = manifest_for("evil", f->evil_org, NULL, NULL);
+    rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started]}\n", body, as_evil.url);
+    free(body);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->evil_release, "application/yaml", m.ptr, &evil),
+        201);
+    assert_true(wait_hook(&as_evil, 1, 0, 15000)); /* evil's delivery is in flight, held */
+    body = manifest_for("acme", json_string_value(json_array_get(f->matrix_orgs, 0)), NULL, NULL);
+    rg_buf_clear(&m);
+    rg_buf_printf(&m, "%snotify:\n  - {url: \"%s\", events: [started]}\n", body, as_acme.url);
+    free(body);
+    assert_int_equal(
+        call(f, "POST", "/api/v1/rollouts", f->acme_release, "application/yaml", m.ptr, &acme),
+        201);
+    /* Acme's delivery arrives while evil's still hangs: well before the 10 s a hanging POST
+     * takes to time out, which is when a single delivery thread would get to it. */
+    assert_true(wait_hook(&as_acme, 1, 1, 8000));
+    pthread_mutex_lock(&as_evil.lock);
+    assert_int_equal(json_array_size(as_evil.received), 0); /* still unanswered */
+    pthread_mutex_unlock(&as_evil.lock);
+    pthread_mutex_lock(&as_acme.lock);
+    assert_int_equal(as_acme.bad_signatures, 0);
+    pthread_mutex_unlock(&as_acme.lock);
+    hook_receiver_release(&as_evil);
+    assert_true(wait_hook(&as_evil, 1, 1, 15000)); /* and evil's own is delivered after all */
+    end_rollout(f, f->evil_release, &evil);
+    end_rollout(f, f->acme_release, &acme);
+    hook_receiver_stop(&as_acme);
+    hook_receiver_stop(&as_evil);
+    rg_buf_dispose(&m);
+    rg_buf_dispose(&evil);
+    rg_buf_dispose(&acme);
+}
+
 /* ---- 5. the role matrix of docs/serve.md ---- */
 
 static char *start_acme(fixture *f)
@@ -618,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_tenant_urls_and_credentials),
         cmocka_unit_test(test_policy_paths),
         cmocka_unit_test(test_webhook_secret),
+        cmocka_unit_test(test_webhook_isolation),
         cmocka_unit_test(test_role_matrix),
         cmocka_unit_test(test_registered_org_runs),
         cmocka_unit_test(test_token_before_body),
