@@ -174,7 +174,7 @@ static void enqueue(rg_server__hooks *h, hook_rollout *r, const char *key_base, 
             continue;
         if (h->njobs == h->jcap) {
             size_t cap = h->jcap ? h->jcap * 2 : 16;
-            hook_job **grown = realloc(h->jobs, cap * sizeof(*grown));
+            hook_job **grown = realloc(h->jobs, cap * sizeof(hook_job *));
             if (grown == NULL)
                 return;
             h->jobs = grown;
@@ -482,7 +482,7 @@ static int64_t deliver_due(rg_server__hooks *h)
         pthread_mutex_unlock(&h->work_lock);
         if (st == JOB_DONE && finish(h, j)) {
             job_dispose(j);
-            memmove(&h->jobs[i], &h->jobs[i + 1], (h->njobs - i - 1) * sizeof(*h->jobs));
+            memmove(&h->jobs[i], &h->jobs[i + 1], (h->njobs - i - 1) * sizeof(hook_job *));
             h->njobs--;
             continue;
         }
