@@ -58,49 +58,13 @@ static const char *policy_text = fast_policy;
 static int v2_agents = 200;
 static const char *scenario_events = NULL;
 
-/* sim/scenarios/datatable.json with NORGS orgs and the e2e time scale. */
-static int write_scenario(const char *path, json_t **out_seed_row)
+static void set_v2_agents(json_t *org)
 {
-    char src[1024];
-    json_t *doc, *orgs, *first;
-
-    rg_test_path(src, sizeof(src), "sim/scenarios/datatable.json");
-    if ((doc = json_load_file(src, 0, NULL)) == NULL)
-        return -1;
-    json_object_set_new(doc, "time_scale", json_real(1200));
-    json_object_set_new(doc, "token_ttl_s", json_integer(86400));
-    if (scenario_events != NULL)
-        json_object_set_new(doc, "events", json_loads(scenario_events, 0, NULL));
-    orgs = json_object_get(doc, "orgs");
-    first = json_deep_copy(json_array_get(orgs, 0));
-    json_array_clear(orgs);
-    {
-        size_t i;
-        json_t *q;
-        json_array_foreach(json_object_get(first, "queues"), i,
-                           q) if (strcmp(json_string_value(json_object_get(q, "id")), "q-v2") == 0)
-            json_object_set_new(q, "agents", json_integer(v2_agents));
-    }
-    for (int i = 1; i <= NORGS; i++) {
-        json_t *o = json_deep_copy(first);
-        char id[32], cid[32], sec[32];
-        snprintf(id, sizeof(id), "org_dt_%d", i);
-        snprintf(cid, sizeof(cid), "cid-dt-%d", i);
-        snprintf(sec, sizeof(sec), "secret-dt-%d", i);
-        json_object_set_new(o, "id", json_string(id));
-        json_object_set_new(o, "client_id", json_string(cid));
-        json_object_set_new(o, "client_secret", json_string(sec));
-        json_array_append_new(orgs, o);
-    }
-    *out_seed_row = json_incref(json_array_get(
-        json_object_get(json_array_get(json_object_get(first, "datatables"), 0), "rows"), 0));
-    json_decref(first);
-    if (json_dump_file(doc, path, JSON_INDENT(1)) < 0) {
-        json_decref(doc);
-        return -1;
-    }
-    json_decref(doc);
-    return 0;
+    size_t i;
+    json_t *q;
+    json_array_foreach(json_object_get(org, "queues"), i,
+                       q) if (strcmp(json_string_value(json_object_get(q, "id")), "q-v2") == 0)
+        json_object_set_new(q, "agents", json_integer(v2_agents));
 }
 
 static void write_manifest(const char *path, const char *url, const char *change)
@@ -126,44 +90,27 @@ typedef struct {
     json_t *seed; /* the scenario's row, as every org starts */
 } dt;
 
-/* The sim, credentials and manifest; the rollout starts unless `start` is 0. */
+/* The sim (sim/scenarios/datatable.json's first org NORGS times), credentials and manifest;
+ * the rollout starts unless `start` is 0. */
 static void begin(dt *d, const char *change, const char *hook, int start)
 {
+    const rg_e2e_scenario sc = {"sim/scenarios/datatable.json", "dt", NORGS, scenario_events,
+                                set_v2_agents};
     char scenario[700];
-    rg_engine_options opts;
-    rg_manifest *m = NULL;
+    json_t *first = NULL;
 
     memset(d, 0, sizeof(*d));
-    assert_int_equal(rg_test_mkdtemp(d->e.dir, sizeof(d->e.dir)), 0);
+    assert_int_equal(rg_e2e_dir(&d->e), 0);
     snprintf(scenario, sizeof(scenario), "%s/scenario.json", d->e.dir);
-    assert_int_equal(write_scenario(scenario, &d->seed), 0);
-    if (rg_simproc_start(&d->e.sim, scenario) < 0)
-        fail_msg("cannot start rollgate-sim: %s", rg_error_last());
-    assert_int_equal(rg_e2e_credentials(&d->e.orgs, scenario), 0);
-    if (hook != NULL) {
-        rg_buf body = RG_BUF_INIT;
-        long status = 0;
-        assert_int_equal(
-            rg_simproc_request(&d->e.sim, "POST", "/sim/hook", hook, NULL, &status, &body, NULL),
-            0);
-        assert_int_equal(status, 200);
-        rg_buf_dispose(&body);
-    }
-    snprintf(d->e.db, sizeof(d->e.db), "%s/e2e.db", d->e.dir);
-    snprintf(d->e.manifest, sizeof(d->e.manifest), "%s/manifest.yaml", d->e.dir);
-    snprintf(d->e.tenant, sizeof(d->e.tenant), "e2e");
+    assert_int_equal(rg_e2e_write_scenario(&first, scenario, &sc), 0);
+    d->seed = json_incref(json_array_get(
+        json_object_get(json_array_get(json_object_get(first, "datatables"), 0), "rows"), 0));
+    json_decref(first);
+    if (rg_e2e_sim(&d->e, scenario, hook) < 0)
+        fail_msg("rollgate-sim: %s", rg_error_last());
     write_manifest(d->e.manifest, d->e.sim.url, change);
-    if (!start)
-        return;
-    if (rg_manifest_load_file(&m, d->e.manifest, NULL) < 0)
-        fail_msg("manifest: %s", rg_error_last());
-    rg_engine_options_init(&opts);
-    opts.tick_ms = 200;
-    assert_int_equal(rg_store_open(&d->e.store, d->e.db), 0);
-    assert_int_equal(rg_engine_new(&d->e.engine, d->e.store, &opts), 0);
-    if (rg_engine_start(d->e.id, d->e.engine, m, d->e.dir, "e2e", 1) < 0)
+    if (start && rg_e2e_start(&d->e, 200) < 0)
         fail_msg("start: %s", rg_error_last());
-    rg_manifest_free(m);
 }
 
 static void end(dt *d)
@@ -172,51 +119,42 @@ static void end(dt *d)
     rg_e2e_end(&d->e);
 }
 
-static int finished(rg_e2e *e)
-{
-    rg_rollout_state s = rg_e2e_state(e);
-    return rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_HELD || s == RG_ROLLOUT_PAUSED;
-}
-
-static char *hold_reason(rg_e2e *e)
-{
-    rg_store_rollout row = {0};
-    char *why = NULL;
-    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0 && row.hold_reason)
-        why = rg_strdup(row.hold_reason);
-    rg_store_rollout_dispose(&row);
-    return why;
-}
-
 static void run_to_end(rg_e2e *e)
 {
-    char *why;
-    if (rg_e2e_drive(e, finished, 400) < 0)
+    if (rg_e2e_run_to_end(e) < 0)
         fail_msg("rollout did not finish: %s", rg_error_last());
-    if ((why = hold_reason(e)) != NULL)
-        fprintf(stderr, "rollout %s: %s: %s\n", e->id, rg_rollout_state_to_str(rg_e2e_state(e)),
-                why);
-    free(why);
+}
+
+static void assert_no_strategy_requests(const json_t *log)
+{
+    if (rg_e2e_no_strategy_requests(log) < 0)
+        fail_msg("%s", rg_error_last());
+}
+
+/* The org's row `key` (NULL: the routing row) as the sim holds it (new reference), or NULL
+ * when there is none. */
+static json_t *sim_row_by_key(rg_e2e *e, const char *org, const char *key)
+{
+    json_t *o = rg_e2e_sim_org(&e->sim, org), *r, *out = NULL;
+    size_t k;
+
+    assert_non_null(o);
+    json_array_foreach(json_object_get(json_array_get(json_object_get(o, "datatables"), 0), "rows"),
+                       k, r)
+    {
+        json_t *f = json_object_get(r, "fields");
+        if (key == NULL ? json_is_true(json_object_get(r, "routing"))
+                        : strcmp(json_string_value(json_object_get(f, "key")), key) == 0)
+            out = json_incref(f);
+    }
+    json_decref(o);
+    return out;
 }
 
 /* The org's routing row as the sim holds it (new reference). */
 static json_t *sim_row(rg_e2e *e, const char *org)
 {
-    json_t *st = NULL, *o, *out = NULL;
-    size_t i;
-
-    assert_int_equal(rg_simproc_state(&e->sim, &st), 0);
-    json_array_foreach(json_object_get(st, "orgs"), i, o)
-    {
-        json_t *rows, *r;
-        size_t k;
-        if (strcmp(json_string_value(json_object_get(o, "id")), org) != 0)
-            continue;
-        rows = json_object_get(json_array_get(json_object_get(o, "datatables"), 0), "rows");
-        json_array_foreach(rows, k, r) if (json_is_true(json_object_get(r, "routing"))) out =
-            json_incref(json_object_get(r, "fields"));
-    }
-    json_decref(st);
+    json_t *out = sim_row_by_key(e, org, NULL);
     assert_non_null(out);
     return out;
 }
@@ -224,35 +162,8 @@ static json_t *sim_row(rg_e2e *e, const char *org)
 /* Answered requests of `method` on the org's row in the sim's log. */
 static int row_requests(const json_t *log, const char *org, const char *method)
 {
-    const char *want = "/api/v2/flows/datatables/" TABLE "/rows/" ROW;
-    size_t i;
-    json_t *r;
-    int n = 0;
-
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-    {
-        const char *o = json_string_value(json_object_get(r, "org"));
-        const char *p = json_string_value(json_object_get(r, "path"));
-        n += o && p && strcmp(o, org) == 0 && strncmp(p, want, strlen(want)) == 0 &&
-             strcmp(json_string_value(json_object_get(r, "method")), method) == 0 &&
-             json_integer_value(json_object_get(r, "status")) == 200;
-    }
-    return n;
-}
-
-static void assert_no_strategy_requests(const json_t *log)
-{
-    size_t i;
-    json_t *r;
-
-    assert_true(json_array_size(json_object_get(log, "requests")) > 0);
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-    {
-        const char *p = json_string_value(json_object_get(r, "path"));
-        if (p && strstr(p, "/routing/strategies") != NULL)
-            fail_msg("request %s %s in data-table mode",
-                     json_string_value(json_object_get(r, "method")), p);
-    }
+    return rg_e2e_count_requests(log, org, method,
+                                 "/api/v2/flows/datatables/" TABLE "/rows/" ROW "*", 200);
 }
 
 static void assert_rows_equal(const json_t *live, const json_t *want, const char *org)
@@ -376,7 +287,7 @@ static void test_edit_of_changed_field_holds(void **state)
           1);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_HELD);
-    why = hold_reason(&d.e);
+    why = rg_e2e_hold_reason(&d.e);
     assert_non_null(why);
     assert_non_null(strstr(why, "org_dt_1"));
     assert_true(strstr(why, "weight_a") != NULL || strstr(why, "weight_b") != NULL);
@@ -410,7 +321,7 @@ static void test_writer_after_put_holds(void **state)
           1);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_HELD);
-    why = hold_reason(&d.e);
+    why = rg_e2e_hold_reason(&d.e);
     assert_non_null(why);
     assert_non_null(strstr(why, "org_dt_1"));
     assert_non_null(strstr(why, "after"));
@@ -430,7 +341,6 @@ static void test_writer_after_put_holds(void **state)
 static void test_plan_refuses_wrong_type(void **state)
 {
     dt d;
-    rg_manifest *m = NULL;
     json_t *plan = NULL, *f, *log;
     int named = 0;
     size_t i;
@@ -443,9 +353,7 @@ static void test_plan_refuses_wrong_type(void **state)
           " note: 5}\n"
           "  weights: {weight_a: queue_a, weight_b: queue_b}\n",
           NULL, 0);
-    if (rg_manifest_load_file(&m, d.e.manifest, NULL) < 0)
-        fail_msg("manifest: %s", rg_error_last());
-    assert_int_equal(rg_engine_plan(&plan, m, d.e.dir, NULL), 0);
+    assert_int_equal(rg_e2e_plan(&plan, &d.e), 0);
     assert_true(json_is_true(json_object_get(plan, "blocked")));
     json_array_foreach(json_object_get(plan, "findings"), i, f)
     {
@@ -464,26 +372,20 @@ static void test_plan_refuses_wrong_type(void **state)
     assert_no_strategy_requests(log);
     json_decref(log);
     json_decref(plan);
-    rg_manifest_free(m);
     end(&d);
 }
 
 /* Committed and unanswered PUTs of the org's row, as the sim counts them (/sim/writes). */
 static void row_writes(rg_e2e *e, const char *org, json_int_t *applied, json_int_t *unanswered)
 {
-    rg_buf body = RG_BUF_INIT;
-    long status = 0;
-    json_t *doc, *w;
+    json_t *doc = NULL, *w;
 
-    assert_int_equal(
-        rg_simproc_request(&e->sim, "GET", "/sim/writes", NULL, NULL, &status, &body, NULL), 0);
-    assert_int_equal(status, 200);
-    doc = json_loads(rg_buf_cstr(&body), 0, NULL);
+    if (rg_simproc_json(&e->sim, "GET", "/sim/writes", NULL, &doc) < 0)
+        fail_msg("%s", rg_error_last());
     w = json_object_get(json_object_get(json_object_get(doc, "orgs"), org), TABLE "/" ROW);
     *applied = json_integer_value(json_object_get(w, "applied"));
     *unanswered = json_integer_value(json_object_get(w, "unanswered"));
     json_decref(doc);
-    rg_buf_dispose(&body);
 }
 
 /* 6. Every PUT's reply is lost (committed, never answered): each is re-read before anything
@@ -494,17 +396,7 @@ static void test_lost_put_reply_is_not_resent(void **state)
     (void)state;
     begin(&d, healthy_change, NULL, 0);
     assert_int_equal(rg_simproc_faults(&d.e.sim, "{\"apply_drop_rate\":1}"), 0);
-    {
-        rg_manifest *m = NULL;
-        rg_engine_options opts;
-        assert_int_equal(rg_manifest_load_file(&m, d.e.manifest, NULL), 0);
-        rg_engine_options_init(&opts);
-        opts.tick_ms = 200;
-        assert_int_equal(rg_store_open(&d.e.store, d.e.db), 0);
-        assert_int_equal(rg_engine_new(&d.e.engine, d.e.store, &opts), 0);
-        assert_int_equal(rg_engine_start(d.e.id, d.e.engine, m, d.e.dir, "e2e", 1), 0);
-        rg_manifest_free(m);
-    }
+    assert_int_equal(rg_e2e_start(&d.e, 200), 0);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
     for (int i = 1; i <= NORGS; i++) {
@@ -552,36 +444,22 @@ static void test_capacity_weight_columns(void **state)
     end(&d);
 }
 
-static int stage_one_applied(rg_e2e *e)
-{
-    rg_store_rollout row = {0};
-    int yes = 0;
-    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0)
-        yes = row.stage_applied_at_ms != 0 || row.state != RG_ROLLOUT_RUNNING;
-    rg_store_rollout_dispose(&row);
-    return yes;
-}
-
 /* 8. A rollback writes the snapshot row back: the change's fields as they were, and a field
  * outside the change that a person edited after the apply is kept. */
 static void test_rollback_restores_row_and_keeps_edit(void **state)
 {
     dt d;
     char *outcome = NULL;
-    rg_buf body = RG_BUF_INIT;
-    long status = 0;
     json_t *live, *want;
     (void)state;
     begin(&d, healthy_change, NULL, 1);
-    assert_int_equal(rg_e2e_drive(&d.e, stage_one_applied, 100), 0);
-    assert_int_equal(rg_simproc_request(&d.e.sim, "POST", "/sim/edit",
-                                        "{\"org\":\"org_dt_1\",\"datatable\":\"" TABLE
-                                        "\",\"row\":\"" ROW "\",\"fields\":{\"note\":"
-                                        "\"after the apply\"}}",
-                                        NULL, &status, &body, NULL),
+    assert_int_equal(rg_e2e_drive(&d.e, rg_e2e_stage_one_applied, 100), 0);
+    assert_int_equal(rg_simproc_json(&d.e.sim, "POST", "/sim/edit",
+                                     "{\"org\":\"org_dt_1\",\"datatable\":\"" TABLE
+                                     "\",\"row\":\"" ROW "\",\"fields\":{\"note\":"
+                                     "\"after the apply\"}}",
+                                     NULL),
                      0);
-    assert_int_equal(status, 200);
-    rg_buf_dispose(&body);
     assert_int_equal(rg_engine_command(&outcome, d.e.engine, d.e.tenant, d.e.id,
                                        RG_COMMAND_ROLLBACK, "alice", "testing the row restore", 0),
                      0);
@@ -618,7 +496,7 @@ static void test_capacity_drop_pauses_before_the_row(void **state)
     scenario_events = NULL;
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_PAUSED);
-    why = hold_reason(&d.e);
+    why = rg_e2e_hold_reason(&d.e);
     assert_non_null(why);
     assert_non_null(strstr(why, "org_dt_3"));
     assert_non_null(strstr(why, "q-v2"));
@@ -655,7 +533,7 @@ static void crash_run(dt *d, const char *at)
         if (rg_store_open(&child.store, child.db) < 0 ||
             rg_engine_new(&child.engine, child.store, &opts) < 0)
             _exit(2);
-        rg_e2e_drive(&child, finished, 400);
+        rg_e2e_drive(&child, rg_e2e_settled, 400);
         _exit(3); /* never reached the point */
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -730,48 +608,6 @@ static const char create_change[] =
     "  template: {queue_a: q-main, weight_a: 0, queue_b: \"{{NEW_QUEUE}}\", weight_b: 100,"
     " note: created}\n";
 
-/* The org's row `key` as the sim holds it (new reference), or NULL when there is none. */
-static json_t *sim_row_by_key(rg_e2e *e, const char *org, const char *key)
-{
-    json_t *st = NULL, *o, *r, *out = NULL;
-    size_t i, k;
-
-    assert_int_equal(rg_simproc_state(&e->sim, &st), 0);
-    json_array_foreach(json_object_get(st, "orgs"), i, o)
-    {
-        if (strcmp(json_string_value(json_object_get(o, "id")), org) != 0)
-            continue;
-        json_array_foreach(
-            json_object_get(json_array_get(json_object_get(o, "datatables"), 0), "rows"), k, r)
-        {
-            json_t *f = json_object_get(r, "fields");
-            if (strcmp(json_string_value(json_object_get(f, "key")), key) == 0)
-                out = json_incref(f);
-        }
-    }
-    json_decref(st);
-    return out;
-}
-
-/* Answered requests of `method` with `status` on `path` of the org in the sim's log. */
-static int requests_on(const json_t *log, const char *org, const char *method, const char *path,
-                       long status)
-{
-    size_t i;
-    json_t *r;
-    int n = 0;
-
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-    {
-        const char *o = json_string_value(json_object_get(r, "org"));
-        const char *p = json_string_value(json_object_get(r, "path"));
-        n += o && p && strcmp(o, org) == 0 && strcmp(p, path) == 0 &&
-             strcmp(json_string_value(json_object_get(r, "method")), method) == 0 &&
-             json_integer_value(json_object_get(r, "status")) == status;
-    }
-    return n;
-}
-
 /* 14. create: true and no row: each org's row is created (one POST of the template plus the
  * key) and the rollout completes; the routing row is untouched. */
 static void test_missing_row_is_created(void **state)
@@ -798,9 +634,12 @@ static void test_missing_row_is_created(void **state)
         assert_rows_equal(live, d.seed, org);
         json_decref(live);
         assert_int_equal(
-            requests_on(log, org, "POST", "/api/v2/flows/datatables/" TABLE "/rows", 200), 1);
-        assert_int_equal(
-            requests_on(log, org, "PUT", "/api/v2/flows/datatables/" TABLE "/rows/canary", 200), 0);
+            rg_e2e_count_requests(log, org, "POST", "/api/v2/flows/datatables/" TABLE "/rows", 200),
+            1);
+        assert_int_equal(rg_e2e_count_requests(log, org, "PUT",
+                                               "/api/v2/flows/datatables/" TABLE "/rows/canary",
+                                               200),
+                         0);
     }
     assert_no_strategy_requests(log);
     json_decref(log);
@@ -817,7 +656,7 @@ static void test_rollback_deletes_created_row(void **state)
     json_t *log;
     (void)state;
     begin(&d, create_change, NULL, 1);
-    assert_int_equal(rg_e2e_drive(&d.e, stage_one_applied, 100), 0);
+    assert_int_equal(rg_e2e_drive(&d.e, rg_e2e_stage_one_applied, 100), 0);
     {
         json_t *live = sim_row_by_key(&d.e, "org_dt_1", "canary");
         assert_non_null(live); /* created by stage 1 */
@@ -841,9 +680,10 @@ static void test_rollback_deletes_created_row(void **state)
         live = sim_row(&d.e, org);
         assert_rows_equal(live, d.seed, org);
         json_decref(live);
-        assert_int_equal(
-            requests_on(log, org, "DELETE", "/api/v2/flows/datatables/" TABLE "/rows/canary", 204),
-            i == 1 ? 1 : 0);
+        assert_int_equal(rg_e2e_count_requests(log, org, "DELETE",
+                                               "/api/v2/flows/datatables/" TABLE "/rows/canary",
+                                               204),
+                         i == 1 ? 1 : 0);
     }
     assert_no_strategy_requests(log);
     json_decref(log);
@@ -872,28 +712,12 @@ static void test_same_row_is_claimed_once(void **state)
 /* The live plan of `change` (new reference); the sim's log must show no row PUT. */
 static json_t *plan_of(dt *d, const char *change)
 {
-    rg_manifest *m = NULL;
     json_t *plan = NULL;
 
     write_manifest(d->e.manifest, d->e.sim.url, change);
-    if (rg_manifest_load_file(&m, d->e.manifest, NULL) < 0)
-        fail_msg("manifest: %s", rg_error_last());
-    assert_int_equal(rg_engine_plan(&plan, m, d->e.dir, NULL), 0);
-    rg_manifest_free(m);
+    if (rg_e2e_plan(&plan, &d->e) < 0)
+        fail_msg("plan: %s", rg_error_last());
     return plan;
-}
-
-static int findings_with(const json_t *plan, const char *a, const char *b)
-{
-    size_t i;
-    json_t *f;
-    int n = 0;
-    json_array_foreach(json_object_get(plan, "findings"), i, f)
-    {
-        const char *what = json_string_value(json_object_get(f, "what"));
-        n += what && strstr(what, a) && (b == NULL || strstr(what, b));
-    }
-    return n;
 }
 
 /* 13. plan passes a good change with the live row's diff, and blocks a missing table, a
@@ -919,14 +743,15 @@ static void test_plan_findings(void **state)
                        "  resource: {kind: datatable_row, datatable: dt-nope, row: " ROW "}\n"
                        "  template: {note: x}\n");
     assert_true(json_is_true(json_object_get(plan, "blocked")));
-    assert_int_equal(findings_with(plan, "dt-nope", "Unable to find a data table"), NORGS);
+    assert_int_equal(rg_e2e_findings_with(plan, "dt-nope", "Unable to find a data table", NULL),
+                     NORGS);
     json_decref(plan);
 
     plan = plan_of(&d, "change:\n"
                        "  resource: {kind: datatable_row, datatable: " TABLE ", row: nope}\n"
                        "  template: {note: x}\n");
     assert_true(json_is_true(json_object_get(plan, "blocked")));
-    assert_int_equal(findings_with(plan, "no row 'nope'", NULL), NORGS);
+    assert_int_equal(rg_e2e_findings_with(plan, "no row 'nope'", NULL, NULL), NORGS);
     json_decref(plan);
 
     plan = plan_of(&d, "change:\n"
@@ -934,7 +759,8 @@ static void test_plan_findings(void **state)
                        " create: true}\n"
                        "  template: {note: x}\n");
     assert_false(json_is_true(json_object_get(plan, "blocked")));
-    assert_int_equal(findings_with(plan, "no row 'nope'", "the apply creates it"), NORGS);
+    assert_int_equal(rg_e2e_findings_with(plan, "no row 'nope'", "the apply creates it", NULL),
+                     NORGS);
     json_decref(plan);
 
     plan = plan_of(&d, "change:\n"
@@ -943,7 +769,7 @@ static void test_plan_findings(void **state)
                        " weight_b: 50}\n"
                        "  weights: {weight_a: queue_a, weight_b: queue_b}\n");
     assert_true(json_is_true(json_object_get(plan, "blocked")));
-    assert_int_equal(findings_with(plan, "queue q-gone", "queue_b"), NORGS);
+    assert_int_equal(rg_e2e_findings_with(plan, "queue q-gone", "queue_b", NULL), NORGS);
     json_decref(plan);
     {
         json_t *log = rg_e2e_requests(&d.e.sim);
