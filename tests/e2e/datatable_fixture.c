@@ -29,18 +29,8 @@ const char bad_change[] =
     "  template: {queue_a: q-main, weight_a: 0, queue_b: q-bad, weight_b: 100}\n"
     "  weights: {weight_a: queue_a, weight_b: queue_b}\n";
 
-/* For tests about the writes rather than the gate: short soaks, a tolerance no healthy change
- * can cross (so short windows never trip by chance), and an inconclusive look promotes
- * (test_healthy_completes and the bad change keep the e2e policy). */
-const char fast_policy[] =
-    "policy:\n"
-    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 2s\n  soak_limit: 4s\n"
-    "  poll_interval: 1s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
-    "  breaker: {consecutive: 2}\n  on_inconclusive: promote\n  errors: {limit: 3}\n"
-    "  verify_window: 2s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
-    "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
-    "       increase_is_bad: true, tolerance: {relative: 5.0}}\n";
-const char *policy_text = fast_policy;
+/* test_healthy_completes and the bad change set the e2e policy instead. */
+const char *policy_text = rg_e2e_fast_policy;
 
 /* Agents on q-v2 in every org, and the scenario's events (the capacity tests set them). */
 int v2_agents = 200;
@@ -168,7 +158,7 @@ void assert_rows_equal(const json_t *live, const json_t *want, const char *org)
 }
 
 /* Committed and unanswered PUTs of the org's row, as the sim counts them (/sim/writes). */
-void row_writes(rg_e2e *e, const char *org, json_int_t *applied, json_int_t *unanswered)
+static void row_writes(rg_e2e *e, const char *org, json_int_t *applied, json_int_t *unanswered)
 {
     json_t *doc = NULL, *w;
 
@@ -178,4 +168,23 @@ void row_writes(rg_e2e *e, const char *org, json_int_t *applied, json_int_t *una
     *applied = json_integer_value(json_object_get(w, "applied"));
     *unanswered = json_integer_value(json_object_get(w, "unanswered"));
     json_decref(doc);
+}
+
+void assert_each_row_written_once(rg_e2e *e, json_int_t unanswered)
+{
+    for (int i = 1; i <= NORGS; i++) {
+        char org[32];
+        json_int_t applied = 0, lost = 0;
+        json_t *live;
+        snprintf(org, sizeof(org), "org_dt_%d", i);
+        row_writes(e, org, &applied, &lost);
+        if (applied != 1)
+            fail_msg("%s: %lld PUTs committed", org, (long long)applied);
+        if (unanswered >= 0 && lost != unanswered)
+            fail_msg("%s: %lld PUTs unanswered, want %lld", org, (long long)lost,
+                     (long long)unanswered);
+        live = sim_row(e, org);
+        assert_int_equal(json_integer_value(json_object_get(live, "weight_b")), 100);
+        json_decref(live);
+    }
 }

@@ -17,10 +17,8 @@
 extern const char healthy_change[];
 extern const char bad_change[];
 extern const char create_change[];
-/* Short soaks and a tolerance no healthy change crosses, for the tests about the writes. */
-extern const char fast_policy[];
-/* What the next begin() uses: the manifest's policy (fast_policy unless a test sets another),
- * the agents on q-v2 in every org (200), the scenario's events (JSON, NULL: none). */
+/* What the next begin() uses: the manifest's policy (rg_e2e_fast_policy unless a test sets
+ * another), the agents on q-v2 in every org (200), the scenario's events (JSON, NULL: none). */
 extern const char *policy_text;
 extern int v2_agents;
 extern const char *scenario_events;
@@ -47,7 +45,8 @@ json_t *sim_row(rg_e2e *e, const char *org);
 int row_requests(const json_t *log, const char *org, const char *method);
 /* Fails the test unless `live` has exactly `want`'s fields and values. */
 void assert_rows_equal(const json_t *live, const json_t *want, const char *org);
-/* Committed and unanswered PUTs of the org's routing row, as the sim counts them. */
-void row_writes(rg_e2e *e, const char *org, json_int_t *applied, json_int_t *unanswered);
+/* Every org's routing row was PUT exactly once (committed; `unanswered` of those PUTs lost
+ * their reply, -1: any) and holds the change (weight_b 100). */
+void assert_each_row_written_once(rg_e2e *e, json_int_t unanswered);
 
 #endif

@@ -29,17 +29,6 @@ static const char change_text[] = "change:\n"
                                   "    openHoursFlow: {id: flow-open-v2, name: \"Open {{FLOW}}\"}\n"
                                   "    description: canary flow\n";
 
-/* Short soaks and a tolerance no healthy change crosses, an inconclusive look promotes: for
- * the tests about the writes rather than the gate. */
-static const char fast_policy[] =
-    "policy:\n"
-    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 2s\n  soak_limit: 4s\n"
-    "  poll_interval: 1s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
-    "  breaker: {consecutive: 2}\n  on_inconclusive: promote\n  errors: {limit: 3}\n"
-    "  verify_window: 2s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
-    "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
-    "       increase_is_bad: true, tolerance: {relative: 5.0}}\n";
-
 /* A strategy as the org's traffic source (the sim does not route calls by IVR config; rollgate
  * never asks for strategies). */
 static void add_traffic(json_t *org)
@@ -172,7 +161,7 @@ static void test_healthy_sets_fields(void **state)
     vt d;
     json_t *log;
     (void)state;
-    begin(&d, change_text, fast_policy, NULL, NULL, 1);
+    begin(&d, change_text, rg_e2e_fast_policy, NULL, NULL, 1);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
     log = rg_e2e_requests(&d.e.sim);
@@ -250,7 +239,7 @@ static void stale_version_is_reread(const char *faults, const char *refused)
     json_t *log, *ivr, *body;
     char *seq, want[256];
 
-    begin(&d, change_text, fast_policy, NULL,
+    begin(&d, change_text, rg_e2e_fast_policy, NULL,
           "{\"org\":\"org_ivr_1\",\"on\":\"get\",\"ivr\":\"" IVR "\","
           "\"fields\":{\"name\":\"Main line (renamed by a person)\"}}",
           0);
@@ -305,7 +294,7 @@ static void test_edit_of_changed_field_holds(void **state)
     json_t *log, *ivr;
     char *why;
     (void)state;
-    begin(&d, change_text, fast_policy, NULL,
+    begin(&d, change_text, rg_e2e_fast_policy, NULL,
           "{\"org\":\"org_ivr_1\",\"on\":\"get\",\"ivr\":\"" IVR "\","
           "\"fields\":{\"openHoursFlow\":{\"id\":\"flow-person\"}}}",
           1);
@@ -342,7 +331,7 @@ static json_t *plan_of(vt *d, const char *change)
                   "login_url: \"%s\", credentials: env}\ngroups:\n"
                   "  - {name: all, orgs: [org_ivr_1, org_ivr_2, org_ivr_3], vars: {FLOW: v2}}\n"
                   "%s%s",
-                  d->e.sim.url, d->e.sim.url, change, fast_policy);
+                  d->e.sim.url, d->e.sim.url, change, rg_e2e_fast_policy);
     assert_int_equal(rg_test_write_file(d->e.manifest, rg_buf_cstr(&text)), 0);
     rg_buf_dispose(&text);
     if (rg_e2e_plan(&plan, &d->e) < 0)
@@ -357,7 +346,7 @@ static void test_plan_findings(void **state)
     vt d;
     json_t *plan, *diff, *log;
     (void)state;
-    begin(&d, change_text, fast_policy, NULL, NULL, 0);
+    begin(&d, change_text, rg_e2e_fast_policy, NULL, NULL, 0);
     plan = plan_of(&d, change_text);
     assert_false(json_is_true(json_object_get(plan, "blocked")));
     assert_int_equal(json_array_size(json_object_get(plan, "findings")), 0);

@@ -19,6 +19,15 @@ const char rg_e2e_policy[] =
     "    - {name: speed_of_answer, kind: mean, source: tAnswered, increase_is_bad: true,\n"
     "       tolerance: {absolute: 10s}}\n";
 
+const char rg_e2e_fast_policy[] =
+    "policy:\n"
+    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 2s\n  soak_limit: 4s\n"
+    "  poll_interval: 1s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
+    "  breaker: {consecutive: 2}\n  on_inconclusive: promote\n  errors: {limit: 3}\n"
+    "  verify_window: 2s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
+    "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
+    "       increase_is_bad: true, tolerance: {relative: 5.0}}\n";
+
 int rg_e2e_credentials(json_t **orgs, const char *scenario)
 {
     char path[1024];

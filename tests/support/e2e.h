@@ -11,6 +11,9 @@
 
 /* The short-window policy every end-to-end test uses (3 s polls over 1-second buckets). */
 extern const char rg_e2e_policy[];
+/* For tests about the writes rather than the gate: short soaks, a tolerance no healthy change
+ * can cross (so short windows never trip by chance), and an inconclusive look promotes. */
+extern const char rg_e2e_fast_policy[];
 
 /* Sets ROLLGATE_<ORG>_CLIENT_ID/_SECRET for every org of the scenario file (relative to the
  * source dir); fills `orgs` with their ids (new array). */
