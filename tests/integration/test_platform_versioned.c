@@ -18,34 +18,12 @@
 
 #define ORG "org_ivr_1"
 
-typedef struct {
-    rg_simproc sim;
-    rg_platform *p;
-    int64_t since; /* request log position before the case */
-} fixture;
+typedef rg_sim_client fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-
-    if (f == NULL || rg_simproc_start(&f->sim, "sim/scenarios/versioned.json") < 0 ||
-        rg_simproc_client(&f->p, &f->sim, ORG, "cid-ivr-1", "secret-ivr-1", 20) < 0) {
-        fprintf(stderr, "rollgate-sim and a client on it: %s\n", rg_error_last());
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = rg_simproc_stop(&f->sim);
-
-    rg_platform_free(f->p);
-    free(f);
-    return rc == 0 ? 0 : -1;
+    return rg_sim_client_setup(state, "sim/scenarios/versioned.json", ORG, "cid-ivr-1",
+                               "secret-ivr-1", 20);
 }
 
 static json_t *control(const fixture *f, const char *method, const char *path, const char *body)
@@ -392,5 +370,5 @@ int main(void)
         cmocka_unit_test(test_timeouts_reread_bounded),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, rg_sim_client_teardown);
 }

@@ -252,6 +252,35 @@ int rg_simproc_client(rg_platform **out, const rg_simproc *sim, const char *org,
     return 0;
 }
 
+int rg_sim_client_setup(void **state, const char *scenario, const char *org, const char *client_id,
+                        const char *client_secret, uint64_t jitter_seed)
+{
+    rg_sim_client *c = calloc(1, sizeof(*c));
+    int started = 0;
+
+    if (c == NULL || !(started = rg_simproc_start(&c->sim, scenario) == 0) ||
+        rg_simproc_client(&c->p, &c->sim, org, client_id, client_secret, jitter_seed) < 0) {
+        fprintf(stderr, "rollgate-sim on %s and a client on it: %s\n", scenario,
+                c == NULL ? "out of memory" : rg_error_last());
+        if (started)
+            rg_simproc_stop(&c->sim);
+        free(c);
+        return -1;
+    }
+    *state = c;
+    return 0;
+}
+
+int rg_sim_client_teardown(void **state)
+{
+    rg_sim_client *c = *state;
+    int rc = rg_simproc_stop(&c->sim);
+
+    rg_platform_free(c->p);
+    free(c);
+    return rc == 0 ? 0 : -1;
+}
+
 static void base64(char *out, const unsigned char *in, size_t len)
 {
     static const char alphabet[] =

@@ -43,6 +43,20 @@ int rg_simproc_token(const rg_simproc *sim, const char *client_id, const char *c
 int rg_simproc_client(rg_platform **out, const rg_simproc *sim, const char *org,
                       const char *client_id, const char *client_secret, uint64_t jitter_seed);
 
+/* A cmocka group's state for a platform test: the sim and a client for one of its orgs, and a
+ * request log position a case may mark (requests_total). */
+typedef struct rg_sim_client {
+    rg_simproc sim;
+    rg_platform *p;
+    int64_t since;
+} rg_sim_client;
+/* Group setup and teardown: *state a new rg_sim_client with the sim on `scenario` and
+ * rg_simproc_client on it (-1, said on stderr, when either fails); teardown stops and frees it
+ * (-1 when the sim did not stop cleanly). */
+int rg_sim_client_setup(void **state, const char *scenario, const char *org, const char *client_id,
+                        const char *client_secret, uint64_t jitter_seed);
+int rg_sim_client_teardown(void **state);
+
 /* The value of response header `name` (case-insensitive) from resp_headers, trimmed; NULL when
  * absent. Lives in the caller's out buffer. */
 const char *rg_simproc_header(char *out, size_t outlen, const rg_buf *resp_headers,
