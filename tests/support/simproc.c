@@ -256,14 +256,16 @@ int rg_sim_client_setup(void **state, const char *scenario, const char *org, con
                         const char *client_secret, uint64_t jitter_seed)
 {
     rg_sim_client *c = calloc(1, sizeof(*c));
-    int started = 0;
 
-    if (c == NULL || !(started = rg_simproc_start(&c->sim, scenario) == 0) ||
-        rg_simproc_client(&c->p, &c->sim, org, client_id, client_secret, jitter_seed) < 0) {
-        fprintf(stderr, "rollgate-sim on %s and a client on it: %s\n", scenario,
+    if (c == NULL || rg_simproc_start(&c->sim, scenario) < 0) {
+        fprintf(stderr, "cannot start rollgate-sim on %s: %s\n", scenario,
                 c == NULL ? "out of memory" : rg_error_last());
-        if (started)
-            rg_simproc_stop(&c->sim);
+        free(c);
+        return -1;
+    }
+    if (rg_simproc_client(&c->p, &c->sim, org, client_id, client_secret, jitter_seed) < 0) {
+        fprintf(stderr, "a client on rollgate-sim: %s\n", rg_error_last());
+        rg_simproc_stop(&c->sim);
         free(c);
         return -1;
     }
