@@ -19,16 +19,28 @@ static const char *jstr(const json_t *o, const char *k)
     return s ? s : "-";
 }
 
+/* ", min_offered N" for a traffic-sized stage (its percent is the share it reached), else "". */
+static const char *sized_text(char *out, size_t outlen, const json_t *stage)
+{
+    out[0] = '\0';
+    if (json_is_integer(json_object_get(stage, "min_offered")))
+        snprintf(out, outlen, ", min_offered %lld",
+                 (long long)json_integer_value(json_object_get(stage, "min_offered")));
+    return out;
+}
+
 static void print_status(rg_cli *cli, const json_t *st)
 {
     const json_t *stage = json_object_get(st, "stage"), *t, *v;
+    char sized[64];
     size_t i;
 
-    fprintf(cli->out, "%s %s (tenant %s): %s, stage %lld/%lld (%lld%%)\n", jstr(st, "id"),
+    fprintf(cli->out, "%s %s (tenant %s): %s, stage %lld/%lld (%lld%%%s)\n", jstr(st, "id"),
             jstr(st, "name"), jstr(st, "tenant"), jstr(st, "state"),
             (long long)json_integer_value(json_object_get(stage, "index")) + 1,
             (long long)json_integer_value(json_object_get(stage, "count")),
-            (long long)json_integer_value(json_object_get(stage, "percent")));
+            (long long)json_integer_value(json_object_get(stage, "percent")),
+            sized_text(sized, sizeof(sized), stage));
     if (json_is_object(json_object_get(st, "soak"))) {
         const json_t *soak = json_object_get(st, "soak");
         fprintf(cli->out, "  soaking: poll %lld of %lld, %lld s left in the window\n",
@@ -154,11 +166,13 @@ int rg_cmd_status(rg_cli *cli, int argc, char **argv)
             }
             json_decref(recent);
         } else {
+            char sized[64];
             json_array_foreach(doc, i, r)
-                fprintf(cli->out, "%s  %-24s %-8s %-20s stage %lld (%lld%%)\n", jstr(r, "id"),
+                fprintf(cli->out, "%s  %-24s %-8s %-20s stage %lld (%lld%%%s)\n", jstr(r, "id"),
                         jstr(r, "name"), jstr(r, "tenant"), jstr(r, "state"),
                         (long long)json_integer_value(json_object_get(r, "stage")) + 1,
-                        (long long)json_integer_value(json_object_get(r, "percent")));
+                        (long long)json_integer_value(json_object_get(r, "percent")),
+                        sized_text(sized, sizeof(sized), r));
         }
         goto cleanup;
     }

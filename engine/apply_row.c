@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/batch.h"
 #include "engine/engine_private.h"
 #include "rollgate/body.h"
 #include "rollgate/util.h"
@@ -16,37 +17,23 @@
 #define MERGE_ATTEMPTS 3
 
 typedef struct {
-    rg_rollout_ctx *ctx;
-    rg_store_target *target;
-    json_t *fields; /* the rendered template with capacity weights computed */
-    json_t *base;   /* the row the change was planned on: the snapshot */
+    rg_engine_batch_item b; /* fields: the rendered template with capacity weights computed */
+    json_t *base;           /* the row the change was planned on: the snapshot */
+    json_t *live;           /* the row read, to write over (borrowed from get) */
     rg_platform_op *get;
     rg_platform_op *obs;
 } row_item;
 
 static int row_failed(row_item *it, const char *what, const char *why, int permanent)
 {
-    rg_store_target *t = it->target;
-    rg_rollout_ctx *ctx = it->ctx;
-    char msg[768];
-
-    snprintf(msg, sizeof(msg), "%s: %s", what, why ? why : "unknown");
-    t->attempts++;
-    free(t->last_error);
-    t->last_error = rg_strdup(msg);
-    if (permanent || t->attempts >= ctx->engine->opts.apply_attempts)
-        t->state = RG_TARGET_APPLY_FAILED;
-    rg_engine__narrate(ctx, "target", "%s %s (attempt %d): %s", t->org_id,
-                       t->state == RG_TARGET_APPLY_FAILED ? "apply failed" : "apply retry",
-                       t->attempts, msg);
-    return rg_store_target_update(ctx->engine->store, t);
+    return rg_engine__target_failed(it->b.ctx, it->b.target, what, why, permanent);
 }
 
 /* The weight columns with `capacity` as a share of what fixed weights leave of 100, in
  * proportion to agents on the queue each one's queue column names. */
 static int fill_capacity(row_item *it)
 {
-    json_t *weights = it->ctx->manifest->resource.weights, *q;
+    json_t *weights = it->b.ctx->manifest->resource.weights, *q;
     const rg_platform_observation *obs = NULL;
     double agents[RG_MANIFEST_MAX_ROW_FIELDS];
     int shares[RG_MANIFEST_MAX_ROW_FIELDS], fixed = 0, rc;
@@ -57,8 +44,8 @@ static int fill_capacity(row_item *it)
         obs = rg_platform_op_observations(it->obs, &nobs);
     json_object_foreach(weights, wcol, q)
     {
-        json_t *w = json_object_get(it->fields, wcol);
-        const char *queue = json_string_value(json_object_get(it->fields, json_string_value(q)));
+        json_t *w = json_object_get(it->b.fields, wcol);
+        const char *queue = json_string_value(json_object_get(it->b.fields, json_string_value(q)));
         if (json_is_integer(w)) {
             fixed += (int)json_integer_value(w);
             continue;
@@ -81,8 +68,8 @@ static int fill_capacity(row_item *it)
     if ((rc = rg_body_capacity_weights(shares, agents, ncap, 100 - fixed)) < 0)
         return rc;
     ncap = 0;
-    json_object_foreach(weights, wcol, q) if (!json_is_integer(json_object_get(it->fields, wcol)))
-        json_object_set_new(it->fields, wcol, json_integer(shares[ncap++]));
+    json_object_foreach(weights, wcol, q) if (!json_is_integer(json_object_get(it->b.fields, wcol)))
+        json_object_set_new(it->b.fields, wcol, json_integer(shares[ncap++]));
     return 0;
 }
 
@@ -91,18 +78,18 @@ static int fill_capacity(row_item *it)
  * person's edit, and a PUT that went through is found in place. */
 static void keep_planned_capacity(row_item *it)
 {
-    const json_t *rendered = rg_engine__target_body(it->ctx, it->target);
+    const json_t *rendered = rg_engine__target_body(it->b.ctx, it->b.target);
     json_t *planned = NULL, *q;
     const char *wcol;
 
-    if (it->target->applied_body != NULL)
-        planned = json_loads(it->target->applied_body, 0, NULL);
+    if (it->b.target->applied_body != NULL)
+        planned = json_loads(it->b.target->applied_body, 0, NULL);
 
-    json_object_foreach(it->ctx->manifest->resource.weights, wcol, q)
+    json_object_foreach(it->b.ctx->manifest->resource.weights, wcol, q)
     {
         json_t *w = json_object_get(planned, wcol);
         if (json_is_string(json_object_get(rendered, wcol)) && json_is_integer(w))
-            json_object_set(it->fields, wcol, w);
+            json_object_set(it->b.fields, wcol, w);
     }
     json_decref(planned);
 }
@@ -117,7 +104,7 @@ static int merge_row(json_t **out, const char **out_field, const row_item *it, j
     json_t *v, *row;
 
     *out_field = NULL;
-    json_object_foreach(it->fields, name, v)
+    json_object_foreach(it->b.fields, name, v)
     {
         json_t *now = json_object_get(live, name), *was = json_object_get(it->base, name);
         if (!json_equal(now, was) && !json_equal(now, v)) {
@@ -125,8 +112,8 @@ static int merge_row(json_t **out, const char **out_field, const row_item *it, j
             return 0;
         }
     }
-    if ((row = json_deep_copy(live)) == NULL || json_object_update(row, it->fields) < 0 ||
-        json_object_set_new(row, "key", json_string(it->ctx->manifest->resource.row)) < 0) {
+    if ((row = json_deep_copy(live)) == NULL || json_object_update(row, it->b.fields) < 0 ||
+        json_object_set_new(row, "key", json_string(it->b.ctx->manifest->resource.row)) < 0) {
         json_decref(row);
         return rg_error_set(RG_ENOMEM, "out of memory");
     }
@@ -142,13 +129,10 @@ static int merge_row(json_t **out, const char **out_field, const row_item *it, j
  * transaction. */
 static int record_snapshot(row_item *it, json_t *live)
 {
-    rg_rollout_ctx *ctx = it->ctx;
-    rg_store *store = ctx->engine->store;
-    rg_store_target *t = it->target;
-    rg_store_snapshot_in snap = {0};
+    rg_store_target *t = it->b.target;
     json_t *intended = NULL;
     const char *field = NULL;
-    char version[65], *live_text = NULL;
+    char version[65];
     int rc;
 
     if (json_object_get(live, "key") == NULL)
@@ -157,8 +141,8 @@ static int record_snapshot(row_item *it, json_t *live)
         return rc;
     if (json_object_get(live, "key") == NULL) {
         /* absent: the row to create is the change's fields and the key */
-        if ((intended = json_deep_copy(it->fields)) == NULL ||
-            json_object_set_new(intended, "key", json_string(it->ctx->manifest->resource.row)) <
+        if ((intended = json_deep_copy(it->b.fields)) == NULL ||
+            json_object_set_new(intended, "key", json_string(it->b.ctx->manifest->resource.row)) <
                 0) {
             json_decref(intended);
             return rg_error_set(RG_ENOMEM, "out of memory");
@@ -168,35 +152,9 @@ static int record_snapshot(row_item *it, json_t *live)
     }
     if (intended == NULL)
         return rg_error_set(RG_EINVALID, "org %s: the snapshot conflicts with itself", t->org_id);
-    live_text = json_dumps(live, JSON_COMPACT | JSON_SORT_KEYS);
-    free(t->applied_body);
-    t->applied_body = json_dumps(intended, JSON_COMPACT | JSON_SORT_KEYS);
+    /* the content version where an ETag would be: rows have none */
+    rc = rg_engine__target_snapshot(it->b.ctx, t, version, live, intended);
     json_decref(intended);
-    if (live_text == NULL || t->applied_body == NULL) {
-        free(live_text);
-        return rg_error_set(RG_ENOMEM, "out of memory");
-    }
-    snap.rollout_id = t->rollout_id;
-    snap.tenant_id = t->tenant_id;
-    snap.org_id = t->org_id;
-    snap.strategy_id = t->strategy_id;
-    snap.etag = version; /* the content version: rows have no ETag */
-    snap.body = live_text;
-    snap.taken_at_ms = ctx->now_ms;
-    t->state = RG_TARGET_SNAPSHOTTED;
-    rg_engine__crash_point("before_snapshot");
-    if ((rc = rg_store_begin_durable(store)) == 0) {
-        rc = rg_store_snapshot_insert(store, &snap);
-        if (rc == RG_ECONFLICT)
-            rc = 0; /* taken by an earlier run: the first snapshot is the true pre-change row */
-        if (rc == 0)
-            rc = rg_store_target_update(store, t);
-        if (rc == 0)
-            rc = rg_store_commit(store);
-        if (rc < 0)
-            rg_store_rollback(store);
-    }
-    free(live_text);
     return rc;
 }
 
@@ -204,40 +162,13 @@ static int record_snapshot(row_item *it, json_t *live)
  * after a PUT whose reply was lost found it in place (no second PUT). */
 static int record_applied(row_item *it, json_t *row, int how)
 {
-    rg_store_target *t = it->target;
-    rg_rollout_ctx *ctx = it->ctx;
-    char version[65];
+    char version[65], what[600];
     int rc;
 
     if ((rc = rg_platform_row_version(version, row)) < 0)
         return rc;
-    free(t->applied_body);
-    t->applied_body = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
-    free(t->applied_etag);
-    t->applied_etag = rg_strdup(version);
-    t->applied_at_ms = rg_time_now_ms();
-    t->state = RG_TARGET_APPLIED;
-    free(t->last_error);
-    t->last_error = NULL;
-    rg_engine__narrate(ctx, "target", "%s row %s applied (%s)", t->org_id, t->strategy_id,
-                       how > 0    ? "PUT written and read back"
-                       : how == 0 ? "already in place, no PUT sent"
-                                  : "a re-read found it in place, no second PUT sent");
-    return rg_store_target_update(ctx->engine->store, t);
-}
-
-/* The snapshot of a target a crashed or retried run took (new reference), or NULL. */
-static json_t *stored_snapshot(row_item *it)
-{
-    rg_store_target *t = it->target;
-    rg_store_snapshot snap = {0};
-    json_t *body = NULL;
-
-    if (rg_store_snapshot_get(&snap, it->ctx->engine->store, t->tenant_id, t->rollout_id, t->org_id,
-                              t->strategy_id) == 0)
-        body = json_loads(snap.body, 0, NULL);
-    rg_store_snapshot_dispose(&snap);
-    return body;
+    snprintf(what, sizeof(what), "row %s applied", it->b.target->strategy_id);
+    return rg_engine__target_applied(it->b.ctx, it->b.target, row, version, what, how);
 }
 
 /* A missing row under create: true: snapshot "absent" (once), then POST the template plus the
@@ -246,9 +177,8 @@ static json_t *stored_snapshot(row_item *it)
  * holds the change's value). */
 static int create_row(row_item *it)
 {
-    rg_rollout_ctx *ctx = it->ctx;
-    rg_engine *e = ctx->engine;
-    rg_store_target *t = it->target;
+    rg_rollout_ctx *ctx = it->b.ctx;
+    rg_store_target *t = it->b.target;
     const rg_manifest_resource *r = &ctx->manifest->resource;
     json_t *absent = json_object(), *row = NULL, *after = NULL;
     int rc;
@@ -260,7 +190,7 @@ static int create_row(row_item *it)
         goto done;
     }
     if (t->state == RG_TARGET_SNAPSHOTTED) {
-        json_t *snap = stored_snapshot(it);
+        json_t *snap = rg_engine__target_stored_snapshot(it->b.ctx, it->b.target);
         int was_absent = snap != NULL && json_object_get(snap, "key") == NULL;
         json_decref(snap);
         if (!was_absent) {
@@ -273,14 +203,12 @@ static int create_row(row_item *it)
         goto done;
     }
     rg_engine__crash_point("after_snapshot");
-    if ((row = json_deep_copy(it->fields)) == NULL ||
+    if ((row = json_deep_copy(it->b.fields)) == NULL ||
         json_object_set_new(row, "key", json_string(r->row)) < 0) {
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto done;
     }
-    if (e->epoch > 0 &&
-        (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner, e->epoch,
-                                    rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+    if ((rc = rg_engine__lease_renew(ctx)) < 0)
         goto done;
     rc = rg_platform_row_create(&after, ctx->platform, t->org_id, r->datatable, r->row, row);
     if (rc == 0) {
@@ -296,18 +224,19 @@ done:
     return rc;
 }
 
-/* After the GETs: snapshot pending targets; *out_live the row to write over (borrowed). */
-static int after_get(row_item *it, json_t **out_live)
+/* After the GETs: snapshot pending targets; it->live the row to write over (borrowed), when
+ * there is a write to make. */
+static int after_get(void *item)
 {
-    rg_store_target *t = it->target;
-    const rg_manifest_resource *r = &it->ctx->manifest->resource;
+    row_item *it = item;
+    rg_store_target *t = it->b.target;
+    const rg_manifest_resource *r = &it->b.ctx->manifest->resource;
     json_t *live, *intended = NULL;
     const char *field = NULL;
     int rc, in_place;
 
-    *out_live = NULL;
     if (it->get == NULL)
-        return row_failed(it, "credentials", rg_engine__org_error(it->ctx, t->org_id), 0);
+        return row_failed(it, "credentials", rg_engine__org_error(it->b.ctx, t->org_id), 0);
     if ((rc = rg_platform_op_status(it->get)) == RG_ENOTFOUND && r->create)
         return create_row(it);
     if (rc == RG_ENOTFOUND)
@@ -325,7 +254,7 @@ static int after_get(row_item *it, json_t **out_live)
         it->base = json_incref(live);
         if ((rc = record_snapshot(it, live)) < 0)
             return rc;
-    } else if ((it->base = stored_snapshot(it)) == NULL) {
+    } else if ((it->base = rg_engine__target_stored_snapshot(it->b.ctx, it->b.target)) == NULL) {
         return rg_error_set(RG_EDB, "target %s is snapshotted but its snapshot is unreadable",
                             t->org_id);
     }
@@ -335,18 +264,20 @@ static int after_get(row_item *it, json_t **out_live)
     json_decref(intended);
     if (in_place) /* nothing to write, or the PUT of a crashed run went through */
         return record_applied(it, live, 0);
-    *out_live = live;
+    it->live = live;
+    it->b.write = 1;
     return 0;
 }
 
 /* The verified write, merging again (at most MERGE_ATTEMPTS times) when the row changed
  * between the read and the PUT. */
-static int write_row(row_item *it, json_t *live)
+static int write_row(void *item)
 {
-    rg_rollout_ctx *ctx = it->ctx;
-    rg_store_target *t = it->target;
+    row_item *it = item;
+    json_t *live = it->live;
+    rg_rollout_ctx *ctx = it->b.ctx;
+    rg_store_target *t = it->b.target;
     const rg_manifest_resource *r = &ctx->manifest->resource;
-    rg_engine *e = ctx->engine;
     json_t *seen = json_incref(live), *intended = NULL, *after = NULL;
     char version[65], why[768];
     const char *field = NULL;
@@ -366,9 +297,7 @@ static int write_row(row_item *it, json_t *live)
         if ((rc = rg_platform_row_version(version, seen)) < 0)
             goto done;
         /* the write is a platform batch of its own: the lease is renewed first */
-        if (e->epoch > 0 &&
-            (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner,
-                                        e->epoch, rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+        if ((rc = rg_engine__lease_renew(ctx)) < 0)
             goto done;
         rc = rg_platform_row_write(&after, &in_place, ctx->platform, t->org_id, r->datatable,
                                    r->row, version, intended);
@@ -405,9 +334,10 @@ done:
     return rc;
 }
 
-static int queue_reads(row_item *items, size_t n, rg_platform *pf)
+static int queue_reads(void *item, size_t n, rg_platform *pf)
 {
-    const rg_manifest_resource *r = &items[0].ctx->manifest->resource;
+    row_item *items = item;
+    const rg_manifest_resource *r = &items[0].b.ctx->manifest->resource;
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -416,62 +346,38 @@ static int queue_reads(row_item *items, size_t n, rg_platform *pf)
         const char *wcol;
         json_t *q;
         size_t k = 0;
-        if (rg_engine__org_error(it->ctx, it->target->org_id))
+        if (rg_engine__org_error(it->b.ctx, it->b.target->org_id))
             continue; /* no credentials: after_get records why */
-        rc = rg_platform_queue_row_get(&it->get, pf, it->target->org_id, r->datatable, r->row);
+        rc = rg_platform_queue_row_get(&it->get, pf, it->b.target->org_id, r->datatable, r->row);
         json_object_foreach(r->weights, wcol, q)
         {
-            const char *id = json_string_value(json_object_get(it->fields, json_string_value(q)));
-            if (!json_is_integer(json_object_get(it->fields, wcol)) && id != NULL &&
+            const char *id = json_string_value(json_object_get(it->b.fields, json_string_value(q)));
+            if (!json_is_integer(json_object_get(it->b.fields, wcol)) && id != NULL &&
                 k < RG_MANIFEST_MAX_ROW_FIELDS)
                 ids[k++] = id;
         }
         if (rc == 0 && k > 0)
-            rc = rg_platform_queue_observations(&it->obs, pf, it->target->org_id, ids, k, NULL,
+            rc = rg_platform_queue_observations(&it->obs, pf, it->b.target->org_id, ids, k, NULL,
                                                 NULL);
     }
     return rc;
 }
 
+static void row_dispose(void *item)
+{
+    row_item *it = item;
+    json_decref(it->base);
+    rg_platform_op_free(it->get);
+    rg_platform_op_free(it->obs);
+}
+
+/* Every row (and agents on its weight columns' queues) read in one batch, then one verified
+ * write at a time: each is read, PUT and read back on its own. */
+static const rg_engine_batch_kind row_kind = {
+    sizeof(row_item), "row", queue_reads, after_get, write_row, row_dispose,
+};
+
 int rg_engine__apply_rows(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
 {
-    row_item *items = calloc(n + 1, sizeof(*items));
-    json_t **live = calloc(n + 1, sizeof(json_t *));
-    rg_platform *pf = NULL;
-    int rc = 0;
-
-    if (items == NULL || live == NULL) {
-        rc = rg_error_set(RG_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    for (size_t i = 0; i < n; i++) {
-        items[i].ctx = ctx;
-        items[i].target = tier[i];
-        items[i].fields = json_deep_copy(rg_engine__target_body(ctx, tier[i]));
-        if (items[i].fields == NULL) {
-            rc = rg_error_set(RG_EDB, "target %s has no rendered row", tier[i]->org_id);
-            goto cleanup;
-        }
-    }
-    if (n == 0 || (rc = rg_engine__platform(&pf, ctx)) < 0 ||
-        (rc = queue_reads(items, n, pf)) < 0 || (rc = rg_engine__platform_run(ctx, pf)) < 0)
-        goto cleanup;
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = after_get(&items[i], &live[i]);
-    if (rc == 0)
-        rg_engine__crash_point("after_snapshot");
-    /* one verified write at a time: each is read, PUT and read back on its own */
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if (live[i] != NULL)
-            rc = write_row(&items[i], live[i]);
-cleanup:
-    for (size_t i = 0; items && i < n; i++) {
-        json_decref(items[i].fields);
-        json_decref(items[i].base);
-        rg_platform_op_free(items[i].get);
-        rg_platform_op_free(items[i].obs);
-    }
-    free(items);
-    free(live);
-    return rc;
+    return rg_engine__apply_batch(ctx, tier, n, &row_kind);
 }

@@ -7,31 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/batch.h"
 #include "engine/engine_private.h"
 #include "rollgate/util.h"
 
-typedef struct {
-    rg_rollout_ctx *ctx;
-    rg_store_target *target;
-    json_t *fields; /* the rendered template: the top-level fields to set */
-} versioned_item;
+typedef rg_engine_batch_item versioned_item; /* fields: the top-level fields to set */
 
 static int versioned_failed(versioned_item *it, const char *what, const char *why, int permanent)
 {
-    rg_store_target *t = it->target;
-    rg_rollout_ctx *ctx = it->ctx;
-    char msg[768];
-
-    snprintf(msg, sizeof(msg), "%s: %s", what, why ? why : "unknown");
-    t->attempts++;
-    free(t->last_error);
-    t->last_error = rg_strdup(msg);
-    if (permanent || t->attempts >= ctx->engine->opts.apply_attempts)
-        t->state = RG_TARGET_APPLY_FAILED;
-    rg_engine__narrate(ctx, "target", "%s %s (attempt %d): %s", t->org_id,
-                       t->state == RG_TARGET_APPLY_FAILED ? "apply failed" : "apply retry",
-                       t->attempts, msg);
-    return rg_store_target_update(ctx->engine->store, t);
+    return rg_engine__target_failed(it->ctx, it->target, what, why, permanent);
 }
 
 /* The body's version as text (what the snapshot and the target record in place of an ETag). */
@@ -52,92 +36,32 @@ static const char *absent_field(const json_t *live, const json_t *fields)
     return NULL;
 }
 
-/* Snapshot (the full body) and target state in one synchronous=FULL transaction. */
+/* Snapshot (the full body, its version in place of an ETag: it has none) and target state in
+ * one synchronous=FULL transaction. */
 static int record_snapshot(versioned_item *it, json_t *live)
 {
-    rg_rollout_ctx *ctx = it->ctx;
-    rg_store *store = ctx->engine->store;
-    rg_store_target *t = it->target;
-    rg_store_snapshot_in snap = {0};
-    char version[32], *live_text = NULL;
-    int rc;
+    char version[32];
 
     version_text(version, sizeof(version), live);
-    live_text = json_dumps(live, JSON_COMPACT | JSON_SORT_KEYS);
-    free(t->applied_body);
-    t->applied_body = json_dumps(it->fields, JSON_COMPACT | JSON_SORT_KEYS);
-    if (live_text == NULL || t->applied_body == NULL) {
-        free(live_text);
-        return rg_error_set(RG_ENOMEM, "out of memory");
-    }
-    snap.rollout_id = t->rollout_id;
-    snap.tenant_id = t->tenant_id;
-    snap.org_id = t->org_id;
-    snap.strategy_id = t->strategy_id;
-    snap.etag = version; /* the resource's version: it has no ETag */
-    snap.body = live_text;
-    snap.taken_at_ms = ctx->now_ms;
-    t->state = RG_TARGET_SNAPSHOTTED;
-    rg_engine__crash_point("before_snapshot");
-    if ((rc = rg_store_begin_durable(store)) == 0) {
-        rc = rg_store_snapshot_insert(store, &snap);
-        if (rc == RG_ECONFLICT)
-            rc = 0; /* taken by an earlier run: the first snapshot is the true pre-change body */
-        if (rc == 0)
-            rc = rg_store_target_update(store, t);
-        if (rc == 0)
-            rc = rg_store_commit(store);
-        if (rc < 0)
-            rg_store_rollback(store);
-    }
-    free(live_text);
-    return rc;
+    return rg_engine__target_snapshot(it->ctx, it->target, version, live, it->fields);
 }
 
 /* how: 1 = PUT and read back, 0 = in place before any PUT, -1 = a re-read after a PUT whose
  * outcome was unknown found it in place (no second PUT). */
 static int record_applied(versioned_item *it, const json_t *live, int how)
 {
-    rg_store_target *t = it->target;
-    rg_rollout_ctx *ctx = it->ctx;
-    char version[32];
+    char version[32], what[600];
 
     version_text(version, sizeof(version), live);
-    free(t->applied_body);
-    t->applied_body = json_dumps(it->fields, JSON_COMPACT | JSON_SORT_KEYS);
-    free(t->applied_etag);
-    t->applied_etag = rg_strdup(version);
-    t->applied_at_ms = rg_time_now_ms();
-    t->state = RG_TARGET_APPLIED;
-    free(t->last_error);
-    t->last_error = NULL;
-    rg_engine__narrate(ctx, "target", "%s %s applied at version %s (%s)", t->org_id, t->strategy_id,
-                       version,
-                       how > 0    ? "PUT written and read back"
-                       : how == 0 ? "already in place, no PUT sent"
-                                  : "a re-read found it in place, no second PUT sent");
-    return rg_store_target_update(ctx->engine->store, t);
-}
-
-/* The snapshot a crashed or retried run took (new reference), or NULL. */
-static json_t *stored_snapshot(versioned_item *it)
-{
-    rg_store_target *t = it->target;
-    rg_store_snapshot snap = {0};
-    json_t *body = NULL;
-
-    if (rg_store_snapshot_get(&snap, it->ctx->engine->store, t->tenant_id, t->rollout_id, t->org_id,
-                              t->strategy_id) == 0)
-        body = json_loads(snap.body, 0, NULL);
-    rg_store_snapshot_dispose(&snap);
-    return body;
+    snprintf(what, sizeof(what), "%s applied at version %s", it->target->strategy_id, version);
+    return rg_engine__target_applied(it->ctx, it->target, it->fields, version, what, how);
 }
 
 /* One target: read, snapshot when pending, then the versioned write from that read. */
-static int apply_one(versioned_item *it)
+static int apply_one(void *item)
 {
+    versioned_item *it = item;
     rg_rollout_ctx *ctx = it->ctx;
-    rg_engine *e = ctx->engine;
     rg_store_target *t = it->target;
     const char *path = ctx->manifest->resource.path, *field;
     json_t *live = NULL, *base = NULL, *after = NULL;
@@ -153,7 +77,7 @@ static int apply_one(versioned_item *it)
         base = json_incref(live);
         if ((rc = record_snapshot(it, live)) < 0)
             goto done;
-    } else if ((base = stored_snapshot(it)) == NULL) {
+    } else if ((base = rg_engine__target_stored_snapshot(ctx, t)) == NULL) {
         rc = rg_error_set(RG_EDB, "target %s is snapshotted but its snapshot is unreadable",
                           t->org_id);
         goto done;
@@ -169,9 +93,7 @@ static int apply_one(versioned_item *it)
     }
     rg_engine__crash_point("after_snapshot");
     /* the write is a platform batch of its own: the lease is renewed first */
-    if (e->epoch > 0 &&
-        (rc = rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner, e->epoch,
-                                    rg_engine__lease_ttl(e), e->batch_last_ms)) < 0)
+    if ((rc = rg_engine__lease_renew(ctx)) < 0)
         goto done;
     /* base: the snapshot, so a person's edit to a changed field since it holds the rollout;
      * the first PUT carries the version of the read the snapshot was taken from */
@@ -193,21 +115,12 @@ done:
     return rc;
 }
 
+/* One write at a time: each is read, snapshotted, PUT and read back on its own. */
+static const rg_engine_batch_kind versioned_kind = {
+    sizeof(versioned_item), "fields", NULL, NULL, apply_one, NULL,
+};
+
 int rg_engine__apply_versioned(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
 {
-    rg_platform *pf = NULL;
-    int rc;
-
-    if (n == 0 || (rc = rg_engine__platform(&pf, ctx)) < 0)
-        return n == 0 ? 0 : rc;
-    /* one write at a time: each is read, snapshotted, PUT and read back on its own */
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        versioned_item it = {ctx, tier[i], NULL};
-        const json_t *rendered = rg_engine__target_body(ctx, tier[i]);
-        if (rendered == NULL || (it.fields = json_deep_copy(rendered)) == NULL)
-            return rg_error_set(RG_EDB, "target %s has no rendered fields", tier[i]->org_id);
-        rc = apply_one(&it);
-        json_decref(it.fields);
-    }
-    return rc;
+    return rg_engine__apply_batch(ctx, tier, n, &versioned_kind);
 }

@@ -41,25 +41,27 @@ static json_t *target_json(const rg_store_target *t)
                      "kept_fields", kept ? kept : json_array());
 }
 
-static int stage_percent(const rg_store_rollout *row)
+/* The current stage as the manifest wrote it: its percent (0 when it has none) and, for a
+ * traffic-sized stage ({min_offered: N}, a percent then only its cap), N (else 0). */
+static void stage_of(const rg_store_rollout *row, int *out_percent, int64_t *out_min_offered)
 {
     json_t *m = json_loads(row->manifest, 0, NULL);
     json_t *st = json_array_get(json_object_get(m, "stages"), (size_t)row->stage_index);
-    int pct;
-    if (json_is_object(st)) /* {percent, approval, pause} */
-        st = json_object_get(st, "percent");
-    pct = json_is_integer(st) ? (int)json_integer_value(st) : 0;
+    json_t *pct = json_is_object(st) ? json_object_get(st, "percent") : st;
+
+    *out_percent = json_is_integer(pct) ? (int)json_integer_value(pct) : 0;
+    *out_min_offered = json_integer_value(json_object_get(st, "min_offered"));
     json_decref(m);
-    return pct;
 }
 
-/* A traffic-sized stage ({min_offered} without a percent): the share of targets it covers. */
-static int sized_percent(const rg_store_rollout *row, const rg_store_targets *targets, int pct)
+/* A traffic-sized stage's percent: the share of targets it covers as it was sized at start
+ * (the manifest's percent is only its cap). */
+static int covered_percent(const rg_store_rollout *row, const rg_store_targets *targets)
 {
     size_t covered = 0;
 
-    if (pct != 0 || targets->count == 0)
-        return pct;
+    if (targets->count == 0)
+        return 0;
     for (size_t i = 0; i < targets->count; i++)
         covered += targets->items[i].stage_index <= row->stage_index;
     return (int)((100 * covered + targets->count / 2) / targets->count);
@@ -156,7 +158,8 @@ int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id
     rg_store_targets targets = {0};
     rg_store_verdicts verdicts = {0};
     json_t *doc = NULL, *tlist, *vlist;
-    int rc, last_poll = -1, last_stage = -1;
+    int rc, last_poll = -1, last_stage = -1, percent;
+    int64_t min_offered;
 
     if ((rc = rg_store_rollout_get(&row, engine->store, tenant_id, rollout_id)) < 0 ||
         (rc = rg_store_target_list(&targets, engine->store, tenant_id, rollout_id)) < 0 ||
@@ -173,16 +176,21 @@ int rg_engine_status_json(json_t **out, rg_engine *engine, const char *tenant_id
     for (size_t i = 0; i < verdicts.count; i++)
         if (verdicts.items[i].stage == last_stage && verdicts.items[i].poll == last_poll)
             json_array_append_new(vlist, verdict_json(&verdicts.items[i]));
+    stage_of(&row, &percent, &min_offered);
+    if (min_offered)
+        percent = covered_percent(&row, &targets);
     doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:s?, s:s?, s:s?, s:o, s:o,"
                     " s:o, s:o, s:I}",
                     "id", row.id, "name", row.name, "tenant", row.tenant_id, "state",
                     rg_rollout_state_to_str(row.state), "outcome", rg_engine_outcome(row.state),
-                    "stage", "index", row.stage_index, "percent",
-                    sized_percent(&row, &targets, stage_percent(&row)), "count", row.stage_count,
+                    "stage", "index", row.stage_index, "percent", percent, "count", row.stage_count,
                     "verification", row.verification, "hold_reason", row.hold_reason, "created_by",
                     row.created_by, "created_at", time_or_null(row.created_at_ms),
                     "stage_applied_at", time_or_null(row.stage_applied_at_ms), "targets", tlist,
                     "last_verdicts", vlist, "revision", (json_int_t)row.revision);
+    if (doc && min_offered)
+        json_object_set_new(json_object_get(doc, "stage"), "min_offered",
+                            json_integer(min_offered));
     if (doc)
         json_object_set_new(doc, "soak", soak_json(&row));
     if (doc)
@@ -211,22 +219,38 @@ cleanup:
     return rc;
 }
 
-static int list_into(json_t *arr, rg_store_rollouts *list)
+/* "percent" is what the stage reaches (covered_percent for a traffic-sized one, whose
+ * "min_offered" is there too). */
+static int list_into(rg_engine *engine, json_t *arr, rg_store_rollouts *list)
 {
-    for (size_t i = 0; i < list->count; i++) {
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < list->count; i++) {
         rg_store_rollout *r = &list->items[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:s?, s:s?,"
-                                             " s:s?}",
-                                             "id", r->id, "name", r->name, "tenant", r->tenant_id,
-                                             "state", rg_rollout_state_to_str(r->state), "stage",
-                                             r->stage_index, "percent", stage_percent(r),
-                                             "created_at", time_or_null(r->created_at_ms), "digest",
-                                             r->digest, "environment", r->environment,
-                                             "forced_reason", r->forced_reason));
-        json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "retry_of",
-                            rg_engine__book_member(r->baseline, "retry_of"));
+        rg_store_targets targets = {0};
+        int64_t min_offered;
+        int percent;
+        json_t *entry;
+
+        stage_of(r, &percent, &min_offered);
+        if (min_offered) {
+            if ((rc = rg_store_target_list(&targets, engine->store, r->tenant_id, r->id)) < 0)
+                break;
+            percent = covered_percent(r, &targets);
+            rg_store_targets_dispose(&targets);
+        }
+        entry = json_pack(
+            "{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:s?, s:s?, s:s?}", "id", r->id, "name", r->name,
+            "tenant", r->tenant_id, "state", rg_rollout_state_to_str(r->state), "stage",
+            r->stage_index, "percent", percent, "created_at", time_or_null(r->created_at_ms),
+            "digest", r->digest, "environment", r->environment, "forced_reason", r->forced_reason);
+        if (entry == NULL || json_array_append_new(arr, entry) < 0)
+            return rg_error_set(RG_ENOMEM, "out of memory listing rollouts");
+        json_object_set_new(entry, "retry_of", rg_engine__book_member(r->baseline, "retry_of"));
+        if (min_offered)
+            json_object_set_new(entry, "min_offered", json_integer(min_offered));
     }
-    return 0;
+    return rc;
 }
 
 int rg_engine_list_json(json_t **out, rg_engine *engine, const char *tenant_id)
@@ -240,7 +264,7 @@ int rg_engine_list_json(json_t **out, rg_engine *engine, const char *tenant_id)
     else
         rc = rg_store_rollout_list_active_all_tenants(&list, engine->store);
     if (rc == 0)
-        list_into(arr, &list);
+        rc = list_into(engine, arr, &list);
     rg_store_rollouts_dispose(&list);
     if (rc < 0) {
         json_decref(arr);

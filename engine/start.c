@@ -77,15 +77,18 @@ static int claim(rg_engine *e, const char *tenant, const char *id, const char *o
     return rc;
 }
 
-static int insert_targets(rg_engine *e, const char *tenant, const char *id, const rg_manifest *m,
+/* The targets of the rollout `rollout` (just inserted), with their claims. The strings the
+ * resolution borrows from the manifest are const; rg_store_target_insert takes the row type
+ * that reads fill, hence the casts (a const _in type would be the store's change). */
+static int insert_targets(rg_engine *e, const rg_store_rollout *rollout, const rg_manifest *m,
                           const rg_resolution *res)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < res->count; i++) {
         const rg_resolved_target *r = &res->targets[i];
         rg_store_target t = {0};
-        t.rollout_id = (char *)id;
-        t.tenant_id = (char *)tenant;
+        t.rollout_id = rollout->id;
+        t.tenant_id = rollout->tenant_id;
         t.seq = (int64_t)r->seq;
         t.org_id = (char *)r->org;
         t.group_name = (char *)r->group;
@@ -97,7 +100,7 @@ static int insert_targets(rg_engine *e, const char *tenant, const char *id, cons
         t.state = RG_TARGET_PENDING;
         rc = rg_store_target_insert(e->store, &t);
         if (rc == 0)
-            rc = claim(e, tenant, id, r->org, m);
+            rc = claim(e, rollout->tenant_id, rollout->id, r->org, m);
     }
     return rc;
 }
@@ -151,14 +154,14 @@ static int link_retry(rg_engine *engine, const rg_manifest *m, const char *id, c
 }
 
 /* The planner's numbers at start (planner.c, read before the transaction) into the book as
- * "planner", for status and the console; *io_book is the retry link's book or NULL. The
- * start's audit gets a summary. */
-static int record_planner(char **io_book, json_t **out_summary, const json_t *planner)
+ * "planner" (the book takes a reference), for status and the console; *io_book is the retry
+ * link's book or NULL. The start's audit gets a summary. */
+static int record_planner(char **io_book, json_t **out_summary, json_t *planner)
 {
     json_t *book = *io_book ? json_loads(*io_book, 0, NULL) : json_object();
     char *text = NULL;
 
-    if (book == NULL || json_object_set(book, "planner", (json_t *)planner) < 0 ||
+    if (book == NULL || json_object_set(book, "planner", planner) < 0 ||
         (text = json_dumps(book, JSON_COMPACT)) == NULL) {
         json_decref(book);
         return rg_error_set(RG_ENOMEM, "out of memory");
@@ -216,6 +219,7 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
     row.policy = ptext;
     row.state = running ? RG_ROLLOUT_RUNNING : RG_ROLLOUT_AWAITING_APPROVAL;
     row.stage_count = (int)manifest->stages_count;
+    /* borrowed for the insert; the row type is the one reads fill (see insert_targets) */
     row.created_by = (char *)actor;
     row.stage_started_at_ms = running ? now : 0;
     row.baseline = "{}";
@@ -248,7 +252,7 @@ int rg_engine__start_linked(char out_id[RG_STORE_ROLLOUT_ID_LEN], rg_engine *eng
                                 force_reason, "started although the requirements were not met",
                                 json_pack("{s:s, s:s, s:s}", "environment", manifest->environment,
                                           "digest", manifest->digest, "refusal", refusal))) < 0) ||
-        (rc = insert_targets(engine, manifest->tenant, id, manifest, res)) < 0 ||
+        (rc = insert_targets(engine, &row, manifest, res)) < 0 ||
         (rc = rg_engine__audit(engine, manifest->tenant, id, actor, "start", NULL,
                                running ? "running" : "awaiting_approval",
                                json_pack("{s:i, s:b, s:s, s:s?, s:b, s:s?, s:O?, s:O}", "targets",

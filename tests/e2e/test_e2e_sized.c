@@ -76,6 +76,54 @@ static size_t count_path(const json_t *log, const char *method, const char *part
     return n;
 }
 
+/* The list of active rollouts (the engine's, and `rollgate status` without an id, table and
+ * --json) gives a sized stage the percent it reached, 2 of 7 targets, and its min_offered. */
+static void assert_listed_as_reached(rg_e2e *e, const char *min_offered)
+{
+    json_t *list = NULL, *r, *doc;
+    char cmd[4096], out[700], want[128];
+    char *text;
+    size_t i;
+    int found = 0, status;
+
+    assert_int_equal(rg_engine_list_json(&list, e->engine, e->tenant), 0);
+    json_array_foreach(list, i,
+                       r) if (strcmp(json_string_value(json_object_get(r, "id")), e->id) == 0)
+    {
+        assert_int_equal(json_integer_value(json_object_get(r, "percent")), 29);
+        assert_int_equal(json_integer_value(json_object_get(r, "min_offered")),
+                         strtoll(min_offered, NULL, 10));
+        found++;
+    }
+    assert_int_equal(found, 1);
+    json_decref(list);
+
+    snprintf(out, sizeof(out), "%.500s/status.out", e->dir);
+    snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' --db '%s' status >'%s' 2>/dev/null",
+             rg_test_binary_dir(), e->db, out);
+    status = system(cmd);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    text = rg_test_read_file(out, NULL);
+    assert_non_null(text);
+    snprintf(want, sizeof(want), "stage 1 (29%%, min_offered %s)\n", min_offered);
+    if (strstr(text, e->id) == NULL || strstr(text, want) == NULL)
+        fail_msg("status lists '%s', want a line with %s and '%s'", text, e->id, want);
+    free(text);
+
+    snprintf(cmd, sizeof(cmd), "'%s/cli/rollgate' --db '%s' status --json >'%s' 2>/dev/null",
+             rg_test_binary_dir(), e->db, out);
+    status = system(cmd);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    doc = json_load_file(out, 0, NULL);
+    assert_non_null(doc);
+    r = json_array_get(doc, 0);
+    assert_string_equal(json_string_value(json_object_get(r, "id")), e->id);
+    assert_int_equal(json_integer_value(json_object_get(r, "percent")), 29);
+    assert_int_equal(json_integer_value(json_object_get(r, "min_offered")),
+                     strtoll(min_offered, NULL, 10));
+    json_decref(doc);
+}
+
 /* 1.5 orgs' worth of offered calls: stage 1 takes the parent and the first sub-org, though
  * the minimal (traffic-less) resolution puts one org there; a new engine on the same store
  * (a restart) applies exactly those two. */
@@ -85,7 +133,7 @@ static void test_stage_one_sized_and_kept_across_restart(void **state)
     rg_manifest *m = NULL;
     rg_engine_options opts;
     json_t *log;
-    char stages[128];
+    char stages[128], min_offered[32];
     const char *parent, *sub2;
     size_t n;
     (void)state;
@@ -97,8 +145,8 @@ static void test_stage_one_sized_and_kept_across_restart(void **state)
     snprintf(e.db, sizeof(e.db), "%.500s/e2e.db", e.dir);
     snprintf(e.manifest, sizeof(e.manifest), "%.500s/manifest.yaml", e.dir);
     snprintf(e.tenant, sizeof(e.tenant), "e2e");
-    snprintf(stages, sizeof(stages), "stages: [{min_offered: %.0f}, 50, 100]",
-             1.5 * per_org_over_soak());
+    snprintf(min_offered, sizeof(min_offered), "%.0f", 1.5 * per_org_over_soak());
+    snprintf(stages, sizeof(stages), "stages: [{min_offered: %s}, 50, 100]", min_offered);
     write_manifest(&e, stages);
     assert_int_equal(rg_manifest_load_file(&m, e.manifest, NULL), 0);
     rg_engine_options_init(&opts);
@@ -149,6 +197,7 @@ static void test_stage_one_sized_and_kept_across_restart(void **state)
             2);
         json_decref(status);
     }
+    assert_listed_as_reached(&e, min_offered);
     rg_e2e_end(&e);
 }
 

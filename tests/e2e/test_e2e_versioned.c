@@ -29,59 +29,15 @@ static const char change_text[] = "change:\n"
                                   "    openHoursFlow: {id: flow-open-v2, name: \"Open {{FLOW}}\"}\n"
                                   "    description: canary flow\n";
 
-/* Short soaks and a tolerance no healthy change crosses, an inconclusive look promotes: for
- * the tests about the writes rather than the gate. */
-static const char fast_policy[] =
-    "policy:\n"
-    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 2s\n  soak_limit: 4s\n"
-    "  poll_interval: 1s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
-    "  breaker: {consecutive: 2}\n  on_inconclusive: promote\n  errors: {limit: 3}\n"
-    "  verify_window: 2s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
-    "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
-    "       increase_is_bad: true, tolerance: {relative: 5.0}}\n";
-
-/* sim/scenarios/versioned.json's first org NORGS times, with a strategy as the org's traffic
- * source (the sim does not route calls by IVR config; rollgate never asks for strategies).
- * `events` (may be NULL) is the scenario's events. */
-static int write_scenario(const char *path, const char *events, json_t **out_seed)
+/* A strategy as the org's traffic source (the sim does not route calls by IVR config; rollgate
+ * never asks for strategies). */
+static void add_traffic(json_t *org)
 {
-    char src[1024];
-    json_t *doc, *orgs, *first;
-
-    rg_test_path(src, sizeof(src), "sim/scenarios/versioned.json");
-    if ((doc = json_load_file(src, 0, NULL)) == NULL)
-        return -1;
-    json_object_set_new(doc, "time_scale", json_real(1200));
-    json_object_set_new(doc, "token_ttl_s", json_integer(86400));
-    if (events != NULL)
-        json_object_set_new(doc, "events", json_loads(events, 0, NULL));
-    orgs = json_object_get(doc, "orgs");
-    first = json_deep_copy(json_array_get(orgs, 0));
-    json_array_clear(orgs);
-    json_object_set_new(first, "strategies",
+    json_object_set_new(org, "strategies",
                         json_pack("[{s:s, s:s, s:f, s:{s:b}, s:[{s:s, s:s, s:i, s:i}]}]", "id",
                                   "strat_traffic", "name", "Traffic", "calls_per_min", 120.0,
                                   "settings", "enabled", 1, "targets", "type", "Queue", "id",
                                   "q-main", "weight", 100, "priority", 1));
-    for (int i = 1; i <= NORGS; i++) {
-        json_t *o = json_deep_copy(first);
-        char id[32], cid[32], sec[32];
-        snprintf(id, sizeof(id), "org_ivr_%d", i);
-        snprintf(cid, sizeof(cid), "cid-ivr-%d", i);
-        snprintf(sec, sizeof(sec), "secret-ivr-%d", i);
-        json_object_set_new(o, "id", json_string(id));
-        json_object_set_new(o, "client_id", json_string(cid));
-        json_object_set_new(o, "client_secret", json_string(sec));
-        json_array_append_new(orgs, o);
-    }
-    *out_seed = json_incref(json_array_get(json_object_get(first, "ivrs"), 0));
-    json_decref(first);
-    if (json_dump_file(doc, path, JSON_INDENT(1)) < 0) {
-        json_decref(doc);
-        return -1;
-    }
-    json_decref(doc);
-    return 0;
 }
 
 typedef struct {
@@ -91,37 +47,28 @@ typedef struct {
 
 static void sim_post(vt *d, const char *path, const char *body)
 {
-    rg_buf reply = RG_BUF_INIT;
-    long status = 0;
-
-    assert_int_equal(rg_simproc_request(&d->e.sim, "POST", path, body, NULL, &status, &reply, NULL),
-                     0);
-    if (status != 200)
-        fail_msg("POST %s: %ld %s", path, status, rg_buf_cstr(&reply));
-    rg_buf_dispose(&reply);
+    if (rg_simproc_json(&d->e.sim, "POST", path, body, NULL) < 0)
+        fail_msg("%s", rg_error_last());
 }
 
-/* The sim, credentials and manifest; the rollout starts unless `start` is 0. */
+/* The sim (sim/scenarios/versioned.json's first org NORGS times, `events` may be NULL),
+ * credentials and manifest; the rollout starts unless `start` is 0. */
 static void begin(vt *d, const char *change, const char *policy, const char *events,
                   const char *hook, int start)
 {
+    const rg_e2e_scenario sc = {"sim/scenarios/versioned.json", "ivr", NORGS, events, add_traffic};
     char scenario[700];
-    rg_engine_options opts;
-    rg_manifest *m = NULL;
+    json_t *first = NULL;
     rg_buf text = RG_BUF_INIT;
 
     memset(d, 0, sizeof(*d));
-    assert_int_equal(rg_test_mkdtemp(d->e.dir, sizeof(d->e.dir)), 0);
+    assert_int_equal(rg_e2e_dir(&d->e), 0);
     snprintf(scenario, sizeof(scenario), "%s/scenario.json", d->e.dir);
-    assert_int_equal(write_scenario(scenario, events, &d->seed), 0);
-    if (rg_simproc_start(&d->e.sim, scenario) < 0)
-        fail_msg("cannot start rollgate-sim: %s", rg_error_last());
-    assert_int_equal(rg_e2e_credentials(&d->e.orgs, scenario), 0);
-    if (hook != NULL)
-        sim_post(d, "/sim/hook", hook);
-    snprintf(d->e.db, sizeof(d->e.db), "%s/e2e.db", d->e.dir);
-    snprintf(d->e.manifest, sizeof(d->e.manifest), "%s/manifest.yaml", d->e.dir);
-    snprintf(d->e.tenant, sizeof(d->e.tenant), "e2e");
+    assert_int_equal(rg_e2e_write_scenario(&first, scenario, &sc), 0);
+    d->seed = json_incref(json_array_get(json_object_get(first, "ivrs"), 0));
+    json_decref(first);
+    if (rg_e2e_sim(&d->e, scenario, hook) < 0)
+        fail_msg("rollgate-sim: %s", rg_error_last());
     rg_buf_printf(&text,
                   "name: e2e-versioned\ntenant: e2e\nstages: [10, 50, 100]\n"
                   "approval: none\nplatform: {driver: genesys, api_url: \"%s\", "
@@ -132,17 +79,8 @@ static void begin(vt *d, const char *change, const char *policy, const char *eve
                   d->e.sim.url, d->e.sim.url, change, policy);
     assert_int_equal(rg_test_write_file(d->e.manifest, rg_buf_cstr(&text)), 0);
     rg_buf_dispose(&text);
-    if (!start)
-        return;
-    if (rg_manifest_load_file(&m, d->e.manifest, NULL) < 0)
-        fail_msg("manifest: %s", rg_error_last());
-    rg_engine_options_init(&opts);
-    opts.tick_ms = 200;
-    assert_int_equal(rg_store_open(&d->e.store, d->e.db), 0);
-    assert_int_equal(rg_engine_new(&d->e.engine, d->e.store, &opts), 0);
-    if (rg_engine_start(d->e.id, d->e.engine, m, d->e.dir, "e2e", 1) < 0)
+    if (start && rg_e2e_start(&d->e, 200) < 0)
         fail_msg("start: %s", rg_error_last());
-    rg_manifest_free(m);
 }
 
 static void end(vt *d)
@@ -151,49 +89,23 @@ static void end(vt *d)
     rg_e2e_end(&d->e);
 }
 
-static int finished(rg_e2e *e)
-{
-    rg_rollout_state s = rg_e2e_state(e);
-    return rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_HELD || s == RG_ROLLOUT_PAUSED;
-}
-
-static char *hold_reason(rg_e2e *e)
-{
-    rg_store_rollout row = {0};
-    char *why = NULL;
-    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0 && row.hold_reason)
-        why = rg_strdup(row.hold_reason);
-    rg_store_rollout_dispose(&row);
-    return why;
-}
-
 static void run_to_end(rg_e2e *e)
 {
-    char *why;
-    if (rg_e2e_drive(e, finished, 400) < 0)
+    if (rg_e2e_run_to_end(e) < 0)
         fail_msg("rollout did not finish: %s", rg_error_last());
-    if ((why = hold_reason(e)) != NULL)
-        fprintf(stderr, "rollout %s: %s: %s\n", e->id, rg_rollout_state_to_str(rg_e2e_state(e)),
-                why);
-    free(why);
 }
 
 /* The org's IVR config entry in /sim/state ({id, version, body, writes, ...}; new ref). */
 static json_t *sim_ivr(rg_e2e *e, const char *org)
 {
-    json_t *st = NULL, *o, *v, *out = NULL;
-    size_t i, k;
+    json_t *o = rg_e2e_sim_org(&e->sim, org), *v, *out = NULL;
+    size_t k;
 
-    assert_int_equal(rg_simproc_state(&e->sim, &st), 0);
-    json_array_foreach(json_object_get(st, "orgs"), i, o)
-    {
-        if (strcmp(json_string_value(json_object_get(o, "id")), org) != 0)
-            continue;
-        json_array_foreach(json_object_get(o, "ivrs"), k,
-                           v) if (strcmp(json_string_value(json_object_get(v, "id")), IVR) == 0)
-            out = json_incref(v);
-    }
-    json_decref(st);
+    assert_non_null(o);
+    json_array_foreach(json_object_get(o, "ivrs"), k,
+                       v) if (strcmp(json_string_value(json_object_get(v, "id")), IVR) == 0) out =
+        json_incref(v);
+    json_decref(o);
     assert_non_null(out);
     return out;
 }
@@ -219,34 +131,13 @@ static char *ivr_sequence(const json_t *log, const char *org)
 
 static int count_puts(const json_t *log, const char *org, long status)
 {
-    size_t i;
-    json_t *r;
-    int n = 0;
-
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-    {
-        const char *o = json_string_value(json_object_get(r, "org"));
-        const char *p = json_string_value(json_object_get(r, "path"));
-        n += o && p && strcmp(o, org) == 0 && strcmp(p, IVR_PATH) == 0 &&
-             strcmp(json_string_value(json_object_get(r, "method")), "PUT") == 0 &&
-             json_integer_value(json_object_get(r, "status")) == status;
-    }
-    return n;
+    return rg_e2e_count_requests(log, org, "PUT", IVR_PATH, status);
 }
 
 static void assert_no_strategy_requests(const json_t *log)
 {
-    size_t i;
-    json_t *r;
-
-    assert_true(json_array_size(json_object_get(log, "requests")) > 0);
-    json_array_foreach(json_object_get(log, "requests"), i, r)
-    {
-        const char *p = json_string_value(json_object_get(r, "path"));
-        if (p && strstr(p, "/routing/strategies") != NULL)
-            fail_msg("request %s %s in versioned mode",
-                     json_string_value(json_object_get(r, "method")), p);
-    }
+    if (rg_e2e_no_strategy_requests(log) < 0)
+        fail_msg("%s", rg_error_last());
 }
 
 static const char *flow_id(const json_t *body)
@@ -270,7 +161,7 @@ static void test_healthy_sets_fields(void **state)
     vt d;
     json_t *log;
     (void)state;
-    begin(&d, change_text, fast_policy, NULL, NULL, 1);
+    begin(&d, change_text, rg_e2e_fast_policy, NULL, NULL, 1);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_COMPLETED);
     log = rg_e2e_requests(&d.e.sim);
@@ -348,25 +239,14 @@ static void stale_version_is_reread(const char *faults, const char *refused)
     json_t *log, *ivr, *body;
     char *seq, want[256];
 
-    begin(&d, change_text, fast_policy, NULL,
+    begin(&d, change_text, rg_e2e_fast_policy, NULL,
           "{\"org\":\"org_ivr_1\",\"on\":\"get\",\"ivr\":\"" IVR "\","
           "\"fields\":{\"name\":\"Main line (renamed by a person)\"}}",
           0);
     if (faults != NULL)
         sim_post(&d, "/sim/faults", faults);
-    {
-        rg_manifest *m = NULL;
-        rg_engine_options opts;
-        if (rg_manifest_load_file(&m, d.e.manifest, NULL) < 0)
-            fail_msg("manifest: %s", rg_error_last());
-        rg_engine_options_init(&opts);
-        opts.tick_ms = 200;
-        assert_int_equal(rg_store_open(&d.e.store, d.e.db), 0);
-        assert_int_equal(rg_engine_new(&d.e.engine, d.e.store, &opts), 0);
-        if (rg_engine_start(d.e.id, d.e.engine, m, d.e.dir, "e2e", 1) < 0)
-            fail_msg("start: %s", rg_error_last());
-        rg_manifest_free(m);
-    }
+    if (rg_e2e_start(&d.e, 200) < 0)
+        fail_msg("start: %s", rg_error_last());
     if (rg_e2e_drive(&d.e, rg_e2e_stage_one_applied, 100) < 0)
         fail_msg("stage 1 not applied: %s", rg_error_last());
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_RUNNING);
@@ -414,13 +294,13 @@ static void test_edit_of_changed_field_holds(void **state)
     json_t *log, *ivr;
     char *why;
     (void)state;
-    begin(&d, change_text, fast_policy, NULL,
+    begin(&d, change_text, rg_e2e_fast_policy, NULL,
           "{\"org\":\"org_ivr_1\",\"on\":\"get\",\"ivr\":\"" IVR "\","
           "\"fields\":{\"openHoursFlow\":{\"id\":\"flow-person\"}}}",
           1);
     run_to_end(&d.e);
     assert_int_equal(rg_e2e_state(&d.e), RG_ROLLOUT_HELD);
-    why = hold_reason(&d.e);
+    why = rg_e2e_hold_reason(&d.e);
     assert_non_null(why);
     assert_non_null(strstr(why, "org_ivr_1"));
     assert_non_null(strstr(why, "openHoursFlow"));
@@ -440,25 +320,8 @@ static void test_edit_of_changed_field_holds(void **state)
     end(&d);
 }
 
-static int findings_with(const json_t *plan, const char *a, const char *b)
-{
-    size_t i;
-    json_t *f;
-    int n = 0;
-
-    json_array_foreach(json_object_get(plan, "findings"), i, f)
-    {
-        const char *what = json_string_value(json_object_get(f, "what"));
-        const char *org = json_string_value(json_object_get(f, "org"));
-        n += what && org && strstr(what, a) && (b == NULL || strstr(what, b)) &&
-             strncmp(org, "org_ivr_", 8) == 0;
-    }
-    return n;
-}
-
 static json_t *plan_of(vt *d, const char *change)
 {
-    rg_manifest *m = NULL;
     json_t *plan = NULL;
     rg_buf text = RG_BUF_INIT;
 
@@ -468,13 +331,11 @@ static json_t *plan_of(vt *d, const char *change)
                   "login_url: \"%s\", credentials: env}\ngroups:\n"
                   "  - {name: all, orgs: [org_ivr_1, org_ivr_2, org_ivr_3], vars: {FLOW: v2}}\n"
                   "%s%s",
-                  d->e.sim.url, d->e.sim.url, change, fast_policy);
+                  d->e.sim.url, d->e.sim.url, change, rg_e2e_fast_policy);
     assert_int_equal(rg_test_write_file(d->e.manifest, rg_buf_cstr(&text)), 0);
     rg_buf_dispose(&text);
-    if (rg_manifest_load_file(&m, d->e.manifest, NULL) < 0)
-        fail_msg("manifest: %s", rg_error_last());
-    assert_int_equal(rg_engine_plan(&plan, m, d->e.dir, NULL), 0);
-    rg_manifest_free(m);
+    if (rg_e2e_plan(&plan, &d->e) < 0)
+        fail_msg("plan: %s", rg_error_last());
     return plan;
 }
 
@@ -485,7 +346,7 @@ static void test_plan_findings(void **state)
     vt d;
     json_t *plan, *diff, *log;
     (void)state;
-    begin(&d, change_text, fast_policy, NULL, NULL, 0);
+    begin(&d, change_text, rg_e2e_fast_policy, NULL, NULL, 0);
     plan = plan_of(&d, change_text);
     assert_false(json_is_true(json_object_get(plan, "blocked")));
     assert_int_equal(json_array_size(json_object_get(plan, "findings")), 0);
@@ -498,14 +359,19 @@ static void test_plan_findings(void **state)
     plan = plan_of(&d, "change:\n  resource: {kind: versioned, path: /api/v2/architect/ivrs/nope}\n"
                        "  watch_queues: [q-main]\n  template: {description: x}\n");
     assert_true(json_is_true(json_object_get(plan, "blocked")));
-    assert_int_equal(findings_with(plan, "does not exist", "Unable to find an IVR config"), NORGS);
+    assert_int_equal(
+        rg_e2e_findings_with(plan, "does not exist", "Unable to find an IVR config", "org_ivr_"),
+        NORGS);
     json_decref(plan);
     plan = plan_of(&d, "change:\n  resource: {kind: versioned, path: " IVR_PATH "}\n"
                        "  watch_queues: [q-main]\n"
                        "  template: {holidayHoursFlow: {id: f}, description: [x]}\n");
     assert_true(json_is_true(json_object_get(plan, "blocked")));
-    assert_int_equal(findings_with(plan, "no field 'holidayHoursFlow'", NULL), NORGS);
-    assert_int_equal(findings_with(plan, "field 'description' holds a string", "array"), NORGS);
+    assert_int_equal(rg_e2e_findings_with(plan, "no field 'holidayHoursFlow'", NULL, "org_ivr_"),
+                     NORGS);
+    assert_int_equal(
+        rg_e2e_findings_with(plan, "field 'description' holds a string", "array", "org_ivr_"),
+        NORGS);
     json_decref(plan);
     log = rg_e2e_requests(&d.e.sim);
     for (int i = 1; i <= NORGS; i++) {

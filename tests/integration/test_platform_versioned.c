@@ -18,59 +18,20 @@
 
 #define ORG "org_ivr_1"
 
-typedef struct {
-    rg_simproc sim;
-    rg_platform *p;
-    int64_t since; /* request log position before the case */
-} fixture;
+typedef rg_sim_client fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    rg_platform_options opts;
-    rg_platform_org org;
-
-    if (f == NULL || rg_simproc_start(&f->sim, "sim/scenarios/versioned.json") < 0) {
-        fprintf(stderr, "cannot start rollgate-sim: %s\n", rg_error_last());
-        return -1;
-    }
-    rg_platform_options_init(&opts);
-    opts.backoff_base_ms = 5;
-    opts.backoff_cap_ms = 50;
-    opts.jitter_seed = 20;
-    memset(&org, 0, sizeof(org));
-    org.id = ORG;
-    org.api_url = f->sim.url;
-    org.login_url = f->sim.url;
-    if (rg_platform_new(&f->p, &opts) < 0 ||
-        rg_platform_add_org_secret(f->p, &org, "cid-ivr-1", "secret-ivr-1") < 0) {
-        fprintf(stderr, "platform: %s\n", rg_error_last());
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = rg_simproc_stop(&f->sim);
-
-    rg_platform_free(f->p);
-    free(f);
-    return rc == 0 ? 0 : -1;
+    return rg_sim_client_setup(state, "sim/scenarios/versioned.json", ORG, "cid-ivr-1",
+                               "secret-ivr-1", 20);
 }
 
 static json_t *control(const fixture *f, const char *method, const char *path, const char *body)
 {
-    rg_buf out = RG_BUF_INIT;
-    long status;
-    json_t *doc;
+    json_t *doc = NULL;
 
-    assert_int_equal(rg_simproc_request(&f->sim, method, path, body, NULL, &status, &out, NULL), 0);
-    assert_int_equal(status, 200);
-    doc = json_loadb(rg_buf_cstr(&out), out.len, 0, NULL);
-    rg_buf_dispose(&out);
+    if (rg_simproc_json(&f->sim, method, path, body, &doc) < 0)
+        fail_msg("%s", rg_error_last());
     return doc;
 }
 
@@ -409,5 +370,5 @@ int main(void)
         cmocka_unit_test(test_timeouts_reread_bounded),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, rg_sim_client_teardown);
 }

@@ -19,6 +19,15 @@ const char rg_e2e_policy[] =
     "    - {name: speed_of_answer, kind: mean, source: tAnswered, increase_is_bad: true,\n"
     "       tolerance: {absolute: 10s}}\n";
 
+const char rg_e2e_fast_policy[] =
+    "policy:\n"
+    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 2s\n  soak_limit: 4s\n"
+    "  poll_interval: 1s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
+    "  breaker: {consecutive: 2}\n  on_inconclusive: promote\n  errors: {limit: 3}\n"
+    "  verify_window: 2s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
+    "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
+    "       increase_is_bad: true, tolerance: {relative: 5.0}}\n";
+
 int rg_e2e_credentials(json_t **orgs, const char *scenario)
 {
     char path[1024];
@@ -74,26 +83,33 @@ int rg_e2e_write_manifest(const char *path, const char *url, const json_t *orgs,
     return rc < 0 ? rg_error_set(RG_EIO, "cannot write %s", path) : 0;
 }
 
-int rg_e2e_begin(rg_e2e *e, const char *scenario, const char *policy, int64_t tick_ms)
+int rg_e2e_dir(rg_e2e *e)
 {
-    rg_engine_options opts;
-    rg_manifest *m = NULL;
-    int rc;
-
-    if (scenario) {
-        memset(e, 0, sizeof(*e));
-        if ((rc = rg_simproc_start(&e->sim, scenario)) < 0)
-            return rc;
-        if ((rc = rg_e2e_credentials(&e->orgs, scenario)) < 0)
-            return rc;
-    }
     if (rg_test_mkdtemp(e->dir, sizeof(e->dir)) < 0)
         return rg_error_set(RG_EIO, "mkdtemp failed");
     snprintf(e->db, sizeof(e->db), "%s/e2e.db", e->dir);
     snprintf(e->manifest, sizeof(e->manifest), "%s/manifest.yaml", e->dir);
     snprintf(e->tenant, sizeof(e->tenant), "e2e");
-    if ((rc = rg_e2e_write_manifest(e->manifest, e->sim.url, e->orgs, policy)) < 0 ||
-        (rc = rg_manifest_load_file(&m, e->manifest, NULL)) < 0)
+    return 0;
+}
+
+int rg_e2e_sim(rg_e2e *e, const char *scenario, const char *hook)
+{
+    int rc;
+
+    if ((rc = rg_simproc_start(&e->sim, scenario)) < 0 ||
+        (rc = rg_e2e_credentials(&e->orgs, scenario)) < 0)
+        return rc;
+    return hook != NULL ? rg_simproc_json(&e->sim, "POST", "/sim/hook", hook, NULL) : 0;
+}
+
+int rg_e2e_start(rg_e2e *e, int64_t tick_ms)
+{
+    rg_engine_options opts;
+    rg_manifest *m = NULL;
+    int rc;
+
+    if ((rc = rg_manifest_load_file(&m, e->manifest, NULL)) < 0)
         return rc;
     rg_engine_options_init(&opts);
     opts.tick_ms = tick_ms;
@@ -101,6 +117,59 @@ int rg_e2e_begin(rg_e2e *e, const char *scenario, const char *policy, int64_t ti
         (rc = rg_engine_new(&e->engine, e->store, &opts)) == 0)
         rc = rg_engine_start(e->id, e->engine, m, e->dir, "e2e", 1);
     rg_manifest_free(m);
+    return rc;
+}
+
+int rg_e2e_begin(rg_e2e *e, const char *scenario, const char *policy, int64_t tick_ms)
+{
+    int rc;
+
+    if (scenario) {
+        memset(e, 0, sizeof(*e));
+        if ((rc = rg_e2e_sim(e, scenario, NULL)) < 0)
+            return rc;
+    }
+    if ((rc = rg_e2e_dir(e)) < 0 ||
+        (rc = rg_e2e_write_manifest(e->manifest, e->sim.url, e->orgs, policy)) < 0)
+        return rc;
+    return rg_e2e_start(e, tick_ms);
+}
+
+int rg_e2e_write_scenario(json_t **out_first, const char *path, const rg_e2e_scenario *s)
+{
+    char src[1024];
+    json_t *doc, *orgs, *first;
+    int rc = 0;
+
+    rg_test_path(src, sizeof(src), s->src);
+    if ((doc = json_load_file(src, 0, NULL)) == NULL)
+        return rg_error_set(RG_EINVALID, "cannot load %s", src);
+    json_object_set_new(doc, "time_scale", json_real(1200));
+    json_object_set_new(doc, "token_ttl_s", json_integer(86400));
+    if (s->events != NULL)
+        json_object_set_new(doc, "events", json_loads(s->events, 0, NULL));
+    orgs = json_object_get(doc, "orgs");
+    first = json_deep_copy(json_array_get(orgs, 0));
+    json_array_clear(orgs);
+    if (s->prepare != NULL)
+        s->prepare(first);
+    for (int i = 1; i <= s->norgs; i++) {
+        json_t *o = json_deep_copy(first);
+        char id[64], cid[64], sec[64];
+        snprintf(id, sizeof(id), "org_%s_%d", s->tag, i);
+        snprintf(cid, sizeof(cid), "cid-%s-%d", s->tag, i);
+        snprintf(sec, sizeof(sec), "secret-%s-%d", s->tag, i);
+        json_object_set_new(o, "id", json_string(id));
+        json_object_set_new(o, "client_id", json_string(cid));
+        json_object_set_new(o, "client_secret", json_string(sec));
+        json_array_append_new(orgs, o);
+    }
+    if (json_dump_file(doc, path, JSON_INDENT(1)) < 0)
+        rc = rg_error_set(RG_EIO, "cannot write %s", path);
+    if (rc == 0 && out_first != NULL)
+        *out_first = json_incref(first);
+    json_decref(first);
+    json_decref(doc);
     return rc;
 }
 
@@ -167,6 +236,88 @@ static int is_patch(const json_t *r, const char *org)
            json_integer_value(json_object_get(r, "status")) == 200;
 }
 
+int rg_e2e_count_requests(const json_t *log, const char *org, const char *method, const char *path,
+                          long status)
+{
+    size_t i, plen = strlen(path);
+    int prefix = plen > 0 && path[plen - 1] == '*';
+    json_t *r;
+    int n = 0;
+
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
+        const char *o = json_string_value(json_object_get(r, "org"));
+        const char *p = json_string_value(json_object_get(r, "path"));
+        const char *m = json_string_value(json_object_get(r, "method"));
+        n += o && p && m && strcmp(o, org) == 0 &&
+             (prefix ? strncmp(p, path, plen - 1) == 0 : strcmp(p, path) == 0) &&
+             strcmp(m, method) == 0 && json_integer_value(json_object_get(r, "status")) == status;
+    }
+    return n;
+}
+
+int rg_e2e_no_strategy_requests(const json_t *log)
+{
+    size_t i;
+    json_t *r;
+
+    if (json_array_size(json_object_get(log, "requests")) == 0)
+        return rg_error_set(RG_EINVALID, "the sim's request log is empty");
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
+        const char *p = json_string_value(json_object_get(r, "path"));
+        if (p && strstr(p, "/routing/strategies") != NULL)
+            return rg_error_set(RG_EINVALID, "request %s %s for a routing strategy",
+                                json_string_value(json_object_get(r, "method")), p);
+    }
+    return 0;
+}
+
+json_t *rg_e2e_sim_org(const rg_simproc *sim, const char *org)
+{
+    json_t *st = NULL, *o, *out = NULL;
+    size_t i;
+
+    if (rg_simproc_state(sim, &st) < 0)
+        return NULL;
+    json_array_foreach(json_object_get(st, "orgs"), i, o)
+    {
+        const char *id = json_string_value(json_object_get(o, "id"));
+        if (out == NULL && id != NULL && strcmp(id, org) == 0)
+            out = json_incref(o);
+    }
+    json_decref(st);
+    return out;
+}
+
+int rg_e2e_plan(json_t **out, rg_e2e *e)
+{
+    rg_manifest *m = NULL;
+    int rc;
+
+    if ((rc = rg_manifest_load_file(&m, e->manifest, NULL)) < 0)
+        return rc;
+    rc = rg_engine_plan(out, m, e->dir, NULL);
+    rg_manifest_free(m);
+    return rc;
+}
+
+int rg_e2e_findings_with(const json_t *plan, const char *a, const char *b, const char *org_prefix)
+{
+    size_t i;
+    json_t *f;
+    int n = 0;
+
+    json_array_foreach(json_object_get(plan, "findings"), i, f)
+    {
+        const char *what = json_string_value(json_object_get(f, "what"));
+        const char *org = json_string_value(json_object_get(f, "org"));
+        n += what && strstr(what, a) && (b == NULL || strstr(what, b)) &&
+             (org_prefix == NULL || (org && strncmp(org, org_prefix, strlen(org_prefix)) == 0));
+    }
+    return n;
+}
+
 int rg_e2e_patches(const json_t *log, const char *org)
 {
     size_t i;
@@ -187,16 +338,11 @@ long rg_e2e_first_patch(const json_t *log, const char *org)
 
 json_t *rg_e2e_live(const rg_simproc *sim, const char *org)
 {
-    json_t *st = NULL, *o, *result = NULL;
-    size_t i;
+    json_t *o = rg_e2e_sim_org(sim, org), *result;
 
-    if (rg_simproc_state(sim, &st) < 0)
-        return NULL;
-    json_array_foreach(json_object_get(st, "orgs"), i,
-                       o) if (strcmp(json_string_value(json_object_get(o, "id")), org) ==
-                              0) result =
+    result =
         json_incref(json_object_get(json_array_get(json_object_get(o, "strategies"), 0), "body"));
-    json_decref(st);
+    json_decref(o);
     return result;
 }
 
@@ -230,4 +376,33 @@ void rg_e2e_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+int rg_e2e_settled(rg_e2e *e)
+{
+    rg_rollout_state s = rg_e2e_state(e);
+    return rg_rollout_state_is_terminal(s) || s == RG_ROLLOUT_HELD || s == RG_ROLLOUT_PAUSED;
+}
+
+char *rg_e2e_hold_reason(rg_e2e *e)
+{
+    rg_store_rollout row = {0};
+    char *why = NULL;
+    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0 && row.hold_reason)
+        why = rg_strdup(row.hold_reason);
+    rg_store_rollout_dispose(&row);
+    return why;
+}
+
+int rg_e2e_run_to_end(rg_e2e *e)
+{
+    char *why;
+    int rc = rg_e2e_drive(e, rg_e2e_settled, 400);
+
+    if (rc == 0 && (why = rg_e2e_hold_reason(e)) != NULL) {
+        fprintf(stderr, "rollout %s: %s: %s\n", e->id, rg_rollout_state_to_str(rg_e2e_state(e)),
+                why);
+        free(why);
+    }
+    return rc;
 }

@@ -195,36 +195,92 @@ cleanup:
     return rc;
 }
 
-int rg_simproc_faults(const rg_simproc *sim, const char *json)
-{
-    rg_buf resp = RG_BUF_INIT;
-    long status = 0;
-    int rc = rg_simproc_request(sim, "POST", "/sim/faults", json, NULL, &status, &resp, NULL);
-
-    if (rc == 0 && status != 200)
-        rc = rg_error_set(RG_EINVALID, "POST /sim/faults: %ld %s", status, rg_buf_cstr(&resp));
-    rg_buf_dispose(&resp);
-    return rc;
-}
-
-int rg_simproc_state(const rg_simproc *sim, json_t **out)
+int rg_simproc_json(const rg_simproc *sim, const char *method, const char *path, const char *body,
+                    json_t **out)
 {
     rg_buf resp = RG_BUF_INIT;
     json_error_t err;
     json_t *doc;
     long status = 0;
-    int rc = rg_simproc_request(sim, "GET", "/sim/state", NULL, NULL, &status, &resp, NULL);
+    int rc = rg_simproc_request(sim, method, path, body, NULL, &status, &resp, NULL);
 
     if (rc == 0 && status != 200)
-        rc = rg_error_set(RG_EPLATFORM, "GET /sim/state: %ld", status);
-    if (rc == 0) {
+        rc = rg_error_set(RG_EPLATFORM, "%s %s: %ld %s", method, path, status, rg_buf_cstr(&resp));
+    if (rc == 0 && out != NULL) {
         if ((doc = json_loadb(rg_buf_cstr(&resp), resp.len, 0, &err)) == NULL)
-            rc = rg_error_set(RG_EINVALID, "GET /sim/state: %s", err.text);
+            rc = rg_error_set(RG_EINVALID, "%s %s: %s", method, path, err.text);
         else
             *out = doc;
     }
     rg_buf_dispose(&resp);
     return rc;
+}
+
+int rg_simproc_faults(const rg_simproc *sim, const char *json)
+{
+    return rg_simproc_json(sim, "POST", "/sim/faults", json, NULL);
+}
+
+int rg_simproc_state(const rg_simproc *sim, json_t **out)
+{
+    return rg_simproc_json(sim, "GET", "/sim/state", NULL, out);
+}
+
+int rg_simproc_client(rg_platform **out, const rg_simproc *sim, const char *org,
+                      const char *client_id, const char *client_secret, uint64_t jitter_seed)
+{
+    rg_platform_options opts;
+    rg_platform_org o;
+    rg_platform *p = NULL;
+    int rc;
+
+    rg_platform_options_init(&opts);
+    opts.backoff_base_ms = 5;
+    opts.backoff_cap_ms = 50;
+    opts.jitter_seed = jitter_seed;
+    memset(&o, 0, sizeof(o));
+    o.id = org;
+    o.api_url = sim->url;
+    o.login_url = sim->url;
+    if ((rc = rg_platform_new(&p, &opts)) < 0)
+        return rc;
+    if ((rc = rg_platform_add_org_secret(p, &o, client_id, client_secret)) < 0) {
+        rg_platform_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int rg_sim_client_setup(void **state, const char *scenario, const char *org, const char *client_id,
+                        const char *client_secret, uint64_t jitter_seed)
+{
+    rg_sim_client *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || rg_simproc_start(&c->sim, scenario) < 0) {
+        fprintf(stderr, "cannot start rollgate-sim on %s: %s\n", scenario,
+                c == NULL ? "out of memory" : rg_error_last());
+        free(c);
+        return -1;
+    }
+    if (rg_simproc_client(&c->p, &c->sim, org, client_id, client_secret, jitter_seed) < 0) {
+        fprintf(stderr, "a client on rollgate-sim: %s\n", rg_error_last());
+        rg_simproc_stop(&c->sim);
+        free(c);
+        return -1;
+    }
+    *state = c;
+    return 0;
+}
+
+int rg_sim_client_teardown(void **state)
+{
+    rg_sim_client *c = *state;
+    int rc = rg_simproc_stop(&c->sim);
+
+    rg_platform_free(c->p);
+    free(c);
+    return rc == 0 ? 0 : -1;
 }
 
 static void base64(char *out, const unsigned char *in, size_t len)

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "rollgate/platform.h"
 #include "rollgate/util.h"
 
 typedef struct rg_simproc {
@@ -25,6 +26,10 @@ int rg_simproc_stop(rg_simproc *sim);
 int rg_simproc_request(const rg_simproc *sim, const char *method, const char *path,
                        const char *body, const char *const *headers, long *status, rg_buf *resp,
                        rg_buf *resp_headers);
+/* One request that must answer 200: its JSON reply parsed into *out (caller json_decref), or
+ * not parsed when out is NULL. RG_EPLATFORM naming the request and status otherwise. */
+int rg_simproc_json(const rg_simproc *sim, const char *method, const char *path, const char *body,
+                    json_t **out);
 /* Convenience: POST /sim/faults with a JSON body (200 expected); GET /sim/state parsed
  * (caller json_decref). */
 int rg_simproc_faults(const rg_simproc *sim, const char *json);
@@ -32,6 +37,25 @@ int rg_simproc_state(const rg_simproc *sim, json_t **out);
 /* Token for an org through POST /oauth/token with its client credentials (caller frees). */
 int rg_simproc_token(const rg_simproc *sim, const char *client_id, const char *client_secret,
                      char **out);
+
+/* A platform client with fast backoff (5 ms, at most 50 ms; jitter from `jitter_seed`) and one
+ * org of the sim with its client credentials (caller rg_platform_free). */
+int rg_simproc_client(rg_platform **out, const rg_simproc *sim, const char *org,
+                      const char *client_id, const char *client_secret, uint64_t jitter_seed);
+
+/* A cmocka group's state for a platform test: the sim and a client for one of its orgs, and a
+ * request log position a case may mark (requests_total). */
+typedef struct rg_sim_client {
+    rg_simproc sim;
+    rg_platform *p;
+    int64_t since;
+} rg_sim_client;
+/* Group setup and teardown: *state a new rg_sim_client with the sim on `scenario` and
+ * rg_simproc_client on it (-1, said on stderr, when either fails); teardown stops and frees it
+ * (-1 when the sim did not stop cleanly). */
+int rg_sim_client_setup(void **state, const char *scenario, const char *org, const char *client_id,
+                        const char *client_secret, uint64_t jitter_seed);
+int rg_sim_client_teardown(void **state);
 
 /* The value of response header `name` (case-insensitive) from resp_headers, trimmed; NULL when
  * absent. Lives in the caller's out buffer. */
