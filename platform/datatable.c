@@ -17,6 +17,14 @@ static int queue_dt(rg_platform_op **out, rg_platform *p, rg_op_kind kind, const
     char *et = NULL, *er = NULL, *text = NULL;
     int error;
 
+    if (p != NULL && rg_platform__org(p, org_id) != NULL && rg_platform__org(p, org_id)->cxone) {
+        json_t *doc = json_pack("{s:s?,s:s?,s:O?}", "skill", table, "row", row, "intended", body);
+        if (doc == NULL)
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        error = rg_platform__cxone_queue(out, p, kind, org_id, row ? row : table, doc, call_name);
+        json_decref(doc);
+        return error;
+    }
     if (table == NULL || table[0] == '\0' || strlen(table) > 256 ||
         (kind != RG_OP_DATATABLE_GET && (row == NULL || row[0] == '\0' || strlen(row) > 256)))
         return rg_error_set(RG_EINVALID,
