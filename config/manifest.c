@@ -44,6 +44,9 @@ void rg_manifest_free(rg_manifest *m)
     free(m->platform.api_url);
     free(m->platform.login_url);
     free(m->platform.credentials_path);
+    free(m->platform.api_version);
+    free(m->platform.weight_field);
+    free(m->platform.cxone_descriptor);
     for (size_t i = 0; i < m->groups_count; i++) {
         rg_manifest_group *g = &m->groups[i];
         free(g->name);
@@ -256,11 +259,82 @@ static int check_transport(const rg_manifest *m, const rg_doc *doc, const rg_doc
     return 0;
 }
 
+/* A CXone host: the key's URL, else the real host. */
+static int cxone_url(char **out, int *loopback, const rg_doc *doc, const rg_doc_node *map,
+                     const char *key)
+{
+    const rg_doc_node *node = rg_schema__optional(map, key);
+    char path[32];
+
+    snprintf(path, sizeof(path), "platform.%s", key);
+    if (node != NULL)
+        return rg_schema__url(out, loopback, doc, node, path);
+    *loopback = 0;
+    *out = rg_strdup("https://cxone.niceincontact.com");
+    return *out ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
+}
+
+/* driver: cxone. api_url (discovery) and login_url (auth) default to the real host. */
+static int read_cxone(rg_manifest *m, const rg_doc *doc, const rg_doc_node *map)
+{
+    const rg_doc_node *node;
+    rg_buf d = RG_BUF_INIT;
+    int lb_api = 0, lb_login = 0, rc;
+    size_t n;
+
+    if ((rc = cxone_url(&m->platform.api_url, &lb_api, doc, map, "api_url")) < 0 ||
+        (rc = cxone_url(&m->platform.login_url, &lb_login, doc, map, "login_url")) < 0)
+        return rc;
+    if ((rc = read_credentials(&m->platform, doc, map)) < 0)
+        return rc;
+    if ((node = rg_schema__optional(map, "insecure")) != NULL &&
+        (rc = rg_schema__bool(&m->platform.insecure, doc, node, "platform.insecure")) < 0)
+        return rc;
+    m->platform.rate_budget = 600;
+    if ((node = rg_schema__optional(map, "rate_budget")) != NULL &&
+        (rc = rg_schema__int(&m->platform.rate_budget, doc, node, "platform.rate_budget", 1,
+                             100000)) < 0)
+        return rc;
+    if ((node = rg_schema__optional(map, "api_version")) != NULL) {
+        if ((rc = rg_schema__string(&m->platform.api_version, doc, node, "platform.api_version",
+                                    16)) < 0)
+            return rc;
+        n = strlen(m->platform.api_version);
+        if (n < 2 || m->platform.api_version[0] != 'v' ||
+            strspn(m->platform.api_version + 1, "0123456789.") != n - 1)
+            return rg_doc_error(RG_EINVALID, doc, node, "platform.api_version",
+                                "expected a version like v31.0");
+    } else if ((m->platform.api_version = rg_strdup("v31.0")) == NULL) {
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    if ((node = rg_schema__optional(map, "weight_field")) != NULL) {
+        if ((rc = rg_schema__string(&m->platform.weight_field, doc, node, "platform.weight_field",
+                                    64)) < 0)
+            return rc;
+        n = strlen(m->platform.weight_field);
+        if (n == 0 || strspn(m->platform.weight_field,
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)
+            return rg_doc_error(RG_EINVALID, doc, node, "platform.weight_field",
+                                "expected a field name (letters, digits, '_')");
+    } else if ((m->platform.weight_field = rg_strdup("notes")) == NULL) {
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    if (rg_buf_printf(&d, "cxone:%s:%lld:%s:%s", m->platform.api_version,
+                      (long long)m->platform.rate_budget, m->platform.weight_field,
+                      m->platform.api_url) < 0)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    m->platform.cxone_descriptor = rg_buf_detach(&d);
+    if (m->platform.cxone_descriptor == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    return check_transport(m, doc, map, lb_api, lb_login);
+}
+
 static int read_platform(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root)
 {
-    static const char *const keys[] = {"driver",      "api_url",  "login_url",
-                                       "credentials", "insecure", NULL};
-    static const char *const drivers[] = {"genesys", NULL};
+    static const char *const keys[] = {"driver",      "api_url",  "login_url",   "credentials",
+                                       "insecure",    "api_version", "rate_budget", "weight_field",
+                                       NULL};
+    static const char *const drivers[] = {"genesys", "cxone", NULL};
     const rg_doc_node *map, *node;
     int driver, lb_api = 0, lb_login = 0, rc;
 
@@ -271,6 +345,13 @@ static int read_platform(rg_manifest *m, const rg_doc *doc, const rg_doc_node *r
         return rc;
     if ((m->platform.driver = rg_strdup(drivers[driver])) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
+    if (driver == 1)
+        return read_cxone(m, doc, map);
+    if ((node = rg_schema__optional(map, "api_version")) != NULL ||
+        (node = rg_schema__optional(map, "rate_budget")) != NULL ||
+        (node = rg_schema__optional(map, "weight_field")) != NULL)
+        return rg_doc_error(RG_EINVALID, doc, node, "platform",
+                            "api_version, rate_budget and weight_field are for driver: cxone");
     if ((rc = rg_schema__require(&node, doc, map, "platform", "api_url")) < 0 ||
         (rc = rg_schema__url(&m->platform.api_url, &lb_api, doc, node, "platform.api_url")) < 0 ||
         (rc = rg_schema__require(&node, doc, map, "platform", "login_url")) < 0 ||

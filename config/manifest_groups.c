@@ -29,6 +29,9 @@ static int org_url(char **out, const rg_manifest *m, const rg_doc *doc, const rg
     if (node == NULL)
         return 0;
     rg_schema__join(field, sizeof(field), path, key);
+    if (m->platform.cxone_descriptor != NULL)
+        return rg_doc_error(RG_EINVALID, doc, node, field,
+                            "a CXone brand takes the platform's discovery and auth hosts");
     if ((rc = rg_schema__url(out, &loopback, doc, node, field)) < 0)
         return rc;
     if (!loopback && m->platform.insecure)

@@ -28,6 +28,11 @@ static json_t *platform_json(const rg_manifest_platform *p)
     obj = json_pack("{s:s, s:s, s:s, s:s, s:b}", "driver", p->driver, "api_url", p->api_url,
                     "login_url", p->login_url, "credentials", rg_buf_cstr(&cred), "insecure",
                     p->insecure);
+    if (obj != NULL && p->cxone_descriptor != NULL) {
+        json_object_set_new(obj, "api_version", json_string(p->api_version));
+        json_object_set_new(obj, "rate_budget", json_integer(p->rate_budget));
+        json_object_set_new(obj, "weight_field", json_string(p->weight_field));
+    }
     rg_buf_dispose(&cred);
     return obj;
 }
@@ -169,7 +174,8 @@ static int platform_equal(const rg_manifest_platform *a, const rg_manifest_platf
 {
     return str_eq(a->driver, b->driver) && str_eq(a->api_url, b->api_url) &&
            str_eq(a->login_url, b->login_url) && a->credentials == b->credentials &&
-           str_eq(a->credentials_path, b->credentials_path) && a->insecure == b->insecure;
+           str_eq(a->credentials_path, b->credentials_path) && a->insecure == b->insecure &&
+           str_eq(a->cxone_descriptor, b->cxone_descriptor);
 }
 
 static int lists_equal(const rg_manifest *a, const rg_manifest *b)

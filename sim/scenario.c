@@ -159,9 +159,11 @@ cleanup:
 
 static int load_org(sim_org *org, json_t *doc, const char *path)
 {
-    static const char *const keys[] = {"id",      "name",   "client_id",  "client_secret",
-                                       "domain",  "queues", "strategies", "datatables",
-                                       "routing", "ivrs",   NULL};
+    static const char *const keys[] = {"id",         "name",          "client_id",
+                                       "client_secret", "domain",    "queues",
+                                       "strategies", "datatables",    "routing",
+                                       "ivrs",       "driver",        "access_key_id",
+                                       "access_key_secret", "weight_field", NULL};
     json_t *queues = NULL, *strategies = NULL, *v;
     char sub[256];
     size_t i;
@@ -175,6 +177,17 @@ static int load_org(sim_org *org, json_t *doc, const char *path)
         (rc = get_string(&org->client_secret, doc, "client_secret", path, NULL)) < 0 ||
         (rc = get_array(&queues, doc, "queues", path, 1)) < 0 ||
         (rc = get_array(&strategies, doc, "strategies", path, 0)) < 0)
+        return rc;
+    if ((v = json_object_get(doc, "driver")) != NULL) {
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "cxone") != 0 &&
+                                   strcmp(json_string_value(v), "genesys") != 0))
+            return rg_error_set(RG_EINVALID, "%s.driver: expected \"genesys\" or \"cxone\"", path);
+        org->cxone = strcmp(json_string_value(v), "cxone") == 0;
+    }
+    if (org->cxone &&
+        ((rc = get_string(&org->access_key_id, doc, "access_key_id", path, NULL)) < 0 ||
+         (rc = get_string(&org->access_key_secret, doc, "access_key_secret", path, NULL)) < 0 ||
+         (rc = get_string(&org->weight_field, doc, "weight_field", path, "notes")) < 0))
         return rc;
     org->queues = calloc(json_array_size(queues) + 1, sizeof(*org->queues));
     org->strategies = calloc(json_array_size(strategies) + 1, sizeof(*org->strategies));
@@ -421,6 +434,9 @@ static void org_dispose(sim_org *org)
     free(org->domain);
     free(org->client_id);
     free(org->client_secret);
+    free(org->access_key_id);
+    free(org->access_key_secret);
+    free(org->weight_field);
     if (org->lock_ready)
         pthread_mutex_destroy(&org->lock);
 }

@@ -32,12 +32,17 @@ typedef enum {
 } rg_credentials_kind;
 
 typedef struct rg_manifest_platform {
-    char *driver; /* "genesys" */
+    char *driver; /* "genesys" or "cxone" (docs/cxone.md) */
     char *api_url;
     char *login_url;
     rg_credentials_kind credentials;
     char *credentials_path; /* RG_CREDENTIALS_FILE only, as written (not resolved) */
     int insecure;           /* skip TLS verification; only ever for loopback hosts */
+    /* cxone only (NULL/0 otherwise): api_url is the discovery host, login_url the auth host */
+    char *api_version;      /* "v31.0": the last segment of .../incontactapi/services/ */
+    int64_t rate_budget;    /* requests per minute per brand (600) */
+    char *weight_field;     /* the weight-store skill's field holding the rows ("notes") */
+    char *cxone_descriptor; /* derived: what the platform layer gets as each brand's api_url */
 } rg_manifest_platform;
 
 typedef struct rg_manifest_org {
