@@ -312,8 +312,9 @@ static int read_cxone(rg_manifest *m, const rg_doc *doc, const rg_doc_node *map)
                                     64)) < 0)
             return rc;
         n = strlen(m->platform.weight_field);
-        if (n == 0 || strspn(m->platform.weight_field,
-                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)
+        if (n == 0 ||
+            strspn(m->platform.weight_field,
+                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)
             return rg_doc_error(RG_EINVALID, doc, node, "platform.weight_field",
                                 "expected a field name (letters, digits, '_')");
     } else if ((m->platform.weight_field = rg_strdup("notes")) == NULL) {
@@ -331,9 +332,9 @@ static int read_cxone(rg_manifest *m, const rg_doc *doc, const rg_doc_node *map)
 
 static int read_platform(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root)
 {
-    static const char *const keys[] = {"driver",      "api_url",  "login_url",   "credentials",
-                                       "insecure",    "api_version", "rate_budget", "weight_field",
-                                       NULL};
+    static const char *const keys[] = {"driver",      "api_url",      "login_url",
+                                       "credentials", "insecure",     "api_version",
+                                       "rate_budget", "weight_field", NULL};
     static const char *const drivers[] = {"genesys", "cxone", NULL};
     const rg_doc_node *map, *node;
     int driver, lb_api = 0, lb_login = 0, rc;

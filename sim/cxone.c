@@ -139,9 +139,9 @@ int sim_cxone_discovery(sim_reply *reply, sim_world *world, const sim_request *r
             continue;
         reply->org_slot = i + 1;
         snprintf(ep, sizeof(ep), "http://%s", host);
-        return sim_reply_json(reply, 200,
-                              json_pack("{s:s,s:s,s:s}", "area", "sim", "api_endpoint", ep,
-                                        "ui_endpoint", ep));
+        return sim_reply_json(
+            reply, 200,
+            json_pack("{s:s,s:s,s:s}", "area", "sim", "api_endpoint", ep, "ui_endpoint", ep));
     }
     return sim_reply_error(reply, 404, "not.found", "no such tenant");
 }
@@ -267,24 +267,24 @@ static int skills_summary(sim_reply *reply, sim_world *world, size_t org_index,
         double asa_s, aht_s;
         sim_tele_bucket(st, &ctx, q, start, end);
         sim_tele_observe(&agents, &busy, &waiting, &ctx, q, end);
-        asa_s = st[SIM_M_ANSWERED].count ? (double)st[SIM_M_ANSWERED].sum /
-                                               (double)st[SIM_M_ANSWERED].count / 1000.0
-                                         : 0;
-        aht_s = st[SIM_M_HANDLE].count ? (double)st[SIM_M_HANDLE].sum /
-                                             (double)st[SIM_M_HANDLE].count / 1000.0
-                                       : 0;
+        asa_s = st[SIM_M_ANSWERED].count
+                    ? (double)st[SIM_M_ANSWERED].sum / (double)st[SIM_M_ANSWERED].count / 1000.0
+                    : 0;
+        aht_s = st[SIM_M_HANDLE].count
+                    ? (double)st[SIM_M_HANDLE].sum / (double)st[SIM_M_HANDLE].count / 1000.0
+                    : 0;
         snprintf(asa, sizeof(asa), "%.3f", asa_s);
-        snprintf(aht, sizeof(aht), "%02d:%02d:%02d", (int)(aht_s / 3600),
-                 (int)(aht_s / 60) % 60, (int)aht_s % 60);
+        snprintf(aht, sizeof(aht), "%02d:%02d:%02d", (int)(aht_s / 3600), (int)(aht_s / 60) % 60,
+                 (int)aht_s % 60);
         json_array_append_new(
-            list, json_pack("{s:o,s:s,s:I,s:I,s:I,s:s,s:s,s:I,s:I,s:I}", "skillId",
-                            skill_id_json(org->queues[q].id), "skillName", org->queues[q].name,
-                            "contactsOffered", (json_int_t)st[SIM_M_OFFERED].count, "abandonCount",
-                            (json_int_t)st[SIM_M_ABANDON].count, "contactsHandled",
-                            (json_int_t)st[SIM_M_ANSWERED].count, "averageSpeedToAnswer", asa,
-                            "averageHandleTime", aht, "agentsLoggedIn", (json_int_t)agents,
-                            "agentsWorking", (json_int_t)busy, "contactsQueued",
-                            (json_int_t)waiting));
+            list,
+            json_pack("{s:o,s:s,s:I,s:I,s:I,s:s,s:s,s:I,s:I,s:I}", "skillId",
+                      skill_id_json(org->queues[q].id), "skillName", org->queues[q].name,
+                      "contactsOffered", (json_int_t)st[SIM_M_OFFERED].count, "abandonCount",
+                      (json_int_t)st[SIM_M_ABANDON].count, "contactsHandled",
+                      (json_int_t)st[SIM_M_ANSWERED].count, "averageSpeedToAnswer", asa,
+                      "averageHandleTime", aht, "agentsLoggedIn", (json_int_t)agents,
+                      "agentsWorking", (json_int_t)busy, "contactsQueued", (json_int_t)waiting));
     }
     sim_tele_dispose(&ctx);
     if (list == NULL)

@@ -159,11 +159,10 @@ cleanup:
 
 static int load_org(sim_org *org, json_t *doc, const char *path)
 {
-    static const char *const keys[] = {"id",         "name",          "client_id",
-                                       "client_secret", "domain",    "queues",
-                                       "strategies", "datatables",    "routing",
-                                       "ivrs",       "driver",        "access_key_id",
-                                       "access_key_secret", "weight_field", NULL};
+    static const char *const keys[] = {
+        "id",     "name",          "client_id",         "client_secret", "domain",
+        "queues", "strategies",    "datatables",        "routing",       "ivrs",
+        "driver", "access_key_id", "access_key_secret", "weight_field",  NULL};
     json_t *queues = NULL, *strategies = NULL, *v;
     char sub[256];
     size_t i;

@@ -1,0 +1,288 @@
+/* test_e2e_cxone.c - whole rollouts on NICE CXone brands against rollgate-sim speaking CXone:
+ * the weight store (a JSON document in a skill's field, read-compare-write-verify like a
+ * data-table row) changed brand by brand, judged by skill summaries. A healthy change
+ * completes; a bad one trips and every brand's store equals its snapshot. Assertions read the
+ * sim's state and request log. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rollgate/util.h"
+#include "support/e2e.h"
+#include "support/testutil.h"
+
+#define NBRANDS 3
+#define STORE "9000"
+#define ROW "main"
+#define STORE_PATH "/incontactapi/services/v31.0/skills/" STORE
+
+static const char healthy_change[] =
+    "change:\n"
+    "  resource: {kind: datatable_row, datatable: \"" STORE "\", row: " ROW "}\n"
+    "  watch_queues: [\"101\", \"102\"]\n"
+    "  template: {queue_a: \"101\", weight_a: 0, queue_b: \"102\", weight_b: 100}\n"
+    "  weights: {weight_a: queue_a, weight_b: queue_b}\n";
+
+static const char bad_change[] =
+    "change:\n"
+    "  resource: {kind: datatable_row, datatable: \"" STORE "\", row: " ROW "}\n"
+    "  watch_queues: [\"101\", \"103\"]\n"
+    "  template: {queue_a: \"101\", weight_a: 0, queue_b: \"103\", weight_b: 100}\n"
+    "  weights: {weight_a: queue_a, weight_b: queue_b}\n";
+
+static json_t *queue(const char *id, double abandon_p, double asa_s)
+{
+    return json_pack("{s:s,s:s,s:i,s:f,s:f,s:f}", "id", id, "name", id, "agents", 200, "abandon_p",
+                     abandon_p, "asa_s", asa_s, "handle_s", 120.0);
+}
+
+static json_t *seed_row(void)
+{
+    return json_pack("{s:s,s:s,s:i,s:s,s:i,s:s}", "key", ROW, "queue_a", "101", "weight_a", 100,
+                     "queue_b", "102", "weight_b", 0, "note", "seed");
+}
+
+static void brand_id(char *out, size_t n, int i)
+{
+    snprintf(out, n, "tenant-cx-%d", i);
+}
+
+static int write_scenario(const char *path)
+{
+    json_t *orgs = json_array(), *doc;
+    int rc;
+
+    for (int i = 1; i <= NBRANDS; i++) {
+        char id[32], v[64];
+        json_t *o;
+        brand_id(id, sizeof(id), i);
+        o = json_pack("{s:s,s:s,s:[o,o,o],s:[{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s},s:[o]}],"
+                      "s:{s:s,s:s,s:i,s:{s:s,s:s}}}",
+                      "id", id, "driver", "cxone", "queues", queue("101", 0.05, 20),
+                      queue("102", 0.05, 20), queue("103", 0.6, 90), "datatables", "id", STORE,
+                      "name", "Weight store", "columns", "queue_a", "string", "weight_a", "integer",
+                      "queue_b", "string", "weight_b", "integer", "note", "string", "rows",
+                      seed_row(), "routing", "datatable", STORE, "row", ROW, "calls_per_min", 120,
+                      "weights", "weight_a", "queue_a", "weight_b", "queue_b");
+        snprintf(v, sizeof(v), "app-%d", i);
+        json_object_set_new(o, "client_id", json_string(v));
+        snprintf(v, sizeof(v), "app-secret-%d", i);
+        json_object_set_new(o, "client_secret", json_string(v));
+        snprintf(v, sizeof(v), "ak-%d", i);
+        json_object_set_new(o, "access_key_id", json_string(v));
+        snprintf(v, sizeof(v), "ak secret/+%d", i); /* form-encoded on the way */
+        json_object_set_new(o, "access_key_secret", json_string(v));
+        json_array_append_new(orgs, o);
+    }
+    doc =
+        json_pack("{s:i,s:f,s:i,s:{s:i,s:i},s:o}", "seed", 22, "time_scale", 1200.0, "token_ttl_s",
+                  86400, "rate_limit", "allowed", 100000, "window_s", 60, "orgs", orgs);
+    rc = json_dump_file(doc, path, JSON_INDENT(1));
+    json_decref(doc);
+    return rc;
+}
+
+static void set_credentials(void)
+{
+    for (int i = 1; i <= NBRANDS; i++) {
+        char id[32], name[128], v[64];
+        brand_id(id, sizeof(id), i);
+        rg_platform_env_name(name, sizeof(name), id, "CLIENT_ID");
+        snprintf(v, sizeof(v), "app-%d", i);
+        setenv(name, v, 1);
+        rg_platform_env_name(name, sizeof(name), id, "CLIENT_SECRET");
+        snprintf(v, sizeof(v), "app-secret-%d", i);
+        setenv(name, v, 1);
+        rg_platform_env_name(name, sizeof(name), id, "ACCESS_KEY_ID");
+        snprintf(v, sizeof(v), "ak-%d", i);
+        setenv(name, v, 1);
+        rg_platform_env_name(name, sizeof(name), id, "ACCESS_KEY_SECRET");
+        snprintf(v, sizeof(v), "ak secret/+%d", i);
+        setenv(name, v, 1);
+    }
+}
+
+static void begin(rg_e2e *e, const char *change)
+{
+    char scenario[700];
+    rg_buf m = RG_BUF_INIT;
+    rg_engine_options opts;
+    rg_manifest *man = NULL;
+
+    memset(e, 0, sizeof(*e));
+    assert_int_equal(rg_test_mkdtemp(e->dir, sizeof(e->dir)), 0);
+    snprintf(scenario, sizeof(scenario), "%s/scenario.json", e->dir);
+    assert_int_equal(write_scenario(scenario), 0);
+    if (rg_simproc_start(&e->sim, scenario) < 0)
+        fail_msg("cannot start rollgate-sim: %s", rg_error_last());
+    set_credentials();
+    snprintf(e->db, sizeof(e->db), "%s/e2e.db", e->dir);
+    snprintf(e->manifest, sizeof(e->manifest), "%s/manifest.yaml", e->dir);
+    snprintf(e->tenant, sizeof(e->tenant), "e2e");
+    rg_buf_printf(&m,
+                  "name: e2e-cxone\ntenant: e2e\nstages: [10, 50, 100]\napproval: none\n"
+                  "platform: {driver: cxone, api_url: \"%s\", login_url: \"%s\", "
+                  "credentials: env, rate_budget: 6000}\ngroups:\n"
+                  "  - {name: parent, orgs: [tenant-cx-1]}\n"
+                  "  - {name: region, depends_on: [parent], orgs: [tenant-cx-2, tenant-cx-3]}\n",
+                  e->sim.url, e->sim.url);
+    rg_buf_puts(&m, change);
+    rg_buf_puts(&m, rg_e2e_policy);
+    assert_int_equal(rg_test_write_file(e->manifest, rg_buf_cstr(&m)), 0);
+    rg_buf_dispose(&m);
+    if (rg_manifest_load_file(&man, e->manifest, NULL) < 0)
+        fail_msg("manifest: %s", rg_error_last());
+    rg_engine_options_init(&opts);
+    opts.tick_ms = 200;
+    assert_int_equal(rg_store_open(&e->store, e->db), 0);
+    assert_int_equal(rg_engine_new(&e->engine, e->store, &opts), 0);
+    if (rg_engine_start(e->id, e->engine, man, e->dir, "e2e", 1) < 0)
+        fail_msg("start: %s", rg_error_last());
+    rg_manifest_free(man);
+}
+
+static void run_to_end(rg_e2e *e)
+{
+    rg_store_rollout row = {0};
+
+    if (rg_e2e_drive(e, rg_e2e_finished, 400) < 0)
+        fail_msg("rollout did not finish: %s", rg_error_last());
+    if (rg_store_rollout_get(&row, e->store, e->tenant, e->id) == 0 && row.hold_reason)
+        fprintf(stderr, "rollout %s: %s: %s\n", e->id, rg_rollout_state_to_str(rg_e2e_state(e)),
+                row.hold_reason);
+    rg_store_rollout_dispose(&row);
+}
+
+/* The brand's routing row as the sim holds it (new reference). */
+static json_t *store_row(rg_e2e *e, const char *brand)
+{
+    json_t *st = NULL, *o, *out = NULL;
+    size_t i;
+
+    assert_int_equal(rg_simproc_state(&e->sim, &st), 0);
+    json_array_foreach(json_object_get(st, "orgs"), i, o)
+    {
+        json_t *rows, *r;
+        size_t k;
+        if (strcmp(json_string_value(json_object_get(o, "id")), brand) != 0)
+            continue;
+        rows = json_object_get(json_array_get(json_object_get(o, "datatables"), 0), "rows");
+        json_array_foreach(rows, k, r) if (json_is_true(json_object_get(r, "routing"))) out =
+            json_incref(json_object_get(r, "fields"));
+    }
+    json_decref(st);
+    assert_non_null(out);
+    return out;
+}
+
+/* Answered requests of `method` whose path starts with `prefix`, for the brand. */
+static int requests(const json_t *log, const char *brand, const char *method, const char *prefix)
+{
+    size_t i;
+    json_t *r;
+    int n = 0;
+
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
+        const char *o = json_string_value(json_object_get(r, "org"));
+        const char *p = json_string_value(json_object_get(r, "path"));
+        n += o && p && strcmp(o, brand) == 0 && strncmp(p, prefix, strlen(prefix)) == 0 &&
+             strcmp(json_string_value(json_object_get(r, "method")), method) == 0 &&
+             json_integer_value(json_object_get(r, "status")) == 200;
+    }
+    return n;
+}
+
+static void assert_cxone_only(const json_t *log)
+{
+    size_t i;
+    json_t *r;
+
+    assert_true(json_array_size(json_object_get(log, "requests")) > 0);
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
+        const char *p = json_string_value(json_object_get(r, "path"));
+        if (p && strncmp(p, "/api/", 5) == 0)
+            fail_msg("a Genesys request %s to a CXone brand", p);
+    }
+}
+
+/* 1. A healthy change completes: every brand's store row is the template (its other fields as
+ * they were), after one PUT of the store skill per brand; every brand signed in with the
+ * password grant and discovered its API base; telemetry came from skill summaries. */
+static void test_healthy_completes(void **state)
+{
+    rg_e2e e;
+    json_t *log, *want = seed_row();
+    (void)state;
+    begin(&e, healthy_change);
+    run_to_end(&e);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
+    json_object_update_new(want, json_pack("{s:s,s:i,s:s,s:i}", "queue_a", "101", "weight_a", 0,
+                                           "queue_b", "102", "weight_b", 100));
+    assert_non_null(log = rg_e2e_requests(&e.sim));
+    for (int i = 1; i <= NBRANDS; i++) {
+        char brand[32];
+        json_t *live;
+        brand_id(brand, sizeof(brand), i);
+        live = store_row(&e, brand);
+        if (!json_equal(live, want))
+            fail_msg("%s: the store row is not the change", brand);
+        assert_int_equal(requests(log, brand, "PUT", STORE_PATH), 1);
+        assert_true(requests(log, brand, "POST", "/auth/token") >= 1);
+        assert_true(requests(log, brand, "GET", "/.well-known/cxone-configuration") >= 1);
+        assert_true(requests(log, brand, "GET", "/incontactapi/services/v31.0/skills/summary") > 1);
+        json_decref(live);
+    }
+    assert_cxone_only(log);
+    json_decref(log);
+    json_decref(want);
+    rg_e2e_end(&e);
+}
+
+/* 2. A bad change trips: every brand's store row equals its pre-change row field for field;
+ * a touched brand saw one PUT to apply and one to restore, an untouched one none. */
+static void test_bad_change_trips_and_restores(void **state)
+{
+    rg_e2e e;
+    json_t *log, *seed = seed_row();
+    int touched = 0;
+    (void)state;
+    begin(&e, bad_change);
+    run_to_end(&e);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_ROLLED_BACK);
+    assert_non_null(log = rg_e2e_requests(&e.sim));
+    for (int i = 1; i <= NBRANDS; i++) {
+        char brand[32];
+        json_t *live;
+        int puts;
+        brand_id(brand, sizeof(brand), i);
+        live = store_row(&e, brand);
+        if (!json_equal(live, seed))
+            fail_msg("%s: the store row is not its snapshot", brand);
+        puts = requests(log, brand, "PUT", STORE_PATH);
+        assert_true(puts == 0 || puts == 2);
+        touched += puts == 2;
+        json_decref(live);
+    }
+    assert_true(touched >= 1);
+    assert_cxone_only(log);
+    json_decref(log);
+    json_decref(seed);
+    rg_e2e_end(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_healthy_completes),
+        cmocka_unit_test(test_bad_change_trips_and_restores),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
