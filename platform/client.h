@@ -254,6 +254,9 @@ int rg_platform__cxone_summary_start(rg_platform_op *op);
 /* cxone_parse.c */
 int rg_platform__cxone_tenant(char *out, size_t outlen, const char *id_token);
 int rg_platform__cxone_seconds(double *out, const json_t *v, const char *what);
+/* Adds one skill summary entry (contactsOffered, abandonCount, contactsHandled,
+ * averageSpeedToAnswer, averageHandleTime) to a bucket; errors name `where` and the field. */
+int rg_platform__cxone_bucket(rg_platform_bucket *bk, const json_t *s, const char *where);
 /* token.c: a token the CXone discovery step held back */
 void rg_platform__token_accept(rg_platform_op *op, const char *token, int64_t expires_in);
 

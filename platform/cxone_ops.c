@@ -392,29 +392,11 @@ static int queue_index(const rg_platform_op *op, const json_t *skill_id)
     return -1;
 }
 
-/* One summary entry into bucket `b` of its skill (or into the observations). */
-static int summary_entry(rg_platform_op *op, const json_t *s, const char *where)
+int rg_platform__cxone_bucket(rg_platform_bucket *bk, const json_t *s, const char *where)
 {
-    int q = queue_index(op, json_object_get(s, "skillId"));
-    int64_t offered, abandoned, handled, on, unavailable;
+    int64_t offered, abandoned, handled;
     double asa = 0, aht = 0;
-    rg_platform_bucket *bk;
 
-    if (!json_is_integer(json_object_get(s, "skillId")) &&
-        !json_is_string(json_object_get(s, "skillId")))
-        return rg_error_set(RG_EINVALID, "%s.skillId: missing or not an id", where);
-    if (q < 0)
-        return 0; /* a skill not asked about */
-    if (op->kind == RG_OP_OBSERVATIONS) {
-        rg_platform_observation *o = &op->observations[q];
-        if (count_field(&on, s, "agentsLoggedIn", 1, where) < 0 ||
-            count_field(&unavailable, s, "agentsUnavailable", 0, where) < 0 ||
-            count_field(&o->active, s, "agentsWorking", 0, where) < 0 ||
-            count_field(&o->waiting, s, "contactsQueued", 0, where) < 0)
-            return -1;
-        o->on_queue = on > unavailable ? on - unavailable : 0;
-        return 0;
-    }
     if (count_field(&offered, s, "contactsOffered", 1, where) < 0 ||
         count_field(&abandoned, s, "abandonCount", 1, where) < 0 ||
         count_field(&handled, s, "contactsHandled", 0, where) < 0)
@@ -436,7 +418,6 @@ static int summary_entry(rg_platform_op *op, const json_t *s, const char *where)
         if (rg_platform__cxone_seconds(&aht, json_object_get(s, "averageHandleTime"), what) < 0)
             return -1;
     }
-    bk = &op->aggregates.queues[q].buckets[op->batch_at];
     bk->offered += offered;
     bk->abandoned += abandoned;
     bk->answered += handled;
@@ -444,6 +425,30 @@ static int summary_entry(rg_platform_op *op, const json_t *s, const char *where)
     bk->handled += handled;
     bk->handle_sum_ms += aht * 1000.0 * (double)handled;
     return 0;
+}
+
+/* One summary entry into bucket `b` of its skill (or into the observations). */
+static int summary_entry(rg_platform_op *op, const json_t *s, const char *where)
+{
+    int q = queue_index(op, json_object_get(s, "skillId"));
+    int64_t on, unavailable;
+
+    if (!json_is_integer(json_object_get(s, "skillId")) &&
+        !json_is_string(json_object_get(s, "skillId")))
+        return rg_error_set(RG_EINVALID, "%s.skillId: missing or not an id", where);
+    if (q < 0)
+        return 0; /* a skill not asked about */
+    if (op->kind == RG_OP_OBSERVATIONS) {
+        rg_platform_observation *o = &op->observations[q];
+        if (count_field(&on, s, "agentsLoggedIn", 1, where) < 0 ||
+            count_field(&unavailable, s, "agentsUnavailable", 0, where) < 0 ||
+            count_field(&o->active, s, "agentsWorking", 0, where) < 0 ||
+            count_field(&o->waiting, s, "contactsQueued", 0, where) < 0)
+            return -1;
+        o->on_queue = on > unavailable ? on - unavailable : 0;
+        return 0;
+    }
+    return rg_platform__cxone_bucket(&op->aggregates.queues[q].buckets[op->batch_at], s, where);
 }
 
 static void summary_take(rg_platform_op *op, json_t *body)
