@@ -6,7 +6,7 @@
 
 #include "platform/client.h"
 
-#define OBSERVE_WINDOW_MS (5 * 60 * 1000)
+#define OBSERVE_WINDOW_MS (5LL * 60 * 1000)
 #define MAX_STORE_TEXT 32768 /* a Studio script reads at most 32 KB of a REST answer */
 
 static int fail_oom(rg_platform_op *op)

@@ -212,10 +212,9 @@ static void start_ready(rg_platform *p, int64_t now, int64_t *wake)
                 continue;
             }
         }
-        if (op->url == NULL && op->rel_path != NULL && rg_platform__cxone_url(op) < 0)
-            rg_platform__op_fail(op, rg_error_code(), "org %s: %s: %s", op->org_id, op->call,
-                                 rg_error_last());
-        else if (start_transfer(p, op, now) < 0)
+        /* a CXone op's URL is known once its brand's discovery is done */
+        if ((op->url == NULL && op->rel_path != NULL && rg_platform__cxone_url(op) < 0) ||
+            start_transfer(p, op, now) < 0)
             rg_platform__op_fail(op, rg_error_code(), "org %s: %s: %s", op->org_id, op->call,
                                  rg_error_last());
     }
