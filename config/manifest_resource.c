@@ -181,7 +181,7 @@ static int read_datatable_row(rg_manifest *m, const rg_doc *doc, const rg_doc_no
 
 /* A versioned resource's path: /api/v2/..., path characters only (ids escaped), no query,
  * no empty or dot segment, no trailing '/' (the platform client checks it again). */
-static int read_versioned_path(char **out, const rg_doc *doc, const rg_doc_node *node)
+static int read_versioned_path(char **out, const rg_doc *doc, const rg_doc_node *node, int cxone)
 {
     const char *where = "change.resource.path";
     char *p = NULL;
@@ -192,7 +192,11 @@ static int read_versioned_path(char **out, const rg_doc *doc, const rg_doc_node 
         return rc;
     *out = p;
     n = strlen(p);
-    if (n < 9 || strncmp(p, "/api/v2/", 8) != 0 || p[n - 1] == '/')
+    /* a CXone brand's skill settings: /skills/<skill id> (docs/cxone.md) */
+    if (cxone && (n < 9 || strncmp(p, "/skills/", 8) != 0 || strchr(p + 8, '/') != NULL))
+        return rg_doc_error(RG_EINVALID, doc, node, where,
+                            "expected a CXone skill path /skills/<skill id>");
+    if (!cxone && (n < 9 || strncmp(p, "/api/v2/", 8) != 0 || p[n - 1] == '/'))
         return rg_doc_error(RG_EINVALID, doc, node, where,
                             "expected an API path /api/v2/... without a trailing '/' (an IVR "
                             "config: /api/v2/architect/ivrs/<id>)");
@@ -263,7 +267,8 @@ static int read_versioned(rg_manifest *m, const rg_doc *doc, const rg_doc_node *
 
     if ((rc = rg_schema__mapping(doc, res, "change.resource", keys)) < 0 ||
         (rc = rg_schema__require(&node, doc, res, "change.resource", "path")) < 0 ||
-        (rc = read_versioned_path(&m->resource.path, doc, node)) < 0)
+        (rc = read_versioned_path(&m->resource.path, doc, node,
+                                  m->platform.cxone_descriptor != NULL)) < 0)
         return rc;
     if ((node = rg_schema__optional(change, "strategy")) != NULL)
         return rg_doc_error(RG_EINVALID, doc, node, "change.strategy",

@@ -32,6 +32,25 @@ static int skill_path(rg_buf *out, const char *skill, const char *suffix)
     return 0;
 }
 
+/* A skill's PUT: the body the versioned write merged, without the "version" rollgate adds
+ * to every CXone read (a skill has none). */
+static int skill_put(rg_platform_op *op, const char *path, json_t *body)
+{
+    json_t *copy = json_deep_copy(body);
+    char *text;
+
+    if (!json_is_object(copy)) {
+        json_decref(copy);
+        return rg_error_set(RG_EINVALID, "brand %s: PUT skill: no body", op->org_id);
+    }
+    json_object_del(copy, "version");
+    text = json_dumps(copy, JSON_COMPACT);
+    json_decref(copy);
+    if (text == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    return rg_platform__cxone_request(op, "PUT", path, text);
+}
+
 int rg_platform__cxone_queue(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
                              const char *org_id, const char *resource, json_t *doc,
                              const char *call)
@@ -47,6 +66,14 @@ int rg_platform__cxone_queue(rg_platform_op **out, rg_platform *p, rg_op_kind ki
     case RG_OP_DATATABLE_GET:
     case RG_OP_ROW_GET:
     case RG_OP_ROW_PUT: error = skill_path(&path, skill, NULL); break;
+    case RG_OP_VERSIONED_GET:
+    case RG_OP_VERSIONED_PUT:
+        /* skill settings: "/skills/<id>" as the manifest's versioned path */
+        error = resource != NULL && strncmp(resource, "/skills/", 8) == 0 &&
+                        strchr(resource + 8, '/') == NULL
+                    ? skill_path(&path, resource + 8, NULL)
+                    : rg_error_set(RG_EINVALID, "expected a skill path /skills/<id>");
+        break;
     default:
         return rg_error_set(RG_EINVALID, "brand %s: %s is not an operation CXone brands offer",
                             org_id, call);
@@ -59,12 +86,15 @@ int rg_platform__cxone_queue(rg_platform_op **out, rg_platform *p, rg_op_kind ki
     }
     if (rg_buf_printf(&name, "%s%s%s", call, resource ? " " : "", resource ? resource : "") < 0 ||
         (error = rg_platform__op_new(&op, p, kind, org_id, resource, rg_buf_cstr(&name))) < 0 ||
-        (error = rg_platform__cxone_request(op, "GET", rg_buf_cstr(&path), NULL)) < 0) {
+        (error = kind == RG_OP_VERSIONED_PUT
+                     ? skill_put(op, rg_buf_cstr(&path), doc)
+                     : rg_platform__cxone_request(op, "GET", rg_buf_cstr(&path), NULL)) < 0) {
         error = error < 0 ? error : rg_error_set(RG_ENOMEM, "out of memory");
         rg_platform_op_free(op);
         goto cleanup;
     }
-    op->cxone_doc = json_incref(doc);
+    if (kind != RG_OP_VERSIONED_PUT)
+        op->cxone_doc = json_incref(doc);
     rg_platform__op_enqueue(op);
     *out = op;
 cleanup:
@@ -256,6 +286,10 @@ void rg_platform__cxone_handle(rg_platform_op *op, long status, json_t *body)
         summary_take(op, body);
         return;
     }
+    if (op->kind == RG_OP_VERSIONED_PUT) {
+        rg_platform__succeed(op, NULL);
+        return;
+    }
     if (op->kind == RG_OP_ROW_PUT && op->cxone_step == 1) {
         rg_platform__succeed(op, json_object_get(op->cxone_doc, "intended"));
         return;
@@ -274,6 +308,8 @@ void rg_platform__cxone_handle(rg_platform_op *op, long status, json_t *body)
         json_decref(result);
         return;
     }
+    if (op->kind == RG_OP_VERSIONED_GET)
+        skill_id = op->resource_id + 8; /* "/skills/<id>" */
     if ((skill = skill_of(body)) == NULL ||
         !skill_id_is(json_object_get(skill, "skillId"),
                      op->kind == RG_OP_QUEUE_GET ? op->resource_id : skill_id)) {
@@ -286,6 +322,18 @@ void rg_platform__cxone_handle(rg_platform_op *op, long status, json_t *body)
         json_t *n = json_object_get(skill, "skillName");
         if ((result = json_pack("{s:s,s:s}", "id", op->resource_id, "name",
                                 json_is_string(n) ? json_string_value(n) : "")) == NULL) {
+            fail_oom(op);
+            return;
+        }
+        rg_platform__succeed(op, result);
+        json_decref(result);
+        return;
+    }
+    if (op->kind == RG_OP_VERSIONED_GET) {
+        /* the versioned write's shape: a skill has no version; 0 stands for "none" */
+        if ((result = json_deep_copy(skill)) == NULL ||
+            json_object_set_new(result, "version", json_integer(0)) < 0) {
+            json_decref(result);
             fail_oom(op);
             return;
         }

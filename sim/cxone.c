@@ -176,6 +176,8 @@ static json_t *skill_json(const sim_org *org, const char *id)
                           "Phone Call", "isActive", 1);
     const sim_datatable *t = org->route.table;
 
+    if (s != NULL && q >= 0 && org->queues[q].skill != NULL)
+        json_object_update(s, org->queues[q].skill);
     if (s != NULL && t != NULL && strcmp(t->id, id) == 0) {
         json_t *doc = store_json(t);
         char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
@@ -239,6 +241,28 @@ static int put_store(sim_reply *reply, sim_org *org, json_t *body, int64_t now_m
     json_decref(doc);
     if (rc < 0)
         return sim_reply_error(reply, 400, "bad.request", "%s", rg_error_last());
+    return sim_reply_json(reply, 200, json_pack("{s:b}", "success", 1));
+}
+
+/* PUT of a skill's settings: every field but skillId is kept (skillId must match). The
+ * simulator's telemetry does not depend on them. Caller holds org->lock. */
+static int put_skill(sim_reply *reply, sim_org *org, int q, json_t *body)
+{
+    json_t *id = json_object_get(body, "skillId"), *want = skill_id_json(org->queues[q].id), *next;
+    int same = id == NULL || json_equal(id, want);
+
+    json_decref(want);
+    if (!same)
+        return sim_reply_error(reply, 400, "bad.request", "skillId does not match the path");
+    if ((next = org->queues[q].skill ? json_deep_copy(org->queues[q].skill) : json_object()) ==
+            NULL ||
+        json_object_update(next, body) < 0) {
+        json_decref(next);
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    }
+    json_object_del(next, "skillId");
+    json_decref(org->queues[q].skill);
+    org->queues[q].skill = next;
     return sim_reply_json(reply, 200, json_pack("{s:b}", "success", 1));
 }
 
@@ -321,15 +345,13 @@ int sim_cxone_route(sim_reply *reply, sim_world *world, size_t org_index, const 
         return sim_reply_error(reply, 405, "method.not.allowed", "%s is not allowed here",
                                req->method);
     if (put) {
-        if (org->route.table == NULL || strcmp(org->route.table->id, id) != 0)
-            return sim_reply_error(reply, 400, "bad.request",
-                                   "the simulator changes only the weight-store skill");
+        int q = sim_org_queue_index(org, id);
         if (sim__json_load(&body, req->body, req->body_len, "body") < 0 || !json_is_object(body)) {
             json_decref(body);
             return sim_reply_error(reply, 400, "bad.request", "the body is not a JSON object");
         }
         pthread_mutex_lock(&org->lock);
-        rc = put_store(reply, org, body, now_ms);
+        rc = q >= 0 ? put_skill(reply, org, q, body) : put_store(reply, org, body, now_ms);
         pthread_mutex_unlock(&org->lock);
         json_decref(body);
         return rc;

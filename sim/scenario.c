@@ -105,7 +105,7 @@ static int get_array(json_t **out, json_t *obj, const char *key, const char *pat
 static int load_queue(sim_queue *q, json_t *doc, const char *path)
 {
     static const char *const keys[] = {"id",    "name",     "agents", "abandon_p",
-                                       "asa_s", "handle_s", NULL};
+                                       "asa_s", "handle_s", "skill",  NULL};
     int64_t agents = 0;
     int rc;
 
@@ -119,6 +119,11 @@ static int load_queue(sim_queue *q, json_t *doc, const char *path)
         (rc = get_number(&q->handle_s, doc, "handle_s", path, 0.001, 86400, 300, 0)) < 0)
         return rc;
     q->agents = (int)agents;
+    if (json_object_get(doc, "skill") != NULL) {
+        if (!json_is_object(json_object_get(doc, "skill")))
+            return rg_error_set(RG_EINVALID, "%s.skill: expected an object of settings", path);
+        q->skill = json_deep_copy(json_object_get(doc, "skill"));
+    }
     return 0;
 }
 
@@ -420,6 +425,7 @@ static void org_dispose(sim_org *org)
     for (size_t i = 0; i < org->nqueues; i++) {
         free(org->queues[i].id);
         free(org->queues[i].name);
+        json_decref(org->queues[i].skill);
     }
     for (size_t i = 0; i < org->nstrategies; i++)
         sim_strategy_dispose(&org->strategies[i]);

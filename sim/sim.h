@@ -22,6 +22,7 @@ typedef struct {
     double abandon_p;
     double asa_s;
     double handle_s;
+    json_t *skill; /* a CXone brand's skill settings beyond the defaults (cxone.c), or NULL */
 } sim_queue;
 
 /* The weights in force from at_ms on, one per queue of the organization. */

@@ -36,10 +36,17 @@ static const char bad_change[] =
     "  template: {queue_a: \"101\", weight_a: 0, queue_b: \"103\", weight_b: 100}\n"
     "  weights: {weight_a: queue_a, weight_b: queue_b}\n";
 
+static const char skill_change[] =
+    "change:\n"
+    "  resource: {kind: versioned, path: /skills/101}\n"
+    "  watch_queues: [\"101\", \"102\"]\n"
+    "  template: {serviceLevelThreshold: 30, serviceLevelGoal: 90}\n";
+
 static json_t *queue(const char *id, double abandon_p, double asa_s)
 {
-    return json_pack("{s:s,s:s,s:i,s:f,s:f,s:f}", "id", id, "name", id, "agents", 200, "abandon_p",
-                     abandon_p, "asa_s", asa_s, "handle_s", 120.0);
+    return json_pack("{s:s,s:s,s:i,s:f,s:f,s:f,s:{s:i,s:i,s:b}}", "id", id, "name", id, "agents",
+                     200, "abandon_p", abandon_p, "asa_s", asa_s, "handle_s", 120.0, "skill",
+                     "serviceLevelThreshold", 20, "serviceLevelGoal", 80, "enableShortAbandon", 1);
 }
 
 static json_t *seed_row(void)
@@ -86,6 +93,28 @@ static int write_scenario(const char *path)
     rc = json_dump_file(doc, path, JSON_INDENT(1));
     json_decref(doc);
     return rc;
+}
+
+/* Skill 101's settings as the sim holds them (new reference). */
+static json_t *skill_settings(rg_e2e *e, const char *brand)
+{
+    json_t *st = NULL, *o, *out = NULL;
+    size_t i;
+
+    assert_int_equal(rg_simproc_state(&e->sim, &st), 0);
+    json_array_foreach(json_object_get(st, "orgs"), i, o)
+    {
+        json_t *q;
+        size_t k;
+        if (strcmp(json_string_value(json_object_get(o, "id")), brand) != 0)
+            continue;
+        json_array_foreach(json_object_get(o, "queues"), k,
+                           q) if (strcmp(json_string_value(json_object_get(q, "id")), "101") == 0)
+            out = json_incref(json_object_get(q, "skill"));
+    }
+    json_decref(st);
+    assert_non_null(out);
+    return out;
 }
 
 static void set_credentials(void)
@@ -278,11 +307,91 @@ static void test_bad_change_trips_and_restores(void **state)
     rg_e2e_end(&e);
 }
 
+#define SKILL_PATH "/incontactapi/services/v31.0/skills/101"
+
+/* 3. Skill settings through GET/PUT /skills/{id}: a healthy change completes with one PUT
+ * per brand and the settings read back as intended, the skill's other settings kept. */
+static void test_skill_settings_complete(void **state)
+{
+    rg_e2e e;
+    json_t *log, *want;
+    (void)state;
+    begin(&e, skill_change);
+    run_to_end(&e);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
+    want = json_pack("{s:i,s:i,s:b}", "serviceLevelThreshold", 30, "serviceLevelGoal", 90,
+                     "enableShortAbandon", 1);
+    assert_non_null(log = rg_e2e_requests(&e.sim));
+    for (int i = 1; i <= NBRANDS; i++) {
+        char brand[32];
+        json_t *live;
+        brand_id(brand, sizeof(brand), i);
+        live = skill_settings(&e, brand);
+        json_object_del(live, "skillName"); /* the PUT carries the skill as read */
+        json_object_del(live, "mediaTypeId");
+        json_object_del(live, "mediaTypeName");
+        json_object_del(live, "isActive");
+        if (!json_equal(live, want))
+            fail_msg("%s: skill 101 is not the change", brand);
+        assert_int_equal(requests(log, brand, "PUT", SKILL_PATH), 1);
+        assert_int_equal(requests(log, brand, "PUT", STORE_PATH), 0);
+        json_decref(live);
+    }
+    assert_cxone_only(log);
+    json_decref(log);
+    json_decref(want);
+    rg_e2e_end(&e);
+}
+
+static int stage_one_applied(rg_e2e *e)
+{
+    return rg_e2e_stage_one_applied(e);
+}
+
+/* 4. A rollback after stage 1 restores the touched brand's skill from its snapshot (one
+ * restore PUT); the untouched brands saw no PUT at all. */
+static void test_skill_rollback_restores(void **state)
+{
+    rg_e2e e;
+    json_t *log;
+    char *outcome = NULL;
+    int touched = 0;
+    (void)state;
+    begin(&e, skill_change);
+    if (rg_e2e_drive(&e, stage_one_applied, 400) < 0)
+        fail_msg("stage 1 was not applied: %s", rg_error_last());
+    assert_int_equal(rg_engine_command(&outcome, e.engine, e.tenant, e.id, RG_COMMAND_ROLLBACK,
+                                       "alice", "cxone restore test", 0),
+                     0);
+    free(outcome);
+    run_to_end(&e);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_ROLLED_BACK);
+    assert_non_null(log = rg_e2e_requests(&e.sim));
+    for (int i = 1; i <= NBRANDS; i++) {
+        char brand[32];
+        json_t *live;
+        int puts;
+        brand_id(brand, sizeof(brand), i);
+        live = skill_settings(&e, brand);
+        assert_int_equal(json_integer_value(json_object_get(live, "serviceLevelThreshold")), 20);
+        assert_int_equal(json_integer_value(json_object_get(live, "serviceLevelGoal")), 80);
+        puts = requests(log, brand, "PUT", SKILL_PATH);
+        assert_true(puts == 0 || puts == 2);
+        touched += puts == 2;
+        json_decref(live);
+    }
+    assert_true(touched >= 1);
+    json_decref(log);
+    rg_e2e_end(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_healthy_completes),
         cmocka_unit_test(test_bad_change_trips_and_restores),
+        cmocka_unit_test(test_skill_settings_complete),
+        cmocka_unit_test(test_skill_rollback_restores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
