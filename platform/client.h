@@ -253,6 +253,12 @@ int rg_platform__cxone_queue(rg_platform_op **out, rg_platform *p, rg_op_kind ki
 int rg_platform__cxone_summary_start(rg_platform_op *op);
 /* cxone_parse.c */
 int rg_platform__cxone_tenant(char *out, size_t outlen, const char *id_token);
+/* cxone.c: a token reply's fields checked (access_token, expires_in, id_token's tenant) and a
+ * discovery reply's (area, api_endpoint) made the API base .../incontactapi/services/VERSION.
+ * Errors name the field, never a value of the token. */
+int rg_platform__cxone_auth_parse(char *tenant, size_t tenant_len, const json_t *body);
+int rg_platform__cxone_discovery_parse(rg_buf *out, const json_t *body, const char *brand,
+                                       const char *version, int insecure);
 int rg_platform__cxone_seconds(double *out, const json_t *v, const char *what);
 /* Adds one skill summary entry (contactsOffered, abandonCount, contactsHandled,
  * averageSpeedToAnswer, averageHandleTime) to a bucket; errors name `where` and the field. */

@@ -145,11 +145,31 @@ static void wipe_string_field(json_t *body, const char *name)
         explicit_bzero((char *)json_string_value(v), json_string_length(v));
 }
 
+int rg_platform__cxone_auth_parse(char *tenant, size_t tenant_len, const json_t *body)
+{
+    json_t *tok = json_object_get(body, "access_token"), *exp = json_object_get(body, "expires_in");
+    json_t *idt = json_object_get(body, "id_token");
+
+    if (!json_is_object(body))
+        return rg_error_set(RG_EINVALID, "reply is not a JSON object");
+    if (!json_is_string(tok) || json_string_length(tok) == 0 || json_string_length(tok) > MAX_TOKEN)
+        return rg_error_set(RG_EINVALID,
+                            "reply field access_token missing, empty, too long or not a string");
+    if (!json_is_integer(exp) || json_integer_value(exp) <= 0 ||
+        json_integer_value(exp) > 10LL * 365 * 86400)
+        return rg_error_set(RG_EINVALID,
+                            "reply field expires_in missing or not a positive integer of seconds");
+    if (!json_is_string(idt))
+        return rg_error_set(RG_EINVALID, "reply field id_token missing or not a string");
+    if (rg_platform__cxone_tenant(tenant, tenant_len, json_string_value(idt)) < 0)
+        return rg_error_set(RG_EINVALID, "reply field id_token: %s", rg_error_last());
+    return 0;
+}
+
 static void auth_reply(rg_platform_op *op, long status, json_t *body)
 {
     rg_org *org = op->org;
     json_t *tok = json_object_get(body, "access_token"), *exp = json_object_get(body, "expires_in");
-    json_t *idt = json_object_get(body, "id_token");
     char tenant[129];
     rg_buf path = RG_BUF_INIT;
     char *escaped = NULL;
@@ -164,27 +184,9 @@ static void auth_reply(rg_platform_op *op, long status, json_t *body)
                              op->call, status, refusal_code(body, org));
         return;
     }
-    if (!json_is_string(tok) || json_string_length(tok) == 0 ||
-        json_string_length(tok) > MAX_TOKEN) {
-        rg_platform__op_fail(op, RG_EPLATFORM,
-                             "brand %s: %s: reply field access_token missing, "
-                             "empty or not a string",
-                             op->org_id, op->call);
-        return;
-    }
-    if (!json_is_integer(exp) || json_integer_value(exp) <= 0 ||
-        json_integer_value(exp) > 10LL * 365 * 86400) {
-        rg_platform__op_fail(op, RG_EPLATFORM,
-                             "brand %s: %s: reply field expires_in missing or not a positive "
-                             "integer of seconds",
-                             op->org_id, op->call);
-        return;
-    }
-    if (!json_is_string(idt) ||
-        rg_platform__cxone_tenant(tenant, sizeof(tenant), json_string_value(idt)) < 0) {
-        rg_platform__op_fail(op, RG_EPLATFORM, "brand %s: %s: reply field id_token: %s", op->org_id,
-                             op->call,
-                             json_is_string(idt) ? rg_error_last() : "missing or not a string");
+    if (rg_platform__cxone_auth_parse(tenant, sizeof(tenant), body) < 0) {
+        rg_platform__op_fail(op, RG_EPLATFORM, "brand %s: %s: %s", op->org_id, op->call,
+                             rg_error_last());
         return;
     }
     if (strcmp(tenant, org->id) != 0) {
@@ -224,47 +226,52 @@ static void auth_reply(rg_platform_op *op, long status, json_t *body)
 
 /* area: a short host label ([a-z0-9-]{1,32}); api_endpoint: an http(s) URL the client's
  * TLS and loopback rules accept. */
+int rg_platform__cxone_discovery_parse(rg_buf *out, const json_t *body, const char *brand,
+                                       const char *version, int insecure)
+{
+    json_t *ep = json_object_get(body, "api_endpoint"), *area = json_object_get(body, "area");
+    char *base = NULL;
+    size_t n;
+    int error;
+
+    if (!json_is_object(body))
+        return rg_error_set(RG_EINVALID, "reply is not a JSON object");
+    n = json_is_string(area) ? json_string_length(area) : 0;
+    if (n == 0 || n > 32 ||
+        strspn(json_string_value(area), "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+        return rg_error_set(RG_EINVALID, "reply field area missing or not a short lower-case name");
+    if (!json_is_string(ep) || json_string_length(ep) > 512)
+        return rg_error_set(RG_EINVALID,
+                            "reply field api_endpoint missing, too long or not a string");
+    if ((error = rg_platform__url_check(&base, json_string_value(ep), "api_endpoint", brand,
+                                        insecure)) < 0)
+        return rg_error_set(error, "reply field api_endpoint: %s", rg_error_last());
+    error = rg_buf_printf(out, "%s" API_PATH "%s", base, version) < 0
+                ? rg_error_set(RG_ENOMEM, "out of memory")
+                : 0;
+    free(base);
+    return error;
+}
+
 static void discovery_reply(rg_platform_op *op, long status, json_t *body)
 {
     rg_org *org = op->org;
-    json_t *ep = json_object_get(body, "api_endpoint"), *area = json_object_get(body, "area");
-    char *base = NULL;
+    json_t *area = json_object_get(body, "area");
     rg_buf url = RG_BUF_INIT;
-    size_t n;
 
     if (status != 200) {
         rg_platform__op_fail(op, RG_EPLATFORM, "brand %s: %s: HTTP %ld", op->org_id, op->call,
                              status);
         return;
     }
-    if (!json_is_object(body)) {
-        rg_platform__op_fail(op, RG_EPLATFORM, "brand %s: %s: reply is not a JSON object",
-                             op->org_id, op->call);
+    if (rg_platform__cxone_discovery_parse(&url, body, org->id, org->cxone_version,
+                                           op->platform != NULL && op->platform->opts.insecure) <
+        0) {
+        rg_buf_dispose(&url);
+        rg_platform__op_fail(op, RG_EPLATFORM, "brand %s: %s: %s", op->org_id, op->call,
+                             rg_error_last());
         return;
     }
-    n = json_is_string(area) ? json_string_length(area) : 0;
-    if (n == 0 || n > 32 ||
-        strspn(json_string_value(area), "abcdefghijklmnopqrstuvwxyz0123456789-") != n) {
-        rg_platform__op_fail(op, RG_EPLATFORM,
-                             "brand %s: %s: reply field area missing or not a short "
-                             "lower-case name",
-                             op->org_id, op->call);
-        return;
-    }
-    if (!json_is_string(ep) || json_string_length(ep) > 512 ||
-        rg_platform__url_check(&base, json_string_value(ep), "api_endpoint", org->id,
-                               op->platform != NULL && op->platform->opts.insecure) < 0) {
-        rg_platform__op_fail(op, RG_EPLATFORM, "brand %s: %s: reply field api_endpoint: %s",
-                             op->org_id, op->call,
-                             json_is_string(ep) ? rg_error_last() : "missing or not a string");
-        return;
-    }
-    if (rg_buf_printf(&url, "%s" API_PATH "%s", base, org->cxone_version) < 0) {
-        free(base);
-        rg_platform__op_fail(op, RG_ENOMEM, "brand %s: %s: out of memory", op->org_id, op->call);
-        return;
-    }
-    free(base);
     free(org->api_url);
     org->api_url = rg_buf_detach(&url);
     rg_log(RG_LOG_DEBUG, RG_PLATFORM_COMPONENT, "brand %s: area %s, API base %s", org->id,

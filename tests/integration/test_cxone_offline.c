@@ -119,6 +119,74 @@ static void test_summary_entries(void **state)
     assert_non_null(strstr(rg_error_last(), "skillSummaries[0].averageSpeedToAnswer"));
 }
 
+static int auth(char *tenant, const char *json)
+{
+    json_t *b = json_loads(json, 0, NULL);
+    int rc;
+    assert_non_null(b);
+    rc = rg_platform__cxone_auth_parse(tenant, 129, b);
+    json_decref(b);
+    return rc;
+}
+
+#define IDT "\"id_token\":\"eyJhbGciOiJub25lIn0.eyJ0ZW5hbnRJZCI6InQtMSJ9.c2ln\""
+
+static void test_auth_replies(void **state)
+{
+    char tenant[129];
+    (void)state;
+    assert_int_equal(auth(tenant, "{\"access_token\":\"tok-SECRET\",\"expires_in\":3600," IDT "}"),
+                     0);
+    assert_string_equal(tenant, "t-1");
+    assert_true(auth(tenant, "{\"expires_in\":3600," IDT "}") < 0);
+    assert_non_null(strstr(rg_error_last(), "access_token"));
+    assert_true(auth(tenant, "{\"access_token\":\"\",\"expires_in\":3600," IDT "}") < 0);
+    assert_true(auth(tenant, "{\"access_token\":\"tok-SECRET\",\"expires_in\":\"3600\"," IDT "}") <
+                0);
+    assert_non_null(strstr(rg_error_last(), "expires_in"));
+    assert_null(strstr(rg_error_last(), "SECRET"));
+    assert_true(auth(tenant, "{\"access_token\":\"tok-SECRET\",\"expires_in\":0," IDT "}") < 0);
+    assert_true(auth(tenant, "{\"access_token\":\"tok-SECRET\",\"expires_in\":3600}") < 0);
+    assert_non_null(strstr(rg_error_last(), "id_token"));
+    assert_true(auth(tenant, "{\"access_token\":\"tok-SECRET\",\"expires_in\":3600,"
+                             "\"id_token\":\"a.b\"}") < 0);
+    assert_true(auth(tenant, "[1]") < 0);
+}
+
+static int discover(rg_buf *out, const char *json, int insecure)
+{
+    json_t *b = json_loads(json, 0, NULL);
+    int rc;
+    assert_non_null(b);
+    rg_buf_dispose(out);
+    rc = rg_platform__cxone_discovery_parse(out, b, "tenant-1", "v31.0", insecure);
+    json_decref(b);
+    return rc;
+}
+
+static void test_discovery_replies(void **state)
+{
+    rg_buf url = RG_BUF_INIT;
+    (void)state;
+    assert_int_equal(
+        discover(&url, "{\"area\":\"na1\",\"api_endpoint\":\"https://api-na1.niceincontact.com/\"}",
+                 0),
+        0);
+    assert_string_equal(url.ptr, "https://api-na1.niceincontact.com/incontactapi/services/v31.0");
+    assert_true(discover(&url, "{\"api_endpoint\":\"https://api-na1.niceincontact.com\"}", 0) < 0);
+    assert_non_null(strstr(rg_error_last(), "area"));
+    assert_true(discover(&url, "{\"area\":\"NA 1\",\"api_endpoint\":\"https://a\"}", 0) < 0);
+    assert_true(discover(&url, "{\"area\":\"na1\"}", 0) < 0);
+    assert_non_null(strstr(rg_error_last(), "api_endpoint"));
+    assert_true(discover(&url, "{\"area\":\"na1\",\"api_endpoint\":42}", 0) < 0);
+    assert_true(discover(&url, "{\"area\":\"na1\",\"api_endpoint\":\"http://api.example.com\"}",
+                         0) < 0); /* plain http off loopback */
+    assert_true(discover(&url, "{\"area\":\"na1\",\"api_endpoint\":\"https://api.example.com\"}",
+                         1) < 0); /* TLS checks off for a non-loopback host */
+    assert_true(discover(&url, "{\"area\":\"na1\",\"api_endpoint\":\"https://a/?x=1\"}", 0) < 0);
+    rg_buf_dispose(&url);
+}
+
 static void test_descriptors_and_credentials(void **state)
 {
     static const char *const bad[] = {"cxone:",
@@ -204,8 +272,12 @@ static void test_manifest_driver(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seconds_forms),   cmocka_unit_test(test_id_token_tenant),
-        cmocka_unit_test(test_summary_entries), cmocka_unit_test(test_descriptors_and_credentials),
+        cmocka_unit_test(test_seconds_forms),
+        cmocka_unit_test(test_id_token_tenant),
+        cmocka_unit_test(test_summary_entries),
+        cmocka_unit_test(test_auth_replies),
+        cmocka_unit_test(test_discovery_replies),
+        cmocka_unit_test(test_descriptors_and_credentials),
         cmocka_unit_test(test_manifest_driver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
