@@ -162,7 +162,7 @@ int rg_platform__cxone_auth_parse(char *tenant, size_t tenant_len, const json_t 
     if (!json_is_string(idt))
         return rg_error_set(RG_EINVALID, "reply field id_token missing or not a string");
     if (rg_platform__cxone_tenant(tenant, tenant_len, json_string_value(idt)) < 0)
-        return rg_error_set(RG_EINVALID, "reply field id_token: %s", rg_error_last());
+        return rg_error_prefix("reply field id_token");
     return 0;
 }
 
@@ -245,7 +245,7 @@ int rg_platform__cxone_discovery_parse(rg_buf *out, const json_t *body, const ch
                             "reply field api_endpoint missing, too long or not a string");
     if ((error = rg_platform__url_check(&base, json_string_value(ep), "api_endpoint", brand,
                                         insecure)) < 0)
-        return rg_error_set(error, "reply field api_endpoint: %s", rg_error_last());
+        return rg_error_prefix("reply field api_endpoint");
     error = rg_buf_printf(out, "%s" API_PATH "%s", base, version) < 0
                 ? rg_error_set(RG_ENOMEM, "out of memory")
                 : 0;

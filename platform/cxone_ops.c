@@ -79,7 +79,7 @@ int rg_platform__cxone_queue(rg_platform_op **out, rg_platform *p, rg_op_kind ki
                             org_id, call);
     }
     if (error < 0)
-        return rg_error_set(rg_error_code(), "brand %s: %s: %s", org_id, call, rg_error_last());
+        return rg_error_prefix("brand %s: %s", org_id, call);
     if (kind == RG_OP_ROW_PUT && !json_is_object(json_object_get(doc, "intended"))) {
         rg_buf_dispose(&path);
         return rg_error_set(RG_EINVALID, "brand %s: %s: no row to write", org_id, call);

@@ -287,7 +287,7 @@ int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *ta
     int error;
 
     if ((error = rg_platform_datatable_schema(&schema, p, org_id, table)) < 0)
-        return rg_error_set(error, "org %s: data table %s: %s", org_id, table, rg_error_last());
+        return rg_error_prefix("org %s: data table %s", org_id, table);
     props = json_object_get(schema, "properties");
     json_object_foreach(fields, name, v)
     {
@@ -331,8 +331,8 @@ int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *ta
             }
             sum += json_integer_value(w);
             if ((error = rg_platform_queue_exists(p, org_id, json_string_value(q))) < 0) {
-                error = rg_error_set(error, "org %s: queue %s (field '%s'): %s", org_id,
-                                     json_string_value(q), qcol, rg_error_last());
+                /* the message formatted into itself would be undefined: prefix it */
+                error = rg_error_prefix("queue %s (field '%s')", json_string_value(q), qcol);
                 goto done;
             }
         }
