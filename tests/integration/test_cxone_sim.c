@@ -176,7 +176,7 @@ static void test_summary_per_bucket(void **state)
     (void)state;
     assert_int_equal(rg_platform_new(&p, NULL), 0);
     assert_int_equal(add(p, "tenant-a", "env:CXA"), 0);
-    q.start_ms = now - 3 * 60000;
+    q.start_ms = now - 3LL * 60000;
     q.end_ms = now;
     q.granularity_ms = 60000;
     q.queue_ids = queues;
