@@ -80,6 +80,7 @@ struct rg_org {
     int cxone;
     char *cxone_version;       /* "v31.0": the API base's last segment */
     char *cxone_field;         /* the weight-store skill's field holding the JSON document */
+    char *cxone_store;         /* the weight-store skill; NULL: the data table id asked for */
     char *discovery_url;       /* where /.well-known/cxone-configuration is asked */
     char *access_key_id;       /* wiped on free */
     char *access_key_secret;   /* wiped on free */

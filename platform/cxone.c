@@ -11,21 +11,24 @@
 #define API_PATH "/incontactapi/services/"
 #define MAX_TOKEN 8192
 
-/* "cxone:<version>:<budget per minute>:<weight-store field>:<discovery URL>", as config/
- * makes it from `platform: {driver: cxone, ...}`. */
+/* "cxone:<version>:<budget per minute>:<weight-store field>:<weight-store skill or
+ * empty>:<discovery URL>", as config/ makes it from the manifest's CXone settings. */
 int rg_platform__cxone_org(rg_org *org, const rg_platform_org *desc, int insecure)
 {
-    const char *s = desc->api_url + 6, *c1, *c2, *c3;
+    const char *s = desc->api_url + 6, *c1, *c2, *c3, *c4;
     char budget[24];
     int64_t n;
     size_t vlen;
     int error;
 
     if ((c1 = strchr(s, ':')) == NULL || (c2 = strchr(c1 + 1, ':')) == NULL ||
-        (c3 = strchr(c2 + 1, ':')) == NULL)
+        (c3 = strchr(c2 + 1, ':')) == NULL || (c4 = strchr(c3 + 1, ':')) == NULL)
         return rg_error_set(RG_EINVALID,
                             "brand %s: CXone descriptor must be "
-                            "cxone:VERSION:BUDGET:FIELD:DISCOVERY_URL",
+                            "cxone:VERSION:BUDGET:FIELD:STORE:DISCOVERY_URL",
+                            desc->id);
+    if ((size_t)(c4 - c3 - 1) > 64 || strspn(c3 + 1, "0123456789") != (size_t)(c4 - c3 - 1))
+        return rg_error_set(RG_EINVALID, "brand %s: CXone weight-store skill must be digits",
                             desc->id);
     vlen = (size_t)(c1 - s);
     if (vlen < 2 || vlen > 16 || s[0] != 'v' || strspn(s + 1, "0123456789.") != vlen - 1)
@@ -45,9 +48,10 @@ int rg_platform__cxone_org(rg_org *org, const rg_platform_org *desc, int insecur
     org->cxone = 1;
     org->cxone_budget = n;
     if ((org->cxone_version = rg_strndup(s, vlen)) == NULL ||
-        (org->cxone_field = rg_strndup(c2 + 1, (size_t)(c3 - c2 - 1))) == NULL)
+        (org->cxone_field = rg_strndup(c2 + 1, (size_t)(c3 - c2 - 1))) == NULL ||
+        (c4 > c3 + 1 && (org->cxone_store = rg_strndup(c3 + 1, (size_t)(c4 - c3 - 1))) == NULL))
         return rg_error_set(RG_ENOMEM, "out of memory");
-    if ((error = rg_platform__url_check(&org->discovery_url, c3 + 1, "discovery URL", desc->id,
+    if ((error = rg_platform__url_check(&org->discovery_url, c4 + 1, "discovery URL", desc->id,
                                         insecure)) < 0)
         return error;
     return 0;
@@ -57,6 +61,7 @@ void rg_platform__cxone_org_free(rg_org *org)
 {
     free(org->cxone_version);
     free(org->cxone_field);
+    free(org->cxone_store);
     free(org->discovery_url);
     rg_platform__wipe_free(org->access_key_id);
     rg_platform__wipe_free(org->access_key_secret);

@@ -58,7 +58,15 @@ int rg_platform__cxone_queue(rg_platform_op **out, rg_platform *p, rg_op_kind ki
     rg_platform_op *op = NULL;
     rg_buf path = RG_BUF_INIT, name = RG_BUF_INIT;
     const char *skill = json_string_value(json_object_get(doc, "skill"));
+    rg_org *org = rg_platform__org(p, org_id);
     int error;
+
+    /* a brand's own weight-store skill stands for the data table a mixed manifest names */
+    if (org != NULL && org->cxone_store != NULL && skill != NULL &&
+        (kind == RG_OP_DATATABLE_GET || kind == RG_OP_ROW_GET || kind == RG_OP_ROW_PUT)) {
+        json_object_set_new(doc, "skill", json_string(org->cxone_store));
+        skill = org->cxone_store;
+    }
 
     switch (kind) {
     case RG_OP_ORG_CHECK: error = rg_buf_puts(&path, "/skills?top=1"); break;

@@ -38,10 +38,15 @@ typedef struct rg_manifest_platform {
     rg_credentials_kind credentials;
     char *credentials_path; /* RG_CREDENTIALS_FILE only, as written (not resolved) */
     int insecure;           /* skip TLS verification; only ever for loopback hosts */
-    /* cxone only (NULL/0 otherwise): api_url is the discovery host, login_url the auth host */
+    /* CXone brands (docs/cxone.md): driver cxone (api_url and login_url are then the CXone
+     * hosts), or driver genesys with platform.cxone for its `driver: cxone` orgs. NULL/0
+     * when the manifest has no CXone brand. */
+    char *cxone_url;        /* discovery host */
+    char *cxone_login_url;  /* auth host */
     char *api_version;      /* "v31.0": the last segment of .../incontactapi/services/ */
     int64_t rate_budget;    /* requests per minute per brand (600) */
     char *weight_field;     /* the weight-store skill's field holding the rows ("notes") */
+    char *weight_store;     /* the weight-store skill for every brand; NULL: the datatable */
     char *cxone_descriptor; /* derived: what the platform layer gets as each brand's api_url */
 } rg_manifest_platform;
 
@@ -49,6 +54,7 @@ typedef struct rg_manifest_org {
     char *id;
     char *api_url;   /* NULL: the platform's */
     char *login_url; /* NULL: the platform's */
+    int cxone;       /* `driver: cxone` in a genesys manifest (platform.cxone's settings) */
 } rg_manifest_org;
 
 typedef struct rg_manifest_var {

@@ -385,6 +385,131 @@ static void test_skill_rollback_restores(void **state)
     rg_e2e_end(&e);
 }
 
+/* ---- a manifest mixing Genesys orgs and CXone brands ---- */
+
+static const char mixed_manifest[] =
+    "name: e2e-mixed\ntenant: e2e\nstages: [10, 50, 100]\napproval: none\n"
+    "platform:\n  driver: genesys\n  api_url: \"%s\"\n  login_url: \"%s\"\n"
+    "  credentials: env\n"
+    "  cxone: {api_url: \"%s\", login_url: \"%s\", weight_store: \"" STORE "\", "
+    "rate_budget: 6000}\n"
+    "groups:\n"
+    "  - {name: genesys, orgs: [org_dt_1, org_dt_2], vars: {QA: q-main, QB: \"%s\"}}\n"
+    "  - name: brands\n    depends_on: [genesys]\n"
+    "    orgs: [{id: tenant-cx-1, driver: cxone}, {id: tenant-cx-2, driver: cxone}]\n"
+    "    vars: {QA: \"101\", QB: \"%s\"}\n"
+    "change:\n"
+    "  resource: {kind: datatable_row, datatable: dt-routing, row: " ROW "}\n"
+    "  template: {queue_a: \"{{QA}}\", weight_a: 0, queue_b: \"{{QB}}\", weight_b: 100}\n"
+    "  weights: {weight_a: queue_a, weight_b: queue_b}\n";
+
+/* sim/scenarios/datatable.json's first two orgs beside two CXone brands. */
+static void write_mixed_scenario(const char *path)
+{
+    char src[1024];
+    json_t *doc, *orgs, *first;
+
+    rg_test_path(src, sizeof(src), "sim/scenarios/datatable.json");
+    assert_non_null(doc = json_load_file(src, 0, NULL));
+    json_object_set_new(doc, "time_scale", json_real(1200));
+    json_object_set_new(doc, "token_ttl_s", json_integer(86400));
+    json_object_set_new(doc, "rate_limit",
+                        json_pack("{s:i,s:i}", "allowed", 100000, "window_s", 60));
+    orgs = json_object_get(doc, "orgs");
+    first = json_deep_copy(json_array_get(orgs, 0));
+    json_array_clear(orgs);
+    for (int i = 1; i <= 2; i++) {
+        json_t *o = json_deep_copy(first);
+        char v[32];
+        snprintf(v, sizeof(v), "org_dt_%d", i);
+        json_object_set_new(o, "id", json_string(v));
+        snprintf(v, sizeof(v), "cid-dt-%d", i);
+        json_object_set_new(o, "client_id", json_string(v));
+        snprintf(v, sizeof(v), "secret-dt-%d", i);
+        json_object_set_new(o, "client_secret", json_string(v));
+        json_array_append_new(orgs, o);
+    }
+    json_decref(first);
+    {
+        char tmp[800];
+        json_t *cx;
+        snprintf(tmp, sizeof(tmp), "%s.cx", path);
+        assert_int_equal(write_scenario(tmp), 0);
+        assert_non_null(cx = json_load_file(tmp, 0, NULL));
+        for (int i = 0; i < 2; i++)
+            json_array_append(orgs, json_array_get(json_object_get(cx, "orgs"), (size_t)i));
+        json_decref(cx);
+    }
+    assert_int_equal(json_dump_file(doc, path, JSON_INDENT(1)), 0);
+    json_decref(doc);
+}
+
+static void begin_mixed(rg_e2e *e, const char *genesys_b, const char *cxone_b)
+{
+    char scenario[700];
+    rg_buf m = RG_BUF_INIT;
+    rg_engine_options opts;
+    rg_manifest *man = NULL;
+    json_t *orgs = NULL;
+
+    memset(e, 0, sizeof(*e));
+    assert_int_equal(rg_test_mkdtemp(e->dir, sizeof(e->dir)), 0);
+    snprintf(scenario, sizeof(scenario), "%s/scenario.json", e->dir);
+    write_mixed_scenario(scenario);
+    if (rg_simproc_start(&e->sim, scenario) < 0)
+        fail_msg("cannot start rollgate-sim: %s", rg_error_last());
+    assert_int_equal(rg_e2e_credentials(&orgs, scenario), 0);
+    json_decref(orgs);
+    set_credentials();
+    snprintf(e->db, sizeof(e->db), "%s/e2e.db", e->dir);
+    snprintf(e->manifest, sizeof(e->manifest), "%s/manifest.yaml", e->dir);
+    snprintf(e->tenant, sizeof(e->tenant), "e2e");
+    rg_buf_printf(&m, mixed_manifest, e->sim.url, e->sim.url, e->sim.url, e->sim.url, genesys_b,
+                  cxone_b);
+    rg_buf_puts(&m, rg_e2e_policy);
+    assert_int_equal(rg_test_write_file(e->manifest, rg_buf_cstr(&m)), 0);
+    rg_buf_dispose(&m);
+    if (rg_manifest_load_file(&man, e->manifest, NULL) < 0)
+        fail_msg("manifest: %s", rg_error_last());
+    rg_engine_options_init(&opts);
+    opts.tick_ms = 200;
+    assert_int_equal(rg_store_open(&e->store, e->db), 0);
+    assert_int_equal(rg_engine_new(&e->engine, e->store, &opts), 0);
+    if (rg_engine_start(e->id, e->engine, man, e->dir, "e2e", 1) < 0)
+        fail_msg("start: %s", rg_error_last());
+    rg_manifest_free(man);
+}
+
+/* 5. One manifest, Genesys orgs first, CXone brands after: every org's row changes on its
+ * own platform (the data-table row PUT for Genesys, the store skill PUT for CXone), once. */
+static void test_mixed_manifest_completes(void **state)
+{
+    static const char *const orgs[] = {"org_dt_1", "org_dt_2", "tenant-cx-1", "tenant-cx-2"};
+    rg_e2e e;
+    json_t *log;
+    (void)state;
+    begin_mixed(&e, "q-v2", "102");
+    run_to_end(&e);
+    assert_int_equal(rg_e2e_state(&e), RG_ROLLOUT_COMPLETED);
+    assert_non_null(log = rg_e2e_requests(&e.sim));
+    for (size_t i = 0; i < 4; i++) {
+        int cx = i >= 2;
+        json_t *live = store_row(&e, orgs[i]);
+        assert_string_equal(json_string_value(json_object_get(live, "queue_b")),
+                            cx ? "102" : "q-v2");
+        assert_int_equal(json_integer_value(json_object_get(live, "weight_b")), 100);
+        assert_int_equal(json_integer_value(json_object_get(live, "weight_a")), 0);
+        assert_int_equal(
+            requests(log, orgs[i], "PUT",
+                     cx ? STORE_PATH : "/api/v2/flows/datatables/dt-routing/rows/main"),
+            1);
+        assert_int_equal(requests(log, orgs[i], "POST", cx ? "/oauth/token" : "/auth/token"), 0);
+        json_decref(live);
+    }
+    json_decref(log);
+    rg_e2e_end(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_bad_change_trips_and_restores),
         cmocka_unit_test(test_skill_settings_complete),
         cmocka_unit_test(test_skill_rollback_restores),
+        cmocka_unit_test(test_mixed_manifest_completes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

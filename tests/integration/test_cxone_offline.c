@@ -190,12 +190,14 @@ static void test_discovery_replies(void **state)
 static void test_descriptors_and_credentials(void **state)
 {
     static const char *const bad[] = {"cxone:",
-                                      "cxone:31:600:notes:https://h",
-                                      "cxone:v31.0:0:notes:https://h",
-                                      "cxone:v31.0:x:notes:https://h",
-                                      "cxone:v31.0:600::https://h",
-                                      "cxone:v31.0:600:notes:http://example.com",
-                                      "cxone:v31.0:600:notes:ftp://127.0.0.1"};
+                                      "cxone:31:600:notes::https://h",
+                                      "cxone:v31.0:0:notes::https://h",
+                                      "cxone:v31.0:x:notes::https://h",
+                                      "cxone:v31.0:600:::https://h",
+                                      "cxone:v31.0:600:notes::http://example.com",
+                                      "cxone:v31.0:600:notes::ftp://127.0.0.1",
+                                      "cxone:v31.0:600:notes:9a:https://h",
+                                      "cxone:v31.0:600:notes:https://h"};
     rg_platform *p = NULL;
     rg_platform_org org = {"tenant-1", NULL, "http://127.0.0.1:1", "env"};
     (void)state;
@@ -206,7 +208,7 @@ static void test_descriptors_and_credentials(void **state)
             fail_msg("descriptor %s accepted", bad[i]);
         assert_non_null(strstr(rg_error_last(), "tenant-1"));
     }
-    org.api_url = "cxone:v31.0:600:notes:http://127.0.0.1:1";
+    org.api_url = "cxone:v31.0:600:notes::http://127.0.0.1:1";
     setenv("ROLLGATE_TENANT_1_CLIENT_ID", "app", 1);
     setenv("ROLLGATE_TENANT_1_CLIENT_SECRET", "s3cret-app", 1);
     unsetenv("ROLLGATE_TENANT_1_ACCESS_KEY_ID");
@@ -246,7 +248,7 @@ static void test_manifest_driver(void **state)
         fail_msg("%s", rg_error_last());
     assert_string_equal(m->platform.api_url, "https://cxone.niceincontact.com");
     assert_string_equal(m->platform.cxone_descriptor,
-                        "cxone:v31.0:600:notes:https://cxone.niceincontact.com");
+                        "cxone:v31.0:600:notes::https://cxone.niceincontact.com");
     assert_int_equal(rg_manifest_resolve(&res, m), 0);
     assert_string_equal(res->targets[0].api_url, m->platform.cxone_descriptor);
     rg_resolution_free(res);

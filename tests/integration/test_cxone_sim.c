@@ -89,7 +89,7 @@ static int add(rg_platform *p, const char *id, const char *source)
 {
     char desc[300];
     rg_platform_org org = {id, desc, sim.url, source};
-    snprintf(desc, sizeof(desc), "cxone:v31.0:600:notes:%s", sim.url);
+    snprintf(desc, sizeof(desc), "cxone:v31.0:600:notes::%s", sim.url);
     return rg_platform_add_org(p, &org);
 }
 
