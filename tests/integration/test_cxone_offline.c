@@ -271,6 +271,77 @@ static void test_manifest_driver(void **state)
     assert_non_null(strstr(rg_error_last(), "cxone"));
 }
 
+static const char mixed[] =
+    "name: mx\ntenant: t\nstages: [100]\napproval: none\n"
+    "platform: {driver: genesys, api_url: \"https://api.example.com\", login_url: "
+    "\"https://login.example.com\", credentials: env%s}\n"
+    "groups:\n  - {name: g, orgs: [org-1, %s]}\n"
+    "change:\n%s"
+    "policy:\n  metrics:\n    - {name: abandonment_rate, kind: proportion, events: tAbandon,\n"
+    "       trials: nOffered, increase_is_bad: true, tolerance: {relative: 0.15}}\n";
+static const char row_change[] = "  resource: {kind: datatable_row, datatable: dt, row: main}\n"
+                                 "  template: {weight_a: 100}\n";
+
+static int load_mixed(rg_manifest **m, const char *cxone, const char *brand, const char *change)
+{
+    char text[4096];
+    snprintf(text, sizeof(text), mixed, cxone, brand, change);
+    return rg_manifest_load_buffer(m, "mx.yaml", text, strlen(text), NULL, NULL);
+}
+
+static void test_mixed_manifest(void **state)
+{
+    static const char cx[] = ", cxone: {weight_store: \"9000\"}";
+    rg_manifest *m = NULL, *again = NULL;
+    rg_resolution *res = NULL;
+    json_t *j = NULL;
+    char *text;
+    (void)state;
+    if (load_mixed(&m, cx, "{id: tenant-1, driver: cxone}", row_change) < 0)
+        fail_msg("%s", rg_error_last());
+    assert_int_equal(rg_manifest_resolve(&res, m), 0);
+    assert_string_equal(res->targets[0].api_url, "https://api.example.com");
+    assert_string_equal(res->targets[1].api_url,
+                        "cxone:v31.0:600:notes:9000:https://cxone.niceincontact.com");
+    assert_string_equal(res->targets[1].login_url, "https://cxone.niceincontact.com");
+    rg_resolution_free(res);
+    assert_int_equal(rg_manifest_to_json(&j, m), 0);
+    text = json_dumps(j, 0);
+    assert_int_equal(rg_manifest_load_buffer(&again, "stored", text, strlen(text), NULL, NULL), 0);
+    assert_true(rg_manifest_equal(m, again));
+    free(text);
+    json_decref(j);
+    rg_manifest_free(again);
+    rg_manifest_free(m);
+    m = NULL;
+    /* a brand without platform.cxone */
+    assert_true(load_mixed(&m, "", "{id: tenant-1, driver: cxone}", row_change) < 0);
+    assert_non_null(strstr(rg_error_last(), "platform.cxone"));
+    /* a brand with its own hosts */
+    assert_true(load_mixed(&m, cx,
+                           "{id: tenant-1, driver: cxone, api_url: \"https://x.example.com\"}",
+                           row_change) < 0);
+    /* a mixed manifest changes a row only */
+    assert_true(load_mixed(&m, cx, "{id: tenant-1, driver: cxone}",
+                           "  resource: {kind: versioned, path: /api/v2/architect/ivrs/1}\n"
+                           "  watch_queues: [q]\n  template: {name: x}\n") < 0);
+    assert_non_null(strstr(rg_error_last(), "datatable_row"));
+    /* plain http for a CXone host off loopback */
+    assert_true(load_mixed(&m, ", cxone: {api_url: \"http://cx.example.com\"}",
+                           "{id: tenant-1, driver: cxone}", row_change) < 0);
+    assert_non_null(strstr(rg_error_last(), "http"));
+    assert_true(load_mixed(&m, ", cxone: {weight_store: \"abc\"}", "{id: tenant-1, driver: cxone}",
+                           row_change) < 0);
+    assert_true(
+        load_mixed(&m, ", cxone: {colour: blue}", "{id: tenant-1, driver: cxone}", row_change) < 0);
+    assert_non_null(strstr(rg_error_last(), "platform.cxone"));
+    /* the genesys manifest without brands is as before */
+    if (load_mixed(&m, "", "org-2", row_change) < 0)
+        fail_msg("%s", rg_error_last());
+    assert_null(m->platform.cxone_descriptor);
+    rg_manifest_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_discovery_replies),
         cmocka_unit_test(test_descriptors_and_credentials),
         cmocka_unit_test(test_manifest_driver),
+        cmocka_unit_test(test_mixed_manifest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
