@@ -167,10 +167,10 @@ static int start_transfer(rg_platform *p, rg_platform_op *op, int64_t now)
     if (p->in_flight > p->stats.peak_in_flight)
         p->stats.peak_in_flight = p->in_flight;
     p->stats.requests++;
-    if (op->kind == RG_OP_TOKEN) {
+    if (op->kind == RG_OP_TOKEN && op->cxone_step == 0) {
         p->stats.token_fetches++;
         org->token_fetches++;
-    } else if (org->rate_known) {
+    } else if (op->kind != RG_OP_TOKEN && org->rate_known) {
         org->rate_budget--;
     }
     return 0;

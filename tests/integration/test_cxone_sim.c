@@ -128,6 +128,8 @@ static void test_token_and_discovery_shared(void **state)
             fail_msg("org check: %s", rg_error_last());
         assert_int_equal(rg_platform_queue_exists(p, "tenant-a", "101"), 0);
         assert_int_equal(rg_platform_queue_exists(p, "tenant-a", "999"), RG_ENOTFOUND);
+        /* the discovery step is no second token fetch; the second client fetches none */
+        assert_int_equal(rg_platform_org_token_fetches(p, "tenant-a"), round == 0 ? 1 : 0);
         rg_platform_free(p);
     }
     assert_int_equal(count("tenant-a", "POST", "/auth/token"), 1);
