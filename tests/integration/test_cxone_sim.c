@@ -203,6 +203,34 @@ static void test_summary_per_bucket(void **state)
     rg_platform_free(p);
 }
 
+/* Two-second tokens: the client refreshes at 80 % of the life while the old token serves, so
+ * requests over five seconds never see a 401 and several password grants are made. */
+static void test_token_refreshed_before_expiry(void **state)
+{
+    rg_platform *p = NULL;
+    int64_t until;
+    int before = count("tenant-a", "POST", "/auth/token"), refused = 0;
+    (void)state;
+    assert_int_equal(rg_simproc_faults(&sim, "{\"token_ttl_s\": 2}"), 0);
+    assert_int_equal(rg_platform_new(&p, NULL), 0);
+    assert_int_equal(add(p, "tenant-a", "env:CXA"), 0);
+    until = rg_time_mono_ms() + 5000;
+    while (rg_time_mono_ms() < until) {
+        if (rg_platform_queue_exists(p, "tenant-a", "101") != 0)
+            fail_msg("skill read: %s", rg_error_last());
+        rg_e2e_sleep_ms(100);
+    }
+    {
+        rg_platform_stats st;
+        rg_platform_get_stats(&st, p);
+        refused = (int)st.status_401;
+    }
+    assert_int_equal(refused, 0);
+    assert_true(count("tenant-a", "POST", "/auth/token") - before >= 3);
+    assert_int_equal(rg_simproc_faults(&sim, "{}"), 0);
+    rg_platform_free(p);
+}
+
 /* Every debug line these tests logged: no secret, no access key secret, no token. */
 static void test_no_secret_in_logs(void **state)
 {
@@ -221,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_other_tenant_refused),
         cmocka_unit_test(test_refused_key_named_without_secret),
         cmocka_unit_test(test_summary_per_bucket),
+        cmocka_unit_test(test_token_refreshed_before_expiry),
         cmocka_unit_test(test_no_secret_in_logs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
