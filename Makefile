@@ -4,7 +4,7 @@ SAN_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_WORK ?= $(FUZZ_BUILD)/corpus-work
-FUZZ_TARGETS = manifest policy analytics strategy duration
+FUZZ_TARGETS = manifest policy analytics strategy duration cxone
 VALGRIND_BUILD ?= build-valgrind
 BENCH_BUILD ?= build-bench
 # e2e tests check child processes (not traced); the Monte Carlo and 1,000-org scale tests

@@ -44,6 +44,12 @@ void rg_manifest_free(rg_manifest *m)
     free(m->platform.api_url);
     free(m->platform.login_url);
     free(m->platform.credentials_path);
+    free(m->platform.api_version);
+    free(m->platform.weight_field);
+    free(m->platform.cxone_descriptor);
+    free(m->platform.cxone_url);
+    free(m->platform.cxone_login_url);
+    free(m->platform.weight_store);
     for (size_t i = 0; i < m->groups_count; i++) {
         rg_manifest_group *g = &m->groups[i];
         free(g->name);
@@ -256,11 +262,138 @@ static int check_transport(const rg_manifest *m, const rg_doc *doc, const rg_doc
     return 0;
 }
 
+/* A CXone host: the key's URL, else the real host. `prefix` names the map in errors. */
+static int cxone_url(char **out, int *loopback, const rg_doc *doc, const rg_doc_node *map,
+                     const char *prefix, const char *key)
+{
+    const rg_doc_node *node = rg_schema__optional(map, key);
+    char path[48];
+
+    snprintf(path, sizeof(path), "%s.%s", prefix, key);
+    *loopback = 0;
+    if (node != NULL)
+        return rg_schema__url(out, loopback, doc, node, path);
+    *out = rg_strdup("https://cxone.niceincontact.com");
+    return *out ? 0 : rg_error_set(RG_ENOMEM, "out of memory");
+}
+
+/* A short name of `allowed` bytes at `prefix.key`, or the default. */
+static int cxone_name(char **out, const rg_doc *doc, const rg_doc_node *map, const char *prefix,
+                      const char *key, const char *allowed, const char *dflt, const char *expect)
+{
+    const rg_doc_node *node = rg_schema__optional(map, key);
+    char path[48];
+    size_t n;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s.%s", prefix, key);
+    if (node == NULL) {
+        if (dflt != NULL && (*out = rg_strdup(dflt)) == NULL)
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        return 0;
+    }
+    if ((rc = rg_schema__string(out, doc, node, path, 64)) < 0)
+        return rc;
+    n = strlen(*out);
+    if (n == 0 || strspn(*out, allowed) != n)
+        return rg_doc_error(RG_EINVALID, doc, node, path, "expected %s", expect);
+    return 0;
+}
+
+/* The CXone settings of `map` (the platform map for driver cxone; platform.cxone for the
+ * CXone brands of a genesys manifest): hosts (discovery and auth; default the real host),
+ * api_version, rate_budget, weight_field, weight_store; the descriptor the platform layer gets
+ * as each brand's api_url. */
+static int read_cxone_settings(rg_manifest *m, const rg_doc *doc, const rg_doc_node *map,
+                               const char *prefix)
+{
+    static const char *const digits = "0123456789";
+    static const char *const word =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+    rg_manifest_platform *p = &m->platform;
+    const rg_doc_node *node;
+    rg_buf d = RG_BUF_INIT;
+    char path[48];
+    int lb_api = 0, lb_login = 0, rc;
+    size_t n;
+
+    if ((rc = cxone_url(&p->cxone_url, &lb_api, doc, map, prefix, "api_url")) < 0 ||
+        (rc = cxone_url(&p->cxone_login_url, &lb_login, doc, map, prefix, "login_url")) < 0 ||
+        (rc = cxone_name(&p->api_version, doc, map, prefix, "api_version", "v0123456789.", "v31.0",
+                         "a version like v31.0")) < 0 ||
+        (rc = cxone_name(&p->weight_field, doc, map, prefix, "weight_field", word, "notes",
+                         "a field name (letters, digits, '_')")) < 0 ||
+        (rc = cxone_name(&p->weight_store, doc, map, prefix, "weight_store", digits, NULL,
+                         "a skill id (digits)")) < 0)
+        return rc;
+    n = strlen(p->api_version);
+    snprintf(path, sizeof(path), "%s.api_version", prefix);
+    if (n < 2 || p->api_version[0] != 'v' || strspn(p->api_version + 1, "0123456789.") != n - 1)
+        return rg_doc_error(RG_EINVALID, doc, rg_schema__optional(map, "api_version"), path,
+                            "expected a version like v31.0");
+    p->rate_budget = 600;
+    snprintf(path, sizeof(path), "%s.rate_budget", prefix);
+    if ((node = rg_schema__optional(map, "rate_budget")) != NULL &&
+        (rc = rg_schema__int(&p->rate_budget, doc, node, path, 1, 100000)) < 0)
+        return rc;
+    if (p->insecure && !(lb_api && lb_login))
+        return rg_doc_error(RG_EINVALID, doc, map, prefix,
+                            "insecure: true is refused unless the CXone hosts are loopback");
+    if ((!lb_api && strncmp(p->cxone_url, "http:", 5) == 0) ||
+        (!lb_login && strncmp(p->cxone_login_url, "http:", 5) == 0))
+        return rg_doc_error(RG_EINVALID, doc, map, prefix,
+                            "plain http is only allowed for a loopback host; use https");
+    if (rg_buf_printf(&d, "cxone:%s:%lld:%s:%s:%s", p->api_version, (long long)p->rate_budget,
+                      p->weight_field, p->weight_store ? p->weight_store : "", p->cxone_url) < 0)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if ((p->cxone_descriptor = rg_buf_detach(&d)) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* driver: cxone. api_url (discovery) and login_url (auth) default to the real host. */
+static int read_cxone(rg_manifest *m, const rg_doc *doc, const rg_doc_node *map)
+{
+    const rg_doc_node *node;
+    int rc;
+
+    if ((node = rg_schema__optional(map, "cxone")) != NULL)
+        return rg_doc_error(RG_EINVALID, doc, node, "platform.cxone",
+                            "with driver: cxone the CXone settings are the platform's own keys");
+    if ((rc = read_credentials(&m->platform, doc, map)) < 0)
+        return rc;
+    if ((node = rg_schema__optional(map, "insecure")) != NULL &&
+        (rc = rg_schema__bool(&m->platform.insecure, doc, node, "platform.insecure")) < 0)
+        return rc;
+    if ((rc = read_cxone_settings(m, doc, map, "platform")) < 0)
+        return rc;
+    if ((m->platform.api_url = rg_strdup(m->platform.cxone_url)) == NULL ||
+        (m->platform.login_url = rg_strdup(m->platform.cxone_login_url)) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* platform.cxone of a genesys manifest: the settings of its `driver: cxone` brands. */
+static int read_cxone_brands(rg_manifest *m, const rg_doc *doc, const rg_doc_node *map)
+{
+    static const char *const keys[] = {"api_url",      "login_url",    "api_version", "rate_budget",
+                                       "weight_field", "weight_store", NULL};
+    const rg_doc_node *node = rg_schema__optional(map, "cxone");
+    int rc;
+
+    if (node == NULL)
+        return 0;
+    if ((rc = rg_schema__mapping(doc, node, "platform.cxone", keys)) < 0)
+        return rc;
+    return read_cxone_settings(m, doc, node, "platform.cxone");
+}
+
 static int read_platform(rg_manifest *m, const rg_doc *doc, const rg_doc_node *root)
 {
-    static const char *const keys[] = {"driver",      "api_url",  "login_url",
-                                       "credentials", "insecure", NULL};
-    static const char *const drivers[] = {"genesys", NULL};
+    static const char *const keys[] = {"driver",       "api_url",     "login_url",   "credentials",
+                                       "insecure",     "api_version", "rate_budget", "weight_field",
+                                       "weight_store", "cxone",       NULL};
+    static const char *const drivers[] = {"genesys", "cxone", NULL};
     const rg_doc_node *map, *node;
     int driver, lb_api = 0, lb_login = 0, rc;
 
@@ -271,6 +404,15 @@ static int read_platform(rg_manifest *m, const rg_doc *doc, const rg_doc_node *r
         return rc;
     if ((m->platform.driver = rg_strdup(drivers[driver])) == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
+    if (driver == 1)
+        return read_cxone(m, doc, map);
+    if ((node = rg_schema__optional(map, "api_version")) != NULL ||
+        (node = rg_schema__optional(map, "rate_budget")) != NULL ||
+        (node = rg_schema__optional(map, "weight_field")) != NULL ||
+        (node = rg_schema__optional(map, "weight_store")) != NULL)
+        return rg_doc_error(RG_EINVALID, doc, node, "platform",
+                            "api_version, rate_budget, weight_field and weight_store are for "
+                            "driver: cxone (or platform.cxone)");
     if ((rc = rg_schema__require(&node, doc, map, "platform", "api_url")) < 0 ||
         (rc = rg_schema__url(&m->platform.api_url, &lb_api, doc, node, "platform.api_url")) < 0 ||
         (rc = rg_schema__require(&node, doc, map, "platform", "login_url")) < 0 ||
@@ -281,7 +423,9 @@ static int read_platform(rg_manifest *m, const rg_doc *doc, const rg_doc_node *r
     if ((node = rg_schema__optional(map, "insecure")) != NULL &&
         (rc = rg_schema__bool(&m->platform.insecure, doc, node, "platform.insecure")) < 0)
         return rc;
-    return check_transport(m, doc, map, lb_api, lb_login);
+    if ((rc = check_transport(m, doc, map, lb_api, lb_login)) < 0)
+        return rc;
+    return read_cxone_brands(m, doc, map);
 }
 
 static int read_secret(char **out, const rg_doc *doc, const rg_doc_node *node, const char *path)

@@ -29,6 +29,9 @@ static int org_url(char **out, const rg_manifest *m, const rg_doc *doc, const rg
     if (node == NULL)
         return 0;
     rg_schema__join(field, sizeof(field), path, key);
+    if (m->platform.driver != NULL && strcmp(m->platform.driver, "cxone") == 0)
+        return rg_doc_error(RG_EINVALID, doc, node, field,
+                            "a CXone brand takes the platform's discovery and auth hosts");
     if ((rc = rg_schema__url(out, &loopback, doc, node, field)) < 0)
         return rc;
     if (!loopback && m->platform.insecure)
@@ -43,10 +46,11 @@ static int org_url(char **out, const rg_manifest *m, const rg_doc *doc, const rg
 static int read_org(rg_manifest_org *org, const rg_manifest *m, const rg_doc *doc,
                     const rg_doc_node *node, const char *path)
 {
-    static const char *const keys[] = {"id", "api_url", "login_url", NULL};
-    const rg_doc_node *id;
+    static const char *const keys[] = {"id", "api_url", "login_url", "driver", NULL};
+    static const char *const drivers[] = {"genesys", "cxone", NULL};
+    const rg_doc_node *id, *drv;
     char field[RG_SCHEMA_PATH];
-    int rc;
+    int rc, driver = 0;
 
     if (rg_doc_node_kind(node) == RG_DOC_SCALAR)
         return rg_schema__id(&org->id, doc, node, path);
@@ -58,6 +62,24 @@ static int read_org(rg_manifest_org *org, const rg_manifest *m, const rg_doc *do
         (rc = org_url(&org->api_url, m, doc, node, path, "api_url")) < 0 ||
         (rc = org_url(&org->login_url, m, doc, node, path, "login_url")) < 0)
         return rc;
+    if ((drv = rg_schema__optional(node, "driver")) == NULL)
+        return 0;
+    rg_schema__join(field, sizeof(field), path, "driver");
+    if ((rc = rg_schema__enum(&driver, doc, drv, field, drivers)) < 0)
+        return rc;
+    if (strcmp(drivers[driver], m->platform.driver) == 0)
+        return 0; /* the platform's own driver, written out */
+    if (driver == 0)
+        return rg_doc_error(RG_EINVALID, doc, drv, field,
+                            "a driver: cxone manifest has CXone brands only; Genesys orgs "
+                            "take driver: genesys with platform.cxone for the brands");
+    if (m->platform.cxone_descriptor == NULL)
+        return rg_doc_error(RG_EINVALID, doc, drv, field,
+                            "a CXone brand in a genesys manifest needs platform.cxone");
+    if (org->api_url != NULL || org->login_url != NULL)
+        return rg_doc_error(RG_EINVALID, doc, node, path,
+                            "a CXone brand takes platform.cxone's discovery and auth hosts");
+    org->cxone = 1;
     return 0;
 }
 

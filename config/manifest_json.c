@@ -28,6 +28,19 @@ static json_t *platform_json(const rg_manifest_platform *p)
     obj = json_pack("{s:s, s:s, s:s, s:s, s:b}", "driver", p->driver, "api_url", p->api_url,
                     "login_url", p->login_url, "credentials", rg_buf_cstr(&cred), "insecure",
                     p->insecure);
+    if (obj != NULL && p->cxone_descriptor != NULL) {
+        int own = strcmp(p->driver, "cxone") == 0;
+        json_t *cx =
+            own ? obj
+                : json_pack("{s:s,s:s}", "api_url", p->cxone_url, "login_url", p->cxone_login_url);
+        json_object_set_new(cx, "api_version", json_string(p->api_version));
+        json_object_set_new(cx, "rate_budget", json_integer(p->rate_budget));
+        json_object_set_new(cx, "weight_field", json_string(p->weight_field));
+        if (p->weight_store != NULL)
+            json_object_set_new(cx, "weight_store", json_string(p->weight_store));
+        if (!own)
+            json_object_set_new(obj, "cxone", cx);
+    }
     rg_buf_dispose(&cred);
     return obj;
 }
@@ -42,6 +55,7 @@ json_t *rg_manifest__group_json(const rg_manifest_group *g)
         if (org == NULL ||
             (o->api_url && json_object_set_new(org, "api_url", json_string(o->api_url))) ||
             (o->login_url && json_object_set_new(org, "login_url", json_string(o->login_url))) ||
+            (o->cxone && json_object_set_new(org, "driver", json_string("cxone"))) ||
             json_array_append_new(orgs, org))
             goto fail;
     }
@@ -156,7 +170,8 @@ int rg_manifest__group_equal(const rg_manifest_group *a, const rg_manifest_group
     for (size_t i = 0; i < a->orgs_count; i++)
         if (!str_eq(a->orgs[i].id, b->orgs[i].id) ||
             !str_eq(a->orgs[i].api_url, b->orgs[i].api_url) ||
-            !str_eq(a->orgs[i].login_url, b->orgs[i].login_url))
+            !str_eq(a->orgs[i].login_url, b->orgs[i].login_url) ||
+            a->orgs[i].cxone != b->orgs[i].cxone)
             return 0;
     for (size_t i = 0; i < a->vars_count; i++)
         if (!str_eq(a->vars[i].name, b->vars[i].name) ||
@@ -169,7 +184,9 @@ static int platform_equal(const rg_manifest_platform *a, const rg_manifest_platf
 {
     return str_eq(a->driver, b->driver) && str_eq(a->api_url, b->api_url) &&
            str_eq(a->login_url, b->login_url) && a->credentials == b->credentials &&
-           str_eq(a->credentials_path, b->credentials_path) && a->insecure == b->insecure;
+           str_eq(a->credentials_path, b->credentials_path) && a->insecure == b->insecure &&
+           str_eq(a->cxone_descriptor, b->cxone_descriptor) &&
+           str_eq(a->cxone_login_url, b->cxone_login_url);
 }
 
 static int lists_equal(const rg_manifest *a, const rg_manifest *b)

@@ -96,8 +96,14 @@ static int fill_target(rg_resolved_target *t, const rg_manifest *m, size_t g, si
     t->group = group->name;
     t->tier = group->tier;
     t->org = org->id;
-    t->api_url = org->api_url ? org->api_url : m->platform.api_url;
-    t->login_url = org->login_url ? org->login_url : m->platform.login_url;
+    /* a CXone brand's "URL" is the platform layer's descriptor (docs/cxone.md) */
+    if (org->cxone || strcmp(m->platform.driver, "cxone") == 0) {
+        t->api_url = m->platform.cxone_descriptor;
+        t->login_url = m->platform.cxone_login_url;
+    } else {
+        t->api_url = org->api_url ? org->api_url : m->platform.api_url;
+        t->login_url = org->login_url ? org->login_url : m->platform.login_url;
+    }
     if (rg_manifest__render_json(&t->body, m->template_json, group->vars, group->vars_count) < 0)
         return rg_error_prefix("group '%s', org '%s'", group->name, org->id);
     return 0;

@@ -181,7 +181,7 @@ static int read_datatable_row(rg_manifest *m, const rg_doc *doc, const rg_doc_no
 
 /* A versioned resource's path: /api/v2/..., path characters only (ids escaped), no query,
  * no empty or dot segment, no trailing '/' (the platform client checks it again). */
-static int read_versioned_path(char **out, const rg_doc *doc, const rg_doc_node *node)
+static int read_versioned_path(char **out, const rg_doc *doc, const rg_doc_node *node, int cxone)
 {
     const char *where = "change.resource.path";
     char *p = NULL;
@@ -192,7 +192,11 @@ static int read_versioned_path(char **out, const rg_doc *doc, const rg_doc_node 
         return rc;
     *out = p;
     n = strlen(p);
-    if (n < 9 || strncmp(p, "/api/v2/", 8) != 0 || p[n - 1] == '/')
+    /* a CXone brand's skill settings: /skills/<skill id> (docs/cxone.md) */
+    if (cxone && (n < 9 || strncmp(p, "/skills/", 8) != 0 || strchr(p + 8, '/') != NULL))
+        return rg_doc_error(RG_EINVALID, doc, node, where,
+                            "expected a CXone skill path /skills/<skill id>");
+    if (!cxone && (n < 9 || strncmp(p, "/api/v2/", 8) != 0 || p[n - 1] == '/'))
         return rg_doc_error(RG_EINVALID, doc, node, where,
                             "expected an API path /api/v2/... without a trailing '/' (an IVR "
                             "config: /api/v2/architect/ivrs/<id>)");
@@ -263,7 +267,8 @@ static int read_versioned(rg_manifest *m, const rg_doc *doc, const rg_doc_node *
 
     if ((rc = rg_schema__mapping(doc, res, "change.resource", keys)) < 0 ||
         (rc = rg_schema__require(&node, doc, res, "change.resource", "path")) < 0 ||
-        (rc = read_versioned_path(&m->resource.path, doc, node)) < 0)
+        (rc = read_versioned_path(&m->resource.path, doc, node,
+                                  strcmp(m->platform.driver, "cxone") == 0)) < 0)
         return rc;
     if ((node = rg_schema__optional(change, "strategy")) != NULL)
         return rg_doc_error(RG_EINVALID, doc, node, "change.strategy",
@@ -282,10 +287,29 @@ static int read_versioned(rg_manifest *m, const rg_doc *doc, const rg_doc_node *
     return read_versioned_template(m, doc, node);
 }
 
+/* 1 when some org of the (selected) groups is a CXone brand in a genesys manifest. */
+static int has_cxone_brands(const rg_manifest *m)
+{
+    for (size_t g = 0; g < m->groups_count; g++)
+        for (size_t o = 0; o < m->groups[g].orgs_count; o++)
+            if (m->groups[g].orgs[o].cxone)
+                return 1;
+    return 0;
+}
+
 int rg_manifest__read_resource(rg_manifest *m, const rg_doc *doc, const rg_doc_node *change)
 {
     const rg_doc_node *res = rg_schema__optional(change, "resource"), *node;
     int kind, rc;
+
+    /* A mixed manifest changes the one resource both drivers offer: a weight-store row. */
+    if (has_cxone_brands(m) &&
+        (res == NULL || rg_doc_node_kind(res) != RG_DOC_MAPPING ||
+         (node = rg_schema__optional(res, "kind")) == NULL || rg_doc_scalar(node) == NULL ||
+         strcmp(rg_doc_scalar(node), "datatable_row") != 0))
+        return rg_doc_error(RG_EINVALID, doc, res ? res : change, "change.resource",
+                            "a manifest mixing Genesys orgs and CXone brands changes a "
+                            "datatable_row (the CXone brands' weight store)");
 
     if (res == NULL) {
         /* change.strategy: the routing_strategy shorthand */

@@ -119,6 +119,7 @@ static void org_free(rg_org *org)
     rg_platform__wipe_free(org->client_id);
     rg_platform__wipe_free(org->client_secret);
     rg_platform__wipe_free(org->token);
+    rg_platform__cxone_org_free(org);
     free(org);
 }
 
@@ -189,8 +190,10 @@ static int org_new(rg_org **out, rg_platform *p, const rg_platform_org *desc)
         free(org);
         return rg_error_set(RG_ENOMEM, "out of memory");
     }
-    if ((error = rg_platform__url_check(&org->api_url, desc->api_url, "api_url", desc->id,
-                                        p->opts.insecure)) < 0 ||
+    if ((desc->api_url != NULL && strncmp(desc->api_url, "cxone:", 6) == 0
+             ? (error = rg_platform__cxone_org(org, desc, p->opts.insecure))
+             : (error = rg_platform__url_check(&org->api_url, desc->api_url, "api_url", desc->id,
+                                               p->opts.insecure))) < 0 ||
         (error = rg_platform__url_check(&org->login_url, desc->login_url, "login_url", desc->id,
                                         p->opts.insecure)) < 0) {
         org_free(org);
@@ -218,8 +221,9 @@ int rg_platform_add_org(rg_platform *p, const rg_platform_org *desc)
         return rg_error_set(RG_EINVALID, "platform: client is NULL");
     if ((error = org_new(&org, p, desc)) < 0)
         return error;
-    if ((error = rg_platform__load_credentials(&org->client_id, &org->client_secret, org->id,
-                                               desc->credentials)) < 0) {
+    if ((error = org->cxone ? rg_platform__cxone_credentials(org, desc->credentials)
+                            : rg_platform__load_credentials(&org->client_id, &org->client_secret,
+                                                            org->id, desc->credentials)) < 0) {
         org_free(org);
         return error;
     }

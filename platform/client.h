@@ -75,6 +75,18 @@ struct rg_org {
     int64_t rate_rolled_at; /* mono ms of our last window rollover */
     int64_t blocked_until;  /* mono ms: a 429's Retry-After */
     int in_flight;
+
+    /* NICE CXone brands (cxone.c): api_url stays NULL until discovery found it */
+    int cxone;
+    char *cxone_version;       /* "v31.0": the API base's last segment */
+    char *cxone_field;         /* the weight-store skill's field holding the JSON document */
+    char *cxone_store;         /* the weight-store skill; NULL: the data table id asked for */
+    char *discovery_url;       /* where /.well-known/cxone-configuration is asked */
+    char *access_key_id;       /* wiped on free */
+    char *access_key_secret;   /* wiped on free */
+    int64_t cxone_budget;      /* requests per minute (no rate headers are known) */
+    int64_t cxone_window_at;   /* mono ms: start of the current minute */
+    int64_t cxone_window_sent; /* requests sent in it */
 };
 
 struct rg_platform_op {
@@ -138,6 +150,13 @@ struct rg_platform_op {
     rg_platform_aggregates aggregates;
     rg_platform_observation *observations;
 
+    /* CXone (cxone.c): a path under the API base, made a URL once discovery is done */
+    char *rel_path;
+    int cxone_step;
+    char *cxone_token; /* a token held until discovery completes; wiped on free */
+    int64_t cxone_expires_in;
+    json_t *cxone_doc; /* a PUT's intended row, kept across its GET */
+
     rg_platform_done_fn done;
     void *done_payload;
 };
@@ -166,6 +185,10 @@ int64_t rg_platform__backoff(rg_platform *p, int failures);
 /* credentials.c */
 int rg_platform__load_credentials(char **out_id, char **out_secret, const char *org_id,
                                   const char *source);
+/* A CXone access key: ROLLGATE_<ORG>_ACCESS_KEY_ID/_SECRET, PREFIX_ACCESS_KEY_*, or the file's
+ * access_key_id / access_key_secret. */
+int rg_platform__load_access_key(char **out_id, char **out_secret, const char *org_id,
+                                 const char *source);
 void rg_platform__wipe_free(char *secret);
 int rg_platform__url_check(char **out, const char *url, const char *what, const char *org_id,
                            int insecure);
@@ -209,6 +232,40 @@ void rg_platform__token_key(rg_org *org);
 int rg_platform__tokens_take(rg_platform_tokens *t, rg_org *org, int64_t now);
 void rg_platform__tokens_put(rg_platform_tokens *t, rg_org *org);
 void rg_platform__tokens_drop(rg_platform_tokens *t, rg_org *org, const char *token);
+
+/* cxone.c: NICE CXone brands (api_url "cxone:..." descriptors, docs/cxone.md) */
+int rg_platform__cxone_org(rg_org *org, const rg_platform_org *desc, int insecure);
+int rg_platform__cxone_credentials(rg_org *org, const char *source);
+void rg_platform__cxone_org_free(rg_org *org);
+int rg_platform__cxone_token_request(rg_platform_op *op);
+void rg_platform__cxone_token_handle(rg_platform_op *op, long status, json_t *body);
+/* The op's URL from its path under the discovered API base. */
+int rg_platform__cxone_url(rg_platform_op *op);
+/* 0 while the brand's per-minute budget is spent (*wake: when it returns). */
+int rg_platform__cxone_admit(rg_org *org, int64_t now, int64_t *wake);
+void rg_platform__cxone_handle(rg_platform_op *op, long status, json_t *body);
+int rg_platform__cxone_request(rg_platform_op *op, const char *method, const char *rel_path,
+                               char *body);
+/* cxone_ops.c: the CXone forms of the queue functions */
+int rg_platform__cxone_queue(rg_platform_op **out, rg_platform *p, rg_op_kind kind,
+                             const char *org_id, const char *resource, json_t *doc,
+                             const char *call);
+/* An aggregates or observations op of a CXone brand: one skill summary per bucket. */
+int rg_platform__cxone_summary_start(rg_platform_op *op);
+/* cxone_parse.c */
+int rg_platform__cxone_tenant(char *out, size_t outlen, const char *id_token);
+/* cxone.c: a token reply's fields checked (access_token, expires_in, id_token's tenant) and a
+ * discovery reply's (area, api_endpoint) made the API base .../incontactapi/services/VERSION.
+ * Errors name the field, never a value of the token. */
+int rg_platform__cxone_auth_parse(char *tenant, size_t tenant_len, const json_t *body);
+int rg_platform__cxone_discovery_parse(rg_buf *out, const json_t *body, const char *brand,
+                                       const char *version, int insecure);
+int rg_platform__cxone_seconds(double *out, const json_t *v, const char *what);
+/* Adds one skill summary entry (contactsOffered, abandonCount, contactsHandled,
+ * averageSpeedToAnswer, averageHandleTime) to a bucket; errors name `where` and the field. */
+int rg_platform__cxone_bucket(rg_platform_bucket *bk, const json_t *s, const char *where);
+/* token.c: a token the CXone discovery step held back */
+void rg_platform__token_accept(rg_platform_op *op, const char *token, int64_t expires_in);
 
 /* ratelimit.c */
 void rg_platform__headers_reset(rg_response_headers *hdr);

@@ -47,8 +47,17 @@ int rg_platform_env_name(char *out, size_t outlen, const char *org_id, const cha
     return 0;
 }
 
+/* The names of one pair of secrets: environment suffixes and credentials-file fields. */
+typedef struct {
+    const char *env_id, *env_secret;   /* "CLIENT_ID", "CLIENT_SECRET" */
+    const char *file_id, *file_secret; /* "client_id", "client_secret" */
+} pair_names;
+
+static const pair_names client_names = {"CLIENT_ID", "CLIENT_SECRET", "client_id", "client_secret"};
+
 /* prefix NULL: ROLLGATE_<ORG>_CLIENT_*; else <prefix>_CLIENT_* (a registry's env:PREFIX). */
-static int from_env(char **out_id, char **out_secret, const char *org_id, const char *prefix)
+static int from_env(char **out_id, char **out_secret, const char *org_id, const char *prefix,
+                    const pair_names *names)
 {
     char id_name[256], secret_name[256];
     const char *id, *secret;
@@ -61,11 +70,12 @@ static int from_env(char **out_id, char **out_secret, const char *org_id, const 
                                 "org %s: credentials source env:PREFIX needs a "
                                 "PREFIX of 1-128 characters",
                                 org_id);
-        snprintf(id_name, sizeof(id_name), "%s_CLIENT_ID", prefix);
-        snprintf(secret_name, sizeof(secret_name), "%s_CLIENT_SECRET", prefix);
-    } else if ((error = rg_platform_env_name(id_name, sizeof(id_name), org_id, "CLIENT_ID")) < 0 ||
+        snprintf(id_name, sizeof(id_name), "%s_%s", prefix, names->env_id);
+        snprintf(secret_name, sizeof(secret_name), "%s_%s", prefix, names->env_secret);
+    } else if ((error = rg_platform_env_name(id_name, sizeof(id_name), org_id, names->env_id)) <
+                   0 ||
                (error = rg_platform_env_name(secret_name, sizeof(secret_name), org_id,
-                                             "CLIENT_SECRET")) < 0) {
+                                             names->env_secret)) < 0) {
         return error;
     }
     id = getenv(id_name);
@@ -173,7 +183,8 @@ static void wipe_document(json_t *doc)
     }
 }
 
-static int from_file(char **out_id, char **out_secret, const char *org_id, const char *path)
+static int from_file(char **out_id, char **out_secret, const char *org_id, const char *path,
+                     const pair_names *names)
 {
     char *data = NULL, *id_copy = NULL, *secret_copy = NULL;
     size_t len = 0;
@@ -201,20 +212,20 @@ static int from_file(char **out_id, char **out_secret, const char *org_id, const
                              path);
         goto cleanup;
     }
-    id = json_object_get(entry, "client_id");
-    secret = json_object_get(entry, "client_secret");
+    id = json_object_get(entry, names->file_id);
+    secret = json_object_get(entry, names->file_secret);
     if (!json_is_string(id) || json_string_length(id) == 0) {
         error = rg_error_set(RG_EAUTH,
-                             "org %s: credentials file %s: client_id missing or "
+                             "org %s: credentials file %s: %s missing or "
                              "not a non-empty string",
-                             org_id, path);
+                             org_id, path, names->file_id);
         goto cleanup;
     }
     if (!json_is_string(secret) || json_string_length(secret) == 0) {
         error = rg_error_set(RG_EAUTH,
-                             "org %s: credentials file %s: client_secret missing "
+                             "org %s: credentials file %s: %s missing "
                              "or not a non-empty string",
-                             org_id, path);
+                             org_id, path, names->file_secret);
         goto cleanup;
     }
     if ((id_copy = rg_strdup(json_string_value(id))) == NULL ||
@@ -235,8 +246,8 @@ cleanup:
     return error;
 }
 
-int rg_platform__load_credentials(char **out_id, char **out_secret, const char *org_id,
-                                  const char *source)
+static int load_pair(char **out_id, char **out_secret, const char *org_id, const char *source,
+                     const pair_names *names)
 {
     if (source == NULL || *source == '\0')
         return rg_error_set(RG_EINVALID,
@@ -244,15 +255,29 @@ int rg_platform__load_credentials(char **out_id, char **out_secret, const char *
                             "\"env:PREFIX\" or \"file:PATH\")",
                             org_id);
     if (strcmp(source, "env") == 0)
-        return from_env(out_id, out_secret, org_id, NULL);
+        return from_env(out_id, out_secret, org_id, NULL, names);
     if (strncmp(source, "env:", 4) == 0)
-        return from_env(out_id, out_secret, org_id, source + 4);
+        return from_env(out_id, out_secret, org_id, source + 4, names);
     if (strncmp(source, "file:", 5) == 0 && source[5] != '\0')
-        return from_file(out_id, out_secret, org_id, source + 5);
+        return from_file(out_id, out_secret, org_id, source + 5, names);
     return rg_error_set(RG_EINVALID,
                         "org %s: credentials source \"%.64s\": expected \"env\", "
                         "\"env:PREFIX\" or \"file:PATH\"",
                         org_id, source);
+}
+
+int rg_platform__load_credentials(char **out_id, char **out_secret, const char *org_id,
+                                  const char *source)
+{
+    return load_pair(out_id, out_secret, org_id, source, &client_names);
+}
+
+int rg_platform__load_access_key(char **out_id, char **out_secret, const char *org_id,
+                                 const char *source)
+{
+    static const pair_names access_names = {"ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "access_key_id",
+                                            "access_key_secret"};
+    return load_pair(out_id, out_secret, org_id, source, &access_names);
 }
 
 static int is_loopback(const char *host)

@@ -17,6 +17,14 @@ static int queue_dt(rg_platform_op **out, rg_platform *p, rg_op_kind kind, const
     char *et = NULL, *er = NULL, *text = NULL;
     int error;
 
+    if (p != NULL && rg_platform__org(p, org_id) != NULL && rg_platform__org(p, org_id)->cxone) {
+        json_t *doc = json_pack("{s:s?,s:s?,s:O?}", "skill", table, "row", row, "intended", body);
+        if (doc == NULL)
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        error = rg_platform__cxone_queue(out, p, kind, org_id, row ? row : table, doc, call_name);
+        json_decref(doc);
+        return error;
+    }
     if (table == NULL || table[0] == '\0' || strlen(table) > 256 ||
         (kind != RG_OP_DATATABLE_GET && (row == NULL || row[0] == '\0' || strlen(row) > 256)))
         return rg_error_set(RG_EINVALID,
@@ -279,7 +287,7 @@ int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *ta
     int error;
 
     if ((error = rg_platform_datatable_schema(&schema, p, org_id, table)) < 0)
-        return rg_error_set(error, "org %s: data table %s: %s", org_id, table, rg_error_last());
+        return rg_error_prefix("org %s: data table %s", org_id, table);
     props = json_object_get(schema, "properties");
     json_object_foreach(fields, name, v)
     {
@@ -323,8 +331,8 @@ int rg_platform_row_preflight(rg_platform *p, const char *org_id, const char *ta
             }
             sum += json_integer_value(w);
             if ((error = rg_platform_queue_exists(p, org_id, json_string_value(q))) < 0) {
-                error = rg_error_set(error, "org %s: queue %s (field '%s'): %s", org_id,
-                                     json_string_value(q), qcol, rg_error_last());
+                /* the message formatted into itself would be undefined: prefix it */
+                error = rg_error_prefix("queue %s (field '%s')", json_string_value(q), qcol);
                 goto done;
             }
         }

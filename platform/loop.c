@@ -39,6 +39,8 @@ static int add_auth(rg_platform_op *op)
     unsigned char *b64 = NULL;
     int error = 0;
 
+    if (op->kind == RG_OP_TOKEN && op->cxone_step == 1)
+        return 0; /* CXone discovery: a public document, no credentials go there */
     if (op->kind == RG_OP_TOKEN) {
         if (rg_buf_printf(&pair, "%s:%s", org->client_id, org->client_secret) < 0 ||
             (b64 = malloc(4 * (pair.len / 3 + 1) + 1)) == NULL) {
@@ -121,7 +123,8 @@ static int setup_easy(rg_platform *p, rg_platform_op *op)
      * a row PUT has no precondition to refuse a second copy, so it takes a new connection
      * (a versioned PUT too: its copy would come back 409 and hide that the first landed). */
     if (op->kind == RG_OP_ROW_PUT || op->kind == RG_OP_VERSIONED_PUT ||
-        op->kind == RG_OP_ROW_CREATE || op->kind == RG_OP_ROW_DELETE)
+        op->kind == RG_OP_ROW_CREATE || op->kind == RG_OP_ROW_DELETE ||
+        strcmp(op->method, "PUT") == 0)
         SET(CURLOPT_FRESH_CONNECT, 1L);
     if (strcmp(op->method, "GET") == 0) {
         SET(CURLOPT_HTTPGET, 1L);
@@ -164,10 +167,10 @@ static int start_transfer(rg_platform *p, rg_platform_op *op, int64_t now)
     if (p->in_flight > p->stats.peak_in_flight)
         p->stats.peak_in_flight = p->in_flight;
     p->stats.requests++;
-    if (op->kind == RG_OP_TOKEN) {
+    if (op->kind == RG_OP_TOKEN && op->cxone_step == 0) {
         p->stats.token_fetches++;
         org->token_fetches++;
-    } else if (org->rate_known) {
+    } else if (op->kind != RG_OP_TOKEN && org->rate_known) {
         org->rate_budget--;
     }
     return 0;
@@ -199,6 +202,8 @@ static void start_ready(rg_platform *p, int64_t now, int64_t *wake)
         if (op->kind != RG_OP_TOKEN) {
             if (!rg_platform__rate_admit(p, op->org, now, wake))
                 continue;
+            if (op->org->cxone && !rg_platform__cxone_admit(op->org, now, wake))
+                continue;
             if (!rg_platform__token_ready(p, op->org, now)) {
                 /* A fetch queued at the head starts next turn; one in flight wakes us. */
                 if (op->org->token_op != NULL && op->org->token_op->state == RG_OPS_QUEUED)
@@ -207,7 +212,9 @@ static void start_ready(rg_platform *p, int64_t now, int64_t *wake)
                 continue;
             }
         }
-        if (start_transfer(p, op, now) < 0)
+        /* a CXone op's URL is known once its brand's discovery is done */
+        if ((op->url == NULL && op->rel_path != NULL && rg_platform__cxone_url(op) < 0) ||
+            start_transfer(p, op, now) < 0)
             rg_platform__op_fail(op, rg_error_code(), "org %s: %s: %s", op->org_id, op->call,
                                  rg_error_last());
     }

@@ -185,6 +185,13 @@ static int queue_simple(rg_platform_op **out, rg_platform *p, rg_op_kind kind, c
 
     if (id != NULL && (id[0] == '\0' || strlen(id) > 256))
         return rg_error_set(RG_EINVALID, "org %s: %s: id empty or too long", org_id, call_name);
+    if (p != NULL && rg_platform__org(p, org_id) != NULL && rg_platform__org(p, org_id)->cxone) {
+        if ((error = rg_platform__cxone_queue(out, p, kind, org_id, id, NULL, call_name)) == 0) {
+            (*out)->done = done;
+            (*out)->done_payload = payload;
+        }
+        return error;
+    }
     /* curl resolves dot segments: /strategies/.. would reach /routing/ instead. */
     if (id != NULL && (strcmp(id, ".") == 0 || strcmp(id, "..") == 0))
         return rg_error_set(RG_EINVALID, "org %s: %s: '%s' is not an id", org_id, call_name, id);
@@ -376,9 +383,13 @@ static int queue_analytics(rg_platform_op **out, rg_platform *p, rg_op_kind kind
         op->query.queue_ids = (const char *const *)op->queue_ids;
     }
     /* the first batch of queues; the others follow as each answer comes (respond.c) */
-    if ((error = rg_platform__analytics_body(&body, op)) < 0 ||
-        (error = rg_platform__op_set_request(op, "POST", op->org->api_url,
-                                             agg ? PATH_AGGREGATES : PATH_OBSERVATIONS, body)) < 0)
+    if (op->org->cxone) {
+        if ((error = rg_platform__cxone_summary_start(op)) < 0)
+            goto cleanup;
+    } else if ((error = rg_platform__analytics_body(&body, op)) < 0 ||
+               (error = rg_platform__op_set_request(op, "POST", op->org->api_url,
+                                                    agg ? PATH_AGGREGATES : PATH_OBSERVATIONS,
+                                                    body)) < 0)
         goto cleanup;
     body = NULL;
     op->done = done;
@@ -515,7 +526,12 @@ void rg_platform_op_free(rg_platform_op *op)
     free(op->resource_id);
     free(op->call);
     free(op->url);
+    if (op->kind == RG_OP_TOKEN && op->req_body != NULL) /* a CXone password grant */
+        explicit_bzero(op->req_body, strlen(op->req_body));
     free(op->req_body);
+    free(op->rel_path);
+    rg_platform__wipe_free(op->cxone_token);
+    json_decref(op->cxone_doc);
     free(op->etag);
     json_decref(op->patch);
     json_decref(op->entities);

@@ -140,6 +140,10 @@ static void handle_analytics(rg_platform_op *op, json_t *body)
 
 void rg_platform__op_handle(rg_platform_op *op, long status, json_t *body)
 {
+    if (op->org->cxone && op->kind != RG_OP_TOKEN) {
+        rg_platform__cxone_handle(op, status, body);
+        return;
+    }
     if (op->kind == RG_OP_TOKEN) {
         rg_platform__token_handle(op, status, body);
         return;

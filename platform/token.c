@@ -14,6 +14,15 @@ static int token_fetch_start(rg_platform *p, rg_org *org)
         return error;
     op->internal = 1;
     op->needs_token = 0;
+    if (org->cxone) {
+        if ((error = rg_platform__cxone_token_request(op)) < 0) {
+            rg_platform_op_free(op);
+            return error;
+        }
+        org->token_op = op;
+        rg_platform__op_enqueue(op);
+        return 0;
+    }
     if ((body = rg_strdup("grant_type=client_credentials")) == NULL ||
         (error = rg_platform__op_set_request(op, "POST", org->login_url, "/oauth/token", body)) <
             0) {
@@ -106,10 +115,20 @@ static const char *oauth_error_code(const char *err, const rg_org *org)
     return err;
 }
 
+void rg_platform__token_accept(rg_platform_op *op, const char *token, int64_t expires_in)
+{
+    token_store(op, token, expires_in);
+}
+
 void rg_platform__token_handle(rg_platform_op *op, long status, json_t *body)
 {
     json_t *tok, *exp, *err;
     const char *why;
+
+    if (op->org->cxone) {
+        rg_platform__cxone_token_handle(op, status, body);
+        return;
+    }
 
     if (status == 200) {
         tok = json_object_get(body, "access_token");

@@ -14,6 +14,7 @@ typedef struct token_entry {
     char *token;        /* wiped on free */
     int64_t expires_at; /* mono ms */
     int64_t refresh_at; /* mono ms: 80% of the lifetime */
+    char *api_url;      /* a CXone brand's discovered API base, kept with its token */
 } token_entry;
 
 struct rg_platform_tokens {
@@ -41,6 +42,7 @@ int rg_platform_tokens_new(rg_platform_tokens **out)
 static void entry_free(token_entry *e)
 {
     rg_platform__wipe_free(e->token);
+    free(e->api_url);
     explicit_bzero(e, sizeof(*e));
     free(e);
 }
@@ -82,7 +84,9 @@ void rg_platform__token_key(rg_org *org)
         return;
     if (rg_buf_printf(&in, "%s\n%s\n%s\n%s", org->login_url, org->id,
                       org->client_id ? org->client_id : "",
-                      org->client_secret ? org->client_secret : "") == 0)
+                      org->client_secret ? org->client_secret : "") == 0 &&
+        (!org->cxone || rg_buf_printf(&in, "\ncxone\n%s\n%s\n%s", org->discovery_url,
+                                      org->access_key_id, org->access_key_secret) == 0))
         rg_sha256_hex(org->token_key, in.ptr, in.len);
     if (in.ptr != NULL)
         explicit_bzero(in.ptr, in.len);
@@ -137,6 +141,10 @@ int rg_platform__tokens_take(rg_platform_tokens *t, rg_org *org, int64_t now)
         return 0; /* no key (out of memory): fetch as without a cache */
     pthread_mutex_lock(&t->lock);
     e = *find(t, org->token_key);
+    /* A CXone brand needs the API base its token came with. */
+    if (e != NULL && org->cxone && org->api_url == NULL &&
+        (e->api_url == NULL || (org->api_url = rg_strdup(e->api_url)) == NULL))
+        e = NULL;
     if (e != NULL && now < e->expires_at && (copy = rg_strdup(e->token)) != NULL) {
         rg_platform__wipe_free(org->token);
         org->token = copy;
@@ -180,6 +188,10 @@ void rg_platform__tokens_put(rg_platform_tokens *t, rg_org *org)
         copy = NULL;
         e->expires_at = org->token_expires_at;
         e->refresh_at = org->token_refresh_at;
+        if (org->cxone && org->api_url != NULL) {
+            free(e->api_url);
+            e->api_url = rg_strdup(org->api_url);
+        }
     }
     pthread_mutex_unlock(&t->lock);
     rg_platform__wipe_free(copy);

@@ -69,6 +69,9 @@ static int queue_versioned(rg_platform_op **out, rg_platform *p, rg_op_kind kind
     char *text = NULL;
     int put = kind == RG_OP_VERSIONED_PUT, error;
 
+    if (p != NULL && rg_platform__org(p, org_id) != NULL && rg_platform__org(p, org_id)->cxone)
+        return rg_platform__cxone_queue(out, p, kind, org_id, path, body,
+                                        put ? "PUT skill" : "GET skill");
     if ((error = path_check(org_id ? org_id : "(null)", path)) < 0)
         return error;
     if (rg_buf_printf(&call, "%s %s", put ? "PUT" : "GET", path) < 0 ||

@@ -215,6 +215,13 @@ static int route(sim_reply *reply, sim_world *world, size_t org_index, const sim
     const char *p = req->path;
     int get = strcmp(req->method, "GET") == 0;
 
+    if (strncmp(p, "/incontactapi/services/v", 24) == 0 && strchr(p + 24, '/') != NULL) {
+        if (!org->cxone)
+            return sim_reply_error(reply, 404, "not.found", "no such resource: %s", p);
+        return sim_cxone_route(reply, world, org_index, strchr(p + 24, '/'), req, now_ms);
+    }
+    if (org->cxone)
+        return sim_reply_error(reply, 404, "not.found", "a CXone brand has no %s", p);
     if (strcmp(p, "/api/v2/organizations/me") == 0 && get)
         return org_me(reply, org);
     if (strcmp(p, "/api/v2/analytics/conversations/aggregates/query") == 0)

@@ -188,6 +188,10 @@ static json_t *org_json(const sim_world *w, sim_org *org)
                                         qu->asa_s, "handle_s", qu->handle_s));
     }
     pthread_mutex_lock(&org->lock);
+    for (size_t q = 0; q < org->nqueues; q++) /* a CXone brand's skill settings */
+        if (org->queues[q].skill != NULL)
+            json_object_set_new(json_array_get(queues, q), "skill",
+                                json_deep_copy(org->queues[q].skill));
     for (size_t s = 0; s < org->nstrategies; s++)
         json_array_append_new(strategies, strategy_json(w, org, &org->strategies[s]));
     doc =

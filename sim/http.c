@@ -140,7 +140,16 @@ static void dispatch(sim_reply *reply, sim_server *server, const sim_request *re
         faults = server->faults;
         pthread_mutex_unlock(&server->faults_lock);
         rc = sim_token_handle(reply, world, req, &faults, now);
-    } else if (strncmp(req->path, "/api/", 5) == 0) {
+    } else if (strcmp(req->path, "/auth/token") == 0) {
+        sim_faults faults;
+        pthread_mutex_lock(&server->faults_lock);
+        faults = server->faults;
+        pthread_mutex_unlock(&server->faults_lock);
+        rc = sim_cxone_token(reply, world, req, &faults, now);
+    } else if (strcmp(req->path, "/.well-known/cxone-configuration") == 0) {
+        rc = sim_cxone_discovery(reply, world, req);
+    } else if (strncmp(req->path, "/api/", 5) == 0 ||
+               strncmp(req->path, "/incontactapi/", 14) == 0) {
         rc = sim_api_handle(reply, server, world, req, now);
     } else {
         rc = sim_reply_error(reply, 404, "not.found", "no such resource: %s", req->path);

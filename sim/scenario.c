@@ -105,7 +105,7 @@ static int get_array(json_t **out, json_t *obj, const char *key, const char *pat
 static int load_queue(sim_queue *q, json_t *doc, const char *path)
 {
     static const char *const keys[] = {"id",    "name",     "agents", "abandon_p",
-                                       "asa_s", "handle_s", NULL};
+                                       "asa_s", "handle_s", "skill",  NULL};
     int64_t agents = 0;
     int rc;
 
@@ -119,6 +119,11 @@ static int load_queue(sim_queue *q, json_t *doc, const char *path)
         (rc = get_number(&q->handle_s, doc, "handle_s", path, 0.001, 86400, 300, 0)) < 0)
         return rc;
     q->agents = (int)agents;
+    if (json_object_get(doc, "skill") != NULL) {
+        if (!json_is_object(json_object_get(doc, "skill")))
+            return rg_error_set(RG_EINVALID, "%s.skill: expected an object of settings", path);
+        q->skill = json_deep_copy(json_object_get(doc, "skill"));
+    }
     return 0;
 }
 
@@ -159,9 +164,10 @@ cleanup:
 
 static int load_org(sim_org *org, json_t *doc, const char *path)
 {
-    static const char *const keys[] = {"id",      "name",   "client_id",  "client_secret",
-                                       "domain",  "queues", "strategies", "datatables",
-                                       "routing", "ivrs",   NULL};
+    static const char *const keys[] = {
+        "id",     "name",          "client_id",         "client_secret", "domain",
+        "queues", "strategies",    "datatables",        "routing",       "ivrs",
+        "driver", "access_key_id", "access_key_secret", "weight_field",  NULL};
     json_t *queues = NULL, *strategies = NULL, *v;
     char sub[256];
     size_t i;
@@ -175,6 +181,17 @@ static int load_org(sim_org *org, json_t *doc, const char *path)
         (rc = get_string(&org->client_secret, doc, "client_secret", path, NULL)) < 0 ||
         (rc = get_array(&queues, doc, "queues", path, 1)) < 0 ||
         (rc = get_array(&strategies, doc, "strategies", path, 0)) < 0)
+        return rc;
+    if ((v = json_object_get(doc, "driver")) != NULL) {
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "cxone") != 0 &&
+                                   strcmp(json_string_value(v), "genesys") != 0))
+            return rg_error_set(RG_EINVALID, "%s.driver: expected \"genesys\" or \"cxone\"", path);
+        org->cxone = strcmp(json_string_value(v), "cxone") == 0;
+    }
+    if (org->cxone &&
+        ((rc = get_string(&org->access_key_id, doc, "access_key_id", path, NULL)) < 0 ||
+         (rc = get_string(&org->access_key_secret, doc, "access_key_secret", path, NULL)) < 0 ||
+         (rc = get_string(&org->weight_field, doc, "weight_field", path, "notes")) < 0))
         return rc;
     org->queues = calloc(json_array_size(queues) + 1, sizeof(*org->queues));
     org->strategies = calloc(json_array_size(strategies) + 1, sizeof(*org->strategies));
@@ -408,6 +425,7 @@ static void org_dispose(sim_org *org)
     for (size_t i = 0; i < org->nqueues; i++) {
         free(org->queues[i].id);
         free(org->queues[i].name);
+        json_decref(org->queues[i].skill);
     }
     for (size_t i = 0; i < org->nstrategies; i++)
         sim_strategy_dispose(&org->strategies[i]);
@@ -421,6 +439,9 @@ static void org_dispose(sim_org *org)
     free(org->domain);
     free(org->client_id);
     free(org->client_secret);
+    free(org->access_key_id);
+    free(org->access_key_secret);
+    free(org->weight_field);
     if (org->lock_ready)
         pthread_mutex_destroy(&org->lock);
 }

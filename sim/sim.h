@@ -22,6 +22,7 @@ typedef struct {
     double abandon_p;
     double asa_s;
     double handle_s;
+    json_t *skill; /* a CXone brand's skill settings beyond the defaults (cxone.c), or NULL */
 } sim_queue;
 
 /* The weights in force from at_ms on, one per queue of the organization. */
@@ -116,6 +117,12 @@ typedef struct {
     char *domain;
     char *client_id;
     char *client_secret;
+    /* a NICE CXone brand (cxone.c): its id is the tenant id; its API lives under
+     * /incontactapi/services/vNN.0; the routing data table is its weight-store skill */
+    int cxone;
+    char *access_key_id;
+    char *access_key_secret;
+    char *weight_field; /* the store skill's field holding the rows as JSON ("notes") */
     sim_queue *queues;
     size_t nqueues;
     sim_strategy *strategies;
@@ -375,6 +382,14 @@ int sim_api_handle(sim_reply *reply, sim_server *server, sim_world *world, const
                    int64_t now_ms);
 int sim_token_handle(sim_reply *reply, sim_world *world, const sim_request *req,
                      const sim_faults *faults, int64_t now_ms);
+
+/* cxone.c: POST /auth/token, GET /.well-known/cxone-configuration, and the API below
+ * /incontactapi/services/vNN.0 (`rest`: what follows the version) */
+int sim_cxone_token(sim_reply *reply, sim_world *world, const sim_request *req,
+                    const sim_faults *faults, int64_t now_ms);
+int sim_cxone_discovery(sim_reply *reply, sim_world *world, const sim_request *req);
+int sim_cxone_route(sim_reply *reply, sim_world *world, size_t org_index, const char *rest,
+                    const sim_request *req, int64_t now_ms);
 
 /* control.c */
 int sim_control_handle(sim_reply *reply, sim_server *server, const sim_request *req,

@@ -32,18 +32,29 @@ typedef enum {
 } rg_credentials_kind;
 
 typedef struct rg_manifest_platform {
-    char *driver; /* "genesys" */
+    char *driver; /* "genesys" or "cxone" (docs/cxone.md) */
     char *api_url;
     char *login_url;
     rg_credentials_kind credentials;
     char *credentials_path; /* RG_CREDENTIALS_FILE only, as written (not resolved) */
     int insecure;           /* skip TLS verification; only ever for loopback hosts */
+    /* CXone brands (docs/cxone.md): driver cxone (api_url and login_url are then the CXone
+     * hosts), or driver genesys with platform.cxone for its `driver: cxone` orgs. NULL/0
+     * when the manifest has no CXone brand. */
+    char *cxone_url;        /* discovery host */
+    char *cxone_login_url;  /* auth host */
+    char *api_version;      /* "v31.0": the last segment of .../incontactapi/services/ */
+    int64_t rate_budget;    /* requests per minute per brand (600) */
+    char *weight_field;     /* the weight-store skill's field holding the rows ("notes") */
+    char *weight_store;     /* the weight-store skill for every brand; NULL: the datatable */
+    char *cxone_descriptor; /* derived: what the platform layer gets as each brand's api_url */
 } rg_manifest_platform;
 
 typedef struct rg_manifest_org {
     char *id;
     char *api_url;   /* NULL: the platform's */
     char *login_url; /* NULL: the platform's */
+    int cxone;       /* `driver: cxone` in a genesys manifest (platform.cxone's settings) */
 } rg_manifest_org;
 
 typedef struct rg_manifest_var {

@@ -3,7 +3,7 @@
 # its property checks. Inputs under regressions/open/<target> reproduce bugs not fixed
 # yet: that test passes while each still crashes and fails once one no longer does.
 set(rg_fuzz_dir ${CMAKE_SOURCE_DIR}/tests/fuzz)
-foreach(t manifest policy analytics strategy duration)
+foreach(t manifest policy analytics strategy duration cxone)
     add_executable(test_fuzz_replay_${t} ${rg_fuzz_dir}/fuzz_${t}.c ${rg_fuzz_dir}/replay.c)
     target_include_directories(test_fuzz_replay_${t} PRIVATE ${CMAKE_SOURCE_DIR} ${rg_fuzz_dir})
     target_link_libraries(test_fuzz_replay_${t} PRIVATE rollgate_lib rg_options)
