@@ -276,6 +276,14 @@ int rg_store__migrate(sqlite3 *db, int target_version)
 
     if (target_version < 1 || target_version > RG_STORE_SCHEMA_VERSION)
         return rg_error_set(RG_EINVALID, "store: migrate: no schema version %d", target_version);
+    /* Already there (every open but the first): nothing to lock. A read sees only committed
+     * versions, so a migration in progress elsewhere reads as the old version and takes the
+     * locked path below. Without this, every open (serve opens one per request) waited for
+     * the write lock behind any writer, backing off up to 250 ms at a time. */
+    if ((rc = rg_store__user_version(&version, db)) < 0)
+        return rc;
+    if (version == target_version)
+        return 0;
     /* The write lock first, then the version: two processes opening a fresh file at the
      * same moment migrate once. */
     if ((rc = rg_store__exec(db, "BEGIN IMMEDIATE", "migrate: begin")) < 0)

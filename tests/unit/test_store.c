@@ -351,6 +351,48 @@ static void test_readonly_open_reads_under_a_write_lock(void **state)
     sqlite3_close(db);
 }
 
+static void test_open_does_not_wait_for_a_writer(void **state)
+{
+    store_fixture *f = *state;
+    sqlite3 *db;
+    pid_t pid;
+    int status = -1, done = 0;
+
+    /* A database at this build's version needs no migration, so opening it must not take
+     * the write lock: serve opens one store per request, and each waited behind any writer. */
+    store_seed_rollout(f->store, "acme", "ro_000000000001");
+    db = raw_open(f->path);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rg_store *store = NULL;
+        rg_store_rollout row;
+        int ok;
+        memset(&row, 0, sizeof(row));
+        ok = rg_store_open(&store, f->path) == 0 &&
+             rg_store_rollout_get(&row, store, "acme", "ro_000000000001") == 0;
+        rg_store_rollout_dispose(&row);
+        rg_store_free(store);
+        _exit(ok ? 0 : 1);
+    }
+    for (int i = 0; i < 1000 && !done; i++) { /* up to 10 s */
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            done = 1;
+        else
+            usleep(10000);
+    }
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_true(done);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_newer_schema_is_refused(void **state)
 {
     store_fixture *f = *state;
@@ -691,6 +733,8 @@ int main(void)
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_readonly_open_reads_under_a_write_lock,
                                         store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_open_does_not_wait_for_a_writer, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, store_fixture_setup,
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_snapshots_are_insert_only, store_fixture_setup,
