@@ -529,6 +529,10 @@ int main(int argc, char **argv)
         }
         rg_test_rmtree(dir);
     }
+    if (svg && (args.variant >= 0 || args.orgs > 0)) {
+        fprintf(stderr, "rollback_latency: --svg plots every size and condition; not written\n");
+        svg = NULL;
+    }
     if (rc == 0 && svg && write_svg(svg, &plot) < 0) {
         fprintf(stderr, "rollback_latency: %s\n", rg_error_last());
         rc = 4;
