@@ -125,8 +125,9 @@ static int engine_run(double *out_s, int64_t *out_start_ms, const rg_simproc *si
     if ((rc = bench_write_manifest(manifest, sim->url, orgs, policy)) < 0 ||
         (rc = rg_manifest_load_file(&m, manifest, NULL)) < 0 ||
         (rc = rg_store_open(&store, db)) < 0 || (rc = rg_engine_new(&engine, store, NULL)) < 0 ||
-        (during_apply && faults && (rc = rg_simproc_faults(sim, faults)) < 0) ||
-        (rc = rg_engine_start(id, engine, m, dir, "bench", 1)) < 0)
+        (rc = rg_engine_start(id, engine, m, dir, "bench", 1)) < 0 ||
+        /* after the start's planning reads: the storm is for the stage's writes */
+        (during_apply && faults && (rc = rg_simproc_faults(sim, faults)) < 0))
         goto cleanup;
     for (int i = 0; i < 10000 && done < n; i++) {
         if ((rc = rg_engine_tick_rollout(engine, "bench", id, &next)) < 0)
@@ -178,6 +179,7 @@ typedef struct {
     int64_t quiet_ms;   /* the engine waits this long after its apply before the rollback */
     int during_apply;   /* the faults are on for the apply too, and the rollback follows at
                          * once; the floor makes its own untimed apply pass under them first */
+    int max_orgs;       /* not run above this size (0: every size) */
 } variant;
 
 /* A "429 storm": every org's token may make one request a second, so the PATCH after each
@@ -188,12 +190,15 @@ typedef struct {
  * or right after an apply made under the same storm, whose last requests opened the window the
  * rollback's first request lands in (the floor makes its own apply pass under the storm). */
 static const variant variants[] = {
-    {"default limits (300/min per org)", NULL, 0, 0},
-    {"20% 503s", "{\"error_rate\":0.2,\"error_status\":503}", 0, 0},
+    {"default limits (300/min per org)", NULL, 0, 0, 0},
+    {"20% 503s", "{\"error_rate\":0.2,\"error_status\":503}", 0, 0, 0},
     {"429 storm (1 request/s per org token), fresh windows",
-     "{\"rate_limit\":1,\"rate_window_s\":1}", 1100, 0},
+     "{\"rate_limit\":1,\"rate_window_s\":1}", 1100, 0, 0},
+    /* At 10,000 orgs the two applies under the storm take ~12 minutes a run, and the
+     * windows they opened have closed before the rollback reaches most orgs (one run,
+     * 2026-12-02: rollgate 11.37 s, floor 11.75 s, no 429 for rollgate): the fresh case. */
     {"429 storm, also during the apply, rollback right after it",
-     "{\"rate_limit\":1,\"rate_window_s\":1}", 0, 1},
+     "{\"rate_limit\":1,\"rate_window_s\":1}", 0, 1, 1000},
 };
 #define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -347,6 +352,13 @@ static int measure(plot_data *plot, int n, const char *dir, const bench_args *ar
         bench_summary a, b, r;
         if (args->variant >= 0 && (size_t)args->variant != v)
             continue;
+        if (variants[v].max_orgs > 0 && n > variants[v].max_orgs) {
+            printf("| %d | %s | not run: the applies under the storm take minutes, and their "
+                   "windows close before the rollback reaches most orgs (the fresh case above) "
+                   "| – | – | – | – | – | – |\n",
+                   n, variants[v].name);
+            continue;
+        }
         for (int i = 0; i < runs && rc == 0; i++) {
             bench_floor_result fr;
             log_counts ec, fc;
