@@ -15,7 +15,7 @@ void rg_platform_options_init(rg_platform_options *opts)
     opts->backoff_base_ms = 100;
     opts->backoff_cap_ms = 10000;
     opts->retry_after_cap_ms = 180000;
-    opts->rate_reset_margin_ms = 250;
+    opts->rate_reset_margin_ms = 50;
     opts->rate_low_water = 10;
     opts->jitter_seed = 0;
     opts->insecure = 0;

@@ -16,7 +16,7 @@ typedef struct rg_platform_options {
     int64_t backoff_base_ms;      /* full-jitter backoff: rand(0, min(cap, base*2^n)) (100) */
     int64_t backoff_cap_ms;       /* (10000) */
     int64_t retry_after_cap_ms;   /* longest Retry-After honoured (180000) */
-    int64_t rate_reset_margin_ms; /* waited beyond a window reset before sending again (250) */
+    int64_t rate_reset_margin_ms; /* waited beyond a window reset before sending again (50) */
     int rate_low_water;           /* remaining budget at which an org drops to one request
                                    * in flight (10) */
     uint64_t jitter_seed;         /* backoff jitter seed; 0 = seeded from the clock */

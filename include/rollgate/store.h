@@ -33,7 +33,7 @@
  */
 
 /* The schema version this build creates and migrates to (PRAGMA user_version). */
-#define RG_STORE_SCHEMA_VERSION 5
+#define RG_STORE_SCHEMA_VERSION 6
 
 /* The states and kinds stored as text: include/rollgate/rollout.h. */
 

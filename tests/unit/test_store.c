@@ -193,6 +193,83 @@ static void test_v2_migrates_to_fenced_leases_and_claims(void **state)
 
 /* Version 3 to 4: old rollouts keep their rows with no digest or environment; new ones
  * record both, and are listed by digest. */
+/* 1 when the statement's program builds an ephemeral table (EXPLAIN's opcode column). */
+static int builds_ephemeral(sqlite3 *db, const char *sql)
+{
+    char explain[512];
+    sqlite3_stmt *stmt = NULL;
+    int found = 0;
+
+    snprintf(explain, sizeof(explain), "EXPLAIN %s", sql);
+    assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &stmt, NULL), SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+        if (strcmp((const char *)sqlite3_column_text(stmt, 1), "OpenEphemeral") == 0)
+            found = 1;
+    sqlite3_finalize(stmt);
+    return found;
+}
+
+static void test_v5_migrates_to_a_state_check_built_once(void **state)
+{
+    static const char update[] = "UPDATE targets SET state = 'restored' WHERE rollout_id = 'ro_old'"
+                                 " AND org_id = 'org_a' AND strategy_id = 's'";
+    store_fixture *f = *state;
+    char path[PATH_MAX + 32];
+    rg_store *store = NULL;
+    sqlite3 *db = NULL, *other = NULL;
+    int version = 0;
+
+    snprintf(path, sizeof(path), "%s/v5.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(rg_store__migrate(db, 5), 0);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO tenants VALUES ('acme', 'Acme', 1);"
+                     "INSERT INTO rollouts (id, tenant_id, name, manifest, policy, state,"
+                     " stage_index, stage_count, created_by, created_at, updated_at, revision)"
+                     " VALUES ('ro_old', 'acme', 'a', '{}', '{}', 'running', 0, 1, 'me', 10,"
+                     " 20, 1);"
+                     "INSERT INTO targets (rollout_id, tenant_id, seq, org_id, group_name, tier,"
+                     " stage_index, strategy_id, state, attempts) VALUES ('ro_old', 'acme', 0,"
+                     " 'org_a', 'g', 0, 0, 's', 'applied', 1);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    /* Version 5 checks the state with an IN list: a b-tree built for every row written. */
+    assert_true(builds_ephemeral(db, update));
+    sqlite3_close(db);
+    other = raw_open(path); /* holds the old schema while another connection migrates */
+    assert_true(builds_ephemeral(other, update));
+
+    assert_int_equal(rg_store_open(&store, path), 0);
+    assert_int_equal(rg_store_schema_version(&version, store), 0);
+    assert_int_equal(version, 6);
+    assert_false(builds_ephemeral(store->db, update));
+    /* The schema cookie moved: the other connection's next read reloads the schema. */
+    assert_int_equal(raw_count(other, "SELECT count(*) FROM targets", NULL), 1);
+    assert_false(builds_ephemeral(other, update));
+    assert_int_equal(
+        raw_count(store->db, "SELECT count(*) FROM targets WHERE state = ?", "applied"), 1);
+    /* The same values are accepted and refused as before, on both connections. */
+    assert_int_equal(sqlite3_exec(other, update, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(store->db,
+                                      "UPDATE targets SET state = 'bogus' WHERE rollout_id = "
+                                      "'ro_old'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_equal(sqlite3_extended_errcode(store->db), SQLITE_CONSTRAINT_CHECK);
+    assert_int_equal(sqlite3_exec(other, "UPDATE targets SET state = 'Applied'", NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(
+        raw_count(store->db, "SELECT count(*) FROM targets WHERE state = ?", "restored"), 1);
+    assert_int_equal(raw_count(store->db,
+                               "SELECT count(*) FROM pragma_integrity_check"
+                               " WHERE integrity_check = 'ok'",
+                               NULL),
+                     1);
+    sqlite3_close(other);
+    rg_store_free(store);
+}
+
 static void test_v3_migrates_to_digests(void **state)
 {
     static const char digest[] =
@@ -272,6 +349,48 @@ static void test_readonly_open_reads_under_a_write_lock(void **state)
     assert_int_equal(rg_store_tenant_ensure(ro, "other", "Other"), RG_EDB);
     rg_store_free(ro);
     sqlite3_close(db);
+}
+
+static void test_open_does_not_wait_for_a_writer(void **state)
+{
+    store_fixture *f = *state;
+    sqlite3 *db;
+    pid_t pid;
+    int status = -1, done = 0;
+
+    /* A database at this build's version needs no migration, so opening it must not take
+     * the write lock: serve opens one store per request, and each waited behind any writer. */
+    store_seed_rollout(f->store, "acme", "ro_000000000001");
+    db = raw_open(f->path);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rg_store *store = NULL;
+        rg_store_rollout row;
+        int ok;
+        memset(&row, 0, sizeof(row));
+        ok = rg_store_open(&store, f->path) == 0 &&
+             rg_store_rollout_get(&row, store, "acme", "ro_000000000001") == 0;
+        rg_store_rollout_dispose(&row);
+        rg_store_free(store);
+        _exit(ok ? 0 : 1);
+    }
+    for (int i = 0; i < 1000 && !done; i++) { /* up to 10 s */
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            done = 1;
+        else
+            usleep(10000);
+    }
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_true(done);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static void test_newer_schema_is_refused(void **state)
@@ -610,8 +729,12 @@ int main(void)
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_v3_migrates_to_digests, store_fixture_setup,
                                         store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_v5_migrates_to_a_state_check_built_once,
+                                        store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_readonly_open_reads_under_a_write_lock,
                                         store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_open_does_not_wait_for_a_writer, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, store_fixture_setup,
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_snapshots_are_insert_only, store_fixture_setup,
