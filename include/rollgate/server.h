@@ -71,6 +71,9 @@ typedef struct rg_server_options {
      * streams open at once per token (8). */
     unsigned connection_limit, per_ip_limit, auth_timeout_s, request_timeout_s;
     int streams_per_token;
+    /* The shortest lease on a rollout (0: RG_ENGINE_LEASE_MS, 30 s): how long a host that
+     * stopped answering keeps its rollouts from the other hosts on the database. */
+    int64_t lease_ms;
 } rg_server_options;
 
 void rg_server_options_init(rg_server_options *opts);
