@@ -1,7 +1,7 @@
 /* hosts.c - benchmark: rollouts driven per second by one, two and three `rollgate serve`
  * hosts on one database (issue 21). Each round starts rollgate-sim with ROLLOUTS x 3 orgs,
  * H servers (--tick 200ms) and posts the rollouts spread over the servers from one thread per
- * server (short windows: one stage, a verdict after 1 s, promoted when inconclusive), then
+ * server (short windows: one stage, a verdict after 2 s, promoted when inconclusive), then
  * waits until every one is finished. Reports the wall time from the first post to the last
  * outcome and rollouts/s; no host is killed here. The database is an SQLite file per round,
  * or --db CONNINFO (rounds then share it: the finished rollouts of a round are not active in
@@ -33,7 +33,7 @@
 
 static const char policy_yaml[] =
     "policy:\n"
-    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 1s\n  soak_limit: 3s\n"
+    "  alpha: 0.05\n  sequential: group\n  stabilization_window: 2s\n  soak_limit: 4s\n"
     "  poll_interval: 1s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 20s\n"
     "  breaker: {consecutive: 2}\n  on_inconclusive: promote\n  errors: {limit: 3}\n"
     "  verify_window: 1s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
@@ -229,8 +229,9 @@ static void *post_main(void *arg)
             status == 201 && (doc = json_loads(rg_buf_cstr(&resp), 0, NULL)) != NULL)
             snprintf(b->ids[r], sizeof(b->ids[r]), "%s",
                      json_string_value(json_object_get(doc, "id")) ?: "");
-        else
-            p->failed++;
+        else if (p->failed++ == 0)
+            fprintf(stderr, "hosts: start on host %d: HTTP %ld %s\n", p->host, status,
+                    rg_buf_cstr(&resp));
         json_decref(doc);
         rg_buf_dispose(&resp);
         free(body);
@@ -353,7 +354,7 @@ int main(int argc, char **argv)
     setenv("RG_SOURCE_DIR", RG_SOURCE_DIR, 0);
     if ((b.ids = calloc((size_t)b.rollouts, sizeof(*b.ids))) == NULL)
         return 1;
-    printf("%d rollouts (3 orgs each, one stage, a verdict after 1 s) on %s, servers with "
+    printf("%d rollouts (3 orgs each, one stage, a verdict after 2 s) on %s, servers with "
            "--tick 200ms, posted from one thread per server:\n\n",
            b.rollouts, b.db_uri ? "the given database" : "SQLite (a file per round)");
     printf("| hosts | wall s | rollouts/s | speed-up | refused starts |\n|---|---|---|---|---|\n");
