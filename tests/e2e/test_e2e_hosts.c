@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -583,9 +584,109 @@ static void test_three_hosts_killed_at_random(void **state)
     free(f);
 }
 
+/* ---- a host paused in the middle of a write ---- */
+
+typedef struct {
+    rg_engine *engine;
+    const char *tenant, *id;
+    int rc;
+} paused_driver;
+
+static void *paused_main(void *arg)
+{
+    paused_driver *d = arg;
+    int64_t next = 0;
+    d->rc = rg_engine_tick_rollout(d->engine, d->tenant, d->id, &next);
+    return NULL;
+}
+
+static int parent_state(rg_e2e *e, rg_target_state *out)
+{
+    rg_store_targets targets = {0};
+    int rc = rg_store_target_list(&targets, e->store, e->tenant, e->id);
+    if (rc == 0 && targets.count > 0)
+        *out = targets.items[0].state;
+    rg_store_targets_dispose(&targets);
+    return rc;
+}
+
+static void sim_edit(rg_e2e *e, const char *org, const char *name)
+{
+    char body[256];
+    rg_buf resp = RG_BUF_INIT;
+    long status = 0;
+    snprintf(body, sizeof(body),
+             "{\"org\":\"%s\",\"strategy\":\"strat_main\",\"patch\":{\"name\":\"%s\"}}", org, name);
+    assert_int_equal(
+        rg_simproc_request(&e->sim, "POST", "/sim/edit", body, NULL, &status, &resp, NULL), 0);
+    assert_int_equal(status, 200);
+    rg_buf_dispose(&resp);
+}
+
+/* Host A (another machine's owner id, so only the lease can tell it is gone) sends stage 1's
+ * PATCH into a platform answering writes in 2 s. Meanwhile host B takes the rollout over and
+ * the org's strategy moves on (B applied and restored it: the body is the one from before,
+ * the ETag is new). A's PATCH meets a 412 and A re-reads: it must not write the change again,
+ * since the rollout is no longer its own. The platform sees no successful write of A. */
+static void test_a_paused_host_does_not_write_after_a_takeover(void **state)
+{
+    rg_e2e e;
+    rg_engine_options opts;
+    rg_store *a_store = NULL;
+    paused_driver a = {0};
+    pthread_t thread;
+    rg_target_state ts = RG_TARGET_PENDING;
+    const char *parent;
+    json_t *log, *live;
+    int held = 0;
+    (void)state;
+
+    assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
+    parent = json_string_value(json_array_get(e.orgs, 0));
+    assert_int_equal(rg_store_open(&a_store, e.db), 0);
+    rg_engine_options_init(&opts);
+    opts.tick_ms = 200;
+    opts.owner = "elsewhere:1:1";
+    assert_int_equal(rg_engine_new(&a.engine, a_store, &opts), 0);
+    a.tenant = e.tenant;
+    a.id = e.id;
+    assert_int_equal(rg_simproc_faults(&e.sim, "{\"latency_ms\":2000,\"latency_on\":\"writes\"}"),
+                     0);
+    assert_int_equal(pthread_create(&thread, NULL, paused_main, &a), 0);
+    /* A read the strategy and committed its snapshot: its PATCH carries that read's ETag */
+    for (int i = 0; i < 200 && ts == RG_TARGET_PENDING; i++) {
+        rg_e2e_sleep_ms(20);
+        assert_int_equal(parent_state(&e, &ts), 0);
+    }
+    assert_int_equal(ts, RG_TARGET_SNAPSHOTTED);
+    /* B takes over (A looks dead to it) and the org moves on to its old body, a new ETag */
+    assert_int_equal(rg_store_lease_take_over(&held, e.store, e.tenant, e.id, "b-host:2:2",
+                                              "elsewhere:1:1", 0, 60000),
+                     0);
+    assert_int_equal(held, 1);
+    sim_edit(&e, parent, "Production_Routing_B");
+    sim_edit(&e, parent, "Production_Routing");
+    pthread_join(thread, NULL);
+    assert_int_equal(a.rc, 0); /* a lost lease is not an error of the tick */
+
+    log = rg_e2e_requests(&e.sim);
+    assert_non_null(log);
+    if (patches_of(log, parent) != 0)
+        fail_msg("%s: %d successful writes after the takeover, want 0", parent,
+                 patches_of(log, parent));
+    live = rg_e2e_live(&e.sim, parent);
+    assert_true(is_original(live));
+    json_decref(live);
+    json_decref(log);
+    rg_engine_free(a.engine);
+    rg_store_free(a_store);
+    rg_e2e_end(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_paused_host_does_not_write_after_a_takeover),
         cmocka_unit_test(test_three_hosts_killed_at_random),
     };
     return rg_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
