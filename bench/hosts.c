@@ -333,10 +333,19 @@ int main(int argc, char **argv)
     memset(&b, 0, sizeof(b));
     b.rollouts = 60;
     for (int i = 1; i < argc; i++) {
+        int64_t n = 0;
         if (strcmp(argv[i], "--rollouts") == 0 && i + 1 < argc) {
-            b.rollouts = atoi(argv[++i]);
+            if (rg_parse_int64(&n, argv[++i], 1, 999) < 0) {
+                fprintf(stderr, "hosts: --rollouts: %s\n", rg_error_last());
+                return 2;
+            }
+            b.rollouts = (int)n;
         } else if (strcmp(argv[i], "--hosts") == 0 && i + 1 < argc) {
-            max_hosts = atoi(argv[++i]);
+            if (rg_parse_int64(&n, argv[++i], 1, MAX_HOSTS) < 0) {
+                fprintf(stderr, "hosts: --hosts: %s\n", rg_error_last());
+                return 2;
+            }
+            max_hosts = (int)n;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             b.db_uri = argv[++i];
         } else {
@@ -345,10 +354,6 @@ int main(int argc, char **argv)
                             "per round)\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
-    }
-    if (b.rollouts < 1 || b.rollouts > 999 || max_hosts < 1 || max_hosts > MAX_HOSTS) {
-        fprintf(stderr, "hosts: --rollouts 1..999, --hosts 1..%d\n", MAX_HOSTS);
-        return 2;
     }
     setenv("RG_BINARY_DIR", RG_BENCH_BINARY_DIR, 0);
     setenv("RG_SOURCE_DIR", RG_SOURCE_DIR, 0);
