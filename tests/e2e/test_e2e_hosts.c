@@ -683,10 +683,105 @@ static void test_a_paused_host_does_not_write_after_a_takeover(void **state)
     rg_e2e_end(&e);
 }
 
+/* The seq of the first GET of org's strategy after `since` in the sim's log, or 0. */
+static long read_after(const rg_simproc *sim, const char *org, long since)
+{
+    json_t *log = rg_e2e_requests(sim), *r;
+    size_t i;
+    long seq = 0;
+    json_array_foreach(json_object_get(log, "requests"), i, r)
+    {
+        const char *m = json_string_value(json_object_get(r, "method"));
+        const char *o = json_string_value(json_object_get(r, "org"));
+        const char *path = json_string_value(json_object_get(r, "path"));
+        long n = (long)json_integer_value(json_object_get(r, "seq"));
+        if (seq == 0 && n > since && m && o && path && strcmp(m, "GET") == 0 &&
+            strcmp(o, org) == 0 && strstr(path, "/routing/strategies/") != NULL)
+            seq = n;
+    }
+    json_decref(log);
+    return seq;
+}
+
+/* The same for a restore: host A restores stage 1's org into a platform answering writes in
+ * 2 s; meanwhile host B takes over, and the org moves on (B restored it and a later rollout
+ * put the change back: the body is the applied one, the ETag new). A's PATCH meets a 412
+ * and A re-reads: it must not restore over the later change. */
+static void test_a_paused_host_does_not_restore_after_a_takeover(void **state)
+{
+    rg_e2e e;
+    rg_engine_options opts;
+    rg_store *a_store = NULL;
+    rg_store_command_in rollback = {0};
+    paused_driver a = {0};
+    pthread_t thread;
+    const char *parent;
+    json_t *log, *live;
+    long since, seen = 0;
+    int held = 0;
+    (void)state;
+
+    assert_int_equal(rg_e2e_begin(&e, "sim/scenarios/healthy.json", NULL, 200), 0);
+    parent = json_string_value(json_array_get(e.orgs, 0));
+    assert_int_equal(rg_e2e_drive(&e, rg_e2e_stage_one_applied, 100), 0);
+    assert_int_equal(
+        rg_store_lease_release(NULL, e.store, e.tenant, e.id, rg_engine_owner(e.engine)), 0);
+    rollback.rollout_id = e.id;
+    rollback.tenant_id = e.tenant;
+    rollback.kind = RG_COMMAND_ROLLBACK;
+    rollback.actor = "alice";
+    rollback.reason = "test";
+    assert_int_equal(rg_store_command_enqueue(NULL, e.store, &rollback), 0);
+    log = rg_e2e_requests(&e.sim);
+    since = (long)json_integer_value(json_object_get(log, "next"));
+    json_decref(log);
+    assert_int_equal(rg_store_open(&a_store, e.db), 0);
+    rg_engine_options_init(&opts);
+    opts.tick_ms = 200;
+    opts.owner = "elsewhere:1:1";
+    assert_int_equal(rg_engine_new(&a.engine, a_store, &opts), 0);
+    a.tenant = e.tenant;
+    a.id = e.id;
+    assert_int_equal(rg_simproc_faults(&e.sim, "{\"latency_ms\":2000,\"latency_on\":\"writes\"}"),
+                     0);
+    assert_int_equal(pthread_create(&thread, NULL, paused_main, &a), 0);
+    /* A read the strategy to restore it: its PATCH carries that read's ETag */
+    for (int i = 0; i < 250 && seen == 0; i++) {
+        rg_e2e_sleep_ms(20);
+        seen = read_after(&e.sim, parent, since);
+    }
+    if (seen == 0) {
+        pthread_join(thread, NULL);
+        fail_msg("A never read %s to restore it", parent);
+    }
+    assert_int_equal(rg_store_lease_take_over(&held, e.store, e.tenant, e.id, "b-host:2:2",
+                                              "elsewhere:1:1", 0, 60000),
+                     0);
+    assert_int_equal(held, 1);
+    sim_edit(&e, parent, "Production_Routing_B");
+    sim_edit(&e, parent, "Production_Routing_v2"); /* the applied body again, a new ETag */
+    pthread_join(thread, NULL);
+    assert_int_equal(a.rc, 0);
+
+    log = rg_e2e_requests(&e.sim);
+    assert_non_null(log);
+    if (patches_of(log, parent) != 1) /* the apply only */
+        fail_msg("%s: %d successful writes, want 1 (the apply; no restore after the takeover)",
+                 parent, patches_of(log, parent));
+    live = rg_e2e_live(&e.sim, parent);
+    assert_true(is_changed(live));
+    json_decref(live);
+    json_decref(log);
+    rg_engine_free(a.engine);
+    rg_store_free(a_store);
+    rg_e2e_end(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_paused_host_does_not_write_after_a_takeover),
+        cmocka_unit_test(test_a_paused_host_does_not_restore_after_a_takeover),
         cmocka_unit_test(test_three_hosts_killed_at_random),
     };
     return rg_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
