@@ -63,6 +63,8 @@ sim_tp() {
 section "5. rollgate serve under load" \
     "build-bench/bench/serve_load --longpolls 1000 --streams 10 --rate 100 --seconds 60" \
     "$build/bench/serve_load" --longpolls 1000 --streams 10 --rate 100 --seconds 60
+section "5b. Rollouts driven per second by one, two and three hosts on one database" \
+    "build-bench/bench/hosts --rollouts 60" "$build/bench/hosts" --rollouts 60
 section "6. Simulator throughput (reference)" \
     "build-bench/bench/sim_throughput --orgs 1000 --seconds 3  (x5, the 64-client round)" sim_tp
 

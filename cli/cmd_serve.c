@@ -30,6 +30,7 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
     static const struct option options[] = {{"listen", required_argument, NULL, 'l'},
                                             {"tokens", required_argument, NULL, 'T'},
                                             {"tick", required_argument, NULL, 't'},
+                                            {"lease", required_argument, NULL, 'L'},
                                             {"allow-remote", no_argument, NULL, 'R'},
                                             {"registry", required_argument, NULL, 'G'},
                                             {"allow-loopback-platform", no_argument, NULL, 'P'},
@@ -47,7 +48,7 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
     const char *tokens = NULL, *registry = NULL;
     sigset_t stop_signals;
     int c, code = 0, sig = 0, stop;
-    int64_t tick;
+    int64_t tick, lease;
 
     rg_server_options_init(&opts);
     while ((c = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
@@ -86,6 +87,13 @@ int rg_cmd_serve(rg_cli *cli, int argc, char **argv)
                 return RG_EXIT_USAGE;
             }
             opts.tick_ms = tick;
+        } else if (c == 'L') {
+            if (rg_parse_duration_ms(&lease, optarg) < 0 || lease < 100 || lease > 86400000) {
+                rg_cli_error(cli, "--lease '%s': expected a duration between 100ms and 24h",
+                             optarg);
+                return RG_EXIT_USAGE;
+            }
+            opts.lease_ms = lease;
         } else if ((stop = rg_cli_other_option(cli, self, c, optarg)) >= 0) {
             return stop;
         }

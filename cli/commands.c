@@ -154,7 +154,7 @@ const rg_cli_command rg_cli_commands[] = {
      rg_cmd_demo},
     {"serve", "the scheduler, HTTP API, events, /metrics, webhooks and dashboard",
      "[--listen 127.0.0.1:8080] [--tokens FILE] [--registry FILE] [--tick DUR] "
-     "[--allow-remote] [--allow-loopback-platform] [--connection-limit N] "
+     "[--lease DUR] [--allow-remote] [--allow-loopback-platform] [--connection-limit N] "
      "[--per-address-limit N] [--webhook-allow CIDR ...] [--metrics-per-rollout]",
      "Drives every active rollout (as `run`) and serves the HTTP API of docs/serve.md.\n"
      "Prints `listening on http://ADDR:PORT` first (--listen 127.0.0.1:0 picks a free port).\n"
@@ -163,6 +163,8 @@ const rg_cli_command rg_cli_commands[] = {
      "--registry: the tenants' orgs (`rollgate org`; default $ROLLGATE_REGISTRY, else\n"
      "rollgate-registry.json beside the database): every org's URLs and credentials and\n"
      "each tenant's webhook secret come from there, never from a manifest.\n"
+     "--lease: the shortest lease on a rollout (default 30s): hosts sharing one database\n"
+     "take over a silent host's rollouts after it (docs/scale-out.md).\n"
      "--allow-loopback-platform: test mode, registry entries of region loopback are used.\n"
      "--connection-limit (4096), --per-address-limit (32): connections in all and per\n"
      "client address (behind a proxy every client has the proxy's address).\n"

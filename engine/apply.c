@@ -95,6 +95,11 @@ static int merge_on_fresh(json_t **out_patch, const json_t *live, const char *et
         json_decref(patch);
         if ((patch = json_object()) == NULL)
             return rg_error_set(RG_ENOMEM, "out of memory");
+    } else if ((rc = rg_engine__lease_confirm(it->ctx)) < 0) {
+        /* another host took the rollout while this batch ran: it may have restored the
+         * org since, and this PATCH would put the change back */
+        json_decref(patch);
+        return rc;
     }
     *out_patch = patch;
     return 0;

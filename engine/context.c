@@ -80,6 +80,12 @@ void rg_engine__analytics_options(rg_platform_options *opts, const rg_manifest *
     }
 }
 
+/* rg_platform_options.may_write: a write a platform call decides after a re-read. */
+static int may_write(void *payload)
+{
+    return rg_engine__lease_confirm(payload);
+}
+
 int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
 {
     const rg_manifest_platform *mp = &ctx->manifest->platform;
@@ -95,6 +101,8 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
     }
     opts.insecure = ctx->engine->opts.add_org ? 0 : mp->insecure;
     rg_engine__analytics_options(&opts, ctx->manifest);
+    opts.may_write = may_write;
+    opts.may_write_payload = ctx;
     if ((rc = rg_platform_new(&ctx->platform, &opts)) < 0)
         return rc;
     if (mp->credentials == RG_CREDENTIALS_FILE)

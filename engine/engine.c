@@ -1,6 +1,7 @@
 /* engine.c - the engine object, the scheduler tick over every active rollout, and run modes */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -213,8 +214,9 @@ done:
     return idle;
 }
 
-int rg_engine_tick_rollout(rg_engine *engine, const char *tenant_id, const char *rollout_id,
-                           int64_t *out_next_ms)
+/* One rollout's tick; *out_held says whether this driver held its lease for it. */
+static int tick_rollout(rg_engine *engine, const char *tenant_id, const char *rollout_id,
+                        int64_t *out_next_ms, int *out_held)
 {
     rg_rollout_ctx ctx;
     int64_t next = 0;
@@ -222,6 +224,7 @@ int rg_engine_tick_rollout(rg_engine *engine, const char *tenant_id, const char 
 
     if ((rc = rg_engine__lease(&held, engine, tenant_id, rollout_id)) < 0)
         return rc;
+    *out_held = held;
     if (!held) {
         if (out_next_ms)
             *out_next_ms = rg_time_now_ms() + engine->opts.tick_ms;
@@ -267,22 +270,74 @@ int rg_engine_tick_rollout(rg_engine *engine, const char *tenant_id, const char 
     return rc;
 }
 
+int rg_engine_tick_rollout(rg_engine *engine, const char *tenant_id, const char *rollout_id,
+                           int64_t *out_next_ms)
+{
+    int held = 0;
+    return tick_rollout(engine, tenant_id, rollout_id, out_next_ms, &held);
+}
+
+/* Several hosts on one database share the active rollouts (docs/scale-out.md): this tick
+ * may take at most `*out_take` rollouts that nobody leases, so that a host leaves its peers
+ * their share: ceil(active / drivers) minus what it holds, and half of that per tick (at
+ * least one while it is short), so that a host that restarts does not take every expired
+ * lease at once. A host alone (no other live holder) takes everything. `claimable` gets the
+ * ids nobody leases (a set). Without a census (an error) nothing is capped. */
+static void claim_allowance(size_t *out_take, json_t **claimable, rg_engine *engine, size_t active)
+{
+    rg_store_lease_census c = {0};
+    size_t others, share, allowance;
+
+    *out_take = SIZE_MAX;
+    *claimable = NULL;
+    if (rg_store_lease_census_all_tenants(&c, engine->store, engine->owner) < 0) {
+        rg_log(RG_LOG_DEBUG, "engine", "lease census: %s", rg_error_last());
+        rg_error_clear();
+        return;
+    }
+    others = c.holders - (c.held_by_owner > 0 ? 1 : 0);
+    if (others == 0) { /* alone (as far as the leases tell): everything is this host's */
+        rg_store_lease_census_dispose(&c);
+        return;
+    }
+    share = (active + others) / (others + 1); /* ceil(active / drivers) */
+    allowance = share > c.held_by_owner ? share - c.held_by_owner : 0;
+    *out_take = (allowance + 1) / 2;
+    if ((*claimable = json_object()) != NULL)
+        for (size_t i = 0; i < c.claimable_count; i++)
+            json_object_set_new(*claimable, c.claimable[i].rollout_id, json_true());
+    if (*claimable == NULL)
+        *out_take = SIZE_MAX;
+    rg_store_lease_census_dispose(&c);
+}
+
 int rg_engine_tick(rg_engine *engine, int64_t *out_next_ms)
 {
     rg_store_rollouts active = {0};
     int64_t next = rg_time_now_ms() + engine->opts.tick_ms;
     int rc, first_rc = 0;
+    json_t *claimable = NULL;
+    size_t take = SIZE_MAX, taken = 0;
 
     if ((rc = rg_store_rollout_list_active_all_tenants(&active, engine->store)) < 0)
         return rc;
+    if (active.count > 0)
+        claim_allowance(&take, &claimable, engine, active.count);
     for (size_t i = 0; i < active.count; i++) {
         int64_t n = 0;
-        rc = rg_engine_tick_rollout(engine, active.items[i].tenant_id, active.items[i].id, &n);
+        int held = 0,
+            unleased = claimable != NULL && json_object_get(claimable, active.items[i].id) != NULL;
+        if (unleased && taken >= take)
+            continue; /* a peer's share; looked at again next tick */
+        rc = tick_rollout(engine, active.items[i].tenant_id, active.items[i].id, &n, &held);
         if (rc < 0 && first_rc == 0)
             first_rc = rc; /* one rollout's failure does not stop the others */
+        if (unleased && held)
+            taken++;
         if (n > 0 && n < next)
             next = n;
     }
+    json_decref(claimable);
     rg_store_rollouts_dispose(&active);
     if (out_next_ms)
         *out_next_ms = next;

@@ -185,6 +185,11 @@ int64_t rg_engine__lease_ttl(const rg_engine *engine);
 /* Runs one platform batch for the rollout: renews the lease first (RG_ELEASE when it was
  * lost: nothing is sent), measures the batch to size later leases. */
 int rg_engine__platform_run(rg_rollout_ctx *ctx, rg_platform *pf);
+/* RG_ELEASE unless this driver still holds the rollout's lease at its epoch (extending it):
+ * asked again before a write the platform batch decided on its own after a re-read (a 412
+ * or a lost reply), since the batch may have outlasted the lease (a paused host) and the
+ * rollout moved on under another host meanwhile. 0 without a lease (epoch 0). */
+int rg_engine__lease_confirm(rg_rollout_ctx *ctx);
 
 /* A group of writes that commit together: opens a transaction unless one is open (then
  * *out_own is 0 and the outer one commits). rg_engine__tx_end commits an owned one when rc

@@ -149,6 +149,16 @@ void rg_engine__lease_end(rg_engine *engine)
     engine->epoch = 0;
 }
 
+int rg_engine__lease_confirm(rg_rollout_ctx *ctx)
+{
+    rg_engine *e = ctx->engine;
+
+    if (e->epoch <= 0)
+        return 0;
+    return rg_store_lease_extend(e->store, ctx->row.tenant_id, ctx->row.id, e->owner, e->epoch,
+                                 rg_engine__lease_ttl(e), -1);
+}
+
 int rg_engine__platform_run(rg_rollout_ctx *ctx, rg_platform *pf)
 {
     rg_engine *e = ctx->engine;

@@ -34,6 +34,13 @@ static int merge_restore(json_t **out, const json_t *live, const char *etag, voi
     int rc;
     (void)etag;
     rc = rg_body_restore_patch(out, &kept, it->snapshot, it->applied, live);
+    /* a write after a re-read: only while this driver still holds the rollout */
+    if (rc == 0 && json_object_size(*out) > 0 && (rc = rg_engine__lease_confirm(it->ctx)) < 0) {
+        json_decref(*out);
+        *out = NULL;
+        json_decref(kept);
+        return rc;
+    }
     if (rc == 0) {
         json_decref(it->kept);
         it->kept = kept;

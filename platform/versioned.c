@@ -285,6 +285,11 @@ static int versioned_write(json_t **out_live, int *out_in_place, rg_platform *p,
                                  org_id, path, field, (long long)version);
             goto done;
         }
+        /* a write after a re-read: only while the caller may still write (a host that lost
+         * its rollout while paused must not put a change back) */
+        if ((stale > 0 || unknown > 0) && p->opts.may_write != NULL &&
+            (error = p->opts.may_write(p->opts.may_write_payload)) < 0)
+            goto done;
         /* merge: the live body (everyone's other edits kept) with the intended fields */
         json_decref(body);
         if ((body = json_deep_copy(live)) == NULL || json_object_update(body, fields) < 0) {

@@ -76,6 +76,7 @@ int rg_server__scheduler_start(rg_server *s)
     st->server = s;
     rg_engine_options_init(&eo);
     eo.tick_ms = s->opts.tick_ms;
+    eo.lease_ms = s->opts.lease_ms;
     eo.narrate = on_narrate;
     eo.narrate_payload = s;
     eo.add_org = rg_server__add_org; /* URLs and credentials only from the registry */

@@ -277,6 +277,7 @@ int rg_server__engine(rg_engine **out, rg_request *req)
     if (req->engine == NULL) {
         rg_engine_options_init(&eo);
         eo.tick_ms = req->server->opts.tick_ms; /* the same lease lifetime as the scheduler */
+        eo.lease_ms = req->server->opts.lease_ms;
         eo.add_org = rg_server__add_org;
         eo.add_org_payload = req->server;
         if ((rc = rg_engine_open(&req->engine, req->server->db_path, 0, &eo)) < 0)

@@ -202,3 +202,117 @@ int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_
     *out = l;
     return 0;
 }
+
+/* The states rg_store_rollout_list_active_all_tenants lists: the ones a scheduler drives. */
+#define ACTIVE_STATES "('awaiting_approval', 'running', 'paused', 'held', 'rolling_back')"
+
+void rg_store_lease_census_dispose(rg_store_lease_census *census)
+{
+    if (census == NULL)
+        return;
+    for (size_t i = 0; i < census->claimable_count; i++) {
+        free(census->claimable[i].tenant_id);
+        free(census->claimable[i].rollout_id);
+    }
+    free(census->claimable);
+    memset(census, 0, sizeof(*census));
+}
+
+static int census_claimable(rg_store_lease_census *c, rg_store *store, const char *op)
+{
+    static const char sql[] =
+        "SELECT r.tenant_id, r.id FROM rollouts r LEFT JOIN leases l"
+        " ON l.rollout_id = r.id AND l.tenant_id = r.tenant_id"
+        " WHERE r.state IN " ACTIVE_STATES " AND (l.rollout_id IS NULL OR l.released = 1"
+        "  OR l.expires_at_ms <= " DB_NOW ") ORDER BY r.created_at, r.id";
+    rg_store__binder b;
+    int rc, step;
+    size_t cap = 0;
+
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0 ||
+        (rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        return rc;
+    while ((step = sqlite3_step(b.stmt)) == SQLITE_ROW) {
+        rg_store__reader r;
+        rg_store_rollout_key k;
+        if (c->claimable_count == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            rg_store_rollout_key *n = realloc(c->claimable, ncap * sizeof(*n));
+            if (n == NULL) {
+                sqlite3_reset(b.stmt);
+                return rg_error_set(RG_ENOMEM, "store: %s: out of memory", op);
+            }
+            c->claimable = n;
+            cap = ncap;
+        }
+        rg_store__reader_init(&r, b.stmt);
+        k.tenant_id = rg_store__read_text(&r);
+        k.rollout_id = rg_store__read_text(&r);
+        if (r.rc < 0 || k.tenant_id == NULL || k.rollout_id == NULL) {
+            free(k.tenant_id);
+            free(k.rollout_id);
+            sqlite3_reset(b.stmt);
+            return r.rc < 0 ? r.rc : rg_error_set(RG_EINVALID, "store: %s: a NULL key", op);
+        }
+        c->claimable[c->claimable_count++] = k;
+    }
+    rc = step == SQLITE_DONE
+             ? 0
+             : rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+    sqlite3_reset(b.stmt);
+    return rc;
+}
+
+static int census_holders(rg_store_lease_census *c, rg_store *store, const char *owner,
+                          const char *op)
+{
+    static const char sql[] =
+        "SELECT COUNT(DISTINCT l.owner), COALESCE(SUM(l.owner = ?1), 0) FROM leases l"
+        " JOIN rollouts r ON r.id = l.rollout_id AND r.tenant_id = l.tenant_id"
+        " WHERE r.state IN " ACTIVE_STATES " AND l.released = 0 AND l.expires_at_ms > " DB_NOW;
+    rg_store__binder b;
+    int rc, step;
+
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
+        return rc;
+    rg_store__bind_text(&b, owner);
+    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        return rc;
+    step = sqlite3_step(b.stmt);
+    if (step == SQLITE_ROW) {
+        c->holders = (size_t)sqlite3_column_int64(b.stmt, 0);
+        c->held_by_owner = (size_t)sqlite3_column_int64(b.stmt, 1);
+    } else {
+        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+    }
+    sqlite3_reset(b.stmt);
+    return rc;
+}
+
+int rg_store_lease_census_all_tenants(rg_store_lease_census *out, rg_store *store,
+                                      const char *owner)
+{
+    static const char op[] = "lease census (all tenants)";
+    rg_store_lease_census c;
+    int rc, own;
+
+    memset(&c, 0, sizeof(c));
+    if (out == NULL || store == NULL)
+        return rg_error_set(RG_EINVALID, "store: %s: no store or result", op);
+    if ((rc = rg_store__require(owner, op, "owner")) < 0)
+        return rc;
+    /* Two reads, one snapshot: a lease taken between them is not counted twice. */
+    own = sqlite3_get_autocommit(store->db);
+    if (own && (rc = rg_store__exec(store->db, "BEGIN", op)) < 0)
+        return rc;
+    if ((rc = census_claimable(&c, store, op)) == 0)
+        rc = census_holders(&c, store, owner, op);
+    if (own)
+        sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+    if (rc < 0) {
+        rg_store_lease_census_dispose(&c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}

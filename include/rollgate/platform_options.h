@@ -31,6 +31,11 @@ typedef struct rg_platform_options {
     struct rg_platform_tokens *tokens; /* token cache shared with other clients (platform.h);
                                         * borrowed, must outlive the client. NULL: tokens die
                                         * with the client */
+    /* Asked before a write the client decides on its own after a re-read inside one call
+     * (a versioned resource's stale version): 0 lets it go; an error code stops the call
+     * with it (the engine: RG_ELEASE once another host drives the rollout). NULL: allowed. */
+    int (*may_write)(void *payload);
+    void *may_write_payload;
 } rg_platform_options;
 
 /* Fills `opts` with the defaults above. */

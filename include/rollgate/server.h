@@ -78,6 +78,9 @@ typedef struct rg_server_options {
     /* GET /metrics also shows each active rollout's stage labelled with its tenant and
      * rollout id (`--metrics-per-rollout`); off, it shows counts alone. */
     int metrics_per_rollout;
+    /* The shortest lease on a rollout (0: RG_ENGINE_LEASE_MS, 30 s): how long a host that
+     * stopped answering keeps its rollouts from the other hosts on the database. */
+    int64_t lease_ms;
 } rg_server_options;
 
 void rg_server_options_init(rg_server_options *opts);

@@ -491,6 +491,29 @@ int rg_store_lease_release(int *out_released, rg_store *store, const char *tenan
 int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_id,
                        const char *rollout_id);
 
+/* What the schedulers of several hosts on one database share, read by the database's clock
+ * (rg_store_lease_census_all_tenants). */
+typedef struct {
+    char *tenant_id;
+    char *rollout_id;
+} rg_store_rollout_key;
+
+typedef struct {
+    rg_store_rollout_key *claimable; /* active rollouts no live lease holds: none, released
+                                        or expired; oldest first */
+    size_t claimable_count;
+    size_t holders;       /* distinct owners of an unexpired lease on an active rollout */
+    size_t held_by_owner; /* of those leases, how many the given owner holds */
+} rg_store_lease_census;
+
+void rg_store_lease_census_dispose(rg_store_lease_census *census);
+/* Across tenants (the scheduler's read): the active rollouts that nobody leases now, and how
+ * many drivers hold the others, so a host takes its share and leaves the rest to its peers.
+ * The caller takes a claimable rollout with rg_store_lease_acquire, which decides (another
+ * host may win it first); `owner` (required) only counts its own leases. Read only. */
+int rg_store_lease_census_all_tenants(rg_store_lease_census *out, rg_store *store,
+                                      const char *owner);
+
 /* ---- claims: which active rollout holds an (org, resource) ---- */
 
 /* A resource key names what a rollout changes in an org: "strategy:<id>" today (a data

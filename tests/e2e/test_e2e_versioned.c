@@ -5,6 +5,7 @@
  * changed field holding, and plan's findings. Every assertion on the platform side reads the
  * sim's state and request log */
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -285,6 +286,78 @@ static void test_stale_version_400_is_reread(void **state)
     stale_version_is_reread("{\"version_conflict_status\": 400}", "400");
 }
 
+typedef struct {
+    rg_engine *engine;
+    const char *tenant, *id;
+    int rc;
+} driver;
+
+static void *drive_once(void *arg)
+{
+    driver *a = arg;
+    int64_t next = 0;
+    a->rc = rg_engine_tick_rollout(a->engine, a->tenant, a->id, &next);
+    return NULL;
+}
+
+/* 3b. As 3, but while the stale PUT is on its way (writes answered in 1.5 s) another host
+ * takes the rollout over (issue 21: this host was paused past its lease): after the 409 the
+ * re-read must not lead to a second PUT, since the rollout is no longer this host's. */
+static void test_stale_version_after_a_takeover_is_not_written(void **state)
+{
+    vt d;
+    driver a = {0};
+    rg_store *a_store = NULL;
+    rg_engine_options opts;
+    pthread_t thread;
+    json_t *log, *ivr;
+    int held = 0, edits = 0;
+    (void)state;
+
+    begin(&d, change_text, fast_policy, NULL,
+          "{\"org\":\"org_ivr_1\",\"on\":\"get\",\"ivr\":\"" IVR "\","
+          "\"fields\":{\"name\":\"Main line (renamed by a person)\"}}",
+          1);
+    assert_int_equal(rg_store_open(&a_store, d.e.db), 0);
+    rg_engine_options_init(&opts);
+    opts.tick_ms = 200;
+    opts.owner = "elsewhere:1:1"; /* another machine: only the lease tells it is gone */
+    assert_int_equal(rg_engine_new(&a.engine, a_store, &opts), 0);
+    a.tenant = d.e.tenant;
+    a.id = d.e.id;
+    sim_post(&d, "/sim/faults", "{\"latency_ms\":1500,\"latency_on\":\"writes\"}");
+    assert_int_equal(pthread_create(&thread, NULL, drive_once, &a), 0);
+    /* the snapshot read was answered (the person's edit followed it): the PUT is stale */
+    for (int i = 0; i < 250 && edits == 0; i++) {
+        rg_e2e_sleep_ms(20);
+        ivr = sim_ivr(&d.e, "org_ivr_1");
+        edits = (int)json_integer_value(json_object_get(ivr, "hook_edits"));
+        json_decref(ivr);
+    }
+    if (edits == 0) {
+        pthread_join(thread, NULL);
+        fail_msg("org_ivr_1 was never read");
+    }
+    assert_int_equal(rg_store_lease_take_over(&held, d.e.store, d.e.tenant, d.e.id, "b-host:2:2",
+                                              "elsewhere:1:1", 0, 60000),
+                     0);
+    assert_int_equal(held, 1);
+    pthread_join(thread, NULL);
+    assert_int_equal(a.rc, 0); /* a lost lease is not an error of the tick */
+    log = rg_e2e_requests(&d.e.sim);
+    assert_non_null(log);
+    if (count_puts(log, "org_ivr_1", 200) != 0)
+        fail_msg("org_ivr_1: %d accepted PUTs after the takeover, want 0",
+                 count_puts(log, "org_ivr_1", 200));
+    ivr = sim_ivr(&d.e, "org_ivr_1");
+    assert_int_equal(json_integer_value(json_object_get(ivr, "writes")), 0);
+    json_decref(ivr);
+    json_decref(log);
+    rg_engine_free(a.engine);
+    rg_store_free(a_store);
+    end(&d);
+}
+
 /* 4. A person changes the open-hours flow (a field the change sets) right after rollgate's
  * read: the stale PUT is refused, the re-read shows the person's flow, and the rollout holds
  * naming the org and the field; the person's flow stays, no PUT was accepted. */
@@ -391,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_trip_restores_snapshot_fields),
         cmocka_unit_test(test_stale_version_409_is_reread),
         cmocka_unit_test(test_stale_version_400_is_reread),
+        cmocka_unit_test(test_stale_version_after_a_takeover_is_not_written),
         cmocka_unit_test(test_edit_of_changed_field_holds),
         cmocka_unit_test(test_plan_findings),
     };

@@ -14,3 +14,6 @@ rg_unit_test(test_store_sums
 rg_unit_test(test_store_tables
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_tables.c
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
+rg_unit_test(test_store_census
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_census.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
