@@ -314,7 +314,7 @@ static void test_stale_version_after_a_takeover_is_not_written(void **state)
     int held = 0, edits = 0;
     (void)state;
 
-    begin(&d, change_text, fast_policy, NULL,
+    begin(&d, change_text, rg_e2e_fast_policy, NULL,
           "{\"org\":\"org_ivr_1\",\"on\":\"get\",\"ivr\":\"" IVR "\","
           "\"fields\":{\"name\":\"Main line (renamed by a person)\"}}",
           1);
