@@ -6,9 +6,9 @@
 #include "rollgate/util.h"
 #include "store/rows.h"
 
-/* The statement's own clock in epoch ms: one clock for every process writing the file (a
- * WAL database is shared only by processes on its host), read at the moment of the write. */
-#define DB_NOW "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+/* The database's clock in epoch ms (store_private.h): one clock for every process writing
+ * the database, never a host's; PostgreSQL's now() in its driver. */
+#define DB_NOW RG_STORE__DB_NOW
 /* ?5 when a caller gave a time (tests), else the database's. */
 #define NOW_5 "COALESCE(NULLIF(?5, 0), " DB_NOW ")"
 
@@ -61,10 +61,10 @@ static int take(int *out_held, rg_store *store, const char *tenant_id, const cha
     rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_int64(&b, now_ms);
     rg_store__bind_text(&b, dead_owner);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_unfenced(store, b.stmt, op)) < 0)
         return rc;
-    *out_held = sqlite3_changes(store->db) > 0;
+    *out_held = rg_store__changes(store) > 0;
     return 0;
 }
 
@@ -95,10 +95,10 @@ static int step_owned(int *out_matched, rg_store *store, rg_store__binder *b, co
 {
     int rc;
 
-    if ((rc = rg_store__binder_check(b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(b, store, op)) < 0 ||
         (rc = rg_store__step_unfenced(store, b->stmt, op)) < 0)
         return rc;
-    *out_matched = sqlite3_changes(store->db) > 0;
+    *out_matched = rg_store__changes(store) > 0;
     if (!*out_matched)
         return rg_store__rollout_exists(store, tenant_id, rollout_id, op);
     return 0;
@@ -200,5 +200,83 @@ int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_
     if ((rc = rg_store__select_row(&l, &rg_store__lease_row, store, &b, op)) < 0)
         return rc;
     *out = l;
+    return 0;
+}
+
+/* The oldest active rollout nobody leases, for rg_store_lease_claim_next. PostgreSQL locks
+ * the rollout row it returns and skips the rows other schedulers hold: two hosts asking at
+ * once get two rollouts. */
+static int pick_unleased(char **out_tenant, char **out_rollout, rg_store *store, const char *op)
+{
+    static const char sql[] =
+        "SELECT r.tenant_id, r.id FROM rollouts r LEFT JOIN leases l ON l.rollout_id = r.id"
+        " WHERE r.state IN ('awaiting_approval', 'running', 'paused', 'held', 'rolling_back')"
+        " AND (l.rollout_id IS NULL OR l.released = 1 OR l.expires_at_ms <= " DB_NOW ")"
+        " ORDER BY r.created_at, r.id LIMIT 1 /*pg: FOR UPDATE OF r SKIP LOCKED*/";
+    rg_store__binder b;
+    rg_store__reader r;
+    int rc, step;
+
+    *out_tenant = *out_rollout = NULL;
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
+        return rc;
+    step = rg_store__step(store, b.stmt, op);
+    if (step == 1) {
+        rg_store__reader_init(&r, b.stmt);
+        *out_tenant = rg_store__read_text(&r);
+        *out_rollout = rg_store__read_text(&r);
+        step = r.rc < 0 ? r.rc : 1;
+    }
+    rg_store__reset(store, b.stmt);
+    if (step < 0) {
+        free(*out_tenant);
+        free(*out_rollout);
+        *out_tenant = *out_rollout = NULL;
+    }
+    return step;
+}
+
+int rg_store_lease_claim_next(rg_store_lease *out, int *out_found, rg_store *store,
+                              const char *owner, int64_t ttl_ms)
+{
+    static const char op[] = "lease claim next";
+    char *tenant = NULL, *rollout = NULL;
+    int rc = 0, held = 0;
+
+    if (out == NULL || out_found == NULL || store == NULL)
+        return rg_error_set(RG_EINVALID, "store: %s: missing argument", op);
+    if ((rc = rg_store__require(owner, op, "owner")) < 0)
+        return rc;
+    if (ttl_ms <= 0)
+        return rg_error_set(RG_EINVALID, "store: %s: bad ttl %lld", op, (long long)ttl_ms);
+    if (rg_store_in_transaction(store))
+        return rg_error_set(RG_EINVALID, "store: %s: a transaction is already open", op);
+    *out_found = 0;
+    /* Another driver may take the picked rollout's lease directly between the pick and the
+     * take (it is not locked by the pick): then the next one is tried. */
+    for (int attempt = 0; attempt < 8 && !held; attempt++) {
+        if ((rc = rg_store__begin_write(store, op)) < 0)
+            return rc;
+        if ((rc = pick_unleased(&tenant, &rollout, store, op)) <= 0) {
+            rg_store__exec(store, "ROLLBACK", op);
+            return rc;
+        }
+        rc = take(&held, store, tenant, rollout, owner, NULL, 0, ttl_ms, op);
+        if (rc == 0 && held && (rc = rg_store_lease_get(out, store, tenant, rollout)) == 0)
+            rc = rg_store__exec(store, "COMMIT", op);
+        else if (rc == 0)
+            rc = rg_store__exec(store, "ROLLBACK", op);
+        if (rc < 0 && rg_store_in_transaction(store))
+            rg_store__exec(store, "ROLLBACK", op);
+        free(tenant);
+        free(rollout);
+        tenant = rollout = NULL;
+        if (rc < 0) {
+            if (held)
+                rg_store_lease_dispose(out);
+            return rc;
+        }
+    }
+    *out_found = held;
     return 0;
 }

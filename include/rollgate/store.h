@@ -42,7 +42,12 @@
 typedef struct rg_store rg_store;
 
 /* Opens (creating when absent) the database at `path` and migrates it to
- * RG_STORE_SCHEMA_VERSION. WAL mode, foreign keys on, synchronous=NORMAL. While another
+ * RG_STORE_SCHEMA_VERSION. `path` is an SQLite file, or a PostgreSQL conninfo URI
+ * ("postgresql://user:password@host:port/db?sslmode=...", "postgres://...",
+ * "postgresql:///db?host=/socket/dir"): one connection per handle, reconnected with backoff
+ * when it drops, RG_EDB naming the database (never its password) when it cannot be reached
+ * (docs/internals/store.md, "Two drivers"). SQLite: WAL mode, foreign keys on,
+ * synchronous=NORMAL. While another
  * client holds the lock every call waits for it (backoff, no limit, one log line per wait
  * past a second) instead of failing. A database newer than this build is refused (RG_EDB).
  * One handle per thread. */
@@ -54,6 +59,9 @@ int rg_store_open(rg_store **out, const char *path);
 int rg_store_open_readonly(rg_store **out, const char *path);
 /* Closes the handle; an open transaction is rolled back. NULL is a no-op. */
 void rg_store_free(rg_store *store);
+/* Writes `location` (a path or a conninfo URI) fit for a message or a log: a URI's password
+ * ("user:password@", "password=") becomes "***". */
+int rg_store_location_display(char *out, size_t outlen, const char *location);
 /* The database's PRAGMA user_version. */
 int rg_store_schema_version(int *out, rg_store *store);
 
@@ -490,6 +498,16 @@ int rg_store_lease_release(int *out_released, rg_store *store, const char *tenan
 /* The current lease row, expired or not. RG_ENOTFOUND when there is none (or released). */
 int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_id,
                        const char *rollout_id);
+/* For schedulers sharing one database: takes the lease, for `owner` until db-now + ttl_ms,
+ * of the oldest active rollout (awaiting approval, running, paused, held, rolling back) of
+ * any tenant that nobody leases (no lease, released, or expired by the database's clock).
+ * PostgreSQL picks it with FOR UPDATE SKIP LOCKED, so schedulers on several hosts asking at
+ * once get different rollouts without waiting on each other; SQLite's write lock
+ * serializes them. @param[out] out the lease taken (caller disposes), when *out_found is 1;
+ * *out_found is 0 when every active rollout is leased. Opens its own transaction:
+ * RG_EINVALID inside one. */
+int rg_store_lease_claim_next(rg_store_lease *out, int *out_found, rg_store *store,
+                              const char *owner, int64_t ttl_ms);
 
 /* ---- claims: which active rollout holds an (org, resource) ---- */
 
