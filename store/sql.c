@@ -392,7 +392,7 @@ void rg_store__bind_text(rg_store__binder *b, const char *s)
     if (b->rc != SQLITE_OK)
         return;
     if (b->stmt->pg) {
-        b->rc = rg_store__pg_bind(b->stmt->pg, b->index, s ? PG_TEXT : 0, s);
+        b->rc = rg_store__pg_bind(b->stmt->pg, b->index, PG_TEXT, s);
         return;
     }
     /* SQLITE_STATIC: every store function steps its statement to the end before it returns,

@@ -23,6 +23,8 @@
 static char pg_bindir[PATH_MAX];
 static char pg_dir[PATH_MAX];
 static int pg_running;
+static int pg_failed; /* a start failed: later calls fail at once, with its reason */
+static char pg_failure[512];
 static int pg_db_seq;
 static pid_t pg_owner; /* the process that started it: a forked child never stops it */
 
@@ -109,13 +111,14 @@ static int run(const char *prog, char *const args[], const char *log)
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        FILE *out = fopen(log, "a");
-        if (out) {
+        FILE *out = NULL;
+        /* The user first: the log must be the server user's, pg_ctl appends to it. */
+        if (pw && (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
+            _exit(126);
+        if ((out = fopen(log, "a")) != NULL) {
             dup2(fileno(out), 1);
             dup2(fileno(out), 2);
         }
-        if (pw && (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
-            _exit(126);
         execv(path, argv);
         _exit(127);
     }
@@ -136,13 +139,31 @@ static void stop_at_exit(void)
     rg_test_pg_stop();
 }
 
+static int start(char *why, size_t whylen);
+
 int rg_test_pg_start(char *why, size_t whylen)
+{
+    int rc;
+
+    if (pg_running)
+        return 0;
+    if (pg_failed) {
+        snprintf(why, whylen, "%s", pg_failure);
+        return pg_failed;
+    }
+    rc = start(why, whylen);
+    if (rc != 0) {
+        pg_failed = rc;
+        snprintf(pg_failure, sizeof(pg_failure), "%s", why);
+    }
+    return rc;
+}
+
+static int start(char *why, size_t whylen)
 {
     const struct passwd *pw;
     char data[PATH_MAX + 16], log[PATH_MAX + 16], opts[PATH_MAX + 128];
 
-    if (pg_running)
-        return 0;
     if (find_bindir() != 0) {
         snprintf(why, whylen,
                  "PostgreSQL server binaries (initdb, pg_ctl) not found in "
