@@ -275,3 +275,19 @@ int rg_test_pg_new_db(char *uri, size_t urilen)
     snprintf(name, sizeof(name), "rg_%ld_%d", (long)getpid(), ++pg_db_seq);
     return rg_test_pg_create_db(uri, urilen, name);
 }
+
+int rg_test_pg_backend(void)
+{
+    const char *backend = getenv("RG_TEST_STORE_BACKEND");
+    return backend && strcmp(backend, "postgresql") == 0;
+}
+
+int rg_test_pg_backend_missing(void)
+{
+    char why[512] = "";
+
+    if (!rg_test_pg_backend() || rg_test_pg_start(why, sizeof(why)) != RG_TEST_SKIP_CODE)
+        return 0;
+    rg_test_note_skip("%s", why);
+    return 1;
+}

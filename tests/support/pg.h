@@ -18,6 +18,13 @@ int rg_test_pg_create_db(char *uri, size_t urilen, const char *name);
 int rg_test_pg_new_db(char *uri, size_t urilen);
 /* The directory holding the socket (and data/, server.log); "" before a start. */
 const char *rg_test_pg_dir(void);
+/* Whether this run of a test program is its PostgreSQL one ($RG_TEST_STORE_BACKEND is
+ * "postgresql": the ctest variants named *_pg). */
+int rg_test_pg_backend(void);
+/* On the PostgreSQL run: 1 when PostgreSQL is not installed, the skip noted with its reason
+ * (main then returns rg_test_exit(0): SKIPPED, or a failure under $RG_REQUIRE); 0 otherwise,
+ * the server started. */
+int rg_test_pg_backend_missing(void);
 /* Stops the server and removes its directory; a no-op when none runs. */
 void rg_test_pg_stop(void);
 
