@@ -24,6 +24,16 @@ int rg_engine_open(rg_engine **out, const char *db_path, int readonly,
     return 0;
 }
 
+int rg_engine_db_display(char *out, size_t outlen, const char *db_path)
+{
+    return rg_store_location_display(out, outlen, db_path);
+}
+
+int rg_engine_db_is_postgresql(const char *db_path)
+{
+    return rg_store_location_is_postgresql(db_path);
+}
+
 int rg_engine_rollout_get(rg_store_rollout *out, rg_engine *engine, const char *tenant_id,
                           const char *rollout_id)
 {

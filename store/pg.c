@@ -103,6 +103,11 @@ int rg_store_location_display(char *out, size_t outlen, const char *location)
     return 0;
 }
 
+int rg_store_location_is_postgresql(const char *location)
+{
+    return rg_store__is_pg_location(location);
+}
+
 /* libpq's message, one line, with the password (if it ever appears) masked. */
 static void scrubbed(char *out, size_t outlen, const rg_store__pg *pg, const char *msg)
 {
@@ -203,7 +208,8 @@ static int connect_retrying(rg_store__pg *pg, const char *op)
         if (rc == RG_ENOMEM)
             break;
     }
-    return rg_error_set(rc, "store: %s: cannot connect to the database %s: %s", op, pg->display,
+    /* The database first, as SQLite's errors name their file first (the CLI says it once). */
+    return rg_error_set(rc, "%s: store: %s: cannot connect to the database: %s", pg->display, op,
                         why);
 }
 

@@ -16,6 +16,12 @@
  * @param[out] out free with rg_engine_free. */
 int rg_engine_open(rg_engine **out, const char *db_path, int readonly,
                    const rg_engine_options *opts);
+/* `db_path` fit for a message or a log: a PostgreSQL URI's password masked as "***"
+ * (rg_store_location_display). */
+int rg_engine_db_display(char *out, size_t outlen, const char *db_path);
+/* Whether `db_path` names a PostgreSQL database (postgresql:// or postgres://) rather than
+ * an SQLite file. */
+int rg_engine_db_is_postgresql(const char *db_path);
 
 int rg_engine_rollout_get(rg_store_rollout *out, rg_engine *engine, const char *tenant_id,
                           const char *rollout_id);

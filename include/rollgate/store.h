@@ -62,6 +62,8 @@ void rg_store_free(rg_store *store);
 /* Writes `location` (a path or a conninfo URI) fit for a message or a log: a URI's password
  * ("user:password@", "password=") becomes "***". */
 int rg_store_location_display(char *out, size_t outlen, const char *location);
+/* Whether `location` is a PostgreSQL conninfo URI (postgresql:// or postgres://). */
+int rg_store_location_is_postgresql(const char *location);
 /* The database's PRAGMA user_version. */
 int rg_store_schema_version(int *out, rg_store *store);
 
