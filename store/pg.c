@@ -2,6 +2,8 @@
  * translated from the store's SQL once and prepared per connection, reconnection with
  * backoff, retries of serialization failures and deadlocks, errors without the password */
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +440,46 @@ static int prepare(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op)
     return rc;
 }
 
+/* A wait this long for an answer is worth one line in the log, as SQLite's busy wait is. */
+#define PG_WAIT_LOG_MS 1000
+
+/* PQexecPrepared, waiting for the answer without a limit (as the SQLite driver waits for
+ * the lock), and saying so once when it takes longer than PG_WAIT_LOG_MS: a statement
+ * waits on a row or table another client locked. NULL when the connection failed. */
+static PGresult *exec_waiting(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op)
+{
+    PGresult *res, *last = NULL;
+    int64_t started = rg_time_mono_ms();
+    int said = 0;
+
+    if (!PQsendQueryPrepared(pg->conn, st->name, st->nparams, st->values, NULL, NULL, 0))
+        return NULL;
+    while (PQisBusy(pg->conn)) {
+        struct pollfd pfd = {PQsocket(pg->conn), POLLIN, 0};
+        int ready = poll(&pfd, 1, said ? -1 : 100);
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready > 0 && !PQconsumeInput(pg->conn))
+            break;
+        if (!said && rg_time_mono_ms() - started > PG_WAIT_LOG_MS) {
+            rg_log(RG_LOG_WARN, "store",
+                   "%s: the database is locked by another client (no answer for %d ms); "
+                   "waiting for it (no limit)",
+                   op, PG_WAIT_LOG_MS);
+            said = 1;
+        }
+    }
+    while ((res = PQgetResult(pg->conn)) != NULL) {
+        if (last == NULL || PQresultStatus(res) == PGRES_FATAL_ERROR) {
+            PQclear(last);
+            last = res;
+        } else {
+            PQclear(res);
+        }
+    }
+    return last;
+}
+
 static int savepoint(rg_store__pg *pg, const char *sql, const char *op)
 {
     PGresult *res = PQexec(pg->conn, sql);
@@ -465,7 +507,7 @@ static int run_once(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op, int
      * undoes only the statement): a savepoint around it makes PostgreSQL do the same. */
     if (guard && (rc = savepoint(pg, "SAVEPOINT rg_stmt", op)) < 0)
         return rc;
-    st->res = PQexecPrepared(pg->conn, st->name, st->nparams, st->values, NULL, NULL, 0);
+    st->res = exec_waiting(pg, st, op);
     status = PQresultStatus(st->res);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
         const char *tuples = PQcmdTuples(st->res);

@@ -22,6 +22,12 @@ int rg_engine_db_display(char *out, size_t outlen, const char *db_path);
 /* Whether `db_path` names a PostgreSQL database (postgresql:// or postgres://) rather than
  * an SQLite file. */
 int rg_engine_db_is_postgresql(const char *db_path);
+/* `rollgate db migrate`: opens the SQLite database at `from_path` (which must exist) and the
+ * PostgreSQL database `to_uri` (both migrated to this build's schema) and copies the one
+ * into the other, verified (rg_store_copy). RG_EINVALID when `from_path` is no SQLite file
+ * path or `to_uri` no PostgreSQL URI, RG_ENOTFOUND when the file is absent. */
+int rg_engine_db_copy(rg_store_copy_report *out, const char *from_path, const char *to_uri,
+                      int replace);
 
 int rg_engine_rollout_get(rg_store_rollout *out, rg_engine *engine, const char *tenant_id,
                           const char *rollout_id);

@@ -511,6 +511,33 @@ int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_
 int rg_store_lease_claim_next(rg_store_lease *out, int *out_found, rg_store *store,
                               const char *owner, int64_t ttl_ms);
 
+/* ---- copying a database (rollgate db migrate) ---- */
+
+#define RG_STORE_COPY_MAX_TABLES 16
+#define RG_STORE_COPY_MAX_COLUMNS 32
+
+typedef struct {
+    const char *table; /* static */
+    int64_t source_rows;
+    int64_t target_rows;
+} rg_store_copy_table;
+
+typedef struct {
+    rg_store_copy_table tables[RG_STORE_COPY_MAX_TABLES]; /* in copy order */
+    size_t count;
+    int64_t snapshots_compared; /* snapshots whose etag and body were compared */
+    int64_t snapshot_bytes;     /* the bytes compared */
+} rg_store_copy_report;
+
+/* Copies every row of the SQLite store `from` into the PostgreSQL store `to` (both open,
+ * migrated to this build's schema) in one target transaction, ids kept, then compares the
+ * row counts of every table and every snapshot's etag and body byte for byte; any
+ * difference rolls the copy back (RG_EDB). A target with rows is refused (RG_ECONFLICT)
+ * unless `replace`, which empties it first in the same transaction. Leases are copied as
+ * they are: stop every process driving `from` first (a copied lease expires by the
+ * target's clock and is taken over then). @param[out] out set on success. */
+int rg_store_copy(rg_store_copy_report *out, rg_store *to, rg_store *from, int replace);
+
 /* ---- claims: which active rollout holds an (org, resource) ---- */
 
 /* A resource key names what a rollout changes in an org: "strategy:<id>" today (a data
