@@ -415,9 +415,9 @@ int rg_store__pg_bind(rg_store__pg_stmt *st, int index, unsigned type, const cha
         return rg_error_set(RG_EINVALID, "store: parameter %d of %d out of range", index,
                             st->nparams);
     st->types[index - 1] = type;
-    if (text == NULL || type == 25u) {
+    if (text == NULL || (type != 20u && type != 701u)) {
         st->values[index - 1] = text; /* the caller's string outlives the step */
-    } else {
+    } else {                          /* a number the binder formatted on its stack */
         snprintf(st->bufs[index - 1], sizeof(st->bufs[0]), "%s", text);
         st->values[index - 1] = st->bufs[index - 1];
     }
