@@ -11,6 +11,9 @@ rg_unit_test(test_store_isolation
 rg_unit_test(test_store_sums
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_sums.c
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
+rg_unit_test(test_store_driver
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_driver.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
 rg_unit_test(test_store_tables
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_tables.c
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_fixture.c)
@@ -24,6 +27,7 @@ function(rg_store_pg_variant name)
         ENVIRONMENT "RG_SOURCE_DIR=${CMAKE_SOURCE_DIR};RG_BINARY_DIR=${CMAKE_BINARY_DIR};RG_TEST_STORE_BACKEND=postgresql;RG_TEST_NAME=${name}_pg"
         WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
 endfunction()
-foreach(t test_store test_store_rows test_store_isolation test_store_sums test_store_tables)
+foreach(t test_store test_store_rows test_store_isolation test_store_sums test_store_tables
+        test_store_driver)
     rg_store_pg_variant(${t})
 endforeach()
