@@ -80,7 +80,7 @@ int rg_store__stmt(rg_store__query **out, rg_store *store, const char *sql, cons
     }
     if (store->stmt_count == store->stmt_cap) {
         size_t cap = store->stmt_cap ? store->stmt_cap * 2 : 32;
-        rg_store__query **grown = realloc(store->stmts, cap * sizeof(*grown));
+        rg_store__query **grown = realloc(store->stmts, cap * sizeof(rg_store__query *));
         if (grown == NULL)
             return rg_error_set(RG_ENOMEM, "store: %s: out of memory", op);
         store->stmts = grown;

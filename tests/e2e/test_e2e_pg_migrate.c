@@ -113,9 +113,11 @@ static void test_migrate_and_continue_on_postgresql(void **state)
     text = rg_test_read_file(e.manifest, NULL);
     assert_non_null(text);
     assert_non_null(p = strstr(text, "weight: 0,"));
-    memcpy(p, "weight: 5", 9); /* 0 -> 5, 100 -> 95: the same length, still 100 in all */
+    p[8] = '5'; /* 0 -> 5 and 100 -> 95 in place: still 100 in all */
     assert_non_null(p = strstr(text, "weight: 100,"));
-    memcpy(p, "weight: 95 ", 11);
+    p[8] = '9';
+    p[9] = '5';
+    p[10] = ' ';
     assert_int_equal(rg_test_write_file(second, text), 0);
     free(text);
     assert_int_equal(rg_manifest_load_file(&m, second, NULL), 0);
