@@ -446,29 +446,39 @@ static int prepare(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op)
 /* PQexecPrepared, waiting for the answer without a limit (as the SQLite driver waits for
  * the lock), and saying so once when it takes longer than PG_WAIT_LOG_MS: a statement
  * waits on a row or table another client locked. NULL when the connection failed. */
-static PGresult *exec_waiting(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op)
+/* Waits for the connection's next result without a limit, saying so once when it takes
+ * longer than PG_WAIT_LOG_MS. -1 when the connection failed. */
+static int wait_ready(rg_store__pg *pg, const char *op, int64_t started, int *said)
 {
-    PGresult *res, *last = NULL;
-    int64_t started = rg_time_mono_ms();
-    int said = 0;
-
-    if (!PQsendQueryPrepared(pg->conn, st->name, st->nparams, st->values, NULL, NULL, 0))
-        return NULL;
     while (PQisBusy(pg->conn)) {
         struct pollfd pfd = {PQsocket(pg->conn), POLLIN, 0};
-        int ready = poll(&pfd, 1, said ? -1 : 100);
+        int ready = poll(&pfd, 1, *said ? -1 : 100);
         if (ready < 0 && errno != EINTR)
-            break;
+            return -1;
         if (ready > 0 && !PQconsumeInput(pg->conn))
-            break;
-        if (!said && rg_time_mono_ms() - started > PG_WAIT_LOG_MS) {
+            return -1;
+        if (!*said && rg_time_mono_ms() - started > PG_WAIT_LOG_MS) {
             rg_log(RG_LOG_WARN, "store",
                    "%s: the database is locked by another client (no answer for %d ms); "
                    "waiting for it (no limit)",
                    op, PG_WAIT_LOG_MS);
-            said = 1;
+            *said = 1;
         }
     }
+    return 0;
+}
+
+/* PQexecPrepared, waiting for the answer without a limit (as the SQLite driver waits for
+ * the lock): a statement waits on a row or table another client locked. NULL when the
+ * connection failed. */
+static PGresult *exec_waiting(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op)
+{
+    PGresult *res, *last = NULL;
+    int said = 0;
+
+    if (!PQsendQueryPrepared(pg->conn, st->name, st->nparams, st->values, NULL, NULL, 0) ||
+        wait_ready(pg, op, rg_time_mono_ms(), &said) < 0)
+        return NULL;
     while ((res = PQgetResult(pg->conn)) != NULL) {
         if (last == NULL || PQresultStatus(res) == PGRES_FATAL_ERROR) {
             PQclear(last);
@@ -478,6 +488,58 @@ static PGresult *exec_waiting(rg_store__pg *pg, rg_store__pg_stmt *st, const cha
         }
     }
     return last;
+}
+
+/* As exec_waiting, between SAVEPOINT rg_stmt and RELEASE SAVEPOINT rg_stmt, the three in one
+ * round trip (libpq's pipeline mode). The statement's result, or the savepoint's failure,
+ * or NULL when the connection failed; after a failure the savepoint is still open (the
+ * RELEASE was skipped) and the transaction waits for ROLLBACK TO SAVEPOINT. */
+static PGresult *exec_guarded(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op)
+{
+    static const char take[] = "SAVEPOINT rg_stmt", give[] = "RELEASE SAVEPOINT rg_stmt";
+    PGresult *res, *mine = NULL;
+    int64_t started = rg_time_mono_ms();
+    int query = 0, said = 0, broken = 0;
+
+    if (!PQenterPipelineMode(pg->conn))
+        return NULL;
+    if (!PQsendQueryParams(pg->conn, take, 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(pg->conn, st->name, st->nparams, st->values, NULL, NULL, 0) ||
+        !PQsendQueryParams(pg->conn, give, 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQpipelineSync(pg->conn))
+        broken = 1;
+    while (!broken) {
+        if (wait_ready(pg, op, started, &said) < 0) {
+            broken = 1;
+            break;
+        }
+        if ((res = PQgetResult(pg->conn)) == NULL) {
+            query++; /* the end of one query's results */
+            continue;
+        }
+        if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            break;
+        }
+        /* Keep the statement's result, or the first failure before it. */
+        if (query == 1 || (mine == NULL && PQresultStatus(res) == PGRES_FATAL_ERROR)) {
+            PQclear(mine);
+            mine = res;
+        } else if (query == 2 && PQresultStatus(res) == PGRES_FATAL_ERROR &&
+                   PQresultStatus(mine) != PGRES_FATAL_ERROR) {
+            PQclear(mine); /* the release failed: the statement's work is not safe */
+            mine = res;
+        } else {
+            PQclear(res);
+        }
+    }
+    if (!broken)
+        PQexitPipelineMode(pg->conn);
+    if (broken) {
+        PQclear(mine);
+        mine = NULL;
+    }
+    return mine;
 }
 
 static int savepoint(rg_store__pg *pg, const char *sql, const char *op)
@@ -505,9 +567,7 @@ static int run_once(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op, int
     }
     /* Inside the caller's transaction a failed write must not fail the transaction (SQLite
      * undoes only the statement): a savepoint around it makes PostgreSQL do the same. */
-    if (guard && (rc = savepoint(pg, "SAVEPOINT rg_stmt", op)) < 0)
-        return rc;
-    st->res = exec_waiting(pg, st, op);
+    st->res = guard ? exec_guarded(pg, st, op) : exec_waiting(pg, st, op);
     status = PQresultStatus(st->res);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
         const char *tuples = PQcmdTuples(st->res);
@@ -515,8 +575,6 @@ static int run_once(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op, int
         if (!st->is_select && status == PGRES_TUPLES_OK && PQntuples(st->res) > 0 &&
             PQnfields(st->res) > 0 && !PQgetisnull(st->res, 0, 0))
             pg->last_id = strtoll(PQgetvalue(st->res, 0, 0), NULL, 10);
-        if (guard)
-            return savepoint(pg, "RELEASE SAVEPOINT rg_stmt", op);
         return 0;
     }
     state = PQresultErrorField(st->res, PG_DIAG_SQLSTATE);
@@ -527,6 +585,7 @@ static int run_once(rg_store__pg *pg, rg_store__pg_stmt *st, const char *op, int
     if (guard && PQstatus(pg->conn) == CONNECTION_OK) {
         char saved[1024];
         snprintf(saved, sizeof(saved), "%s", rg_error_last());
+        /* The statement (or its savepoint) failed; the RELEASE was skipped. */
         if (savepoint(pg, "ROLLBACK TO SAVEPOINT rg_stmt; RELEASE SAVEPOINT rg_stmt", op) == 0)
             rg_error_set(rc, "%s", saved);
     }
