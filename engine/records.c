@@ -63,6 +63,15 @@ int rg_engine_db_copy(rg_store_copy_report *out, const char *from_path, const ch
     return rc;
 }
 
+int rg_engine_lease_claim_next(rg_store_lease *out, int *out_found, rg_engine *engine,
+                               int64_t ttl_ms)
+{
+    if (engine == NULL)
+        return rg_error_set(RG_EINVALID, "engine: lease claim next: no engine");
+    return rg_store_lease_claim_next(out, out_found, engine->store, engine->owner,
+                                     ttl_ms > 0 ? ttl_ms : rg_engine__lease_ttl(engine));
+}
+
 int rg_engine_rollout_get(rg_store_rollout *out, rg_engine *engine, const char *tenant_id,
                           const char *rollout_id)
 {

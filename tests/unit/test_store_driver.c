@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "rollgate/records.h"
 #include "rollgate/util.h"
 #include "store/store_private.h"
 #include "support/testutil.h"
@@ -103,6 +104,29 @@ static void test_claim_next_gives_each_scheduler_its_own(void **state)
     }
     assert_int_equal(rg_store_rollback(f->store), 0);
     rg_store_free(other);
+}
+
+/* The engine's door to it (the server calls no store function): as the engine's owner, with
+ * the engine's lease length. */
+static void test_engine_claims_as_its_owner(void **state)
+{
+    store_fixture *f = *state;
+    rg_engine *engine = NULL;
+    rg_store_lease lease = {0};
+    int found = -1;
+
+    store_seed_rollout(f->store, "acme", "ro_000000000001");
+    assert_int_equal(rg_engine_open(&engine, f->path, 0, NULL), 0);
+    assert_int_equal(rg_engine_lease_claim_next(&lease, &found, engine, 0), 0);
+    assert_int_equal(found, 1);
+    assert_string_equal(lease.rollout_id, "ro_000000000001");
+    assert_int_equal(lease.epoch, 1);
+    assert_true(lease.ttl_ms >= 30000); /* the engine's default lease */
+    assert_non_null(strchr(lease.owner, ':'));
+    rg_store_lease_dispose(&lease);
+    assert_int_equal(rg_engine_lease_claim_next(&lease, &found, engine, 0), 0);
+    assert_int_equal(found, 0);
+    rg_engine_free(engine);
 }
 
 /* PostgreSQL: a scheduler does not wait for a rollout row another one holds locked; it takes
@@ -253,6 +277,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_next_gives_each_scheduler_its_own,
                                         store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_claims_as_its_owner, store_fixture_setup,
+                                        store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_claim_next_skips_locked_rows, store_fixture_setup,
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_a_failed_statement_leaves_the_transaction_usable,
