@@ -521,13 +521,12 @@ static PGresult *exec_guarded(rg_store__pg *pg, rg_store__pg_stmt *st, const cha
             PQclear(res);
             break;
         }
-        /* Keep the statement's result, or the first failure before it. */
-        if (query == 1 || (mine == NULL && PQresultStatus(res) == PGRES_FATAL_ERROR)) {
+        /* Keep the statement's result, or the first failure before it, or the release's
+         * failure (then the statement's work is not safe). */
+        if (query == 1 || (mine == NULL && PQresultStatus(res) == PGRES_FATAL_ERROR) ||
+            (query == 2 && PQresultStatus(res) == PGRES_FATAL_ERROR &&
+             PQresultStatus(mine) != PGRES_FATAL_ERROR)) {
             PQclear(mine);
-            mine = res;
-        } else if (query == 2 && PQresultStatus(res) == PGRES_FATAL_ERROR &&
-                   PQresultStatus(mine) != PGRES_FATAL_ERROR) {
-            PQclear(mine); /* the release failed: the statement's work is not safe */
             mine = res;
         } else {
             PQclear(res);
