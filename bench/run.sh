@@ -42,6 +42,8 @@ section "1. Rollback latency vs a retrying libcurl floor, 100 to 10,000 orgs" \
 printf '\n![Rollback time vs orgs](bench/rollback_latency.svg)\n' >>"$tmp/body.md"
 section "2. Tick cost, peak RSS and target-state writes" \
     "build-bench/bench/tick_scale" "$build/bench/tick_scale"
+section "2a. The store on SQLite and on PostgreSQL: target-state writes and a tick's store work" \
+    "build-bench/bench/store_backends --targets 10000" "$build/bench/store_backends" --targets 10000
 section "2b. A tick that runs a poll, 10,000 orgs" \
     "build-bench/bench/poll_tick --orgs 10000" "$build/bench/poll_tick" --orgs 10000
 section "3. Statistics speed vs SciPy" \

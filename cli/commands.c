@@ -25,6 +25,7 @@ int rg_cmd_list(rg_cli *cli, int argc, char **argv);
 int rg_cmd_promote_env(rg_cli *cli, int argc, char **argv);
 int rg_cmd_history(rg_cli *cli, int argc, char **argv);
 int rg_cmd_may_promote(rg_cli *cli, int argc, char **argv);
+int rg_cmd_db(rg_cli *cli, int argc, char **argv);
 
 const rg_cli_command rg_cli_commands[] = {
     {"version", "print the version and the library versions", "", NULL, rg_cmd_version},
@@ -195,6 +196,18 @@ const rg_cli_command rg_cli_commands[] = {
      "(created with mode 0600). Roles: viewer (read), operator (pause, resume, rollback),\n"
      "release (start, approve, promote).",
      rg_cmd_token},
+    {"db", "copy the SQLite database into PostgreSQL (db migrate)",
+     "migrate --to postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?PARAMS] [--replace]",
+     "Copies every table of the SQLite database named by --db into the PostgreSQL database\n"
+     "--to (created schema at the same version), ids kept, in one transaction; then compares\n"
+     "each table's row count and every snapshot's etag and body byte for byte, and rolls the\n"
+     "copy back unless all are equal. A target that has rows is refused (exit 1) unless\n"
+     "--replace, which empties it first. Stop every rollgate process using --db first; then\n"
+     "run `rollgate run` or `serve` with --db set to the URI: running rollouts continue\n"
+     "there once their copied leases expire. The password is never printed (shown as ***).\n"
+     "--json: {\"from\",\"to\",\"tables\":{name:{\"source\",\"target\"}},\"snapshots_compared\",\n"
+     "\"snapshot_bytes\",\"verified\"}.",
+     rg_cmd_db},
     {"stats", "run one statistical test on JSON from stdin", "TEST",
      "TEST and its input object (x = canary, y = baseline; alternative: two-sided | greater |\n"
      "less, default two-sided); the result is one JSON object on stdout:\n"

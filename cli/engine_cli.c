@@ -51,18 +51,23 @@ static int open_engine(rg_cli *cli, rg_engine **out_engine, const rg_engine_opti
 
     if (rc < 0) {
         const char *msg = rg_error_last();
-        size_t plen = strlen(cli->db_path);
-        char cause[PATH_MAX + 200];
+        char cause[PATH_MAX + 200], shown[1024];
+        size_t plen;
+        /* A PostgreSQL URI is named without its password, everywhere. */
+        rg_engine_db_display(shown, sizeof(shown), cli->db_path);
+        plen = strlen(shown);
         /* The store names the path first; say it once, then the system's reason. */
-        if (strncmp(msg, cli->db_path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
+        if (strncmp(msg, shown, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
             msg += plen + 2;
         /* A read-only open of an absent or old database falls back to a write open, so the
-         * same probe explains both. */
-        open_failure_cause(cause, sizeof(cause), cli->db_path);
+         * same probe explains both. A URI has no file to probe. */
+        cause[0] = '\0';
+        if (!rg_engine_db_is_postgresql(cli->db_path))
+            open_failure_cause(cause, sizeof(cause), cli->db_path);
         if (cause[0])
-            rg_cli_error(cli, "database %s: cannot open it: %s", cli->db_path, cause);
+            rg_cli_error(cli, "database %s: cannot open it: %s", shown, cause);
         else
-            rg_cli_error(cli, "database %s: %s", cli->db_path, msg);
+            rg_cli_error(cli, "database %s: %s", shown, msg);
         cli->error_code = "database";
         return RG_EXIT_INFRA;
     }

@@ -1,6 +1,7 @@
 /* records.c - what the server and the CLI read of a rollout's record (and the audit entry
  * they write), through the engine's store: the only way above the engine to the store */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "engine/engine_private.h"
 #include "rollgate/platform.h"
@@ -22,6 +23,53 @@ int rg_engine_open(rg_engine **out, const char *db_path, int readonly,
     engine->own_store = 1;
     *out = engine;
     return 0;
+}
+
+int rg_engine_db_display(char *out, size_t outlen, const char *db_path)
+{
+    return rg_store_location_display(out, outlen, db_path);
+}
+
+int rg_engine_db_is_postgresql(const char *db_path)
+{
+    return rg_store_location_is_postgresql(db_path);
+}
+
+int rg_engine_db_copy(rg_store_copy_report *out, const char *from_path, const char *to_uri,
+                      int replace)
+{
+    rg_store *from = NULL, *to = NULL;
+    char shown[1024];
+    int rc;
+
+    if (out == NULL || from_path == NULL || to_uri == NULL)
+        return rg_error_set(RG_EINVALID, "db copy: missing argument");
+    if (rg_store_location_is_postgresql(from_path))
+        return rg_error_set(RG_EINVALID, "db copy: the source (--db) must be an SQLite file");
+    if (!rg_store_location_is_postgresql(to_uri))
+        return rg_error_set(RG_EINVALID,
+                            "db copy: the target must be a postgresql:// or postgres:// URI");
+    if (access(from_path, R_OK) != 0)
+        return rg_error_set(RG_ENOTFOUND, "db copy: no database file %s", from_path);
+    if ((rc = rg_store_open(&from, from_path)) < 0)
+        return rc;
+    if ((rc = rg_store_open(&to, to_uri)) == 0 &&
+        (rc = rg_store_copy(out, to, from, replace)) < 0) {
+        rg_store_location_display(shown, sizeof(shown), to_uri);
+        rg_error_prefix("copying %s into %s", from_path, shown);
+    }
+    rg_store_free(to);
+    rg_store_free(from);
+    return rc;
+}
+
+int rg_engine_lease_claim_next(rg_store_lease *out, int *out_found, rg_engine *engine,
+                               int64_t ttl_ms)
+{
+    if (engine == NULL)
+        return rg_error_set(RG_EINVALID, "engine: lease claim next: no engine");
+    return rg_store_lease_claim_next(out, out_found, engine->store, engine->owner,
+                                     ttl_ms > 0 ? ttl_ms : rg_engine__lease_ttl(engine));
 }
 
 int rg_engine_rollout_get(rg_store_rollout *out, rg_engine *engine, const char *tenant_id,

@@ -12,7 +12,8 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config
           libcurl4-openssl-dev libssl-dev libjansson-dev libgsl-dev libsqlite3-dev
-          libmicrohttpd-dev libyaml-dev libcmocka-dev curl python3)
+          libmicrohttpd-dev libyaml-dev libcmocka-dev curl python3
+          libpq-dev postgresql)
 extras=()
 optional=0
 for arg in "$@"; do

@@ -82,7 +82,9 @@ int rg_server__scheduler_start(rg_server *s)
     eo.add_org = rg_server__add_org; /* URLs and credentials only from the registry */
     eo.add_org_payload = s;
     if ((rc = rg_engine_open(&st->engine, s->db_path, 0, &eo)) < 0) {
-        rg_error_prefix("database %s", s->db_path);
+        char shown[1024];
+        rg_engine_db_display(shown, sizeof(shown), s->db_path);
+        rg_error_prefix("database %s", shown);
         free(st);
         return rc;
     }

@@ -32,27 +32,27 @@ int rg_store_claim(rg_store *store, const char *tenant_id, const char *rollout_i
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
     rg_store__bind_int64(&b, rg_time_now_ms());
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
-    if (sqlite3_changes(store->db) > 0)
+    if (rg_store__changes(store) > 0)
         return 0;
     if ((rc = rg_store__prepare(&b, store, holder_sql, op)) < 0)
         return rc;
     rg_store__bind_text(&b, org_id);
     rg_store__bind_text(&b, resource);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
-    step = sqlite3_step(b.stmt);
-    if (step == SQLITE_ROW) {
+    step = rg_store__step(store, b.stmt, op);
+    if (step == 1) {
         rg_store__reader_init(&r, b.stmt);
         holder = rg_store__read_text(&r);
         holder_tenant = rg_store__read_text(&r);
         rc = r.rc;
-    } else if (step != SQLITE_DONE) {
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+    } else if (step < 0) {
+        rc = step;
     }
-    sqlite3_reset(b.stmt);
+    rg_store__reset(store, b.stmt);
     if (rc < 0)
         goto cleanup;
     if (holder == NULL || holder_tenant == NULL)
@@ -84,7 +84,7 @@ int rg_store_claims_release(rg_store *store, const char *tenant_id, const char *
     int rc;
 
     if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0 ||
-        (rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        (rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
     return rg_store__step_done(store, b.stmt, op);
 }
@@ -99,13 +99,13 @@ int rg_store_claims_count(int64_t *out, rg_store *store, const char *tenant_id,
     int rc, step;
 
     if ((rc = rg_store__rollout_stmt(&b, store, sql, op, tenant_id, rollout_id)) < 0 ||
-        (rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        (rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
-    step = sqlite3_step(b.stmt);
-    if (step == SQLITE_ROW)
-        *out = sqlite3_column_int64(b.stmt, 0);
+    step = rg_store__step(store, b.stmt, op);
+    if (step == 1)
+        *out = rg_store__col_int64(b.stmt, 0);
     else
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(b.stmt);
+        rc = step < 0 ? step : rg_error_set(RG_EDB, "store: %s: count returned no row", op);
+    rg_store__reset(store, b.stmt);
     return rc;
 }

@@ -7,8 +7,9 @@
 
 int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_command_in *command)
 {
-    static const char sql[] = "INSERT INTO commands (" RG_STORE__COMMAND_COLUMNS ")"
-                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?)";
+    static const char sql[] =
+        "INSERT INTO commands (" RG_STORE__COMMAND_COLUMNS ")"
+        " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?) /*pg: RETURNING id*/";
     static const char op[] = "command enqueue";
     rg_store__binder b;
     int rc;
@@ -32,14 +33,14 @@ int rg_store_command_enqueue(int64_t *out_id, rg_store *store, const rg_store_co
     rg_store__bind_int64(&b, command->force ? 1 : 0);
     rg_store__bind_int64(&b, command->created_at_ms ? command->created_at_ms : rg_time_now_ms());
     rg_store__bind_int64(&b, command->full ? 1 : 0);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, command->rollout_id);
         return rc;
     }
     if (out_id)
-        *out_id = (int64_t)sqlite3_last_insert_rowid(store->db);
+        *out_id = rg_store__last_id(store);
     return 0;
 }
 
@@ -103,10 +104,10 @@ int rg_store_command_complete(rg_store *store, const char *tenant_id, int64_t co
     rg_store__bind_int64(&b, now_ms ? now_ms : rg_time_now_ms());
     rg_store__bind_int64(&b, command_id);
     rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
-    if (sqlite3_changes(store->db) > 0)
+    if (rg_store__changes(store) > 0)
         return 0;
     /* Nothing matched: absent (or another tenant's), or already completed. */
     memset(&current, 0, sizeof(current));

@@ -10,7 +10,7 @@
 int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event_in *event)
 {
     static const char sql[] = "INSERT INTO events (" RG_STORE__EVENT_COLUMNS ")"
-                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?)";
+                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?) /*pg: RETURNING id*/";
     static const char op[] = "event append";
     rg_store__binder b;
     int rc;
@@ -29,14 +29,14 @@ int rg_store_event_append(int64_t *out_id, rg_store *store, const rg_store_event
     rg_store__bind_text(&b, event->to_state);
     rg_store__bind_text(&b, event->detail);
     rg_store__bind_int64(&b, event->at_ms ? event->at_ms : rg_time_now_ms());
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, event->rollout_id);
         return rc;
     }
     if (out_id)
-        *out_id = (int64_t)sqlite3_last_insert_rowid(store->db);
+        *out_id = rg_store__last_id(store);
     return 0;
 }
 
@@ -64,7 +64,7 @@ int rg_store_event_list(rg_store_events *out, rg_store *store, const char *tenan
 int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit_in *entry)
 {
     static const char sql[] = "INSERT INTO audit (" RG_STORE__AUDIT_COLUMNS ")"
-                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?)";
+                              " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?) /*pg: RETURNING id*/";
     static const char op[] = "audit append";
     rg_store__binder b;
     int rc;
@@ -84,7 +84,7 @@ int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit
     rg_store__bind_text(&b, entry->outcome);
     rg_store__bind_text(&b, entry->detail);
     rg_store__bind_int64(&b, entry->at_ms ? entry->at_ms : rg_time_now_ms());
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: %s %s not found", op,
@@ -93,7 +93,7 @@ int rg_store_audit_append(int64_t *out_id, rg_store *store, const rg_store_audit
         return rc;
     }
     if (out_id)
-        *out_id = (int64_t)sqlite3_last_insert_rowid(store->db);
+        *out_id = rg_store__last_id(store);
     return 0;
 }
 

@@ -6,9 +6,9 @@
 #include "rollgate/util.h"
 #include "store/rows.h"
 
-/* The statement's own clock in epoch ms: one clock for every process writing the file (a
- * WAL database is shared only by processes on its host), read at the moment of the write. */
-#define DB_NOW "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+/* The database's clock in epoch ms (store_private.h): one clock for every process writing
+ * the database, never a host's; PostgreSQL's now() in its driver. */
+#define DB_NOW RG_STORE__DB_NOW
 /* ?5 when a caller gave a time (tests), else the database's. */
 #define NOW_5 "COALESCE(NULLIF(?5, 0), " DB_NOW ")"
 
@@ -61,10 +61,10 @@ static int take(int *out_held, rg_store *store, const char *tenant_id, const cha
     rg_store__bind_int64(&b, ttl_ms);
     rg_store__bind_int64(&b, now_ms);
     rg_store__bind_text(&b, dead_owner);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_unfenced(store, b.stmt, op)) < 0)
         return rc;
-    *out_held = sqlite3_changes(store->db) > 0;
+    *out_held = rg_store__changes(store) > 0;
     return 0;
 }
 
@@ -95,10 +95,10 @@ static int step_owned(int *out_matched, rg_store *store, rg_store__binder *b, co
 {
     int rc;
 
-    if ((rc = rg_store__binder_check(b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(b, store, op)) < 0 ||
         (rc = rg_store__step_unfenced(store, b->stmt, op)) < 0)
         return rc;
-    *out_matched = sqlite3_changes(store->db) > 0;
+    *out_matched = rg_store__changes(store) > 0;
     if (!*out_matched)
         return rg_store__rollout_exists(store, tenant_id, rollout_id, op);
     return 0;
@@ -224,22 +224,22 @@ static int census_claimable(rg_store_lease_census *c, rg_store *store, const cha
         "SELECT r.tenant_id, r.id FROM rollouts r LEFT JOIN leases l"
         " ON l.rollout_id = r.id AND l.tenant_id = r.tenant_id"
         " WHERE r.state IN " ACTIVE_STATES " AND (l.rollout_id IS NULL OR l.released = 1"
-        "  OR l.expires_at_ms <= " DB_NOW ") ORDER BY r.created_at, r.id";
+        "  OR l.expires_at_ms <= " RG_STORE__DB_NOW ") ORDER BY r.created_at, r.id";
     rg_store__binder b;
     int rc, step;
     size_t cap = 0;
 
     if ((rc = rg_store__prepare(&b, store, sql, op)) < 0 ||
-        (rc = rg_store__binder_check(&b, store->db, op)) < 0)
+        (rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
-    while ((step = sqlite3_step(b.stmt)) == SQLITE_ROW) {
+    while ((step = rg_store__step(store, b.stmt, op)) == 1) {
         rg_store__reader r;
         rg_store_rollout_key k;
         if (c->claimable_count == cap) {
             size_t ncap = cap ? 2 * cap : 16;
             rg_store_rollout_key *n = realloc(c->claimable, ncap * sizeof(*n));
             if (n == NULL) {
-                sqlite3_reset(b.stmt);
+                rg_store__reset(store, b.stmt);
                 return rg_error_set(RG_ENOMEM, "store: %s: out of memory", op);
             }
             c->claimable = n;
@@ -251,41 +251,41 @@ static int census_claimable(rg_store_lease_census *c, rg_store *store, const cha
         if (r.rc < 0 || k.tenant_id == NULL || k.rollout_id == NULL) {
             free(k.tenant_id);
             free(k.rollout_id);
-            sqlite3_reset(b.stmt);
+            rg_store__reset(store, b.stmt);
             return r.rc < 0 ? r.rc : rg_error_set(RG_EINVALID, "store: %s: a NULL key", op);
         }
         c->claimable[c->claimable_count++] = k;
     }
-    rc = step == SQLITE_DONE
-             ? 0
-             : rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(b.stmt);
-    return rc;
+    rg_store__reset(store, b.stmt);
+    return step < 0 ? step : 0;
 }
 
 static int census_holders(rg_store_lease_census *c, rg_store *store, const char *owner,
                           const char *op)
 {
     static const char sql[] =
-        "SELECT COUNT(DISTINCT l.owner), COALESCE(SUM(l.owner = ?1), 0) FROM leases l"
+        "SELECT COUNT(DISTINCT l.owner),"
+        " COALESCE(SUM(CASE WHEN l.owner = ?1 THEN 1 ELSE 0 END), 0) FROM leases l"
         " JOIN rollouts r ON r.id = l.rollout_id AND r.tenant_id = l.tenant_id"
-        " WHERE r.state IN " ACTIVE_STATES " AND l.released = 0 AND l.expires_at_ms > " DB_NOW;
+        " WHERE r.state IN " ACTIVE_STATES
+        " AND l.released = 0 AND l.expires_at_ms > " RG_STORE__DB_NOW;
     rg_store__binder b;
     int rc, step;
 
     if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
     rg_store__bind_text(&b, owner);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
-    step = sqlite3_step(b.stmt);
-    if (step == SQLITE_ROW) {
-        c->holders = (size_t)sqlite3_column_int64(b.stmt, 0);
-        c->held_by_owner = (size_t)sqlite3_column_int64(b.stmt, 1);
+    step = rg_store__step(store, b.stmt, op);
+    if (step == 1) {
+        c->holders = (size_t)rg_store__col_int64(b.stmt, 0);
+        c->held_by_owner = (size_t)rg_store__col_int64(b.stmt, 1);
+        rc = 0;
     } else {
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+        rc = step < 0 ? step : rg_error_set(RG_EDB, "store: %s: no row", op);
     }
-    sqlite3_reset(b.stmt);
+    rg_store__reset(store, b.stmt);
     return rc;
 }
 
@@ -301,18 +301,99 @@ int rg_store_lease_census_all_tenants(rg_store_lease_census *out, rg_store *stor
         return rg_error_set(RG_EINVALID, "store: %s: no store or result", op);
     if ((rc = rg_store__require(owner, op, "owner")) < 0)
         return rc;
-    /* Two reads, one snapshot: a lease taken between them is not counted twice. */
-    own = sqlite3_get_autocommit(store->db);
-    if (own && (rc = rg_store__exec(store->db, "BEGIN", op)) < 0)
+    /* Two reads, one snapshot: a lease taken between them is not counted twice (on
+     * PostgreSQL a repeatable-read transaction; its default gives each statement its own). */
+    own = !rg_store_in_transaction(store);
+    if (own && (rc = rg_store__exec(
+                    store, store->pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
+                    op)) < 0)
         return rc;
     if ((rc = census_claimable(&c, store, op)) == 0)
         rc = census_holders(&c, store, owner, op);
-    if (own)
-        sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+    if (own && rg_store_in_transaction(store))
+        rg_store__exec(store, rc == 0 ? "COMMIT" : "ROLLBACK", op);
     if (rc < 0) {
         rg_store_lease_census_dispose(&c);
         return rc;
     }
     *out = c;
+    return 0;
+}
+
+/* The oldest active rollout nobody leases, for rg_store_lease_claim_next. PostgreSQL locks
+ * the rollout row it returns and skips the rows other schedulers hold: two hosts asking at
+ * once get two rollouts. */
+static int pick_unleased(char **out_tenant, char **out_rollout, rg_store *store, const char *op)
+{
+    static const char sql[] =
+        "SELECT r.tenant_id, r.id FROM rollouts r LEFT JOIN leases l ON l.rollout_id = r.id"
+        " WHERE r.state IN ('awaiting_approval', 'running', 'paused', 'held', 'rolling_back')"
+        " AND (l.rollout_id IS NULL OR l.released = 1 OR l.expires_at_ms <= " DB_NOW ")"
+        " ORDER BY r.created_at, r.id LIMIT 1 /*pg: FOR UPDATE OF r SKIP LOCKED*/";
+    rg_store__binder b;
+    rg_store__reader r;
+    int rc, step;
+
+    *out_tenant = *out_rollout = NULL;
+    if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
+        return rc;
+    step = rg_store__step(store, b.stmt, op);
+    if (step == 1) {
+        rg_store__reader_init(&r, b.stmt);
+        *out_tenant = rg_store__read_text(&r);
+        *out_rollout = rg_store__read_text(&r);
+        step = r.rc < 0 ? r.rc : 1;
+    }
+    rg_store__reset(store, b.stmt);
+    if (step < 0) {
+        free(*out_tenant);
+        free(*out_rollout);
+        *out_tenant = *out_rollout = NULL;
+    }
+    return step;
+}
+
+int rg_store_lease_claim_next(rg_store_lease *out, int *out_found, rg_store *store,
+                              const char *owner, int64_t ttl_ms)
+{
+    static const char op[] = "lease claim next";
+    char *tenant = NULL, *rollout = NULL;
+    int rc = 0, held = 0;
+
+    if (out == NULL || out_found == NULL || store == NULL)
+        return rg_error_set(RG_EINVALID, "store: %s: missing argument", op);
+    if ((rc = rg_store__require(owner, op, "owner")) < 0)
+        return rc;
+    if (ttl_ms <= 0)
+        return rg_error_set(RG_EINVALID, "store: %s: bad ttl %lld", op, (long long)ttl_ms);
+    if (rg_store_in_transaction(store))
+        return rg_error_set(RG_EINVALID, "store: %s: a transaction is already open", op);
+    *out_found = 0;
+    /* Another driver may take the picked rollout's lease directly between the pick and the
+     * take (it is not locked by the pick): then the next one is tried. */
+    for (int attempt = 0; attempt < 8 && !held; attempt++) {
+        if ((rc = rg_store__begin_write(store, op)) < 0)
+            return rc;
+        if ((rc = pick_unleased(&tenant, &rollout, store, op)) <= 0) {
+            rg_store__exec(store, "ROLLBACK", op);
+            return rc;
+        }
+        rc = take(&held, store, tenant, rollout, owner, NULL, 0, ttl_ms, op);
+        if (rc == 0 && held && (rc = rg_store_lease_get(out, store, tenant, rollout)) == 0)
+            rc = rg_store__exec(store, "COMMIT", op);
+        else if (rc == 0)
+            rc = rg_store__exec(store, "ROLLBACK", op);
+        if (rc < 0 && rg_store_in_transaction(store))
+            rg_store__exec(store, "ROLLBACK", op);
+        free(tenant);
+        free(rollout);
+        tenant = rollout = NULL;
+        if (rc < 0) {
+            if (held)
+                rg_store_lease_dispose(out);
+            return rc;
+        }
+    }
+    *out_found = held;
     return 0;
 }

@@ -19,19 +19,19 @@ int rg_store_rollout_tenant_all_tenants(char **out, rg_store *store, const char 
     if ((rc = rg_store__prepare(&b, store, sql, op)) < 0)
         return rc;
     rg_store__bind_text(&b, rollout_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
-    step = sqlite3_step(b.stmt);
-    if (step == SQLITE_ROW) {
+    step = rg_store__step(store, b.stmt, op);
+    if (step == 1) {
         rg_store__reader_init(&r, b.stmt);
         tenant = rg_store__read_text(&r);
         rc = tenant ? 0 : rg_error_set(RG_ENOMEM, "store: %s: out of memory", op);
-    } else if (step == SQLITE_DONE) {
+    } else if (step == 0) {
         rc = rg_error_set(RG_ENOTFOUND, "no rollout '%s'", rollout_id);
     } else {
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+        rc = step;
     }
-    sqlite3_reset(b.stmt);
+    rg_store__reset(store, b.stmt);
     if (rc == 0)
         *out = tenant;
     return rc;

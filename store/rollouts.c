@@ -21,7 +21,7 @@ int rg_store_tenant_ensure(rg_store *store, const char *tenant_id, const char *n
         return rc;
     rg_store__bind_text(&b, name);
     rg_store__bind_int64(&b, rg_time_now_ms());
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
     return rg_store__step_done(store, b.stmt, op);
 }
@@ -67,7 +67,7 @@ int rg_store_rollout_insert(rg_store *store, rg_store_rollout *rollout)
     static const char sql[] = "INSERT INTO rollouts (" RG_STORE__ROLLOUT_COLUMNS ") VALUES"
                               " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)";
     static const char op[] = "rollout insert";
-    sqlite3_stmt *stmt = NULL;
+    rg_store__query *stmt = NULL;
     rg_store__binder b;
     int64_t created, updated;
     int rc;
@@ -101,7 +101,7 @@ int rg_store_rollout_insert(rg_store *store, rg_store_rollout *rollout)
     rg_store__bind_text(&b, rollout->digest);
     rg_store__bind_text(&b, rollout->environment);
     rg_store__bind_text(&b, rollout->forced_reason);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: tenant %s not found", op, rollout->tenant_id);
@@ -146,20 +146,20 @@ static int explain_no_update(rg_store *store, const rg_store_rollout *rollout, c
         return rc;
     rg_store__bind_text(&b, rollout->id);
     rg_store__bind_text(&b, rollout->tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
-    step = sqlite3_step(b.stmt);
-    if (step == SQLITE_ROW)
+    step = rg_store__step(store, b.stmt, op);
+    if (step == 1)
         rc = rg_error_set(RG_ECONFLICT,
                           "store: %s: rollout %s changed concurrently (revision %lld, expected "
                           "%lld)",
-                          op, rollout->id, (long long)sqlite3_column_int64(b.stmt, 0),
+                          op, rollout->id, (long long)rg_store__col_int64(b.stmt, 0),
                           (long long)rollout->revision);
-    else if (step == SQLITE_DONE)
+    else if (step == 0)
         rc = rg_error_set(RG_ENOTFOUND, "store: %s: rollout %s not found", op, rollout->id);
     else
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(b.stmt);
+        rc = step;
+    rg_store__reset(store, b.stmt);
     return rc;
 }
 
@@ -190,10 +190,10 @@ int rg_store_rollout_update(rg_store *store, rg_store_rollout *rollout)
     rg_store__bind_text(&b, rollout->id);
     rg_store__bind_text(&b, rollout->tenant_id);
     rg_store__bind_int64(&b, rollout->revision);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
-    if (sqlite3_changes(store->db) == 0)
+    if (rg_store__changes(store) == 0)
         return explain_no_update(store, rollout, op);
     rollout->revision++;
     rollout->updated_at_ms = now;

@@ -90,7 +90,7 @@ static void read_enum(rg_store__reader *r, rg_store__column_kind kind, void *fie
     free(name);
 }
 
-int rg_store__row_read(const rg_store__row_type *type, void *row, sqlite3_stmt *stmt)
+int rg_store__row_read(const rg_store__row_type *type, void *row, rg_store__query *stmt)
 {
     rg_store__reader r;
 
@@ -174,9 +174,9 @@ int rg_store__select_rows(rg_store__array *out, const rg_store__row_type *type, 
     rg_store__array a = {NULL, 0, 0};
     int rc, step;
 
-    if ((rc = rg_store__binder_check(b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(b, store, op)) < 0)
         return rc;
-    while ((step = sqlite3_step(b->stmt)) == SQLITE_ROW) {
+    while ((step = rg_store__step(store, b->stmt, op)) == 1) {
         void *row;
         if ((rc = array_grow(&a, type->size)) < 0)
             goto cleanup;
@@ -186,11 +186,11 @@ int rg_store__select_rows(rg_store__array *out, const rg_store__row_type *type, 
             goto cleanup;
         a.count++;
     }
-    if (step != SQLITE_DONE)
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
+    if (step < 0)
+        rc = step;
 
 cleanup:
-    sqlite3_reset(b->stmt);
+    rg_store__reset(store, b->stmt);
     if (rc < 0) {
         for (size_t i = 0; i < a.count; i++)
             rg_store__row_dispose(type, (char *)a.items + i * type->size);
@@ -206,16 +206,16 @@ int rg_store__select_row(void *row, const rg_store__row_type *type, rg_store *st
 {
     int rc, step;
 
-    if ((rc = rg_store__binder_check(b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(b, store, op)) < 0)
         return rc;
-    step = sqlite3_step(b->stmt);
-    if (step == SQLITE_ROW)
+    step = rg_store__step(store, b->stmt, op);
+    if (step == 1)
         rc = rg_store__row_read(type, row, b->stmt);
-    else if (step == SQLITE_DONE)
+    else if (step == 0)
         rc = rg_error_set(RG_ENOTFOUND, "store: %s: %s not found", op, type->name);
     else
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(b->stmt);
+        rc = step;
+    rg_store__reset(store, b->stmt);
     return rc;
 }
 

@@ -158,7 +158,7 @@
     COL(R, state, state, COMMAND_STATE)                                                            \
     COL(R, outcome, outcome, TEXT)                                                                 \
     COL(R, done_at, done_at_ms, INT64)                                                             \
-    COL(R, full, full, INT)
+    COL(R, "full", full, INT)
 
 /* The column lists as SQL text, for "SELECT " RG_STORE__EVENT_COLUMNS " FROM events ..." and
  * "INSERT INTO events (" RG_STORE__EVENT_COLUMNS ") VALUES (...)". */
@@ -218,7 +218,7 @@ extern const rg_store__row_type rg_store__text_row;
 void rg_store__row_dispose(const rg_store__row_type *type, void *row);
 /* Fills a zeroed row from the current result row, columns in table order. On failure
  * (RG_ENOMEM, or RG_EINVALID for an unknown enum name) the row is disposed. */
-int rg_store__row_read(const rg_store__row_type *type, void *row, sqlite3_stmt *stmt);
+int rg_store__row_read(const rg_store__row_type *type, void *row, rg_store__query *stmt);
 
 /* A growable array of rows, moved into a typed list on success. */
 typedef struct {

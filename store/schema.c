@@ -286,7 +286,7 @@ int rg_store__migrate(sqlite3 *db, int target_version)
         return 0;
     /* The write lock first, then the version: two processes opening a fresh file at the
      * same moment migrate once. */
-    if ((rc = rg_store__exec(db, "BEGIN IMMEDIATE", "migrate: begin")) < 0)
+    if ((rc = rg_store__lite_exec(db, "BEGIN IMMEDIATE", "migrate: begin")) < 0)
         return rc;
     if ((rc = rg_store__user_version(&version, db)) < 0)
         goto cleanup;
@@ -296,13 +296,13 @@ int rg_store__migrate(sqlite3 *db, int target_version)
         goto cleanup;
     }
     for (int v = version; v < target_version; v++) {
-        if ((rc = rg_store__exec(db, migrations[v], "migrate")) < 0) {
+        if ((rc = rg_store__lite_exec(db, migrations[v], "migrate")) < 0) {
             rg_error_prefix("to schema version %d", v + 1);
             goto cleanup;
         }
         rg_log(RG_LOG_INFO, "store", "migrated schema to version %d", v + 1);
     }
-    rc = rg_store__exec(db, "COMMIT", "migrate: commit");
+    rc = rg_store__lite_exec(db, "COMMIT", "migrate: commit");
 
 cleanup:
     if (rc < 0 && !sqlite3_get_autocommit(db))

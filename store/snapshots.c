@@ -21,7 +21,7 @@ static int insert_row(rg_store *store, const rg_store_snapshot_in *snapshot, con
     rg_store__bind_text(&b, snapshot->etag);
     rg_store__bind_text(&b, snapshot->body);
     rg_store__bind_int64(&b, snapshot->taken_at_ms ? snapshot->taken_at_ms : rg_time_now_ms());
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
     rc = rg_store__step_done(store, b.stmt, op);
     if (rc == RG_ENOTFOUND)
@@ -61,10 +61,12 @@ int rg_store_snapshot_insert(rg_store *store, const rg_store_snapshot_in *snapsh
                                 op);
         return insert_row(store, snapshot, op);
     }
-    if ((rc = rg_store__exec(store->db, "PRAGMA synchronous = FULL", op)) < 0)
+    if (store->pg) /* every PostgreSQL commit is durable */
+        return insert_row(store, snapshot, op);
+    if ((rc = rg_store__lite_exec(store->db, "PRAGMA synchronous = FULL", op)) < 0)
         return rc;
     rc = insert_row(store, snapshot, op);
-    restore = rg_store__exec(store->db, "PRAGMA synchronous = NORMAL", "restore synchronous");
+    restore = rg_store__lite_exec(store->db, "PRAGMA synchronous = NORMAL", "restore synchronous");
     return rc < 0 ? rc : restore;
 }
 

@@ -1,5 +1,8 @@
-/* sql.c - the store's SQLite plumbing: statement cache, binding, reading columns, error mapping */
+/* sql.c - the store's statement plumbing over its two drivers (SQLite here, PostgreSQL in
+ * pg.c): statement cache, binding, stepping, reading columns, error mapping */
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,7 +33,7 @@ int rg_store__db_error(sqlite3 *db, int rc, const char *op)
     return rg_error_set(code, "store: %s: %s (%s)", op, msg, sqlite3_errstr(rc));
 }
 
-int rg_store__exec(sqlite3 *db, const char *sql, const char *op)
+int rg_store__lite_exec(sqlite3 *db, const char *sql, const char *op)
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
@@ -38,81 +41,196 @@ int rg_store__exec(sqlite3 *db, const char *sql, const char *op)
     return 0;
 }
 
-int rg_store__stmt(sqlite3_stmt **out, rg_store *store, const char *sql, const char *op)
+int rg_store__exec(rg_store *store, const char *sql, const char *op)
 {
-    sqlite3_stmt *stmt = NULL;
+    if (store->pg)
+        return rg_store__pg_exec(store->pg, sql, op);
+    return rg_store__lite_exec(store->db, sql, op);
+}
+
+int rg_store__is_pg_location(const char *location)
+{
+    return location && (strncmp(location, "postgresql://", 13) == 0 ||
+                        strncmp(location, "postgres://", 11) == 0);
+}
+
+static void query_free(rg_store__query *q)
+{
+    if (q == NULL)
+        return;
+    sqlite3_finalize(q->lite);
+    rg_store__pg_stmt_free(q->pg);
+    free(q);
+}
+
+int rg_store__stmt(rg_store__query **out, rg_store *store, const char *sql, const char *op)
+{
+    rg_store__query *q = NULL;
     int rc;
 
     for (size_t i = 0; i < store->stmt_count; i++) {
-        if (store->stmts[i].sql == sql) {
-            sqlite3_reset(store->stmts[i].stmt);
-            sqlite3_clear_bindings(store->stmts[i].stmt);
-            *out = store->stmts[i].stmt;
+        if (store->stmts[i]->sql == sql) {
+            q = store->stmts[i];
+            rg_store__reset(store, q);
+            if (q->lite)
+                sqlite3_clear_bindings(q->lite);
+            *out = q;
             return 0;
         }
     }
     if (store->stmt_count == store->stmt_cap) {
         size_t cap = store->stmt_cap ? store->stmt_cap * 2 : 32;
-        rg_store__cached_stmt *grown = realloc(store->stmts, cap * sizeof(*grown));
+        rg_store__query **grown = realloc(store->stmts, cap * sizeof(rg_store__query *));
         if (grown == NULL)
             return rg_error_set(RG_ENOMEM, "store: %s: out of memory", op);
         store->stmts = grown;
         store->stmt_cap = cap;
     }
-    rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-    if (rc != SQLITE_OK)
-        return rg_store__db_error(store->db, rc, op);
-    store->stmts[store->stmt_count].sql = sql;
-    store->stmts[store->stmt_count].stmt = stmt;
-    store->stmt_count++;
-    *out = stmt;
+    if ((q = calloc(1, sizeof(*q))) == NULL)
+        return rg_error_set(RG_ENOMEM, "store: %s: out of memory", op);
+    q->sql = sql;
+    if (store->pg) {
+        if ((q->pg = rg_store__pg_stmt_new(store->pg, sql)) == NULL) {
+            free(q);
+            return rg_error_set(RG_ENOMEM, "store: %s: out of memory", op);
+        }
+    } else {
+        rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->lite, NULL);
+        if (rc != SQLITE_OK) {
+            free(q);
+            return rg_store__db_error(store->db, rc, op);
+        }
+    }
+    store->stmts[store->stmt_count++] = q;
+    *out = q;
     return 0;
 }
 
 void rg_store__stmt_cache_free(rg_store *store)
 {
     for (size_t i = 0; i < store->stmt_count; i++)
-        sqlite3_finalize(store->stmts[i].stmt);
+        query_free(store->stmts[i]);
     free(store->stmts);
     store->stmts = NULL;
     store->stmt_count = store->stmt_cap = 0;
 }
 
-int rg_store__step_unfenced(rg_store *store, sqlite3_stmt *stmt, const char *op)
+int rg_store__step(rg_store *store, rg_store__query *q, const char *op)
 {
-    int rc = sqlite3_step(stmt);
-    int err = 0;
+    int rc;
 
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        err = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    /* Reset at once: a statement left mid-way would pin a read snapshot. */
-    sqlite3_reset(stmt);
-    return err;
+    if (q->pg)
+        return rg_store__pg_step(store->pg, q->pg, op);
+    rc = sqlite3_step(q->lite);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
 }
 
-int rg_store__step_done(rg_store *store, sqlite3_stmt *stmt, const char *op)
+void rg_store__reset(rg_store *store, rg_store__query *q)
+{
+    (void)store;
+    if (q->pg)
+        rg_store__pg_reset(q->pg);
+    else
+        sqlite3_reset(q->lite);
+}
+
+int64_t rg_store__changes(rg_store *store)
+{
+    return store->pg ? rg_store__pg_changes(store->pg) : (int64_t)sqlite3_changes(store->db);
+}
+
+int64_t rg_store__last_id(rg_store *store)
+{
+    return store->pg ? rg_store__pg_last_id(store->pg)
+                     : (int64_t)sqlite3_last_insert_rowid(store->db);
+}
+
+int rg_store__col_null(rg_store__query *q, int col)
+{
+    size_t len;
+    if (q->pg)
+        return rg_store__pg_col(q->pg, col, &len) == NULL;
+    return sqlite3_column_type(q->lite, col) == SQLITE_NULL;
+}
+
+const char *rg_store__col_text(rg_store__query *q, int col, size_t *len)
+{
+    const unsigned char *text;
+
+    if (q->pg)
+        return rg_store__pg_col(q->pg, col, len);
+    if (sqlite3_column_type(q->lite, col) == SQLITE_NULL)
+        return NULL;
+    text = sqlite3_column_text(q->lite, col);
+    *len = (size_t)sqlite3_column_bytes(q->lite, col);
+    return (const char *)text;
+}
+
+int64_t rg_store__col_int64(rg_store__query *q, int col)
+{
+    size_t len;
+    const char *text;
+
+    if (q->lite)
+        return (int64_t)sqlite3_column_int64(q->lite, col);
+    text = rg_store__pg_col(q->pg, col, &len);
+    return text ? (int64_t)strtoll(text, NULL, 10) : 0;
+}
+
+double rg_store__col_double(rg_store__query *q, int col)
+{
+    size_t len;
+    const char *text;
+
+    if (q->lite)
+        return sqlite3_column_double(q->lite, col);
+    text = rg_store__pg_col(q->pg, col, &len);
+    return text ? strtod(text, NULL) : 0.0;
+}
+
+int rg_store__step_unfenced(rg_store *store, rg_store__query *stmt, const char *op)
+{
+    int rc = rg_store__step(store, stmt, op);
+
+    /* Reset at once: a statement left mid-way would pin a read snapshot. */
+    rg_store__reset(store, stmt);
+    return rc < 0 ? rc : 0;
+}
+
+int rg_store__step_done(rg_store *store, rg_store__query *stmt, const char *op)
 {
     int rc;
 
     if (store->fence.tenant_id == NULL)
         return rg_store__step_unfenced(store, stmt, op);
-    if (!sqlite3_get_autocommit(store->db)) {
+    if (rg_store_in_transaction(store)) {
         if ((rc = rg_store__fence_check(store, op)) < 0)
             return rc;
         return rg_store__step_unfenced(store, stmt, op);
     }
     /* A lone write under a fence: its own transaction, so the check and the write are one
      * atomic step (no other driver can take the lease between them). */
-    if ((rc = rg_store__begin_immediate(store->db, op)) < 0)
+    if ((rc = rg_store__begin_write(store, op)) < 0)
         return rc;
     store->fence.checked = 0;
     if ((rc = rg_store__fence_check(store, op)) == 0 &&
         (rc = rg_store__step_unfenced(store, stmt, op)) == 0)
-        rc = rg_store__exec(store->db, "COMMIT", op);
-    if (rc < 0 && !sqlite3_get_autocommit(store->db))
-        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+        rc = rg_store__exec(store, "COMMIT", op);
+    if (rc < 0 && rg_store_in_transaction(store))
+        rg_store__exec(store, "ROLLBACK", op);
     store->fence.checked = 0;
     return rc;
+}
+
+int rg_store__begin_write(rg_store *store, const char *op)
+{
+    if (store->pg)
+        return rg_store__pg_exec(store->pg, "BEGIN", op);
+    return rg_store__begin_immediate(store->db, op);
 }
 
 static int is_busy(int code)
@@ -142,10 +260,12 @@ int rg_store__begin_immediate(sqlite3 *db, const char *op)
 
 int rg_store__fence_check(rg_store *store, const char *op)
 {
+    /* PostgreSQL: the row stays share-locked to the end of the transaction, so a take-over
+     * (an UPDATE of it) waits until this transaction's writes are committed or gone. */
     static const char sql[] = "SELECT epoch FROM leases WHERE rollout_id = ? AND tenant_id = ?"
-                              " AND owner = ? AND released = 0";
+                              " AND owner = ? AND released = 0 /*pg: FOR SHARE*/";
     rg_store__fence *f = &store->fence;
-    sqlite3_stmt *stmt = NULL;
+    rg_store__query *stmt = NULL;
     rg_store__binder b;
     int64_t epoch = 0;
     int rc, step;
@@ -158,14 +278,14 @@ int rg_store__fence_check(rg_store *store, const char *op)
     rg_store__bind_text(&b, f->rollout_id);
     rg_store__bind_text(&b, f->tenant_id);
     rg_store__bind_text(&b, f->owner);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
-    step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW)
-        epoch = sqlite3_column_int64(stmt, 0);
-    else if (step != SQLITE_DONE)
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(stmt);
+    step = rg_store__step(store, stmt, op);
+    if (step == 1)
+        epoch = rg_store__col_int64(stmt, 0);
+    else if (step < 0)
+        rc = step;
+    rg_store__reset(store, stmt);
     if (rc < 0)
         return rc;
     if (epoch != f->epoch)
@@ -228,7 +348,7 @@ int rg_store__rollout_exists(rg_store *store, const char *tenant_id, const char 
                              const char *op)
 {
     static const char sql[] = "SELECT 1 FROM rollouts WHERE id = ? AND tenant_id = ?";
-    sqlite3_stmt *stmt = NULL;
+    rg_store__query *stmt = NULL;
     rg_store__binder b;
     int rc, step;
 
@@ -237,22 +357,28 @@ int rg_store__rollout_exists(rg_store *store, const char *tenant_id, const char 
     rg_store__binder_init(&b, stmt);
     rg_store__bind_text(&b, rollout_id);
     rg_store__bind_text(&b, tenant_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
-    step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW)
+    step = rg_store__step(store, stmt, op);
+    if (step == 1)
         rc = 0;
-    else if (step == SQLITE_DONE)
+    else if (step == 0)
         rc = rg_error_set(RG_ENOTFOUND, "store: %s: rollout %s not found", op, rollout_id);
     else
-        rc = rg_store__db_error(store->db, sqlite3_extended_errcode(store->db), op);
-    sqlite3_reset(stmt);
+        rc = step;
+    rg_store__reset(store, stmt);
     return rc;
 }
 
 /* ---- binding ---- */
 
-void rg_store__binder_init(rg_store__binder *b, sqlite3_stmt *stmt)
+/* PostgreSQL type oids of the parameters (pg_type.h): the statement is prepared with the
+ * types of its first binding, so that a 64-bit millisecond time is never taken for int4. */
+#define PG_TEXT 25u
+#define PG_INT8 20u
+#define PG_FLOAT8 701u
+
+void rg_store__binder_init(rg_store__binder *b, rg_store__query *stmt)
 {
     b->stmt = stmt;
     b->index = 0;
@@ -265,20 +391,36 @@ void rg_store__bind_text(rg_store__binder *b, const char *s)
     b->index++;
     if (b->rc != SQLITE_OK)
         return;
+    if (b->stmt->pg) {
+        b->rc = rg_store__pg_bind(b->stmt->pg, b->index, PG_TEXT, s);
+        return;
+    }
     /* SQLITE_STATIC: every store function steps its statement to the end before it returns,
      * while the caller's strings live, and the next use resets and clears the bindings
      * before binding again; nothing reads them after the call. Copying each value (the
-     * default, SQLITE_TRANSIENT) was a malloc and a copy per column per row. */
-    rc = s ? sqlite3_bind_text(b->stmt, b->index, s, -1, SQLITE_STATIC)
-           : sqlite3_bind_null(b->stmt, b->index);
+     * default, SQLITE_TRANSIENT) was a malloc and a copy per column per row. The
+     * PostgreSQL driver keeps the pointer the same way. */
+    rc = s ? sqlite3_bind_text(b->stmt->lite, b->index, s, -1, SQLITE_STATIC)
+           : sqlite3_bind_null(b->stmt->lite, b->index);
     b->rc = rc;
+}
+
+static void bind_pg_int64(rg_store__binder *b, int64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%" PRId64, v);
+    b->rc = rg_store__pg_bind(b->stmt->pg, b->index, PG_INT8, text);
 }
 
 void rg_store__bind_int64(rg_store__binder *b, int64_t v)
 {
     b->index++;
-    if (b->rc == SQLITE_OK)
-        b->rc = sqlite3_bind_int64(b->stmt, b->index, (sqlite3_int64)v);
+    if (b->rc != SQLITE_OK)
+        return;
+    if (b->stmt->pg)
+        bind_pg_int64(b, v);
+    else
+        b->rc = sqlite3_bind_int64(b->stmt->lite, b->index, (sqlite3_int64)v);
 }
 
 void rg_store__bind_time(rg_store__binder *b, int64_t ms)
@@ -286,29 +428,46 @@ void rg_store__bind_time(rg_store__binder *b, int64_t ms)
     b->index++;
     if (b->rc != SQLITE_OK)
         return;
-    b->rc = ms == 0 ? sqlite3_bind_null(b->stmt, b->index)
-                    : sqlite3_bind_int64(b->stmt, b->index, (sqlite3_int64)ms);
+    if (b->stmt->pg) {
+        if (ms == 0)
+            b->rc = rg_store__pg_bind(b->stmt->pg, b->index, PG_INT8, NULL);
+        else
+            bind_pg_int64(b, ms);
+        return;
+    }
+    b->rc = ms == 0 ? sqlite3_bind_null(b->stmt->lite, b->index)
+                    : sqlite3_bind_int64(b->stmt->lite, b->index, (sqlite3_int64)ms);
 }
 
 void rg_store__bind_double(rg_store__binder *b, double v)
 {
+    char text[40];
+
     b->index++;
     if (b->rc != SQLITE_OK)
         return;
-    b->rc =
-        isnan(v) ? sqlite3_bind_null(b->stmt, b->index) : sqlite3_bind_double(b->stmt, b->index, v);
+    if (b->stmt->pg) {
+        if (!isnan(v))
+            snprintf(text, sizeof(text), "%.17g", v);
+        b->rc = rg_store__pg_bind(b->stmt->pg, b->index, PG_FLOAT8, isnan(v) ? NULL : text);
+        return;
+    }
+    b->rc = isnan(v) ? sqlite3_bind_null(b->stmt->lite, b->index)
+                     : sqlite3_bind_double(b->stmt->lite, b->index, v);
 }
 
-int rg_store__binder_check(rg_store__binder *b, sqlite3 *db, const char *op)
+int rg_store__binder_check(rg_store__binder *b, rg_store *store, const char *op)
 {
     if (b->rc == SQLITE_OK)
         return 0;
-    return rg_store__db_error(db, b->rc, op);
+    if (store->pg)
+        return b->rc; /* an RG_E* code with its message */
+    return rg_store__db_error(store->db, b->rc, op);
 }
 
 int rg_store__prepare(rg_store__binder *b, rg_store *store, const char *sql, const char *op)
 {
-    sqlite3_stmt *stmt = NULL;
+    rg_store__query *stmt = NULL;
     int rc = rg_store__stmt(&stmt, store, sql, op);
 
     if (rc < 0)
@@ -344,7 +503,7 @@ int rg_store__rollout_stmt(rg_store__binder *b, rg_store *store, const char *sql
 
 /* ---- reading ---- */
 
-void rg_store__reader_init(rg_store__reader *r, sqlite3_stmt *stmt)
+void rg_store__reader_init(rg_store__reader *r, rg_store__query *stmt)
 {
     r->stmt = stmt;
     r->col = 0;
@@ -354,17 +513,18 @@ void rg_store__reader_init(rg_store__reader *r, sqlite3_stmt *stmt)
 char *rg_store__read_text(rg_store__reader *r)
 {
     int col = r->col++;
-    const unsigned char *text;
+    const char *text;
+    size_t len = 0;
     char *copy;
 
-    if (r->rc != 0 || sqlite3_column_type(r->stmt, col) == SQLITE_NULL)
+    if (r->rc != 0 || rg_store__col_null(r->stmt, col))
         return NULL;
-    text = sqlite3_column_text(r->stmt, col);
+    text = rg_store__col_text(r->stmt, col, &len);
     if (text == NULL) {
         r->rc = rg_error_set(RG_ENOMEM, "store: out of memory reading a column");
         return NULL;
     }
-    copy = rg_strndup((const char *)text, (size_t)sqlite3_column_bytes(r->stmt, col));
+    copy = rg_strndup(text, len);
     if (copy == NULL)
         r->rc = rg_error_set(RG_ENOMEM, "store: out of memory copying a column");
     return copy;
@@ -373,13 +533,13 @@ char *rg_store__read_text(rg_store__reader *r)
 int64_t rg_store__read_int64(rg_store__reader *r)
 {
     int col = r->col++;
-    return (int64_t)sqlite3_column_int64(r->stmt, col);
+    return rg_store__col_int64(r->stmt, col);
 }
 
 double rg_store__read_double(rg_store__reader *r)
 {
     int col = r->col++;
-    if (sqlite3_column_type(r->stmt, col) == SQLITE_NULL)
+    if (rg_store__col_null(r->stmt, col))
         return NAN;
-    return sqlite3_column_double(r->stmt, col);
+    return rg_store__col_double(r->stmt, col);
 }

@@ -1,4 +1,5 @@
-/* store.c - opening the database (pragmas, migrations), transactions and rollout ids */
+/* store.c - opening the database (SQLite: pragmas; PostgreSQL: a connection), migrations,
+ * transactions and rollout ids */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,8 @@ static int configure(sqlite3 *db, int readonly)
     rc = sqlite3_busy_handler(db, on_busy, NULL);
     if (rc != SQLITE_OK)
         return rg_store__db_error(db, rc, "open: busy handler");
-    if ((rc = rg_store__exec(db, "PRAGMA foreign_keys = ON", "open: foreign keys")) < 0 ||
-        (rc = rg_store__exec(db, "PRAGMA synchronous = NORMAL", "open: synchronous")) < 0)
+    if ((rc = rg_store__lite_exec(db, "PRAGMA foreign_keys = ON", "open: foreign keys")) < 0 ||
+        (rc = rg_store__lite_exec(db, "PRAGMA synchronous = NORMAL", "open: synchronous")) < 0)
         return rc;
     if (readonly)
         return 0;
@@ -101,6 +102,36 @@ static int private_files(const char *path)
     return 0;
 }
 
+/* A postgresql:// or postgres:// URI: a connection (one per handle: serve gives every
+ * thread its own handle, so the handles are the pool) on a migrated schema. */
+static int open_pg(rg_store **out, const char *uri, int readonly)
+{
+    rg_store__pg *pg = NULL;
+    rg_store *store = NULL;
+    char display[1024];
+    int rc;
+
+    if ((rc = rg_store__pg_open(&pg, uri)) < 0)
+        return rc;
+    if ((rc = rg_store__pg_migrate(pg)) < 0) {
+        rg_store_location_display(display, sizeof(display), uri);
+        rg_error_prefix("%s", display);
+        rg_store__pg_close(pg);
+        return rc;
+    }
+    if ((store = calloc(1, sizeof(*store))) == NULL) {
+        rg_store__pg_close(pg);
+        return rg_error_set(RG_ENOMEM, "store: open: out of memory");
+    }
+    if (readonly) {
+        rg_store__pg_set_readonly(pg);
+        store->readonly = 1;
+    }
+    store->pg = pg;
+    *out = store;
+    return 0;
+}
+
 int rg_store_open(rg_store **out, const char *path)
 {
     rg_store *store = NULL;
@@ -111,6 +142,8 @@ int rg_store_open(rg_store **out, const char *path)
         return rg_error_set(RG_EINVALID, "store: open: no output handle");
     if ((rc = rg_store__require(path, "open", "database path")) < 0)
         return rc;
+    if (rg_store__is_pg_location(path))
+        return open_pg(out, path, 0);
     if ((rc = private_files(path)) < 0)
         return rc;
     /* NOMUTEX: a store handle is used by one thread at a time (serve gives every request,
@@ -189,6 +222,8 @@ int rg_store_open_readonly(rg_store **out, const char *path)
         return rg_error_set(RG_EINVALID, "store: open: no output handle");
     if ((rc = rg_store__require(path, "open", "database path")) < 0)
         return rc;
+    if (rg_store__is_pg_location(path))
+        return open_pg(out, path, 1);
     rc = open_readonly(out, path);
     if (rc == RG_ENOTFOUND) {
         /* Absent or behind: only a write can create or migrate it, and that may wait for
@@ -210,6 +245,13 @@ void rg_store_free(rg_store *store)
         return;
     rg_store__fence_clear(store);
     rg_store__stmt_cache_free(store);
+    if (store->pg) {
+        if (rg_store__pg_in_transaction(store->pg))
+            rg_store__pg_exec(store->pg, "ROLLBACK", "close");
+        rg_store__pg_close(store->pg);
+        free(store);
+        return;
+    }
     if (!sqlite3_get_autocommit(store->db))
         sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(store->db);
@@ -221,7 +263,8 @@ int rg_store_schema_version(int *out, rg_store *store)
     int version = 0, rc;
     if (out == NULL || store == NULL)
         return rg_error_set(RG_EINVALID, "store: schema version: missing argument");
-    if ((rc = rg_store__user_version(&version, store->db)) < 0)
+    if ((rc = store->pg ? rg_store__pg_schema_version(&version, store->pg)
+                        : rg_store__user_version(&version, store->db)) < 0)
         return rc;
     *out = version;
     return 0;
@@ -235,18 +278,21 @@ static int begin(rg_store *store, int durable)
 
     if (store == NULL)
         return rg_error_set(RG_EINVALID, "store: begin: no store");
-    if (!sqlite3_get_autocommit(store->db))
+    if (rg_store_in_transaction(store))
         return rg_error_set(RG_EINVALID, "store: begin: a transaction is already open");
-    /* synchronous cannot change inside a transaction; it applies at commit. */
-    if (durable &&
-        (rc = rg_store__exec(store->db, "PRAGMA synchronous = FULL", "begin durable")) < 0)
+    /* synchronous cannot change inside a transaction; it applies at commit. PostgreSQL
+     * commits durably (synchronous_commit) at every commit. */
+    if (durable && store->db &&
+        (rc = rg_store__lite_exec(store->db, "PRAGMA synchronous = FULL", "begin durable")) < 0)
         return rc;
     store->fence.checked = 0;
-    rc = rg_store__begin_immediate(store->db, "begin");
+    rc = rg_store__begin_write(store, "begin");
+    if (rc == 0 && store->pg)
+        rg_store__pg_set_guarded(store->pg, 1);
     if (rc == 0 && (rc = rg_store__fence_check(store, "begin")) < 0)
-        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+        rg_store__exec(store, "ROLLBACK", "begin");
     if (rc < 0) {
-        if (durable)
+        if (durable && store->db)
             sqlite3_exec(store->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
         return rc;
     }
@@ -269,10 +315,12 @@ static int end_durable(rg_store *store, int rc)
 {
     int restore;
 
-    if (!store->durable || !sqlite3_get_autocommit(store->db))
+    if (!store->durable || rg_store_in_transaction(store))
         return rc;
     store->durable = 0;
-    restore = rg_store__exec(store->db, "PRAGMA synchronous = NORMAL", "restore synchronous");
+    if (store->pg)
+        return rc;
+    restore = rg_store__lite_exec(store->db, "PRAGMA synchronous = NORMAL", "restore synchronous");
     return rc < 0 ? rc : restore;
 }
 
@@ -282,10 +330,10 @@ int rg_store_commit(rg_store *store)
 
     if (store == NULL)
         return rg_error_set(RG_EINVALID, "store: commit: no store");
-    if (sqlite3_get_autocommit(store->db))
+    if (!rg_store_in_transaction(store))
         return rg_error_set(RG_EINVALID, "store: commit: no transaction is open");
-    rc = rg_store__exec(store->db, "COMMIT", "commit");
-    if (sqlite3_get_autocommit(store->db))
+    rc = rg_store__exec(store, "COMMIT", "commit");
+    if (!rg_store_in_transaction(store))
         store->fence.checked = 0;
     return end_durable(store, rc);
 }
@@ -296,15 +344,19 @@ int rg_store_rollback(rg_store *store)
 
     if (store == NULL)
         return rg_error_set(RG_EINVALID, "store: rollback: no store");
-    if (!sqlite3_get_autocommit(store->db))
-        rc = rg_store__exec(store->db, "ROLLBACK", "rollback");
+    if (rg_store_in_transaction(store))
+        rc = rg_store__exec(store, "ROLLBACK", "rollback");
     store->fence.checked = 0;
     return end_durable(store, rc);
 }
 
 int rg_store_in_transaction(const rg_store *store)
 {
-    return store != NULL && !sqlite3_get_autocommit(store->db);
+    if (store == NULL)
+        return 0;
+    if (store->pg)
+        return rg_store__pg_in_transaction(store->pg);
+    return !sqlite3_get_autocommit(store->db);
 }
 
 /* ---- ids ---- */

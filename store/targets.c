@@ -62,7 +62,7 @@ int rg_store_target_insert(rg_store *store, const rg_store_target *target)
     rg_store__bind_text(&b, target->api_url);
     rg_store__bind_text(&b, target->login_url);
     bind_target_state(&b, target);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, target->rollout_id);
@@ -106,10 +106,10 @@ int rg_store_target_update(rg_store *store, const rg_store_target *target)
     rg_store__bind_text(&b, target->rollout_id);
     rg_store__bind_text(&b, target->org_id);
     rg_store__bind_text(&b, target->strategy_id);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0)
         return rc;
-    if (sqlite3_changes(store->db) == 0)
+    if (rg_store__changes(store) == 0)
         return rg_error_set(RG_ENOTFOUND, "store: %s: target %s/%s of rollout %s not found", op,
                             target->org_id, target->strategy_id, target->rollout_id);
     return 0;

@@ -63,7 +63,7 @@ static int put_one(rg_store *store, const rg_store_measurement_in *m, int check_
     rg_store__bind_int64(&b, m->bucket_len_ms);
     rg_store__bind_int64(&b, m->count);
     rg_store__bind_double(&b, m->sum);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
     return rg_store__step_done(store, b.stmt, op);
 }
@@ -101,12 +101,14 @@ int rg_store_measurement_sums(rg_store *store, const char *tenant_id, const char
     /* ?4 / ?6 choose count or sum per metric; a NULL sum (NaN on the way in) adds 0. */
     static const char sql[] =
         "SELECT org_id, bucket_start_ms,"
-        " TOTAL(CASE WHEN metric = ?3 THEN (CASE WHEN ?4 THEN sum ELSE count END) END),"
-        " TOTAL(CASE WHEN metric = ?5 THEN (CASE WHEN ?6 THEN sum ELSE count END) END)"
+        " COALESCE(SUM(CASE WHEN metric = ?3 THEN (CASE WHEN ?4 <> 0 THEN sum ELSE count END)"
+        "  END), 0.0),"
+        " COALESCE(SUM(CASE WHEN metric = ?5 THEN (CASE WHEN ?6 <> 0 THEN sum ELSE count END)"
+        "  END), 0.0)"
         " FROM measurements WHERE tenant_id = ?1 AND rollout_id = ?2 AND metric IN (?3, ?5)"
         " GROUP BY org_id, bucket_start_ms ORDER BY org_id, bucket_start_ms";
     static const char op[] = "measurement sums";
-    sqlite3_stmt *stmt = NULL;
+    rg_store__query *stmt = NULL;
     rg_store__binder b;
     int rc, step;
 
@@ -123,22 +125,23 @@ int rg_store_measurement_sums(rg_store *store, const char *tenant_id, const char
     rg_store__bind_int64(&b, a_use_sum != 0);
     rg_store__bind_text(&b, metric_b);
     rg_store__bind_int64(&b, b_use_sum != 0);
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0)
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0)
         return rc;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *org = (const char *)sqlite3_column_text(stmt, 0);
+    while ((step = rg_store__step(store, stmt, op)) == 1) {
+        size_t len = 0;
+        const char *org = rg_store__col_text(stmt, 0, &len);
         if (org == NULL) {
-            sqlite3_reset(stmt);
+            rg_store__reset(store, stmt);
             return rg_error_set(RG_EDB, "store: %s: out of memory reading a row", op);
         }
-        if ((rc = fn(org, sqlite3_column_int64(stmt, 1), sqlite3_column_double(stmt, 2),
-                     sqlite3_column_double(stmt, 3), payload)) != 0) {
-            sqlite3_reset(stmt);
+        if ((rc = fn(org, rg_store__col_int64(stmt, 1), rg_store__col_double(stmt, 2),
+                     rg_store__col_double(stmt, 3), payload)) != 0) {
+            rg_store__reset(store, stmt);
             return rc;
         }
     }
-    rc = step == SQLITE_DONE ? 0 : rg_store__db_error(store->db, step, op);
-    sqlite3_reset(stmt);
+    rc = step < 0 ? step : 0;
+    rg_store__reset(store, stmt);
     return rc;
 }
 
@@ -158,7 +161,7 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
                               " z = excluded.z, boundary = excluded.boundary,"
                               " p_value = excluded.p_value, decision = excluded.decision,"
                               " reason = excluded.reason, at = excluded.at"
-                              " WHERE verdicts.test = 'error'";
+                              " WHERE verdicts.test = 'error' /*pg: RETURNING id*/";
     static const char op[] = "verdict insert";
     const rg_store_verdict_in *v = verdict;
     rg_store__binder b;
@@ -188,19 +191,19 @@ int rg_store_verdict_insert(int64_t *out_id, rg_store *store, const rg_store_ver
     rg_store__bind_text(&b, v->decision);
     rg_store__bind_text(&b, v->reason);
     rg_store__bind_int64(&b, v->at_ms ? v->at_ms : rg_time_now_ms());
-    if ((rc = rg_store__binder_check(&b, store->db, op)) < 0 ||
+    if ((rc = rg_store__binder_check(&b, store, op)) < 0 ||
         (rc = rg_store__step_done(store, b.stmt, op)) < 0) {
         if (rc == RG_ENOTFOUND)
             rg_error_set(rc, "store: %s: rollout %s not found", op, v->rollout_id);
         return rc;
     }
-    if (sqlite3_changes(store->db) == 0)
+    if (rg_store__changes(store) == 0)
         return rg_error_set(RG_ECONFLICT,
                             "store: %s: rollout %s stage %d poll %d already has "
                             "a verdict for %s",
                             op, v->rollout_id, v->stage, v->poll, v->metric);
     if (out_id)
-        *out_id = (int64_t)sqlite3_last_insert_rowid(store->db);
+        *out_id = rg_store__last_id(store);
     return 0;
 }
 

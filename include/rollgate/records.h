@@ -16,6 +16,25 @@
  * @param[out] out free with rg_engine_free. */
 int rg_engine_open(rg_engine **out, const char *db_path, int readonly,
                    const rg_engine_options *opts);
+/* `db_path` fit for a message or a log: a PostgreSQL URI's password masked as "***"
+ * (rg_store_location_display). */
+int rg_engine_db_display(char *out, size_t outlen, const char *db_path);
+/* Whether `db_path` names a PostgreSQL database (postgresql:// or postgres://) rather than
+ * an SQLite file. */
+int rg_engine_db_is_postgresql(const char *db_path);
+/* `rollgate db migrate`: opens the SQLite database at `from_path` (which must exist) and the
+ * PostgreSQL database `to_uri` (both migrated to this build's schema) and copies the one
+ * into the other, verified (rg_store_copy). RG_EINVALID when `from_path` is no SQLite file
+ * path or `to_uri` no PostgreSQL URI, RG_ENOTFOUND when the file is absent. */
+int rg_engine_db_copy(rg_store_copy_report *out, const char *from_path, const char *to_uri,
+                      int replace);
+/* For schedulers of several hosts on one database: takes, as this engine's owner, the lease
+ * of the oldest active rollout nobody leases (rg_store_lease_claim_next; PostgreSQL: SKIP
+ * LOCKED), for `ttl_ms` (0: the engine's lease length). The next tick of that rollout by this
+ * engine keeps the lease and its epoch. @param[out] out the lease (caller disposes) when
+ * *out_found is 1. */
+int rg_engine_lease_claim_next(rg_store_lease *out, int *out_found, rg_engine *engine,
+                               int64_t ttl_ms);
 
 int rg_engine_rollout_get(rg_store_rollout *out, rg_engine *engine, const char *tenant_id,
                           const char *rollout_id);

@@ -42,7 +42,12 @@
 typedef struct rg_store rg_store;
 
 /* Opens (creating when absent) the database at `path` and migrates it to
- * RG_STORE_SCHEMA_VERSION. WAL mode, foreign keys on, synchronous=NORMAL. While another
+ * RG_STORE_SCHEMA_VERSION. `path` is an SQLite file, or a PostgreSQL conninfo URI
+ * ("postgresql://user:password@host:port/db?sslmode=...", "postgres://...",
+ * "postgresql:///db?host=/socket/dir"): one connection per handle, reconnected with backoff
+ * when it drops, RG_EDB naming the database (never its password) when it cannot be reached
+ * (docs/internals/store.md, "Two drivers"). SQLite: WAL mode, foreign keys on,
+ * synchronous=NORMAL. While another
  * client holds the lock every call waits for it (backoff, no limit, one log line per wait
  * past a second) instead of failing. A database newer than this build is refused (RG_EDB).
  * One handle per thread. */
@@ -54,6 +59,11 @@ int rg_store_open(rg_store **out, const char *path);
 int rg_store_open_readonly(rg_store **out, const char *path);
 /* Closes the handle; an open transaction is rolled back. NULL is a no-op. */
 void rg_store_free(rg_store *store);
+/* Writes `location` (a path or a conninfo URI) fit for a message or a log: a URI's password
+ * ("user:password@", "password=") becomes "***". */
+int rg_store_location_display(char *out, size_t outlen, const char *location);
+/* Whether `location` is a PostgreSQL conninfo URI (postgresql:// or postgres://). */
+int rg_store_location_is_postgresql(const char *location);
 /* The database's PRAGMA user_version. */
 int rg_store_schema_version(int *out, rg_store *store);
 
@@ -490,6 +500,43 @@ int rg_store_lease_release(int *out_released, rg_store *store, const char *tenan
 /* The current lease row, expired or not. RG_ENOTFOUND when there is none (or released). */
 int rg_store_lease_get(rg_store_lease *out, rg_store *store, const char *tenant_id,
                        const char *rollout_id);
+/* For schedulers sharing one database: takes the lease, for `owner` until db-now + ttl_ms,
+ * of the oldest active rollout (awaiting approval, running, paused, held, rolling back) of
+ * any tenant that nobody leases (no lease, released, or expired by the database's clock).
+ * PostgreSQL picks it with FOR UPDATE SKIP LOCKED, so schedulers on several hosts asking at
+ * once get different rollouts without waiting on each other; SQLite's write lock
+ * serializes them. @param[out] out the lease taken (caller disposes), when *out_found is 1;
+ * *out_found is 0 when every active rollout is leased. Opens its own transaction:
+ * RG_EINVALID inside one. */
+int rg_store_lease_claim_next(rg_store_lease *out, int *out_found, rg_store *store,
+                              const char *owner, int64_t ttl_ms);
+
+/* ---- copying a database (rollgate db migrate) ---- */
+
+#define RG_STORE_COPY_MAX_TABLES 16
+#define RG_STORE_COPY_MAX_COLUMNS 32
+
+typedef struct {
+    const char *table; /* static */
+    int64_t source_rows;
+    int64_t target_rows;
+} rg_store_copy_table;
+
+typedef struct {
+    rg_store_copy_table tables[RG_STORE_COPY_MAX_TABLES]; /* in copy order */
+    size_t count;
+    int64_t snapshots_compared; /* snapshots whose etag and body were compared */
+    int64_t snapshot_bytes;     /* the bytes compared */
+} rg_store_copy_report;
+
+/* Copies every row of the SQLite store `from` into the PostgreSQL store `to` (both open,
+ * migrated to this build's schema) in one target transaction, ids kept, then compares the
+ * row counts of every table and every snapshot's etag and body byte for byte; any
+ * difference rolls the copy back (RG_EDB). A target with rows is refused (RG_ECONFLICT)
+ * unless `replace`, which empties it first in the same transaction. Leases are copied as
+ * they are: stop every process driving `from` first (a copied lease expires by the
+ * target's clock and is taken over then). @param[out] out set on success. */
+int rg_store_copy(rg_store_copy_report *out, rg_store *to, rg_store *from, int replace);
 
 /* What the schedulers of several hosts on one database share, read by the database's clock
  * (rg_store_lease_census_all_tenants). */

@@ -16,10 +16,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "rollgate/util.h"
 #include "support/e2e.h"
+#include "support/pg.h"
+#include "support/skip.h"
 #include "support/testutil.h"
 
 /* Three looks over 9 s, the last one the first that may pass: a look that fails there is
@@ -400,6 +403,8 @@ static void test_write_locked_database_waits(void **state)
     const char *status[] = {"status", NULL, "--json", NULL};
     rg_e2e e;
     sqlite3 *db = NULL;
+    PGconn *pg = NULL;
+    PGresult *res = NULL;
     pid_t pid;
     int sig = 0, code;
     int64_t locked_at;
@@ -416,8 +421,18 @@ static void test_write_locked_database_waits(void **state)
     for (int i = 0; i < 300 && !some_target_applied(&e); i++)
         rg_e2e_sleep_ms(50);
     assert_true(some_target_applied(&e));
-    assert_int_equal(sqlite3_open_v2(e.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    if (rg_test_pg_backend()) {
+        /* PostgreSQL: the tables the driver writes locked against writes (reads pass). */
+        pg = PQconnectdb(e.db);
+        assert_int_equal(PQstatus(pg), CONNECTION_OK);
+        res = PQexec(pg, "BEGIN; LOCK TABLE rollouts, targets, leases, events, snapshots"
+                         " IN EXCLUSIVE MODE");
+        assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+    } else {
+        assert_int_equal(sqlite3_open_v2(e.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    }
     locked_at = rg_time_mono_ms();
     /* status answers while the lock is held */
     code = run_cli(e.db, NULL, status_out, NULL, status, NULL);
@@ -437,8 +452,15 @@ static void test_write_locked_database_waits(void **state)
             fail_msg("rollgate run exited while the database was locked");
         rg_e2e_sleep_ms(100);
     }
-    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    if (pg) {
+        res = PQexec(pg, "COMMIT");
+        assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+        PQfinish(pg);
+    } else {
+        assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+    }
     code = wait_exit(pid, 120000, &sig);
     if (code != 0) {
         char *text = rg_test_read_file(err, NULL);
@@ -577,5 +599,7 @@ int main(void)
         cmocka_unit_test(test_two_drivers_fast_tick_short_lease),
         cmocka_unit_test(test_two_drivers_default_tick),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    if (rg_test_pg_backend_missing())
+        return rg_test_exit(0);
+    return rg_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

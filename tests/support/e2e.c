@@ -6,6 +6,7 @@
 
 #include "rollgate/util.h"
 #include "support/e2e.h"
+#include "support/pg.h"
 #include "support/testutil.h"
 
 const char rg_e2e_policy[] =
@@ -88,6 +89,10 @@ int rg_e2e_dir(rg_e2e *e)
     if (rg_test_mkdtemp(e->dir, sizeof(e->dir)) < 0)
         return rg_error_set(RG_EIO, "mkdtemp failed");
     snprintf(e->db, sizeof(e->db), "%s/e2e.db", e->dir);
+    /* The *_pg run of a test: a fresh PostgreSQL database instead (tests/support/pg.h). */
+    if (rg_test_pg_backend() && (rg_test_pg_start(e->db, sizeof(e->db)) != 0 ||
+                                 rg_test_pg_new_db(e->db, sizeof(e->db)) != 0))
+        return rg_error_set(RG_EDB, "no PostgreSQL database for the test: %s", e->db);
     snprintf(e->manifest, sizeof(e->manifest), "%s/manifest.yaml", e->dir);
     snprintf(e->tenant, sizeof(e->tenant), "e2e");
     return 0;

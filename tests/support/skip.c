@@ -13,9 +13,14 @@ static int required_skipped; /* of those, skips that $RG_REQUIRE forbids */
 
 int rg_test_required(void)
 {
-    const char *list = getenv("RG_REQUIRE"), *name = program_invocation_short_name, *p;
-    size_t n = strlen(name);
+    /* $RG_TEST_NAME: the ctest name when one program runs as several tests (the store
+     * suite on SQLite and on PostgreSQL). */
+    const char *list = getenv("RG_REQUIRE"), *name = getenv("RG_TEST_NAME"), *p;
+    size_t n;
 
+    if (name == NULL || *name == '\0')
+        name = program_invocation_short_name;
+    n = strlen(name);
     if (list == NULL || *list == '\0')
         return 0;
     if (strcmp(list, "all") == 0)
