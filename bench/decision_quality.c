@@ -206,6 +206,84 @@ static json_t *model_json(const dq_model *m, const dq_tally *tally, int reps)
                      "judges", judges);
 }
 
+/* What the planner forecast for the model at its recommended soak, and the study's value:
+ * P(promote) on a healthy model; power on a model whose effect is one metric at 1 or 1.5 x
+ * its tolerance (abandonment x1.15 / x1.225, ASA +10 s / +15 s). */
+static int soak_compare(double *predicted, double *study, const char **what, const dq_model *m,
+                        const dq_tally *tally, int reps, const dq_plan *pl)
+{
+    dq_summary s;
+    summarise(&s, &tally[DQ_GROUP], reps, m->polls);
+    if (healthy(m)) {
+        *predicted = pl->stage.p_promote;
+        *study = s.promote;
+        *what = "P(promote | healthy)";
+        return 1;
+    }
+    *study = s.trip;
+    *what = "power";
+    if (m->effect_asa_s == 0 && fabs(m->effect_abandon - 1.15) < 1e-9)
+        *predicted = pl->metric[0].p_trip_1_0;
+    else if (m->effect_asa_s == 0 && fabs(m->effect_abandon - 1.225) < 1e-9)
+        *predicted = pl->metric[0].p_trip_1_5;
+    else if (m->effect_abandon == 1 && fabs(m->effect_asa_s - 10) < 1e-9)
+        *predicted = pl->metric[1].p_trip_1_0;
+    else if (m->effect_abandon == 1 && fabs(m->effect_asa_s - 15) < 1e-9)
+        *predicted = pl->metric[1].p_trip_1_5;
+    else
+        return 0;
+    return 1;
+}
+
+static void print_soak(const dq_model *m, const dq_tally *tally, int reps, const dq_plan *pl,
+                       int found)
+{
+    double predicted, study;
+    const char *what;
+    int canary = 0, control = 0;
+
+    if (dq_arm_counts(&canary, &control, m) < 0)
+        canary = control = -1;
+    print_model(m, tally, reps, canary, control);
+    if (found)
+        printf("\nPlanner's recommended soak: %d polls x %d min, %d canary orgs (the fewest polls, "
+               "then the fewest canary orgs, reaching P(promote) and power at the tolerance "
+               "0.9).\n",
+               m->polls, m->poll_minutes, m->canary);
+    else
+        printf("\nPlanner: cannot decide within the soak limit (%d polls, up to %d canary orgs); "
+               "studied at that limit.\n",
+               m->polls, m->canary);
+    printf("Forecast: P(promote | healthy) %.3f, P(hold) %.3f, P(trip) %.3f; power at the "
+           "tolerance: abandonment_rate %.3f, speed_of_answer %.3f.\n",
+           pl->stage.p_promote, pl->stage.p_hold, pl->stage.p_trip, pl->metric[0].p_trip_1_0,
+           pl->metric[1].p_trip_1_0);
+    if (soak_compare(&predicted, &study, &what, m, tally, reps, pl))
+        printf("Planner vs study: %s predicted %.3f, study (group) %.3f, difference %+.3f (%s "
+               "0.05).\n",
+               what, predicted, study, predicted - study,
+               fabs(predicted - study) <= 0.05 ? "within" : "NOT within");
+}
+
+static json_t *soak_json(const dq_model *m, const dq_tally *tally, int reps, const dq_plan *pl,
+                         int found)
+{
+    json_t *obj = model_json(m, tally, reps);
+    double predicted, study;
+    const char *what;
+
+    json_object_set_new(obj, "soak",
+                        json_pack("{s:b, s:i, s:i, s:f, s:f, s:f}", "recommended", found != 0,
+                                  "polls", m->polls, "canary", m->canary, "p_promote",
+                                  pl->stage.p_promote, "power_abandonment",
+                                  pl->metric[0].p_trip_1_0, "power_asa", pl->metric[1].p_trip_1_0));
+    if (soak_compare(&predicted, &study, &what, m, tally, reps, pl))
+        json_object_set_new(json_object_get(obj, "soak"), "check",
+                            json_pack("{s:s, s:f, s:f, s:f}", "what", what, "predicted", predicted,
+                                      "study", study, "difference", predicted - study));
+    return obj;
+}
+
 static int run_model(dq_tally *out, const dq_model *m, int reps, int nthreads,
                      rg_stats_cache *cache)
 {
@@ -251,8 +329,13 @@ static int run_model(dq_tally *out, const dq_model *m, int reps, int nthreads,
     return rc;
 }
 
+typedef struct {
+    int planner;   /* --soak planner */
+    int max_polls; /* --max-polls: the longest soak searched (0: 4 x the model's polls) */
+} dq_soak_opts;
+
 static int parse_args(int *reps, int *threads, int *json, const char **models, int *nmodels,
-                      int argc, char **argv)
+                      dq_soak_opts *so, int argc, char **argv)
 {
     int64_t v;
     for (int i = 1; i < argc; i++) {
@@ -262,6 +345,14 @@ static int parse_args(int *reps, int *threads, int *json, const char **models, i
         }
         if (i + 1 >= argc)
             return rg_error_set(RG_EINVALID, "%s: needs a value", argv[i]);
+        if (strcmp(argv[i], "--soak") == 0) {
+            if (strcmp(argv[i + 1], "planner") == 0)
+                so->planner = 1;
+            else if (strcmp(argv[i + 1], "model") != 0)
+                return rg_error_set(RG_EINVALID, "--soak: expected planner or model");
+            i++;
+            continue;
+        }
         if (strcmp(argv[i], "--model") == 0) {
             if (*nmodels >= DQ_MAX_MODELS)
                 return rg_error_set(RG_ELIMIT, "--model: at most %d", DQ_MAX_MODELS);
@@ -274,6 +365,8 @@ static int parse_args(int *reps, int *threads, int *json, const char **models, i
             *reps = (int)v;
         else if (strcmp(argv[i], "--threads") == 0 && v <= 64)
             *threads = (int)v;
+        else if (strcmp(argv[i], "--max-polls") == 0 && v <= RG_STATS_MAX_LOOKS)
+            so->max_polls = (int)v;
         else
             return rg_error_set(RG_EINVALID, "%s: unknown option or out of range", argv[i]);
         i++;
@@ -289,10 +382,12 @@ int main(int argc, char **argv)
     json_t *all = json_array();
     int64_t t0 = rg_time_mono_ms();
 
-    if (parse_args(&reps, &nthreads, &json, files, &nmodels, argc, argv) < 0) {
+    dq_soak_opts so = {0, 0};
+
+    if (parse_args(&reps, &nthreads, &json, files, &nmodels, &so, argc, argv) < 0) {
         fprintf(stderr,
                 "decision_quality: %s\nusage: decision_quality [--model FILE.json]... "
-                "[--reps N] [--threads T] [--json]\n",
+                "[--reps N] [--threads T] [--soak model|planner] [--max-polls N] [--json]\n",
                 rg_error_last());
         return 3;
     }
@@ -303,6 +398,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < (nmodels ? nmodels : 1) && rc == 0; i++) {
         dq_model m;
         dq_tally tally[DQ_JUDGES];
+        dq_plan soak_plan;
+        int soak_found = -1;
         if (nmodels) {
             rc = dq_model_load(&m, files[i]);
         } else {
@@ -310,13 +407,27 @@ int main(int argc, char **argv)
             rc = dq_model_parse(&m, empty, "(defaults)");
             json_decref(empty);
         }
+        if (rc == 0 && so.planner) {
+            int maxp = so.max_polls ? so.max_polls : 4 * m.polls, polls = 0;
+            while (maxp > 1 && m.pre_minutes + maxp * m.poll_minutes > DQ_MAX_MINUTES)
+                maxp--;
+            maxp = maxp > RG_STATS_MAX_LOOKS ? RG_STATS_MAX_LOOKS : maxp;
+            if ((rc = dq_plan_soak(&soak_plan, &polls, &m, maxp)) == 0)
+                soak_found = polls;
+        }
         if (rc == 0)
             rc = run_model(tally, &m, reps, nthreads, cache);
         if (rc < 0) {
             fprintf(stderr, "decision_quality: %s\n", rg_error_last());
             break;
         }
-        if (json) {
+        if (soak_found >= 0) {
+            if (json)
+                json_array_append_new(all, soak_json(&m, tally, reps, &soak_plan, soak_found));
+            else
+                print_soak(&m, tally, reps, &soak_plan, soak_found);
+            fflush(stdout);
+        } else if (json) {
             dq_plan pl;
             json_t *obj = model_json(&m, tally, reps);
             if ((rc = dq_plan_model(&pl, &m, 1)) < 0) {

@@ -30,6 +30,22 @@ const char *rg_sequential_kind_name(rg_sequential_kind kind)
     }
 }
 
+int rg_fail_rule_parse(rg_fail_rule *out, const char *s)
+{
+    if (s && strcmp(s, "estimate") == 0)
+        *out = RG_FAIL_ESTIMATE;
+    else if (s && strcmp(s, "interval") == 0)
+        *out = RG_FAIL_INTERVAL;
+    else
+        return rg_error_set(RG_EINVALID, "fail_rule: expected estimate or interval");
+    return 0;
+}
+
+const char *rg_fail_rule_name(rg_fail_rule rule)
+{
+    return rule == RG_FAIL_INTERVAL ? "interval" : "estimate";
+}
+
 int rg_variance_kind_parse(rg_variance_kind *out, const char *s)
 {
     if (s && strcmp(s, "cluster") == 0)
@@ -107,6 +123,8 @@ static int check_params(const rg_stats_metric_input *m, const rg_stats_verdict_p
         return rg_error_set(RG_EINVALID, "variance: unknown kind %d", (int)p->variance);
     if (p->information != RG_INFORMATION_CALENDAR && p->information != RG_INFORMATION_OBSERVED)
         return rg_error_set(RG_EINVALID, "information: unknown kind %d", (int)p->information);
+    if (p->fail_rule != RG_FAIL_ESTIMATE && p->fail_rule != RG_FAIL_INTERVAL)
+        return rg_error_set(RG_EINVALID, "fail_rule: unknown kind %d", (int)p->fail_rule);
     if (p->block_buckets < 0)
         return rg_error_set(RG_EINVALID, "block_buckets: must be >= 0");
     if (!(p->post_share >= 0.0 && p->post_share <= 1.0))
@@ -362,7 +380,9 @@ static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
         out->ci_lo = r.ci_lo;
         out->ci_hi = r.ci_hi;
         bad_upper = sign > 0 ? r.ci_hi : -r.ci_lo;
-        if (r.p_value <= out->alpha_metric && bad > 0.0 && bad >= out->tolerance)
+        if (r.p_value <= out->alpha_metric && bad > 0.0 &&
+            (p->fail_rule == RG_FAIL_INTERVAL ? bad_upper >= out->tolerance
+                                              : bad >= out->tolerance))
             out->decision = RG_DECISION_FAIL;
     } else {
         if (p->sequential == RG_SEQUENTIAL_GROUP) {
@@ -377,7 +397,12 @@ static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
         out->ci_lo = out->theta - out->boundary * sd;
         out->ci_hi = out->theta + out->boundary * sd;
         bad_upper = bad + out->boundary * sd;
-        if (out->z >= out->boundary && bad >= out->tolerance)
+        /* interval: significant and not shown within the tolerance (bad_upper >= tolerance);
+         * at the planned soak that is implied by significance, so power at the tolerance is
+         * the test's; estimate: the estimate itself at least the tolerance */
+        if (out->z >= out->boundary &&
+            (p->fail_rule == RG_FAIL_INTERVAL ? bad_upper >= out->tolerance
+                                              : bad >= out->tolerance))
             out->decision = RG_DECISION_FAIL;
     }
     if (out->decision != RG_DECISION_FAIL && p->min_soak_reached && bad_upper < out->tolerance)
