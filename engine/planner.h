@@ -37,6 +37,10 @@ int rg_engine__traffic_queue(rg_platform_op **ops, rg_platform *pf, const char *
 /* The traffic of a completed op (zeros for NULL). An op that failed returns its error. */
 int rg_engine__traffic_collect(rg_org_traffic *out, const rg_platform_op *op);
 
+/* The traffic's total of an analytics metric (nOffered, tAbandon, tAnswered, tHandle): its
+ * count, or (use_sum) its sum in ms; 0 for other names. */
+double rg_engine__traffic_total(const rg_org_traffic *t, const char *name, int use_sum);
+
 /* Expected units per minute of `metric` (trials for a proportion, measurements for a mean)
  * from an org's traffic over `minutes`. */
 double rg_engine__traffic_rate(const rg_org_traffic *t, const rg_policy_metric *metric,
