@@ -83,6 +83,69 @@ static json_t *org_list(const rg_resolution *r, size_t stage, int role)
     return a;
 }
 
+/* Units a minute of an org; for a proportion on the log scale with cluster variance, scaled
+ * by the pooled unit variance over the org's own ((1 - p_i) / p_i), so that the planner's
+ * within-org variance is the verdict's per-org one. */
+static double org_rate(const rg_org_traffic *t, const rg_policy_metric *q, double minutes,
+                       double level, const rg_policy *p)
+{
+    double rate = rg_engine__traffic_rate(t, q, minutes), e, n, own;
+
+    if (q->kind != RG_METRIC_PROPORTION || q->scale != RG_TOLERANCE_RELATIVE ||
+        p->variance != RG_VARIANCE_CLUSTER)
+        return rate;
+    e = rg_engine__traffic_total(t, q->events, 0);
+    n = rg_engine__traffic_total(t, q->trials, 0);
+    if (e == 0) { /* the verdict's 1/2 rule */
+        e = 0.5;
+        n += 0.5;
+    }
+    own = (1 - e / n) / (e / n);
+    return own > 0 ? rate * ((1 - level) / level) / own : rate;
+}
+
+#define PLANNER_GOAL 0.9
+
+/* The fewest polls within the soak limit reaching P(promote | healthy) and power at every
+ * tolerance PLANNER_GOAL, or null with a warning (docs/internals/stats.md). */
+static json_t *recommend(const rg_stats_plan_metric *pm, size_t n, const rg_stats_plan_design *d,
+                         const rg_stats_plan_stage *at_limit, const rg_stats_plan_result *res,
+                         size_t k, json_t *warnings)
+{
+    rg_stats_plan_result out[RG_POLICY_MAX_METRICS];
+    rg_stats_plan_stage st;
+    rg_stats_plan_design q = *d;
+    rg_stats_plan_goal goal = {1, d->planned_polls, PLANNER_GOAL, PLANNER_GOAL};
+    double power = 1;
+    char buf[512];
+    int polls = 0;
+
+    goal.min_polls = (int)ceil(d->stabilization_minutes / d->poll_minutes - 1e-9);
+    goal.min_polls = goal.min_polls < 1 ? 1 : goal.min_polls;
+    goal.min_polls = goal.min_polls > goal.max_polls ? goal.max_polls : goal.min_polls;
+    q.no_mde = 1;
+    if (rg_stats_plan_soak(&polls, out, &st, pm, n, &q, &goal) < 0) {
+        rg_error_clear();
+        return json_null();
+    }
+    if (polls > 0) {
+        json_t *pw = json_array();
+        for (size_t j = 0; j < n; j++)
+            json_array_append_new(pw, json_real(out[j].p_trip_1_0));
+        return json_pack("{s:i, s:f, s:f, s:o}", "polls", polls, "soak_minutes",
+                         polls * d->poll_minutes, "p_promote", st.p_promote, "power", pw);
+    }
+    for (size_t j = 0; j < n; j++)
+        power = res[j].p_trip_1_0 < power ? res[j].p_trip_1_0 : power;
+    snprintf(buf, sizeof(buf),
+             "stage %zu cannot decide within its soak limit: at %d polls P(promote | healthy) "
+             "is %.2f and the power at a tolerance %.2f, below %.1f; plan more canary orgs (a "
+             "larger stage or min_offered), a longer soak_limit or pre_window",
+             k + 1, d->planned_polls, at_limit->p_promote, power, PLANNER_GOAL);
+    json_array_append_new(warnings, json_string(buf));
+    return json_null();
+}
+
 /* One stage: its orgs, and the planner's numbers or why there are none. */
 static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k,
                           const rg_org_traffic *traffic, double minutes, json_t *warnings)
@@ -93,6 +156,8 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
     rg_stats_plan_stage st;
     rg_stats_plan_design d = {0};
     double *rates = calloc((r->count + 1) * (p->metrics_count + 1), sizeof(double));
+    double tau2[RG_POLICY_MAX_METRICS][RG_STATS_MAX_LOOKS];
+    int *role = calloc(r->count + 1, sizeof(int));
     double offered = 0, soak_min = p->soak_limit_ms / 60000.0;
     int later = 0, earlier = 0, any_warning = 0;
     size_t nc = 0;
@@ -118,14 +183,22 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
                     : earlier ? "earlier"
                               : "none",
                     "offered_per_minute", offered, "expected_offered", offered * soak_min);
-    if (doc == NULL || metrics == NULL || rates == NULL) {
+    if (doc == NULL || metrics == NULL || rates == NULL || role == NULL) {
         free(rates);
+        free(role);
         json_decref(doc);
         json_decref(metrics);
         return NULL;
     }
     if (nc == 0)
         err = "no canary organization (this stage adds none)";
+    for (size_t i = 0; i < r->count; i++) {
+        size_t s = r->targets[i].stage;
+        role[i] = s == k ? RG_SOAK_CANARY : ((later ? s > k : s < k) ? RG_SOAK_CONTROL : 0);
+    }
+    d.planned_polls = p->poll_interval_ms > 0 ? (int)(p->soak_limit_ms / p->poll_interval_ms) : 1;
+    d.planned_polls = d.planned_polls < 1 ? 1 : d.planned_polls;
+    d.planned_polls = d.planned_polls > RG_STATS_MAX_LOOKS ? RG_STATS_MAX_LOOKS : d.planned_polls;
     for (size_t j = 0; err == NULL && j < p->metrics_count; j++) {
         const rg_policy_metric *q = &p->metrics[j];
         double *canary = rates + j * (r->count + 1), *control;
@@ -140,13 +213,26 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
             break;
         }
         for (size_t i = 0; i < r->count; i++) /* orgs without traffic weigh nothing */
-            if (r->targets[i].stage == k && rg_engine__traffic_rate(&traffic[i], q, minutes) > 0)
-                canary[pm[j].n_canary++] = rg_engine__traffic_rate(&traffic[i], q, minutes);
+            if (role[i] == RG_SOAK_CANARY && rg_engine__traffic_rate(&traffic[i], q, minutes) > 0)
+                canary[pm[j].n_canary++] = org_rate(&traffic[i], q, minutes, pm[j].level, p);
         control = canary + pm[j].n_canary;
-        for (size_t i = 0; i < r->count; i++) {
-            size_t s = r->targets[i].stage;
-            if ((later ? s > k : s < k) && rg_engine__traffic_rate(&traffic[i], q, minutes) > 0)
-                control[pm[j].n_control++] = rg_engine__traffic_rate(&traffic[i], q, minutes);
+        for (size_t i = 0; i < r->count; i++)
+            if (role[i] == RG_SOAK_CONTROL && rg_engine__traffic_rate(&traffic[i], q, minutes) > 0)
+                control[pm[j].n_control++] = org_rate(&traffic[i], q, minutes, pm[j].level, p);
+        if (p->variance == RG_VARIANCE_CLUSTER) { /* the between-org variance from history */
+            double disp = 0;
+            if (rg_engine__plan_placebo(tau2[j], &disp, p, q, traffic, role, r->count, (int)k,
+                                        (int)m->stages_count, d.planned_polls) < 0) {
+                snprintf(buf, sizeof(buf), "%s", rg_error_last());
+                err = buf;
+                break;
+            }
+            pm[j].tau2_looks = tau2[j];
+            if (q->kind == RG_METRIC_PROPORTION)
+                pm[j].dispersion = disp;
+            else if (disp > 0) /* the verdict's block variance: ms^2, or relative (log) */
+                pm[j].unit_sd = q->scale == RG_TOLERANCE_RELATIVE ? pm[j].level * sqrt(disp)
+                                                                  : sqrt(disp) / 1000;
         }
         pm[j].canary_rate = canary;
         pm[j].control_rate = pm[j].n_control ? control : NULL;
@@ -155,8 +241,6 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
             err = buf;
         }
     }
-    d.planned_polls = p->poll_interval_ms > 0 ? (int)(p->soak_limit_ms / p->poll_interval_ms) : 1;
-    d.planned_polls = d.planned_polls < 1 ? 1 : d.planned_polls;
     d.poll_minutes = p->poll_interval_ms / 60000.0;
     d.pre_minutes = p->pre_window_ms / 60000.0;
     d.settle_minutes = p->settle_ms / 60000.0;
@@ -168,6 +252,7 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
     d.sequential = p->sequential == RG_SEQUENTIAL_NONE ? RG_SEQUENTIAL_NONE : RG_SEQUENTIAL_GROUP;
     d.variance = p->variance;
     d.information = p->information;
+    d.fail_rule = p->fail_rule;
     d.paths = PLANNER_PATHS;
     d.seed = PLANNER_SEED + k;
     if (err == NULL && rg_stats_plan(res, &st, pm, p->metrics_count, &d) < 0) {
@@ -186,15 +271,16 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
         json_array_append_new(warnings, json_string(line));
         json_object_set_new(doc, "metrics", metrics);
         free(rates);
+        free(role);
         return doc;
     }
     for (size_t j = 0; j < p->metrics_count; j++) {
         const rg_policy_metric *q = &p->metrics[j];
         json_t *mj =
-            json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:b, s:I, s:I}", "name", q->name, "unit",
+            json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:b, s:I, s:I}", "name", q->name, "unit",
                       unit_name(q), "tolerance", tolerance_display(q), "level", pm[j].level,
-                      "half_width", res[j].half_width, "p_trip_1_5", res[j].p_trip_1_5,
-                      "cannot_decide", res[j].cannot_decide, "canary_orgs",
+                      "half_width", res[j].half_width, "p_trip_1_5", res[j].p_trip_1_5, "power",
+                      res[j].p_trip_1_0, "cannot_decide", res[j].cannot_decide, "canary_orgs",
                       (json_int_t)pm[j].n_canary, "control_orgs", (json_int_t)pm[j].n_control);
         if (mj == NULL)
             continue;
@@ -216,7 +302,10 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
     json_object_set_new(doc, "p_hold", json_real(st.p_hold));
     json_object_set_new(doc, "p_trip", json_real(st.p_trip));
     json_object_set_new(doc, "cannot_decide", json_boolean(any_warning));
+    json_object_set_new(doc, "recommended",
+                        recommend(pm, p->metrics_count, &d, &st, res, k, warnings));
     free(rates);
+    free(role);
     return doc;
 }
 

@@ -90,7 +90,14 @@ static void bucket_sum(rg_platform_bucket *out, const rg_platform_aggregates *ag
     }
 }
 
-int rg_engine__traffic_collect(rg_org_traffic *out, const rg_platform_op *op)
+void rg_engine__traffic_free(rg_org_traffic *traffic, size_t n)
+{
+    for (size_t i = 0; traffic && i < n; i++)
+        free(traffic[i].series);
+    free(traffic);
+}
+
+int rg_engine__traffic_collect(rg_org_traffic *out, const rg_platform_op *op, int keep_series)
 {
     const rg_platform_aggregates *agg;
     size_t nb = 0, b, banswered = 0, bhandled = 0;
@@ -105,9 +112,23 @@ int rg_engine__traffic_collect(rg_org_traffic *out, const rg_platform_op *op)
         return 0;
     for (size_t q = 0; q < agg->nqueues; q++)
         nb = agg->queues[q].nbuckets > nb ? agg->queues[q].nbuckets : nb;
+    if (keep_series && nb > 0) {
+        if ((out->series = calloc(nb * RG_TRAFFIC_FIELDS, sizeof(double))) == NULL)
+            return rg_error_set(RG_ENOMEM, "out of memory");
+        out->nbuckets = nb;
+    }
     for (b = 0; b < nb; b++) {
         rg_platform_bucket k;
         bucket_sum(&k, agg, b);
+        if (out->series) {
+            double *row = out->series + b * RG_TRAFFIC_FIELDS;
+            row[0] = (double)k.offered;
+            row[1] = (double)k.abandoned;
+            row[2] = (double)k.answered;
+            row[3] = k.answered_sum_ms;
+            row[4] = (double)k.handled;
+            row[5] = k.handle_sum_ms;
+        }
         out->offered += (double)k.offered;
         out->abandoned += (double)k.abandoned;
         out->answered += (double)k.answered;
@@ -186,7 +207,8 @@ static int read_traffic(rg_org_traffic *traffic, double *minutes, rg_platform *p
         (rc = rg_platform_run(pf)) < 0)
         goto cleanup;
     for (size_t i = 0; i < res->count; i++)
-        if ((rc = rg_engine__traffic_collect(&traffic[i], ops[i])) < 0) {
+        if ((rc = rg_engine__traffic_collect(&traffic[i], ops[i], i < RG_TRAFFIC_SERIES_ORGS)) <
+            0) {
             rc = rg_error_set(rc, "org %s: analytics: %s", orgs[i], rg_error_last());
             break;
         }
@@ -275,7 +297,7 @@ int rg_engine_plan_stats(json_t **out, const rg_manifest *manifest, const char *
     }
     *out = doc;
 cleanup:
-    free(traffic);
+    rg_engine__traffic_free(traffic, res ? res->count : 0);
     rg_buf_dispose(&cred);
     rg_platform_free(pf);
     rg_resolution_free(res);
@@ -380,7 +402,7 @@ int rg_engine__size_stages(json_t **out, json_t **out_planner, rg_engine *engine
 cleanup:
     if (rc < 0)
         rg_error_prefix("sizing stages by traffic (min_offered)");
-    free(traffic);
+    rg_engine__traffic_free(traffic, res ? res->count : 0);
     rg_buf_dispose(&cred);
     rg_platform_free(pf);
     return rc;
@@ -451,7 +473,7 @@ static int plan_now(json_t **out, rg_engine *engine, const rg_manifest *m, const
         goto cleanup;
     rc = planned(out, m, res, traffic, minutes, now_ms);
 cleanup:
-    free(traffic);
+    rg_engine__traffic_free(traffic, res ? res->count : 0);
     rg_buf_dispose(&cred);
     rg_platform_free(pf);
     rg_resolution_free(res);
