@@ -23,8 +23,8 @@
 
 const char *dq_judge_name(dq_judge_kind j)
 {
-    static const char *const names[DQ_JUDGES] = {"group", "msprt", "pooled (before)", "naive",
-                                                 "kayenta"};
+    static const char *const names[DQ_JUDGES] = {"group",           "msprt", "counts",
+                                                 "pooled (before)", "naive", "kayenta"};
     return j < DQ_JUDGES ? names[j] : "?";
 }
 
@@ -344,6 +344,7 @@ int dq_policies_load(dq_policies *out, const dq_model *m)
      */
     // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     out->policy[DQ_MSPRT]->sequential = RG_SEQUENTIAL_MSPRT;
+    out->policy[DQ_COUNTS]->sequential = RG_SEQUENTIAL_COUNTS;
     out->policy[DQ_POOLED]->variance = RG_VARIANCE_POOLED;
     out->policy[DQ_POOLED]->information = RG_INFORMATION_CALENDAR;
     out->policy[DQ_POOLED]->alpha_split = RG_ALPHA_SPLIT_NONE;
@@ -542,7 +543,8 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
             }
             if ((rc = dq_engine_verdict(&v[i], t, m, p, &a, (int)i, &b, &st)) < 0)
                 return rc;
-            if (p->sequential == RG_SEQUENTIAL_MSPRT && v[i].has_estimate)
+            if ((p->sequential == RG_SEQUENTIAL_MSPRT || p->sequential == RG_SEQUENTIAL_COUNTS) &&
+                v[i].has_estimate)
                 prev_p[i] = v[i].p_value;
             fractions[i][k - 1] =
                 rg_engine__next_fraction(&v[i], k > 1 ? fractions[i][k - 2] : 0, k, planned);

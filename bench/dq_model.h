@@ -52,6 +52,7 @@ void dq_simulate(dq_telemetry *t, const dq_model *m, gsl_rng *rng);
 typedef enum {
     DQ_GROUP = 0, /* the policy as shipped: cluster variance, observed information, group */
     DQ_MSPRT,     /* the same with sequential: msprt */
+    DQ_COUNTS,    /* the same with sequential: counts (abandonment; ASA as msprt) */
     DQ_POOLED,    /* the engine before issue 17: pooled variance, t = k/K, full alpha */
     DQ_NAIVE,     /* pooled variance tested at the full level at every poll */
     DQ_KAYENTA,   /* Kayenta's MannWhitneyClassifier on per-minute series, engine's rule */

@@ -38,13 +38,13 @@ static const char *const variance_names[] = {"pooled", "cluster", NULL};
 static const char *const information_names[] = {"calendar", "observed", NULL};
 static const char *const alpha_split_names[] = {"stages", "none", NULL};
 static const char *const fail_rule_names[] = {"estimate", "interval", NULL};
-static const char *const sequential_names[] = {"group", "msprt", "none", NULL};
+static const char *const sequential_names[] = {"group", "msprt", "none", "counts", NULL};
 static const char *const inconclusive_names[] = {"hold", "promote", "rollback", NULL};
 static const char *const kind_names[] = {"proportion", "mean", NULL};
 
 const char *rg_sequential_name(rg_sequential s)
 {
-    return s <= RG_SEQUENTIAL_NONE ? sequential_names[s] : "?";
+    return s <= RG_SEQUENTIAL_COUNTS ? sequential_names[s] : "?";
 }
 
 const char *rg_on_inconclusive_name(rg_on_inconclusive a)

@@ -138,6 +138,23 @@ typedef struct {
 int rg_stats_msprt(rg_stats_msprt_result *out, double theta, double v, double theta0, double tau2,
                    double alpha, double prev_p);
 
+/* ---- the anytime-valid counts test (Lindon & Malek 2020) ---- */
+typedef struct {
+    double log_e;        /* ln of the Beta-binomial mixture e-value against rho0 */
+    double p_value;      /* always valid: min(prev_p, 1/E) */
+    double rho_hat;      /* the canary's share of the events, (x + 1/2) / (x + y + 1) */
+    double effect;       /* logit(rho_hat) - logit(rho0): the log rate ratio */
+    double v;            /* 1/(x + 1/2) + 1/(y + 1/2), its approximate variance */
+    double ci_lo, ci_hi; /* confidence sequence of the log rate ratio at level 1 - alpha */
+} rg_stats_counts_result;
+
+/* x canary and y comparison events, the canary's expected share rho0 under no change, the
+ * prior Beta(c rho0, c (1 - rho0)) of the share: E = B(a + x, b + y) / B(a, b) /
+ * (rho0^x (1 - rho0)^y), the always-valid p min(prev_p, 1/E), and the confidence sequence
+ * {rho : M(rho) < 1/alpha} mapped to logit(rho) - logit(rho0). No events: (-inf, inf). */
+int rg_stats_counts(rg_stats_counts_result *out, double x, double y, double rho0,
+                    double concentration, double alpha, double prev_p);
+
 /* Running sums of one arm of a mean metric. */
 typedef struct {
     double n;     /* number of observations */
@@ -156,9 +173,10 @@ int rg_stats_proportion_difference(double *theta, double *v, int64_t x_c, int64_
 typedef enum { RG_METRIC_PROPORTION = 0, RG_METRIC_MEAN = 1 } rg_metric_kind;
 typedef enum { RG_TOLERANCE_RELATIVE = 0, RG_TOLERANCE_ABSOLUTE = 1 } rg_tolerance_kind;
 typedef enum {
-    RG_SEQUENTIAL_GROUP = 0, /* Lan-DeMets O'Brien-Fleming over the planned polls */
-    RG_SEQUENTIAL_MSPRT = 1, /* normal-mixture SPRT, open-ended */
-    RG_SEQUENTIAL_NONE = 2,  /* fixed level at every poll: for the decision-quality study */
+    RG_SEQUENTIAL_GROUP = 0,  /* Lan-DeMets O'Brien-Fleming over the planned polls */
+    RG_SEQUENTIAL_MSPRT = 1,  /* normal-mixture SPRT, open-ended */
+    RG_SEQUENTIAL_NONE = 2,   /* fixed level at every poll: for the decision-quality study */
+    RG_SEQUENTIAL_COUNTS = 3, /* anytime-valid counts test (proportions; means as msprt) */
 } rg_sequential_kind;
 typedef enum {
     RG_DECISION_INCONCLUSIVE = 0,
