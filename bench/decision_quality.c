@@ -124,7 +124,9 @@ static const char *const metric_names[2] = {"abandonment_rate", "speed_of_answer
 static void print_plan(const dq_plan *pl, int with_tau2)
 {
     printf("\nPlanner forecast (%s): P(promote | healthy) %.3f, P(hold) %.3f, P(trip) %.3f",
-           with_tau2 ? "traffic and between-org variance of one history"
+           with_tau2 ? "traffic, dispersion and per-look between-org variance of placebo "
+                       "contrasts on 8 histories of the model's orgs, the verdict's estimation "
+                       "repeated per org"
                      : "traffic of one history, no between-org variance",
            pl->stage.p_promote, pl->stage.p_hold, pl->stage.p_trip);
     for (int j = 0; j < 2; j++) {
@@ -284,6 +286,58 @@ static json_t *soak_json(const dq_model *m, const dq_tally *tally, int reps, con
     return obj;
 }
 
+/* One model's line of the side-by-side table. */
+typedef struct {
+    char name[128];
+    int healthy, polls, canary, soak, found, has_check;
+    dq_summary s[DQ_JUDGES];
+    double predicted, study;
+} dq_row;
+
+static void add_row(dq_row *row, const dq_model *m, const dq_tally *tally, int reps)
+{
+    memset(row, 0, sizeof(*row));
+    snprintf(row->name, sizeof(row->name), "%s", m->name);
+    row->healthy = healthy(m);
+    row->polls = m->polls;
+    row->canary = m->canary;
+    for (int j = 0; j < DQ_JUDGES; j++)
+        summarise(&row->s[j], &tally[j], reps, m->polls);
+}
+
+static void print_rows(const dq_row *rows, int n)
+{
+    static const dq_judge_kind shown[] = {DQ_GROUP, DQ_MSPRT, DQ_COUNTS, DQ_NAIVE, DQ_KAYENTA};
+    printf("\n### Every model side by side\n\nEach cell: false rollback (healthy models) or "
+           "power, its 95%% MC interval; P(promote); mean trip poll. Planner vs study: the "
+           "planner's P(promote) (healthy) or power at the recommended soak against the group "
+           "judge's.\n\n| model | soak | ");
+    for (size_t j = 0; j < sizeof(shown) / sizeof(shown[0]); j++)
+        printf("%s | ", dq_judge_name(shown[j]));
+    printf("planner vs study |\n|---|---|");
+    for (size_t j = 0; j < sizeof(shown) / sizeof(shown[0]); j++)
+        printf("---|");
+    printf("---|\n");
+    for (int i = 0; i < n; i++) {
+        const dq_row *r = &rows[i];
+        printf("| %s | %s%d x %d canary | ", r->name,
+               r->soak ? (r->found ? "planner: " : "none: ") : "", r->polls, r->canary);
+        for (size_t j = 0; j < sizeof(shown) / sizeof(shown[0]); j++) {
+            const dq_summary *s = &r->s[shown[j]];
+            printf("%s %.3f (%.3f–%.3f); %.3f; ", r->healthy ? "FR" : "pow", s->trip, s->trip_lo,
+                   s->trip_hi, s->promote);
+            if (isnan(s->mean_trip))
+                printf("– | ");
+            else
+                printf("%.2f | ", s->mean_trip);
+        }
+        if (r->has_check)
+            printf("%.3f vs %.3f (%+.3f) |\n", r->predicted, r->study, r->predicted - r->study);
+        else
+            printf("– |\n");
+    }
+}
+
 static int run_model(dq_tally *out, const dq_model *m, int reps, int nthreads,
                      rg_stats_cache *cache)
 {
@@ -376,7 +430,8 @@ static int parse_args(int *reps, int *threads, int *json, const char **models, i
 
 int main(int argc, char **argv)
 {
-    int reps = 500, nthreads = 2, json = 0, nmodels = 0, rc = 0;
+    int reps = 500, nthreads = 2, json = 0, nmodels = 0, rc = 0, nrows = 0;
+    static dq_row rows[DQ_MAX_MODELS];
     const char *files[DQ_MAX_MODELS];
     rg_stats_cache *cache = NULL;
     json_t *all = json_array();
@@ -421,7 +476,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "decision_quality: %s\n", rg_error_last());
             break;
         }
+        if (rc == 0)
+            add_row(&rows[nrows++], &m, tally, reps);
         if (soak_found >= 0) {
+            double pr, st;
+            const char *what;
+            rows[nrows - 1].soak = 1;
+            rows[nrows - 1].found = soak_found > 0;
+            rows[nrows - 1].has_check = soak_compare(&pr, &st, &what, &m, tally, reps, &soak_plan);
+            rows[nrows - 1].predicted = pr;
+            rows[nrows - 1].study = st;
             if (json)
                 json_array_append_new(all, soak_json(&m, tally, reps, &soak_plan, soak_found));
             else
@@ -463,6 +527,11 @@ int main(int argc, char **argv)
                     dq_summary s;
                     summarise(&s, &tally[DQ_GROUP], reps, m.polls);
                     print_plan_check(&pl, s.promote, healthy(&m));
+                    if (tau && healthy(&m)) {
+                        rows[nrows - 1].has_check = 1;
+                        rows[nrows - 1].predicted = pl.stage.p_promote;
+                        rows[nrows - 1].study = s.promote;
+                    }
                 }
             }
             fflush(stdout);
@@ -473,6 +542,7 @@ int main(int argc, char **argv)
         printf("%s\n", text ? text : "null");
         free(text);
     } else if (rc == 0) {
+        print_rows(rows, nrows);
         printf("\n%d models, %d threads, %.1f s.\n", nmodels ? nmodels : 1, nthreads,
                (double)(rg_time_mono_ms() - t0) / 1000.0);
     }
