@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "rollgate/policy.h"
 #include "rollgate/stats.h"
 #include "support/testutil.h"
 
@@ -116,12 +117,42 @@ static void test_verdict_uses_counts(void **state)
     assert_string_equal(rg_sequential_kind_name(p.sequential), "counts");
 }
 
+/* sequential: counts and fail_rule: interval read, written to the storage form and back. */
+static void test_policy_keys(void **state)
+{
+    static const char text[] =
+        "alpha: 0.05\nsequential: counts\nfail_rule: interval\nmetrics:\n"
+        "  - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
+        "     increase_is_bad: true, tolerance: {relative: 0.15}, critical: true}\n";
+    rg_policy *p = NULL, *q = NULL;
+    json_t *doc = NULL;
+    char *dump;
+    (void)state;
+
+    assert_int_equal(rg_policy_load_buffer(&p, "t.yaml", text, sizeof(text) - 1), 0);
+    assert_int_equal(p->sequential, RG_SEQUENTIAL_COUNTS);
+    assert_int_equal(p->fail_rule, RG_FAIL_INTERVAL);
+    assert_int_equal(rg_policy_to_json(&doc, p), 0);
+    assert_string_equal(json_string_value(json_object_get(doc, "sequential")), "counts");
+    assert_string_equal(json_string_value(json_object_get(doc, "fail_rule")), "interval");
+    dump = json_dumps(doc, 0);
+    assert_int_equal(rg_policy_load_buffer(&q, "t.json", dump, strlen(dump)), 0);
+    assert_true(rg_policy_equal(p, q));
+    free(dump);
+    json_decref(doc);
+    rg_policy_free(q);
+    rg_policy_free(p);
+    assert_int_equal(rg_policy_load_buffer(&p, "t.yaml", "fail_rule: both\n", 16), RG_EINVALID);
+    assert_non_null(strstr(rg_error_last(), "fail_rule: expected estimate | interval"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_match_scipy),
         cmocka_unit_test(test_counts_edges),
         cmocka_unit_test(test_verdict_uses_counts),
+        cmocka_unit_test(test_policy_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
