@@ -28,6 +28,7 @@ static void org_metric_free(org_metric *o)
     free(o->u);
     free(o->inc);
     free(o->tq);
+    o->u = o->inc = o->tq = NULL;
 }
 
 static int org_metric_init(org_metric *o, const rg_stats_plan_metric *m,
@@ -37,6 +38,9 @@ static int org_metric_init(org_metric *o, const rg_stats_plan_metric *m,
     double var_unit = rg_stats__plan_unit_variance(m), df0;
 
     memset(o, 0, sizeof(*o));
+    /* Analyzer false positive: the arrays of the previous org_metric are owned by the
+     * caller's om[] and freed in its cleanup loop (om[0..built)). */
+    // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
     o->nc = m->n_canary;
     o->n = m->n_canary + m->n_control;
     o->narms = m->n_control > 0 ? 2 : 1;
@@ -100,7 +104,7 @@ static void re_estimate(double *theta, double *sd, double *bound, const org_metr
             w2[a] += 1 / (u[i] * u[i]);
             wd[a] += dk[i] / u[i];
         }
-        for (int a = 0; a < o->narms; a++) {
+        for (int a = 0; a < o->narms && a < 2; a++) {
             mean[a] = wd[a] / ws[a];
             c += ws[a] - w2[a] / ws[a];
         }
@@ -120,7 +124,7 @@ static void re_estimate(double *theta, double *sd, double *bound, const org_metr
         w2[a] += w * w;
         wd[a] += w * dk[i];
     }
-    for (int a = 0; a < o->narms; a++) {
+    for (int a = 0; a < o->narms && a < 2; a++) {
         mean[a] = wd[a] / ws[a];
         v0 += 1 / ws[a];
         eff += ws[a] * ws[a] / w2[a];
@@ -160,7 +164,7 @@ int rg_stats__plan_simulate_orgs(plan_tally *out, const rg_stats_plan_metric *m,
             goto cleanup;
         most = om[built].n > most ? om[built].n : most;
     }
-    if ((dpath = malloc((size_t)K * most * n * sizeof(double))) == NULL) {
+    if ((dpath = malloc(((size_t)K * most * n + 1) * sizeof(double))) == NULL) {
         rc = rg_error_set(RG_ENOMEM, "plan: out of memory");
         goto cleanup;
     }
