@@ -385,7 +385,7 @@ static int run_model(dq_tally *out, const dq_model *m, int reps, int nthreads,
 
 typedef struct {
     int planner;   /* --soak planner */
-    int max_polls; /* --max-polls: the longest soak searched (0: 4 x the model's polls) */
+    int max_polls; /* --max-polls: the longest soak searched (0: the model's polls) */
 } dq_soak_opts;
 
 static int parse_args(int *reps, int *threads, int *json, const char **models, int *nmodels,
@@ -463,7 +463,7 @@ int main(int argc, char **argv)
             json_decref(empty);
         }
         if (rc == 0 && so.planner) {
-            int maxp = so.max_polls ? so.max_polls : 4 * m.polls, polls = 0;
+            int maxp = so.max_polls ? so.max_polls : m.polls, polls = 0;
             while (maxp > 1 && m.pre_minutes + maxp * m.poll_minutes > DQ_MAX_MINUTES)
                 maxp--;
             maxp = maxp > RG_STATS_MAX_LOOKS ? RG_STATS_MAX_LOOKS : maxp;

@@ -76,7 +76,7 @@ static int estimate(dq_inputs in[2], const dq_model *m, const rg_policy *policy,
                 if ((rc = dq_engine_verdict(&v, &t, &h, p, &a, j, &b, &st)) < 0)
                     break;
                 if (v.has_estimate) {
-                    in[j].tau2[k - 1] += v.tau2_between / histories;
+                    in[j].tau2[k - 1] += v.tau2_moment / histories;
                     if (k == looks)
                         in[j].dispersion += v.dispersion / histories;
                 }

@@ -190,6 +190,7 @@ static int cluster_effect(rg_stats_verdict *out, const rg_stats_metric_input *m,
     out->v_final = c.v_final;
     out->df = c.df;
     out->tau2_between = c.tau2;
+    out->tau2_moment = c.tau2_moment;
     out->dispersion = c.dispersion;
     out->fallback = c.fallback;
     return 0;

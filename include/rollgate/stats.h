@@ -294,6 +294,9 @@ typedef struct {
     int orgs_canary, orgs_control;
     double tau2_between, dispersion;
     int fallback; /* cluster: too few orgs for a between-org variance */
+    /* cluster: DerSimonian-Laird's (Q - df) / c before truncation at 0 (tau2_between is
+     * max(0, this)); averaged over histories it is unbiased where the truncated one is not */
+    double tau2_moment;
 } rg_stats_verdict;
 
 /* Judges one metric at one poll. Returns 0 with a verdict (inconclusive with its reason when
