@@ -12,6 +12,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "engine/planner.h"
+#include "engine/verdict_inputs.h"
+#include "rollgate/policy.h"
 #include "rollgate/stats.h"
 #include "support/testutil.h"
 
@@ -238,6 +241,63 @@ static void test_plan_soak_search(void **state)
     assert_int_equal(rg_stats_plan_soak(&polls, &r, &st, &m, 1, &d, &goal), RG_EINVALID);
 }
 
+/* The engine's placebo tau2 (engine/planner_placebo.c) on series whose post level is the pre
+ * level times f_i in org i: d_i = ln f_i exactly, u_i = (1 - p)/e per window, and tau2 is
+ * DerSimonian-Laird's closed form over the two arms. */
+static void test_placebo_tau2_closed_form(void **state)
+{
+    static const double f[6] = {1.1, 0.9, 1.05, 0.95, 1.2, 0.8};
+    static const int role[6] = {RG_SOAK_CANARY,  RG_SOAK_CANARY,  RG_SOAK_CONTROL,
+                                RG_SOAK_CONTROL, RG_SOAK_CONTROL, RG_SOAK_CONTROL};
+    rg_org_traffic t[6];
+    rg_policy *p = NULL;
+    double tau2[3], disp, d[6], u[6], w[6], ws[2] = {0, 0}, w2[2] = {0, 0}, wd[2] = {0, 0};
+    double q = 0, c = 0, expect;
+    (void)state;
+
+    assert_int_equal(rg_policy_load(&p, "contact-center", NULL), 0);
+    p->granularity_ms = 60000;
+    p->pre_window_ms = (int64_t)10 * 60000;
+    p->settle_ms = 60000;
+    p->poll_interval_ms = (int64_t)5 * 60000;
+    memset(t, 0, sizeof(t));
+    for (int i = 0; i < 6; i++) {
+        t[i].nbuckets = 25;
+        t[i].series = calloc((size_t)25 * RG_TRAFFIC_FIELDS, sizeof(double));
+        assert_non_null(t[i].series);
+        for (int b = 0; b < 25; b++) {
+            t[i].series[b * RG_TRAFFIC_FIELDS + 0] = 10000;
+            t[i].series[b * RG_TRAFFIC_FIELDS + 1] = b < 10 ? 1000 : 1000 * f[i];
+        }
+    }
+    assert_int_equal(rg_engine__plan_placebo(tau2, &disp, p, &p->metrics[0], t, role, 6, 0, 3, 3),
+                     0);
+    /* look 1: post = buckets 11..14 (settle 1, poll 5): e_post = 4000 f_i */
+    for (int i = 0; i < 6; i++) {
+        int a = role[i] == RG_SOAK_CANARY ? 0 : 1;
+        d[i] = log(f[i]);
+        u[i] = 0.9 / 10000 + (1 - 0.1 * f[i]) / (4000 * f[i]);
+        w[i] = 1 / u[i];
+        ws[a] += w[i];
+        w2[a] += w[i] * w[i];
+        wd[a] += w[i] * d[i];
+    }
+    for (int i = 0; i < 6; i++) {
+        int a = role[i] == RG_SOAK_CANARY ? 0 : 1;
+        q += w[i] * (d[i] - wd[a] / ws[a]) * (d[i] - wd[a] / ws[a]);
+    }
+    for (int a = 0; a < 2; a++)
+        c += ws[a] - w2[a] / ws[a];
+    expect = (q - 4) / c;
+    assert_true(expect > 0);
+    assert_float_equal(tau2[0], expect, 1e-9 * expect);
+    assert_float_equal(disp, 1.0, 1e-12); /* no bucket-to-bucket spread: phi's floor */
+    assert_true(tau2[1] > 0 && tau2[2] > 0);
+    for (int i = 0; i < 6; i++)
+        free(t[i].series);
+    rg_policy_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_interval_rule_one_look_closed_form),
         cmocka_unit_test(test_verdict_interval_rule),
         cmocka_unit_test(test_plan_soak_search),
+        cmocka_unit_test(test_placebo_tau2_closed_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
