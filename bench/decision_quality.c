@@ -124,7 +124,9 @@ static const char *const metric_names[2] = {"abandonment_rate", "speed_of_answer
 static void print_plan(const dq_plan *pl, int with_tau2)
 {
     printf("\nPlanner forecast (%s): P(promote | healthy) %.3f, P(hold) %.3f, P(trip) %.3f",
-           with_tau2 ? "traffic and between-org variance of one history"
+           with_tau2 ? "traffic, dispersion and per-look between-org variance of placebo "
+                       "contrasts on 8 histories of the model's orgs, the verdict's estimation "
+                       "repeated per org"
                      : "traffic of one history, no between-org variance",
            pl->stage.p_promote, pl->stage.p_hold, pl->stage.p_trip);
     for (int j = 0; j < 2; j++) {
@@ -206,6 +208,136 @@ static json_t *model_json(const dq_model *m, const dq_tally *tally, int reps)
                      "judges", judges);
 }
 
+/* What the planner forecast for the model at its recommended soak, and the study's value:
+ * P(promote) on a healthy model; power on a model whose effect is one metric at 1 or 1.5 x
+ * its tolerance (abandonment x1.15 / x1.225, ASA +10 s / +15 s). */
+static int soak_compare(double *predicted, double *study, const char **what, const dq_model *m,
+                        const dq_tally *tally, int reps, const dq_plan *pl)
+{
+    dq_summary s;
+    summarise(&s, &tally[DQ_GROUP], reps, m->polls);
+    if (healthy(m)) {
+        *predicted = pl->stage.p_promote;
+        *study = s.promote;
+        *what = "P(promote | healthy)";
+        return 1;
+    }
+    *study = s.trip;
+    *what = "power";
+    if (m->effect_asa_s == 0 && fabs(m->effect_abandon - 1.15) < 1e-9)
+        *predicted = pl->metric[0].p_trip_1_0;
+    else if (m->effect_asa_s == 0 && fabs(m->effect_abandon - 1.225) < 1e-9)
+        *predicted = pl->metric[0].p_trip_1_5;
+    else if (m->effect_abandon == 1 && fabs(m->effect_asa_s - 10) < 1e-9)
+        *predicted = pl->metric[1].p_trip_1_0;
+    else if (m->effect_abandon == 1 && fabs(m->effect_asa_s - 15) < 1e-9)
+        *predicted = pl->metric[1].p_trip_1_5;
+    else
+        return 0;
+    return 1;
+}
+
+static void print_soak(const dq_model *m, const dq_tally *tally, int reps, const dq_plan *pl,
+                       int found)
+{
+    double predicted, study;
+    const char *what;
+    int canary = 0, control = 0;
+
+    if (dq_arm_counts(&canary, &control, m) < 0)
+        canary = control = -1;
+    print_model(m, tally, reps, canary, control);
+    if (found)
+        printf("\nPlanner's recommended soak: %d polls x %d min, %d canary orgs (the fewest polls, "
+               "then the fewest canary orgs, reaching P(promote) and power at the tolerance "
+               "0.9).\n",
+               m->polls, m->poll_minutes, m->canary);
+    else
+        printf("\nPlanner: cannot decide within the soak limit (%d polls, up to %d canary orgs); "
+               "studied at that limit.\n",
+               m->polls, m->canary);
+    printf("Forecast: P(promote | healthy) %.3f, P(hold) %.3f, P(trip) %.3f; power at the "
+           "tolerance: abandonment_rate %.3f, speed_of_answer %.3f.\n",
+           pl->stage.p_promote, pl->stage.p_hold, pl->stage.p_trip, pl->metric[0].p_trip_1_0,
+           pl->metric[1].p_trip_1_0);
+    if (soak_compare(&predicted, &study, &what, m, tally, reps, pl))
+        printf("Planner vs study: %s predicted %.3f, study (group) %.3f, difference %+.3f (%s "
+               "0.05).\n",
+               what, predicted, study, predicted - study,
+               fabs(predicted - study) <= 0.05 ? "within" : "NOT within");
+}
+
+static json_t *soak_json(const dq_model *m, const dq_tally *tally, int reps, const dq_plan *pl,
+                         int found)
+{
+    json_t *obj = model_json(m, tally, reps);
+    double predicted, study;
+    const char *what;
+
+    json_object_set_new(obj, "soak",
+                        json_pack("{s:b, s:i, s:i, s:f, s:f, s:f}", "recommended", found != 0,
+                                  "polls", m->polls, "canary", m->canary, "p_promote",
+                                  pl->stage.p_promote, "power_abandonment",
+                                  pl->metric[0].p_trip_1_0, "power_asa", pl->metric[1].p_trip_1_0));
+    if (soak_compare(&predicted, &study, &what, m, tally, reps, pl))
+        json_object_set_new(json_object_get(obj, "soak"), "check",
+                            json_pack("{s:s, s:f, s:f, s:f}", "what", what, "predicted", predicted,
+                                      "study", study, "difference", predicted - study));
+    return obj;
+}
+
+/* One model's line of the side-by-side table. */
+typedef struct {
+    char name[128];
+    int healthy, polls, canary, soak, found, has_check;
+    dq_summary s[DQ_JUDGES];
+    double predicted, study;
+} dq_row;
+
+static void add_row(dq_row *row, const dq_model *m, const dq_tally *tally, int reps)
+{
+    memset(row, 0, sizeof(*row));
+    snprintf(row->name, sizeof(row->name), "%s", m->name);
+    row->healthy = healthy(m);
+    row->polls = m->polls;
+    row->canary = m->canary;
+    for (int j = 0; j < DQ_JUDGES; j++)
+        summarise(&row->s[j], &tally[j], reps, m->polls);
+}
+
+static void print_rows(const dq_row *rows, int n)
+{
+    static const dq_judge_kind shown[] = {DQ_GROUP, DQ_MSPRT, DQ_COUNTS, DQ_NAIVE, DQ_KAYENTA};
+    printf("\n### Every model side by side\n\nEach cell: false rollback (healthy models) or "
+           "power, its 95%% MC interval; P(promote); mean trip poll. Planner vs study: the "
+           "planner's P(promote) (healthy) or power at the recommended soak against the group "
+           "judge's.\n\n| model | soak | ");
+    for (size_t j = 0; j < sizeof(shown) / sizeof(shown[0]); j++)
+        printf("%s | ", dq_judge_name(shown[j]));
+    printf("planner vs study |\n|---|---|");
+    for (size_t j = 0; j < sizeof(shown) / sizeof(shown[0]); j++)
+        printf("---|");
+    printf("---|\n");
+    for (int i = 0; i < n; i++) {
+        const dq_row *r = &rows[i];
+        printf("| %s | %s%d x %d canary | ", r->name,
+               r->soak ? (r->found ? "planner: " : "none: ") : "", r->polls, r->canary);
+        for (size_t j = 0; j < sizeof(shown) / sizeof(shown[0]); j++) {
+            const dq_summary *s = &r->s[shown[j]];
+            printf("%s %.3f (%.3f–%.3f); %.3f; ", r->healthy ? "FR" : "pow", s->trip, s->trip_lo,
+                   s->trip_hi, s->promote);
+            if (isnan(s->mean_trip))
+                printf("– | ");
+            else
+                printf("%.2f | ", s->mean_trip);
+        }
+        if (r->has_check)
+            printf("%.3f vs %.3f (%+.3f) |\n", r->predicted, r->study, r->predicted - r->study);
+        else
+            printf("– |\n");
+    }
+}
+
 static int run_model(dq_tally *out, const dq_model *m, int reps, int nthreads,
                      rg_stats_cache *cache)
 {
@@ -251,8 +383,13 @@ static int run_model(dq_tally *out, const dq_model *m, int reps, int nthreads,
     return rc;
 }
 
+typedef struct {
+    int planner;   /* --soak planner */
+    int max_polls; /* --max-polls: the longest soak searched (0: the model's polls) */
+} dq_soak_opts;
+
 static int parse_args(int *reps, int *threads, int *json, const char **models, int *nmodels,
-                      int argc, char **argv)
+                      dq_soak_opts *so, int argc, char **argv)
 {
     int64_t v;
     for (int i = 1; i < argc; i++) {
@@ -262,6 +399,14 @@ static int parse_args(int *reps, int *threads, int *json, const char **models, i
         }
         if (i + 1 >= argc)
             return rg_error_set(RG_EINVALID, "%s: needs a value", argv[i]);
+        if (strcmp(argv[i], "--soak") == 0) {
+            if (strcmp(argv[i + 1], "planner") == 0)
+                so->planner = 1;
+            else if (strcmp(argv[i + 1], "model") != 0)
+                return rg_error_set(RG_EINVALID, "--soak: expected planner or model");
+            i++;
+            continue;
+        }
         if (strcmp(argv[i], "--model") == 0) {
             if (*nmodels >= DQ_MAX_MODELS)
                 return rg_error_set(RG_ELIMIT, "--model: at most %d", DQ_MAX_MODELS);
@@ -274,6 +419,8 @@ static int parse_args(int *reps, int *threads, int *json, const char **models, i
             *reps = (int)v;
         else if (strcmp(argv[i], "--threads") == 0 && v <= 64)
             *threads = (int)v;
+        else if (strcmp(argv[i], "--max-polls") == 0 && v <= RG_STATS_MAX_LOOKS)
+            so->max_polls = (int)v;
         else
             return rg_error_set(RG_EINVALID, "%s: unknown option or out of range", argv[i]);
         i++;
@@ -283,16 +430,19 @@ static int parse_args(int *reps, int *threads, int *json, const char **models, i
 
 int main(int argc, char **argv)
 {
-    int reps = 500, nthreads = 2, json = 0, nmodels = 0, rc = 0;
+    int reps = 500, nthreads = 2, json = 0, nmodels = 0, rc = 0, nrows = 0;
+    static dq_row rows[DQ_MAX_MODELS];
     const char *files[DQ_MAX_MODELS];
     rg_stats_cache *cache = NULL;
     json_t *all = json_array();
     int64_t t0 = rg_time_mono_ms();
 
-    if (parse_args(&reps, &nthreads, &json, files, &nmodels, argc, argv) < 0) {
+    dq_soak_opts so = {0, 0};
+
+    if (parse_args(&reps, &nthreads, &json, files, &nmodels, &so, argc, argv) < 0) {
         fprintf(stderr,
                 "decision_quality: %s\nusage: decision_quality [--model FILE.json]... "
-                "[--reps N] [--threads T] [--json]\n",
+                "[--reps N] [--threads T] [--soak model|planner] [--max-polls N] [--json]\n",
                 rg_error_last());
         return 3;
     }
@@ -303,6 +453,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < (nmodels ? nmodels : 1) && rc == 0; i++) {
         dq_model m;
         dq_tally tally[DQ_JUDGES];
+        dq_plan soak_plan;
+        int soak_found = -1;
         if (nmodels) {
             rc = dq_model_load(&m, files[i]);
         } else {
@@ -310,13 +462,36 @@ int main(int argc, char **argv)
             rc = dq_model_parse(&m, empty, "(defaults)");
             json_decref(empty);
         }
+        if (rc == 0 && so.planner) {
+            int maxp = so.max_polls ? so.max_polls : m.polls, polls = 0;
+            while (maxp > 1 && m.pre_minutes + maxp * m.poll_minutes > DQ_MAX_MINUTES)
+                maxp--;
+            maxp = maxp > RG_STATS_MAX_LOOKS ? RG_STATS_MAX_LOOKS : maxp;
+            if ((rc = dq_plan_soak(&soak_plan, &polls, &m, maxp)) == 0)
+                soak_found = polls;
+        }
         if (rc == 0)
             rc = run_model(tally, &m, reps, nthreads, cache);
         if (rc < 0) {
             fprintf(stderr, "decision_quality: %s\n", rg_error_last());
             break;
         }
-        if (json) {
+        if (rc == 0)
+            add_row(&rows[nrows++], &m, tally, reps);
+        if (soak_found >= 0) {
+            double pr, st;
+            const char *what;
+            rows[nrows - 1].soak = 1;
+            rows[nrows - 1].found = soak_found > 0;
+            rows[nrows - 1].has_check = soak_compare(&pr, &st, &what, &m, tally, reps, &soak_plan);
+            rows[nrows - 1].predicted = pr;
+            rows[nrows - 1].study = st;
+            if (json)
+                json_array_append_new(all, soak_json(&m, tally, reps, &soak_plan, soak_found));
+            else
+                print_soak(&m, tally, reps, &soak_plan, soak_found);
+            fflush(stdout);
+        } else if (json) {
             dq_plan pl;
             json_t *obj = model_json(&m, tally, reps);
             if ((rc = dq_plan_model(&pl, &m, 1)) < 0) {
@@ -352,6 +527,11 @@ int main(int argc, char **argv)
                     dq_summary s;
                     summarise(&s, &tally[DQ_GROUP], reps, m.polls);
                     print_plan_check(&pl, s.promote, healthy(&m));
+                    if (tau && healthy(&m)) {
+                        rows[nrows - 1].has_check = 1;
+                        rows[nrows - 1].predicted = pl.stage.p_promote;
+                        rows[nrows - 1].study = s.promote;
+                    }
                 }
             }
             fflush(stdout);
@@ -362,6 +542,7 @@ int main(int argc, char **argv)
         printf("%s\n", text ? text : "null");
         free(text);
     } else if (rc == 0) {
+        print_rows(rows, nrows);
         printf("\n%d models, %d threads, %.1f s.\n", nmodels ? nmodels : 1, nthreads,
                (double)(rg_time_mono_ms() - t0) / 1000.0);
     }

@@ -23,8 +23,8 @@
 
 const char *dq_judge_name(dq_judge_kind j)
 {
-    static const char *const names[DQ_JUDGES] = {"group", "msprt", "pooled (before)", "naive",
-                                                 "kayenta"};
+    static const char *const names[DQ_JUDGES] = {"group",           "msprt", "counts",
+                                                 "pooled (before)", "naive", "kayenta"};
     return j < DQ_JUDGES ? names[j] : "?";
 }
 
@@ -269,11 +269,15 @@ static int changed_at(const dq_model *m, int org, int minute)
 void dq_simulate(dq_telemetry *t, const dq_model *m, gsl_rng *rng)
 {
     double innov = m->drift_sd * sqrt(1 - m->drift_rho * m->drift_rho);
+    gsl_rng *fixed = m->orgs_seed ? gsl_rng_alloc(gsl_rng_taus2) : NULL;
+    gsl_rng *orng = fixed ? fixed : rng;
 
+    if (fixed)
+        gsl_rng_set(fixed, (unsigned long)m->orgs_seed);
     for (int org = 0; org < m->orgs; org++) {
-        double vol = m->calls_per_min * spread(rng, m->calls_sd);
-        double p0 = m->abandon_p * spread(rng, m->abandon_sd);
-        double asa0 = m->asa_s * spread(rng, m->asa_sd);
+        double vol = m->calls_per_min * spread(orng, m->calls_sd);
+        double p0 = m->abandon_p * spread(orng, m->abandon_sd);
+        double asa0 = m->asa_s * spread(orng, m->asa_sd);
         double strength = spread(rng, m->spike_sd);
         double xa = m->drift_sd > 0 ? gsl_ran_gaussian(rng, m->drift_sd) : 0;
         double xs = m->drift_sd > 0 ? gsl_ran_gaussian(rng, m->drift_sd) : 0;
@@ -312,6 +316,7 @@ void dq_simulate(dq_telemetry *t, const dq_model *m, gsl_rng *rng)
             t->wait_ms[i] = wait_sum(rng, n - ab, asa);
         }
     }
+    gsl_rng_free(fixed);
 }
 
 /* ---- the judges ---- */
@@ -339,6 +344,7 @@ int dq_policies_load(dq_policies *out, const dq_model *m)
      */
     // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     out->policy[DQ_MSPRT]->sequential = RG_SEQUENTIAL_MSPRT;
+    out->policy[DQ_COUNTS]->sequential = RG_SEQUENTIAL_COUNTS;
     out->policy[DQ_POOLED]->variance = RG_VARIANCE_POOLED;
     out->policy[DQ_POOLED]->information = RG_INFORMATION_CALENDAR;
     out->policy[DQ_POOLED]->alpha_split = RG_ALPHA_SPLIT_NONE;
@@ -355,15 +361,7 @@ void dq_policies_free(dq_policies *p)
     memset(p, 0, sizeof(*p));
 }
 
-/* The stage's arms by the engine's role rule. */
-typedef struct {
-    int canary[DQ_MAX_ORGS], control[DQ_MAX_ORGS];
-    int ncanary, ncontrol;
-    int stage_index;
-    int64_t started_ms, pre_from_ms;
-} dq_arms;
-
-static void arms_of(dq_arms *a, const dq_model *m, const rg_policy *p)
+void dq_arms_of(dq_arms *a, const dq_model *m, const rg_policy *p)
 {
     rg_soak_bounds b;
     int any_later = m->stage != 2;
@@ -400,7 +398,7 @@ int dq_arm_counts(int *canary, int *control, const dq_model *m)
 
     if ((rc = dq_policies_load(&ps, m)) < 0)
         return rc;
-    arms_of(&a, m, ps.policy[DQ_GROUP]);
+    dq_arms_of(&a, m, ps.policy[DQ_GROUP]);
     *canary = a.ncanary;
     *control = a.ncontrol;
     dq_policies_free(&ps);
@@ -425,7 +423,7 @@ static size_t window(rg_stats_cell *cells, uint32_t *keys, const dq_telemetry *t
     return n;
 }
 
-static int minute_of(int64_t ms)
+int dq_minute_of(int64_t ms)
 {
     return (int)((ms - DQ_BASE_MS) / 60000);
 }
@@ -443,7 +441,7 @@ static void kayenta(rg_stats_verdict *v, const dq_telemetry *t, const dq_arms *a
     memset(v, 0, sizeof(*v));
     v->decision = RG_DECISION_INCONCLUSIVE;
     snprintf(v->reason, sizeof(v->reason), "kayenta");
-    for (int min = minute_of(b->post_from); min < minute_of(b->post_to); min++) {
+    for (int min = dq_minute_of(b->post_from); min < dq_minute_of(b->post_to); min++) {
         double num[2] = {0, 0}, den[2] = {0, 0};
         for (int arm = 0; arm < 2; arm++) {
             const int *orgs = arm ? a->control : a->canary;
@@ -474,16 +472,16 @@ typedef struct {
     uint32_t keys[4][DQ_MAX_ORGS * 240];
 } dq_cells;
 
-static int engine_verdict(rg_stats_verdict *v, const dq_telemetry *t, const dq_model *m,
-                          const rg_policy *p, const dq_arms *a, int metric, const rg_soak_bounds *b,
-                          rg_verdict_state *st)
+int dq_engine_verdict(rg_stats_verdict *v, const dq_telemetry *t, const dq_model *m,
+                      const rg_policy *p, const dq_arms *a, int metric, const rg_soak_bounds *b,
+                      rg_verdict_state *st)
 {
     static _Thread_local dq_cells c;
     rg_verdict_windows w;
 
     memset(&w, 0, sizeof(w));
-    int pre_from = minute_of(b->pre_from), pre_to = minute_of(b->pre_to);
-    int post_from = minute_of(b->post_from), post_to = minute_of(b->post_to);
+    int pre_from = dq_minute_of(b->pre_from), pre_to = dq_minute_of(b->pre_to);
+    int post_from = dq_minute_of(b->post_from), post_to = dq_minute_of(b->post_to);
 
     (void)m;
     w.canary_pre.cells = c.cells[0];
@@ -524,7 +522,7 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
                             m->policy);
     memset(out, 0, sizeof(*out));
     out->trip_metric = -1;
-    arms_of(&a, m, p);
+    dq_arms_of(&a, m, p);
     if (j == DQ_POOLED && m->stage == 2)
         a.ncontrol = 0; /* before issue 17 the last stage was judged pre/post alone */
     for (size_t i = 0; i < p->metrics_count; i++)
@@ -543,9 +541,10 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
                 kayenta(&v[i], t, &a, (int)i, &b);
                 continue;
             }
-            if ((rc = engine_verdict(&v[i], t, m, p, &a, (int)i, &b, &st)) < 0)
+            if ((rc = dq_engine_verdict(&v[i], t, m, p, &a, (int)i, &b, &st)) < 0)
                 return rc;
-            if (p->sequential == RG_SEQUENTIAL_MSPRT && v[i].has_estimate)
+            if ((p->sequential == RG_SEQUENTIAL_MSPRT || p->sequential == RG_SEQUENTIAL_COUNTS) &&
+                v[i].has_estimate)
                 prev_p[i] = v[i].p_value;
             fractions[i][k - 1] =
                 rg_engine__next_fraction(&v[i], k > 1 ? fractions[i][k - 2] : 0, k, planned);
@@ -568,111 +567,4 @@ int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq
         }
     }
     return 0;
-}
-
-int dq_plan_model(dq_plan *out, const dq_model *m, int with_tau2)
-{
-    dq_policies ps;
-    dq_telemetry t = {0};
-    dq_arms a;
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_taus2);
-    double rates[2][2][DQ_MAX_ORGS], sums[2][2] = {{0, 0}, {0, 0}};
-    rg_stats_plan_metric pm[2];
-    rg_stats_plan_design d;
-    const rg_policy *p;
-    dq_model history;
-    int rc;
-
-    if (rng == NULL)
-        return rg_error_set(RG_ENOMEM, "out of memory");
-    if ((rc = dq_policies_load(&ps, m)) < 0) {
-        gsl_rng_free(rng);
-        return rc;
-    }
-    p = ps.policy[DQ_GROUP];
-    if ((rc = dq_telemetry_new(&t, m)) < 0)
-        goto cleanup;
-    /* history: the model without the change and without the (future) spike */
-    history = *m;
-    history.effect_abandon = 1;
-    history.effect_asa_s = 0;
-    history.spike_calls = history.spike_abandon = 1;
-    gsl_rng_set(rng, 12345);
-    dq_simulate(&t, &history, rng);
-    arms_of(&a, m, p);
-    for (int arm = 0; arm < 2; arm++)
-        for (int o = 0; o < (arm ? a.ncontrol : a.ncanary); o++) {
-            int org = arm ? a.control[o] : a.canary[o];
-            double off = 0, ans = 0, ab = 0, wait = 0;
-            for (int min = 0; min < m->pre_minutes; min++) {
-                int i = org * t.minutes + min;
-                /* Analyzer false positive: the array is allocated with the count's entries and
-                 * filled before the count grows. */
-                // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
-                off += t.offered[i];
-                ans += t.answered[i];
-                ab += t.abandoned[i];
-                wait += t.wait_ms[i];
-            }
-            rates[0][arm][o] = (off > 0 ? off : 0.5) / m->pre_minutes;
-            rates[1][arm][o] = (ans > 0 ? ans : 0.5) / m->pre_minutes;
-            sums[0][0] += ab;
-            sums[0][1] += off;
-            sums[1][0] += wait / 1000.0;
-            sums[1][1] += ans;
-        }
-    for (int j = 0; j < 2; j++) {
-        const rg_policy_metric *pmj = &p->metrics[j];
-        memset(&pm[j], 0, sizeof(pm[j]));
-        pm[j].kind = pmj->kind;
-        pm[j].log_scale = pmj->scale == RG_TOLERANCE_RELATIVE;
-        pm[j].tolerance = pm[j].log_scale ? log1p(pmj->tolerance)
-                                          : (pmj->kind == RG_METRIC_MEAN ? pmj->tolerance / 1000
-                                                                         : pmj->tolerance);
-        pm[j].critical = pmj->critical;
-        pm[j].level = sums[j][0] / sums[j][1];
-        /* the simulator's waits are log-normal with sigma DQ_WAIT_SIGMA */
-        pm[j].unit_sd = pm[j].level * sqrt(expm1(DQ_WAIT_SIGMA * DQ_WAIT_SIGMA));
-        pm[j].canary_rate = rates[j][0];
-        pm[j].n_canary = (size_t)a.ncanary;
-        pm[j].control_rate = rates[j][1];
-        pm[j].n_control = (size_t)a.ncontrol;
-        /* the between-org variance the engine's own verdict estimates on that history,
-         * judged as the soak's last poll would be */
-        if (with_tau2 && p->variance == RG_VARIANCE_CLUSTER) {
-            rg_soak_bounds b;
-            rg_stats_verdict v;
-            int K = (int)(p->soak_limit_ms / p->poll_interval_ms);
-            double fr[RG_STATS_MAX_LOOKS];
-            rg_verdict_state st = {a.stage_index, m->stages, K, K, 1.0, fr, 1.0, NULL, 0};
-            for (int k = 0; k + 1 < K; k++)
-                fr[k] = (double)(k + 1) / K;
-            rg_engine__soak_bounds(&b, p, a.started_ms, a.started_ms,
-                                   a.started_ms + (int64_t)K * p->poll_interval_ms);
-            b.pre_from = a.pre_from_ms;
-            if ((rc = engine_verdict(&v, &t, m, p, &a, j, &b, &st)) < 0)
-                goto cleanup;
-            pm[j].tau2 = v.has_estimate ? v.tau2_between * (v.v > 0 ? 1 : 0) : 0;
-        }
-    }
-    memset(&d, 0, sizeof(d));
-    d.planned_polls = (int)(p->soak_limit_ms / p->poll_interval_ms);
-    d.poll_minutes = p->poll_interval_ms / 60000.0;
-    d.pre_minutes = p->pre_window_ms / 60000.0;
-    d.settle_minutes = p->settle_ms / 60000.0;
-    d.stabilization_minutes = p->stabilization_window_ms / 60000.0;
-    d.alpha = rg_engine__stage_alpha(p, m->stages);
-    d.n_metrics = (int)p->metrics_count;
-    d.breaker_consecutive = p->breaker_consecutive;
-    d.sequential = p->sequential;
-    d.variance = p->variance;
-    d.information = p->information;
-    d.paths = 4000;
-    d.seed = 99;
-    rc = rg_stats_plan(out->metric, &out->stage, pm, 2, &d);
-cleanup:
-    dq_telemetry_dispose(&t);
-    dq_policies_free(&ps);
-    gsl_rng_free(rng);
-    return rc;
 }

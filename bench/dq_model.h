@@ -7,6 +7,7 @@
 
 #include "rollgate/policy.h"
 #include "rollgate/stats.h"
+#include "engine/verdict_inputs.h"
 
 #define DQ_MAX_ORGS 200
 #define DQ_MAX_MINUTES 1000
@@ -27,6 +28,9 @@ typedef struct {
     double trend_per_hour; /* common abandonment trend, relative per hour */
     double effect_abandon, effect_asa_s;
     int stage; /* 0 first, 1 middle, 2 last */
+    /* nonzero: every replication's org sizes and levels come from this seed (the same
+     * deployment each time; only drift, noise and calls vary), as --soak planner runs */
+    uint64_t orgs_seed;
     char policy[256];
 } dq_model;
 
@@ -48,6 +52,7 @@ void dq_simulate(dq_telemetry *t, const dq_model *m, gsl_rng *rng);
 typedef enum {
     DQ_GROUP = 0, /* the policy as shipped: cluster variance, observed information, group */
     DQ_MSPRT,     /* the same with sequential: msprt */
+    DQ_COUNTS,    /* the same with sequential: counts (abandonment; ASA as msprt) */
     DQ_POOLED,    /* the engine before issue 17: pooled variance, t = k/K, full alpha */
     DQ_NAIVE,     /* pooled variance tested at the full level at every poll */
     DQ_KAYENTA,   /* Kayenta's MannWhitneyClassifier on per-minute series, engine's rule */
@@ -74,16 +79,40 @@ void dq_policies_free(dq_policies *p);
 /* How many orgs the engine's role rule makes canary and control for the model's stage. */
 int dq_arm_counts(int *canary, int *control, const dq_model *m);
 
+/* The stage's arms by the engine's role rule. */
+typedef struct {
+    int canary[DQ_MAX_ORGS], control[DQ_MAX_ORGS];
+    int ncanary, ncontrol;
+    int stage_index;
+    int64_t started_ms, pre_from_ms;
+} dq_arms;
+
+void dq_arms_of(dq_arms *a, const dq_model *m, const rg_policy *p);
+int dq_minute_of(int64_t ms);
+
+/* The engine's verdict of one metric (0 abandonment, 1 ASA) on telemetry t. */
+int dq_engine_verdict(rg_stats_verdict *v, const dq_telemetry *t, const dq_model *m,
+                      const rg_policy *p, const dq_arms *a, int metric, const rg_soak_bounds *b,
+                      rg_verdict_state *st);
+
 /* The planner's forecast for the model's stage under the group judge's policy, from the
  * per-org traffic of one simulated history (the model without the change or the spike: what
  * `rollgate plan` would read) and, with_tau2, the between-org variance the engine's verdict
- * estimates on that history; otherwise none. */
+ * estimates on that history; otherwise none. (dq_plan.c) */
 typedef struct {
     rg_stats_plan_stage stage;
     rg_stats_plan_result metric[2];
 } dq_plan;
 
 int dq_plan_model(dq_plan *out, const dq_model *m, int with_tau2);
+
+/* --soak planner (dq_plan.c): fixes the model's orgs (orgs_seed), estimates from histories
+ * of them what `rollgate plan` estimates (rates, level, dispersion, the between-org variance
+ * of placebo contrasts at each look), and asks rg_stats_plan_soak for the fewest polls up to
+ * max_polls, from the model's canary count up to half the orgs, that reach P(promote) and
+ * power 0.9. *polls = 0 when none does (m is then the largest design tried). `m` is updated
+ * to the recommended design; `out` has its forecast. */
+int dq_plan_soak(dq_plan *out, int *polls, dq_model *m, int max_polls);
 
 /* Runs one judge over the soak of one replication through the engine's decision path. */
 int dq_judge(dq_outcome *out, const dq_telemetry *t, const dq_model *m, const dq_policies *p,

@@ -53,6 +53,10 @@ section "4. Decision quality" \
     "build-bench/bench/decision_quality --reps $reps --threads 2 --model bench/models/*.json" \
     "$build/bench/decision_quality" --reps "$reps" --threads 2 \
     $(for f in "$src"/bench/models/*.json; do printf -- '--model %s ' "$f"; done)
+section "4b. Decision quality at the planner's recommended soak" \
+    "build-bench/bench/decision_quality --reps $reps --threads 2 --soak planner --model bench/models/soak/*.json" \
+    "$build/bench/decision_quality" --reps "$reps" --threads 2 --soak planner \
+    $(for f in "$src"/bench/models/soak/*.json; do printf -- '--model %s ' "$f"; done)
 sim_tp() {
     # POSIX awk only (mawk on a fresh Debian has no asort): sort the numbers first.
     for i in 1 2 3 4 5; do "$build/bench/sim_throughput" --orgs 1000 --seconds 3 | grep 'clients=64'; done |

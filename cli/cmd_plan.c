@@ -313,8 +313,18 @@ static void print_planner(rg_cli *cli, const json_t *pl)
             print_value(cli, mt, "half_width", 0);
             fputs(" MDE ", cli->out);
             print_value(cli, mt, "mde", 1);
-            fprintf(cli->out, " P(trip | 1.5 x tolerance) %.3f\n",
-                    json_number_value(json_object_get(mt, "p_trip_1_5")));
+            fprintf(cli->out, " P(trip | 1.5 x tolerance) %.3f  power at the tolerance %.3f\n",
+                    json_number_value(json_object_get(mt, "p_trip_1_5")),
+                    json_number_value(json_object_get(mt, "power")));
+        }
+        if (json_is_object(json_object_get(s, "recommended"))) {
+            const json_t *rec = json_object_get(s, "recommended");
+            fprintf(cli->out,
+                    "  recommended soak: %lld polls (%.4g min): P(promote | healthy) %.3f, "
+                    "power at every tolerance >= 0.9\n",
+                    (long long)json_integer_value(json_object_get(rec, "polls")),
+                    json_number_value(json_object_get(rec, "soak_minutes")),
+                    json_number_value(json_object_get(rec, "p_promote")));
         }
     }
     json_array_foreach(json_object_get(pl, "warnings"), i, w)

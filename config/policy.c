@@ -31,18 +31,20 @@ static const char *const policy_keys[] = {"name",
                                           "variance",
                                           "information",
                                           "alpha_split",
+                                          "fail_rule",
                                           "analytics",
                                           NULL};
 static const char *const variance_names[] = {"pooled", "cluster", NULL};
 static const char *const information_names[] = {"calendar", "observed", NULL};
 static const char *const alpha_split_names[] = {"stages", "none", NULL};
-static const char *const sequential_names[] = {"group", "msprt", "none", NULL};
+static const char *const fail_rule_names[] = {"estimate", "interval", NULL};
+static const char *const sequential_names[] = {"group", "msprt", "none", "counts", NULL};
 static const char *const inconclusive_names[] = {"hold", "promote", "rollback", NULL};
 static const char *const kind_names[] = {"proportion", "mean", NULL};
 
 const char *rg_sequential_name(rg_sequential s)
 {
-    return s <= RG_SEQUENTIAL_NONE ? sequential_names[s] : "?";
+    return s <= RG_SEQUENTIAL_COUNTS ? sequential_names[s] : "?";
 }
 
 const char *rg_on_inconclusive_name(rg_on_inconclusive a)
@@ -269,6 +271,12 @@ static int read_scalars(rg_policy *p, const rg_doc *doc, const rg_doc_node *map,
         if ((rc = rg_schema__enum(&e, doc, v, field, alpha_split_names)) < 0)
             return rc;
         p->alpha_split = (rg_alpha_split)e;
+    }
+    if ((v = rg_schema__optional(map, "fail_rule")) != NULL) {
+        rg_schema__join(field, sizeof(field), path, "fail_rule");
+        if ((rc = rg_schema__enum(&e, doc, v, field, fail_rule_names)) < 0)
+            return rc;
+        p->fail_rule = (rg_fail_rule)e;
     }
     return 0;
 }

@@ -96,7 +96,9 @@ static int add_sections(json_t *obj, const rg_policy *p)
          json_object_set_new(obj, "information",
                              json_string(rg_information_kind_name(p->information)))) ||
         (p->alpha_split != RG_ALPHA_SPLIT_NONE &&
-         json_object_set_new(obj, "alpha_split", json_string("stages"))))
+         json_object_set_new(obj, "alpha_split", json_string("stages"))) ||
+        (p->fail_rule != RG_FAIL_ESTIMATE &&
+         json_object_set_new(obj, "fail_rule", json_string(rg_fail_rule_name(p->fail_rule)))))
         goto nomem;
     return rg_policy__analytics_json(obj, p); /* capacity and metrics belong to obj now */
 nomem:
@@ -154,7 +156,8 @@ int rg_policy_equal(const rg_policy *a, const rg_policy *b)
     if (a == NULL || b == NULL)
         return a == b;
     if (a->variance != b->variance || a->information != b->information ||
-        a->alpha_split != b->alpha_split || !rg_policy__analytics_equal(a, b))
+        a->alpha_split != b->alpha_split || a->fail_rule != b->fail_rule ||
+        !rg_policy__analytics_equal(a, b))
         return 0;
     if (!str_eq(a->name, b->name) || a->alpha != b->alpha || a->sequential != b->sequential ||
         a->stabilization_window_ms != b->stabilization_window_ms ||

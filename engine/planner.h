@@ -17,7 +17,19 @@
 typedef struct {
     double offered, abandoned, answered, answered_ms, handled, handle_ms;
     double ss_answered, df_answered, ss_handled, df_handled;
+    /* The buckets in time order, RG_TRAFFIC_FIELDS values each (offered, abandoned, answered,
+     * answered_ms, handled, handle_ms), for the placebo contrasts of the planner; NULL when
+     * not kept. Freed by rg_engine__traffic_free. */
+    double *series;
+    size_t nbuckets;
 } rg_org_traffic;
+
+#define RG_TRAFFIC_FIELDS 6
+/* The planner keeps the bucket series of at most this many orgs (in resolution order). */
+#define RG_TRAFFIC_SERIES_ORGS 400
+
+/* Frees every org's series and the array. */
+void rg_engine__traffic_free(rg_org_traffic *traffic, size_t n);
 
 /* The window of recent analytics the planner reads for policy `p` at `now_ms`: the policy's
  * pre window plus its soak limit, ending at the last whole bucket. */
@@ -34,13 +46,28 @@ int rg_engine__traffic_queue(rg_platform_op **ops, rg_platform *pf, const char *
                              json_t *const *queues, size_t n, int64_t from_ms, int64_t to_ms,
                              int64_t granularity_ms);
 
-/* The traffic of a completed op (zeros for NULL). An op that failed returns its error. */
-int rg_engine__traffic_collect(rg_org_traffic *out, const rg_platform_op *op);
+/* The traffic of a completed op (zeros for NULL), with its bucket series when keep_series.
+ * An op that failed returns its error; RG_ENOMEM. */
+int rg_engine__traffic_collect(rg_org_traffic *out, const rg_platform_op *op, int keep_series);
+
+/* The traffic's total of an analytics metric (nOffered, tAbandon, tAnswered, tHandle): its
+ * count, or (use_sum) its sum in ms; 0 for other names. */
+double rg_engine__traffic_total(const rg_org_traffic *t, const char *name, int use_sum);
 
 /* Expected units per minute of `metric` (trials for a proportion, measurements for a mean)
  * from an org's traffic over `minutes`. */
 double rg_engine__traffic_rate(const rg_org_traffic *t, const rg_policy_metric *metric,
                                double minutes);
+
+/* The between-org variance of placebo contrasts of metric q at looks 1..looks (tau2[]) and the
+ * verdict's block dispersion (*dispersion: phi, or a mean's per-measurement variance), from
+ * the series of the orgs with role[i] RG_SOAK_CANARY or RG_SOAK_CONTROL: the read's first
+ * pre_window is the pre window, look k's post window runs from settle to k polls after it,
+ * and the engine's cluster verdict estimates tau^2 as at a poll (planner_placebo.c). Looks
+ * the read does not reach, or without an estimate, get 0. 0 or RG_ENOMEM / RG_EINVALID. */
+int rg_engine__plan_placebo(double *tau2, double *dispersion, const rg_policy *p,
+                            const rg_policy_metric *q, const rg_org_traffic *traffic,
+                            const int *role, size_t n, int stage_index, int stage_count, int looks);
 
 /* Plans every stage of a resolved manifest from the orgs' traffic (in resolution order,
  * `minutes` long). @param[out] out the "planner" object of `rollgate plan --json`

@@ -125,7 +125,9 @@ static int judge(rg_stats_verdict *out, rg_rollout_ctx *ctx, const rg_policy_met
                             json_pack("{s:o, s:o, s:o, s:o}", "canary_pre", level(&cpre, m),
                                       "canary_post", level(&cpost, m), "control_pre",
                                       level(&kpre, m), "control_post", level(&kpost, m)));
-    if (rc == 0 && p->sequential == RG_SEQUENTIAL_MSPRT && out->has_estimate) {
+    if (rc == 0 &&
+        (p->sequential == RG_SEQUENTIAL_MSPRT || p->sequential == RG_SEQUENTIAL_COUNTS) &&
+        out->has_estimate) {
         json_t *obj = json_object_get(ctx->book, "msprt_p");
         if (obj == NULL)
             json_object_set_new(ctx->book, "msprt_p", obj = json_object());

@@ -116,6 +116,7 @@ void rg_engine__verdict_params(rg_stats_verdict_params *out, const rg_policy *p,
     params.information = p->information;
     params.post_share = s->post_share;
     params.fractions = s->fractions;
+    params.fail_rule = p->fail_rule;
     *out = params;
 }
 

@@ -151,6 +151,7 @@ static int org_estimate(org_acc *g, int k, rg_metric_kind kind, int log_scale, d
  * prediction). */
 typedef struct {
     double theta, v, df, tau2, q;
+    double tau2_moment; /* (Q - df) / c before truncation at 0 (0 when not estimated) */
 } re_fit;
 
 static void random_effects(re_fit *f, const double *d, const double *u, const int *arm, size_t n,
@@ -160,6 +161,7 @@ static void random_effects(re_fit *f, const double *d, const double *u, const in
     double v0 = 0;
 
     f->df = (double)n - narms;
+    f->tau2_moment = 0;
     if (tau2 < 0) {
         for (size_t i = 0; i < n; i++) {
             w_sum[arm[i]] += 1 / u[i];
@@ -172,7 +174,8 @@ static void random_effects(re_fit *f, const double *d, const double *u, const in
         }
         for (size_t i = 0; i < n; i++)
             qstat += (d[i] - mean[arm[i]]) * (d[i] - mean[arm[i]]) / u[i];
-        tau2 = f->df >= MIN_DF && c > 0 && qstat > f->df ? (qstat - f->df) / c : 0;
+        f->tau2_moment = f->df >= MIN_DF && c > 0 ? (qstat - f->df) / c : 0;
+        tau2 = f->tau2_moment > 0 ? f->tau2_moment : 0;
     }
     f->tau2 = tau2;
     memset(w_sum, 0, sizeof(w_sum));
@@ -329,6 +332,7 @@ int rg_stats__cluster_effect(rg_stats__cluster *out, const rg_stats_metric_input
     out->v_final = fin.v;
     out->df = out->fallback ? INFINITY : fit.df;
     out->tau2 = fit.tau2;
+    out->tau2_moment = out->fallback ? 0 : fit.tau2_moment;
     out->dispersion = disp;
     out->n_canary = n_arm[0];
     out->n_control = narms == 2 ? n_arm[1] : 0;

@@ -7,20 +7,22 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "stats/stats_internal.h"
+#include "stats/plan_internal.h"
 
-#define PLAN_MAX_METRICS 32
-
-/* Per metric: the expected variance and boundary at each look. */
-typedef struct {
-    double v[RG_STATS_MAX_LOOKS], b[RG_STATS_MAX_LOOKS];
-} plan_looks;
+double rg_stats__plan_post(const rg_stats_plan_design *d, int k)
+{
+    double post = (k + 1) * d->poll_minutes - d->settle_minutes;
+    /* a poll before settle has passed sees (almost) nothing: no floor in minutes, which
+     * would credit a soak measured in seconds with a whole minute of traffic */
+    return post > 1e-9 ? post : 1e-9;
+}
 
 /* Within-org variance of one unit (trial or measurement) on the test scale. */
-static double unit_variance(const rg_stats_plan_metric *m)
+double rg_stats__plan_unit_variance(const rg_stats_plan_metric *m)
 {
+    double phi = m->kind == RG_METRIC_PROPORTION && m->dispersion > 1 ? m->dispersion : 1;
     if (m->kind == RG_METRIC_PROPORTION)
-        return m->log_scale ? (1 - m->level) / m->level : m->level * (1 - m->level);
+        return phi * (m->log_scale ? (1 - m->level) / m->level : m->level * (1 - m->level));
     return m->log_scale ? (m->unit_sd / m->level) * (m->unit_sd / m->level)
                         : m->unit_sd * m->unit_sd;
 }
@@ -41,7 +43,7 @@ static double arm_variance(double *w_sum, double *w2_sum, const double *rate, si
 static double look_variance(double *df, const rg_stats_plan_metric *m,
                             const rg_stats_plan_design *d, double post, double tau2)
 {
-    double var_unit = unit_variance(m), ws, w2, v, eff;
+    double var_unit = rg_stats__plan_unit_variance(m), ws, w2, v, eff;
     int arms = m->n_control > 0 ? 2 : 1;
 
     v = arm_variance(&ws, &w2, m->canary_rate, m->n_canary, var_unit, d->pre_minutes, post, tau2);
@@ -66,12 +68,17 @@ static int design_looks(plan_looks *out, const rg_stats_plan_metric *m,
     double t[RG_STATS_MAX_LOOKS], v0[RG_STATS_MAX_LOOKS], df[RG_STATS_MAX_LOOKS], z[1], post;
     int rc;
 
+    /* the between-org variance of a contrast at each look, made non-increasing in k (a
+     * longer post window averages more of the drift), so that nested looks have
+     * cov(d_j, d_k) = var(d_max(j,k)) */
+    for (int k = K - 1; k >= 0; k--) {
+        double t2 = m->tau2_looks ? m->tau2_looks[k] : m->tau2;
+        t2 = isfinite(t2) && t2 > 0 ? t2 : 0;
+        out->tau2[k] = k + 1 < K && out->tau2[k + 1] > t2 ? out->tau2[k + 1] : t2;
+    }
     for (int k = 0; k < K; k++) {
-        post = (k + 1) * d->poll_minutes - d->settle_minutes;
-        /* a poll before settle has passed sees (almost) nothing: no floor in minutes, which
-         * would credit a soak measured in seconds with a whole minute of traffic */
-        post = post > 1e-9 ? post : 1e-9;
-        out->v[k] = look_variance(&df[k], m, d, post, m->tau2);
+        post = rg_stats__plan_post(d, k);
+        out->v[k] = look_variance(&df[k], m, d, post, out->tau2[k]);
         v0[k] = look_variance(&z[0], m, d, post, 0);
     }
     for (int k = 0; k < K; k++) {
@@ -83,22 +90,17 @@ static int design_looks(plan_looks *out, const rg_stats_plan_metric *m,
             t[k] = t[k - 1] + (1 - t[k - 1]) / (K - k);
     }
     if (d->sequential == RG_SEQUENTIAL_GROUP) {
-        if ((rc = rg_stats_obf_boundaries(out->b, t, (size_t)K, alpha_m)) < 0)
+        if ((rc = rg_stats_obf_boundaries(out->bn, t, (size_t)K, alpha_m)) < 0)
             return rc;
     } else {
         for (int k = 0; k < K; k++)
-            out->b[k] = gsl_cdf_ugaussian_Qinv(alpha_m);
+            out->bn[k] = gsl_cdf_ugaussian_Qinv(alpha_m);
     }
     for (int k = 0; k < K; k++)
-        if (isfinite(df[k]))
-            out->b[k] = gsl_cdf_tdist_Qinv(gsl_cdf_ugaussian_Q(out->b[k]), df[k]);
+        out->b[k] = isfinite(df[k]) ? gsl_cdf_tdist_Qinv(gsl_cdf_ugaussian_Q(out->bn[k]), df[k])
+                                    : out->bn[k];
     return 0;
 }
-
-typedef struct {
-    long trips[PLAN_MAX_METRICS + 1]; /* by the metric that tripped; [n] unused */
-    long trip, promote, hold;
-} plan_tally;
 
 /* Simulates `paths` soaks with effects theta[] (test scale, worse direction positive): each
  * metric's estimate is a Brownian motion in information I_k = 1/V_k with drift theta, which is
@@ -124,7 +126,10 @@ static void simulate(plan_tally *out, const rg_stats_plan_metric *m, size_t n,
                 s[j] += theta[j] * (i - prev_i[j]) + gsl_ran_gaussian(rng, sqrt(i - prev_i[j]));
                 prev_i[j] = i;
                 est = s[j] / i;
-                if (est / sd >= looks[j].b[k] && est >= m[j].tolerance) {
+                double upper = est + looks[j].b[k] * sd;
+                if (est / sd >= looks[j].b[k] &&
+                    (d->fail_rule == RG_FAIL_INTERVAL ? upper >= m[j].tolerance
+                                                      : est >= m[j].tolerance)) {
                     streak[j]++;
                     if (tripped < 0 && (m[j].critical || streak[j] >= d->breaker_consecutive))
                         tripped = (int)j;
@@ -167,7 +172,8 @@ static int check(const rg_stats_plan_metric *m, size_t n, const rg_stats_plan_de
             return rg_error_set(RG_EINVALID, "plan: metric %zu: no canary orgs", j);
         if (!(m[j].tolerance > 0) || !(m[j].level > 0) ||
             (m[j].kind == RG_METRIC_PROPORTION && !(m[j].level < 1)) ||
-            (m[j].kind == RG_METRIC_MEAN && !(m[j].unit_sd > 0)) || !(m[j].tau2 >= 0))
+            (m[j].kind == RG_METRIC_MEAN && !(m[j].unit_sd > 0)) || !(m[j].tau2 >= 0) ||
+            !(m[j].dispersion >= 0))
             return rg_error_set(RG_EINVALID,
                                 "plan: metric %zu: invalid level, spread or "
                                 "tolerance",
@@ -179,6 +185,17 @@ static int check(const rg_stats_plan_metric *m, size_t n, const rg_stats_plan_de
                 return rg_error_set(RG_EINVALID, "plan: metric %zu: org %zu has no traffic", j, i);
         }
     }
+    return 0;
+}
+
+/* One Monte Carlo run: the cluster path draws orgs, the pooled one the Brownian motion. */
+static int run(plan_tally *t, const rg_stats_plan_metric *m, size_t n,
+               const rg_stats_plan_design *d, const plan_looks *looks, const double *theta,
+               uint64_t seed)
+{
+    if (d->variance == RG_VARIANCE_CLUSTER)
+        return rg_stats__plan_simulate_orgs(t, m, n, d, looks, theta, seed);
+    simulate(t, m, n, d, looks, theta, seed);
     return 0;
 }
 
@@ -195,7 +212,8 @@ int rg_stats_plan(rg_stats_plan_result *out, rg_stats_plan_stage *stage,
     for (size_t j = 0; j < n; j++)
         if ((rc = design_looks(&looks[j], &m[j], d, d->alpha / d->n_metrics)) < 0)
             return rc;
-    simulate(&t, m, n, d, looks, theta, d->seed);
+    if ((rc = run(&t, m, n, d, looks, theta, d->seed)) < 0)
+        return rc;
     stage->p_promote = (double)t.promote / d->paths;
     stage->p_hold = (double)t.hold / d->paths;
     stage->p_trip = (double)t.trip / d->paths;
@@ -203,17 +221,30 @@ int rg_stats_plan(rg_stats_plan_result *out, rg_stats_plan_stage *stage,
         rg_stats_plan_result *r = &out[j];
         double lo = 0, hi = 4 * m[j].tolerance;
         r->half_width = display(&m[j], looks[j].b[K - 1] * sqrt(looks[j].v[K - 1]));
+        r->cannot_decide = !(looks[j].b[K - 1] * sqrt(looks[j].v[K - 1]) < m[j].tolerance);
         theta[j] = 1.5 * m[j].tolerance;
-        simulate(&t, m, n, d, looks, theta, d->seed + 1);
+        if ((rc = run(&t, m, n, d, looks, theta, d->seed + 1)) < 0)
+            return rc;
         r->p_trip_1_5 = (double)t.trip / d->paths;
+        theta[j] = m[j].tolerance;
+        if ((rc = run(&t, m, n, d, looks, theta, d->seed + 3)) < 0)
+            return rc;
+        r->p_trip_1_0 = (double)t.trip / d->paths;
+        r->mde = NAN;
         theta[j] = hi;
-        simulate(&t, m, n, d, looks, theta, d->seed + 2);
+        if (d->no_mde) {
+            theta[j] = 0;
+            continue;
+        }
+        if ((rc = run(&t, m, n, d, looks, theta, d->seed + 2)) < 0)
+            return rc;
         if ((double)t.trip / d->paths < 0.8) {
             r->mde = INFINITY;
         } else {
             for (int it = 0; it < 14; it++) { /* bisection, common random numbers */
                 theta[j] = (lo + hi) / 2;
-                simulate(&t, m, n, d, looks, theta, d->seed + 2);
+                if ((rc = run(&t, m, n, d, looks, theta, d->seed + 2)) < 0)
+                    return rc;
                 if ((double)t.trip / d->paths >= 0.8)
                     hi = theta[j];
                 else
@@ -222,7 +253,57 @@ int rg_stats_plan(rg_stats_plan_result *out, rg_stats_plan_stage *stage,
             r->mde = display(&m[j], hi);
         }
         theta[j] = 0;
-        r->cannot_decide = !(looks[j].b[K - 1] * sqrt(looks[j].v[K - 1]) < m[j].tolerance);
     }
+    return 0;
+}
+
+static int meets(const rg_stats_plan_result *r, const rg_stats_plan_stage *st, size_t n,
+                 const rg_stats_plan_goal *g)
+{
+    if (st->p_promote < g->promote)
+        return 0;
+    for (size_t j = 0; j < n; j++)
+        if (r[j].p_trip_1_0 < g->power)
+            return 0;
+    return 1;
+}
+
+int rg_stats_plan_soak(int *polls, rg_stats_plan_result *out, rg_stats_plan_stage *stage,
+                       const rg_stats_plan_metric *m, size_t n, const rg_stats_plan_design *d,
+                       const rg_stats_plan_goal *goal)
+{
+    rg_stats_plan_design q = *d;
+    int lo = goal->min_polls, hi = goal->max_polls, found = 0, rc;
+
+    if (!(lo >= 1 && lo <= hi && hi <= RG_STATS_MAX_LOOKS) || !(goal->promote <= 1) ||
+        !(goal->power <= 1))
+        return rg_error_set(RG_EINVALID, "plan: invalid soak goal");
+    if (n < 1 || n > PLAN_MAX_METRICS)
+        return rg_error_set(RG_EINVALID, "plan: need 1 to %d metrics", PLAN_MAX_METRICS);
+    q.paths = d->paths / 4 > 500 ? d->paths / 4 : 500;
+    q.no_mde = 1;
+    *polls = 0;
+    /* more polls, more information: the first that meets the goal, by bisection */
+    q.planned_polls = hi;
+    if ((rc = rg_stats_plan(out, stage, m, n, &q)) < 0)
+        return rc;
+    if (meets(out, stage, n, goal)) {
+        found = hi;
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            q.planned_polls = mid;
+            if ((rc = rg_stats_plan(out, stage, m, n, &q)) < 0)
+                return rc;
+            if (meets(out, stage, n, goal))
+                hi = found = mid;
+            else
+                lo = mid + 1;
+        }
+    }
+    q = *d;
+    q.planned_polls = found ? found : goal->max_polls;
+    if ((rc = rg_stats_plan(out, stage, m, n, &q)) < 0)
+        return rc;
+    *polls = found;
     return 0;
 }

@@ -39,11 +39,12 @@ int rg_stats__estimate_window(rg_stats__window_estimate *out, const rg_stats_win
 
 /* The effect with organizations as units (cluster.c, docs/internals/stats.md). */
 typedef struct {
-    double theta, v;   /* the random-effects difference of per-org contrasts; its variance */
-    double v_final;    /* V predicted at poll K: post-window variances x post_share */
-    double df;         /* t degrees of freedom; INFINITY in the too-few-orgs fallback */
-    double tau2;       /* between-org variance of the contrasts */
-    double dispersion; /* proportions: Pearson phi >= 1 over blocks; means: per-call variance */
+    double theta, v;    /* the random-effects difference of per-org contrasts; its variance */
+    double v_final;     /* V predicted at poll K: post-window variances x post_share */
+    double df;          /* t degrees of freedom; INFINITY in the too-few-orgs fallback */
+    double tau2;        /* between-org variance of the contrasts */
+    double tau2_moment; /* its moment estimate before truncation at 0 */
+    double dispersion;  /* proportions: Pearson phi >= 1 over blocks; means: per-call variance */
     int n_canary, n_control, fallback;
 } rg_stats__cluster;
 

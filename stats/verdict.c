@@ -16,8 +16,10 @@ int rg_sequential_kind_parse(rg_sequential_kind *out, const char *s)
         *out = RG_SEQUENTIAL_MSPRT;
     else if (s && strcmp(s, "none") == 0)
         *out = RG_SEQUENTIAL_NONE;
+    else if (s && strcmp(s, "counts") == 0)
+        *out = RG_SEQUENTIAL_COUNTS;
     else
-        return rg_error_set(RG_EINVALID, "sequential: expected group, msprt or none");
+        return rg_error_set(RG_EINVALID, "sequential: expected group, msprt, none or counts");
     return 0;
 }
 
@@ -26,8 +28,25 @@ const char *rg_sequential_kind_name(rg_sequential_kind kind)
     switch (kind) {
     case RG_SEQUENTIAL_MSPRT: return "msprt";
     case RG_SEQUENTIAL_NONE: return "none";
+    case RG_SEQUENTIAL_COUNTS: return "counts";
     default: return "group";
     }
+}
+
+int rg_fail_rule_parse(rg_fail_rule *out, const char *s)
+{
+    if (s && strcmp(s, "estimate") == 0)
+        *out = RG_FAIL_ESTIMATE;
+    else if (s && strcmp(s, "interval") == 0)
+        *out = RG_FAIL_INTERVAL;
+    else
+        return rg_error_set(RG_EINVALID, "fail_rule: expected estimate or interval");
+    return 0;
+}
+
+const char *rg_fail_rule_name(rg_fail_rule rule)
+{
+    return rule == RG_FAIL_INTERVAL ? "interval" : "estimate";
 }
 
 int rg_variance_kind_parse(rg_variance_kind *out, const char *s)
@@ -107,6 +126,8 @@ static int check_params(const rg_stats_metric_input *m, const rg_stats_verdict_p
         return rg_error_set(RG_EINVALID, "variance: unknown kind %d", (int)p->variance);
     if (p->information != RG_INFORMATION_CALENDAR && p->information != RG_INFORMATION_OBSERVED)
         return rg_error_set(RG_EINVALID, "information: unknown kind %d", (int)p->information);
+    if (p->fail_rule != RG_FAIL_ESTIMATE && p->fail_rule != RG_FAIL_INTERVAL)
+        return rg_error_set(RG_EINVALID, "fail_rule: unknown kind %d", (int)p->fail_rule);
     if (p->block_buckets < 0)
         return rg_error_set(RG_EINVALID, "block_buckets: must be >= 0");
     if (!(p->post_share >= 0.0 && p->post_share <= 1.0))
@@ -169,6 +190,7 @@ static int cluster_effect(rg_stats_verdict *out, const rg_stats_metric_input *m,
     out->v_final = c.v_final;
     out->df = c.df;
     out->tau2_between = c.tau2;
+    out->tau2_moment = c.tau2_moment;
     out->dispersion = c.dispersion;
     out->fallback = c.fallback;
     return 0;
@@ -285,6 +307,67 @@ static double display(const rg_stats_metric_input *m, double theta)
     return m->tolerance_kind == RG_TOLERANCE_RELATIVE ? expm1(theta) : theta;
 }
 
+static double window_sum(const rg_stats_window *w, int value)
+{
+    double s = 0;
+    for (size_t i = 0; i < w->n; i++)
+        s += value ? w->cells[i].value : w->cells[i].count;
+    return s;
+}
+
+/* sequential: counts applies to proportions with a relative tolerance; means (and absolute
+ * tolerances) are judged as msprt (docs/internals/stats.md). */
+static int counts_applies(const rg_stats_metric_input *m, const rg_stats_verdict_params *p)
+{
+    return p->sequential == RG_SEQUENTIAL_COUNTS && m->kind == RG_METRIC_PROPORTION &&
+           m->tolerance_kind == RG_TOLERANCE_RELATIVE;
+}
+
+/* The counts test: the canary's post-window events against the control's (or its own pre
+ * window's without control), expected share rho0 from the pre-window rates and the post
+ * window's trials. Sets theta, v, the sequence and the p value; *bad_upper. */
+static int counts_decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
+                         const rg_stats_verdict_params *p, double sign, double *bad_upper)
+{
+    double x = window_sum(&m->canary_post, 1), nx = window_sum(&m->canary_post, 0);
+    double epre = window_sum(&m->canary_pre, 1), npre = window_sum(&m->canary_pre, 0);
+    double y, rho0, conc, t2;
+    rg_stats_counts_result r;
+    int rc;
+
+    if (m->has_control) {
+        double ek = window_sum(&m->control_pre, 1), nk = window_sum(&m->control_pre, 0);
+        double ny = window_sum(&m->control_post, 0);
+        double mc = (epre + 0.5) / (npre + 0.5) * nx, mk = (ek + 0.5) / (nk + 0.5) * ny;
+        y = window_sum(&m->control_post, 1);
+        rho0 = mc / (mc + mk);
+    } else {
+        y = epre;
+        rho0 = nx / (nx + npre);
+    }
+    if (!(rho0 > 0 && rho0 < 1))
+        rho0 = 0.5;
+    t2 = p->tau2 > 0 ? p->tau2 : out->tolerance * out->tolerance;
+    if (!(t2 > 0))
+        return rg_error_set(RG_EINVALID, "tau2: required when the tolerance is 0");
+    /* the prior's sd of logit(rho) about the tolerance: Var(rho) = rho0 (1 - rho0) / (c + 1) */
+    conc = 1 / (t2 * rho0 * (1 - rho0)) - 1;
+    conc = conc > 1 ? conc : 1;
+    if ((rc = rg_stats_counts(&r, x, y, rho0, conc, out->alpha_metric,
+                              m->msprt_prev_p > 0.0 ? m->msprt_prev_p : 1.0)) < 0)
+        return rc;
+    out->theta = r.effect;
+    out->v = r.v;
+    out->z = sign * r.effect / sqrt(r.v);
+    out->boundary = 0.0;
+    out->p_value = r.p_value;
+    out->ci_lo = r.ci_lo;
+    out->ci_hi = r.ci_hi;
+    out->df = INFINITY;
+    *bad_upper = sign > 0 ? r.ci_hi : -r.ci_lo;
+    return 0;
+}
+
 static void write_reason(rg_stats_verdict *out, const rg_stats_metric_input *m,
                          const rg_stats_verdict_params *p, double bad, double bad_upper)
 {
@@ -298,8 +381,9 @@ static void write_reason(rg_stats_verdict *out, const rg_stats_metric_input *m,
     format_effect(lo, sizeof(lo), m, out->effect_lo);
     format_effect(hi, sizeof(hi), m, out->effect_hi);
     format_effect(tol, sizeof(tol), m, shown_tol);
-    if (p->sequential == RG_SEQUENTIAL_MSPRT) {
-        put(tail, sizeof(tail), "always-valid p %.3g %s %.3g at poll %d", out->p_value,
+    if (p->sequential == RG_SEQUENTIAL_MSPRT || p->sequential == RG_SEQUENTIAL_COUNTS) {
+        put(tail, sizeof(tail), "%salways-valid p %.3g %s %.3g at poll %d",
+            counts_applies(m, p) ? "counts test, " : "", out->p_value,
             out->p_value <= out->alpha_metric ? "<=" : ">", out->alpha_metric, p->poll);
     } else if (out->decision == RG_DECISION_FAIL) {
         put(tail, sizeof(tail), "crossed %.2f at poll %d/%d", out->boundary, p->poll,
@@ -343,13 +427,21 @@ static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
                   const rg_stats_verdict_params *p)
 {
     double sign = m->increase_is_bad ? 1.0 : -1.0, sd = sqrt(out->v), bad = sign * out->theta;
-    double bad_upper;
+    double bad_upper = INFINITY;
     int rc;
 
     out->z = bad / sd;
     out->p_value =
         isfinite(out->df) ? rg_stats__tdist_sf(out->z, out->df) : gsl_cdf_ugaussian_Q(out->z);
-    if (p->sequential == RG_SEQUENTIAL_MSPRT) {
+    if (counts_applies(m, p)) {
+        if ((rc = counts_decide(out, m, p, sign, &bad_upper)) < 0)
+            return rc;
+        bad = sign * out->theta;
+        if (out->p_value <= out->alpha_metric && bad > 0.0 &&
+            (p->fail_rule == RG_FAIL_INTERVAL ? bad_upper >= out->tolerance
+                                              : bad >= out->tolerance))
+            out->decision = RG_DECISION_FAIL;
+    } else if (p->sequential == RG_SEQUENTIAL_MSPRT || p->sequential == RG_SEQUENTIAL_COUNTS) {
         rg_stats_msprt_result r;
         double tau2 = p->tau2 > 0.0 ? p->tau2 : out->tolerance * out->tolerance;
         if (!(tau2 > 0.0))
@@ -362,7 +454,9 @@ static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
         out->ci_lo = r.ci_lo;
         out->ci_hi = r.ci_hi;
         bad_upper = sign > 0 ? r.ci_hi : -r.ci_lo;
-        if (r.p_value <= out->alpha_metric && bad > 0.0 && bad >= out->tolerance)
+        if (r.p_value <= out->alpha_metric && bad > 0.0 &&
+            (p->fail_rule == RG_FAIL_INTERVAL ? bad_upper >= out->tolerance
+                                              : bad >= out->tolerance))
             out->decision = RG_DECISION_FAIL;
     } else {
         if (p->sequential == RG_SEQUENTIAL_GROUP) {
@@ -377,7 +471,12 @@ static int decide(rg_stats_verdict *out, const rg_stats_metric_input *m,
         out->ci_lo = out->theta - out->boundary * sd;
         out->ci_hi = out->theta + out->boundary * sd;
         bad_upper = bad + out->boundary * sd;
-        if (out->z >= out->boundary && bad >= out->tolerance)
+        /* interval: significant and not shown within the tolerance (bad_upper >= tolerance);
+         * at the planned soak that is implied by significance, so power at the tolerance is
+         * the test's; estimate: the estimate itself at least the tolerance */
+        if (out->z >= out->boundary &&
+            (p->fail_rule == RG_FAIL_INTERVAL ? bad_upper >= out->tolerance
+                                              : bad >= out->tolerance))
             out->decision = RG_DECISION_FAIL;
     }
     if (out->decision != RG_DECISION_FAIL && p->min_soak_reached && bad_upper < out->tolerance)

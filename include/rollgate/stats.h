@@ -138,6 +138,23 @@ typedef struct {
 int rg_stats_msprt(rg_stats_msprt_result *out, double theta, double v, double theta0, double tau2,
                    double alpha, double prev_p);
 
+/* ---- the anytime-valid counts test (Lindon & Malek 2020) ---- */
+typedef struct {
+    double log_e;        /* ln of the Beta-binomial mixture e-value against rho0 */
+    double p_value;      /* always valid: min(prev_p, 1/E) */
+    double rho_hat;      /* the canary's share of the events, (x + 1/2) / (x + y + 1) */
+    double effect;       /* logit(rho_hat) - logit(rho0): the log rate ratio */
+    double v;            /* 1/(x + 1/2) + 1/(y + 1/2), its approximate variance */
+    double ci_lo, ci_hi; /* confidence sequence of the log rate ratio at level 1 - alpha */
+} rg_stats_counts_result;
+
+/* x canary and y comparison events, the canary's expected share rho0 under no change, the
+ * prior Beta(c rho0, c (1 - rho0)) of the share: E = B(a + x, b + y) / B(a, b) /
+ * (rho0^x (1 - rho0)^y), the always-valid p min(prev_p, 1/E), and the confidence sequence
+ * {rho : M(rho) < 1/alpha} mapped to logit(rho) - logit(rho0). No events: (-inf, inf). */
+int rg_stats_counts(rg_stats_counts_result *out, double x, double y, double rho0,
+                    double concentration, double alpha, double prev_p);
+
 /* Running sums of one arm of a mean metric. */
 typedef struct {
     double n;     /* number of observations */
@@ -156,9 +173,10 @@ int rg_stats_proportion_difference(double *theta, double *v, int64_t x_c, int64_
 typedef enum { RG_METRIC_PROPORTION = 0, RG_METRIC_MEAN = 1 } rg_metric_kind;
 typedef enum { RG_TOLERANCE_RELATIVE = 0, RG_TOLERANCE_ABSOLUTE = 1 } rg_tolerance_kind;
 typedef enum {
-    RG_SEQUENTIAL_GROUP = 0, /* Lan-DeMets O'Brien-Fleming over the planned polls */
-    RG_SEQUENTIAL_MSPRT = 1, /* normal-mixture SPRT, open-ended */
-    RG_SEQUENTIAL_NONE = 2,  /* fixed level at every poll: for the decision-quality study */
+    RG_SEQUENTIAL_GROUP = 0,  /* Lan-DeMets O'Brien-Fleming over the planned polls */
+    RG_SEQUENTIAL_MSPRT = 1,  /* normal-mixture SPRT, open-ended */
+    RG_SEQUENTIAL_NONE = 2,   /* fixed level at every poll: for the decision-quality study */
+    RG_SEQUENTIAL_COUNTS = 3, /* anytime-valid counts test (proportions; means as msprt) */
 } rg_sequential_kind;
 typedef enum {
     RG_DECISION_INCONCLUSIVE = 0,
@@ -177,6 +195,14 @@ typedef enum {
     RG_INFORMATION_OBSERVED = 1, /* t_k = V_K / V_k, V_K predicted from this poll's data */
 } rg_information_kind;
 
+/* When a significant worsening fails (docs/internals/stats.md "The fail rule"). */
+typedef enum {
+    RG_FAIL_ESTIMATE = 0, /* z >= c_k and the estimate is at least the tolerance */
+    RG_FAIL_INTERVAL = 1, /* z >= c_k and the interval does not show it within the tolerance */
+} rg_fail_rule;
+
+int rg_fail_rule_parse(rg_fail_rule *out, const char *s);
+const char *rg_fail_rule_name(rg_fail_rule rule);
 int rg_variance_kind_parse(rg_variance_kind *out, const char *s);
 const char *rg_variance_kind_name(rg_variance_kind kind);
 int rg_information_kind_parse(rg_information_kind *out, const char *s);
@@ -237,6 +263,7 @@ typedef struct {
     double post_share;
     /* observed: the fractions used at polls 1..k-1 (k-1 values, from earlier verdicts). */
     const double *fractions;
+    rg_fail_rule fail_rule; /* 0: estimate (as before issue 17) */
 } rg_stats_verdict_params;
 
 #define RG_STATS_REASON_LEN 256
@@ -267,6 +294,9 @@ typedef struct {
     int orgs_canary, orgs_control;
     double tau2_between, dispersion;
     int fallback; /* cluster: too few orgs for a between-org variance */
+    /* cluster: DerSimonian-Laird's (Q - df) / c before truncation at 0 (tau2_between is
+     * max(0, this)); averaged over histories it is unbiased where the truncated one is not */
+    double tau2_moment;
 } rg_stats_verdict;
 
 /* Judges one metric at one poll. Returns 0 with a verdict (inconclusive with its reason when
@@ -287,6 +317,12 @@ typedef struct {
     const double *canary_rate, *control_rate;
     size_t n_canary, n_control;
     double tau2; /* between-org variance of a contrast on the test scale (0: none known) */
+    /* The between-org variance of a contrast at each look k = 1..K (its post window k x poll
+     * - settle), e.g. from placebo contrasts on history; NULL: `tau2` at every look. It must
+     * cover the planned polls (and, for rg_stats_plan_soak, the most polls searched). */
+    const double *tau2_looks;
+    double dispersion; /* proportions: the block dispersion phi >= 1 of the within-org
+                          variance (0: 1) */
 } rg_stats_plan_metric;
 
 typedef struct {
@@ -300,6 +336,8 @@ typedef struct {
     rg_information_kind information;
     int paths; /* Monte Carlo paths, >= 100 */
     uint64_t seed;
+    rg_fail_rule fail_rule;
+    int no_mde; /* 1: skip the MDE bisection (mde = NAN), as the soak search does */
 } rg_stats_plan_design;
 
 typedef struct {
@@ -307,6 +345,7 @@ typedef struct {
     double mde;        /* smallest worsening tripping with probability 0.8 (display); INFINITY
                           when even 4 x the tolerance does not */
     double p_trip_1_5; /* P(trip) when this metric is worse by 1.5 x its tolerance */
+    double p_trip_1_0; /* P(trip) when it is worse by exactly its tolerance: the power */
     int cannot_decide; /* the half-width at the soak's end is not below the tolerance */
 } rg_stats_plan_result;
 
@@ -314,8 +353,25 @@ typedef struct {
     double p_promote, p_hold, p_trip; /* a healthy change, every metric together */
 } rg_stats_plan_stage;
 
-/* Plans one stage's soak for n metrics: `out` gets n results. 0 or RG_EINVALID. */
+/* Plans one stage's soak for n metrics: `out` gets n results. 0 or RG_EINVALID. With
+ * variance: cluster the Monte Carlo draws each org's contrast and repeats the verdict's
+ * estimation (DerSimonian-Laird tau^2, Hartung-Knapp V, Kish df, Student's t) at each look. */
 int rg_stats_plan(rg_stats_plan_result *out, rg_stats_plan_stage *stage,
                   const rg_stats_plan_metric *m, size_t n, const rg_stats_plan_design *d);
+
+/* What a recommended soak must reach (docs/internals/stats.md "The recommended soak"). */
+typedef struct {
+    int min_polls, max_polls; /* the planned polls searched, 1 <= min <= max <= 100 */
+    double promote;           /* P(promote | healthy) at least this (0.9) */
+    double power;             /* P(trip) at each metric's tolerance at least this (0.9) */
+} rg_stats_plan_goal;
+
+/* The fewest planned polls in [min_polls, max_polls] (with d's poll length) whose plan meets
+ * the goal: *polls, with that plan in out/stage (MDE included unless d->no_mde). *polls = 0
+ * when none does (out/stage then hold the plan at max_polls). The search uses d->paths / 4
+ * paths (at least 500) and the final plan d->paths. 0 or RG_EINVALID. */
+int rg_stats_plan_soak(int *polls, rg_stats_plan_result *out, rg_stats_plan_stage *stage,
+                       const rg_stats_plan_metric *m, size_t n, const rg_stats_plan_design *d,
+                       const rg_stats_plan_goal *goal);
 
 #endif

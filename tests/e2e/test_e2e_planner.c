@@ -167,16 +167,23 @@ static void test_planner_matches_closed_form(void **state)
         assert_float_equal(json_number_value(json_object_get(st, "p_trip")), 1 - norm_p(thr / sd),
                            0.01);
         assert_true(json_is_false(json_object_get(mt, "cannot_decide")));
+        /* power at the tolerance: Q((thr - tol) / sd), at most 1/2 with fail_rule estimate,
+         * so no soak within the limit reaches 0.9: no recommendation */
+        assert_float_equal(json_number_value(json_object_get(mt, "power")),
+                           1 - norm_p((thr - tol) / sd), 0.03);
+        assert_true(json_is_null(json_object_get(st, "recommended")));
     }
     json_decref(plan);
     free(r.out);
 
-    /* the text form prints the same stages, and no warning */
+    /* the text form prints the same stages, no half-width warning, and the soak's */
     r = run_plan(dir, path, "");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "P(promote | healthy)"));
     assert_non_null(strstr(r.out, "stage 3 (100%): 3 canary, 4 control (earlier)"));
-    assert_null(strstr(r.out, "warning:"));
+    assert_null(strstr(r.out, "not below its tolerance"));
+    assert_non_null(strstr(r.out, "warning: stage 1 cannot decide within its soak limit: at 1 "
+                                  "polls P(promote | healthy)"));
     free(r.out);
 
     /* what the platform saw: one aggregates query per org and run, and nothing written */

@@ -4,3 +4,5 @@ rg_unit_test(test_stats_verdict ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_verd
 rg_unit_test(test_stats_mc ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_mc.c)
 rg_unit_test(test_stats_cluster ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_cluster.c)
 rg_unit_test(test_stats_planner ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_planner.c)
+rg_unit_test(test_stats_plan_orgs ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_plan_orgs.c)
+rg_unit_test(test_stats_counts ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_counts.c)

@@ -60,7 +60,7 @@ static const bad_case bad_cases[] = {
     {"policy_poll.yaml", RG_EINVALID,
      ":5:16: poll_interval: 20m must be at most stabilization_window (15m)"},
     {"policy_sequential.yaml", RG_EINVALID,
-     ":2:13: sequential: expected group | msprt | none, got 'bayes'"},
+     ":2:13: sequential: expected group | msprt | none | counts, got 'bayes'"},
     {"policy_settle.yaml", RG_EINVALID,
      ":7:9: settle: 15m must be less than stabilization_window (15m)"},
     {"policy_tolerance.yaml", RG_EINVALID,
