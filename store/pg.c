@@ -176,10 +176,16 @@ static int connect_once(rg_store__pg *pg, char *why, size_t whylen)
         scrubbed(why, whylen, pg, PQerrorMessage(pg->conn));
         return RG_EDB;
     }
-    /* Messages in one language and times in UTC whatever the server's settings. */
+    /* Messages in one language and times in UTC whatever the server's settings. A host that
+     * freezes inside a transaction (a paused VM, SIGSTOP) would hold its row locks, and so
+     * every other host's takeover, for as long as it stays frozen: the server ends such a
+     * session after 5 minutes idle in a transaction (longer than any batch a transaction
+     * spans), releasing the locks; its lease has long expired by then. */
     res = PQexec(pg->conn, pg->readonly ? "SET TIME ZONE 'UTC'; SET client_min_messages = warning;"
-                                          " SET default_transaction_read_only = on"
-                                        : "SET TIME ZONE 'UTC'; SET client_min_messages = warning");
+                                          " SET default_transaction_read_only = on;"
+                                          " SET idle_in_transaction_session_timeout = 300000"
+                                        : "SET TIME ZONE 'UTC'; SET client_min_messages = warning;"
+                                          " SET idle_in_transaction_session_timeout = 300000");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         scrubbed(why, whylen, pg, PQerrorMessage(pg->conn));
         PQclear(res);

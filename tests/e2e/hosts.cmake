@@ -7,3 +7,12 @@ if(TARGET rollgate_server)
     add_dependencies(test_e2e_hosts rollgate rollgate-sim)
     set_tests_properties(test_e2e_hosts PROPERTIES LABELS "e2e" TIMEOUT 600)
 endif()
+# The same kill test with the three hosts on one PostgreSQL database (a server of its own,
+# tests/support/pg.c); SKIPPED without the postgresql package (CI requires it: .ci/run).
+if(TARGET test_e2e_hosts)
+    add_test(NAME test_e2e_hosts_pg COMMAND test_e2e_hosts)
+    set_property(GLOBAL APPEND PROPERTY rg_tests_e2e test_e2e_hosts_pg)
+    set_tests_properties(test_e2e_hosts_pg PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+        ENVIRONMENT "RG_SOURCE_DIR=${CMAKE_SOURCE_DIR};RG_BINARY_DIR=${CMAKE_BINARY_DIR};RG_TEST_STORE_BACKEND=postgresql;RG_TEST_NAME=test_e2e_hosts_pg"
+        WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+endif()

@@ -33,6 +33,7 @@
 #include "integration/test_serve_support.h"
 #include "rollgate/platform.h"
 #include "rollgate/util.h"
+#include "support/pg.h"
 #include "support/e2e.h"
 #include "support/simproc.h"
 #include "support/skip.h"
@@ -805,5 +806,16 @@ int main(void)
         cmocka_unit_test(test_a_paused_host_does_not_restore_after_a_takeover),
         cmocka_unit_test(test_three_hosts_killed_at_random),
     };
+    /* The *_pg run: the three hosts share a fresh PostgreSQL database (tests/support/pg.h).
+     * The paused-host cases drive an engine in this process on an SQLite file: not here. */
+    if (rg_test_pg_backend()) {
+        const struct CMUnitTest on_pg[] = {cmocka_unit_test(test_three_hosts_killed_at_random)};
+        char uri[1024];
+        if (rg_test_pg_backend_missing())
+            return rg_test_exit(0);
+        if (rg_test_pg_new_db(uri, sizeof(uri)) != 0 || setenv("RG_TEST_DB_URI", uri, 1) != 0)
+            return 1;
+        return rg_test_exit(cmocka_run_group_tests(on_pg, NULL, NULL));
+    }
     return rg_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
