@@ -153,7 +153,7 @@ static int read_line(char *out, size_t outlen, int fd)
 
 static int host_start(bench *b, int h)
 {
-    char binary[PATH_MAX], line[90], err[PATH_MAX + 16];
+    char binary[PATH_MAX], line[90], err[PATH_MAX + 48];
     int fds[2];
     pid_t pid;
 
