@@ -309,6 +309,13 @@ int rg_platform__url_check(char **out, const char *url, const char *what, const 
             rg_error_set(RG_EINVALID, "org %s: %s \"%s\": scheme must be https", org_id, what, url);
         goto cleanup;
     }
+    /* curl reads "https:/host" and "https:host" as https://host, but the URL is kept as
+     * written and later joined with paths: only the full form is accepted. */
+    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+        error = rg_error_set(RG_EINVALID, "org %s: %s \"%s\" must start with https://", org_id,
+                             what, url);
+        goto cleanup;
+    }
     if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK) {
         error =
             rg_error_set(RG_EINVALID, "org %s: %s \"%s\" must not have a query", org_id, what, url);
