@@ -98,7 +98,8 @@ bench:
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DRG_SANITIZE= -DRG_WERROR=OFF \
 		$(CMAKE_FLAGS)
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target sim_throughput rollback_latency \
-		tick_scale poll_tick serve_load stats_speed decision_quality rollgate
+		tick_scale poll_tick serve_load stats_speed decision_quality store_backends hosts \
+		rollgate rollgate-sim
 	bench/run.sh $(BENCH_BUILD) BENCHMARKS.md
 
 clean:
