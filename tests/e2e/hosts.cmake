@@ -6,6 +6,11 @@ if(TARGET rollgate_server)
     target_link_libraries(test_e2e_hosts PRIVATE rollgate_server PkgConfig::MHD PkgConfig::CURL)
     add_dependencies(test_e2e_hosts rollgate rollgate-sim)
     set_tests_properties(test_e2e_hosts PROPERTIES LABELS "e2e" TIMEOUT 600)
+    # A host paused past its lease mid-write does not write after the takeover.
+    rg_unit_test(test_e2e_hosts_paused ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_e2e_hosts_paused.c)
+    target_link_libraries(test_e2e_hosts_paused PRIVATE PkgConfig::CURL)
+    add_dependencies(test_e2e_hosts_paused rollgate rollgate-sim)
+    set_tests_properties(test_e2e_hosts_paused PROPERTIES LABELS "e2e" TIMEOUT 600)
 endif()
 # The same kill test with the three hosts on one PostgreSQL database (a server of its own,
 # tests/support/pg.c); SKIPPED without the postgresql package (CI requires it: .ci/run).
