@@ -5,6 +5,7 @@
 
 #include "engine/engine_private.h"
 #include "engine/planner.h"
+#include "engine/verdict_inputs.h"
 #include "rollgate/body.h"
 #include "rollgate/util.h"
 
@@ -332,6 +333,59 @@ static int stage_applied(rg_rollout_ctx *ctx)
     return rg_engine__tx_end(ctx, own, rc);
 }
 
+/* The last stage's control is the orgs of the earlier stages (verdict_inputs.c), which
+ * needs them on the new configuration through the stage's pre window, or half of it at
+ * least. A stage promoted sooner than that (every metric passed early) would be judged
+ * pre/post alone, a trend or a spike counted as its effect; so its first apply waits for
+ * that moment (nothing is written meanwhile, and commands still act), and the stage starts
+ * then, its pre window ending there. A full promotion a person asked for does not wait. */
+static int control_wait(rg_rollout_ctx *ctx, int *out_waiting)
+{
+    int64_t latest = 0, ready;
+
+    *out_waiting = 0;
+    if (rg_engine__full_promotion(ctx))
+        return 0;
+    for (size_t i = 0; i < ctx->targets.count; i++) {
+        const rg_store_target *t = &ctx->targets.items[i];
+        if (t->stage_index > ctx->row.stage_index)
+            return 0; /* not the last stage: later orgs are the control */
+        if (t->stage_index < ctx->row.stage_index && t->state != RG_TARGET_UNCHANGED &&
+            t->applied_at_ms > latest)
+            latest = t->applied_at_ms;
+    }
+    if ((ready = rg_engine__last_stage_ready_ms(ctx->manifest->policy, latest)) == 0)
+        return 0;
+    if (ctx->now_ms >= ready) {
+        if (ctx->row.stage_started_at_ms >= ready)
+            return 0;
+        json_object_del(ctx->book, "control_wait");
+        ctx->row.stage_started_at_ms = ctx->now_ms;
+        return rg_engine__save(ctx);
+    }
+    *out_waiting = 1;
+    ctx->next_ms = ready;
+    if (rg_engine__book_int(ctx, "control_wait") == ready)
+        return 0;
+    rg_engine__book_set_int(ctx, "control_wait", ready);
+    {
+        int own = 0, rc;
+        if ((rc = rg_engine__tx_begin(ctx, &own)) < 0)
+            return rc;
+        rc = rg_engine__event(
+            ctx, "control_wait",
+            json_pack("{s:i, s:I, s:I}", "stage", ctx->row.stage_index, "until", (json_int_t)ready,
+                      "latest_earlier_apply", (json_int_t)latest),
+            "stage %d/%d waits %lld s before its apply: the earlier stages' organizations, its "
+            "control, need settle plus half a pre window on the new configuration",
+            ctx->row.stage_index + 1, ctx->row.stage_count,
+            (long long)((ready - ctx->now_ms + 999) / 1000));
+        if (rc == 0)
+            rc = rg_engine__save(ctx);
+        return rg_engine__tx_end(ctx, own, rc);
+    }
+}
+
 int rg_engine__apply(rg_rollout_ctx *ctx)
 {
     rg_store_target **tier = NULL;
@@ -379,6 +433,11 @@ int rg_engine__apply(rg_rollout_ctx *ctx)
             if (ctx->targets.items[i].stage_index == ctx->row.stage_index &&
                 ctx->targets.items[i].state != RG_TARGET_PENDING)
                 untouched = 0;
+        if (untouched) {
+            int waiting = 0;
+            if ((rc = control_wait(ctx, &waiting)) < 0 || waiting)
+                return rc;
+        }
         if (untouched && (rc = rg_engine__capacity_check(ctx, &paused)) < 0) {
             /* Unreadable agents are an error, not a reason to expand blind: retried each
              * tick, held after errors.limit in a row. */

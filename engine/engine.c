@@ -186,10 +186,20 @@ static int idle_tick(rg_engine *engine, const char *tenant_id, const char *rollo
         idle = 1;
         goto done;
     }
-    if (row.state != RG_ROLLOUT_RUNNING || row.stage_applied_at_ms == 0)
+    if (row.state != RG_ROLLOUT_RUNNING)
         goto done;
-    policy = json_loads(row.policy, 0, NULL);
     book = row.baseline ? json_loads(row.baseline, 0, NULL) : NULL;
+    if (row.stage_applied_at_ms == 0) {
+        /* the last stage waiting for its control (apply.c) */
+        due = json_integer_value(json_object_get(book, "control_wait"));
+        if (now < due && json_object_get(book, "gate_pending") == NULL &&
+            json_object_get(book, "promote_full") == NULL) {
+            *out_next_ms = due;
+            idle = 1;
+        }
+        goto done;
+    }
+    policy = json_loads(row.policy, 0, NULL);
     if (rg_parse_duration_ms(&poll_ms,
                              json_string_value(json_object_get(policy, "poll_interval"))) < 0 ||
         rg_parse_duration_ms(&limit_ms, json_string_value(json_object_get(policy, "soak_limit"))) <

@@ -42,6 +42,15 @@ void rg_engine__last_stage_bounds(rg_soak_bounds *b, const rg_policy *p, int64_t
         b->pre_from = from;
 }
 
+int64_t rg_engine__last_stage_ready_ms(const rg_policy *p, int64_t latest_applied_ms)
+{
+    int64_t g = p->granularity_ms > 0 ? p->granularity_ms : 60000;
+
+    if (latest_applied_ms <= 0)
+        return 0;
+    return align_up(latest_applied_ms + p->settle_ms, g) + align_up(p->pre_window_ms / 2, g);
+}
+
 rg_soak_role rg_engine__soak_role(const rg_policy *p, int target_stage, int changed,
                                   int64_t applied_at_ms, int stage_index, int any_later,
                                   const rg_soak_bounds *b)

@@ -27,6 +27,10 @@ void rg_engine__soak_bounds(rg_soak_bounds *out, const rg_policy *p, int64_t sta
  * earlier orgs changed before it began are control. Canary and control share the window, so
  * a common trend still cancels. */
 void rg_engine__last_stage_bounds(rg_soak_bounds *b, const rg_policy *p, int64_t latest_applied_ms);
+/* When the last stage may start so that the orgs of earlier stages, the latest changed at
+ * latest_applied_ms, are its control: their settle, then half a pre window on the new
+ * configuration (the bound rg_engine__last_stage_bounds accepts); 0 when none changed. */
+int64_t rg_engine__last_stage_ready_ms(const rg_policy *p, int64_t latest_applied_ms);
 
 typedef enum { RG_SOAK_NONE = 0, RG_SOAK_CANARY = 1, RG_SOAK_CONTROL = 2 } rg_soak_role;
 

@@ -296,6 +296,23 @@ static void test_last_stage_control(void **state)
     assert_int_equal(b.pre_from, start - 19 * (int64_t)60000);
     assert_int_equal(rg_engine__soak_role(&p, 1, 1, start - 10 * (int64_t)60000, 2, 0, &b),
                      RG_SOAK_NONE);
+    /* so a last stage promoted then waits (apply.c): changed 10 minutes before `start`, the
+     * org is settled at start - 9 min and has half the 30-minute pre window behind it at
+     * start + 6 min; a stage starting then keeps it as its control, a minute sooner not */
+    {
+        int64_t latest = start - 10 * (int64_t)60000;
+        int64_t ready = rg_engine__last_stage_ready_ms(&p, latest);
+        assert_int_equal(ready, start + 6 * (int64_t)60000);
+        rg_engine__soak_bounds(&b, &p, ready, ready + 120000, ready + 600000);
+        rg_engine__last_stage_bounds(&b, &p, latest);
+        assert_int_equal(b.pre_from, start - 9 * (int64_t)60000);
+        assert_int_equal(b.pre_to, ready);
+        assert_int_equal(rg_engine__soak_role(&p, 1, 1, latest, 2, 0, &b), RG_SOAK_CONTROL);
+        rg_engine__soak_bounds(&b, &p, ready - 60000, ready + 120000, ready + 600000);
+        rg_engine__last_stage_bounds(&b, &p, latest);
+        assert_int_equal(rg_engine__soak_role(&p, 1, 1, latest, 2, 0, &b), RG_SOAK_NONE);
+        assert_int_equal(rg_engine__last_stage_ready_ms(&p, 0), 0);
+    }
     /* alpha split over three stages */
     assert_float_equal(rg_engine__stage_alpha(&p, 3), 0.05 / 3, 1e-15);
     p.alpha_split = RG_ALPHA_SPLIT_NONE;
