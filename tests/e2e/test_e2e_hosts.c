@@ -48,7 +48,11 @@
 
 /* Short windows: two stages, a verdict every second after a 2 s stabilization. A healthy
  * stage still inconclusive at the soak limit is promoted (this test is about who drives, not
- * about the statistics: the bad change, abandonment x1.5, trips long before). */
+ * about the statistics: the bad change, abandonment x1.5, trips long before). The tolerance
+ * is wide (+30%) because the test asks every one of its 20 healthy rollouts to complete: at
+ * +15% a healthy stage with one canary org (a 1 s bucket holds ~2,400 calls, ~7% relative
+ * noise in its abandonment) fails now and then exactly as alpha allows (seen: +16%, interval
+ * +0%..+35%, at a last stage), and twenty draws of that make a flaky test, not a finding. */
 static const char policy_yaml[] =
     "policy:\n"
     "  alpha: 0.05\n  sequential: group\n  stabilization_window: 2s\n  soak_limit: 8s\n"
@@ -56,7 +60,7 @@ static const char policy_yaml[] =
     "  breaker: {consecutive: 2}\n  on_inconclusive: promote\n  errors: {limit: 3}\n"
     "  verify_window: 2s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
     "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
-    "       increase_is_bad: true, tolerance: {relative: 0.15}, critical: true}\n"
+    "       increase_is_bad: true, tolerance: {relative: 0.3}, critical: true}\n"
     "    - {name: speed_of_answer, kind: mean, source: tAnswered, increase_is_bad: true,\n"
     "       tolerance: {absolute: 10s}}\n";
 
@@ -232,7 +236,7 @@ static int host_start(fixture *f, int h)
             _exit(127);
         close(fds[0]);
         close(fds[1]);
-        execl(binary, binary, "--db", f->db, "serve", "--listen", "127.0.0.1:0", "--tokens",
+        execl(binary, binary, "-v", "--db", f->db, "serve", "--listen", "127.0.0.1:0", "--tokens",
               f->tokens, "--registry", f->registry, "--tick", TICK, "--lease", LEASE,
               "--allow-loopback-platform", (char *)NULL);
         _exit(127);
@@ -301,6 +305,21 @@ static int live_count(fixture *f)
     for (int h = 0; h < HOSTS; h++)
         n += f->hosts[h].pid > 0 && !f->hosts[h].stopped;
     return n;
+}
+
+/* What the hosts logged (-v: every event) about rollout id: why it ended as it did. */
+static void print_decisions(const fixture *f, const char *id)
+{
+    char line[2048];
+
+    for (int h = 0; h < HOSTS; h++) {
+        FILE *in = fopen(f->hosts[h].err, "r");
+        while (in != NULL && fgets(line, sizeof(line), in) != NULL)
+            if (strstr(line, id) != NULL)
+                fprintf(stderr, "  host %d: %s", h, line);
+        if (in != NULL)
+            fclose(in);
+    }
 }
 
 /* ---- rollouts ---- */
@@ -563,6 +582,7 @@ static void test_three_hosts_killed_at_random(void **state)
             fprintf(stderr, "rollout %d (%s, %s): %s, want %s\n", r, f->ids[r],
                     is_bad(r) ? "bad" : "healthy", f->states[r][0] ? f->states[r] : "unknown",
                     want);
+            print_decisions(f, f->ids[r]);
             failures++;
         }
         for (int k = 0; k < ORGS_PER; k++) {
