@@ -30,7 +30,7 @@
 static const char last_poll_policy[] =
     "policy:\n"
     "  alpha: 0.05\n  sequential: group\n  stabilization_window: 9s\n  soak_limit: 9s\n"
-    "  poll_interval: 3s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
+    "  poll_interval: 3s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 20s\n"
     "  breaker: {consecutive: 2}\n  on_inconclusive: hold\n  errors: {limit: 3}\n"
     "  verify_window: 4s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
     "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"

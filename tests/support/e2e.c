@@ -9,10 +9,13 @@
 #include "support/pg.h"
 #include "support/testutil.h"
 
+/* Both policies keep a 20 s pre window: the last stage's apply waits settle plus half a pre
+ * window after the earlier stage's (its control, engine/apply.c), and a 60 s window made
+ * every rollout of the suite wait 30 s there. */
 const char rg_e2e_policy[] =
     "policy:\n"
     "  alpha: 0.05\n  sequential: group\n  stabilization_window: 6s\n  soak_limit: 24s\n"
-    "  poll_interval: 3s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
+    "  poll_interval: 3s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 20s\n"
     "  breaker: {consecutive: 2}\n  on_inconclusive: hold\n  errors: {limit: 3}\n"
     "  verify_window: 4s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
     "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
@@ -23,7 +26,7 @@ const char rg_e2e_policy[] =
 const char rg_e2e_fast_policy[] =
     "policy:\n"
     "  alpha: 0.05\n  sequential: group\n  stabilization_window: 2s\n  soak_limit: 4s\n"
-    "  poll_interval: 1s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 60s\n"
+    "  poll_interval: 1s\n  granularity: PT1S\n  settle: 1s\n  pre_window: 20s\n"
     "  breaker: {consecutive: 2}\n  on_inconclusive: promote\n  errors: {limit: 3}\n"
     "  verify_window: 2s\n  capacity: {min_ratio: 0.8}\n  metrics:\n"
     "    - {name: abandonment_rate, kind: proportion, events: tAbandon, trials: nOffered,\n"
