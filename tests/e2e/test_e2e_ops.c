@@ -187,7 +187,7 @@ static void test_capacity_drop_pauses_expansion(void **state)
      * keeps a 60 s one. */
     policy = rg_strdup(rg_e2e_policy);
     assert_non_null(pre = strstr(policy, "pre_window: 20s"));
-    memcpy(pre + strlen("pre_window: "), "60", 2);
+    pre[strlen("pre_window: ")] = (char)'6'; /* 20s -> 60s */
     assert_int_equal(rg_e2e_begin(&e, NULL, policy, 200), 0);
     free(policy);
     assert_int_equal(rg_e2e_drive(&e, finished, 400), 0);
