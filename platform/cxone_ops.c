@@ -450,7 +450,7 @@ static int queue_index(const rg_platform_op *op, const json_t *skill_id)
 
 int rg_platform__cxone_bucket(rg_platform_bucket *bk, const json_t *s, const char *where)
 {
-    int64_t offered, abandoned, handled;
+    int64_t offered = 0, abandoned = 0, handled = 0;
     double asa = 0, aht = 0;
 
     if (count_field(&offered, s, "contactsOffered", 1, where) < 0 ||
@@ -487,7 +487,7 @@ int rg_platform__cxone_bucket(rg_platform_bucket *bk, const json_t *s, const cha
 static int summary_entry(rg_platform_op *op, const json_t *s, const char *where)
 {
     int q = queue_index(op, json_object_get(s, "skillId"));
-    int64_t on, unavailable;
+    int64_t on = 0, unavailable = 0;
 
     if (!json_is_integer(json_object_get(s, "skillId")) &&
         !json_is_string(json_object_get(s, "skillId")))

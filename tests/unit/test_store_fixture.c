@@ -164,7 +164,7 @@ static int raw_sqlite(store_fixture *f, const char *sql, char *msg, size_t msgle
     int rc;
 
     if (sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        snprintf(msg, msglen, "cannot open %s", f->path);
+        snprintf(msg, msglen, "cannot open %.400s", f->path);
         sqlite3_close(db);
         return -1;
     }
