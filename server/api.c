@@ -107,7 +107,7 @@ enum MHD_Result rg_server__api_start(rg_request *req)
         goto cleanup;
     }
     rg_server__hooks_track(req->server, manifest->tenant, id);
-    rg_server__notify(req->server, 1);
+    rg_server__notify(req->server, NULL, 1);
     ret = rg_server__reply_json(req, MHD_HTTP_CREATED,
                                 json_pack("{s:s, s:O, s:O, s:O, s:O}", "id", id, "state",
                                           json_object_get(st, "state"), "digest",
@@ -256,7 +256,7 @@ enum MHD_Result rg_server__api_command(rg_request *req, const char *id, rg_comma
                            (json_is_true(json_object_get(body, "force")) ? RG_ENGINE_FORCE : 0) |
                                (json_is_true(json_object_get(body, "full")) ? RG_ENGINE_FULL : 0));
     pthread_mutex_unlock(&req->server->drive_lock);
-    rg_server__notify(req->server, 1);
+    rg_server__notify(req->server, NULL, 1);
     if (rc < 0 || (rc = rg_engine_status_json(&st, engine, req->token->tenant, id)) < 0) {
         ret = rg_server__reply_rc(req, rc);
         goto cleanup;

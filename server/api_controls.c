@@ -68,7 +68,7 @@ enum MHD_Result rg_server__api_retry(rg_request *req, const char *id)
         goto cleanup;
     }
     rg_server__hooks_track(req->server, req->token->tenant, new_id);
-    rg_server__notify(req->server, 1);
+    rg_server__notify(req->server, NULL, 1);
     ret = rg_server__reply_json(req, MHD_HTTP_CREATED,
                                 json_pack("{s:s, s:s, s:s, s:O}", "id", new_id, "command", "retry",
                                           "retry_of", id, "state", json_object_get(st, "state")));
@@ -104,7 +104,7 @@ enum MHD_Result rg_server__api_undo(rg_request *req, const char *id)
     rc = rg_engine_undo(engine, req->token->tenant, id, actor ? actor : req->token->name, reason,
                         json_is_true(json_object_get(body, "force")));
     pthread_mutex_unlock(&req->server->drive_lock);
-    rg_server__notify(req->server, 1);
+    rg_server__notify(req->server, NULL, 1);
     if (rc < 0 || (rc = rg_engine_status_json(&st, engine, req->token->tenant, id)) < 0) {
         ret = rg_server__reply_rc(req, rc);
         goto cleanup;

@@ -106,7 +106,7 @@ enum MHD_Result rg_server__api_promote_env(rg_request *req, const char *id)
         goto cleanup;
     }
     rg_server__hooks_track(req->server, req->token->tenant, new_id);
-    rg_server__notify(req->server, 1);
+    rg_server__notify(req->server, NULL, 1);
     ret = rg_server__reply_json(req, MHD_HTTP_CREATED,
                                 json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "id", new_id, "from",
                                           id, "state", json_object_get(st, "state"), "digest",

@@ -12,15 +12,25 @@
 
 #define GATE_MAX_MS (3600 * 1000)
 #define RECHECK_MS 1000
-/* Gates are woken by every narrated change; their re-check only bounds a missed wake-up, and
- * a thousand of them re-reading every second would load the database for nothing. */
+/* Gates are woken by a narrated change of their own rollout; their re-check (every 5-10 s,
+ * spread at random) only bounds a missed wake-up or a change made by another host, and a
+ * thousand of them re-reading every second, or all at once, would load the database for
+ * nothing and stall every other request behind them. */
 #define GATE_RECHECK_MS 5000
 #define KEEPALIVE_MS 15000
 
-void rg_server__notify(rg_server *s, int kick)
+void rg_server__notify(rg_server *s, const char *id, int kick)
 {
+    size_t slot;
+
     pthread_mutex_lock(&s->lock);
     s->generation++;
+    slot = (size_t)(s->generation % RG_SERVER__CHANGES);
+    s->changes[slot].generation = s->generation;
+    if (id != NULL && strlen(id) <= RG_SERVER__ID_MAX)
+        memcpy(s->changes[slot].id, id, strlen(id) + 1);
+    else
+        s->changes[slot].id[0] = '\0'; /* any rollout */
     pthread_cond_broadcast(&s->changed);
     if (kick) {
         s->kicked = 1;
@@ -46,6 +56,41 @@ uint64_t rg_server__wait_change(rg_server *s, uint64_t seen, int64_t deadline_mo
     while (s->generation == seen && !s->stopping && rg_time_mono_ms() < deadline_mono_ms)
         if (pthread_cond_timedwait(&s->changed, &s->lock, &ts) == ETIMEDOUT)
             break;
+    gen = s->generation;
+    pthread_mutex_unlock(&s->lock);
+    return gen;
+}
+
+/* Under s->lock: whether a generation after `seen` may concern rollout `id`. */
+static int concerns(const rg_server *s, uint64_t seen, const char *id)
+{
+    if (s->generation - seen >= RG_SERVER__CHANGES)
+        return 1; /* the ring no longer tells */
+    for (uint64_t g = seen + 1; g <= s->generation; g++) {
+        const char *at = s->changes[g % RG_SERVER__CHANGES].id;
+        if (at[0] == '\0' || strcmp(at, id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+uint64_t rg_server__wait_rollout(rg_server *s, uint64_t seen, const char *id,
+                                 int64_t deadline_mono_ms)
+{
+    struct timespec ts;
+    uint64_t gen;
+
+    mono_deadline(&ts, deadline_mono_ms);
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping && rg_time_mono_ms() < deadline_mono_ms) {
+        if (s->generation != seen) {
+            if (concerns(s, seen, id))
+                break;
+            seen = s->generation; /* another rollout's step: sleep on */
+        }
+        if (pthread_cond_timedwait(&s->changed, &s->lock, &ts) == ETIMEDOUT)
+            break;
+    }
     gen = s->generation;
     pthread_mutex_unlock(&s->lock);
     return gen;
@@ -95,7 +140,7 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
     rg_engine *engine = NULL;
     rg_rollout_state state = RG_ROLLOUT_RUNNING;
     int64_t timeout = 0, deadline;
-    uint64_t gen;
+    uint64_t gen, rng = (uint64_t)(uintptr_t)req ^ (uint64_t)rg_time_mono_ms();
     int rc;
 
     if ((rc = parse_timeout(&timeout, rg_server__query(req, "timeout"))) < 0 ||
@@ -121,8 +166,12 @@ enum MHD_Result rg_server__api_gate(rg_request *req, const char *id)
         if (rg_time_mono_ms() >= deadline || rg_server__stopping(s))
             break;
         {
-            int64_t until = rg_time_mono_ms() + GATE_RECHECK_MS;
-            rg_server__wait_change(s, gen, until < deadline ? until : deadline);
+            /* Spread over [1, 2) x GATE_RECHECK_MS, drawn afresh each time: a thousand gates
+             * opened together would otherwise re-read the store together, every time. */
+            int64_t until;
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            until = rg_time_mono_ms() + GATE_RECHECK_MS + (int64_t)((rng >> 33) % GATE_RECHECK_MS);
+            rg_server__wait_rollout(s, gen, id, until < deadline ? until : deadline);
         }
     }
     if (timeout > 0)

@@ -167,6 +167,7 @@ int rg_server__metrics_text(rg_buf *out, rg_server *s, rg_engine *engine)
 {
     rg_store_rollouts list = {0};
     rg_engine_metrics m;
+    long held;
     int rc;
 
     memset(&m, 0, sizeof(m));
@@ -186,6 +187,11 @@ int rg_server__metrics_text(rg_buf *out, rg_server *s, rg_engine *engine)
     if (rc < 0)
         return rc;
     counters(out, &m);
+    pthread_mutex_lock(&s->streams_lock);
+    held = s->held;
+    pthread_mutex_unlock(&s->streams_lock);
+    header(out, "rollgate_held_requests", "gauge", "Gate long-polls and event streams open now.");
+    rg_buf_printf(out, "rollgate_held_requests %ld\n", held);
     return 0;
 }
 

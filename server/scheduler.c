@@ -21,7 +21,7 @@ static void on_narrate(const char *rollout_id, const char *kind, const char *lin
     rg_hash_id(hashed, rollout_id);
     rg_log(RG_LOG_DEBUG, "scheduler", "%s %s", kind, hashed);
     (void)line;
-    rg_server__notify(payload, 0);
+    rg_server__notify(payload, rollout_id, 0);
 }
 
 static void wait_tick(rg_server *s, int64_t next_ms)
@@ -58,7 +58,7 @@ static void *sched_main(void *arg)
         if (rc < 0) {
             rg_log(rc == RG_EDB ? RG_LOG_ERROR : RG_LOG_WARN, "scheduler", "tick: %s",
                    rg_error_last());
-            rg_server__notify(s, 0); /* whatever was half done, let waiters look */
+            rg_server__notify(s, NULL, 0); /* whatever was half done, let waiters look */
         }
         wait_tick(s, next);
     }

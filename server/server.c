@@ -224,6 +224,8 @@ void rg_server_stop(rg_server *s)
     s->stopping = 1;
     s->kicked = 1;
     s->generation++;
+    s->changes[s->generation % RG_SERVER__CHANGES].generation = s->generation;
+    s->changes[s->generation % RG_SERVER__CHANGES].id[0] = '\0';
     pthread_cond_broadcast(&s->changed);
     pthread_cond_broadcast(&s->kick);
     pthread_mutex_unlock(&s->lock);
@@ -388,6 +390,8 @@ int rg_server__stream_acquire(rg_server *s, const char *sha)
                           s->opts.streams_per_token);
     else if (json_object_set_new(s->streams, sha, json_integer(n + 1)) < 0)
         rc = rg_error_set(RG_ENOMEM, "out of memory");
+    else
+        s->held++;
     pthread_mutex_unlock(&s->streams_lock);
     return rc;
 }
@@ -402,6 +406,8 @@ void rg_server__stream_release(rg_server *s, const char *sha)
         json_object_del(s->streams, sha);
     else
         json_object_set_new(s->streams, sha, json_integer(n - 1));
+    if (n >= 1)
+        s->held--;
     pthread_mutex_unlock(&s->streams_lock);
 }
 

@@ -18,6 +18,9 @@
 
 typedef struct rg_server__hooks rg_server__hooks;
 
+#define RG_SERVER__ID_MAX 64   /* the router's bound on a rollout id */
+#define RG_SERVER__CHANGES 256 /* generations whose rollout a waiter can still tell */
+
 struct rg_server {
     rg_server_options opts;
     char *db_path, *listen, *tokens_path, *registry_path; /* owned copies of the options */
@@ -39,14 +42,21 @@ struct rg_server {
     /* Long-polls and event streams open per token: {sha256: count}, under streams_lock. */
     pthread_mutex_t streams_lock;
     json_t *streams;
+    long held; /* their sum: the rollgate_held_requests gauge */
 
     /* `changed` is broadcast whenever a rollout may have changed (after every scheduler
      * tick, every narrated step and every API command); `generation` counts broadcasts.
-     * `kicked` wakes the scheduler before its next tick is due. */
+     * `kicked` wakes the scheduler before its next tick is due. `changes` remembers which
+     * rollout each of the last RG_SERVER__CHANGES generations was about ("" = any), so a
+     * gate woken by another rollout's step goes back to sleep without reading the store. */
     pthread_mutex_t lock;
     pthread_cond_t changed;
     pthread_cond_t kick;
     uint64_t generation;
+    struct {
+        uint64_t generation;
+        char id[RG_SERVER__ID_MAX + 1];
+    } changes[RG_SERVER__CHANGES];
     int kicked;
     int stopping;
 
@@ -83,11 +93,16 @@ typedef struct rg_request {
 } rg_request;
 
 /* ---- server.c ---- */
-/* Wakes every waiter on `changed` (and the scheduler when `kick`). */
-void rg_server__notify(rg_server *server, int kick);
+/* Wakes every waiter on `changed` (and the scheduler when `kick`): rollout `id` may have
+ * changed, or any rollout when `id` is NULL. */
+void rg_server__notify(rg_server *server, const char *id, int kick);
 /* Waits until the generation moves past `seen`, the server stops, or `deadline_mono_ms`.
  * @return the current generation. */
 uint64_t rg_server__wait_change(rg_server *server, uint64_t seen, int64_t deadline_mono_ms);
+/* The same, but only a change that may concern rollout `id` ends the wait: a generation
+ * about another rollout is passed over (unless so many went by that it cannot tell). */
+uint64_t rg_server__wait_rollout(rg_server *server, uint64_t seen, const char *id,
+                                 int64_t deadline_mono_ms);
 int rg_server__stopping(rg_server *server);
 /* The request's engine (and its store), opened on first use. */
 int rg_server__engine(rg_engine **out, rg_request *req);
