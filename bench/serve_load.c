@@ -76,6 +76,52 @@ static CURL *easy(request *r, const char *url, const char *token, const char *so
     return e;
 }
 
+typedef struct {
+    char text[1 << 16];
+    size_t len;
+} page;
+
+static size_t keep_bytes(char *p, size_t size, size_t n, void *u)
+{
+    page *pg = u;
+    size_t take = size * n;
+    if (take > sizeof(pg->text) - 1 - pg->len)
+        take = sizeof(pg->text) - 1 - pg->len;
+    memcpy(pg->text + pg->len, p, take);
+    pg->len += take;
+    pg->text[pg->len] = '\0';
+    return size * n;
+}
+
+/* The server's own count of open long-polls and streams (its rollgate_held_requests gauge),
+ * or -1 when /metrics cannot be read. */
+static long held_now(const char *base)
+{
+    static page pg;
+    char url[256];
+    const char *at;
+    CURL *e = curl_easy_init();
+    long status = 0, n = -1;
+
+    if (e == NULL)
+        return -1;
+    pg.len = 0;
+    pg.text[0] = '\0';
+    snprintf(url, sizeof(url), "%s/metrics", base);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_INTERFACE, "127.0.9.40");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_bytes);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &pg);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    if (curl_easy_perform(e) == CURLE_OK &&
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200 &&
+        (at = strstr(pg.text, "\nrollgate_held_requests ")) != NULL)
+        n = strtol(at + strlen("\nrollgate_held_requests "), NULL, 10);
+    curl_easy_cleanup(e);
+    return n;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -178,7 +224,7 @@ static int run(const load_options *o)
     serve_proc sp = {0};
     tally t = {0};
     CURLM *multi = NULL;
-    double t0, next, end;
+    double t0, next, end, setup_s = 0;
     long rss0, hwm0, th0, rss, hwm, th, sent = 0;
     int running = 0;
 
@@ -232,6 +278,36 @@ static int run(const load_options *o)
         else
             streams++;
     }
+    /* The load is measured once the server holds every one of them (its own gauge says so):
+     * their set-up (a thread and a store each) is a burst of its own, not the steady state. */
+    t0 = mono_s();
+    for (double check = t0;;) {
+        CURLMsg *msg;
+        int left;
+        double now = mono_s();
+        curl_multi_perform(multi, &running);
+        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            settle(&t, msg, &held, &streams);
+            curl_multi_remove_handle(multi, msg->easy_handle);
+            curl_easy_cleanup(msg->easy_handle);
+        }
+        if (now >= check) {
+            long n = held_now(sp.url);
+            if (n >= held + streams)
+                break;
+            if (now - t0 > 120) {
+                fprintf(stderr, "serve_load: the server holds %ld of %d requests after 120 s\n", n,
+                        held + streams);
+                rc = -1;
+                goto cleanup;
+            }
+            check = now + 0.25;
+        }
+        curl_multi_poll(multi, NULL, 0, 20, NULL);
+    }
+    setup_s = mono_s() - t0;
     /* Status requests, paced at o->rate a second, from their own addresses with keep-alive. */
     snprintf(url, sizeof(url), "%s/api/v1/rollouts/%s", sp.url, id);
     t0 = next = mono_s();
@@ -273,6 +349,9 @@ static int run(const load_options *o)
            t.nlat ? t.lat[t.nlat / 2] : 0.0, t.nlat ? t.lat[(size_t)(t.nlat * 0.99)] : 0.0,
            t.nlat ? t.lat[t.nlat - 1] : 0.0, t.status_err, t.held_err + t.streams_err, held,
            o->longpolls, streams, o->streams, (double)rss0 / 1024.0, (double)rss / 1024.0, th);
+    printf("\nThe server held all %d long-polls and streams (its rollgate_held_requests gauge) "
+           "%.1f s after they were sent; the status requests began then.\n",
+           o->longpolls + o->streams, setup_s);
 cleanup:
     if (multi)
         curl_multi_cleanup(multi); /* the held requests are dropped with it */
