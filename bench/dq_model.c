@@ -347,6 +347,7 @@ int dq_policies_load(dq_policies *out, const dq_model *m)
     out->policy[DQ_COUNTS]->sequential = RG_SEQUENTIAL_COUNTS;
     out->policy[DQ_POOLED]->variance = RG_VARIANCE_POOLED;
     out->policy[DQ_POOLED]->information = RG_INFORMATION_CALENDAR;
+    out->policy[DQ_POOLED]->spending = RG_SPENDING_OBRIEN_FLEMING;
     out->policy[DQ_POOLED]->alpha_split = RG_ALPHA_SPLIT_NONE;
     out->policy[DQ_NAIVE]->variance = RG_VARIANCE_POOLED;
     out->policy[DQ_NAIVE]->sequential = RG_SEQUENTIAL_NONE;

@@ -149,6 +149,7 @@ static void plan_inputs(rg_stats_plan_metric pm[2], rg_stats_plan_design *d,
     d->sequential = p->sequential == RG_SEQUENTIAL_MSPRT ? RG_SEQUENTIAL_GROUP : p->sequential;
     d->variance = p->variance;
     d->information = p->information;
+    d->spending = p->spending;
     d->fail_rule = p->fail_rule;
     d->paths = 4000;
     d->seed = 99;

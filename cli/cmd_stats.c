@@ -214,11 +214,14 @@ static int run_fisher(json_t **out, json_t *doc)
 static int run_boundaries(json_t **out, json_t *doc)
 {
     double alpha = 0, fractions[RG_STATS_MAX_LOOKS], b[RG_STATS_MAX_LOOKS], *given = NULL, k = 0;
+    rg_spending_kind spending = RG_SPENDING_OBRIEN_FLEMING;
+    json_t *arr, *sv = json_object_get(doc, "spending");
     size_t n = 0;
-    json_t *arr;
     int rc;
 
     if ((rc = get_number(&alpha, doc, "alpha", 0, 0.025)) < 0)
+        return rc;
+    if (sv && (rc = rg_spending_kind_parse(&spending, json_string_value(sv))) < 0)
         return rc;
     if (json_object_get(doc, "fractions") && json_object_get(doc, "k"))
         return rg_error_set(RG_EINVALID, "k: give either k or fractions, not both");
@@ -241,7 +244,7 @@ static int run_boundaries(json_t **out, json_t *doc)
         for (size_t i = 0; i < n; i++)
             fractions[i] = (double)(i + 1) / (double)n;
     }
-    if ((rc = rg_stats_obf_boundaries(b, fractions, n, alpha)) < 0)
+    if ((rc = rg_stats_boundaries(b, fractions, n, alpha, spending)) < 0)
         return rc;
     arr = json_array();
     for (size_t i = 0; i < n; i++)
@@ -348,7 +351,7 @@ static const stats_test stats_tests[] = {
      run_msprt,
      {"kind", "tau2", "alpha", "theta0", "prev_p", "polls", "n_c", "sum_c", "sumsq_c", "n_b",
       "sum_b", "sumsq_b", "x_c", "x_b", "theta", "v"}},
-    {"boundaries", run_boundaries, {"alpha", "k", "fractions"}},
+    {"boundaries", run_boundaries, {"alpha", "k", "fractions", "spending"}},
 };
 
 static int read_document(json_t **out)

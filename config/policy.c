@@ -31,6 +31,7 @@ static const char *const policy_keys[] = {"name",
                                           "variance",
                                           "information",
                                           "alpha_split",
+                                          "spending",
                                           "fail_rule",
                                           "analytics",
                                           NULL};
@@ -38,6 +39,8 @@ static const char *const variance_names[] = {"pooled", "cluster", NULL};
 static const char *const information_names[] = {"calendar", "observed", NULL};
 static const char *const alpha_split_names[] = {"stages", "none", NULL};
 static const char *const fail_rule_names[] = {"estimate", "interval", NULL};
+/* in rg_spending_kind order */
+static const char *const spending_names[] = {"obrien-fleming", "quadratic", "pocock", NULL};
 static const char *const sequential_names[] = {"group", "msprt", "none", "counts", NULL};
 static const char *const inconclusive_names[] = {"hold", "promote", "rollback", NULL};
 static const char *const kind_names[] = {"proportion", "mean", NULL};
@@ -76,6 +79,7 @@ void rg_policy__defaults(rg_policy *p)
     p->variance = RG_VARIANCE_POOLED;
     p->information = RG_INFORMATION_CALENDAR;
     p->alpha_split = RG_ALPHA_SPLIT_NONE;
+    p->spending = RG_SPENDING_OBRIEN_FLEMING;
     rg_policy__analytics_defaults(p);
 }
 
@@ -271,6 +275,12 @@ static int read_scalars(rg_policy *p, const rg_doc *doc, const rg_doc_node *map,
         if ((rc = rg_schema__enum(&e, doc, v, field, alpha_split_names)) < 0)
             return rc;
         p->alpha_split = (rg_alpha_split)e;
+    }
+    if ((v = rg_schema__optional(map, "spending")) != NULL) {
+        rg_schema__join(field, sizeof(field), path, "spending");
+        if ((rc = rg_schema__enum(&e, doc, v, field, spending_names)) < 0)
+            return rc;
+        p->spending = (rg_spending_kind)e;
     }
     if ((v = rg_schema__optional(map, "fail_rule")) != NULL) {
         rg_schema__join(field, sizeof(field), path, "fail_rule");

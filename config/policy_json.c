@@ -97,6 +97,8 @@ static int add_sections(json_t *obj, const rg_policy *p)
                              json_string(rg_information_kind_name(p->information)))) ||
         (p->alpha_split != RG_ALPHA_SPLIT_NONE &&
          json_object_set_new(obj, "alpha_split", json_string("stages"))) ||
+        (p->spending != RG_SPENDING_OBRIEN_FLEMING &&
+         json_object_set_new(obj, "spending", json_string(rg_spending_kind_name(p->spending)))) ||
         (p->fail_rule != RG_FAIL_ESTIMATE &&
          json_object_set_new(obj, "fail_rule", json_string(rg_fail_rule_name(p->fail_rule)))))
         goto nomem;
@@ -157,7 +159,7 @@ int rg_policy_equal(const rg_policy *a, const rg_policy *b)
         return a == b;
     if (a->variance != b->variance || a->information != b->information ||
         a->alpha_split != b->alpha_split || a->fail_rule != b->fail_rule ||
-        !rg_policy__analytics_equal(a, b))
+        a->spending != b->spending || !rg_policy__analytics_equal(a, b))
         return 0;
     if (!str_eq(a->name, b->name) || a->alpha != b->alpha || a->sequential != b->sequential ||
         a->stabilization_window_ms != b->stabilization_window_ms ||

@@ -252,6 +252,7 @@ static json_t *plan_stage(const rg_manifest *m, const rg_resolution *r, size_t k
     d.sequential = p->sequential == RG_SEQUENTIAL_NONE ? RG_SEQUENTIAL_NONE : RG_SEQUENTIAL_GROUP;
     d.variance = p->variance;
     d.information = p->information;
+    d.spending = p->spending;
     d.fail_rule = p->fail_rule;
     d.paths = PLANNER_PATHS;
     d.seed = PLANNER_SEED + k;

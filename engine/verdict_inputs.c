@@ -123,6 +123,7 @@ void rg_engine__verdict_params(rg_stats_verdict_params *out, const rg_policy *p,
     params.min_soak_reached = (int64_t)s->poll * p->poll_interval_ms >= p->stabilization_window_ms;
     params.variance = p->variance;
     params.information = p->information;
+    params.spending = p->spending;
     params.post_share = s->post_share;
     params.fractions = s->fractions;
     params.fail_rule = p->fail_rule;

@@ -1,4 +1,4 @@
-/* boundaries.c - Lan-DeMets O'Brien-Fleming group-sequential boundaries by recursive integration */
+/* boundaries.c - Lan-DeMets group-sequential boundaries by recursive integration */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -133,8 +133,11 @@ static int advance(grid *next, const grid *prev, double t, double sd, double b)
     return 0;
 }
 
-static int check_fractions(const double *fractions, size_t k, double alpha)
+static int check_fractions(const double *fractions, size_t k, double alpha,
+                           rg_spending_kind spending)
 {
+    if ((unsigned)spending > RG_SPENDING_POCOCK)
+        return rg_error_set(RG_EINVALID, "spending: unknown kind %d", (int)spending);
     if (!(alpha > 0.0 && alpha < 0.5))
         return rg_error_set(RG_EINVALID, "alpha: must be in (0, 0.5), got %g", alpha);
     if (k < 1 || k > RG_STATS_MAX_LOOKS)
@@ -145,7 +148,7 @@ static int check_fractions(const double *fractions, size_t k, double alpha)
             return rg_error_set(RG_EINVALID, "fractions[%zu]: must be in (0, 1]", i);
         if (i > 0 && fractions[i] <= fractions[i - 1])
             return rg_error_set(RG_EINVALID, "fractions[%zu]: must increase", i);
-        if (!(rg_stats__obf_spent(alpha, fractions[i]) > 0.0))
+        if (!(rg_stats_spent(spending, alpha, fractions[i]) > 0.0))
             return rg_error_set(RG_EINVALID, "fractions[%zu]: too early to spend any error", i);
     }
     return 0;
@@ -153,16 +156,22 @@ static int check_fractions(const double *fractions, size_t k, double alpha)
 
 int rg_stats_obf_boundaries(double *out, const double *fractions, size_t k, double alpha)
 {
+    return rg_stats_boundaries(out, fractions, k, alpha, RG_SPENDING_OBRIEN_FLEMING);
+}
+
+int rg_stats_boundaries(double *out, const double *fractions, size_t k, double alpha,
+                        rg_spending_kind spending)
+{
     grid prev = {0}, next = {0};
     double *result = NULL, spent, t, sd;
     int rc;
 
-    if ((rc = check_fractions(fractions, k, alpha)) < 0)
+    if ((rc = check_fractions(fractions, k, alpha, spending)) < 0)
         return rc;
     if (!(result = malloc(k * sizeof(double))))
         return rg_error_set(RG_ENOMEM, "boundaries: out of memory");
     t = fractions[0];
-    spent = rg_stats__obf_spent(alpha, t);
+    spent = rg_stats_spent(spending, alpha, t);
     result[0] = gsl_cdf_ugaussian_Qinv(spent);
     if ((rc = grid_make(&prev, -RG_GRID_SDS * sqrt(t), result[0] * sqrt(t),
                         sqrt(t) / RG_GRID_PER_SD)) < 0)
@@ -170,7 +179,7 @@ int rg_stats_obf_boundaries(double *out, const double *fractions, size_t k, doub
     for (size_t i = 0; i < prev.n; i++)
         prev.f[i] = gsl_ran_gaussian_pdf(prev.x[i], sqrt(t));
     for (size_t look = 1; look < k; look++) {
-        double now = rg_stats__obf_spent(alpha, fractions[look]);
+        double now = rg_stats_spent(spending, alpha, fractions[look]);
         crossing cr;
         t = fractions[look];
         sd = sqrt(t - fractions[look - 1]);
@@ -198,6 +207,7 @@ cleanup:
 typedef struct {
     double alpha;
     size_t looks;
+    rg_spending_kind spending;
     double *boundaries;
 } cache_entry;
 
@@ -206,6 +216,7 @@ typedef struct {
 #define RG_MEMO_MAX 64
 typedef struct {
     double alpha, spent;
+    rg_spending_kind spending;
     size_t looks;
     double fractions[RG_STATS_MAX_LOOKS], boundaries[RG_STATS_MAX_LOOKS];
     grid state; /* sub-density at the last look below its boundary */
@@ -246,7 +257,8 @@ void rg_stats_cache_free(rg_stats_cache *cache)
     free(cache);
 }
 
-static int compute_equally_spaced(double **out, double alpha, size_t looks)
+static int compute_equally_spaced(double **out, double alpha, size_t looks,
+                                  rg_spending_kind spending)
 {
     double fractions[RG_STATS_MAX_LOOKS], *b = NULL;
     int rc;
@@ -258,7 +270,7 @@ static int compute_equally_spaced(double **out, double alpha, size_t looks)
         fractions[i] = (double)(i + 1) / (double)looks;
     if (!(b = malloc(looks * sizeof(double))))
         return rg_error_set(RG_ENOMEM, "boundaries: out of memory");
-    if ((rc = rg_stats_obf_boundaries(b, fractions, looks, alpha)) < 0) {
+    if ((rc = rg_stats_boundaries(b, fractions, looks, alpha, spending)) < 0) {
         free(b);
         return rc;
     }
@@ -267,7 +279,7 @@ static int compute_equally_spaced(double **out, double alpha, size_t looks)
 }
 
 int rg_stats_cache_boundaries(const double **out, rg_stats_cache *cache, double alpha,
-                              size_t planned_looks)
+                              size_t planned_looks, rg_spending_kind spending)
 {
     double *b = NULL;
     int rc = 0;
@@ -276,7 +288,8 @@ int rg_stats_cache_boundaries(const double **out, rg_stats_cache *cache, double 
         return rg_error_set(RG_EINVALID, "boundaries: no cache");
     pthread_mutex_lock(&cache->lock);
     for (size_t i = 0; i < cache->n; i++)
-        if (cache->entries[i].alpha == alpha && cache->entries[i].looks == planned_looks) {
+        if (cache->entries[i].alpha == alpha && cache->entries[i].looks == planned_looks &&
+            cache->entries[i].spending == spending) {
             *out = cache->entries[i].boundaries;
             goto cleanup;
         }
@@ -284,9 +297,9 @@ int rg_stats_cache_boundaries(const double **out, rg_stats_cache *cache, double 
         rc = rg_error_set(RG_ELIMIT, "boundaries: cache holds %d designs already", RG_CACHE_MAX);
         goto cleanup;
     }
-    if ((rc = compute_equally_spaced(&b, alpha, planned_looks)) < 0)
+    if ((rc = compute_equally_spaced(&b, alpha, planned_looks, spending)) < 0)
         goto cleanup;
-    cache->entries[cache->n++] = (cache_entry){alpha, planned_looks, b};
+    cache->entries[cache->n++] = (cache_entry){alpha, planned_looks, spending, b};
     *out = b;
 cleanup:
     pthread_mutex_unlock(&cache->lock);
@@ -313,7 +326,7 @@ static int grid_copy(grid *out, const grid *g)
 static int first_look(memo_entry *e, double t, double alpha)
 {
     int rc;
-    e->spent = rg_stats__obf_spent(alpha, t);
+    e->spent = rg_stats_spent(e->spending, alpha, t);
     e->boundaries[0] = gsl_cdf_ugaussian_Qinv(e->spent);
     if ((rc = grid_make(&e->state, -RG_GRID_SDS * sqrt(t), e->boundaries[0] * sqrt(t),
                         sqrt(t) / RG_GRID_PER_SD)) < 0)
@@ -325,10 +338,10 @@ static int first_look(memo_entry *e, double t, double alpha)
     return 0;
 }
 
-/* One more look at fraction t: the same steps rg_stats_obf_boundaries takes. */
+/* One more look at fraction t: the same steps rg_stats_boundaries takes. */
 static int next_look(memo_entry *e, double t, double alpha)
 {
-    double now = rg_stats__obf_spent(alpha, t), prev_t = e->fractions[e->looks - 1];
+    double now = rg_stats_spent(e->spending, alpha, t), prev_t = e->fractions[e->looks - 1];
     double sd = sqrt(t - prev_t);
     crossing cr = {&e->state, sd, sqrt(t), now - e->spent};
     grid next = {0};
@@ -345,11 +358,11 @@ static int next_look(memo_entry *e, double t, double alpha)
 }
 
 static memo_entry *memo_find(rg_stats_cache *cache, const double *fractions, size_t looks,
-                             double alpha)
+                             double alpha, rg_spending_kind spending)
 {
     for (size_t i = 0; i < cache->nmemo; i++) {
         memo_entry *e = &cache->memo[i];
-        if (e->alpha == alpha && e->looks == looks &&
+        if (e->alpha == alpha && e->looks == looks && e->spending == spending &&
             memcmp(e->fractions, fractions, looks * sizeof(double)) == 0)
             return e;
     }
@@ -357,24 +370,24 @@ static memo_entry *memo_find(rg_stats_cache *cache, const double *fractions, siz
 }
 
 int rg_stats_cache_boundary_at(double *out, rg_stats_cache *cache, const double *fractions,
-                               size_t k, double alpha)
+                               size_t k, double alpha, rg_spending_kind spending)
 {
     memo_entry work, *hit, *slot;
     int rc;
 
-    if ((rc = check_fractions(fractions, k, alpha)) < 0)
+    if ((rc = check_fractions(fractions, k, alpha, spending)) < 0)
         return rc;
     if (!cache)
         return rg_error_set(RG_EINVALID, "boundaries: no cache");
     memset(&work, 0, sizeof(work));
     pthread_mutex_lock(&cache->lock);
-    if ((hit = memo_find(cache, fractions, k, alpha)) != NULL) {
+    if ((hit = memo_find(cache, fractions, k, alpha, spending)) != NULL) {
         *out = hit->boundaries[k - 1];
         hit->used = ++cache->clock;
         pthread_mutex_unlock(&cache->lock);
         return 0;
     }
-    hit = k > 1 ? memo_find(cache, fractions, k - 1, alpha) : NULL;
+    hit = k > 1 ? memo_find(cache, fractions, k - 1, alpha, spending) : NULL;
     if (hit) {
         work = *hit;
         work.state = (grid){0};
@@ -385,6 +398,7 @@ int rg_stats_cache_boundary_at(double *out, rg_stats_cache *cache, const double 
         return rc;
     if (!hit) { /* from the first look */
         work.alpha = alpha;
+        work.spending = spending;
         rc = first_look(&work, fractions[0], alpha);
         work.fractions[0] = fractions[0];
         work.looks = 1;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_math.h>
 #include <gsl/gsl_sf_gamma.h>
 
 #include "stats/stats_internal.h"
@@ -121,8 +122,35 @@ double rg_stats__tdist_sf(double t, double nu)
     return t > 0 ? half : 1.0 - half;
 }
 
-double rg_stats__obf_spent(double alpha, double t)
+double rg_stats_spent(rg_spending_kind kind, double alpha, double t)
 {
-    double z = gsl_cdf_ugaussian_Qinv(alpha / 2.0);
-    return 2.0 * gsl_cdf_ugaussian_Q(z / sqrt(t));
+    if (!(t > 0.0))
+        return 0.0;
+    if (t > 1.0)
+        t = 1.0;
+    switch (kind) {
+    case RG_SPENDING_QUADRATIC: return alpha * t * t;
+    case RG_SPENDING_POCOCK: return alpha * log1p((M_E - 1.0) * t);
+    case RG_SPENDING_OBRIEN_FLEMING:
+    default: return 2.0 * gsl_cdf_ugaussian_Q(gsl_cdf_ugaussian_Qinv(alpha / 2.0) / sqrt(t));
+    }
+}
+
+static const char *const spending_names[] = {"obrien-fleming", "quadratic", "pocock"};
+
+int rg_spending_kind_parse(rg_spending_kind *out, const char *s)
+{
+    for (size_t i = 0; s && i < sizeof(spending_names) / sizeof(spending_names[0]); i++)
+        if (strcmp(s, spending_names[i]) == 0) {
+            *out = (rg_spending_kind)i;
+            return 0;
+        }
+    return rg_error_set(RG_EINVALID, "spending: expected obrien-fleming, quadratic or pocock");
+}
+
+const char *rg_spending_kind_name(rg_spending_kind kind)
+{
+    return (unsigned)kind < sizeof(spending_names) / sizeof(spending_names[0])
+               ? spending_names[kind]
+               : "?";
 }

@@ -90,7 +90,7 @@ static int design_looks(plan_looks *out, const rg_stats_plan_metric *m,
             t[k] = t[k - 1] + (1 - t[k - 1]) / (K - k);
     }
     if (d->sequential == RG_SEQUENTIAL_GROUP) {
-        if ((rc = rg_stats_obf_boundaries(out->bn, t, (size_t)K, alpha_m)) < 0)
+        if ((rc = rg_stats_boundaries(out->bn, t, (size_t)K, alpha_m, d->spending)) < 0)
             return rc;
     } else {
         for (int k = 0; k < K; k++)

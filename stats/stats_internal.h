@@ -17,9 +17,6 @@ int rg_stats__pooled_ranks(double *ranks, double *tie_term, const double *x, siz
 /* P(T > t) for Student's t with nu degrees of freedom, via the incomplete beta function. */
 double rg_stats__tdist_sf(double t, double nu);
 
-/* The one-sided Lan-DeMets O'Brien-Fleming spending alpha(t) for one-sided level alpha. */
-double rg_stats__obf_spent(double alpha, double t);
-
 /* One arm in one window reduced to an estimate on the test scale and its variance. */
 typedef struct {
     double estimate; /* ln p or p; ln mean or mean in seconds */

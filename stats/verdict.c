@@ -126,6 +126,8 @@ static int check_params(const rg_stats_metric_input *m, const rg_stats_verdict_p
         return rg_error_set(RG_EINVALID, "variance: unknown kind %d", (int)p->variance);
     if (p->information != RG_INFORMATION_CALENDAR && p->information != RG_INFORMATION_OBSERVED)
         return rg_error_set(RG_EINVALID, "information: unknown kind %d", (int)p->information);
+    if ((unsigned)p->spending > RG_SPENDING_POCOCK)
+        return rg_error_set(RG_EINVALID, "spending: unknown kind %d", (int)p->spending);
     if (p->fail_rule != RG_FAIL_ESTIMATE && p->fail_rule != RG_FAIL_INTERVAL)
         return rg_error_set(RG_EINVALID, "fail_rule: unknown kind %d", (int)p->fail_rule);
     if (p->block_buckets < 0)
@@ -269,23 +271,25 @@ static int group_boundary(double *out, rg_stats_verdict *v, const rg_stats_verdi
             fractions[i] = p->fractions[i];
         fractions[p->poll - 1] = v->fraction = observed_fraction(v, p);
         if (p->cache)
-            return rg_stats_cache_boundary_at(out, p->cache, fractions, (size_t)p->poll, alpha_m);
-        if ((rc = rg_stats_obf_boundaries(b, fractions, (size_t)p->poll, alpha_m)) < 0)
+            return rg_stats_cache_boundary_at(out, p->cache, fractions, (size_t)p->poll, alpha_m,
+                                              p->spending);
+        if ((rc = rg_stats_boundaries(b, fractions, (size_t)p->poll, alpha_m, p->spending)) < 0)
             return rc;
         *out = b[p->poll - 1];
         return 0;
     }
     v->fraction = (double)p->poll / (double)p->planned_polls;
     if (p->cache) {
-        if ((rc = rg_stats_cache_boundaries(&cached, p->cache, alpha_m, (size_t)p->planned_polls)) <
-            0)
+        if ((rc = rg_stats_cache_boundaries(&cached, p->cache, alpha_m, (size_t)p->planned_polls,
+                                            p->spending)) < 0)
             return rc;
         *out = cached[p->poll - 1];
         return 0;
     }
     for (int i = 0; i < p->planned_polls; i++)
         fractions[i] = (double)(i + 1) / (double)p->planned_polls;
-    if ((rc = rg_stats_obf_boundaries(b, fractions, (size_t)p->planned_polls, alpha_m)) < 0)
+    if ((rc = rg_stats_boundaries(b, fractions, (size_t)p->planned_polls, alpha_m, p->spending)) <
+        0)
         return rc;
     *out = b[p->poll - 1];
     return 0;

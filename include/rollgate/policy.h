@@ -73,7 +73,8 @@ typedef struct rg_policy {
     rg_variance_kind variance;
     rg_information_kind information;
     rg_alpha_split alpha_split;
-    rg_fail_rule fail_rule; /* absent: estimate; contact-center.yaml: interval */
+    rg_fail_rule fail_rule;    /* absent: estimate; contact-center.yaml: interval */
+    rg_spending_kind spending; /* absent: obrien-fleming; contact-center.yaml: quadratic */
     /* `analytics`: the aggregates' mediaType filter ("voice" by default, "chat", "email",
      * "callback", "message", or "" for none) and the most queueId predicates per query
      * (100; more queues take several queries). The query granularity is `granularity_ms`. */

@@ -99,30 +99,47 @@ typedef struct {
 int rg_stats_hodges_lehmann(rg_stats_hl_result *out, const double *x, size_t nx, const double *y,
                             size_t ny, double confidence, rg_stats_alternative alt);
 
-/* ---- group-sequential boundaries (Lan-DeMets O'Brien-Fleming spending) ---- */
+/* ---- group-sequential boundaries (Lan-DeMets alpha spending) ---- */
 #define RG_STATS_MAX_LOOKS 100
 
-/* One-sided z boundaries c_1..c_k for overall one-sided level alpha spent as
- * alpha(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) at the information fractions t (strictly
- * increasing, in (0, 1]), by recursive numerical integration over the previous look's
- * sub-density. `out` holds k values. 0 < alpha < 0.5, 1 <= k <= RG_STATS_MAX_LOOKS. */
+/* How a boundary spends the one-sided level alpha over the information fraction t in (0, 1]
+ * (docs/internals/stats.md "Spending"). */
+typedef enum {
+    RG_SPENDING_OBRIEN_FLEMING = 0, /* alpha(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) */
+    RG_SPENDING_QUADRATIC = 1,      /* alpha(t) = alpha t^2 (Kim-DeMets power family, rho 2) */
+    RG_SPENDING_POCOCK = 2,         /* alpha(t) = alpha ln(1 + (e - 1) t) (Lan-DeMets Pocock) */
+} rg_spending_kind;
+
+int rg_spending_kind_parse(rg_spending_kind *out, const char *s);
+const char *rg_spending_kind_name(rg_spending_kind kind);
+/* alpha(t) of `kind`: the error spent by information fraction t (0 <= t <= 1). */
+double rg_stats_spent(rg_spending_kind kind, double alpha, double t);
+
+/* One-sided z boundaries c_1..c_k for overall one-sided level alpha spent by `spending` at
+ * the information fractions t (strictly increasing, in (0, 1]), by recursive numerical
+ * integration over the previous look's sub-density. `out` holds k values.
+ * 0 < alpha < 0.5, 1 <= k <= RG_STATS_MAX_LOOKS. */
+int rg_stats_boundaries(double *out, const double *fractions, size_t k, double alpha,
+                        rg_spending_kind spending);
+
+/* rg_stats_boundaries with O'Brien-Fleming spending. */
 int rg_stats_obf_boundaries(double *out, const double *fractions, size_t k, double alpha);
 
 /* A caller-owned, thread-safe cache of boundaries for equally spaced looks, keyed by
- * (alpha, K). */
+ * (alpha, K, spending). */
 typedef struct rg_stats_cache rg_stats_cache;
 
 int rg_stats_cache_new(rg_stats_cache **out);
 void rg_stats_cache_free(rg_stats_cache *cache);
 /* The K boundaries at t_k = k/K; the array lives as long as the cache. */
 int rg_stats_cache_boundaries(const double **out, rg_stats_cache *cache, double alpha,
-                              size_t planned_looks);
+                              size_t planned_looks, rg_spending_kind spending);
 
-/* c_k of the design with looks at fractions[0..k-1] (as rg_stats_obf_boundaries(...)[k-1],
+/* c_k of the design with looks at fractions[0..k-1] (as rg_stats_boundaries(...)[k-1],
  * the same arithmetic): the cache keeps the last 64 such designs with their integration
  * state, so that extending a design by one look costs one step. */
 int rg_stats_cache_boundary_at(double *out, rg_stats_cache *cache, const double *fractions,
-                               size_t k, double alpha);
+                               size_t k, double alpha, rg_spending_kind spending);
 
 /* ---- mSPRT (normal mixture) ---- */
 typedef struct {
@@ -173,7 +190,7 @@ int rg_stats_proportion_difference(double *theta, double *v, int64_t x_c, int64_
 typedef enum { RG_METRIC_PROPORTION = 0, RG_METRIC_MEAN = 1 } rg_metric_kind;
 typedef enum { RG_TOLERANCE_RELATIVE = 0, RG_TOLERANCE_ABSOLUTE = 1 } rg_tolerance_kind;
 typedef enum {
-    RG_SEQUENTIAL_GROUP = 0,  /* Lan-DeMets O'Brien-Fleming over the planned polls */
+    RG_SEQUENTIAL_GROUP = 0,  /* Lan-DeMets alpha spending over the planned polls */
     RG_SEQUENTIAL_MSPRT = 1,  /* normal-mixture SPRT, open-ended */
     RG_SEQUENTIAL_NONE = 2,   /* fixed level at every poll: for the decision-quality study */
     RG_SEQUENTIAL_COUNTS = 3, /* anytime-valid counts test (proportions; means as msprt) */
@@ -259,6 +276,7 @@ typedef struct {
     rg_variance_kind variance;
     int block_buckets;               /* cluster: consecutive cells of one org per block (0: 5) */
     rg_information_kind information; /* group only */
+    rg_spending_kind spending;       /* group only; 0: O'Brien-Fleming */
     /* observed: (length of the post window now) / (its length at poll K), in (0, 1]. */
     double post_share;
     /* observed: the fractions used at polls 1..k-1 (k-1 values, from earlier verdicts). */
@@ -334,7 +352,8 @@ typedef struct {
     rg_sequential_kind sequential; /* group or none (msprt is not planned) */
     rg_variance_kind variance;
     rg_information_kind information;
-    int paths; /* Monte Carlo paths, >= 100 */
+    rg_spending_kind spending; /* group; 0: O'Brien-Fleming */
+    int paths;                 /* Monte Carlo paths, >= 100 */
     uint64_t seed;
     rg_fail_rule fail_rule;
     int no_mde; /* 1: skip the MDE bisection (mde = NAN), as the soak search does */

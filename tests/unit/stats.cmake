@@ -6,3 +6,4 @@ rg_unit_test(test_stats_cluster ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_clus
 rg_unit_test(test_stats_planner ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_planner.c)
 rg_unit_test(test_stats_plan_orgs ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_plan_orgs.c)
 rg_unit_test(test_stats_counts ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_counts.c)
+rg_unit_test(test_stats_spending ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats_spending.c)

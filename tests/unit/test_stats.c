@@ -293,7 +293,8 @@ static void test_obf_boundaries_match_reference(void **state)
         json_t *want_r = json_object_get(rpact, designs[d]);
 
         assert_int_equal(rg_stats_obf_boundaries(b, t, k, 0.025), 0);
-        assert_int_equal(rg_stats_cache_boundaries(&cached, cache, 0.025, k), 0);
+        assert_int_equal(
+            rg_stats_cache_boundaries(&cached, cache, 0.025, k, RG_SPENDING_OBRIEN_FLEMING), 0);
         for (size_t i = 0; i < k; i++) {
             expect_abs(b[i], json_number_value(json_array_get(want, i)), 1e-4, designs[d],
                        "obfPerSide boundary");

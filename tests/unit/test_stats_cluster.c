@@ -233,14 +233,17 @@ static void test_boundary_memo_equals_full_recursion(void **state)
     assert_int_equal(rg_stats_cache_new(&cache), 0);
     assert_int_equal(rg_stats_obf_boundaries(full, f, 6, 0.025), 0);
     for (size_t k = 1; k <= 6; k++) {
-        assert_int_equal(rg_stats_cache_boundary_at(&b, cache, f, k, 0.025), 0);
+        assert_int_equal(
+            rg_stats_cache_boundary_at(&b, cache, f, k, 0.025, RG_SPENDING_OBRIEN_FLEMING), 0);
         assert_float_equal(b, full[k - 1], 1e-12);
     }
     /* a cold design of 4 looks, and a hit */
     assert_int_equal(rg_stats_obf_boundaries(full, f + 1, 4, 0.01), 0);
-    assert_int_equal(rg_stats_cache_boundary_at(&b, cache, f + 1, 4, 0.01), 0);
+    assert_int_equal(
+        rg_stats_cache_boundary_at(&b, cache, f + 1, 4, 0.01, RG_SPENDING_OBRIEN_FLEMING), 0);
     assert_float_equal(b, full[3], 1e-12);
-    assert_int_equal(rg_stats_cache_boundary_at(&b, cache, f + 1, 4, 0.01), 0);
+    assert_int_equal(
+        rg_stats_cache_boundary_at(&b, cache, f + 1, 4, 0.01, RG_SPENDING_OBRIEN_FLEMING), 0);
     assert_float_equal(b, full[3], 1e-12);
     rg_stats_cache_free(cache);
 }

@@ -163,7 +163,8 @@ typedef struct {
 static void *ask_cache(void *payload)
 {
     cache_job *job = payload;
-    job->rc = rg_stats_cache_boundaries(&job->got, job->cache, 0.025, 12);
+    job->rc =
+        rg_stats_cache_boundaries(&job->got, job->cache, 0.025, 12, RG_SPENDING_OBRIEN_FLEMING);
     return NULL;
 }
 
@@ -185,10 +186,12 @@ static void test_cache_is_shared_safely(void **state)
         assert_int_equal(jobs[i].rc, 0);
         assert_ptr_equal(jobs[i].got, jobs[0].got); /* computed once */
     }
-    assert_int_equal(rg_stats_cache_boundaries(&again, cache, 0.025, 12), 0);
+    assert_int_equal(
+        rg_stats_cache_boundaries(&again, cache, 0.025, 12, RG_SPENDING_OBRIEN_FLEMING), 0);
     assert_ptr_equal(again, jobs[0].got);
     assert_true(fabs(again[11] - 2.0930636687864723) < 1e-4);
-    assert_int_equal(rg_stats_cache_boundaries(&again, cache, 0.025, 0), RG_EINVALID);
+    assert_int_equal(rg_stats_cache_boundaries(&again, cache, 0.025, 0, RG_SPENDING_OBRIEN_FLEMING),
+                     RG_EINVALID);
     rg_stats_cache_free(cache);
     rg_stats_cache_free(NULL);
 }
