@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -58,9 +59,13 @@ static int load_rows(void **state)
         if (sscanf(p, "%31s %31s%n", r->family, r->design, &used) != 2)
             continue;
         p += used;
-        while (r->k < RG_STATS_MAX_LOOKS && sscanf(p, "%lf%n", &r->c[r->k], &used) == 1) {
-            r->k++;
-            p += used;
+        for (;;) {
+            char *end = NULL;
+            double x = strtod(p, &end);
+            if (end == p || r->k >= RG_STATS_MAX_LOOKS)
+                break;
+            r->c[r->k++] = x;
+            p = end;
         }
         n_rows++;
     }
