@@ -34,7 +34,42 @@ static void run_to_end(rg_e2e *e)
     rg_store_rollout_dispose(&row);
 }
 
-/* 1. A healthy change completes; every org carries the new body; the gate says completed. */
+/* Every verdict with an estimate was judged against a concurrent control, the last stage's
+ * too (its control: the orgs changed earlier); none fell back to pre/post alone. */
+static void assert_every_verdict_has_a_control(rg_e2e *e)
+{
+    json_t *explain = NULL, *v;
+    json_int_t last = -1;
+    int at_last = 0, judged = 0;
+    size_t i;
+
+    assert_int_equal(rg_engine_explain_json(&explain, e->engine, e->tenant, e->id), 0);
+    json_array_foreach(json_object_get(explain, "verdicts"), i, v)
+    {
+        if (json_integer_value(json_object_get(v, "stage")) > last)
+            last = json_integer_value(json_object_get(v, "stage"));
+    }
+    json_array_foreach(json_object_get(explain, "verdicts"), i, v)
+    {
+        const char *reason = json_string_value(json_object_get(v, "reason"));
+        if (!json_is_number(json_object_get(v, "estimate")))
+            continue;
+        judged++;
+        if (!reason || !strstr(reason, " vs control; "))
+            fail_msg("stage %d poll %d: judged without a control: %s",
+                     (int)json_integer_value(json_object_get(v, "stage")),
+                     (int)json_integer_value(json_object_get(v, "poll")), reason ? reason : "-");
+        if (json_integer_value(json_object_get(v, "stage")) == last)
+            at_last++;
+    }
+    assert_true(last >= 1); /* more than one stage was judged */
+    assert_true(judged >= 2);
+    assert_true(at_last >= 1);
+    json_decref(explain);
+}
+
+/* 1. A healthy change completes; every org carries the new body; the gate says completed;
+ * every stage, the last included, was judged against a control. */
 static void test_healthy_completes(void **state)
 {
     rg_e2e e;
@@ -57,6 +92,7 @@ static void test_healthy_completes(void **state)
     assert_int_equal(rg_engine_status_json(&status, e.engine, e.tenant, e.id), 0);
     assert_string_equal(json_string_value(json_object_get(status, "outcome")), "completed");
     json_decref(status);
+    assert_every_verdict_has_a_control(&e);
     rg_e2e_end(&e);
 }
 
