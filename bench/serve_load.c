@@ -215,6 +215,21 @@ static void settle(tally *t, CURLMsg *msg, int *held, int *streams)
     free(r);
 }
 
+/* Settles and frees every finished transfer. */
+static void drain(CURLM *multi, tally *t, int *held, int *streams)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        settle(t, msg, held, streams);
+        curl_multi_remove_handle(multi, msg->easy_handle);
+        curl_easy_cleanup(msg->easy_handle);
+    }
+}
+
 static int run(const load_options *o)
 {
     char dir[PATH_MAX], db[PATH_MAX + 16], tokens[PATH_MAX + 16], manifest[PATH_MAX + 16];
@@ -282,17 +297,9 @@ static int run(const load_options *o)
      * their set-up (a thread and a store each) is a burst of its own, not the steady state. */
     t0 = mono_s();
     for (double check = t0;;) {
-        CURLMsg *msg;
-        int left;
         double now = mono_s();
         curl_multi_perform(multi, &running);
-        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            settle(&t, msg, &held, &streams);
-            curl_multi_remove_handle(multi, msg->easy_handle);
-            curl_easy_cleanup(msg->easy_handle);
-        }
+        drain(multi, &t, &held, &streams);
         if (now >= check) {
             long n = held_now(sp.url);
             if (n >= held + streams)
@@ -313,8 +320,6 @@ static int run(const load_options *o)
     t0 = next = mono_s();
     end = t0 + o->seconds;
     for (;;) {
-        CURLMsg *msg;
-        int left;
         double now = mono_s();
         while (now < end && next <= now) {
             request *r = calloc(1, sizeof(*r));
@@ -330,13 +335,7 @@ static int run(const load_options *o)
             next += 1.0 / o->rate;
         }
         curl_multi_perform(multi, &running);
-        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            settle(&t, msg, &held, &streams);
-            curl_multi_remove_handle(multi, msg->easy_handle);
-            curl_easy_cleanup(msg->easy_handle);
-        }
+        drain(multi, &t, &held, &streams);
         if (now >= end && (long)(t.status_ok + t.status_err) >= sent)
             break;
         curl_multi_poll(multi, NULL, 0, 2, NULL);

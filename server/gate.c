@@ -19,18 +19,23 @@
 #define GATE_RECHECK_MS 5000
 #define KEEPALIVE_MS 15000
 
-void rg_server__notify(rg_server *s, const char *id, int kick)
+void rg_server__next_generation(rg_server *s, const char *id)
 {
-    size_t slot;
+    size_t slot, len = id != NULL ? strlen(id) : 0;
 
-    pthread_mutex_lock(&s->lock);
     s->generation++;
     slot = (size_t)(s->generation % RG_SERVER__CHANGES);
     s->changes[slot].generation = s->generation;
-    if (id != NULL && strlen(id) <= RG_SERVER__ID_MAX)
-        memcpy(s->changes[slot].id, id, strlen(id) + 1);
+    if (id != NULL && len <= RG_SERVER__ID_MAX)
+        memcpy(s->changes[slot].id, id, len + 1);
     else
         s->changes[slot].id[0] = '\0'; /* any rollout */
+}
+
+void rg_server__notify(rg_server *s, const char *id, int kick)
+{
+    pthread_mutex_lock(&s->lock);
+    rg_server__next_generation(s, id);
     pthread_cond_broadcast(&s->changed);
     if (kick) {
         s->kicked = 1;

@@ -223,9 +223,7 @@ void rg_server_stop(rg_server *s)
     pthread_mutex_lock(&s->lock);
     s->stopping = 1;
     s->kicked = 1;
-    s->generation++;
-    s->changes[s->generation % RG_SERVER__CHANGES].generation = s->generation;
-    s->changes[s->generation % RG_SERVER__CHANGES].id[0] = '\0';
+    rg_server__next_generation(s, NULL); /* wakes every gate */
     pthread_cond_broadcast(&s->changed);
     pthread_cond_broadcast(&s->kick);
     pthread_mutex_unlock(&s->lock);

@@ -96,6 +96,8 @@ typedef struct rg_request {
 /* Wakes every waiter on `changed` (and the scheduler when `kick`): rollout `id` may have
  * changed, or any rollout when `id` is NULL. */
 void rg_server__notify(rg_server *server, const char *id, int kick);
+/* Under server->lock: a new generation about rollout `id` (NULL: any rollout). */
+void rg_server__next_generation(rg_server *server, const char *id);
 /* Waits until the generation moves past `seen`, the server stops, or `deadline_mono_ms`.
  * @return the current generation. */
 uint64_t rg_server__wait_change(rg_server *server, uint64_t seen, int64_t deadline_mono_ms);
