@@ -8,6 +8,64 @@
 #include "engine/engine_private.h"
 #include "rollgate/util.h"
 
+void rg_engine__parsed_release(rg_engine_parsed *parsed)
+{
+    if (parsed == NULL)
+        return;
+    rg_manifest_free(parsed->manifest);
+    rg_resolution_free(parsed->resolution);
+    free(parsed->tenant_id);
+    free(parsed->rollout_id);
+    free(parsed->text);
+    free(parsed);
+}
+
+/* The rollout's stored manifest parsed and resolved: the engine's last one when the text is
+ * the same (it is what the text alone yields), else parsed now and kept in its place. */
+static int ctx_parse(rg_rollout_ctx *ctx, const char *tenant_id, const char *rollout_id)
+{
+    rg_engine *e = ctx->engine;
+    rg_engine_parsed *p = e->parsed, *fresh;
+    const char *text = ctx->row.manifest;
+    int rc;
+
+    if (p != NULL && strcmp(p->tenant_id, tenant_id) == 0 &&
+        strcmp(p->rollout_id, rollout_id) == 0 && strcmp(p->text, text) == 0) {
+        p->holders++;
+        ctx->parsed = p;
+        ctx->manifest = p->manifest;
+        ctx->resolution = p->resolution;
+        return 0;
+    }
+    if ((fresh = calloc(1, sizeof(*fresh))) == NULL)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    rc = rg_manifest_load_buffer(&fresh->manifest, "stored manifest", text, strlen(text), NULL,
+                                 NULL);
+    if (rc < 0)
+        rg_error_prefix("rollout %s", rollout_id);
+    if (rc == 0)
+        rc = rg_manifest_resolve(&fresh->resolution, fresh->manifest);
+    if (rc == 0 && ((fresh->tenant_id = rg_strdup(tenant_id)) == NULL ||
+                    (fresh->rollout_id = rg_strdup(rollout_id)) == NULL ||
+                    (fresh->text = rg_strdup(text)) == NULL))
+        rc = rg_error_set(RG_ENOMEM, "out of memory");
+    if (rc < 0) {
+        rg_engine__parsed_release(fresh);
+        return rc;
+    }
+    if (p != NULL) {
+        p->stale = 1;
+        if (p->holders == 0)
+            rg_engine__parsed_release(p);
+    }
+    e->parsed = fresh;
+    fresh->holders = 1;
+    ctx->parsed = fresh;
+    ctx->manifest = fresh->manifest;
+    ctx->resolution = fresh->resolution;
+    return 0;
+}
+
 int rg_engine__ctx_load(rg_rollout_ctx *ctx, rg_engine *engine, const char *tenant_id,
                         const char *rollout_id)
 {
@@ -20,13 +78,7 @@ int rg_engine__ctx_load(rg_rollout_ctx *ctx, rg_engine *engine, const char *tena
     ctx->next_ms = ctx->now_ms + engine->opts.tick_ms;
     if ((rc = rg_store_rollout_get(&ctx->row, engine->store, tenant_id, rollout_id)) < 0)
         return rc;
-    rc = rg_manifest_load_buffer(&ctx->manifest, "stored manifest", ctx->row.manifest,
-                                 strlen(ctx->row.manifest), NULL, NULL);
-    if (rc < 0) {
-        rg_error_prefix("rollout %s", rollout_id);
-        goto fail;
-    }
-    if ((rc = rg_manifest_resolve(&ctx->resolution, ctx->manifest)) < 0)
+    if ((rc = ctx_parse(ctx, tenant_id, rollout_id)) < 0)
         goto fail;
     if ((rc = rg_store_target_list(&ctx->targets, engine->store, tenant_id, rollout_id)) < 0)
         goto fail;
@@ -49,8 +101,14 @@ fail:
 void rg_engine__ctx_dispose(rg_rollout_ctx *ctx)
 {
     rg_store_rollout_dispose(&ctx->row);
-    rg_manifest_free(ctx->manifest);
-    rg_resolution_free(ctx->resolution);
+    if (ctx->parsed != NULL) {
+        /* the engine's copy: freed here only when it was replaced meanwhile */
+        if (--ctx->parsed->holders == 0 && ctx->parsed->stale)
+            rg_engine__parsed_release(ctx->parsed);
+    } else {
+        rg_manifest_free(ctx->manifest);
+        rg_resolution_free(ctx->resolution);
+    }
     rg_store_targets_dispose(&ctx->targets);
     if (ctx->platform && ctx->engine)
         rg_engine__count_platform(ctx->engine, ctx->platform);
@@ -111,6 +169,7 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
         rc = rg_buf_puts(&cred, "env");
     if (rc == 0 && (ctx->org_errors = json_object()) == NULL)
         rc = rg_error_set(RG_ENOMEM, "out of memory");
+    rg_platform_credentials_begin(ctx->platform);
     for (size_t i = 0; rc == 0 && i < ctx->targets.count; i++) {
         const rg_store_target *t = &ctx->targets.items[i];
         rg_platform_org org = {t->org_id, t->api_url, t->login_url, rg_buf_cstr(&cred)};
@@ -137,6 +196,7 @@ int rg_engine__platform(rg_platform **out, rg_rollout_ctx *ctx)
             json_object_set_new(ctx->org_errors, t->org_id, json_string(rg_error_last()));
         }
     }
+    rg_platform_credentials_end(ctx->platform);
     if (same)
         rg_log(RG_LOG_WARN, "engine", "%s: %zu more organizations: %s", ctx->row.id, same, cause);
     rg_buf_dispose(&cred);

@@ -66,6 +66,11 @@ void rg_engine_free(rg_engine *engine)
 {
     if (engine == NULL)
         return;
+    if (engine->parsed != NULL) {
+        engine->parsed->stale = 1;
+        if (engine->parsed->holders == 0)
+            rg_engine__parsed_release(engine->parsed);
+    }
     rg_stats_cache_free(engine->cache);
     rg_platform_tokens_free(engine->tokens);
     pthread_mutex_destroy(&engine->metrics_lock);

@@ -9,6 +9,17 @@
 #include "rollgate/store.h"
 #include "rollgate/stats.h"
 
+/* A stored manifest parsed and resolved, kept for the next load of the same text (context.c):
+ * 10,000 orgs' manifest costs 60 ms to parse and resolve, at every load. Shared by the
+ * contexts that loaded it (read-only); freed when replaced and no context holds it. */
+typedef struct rg_engine_parsed {
+    char *tenant_id, *rollout_id, *text;
+    rg_manifest *manifest;
+    rg_resolution *resolution;
+    int holders; /* contexts using it */
+    int stale;   /* replaced: freed by its last holder */
+} rg_engine_parsed;
+
 struct rg_engine {
     rg_store *store;
     int own_store; /* opened by rg_engine_open; closed by rg_engine_free */
@@ -22,7 +33,10 @@ struct rg_engine {
     int64_t batch_last_ms;      /* the last one, recorded in the lease row for status (-1: none) */
     rg_platform_tokens *tokens; /* OAuth tokens kept across ticks (opts.platform.tokens
                                  * unless the caller gave one); memory only */
+    rg_engine_parsed *parsed;   /* the last manifest parsed (context.c) */
 };
+
+void rg_engine__parsed_release(rg_engine_parsed *parsed);
 
 /* Adds to the engine's metrics under its lock. */
 void rg_engine__count_platform(rg_engine *engine, const rg_platform *platform);
@@ -45,6 +59,7 @@ typedef struct rg_rollout_ctx {
     int64_t now_ms;
     int64_t next_ms;               /* when this rollout wants its next step */
     rg_window_cache *window_cache; /* summed cells per metric; dropped when telemetry is stored */
+    rg_engine_parsed *parsed;      /* where manifest and resolution come from (not owned) */
 } rg_rollout_ctx;
 
 int rg_engine__ctx_load(rg_rollout_ctx *ctx, rg_engine *engine, const char *tenant_id,

@@ -258,6 +258,7 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
                       manifest->platform.credentials_path);
     else
         rg_buf_puts(&cred, "env");
+    rg_platform_credentials_begin(pf);
     for (size_t i = 0; i < res->count; i++) {
         rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
                                res->targets[i].login_url, rg_buf_cstr(&cred)};
@@ -268,6 +269,7 @@ int rg_engine_plan(json_t **out, const rg_manifest *manifest, const char *base_d
             snprintf(items[i].credentials_error, sizeof(items[i].credentials_error), "%s",
                      rg_error_last());
     }
+    rg_platform_credentials_end(pf);
     if (manifest->resource.kind == RG_RESOURCE_DATATABLE_ROW) {
         /* rows: each org's pre-flight and diff in turn (no strategy is read) */
         for (size_t i = 0; i < res->count; i++)

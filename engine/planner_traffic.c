@@ -279,12 +279,16 @@ int rg_engine_plan_stats(json_t **out, const rg_manifest *manifest, const char *
     }
     if ((rc = credentials_ref(&cred, manifest, base_dir)) < 0)
         goto cleanup;
-    for (size_t i = 0; i < res->count; i++) {
+    rg_platform_credentials_begin(pf);
+    for (size_t i = 0; rc == 0 && i < res->count; i++) {
         rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
                                res->targets[i].login_url, rg_buf_cstr(&cred)};
-        if (!rg_platform_has_org(pf, org.id) && (rc = rg_platform_add_org(pf, &org)) < 0)
-            goto cleanup;
+        if (!rg_platform_has_org(pf, org.id))
+            rc = rg_platform_add_org(pf, &org);
     }
+    rg_platform_credentials_end(pf);
+    if (rc < 0)
+        goto cleanup;
     if ((rc = read_traffic(traffic, &minutes, pf, manifest, res, now_ms)) < 0 ||
         (rc = size_stages(res, manifest, traffic, minutes)) < 0 ||
         (rc = rg_engine__plan_stages(&doc, manifest, res, traffic, minutes)) < 0)
@@ -361,7 +365,8 @@ int rg_engine__size_stages(json_t **out, json_t **out_planner, rg_engine *engine
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
-    for (size_t i = 0; i < res->count; i++) {
+    rg_platform_credentials_begin(pf);
+    for (size_t i = 0; rc == 0 && i < res->count; i++) {
         rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
                                res->targets[i].login_url, rg_buf_cstr(&cred)};
         if (rg_platform_has_org(pf, org.id))
@@ -369,9 +374,10 @@ int rg_engine__size_stages(json_t **out, json_t **out_planner, rg_engine *engine
         rc = engine->opts.add_org
                  ? engine->opts.add_org(pf, tenant, org.id, engine->opts.add_org_payload)
                  : rg_platform_add_org(pf, &org);
-        if (rc < 0)
-            goto cleanup;
     }
+    rg_platform_credentials_end(pf);
+    if (rc < 0)
+        goto cleanup;
     if ((rc = read_traffic(traffic, &minutes, pf, m, res, now_ms)) < 0 ||
         (rc = size_stages(res, m, traffic, minutes)) < 0)
         goto cleanup;
@@ -457,7 +463,8 @@ static int plan_now(json_t **out, rg_engine *engine, const rg_manifest *m, const
         rc = rg_error_set(RG_ENOMEM, "out of memory");
         goto cleanup;
     }
-    for (size_t i = 0; i < res->count; i++) {
+    rg_platform_credentials_begin(pf);
+    for (size_t i = 0; rc == 0 && i < res->count; i++) {
         rg_platform_org org = {res->targets[i].org, res->targets[i].api_url,
                                res->targets[i].login_url, rg_buf_cstr(&cred)};
         if (rg_platform_has_org(pf, org.id))
@@ -465,9 +472,10 @@ static int plan_now(json_t **out, rg_engine *engine, const rg_manifest *m, const
         rc = engine->opts.add_org
                  ? engine->opts.add_org(pf, tenant, org.id, engine->opts.add_org_payload)
                  : rg_platform_add_org(pf, &org);
-        if (rc < 0)
-            goto cleanup;
     }
+    rg_platform_credentials_end(pf);
+    if (rc < 0)
+        goto cleanup;
     if ((rc = read_traffic(traffic, &minutes, pf, m, res, now_ms)) < 0 ||
         (rc = size_stages(res, m, traffic, minutes)) < 0)
         goto cleanup;

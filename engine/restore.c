@@ -19,7 +19,10 @@ typedef struct {
     json_t *kept;
     rg_platform_op *get;
     rg_platform_op *update;
+    struct restore_run *run;
 } restore_item;
+
+typedef struct restore_run restore_run;
 
 static int touched(const rg_store_target *t)
 {
@@ -127,61 +130,158 @@ static int load_bodies(restore_item *it)
     return 0;
 }
 
-static int after_get(restore_item *it, rg_platform *pf)
+/* One tier's restore, pipelined: each org's bodies are read and its PATCH queued the moment
+ * its GET answers, and the PATCH is recorded the moment it is answered, while the platform
+ * client runs the rest. The records commit in batches (RECORD_BATCH, or RECORD_BATCH_MS
+ * old, closed before the client waits longer than that): a commit per record cost 10,000
+ * orgs 160 ms. A crash loses at most one batch's records; the next tick re-reads those orgs,
+ * finds them at their snapshot and records them without a second PATCH. */
+#define RECORD_BATCH 64
+#define RECORD_BATCH_MS 10
+
+struct restore_run {
+    rg_rollout_ctx *ctx;
+    rg_platform *pf;
+    int rc;              /* the first failure: nothing more is queued or recorded after it */
+    int answered;        /* a PATCH has been answered (its crash point comes once a tier) */
+    int own;             /* a batch of records is open (a transaction this run began) */
+    int batched;         /* records in it */
+    int64_t batch_ms;    /* when it began (monotonic) */
+    int64_t extended_ms; /* when the lease was last extended (monotonic) */
+};
+
+static int batch_close(restore_run *run, int rc)
 {
-    const json_t *live;
+    if (!run->own)
+        return rc;
+    run->own = 0;
+    return rg_engine__tx_end(run->ctx, 1, rc);
+}
+
+/* One record (restored or failed) into the open batch, opened if need be. */
+static void record(restore_run *run, restore_item *it, int failed, const char *why,
+                   const char *etag, int patched)
+{
+    int rc = 0;
+
+    if (run->rc < 0)
+        return;
+    if (!run->own && (rc = rg_engine__tx_begin(run->ctx, &run->own)) == 0 && run->own) {
+        run->batched = 0;
+        run->batch_ms = rg_time_mono_ms();
+    }
+    if (rc == 0)
+        rc = failed ? restore_failed(it, why) : restored(it, etag, patched);
+    if (rc < 0 || (run->own && ++run->batched >= RECORD_BATCH))
+        rc = batch_close(run, rc);
+    if (rc < 0)
+        run->rc = rc;
+}
+
+/* rg_platform_idle_fn: a batch open for RECORD_BATCH_MS commits before the client waits. */
+static int64_t record_idle(void *payload)
+{
+    restore_run *run = payload;
+    int64_t age;
     int rc;
 
-    if ((rc = rg_platform_op_status(it->get)) < 0)
-        return restore_failed(it, rg_platform_op_error(it->get));
-    live = rg_platform_op_body(it->get);
-    if ((rc = rg_body_restore_patch(&it->patch, &it->kept, it->snapshot, it->applied, live)) < 0)
-        return rc;
-    if (json_object_size(it->patch) == 0)
-        return restored(it, rg_platform_op_etag(it->get), 0);
-    return rg_platform_queue_strategy_update(&it->update, pf, it->target->org_id,
-                                             it->target->strategy_id, rg_platform_op_etag(it->get),
-                                             it->patch, merge_restore, it, NULL, NULL);
+    if (!run->own)
+        return -1;
+    if ((age = rg_time_mono_ms() - run->batch_ms) < RECORD_BATCH_MS)
+        return RECORD_BATCH_MS - age;
+    if ((rc = batch_close(run, 0)) < 0 && run->rc == 0)
+        run->rc = rc;
+    return -1;
+}
+
+static void update_done(rg_platform_op *op, void *payload)
+{
+    restore_item *it = payload;
+    restore_run *run = it->run;
+
+    if (!run->answered) {
+        run->answered = 1;
+        rg_engine__crash_point("after_restore_patch");
+    }
+    if (rg_platform_op_status(op) < 0)
+        record(run, it, 1, rg_platform_op_error(op), NULL, 0);
+    else
+        /* in place: a re-read (412, or a PATCH whose reply was lost) found the restore
+         * target already live, and no second PATCH was sent */
+        record(run, it, 0, NULL, rg_platform_op_etag(op), rg_platform_op_in_place(op) ? -1 : 1);
+}
+
+/* A restore that outlasts a third of the lease (a 429 storm, 100,000 orgs) extends it
+ * before its next PATCH, so no second driver can take the rollout over mid-tier. */
+static int lease_keep(restore_run *run)
+{
+    int64_t now = rg_time_mono_ms();
+    int rc;
+
+    if (now - run->extended_ms < rg_engine__lease_ttl(run->ctx->engine) / 3)
+        return 0;
+    if ((rc = rg_engine__lease_confirm(run->ctx)) == 0)
+        run->extended_ms = now;
+    return rc;
+}
+
+static void get_done(rg_platform_op *op, void *payload)
+{
+    restore_item *it = payload;
+    restore_run *run = it->run;
+    int rc;
+
+    if (run->rc < 0)
+        return;
+    if (rg_platform_op_status(op) < 0) {
+        record(run, it, 1, rg_platform_op_error(op), NULL, 0);
+        return;
+    }
+    if ((rc = load_bodies(it)) == 0 &&
+        (rc = rg_body_restore_patch(&it->patch, &it->kept, it->snapshot, it->applied,
+                                    rg_platform_op_body(op))) == 0 &&
+        json_object_size(it->patch) == 0) {
+        record(run, it, 0, NULL, rg_platform_op_etag(op), 0);
+        return;
+    }
+    if (rc == 0 && (rc = lease_keep(run)) == 0)
+        rc = rg_platform_queue_strategy_update(&it->update, run->pf, it->target->org_id,
+                                               it->target->strategy_id, rg_platform_op_etag(op),
+                                               it->patch, merge_restore, it, update_done, it);
+    if (rc < 0)
+        run->rc = rc;
 }
 
 /* Restores the touched targets of the highest tier that still has any. */
 static int restore_tier(rg_rollout_ctx *ctx, rg_store_target **tier, size_t n)
 {
     restore_item *items = calloc(n, sizeof(*items));
-    rg_platform *pf = NULL;
+    restore_run run = {0};
     int rc = 0;
 
     if (items == NULL)
         return rg_error_set(RG_ENOMEM, "out of memory");
-    if ((rc = rg_engine__platform(&pf, ctx)) < 0)
+    run.ctx = ctx;
+    if ((rc = rg_engine__platform(&run.pf, ctx)) < 0)
         goto cleanup;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         items[i].ctx = ctx;
+        items[i].run = &run;
         items[i].target = tier[i];
-        if ((rc = load_bodies(&items[i])) == 0 && !rg_engine__org_error(ctx, tier[i]->org_id))
-            rc = rg_platform_queue_strategy_get(&items[i].get, pf, tier[i]->org_id,
-                                                tier[i]->strategy_id, NULL, NULL);
-    }
-    if (rc == 0)
-        rc = rg_engine__platform_run(ctx, pf);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = items[i].get ? after_get(&items[i], pf)
-                          : restore_failed(&items[i], rg_engine__org_error(ctx, tier[i]->org_id));
-    if (rc == 0)
-        rc = rg_engine__platform_run(ctx, pf);
-    if (rc == 0)
-        rg_engine__crash_point("after_restore_patch");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (items[i].update == NULL)
-            continue;
-        /* in place: a re-read (412, or a PATCH whose reply was lost) found the restore
-         * target already live, and no second PATCH was sent */
-        if (rg_platform_op_status(items[i].update) < 0)
-            rc = restore_failed(&items[i], rg_platform_op_error(items[i].update));
+        if (rg_engine__org_error(ctx, tier[i]->org_id))
+            rc = restore_failed(&items[i], rg_engine__org_error(ctx, tier[i]->org_id));
         else
-            rc = restored(&items[i], rg_platform_op_etag(items[i].update),
-                          rg_platform_op_in_place(items[i].update) ? -1 : 1);
+            rc = rg_platform_queue_strategy_get(&items[i].get, run.pf, tier[i]->org_id,
+                                                tier[i]->strategy_id, get_done, &items[i]);
     }
+    run.extended_ms = rg_time_mono_ms(); /* rg_engine__platform_run extends it first */
+    rg_platform_set_idle(run.pf, record_idle, &run);
+    if (rc == 0)
+        rc = rg_engine__platform_run(ctx, run.pf);
+    rg_platform_set_idle(run.pf, NULL, NULL);
+    if (rc == 0)
+        rc = run.rc;
+    rc = batch_close(&run, rc);
 cleanup:
     for (size_t i = 0; i < n; i++) {
         json_decref(items[i].snapshot);

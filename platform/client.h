@@ -175,6 +175,15 @@ struct rg_platform {
     int closing;  /* rg_platform_free is cancelling what is left */
     int running;  /* inside rg_platform_run */
     rg_platform_stats stats;
+    /* a credentials batch (rg_platform_credentials_begin): files by path, parsed, and their
+     * failures as [code, message]; environ's names with their index */
+    int cred_batch;
+    json_t *cred_files, *cred_file_errors, *cred_env;
+    /* the proxy environment as libcurl reads it, read once (NULL: none): libcurl would
+     * otherwise scan the environment five times a request */
+    char *proxy_http, *proxy_https, *no_proxy;
+    rg_platform_idle_fn idle; /* before each wait (rg_platform_set_idle) */
+    void *idle_payload;
 };
 
 /* client.c */
@@ -183,12 +192,12 @@ int64_t rg_platform__jitter(rg_platform *p, int64_t ceiling_ms);
 int64_t rg_platform__backoff(rg_platform *p, int failures);
 
 /* credentials.c */
-int rg_platform__load_credentials(char **out_id, char **out_secret, const char *org_id,
-                                  const char *source);
+int rg_platform__load_credentials(rg_platform *p, char **out_id, char **out_secret,
+                                  const char *org_id, const char *source);
 /* A CXone access key: ROLLGATE_<ORG>_ACCESS_KEY_ID/_SECRET, PREFIX_ACCESS_KEY_*, or the file's
  * access_key_id / access_key_secret. */
-int rg_platform__load_access_key(char **out_id, char **out_secret, const char *org_id,
-                                 const char *source);
+int rg_platform__load_access_key(rg_platform *p, char **out_id, char **out_secret,
+                                 const char *org_id, const char *source);
 void rg_platform__wipe_free(char *secret);
 int rg_platform__url_check(char **out, const char *url, const char *what, const char *org_id,
                            int insecure);
@@ -235,7 +244,7 @@ void rg_platform__tokens_drop(rg_platform_tokens *t, rg_org *org, const char *to
 
 /* cxone.c: NICE CXone brands (api_url "cxone:..." descriptors, docs/cxone.md) */
 int rg_platform__cxone_org(rg_org *org, const rg_platform_org *desc, int insecure);
-int rg_platform__cxone_credentials(rg_org *org, const char *source);
+int rg_platform__cxone_credentials(rg_platform *p, rg_org *org, const char *source);
 void rg_platform__cxone_org_free(rg_org *org);
 int rg_platform__cxone_token_request(rg_platform_op *op);
 void rg_platform__cxone_token_handle(rg_platform_op *op, long status, json_t *body);

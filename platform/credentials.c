@@ -9,6 +9,8 @@
 
 #include "platform/client.h"
 
+extern char **environ;
+
 #define CREDENTIALS_FILE_MAX (1024 * 1024)
 
 void rg_platform__wipe_free(char *secret)
@@ -55,9 +57,38 @@ typedef struct {
 
 static const pair_names client_names = {"CLIENT_ID", "CLIENT_SECRET", "client_id", "client_secret"};
 
+/* getenv, through the batch's index of environ when one is open: getenv scans the whole
+ * environment, and 10,000 orgs' credentials there make 20,000 scans of 20,000 entries. A
+ * name the index lacks (set after it was built) is looked up again. */
+static const char *env_get(rg_platform *p, const char *name)
+{
+    size_t len = strlen(name);
+    json_t *at;
+
+    if (p == NULL || !p->cred_batch)
+        return getenv(name);
+    if (p->cred_env == NULL && (p->cred_env = json_object()) != NULL)
+        for (size_t i = 0; environ[i] != NULL; i++) {
+            const char *eq = strchr(environ[i], '=');
+            /* the first of two entries with one name is the one getenv returns */
+            if (eq != NULL && eq > environ[i] &&
+                json_object_getn(p->cred_env, environ[i], (size_t)(eq - environ[i])) == NULL)
+                json_object_setn_new(p->cred_env, environ[i], (size_t)(eq - environ[i]),
+                                     json_integer((json_int_t)i));
+        }
+    at = json_object_get(p->cred_env, name);
+    if (json_is_integer(at)) {
+        const char *entry = environ[json_integer_value(at)];
+        /* an environment changed since the index was built is read afresh */
+        if (entry != NULL && strncmp(entry, name, len) == 0 && entry[len] == '=')
+            return entry + len + 1;
+    }
+    return getenv(name);
+}
+
 /* prefix NULL: ROLLGATE_<ORG>_CLIENT_*; else <prefix>_CLIENT_* (a registry's env:PREFIX). */
-static int from_env(char **out_id, char **out_secret, const char *org_id, const char *prefix,
-                    const pair_names *names)
+static int from_env(rg_platform *p, char **out_id, char **out_secret, const char *org_id,
+                    const char *prefix, const pair_names *names)
 {
     char id_name[256], secret_name[256];
     const char *id, *secret;
@@ -78,8 +109,8 @@ static int from_env(char **out_id, char **out_secret, const char *org_id, const 
                                              names->env_secret)) < 0) {
         return error;
     }
-    id = getenv(id_name);
-    secret = getenv(secret_name);
+    id = env_get(p, id_name);
+    secret = env_get(p, secret_name);
     if (id == NULL || *id == '\0')
         return rg_error_set(RG_EAUTH, "org %s: environment variable %s is not set", org_id,
                             id_name);
@@ -183,12 +214,12 @@ static void wipe_document(json_t *doc)
     }
 }
 
-static int from_file(char **out_id, char **out_secret, const char *org_id, const char *path,
-                     const pair_names *names)
+/* Reads and parses the file. @param[out] out  a new reference, the document (an object). */
+static int load_file(json_t **out, const char *org_id, const char *path)
 {
-    char *data = NULL, *id_copy = NULL, *secret_copy = NULL;
+    char *data = NULL;
     size_t len = 0;
-    json_t *doc = NULL, *entry, *id, *secret;
+    json_t *doc;
     json_error_t jerr;
     int error;
 
@@ -198,14 +229,62 @@ static int from_file(char **out_id, char **out_secret, const char *org_id, const
     explicit_bzero(data, len);
     free(data);
     if (doc == NULL || !json_is_object(doc)) {
+        json_decref(doc);
         /* jerr.text may quote the file's bytes; name only the position. */
-        error =
-            rg_error_set(RG_EINVALID,
-                         "org %s: credentials file %s: not a JSON object (line %d, "
-                         "column %d)",
-                         org_id, path, doc == NULL ? jerr.line : 1, doc == NULL ? jerr.column : 1);
-        goto cleanup;
+        return rg_error_set(RG_EINVALID,
+                            "org %s: credentials file %s: not a JSON object (line %d, "
+                            "column %d)",
+                            org_id, path, doc == NULL ? jerr.line : 1,
+                            doc == NULL ? jerr.column : 1);
     }
+    *out = doc;
+    return 0;
+}
+
+/* The file's document: within a batch (rg_platform_credentials_begin) read and parsed at its
+ * first use and kept, its failure too, so that 10,000 orgs read one file once; otherwise read
+ * for this call alone (*owned = 1: the caller wipes and frees it). */
+static int file_doc(json_t **out, int *owned, rg_platform *p, const char *org_id, const char *path)
+{
+    json_t *failed;
+    int error;
+
+    *owned = 0;
+    if (p == NULL || !p->cred_batch) {
+        if ((error = load_file(out, org_id, path)) == 0)
+            *owned = 1;
+        return error;
+    }
+    if ((p->cred_files == NULL && (p->cred_files = json_object()) == NULL) ||
+        (p->cred_file_errors == NULL && (p->cred_file_errors = json_object()) == NULL))
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    if ((*out = json_object_get(p->cred_files, path)) != NULL)
+        return 0;
+    if ((failed = json_object_get(p->cred_file_errors, path)) != NULL)
+        return rg_error_set((int)json_integer_value(json_array_get(failed, 0)), "org %s: %s",
+                            org_id, json_string_value(json_array_get(failed, 1)));
+    if ((error = load_file(out, org_id, path)) < 0) {
+        /* kept without the "org ID: " every message of load_file starts with */
+        const char *msg = rg_error_last();
+        size_t skip = strlen("org ") + strlen(org_id) + strlen(": ");
+        json_object_set_new(p->cred_file_errors, path,
+                            json_pack("[is]", error, strlen(msg) > skip ? msg + skip : msg));
+        return error;
+    }
+    if (json_object_set_new(p->cred_files, path, *out) < 0)
+        return rg_error_set(RG_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int from_file(rg_platform *p, char **out_id, char **out_secret, const char *org_id,
+                     const char *path, const pair_names *names)
+{
+    char *id_copy = NULL, *secret_copy = NULL;
+    json_t *doc = NULL, *entry, *id, *secret;
+    int error, owned = 0;
+
+    if ((error = file_doc(&doc, &owned, p, org_id, path)) < 0)
+        return error;
     entry = json_object_get(doc, org_id);
     if (!json_is_object(entry)) {
         error = rg_error_set(RG_EAUTH, "org %s: credentials file %s has no object for it", org_id,
@@ -238,16 +317,38 @@ static int from_file(char **out_id, char **out_secret, const char *org_id, const
     id_copy = secret_copy = NULL;
 
 cleanup:
-    if (json_is_object(doc))
+    if (owned) {
         wipe_document(doc);
-    json_decref(doc);
+        json_decref(doc);
+    }
     rg_platform__wipe_free(id_copy);
     rg_platform__wipe_free(secret_copy);
     return error;
 }
 
-static int load_pair(char **out_id, char **out_secret, const char *org_id, const char *source,
-                     const pair_names *names)
+void rg_platform_credentials_begin(rg_platform *p)
+{
+    if (p != NULL)
+        p->cred_batch = 1;
+}
+
+void rg_platform_credentials_end(rg_platform *p)
+{
+    const char *path;
+    json_t *doc;
+
+    if (p == NULL)
+        return;
+    json_object_foreach(p->cred_files, path, doc) wipe_document(doc);
+    json_decref(p->cred_files);
+    json_decref(p->cred_file_errors);
+    json_decref(p->cred_env);
+    p->cred_files = p->cred_file_errors = p->cred_env = NULL;
+    p->cred_batch = 0;
+}
+
+static int load_pair(rg_platform *p, char **out_id, char **out_secret, const char *org_id,
+                     const char *source, const pair_names *names)
 {
     if (source == NULL || *source == '\0')
         return rg_error_set(RG_EINVALID,
@@ -255,29 +356,29 @@ static int load_pair(char **out_id, char **out_secret, const char *org_id, const
                             "\"env:PREFIX\" or \"file:PATH\")",
                             org_id);
     if (strcmp(source, "env") == 0)
-        return from_env(out_id, out_secret, org_id, NULL, names);
+        return from_env(p, out_id, out_secret, org_id, NULL, names);
     if (strncmp(source, "env:", 4) == 0)
-        return from_env(out_id, out_secret, org_id, source + 4, names);
+        return from_env(p, out_id, out_secret, org_id, source + 4, names);
     if (strncmp(source, "file:", 5) == 0 && source[5] != '\0')
-        return from_file(out_id, out_secret, org_id, source + 5, names);
+        return from_file(p, out_id, out_secret, org_id, source + 5, names);
     return rg_error_set(RG_EINVALID,
                         "org %s: credentials source \"%.64s\": expected \"env\", "
                         "\"env:PREFIX\" or \"file:PATH\"",
                         org_id, source);
 }
 
-int rg_platform__load_credentials(char **out_id, char **out_secret, const char *org_id,
-                                  const char *source)
+int rg_platform__load_credentials(rg_platform *p, char **out_id, char **out_secret,
+                                  const char *org_id, const char *source)
 {
-    return load_pair(out_id, out_secret, org_id, source, &client_names);
+    return load_pair(p, out_id, out_secret, org_id, source, &client_names);
 }
 
-int rg_platform__load_access_key(char **out_id, char **out_secret, const char *org_id,
-                                 const char *source)
+int rg_platform__load_access_key(rg_platform *p, char **out_id, char **out_secret,
+                                 const char *org_id, const char *source)
 {
     static const pair_names access_names = {"ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "access_key_id",
                                             "access_key_secret"};
-    return load_pair(out_id, out_secret, org_id, source, &access_names);
+    return load_pair(p, out_id, out_secret, org_id, source, &access_names);
 }
 
 static int is_loopback(const char *host)

@@ -67,14 +67,14 @@ void rg_platform__cxone_org_free(rg_org *org)
     rg_platform__wipe_free(org->access_key_secret);
 }
 
-int rg_platform__cxone_credentials(rg_org *org, const char *source)
+int rg_platform__cxone_credentials(rg_platform *p, rg_org *org, const char *source)
 {
     int error;
 
-    if ((error = rg_platform__load_credentials(&org->client_id, &org->client_secret, org->id,
+    if ((error = rg_platform__load_credentials(p, &org->client_id, &org->client_secret, org->id,
                                                source)) < 0)
         return error;
-    return rg_platform__load_access_key(&org->access_key_id, &org->access_key_secret, org->id,
+    return rg_platform__load_access_key(p, &org->access_key_id, &org->access_key_secret, org->id,
                                         source);
 }
 

@@ -1,6 +1,7 @@
 /* loop.c - the one curl_multi event loop: admits queued operations under the concurrency
  * ceiling, token and rate budget, sends them, and sorts answers into retry or result */
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -103,6 +104,11 @@ static int setup_easy(rg_platform *p, rg_platform_op *op)
     if (rc == CURLE_OK)                                                                            \
     rc = curl_easy_setopt(e, opt, val)
     SET(CURLOPT_URL, op->url);
+    /* the proxy environment read once (client.c); "" is no proxy, no exception */
+    SET(CURLOPT_PROXY, strncasecmp(op->url, "https:", 6) == 0
+                           ? (p->proxy_https ? p->proxy_https : "")
+                           : (p->proxy_http ? p->proxy_http : ""));
+    SET(CURLOPT_NOPROXY, p->no_proxy ? p->no_proxy : "");
     SET(CURLOPT_PRIVATE, op);
     SET(CURLOPT_HTTPHEADER, op->headers);
     SET(CURLOPT_WRITEFUNCTION, write_cb);
@@ -406,6 +412,14 @@ static int drain(rg_platform *p)
     return n;
 }
 
+void rg_platform_set_idle(rg_platform *p, rg_platform_idle_fn idle, void *payload)
+{
+    if (p == NULL)
+        return;
+    p->idle = idle;
+    p->idle_payload = payload;
+}
+
 int rg_platform_run(rg_platform *p)
 {
     int error = 0, running;
@@ -428,6 +442,11 @@ int rg_platform_run(rg_platform *p)
         if (drain(p) > 0 || p->pending == 0)
             continue;
         timeout = wake - rg_time_mono_ms();
+        if (p->idle != NULL) {
+            int64_t bound = p->idle(p->idle_payload);
+            if (bound >= 0 && bound < timeout)
+                timeout = bound;
+        }
         if (timeout < 0)
             timeout = 0;
         if (timeout > 1000)

@@ -84,8 +84,10 @@ void rg_platform__op_enqueue(rg_platform_op *op)
 
     op->state = RG_OPS_QUEUED;
     op->ready_at = 0;
-    if (op->internal) {
-        /* Token fetches jump the queue: everything else of that org waits on them. */
+    if (op->internal || p->running) {
+        /* Token fetches jump the queue: everything else of that org waits on them. So does
+         * an op queued from a done callback: it carries on work begun (a restore's PATCH
+         * right after its GET), which finishes before new work starts. */
         op->next = p->pending_head;
         if (p->pending_head != NULL)
             p->pending_head->prev = op;

@@ -226,6 +226,153 @@ static void test_many_orgs_concurrently(void **state)
     fixture_stop(&fx);
 }
 
+/* ---- 1b. the proxy environment, as libcurl reads it, read when the client is made ---- */
+
+static int logged_path(const json_t *log, const char *prefix)
+{
+    size_t i;
+    json_t *e;
+    int n = 0;
+
+    json_array_foreach(log, i, e) n +=
+        starts_with(json_string_value(json_object_get(e, "path")), prefix);
+    return n;
+}
+
+/* A client made with `http_proxy` (and `no_proxy`) set, which are unset again at once: the
+ * client read them when it was made; the test's own requests to the simulator go direct. */
+static rg_platform *proxied_client(const fixture *fx, const rg_platform_options *opts,
+                                   const char *no_proxy)
+{
+    rg_platform *p = NULL;
+    char source[4300];
+    rg_platform_org org = {org_id_at(fx, 0), fx->sim.url, fx->sim.url, source};
+
+    snprintf(source, sizeof(source), "file:%s", fx->creds);
+    /* a proxy nothing listens on: a request sent through it fails */
+    setenv("http_proxy", "http://127.0.0.1:1", 1);
+    if (no_proxy)
+        setenv("no_proxy", no_proxy, 1);
+    else
+        unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    assert_int_equal(rg_platform_new(&p, opts), 0);
+    unsetenv("http_proxy");
+    unsetenv("no_proxy");
+    assert_int_equal(rg_platform_add_org(p, &org), 0);
+    return p;
+}
+
+static void test_proxy_environment(void **state)
+{
+    rg_platform_options opts;
+    rg_platform_op *op = NULL;
+    rg_platform *p;
+    fixture fx;
+    json_t *log;
+    (void)state;
+
+    test_options(&opts);
+    opts.max_retries = 1;
+    fixture_start(&fx, 1, &opts);
+    /* through the proxy: the token's request and the GET go there, never to the sim */
+    p = proxied_client(&fx, &opts, NULL);
+    assert_int_equal(
+        rg_platform_queue_strategy_get(&op, p, org_id_at(&fx, 0), "strat_main", NULL, NULL), 0);
+    assert_int_equal(rg_platform_run(p), 0);
+    assert_int_equal(rg_platform_op_status(op), RG_EUNREACHABLE);
+    rg_platform_op_free(op);
+    rg_platform_free(p);
+    log = sim_requests(&fx.sim);
+    assert_int_equal(logged_path(log, "/api/"), 0);
+    assert_int_equal(logged_path(log, "/oauth/"), 0);
+    json_decref(log);
+
+    /* no_proxy names the simulator's host: straight to it */
+    p = proxied_client(&fx, &opts, "127.0.0.1,localhost");
+    assert_int_equal(
+        rg_platform_queue_strategy_get(&op, p, org_id_at(&fx, 0), "strat_main", NULL, NULL), 0);
+    assert_int_equal(rg_platform_run(p), 0);
+    if (rg_platform_op_status(op) != 0)
+        fail_msg("direct GET failed: %s", rg_platform_op_error(op));
+    rg_platform_op_free(op);
+    rg_platform_free(p);
+    log = sim_requests(&fx.sim);
+    assert_int_equal(logged_path(log, "/api/v2/routing/strategies/strat_main"), 1);
+    json_decref(log);
+    fixture_stop(&fx);
+}
+
+/* ---- 1c. an op queued from a done callback starts before the ops queued earlier ---- */
+
+typedef struct {
+    rg_platform *platform;
+    const char *org;
+    rg_platform_op *get, *update;
+    int failed;
+} chain;
+
+static void chain_got(rg_platform_op *op, void *payload)
+{
+    chain *c = payload;
+    json_t *patch = json_pack("{s:s}", "name", "Chained");
+
+    if (rg_platform_op_status(op) != 0 ||
+        rg_platform_queue_strategy_update(&c->update, c->platform, c->org, "strat_main",
+                                          rg_platform_op_etag(op), patch, NULL, NULL, NULL,
+                                          NULL) != 0)
+        c->failed = 1;
+    json_decref(patch);
+}
+
+static void test_follow_up_first(void **state)
+{
+    enum { NORGS = 24, CEILING = 2 };
+    rg_platform_options opts;
+    chain chains[NORGS];
+    fixture fx;
+    json_t *log, *e;
+    size_t i, gets = 0, first_patch_at_get = 0;
+    (void)state;
+
+    test_options(&opts);
+    opts.max_concurrency = CEILING;
+    fixture_start(&fx, NORGS, &opts);
+    for (i = 0; i < NORGS; i++) {
+        chains[i] = (chain){fx.platform, org_id_at(&fx, i), NULL, NULL, 0};
+        assert_int_equal(rg_platform_queue_strategy_get(&chains[i].get, fx.platform, chains[i].org,
+                                                        "strat_main", chain_got, &chains[i]),
+                         0);
+    }
+    assert_int_equal(rg_platform_run(fx.platform), 0);
+    for (i = 0; i < NORGS; i++) {
+        assert_false(chains[i].failed);
+        assert_non_null(chains[i].update);
+        assert_int_equal(rg_platform_op_status(chains[i].update), 0);
+        rg_platform_op_free(chains[i].get);
+        rg_platform_op_free(chains[i].update);
+    }
+    /* In the simulator's log the first PATCH came while most GETs were still to be sent:
+     * each org's write follows its read, not the last of the other orgs' reads. */
+    log = sim_requests(&fx.sim);
+    json_array_foreach(log, i, e)
+    {
+        const char *method = json_string_value(json_object_get(e, "method"));
+        if (!starts_with(json_string_value(json_object_get(e, "path")),
+                         "/api/v2/routing/strategies/"))
+            continue;
+        if (method && strcmp(method, "GET") == 0)
+            gets++;
+        else if (method && strcmp(method, "PATCH") == 0 && first_patch_at_get == 0)
+            first_patch_at_get = gets;
+    }
+    assert_int_equal(gets, NORGS);
+    assert_true(first_patch_at_get > 0);
+    assert_true(first_patch_at_get <= (size_t)2 * CEILING);
+    json_decref(log);
+    fixture_stop(&fx);
+}
+
 /* ---- 2. 5xx and resets are retried within the bound; past it the error names org+call ---- */
 
 static void test_retries_and_failures(void **state)
@@ -516,6 +663,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_orgs_concurrently),
+        cmocka_unit_test(test_proxy_environment),
+        cmocka_unit_test(test_follow_up_first),
         cmocka_unit_test(test_retries_and_failures),
         cmocka_unit_test(test_token_refresh),
         cmocka_unit_test(test_rate_budget),
