@@ -67,6 +67,7 @@ static long count_state(rg_store *store, const char *id, rg_target_state state, 
  * request log (/sim/requests) from sequence `*cursor` on; *cursor is moved to the end. */
 typedef struct {
     long requests, limited, failed; /* all, 429s, 5xx */
+    long gets, patch_failed;        /* GETs; PATCHes answered 5xx (their outcome unknown) */
 } log_counts;
 
 static int count_log(log_counts *out, const rg_simproc *sim, int64_t *cursor, int64_t since_ms)
@@ -94,9 +95,12 @@ static int count_log(log_counts *out, const rg_simproc *sim, int64_t *cursor, in
             if (p == NULL || strncmp(p, "/api/", 5) != 0 ||
                 json_integer_value(json_object_get(e, "time_ms")) < since_ms)
                 continue;
+            const char *m = json_string_value(json_object_get(e, "method"));
             out->requests++;
             out->limited += st == 429;
             out->failed += st >= 500;
+            out->gets += m != NULL && strcmp(m, "GET") == 0;
+            out->patch_failed += m != NULL && strcmp(m, "PATCH") == 0 && st >= 500;
         }
         *cursor = json_integer_value(json_object_get(doc, "next"));
         json_decref(doc);
@@ -355,7 +359,7 @@ static int measure(plot_data *plot, int n, const char *dir, const bench_args *ar
         if (variants[v].max_orgs > 0 && n > variants[v].max_orgs) {
             printf("| %d | %s | not run: the applies under the storm take minutes, and their "
                    "windows close before the rollback reaches most orgs (the fresh case above) "
-                   "| – | – | – | – | – | – |\n",
+                   "| – | – | – | – | – | – | – | – |\n",
                    n, variants[v].name);
             continue;
         }
@@ -373,27 +377,36 @@ static int measure(plot_data *plot, int n, const char *dir, const bench_args *ar
                 break;
             ce.requests += ec.requests;
             ce.limited += ec.limited;
+            ce.gets += ec.gets;
+            ce.patch_failed += ec.patch_failed;
             cf.requests += fc.requests;
             cf.limited += fc.limited;
+            cf.gets += fc.gets;
+            cf.patch_failed += fc.patch_failed;
             flo[i] = fr.seconds;
             failed += fr.failed;
             if (args->verbose)
                 fprintf(stderr,
-                        "rollback_latency: %d orgs, %s, run %d: rollgate %.3f s, %ld requests, "
-                        "%ld 429s, %ld 5xx; floor %.3f s, %ld requests, %ld 429s, %ld 5xx\n",
-                        n, variants[v].name, i + 1, eng[i], ec.requests, ec.limited, ec.failed,
-                        flo[i], fc.requests, fc.limited, fc.failed);
+                        "rollback_latency: %d orgs, %s, run %d: rollgate %.3f s, %ld requests "
+                        "(%ld GETs), %ld 429s, %ld 5xx (%ld to PATCHes); floor %.3f s, %ld "
+                        "requests (%ld GETs), %ld 429s, %ld 5xx (%ld to PATCHes)\n",
+                        n, variants[v].name, i + 1, eng[i], ec.requests, ec.gets, ec.limited,
+                        ec.failed, ec.patch_failed, flo[i], fc.requests, fc.gets, fc.limited,
+                        fc.failed, fc.patch_failed);
         }
         if (rc < 0)
             break;
         bench_summarize(&a, eng, (size_t)runs);
         bench_summarize(&b, flo, (size_t)runs);
         bench_summarize(&r, rss, (size_t)runs);
-        printf("| %d | %s | %s | %s | %.2fx | %.1f | %.0f / %.0f | %.0f / %.0f | %ld |\n", n,
-               variants[v].name, bench_format(f1, sizeof(f1), &a, 3),
+        printf("| %d | %s | %s | %s | %.2fx | %.1f | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | "
+               "%.0f / %.0f | %ld |\n",
+               n, variants[v].name, bench_format(f1, sizeof(f1), &a, 3),
                bench_format(f2, sizeof(f2), &b, 3), a.median / b.median, r.max,
-               (double)ce.requests / runs, (double)cf.requests / runs, (double)ce.limited / runs,
-               (double)cf.limited / runs, failed);
+               (double)ce.requests / runs, (double)cf.requests / runs, (double)ce.gets / runs,
+               (double)cf.gets / runs, (double)ce.patch_failed / runs,
+               (double)cf.patch_failed / runs, (double)ce.limited / runs, (double)cf.limited / runs,
+               failed);
         fflush(stdout);
         plot->engine[plot->sizes][v] = a.median;
         plot->floor[plot->sizes][v] = b.median;
@@ -521,10 +534,13 @@ int main(int argc, char **argv)
            "rollback's first GET lands in. Requests and 429s are what the simulator logged "
            "(/sim/requests, /api/ paths) from the rollback command, or the floor's timed pass, "
            "on: rollgate waits for a window it knows is spent (rate headers) instead of sending "
-           "into it, so it sends fewer requests than the floor for the same restores.\n\n"
+           "into it, so it sends fewer requests than the floor for the same restores. A PATCH "
+           "answered 5xx may have landed: rollgate re-reads before it sends another (one GET "
+           "more), the floor re-sends it at once with its If-Match.\n\n"
            "| orgs | conditions | rollgate s | floor s | ratio | rollgate peak RSS MiB | API "
-           "requests per run, rollgate / floor | 429s per run, rollgate / floor | floor "
-           "failures |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+           "requests per run, rollgate / floor | of them GETs | PATCHes answered 5xx | 429s per "
+           "run, rollgate / floor | floor failures |\n"
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
            CONCURRENCY, RUNS);
     fflush(stdout);
     for (int k = 0; k < MAX_SIZES && rc == 0; k++) {
