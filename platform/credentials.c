@@ -260,7 +260,9 @@ static int file_doc(json_t **out, int *owned, rg_platform *p, const char *org_id
         return rg_error_set(RG_ENOMEM, "out of memory");
     if ((*out = json_object_get(p->cred_files, path)) != NULL)
         return 0;
-    if ((failed = json_object_get(p->cred_file_errors, path)) != NULL)
+    /* a kept failure; one that could not be kept whole (out of memory) is read again */
+    if ((failed = json_object_get(p->cred_file_errors, path)) != NULL &&
+        json_is_string(json_array_get(failed, 1)))
         return rg_error_set((int)json_integer_value(json_array_get(failed, 0)), "org %s: %s",
                             org_id, json_string_value(json_array_get(failed, 1)));
     if ((error = load_file(out, org_id, path)) < 0) {
